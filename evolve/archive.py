@@ -1,0 +1,77 @@
+"""The Pareto archive: every non-dominated feasible evaluation seen so far, and its
+hypervolume against a fixed reference point (computed by ``moocore``, which DEAP uses)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import moocore
+import numpy as np
+
+from evolve.objectives import Objective
+
+
+@dataclass
+class ArchiveEntry:
+    candidate_id: int
+    generation: int
+    objectives: dict[str, float]
+    record: dict[str, Any] = field(default_factory=dict)  # the evaluation row
+
+
+@dataclass
+class Archive:
+    objectives: tuple[Objective, ...]
+    entries: list[ArchiveEntry] = field(default_factory=list)
+
+    def _minimized(self, values: dict[str, float]) -> np.ndarray:
+        return np.array([o.to_minimize(values[o.name]) for o in self.objectives])
+
+    def update(self, candidates: Sequence[ArchiveEntry]) -> tuple[list[int], list[int]]:
+        """Add non-dominated newcomers, drop members they dominate; return (added, removed).
+
+        An exact duplicate of a member's objective vector is not added (the older one stays),
+        so the archive does not fill up with copies of one architecture.
+        """
+        members = list(self.entries)
+        added: list[int] = []
+        for entry in candidates:
+            point = self._minimized(entry.objectives)
+            if not np.all(np.isfinite(point)):
+                continue
+            dominated_or_equal = any(
+                np.all(self._minimized(m.objectives) <= point) for m in members
+            )
+            if dominated_or_equal:
+                continue
+            members = [m for m in members
+                       if not (np.all(point <= self._minimized(m.objectives)))]
+            members.append(entry)
+            added.append(entry.candidate_id)
+        kept = {m.candidate_id for m in members}
+        removed = [m.candidate_id for m in self.entries if m.candidate_id not in kept]
+        self.entries = sorted(members, key=lambda m: m.candidate_id)
+        added = [a for a in added if a in kept]
+        return added, removed
+
+    def hypervolume(self) -> float:
+        if not self.entries:
+            return 0.0
+        ref = np.array([o.reference_minimized() for o in self.objectives])
+        points = np.array([self._minimized(m.objectives) for m in self.entries])
+        points = points[np.all(points < ref, axis=1)]
+        if len(points) == 0:
+            return 0.0
+        return float(moocore.hypervolume(points, ref=ref))
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [{"candidate_id": m.candidate_id, "generation": m.generation,
+                 "objectives": m.objectives, "record": m.record} for m in self.entries]
+
+    def load(self, data: list[dict[str, Any]]) -> None:
+        self.entries = [ArchiveEntry(int(d["candidate_id"]), int(d["generation"]),
+                                     {k: float(v) for k, v in d["objectives"].items()},
+                                     d.get("record", {}))
+                        for d in data]

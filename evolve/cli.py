@@ -1,0 +1,203 @@
+"""The ``neurevo`` command line.
+
+Exit codes: 0 success; 2 bad input (one line naming what is wrong, no traceback);
+130 interrupted (the last completed generation is checkpointed; ``neurevo resume`` goes on);
+1 anything else. Progress goes to stderr; the last stdout line of ``search``/``resume`` is the
+run directory, so scripts can capture it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class BadInput(Exception):
+    """Raised for anything the user can fix; printed as one line, exit 2."""
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file overriding the defaults")
+    p.add_argument("--task", help="digits | xor | iris | wine | breast_cancer | mnist1d, "
+                   "or a .npz/.csv/.parquet file (default: digits)")
+    p.add_argument("--label-column", help="label column of a .csv/.parquet task (default: label)")
+    p.add_argument("--rule", help="learning rule (see `neurevo rules`; default: bp)")
+    p.add_argument("--generations", type=int, help="generations to run (default: 8)")
+    p.add_argument("--population", type=int, help="candidates per generation (default: 20)")
+    p.add_argument("--seed", type=int, help="run seed (default: 0)")
+    p.add_argument("--executor", help="where evaluations run: serial (default)")
+    p.add_argument("--objectives", help="comma-separated, e.g. accuracy,params (the default)")
+    p.add_argument("--out", help="output root; the run goes to OUT/<run-id>/ (default: runs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set strategy.elitism=2 "
+                   "(repeatable; see docs/config.md)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurevo",
+        description="Neuro-evolutionary architecture search with local learning rules.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("search", help="run a new search",
+                       description="Run a new search. With no options: digits, bp, NEAT, "
+                       "8 generations x 20 candidates, serial execution (a few minutes).")
+    _search_options(p)
+    p = sub.add_parser("resume", help="continue an interrupted or finished run",
+                       description="Continue a run from its last checkpoint.")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--generations", type=int, help="run up to this many generations in total")
+    p = sub.add_parser("pareto", help="print a run's Pareto front",
+                       description="Print the Pareto front of a run (a table, or JSON).")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    sub.add_parser("rules", help="list learning rules and their hyperparameters",
+                   description="List the learning rules with their hyperparameters and defaults.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("\nneurevo: interrupted; the last completed generation is checkpointed "
+              "(continue with `neurevo resume RUN`)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BadInput as exc:
+        print(f"neurevo: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001
+        if _is_bad_input(exc):
+            print(f"neurevo: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+
+
+def _is_bad_input(exc: Exception) -> bool:
+    from evolve.config import ConfigError
+    from evolve.records import RecordError
+    from evolve.tasks import TaskError
+    from rules.base import HyperparameterError
+    from rules.registry import UnknownRuleError
+    from search_spaces.genome import GenomeError
+    from search_spaces.space import SpaceError
+
+    known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
+             GenomeError, SpaceError)
+    return isinstance(exc, known) or (isinstance(exc, KeyError) and _one_line(exc).count(":") > 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(str(text).split())
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from evolve.config import SearchConfig, from_toml, override, parse_assignments
+
+    config = from_toml(args.config) if args.config else SearchConfig()
+    updates: dict[str, Any] = {}
+    for flag, key in (("generations", "generations"), ("population", "population"),
+                      ("seed", "seed"), ("out", "out"), ("objectives", "objectives")):
+        if getattr(args, flag) is not None:
+            updates[key] = getattr(args, flag)
+    for flag, section, key in (("task", "task", "name"), ("label_column", "task", "label_column"),
+                               ("rule", "rule", "name"), ("executor", "executor", "name")):
+        if getattr(args, flag) is not None:
+            updates.setdefault(section, {})[key] = getattr(args, flag)
+    config = override(config, updates)
+    return override(config, parse_assignments(args.set))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.reporters import ProgressBar
+
+    config = config_from_args(args)
+    run = evolve.search(config, reporters=[ProgressBar()])
+    _print_front(run, sys.stdout)
+    print(run.path)
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.reporters import ProgressBar
+
+    if not Path(args.run).is_dir():
+        raise BadInput(f"run directory {args.run!r} does not exist")
+    run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()])
+    _print_front(run, sys.stdout)
+    print(run.path)
+    return EXIT_OK
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    import evolve
+
+    if not Path(args.run).is_dir():
+        raise BadInput(f"run directory {args.run!r} does not exist")
+    run = evolve.load_run(args.run)
+    if args.json:
+        front = []
+        for rank, arch in enumerate(run.pareto_front()):
+            d = arch.to_dict()
+            front.append({"rank": rank, "objectives": d["objectives"], "costs": d["costs"],
+                          "violations": d["violations"], "test_accuracy": d["test_accuracy"],
+                          "rule": d["rule"], "genome": d["genome"],
+                          "candidate_id": d["candidate_id"]})
+        print(json.dumps(front, indent=2))
+    else:
+        _print_front(run, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    import rules
+
+    for name in rules.available():
+        rule = rules.get_rule(name)
+        print(f"{name}: {rule.description}")
+        for h in rule.hyperparameters().params:
+            scale = "log" if h.log else "linear"
+            print(f"    {h.name:<14} default {h.default:<10g} range [{h.low:g}, {h.high:g}] "
+                  f"{scale}  {h.doc}")
+    return EXIT_OK
+
+
+def _print_front(run: Any, stream: Any) -> None:
+    front = run.pareto_front()
+    names = list(run.config.objectives)
+    print(f"Pareto front of {run.run_id} ({len(front)} architectures):", file=stream)
+    header = ["#", "cand", *names, "test_acc", "hidden", "edges"]
+    print("  ".join(f"{h:>10}" for h in header), file=stream)
+    for i, arch in enumerate(front):
+        cells = [str(i), str(arch.candidate_id)]
+        cells += [_fmt(arch.objectives.get(n, math.nan)) for n in names]
+        cells += [_fmt(arch.test_accuracy), str(len(arch.genome.hidden_ids)),
+                  str(len(arch.genome.enabled_connections(None)))]
+        print("  ".join(f"{c:>10}" for c in cells), file=stream)
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return "nan"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.0f}"
+
+
+COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto, "rules": cmd_rules}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The search loop: ask -> evaluate -> tell -> archive -> record, once per generation.
+
+:class:`Session` wires a resolved config to its parts (task, search space, rule, strategy,
+objectives, executor, store) and runs generations from a checkpoint. It is the only place
+that knows all of them; each part only knows its own contract.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+import rules
+from evolve.archive import Archive, ArchiveEntry
+from evolve.config import SearchConfig
+from evolve.evaluate import Outcome, chunk_by_shape, evaluate_chunk
+from evolve.executors import Executor, make_executor
+from evolve.objectives import Measurements, Objective, resolve_objectives
+from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
+from evolve.reporters import Reporter
+from evolve.strategies import Candidate, Problem, Scored, Strategy, make_strategy
+from evolve.tasks import Task, load_task
+from search_spaces.space import SearchSpace
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Session:
+    config: SearchConfig
+    store: RunStore
+    run_id: str
+    task: Task
+    rule: rules.LearningRule
+    objectives: tuple[Objective, ...]
+    strategy: Strategy
+    reporters: Sequence[Reporter] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, config: SearchConfig, store: RunStore, run_id: str,
+              objectives: Sequence[str | Objective] | None = None,
+              reporters: Sequence[Reporter] = ()) -> Session:
+        task = load_task(config.task.name, seed=config.seed,
+                         valid_fraction=config.task.valid_fraction,
+                         test_fraction=config.task.test_fraction,
+                         label_column=config.task.label_column)
+        rule = rules.get_rule(config.rule.name)
+        hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
+        resolved = resolve_objectives(objectives if objectives is not None else config.objectives)
+        sp = config.space
+        space = SearchSpace(
+            n_inputs=task.n_features, n_outputs=task.n_classes,
+            hidden_activations=sp.hidden_activations, output_activation=sp.output_activation,
+            min_hidden_size=sp.min_hidden_size, max_hidden_size=sp.max_hidden_size,
+            max_hidden_nodes=sp.max_hidden_nodes, max_connections=sp.max_connections,
+            allow_recurrent=sp.allow_recurrent,
+        )
+        problem = Problem(tuple(o.direction for o in resolved), hyper, config.population)
+        strategy = make_strategy(config.strategy.name, space, problem, config.strategy)
+        return cls(config, store, run_id, task, rule, resolved, strategy, list(reporters))
+
+    def initial_checkpoint(self) -> dict[str, Any]:
+        return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
+                "strategy": self.strategy.init(self.config.seed), "archive": [], "history": []}
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
+        own_executor = executor is None
+        if executor is None:
+            executor = make_executor(self.config.executor.name)
+        state = checkpoint["strategy"]
+        archive = Archive(self.objectives)
+        archive.load(checkpoint["archive"])
+        history = list(checkpoint["history"])
+        for r in self.reporters:
+            r.search_start(str(self.store.root), self.config, state["generation"])
+        try:
+            while state["generation"] < self.config.generations:
+                generation = state["generation"]
+                candidates = self.strategy.ask(state)
+                outcomes = self._evaluate(executor, generation, candidates)
+                scored, rows = self._score(candidates, outcomes)
+                state = self.strategy.tell(state, scored)
+                entries = [ArchiveEntry(s.candidate.id, generation,
+                                        dict(zip(self._names(), s.values, strict=True)), row)
+                           for s, row in zip(scored, rows, strict=True)
+                           if s.ok and s.violation <= 0]
+                added, removed = archive.update(entries)
+                summary = self._summary(generation, scored, archive, state)
+                history.append(summary)
+                self._record(generation, rows, outcomes, archive, added, history)
+                self.store.write_checkpoint({"version": CHECKPOINT_VERSION, "run_id": self.run_id,
+                                             "strategy": state, "archive": archive.to_dict(),
+                                             "history": history})
+                for cid in removed:
+                    self.store.remove_weights(cid)
+                for r in self.reporters:
+                    r.generation_end(generation, summary)
+        finally:
+            if own_executor:
+                executor.close()
+        for r in self.reporters:
+            r.search_end(str(self.store.root))
+
+    def _names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    def _evaluate(self, executor: Executor, generation: int,
+                  candidates: list[Candidate]) -> dict[int, Outcome]:
+        for r in self.reporters:
+            r.generation_start(generation, len(candidates))
+        budget = rules.Budget(self.config.training.epochs, self.config.training.batch_size,
+                              self.config.training.patience)
+        chunks = chunk_by_shape(candidates, self.config.executor.chunk_size)
+        shared = (self.task, self.config.rule.name, budget, self.config.seed)
+        outcomes: dict[int, Outcome] = {}
+        for _, results in executor.map(evaluate_chunk, chunks, shared):
+            for outcome in results:
+                outcomes[outcome.candidate_id] = outcome
+                for r in self.reporters:
+                    r.evaluation_done(generation, len(outcomes), len(candidates), outcome)
+        return outcomes
+
+    def _score(self, candidates: list[Candidate], outcomes: dict[int, Outcome]
+               ) -> tuple[list[Scored], list[dict[str, Any]]]:
+        scored, rows = [], []
+        for cand in candidates:
+            out = outcomes[cand.id]
+            ok = out.status == "ok"
+            values = [math.nan] * len(self.objectives)
+            if ok:
+                m = Measurements(cand.genome, self.config.rule.name, cand.hyperparameters,
+                                 out.valid_accuracy, out.test_accuracy,
+                                 cand.genome.n_parameters(), {})
+                try:
+                    values = [o(m) for o in self.objectives]
+                except Exception as exc:  # noqa: BLE001 - a user objective failing is data
+                    ok, out.status = False, "failed"
+                    out.error = f"objective raised {type(exc).__name__}: {exc}"[:500]
+                if not all(math.isfinite(v) for v in values):
+                    ok, out.status = False, "failed"
+                    out.error = out.error or "an objective is not finite"
+            scored.append(Scored(cand, tuple(values), 0.0, ok))
+            rows.append(self._row(cand, out, values))
+        return scored, rows
+
+    def _row(self, cand: Candidate, out: Outcome, values: list[float]) -> dict[str, Any]:
+        row = {
+            "run_id": self.run_id, "generation": cand.generation, "candidate_id": cand.id,
+            "parent_ids": list(cand.parents), "species": cand.species,
+            "genome": cand.genome.to_json(), "genome_hash": cand.genome.stable_hash(),
+            "rule": self.config.rule.name,
+            "hyperparameters": json.dumps(dict(cand.hyperparameters), sort_keys=True),
+            "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
+            "params": cand.genome.n_parameters(), "status": out.status, "error": out.error,
+            "epochs": out.epochs, "train_seconds": out.train_seconds, "worker": out.worker,
+            "seed": out.seed,
+        }
+        for o, v in zip(self.objectives, values, strict=True):
+            row[OBJECTIVE_PREFIX + o.name] = v
+        return row
+
+    def _summary(self, generation: int, scored: list[Scored], archive: Archive,
+                 state: dict[str, Any]) -> dict[str, Any]:
+        best = {}
+        for i, o in enumerate(self.objectives):
+            vals = [s.values[i] for s in scored if s.ok]
+            best[o.name] = (max(vals) if o.direction == "max" else min(vals)) if vals else math.nan
+        return {"generation": generation, "evaluations": len(scored),
+                "failed": sum(not s.ok for s in scored), "hypervolume": archive.hypervolume(),
+                "pareto_size": len(archive.entries), "species": len(state.get("species", [])),
+                "best": best}
+
+    def _record(self, generation: int, rows: list[dict[str, Any]], outcomes: dict[int, Outcome],
+                archive: Archive, added: list[int], history: list[dict[str, Any]]) -> None:
+        names = self._names()
+        self.store.write_generation(generation, rows, names)
+        for cid in added:
+            params = outcomes[cid].params
+            if params is not None:
+                self.store.write_weights(cid, params)
+        pareto = pa.Table.from_pylist([m.record for m in archive.entries],
+                                      schema=evaluation_schema(names))
+        write_table(self.store.root / "pareto.parquet", pareto)
+        flat = [{"generation": h["generation"], "evaluations": h["evaluations"],
+                 "failed": h["failed"], "hypervolume": h["hypervolume"],
+                 "pareto_size": h["pareto_size"], "species": h["species"],
+                 **{f"best.{k}": v for k, v in h["best"].items()}} for h in history]
+        write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))

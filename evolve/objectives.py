@@ -1,0 +1,91 @@
+"""Objectives: named, directed functions of an evaluated candidate.
+
+Multi-objective from the start (STYLE §6): a search always has a *sequence* of objectives,
+a single objective is a sequence of one. An objective reads the measurements of one
+evaluation (:class:`Measurements`) and returns a number; users add their own with
+:func:`register_objective` or by passing :class:`Objective` objects to ``evolve.search``.
+
+Each objective also carries the reference point used for the hypervolume (the worst value
+that still counts) and whether the hypervolume measures it on a log scale, so that
+hypervolumes of different runs with the same objectives are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from search_spaces.genome import Genome
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What an evaluation measured, as objectives and constraints see it."""
+
+    genome: Genome
+    rule: str
+    hyperparameters: Mapping[str, float]
+    valid_accuracy: float
+    test_accuracy: float
+    params: int
+    extra: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str  # "max" | "min"
+    fn: Callable[[Measurements], float]
+    reference: float  # hypervolume reference (worst counted value)
+    log_scale: bool = False  # hypervolume on log10 of the value
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("max", "min"):
+            raise ValueError(f"objective {self.name}: direction must be 'max' or 'min'")
+
+    def __call__(self, m: Measurements) -> float:
+        return float(self.fn(m))
+
+    def to_minimize(self, value: float) -> float:
+        """The value on the hypervolume's minimisation axis (log-scaled if asked)."""
+        if self.log_scale:
+            value = math.log10(max(value, 1e-12))
+        return -value if self.direction == "max" else value
+
+    def reference_minimized(self) -> float:
+        return self.to_minimize(self.reference)
+
+
+_OBJECTIVES: dict[str, Objective] = {}
+
+
+def register_objective(objective: Objective) -> Objective:
+    _OBJECTIVES[objective.name] = objective
+    return objective
+
+
+register_objective(Objective("accuracy", "max", lambda m: m.valid_accuracy, reference=0.0))
+register_objective(Objective("params", "min", lambda m: m.params, reference=1e6, log_scale=True))
+
+
+def available_objectives() -> list[str]:
+    return sorted(_OBJECTIVES)
+
+
+def resolve_objectives(items: Sequence[str | Objective]) -> tuple[Objective, ...]:
+    out = []
+    for item in items:
+        if isinstance(item, Objective):
+            out.append(item)
+        elif item in _OBJECTIVES:
+            out.append(_OBJECTIVES[item])
+        else:
+            raise KeyError(
+                f"objectives: unknown objective {item!r}; expected one of {available_objectives()}"
+            )
+    names = [o.name for o in out]
+    if len(set(names)) != len(names):
+        raise KeyError(f"objectives: {names} names an objective twice")
+    return tuple(out)

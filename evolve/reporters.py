@@ -1,0 +1,87 @@
+"""Observers of a search (STYLE §10): the loop calls these hooks and knows nothing about
+terminals or files. Hooks, in the order the loop calls them:
+
+- ``search_start(run_dir, config, first_generation)`` — once;
+- ``generation_start(generation, n_candidates)`` — before evaluations go out;
+- ``evaluation_done(generation, done, total, outcome)`` — as each chunk's results arrive;
+- ``generation_end(generation, summary)`` — after tell/archive/records of a generation;
+- ``search_end(run_dir)`` — once, after the last generation (not on interruption).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+class Reporter:
+    def search_start(self, run_dir: str, config: Any, first_generation: int) -> None: ...
+
+    def generation_start(self, generation: int, n_candidates: int) -> None: ...
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome: Any) -> None: ...
+
+    def generation_end(self, generation: int, summary: dict[str, Any]) -> None: ...
+
+    def search_end(self, run_dir: str) -> None: ...
+
+
+class ProgressBar(Reporter):
+    """One line per generation on stderr, redrawn as evaluations arrive:
+    evaluations done, best validation accuracy, hypervolume and estimated time left."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 24) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.generations = 0
+        self.started = 0.0
+        self.first = 0
+        self.best = float("nan")
+        self.hypervolume = 0.0
+        self.gen_started = 0.0
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+
+    def search_start(self, run_dir: str, config: Any, first_generation: int) -> None:
+        self.generations = config.generations
+        self.first = first_generation
+        self.started = time.perf_counter()
+        print(f"neurevo: searching {config.task.name} with rule {config.rule.name}, "
+              f"{config.generations} generations x {config.population} candidates -> {run_dir}",
+              file=self.stream)
+
+    def generation_start(self, generation: int, n_candidates: int) -> None:
+        self.gen_started = time.perf_counter()
+        self._draw(generation, 0, n_candidates)
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome: Any) -> None:
+        if outcome.status == "ok" and not (outcome.valid_accuracy <= self.best):
+            self.best = outcome.valid_accuracy
+        if self.tty or done == total:
+            self._draw(generation, done, total)
+
+    def generation_end(self, generation: int, summary: dict[str, Any]) -> None:
+        self.hypervolume = summary["hypervolume"]
+        self._draw(generation, summary["evaluations"], summary["evaluations"], final=True,
+                   extra=f" species {summary['species']}  failed {summary['failed']}")
+
+    def _draw(self, generation: int, done: int, total: int, final: bool = False,
+              extra: str = "") -> None:
+        filled = int(self.width * done / max(total, 1))
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.perf_counter() - self.started
+        completed = generation - self.first + (done / max(total, 1))
+        left = elapsed / completed * (self.generations - self.first - completed) if completed else 0
+        line = (f"gen {generation + 1}/{self.generations} [{bar}] {done}/{total}  "
+                f"best acc {self.best:.4f}  hv {self.hypervolume:.4f}  "
+                f"left {_clock(left)}{extra}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        elif final:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"

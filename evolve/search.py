@@ -1,0 +1,72 @@
+"""Starting and resuming searches from Python (the CLI calls these too).
+
+>>> import evolve
+>>> from evolve.config import SearchConfig, override
+>>> config = override(SearchConfig(), {"generations": 2, "population": 8})  # doctest: +SKIP
+>>> run = evolve.search(config)                                             # doctest: +SKIP
+>>> [a.objectives for a in run.pareto_front()]                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from evolve.config import SearchConfig, from_toml, override, to_toml
+from evolve.loop import Session
+from evolve.objectives import Objective
+from evolve.records import RecordError, RunStore, write_text
+from evolve.reporters import Reporter
+from evolve.run import Run
+
+
+def make_run_id(config: SearchConfig) -> str:
+    task = Path(config.task.name).stem if "." in config.task.name else config.task.name
+    task = re.sub(r"[^A-Za-z0-9_]+", "_", task)
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{task}-{config.rule.name}-s{config.seed}"
+
+
+def search(config: SearchConfig | None = None, *, objectives: Sequence[str | Objective] | None = None,
+           reporters: Sequence[Reporter] = ()) -> Run:
+    """Run a whole search and return its :class:`Run`.
+
+    ``objectives`` may hold :class:`~evolve.objectives.Objective` objects (custom ones); by
+    default the config's objective names are used.
+    """
+    config = config or SearchConfig()
+    run_id = config.run_id or make_run_id(config)
+    root = Path(config.out) / run_id
+    suffix = 1
+    while root.exists() and not config.run_id:
+        root = Path(config.out) / f"{run_id}-{suffix}"
+        suffix += 1
+    if root.exists() and (root / "checkpoint.json").exists():
+        raise RecordError(f"run directory {root} already exists; use `neurevo resume {root}`")
+    store = RunStore(root)
+    config = override(config, {"run_id": root.name})
+    session = Session.build(config, store, root.name, objectives, reporters)
+    root.mkdir(parents=True, exist_ok=True)
+    write_text(store.config_path, to_toml(config))
+    checkpoint = session.initial_checkpoint()
+    store.write_checkpoint(checkpoint)
+    session.run(checkpoint)
+    return Run(root)
+
+
+def resume(path: str | Path, *, generations: int | None = None,
+           objectives: Sequence[str | Objective] | None = None,
+           reporters: Sequence[Reporter] = ()) -> Run:
+    """Continue a run from its last checkpoint (optionally to more generations)."""
+    store = RunStore(path)
+    if not store.config_path.is_file():
+        raise RecordError(f"{path}: not a neurevo run (no config.toml)")
+    config = from_toml(store.config_path)
+    if generations is not None:
+        config = override(config, {"generations": generations})
+        write_text(store.config_path, to_toml(config))
+    checkpoint = store.read_checkpoint()
+    session = Session.build(config, store, checkpoint["run_id"], objectives, reporters)
+    session.run(checkpoint)
+    return Run(store.root)

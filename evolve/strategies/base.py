@@ -1,0 +1,115 @@
+"""The contract of a search strategy: ask/tell over explicit, JSON-serialisable state.
+
+A strategy never holds run state in attributes (STYLE §2): ``init`` returns a state dict,
+``ask(state)`` returns the candidates to evaluate in the state's current generation, and
+``tell(state, scored)`` receives their scores and returns the next state. A checkpoint is
+just that dict, so resuming is loading it, and a strategy is tested by feeding it scores.
+
+When each method is called by the search loop (evolve/loop.py):
+
+- ``init(seed)`` — once, when a run is created;
+- ``ask(state)`` — at the start of every generation (pure: it may be called again after a
+  resume and returns the same candidates);
+- ``tell(state, scored)`` — once per generation, with one :class:`Scored` per asked candidate
+  (failed evaluations included, with ``ok=False``).
+
+The base class does the bookkeeping (decoding candidates, checking that ``tell`` got exactly
+what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from search_spaces.genome import Genome
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    generation: int
+    genome: Genome
+    hyperparameters: Mapping[str, float]
+    parents: tuple[int, ...] = ()
+    species: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "generation": self.generation, "genome": self.genome.to_dict(),
+                "hyperparameters": dict(self.hyperparameters), "parents": list(self.parents),
+                "species": self.species}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        return cls(int(data["id"]), int(data["generation"]), Genome.from_dict(data["genome"]),
+                   {k: float(v) for k, v in data["hyperparameters"].items()},
+                   tuple(int(p) for p in data["parents"]), int(data["species"]))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its objective values (in the search's objective order)."""
+
+    candidate: Candidate
+    values: tuple[float, ...]
+    violation: float = 0.0  # total constraint violation; 0 = feasible
+    ok: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"candidate": self.candidate.to_dict(),
+                "values": [v if math.isfinite(v) else None for v in self.values],
+                "violation": self.violation, "ok": self.ok}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scored:
+        values = tuple(float("nan") if v is None else float(v) for v in data["values"])
+        return cls(Candidate.from_dict(data["candidate"]), values, float(data["violation"]),
+                   bool(data["ok"]))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a strategy needs to know about the search (no data, no rule internals)."""
+
+    directions: tuple[str, ...]
+    hyperparameters: Mapping[str, float]  # the rule's resolved hyperparameters (fixed genes)
+    population: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Strategy:
+    name: ClassVar[str] = ""
+
+    def init(self, seed: int) -> dict[str, Any]:
+        rng = np.random.default_rng(seed)
+        state = self._init(rng)
+        state["rng"] = rng.bit_generator.state
+        return state
+
+    def ask(self, state: Mapping[str, Any]) -> list[Candidate]:
+        return [Candidate.from_dict(c) for c in state["pending"]]
+
+    def tell(self, state: Mapping[str, Any], scored: Sequence[Scored]) -> dict[str, Any]:
+        asked = sorted(c["id"] for c in state["pending"])
+        told = sorted(s.candidate.id for s in scored)
+        if asked != told:
+            raise ValueError(f"tell() got candidates {told}, but ask() handed out {asked}")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng"]
+        new_state = self._tell(dict(state), list(scored), rng)
+        new_state["rng"] = rng.bit_generator.state
+        return new_state
+
+    # -- subclass hooks ----------------------------------------------------------------------
+    def _init(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Return the first state; its ``pending`` list holds generation 0's candidates."""
+        raise NotImplementedError
+
+    def _tell(self, state: dict[str, Any], scored: list[Scored],
+              rng: np.random.Generator) -> dict[str, Any]:
+        """Return the next state, with the next generation's candidates in ``pending``."""
+        raise NotImplementedError

@@ -1,0 +1,207 @@
+"""NEAT (Stanley & Miikkulainen 2002) over group genomes, with NSGA-II selection.
+
+Per generation, ``tell`` does what NEAT's reproduction does, made multi-objective:
+
+1. rank everyone (survivors carried over + new evaluations) by Pareto front and crowding
+   under constraint domination (evolve/selection.py); NEAT's scalar fitness becomes
+   ``f_i = R - rank_i`` (R = number of fronts), so fitness sharing still works;
+2. stagnation: a species whose best first-objective value has not improved for
+   ``stagnation`` generations is dropped, except the ``species_elitism`` best species;
+3. offspring shares proportional to each species' mean fitness (explicit fitness sharing),
+   at least ``min_species_size``;
+4. within a species: the ``elitism`` best survive unchanged (and are *not* re-evaluated),
+   parents are the best ``survival_threshold`` share, chosen by binary tournament; a child
+   is a crossover (rarely with another species) or a clone, then mutated;
+5. children are speciated against representatives with threshold δ_t, and δ_t moves by
+   ``threshold_step`` toward ``target_species`` species.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from evolve.selection import order, rank_and_crowding
+from evolve.strategies.base import Candidate, Problem, Scored, Strategy
+from search_spaces.genome import Genome
+from search_spaces.innovation import InnovationTracker
+from search_spaces.space import MutationRates, SearchSpace
+
+
+class NeatStrategy(Strategy):
+    name = "neat"
+
+    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
+        self.space = space
+        self.problem = problem
+        self.config = config
+        self.rates = MutationRates(
+            add_node=config.add_node, add_edge=config.add_edge, toggle_edge=config.toggle_edge,
+            resize_node=config.resize_node, change_activation=config.change_activation,
+            resize_sigma=config.resize_sigma,
+        )
+
+    # -- generation 0 ----------------------------------------------------------------------
+    def _init(self, rng: np.random.Generator) -> dict[str, Any]:
+        tracker = InnovationTracker()
+        minimal = self.space.minimal_genome(tracker)
+        genomes = [minimal] + [self.space.mutate(minimal, rng, tracker, self.rates)
+                               for _ in range(self.problem.population - 1)]
+        hyper = dict(self.problem.hyperparameters)
+        children = [Candidate(i, 0, g, hyper) for i, g in enumerate(genomes)]
+        state: dict[str, Any] = {
+            "generation": 0,
+            "next_id": len(children),
+            "threshold": self.config.compatibility_threshold,
+            "species": [],
+            "next_species": 0,
+            "survivors": [],
+        }
+        state["pending"] = [c.to_dict() for c in self._speciate(state, children, [])]
+        state["tracker"] = tracker.to_dict()
+        return state
+
+    # -- one generation --------------------------------------------------------------------
+    def _tell(self, state: dict[str, Any], scored: list[Scored],
+              rng: np.random.Generator) -> dict[str, Any]:
+        cfg = self.config
+        generation = state["generation"]
+        population = [Scored.from_dict(s) for s in state["survivors"]] + scored
+        values = np.array([s.values for s in population], dtype=float)
+        ok = np.array([s.ok and np.all(np.isfinite(s.values)) for s in population])
+        values[~ok] = 0.0
+        violation = np.array([s.violation for s in population])
+        rank, crowd = rank_and_crowding(values, self.problem.directions, violation, ok)
+        fitness = (rank.max() + 1 - rank).astype(float)
+        primary = np.where(ok, values[:, 0] if self.problem.directions[0] == "max"
+                           else -values[:, 0], -np.inf)
+
+        members: dict[int, list[int]] = {}
+        for i, s in enumerate(population):
+            members.setdefault(s.candidate.species, []).append(i)
+        species = [sp for sp in state["species"] if sp["id"] in members]
+        for sp in species:
+            best = float(primary[members[sp["id"]]].max())
+            if best > sp["best"] + 1e-12:
+                sp["best"], sp["last_improved"] = best, generation
+        by_best = sorted(species, key=lambda sp: -sp["best"])
+        protected = {sp["id"] for sp in by_best[: max(cfg.species_elitism, 1)]}
+        species = [sp for sp in species
+                   if sp["id"] in protected or generation - sp["last_improved"] < cfg.stagnation]
+
+        adjusted = np.array([fitness[members[sp["id"]]].mean() for sp in species])
+        shares = _allocate(self.problem.population, adjusted, cfg.min_species_size)
+
+        tracker = InnovationTracker.from_dict(state["tracker"])
+        tracker.new_generation()
+        survivors: list[Scored] = []
+        children: list[Candidate] = []
+        next_id = state["next_id"]
+        ranked = {sp["id"]: sorted(members[sp["id"]], key=lambda i: (rank[i], -crowd[i], i))
+                  for sp in species}
+        for sp, share in zip(species, shares, strict=True):
+            ordered = ranked[sp["id"]]
+            n_elite = min(cfg.elitism, share, len(ordered))
+            survivors.extend(population[i] for i in ordered[:n_elite] if ok[i])
+            n_parents = max(1, math.ceil(cfg.survival_threshold * len(ordered)))
+            parents = ordered[:n_parents]
+            others = [ranked[o["id"]][0] for o in species if o["id"] != sp["id"]]
+            for _ in range(share - n_elite):
+                first = _tournament(parents, rank, crowd, rng)
+                lineage: tuple[int, ...] = (population[first].candidate.id,)
+                genome = population[first].candidate.genome
+                hyper = population[first].candidate.hyperparameters
+                if rng.random() < cfg.crossover_rate:
+                    if others and rng.random() < cfg.interspecies_rate:
+                        second = others[rng.integers(len(others))]
+                    else:
+                        second = _tournament(parents, rank, crowd, rng)
+                    if second != first:
+                        fitter, other = sorted((first, second), key=lambda i: (rank[i], -crowd[i], i))
+                        genome = self.space.crossover(population[fitter].candidate.genome,
+                                                      population[other].candidate.genome, rng)
+                        hyper = population[fitter].candidate.hyperparameters
+                        lineage = (population[fitter].candidate.id, population[other].candidate.id)
+                genome = self.space.mutate(genome, rng, tracker, self.rates)
+                children.append(Candidate(next_id, generation + 1, genome, dict(hyper), lineage))
+                next_id += 1
+
+        state["species"] = species
+        survivor_members = [s.candidate for s in survivors]
+        children = self._speciate(state, children, survivor_members, current=population)
+        n_species = len(state["species"])
+        if n_species > cfg.target_species:
+            state["threshold"] += cfg.threshold_step
+        elif n_species < cfg.target_species:
+            state["threshold"] = max(cfg.threshold_step, state["threshold"] - cfg.threshold_step)
+        state.update(
+            generation=generation + 1,
+            next_id=next_id,
+            survivors=[s.to_dict() for s in survivors],
+            pending=[c.to_dict() for c in children],
+            tracker=tracker.to_dict(),
+        )
+        return state
+
+    def _speciate(self, state: dict[str, Any], children: list[Candidate],
+                  survivors: list[Candidate], current: list[Scored] | None = None
+                  ) -> list[Candidate]:
+        """Assign children to species; refresh representatives; drop empty species."""
+        reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
+        if current is not None:  # new representative: the current member closest to the old
+            for sp in state["species"]:
+                pool = [s.candidate.genome for s in current if s.candidate.species == sp["id"]]
+                if pool:
+                    reps[sp["id"]] = min(pool, key=lambda g: self.space.distance(g, reps[sp["id"]]))
+        occupied = {c.species for c in survivors}
+        assigned = []
+        for child in children:
+            target = None
+            for sp_id in sorted(reps):
+                if self.space.distance(child.genome, reps[sp_id]) < state["threshold"]:
+                    target = sp_id
+                    break
+            if target is None:
+                target = state["next_species"]
+                state["next_species"] += 1
+                reps[target] = child.genome
+                state["species"].append({"id": target, "created": child.generation,
+                                         "last_improved": child.generation,
+                                         "best": -math.inf})
+            occupied.add(target)
+            assigned.append(Candidate(child.id, child.generation, child.genome,
+                                      child.hyperparameters, child.parents, target))
+        state["species"] = [
+            {**sp, "representative": reps[sp["id"]].to_dict()}
+            for sp in state["species"] if sp["id"] in occupied
+        ]
+        return assigned
+
+
+def _tournament(pool: list[int], rank: np.ndarray, crowd: np.ndarray,
+                rng: np.random.Generator) -> int:
+    a, b = pool[rng.integers(len(pool))], pool[rng.integers(len(pool))]
+    return (a, b)[order(rank[[a, b]], crowd[[a, b]])[0]]
+
+
+def _allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:
+    """Integer shares of ``total`` proportional to ``weights`` (largest remainders), then
+    raised to ``minimum`` by taking from the largest shares while they stay above it."""
+    if len(weights) == 0:
+        return []
+    if weights.sum() <= 0:
+        weights = np.ones(len(weights))
+    raw = weights / weights.sum() * total
+    shares = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - shares), kind="stable")[: total - shares.sum()]:
+        shares[i] += 1
+    for i in np.argsort(shares, kind="stable"):
+        while shares[i] < minimum:
+            donor = int(np.argmax(shares))
+            if shares[donor] <= minimum:
+                break
+            shares[donor] -= 1
+            shares[i] += 1
+    return shares.tolist()

@@ -1,0 +1,299 @@
+"""Classification tasks: built-in benchmarks and user data files, split and standardised.
+
+``load_task(name_or_path)`` returns a :class:`Task` with train/valid/test splits as torch tensors
+(``x`` float32 ``[n, n_features]``, ``y`` int64 class indices). Design choices:
+
+* Standardisation (per-feature mean/std) is fitted on the TRAIN split only and then applied to
+  valid and test. Fitting on all data would leak test-set statistics into the inputs the evolved
+  networks see and bias the reported scores. Constant train features get std 1 (no division by 0).
+* Data is offline only: the sklearn sets ship with scikit-learn and MNIST-1D is generated locally
+  with ``mnist1d.data.make_dataset`` (never ``get_dataset``, which downloads and unpickles), so
+  runs are reproducible on machines without network access.
+* User files are read without pickle: ``.npz`` via ``np.load(..., allow_pickle=False)``, ``.csv``
+  and ``.parquet`` via pyarrow. Loading a data file must never be able to execute code.
+* Splits are stratified and seeded (same seed -> identical splits). Labels of any type are mapped
+  to ``0..K-1`` in sorted order of their unique values; ``class_names`` keeps the originals.
+
+Fractions: without a given test set, ``valid_fraction`` and ``test_fraction`` are fractions of the
+whole data set. When a test set is given (``mnist1d``, ``.npz`` with ``x_test``/``y_test``),
+``test_fraction`` is unused and ``valid_fraction`` is the fraction of the training part held out.
+Bad input raises :class:`TaskError` with a one-line message naming the field or file.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["BUILTIN_TASKS", "Split", "Task", "TaskError", "load_task"]
+
+BUILTIN_TASKS: tuple[str, ...] = ("xor", "digits", "iris", "wine", "breast_cancer", "mnist1d")
+_FILE_SUFFIXES = (".npz", ".csv", ".parquet")
+
+Arrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None", "np.ndarray | None"]
+
+
+class TaskError(ValueError):
+    """Invalid task name, data file or split parameters (message is a single line)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    x: torch.Tensor  # float32 [n, n_features], standardised with train statistics
+    y: torch.Tensor  # int64 [n], class indices 0..n_classes-1
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    train: Split
+    valid: Split
+    test: Split
+    n_features: int
+    n_classes: int
+    class_names: tuple[str, ...]  # original label values as strings, index i = class i
+
+
+def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_fraction: float = 0.2,
+              test_fraction: float = 0.2, label_column: str = "label") -> Task:
+    """Load a built-in task (see ``BUILTIN_TASKS``) or a ``.npz``/``.csv``/``.parquet`` file."""
+    _check_fraction("valid_fraction", valid_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    if valid_fraction + test_fraction >= 1:
+        raise TaskError(f"valid_fraction + test_fraction must be < 1, "
+                        f"got {valid_fraction} + {test_fraction}")
+    text = os.fspath(name_or_path)
+    key = text.strip().lower()
+    if key == "xor":
+        return _xor_task()
+    if key in _SKLEARN_LOADERS:
+        x, y = _SKLEARN_LOADERS[key]()
+        arrays: Arrays = (x, y, None, None)
+    elif key == "mnist1d":
+        arrays = _mnist1d_arrays()
+    else:
+        path = Path(text)
+        suffix = path.suffix.lower()
+        if suffix not in _FILE_SUFFIXES:
+            if suffix or path.exists():
+                raise TaskError(f"unsupported file suffix {suffix or '(none)'!r} for {text!r}: "
+                                "expected .npz, .csv or .parquet")
+            raise TaskError(f"unknown task {text!r}: expected one of {', '.join(BUILTIN_TASKS)}, "
+                            "or a path to a .npz, .csv or .parquet file")
+        if not path.is_file():
+            raise TaskError(f"data file not found: {text!r}")
+        key = path.name
+        arrays = _read_npz(path) if suffix == ".npz" else _read_table(path, suffix, label_column)
+    given_test = arrays[2] is not None  # then test_fraction is unused
+    return _build(key, *arrays, seed=seed, valid_fraction=valid_fraction,
+                  test_fraction=None if given_test else test_fraction)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _sklearn_loader(fn_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        import sklearn.datasets
+
+        return getattr(sklearn.datasets, fn_name)(return_X_y=True)
+
+    return load
+
+
+_SKLEARN_LOADERS = {
+    name: _sklearn_loader(f"load_{name}") for name in ("digits", "iris", "wine", "breast_cancer")
+}
+
+
+def _xor_task() -> Task:
+    x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float32)
+    y = torch.tensor([0, 1, 1, 0], dtype=torch.int64)
+    train, valid, test = (Split(x.clone(), y.clone()) for _ in range(3))
+    return Task("xor", train, valid, test, n_features=2, n_classes=2, class_names=("0", "1"))
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_arrays() -> Arrays:
+    """Generate MNIST-1D locally (default args, fixed seed 42); cached per process."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    # make_dataset reseeds the global `random` and numpy RNGs; do not leak that to callers.
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        data = make_dataset(get_dataset_args())
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    arrays = (data["x"], data["y"], data["x_test"], data["y_test"])
+    for a in arrays:
+        a.setflags(write=False)  # shared by every load; must never be mutated
+    return arrays
+
+
+def _read_npz(path: Path) -> Arrays:
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("file is a single .npy array, not an .npz archive")
+        with npz:
+            present = sorted(npz.files)
+            for required in ("x", "y"):
+                if required not in present:
+                    raise TaskError(f"{path}: missing array {required!r} "
+                                    f"(arrays present: {present})")
+            if ("x_test" in present) != ("y_test" in present):
+                raise TaskError(f"{path}: 'x_test' and 'y_test' must be given together "
+                                f"(arrays present: {present})")
+            x_test = npz["x_test"] if "x_test" in present else None
+            y_test = npz["y_test"] if "y_test" in present else None
+            return npz["x"], npz["y"], x_test, y_test
+    except (ValueError, OSError, EOFError) as exc:  # pickled/object data, not a zip file, ...
+        if isinstance(exc, TaskError):
+            raise
+        raise TaskError(f"{path}: cannot read as .npz: {_one_line(exc)}") from exc
+
+
+def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
+    import pyarrow as pa
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    try:
+        table = pa.csv.read_csv(path) if suffix == ".csv" else pa.parquet.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise TaskError(f"{path}: cannot read as {suffix}: {_one_line(exc)}") from exc
+    if label_column not in table.column_names:
+        raise TaskError(f"{path}: label column {label_column!r} not found "
+                        f"(columns: {table.column_names})")
+    label = table.column(label_column)
+    if pa.types.is_dictionary(label.type):
+        label = label.cast(label.type.value_type)
+    if label.null_count:
+        raise TaskError(f"{path}: label column {label_column!r} has {label.null_count} nulls")
+    numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
+                     pa.types.is_decimal)
+    features = []
+    for name in table.column_names:
+        if name == label_column:
+            continue
+        col = table.column(name)
+        if not any(is_kind(col.type) for is_kind in numeric_kinds):
+            raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})")
+        features.append(col.to_numpy(zero_copy_only=False).astype(np.float64))  # nulls -> NaN
+    if not features:
+        raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
+    return np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None
+
+
+# ----------------------------------------------------------------------------- processing
+
+
+def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
+           y_test: np.ndarray | None, *, seed: int, valid_fraction: float,
+           test_fraction: float | None = None) -> Task:
+    x = _check_xy(name, x, y, "x", "y")
+    if x_test is not None and y_test is not None:
+        x_test = _check_xy(name, x_test, y_test, "x_test", "y_test")
+        if x_test.shape[1] != x.shape[1]:
+            raise TaskError(f"{name}: x_test has {x_test.shape[1]} features, x has {x.shape[1]}")
+        all_y = _concat_labels(name, y, y_test)
+    else:
+        all_y = np.asarray(y)
+    if all_y.dtype.kind == "f" and np.isnan(all_y).any():
+        raise TaskError(f"{name}: labels contain NaN")
+    classes, codes = np.unique(all_y, return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    if len(classes) < 2:
+        raise TaskError(f"{name}: need at least 2 classes in labels, found {len(classes)}")
+    n = len(y)
+    idx = np.arange(n)
+    _check_class_counts(name, codes[:n], classes, need=2 if test_fraction is None else 3)
+    if test_fraction is None:  # given test set: split the rest into train/valid
+        tr, va = _stratified(name, idx, codes[:n], valid_fraction, seed)
+        x_tr, y_tr, x_va, y_va = x[tr], codes[tr], x[va], codes[va]
+        x_te, y_te = x_test, codes[n:]
+    else:
+        rest, te = _stratified(name, idx, codes, test_fraction, seed)
+        tr, va = _stratified(name, rest, codes[rest], valid_fraction / (1 - test_fraction), seed)
+        x_tr, y_tr, x_va, y_va, x_te, y_te = x[tr], codes[tr], x[va], codes[va], x[te], codes[te]
+    mean, std = _fit_standardiser(x_tr)
+    splits = [Split(torch.from_numpy(((xs - mean) / std).astype(np.float32)),
+                    torch.from_numpy(np.ascontiguousarray(ys, dtype=np.int64)))
+              for xs, ys in ((x_tr, y_tr), (x_va, y_va), (x_te, y_te))]
+    return Task(name, *splits, n_features=x.shape[1], n_classes=len(classes),
+                class_names=tuple(str(c) for c in classes))
+
+
+def _check_xy(name: str, x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> np.ndarray:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2:
+        raise TaskError(f"{name}: {xn} must be 2-D [n_samples, n_features], got shape {x.shape}")
+    if y.ndim != 1:
+        raise TaskError(f"{name}: {yn} must be 1-D [n_samples], got shape {y.shape}")
+    if len(x) != len(y):
+        raise TaskError(f"{name}: len({xn}) = {len(x)} but len({yn}) = {len(y)}; must be equal")
+    if len(x) == 0 or x.shape[1] == 0:
+        raise TaskError(f"{name}: {xn} is empty (shape {x.shape})")
+    if x.dtype.kind not in "biuf":
+        raise TaskError(f"{name}: {xn} must be numeric, got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise TaskError(f"{name}: features in {xn} contain NaN or inf (first at row {row}, "
+                        f"column {col})")
+    return x
+
+
+def _concat_labels(name: str, y: np.ndarray, y_test: np.ndarray) -> np.ndarray:
+    y, y_test = np.asarray(y), np.asarray(y_test)
+    numeric = {k in "biuf" for k in (y.dtype.kind, y_test.dtype.kind)}
+    if len(numeric) > 1:
+        raise TaskError(f"{name}: y ({y.dtype}) and y_test ({y_test.dtype}) label types differ")
+    return np.concatenate([y, y_test])
+
+
+def _check_class_counts(name: str, codes: np.ndarray, classes: np.ndarray, need: int) -> None:
+    present, counts = np.unique(codes, return_counts=True)
+    if counts.min() < need:
+        worst = classes[present[np.argmin(counts)]]
+        raise TaskError(f"{name}: too few samples per class to stratify: class {str(worst)!r} "
+                        f"has {counts.min()} sample(s) to split, need at least {need}")
+
+
+def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    try:
+        a, b = train_test_split(idx, test_size=fraction, random_state=seed, stratify=codes)
+    except ValueError as exc:
+        raise TaskError(f"{name}: too few samples per class to stratify: {_one_line(exc)}") \
+            from exc
+    return a, b
+
+
+def _fit_standardiser(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    constant = x_train.min(axis=0) == x_train.max(axis=0)
+    mean = np.where(constant, x_train[0], mean)  # constant features map to exactly 0
+    std = np.where(constant | (std == 0), 1.0, std)
+    return mean, std
+
+
+def _check_fraction(field: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise TaskError(f"{field} must be a number in (0, 1), got {value!r}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

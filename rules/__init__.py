@@ -1,0 +1,26 @@
+"""Learning rules: how a candidate topology's weights are learned.
+
+>>> import rules
+>>> "bp" in rules.available()
+True
+>>> rule = rules.get_rule("bp")
+>>> sorted(rule.hyperparameters().defaults())
+['init_scale', 'lr']
+"""
+
+from rules import bp  # noqa: F401  (registers the built-in rules)
+from rules.base import (
+    Budget,
+    FitResult,
+    Hyperparameter,
+    HyperparameterError,
+    HyperSpace,
+    LearningRule,
+    accuracy,
+)
+from rules.registry import UnknownRuleError, available, get_rule, register
+
+__all__ = [
+    "Budget", "FitResult", "Hyperparameter", "HyperparameterError", "HyperSpace",
+    "LearningRule", "UnknownRuleError", "accuracy", "available", "get_rule", "register",
+]

@@ -1,0 +1,214 @@
+"""The contract every learning rule fulfils, and the shared training loop.
+
+A rule is written once against :class:`~search_spaces.net.Net` (weights stored by level, with
+a population axis), so the same code trains one candidate or a padded batch of candidates.
+The base class does the bookkeeping every rule shares (STYLE §3): parameter init from each
+member's seed, per-member minibatch order, the epoch budget, early stopping on a validation
+plateau, divergence detection, the training curve. A rule supplies only its math:
+
+- :meth:`LearningRule.init_state` — called once before training (optimizer moments,
+  fixed feedback matrices, ...);
+- :meth:`LearningRule.train_step` — called for every minibatch, updates ``params`` in place
+  and returns each member's loss;
+- :meth:`LearningRule.predict` — called on validation/test data, returns class scores.
+
+Members never influence each other, and a member that stops early keeps the parameters of
+its best validation epoch, so a member's result does not depend on what it was batched with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import torch
+
+from search_spaces.compile import init_params
+from search_spaces.net import Net, Params
+
+
+class HyperparameterError(ValueError):
+    """A hyperparameter value is unknown or out of its bounds; the message names it."""
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    name: str
+    low: float
+    high: float
+    default: float
+    log: bool = False  # search on a log scale (learning rates, scales)
+    integer: bool = False
+    doc: str = ""
+
+    def clip(self, value: float) -> float:
+        value = min(max(float(value), self.low), self.high)
+        return float(round(value)) if self.integer else value
+
+
+@dataclass(frozen=True)
+class HyperSpace:
+    """The continuous genes a rule exposes to PSO / Optuna: bounds, scale, defaults."""
+
+    params: tuple[Hyperparameter, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, values: Mapping[str, Any] | None) -> dict[str, float]:
+        """Defaults overridden by ``values``; unknown names and out-of-bound values are errors."""
+        out = self.defaults()
+        by_name = {p.name: p for p in self.params}
+        for key, value in (values or {}).items():
+            if key not in by_name:
+                raise HyperparameterError(
+                    f"unknown hyperparameter {key!r}; expected one of {sorted(by_name)}"
+                )
+            spec = by_name[key]
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise HyperparameterError(f"hyperparameter {key} must be a number, got {value!r}") from None
+            if not (spec.low <= number <= spec.high) or math.isnan(number):
+                raise HyperparameterError(
+                    f"hyperparameter {key}={number} is outside [{spec.low}, {spec.high}]"
+                )
+            out[key] = spec.clip(number)
+        return out
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training each candidate gets (shared by a whole batch)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    patience: int = 6  # epochs without a better validation accuracy before stopping
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise HyperparameterError(f"budget.{name} must be >= 1, got {getattr(self, name)}")
+
+
+class Labeled(Protocol):
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+class Dataset(Protocol):
+    """Anything with ``train`` and ``valid`` splits (``evolve.tasks.Task`` is one)."""
+
+    train: Labeled
+    valid: Labeled
+
+
+@dataclass
+class FitResult:
+    params: Params  # best-validation parameters of every member
+    valid_accuracy: list[float]
+    status: list[str]  # "ok" | "failed" per member
+    reasons: list[str]  # why a member failed ("" when ok)
+    epochs: list[int]  # epochs each member trained
+    curves: list[list[dict[str, float]]] = field(default_factory=list)
+
+
+class LearningRule:
+    """Base class of learning rules; see the module docstring for when each hook runs."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def hyperparameters(self) -> HyperSpace:
+        raise NotImplementedError
+
+    def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> Any:
+        return None
+
+    def train_step(self, net: Net, params: Params, state: Any, x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor:
+        """One minibatch: ``x[P, B, n_in]``, ``y[P, B]``; update params, return loss ``[P]``."""
+        raise NotImplementedError
+
+    def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
+        """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
+        raise NotImplementedError
+
+    # -- the shared loop -----------------------------------------------------------------
+    def fit(
+        self,
+        net: Net,
+        data: Dataset,
+        hyper: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
+        budget: Budget,
+        seeds: Sequence[int],
+    ) -> FitResult:
+        """Train every member of ``net`` from its seed; return best-validation parameters."""
+        population = net.population
+        if isinstance(hyper, Mapping) or hyper is None:
+            hyper = [hyper or {}] * population
+        if len(hyper) != population or len(seeds) != population:
+            raise ValueError(f"need {population} hyperparameter sets and seeds")
+        space = self.hyperparameters()
+        resolved = [space.resolve(h) for h in hyper]
+        scales = [h.get("init_scale", 1.0) for h in resolved]
+        params = init_params(net, seeds, scales)
+        state = self.init_state(net, params, resolved, seeds)
+        shufflers = [torch.Generator().manual_seed(int(s) * 7919 + 17) for s in seeds]
+        x_train, y_train = data.train.x, data.train.y
+        n = x_train.shape[0]
+        batch = min(budget.batch_size, n)
+
+        best = params.detach()
+        best_acc = torch.full((population,), -1.0)
+        since_best = torch.zeros(population, dtype=torch.long)
+        active = torch.ones(population, dtype=torch.bool)
+        status, reasons = ["ok"] * population, [""] * population
+        epochs = [0] * population
+        curves: list[list[dict[str, float]]] = [[] for _ in range(population)]
+        for epoch in range(budget.epochs):
+            order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])
+            loss_sum = torch.zeros(population)
+            steps = 0
+            for start in range(0, n - batch + 1, batch):
+                idx = order[:, start:start + batch]
+                loss = self.train_step(net, params, state, x_train[idx], y_train[idx])
+                loss_sum += loss.detach()
+                steps += 1
+            train_loss = loss_sum / max(steps, 1)
+            with torch.no_grad():
+                acc = accuracy(self.predict(net, params, data.valid.x), data.valid.y)
+            finite = torch.isfinite(train_loss) & torch.stack(
+                [torch.isfinite(t.reshape(population, -1)).all(dim=1) for t in params.tensors()]
+            ).all(dim=0)
+            for p in torch.nonzero(active & ~finite).flatten().tolist():
+                status[p] = "failed"
+                reasons[p] = f"diverged: non-finite loss or weights at epoch {epoch + 1}"
+            active &= finite
+            improved = active & (acc > best_acc)
+            if improved.any():
+                for kept, now in zip(best.tensors(), params.tensors(), strict=True):
+                    kept[improved] = now.detach()[improved]
+                best_acc = torch.where(improved, acc, best_acc)
+            since_best = torch.where(improved, torch.zeros_like(since_best), since_best + 1)
+            for p in torch.nonzero(active).flatten().tolist():
+                epochs[p] = epoch + 1
+                curves[p].append({"epoch": epoch + 1, "train_loss": float(train_loss[p]),
+                                  "valid_accuracy": float(acc[p])})
+            active &= since_best < budget.patience
+            if not active.any():
+                break
+        valid = [float(a) if s == "ok" else float("nan")
+                 for a, s in zip(best_acc.tolist(), status, strict=True)]
+        return FitResult(best, valid, status, reasons, epochs, curves)
+
+
+def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-member accuracy of ``scores[P, B, C]`` against shared labels ``y[B]``."""
+    return (scores.argmax(dim=-1) == y.unsqueeze(0)).float().mean(dim=1)

@@ -1,0 +1,235 @@
+"""The genome: a graph of neuron groups, with no weights in it.
+
+NEAT (Stanley & Miikkulainen 2002) encodes a network as node genes and connection genes,
+each connection carrying a historical *innovation number* so that genomes of different
+shapes can be aligned for crossover. neurevo keeps that encoding but lets a node stand for
+a *group* of ``size`` neurons with one activation: a connection gene between two groups is a
+dense block of ``size_src x size_dst`` synapses. A node of size 1 is a single neuron, so
+classic neuron-level NEAT is a special case, and layered MLPs with skip connections are
+small genomes.
+
+Weights are not genes: the learning rule under study learns them, so the genome describes
+only what evolution decides (structure, sizes, activations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from search_spaces.activations import NAMES as ACTIVATION_NAMES
+
+SCHEMA_VERSION = 1
+ROLES = ("input", "hidden", "output")
+
+
+class GenomeError(ValueError):
+    """A genome breaks a structural rule; the message names the gene and the rule."""
+
+
+@dataclass(frozen=True)
+class NodeGene:
+    id: int
+    role: str  # "input" | "hidden" | "output"
+    size: int  # neurons in the group
+    activation: str = "identity"
+
+
+@dataclass(frozen=True)
+class ConnectionGene:
+    innovation: int
+    src: int
+    dst: int
+    enabled: bool = True
+    # A recurrent edge feeds a state back in time (or within a relaxation); it is left out
+    # of the feedforward DAG and so may close a cycle.
+    recurrent: bool = False
+
+
+@dataclass(frozen=True)
+class Genome:
+    nodes: tuple[NodeGene, ...]
+    connections: tuple[ConnectionGene, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=lambda n: n.id)))
+        object.__setattr__(
+            self, "connections", tuple(sorted(self.connections, key=lambda c: c.innovation))
+        )
+
+    # -- views -------------------------------------------------------------------------
+    def node(self, node_id: int) -> NodeGene:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def ids(self, role: str) -> tuple[int, ...]:
+        return tuple(n.id for n in self.nodes if n.role == role)
+
+    @property
+    def input_ids(self) -> tuple[int, ...]:
+        return self.ids("input")
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        return self.ids("output")
+
+    @property
+    def hidden_ids(self) -> tuple[int, ...]:
+        return self.ids("hidden")
+
+    def enabled_connections(self, recurrent: bool | None = False) -> tuple[ConnectionGene, ...]:
+        """Enabled connections; ``recurrent=None`` returns both kinds."""
+        return tuple(
+            c
+            for c in self.connections
+            if c.enabled and (recurrent is None or c.recurrent == recurrent)
+        )
+
+    def n_parameters(self) -> int:
+        """Trainable numbers a rule learns: enabled synapses plus a bias per non-input neuron."""
+        size = {n.id: n.size for n in self.nodes}
+        synapses = sum(size[c.src] * size[c.dst] for c in self.enabled_connections(None))
+        biases = sum(n.size for n in self.nodes if n.role != "input")
+        return synapses + biases
+
+    def with_changes(self, **changes: Any) -> Genome:
+        return replace(self, **changes)
+
+    # -- serialisation -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "nodes": [[n.id, n.role, n.size, n.activation] for n in self.nodes],
+            "connections": [
+                [c.innovation, c.src, c.dst, c.enabled, c.recurrent] for c in self.connections
+            ],
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: the same genome always gives the same string (and hash)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Genome:
+        if not isinstance(data, dict):
+            raise GenomeError(f"genome must be a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise GenomeError(
+                f"genome schema_version is {version!r}; this neurevo reads {SCHEMA_VERSION}"
+            )
+        try:
+            nodes = tuple(
+                NodeGene(int(i), str(role), int(size), str(act))
+                for i, role, size, act in data["nodes"]
+            )
+            conns = tuple(
+                ConnectionGene(int(inn), int(s), int(d), bool(en), bool(rec))
+                for inn, s, d, en, rec in data["connections"]
+            )
+        except KeyError as exc:
+            raise GenomeError(f"genome JSON lacks the field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise GenomeError(f"genome JSON has a malformed gene: {exc}") from None
+        genome = cls(nodes, conns)
+        genome.validate()
+        return genome
+
+    @classmethod
+    def from_json(cls, text: str) -> Genome:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GenomeError(f"genome is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def stable_hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    # -- validation --------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`GenomeError` naming the first broken rule."""
+        ids = [n.id for n in self.nodes]
+        if len(set(ids)) != len(ids):
+            raise GenomeError(f"node ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}")
+        for n in self.nodes:
+            if n.role not in ROLES:
+                raise GenomeError(f"node {n.id}: role {n.role!r} is not one of {ROLES}")
+            if n.size < 1:
+                raise GenomeError(f"node {n.id}: size must be >= 1, got {n.size}")
+            if n.activation not in ACTIVATION_NAMES:
+                raise GenomeError(
+                    f"node {n.id}: activation {n.activation!r} is not one of "
+                    f"{list(ACTIVATION_NAMES)}"
+                )
+        if not self.input_ids or not self.output_ids:
+            raise GenomeError("a genome needs at least one input node and one output node")
+        innovations = [c.innovation for c in self.connections]
+        if len(set(innovations)) != len(innovations):
+            raise GenomeError("connection innovation numbers repeat")
+        role = {n.id: n.role for n in self.nodes}
+        pairs: set[tuple[int, int]] = set()
+        for c in self.connections:
+            for end in (c.src, c.dst):
+                if end not in role:
+                    raise GenomeError(f"connection {c.innovation}: node {end} does not exist")
+            if (c.src, c.dst) in pairs:
+                raise GenomeError(f"connection {c.innovation}: {c.src}->{c.dst} is a duplicate")
+            pairs.add((c.src, c.dst))
+            if role[c.dst] == "input":
+                raise GenomeError(f"connection {c.innovation}: input node {c.dst} has an input")
+            if not c.recurrent and role[c.src] == "output":
+                raise GenomeError(
+                    f"connection {c.innovation}: feedforward edge leaves output node {c.src}"
+                )
+        order = topological_order(self.nodes, self.connections)
+        if order is None:
+            raise GenomeError("the feedforward (non-recurrent) connections form a cycle")
+
+
+def topological_order(
+    nodes: Iterable[NodeGene], connections: Iterable[ConnectionGene]
+) -> list[int] | None:
+    """Kahn's order over *all* non-recurrent edges (disabled ones too, so re-enabling an
+    edge can never close a cycle); ``None`` when there is a cycle."""
+    ids = [n.id for n in nodes]
+    succ: dict[int, list[int]] = {i: [] for i in ids}
+    indeg = dict.fromkeys(ids, 0)
+    for c in connections:
+        if not c.recurrent:
+            succ[c.src].append(c.dst)
+            indeg[c.dst] += 1
+    ready = sorted(i for i in ids if indeg[i] == 0)
+    order: list[int] = []
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for j in succ[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(j)
+    return order if len(order) == len(ids) else None
+
+
+def creates_cycle(genome: Genome, src: int, dst: int) -> bool:
+    """Would a feedforward edge src->dst close a cycle (through any non-recurrent edge)?"""
+    if src == dst:
+        return True
+    succ: dict[int, list[int]] = {}
+    for c in genome.connections:
+        if not c.recurrent:
+            succ.setdefault(c.src, []).append(c.dst)
+    stack, seen = [dst], set()
+    while stack:
+        node = stack.pop()
+        if node == src:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(succ.get(node, ()))
+    return False

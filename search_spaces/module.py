@@ -1,0 +1,48 @@
+"""A trained genome as an ordinary ``torch.nn.Module``, for use outside neurevo."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from search_spaces.compile import compile_genome
+from search_spaces.genome import Genome
+from search_spaces.net import Params, forward
+
+
+class GenomeModule(nn.Module):
+    """``forward(x[B, n_in]) -> scores[B, n_out]`` with the genome's masked level weights.
+
+    The weights are ``nn.Parameter`` s (one block and one bias per level), and the masks are
+    buffers, so the module can be fine-tuned with any torch optimiser without growing edges
+    the genome does not have.
+    """
+
+    def __init__(self, genome: Genome, params: Params) -> None:
+        super().__init__()
+        self.genome = genome
+        self.net = compile_genome(genome)
+        if len(params.weights) != self.net.depth:
+            raise ValueError(f"params have {len(params.weights)} levels, the genome "
+                             f"compiles to {self.net.depth}")
+        for i, (w, m) in enumerate(zip(params.weights, self.net.masks, strict=True)):
+            if w.shape != m.shape:
+                raise ValueError(f"level {i + 1}: weight shape {tuple(w.shape)} does not match "
+                                 f"the genome's {tuple(m.shape)}")
+        self.weights = nn.ParameterList(nn.Parameter(w.detach().clone()) for w in params.weights)
+        self.biases = nn.ParameterList(nn.Parameter(b.detach().clone()) for b in params.biases)
+        for i, (m, c) in enumerate(zip(self.net.masks, self.net.activation_codes, strict=True)):
+            self.register_buffer(f"mask_{i}", m)
+            self.register_buffer(f"codes_{i}", c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        levels = range(self.net.depth)
+        net = dataclasses.replace(
+            self.net,
+            masks=tuple(getattr(self, f"mask_{i}") for i in levels),
+            activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
+        )
+        params = Params(list(self.weights), list(self.biases))
+        return forward(net, params, x)[0][0]

@@ -1,0 +1,232 @@
+"""The search space: what genomes may look like, and how they vary.
+
+Operators follow NEAT (Stanley & Miikkulainen 2002): start minimal (inputs wired straight to
+outputs) and complexify by splitting edges (add node) and adding edges; crossover aligns
+connection genes on innovation numbers; the compatibility distance
+``δ = c_d·D/N + c_a·Ā`` counts disjoint/excess genes D (normalised by the larger genome's
+gene count N) plus mean attribute differences Ā of matching genes. Because weights are not
+genes, the attribute terms are node size (log2 ratio), activation and enabled flag.
+
+Every operator returns a genome that validates; the feedforward part stays acyclic because
+the cycle check runs over disabled edges too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from search_spaces.genome import ConnectionGene, Genome, NodeGene, creates_cycle
+from search_spaces.innovation import InnovationTracker
+
+
+class SpaceError(ValueError):
+    """A search-space setting is out of range; the message names the field."""
+
+
+@dataclass(frozen=True)
+class MutationRates:
+    """Per-offspring probability of each structural operator (applied independently)."""
+
+    add_node: float = 0.15  # split an enabled edge with a new hidden group
+    add_edge: float = 0.25  # connect two unconnected groups
+    toggle_edge: float = 0.05  # flip an edge's enabled flag
+    resize_node: float = 0.3  # multiply a hidden group's size by 2^N(0, resize_sigma)
+    change_activation: float = 0.1  # draw a new activation for a hidden group
+    resize_sigma: float = 0.5
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "resize_sigma" and not 0.0 <= value <= 1.0:
+                raise SpaceError(f"mutation rate {f.name} must lie in [0, 1], got {value}")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    n_inputs: int
+    n_outputs: int
+    hidden_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "elu")
+    output_activation: str = "identity"
+    min_hidden_size: int = 4
+    max_hidden_size: int = 256
+    max_hidden_nodes: int = 8
+    max_connections: int = 32
+    allow_recurrent: bool = False
+    # compatibility distance coefficients (NEAT's c1=c2 and c3)
+    disjoint_coefficient: float = 1.0
+    attribute_coefficient: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.n_inputs < 1 or self.n_outputs < 1:
+            raise SpaceError("n_inputs and n_outputs must be >= 1")
+        if not 1 <= self.min_hidden_size <= self.max_hidden_size:
+            raise SpaceError(
+                "need 1 <= min_hidden_size <= max_hidden_size, got "
+                f"{self.min_hidden_size} and {self.max_hidden_size}"
+            )
+        if not self.hidden_activations:
+            raise SpaceError("hidden_activations must name at least one activation")
+        from search_spaces.activations import NAMES
+
+        for act in (*self.hidden_activations, self.output_activation):
+            if act not in NAMES:
+                raise SpaceError(f"activation {act!r} is not one of {list(NAMES)}")
+
+    # -- initial population --------------------------------------------------------------
+    def minimal_genome(self, tracker: InnovationTracker) -> Genome:
+        """Inputs wired straight to outputs, no hidden node: NEAT's starting point.
+
+        Node ids 0 (input group) and 1 (output group) are the same in every genome of a run.
+        """
+        if tracker.next_node_id < 2:
+            tracker.next_node_id = 2
+        nodes = (
+            NodeGene(0, "input", self.n_inputs, "identity"),
+            NodeGene(1, "output", self.n_outputs, self.output_activation),
+        )
+        return Genome(nodes, (ConnectionGene(tracker.edge(0, 1), 0, 1),))
+
+    def random_hidden_size(self, rng: np.random.Generator) -> int:
+        lo, hi = math.log(self.min_hidden_size), math.log(self.max_hidden_size)
+        return int(round(math.exp(rng.uniform(lo, hi))))
+
+    # -- mutation ------------------------------------------------------------------------
+    def mutate(
+        self,
+        genome: Genome,
+        rng: np.random.Generator,
+        tracker: InnovationTracker,
+        rates: MutationRates,
+    ) -> Genome:
+        if rng.random() < rates.add_node:
+            genome = self.add_node(genome, rng, tracker)
+        if rng.random() < rates.add_edge:
+            genome = self.add_edge(genome, rng, tracker)
+        if rng.random() < rates.toggle_edge:
+            genome = self.toggle_edge(genome, rng)
+        if rng.random() < rates.resize_node:
+            genome = self.resize_node(genome, rng, rates.resize_sigma)
+        if rng.random() < rates.change_activation:
+            genome = self.change_activation(genome, rng)
+        return genome
+
+    def add_node(self, genome: Genome, rng: np.random.Generator, tracker: InnovationTracker):
+        candidates = genome.enabled_connections(recurrent=False)
+        if len(genome.hidden_ids) >= self.max_hidden_nodes or not candidates:
+            return genome
+        if len(genome.connections) + 2 > self.max_connections:
+            return genome
+        old = candidates[rng.integers(len(candidates))]
+        node_id = tracker.split(old.innovation, {n.id for n in genome.nodes})
+        activation = self.hidden_activations[rng.integers(len(self.hidden_activations))]
+        node = NodeGene(node_id, "hidden", self.random_hidden_size(rng), activation)
+        conns = [c if c is not old else ConnectionGene(**{**vars(c), "enabled": False})
+                 for c in genome.connections]
+        conns.append(ConnectionGene(tracker.edge(old.src, node_id), old.src, node_id))
+        conns.append(ConnectionGene(tracker.edge(node_id, old.dst), node_id, old.dst))
+        return Genome((*genome.nodes, node), tuple(conns))
+
+    def add_edge(
+        self, genome: Genome, rng: np.random.Generator, tracker: InnovationTracker, tries: int = 20
+    ) -> Genome:
+        if len(genome.connections) >= self.max_connections:
+            return genome
+        sources = [n.id for n in genome.nodes if n.role != "output"]
+        targets = [n.id for n in genome.nodes if n.role != "input"]
+        existing = {(c.src, c.dst) for c in genome.connections}
+        for _ in range(tries):
+            src = sources[rng.integers(len(sources))]
+            dst = targets[rng.integers(len(targets))]
+            if (src, dst) in existing:
+                continue
+            recurrent = creates_cycle(genome, src, dst)
+            if recurrent and not self.allow_recurrent:
+                continue
+            conn = ConnectionGene(tracker.edge(src, dst), src, dst, True, recurrent)
+            return Genome(genome.nodes, (*genome.connections, conn))
+        return genome
+
+    def toggle_edge(self, genome: Genome, rng: np.random.Generator) -> Genome:
+        if not genome.connections:
+            return genome
+        target = genome.connections[rng.integers(len(genome.connections))]
+        conns = tuple(
+            ConnectionGene(**{**vars(c), "enabled": not c.enabled}) if c is target else c
+            for c in genome.connections
+        )
+        return Genome(genome.nodes, conns)
+
+    def resize_node(self, genome: Genome, rng: np.random.Generator, sigma: float) -> Genome:
+        hidden = genome.hidden_ids
+        if not hidden:
+            return genome
+        chosen = hidden[rng.integers(len(hidden))]
+        old = genome.node(chosen)
+        size = int(round(old.size * 2.0 ** rng.normal(0.0, sigma)))
+        size = min(max(size, self.min_hidden_size), self.max_hidden_size)
+        nodes = tuple(NodeGene(n.id, n.role, size, n.activation) if n.id == chosen else n
+                      for n in genome.nodes)
+        return Genome(nodes, genome.connections)
+
+    def change_activation(self, genome: Genome, rng: np.random.Generator) -> Genome:
+        hidden = genome.hidden_ids
+        if not hidden:
+            return genome
+        chosen = hidden[rng.integers(len(hidden))]
+        activation = self.hidden_activations[rng.integers(len(self.hidden_activations))]
+        nodes = tuple(NodeGene(n.id, n.role, n.size, activation) if n.id == chosen else n
+                      for n in genome.nodes)
+        return Genome(nodes, genome.connections)
+
+    # -- crossover -----------------------------------------------------------------------
+    def crossover(
+        self, fitter: Genome, other: Genome, rng: np.random.Generator, disable_rate: float = 0.75
+    ) -> Genome:
+        """NEAT crossover: the child has the fitter parent's genes (so its structure is the
+        fitter parent's, hence acyclic); matching genes take attributes from either parent at
+        random, and a gene disabled in either parent stays disabled with ``disable_rate``."""
+        other_conns = {c.innovation: c for c in other.connections}
+        conns = []
+        for c in fitter.connections:
+            match = other_conns.get(c.innovation)
+            enabled = c.enabled
+            if match is not None and (match.src, match.dst) == (c.src, c.dst):
+                enabled = (c if rng.random() < 0.5 else match).enabled
+                if not (c.enabled and match.enabled):
+                    enabled = rng.random() >= disable_rate
+            conns.append(ConnectionGene(c.innovation, c.src, c.dst, enabled, c.recurrent))
+        other_nodes = {n.id: n for n in other.nodes}
+        nodes = []
+        for n in fitter.nodes:
+            match = other_nodes.get(n.id)
+            if n.role == "hidden" and match is not None and match.role == "hidden":
+                size = (n if rng.random() < 0.5 else match).size
+                activation = (n if rng.random() < 0.5 else match).activation
+                n = NodeGene(n.id, n.role, size, activation)
+            nodes.append(n)
+        return Genome(tuple(nodes), tuple(conns))
+
+    # -- speciation ----------------------------------------------------------------------
+    def distance(self, a: Genome, b: Genome) -> float:
+        ca = {c.innovation: c for c in a.connections}
+        cb = {c.innovation: c for c in b.connections}
+        shared = ca.keys() & cb.keys()
+        disjoint = len(ca.keys() ^ cb.keys())
+        conn_attr = sum(ca[i].enabled != cb[i].enabled for i in shared)
+        na = {n.id: n for n in a.nodes if n.role == "hidden"}
+        nb = {n.id: n for n in b.nodes if n.role == "hidden"}
+        shared_nodes = na.keys() & nb.keys()
+        disjoint += len(na.keys() ^ nb.keys())
+        node_attr = sum(
+            abs(math.log2(na[i].size / nb[i].size)) + (na[i].activation != nb[i].activation)
+            for i in shared_nodes
+        )
+        n_genes = max(len(ca) + len(na), len(cb) + len(nb), 1)
+        n_shared = max(len(shared) + len(shared_nodes), 1)
+        return (
+            self.disjoint_coefficient * disjoint / n_genes
+            + self.attribute_coefficient * (conn_attr + node_attr) / n_shared
+        )

@@ -1,0 +1,276 @@
+"""Tests for evolve.tasks on real data: bundled sklearn sets, local MNIST-1D, user files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from evolve.tasks import BUILTIN_TASKS, Split, Task, TaskError, load_task
+
+
+def _splits(task: Task) -> tuple[Split, Split, Split]:
+    return task.train, task.valid, task.test
+
+
+@pytest.fixture(scope="module")
+def digits() -> Task:
+    return load_task("digits", seed=0)
+
+
+def _labelled_rows(n_per_class: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features [rank, noise, noise] for string labels; rank = index of the label when sorted."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["emu", "cat", "dog"])  # deliberately unsorted
+    labels = rng.permutation(np.repeat(names, n_per_class))
+    rank = np.searchsorted(np.sort(names), labels).astype(float)
+    x = np.column_stack([rank, rng.normal(size=(len(labels), 2))])
+    return x, labels
+
+
+def _assert_rank_feature_matches_labels(task: Task) -> None:
+    levels = torch.unique(task.train.x[:, 0])  # standardised ranks 0, 1, 2 (monotone map)
+    assert len(levels) == task.n_classes
+    for split in _splits(task):
+        assert torch.equal(torch.searchsorted(levels, split.x[:, 0].contiguous()), split.y)
+
+
+# --------------------------------------------------------------------------- built-in tasks
+
+
+def test_digits_shapes_and_fractions(digits: Task) -> None:
+    assert (digits.name, digits.n_features, digits.n_classes) == ("digits", 64, 10)
+    assert digits.class_names == tuple(str(i) for i in range(10))
+    sizes = [len(s.y) for s in _splits(digits)]
+    assert sum(sizes) == 1797
+    for split, expected in zip(_splits(digits), (0.6, 0.2, 0.2)):
+        assert split.x.shape == (len(split.y), 64)
+        assert split.x.dtype == torch.float32 and split.y.dtype == torch.int64
+        assert abs(len(split.y) / 1797 - expected) < 0.01
+    other = load_task("digits", valid_fraction=0.1, test_fraction=0.3)
+    assert [round(len(s.y) / 1797, 2) for s in _splits(other)] == [0.6, 0.1, 0.3]
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])
+def test_stratified_every_class_in_every_split(name: str) -> None:
+    task = load_task(name, seed=3)
+    overall = torch.bincount(torch.cat([s.y for s in _splits(task)])) / sum(
+        len(s.y) for s in _splits(task)
+    )
+    for split in _splits(task):
+        counts = torch.bincount(split.y, minlength=task.n_classes)
+        assert (counts > 0).all()
+        assert torch.allclose(counts / len(split.y), overall, atol=0.05)
+
+
+def test_standardised_on_train_only(digits: Task) -> None:
+    x = digits.train.x.double()
+    varying = x.std(0) > 0
+    assert varying.sum() > 50  # digits has a few constant pixels
+    assert torch.allclose(x.mean(0), torch.zeros(64, dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(x.std(0, unbiased=False)[varying], torch.ones(int(varying.sum()),
+                          dtype=torch.float64), atol=1e-4)
+    assert torch.all(x[:, ~varying] == 0)
+    # valid/test use the train statistics, so they are not exactly centred ...
+    for split in (digits.valid, digits.test):
+        assert split.x.double().mean(0).abs().max() > 0.05
+    # ... and neither is the union (which it would be if fitted on all data).
+    union = torch.cat([s.x for s in _splits(digits)]).double()
+    assert union.mean(0).abs().max() > 0.01
+
+
+def test_same_train_transform_applied_to_every_split(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(loc=[5.0, -3.0, 0.0], scale=[2.0, 0.5, 10.0], size=(60, 3))
+    y = np.arange(60) % 3
+    path = tmp_path / "same.npz"
+    np.savez(path, x=x, y=y, x_test=x, y_test=y)  # test set = every row
+    task = load_task(path)
+    test_rows = {tuple(r) for r in task.test.x.tolist()}
+    for split in (task.train, task.valid):
+        assert {tuple(r) for r in split.x.tolist()} <= test_rows
+    assert not torch.allclose(task.test.x.mean(0), torch.zeros(3), atol=1e-6)
+
+
+def test_seed_determinism_and_variation(digits: Task) -> None:
+    again = load_task("digits", seed=0)
+    for a, b in zip(_splits(digits), _splits(again)):
+        assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    other = load_task("digits", seed=1)
+    assert not torch.equal(digits.train.x, other.train.x)
+    assert not torch.equal(digits.test.y, other.test.y)
+
+
+def test_xor() -> None:
+    task = load_task("xor")
+    assert (task.n_features, task.n_classes, task.class_names) == (2, 2, ("0", "1"))
+    for split in _splits(task):
+        assert split.x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+        assert split.y.tolist() == [0, 1, 1, 0]
+        assert split.x.dtype == torch.float32 and split.y.dtype == torch.int64
+
+
+@pytest.mark.parametrize(
+    ("name", "n_features", "n_classes", "n"),
+    [("iris", 4, 3, 150), ("wine", 13, 3, 178), ("breast_cancer", 30, 2, 569)],
+)
+def test_small_sklearn_tasks(name: str, n_features: int, n_classes: int, n: int) -> None:
+    task = load_task(name)
+    assert (task.name, task.n_features, task.n_classes) == (name, n_features, n_classes)
+    assert sum(len(s.y) for s in _splits(task)) == n
+    assert all(s.x.shape[1] == n_features and torch.isfinite(s.x).all() for s in _splits(task))
+
+
+def test_mnist1d_generated_locally_without_touching_global_rng() -> None:
+    from evolve.tasks import _mnist1d_arrays
+
+    _mnist1d_arrays.cache_clear()
+    np.random.seed(123)
+    task = load_task("mnist1d", seed=0)
+    assert np.random.randint(1 << 30) == np.random.RandomState(123).randint(1 << 30)
+    assert (task.n_features, task.n_classes) == (40, 10)
+    assert len(task.test.y) == 1000
+    assert len(task.train.y) + len(task.valid.y) == 4000
+    assert abs(len(task.valid.y) / 4000 - 0.2) < 0.01
+    assert set(task.valid.y.tolist()) == set(range(10))
+    again = load_task("mnist1d", seed=0)  # cached generation, identical result
+    assert torch.equal(task.test.x, again.test.x) and torch.equal(task.train.y, again.train.y)
+    assert "mnist1d" in BUILTIN_TASKS
+
+
+# --------------------------------------------------------------------------- user files
+
+
+def test_npz_round_trip_three_way_split(tmp_path: Path) -> None:
+    x, labels = _labelled_rows()
+    path = tmp_path / "Data.NPZ"  # suffix is case-insensitive
+    with open(path, "wb") as f:  # np.savez would append ".npz" to a path
+        np.savez(f, x=x, y=labels)
+    task = load_task(str(path), seed=2)
+    assert task.class_names == ("cat", "dog", "emu")
+    assert (task.name, task.n_features, task.n_classes) == ("Data.NPZ", 3, 3)
+    assert [len(s.y) for s in _splits(task)] == [18, 6, 6]
+    _assert_rank_feature_matches_labels(task)
+
+
+def test_npz_round_trip_with_given_test_set(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 4)), np.arange(50) % 2 * 7 + 3  # labels 3 and 10
+    x_test, y_test = rng.normal(size=(9, 4)), np.array([3, 10, 10, 3, 3, 10, 3, 10, 10])
+    path = tmp_path / "given.npz"
+    np.savez(path, x=x, y=y, x_test=x_test, y_test=y_test)
+    task = load_task(path, valid_fraction=0.2)
+    assert task.class_names == ("3", "10")
+    assert (len(task.train.y), len(task.valid.y)) == (40, 10)
+    assert task.test.y.tolist() == [0, 1, 1, 0, 0, 1, 0, 1, 1]  # order kept, labels mapped
+    assert task.test.x.shape == (9, 4)
+    assert not torch.allclose(task.test.x.mean(0), torch.zeros(4), atol=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_table_files_with_string_labels_and_custom_column(tmp_path: Path, suffix: str) -> None:
+    x, labels = _labelled_rows(n_per_class=12)
+    table = pa.table({"rank": x[:, 0], "target": labels.tolist(), "a": x[:, 1], "b": x[:, 2]})
+    path = tmp_path / f"table{suffix}"
+    if suffix == ".csv":
+        pa.csv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    task = load_task(path, label_column="target", seed=5)
+    assert task.class_names == ("cat", "dog", "emu")
+    assert (task.n_features, task.n_classes) == (3, 3)
+    assert sum(len(s.y) for s in _splits(task)) == 36
+    _assert_rank_feature_matches_labels(task)
+    with pytest.raises(TaskError, match="'label' not found"):
+        load_task(path)  # default label column is "label"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _error(tmp_path: Path, what: str, **kwargs: object) -> str:
+    with pytest.raises(TaskError) as info:
+        load_task(what if "/" not in what else str(tmp_path / what.lstrip("/")), **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def _npz(tmp_path: Path, name: str, **arrays: np.ndarray) -> str:
+    np.savez(tmp_path / name, **arrays)
+    return "/" + name
+
+
+def _csv(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text)
+    return "/" + name
+
+
+X, Y = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
+
+
+def test_unknown_name_lists_builtins_and_file_formats(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "mnist2d")
+    assert "mnist2d" in msg and all(name in msg for name in BUILTIN_TASKS)
+    assert ".npz" in msg and ".csv" in msg and ".parquet" in msg
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    assert "missing.csv" in (msg := _error(tmp_path, "/missing.csv")) and "not found" in msg
+    assert ".txt" in _error(tmp_path, _csv(tmp_path, "data.txt", "a,label\n1,0\n"))
+    msg = _error(tmp_path, _npz(tmp_path, "nox.npz", features=X, y=Y))
+    assert "'x'" in msg and "features" in msg and "nox.npz" in msg
+    msg = _error(tmp_path, _npz(tmp_path, "noy.npz", x=X, labels=Y))
+    assert "'y'" in msg and "labels" in msg
+    assert "x_test" in _error(tmp_path, _npz(tmp_path, "half.npz", x=X, y=Y, x_test=X))
+    assert "2-D" in _error(tmp_path, _npz(tmp_path, "flat.npz", x=X.ravel(), y=Y))
+    assert "len(x)" in _error(tmp_path, _npz(tmp_path, "len.npz", x=X, y=Y[:-1]))
+    msg = _error(tmp_path, _npz(tmp_path, "obj.npz", x=np.array([{}] * 12, dtype=object), y=Y))
+    assert "obj.npz" in msg and "pickle" in msg  # object arrays are never unpickled
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    assert "NaN" in _error(tmp_path, _npz(tmp_path, "nan.npz", x=bad, y=Y))
+    bad[3, 1] = np.inf
+    assert "inf" in _error(tmp_path, _npz(tmp_path, "inf.npz", x=bad, y=Y))
+
+
+def test_table_errors(tmp_path: Path) -> None:
+    text = "size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n"
+    msg = _error(tmp_path, _csv(tmp_path, "colour.csv", text))
+    assert "'colour'" in msg and "not numeric" in msg
+    msg = _error(tmp_path, _csv(tmp_path, "nolabel.csv", "p,q\n1,2\n"), label_column="target")
+    assert "'target'" in msg and "'p'" in msg and "'q'" in msg
+    msg = _error(tmp_path, _csv(tmp_path, "nan.csv", "p,label\n1,a\nnan,b\n3,a\n"))
+    assert "NaN" in msg
+
+
+def test_class_count_errors(tmp_path: Path) -> None:
+    msg = _error(tmp_path, _npz(tmp_path, "one.npz", x=X, y=np.zeros(12)))
+    assert "2 classes" in msg
+    y = np.array(["a"] * 10 + ["b"] * 2)
+    msg = _error(tmp_path, _npz(tmp_path, "few.npz", x=X, y=y))
+    assert "too few samples per class" in msg and "'b'" in msg
+    y = np.array([0, 1, 2, 3, 4, 5] * 2)  # 2 per class; test part 3 < 6 classes
+    msg = _error(tmp_path, _npz(tmp_path, "tiny.npz", x=X, y=y, x_test=X, y_test=y),
+                 valid_fraction=0.25)
+    assert "too few samples per class" in msg
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"valid_fraction": 0.0}, "valid_fraction"),
+        ({"valid_fraction": 1.0}, "valid_fraction"),
+        ({"valid_fraction": -0.1}, "valid_fraction"),
+        ({"test_fraction": 1.5}, "test_fraction"),
+        ({"test_fraction": float("nan")}, "test_fraction"),
+        ({"valid_fraction": 0.5, "test_fraction": 0.5}, "valid_fraction + test_fraction"),
+    ],
+)
+def test_fraction_errors(tmp_path: Path, kwargs: dict[str, float], field: str) -> None:
+    assert field in _error(tmp_path, "iris", **kwargs)
