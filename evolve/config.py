@@ -94,6 +94,8 @@ class SearchConfig:
     objectives: tuple[str, ...] = ("accuracy", "params")
     out: str = "runs"
     run_id: str = ""  # empty: made from the time, task, rule and seed
+    # stop early once a generation's best value reaches these, e.g. {accuracy = 1.0}
+    stop_when: dict[str, float] = field(default_factory=dict)
     task: TaskConfig = field(default_factory=TaskConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)

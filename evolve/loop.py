@@ -17,7 +17,7 @@ import pyarrow as pa
 
 import rules
 from evolve.archive import Archive, ArchiveEntry
-from evolve.config import SearchConfig
+from evolve.config import ConfigError, SearchConfig
 from evolve.evaluate import Outcome, chunk_by_shape, evaluate_chunk
 from evolve.executors import Executor, make_executor
 from evolve.objectives import Measurements, Objective, resolve_objectives
@@ -52,6 +52,10 @@ class Session:
         rule = rules.get_rule(config.rule.name)
         hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
         resolved = resolve_objectives(objectives if objectives is not None else config.objectives)
+        unknown = set(config.stop_when) - {o.name for o in resolved}
+        if unknown:
+            raise ConfigError(f"stop_when names {sorted(unknown)}, which are not objectives "
+                              f"of this search ({[o.name for o in resolved]})")
         sp = config.space
         space = SearchSpace(
             n_inputs=task.n_features, n_outputs=task.n_classes,
@@ -101,11 +105,26 @@ class Session:
                     self.store.remove_weights(cid)
                 for r in self.reporters:
                     r.generation_end(generation, summary)
+                if self._target_reached(summary):
+                    break
         finally:
             if own_executor:
                 executor.close()
         for r in self.reporters:
             r.search_end(str(self.store.root))
+
+    def _target_reached(self, summary: dict[str, Any]) -> bool:
+        """True once every ``stop_when`` objective's best value reached its target."""
+        if not self.config.stop_when:
+            return False
+        directions = {o.name: o.direction for o in self.objectives}
+        for name, target in self.config.stop_when.items():
+            best = summary["best"].get(name, math.nan)
+            if not math.isfinite(best):
+                return False
+            if (best < target) if directions[name] == "max" else (best > target):
+                return False
+        return True
 
     def _names(self) -> list[str]:
         return [o.name for o in self.objectives]

@@ -89,6 +89,7 @@ class Budget:
     epochs: int = 30
     batch_size: int = 64
     patience: int = 6  # epochs without a better validation accuracy before stopping
+    # (training also stops at a perfect validation accuracy, which cannot improve)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -201,7 +202,8 @@ class LearningRule:
                 epochs[p] = epoch + 1
                 curves[p].append({"epoch": epoch + 1, "train_loss": float(train_loss[p]),
                                   "valid_accuracy": float(acc[p])})
-            active &= since_best < budget.patience
+            # a plateau, or a perfect validation score that no epoch can improve on
+            active &= (since_best < budget.patience) & (best_acc < 1.0)
             if not active.any():
                 break
         valid = [float(a) if s == "ok" else float("nan")

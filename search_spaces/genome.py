@@ -171,7 +171,8 @@ class Genome:
             raise GenomeError("a genome needs at least one input node and one output node")
         innovations = [c.innovation for c in self.connections]
         if len(set(innovations)) != len(innovations):
-            raise GenomeError("connection innovation numbers repeat")
+            repeated = sorted({i for i in innovations if innovations.count(i) > 1})
+            raise GenomeError(f"connection innovation numbers repeat: {repeated}")
         role = {n.id: n.role for n in self.nodes}
         pairs: set[tuple[int, int]] = set()
         for c in self.connections:
@@ -189,7 +190,32 @@ class Genome:
                 )
         order = topological_order(self.nodes, self.connections)
         if order is None:
-            raise GenomeError("the feedforward (non-recurrent) connections form a cycle")
+            cycle = _feedforward_cycle(self.nodes, self.connections)
+            path = "->".join(str(c.src) for c in cycle) + f"->{cycle[0].src}"
+            raise GenomeError(
+                f"the feedforward (non-recurrent) connections form a cycle: connections "
+                f"{[c.innovation for c in cycle]} close the loop {path}"
+            )
+
+
+def _feedforward_cycle(
+    nodes: Iterable[NodeGene], connections: Iterable[ConnectionGene]
+) -> list[ConnectionGene]:
+    """The connections of one cycle through non-recurrent edges (call only when one exists)."""
+    edges = [c for c in connections if not c.recurrent]
+    remaining = {n.id for n in nodes}
+    while True:  # peel off nodes without a remaining predecessor; cycles are what is left
+        has_pred = {c.dst for c in edges if c.src in remaining and c.dst in remaining}
+        if has_pred == remaining:
+            break
+        remaining = has_pred
+    into = {c.dst: c for c in edges if c.src in remaining and c.dst in remaining}
+    node, walk = min(remaining), []  # walk back along predecessors until a node repeats
+    while node not in walk:
+        walk.append(node)
+        node = into[node].src
+    loop = walk[walk.index(node):]
+    return [into[v] for v in reversed(loop)]
 
 
 def topological_order(

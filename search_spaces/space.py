@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
-from search_spaces.genome import ConnectionGene, Genome, NodeGene, creates_cycle
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.innovation import InnovationTracker
 
 
@@ -137,12 +138,13 @@ class SearchSpace:
         sources = [n.id for n in genome.nodes if n.role != "output"]
         targets = [n.id for n in genome.nodes if n.role != "input"]
         existing = {(c.src, c.dst) for c in genome.connections}
+        closes_cycle = _CycleCheck(genome)  # creates_cycle, with the graph built once
         for _ in range(tries):
             src = sources[rng.integers(len(sources))]
             dst = targets[rng.integers(len(targets))]
             if (src, dst) in existing:
                 continue
-            recurrent = creates_cycle(genome, src, dst)
+            recurrent = closes_cycle(src, dst)
             if recurrent and not self.allow_recurrent:
                 continue
             conn = ConnectionGene(tracker.edge(src, dst), src, dst, True, recurrent)
@@ -167,6 +169,8 @@ class SearchSpace:
         old = genome.node(chosen)
         size = int(round(old.size * 2.0 ** rng.normal(0.0, sigma)))
         size = min(max(size, self.min_hidden_size), self.max_hidden_size)
+        if size == old.size:
+            return genome  # an equal genome; skip rebuilding it
         nodes = tuple(NodeGene(n.id, n.role, size, n.activation) if n.id == chosen else n
                       for n in genome.nodes)
         return Genome(nodes, genome.connections)
@@ -211,22 +215,65 @@ class SearchSpace:
 
     # -- speciation ----------------------------------------------------------------------
     def distance(self, a: Genome, b: Genome) -> float:
-        ca = {c.innovation: c for c in a.connections}
-        cb = {c.innovation: c for c in b.connections}
-        shared = ca.keys() & cb.keys()
-        disjoint = len(ca.keys() ^ cb.keys())
-        conn_attr = sum(ca[i].enabled != cb[i].enabled for i in shared)
-        na = {n.id: n for n in a.nodes if n.role == "hidden"}
-        nb = {n.id: n for n in b.nodes if n.role == "hidden"}
+        return self.distance_between(distance_genes(a), distance_genes(b))
+
+    def distance_between(self, a: DistanceGenes, b: DistanceGenes) -> float:
+        """:meth:`distance` from :func:`distance_genes` views, so that a genome compared
+        many times (a species representative, a child tried against each species) is
+        taken apart once."""
+        shared = a.innovations & b.innovations
+        disjoint = len(a.innovations) + len(b.innovations) - 2 * len(shared)
+        conn_attr = len((a.enabled ^ b.enabled) & shared)  # matching genes, flag differs
+        na, nb = a.hidden, b.hidden
         shared_nodes = na.keys() & nb.keys()
-        disjoint += len(na.keys() ^ nb.keys())
+        disjoint += len(na) + len(nb) - 2 * len(shared_nodes)
         node_attr = sum(
-            abs(math.log2(na[i].size / nb[i].size)) + (na[i].activation != nb[i].activation)
+            abs(math.log2(na[i][0] / nb[i][0])) + (na[i][1] != nb[i][1])
             for i in shared_nodes
         )
-        n_genes = max(len(ca) + len(na), len(cb) + len(nb), 1)
+        n_genes = max(len(a.innovations) + len(na), len(b.innovations) + len(nb), 1)
         n_shared = max(len(shared) + len(shared_nodes), 1)
         return (
             self.disjoint_coefficient * disjoint / n_genes
             + self.attribute_coefficient * (conn_attr + node_attr) / n_shared
         )
+
+
+class DistanceGenes(NamedTuple):
+    """A genome as the compatibility distance sees it."""
+
+    innovations: frozenset[int]  # every connection gene
+    enabled: frozenset[int]  # the enabled ones
+    hidden: dict[int, tuple[int, str]]  # hidden node id -> (size, activation), gene order
+
+
+def distance_genes(genome: Genome) -> DistanceGenes:
+    return DistanceGenes(
+        frozenset(c.innovation for c in genome.connections),
+        frozenset(c.innovation for c in genome.connections if c.enabled),
+        {n.id: (n.size, n.activation) for n in genome.nodes if n.role == "hidden"},
+    )
+
+
+class _CycleCheck:
+    """``creates_cycle(genome, src, dst)`` for many (src, dst) pairs of one genome: the
+    successor lists over non-recurrent edges (disabled ones too) are built once."""
+
+    def __init__(self, genome: Genome) -> None:
+        self.succ: dict[int, list[int]] = {}
+        for c in genome.connections:
+            if not c.recurrent:
+                self.succ.setdefault(c.src, []).append(c.dst)
+
+    def __call__(self, src: int, dst: int) -> bool:
+        if src == dst:
+            return True
+        stack, seen = [dst], set()
+        while stack:
+            node = stack.pop()
+            if node == src:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(self.succ.get(node, ()))
+        return False

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from evolve.selection import order, rank_and_crowding
+from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
-from search_spaces.space import MutationRates, SearchSpace
+from search_spaces.space import MutationRates, SearchSpace, distance_genes
 
 
 class NeatStrategy(Strategy):
@@ -149,24 +149,34 @@ class NeatStrategy(Strategy):
                   survivors: list[Candidate], current: list[Scored] | None = None
                   ) -> list[Candidate]:
         """Assign children to species; refresh representatives; drop empty species."""
+        distance = self.space.distance_between
         reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
         if current is not None:  # new representative: the current member closest to the old
+            pools: dict[int, list[Genome]] = {}
+            for s in current:
+                pools.setdefault(s.candidate.species, []).append(s.candidate.genome)
             for sp in state["species"]:
-                pool = [s.candidate.genome for s in current if s.candidate.species == sp["id"]]
+                pool = pools.get(sp["id"])
                 if pool:
-                    reps[sp["id"]] = min(pool, key=lambda g: self.space.distance(g, reps[sp["id"]]))
+                    old = distance_genes(reps[sp["id"]])
+                    reps[sp["id"]] = min(pool, key=lambda g: distance(distance_genes(g), old))
+        rep_genes = {sp_id: distance_genes(rep) for sp_id, rep in reps.items()}
+        sp_ids = sorted(reps)  # new species get ever larger ids, so appending keeps it sorted
         occupied = {c.species for c in survivors}
         assigned = []
         for child in children:
             target = None
-            for sp_id in sorted(reps):
-                if self.space.distance(child.genome, reps[sp_id]) < state["threshold"]:
+            genes = distance_genes(child.genome)
+            for sp_id in sp_ids:
+                if distance(genes, rep_genes[sp_id]) < state["threshold"]:
                     target = sp_id
                     break
             if target is None:
                 target = state["next_species"]
                 state["next_species"] += 1
                 reps[target] = child.genome
+                rep_genes[target] = genes
+                sp_ids.append(target)
                 state["species"].append({"id": target, "created": child.generation,
                                          "last_improved": child.generation,
                                          "best": -math.inf})
@@ -183,7 +193,8 @@ class NeatStrategy(Strategy):
 def _tournament(pool: list[int], rank: np.ndarray, crowd: np.ndarray,
                 rng: np.random.Generator) -> int:
     a, b = pool[rng.integers(len(pool))], pool[rng.integers(len(pool))]
-    return (a, b)[order(rank[[a, b]], crowd[[a, b]])[0]]
+    # order(rank[[a, b]], crowd[[a, b]])[0] without building the two small arrays
+    return b if (rank[b], -crowd[b], 1) < (rank[a], -crowd[a], 0) else a
 
 
 def _allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:

@@ -1,0 +1,41 @@
+"""Shared fixtures: small real configs (real data, real training, real Parquet files)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evolve.config import SearchConfig, override
+
+# Tiny networks train fastest single-threaded; on a busy 2-core machine, 2 intra-op threads
+# spin against each other. Results do not depend on this.
+torch.set_num_threads(1)
+
+XOR_SETTINGS = {
+    "task": {"name": "xor"},
+    "rule": {"hyperparameters": {"lr": 0.1}},
+    "training": {"epochs": 200, "batch_size": 4, "patience": 100},
+    # neuron-level NEAT: a hidden node is one neuron, so XOR needs evolved structure
+    "space": {"min_hidden_size": 1, "max_hidden_size": 1,
+              "hidden_activations": ["tanh", "sigmoid", "relu"]},
+    "objectives": ["accuracy"],
+}
+
+
+@pytest.fixture
+def small_digits_config(tmp_path) -> SearchConfig:
+    """3 generations of 8 candidates on digits, a few epochs each: a real search in seconds."""
+    return override(SearchConfig(), {
+        "generations": 3, "population": 8, "seed": 3, "out": str(tmp_path / "runs"),
+        "training": {"epochs": 4, "patience": 3},
+        "space": {"max_hidden_size": 32},
+        "strategy": {"add_node": 0.5, "add_edge": 0.3},
+    })
+
+
+@pytest.fixture
+def xor_config(tmp_path) -> SearchConfig:
+    return override(SearchConfig(), {
+        **XOR_SETTINGS, "generations": 50, "population": 16, "out": str(tmp_path / "runs"),
+        "stop_when": {"accuracy": 1.0},
+    })
