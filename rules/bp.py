@@ -60,18 +60,24 @@ class Backprop(LearningRule):
 
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> AdamState:
-        for t in params.tensors():
+        for t in _trained(params):
             t.requires_grad_(True)
-        return AdamState.for_params(params.tensors(), [h["lr"] for h in hyper])
+        return AdamState.for_params(_trained(params), [h["lr"] for h in hyper])
 
     def train_step(self, net: Net, params: Params, state: AdamState, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         logits, _ = forward(net, params, x)
         loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
-        tensors = params.tensors()
+        tensors = _trained(params)
         grads = torch.autograd.grad(loss.sum(), tensors)
         state.apply(tensors, grads)
         return loss.detach()
 
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         return forward(net, params, x)[0]
+
+
+def _trained(params: Params) -> list[torch.Tensor]:
+    """The tensors bp trains: the feedforward blocks. A feedforward pass does not use
+    recurrent edges, so their weights get no gradient and stay at their initial values."""
+    return [*params.weights, *params.biases]

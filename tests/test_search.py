@@ -154,3 +154,16 @@ def test_stop_when_ends_the_search_early(tmp_path, xor_config):
     gens = {r["generation"] for r in run.evaluations().to_pylist()}
     assert max(gens) < 49
     assert max(r["valid_accuracy"] for r in run.evaluations().to_pylist()) == 1.0
+
+
+def test_recurrent_genomes_train_without_failures(tmp_path):
+    config = override(evolve.SearchConfig(), {
+        "generations": 3, "population": 8, "out": str(tmp_path), "task": {"name": "iris"},
+        "training": {"epochs": 3}, "space": {"allow_recurrent": True, "max_hidden_size": 8},
+        "strategy": {"add_edge": 0.9, "add_node": 0.5},
+    })
+    run = evolve.search(config)
+    rows = run.evaluations().to_pylist()
+    genomes = [evolve.load_run(run.path).evaluations().column("genome").to_pylist()]
+    assert any('true]' in g for g in genomes[0]), "some genome has a recurrent edge"
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]

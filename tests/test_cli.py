@@ -1,0 +1,114 @@
+"""The `neurevo` command as a user runs it: a subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NEUREVO = [sys.executable, "-m", "evolve.cli"]
+SMALL = ["--generations", "2", "--population", "6", "--set", "training.epochs=3",
+         "--set", "space.max_hidden_size=16"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*NEUREVO, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_search_prints_front_and_run_dir_last_then_pareto_json(tmp_path):
+    result = run_cli("search", *SMALL, "--out", str(tmp_path), "--task", "iris")
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path and (run_dir / "checkpoint.json").is_file()
+    assert "Pareto front" in result.stdout
+    assert "gen 2/2" in result.stderr  # progress goes to stderr
+    pareto = run_cli("pareto", str(run_dir), "--json")
+    assert pareto.returncode == 0, pareto.stderr
+    front = json.loads(pareto.stdout)
+    assert front and [f["rank"] for f in front] == list(range(len(front)))
+    for member in front:
+        assert set(member) >= {"rank", "objectives", "costs", "violations", "test_accuracy",
+                               "rule", "genome"}
+        assert member["rule"] == "bp" and member["violations"] == {}
+        assert 0.0 <= member["test_accuracy"] <= 1.0
+
+
+def test_default_output_root_is_runs_in_the_working_directory(tmp_path):
+    result = run_cli("search", *SMALL, "--task", "wine", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parts[0] == "runs" and (tmp_path / run_dir / "config.toml").is_file()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["search", "--task", "no_such_task"], "no_such_task"),
+    (["search", "--set", "strategy.no_such_key=1"], "strategy.no_such_key"),
+    (["search", "--set", "population=many"], "population"),
+    (["search", "--rule", "nope"], "nope"),
+    (["search", "--generations", "0"], "generations"),
+    (["search", "--objectives", "accuracy,nonsense"], "nonsense"),
+    (["search", "--task", "missing.csv"], "missing.csv"),
+    (["search", "--config", "missing.toml"], "missing.toml"),
+    (["search", "--set", "rule.hyperparameters={lr=5.0}"], "lr"),
+    (["pareto", "/no/such/run"], "/no/such/run"),
+    (["resume", "/no/such/run"], "/no/such/run"),
+])
+def test_bad_input_exits_2_with_a_one_line_message(tmp_path, args, needle):
+    result = run_cli(*args, "--out", str(tmp_path)) if args[0] == "search" else run_cli(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 or lines[0].startswith("usage:"), result.stderr
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir()), "bad input must not leave a half-made run"
+
+
+def test_csv_task_with_label_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from sklearn.datasets import load_iris
+    iris = load_iris()
+    columns = {f"f{i}": iris.data[:, i] for i in range(iris.data.shape[1])}
+    columns["species"] = [str(iris.target_names[t]) for t in iris.target]
+    path = tmp_path / "iris.csv"
+    pacsv.write_csv(pa.table(columns), path)
+    result = run_cli("search", *SMALL, "--task", str(path), "--label-column", "species",
+                     "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
+    proc = subprocess.Popen([*NEUREVO, "search", "--generations", "30", "--population", "6",
+                             "--set", "training.epochs=3", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 300
+    checkpoints = []
+    while time.time() < deadline and not checkpoints:
+        time.sleep(0.5)
+        checkpoints = [p for p in tmp_path.glob("*/evaluations/gen-00000.parquet")]
+    assert checkpoints, "the search never finished a generation"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume" in err and "Traceback" not in err
+    run_dir = checkpoints[0].parent.parent
+    done = json.loads((run_dir / "checkpoint.json").read_text())["strategy"]["generation"]
+    assert 1 <= done < 30
+    result = run_cli("resume", str(run_dir), "--generations", str(done + 1))
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip().splitlines()[-1]) == run_dir
+    files = sorted(p.name for p in (run_dir / "evaluations").iterdir())
+    assert files == [f"gen-{g:05d}.parquet" for g in range(done + 1)]
+
+
+def test_rules_lists_bp_with_hyperparameters():
+    result = run_cli("rules")
+    assert result.returncode == 0
+    assert "bp:" in result.stdout and "lr" in result.stdout and "default" in result.stdout

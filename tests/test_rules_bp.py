@@ -1,0 +1,69 @@
+"""bp, the yardstick: it must train a fixed topology to the accuracy plain torch reaches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rules
+from evolve.tasks import load_task
+from search_spaces.compile import compile_genome, stack
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
+
+
+def mlp(sizes: list[int], activation: str = "relu") -> Genome:
+    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
+    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
+    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
+    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
+    return Genome(tuple(nodes), tuple(conns))
+
+
+def test_bp_reaches_95_percent_on_digits_with_64_64_10():
+    task = load_task("digits", seed=0)
+    net = compile_genome(mlp([64, 64, 10]))
+    rule = rules.get_rule("bp")
+    fit = rule.fit(net, task, {}, rules.Budget(epochs=40, batch_size=32, patience=8), [0])
+    assert fit.status == ["ok"]
+    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
+    assert test >= 0.95, test
+    curve = [e["valid_accuracy"] for e in fit.curves[0]]
+    assert curve[-1] > curve[0] or max(curve) > 0.9  # it learned over the epochs
+
+
+def test_divergence_is_a_failed_status_not_an_exception():
+    """A member whose weights blow up is stopped with a reason; its neighbours go on."""
+    task = load_task("iris", seed=0)
+    net = stack([compile_genome(mlp([4, 16, 3], "elu"))] * 2)
+
+    class Exploding(type(rules.get_rule("bp"))):
+        name = "exploding-test"
+
+        def train_step(self, net, params, state, x, y):
+            loss = super().train_step(net, params, state, x, y)
+            with torch.no_grad():
+                params.weights[0][0].mul_(1e30)  # member 0 only
+            return loss
+
+    fit = Exploding().fit(net, task, {}, rules.Budget(epochs=5), [0, 1])
+    assert fit.status == ["failed", "ok"]
+    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
+    assert fit.valid_accuracy[1] > 0.5
+
+
+@pytest.mark.parametrize("bad, needle", [({"lr": 1.0}, "lr"), ({"momentum": 0.9}, "momentum")])
+def test_bad_hyperparameters_are_named(bad, needle):
+    space = rules.get_rule("bp").hyperparameters()
+    with pytest.raises(rules.HyperparameterError, match=needle):
+        space.resolve(bad)
+
+
+def test_registry_register_and_lookup():
+    @rules.register
+    class Custom(rules.LearningRule):
+        name = "custom-test-rule"
+
+    assert "custom-test-rule" in rules.available()
+    assert isinstance(rules.get_rule("custom-test-rule"), Custom)
+    with pytest.raises(rules.UnknownRuleError, match="available"):
+        rules.get_rule("no-such-rule")
