@@ -1,0 +1,137 @@
+"""Shared scaffolding for rules that assign credit locally and step with Adam.
+
+Most rules (fa, dfa, pc, dtp, lra, chl, ep, ff) differ only in *how* each level's weight
+update is computed; the optimiser, the per-member learning rates and the bookkeeping are the
+same. A :class:`LocalRule` subclass implements :meth:`LocalRule.updates`, which returns a
+descent direction for every feedforward weight block and bias (same shapes as ``params``)
+computed without autograd across levels; the base applies them with :class:`~rules.optim.Adam`.
+
+Helpers here give the pieces those rules share: the feedforward pass that keeps
+pre-activations, the column slice of each level inside a block, one-hot targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from rules.base import Hyperparameter, LearningRule
+from rules.optim import Adam
+from search_spaces import activations
+from search_spaces.net import Net, Params, forward, level_forward
+
+
+@dataclass
+class LocalState:
+    """Optimiser plus whatever fixed matrices/extra parameters a rule keeps per member."""
+
+    optimizer: Adam
+    hyper: list[Mapping[str, float]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+LR = Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True, doc="Adam step size η")
+INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
+                            doc="weight init bound multiplier (× 1/√fan_in)")
+
+
+class LocalRule(LearningRule):
+    """Base for rules whose weight updates are computed level by level, then Adam-stepped."""
+
+    def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> dict[str, Any]:
+        """Fixed random feedback matrices, inverse weights, ... (called once per fit)."""
+        return {}
+
+    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Descent directions for ``params.weights`` and ``params.biases``, and loss ``[P]``."""
+        raise NotImplementedError
+
+    def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> LocalState:
+        tensors = [*params.weights, *params.biases]
+        extra = self.init_extra(net, params, hyper, seeds)
+        return LocalState(Adam.for_params(tensors, [h["lr"] for h in hyper]), list(hyper), extra)
+
+    @torch.no_grad()
+    def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor:
+        dw, db, loss = self.updates(net, params, state, x, y)
+        # masked entries must stay exactly zero: a rule may not grow edges the genome lacks
+        dw = [d * m for d, m in zip(dw, net.masks, strict=True)]
+        db = [d * m for d, m in zip(db, net.neuron_masks, strict=True)]
+        state.optimizer.apply([*params.weights, *params.biases], [*dw, *db])
+        return loss
+
+    @torch.no_grad()
+    def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return forward(net, params, x)[0]
+
+
+@dataclass
+class Trace:
+    """A feedforward pass that keeps what local rules need: every level's pre-activation
+    ``z[l]`` and activation ``h[l]`` (index 0 = input, z[0] unused) and the concatenated
+    lower states ``lower[l] = cat(h[0..l-1])`` that level ``l``'s block multiplies."""
+
+    z: list[torch.Tensor | None]
+    h: list[torch.Tensor]
+    lower: list[torch.Tensor | None]
+
+    @property
+    def output(self) -> torch.Tensor:
+        return self.h[-1]
+
+
+def trace(net: Net, params: Params, x: torch.Tensor) -> Trace:
+    if x.dim() == 2:
+        x = x.unsqueeze(0).expand(net.population, -1, -1)
+    z: list[torch.Tensor | None] = [None]
+    h = [x]
+    lower_list: list[torch.Tensor | None] = [None]
+    lower = x
+    for level in range(1, net.depth + 1):
+        lower_list.append(lower)
+        zl, hl = level_forward(net, params, level, lower)
+        z.append(zl)
+        h.append(hl)
+        if level < net.depth:
+            lower = torch.cat((lower, hl), dim=2)
+    return Trace(z, h, lower_list)
+
+
+def derivative(net: Net, level: int, z: torch.Tensor) -> torch.Tensor:
+    """f'(z) of ``level``'s neurons (closed form, per-neuron activation)."""
+    codes = net.activation_codes[level - 1].unsqueeze(1)
+    return activations.derivative(z, codes, net.present_codes[level - 1])
+
+
+def activate(net: Net, level: int, z: torch.Tensor) -> torch.Tensor:
+    codes = net.activation_codes[level - 1].unsqueeze(1)
+    return activations.apply(z, codes, net.present_codes[level - 1])
+
+
+def level_columns(net: Net, level: int) -> slice:
+    """Columns of level ``level``'s neurons inside any higher level's weight block."""
+    offsets = net.offsets()
+    return slice(offsets[level], offsets[level + 1])
+
+
+def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    return F.one_hot(y, n_classes).to(torch.float32)
+
+
+def cross_entropy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per member: ``scores[P, B, C]``, ``y[P, B]`` -> ``[P]``."""
+    logp = torch.log_softmax(scores, dim=-1)
+    return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(dim=1)
+
+
+def outer_mean(delta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Batch-mean outer product ``δᵀ h / B``: ``[P, B, n] x [P, B, m] -> [P, n, m]``."""
+    return torch.bmm(delta.transpose(1, 2), inputs) / delta.shape[1]
