@@ -1,36 +1,43 @@
 """NEAT engine overhead: neurevo's reproduction + speciation against neat-python's.
 
-What is measured: the wall time one generation of NEAT bookkeeping takes, with training
-taken out. Both engines evolve a population on the same cheap, deterministic fitness of the
+What is measured: the time one generation of NEAT bookkeeping takes, with training taken
+out. Both engines evolve a population on the same cheap, deterministic fitness of the
 genome's *structure* (no network is built or run)::
 
-    fitness = -|enabled connections - 12| - 0.5 * |hidden nodes - 5| + jitter(id)
+    fitness = -|enabled connections - 12| - 0.5 * |hidden nodes - 5| + jitter(genome id)
 
 so both have to grow structure, and the per-generation cost is what each engine spends on
-ranking, stagnation, offspring allocation, crossover/mutation and speciation.
+ranking, stagnation, offspring allocation, crossover/mutation and speciation:
 
-- neurevo: ``strategy.ask(state)`` + ``strategy.tell(state, scored)`` — ``tell`` does NSGA-II
-  ranking, stagnation, reproduction and speciation, and ``ask``/``tell`` (de)serialise the
-  candidates to and from the JSON-ready state dict, which is part of neurevo's real cost
-  (checkpointable state is a design rule), so it is counted.
-- neat-python: ``reproduction.reproduce(...)`` + ``species.speciate(...)``, i.e. what
+- neurevo: ``strategy.ask(state)`` + ``strategy.tell(state, scored)``. ``tell`` does NSGA-II
+  ranking, stagnation, reproduction and speciation; ``ask`` and ``tell`` also decode and
+  encode the candidates to and from the JSON-ready state dict. That is part of neurevo's
+  real cost (a checkpoint is just the state), so it is counted.
+- neat-python: ``reproduction.reproduce(...)`` + ``species.speciate(...)``, which is what
   ``Population.run`` does per generation minus fitness evaluation and reporting.
 
-The setups are matched where the engines share a knob (population, 2 inputs / 1 output,
-add-node 0.2 / add-edge 0.3 per child, no deletions, elitism 1 per species, survival
-threshold 0.4, min species size 2, stagnation 10 with 2 protected species). They differ
-where the designs differ: neat-python also mutates connection weights and node biases /
-responses (neurevo has no weights in its genomes: the learning rule learns them),
-neat-python crosses over every child (neurevo: 30 %), neurevo's compatibility threshold
-adapts toward a target species count while neat-python's is fixed. The species count
-and the mean structure at the end are printed as sanity columns, so a speed-up that comes
-from a population that failed to evolve (or to speciate) is visible.
+The setups match where the engines share a knob: population, 2 inputs / 1 output
+(neuron-level NEAT: neurevo's hidden groups have size 1), add-node 0.2 / add-edge 0.3 /
+toggle 0.05 / change-activation 0.1 per child, no deletions, elitism 1 per species,
+survival threshold 0.4, min species size 2, stagnation 10 with 2 protected species. They
+differ where the designs differ: neat-python also mutates connection weights and node
+biases (neurevo's genomes hold no weights: the learning rule learns them) and crosses over
+every child (neurevo: 30 %); neurevo's compatibility threshold adapts toward
+``TARGET_SPECIES`` while neat-python's is fixed. Speciation cost grows with the number of
+species, so neat-python's threshold is set per population to land its species count near
+neurevo's (3.0, its usual value, at 150; at 1000 that value splits it into ~70 species
+and makes it several times slower, so 3.6 there). Mean species count and mean structure
+at the end are printed as sanity columns, so that a speed difference that comes from a
+population that failed to evolve or to speciate is visible.
 
-The two engines run generation by generation, interleaved, so drift on a noisy machine
-hits both alike; the figure per engine is the median time per generation, and the table
-shows the ratio neat-python / neurevo (> 1: neurevo faster).
+Time is the process's CPU time (both engines are single-threaded), which other load on a
+shared machine disturbs less than wall time. The engines run generation by generation,
+interleaved (alternating which goes first), so drift hits both alike; the figure per
+engine is the median over its generations, and the table shows the ratio
+neat-python / neurevo (> 1: neurevo is faster).
 
-Usage: ``python benchmarks/engine.py [--quick] [--json PATH]``.
+Usage: ``python benchmarks/engine.py [--quick] [--json PATH]`` (the JSON is written only
+when a path is given).
 """
 
 from __future__ import annotations
@@ -43,10 +50,9 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import neat
 
@@ -55,11 +61,11 @@ from evolve.strategies import Problem, Scored, Strategy, make_strategy
 from search_spaces.genome import Genome
 from search_spaces.space import SearchSpace
 
+SEED = 0
 TARGET_CONNECTIONS = 12
 TARGET_HIDDEN = 5
-SEED = 0
 
-# the knobs both engines share (see the module docstring for the ones they do not)
+# the knobs both engines share (the module docstring lists the ones they do not)
 ADD_NODE = 0.2
 ADD_EDGE = 0.3
 TOGGLE_EDGE = 0.05
@@ -69,8 +75,20 @@ SURVIVAL_THRESHOLD = 0.4
 MIN_SPECIES_SIZE = 2
 STAGNATION = 10
 SPECIES_ELITISM = 2
-TARGET_SPECIES = 8  # neurevo's adaptive threshold aims here; neat-python's fixed δ_t lands near
-NEAT_PYTHON_THRESHOLD = 3.0  # its usual starting δ_t (weights count in its distance) ...
+TARGET_SPECIES = 8  # neurevo's adaptive compatibility threshold steers toward this
+
+
+@dataclass(frozen=True)
+class Case:
+    population: int
+    generations: int
+    neat_python_threshold: float  # neat-python's fixed δ_t (see the module docstring)
+
+
+# Enough generations that the median falls after the first few, in which genomes are
+# still near-minimal and neat-python (1-3 species, few weights) is at its cheapest.
+QUICK = (Case(150, 20, 3.0), Case(1000, 12, 3.6))
+FULL = (Case(150, 50, 3.0), Case(1000, 30, 3.6))
 
 
 # -- the shared fitness -----------------------------------------------------------------
@@ -80,24 +98,21 @@ def structural_fitness(n_enabled: int, n_hidden: int, key: int) -> float:
     return -abs(n_enabled - TARGET_CONNECTIONS) - 0.5 * abs(n_hidden - TARGET_HIDDEN) + jitter
 
 
-@dataclass
+@dataclass(frozen=True)
 class Structure:
-    """Mean size of a population (sanity: did it evolve?) and its species count."""
+    """Mean size of a population's genomes (sanity: did it evolve?)."""
 
     hidden: float
     connections: float
-    species: int
 
 
-@dataclass
-class Timing:
-    population: int
-    generations: int
-    neurevo_ms: float
-    neat_python_ms: float
-    ratio: float  # neat-python / neurevo: > 1 means neurevo is faster
-    neurevo_end: Structure
-    neat_python_end: Structure
+class Engine(Protocol):
+    def generation(self) -> float:
+        """Evaluate and breed one generation; return the CPU seconds of the timed part."""
+
+    def n_species(self) -> int: ...
+
+    def structure(self) -> Structure: ...
 
 
 # -- neurevo ----------------------------------------------------------------------------
@@ -105,13 +120,13 @@ def neurevo_counts(genome: Genome) -> tuple[int, int]:
     return len(genome.enabled_connections(None)), len(genome.hidden_ids)
 
 
-class NeurevoRun:
-    """neurevo's NEAT in neuron-level mode (every hidden group has size 1)."""
+class Neurevo:
+    """neurevo's NEAT, neuron-level (every hidden group has size 1)."""
 
-    def __init__(self, population: int, seed: int) -> None:
+    def __init__(self, case: Case) -> None:
         space = SearchSpace(n_inputs=2, n_outputs=1, min_hidden_size=1, max_hidden_size=1,
                             max_hidden_nodes=64, max_connections=256)
-        problem = Problem(directions=("max",), hyperparameters={}, population=population)
+        problem = Problem(directions=("max",), hyperparameters={}, population=case.population)
         config = StrategyConfig(
             add_node=ADD_NODE, add_edge=ADD_EDGE, toggle_edge=TOGGLE_EDGE,
             change_activation=CHANGE_ACTIVATION, elitism=ELITISM,
@@ -120,77 +135,77 @@ class NeurevoRun:
             target_species=TARGET_SPECIES,
         )
         self.strategy: Strategy = make_strategy("neat", space, problem, config)
-        self.state = self.strategy.init(seed)
+        self.state = self.strategy.init(SEED)
 
     def generation(self) -> float:
-        """One ask/evaluate/tell round; returns the seconds spent in ask + tell."""
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         candidates = self.strategy.ask(self.state)
-        spent = time.perf_counter() - t0
-        scored = [Scored(c, (structural_fitness(*neurevo_counts(c.genome), c.id),), 0.0, True)
+        spent = time.process_time() - t0
+        scored = [Scored(c, (structural_fitness(*neurevo_counts(c.genome), c.id),))
                   for c in candidates]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         self.state = self.strategy.tell(self.state, scored)
-        return spent + time.perf_counter() - t0
+        return spent + time.process_time() - t0
+
+    def n_species(self) -> int:
+        return len(self.state["species"])
 
     def structure(self) -> Structure:
         counts = [neurevo_counts(c.genome) for c in self.strategy.ask(self.state)]
         return Structure(statistics.fmean(h for _, h in counts),
-                         statistics.fmean(c for c, _ in counts), len(self.state["species"]))
+                         statistics.fmean(c for c, _ in counts))
 
 
 # -- neat-python ------------------------------------------------------------------------
 NEAT_PYTHON_CONFIG = """\
 [NEAT]
-fitness_criterion     = max
-fitness_threshold     = 1e9
-pop_size              = {population}
-reset_on_extinction   = False
+fitness_criterion      = max
+fitness_threshold      = 1e9
+pop_size               = {population}
+reset_on_extinction    = False
 no_fitness_termination = True
 
 [DefaultGenome]
-num_inputs              = 2
-num_outputs             = 1
-num_hidden              = 0
-feed_forward            = True
-initial_connection      = full_direct
+num_inputs                         = 2
+num_outputs                        = 1
+num_hidden                         = 0
+feed_forward                       = True
+initial_connection                 = full_direct
 compatibility_disjoint_coefficient = 1.0
 compatibility_weight_coefficient   = 0.5
-conn_add_prob           = {add_edge}
-conn_delete_prob        = 0.0
-node_add_prob           = {add_node}
-node_delete_prob        = 0.0
-single_structural_mutation = false
-structural_mutation_surer  = default
-activation_default      = sigmoid
-activation_options      = relu tanh sigmoid elu
-activation_mutate_rate  = {change_activation}
-aggregation_default     = sum
-aggregation_options     = sum
-aggregation_mutate_rate = 0.0
-bias_init_mean          = 0.0
-bias_init_stdev         = 1.0
-bias_max_value          = 30.0
-bias_min_value          = -30.0
-bias_mutate_power       = 0.5
-bias_mutate_rate        = 0.7
-bias_replace_rate       = 0.1
-response_init_mean      = 1.0
-response_init_stdev     = 0.0
-response_max_value      = 30.0
-response_min_value      = -30.0
-response_mutate_power   = 0.0
-response_mutate_rate    = 0.0
-response_replace_rate   = 0.0
-weight_init_mean        = 0.0
-weight_init_stdev       = 1.0
-weight_max_value        = 30
-weight_min_value        = -30
-weight_mutate_power     = 0.5
-weight_mutate_rate      = 0.8
-weight_replace_rate     = 0.1
-enabled_default         = True
-enabled_mutate_rate     = {toggle_edge}
+conn_add_prob                      = {add_edge}
+conn_delete_prob                   = 0.0
+node_add_prob                      = {add_node}
+node_delete_prob                   = 0.0
+activation_default                 = sigmoid
+activation_options                 = relu tanh sigmoid elu
+activation_mutate_rate             = {change_activation}
+aggregation_default                = sum
+aggregation_options                = sum
+aggregation_mutate_rate            = 0.0
+bias_init_mean                     = 0.0
+bias_init_stdev                    = 1.0
+bias_max_value                     = 30.0
+bias_min_value                     = -30.0
+bias_mutate_power                  = 0.5
+bias_mutate_rate                   = 0.7
+bias_replace_rate                  = 0.1
+response_init_mean                 = 1.0
+response_init_stdev                = 0.0
+response_max_value                 = 30.0
+response_min_value                 = -30.0
+response_mutate_power              = 0.0
+response_mutate_rate               = 0.0
+response_replace_rate              = 0.0
+weight_init_mean                   = 0.0
+weight_init_stdev                  = 1.0
+weight_max_value                   = 30
+weight_min_value                   = -30
+weight_mutate_power                = 0.5
+weight_mutate_rate                 = 0.8
+weight_replace_rate                = 0.1
+enabled_default                    = True
+enabled_mutate_rate                = {toggle_edge}
 
 [DefaultSpeciesSet]
 compatibility_threshold = {threshold}
@@ -207,12 +222,12 @@ min_species_size   = {min_species_size}
 """
 
 
-def neat_python_config(population: int, directory: Path) -> neat.Config:
-    path = directory / f"neat-python-{population}.ini"
+def neat_python_config(case: Case, directory: Path) -> neat.Config:
+    path = directory / f"neat-python-{case.population}.ini"
     path.write_text(NEAT_PYTHON_CONFIG.format(
-        population=population, add_edge=ADD_EDGE, add_node=ADD_NODE,
+        population=case.population, add_edge=ADD_EDGE, add_node=ADD_NODE,
         change_activation=CHANGE_ACTIVATION, toggle_edge=TOGGLE_EDGE,
-        threshold=NEAT_PYTHON_THRESHOLD, stagnation=STAGNATION,
+        threshold=case.neat_python_threshold, stagnation=STAGNATION,
         species_elitism=SPECIES_ELITISM, elitism=ELITISM,
         survival_threshold=SURVIVAL_THRESHOLD, min_species_size=MIN_SPECIES_SIZE,
     ))
@@ -222,87 +237,121 @@ def neat_python_config(population: int, directory: Path) -> neat.Config:
 
 def neat_python_counts(genome: neat.DefaultGenome, n_outputs: int) -> tuple[int, int]:
     enabled = sum(1 for c in genome.connections.values() if c.enabled)
-    return enabled, len(genome.nodes) - n_outputs  # genome.nodes holds outputs + hidden
+    return enabled, len(genome.nodes) - n_outputs  # genome.nodes: outputs + hidden
 
 
-class NeatPythonRun:
-    """neat-python's default NEAT, stepped by hand as ``Population.run`` would step it."""
+class NeatPython:
+    """neat-python's default NEAT, stepped by hand as ``Population.run`` steps it."""
 
-    def __init__(self, population: int, seed: int, directory: Path) -> None:
-        self.config = neat_python_config(population, directory)
-        self.pop = neat.Population(self.config, seed=seed)
+    def __init__(self, case: Case, directory: Path) -> None:
+        self.pop = neat.Population(neat_python_config(case, directory), seed=SEED)
+        self.n_outputs = self.pop.config.genome_config.num_outputs
 
     def generation(self) -> float:
-        """Evaluate, then reproduce + speciate; returns the seconds spent in the latter."""
-        n_out = self.config.genome_config.num_outputs
-        for key, genome in self.pop.population.items():
-            genome.fitness = structural_fitness(*neat_python_counts(genome, n_out), key)
-        t0 = time.perf_counter()
         pop = self.pop
+        for key, genome in pop.population.items():
+            genome.fitness = structural_fitness(*neat_python_counts(genome, self.n_outputs), key)
+        t0 = time.process_time()
         pop.population = pop.reproduction.reproduce(pop.config, pop.species,
                                                     pop.config.pop_size, pop.generation)
         if not pop.species.species:
             raise RuntimeError("neat-python: complete extinction")
         pop.species.speciate(pop.config, pop.population, pop.generation)
-        spent = time.perf_counter() - t0
+        spent = time.process_time() - t0
         pop.generation += 1
         return spent
 
+    def n_species(self) -> int:
+        return len(self.pop.species.species)
+
     def structure(self) -> Structure:
-        n_out = self.config.genome_config.num_outputs
-        counts = [neat_python_counts(g, n_out) for g in self.pop.population.values()]
+        counts = [neat_python_counts(g, self.n_outputs) for g in self.pop.population.values()]
         return Structure(statistics.fmean(h for _, h in counts),
-                         statistics.fmean(c for c, _ in counts), len(self.pop.species.species))
+                         statistics.fmean(c for c, _ in counts))
 
 
 # -- the comparison ---------------------------------------------------------------------
-def timed(step: Callable[[], float]) -> float:
-    gc.collect()  # start each measurement with the same (empty) garbage backlog
-    return step()
+@dataclass
+class EngineResult:
+    ms: list[float]  # CPU ms of each generation
+    species: list[int]  # species after each generation
+    end: Structure
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def mean_species(self) -> float:
+        return statistics.fmean(self.species)
 
 
-def compare(population: int, generations: int, directory: Path) -> Timing:
-    """Run both engines for the same generations, interleaved; median ms per generation."""
-    ours, theirs = NeurevoRun(population, SEED), NeatPythonRun(population, SEED, directory)
-    ours_s: list[float] = []
-    theirs_s: list[float] = []
-    for gen in range(generations):
-        first, second = (ours, theirs) if gen % 2 == 0 else (theirs, ours)  # alternate order
-        for run in (first, second):
-            (ours_s if run is ours else theirs_s).append(timed(run.generation))
-    ours_ms = 1e3 * statistics.median(ours_s)
-    theirs_ms = 1e3 * statistics.median(theirs_s)
-    return Timing(population, generations, ours_ms, theirs_ms, theirs_ms / ours_ms,
-                  ours.structure(), theirs.structure())
+@dataclass
+class Comparison:
+    case: Case
+    neurevo: EngineResult
+    neat_python: EngineResult
+
+    @property
+    def ratio(self) -> float:
+        """neat-python / neurevo median time per generation: > 1 means neurevo is faster."""
+        return self.neat_python.median_ms / self.neurevo.median_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        def engine(r: EngineResult) -> dict[str, Any]:
+            return {"median_ms": r.median_ms, "ms": r.ms, "mean_species": r.mean_species,
+                    "species": r.species, "end": asdict(r.end)}
+
+        return {**asdict(self.case), "ratio": self.ratio,
+                "neurevo": engine(self.neurevo), "neat_python": engine(self.neat_python)}
 
 
-def print_table(rows: list[Timing]) -> None:
+def compare(case: Case, directory: Path) -> Comparison:
+    """Run both engines for the same generations, interleaved."""
+    engines: dict[str, Engine] = {"neurevo": Neurevo(case),
+                                  "neat_python": NeatPython(case, directory)}
+    ms: dict[str, list[float]] = {name: [] for name in engines}
+    species: dict[str, list[int]] = {name: [] for name in engines}
+    names = list(engines)
+    for gen in range(case.generations):
+        for name in names if gen % 2 == 0 else names[::-1]:  # alternate who goes first
+            gc.collect()  # each measurement starts without the other's garbage
+            ms[name].append(1e3 * engines[name].generation())
+            species[name].append(engines[name].n_species())
+    results = {name: EngineResult(ms[name], species[name], engines[name].structure())
+               for name in names}
+    return Comparison(case, results["neurevo"], results["neat_python"])
+
+
+def print_table(rows: list[Comparison]) -> None:
     header = (f"{'pop':>5} {'gens':>4} | {'neurevo ms':>10} {'neat-py ms':>10} {'ratio':>6} | "
-              f"{'hid/conn/species neurevo':>24} {'hid/conn/species neat-py':>24}")
+              f"{'species neurevo/neat-py':>23} | {'end hidden/conns neurevo':>24} "
+              f"{'neat-py':>11}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        a, b = r.neurevo_end, r.neat_python_end
-        print(f"{r.population:>5} {r.generations:>4} | {r.neurevo_ms:>10.1f} "
-              f"{r.neat_python_ms:>10.1f} {r.ratio:>6.2f} | "
-              f"{a.hidden:>8.1f}/{a.connections:>5.1f}/{a.species:>3}        "
-              f"{b.hidden:>8.1f}/{b.connections:>5.1f}/{b.species:>3}")
-    print("ratio = neat-python / neurevo median time per generation (> 1: neurevo faster)")
+        a, b = r.neurevo, r.neat_python
+        print(f"{r.case.population:>5} {r.case.generations:>4} | {a.median_ms:>10.1f} "
+              f"{b.median_ms:>10.1f} {r.ratio:>6.2f} | "
+              f"{a.mean_species:>15.1f} / {b.mean_species:>5.1f} | "
+              f"{a.end.hidden:>18.1f} / {a.end.connections:>4.1f} "
+              f"{b.end.hidden:>4.1f} / {b.end.connections:>4.1f}")
+    print("ms: median CPU ms per generation; ratio: neat-python / neurevo (> 1: neurevo "
+          "faster); species: mean over the generations")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer generations (CI smoke)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
-    plan = [(150, 10), (1000, 5)] if args.quick else [(150, 30), (1000, 15)]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [compare(population, generations, Path(tmp)) for population, generations in plan]
+        rows = [compare(case, Path(tmp)) for case in (QUICK if args.quick else FULL)]
     print_table(rows)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload: dict[str, Any] = {"benchmark": "engine", "quick": args.quick,
-                                   "results": [asdict(r) for r in rows]}
+        payload = {"benchmark": "engine", "quick": args.quick, "clock": "process_time",
+                   "results": [r.to_dict() for r in rows]}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 

@@ -40,7 +40,8 @@ def rank_and_crowding(
         fronts = _sort_nondominated(fits, weights)
         placed = [feasible[j] for front in fronts for j in front]
         rank[placed] = [r for r, front in enumerate(fronts) for _ in front]
-        crowd[placed] = [d for front in fronts for d in _crowding_distance([fits[j] for j in front])]
+        crowd[placed] = [d for front in fronts
+                         for d in _crowding_distance([fits[j] for j in front])]
         next_rank = len(fronts)
     infeasible = sorted((i for i in range(n) if ok[i] and violations[i] > 0),
                         key=lambda i: violations[i])

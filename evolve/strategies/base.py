@@ -45,7 +45,8 @@ class Candidate:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
-        return cls(int(data["id"]), int(data["generation"]), Genome.from_dict(data["genome"]),
+        genome = Genome.from_dict(data["genome"], validate=False)  # compile validates
+        return cls(int(data["id"]), int(data["generation"]), genome,
                    {k: float(v) for k, v in data["hyperparameters"].items()},
                    tuple(int(p) for p in data["parents"]), int(data["species"]))
 
