@@ -82,8 +82,15 @@ class StrategyConfig:
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    name: str = "serial"
+    name: str = "ray"  # "ray" (local instance or a cluster) or "serial" (in-process)
     chunk_size: int = 16  # candidates trained together as one padded population batch
+    address: str = ""  # ray: "" starts a local instance; "auto" or "HOST:PORT" joins a cluster
+    num_cpus: int = 0  # ray, local instance: CPUs to use (0 = all of this machine's)
+    cpus_per_eval: float = 1.0  # ray: CPUs reserved by each batch of candidates
+    gpus_per_eval: float = 0.0  # ray: GPUs reserved by each batch of candidates
+    max_retries: int = 3  # ray: re-runs of a batch whose worker process or node died
+    eval_timeout: float = 0.0  # ray: seconds per candidate before its batch is cancelled (0 = none)
+    dashboard: bool = False  # ray, local instance: start the dashboard (on 127.0.0.1)
 
 
 @dataclass(frozen=True)

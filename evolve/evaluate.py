@@ -42,6 +42,25 @@ class Outcome:
     params: Params | None = field(default=None, repr=False)  # own layout, for the archive
 
 
+JOURNAL_FIELDS = ("candidate_id", "status", "valid_accuracy", "test_accuracy", "epochs",
+                  "train_seconds", "error", "worker", "seed")
+
+
+def outcome_to_row(outcome: Outcome) -> dict:
+    return {f: getattr(outcome, f) for f in JOURNAL_FIELDS}
+
+
+def outcome_from_row(row: dict, params: Params | None) -> Outcome:
+    return Outcome(**{f: row[f] for f in JOURNAL_FIELDS}, params=params)
+
+
+def failed_outcomes(candidates: Sequence[Candidate], run_seed: int, status: str,
+                    error: str) -> list[Outcome]:
+    """Outcomes for a batch the executor could not evaluate (worker lost, time limit)."""
+    return [Outcome(c.id, status, error=error, seed=derive_seed(run_seed, c.generation, c.id))
+            for c in candidates]
+
+
 def derive_seed(run_seed: int, generation: int, candidate_id: int) -> int:
     """A 31-bit seed that depends only on (run seed, generation, candidate id)."""
     return int(np.random.SeedSequence([run_seed, generation, candidate_id]).generate_state(1)[0]

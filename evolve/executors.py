@@ -1,24 +1,35 @@
 """Executors: where evaluations run. The search loop only calls ``map``; distribution
 belongs here (STYLE §9), so strategies and rules never import Ray.
 
-``map(fn, items)`` yields ``(index, result)`` pairs as results become available — in any
-order — so the loop can record results as they arrive.
+Contract: ``map(fn, items, shared)`` calls ``fn(*shared, item)`` for every item and yields
+``(index, result)`` pairs *as results become available* (any order), so the loop can record
+each result when it arrives. An item that could not be evaluated — its worker died more than
+``max_retries`` times, it ran past its time limit — yields a :class:`TaskFailure` instead of a
+result; it never raises. ``close`` is called once when the search ends.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
-class Executor:
-    """Contract: ``map`` is called once per generation with the chunk evaluator and chunks;
-    ``close`` once when the search ends (normally or not)."""
+@dataclass(frozen=True)
+class TaskFailure:
+    status: str  # "failed" | "timeout"
+    error: str
 
+
+class Executor:
     name: ClassVar[str] = ""
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any],
-            shared: Sequence[Any] = ()) -> Iterator[tuple[int, Any]]:
+            shared: Sequence[Any] = (), sizes: Sequence[int] | None = None
+            ) -> Iterator[tuple[int, Any]]:
+        """``sizes[i]`` = evaluations in item i (scales its time limit)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -26,17 +37,127 @@ class Executor:
 
 
 class SerialExecutor(Executor):
-    """In-process, in order: for tests, debugging and a laptop without Ray."""
+    """In-process, in order: for tests, debugging and a laptop without Ray. Time limits are
+    not enforced (there is no second process to stop)."""
 
     name = "serial"
 
+    def __init__(self, **_: Any) -> None:
+        pass
+
     def map(self, fn: Callable[..., Any], items: Sequence[Any],
-            shared: Sequence[Any] = ()) -> Iterator[tuple[int, Any]]:
+            shared: Sequence[Any] = (), sizes: Sequence[int] | None = None
+            ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             yield i, fn(*shared, item)
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {"serial": SerialExecutor}
+class RayExecutor(Executor):
+    """Ray tasks, one per chunk of candidates, on a local Ray instance or a cluster.
+
+    - ``address=None`` starts a local instance sized to this machine (dashboard off unless
+      asked, bound to 127.0.0.1); ``"auto"`` or ``"HOST:PORT"`` joins a running cluster.
+    - Shared arguments (the data set) go into the object store once per search.
+    - At most as many chunks are in flight as the cluster has slots, so a submitted chunk
+      starts at once and its time limit (``eval_timeout`` seconds per candidate) measures
+      its run, not its wait in a queue. A chunk over its limit is cancelled (``timeout``).
+    - A chunk whose worker process or node dies is re-run by Ray up to ``max_retries`` times;
+      seeds derive from (run seed, generation, candidate id), so a re-run gives the same
+      numbers. Exceptions inside ``fn`` are not retried (they are data, not infrastructure).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str = "", num_cpus: int = 0, cpus_per_eval: float = 1.0,
+                 gpus_per_eval: float = 0.0, max_retries: int = 3, eval_timeout: float = 0.0,
+                 dashboard: bool = False, **_: Any) -> None:
+        self.address = address or None
+        self.num_cpus = num_cpus or None
+        self.cpus_per_eval = cpus_per_eval
+        self.gpus_per_eval = gpus_per_eval
+        self.max_retries = max_retries
+        self.eval_timeout = eval_timeout
+        self.dashboard = dashboard
+        self._started_ray = False
+        self._shared: dict[int, Any] = {}
+
+    def _ray(self) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=self.num_cpus or os.cpu_count(),
+                         include_dashboard=self.dashboard, dashboard_host="127.0.0.1",
+                         log_to_driver=False, configure_logging=False)
+                self._started_ray = True
+        return ray
+
+    def _slots(self, ray: Any) -> int:
+        cpus = ray.cluster_resources().get("CPU", 1.0)
+        return max(1, int(cpus // max(self.cpus_per_eval, 1e-9)))
+
+    def _ref(self, ray: Any, value: Any) -> Any:
+        key = id(value)
+        if key not in self._shared:
+            self._shared[key] = (value, ray.put(value))  # keep value alive: id stays unique
+        return self._shared[key][1]
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any],
+            shared: Sequence[Any] = (), sizes: Sequence[int] | None = None
+            ) -> Iterator[tuple[int, Any]]:
+        ray = self._ray()
+        from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
+
+        remote = ray.remote(fn).options(num_cpus=self.cpus_per_eval,
+                                        num_gpus=self.gpus_per_eval,
+                                        max_retries=self.max_retries, retry_exceptions=False)
+        refs = [self._ref(ray, s) for s in shared]
+        sizes = list(sizes) if sizes is not None else [1] * len(items)
+        waiting = list(range(len(items)))
+        running: dict[Any, tuple[int, float]] = {}
+        slots = self._slots(ray)
+        while waiting or running:
+            while waiting and len(running) < slots:
+                i = waiting.pop(0)
+                running[remote.remote(*refs, items[i])] = (i, time.monotonic())
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for ref in ready:
+                i, _started = running.pop(ref)
+                try:
+                    yield i, ray.get(ref)
+                except (TaskCancelledError, GetTimeoutError):
+                    yield i, TaskFailure("timeout", self._timeout_text(sizes[i]))
+                except RayError as exc:
+                    yield i, TaskFailure("failed", _one_line(exc))
+            if self.eval_timeout > 0:
+                now = time.monotonic()
+                for ref, (i, started) in list(running.items()):
+                    if now - started > self.eval_timeout * sizes[i]:
+                        ray.cancel(ref, force=True)
+                        running.pop(ref)
+                        yield i, TaskFailure("timeout", self._timeout_text(sizes[i]))
+
+    def _timeout_text(self, size: int) -> str:
+        return (f"ran past its time limit of {self.eval_timeout * size:g} s "
+                f"({self.eval_timeout:g} s x {size} candidates in its batch)")
+
+    def close(self) -> None:
+        self._shared.clear()
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"serial": SerialExecutor, "ray": RayExecutor}
 
 
 def make_executor(name: str, **options: Any) -> Executor:

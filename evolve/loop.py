@@ -7,6 +7,7 @@ that knows all of them; each part only knows its own contract.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -18,8 +19,15 @@ import pyarrow as pa
 import rules
 from evolve.archive import Archive, ArchiveEntry
 from evolve.config import ConfigError, SearchConfig
-from evolve.evaluate import Outcome, chunk_by_shape, evaluate_chunk
-from evolve.executors import Executor, make_executor
+from evolve.evaluate import (
+    Outcome,
+    chunk_by_shape,
+    evaluate_chunk,
+    failed_outcomes,
+    outcome_from_row,
+    outcome_to_row,
+)
+from evolve.executors import Executor, TaskFailure, make_executor
 from evolve.objectives import Measurements, Objective, resolve_objectives
 from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
 from evolve.reporters import Reporter
@@ -76,7 +84,8 @@ class Session:
     def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
         own_executor = executor is None
         if executor is None:
-            executor = make_executor(self.config.executor.name)
+            options = dataclasses.asdict(self.config.executor)
+            executor = make_executor(options.pop("name"), **options)
         state = checkpoint["strategy"]
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
@@ -103,6 +112,7 @@ class Session:
                                              "history": history})
                 for cid in removed:
                     self.store.remove_weights(cid)
+                self.store.clear_partial(generation)
                 for r in self.reporters:
                     r.generation_end(generation, summary)
                 if self._target_reached(summary):
@@ -131,15 +141,26 @@ class Session:
 
     def _evaluate(self, executor: Executor, generation: int,
                   candidates: list[Candidate]) -> dict[int, Outcome]:
+        """Evaluate what the journal of this generation does not already hold."""
         for r in self.reporters:
             r.generation_start(generation, len(candidates))
+        asked = {c.id for c in candidates}
+        outcomes = {row["candidate_id"]: outcome_from_row(row, params)
+                    for row, params in self.store.read_partial(generation)
+                    if row["candidate_id"] in asked}
         budget = rules.Budget(self.config.training.epochs, self.config.training.batch_size,
                               self.config.training.patience)
-        chunks = chunk_by_shape(candidates, self.config.executor.chunk_size)
+        todo = [c for c in candidates if c.id not in outcomes]
+        chunks = chunk_by_shape(todo, self.config.executor.chunk_size)
         shared = (self.task, self.config.rule.name, budget, self.config.seed)
-        outcomes: dict[int, Outcome] = {}
-        for _, results in executor.map(evaluate_chunk, chunks, shared):
-            for outcome in results:
+        results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
+        for i, result in results:
+            if isinstance(result, TaskFailure):
+                result = failed_outcomes(chunks[i], self.config.seed, result.status, result.error)
+            self.store.write_partial(generation, [outcome_to_row(o) for o in result],
+                                     {o.candidate_id: o.params for o in result
+                                      if o.params is not None})
+            for outcome in result:
                 outcomes[outcome.candidate_id] = outcome
                 for r in self.reporters:
                     r.evaluation_done(generation, len(outcomes), len(candidates), outcome)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,12 +120,14 @@ class RunStore:
         table = pa.Table.from_pylist(rows, schema=schema)
         write_table(self.generation_path(generation), table)
 
-    def write_weights(self, candidate_id: int, params: Params) -> None:
+    def write_weights(self, candidate_id: int, params: Params,
+                      path: Path | None = None) -> None:
+        path = path or self.weights_path(candidate_id)
         tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
         tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
         if params.recurrent is not None:
             tensors["recurrent"] = params.recurrent[0].contiguous()
-        atomic_write(self.weights_path(candidate_id), lambda tmp: save_file(tensors, tmp))
+        atomic_write(path, lambda tmp: save_file(tensors, tmp))
 
     def remove_weights(self, candidate_id: int) -> None:
         path = self.weights_path(candidate_id)
@@ -133,6 +136,33 @@ class RunStore:
 
     def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         write_text(self.checkpoint_path, json.dumps(checkpoint))
+
+    # the journal of a generation in progress: results as they arrive, so a driver crash
+    # loses nothing that was evaluated (resume reads it back and evaluates only the rest)
+    def partial_dir(self, generation: int) -> Path:
+        return self.root / "evaluations" / f"gen-{generation:05d}.partial"
+
+    def write_partial(self, generation: int, rows: list[dict[str, Any]],
+                      params: dict[int, Params]) -> None:
+        folder = self.partial_dir(generation)
+        for cid, p in params.items():
+            self.write_weights(cid, p, folder / f"{cid}.safetensors")
+        first = min(r["candidate_id"] for r in rows)
+        write_table(folder / f"chunk-{first}.parquet", pa.Table.from_pylist(rows))
+
+    def read_partial(self, generation: int) -> list[tuple[dict[str, Any], Params | None]]:
+        folder = self.partial_dir(generation)
+        out = []
+        for path in sorted(folder.glob("chunk-*.parquet")):
+            for row in pq.read_table(path).to_pylist():
+                weights = folder / f"{row['candidate_id']}.safetensors"
+                params = self.read_weights(row["candidate_id"], weights) \
+                    if weights.is_file() else None
+                out.append((row, params))
+        return out
+
+    def clear_partial(self, generation: int) -> None:
+        shutil.rmtree(self.partial_dir(generation), ignore_errors=True)
 
     # reading
     def read_checkpoint(self) -> dict[str, Any]:
@@ -143,8 +173,8 @@ class RunStore:
         except json.JSONDecodeError as exc:
             raise RecordError(f"{self.checkpoint_path}: not valid JSON ({exc})") from None
 
-    def read_weights(self, candidate_id: int) -> Params:
-        path = self.weights_path(candidate_id)
+    def read_weights(self, candidate_id: int, path: Path | None = None) -> Params:
+        path = path or self.weights_path(candidate_id)
         if not path.is_file():
             raise RecordError(f"{path}: weights of candidate {candidate_id} are missing")
         tensors = load_file(str(path))

@@ -30,6 +30,7 @@ def small_digits_config(tmp_path) -> SearchConfig:
         "training": {"epochs": 4, "patience": 3},
         "space": {"max_hidden_size": 32},
         "strategy": {"add_node": 0.5, "add_edge": 0.3},
+        "executor": {"name": "serial"},
     })
 
 
@@ -37,5 +38,5 @@ def small_digits_config(tmp_path) -> SearchConfig:
 def xor_config(tmp_path) -> SearchConfig:
     return override(SearchConfig(), {
         **XOR_SETTINGS, "generations": 50, "population": 16, "out": str(tmp_path / "runs"),
-        "stop_when": {"accuracy": 1.0},
+        "stop_when": {"accuracy": 1.0}, "executor": {"name": "serial"},
     })

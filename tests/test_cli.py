@@ -14,7 +14,7 @@ import pytest
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
 SMALL = ["--generations", "2", "--population", "6", "--set", "training.epochs=3",
-         "--set", "space.max_hidden_size=16"]
+         "--set", "space.max_hidden_size=16", "--executor", "serial"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -85,7 +85,8 @@ def test_csv_task_with_label_column(tmp_path):
 
 def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([*NEUREVO, "search", "--generations", "30", "--population", "6",
-                             "--set", "training.epochs=3", "--out", str(tmp_path)],
+                             "--set", "training.epochs=3", "--executor", "serial",
+                             "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 300
