@@ -32,7 +32,9 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generations", type=int, help="generations to run (default: 8)")
     p.add_argument("--population", type=int, help="candidates per generation (default: 20)")
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
-    p.add_argument("--executor", help="where evaluations run: serial (default)")
+    p.add_argument("--executor", help="where evaluations run: ray (default) or serial")
+    p.add_argument("--address", help="join a Ray cluster: auto or HOST:PORT "
+                   "(default: start a local Ray instance)")
     p.add_argument("--objectives", help="comma-separated, e.g. accuracy,params (the default)")
     p.add_argument("--out", help="output root; the run goes to OUT/<run-id>/ (default: runs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("search", help="run a new search",
                        description="Run a new search. With no options: digits, bp, NEAT, "
-                       "8 generations x 20 candidates, serial execution (a few minutes).")
+                       "8 generations x 20 candidates on a local Ray instance (a few minutes).")
     _search_options(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
                        description="Continue a run from its last checkpoint.")
@@ -114,7 +116,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if getattr(args, flag) is not None:
             updates[key] = getattr(args, flag)
     for flag, section, key in (("task", "task", "name"), ("label_column", "task", "label_column"),
-                               ("rule", "rule", "name"), ("executor", "executor", "name")):
+                               ("rule", "rule", "name"), ("executor", "executor", "name"),
+                               ("address", "executor", "address")):
         if getattr(args, flag) is not None:
             updates.setdefault(section, {})[key] = getattr(args, flag)
     config = override(config, updates)
