@@ -1,0 +1,152 @@
+"""Feedback alignment (FA): Lillicrap, Cownden, Tweed & Akerman 2016, "Random synaptic
+feedback weights support error backpropagation for deep learning", Nat. Commun. 7:13276
+(arXiv:1411.0247).
+
+Backprop sends the output error down through the transposed forward weights ``Wᵀ``, which
+needs each synapse's strength to be known on a separate feedback path (the "weight transport
+problem"). FA keeps the backprop pathway but replaces ``Wᵀ`` with a **fixed random** matrix;
+the forward weights come to align with it during learning, so the random feedback still
+carries useful credit. Written in the level-block notation of :mod:`search_spaces.net`
+(level ``L`` = outputs, ``h_<l`` = concatenated activities of every level below ``l``,
+``M_l`` the genome's edge mask, ``cols(l)`` = :func:`~rules.local.level_columns`)::
+
+    e   = softmax(h_L) - onehot(y)                        (cross-entropy error, per example)
+    δ_L = e
+    for l = L-1 .. 1:
+        g_l = Σ_{m>l} δ_m (B_m ⊙ M_m)[:, cols(l)]          (error arriving along the graph)
+        δ_l = g_l ⊙ f'(z_l)
+    ΔW_l = δ_lᵀ h_<l / B,   Δb_l = mean_batch δ_l            (descent directions → Adam)
+
+With ``B_m = W_m`` this is exactly backprop's cross-entropy gradient (tested), so the rule is
+"bp with the transpose swapped for fixed random weights" and nothing else.
+
+Design choices, and why:
+
+- **One B per level block, same shape and mask as W.** The paper's ``B`` has the shape of
+  ``Wᵀ`` in a layered net; on a DAG with skip edges a level's error arrives from *every*
+  higher level it feeds, so each block needs its own feedback matrix, and the mask makes the
+  feedback follow exactly the genome's edges (an edge that does not exist carries no error;
+  a hidden neuron that feeds nothing gets no error, as in bp).
+- **Initialisation of B** is the forward init: uniform ``±init_scale/√fan_in`` per row, fan-in
+  counted on the mask (like ``torch.nn.Linear`` and :func:`search_spaces.compile.init_params`),
+  so B has the statistics of ``W`` at step 0 and FA starts out as bp with an independent
+  random matrix of the right size in place of ``Wᵀ`` (biotorch also uses the forward init).
+  B's scale is deliberately *not* a separate gene: Adam is invariant to a common scale of a
+  tensor's gradients, and scaling every B by ``s`` scales each level's updates by a power of
+  ``s``, so on a chain of levels the gene would be dead; only where skip edges mix feedback
+  paths of different lengths would it matter, and there the forward init's scale is the
+  choice that matches bp's path weighting at the start.
+- **B is fixed for the whole fit** (never trained) and drawn **per member, in the member's own
+  unpadded layout, from a generator salted with the member's seed**, then scattered into the
+  padded layout (as :func:`search_spaces.compile.init_params` does), so a member gets the same
+  B alone or batched. The salt keeps B independent of the forward init drawn from the same seed.
+- Adam (``rules/optim.py``), not the paper's SGD, so that FA differs from bp only in credit
+  assignment; lr default 3e-3 as for bp (checked on digits 64-128-10, see tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from rules.base import HyperSpace
+from rules.local import (
+    INIT_SCALE,
+    LR,
+    LocalRule,
+    LocalState,
+    cross_entropy,
+    derivative,
+    level_columns,
+    one_hot,
+    outer_mean,
+    trace,
+)
+from rules.registry import register
+from search_spaces.compile import member_block, scatter_params
+from search_spaces.net import Net, Params
+
+_MASK64 = (1 << 63) - 1
+
+
+def feedback_generator(seed: int, salt: int) -> torch.Generator:
+    """A generator for a member's fixed random feedback, derived from its seed and a
+    rule-specific ``salt`` so it is independent of the forward init drawn from the same seed."""
+    mixed = (int(seed) * 0x9E3779B97F4A7C15 + salt * 0xBF58476D1CE4E5B9 + 1) & _MASK64
+    return torch.Generator().manual_seed(mixed)
+
+
+def output_error(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``∂CE/∂scores`` per example (not divided by the batch size): ``softmax(s) - onehot(y)``."""
+    return torch.softmax(scores, dim=-1) - one_hot(y, scores.shape[-1])
+
+
+def draw_feedback_blocks(net: Net, seeds: Sequence[int], scales: Sequence[float],
+                         salt: int) -> list[torch.Tensor]:
+    """Fixed random blocks with the shape and mask of ``net``'s weight blocks: uniform
+    ``±scale/√fan_in`` per row, drawn per member in its own layout, scattered to padding."""
+    singles = []
+    for p, (seed, scale) in enumerate(zip(seeds, scales, strict=True)):
+        gen = feedback_generator(seed, salt)
+        member = net.members[p]
+        blocks, biases = [], []
+        for own in range(1, len(member.level_sizes)):
+            mask = member_block(net, net.masks, p, own)
+            bound = scale / mask.sum(dim=1, keepdim=True).clamp(min=1.0).sqrt()
+            blocks.append((torch.rand(mask.shape, generator=gen) * 2 - 1) * bound * mask)
+            biases.append(torch.zeros(mask.shape[0]))
+        singles.append((blocks, biases, None))
+    return scatter_params(net, singles).weights
+
+
+@register
+class FeedbackAlignment(LocalRule):
+    name = "fa"
+    description = "feedback alignment: the error goes down the graph through fixed random B, Adam"
+
+    SALT = 0xFA
+
+    def hyperparameters(self) -> HyperSpace:
+        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
+
+    def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> dict[str, Any]:
+        scales = [h["init_scale"] for h in hyper]
+        return {"feedback": draw_feedback_blocks(net, seeds, scales, self.SALT)}
+
+    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        return fa_updates(net, params, state.extra["feedback"], x, y)
+
+
+def fa_updates(net: Net, params: Params, feedback: Sequence[torch.Tensor], x: torch.Tensor,
+               y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """FA's descent directions for every block and bias, and the cross-entropy loss ``[P]``.
+
+    ``feedback[l-1]`` plays the role of ``W_l`` on the way down (masked like it). The error
+    arriving at every lower neuron is accumulated in one tensor over all lower columns, so
+    each level costs one batched matmul, whatever skip edges it has.
+    """
+    tr = trace(net, params, x)
+    depth, n_in = net.depth, net.n_inputs
+    scores = tr.output
+    loss = cross_entropy(scores, y)
+    delta = output_error(scores, y)  # δ_L (identity output activation)
+    # g of every hidden neuron (inputs need none): [P, B, N_<L - n_in]
+    arriving = torch.zeros_like(tr.lower[depth][:, :, n_in:])
+    dw: list[torch.Tensor] = [torch.empty(0)] * depth
+    db: list[torch.Tensor] = [torch.empty(0)] * depth
+    for level in range(depth, 0, -1):
+        if level < depth:
+            cols = level_columns(net, level)
+            g = arriving[:, :, cols.start - n_in:cols.stop - n_in]
+            delta = g * derivative(net, level, tr.z[level])
+        dw[level - 1] = outer_mean(delta, tr.lower[level])
+        db[level - 1] = delta.mean(dim=1)
+        if level > 1:  # send δ_l down the masked feedback block to the hidden levels below
+            back = (feedback[level - 1] * net.masks[level - 1])[:, :, n_in:]
+            arriving[:, :, :back.shape[2]] += torch.bmm(delta, back)
+    return dw, db, loss

@@ -1,0 +1,257 @@
+"""fa (rules/fa.py): feedback alignment sends the output error down the genome's graph through
+fixed random feedback blocks B. With B = W it is bp exactly; with random B it is the hand
+computation with B (per genome edge), not bp; B is drawn per member from its seed and stays
+fixed; it learns digits; a padded batch trains like its members alone; divergence fails."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+import rules
+import rules.fa  # noqa: F401  (registers the rule)
+from evolve.tasks import load_task
+from rules.fa import fa_updates
+from rules.local import cross_entropy
+from search_spaces.compile import compile_genome, init_params, member_block, member_params, stack
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.net import Net, Params, forward
+
+RULE = rules.get_rule("fa")
+
+
+def mlp(sizes: list[int], activation: str = "relu") -> Genome:
+    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
+    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
+    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
+    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
+    return Genome(tuple(nodes), tuple(conns))
+
+
+def skip_net() -> Genome:
+    """Three hidden levels, skip edges into the output and into level 3, mixed activations on
+    one level (tanh + relu on level 1), and a hidden node (6) that feeds nothing."""
+    nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 4),
+             NodeGene(2, "hidden", 5, "tanh"), NodeGene(3, "hidden", 3, "sigmoid"),
+             NodeGene(4, "hidden", 4, "elu"), NodeGene(5, "hidden", 2, "relu"),
+             NodeGene(6, "hidden", 2, "tanh"))
+    edges = [(0, 2), (2, 3), (3, 4), (0, 4), (4, 1), (2, 1), (0, 1), (0, 5), (5, 3), (5, 1),
+             (0, 6)]
+    return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
+
+
+def data(net: Net, batch: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(net.population, batch, net.n_inputs, generator=gen)
+    return x, torch.randint(0, net.n_outputs, (net.population, batch), generator=gen)
+
+
+def bp_gradients(net: Net, params: Params, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """Autograd of the same per-member mean cross-entropy (summed over members)."""
+    tensors = [t.detach().clone().requires_grad_(True) for t in [*params.weights, *params.biases]]
+    leaf = Params(tensors[:net.depth], tensors[net.depth:])
+    loss = cross_entropy(forward(net, leaf, x)[0], y).sum()
+    return list(torch.autograd.grad(loss, tensors))
+
+
+def masked(net: Net, dw: list[torch.Tensor], db: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [d * m for d, m in zip([*dw, *db], [*net.masks, *net.neuron_masks], strict=True)]
+
+
+def test_fa_with_feedback_equal_to_forward_weights_is_exactly_bp():
+    """B = W on a DAG with skips and mixed activations, alone and inside a padded batch."""
+    for net in (compile_genome(skip_net()),
+                stack([compile_genome(mlp([6, 3, 4], "sigmoid")), compile_genome(skip_net())])):
+        params = init_params(net, list(range(3, 3 + net.population)), [2.0] * net.population)
+        x, y = data(net)
+        dw, db, loss = fa_updates(net, params, [w.clone() for w in params.weights], x, y)
+        grads = bp_gradients(net, params, x, y)
+        for mine, true in zip(masked(net, dw, db), grads, strict=True):
+            torch.testing.assert_close(mine, true, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(loss, cross_entropy(forward(net, params, x)[0], y))
+
+
+def _hand_fa(genome: Genome, net: Net, params: Params, feedback: list[torch.Tensor],
+             x: torch.Tensor, y: torch.Tensor) -> dict[tuple[int, int], torch.Tensor]:
+    """FA written per genome edge (not per level block): ΔW[dst, src] for every edge."""
+    slices = net.members[0].node_slices
+    offsets = net.offsets()
+
+    def block(tensors: list[torch.Tensor], dst: int, src: int) -> torch.Tensor:
+        lv, a, b = slices[dst]
+        slv, sa, sb = slices[src]
+        return tensors[lv - 1][0, a:b, offsets[slv] + sa:offsets[slv] + sb]
+
+    edges = [(c.src, c.dst) for c in genome.enabled_connections()]
+    order = sorted((n.id for n in genome.nodes), key=lambda i: slices[i][0])
+    act = {n.id: n.activation for n in genome.nodes}
+    fns = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
+           "elu": torch.nn.functional.elu, "identity": lambda v: v}
+    h, fprime = {0: x[0]}, {}
+    for node in order[1:]:
+        lv, a, b = slices[node]
+        z = params.biases[lv - 1][0, a:b] + sum(h[s] @ block(params.weights, d, s).T
+                                               for s, d in edges if d == node)
+        z = z.detach().requires_grad_(True)
+        out = fns[act[node]](z)
+        fprime[node] = torch.autograd.grad(out.sum(), z)[0]
+        h[node] = out.detach()
+    delta = {1: torch.softmax(h[1], dim=-1) - torch.nn.functional.one_hot(y[0], 4).float()}
+    for node in reversed(order[1:]):
+        if node != 1:
+            arriving = sum((delta[d] @ block(feedback, d, node) for s, d in edges if s == node),
+                           torch.zeros_like(h[node]))
+            delta[node] = arriving * fprime[node]
+    return {(s, d): delta[d].T @ h[s] / x.shape[1] for s, d in edges}
+
+
+def _edge_view(net: Net, dw: list[torch.Tensor], src: int, dst: int) -> torch.Tensor:
+    slices, offsets = net.members[0].node_slices, net.offsets()
+    lv, a, b = slices[dst]
+    slv, sa, sb = slices[src]
+    return dw[lv - 1][0, a:b, offsets[slv] + sa:offsets[slv] + sb]
+
+
+def test_fa_update_is_the_hand_computation_with_fixed_b_and_not_bp():
+    genome = skip_net()
+    net = compile_genome(genome)
+    params = init_params(net, [7])
+    feedback = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [7]).extra[
+        "feedback"]
+    x, y = data(net, batch=9, seed=1)
+    dw, _, _ = fa_updates(net, params, feedback, x, y)
+    hand = _hand_fa(genome, net, params, feedback, x, y)
+    for (src, dst), expected in hand.items():
+        torch.testing.assert_close(_edge_view(net, dw, src, dst), expected, atol=1e-6, rtol=1e-5)
+    # the node that feeds nothing gets no error, as under bp
+    assert torch.all(_edge_view(net, dw, 0, 6) == 0)
+    grads = bp_gradients(net, params, x, y)
+    mine = masked(net, dw, [torch.zeros_like(b) for b in params.biases])
+    # output level: its true gradient
+    torch.testing.assert_close(mine[net.depth - 1], grads[net.depth - 1])
+    for level in range(net.depth - 1):  # hidden levels: random feedback, not Wᵀ
+        assert not torch.allclose(mine[level], grads[level], atol=1e-4)
+
+
+def test_changing_b_changes_the_lower_updates_only():
+    net = compile_genome(skip_net())
+    params = init_params(net, [5])
+    x, y = data(net, seed=2)
+    base = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [5]).extra["feedback"]
+    dw, db, _ = fa_updates(net, params, base, x, y)
+    top = net.depth - 1
+    for changed in (top, 1):  # the output block's B, and a hidden block's B
+        other = [b.clone() for b in base]
+        other[changed] = -2.0 * other[changed]
+        dw2, db2, _ = fa_updates(net, params, other, x, y)
+        for level in range(changed, net.depth):  # levels at and above the block: unchanged
+            assert torch.equal(dw2[level], dw[level]) and torch.equal(db2[level], db[level])
+        assert not torch.allclose(dw2[changed - 1], dw[changed - 1])  # the level it feeds
+    other = [b.clone() for b in base]
+    other[0] = torch.randn_like(other[0])  # level 1's block only reaches inputs: no effect
+    assert all(torch.equal(a, b) for a, b in zip(fa_updates(net, params, other, x, y)[0], dw,
+                                                 strict=True))
+
+
+def test_feedback_is_drawn_from_the_member_seed_masked_and_fixed_during_training():
+    net = compile_genome(skip_net())
+    hyper = [RULE.hyperparameters().resolve({"init_scale": 2.0})]
+    params = init_params(net, [3], [2.0])
+    state = RULE.init_state(net, params, hyper, [3])
+    again = RULE.init_state(net, params, hyper, [3]).extra["feedback"]
+    other = RULE.init_state(net, params, hyper, [4]).extra["feedback"]
+    for b, b2, b3, w, mask in zip(state.extra["feedback"], again, other, params.weights,
+                                  net.masks, strict=True):
+        assert torch.equal(b, b2) and not torch.equal(b, b3)
+        assert torch.all(b[mask == 0] == 0) and torch.all(b[mask == 1] != 0)
+        bound = 2.0 / mask.sum(dim=2, keepdim=True).clamp(min=1).sqrt()
+        assert torch.all(b.abs() <= bound)
+        assert not torch.allclose(b, w)  # salted: not the forward init of the same seed
+    fixed = [b.clone() for b in state.extra["feedback"]]
+    start = [w.clone() for w in params.weights]
+    for step in range(5):
+        x, y = data(net, seed=step)
+        RULE.train_step(net, params, state, x, y)
+    assert all(torch.equal(a, b) for a, b in zip(state.extra["feedback"], fixed, strict=True))
+    assert not any(torch.equal(a, b) for a, b in zip(params.weights, start, strict=True))
+
+
+def test_fa_learns_digits_with_default_hyperparameters():
+    task = load_task("digits", seed=0)
+    net = compile_genome(mlp([64, 128, 10]))
+    started = time.perf_counter()
+    fit = RULE.fit(net, task, {}, rules.Budget(epochs=30, batch_size=32, patience=6), [0])
+    seconds = time.perf_counter() - started
+    assert fit.status == ["ok"]
+    test = rules.accuracy(RULE.predict(net, fit.params, task.test.x), task.test.y).item()
+    print(f"fa digits 64-128-10: test {test:.4f}, {seconds:.2f} s, {fit.epochs[0]} epochs")
+    assert test >= 0.85, test
+
+
+def small_digits() -> SimpleNamespace:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))[:300]
+    x, y = x[order].astype(np.float32), y[order]
+    x = (x - x[:200].mean(axis=0)) / (x[:200].std(axis=0) + 1e-6)
+
+    def split(a: int, b: int) -> SimpleNamespace:
+        return SimpleNamespace(x=torch.from_numpy(x[a:b]).float(),
+                               y=torch.from_numpy(y[a:b]).long())
+
+    return SimpleNamespace(train=split(0, 200), valid=split(200, 300))
+
+
+def test_padded_batch_trains_like_each_member_alone():
+    skip = mlp([64, 16, 16, 10])
+    skip = Genome(skip.nodes, (*skip.connections, ConnectionGene(9, 0, 1)))  # input -> output
+    genomes, seeds = [mlp([64, 32, 10]), skip, mlp([64, 10])], [11, 22, 33]
+    task, budget = small_digits(), rules.Budget(epochs=2, batch_size=32, patience=10)
+    batch = stack([compile_genome(g) for g in genomes])
+    fit = RULE.fit(batch, task, {}, budget, seeds)
+    assert fit.status == ["ok"] * 3
+    hyper = [RULE.hyperparameters().defaults()] * 3
+    feedback = RULE.init_state(batch, init_params(batch, seeds), hyper, seeds).extra["feedback"]
+    for p, (genome, seed) in enumerate(zip(genomes, seeds, strict=True)):
+        single = compile_genome(genome)
+        alone = RULE.fit(single, task, {}, budget, [seed])
+        for a, b in zip(member_params(batch, fit.params, p).tensors(), alone.params.tensors(),
+                        strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+        assert fit.valid_accuracy[p] == alone.valid_accuracy[0]
+        own = RULE.init_state(single, init_params(single, [seed]), hyper[:1], [seed])
+        for level, b in enumerate(own.extra["feedback"], 1):
+            assert torch.equal(member_block(batch, feedback, p, level), b[0])
+    assert max(fit.valid_accuracy) > 0.3  # it learned something (chance is 0.1)
+    init = init_params(batch, seeds)
+    assert not any(torch.allclose(a, b) for a, b in zip(fit.params.weights, init.weights,
+                                                         strict=True))
+
+
+def test_divergence_is_a_failed_status_with_a_reason():
+    task = load_task("iris", seed=0)
+    net = stack([compile_genome(mlp([4, 16, 3], "elu"))] * 2)
+
+    class Exploding(type(RULE)):
+        name = "fa-exploding-test"
+
+        def train_step(self, net, params, state, x, y):
+            loss = super().train_step(net, params, state, x, y)
+            params.weights[0][0].mul_(1e30)  # member 0 only
+            return loss
+
+    budget = rules.Budget(epochs=20, batch_size=16, patience=20)
+    fit = Exploding().fit(net, task, {}, budget, [0, 1])
+    assert fit.status == ["failed", "ok"]
+    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
+    assert fit.valid_accuracy[1] > 0.5
+    # the loss the rule reports is the real one: non-finite weights give a non-finite loss
+    params = init_params(net, [0, 1])
+    params.weights[1][0, 0, 0] = float("inf")
+    x, y = data(net)
+    _, _, loss = fa_updates(net, params, [w.clone() for w in params.weights], x, y)
+    assert not torch.isfinite(loss[0]) and torch.isfinite(loss[1])
