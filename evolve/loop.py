@@ -72,7 +72,8 @@ class Session:
             max_hidden_nodes=sp.max_hidden_nodes, max_connections=sp.max_connections,
             allow_recurrent=sp.allow_recurrent,
         )
-        problem = Problem(tuple(o.direction for o in resolved), hyper, config.population)
+        problem = Problem(tuple(o.direction for o in resolved), hyper, config.population,
+                          rule.hyperparameters(), frozenset(config.rule.hyperparameters))
         strategy = make_strategy(config.strategy.name, space, problem, config.strategy)
         return cls(config, store, run_id, task, rule, resolved, strategy, list(reporters))
 

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rules.base import HyperSpace
 from search_spaces.genome import Genome
 
 
@@ -77,8 +78,12 @@ class Problem:
     """What a strategy needs to know about the search (no data, no rule internals)."""
 
     directions: tuple[str, ...]
-    hyperparameters: Mapping[str, float]  # the rule's resolved hyperparameters (fixed genes)
+    hyperparameters: Mapping[str, float]  # the rule's resolved hyperparameters (start values)
     population: int
+    # the continuous genes: the rule's hyperparameter space (bounds, log scale); the names
+    # in ``fixed`` were set by the user (rule.hyperparameters) and must not be moved
+    hyper_space: HyperSpace | None = None
+    fixed: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
