@@ -7,9 +7,10 @@
 """
 
 from evolve.config import SearchConfig
+from evolve.constraints import Constraint
 from evolve.objectives import Objective, register_objective
 from evolve.run import Architecture, Run, load_run
 from evolve.search import resume, search
 
-__all__ = ["Architecture", "Objective", "Run", "SearchConfig", "load_run",
+__all__ = ["Architecture", "Constraint", "Objective", "Run", "SearchConfig", "load_run",
            "register_objective", "resume", "search"]

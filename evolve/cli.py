@@ -35,7 +35,12 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", help="where evaluations run: ray (default) or serial")
     p.add_argument("--address", help="join a Ray cluster: auto or HOST:PORT "
                    "(default: start a local Ray instance)")
-    p.add_argument("--objectives", help="comma-separated, e.g. accuracy,params (the default)")
+    p.add_argument("--objectives", help="comma-separated, from accuracy, params, energy, cores, "
+                   "latency, synapses (default: accuracy,energy)")
+    p.add_argument("--hardware", help="chip profile (see `neurevo budgets`) or a TOML profile "
+                   "file (default: loihi)")
+    p.add_argument("--chips", type=int, help="chip budget: architectures needing more are "
+                   "infeasible (default: no budget)")
     p.add_argument("--out", help="output root; the run goes to OUT/<run-id>/ (default: runs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set strategy.elitism=2 "
@@ -62,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     sub.add_parser("rules", help="list learning rules and their hyperparameters",
                    description="List the learning rules with their hyperparameters and defaults.")
+    sub.add_parser("budgets", help="list neuromorphic hardware profiles",
+                   description="List the hardware profiles (per-core budgets, chip size, "
+                   "energy and time constants); * marks estimated numbers.")
     return parser
 
 
@@ -89,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_bad_input(exc: Exception) -> bool:
     from evolve.config import ConfigError
+    from evolve.hardware import ProfileError
     from evolve.records import RecordError
     from evolve.tasks import TaskError
     from rules.base import HyperparameterError
@@ -97,7 +106,7 @@ def _is_bad_input(exc: Exception) -> bool:
     from search_spaces.space import SpaceError
 
     known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
-             GenomeError, SpaceError)
+             GenomeError, SpaceError, ProfileError)
     return isinstance(exc, known) or (isinstance(exc, KeyError) and _one_line(exc).count(":") > 0)
 
 
@@ -117,7 +126,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
             updates[key] = getattr(args, flag)
     for flag, section, key in (("task", "task", "name"), ("label_column", "task", "label_column"),
                                ("rule", "rule", "name"), ("executor", "executor", "name"),
-                               ("address", "executor", "address")):
+                               ("address", "executor", "address"),
+                               ("hardware", "hardware", "profile"),
+                               ("chips", "hardware", "chips")):
         if getattr(args, flag) is not None:
             updates.setdefault(section, {})[key] = getattr(args, flag)
     config = override(config, updates)
@@ -180,6 +191,34 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_budgets(args: argparse.Namespace) -> int:
+    from evolve import hardware
+
+    header = ("profile", "neurons/core", "fan-in/core", "cores/chip", "weight bits",
+              "pJ/synop", "time step")
+    rows = []
+    for name in hardware.available_profiles():
+        p = hardware.get_profile(name)
+        est = set(p.estimates)
+
+        def cell(field: str, text: str) -> str:
+            return text + ("*" if field in est else "")
+        rows.append((
+            name,
+            cell("neurons_per_core", str(p.neurons_per_core)),
+            cell("axons_per_core", str(p.axons_per_core) if p.axons_per_core else "-"),
+            cell("cores_per_chip", str(p.cores_per_chip)),
+            cell("weight_bits", str(p.weight_bits)),
+            cell("energy_per_synop_j", f"{p.energy_per_synop_j * 1e12:g}"),
+            cell("time_step_s", f"{p.time_step_s:g} s"),
+        ))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    print("* estimate (see docs/hardware.md for sources)")
+    return EXIT_OK
+
+
 def _print_front(run: Any, stream: Any) -> None:
     front = run.pareto_front()
     names = list(run.config.objectives)
@@ -200,7 +239,8 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.0f}"
 
 
-COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto, "rules": cmd_rules}
+COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto, "rules": cmd_rules,
+            "budgets": cmd_budgets}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

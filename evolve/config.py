@@ -81,6 +81,14 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True)
+class HardwareConfig:
+    profile: str = "loihi"  # a profile name (`neurevo budgets`) or a path to a TOML profile
+    chips: int = 0  # chip budget: needing more is a constraint violation (0 = no budget)
+    activity: float = 0.1  # share of synapses that carry a spike per time step
+    timesteps: int = 32  # time steps per inference (rate-coded inference needs tens)
+
+
+@dataclass(frozen=True)
 class ExecutorConfig:
     name: str = "ray"  # "ray" (local instance or a cluster) or "serial" (in-process)
     chunk_size: int = 16  # candidates trained together as one padded population batch
@@ -98,7 +106,7 @@ class SearchConfig:
     generations: int = 8
     population: int = 20
     seed: int = 0
-    objectives: tuple[str, ...] = ("accuracy", "params")
+    objectives: tuple[str, ...] = ("accuracy", "energy")
     out: str = "runs"
     run_id: str = ""  # empty: made from the time, task, rule and seed
     # stop early once a generation's best value reaches these, e.g. {accuracy = 1.0}
@@ -108,6 +116,7 @@ class SearchConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
@@ -119,6 +128,9 @@ class SearchConfig:
             "training.patience": self.training.patience >= 1,
             "executor.chunk_size": self.executor.chunk_size >= 1,
             "strategy.target_species": self.strategy.target_species >= 1,
+            "hardware.chips": self.hardware.chips >= 0,
+            "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
+            "hardware.timesteps": self.hardware.timesteps >= 1,
         }
         for key, ok in checks.items():
             if not ok:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,9 @@ import pyarrow as pa
 
 import rules
 from evolve.archive import Archive, ArchiveEntry
+from evolve import hardware
 from evolve.config import ConfigError, SearchConfig
+from evolve.constraints import Constraint, violations
 from evolve.evaluate import (
     Outcome,
     chunk_by_shape,
@@ -36,6 +38,14 @@ from evolve.tasks import Task, load_task
 from search_spaces.space import SearchSpace
 
 CHECKPOINT_VERSION = 1
+CostFn = Callable[..., Any]  # (genome, profile, *, chips, activity, timesteps) -> HardwareCost
+
+
+def resolve_profile(name_or_path: str) -> hardware.CoreBudget:
+    """A registered profile by name, or a TOML profile file (``*.toml``)."""
+    if name_or_path.endswith(".toml"):
+        return hardware.load_profile(name_or_path)
+    return hardware.get_profile(name_or_path)
 
 
 @dataclass
@@ -47,12 +57,16 @@ class Session:
     rule: rules.LearningRule
     objectives: tuple[Objective, ...]
     strategy: Strategy
+    profile: hardware.CoreBudget
+    cost_fn: CostFn
+    constraints: Sequence[Constraint] = ()
     reporters: Sequence[Reporter] = field(default_factory=list)
 
     @classmethod
     def build(cls, config: SearchConfig, store: RunStore, run_id: str,
               objectives: Sequence[str | Objective] | None = None,
-              reporters: Sequence[Reporter] = ()) -> Session:
+              reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
+              cost_fn: CostFn | None = None) -> Session:
         task = load_task(config.task.name, seed=config.seed,
                          valid_fraction=config.task.valid_fraction,
                          test_fraction=config.task.test_fraction,
@@ -75,7 +89,9 @@ class Session:
         problem = Problem(tuple(o.direction for o in resolved), hyper, config.population,
                           rule.hyperparameters(), frozenset(config.rule.hyperparameters))
         strategy = make_strategy(config.strategy.name, space, problem, config.strategy)
-        return cls(config, store, run_id, task, rule, resolved, strategy, list(reporters))
+        profile = resolve_profile(config.hardware.profile)
+        return cls(config, store, run_id, task, rule, resolved, strategy, profile,
+                   cost_fn or hardware.cost, tuple(constraints), list(reporters))
 
     def initial_checkpoint(self) -> dict[str, Any]:
         return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
@@ -170,27 +186,37 @@ class Session:
     def _score(self, candidates: list[Candidate], outcomes: dict[int, Outcome]
                ) -> tuple[list[Scored], list[dict[str, Any]]]:
         scored, rows = [], []
+        hw = self.config.hardware
         for cand in candidates:
             out = outcomes[cand.id]
             ok = out.status == "ok"
             values = [math.nan] * len(self.objectives)
-            if ok:
+            costs: dict[str, float] = {}
+            violated: dict[str, float] = {}
+            try:
+                cost = self.cost_fn(cand.genome, self.profile, chips=hw.chips or None,
+                                    activity=hw.activity, timesteps=hw.timesteps)
+                costs = {k: float(v) for k, v in cost.as_dict().items()}
                 m = Measurements(cand.genome, self.config.rule.name, cand.hyperparameters,
                                  out.valid_accuracy, out.test_accuracy,
-                                 cand.genome.n_parameters(), {})
-                try:
+                                 cand.genome.n_parameters(), costs, {})
+                violated = violations(m, self.constraints, cost.violations)
+                if ok:
                     values = [o(m) for o in self.objectives]
-                except Exception as exc:  # noqa: BLE001 - a user objective failing is data
+            except Exception as exc:  # noqa: BLE001 - a user function failing is data
+                if ok:
                     ok, out.status = False, "failed"
-                    out.error = f"objective raised {type(exc).__name__}: {exc}"[:500]
-                if not all(math.isfinite(v) for v in values):
-                    ok, out.status = False, "failed"
-                    out.error = out.error or "an objective is not finite"
-            scored.append(Scored(cand, tuple(values), 0.0, ok))
-            rows.append(self._row(cand, out, values))
+                    out.error = f"{type(exc).__name__} in objectives/costs/constraints: {exc}"[:500]
+            if ok and not all(math.isfinite(v) for v in values):
+                ok, out.status = False, "failed"
+                out.error = out.error or "an objective is not finite"
+            total = sum(violated.values())
+            scored.append(Scored(cand, tuple(values), total, ok))
+            rows.append(self._row(cand, out, values, costs, violated))
         return scored, rows
 
-    def _row(self, cand: Candidate, out: Outcome, values: list[float]) -> dict[str, Any]:
+    def _row(self, cand: Candidate, out: Outcome, values: list[float], costs: dict[str, float],
+             violated: dict[str, float]) -> dict[str, Any]:
         row = {
             "run_id": self.run_id, "generation": cand.generation, "candidate_id": cand.id,
             "parent_ids": list(cand.parents), "species": cand.species,
@@ -200,7 +226,9 @@ class Session:
             "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
             "params": cand.genome.n_parameters(), "status": out.status, "error": out.error,
             "epochs": out.epochs, "train_seconds": out.train_seconds, "worker": out.worker,
-            "seed": out.seed,
+            "seed": out.seed, "costs": json.dumps(costs, sort_keys=True),
+            "violations": json.dumps(violated, sort_keys=True),
+            "violation_total": float(sum(violated.values())),
         }
         for o, v in zip(self.objectives, values, strict=True):
             row[OBJECTIVE_PREFIX + o.name] = v

@@ -30,6 +30,7 @@ class Measurements:
     valid_accuracy: float
     test_accuracy: float
     params: int
+    costs: Mapping[str, float]  # hardware costs (evolve.hardware.HardwareCost.as_dict())
     extra: Mapping[str, Any]
 
 
@@ -68,6 +69,16 @@ def register_objective(objective: Objective) -> Objective:
 
 register_objective(Objective("accuracy", "max", lambda m: m.valid_accuracy, reference=0.0))
 register_objective(Objective("params", "min", lambda m: m.params, reference=1e6, log_scale=True))
+# hardware objectives read the cost model of the search's profile (docs/hardware.md);
+# references are generous worst cases so hypervolumes of different runs stay comparable
+register_objective(Objective("cores", "min", lambda m: m.costs["cores"], reference=1e4,
+                             log_scale=True))
+register_objective(Objective("energy", "min", lambda m: m.costs["energy_j"], reference=1e-3,
+                             log_scale=True))
+register_objective(Objective("latency", "min", lambda m: m.costs["latency_s"], reference=1.0,
+                             log_scale=True))
+register_objective(Objective("synapses", "min", lambda m: m.costs["synapses"], reference=1e8,
+                             log_scale=True))
 
 
 def available_objectives() -> list[str]:

@@ -51,6 +51,9 @@ EVALUATION_FIELDS = [
     ("train_seconds", pa.float64()),
     ("worker", pa.string()),
     ("seed", pa.int64()),
+    ("costs", pa.string()),
+    ("violations", pa.string()),
+    ("violation_total", pa.float64()),
 ]
 OBJECTIVE_PREFIX = "objective."
 

@@ -105,10 +105,8 @@ class Run:
 def architecture_from_row(row: dict[str, Any], store: RunStore) -> Architecture:
     objectives = {k[len(OBJECTIVE_PREFIX):]: float(v) for k, v in row.items()
                   if k.startswith(OBJECTIVE_PREFIX) and v is not None}
-    costs = {k[len("cost."):]: float(v) for k, v in row.items()
-             if k.startswith("cost.") and v is not None}
-    violations = {k[len("violation."):]: float(v) for k, v in row.items()
-                  if k.startswith("violation.") and v is not None and v > 0}
+    costs = {k: float(v) for k, v in json.loads(row.get("costs") or "{}").items()}
+    violations = {k: float(v) for k, v in json.loads(row.get("violations") or "{}").items()}
     return Architecture(
         candidate_id=int(row["candidate_id"]), generation=int(row["generation"]),
         rule=row["rule"], genome=Genome.from_json(row["genome"]), objectives=objectives,

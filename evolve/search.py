@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evolve.config import SearchConfig, from_toml, override, to_toml
-from evolve.loop import Session
+from evolve.constraints import Constraint
+from evolve.loop import CostFn, Session
 from evolve.objectives import Objective
 from evolve.records import RecordError, RunStore, write_text
 from evolve.reporters import Reporter
@@ -28,12 +29,17 @@ def make_run_id(config: SearchConfig) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{task}-{config.rule.name}-s{config.seed}"
 
 
-def search(config: SearchConfig | None = None, *, objectives: Sequence[str | Objective] | None = None,
-           reporters: Sequence[Reporter] = ()) -> Run:
+def search(config: SearchConfig | None = None, *,
+           objectives: Sequence[str | Objective] | None = None,
+           reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
+           cost_fn: CostFn | None = None) -> Run:
     """Run a whole search and return its :class:`Run`.
 
     ``objectives`` may hold :class:`~evolve.objectives.Objective` objects (custom ones); by
-    default the config's objective names are used.
+    default the config's objective names are used. ``constraints`` are extra
+    :class:`~evolve.constraints.Constraint` s (``<= 0`` feasible) next to the chip budget;
+    ``cost_fn`` replaces :func:`evolve.hardware.cost` (same signature). Callables are not
+    stored in the run: pass them again to :func:`resume`.
     """
     config = config or SearchConfig()
     run_id = config.run_id or make_run_id(config)
@@ -46,7 +52,8 @@ def search(config: SearchConfig | None = None, *, objectives: Sequence[str | Obj
         raise RecordError(f"run directory {root} already exists; use `neurevo resume {root}`")
     store = RunStore(root)
     config = override(config, {"run_id": root.name})
-    session = Session.build(config, store, root.name, objectives, reporters)
+    session = Session.build(config, store, root.name, objectives, reporters, constraints,
+                            cost_fn)
     root.mkdir(parents=True, exist_ok=True)
     write_text(store.config_path, to_toml(config))
     checkpoint = session.initial_checkpoint()
@@ -57,7 +64,8 @@ def search(config: SearchConfig | None = None, *, objectives: Sequence[str | Obj
 
 def resume(path: str | Path, *, generations: int | None = None,
            objectives: Sequence[str | Objective] | None = None,
-           reporters: Sequence[Reporter] = ()) -> Run:
+           reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
+           cost_fn: CostFn | None = None) -> Run:
     """Continue a run from its last checkpoint (optionally to more generations)."""
     store = RunStore(path)
     if not store.config_path.is_file():
@@ -67,6 +75,7 @@ def resume(path: str | Path, *, generations: int | None = None,
         config = override(config, {"generations": generations})
         write_text(store.config_path, to_toml(config))
     checkpoint = store.read_checkpoint()
-    session = Session.build(config, store, checkpoint["run_id"], objectives, reporters)
+    session = Session.build(config, store, checkpoint["run_id"], objectives, reporters,
+                            constraints, cost_fn)
     session.run(checkpoint)
     return Run(store.root)

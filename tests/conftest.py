@@ -27,6 +27,7 @@ def small_digits_config(tmp_path) -> SearchConfig:
     """3 generations of 8 candidates on digits, a few epochs each: a real search in seconds."""
     return override(SearchConfig(), {
         "generations": 3, "population": 8, "seed": 3, "out": str(tmp_path / "runs"),
+        "objectives": ["accuracy", "params"],
         "training": {"epochs": 4, "patience": 3},
         "space": {"max_hidden_size": 32},
         "strategy": {"add_node": 0.5, "add_edge": 0.3},

@@ -59,6 +59,7 @@ class NeatStrategy(Strategy):
             "next_species": 0,
             "survivors": [],
         }
+        children = self._start(state, children, rng)
         state["pending"] = [c.to_dict() for c in self._speciate(state, children, [])]
         state["tracker"] = tracker.to_dict()
         return state
@@ -74,6 +75,7 @@ class NeatStrategy(Strategy):
         values[~ok] = 0.0
         violation = np.array([s.violation for s in population])
         rank, crowd = rank_and_crowding(values, self.problem.directions, violation, ok)
+        self._ranked(state, population, scored, rank, crowd, rng)
         fitness = (rank.max() + 1 - rank).astype(float)
         primary = np.where(ok, values[:, 0] if self.problem.directions[0] == "max"
                            else -values[:, 0], -np.inf)
@@ -110,6 +112,7 @@ class NeatStrategy(Strategy):
             others = [ranked[o["id"]][0] for o in species if o["id"] != sp["id"]]
             for _ in range(share - n_elite):
                 first = _tournament(parents, rank, crowd, rng)
+                source = first  # the parent whose continuous genes the child inherits
                 lineage: tuple[int, ...] = (population[first].candidate.id,)
                 genome = population[first].candidate.genome
                 hyper = population[first].candidate.hyperparameters
@@ -123,9 +126,12 @@ class NeatStrategy(Strategy):
                         genome = self.space.crossover(population[fitter].candidate.genome,
                                                       population[other].candidate.genome, rng)
                         hyper = population[fitter].candidate.hyperparameters
+                        source = fitter
                         lineage = (population[fitter].candidate.id, population[other].candidate.id)
                 genome = self.space.mutate(genome, rng, tracker, self.rates)
-                children.append(Candidate(next_id, generation + 1, genome, dict(hyper), lineage))
+                child = Candidate(next_id, generation + 1, genome, dict(hyper), lineage)
+                children.append(self._offspring(state, child, population[source],
+                                                population[ordered[0]], rng))
                 next_id += 1
 
         state["species"] = species
@@ -143,7 +149,29 @@ class NeatStrategy(Strategy):
             pending=[c.to_dict() for c in children],
             tracker=tracker.to_dict(),
         )
+        self._finish(state, survivor_members, children)
         return state
+
+    # -- hooks for strategies that also move continuous genes (neat-pso); NEAT's own
+    # -- do nothing and draw no random numbers, so NEAT's stream stays as it is
+    def _start(self, state: dict[str, Any], children: list[Candidate],
+               rng: np.random.Generator) -> list[Candidate]:
+        """Generation 0's candidates, after their genomes were drawn (NEAT: start values)."""
+        return children
+
+    def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
+                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+        """Called once per ``tell`` with the ranking of survivors + new evaluations."""
+
+    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
+                   leader: Scored, rng: np.random.Generator) -> Candidate:
+        """A child bred from ``source`` (its only or fitter parent) in the species whose
+        best-ranked member is ``leader``; called right after the child's mutation."""
+        return child
+
+    def _finish(self, state: dict[str, Any], survivors: list[Candidate],
+                children: list[Candidate]) -> None:
+        """Called at the end of ``tell`` with the next generation (survivors + children)."""
 
     def _speciate(self, state: dict[str, Any], children: list[Candidate],
                   survivors: list[Candidate], current: list[Scored] | None = None

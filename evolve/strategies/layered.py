@@ -1,0 +1,150 @@
+"""Continuous genes and the fixed-depth layered space, shared by pso, optuna, random, neat-pso.
+
+A :class:`Dimension` is one searched number: a rule hyperparameter (``Problem.hyper_space``
+minus ``Problem.fixed``) or, in the fixed-depth space, the width of a hidden layer. Swarms
+move in *internal* coordinates — ``ln(value)`` for log-scale dimensions, the value itself
+otherwise — so that a step multiplies a learning rate instead of adding to it, and a value is
+*applied* by mapping back, clipping to the bounds and rounding integers. Internal positions
+stay continuous (a particle can sit between two integers); only applied values are rounded.
+
+The fixed-depth layered space is what the non-NEAT strategies (``pso``, ``optuna``) search:
+``depth`` hidden groups chained input → h1 → … → h_depth → output, each group's width an
+integer in ``[min_hidden_size, max_hidden_size]`` on a log scale, every group using the first
+of ``space.hidden_activations``. ``depth`` is ``strategy.depth`` (default 2), capped by
+``space.max_hidden_nodes`` and by ``space.max_connections`` (a chain of d groups has d + 1
+edges). Node and innovation ids are the same in every layered genome of a run, so genomes of
+equal depth line up exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from evolve.strategies.base import Problem
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.space import SearchSpace
+
+DEFAULT_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched number: bounds, scale, integrality."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"dimension {self.name}: low {self.low} > high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"dimension {self.name}: a log-scale range needs low > 0, "
+                             f"got {self.low}")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Internal bounds (log-transformed for log dimensions)."""
+        return self.to_internal(self.low), self.to_internal(self.high)
+
+    def to_internal(self, value: float) -> float:
+        return math.log(value) if self.log else float(value)
+
+    def to_value(self, internal: float) -> float:
+        """Apply an internal coordinate: map back, clip to [low, high], round integers."""
+        lo, hi = self.bounds
+        internal = min(max(float(internal), lo), hi)
+        value = math.exp(internal) if self.log else internal
+        value = min(max(value, self.low), self.high)  # exp(ln(high)) may overshoot by an ulp
+        if self.integer:
+            value = float(min(max(round(value), math.ceil(self.low)), math.floor(self.high)))
+        return value
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """A uniform internal coordinate (log-uniform value for log dimensions)."""
+        lo, hi = self.bounds
+        return float(rng.uniform(lo, hi))
+
+
+# -- the rule's hyperparameters ---------------------------------------------------------------
+def hyper_dimensions(problem: Problem) -> list[Dimension]:
+    """The rule's hyperparameters a strategy may move (all of ``hyper_space`` but ``fixed``)."""
+    if problem.hyper_space is None:
+        return []
+    return [Dimension(p.name, p.low, p.high, p.log, p.integer)
+            for p in problem.hyper_space.params if p.name not in problem.fixed]
+
+
+def apply_hyper(problem: Problem, dims: Sequence[Dimension],
+                internal: Sequence[float]) -> dict[str, float]:
+    """The candidate's hyperparameters: start values, with the moved ones at ``internal``."""
+    hyper = {k: float(v) for k, v in problem.hyperparameters.items()}
+    for dim, x in zip(dims, internal, strict=True):
+        hyper[dim.name] = dim.to_value(x)
+    return hyper
+
+
+# -- the fixed-depth layered space --------------------------------------------------------------
+def layered_depth(space: SearchSpace, config: Any) -> int:
+    depth = int(getattr(config, "depth", DEFAULT_DEPTH))
+    if depth < 0:
+        raise ValueError(f"strategy.depth must be >= 0, got {depth}")
+    return max(0, min(depth, space.max_hidden_nodes, space.max_connections - 1))
+
+
+def width_dimensions(space: SearchSpace, depth: int) -> list[Dimension]:
+    return [Dimension(f"width_{i + 1}", space.min_hidden_size, space.max_hidden_size,
+                      log=True, integer=True) for i in range(depth)]
+
+
+def layered_genome(space: SearchSpace, widths: Sequence[int]) -> Genome:
+    """input(0) → hidden(2) → … → hidden(len(widths) + 1) → output(1), one edge per step."""
+    activation = space.hidden_activations[0]
+    nodes = [NodeGene(0, "input", space.n_inputs, "identity"),
+             NodeGene(1, "output", space.n_outputs, space.output_activation)]
+    nodes += [NodeGene(i + 2, "hidden", int(w), activation) for i, w in enumerate(widths)]
+    chain = [0, *range(2, len(widths) + 2), 1]
+    conns = [ConnectionGene(k, src, dst) for k, (src, dst) in enumerate(zip(chain, chain[1:]))]
+    return Genome(tuple(nodes), tuple(conns))
+
+
+@dataclass(frozen=True)
+class LayeredSpace:
+    """Widths then hyperparameters, as one vector of :class:`Dimension`."""
+
+    space: SearchSpace
+    problem: Problem
+    depth: int
+
+    @classmethod
+    def of(cls, space: SearchSpace, problem: Problem, config: Any) -> LayeredSpace:
+        return cls(space, problem, layered_depth(space, config))
+
+    @property
+    def widths(self) -> list[Dimension]:
+        return width_dimensions(self.space, self.depth)
+
+    @property
+    def hypers(self) -> list[Dimension]:
+        return hyper_dimensions(self.problem)
+
+    @property
+    def dims(self) -> list[Dimension]:
+        return self.widths + self.hypers
+
+    def decode(self, internal: Sequence[float]) -> tuple[Genome, dict[str, float]]:
+        """Genome and hyperparameters of an internal position over :attr:`dims`."""
+        widths = [int(d.to_value(x)) for d, x in zip(self.widths, internal, strict=False)]
+        hyper = apply_hyper(self.problem, self.hypers, list(internal)[self.depth:])
+        return layered_genome(self.space, widths), hyper
+
+    def decode_values(self, values: Mapping[str, float]) -> tuple[Genome, dict[str, float]]:
+        """Genome and hyperparameters from applied values by name (Optuna's params)."""
+        return self.decode([d.to_internal(values[d.name]) for d in self.dims])

@@ -1,0 +1,107 @@
+"""NEAT-PSO: NEAT evolves the structure, a particle swarm moves the rule's hyperparameters.
+
+Structure changes exactly as in ``neat`` (evolve/strategies/neat.py): the same Pareto rank
+and crowding under constraint domination, speciation, fitness sharing, elitism, tournament
+selection, crossover and mutation — this class only fills NEAT's hooks. Every candidate is
+also a particle over its continuous genes (the rule's hyperparameters minus the ones the user
+fixed; log-scale ones in ln space, see layered.py) with a position x, a velocity v and a
+*lineage best* p: the best position that it or any ancestor reached. A child takes x, v and p
+from the parent it inherits its hyperparameters from (the only parent, or the fitter one in a
+crossover) and makes one PSO step (Kennedy & Eberhart 1995; Shi & Eberhart 1998),
+
+    v ← w·v + c1·r1 ⊙ (p − x) + c2·r2 ⊙ (ℓ − x),   clipped to ±κ·(hi − lo)
+    x ← clip(x + v, lo, hi)
+
+(:func:`evolve.strategies.pso.pso_step`), where ℓ is the position of the best-ranked member of
+the species the child is bred in — the species plays the part of a PSO neighbourhood, so each
+niche of structures tunes its own hyperparameters. The child's hyperparameters are x applied
+(mapped back, clipped, integers rounded).
+
+When a candidate has been evaluated, its lineage best becomes its own position unless the
+inherited best ranks before it in NEAT's order (Pareto rank, then crowding distance; ties go
+to the newer position) when both are ranked together with the current population. Failed
+evaluations rank last, so they never displace a lineage best.
+
+Generation 0: the minimal genome sits at the start values (``Problem.hyperparameters``), the
+others at uniform positions (log-uniform values for log-scale genes); velocities start at 0.
+
+State (JSON): ``particles`` maps each live candidate id (pending or surviving) to
+``{"x", "v", "best"}``, ``best`` being ``None`` or ``{"x", "values", "violation", "ok"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from evolve.strategies.base import Candidate, Problem, Scored
+from evolve.strategies.layered import apply_hyper, hyper_dimensions
+from evolve.strategies.neat import NeatStrategy
+from evolve.strategies.pso import PsoParams, point, pso_step, rank_points
+from search_spaces.space import SearchSpace
+
+
+class NeatPsoStrategy(NeatStrategy):
+    name = "neat-pso"
+
+    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
+        super().__init__(space, problem, config)
+        self.dims = hyper_dimensions(problem)
+        self.params = PsoParams.from_config(config)
+        self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
+        self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
+
+    def _applied(self, child: Candidate, x: list[float]) -> Candidate:
+        return dataclasses.replace(child, hyperparameters=apply_hyper(self.problem, self.dims, x))
+
+    # -- NEAT's hooks ------------------------------------------------------------------------
+    def _start(self, state: dict[str, Any], children: list[Candidate],
+               rng: np.random.Generator) -> list[Candidate]:
+        start = [d.to_internal(min(max(self.problem.hyperparameters[d.name], d.low), d.high))
+                 for d in self.dims]
+        particles, out = {}, []
+        for i, child in enumerate(children):
+            x = start if i == 0 else [d.sample(rng) for d in self.dims]
+            particles[str(child.id)] = {"x": x, "v": [0.0] * len(self.dims), "best": None}
+            out.append(self._applied(child, x))
+        state["genes"] = [d.name for d in self.dims]
+        state["particles"] = particles
+        return out
+
+    def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
+                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+        particles = {k: dict(v) for k, v in state["particles"].items()}
+        here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]
+        new = {s.candidate.id for s in scored}
+        inherited = [(i, particles[str(s.candidate.id)]["best"])
+                     for i, s in enumerate(population) if s.candidate.id in new]
+        inherited = [(i, b) for i, b in inherited if b is not None]
+        rank_u, crowd_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        best_at = {i: len(here) + k for k, (i, _) in enumerate(inherited)}
+        for i, s in enumerate(population):
+            if s.candidate.id not in new:
+                continue  # a survivor: its own evaluation is already in its lineage best
+            j = best_at.get(i)
+            if j is None or (rank_u[i], -crowd_u[i]) <= (rank_u[j], -crowd_u[j]):
+                particles[str(s.candidate.id)]["best"] = here[i]
+        state["particles"] = particles
+
+    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
+                   leader: Scored, rng: np.random.Generator) -> Candidate:
+        parent = state["particles"][str(source.candidate.id)]
+        lead = state["particles"][str(leader.candidate.id)]["x"]
+        r1, r2 = rng.random(len(self.dims)), rng.random(len(self.dims))
+        x, v = pso_step(np.array(parent["x"]), np.array(parent["v"]),
+                        np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.params,
+                        self.low, self.high)
+        x_list = x.tolist()
+        state["particles"][str(child.id)] = {"x": x_list, "v": v.tolist(),
+                                             "best": parent["best"]}
+        return self._applied(child, x_list)
+
+    def _finish(self, state: dict[str, Any], survivors: list[Candidate],
+                children: list[Candidate]) -> None:
+        live = {str(c.id) for c in (*survivors, *children)}
+        state["particles"] = {k: v for k, v in state["particles"].items() if k in live}

@@ -1,0 +1,106 @@
+"""Hardware costs inside a search: objectives, chip budgets, custom profiles and constraints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import evolve
+from evolve.config import override
+from search_spaces.genome import Genome
+
+
+def hw_config(config, **hardware):
+    return override(config, {"objectives": ["accuracy", "energy"], "hardware": hardware,
+                             "generations": 4, "population": 10})
+
+
+def test_chip_budget_front_is_feasible_and_shows_the_energy_trade_off(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "evolve.cli", "search", "--hardware", "truenorth", "--chips", "1",
+         "--executor", "serial", "--generations", "4", "--population", "10",
+         "--set", "training.epochs=6", "--set", "strategy.add_node=0.5",
+         "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    run_dir = result.stdout.strip().splitlines()[-1]
+    pareto = subprocess.run([sys.executable, "-m", "evolve.cli", "pareto", run_dir, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    front = json.loads(pareto.stdout)
+    assert all(member["violations"] == {} for member in front)
+    assert all(member["costs"]["chips"] <= 1 for member in front)
+    points = sorted((m["objectives"]["energy"], m["objectives"]["accuracy"]) for m in front)
+    assert len(points) >= 3, points
+    # a trade-off: more energy buys more accuracy along the front
+    assert all(a1 < a2 for (_, a1), (_, a2) in zip(points, points[1:]))
+    rows = evolve.load_run(run_dir).evaluations().to_pylist()
+    assert all("energy_j" in json.loads(r["costs"]) for r in rows)
+
+
+def test_costs_and_violations_are_recorded_not_folded_into_fitness(small_digits_config):
+    config = hw_config(small_digits_config, profile="loihi", chips=1)
+    run = evolve.search(config)
+    for row in run.evaluations().to_pylist():
+        costs = json.loads(row["costs"])
+        assert costs["cores"] >= 1 and costs["energy_j"] > 0
+        if row["status"] == "ok":
+            assert row["objective.energy"] == costs["energy_j"]  # the raw cost, no penalty
+            assert row["objective.accuracy"] == row["valid_accuracy"]
+
+
+def test_a_custom_toml_profile_changes_the_outcome(small_digits_config, tmp_path):
+    from evolve.hardware import get_profile, to_toml
+
+    tiny = to_toml(get_profile("loihi")).replace('name = "loihi"', 'name = "tiny"')
+    lines = []
+    for line in tiny.splitlines():
+        key = line.split("=")[0].strip()
+        if key == "neurons_per_core":
+            line = "neurons_per_core = 16"
+        elif key == "cores_per_chip":
+            line = "cores_per_chip = 2"
+        lines.append(line)
+    path = tmp_path / "tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    base = evolve.search(hw_config(small_digits_config, profile="loihi", chips=1))
+    small = evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
+    # on a 2-core chip of 16 neurons per core only <= 32 on-core neurons are feasible
+    assert all(a.costs["cores"] <= 2 for a in small.pareto_front())
+    assert {a.candidate_id for a in base.pareto_front()} != \
+        {a.candidate_id for a in small.pareto_front()}
+    infeasible = [r for r in small.evaluations().to_pylist() if r["violation_total"] > 0]
+    assert infeasible, "the tiny chip rejects some candidates"
+    front_ids = {a.candidate_id for a in small.pareto_front()}
+    assert not front_ids & {r["candidate_id"] for r in infeasible}
+
+
+def test_a_custom_python_constraint_changes_the_outcome(small_digits_config):
+    config = hw_config(small_digits_config, profile="loihi")
+    free = evolve.search(config)
+    assert any(a.genome.hidden_ids for a in free.pareto_front())
+    no_hidden = evolve.Constraint("no_hidden_groups", lambda m: len(m.genome.hidden_ids))
+    constrained = evolve.search(config, constraints=[no_hidden])
+    assert constrained.pareto_front()
+    assert all(not a.genome.hidden_ids for a in constrained.pareto_front())
+    rows = constrained.evaluations().to_pylist()
+    flagged = [r for r in rows if json.loads(r["violations"]).get("no_hidden_groups")]
+    assert flagged and all(r["status"] == "ok" for r in flagged), "violations are not failures"
+
+
+def test_a_custom_cost_function_replaces_the_model(small_digits_config):
+    from evolve.hardware import cost
+
+    calls = []
+
+    def doubled(genome, profile, **kwargs):
+        calls.append(genome)
+        real = cost(genome, profile, **kwargs)
+        return dataclasses.replace(real, energy_j=2 * real.energy_j)
+
+    run = evolve.search(hw_config(small_digits_config, profile="loihi"), cost_fn=doubled)
+    assert calls
+    for row in run.evaluations().to_pylist():
+        if row["status"] == "ok":
+            genome = Genome.from_json(row["genome"])
+            assert row["objective.energy"] == 2 * cost(genome, "loihi").energy_j
