@@ -28,7 +28,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="digits | xor | iris | wine | breast_cancer | mnist1d, "
                    "or a .npz/.csv/.parquet file (default: digits)")
     p.add_argument("--label-column", help="label column of a .csv/.parquet task (default: label)")
-    p.add_argument("--rule", help="learning rule (see `neurevo rules`; default: bp)")
+    p.add_argument("--rule", help="learning rule (see `neurevo rules`; default: pc)")
     p.add_argument("--generations", type=int, help="generations to run (default: 8)")
     p.add_argument("--population", type=int, help="candidates per generation (default: 20)")
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("search", help="run a new search",
-                       description="Run a new search. With no options: digits, bp, NEAT, "
+                       description="Run a new search. With no options: digits, pc, NEAT, "
                        "8 generations x 20 candidates on a local Ray instance (a few minutes).")
     _search_options(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
@@ -236,6 +236,8 @@ def _print_front(run: Any, stream: Any) -> None:
 def _fmt(value: float) -> str:
     if not math.isfinite(value):
         return "nan"
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.3e}"
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.0f}"
 
 

@@ -36,7 +36,7 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class RuleConfig:
-    name: str = "bp"
+    name: str = "pc"  # predictive coding: the default local rule (`neurevo rules` lists all)
     # fixed overrides of the rule's hyperparameter defaults, e.g. {lr = 0.01}
     hyperparameters: dict[str, float] = field(default_factory=dict)
 

@@ -13,7 +13,7 @@ torch.set_num_threads(1)
 
 XOR_SETTINGS = {
     "task": {"name": "xor"},
-    "rule": {"hyperparameters": {"lr": 0.1}},
+    "rule": {"name": "bp", "hyperparameters": {"lr": 0.1}},
     "training": {"epochs": 200, "batch_size": 4, "patience": 100},
     # neuron-level NEAT: a hidden node is one neuron, so XOR needs evolved structure
     "space": {"min_hidden_size": 1, "max_hidden_size": 1,
@@ -27,7 +27,7 @@ def small_digits_config(tmp_path) -> SearchConfig:
     """3 generations of 8 candidates on digits, a few epochs each: a real search in seconds."""
     return override(SearchConfig(), {
         "generations": 3, "population": 8, "seed": 3, "out": str(tmp_path / "runs"),
-        "objectives": ["accuracy", "params"],
+        "objectives": ["accuracy", "params"], "rule": {"name": "bp"},
         "training": {"epochs": 4, "patience": 3},
         "space": {"max_hidden_size": 32},
         "strategy": {"add_node": 0.5, "add_edge": 0.3},

@@ -36,7 +36,7 @@ def test_search_prints_front_and_run_dir_last_then_pareto_json(tmp_path):
     for member in front:
         assert set(member) >= {"rank", "objectives", "costs", "violations", "test_accuracy",
                                "rule", "genome"}
-        assert member["rule"] == "bp" and member["violations"] == {}
+        assert member["rule"] == "pc" and member["violations"] == {}  # the default rule
         assert 0.0 <= member["test_accuracy"] <= 1.0
 
 
