@@ -1,0 +1,273 @@
+"""ff (Forward-Forward): label embedding and negative labels, no autograd graph spans two
+levels, updates and prediction scores equal a hand computation on a DAG with skip edges,
+the rule learns digits, a padded population trains like its members alone, divergence ends
+as a failed status."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import rules
+import rules.ff  # noqa: F401  (registers "ff")
+from evolve.tasks import load_task
+from rules.ff import embed, level_losses
+from search_spaces.compile import compile_genome, init_params, member_params, stack
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.net import Params
+
+RULE = "ff"
+EPS = 1e-6  # the normaliser's ε
+
+
+def mlp(sizes: list[int], activation: str = "relu") -> Genome:
+    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
+    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
+    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
+    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
+    return Genome(tuple(nodes), tuple(conns))
+
+
+def skip_dag() -> Genome:
+    """in(5) -> A(4, tanh) -> B(3, sigmoid) -> out(3), plus skips in -> B and A -> out."""
+    nodes = (NodeGene(0, "input", 5), NodeGene(1, "output", 3), NodeGene(2, "hidden", 4, "tanh"),
+             NodeGene(3, "hidden", 3, "sigmoid"))
+    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 3), ConnectionGene(2, 3, 1),
+             ConnectionGene(3, 0, 3), ConnectionGene(4, 2, 1))
+    return Genome(nodes, conns)
+
+
+def cols(net, node: int) -> slice:
+    lv, a, b = net.members[0].node_slices[node]
+    start = sum(net.members[0].level_sizes[:lv])
+    return slice(start + a, start + b)
+
+
+def rows(net, node: int) -> tuple[int, slice]:
+    lv, a, b = net.members[0].node_slices[node]
+    return lv - 1, slice(a, b)
+
+
+def block(net, blocks, src: int, dst: int) -> torch.Tensor:
+    i, r = rows(net, dst)
+    return blocks[i][0, r, cols(net, src)]
+
+
+def bias(net, biases, node: int) -> torch.Tensor:
+    i, r = rows(net, node)
+    return biases[i][0, r]
+
+
+def setup(genome: Genome, hyper: dict | None = None, seed: int = 3):
+    net = compile_genome(genome)
+    rule = rules.get_rule(RULE)
+    h = rule.hyperparameters().resolve(hyper or {})
+    params = init_params(net, [seed], [h["init_scale"]])
+    state = rule.init_state(net, params, [h], [seed])
+    return net, rule, params, state
+
+
+def hand_pass(net, params, x):
+    """Hand-written FF pass of skip_dag: per level (z, h, goodness), inputs normalised."""
+    W, b = params.weights, params.biases
+
+    def unit(h):
+        return h / torch.sqrt((h**2).mean(1, keepdim=True) + EPS)
+
+    za = x @ block(net, W, 0, 2).T + bias(net, b, 2)
+    a = torch.tanh(za)
+    zb = x @ block(net, W, 0, 3).T + unit(a) @ block(net, W, 2, 3).T + bias(net, b, 3)
+    hb = torch.sigmoid(zb)
+    o = unit(hb) @ block(net, W, 3, 1).T + unit(a) @ block(net, W, 2, 1).T + bias(net, b, 1)
+    return {"A": (za, a, (a**2).mean(1)), "B": (zb, hb, (hb**2).mean(1)),
+            "out": (o, o, (o**2).mean(1)), "inputs": {"A": x, "B": (x, unit(a)),
+                                                     "out": (unit(hb), unit(a))}}
+
+
+# ================================================================ data: embedding, negatives
+
+
+def test_label_is_added_onto_first_features_and_negatives_are_wrong_per_member_seed() -> None:
+    x = torch.randn(2, 5, 7)
+    y = torch.tensor([[0, 1, 2, 0, 2], [2, 2, 1, 0, 1]])
+    out = embed(x, y, 3)
+    torch.testing.assert_close(out[..., 3:], x[..., 3:])
+    torch.testing.assert_close(out[..., :3], x[..., :3] + 8.0 * torch.eye(3)[y])
+    with pytest.raises(ValueError, match="input features"):
+        embed(x[..., :2], y, 3)
+
+    net, rule, params, state = setup(mlp([12, 8, 10]), seed=5)
+    labels = torch.arange(10).repeat(50).unsqueeze(0)
+    neg = rule.negative_labels(state, labels, 10)
+    assert torch.all(neg != labels)
+    assert set(neg[labels == 4].tolist()) == set(range(10)) - {4}
+    _, _, _, again = setup(mlp([12, 8, 10]), seed=5)
+    _, _, _, other = setup(mlp([12, 8, 10]), seed=6)
+    assert torch.equal(rule.negative_labels(again, labels, 10), neg)
+    assert not torch.equal(rule.negative_labels(other, labels, 10), neg)
+
+
+def test_fewer_inputs_than_classes_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="input features"):
+        setup(mlp([3, 4, 5]))
+
+
+# ============================================================ locality: no cross-level graph
+
+
+def test_each_level_loss_reaches_only_its_own_parameters() -> None:
+    net, rule, params, state = setup(skip_dag())
+    leaves = Params([w.clone().requires_grad_(True) for w in params.weights],
+                    [b.clone().requires_grad_(True) for b in params.biases])
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 8, 5, generator=gen)
+    y = torch.randint(0, 3, (1, 8), generator=gen)
+    x_pos, x_neg = embed(x, y, 3), embed(x, (y + 1) % 3, 3)
+    losses = level_losses(net, leaves, x_pos, x_neg, torch.tensor([0.5]), torch.tensor([16.0]))
+    for level in range(1, net.depth + 1):
+        grads = torch.autograd.grad(losses[level].sum(), [*leaves.weights, *leaves.biases],
+                                    allow_unused=True, retain_graph=True)
+        for k in range(net.depth):
+            own = k == level - 1
+            for g in (grads[k], grads[net.depth + k]):
+                if own:
+                    assert g is not None and g.abs().sum() > 0
+                else:
+                    assert g is None, (level, k)
+
+
+# ========================================================= definition: hand computation
+
+
+def test_updates_and_scores_equal_hand_computation_on_skip_dag() -> None:
+    theta, kappa = 0.3, 4.0
+    net, rule, params, state = setup(skip_dag(), {"theta": theta, "sharpness": kappa})
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 6, 5, generator=gen)
+    y = torch.randint(0, 3, (1, 6), generator=gen)
+    neg_gen = state.extra["negatives"][0]
+    saved = neg_gen.get_state()
+    wrong = rule.negative_labels(state, y, 3)
+    neg_gen.set_state(saved)
+    dw, db, loss = rule.updates(net, params, state, x, y)
+
+    pos = hand_pass(net, params, embed(x, y, 3)[0])
+    neg = hand_pass(net, params, embed(x, wrong, 3)[0])
+    n = x.shape[1]
+    derivs = {"A": lambda z, h: 1 - h**2, "B": lambda z, h: h * (1 - h),
+              "out": lambda z, h: torch.ones_like(h)}
+    total = torch.zeros(())
+    deltas = {}
+    for name in ("A", "B", "out"):
+        (zp, hp, gp), (zn, hn, gn) = pos[name][:3], neg[name][:3]
+        width = hp.shape[1]
+        total = total + (torch.nn.functional.softplus(kappa * (theta - gp))
+                         + torch.nn.functional.softplus(kappa * (gn - theta))).mean()
+        dgp = -kappa * torch.sigmoid(kappa * (theta - gp))  # ∂ℓ/∂G_pos
+        dgn = kappa * torch.sigmoid(kappa * (gn - theta))  # ∂ℓ/∂G_neg
+        deltas[name] = (dgp[:, None] * 2 * hp / width * derivs[name](zp, hp),
+                        dgn[:, None] * 2 * hn / width * derivs[name](zn, hn))
+    torch.testing.assert_close(loss[0], total)
+    node = {"A": 2, "B": 3, "out": 1}
+    sources = {"A": ((0, 0),), "B": ((0, 0), (2, 1)), "out": ((3, 0), (2, 1))}
+    for name, (dp, dn) in deltas.items():
+        ins_p, ins_n = pos["inputs"][name], neg["inputs"][name]
+        ins_p = ins_p if isinstance(ins_p, tuple) else (ins_p,)
+        ins_n = ins_n if isinstance(ins_n, tuple) else (ins_n,)
+        for src, k in sources[name]:
+            want = (dp.T @ ins_p[k] + dn.T @ ins_n[k]) / n
+            torch.testing.assert_close(block(net, dw, src, node[name]), want,
+                                       atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(bias(net, db, node[name]), (dp + dn).mean(0),
+                                   atol=1e-6, rtol=1e-5)
+    # prediction: summed goodness of the hidden levels A and B, one pass per label
+    scores = rule.predict(net, params, x[0])
+    for c in range(3):
+        hand = hand_pass(net, params, embed(x, torch.full_like(y, c), 3)[0])
+        torch.testing.assert_close(scores[0, :, c], hand["A"][2] + hand["B"][2])
+
+
+def test_net_without_hidden_levels_predicts_from_output_goodness() -> None:
+    net, rule, params, _ = setup(mlp([6, 3]))
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(2))
+    scores = rule.predict(net, params, x)
+    for c in range(3):
+        xe = embed(x[None], torch.full((1, 4), c), 3)[0]
+        o = xe @ params.weights[0][0].T + params.biases[0][0]
+        torch.testing.assert_close(scores[0, :, c], (o**2).mean(1))
+
+
+# ============================================================================== learning
+
+
+def test_ff_learns_digits_with_64_128_10() -> None:
+    task = load_task("digits", seed=0)
+    net = compile_genome(mlp([64, 128, 10]))
+    rule = rules.get_rule(RULE)
+    fit = rule.fit(net, task, {}, rules.Budget(epochs=30, batch_size=32, patience=8), [0])
+    assert fit.status == ["ok"]
+    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
+    assert test >= 0.85, test  # measured 0.978 (goal 0.92)
+    curve = [e["valid_accuracy"] for e in fit.curves[0]]
+    assert max(curve) > curve[0]
+
+
+# ============================================================= population batch equivalence
+
+
+def _small_digits():
+    task = load_task("digits", seed=0)
+    return SimpleNamespace(train=SimpleNamespace(x=task.train.x[:256], y=task.train.y[:256]),
+                           valid=SimpleNamespace(x=task.valid.x[:128], y=task.valid.y[:128]))
+
+
+def _skip_deep() -> Genome:
+    g = mlp([64, 16, 16, 10], "tanh")
+    return Genome(g.nodes, (*g.connections, ConnectionGene(9, 0, 1)))
+
+
+def test_population_batch_trains_like_members_alone() -> None:
+    data = _small_digits()
+    genomes = [mlp([64, 32, 10]), _skip_deep(), mlp([64, 10])]
+    hyper = [{}, {"theta": 0.3, "sharpness": 8.0}, {"lr": 5e-3}]
+    seeds = [0, 1, 2]
+    budget = rules.Budget(epochs=2, batch_size=32, patience=5)
+    rule = rules.get_rule(RULE)
+    batch_net = stack([compile_genome(g) for g in genomes])
+    together = rule.fit(batch_net, data, hyper, budget, seeds)
+    for p, g in enumerate(genomes):
+        net = compile_genome(g)
+        alone = rule.fit(net, data, hyper[p], budget, [seeds[p]])
+        mine = member_params(batch_net, together.params, p)
+        for a, b in zip(alone.params.tensors(), mine.tensors(), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+        assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
+
+
+# ============================================================================ divergence
+
+
+def test_divergence_is_a_failed_status() -> None:
+    data = _small_digits()
+    net = stack([compile_genome(mlp([64, 16, 10], "elu"))] * 2)
+
+    class Exploding(type(rules.get_rule(RULE))):
+        name = "ff-exploding-test"
+
+        def train_step(self, net, params, state, x, y):
+            loss = super().train_step(net, params, state, x, y)
+            params.weights[0][0].mul_(1e30)  # member 0 only
+            return loss
+
+    fit = Exploding().fit(net, data, {}, rules.Budget(epochs=4, batch_size=32), [0, 1])
+    assert fit.status == ["failed", "ok"]
+    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
+    assert fit.valid_accuracy[1] > 0.5
+
+
+def test_registered_with_required_hyperparameters() -> None:
+    assert RULE in rules.available()
+    names = rules.get_rule(RULE).hyperparameters().names()
+    assert {"lr", "init_scale", "theta", "sharpness"} <= set(names)
