@@ -104,7 +104,12 @@ def level_forward(
     ``lower[P, B, N_<level]``."""
     i = level - 1
     weight = params.weights[i] * net.masks[i]
-    z = torch.baddbmm(params.biases[i].unsqueeze(1), lower, weight.transpose(1, 2))
+    if weight.shape[1] <= lower.shape[1]:
+        # a level narrower than the batch (e.g. 10 outputs): W @ lowerᵀ is 2-3x faster on CPU
+        z = torch.baddbmm(params.biases[i].unsqueeze(2), weight, lower.transpose(1, 2))
+        z = z.transpose(1, 2)
+    else:
+        z = torch.baddbmm(params.biases[i].unsqueeze(1), lower, weight.transpose(1, 2))
     codes = net.activation_codes[i].unsqueeze(1)
     return z, activations.apply(z, codes, net.present_codes[i])
 
