@@ -8,7 +8,7 @@ True
 ['init_scale', 'lr']
 """
 
-from rules import bp, dfa, dtp, fa, ff, lra, pc  # noqa: F401  (registers the rules)
+from rules import bp, chl, dfa, dtp, ep, fa, ff, lra, pc  # noqa: F401  (registers the rules)
 from rules.base import (
     Budget,
     FitResult,

@@ -1,0 +1,307 @@
+"""Contrastive Hebbian learning (CHL), and the relaxation that CHL and EP (rules/ep.py) share.
+
+Papers: J. R. Movellan, "Contrastive Hebbian learning in the continuous Hopfield model",
+Connectionist Models Summer School, 1991; X. Xie & H. S. Seung, "Equivalence of
+backpropagation and contrastive Hebbian learning in a layered network", Neural Comput.
+15(2):441-454, 2003 (neither has an arXiv id).
+
+Model, in the level-block notation of search_spaces/net.py. The state holds a rate
+``r_l [P, B, n_l]`` for every level ``l >= 1``; ``r_0 = x`` is clamped. Every feedforward edge
+is also a feedback edge with the *same* weight (symmetric), and the network has the energy
+
+    E_γ(r) = Σ_{l>=1} γ^{o(l)} [ Σ_i G_l(r_li) - r_l · (W̃_l r_<l + b_l) ]
+             - ½ Σ_{i,j} γ^{max(o(i), o(j))} R̃_ij r_i r_j,      W̃ = W ⊙ M,  R̃ = R ⊙ M_rec
+
+with ``G_l' = ρ_l⁻¹`` (Hopfield 1984's integral of the inverse activation) and ``o(·)`` the
+level in the member's *own* layout. Minimising E over one level, whose neurons no block
+couples to each other, gives the update a relaxation sweep applies to each level in turn,
+sweeps alternating up and down (Gauss-Seidel: exact block-coordinate descent, so E falls
+at every step; recurrent edges inside a level make that level's step a Jacobi step):
+
+    r_l = ρ_l( W̃_l r_<l + b_l + Σ_{m>l} γ^{o(m)-o(l)} [r_m W̃_m]_{:, cols(l)} + rec_l ),
+    rec_l,i = Σ_j γ^{max(o(i), o(j)) - o(i)} J_ij r_j,    J = ½ (R̃ + R̃ᵀ)   (i in level l)
+
+which on a layered net is Xie & Seung's ``x_l = f(W_l x_{l-1} + γ W_{l+1}ᵀ x_{l+1})``.
+
+CHL runs a *free* phase (output free) and a *clamped* phase (output = one-hot target, started
+from the free fixed point), and moves every coupling along the difference of the phases'
+correlations; the descent direction handed to Adam is its negative, batch-averaged:
+
+    dW_l = -[ (r_l r_<lᵀ)_clamped - (r_l r_<lᵀ)_free ],   db_l = -[ r_l,clamped - r_l,free ],
+    dR   = -½ [ (r rᵀ)_clamped - (r rᵀ)_free ]              (recurrent couplings)
+
+Why these choices:
+
+* ρ = the genome's activation f, clipped to [-1, 1] on hidden levels. The bound keeps E
+  bounded below, so relaxation cannot run away with relu/elu/identity neurons; tanh,
+  sigmoid and hardsigmoid are unchanged by it (relu becomes hardsigmoid). The output level
+  keeps its activation (identity: linear class scores).
+* Feedback gain γ^{level gap}, not a flat γ: it is what makes the dynamics descend an energy
+  on a DAG with skip edges, and it makes the clamped-free difference at level k equal
+  γ^{L-k} x the backprop error on *any* DAG as γ -> 0 (Xie & Seung's equivalence; tested).
+  Xie & Seung scale level k's learning rate by γ^{k-L} to undo that factor; Adam is
+  invariant to a constant per-element gradient scale, so the plain correlation difference
+  is used. Gaps use the member's own levels, so padding a population changes nothing.
+* Recurrent genome edges are extra symmetric couplings in the same energy, learned with
+  the same contrastive rule (:class:`EnergyRule` Adam-steps them alongside W and b). The
+  coupling is the symmetric part J of R̃: a self-loop of weight w feeds w back, and a
+  dense group-to-itself block starts with spectral radius ~0.8 rather than ~1.6, below the
+  point where the energy stops being convex in that group. Couplings inside a linear
+  output level are solved exactly (a small linear system per phase), so they cannot make
+  the output oscillate between sweeps.
+* Prediction is the output of the free phase: the network CHL trains is the recurrent one.
+  Because predict must be a function of (net, params, x), γ and the step counts are
+  constructor constants of the rule rather than per-member genes.
+* After T1 free sweeps, the clamped phase *and* the free phase run T2 more sweeps of one
+  schedule, and those two states are contrasted, so an unconverged free relaxation is not
+  mistaken for a learning signal (Adam would scale that error up to full steps).
+* Defaults, set on digits 64-128-10 tanh over 3 seeds: γ = 0.5 (0.2 trains alike; γ = 1,
+  Movellan's original, is 1-2 points worse and less stable with 4 hidden levels),
+  T1 = 8, T2 = 4 sweeps, lr 3e-3. Cost per minibatch: T1 + 2·T2 sweeps.
+* Loss reported: ½‖r_L,free - y‖², the cost whose gradient CHL approximates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from rules.base import HyperSpace
+from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
+from rules.optim import Adam
+from rules.registry import register
+from search_spaces import activations
+from search_spaces.net import Net, Params
+
+
+@dataclass
+class Couplings:
+    """What a relaxation sweep multiplies, per level ``l`` (list index ``l - 1``)."""
+
+    up: list[torch.Tensor]  # (W̃_l)ᵀ [P, N_<l, n_l]: bottom-up
+    down: list[torch.Tensor | None]  # [P, N_>l, n_l]: level l's columns of all higher blocks
+    bias: list[torch.Tensor]  # [P, 1, n_l]
+    rec: list[torch.Tensor | None]  # [P, N, n_l]: gain-scaled symmetric recurrent couplings
+    out_self: torch.Tensor | None  # [P, n_L, n_L]: couplings inside a linear output level
+    offsets: list[int]  # global index of each level's first neuron
+
+
+def own_levels(net: Net) -> torch.Tensor:
+    """``[P, depth + 1]``: each padded level's index in the member's own layout (a padded
+    level the member lacks keeps its padded index; it has no edges, so its value is moot)."""
+    own = torch.arange(net.depth + 1, dtype=torch.float32).repeat(net.population, 1)
+    for p, member in enumerate(net.members):
+        for i, padded in enumerate(member.level_map):
+            own[p, padded] = float(i)
+    return own
+
+
+def couplings(net: Net, params: Params, gamma: torch.Tensor | float = 1.0) -> Couplings:
+    """Masked, gain-scaled coupling blocks for the sweep; ``gamma`` is a scalar or ``[P]``."""
+    depth, off = net.depth, net.offsets()
+    dtype = params.weights[0].dtype
+    gamma = torch.as_tensor(gamma, dtype=dtype).expand(net.population)
+    own = own_levels(net).to(dtype)
+    ws = [w * m for w, m in zip(params.weights, net.masks, strict=True)]
+    up = [w.transpose(1, 2) for w in ws]
+    bias = [b.unsqueeze(1) for b in params.biases]
+    down: list[torch.Tensor | None] = []
+    for lv in range(1, depth + 1):
+        blocks = []
+        for m in range(lv + 1, depth + 1):
+            gap = (own[:, m] - own[:, lv]).clamp(min=0.0)
+            blocks.append(ws[m - 1][:, :, off[lv]:off[lv + 1]] * (gamma ** gap).view(-1, 1, 1))
+        down.append(torch.cat(blocks, dim=1) if blocks else None)
+    rec: list[torch.Tensor | None] = [None] * depth
+    out_self = None
+    if params.recurrent is not None and net.recurrent_mask is not None:
+        r = params.recurrent * net.recurrent_mask
+        sym = 0.5 * (r + r.transpose(1, 2))
+        sizes = torch.tensor(net.level_sizes)
+        neuron_level = own.repeat_interleave(sizes, dim=1)  # [P, N]
+        top = torch.maximum(neuron_level.unsqueeze(2), neuron_level.unsqueeze(1))
+        gain = gamma.view(-1, 1, 1) ** (top - neuron_level.unsqueeze(2))
+        coupled = (sym * gain).transpose(1, 2)  # [P, src N, dst N]
+        rec = [coupled[:, :, off[lv]:off[lv + 1]] for lv in range(1, depth + 1)]
+        inside = coupled[:, off[depth]:, off[depth]:]
+        if linear_output(net) and bool(inside.ne(0).any()):  # solved exactly in relax()
+            out_self = inside.clone()
+            rec[-1] = rec[-1].clone()
+            rec[-1][:, off[depth]:] = 0.0
+    return Couplings(up, down, bias, rec, out_self, off)
+
+
+def linear_output(net: Net) -> bool:
+    return net.present_codes[-1] == (activations.CODES["identity"],)
+
+
+def rates(net: Net, level: int, h: torch.Tensor) -> torch.Tensor:
+    """ρ_l(h): the neuron's own activation, clipped to [-1, 1] below the output level."""
+    r = activate(net, level, h)
+    return r.clamp(-1.0, 1.0) if level < net.depth else r
+
+
+def initial_state(net: Net, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``[P, B, N]``: inputs in the level-0 columns, every other rate zero (so the first
+    upward sweep of a relaxation is exactly the feedforward pass)."""
+    if x.dim() == 2:
+        x = x.unsqueeze(0).expand(net.population, -1, -1)
+    s = torch.zeros(x.shape[0], x.shape[1], net.n_neurons, dtype=dtype)
+    s[:, :, : net.n_inputs] = x
+    return s
+
+
+def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
+          target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
+          down_first: bool = False) -> torch.Tensor:
+    """``steps`` sweeps of block-coordinate descent on the energy, in place on the state
+    ``s[P, B, N]``; returns it. Sweeps alternate direction, so a change at either end crosses
+    every level in one sweep: from the zero state start upward (the first sweep is then the
+    feedforward pass); a clamped/nudged phase starts downward, from the output it moves.
+
+    Output level: free when ``target`` is None; clamped to ``target`` when ``beta`` is None;
+    otherwise nudged, minimising ``E + β·½‖r_L - target‖²`` (``beta[P, 1, 1]``, either sign).
+    """
+    depth, off = net.depth, c.offsets
+    clamped = target is not None and beta is None
+    if clamped:
+        s[:, :, off[depth]:] = target
+    linear = linear_output(net)
+    nudge = 0.0 if beta is None else beta
+    solve = None
+    if linear and c.out_self is not None and not clamped:
+        eye = torch.eye(c.out_self.shape[1], dtype=s.dtype)
+        solve, _ = torch.linalg.inv_ex((1.0 + nudge) * eye - c.out_self)  # singular -> inf
+    upward = list(range(1, depth if clamped else depth + 1))
+    for step in range(steps):
+        for lv in upward[::-1] if (step % 2 == 0) == down_first else upward:
+            a, b = off[lv], off[lv + 1]
+            h = torch.baddbmm(c.bias[lv - 1], s[:, :, :a], c.up[lv - 1])
+            if c.down[lv - 1] is not None:
+                h = h + torch.bmm(s[:, :, b:], c.down[lv - 1])
+            if c.rec[lv - 1] is not None:
+                h = h + torch.bmm(s, c.rec[lv - 1])
+            if lv == depth and linear:  # stationary in r of ½r² - r·h - ½rᵀJr + β·½‖r - y‖²
+                rhs = h if target is None else h + beta * target
+                s[:, :, a:b] = rhs / (1.0 + nudge) if solve is None \
+                    else torch.bmm(rhs, solve.transpose(1, 2))
+            elif lv < depth or target is None:
+                s[:, :, a:b] = rates(net, lv, h)
+            else:  # r = ρ(h - β ∂C/∂r), iterated to its fixed point across sweeps
+                s[:, :, a:b] = rates(net, lv, h + beta * (target - s[:, :, a:b]))
+    return s
+
+
+def contrast(net: Net, plus: torch.Tensor, minus: torch.Tensor, scale: torch.Tensor | float
+             ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
+    """Descent directions ``-[corr(plus) - corr(minus)] / scale`` (``scale`` scalar or [P]),
+    where ``corr`` = -∂E/∂θ batch-averaged: ``r_l r_<lᵀ`` per level, ``r_l``, and ``½ r rᵀ``
+    for the recurrent couplings (γ's per-level factors left out, see above).
+
+    ``a⁺b⁺ᵀ - a⁻b⁻ᵀ = ½[(a⁺ - a⁻)(b⁺ + b⁻)ᵀ + (a⁺ + a⁻)(b⁺ - b⁻)ᵀ]`` is used: subtracting two
+    nearly equal correlations would leave mostly rounding error, which Adam, normalising each
+    entry, would turn into full-size steps (and into a dependence on the padding)."""
+    off, n = net.offsets(), plus.shape[1]
+    k = torch.as_tensor(scale, dtype=plus.dtype).reshape(-1, 1, 1) * (-2.0 * n)
+    diff, total = plus - minus, plus + minus
+
+    def product(rows: slice, cols: slice) -> torch.Tensor:
+        return (torch.bmm(diff[:, :, rows].transpose(1, 2), total[:, :, cols])
+                + torch.bmm(total[:, :, rows].transpose(1, 2), diff[:, :, cols])) / k
+
+    levels = [slice(off[lv], off[lv + 1]) for lv in range(1, net.depth + 1)]
+    dw = [product(rows, slice(0, rows.start)) for rows in levels]
+    db = [diff[:, :, rows].sum(dim=1) / (0.5 * k[:, :, 0]) for rows in levels]
+    everything = slice(0, net.n_neurons)
+    dr = 0.5 * product(everything, everything) if net.recurrent_mask is not None else None
+    return dw, db, dr
+
+
+def output_cost(net: Net, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[P]``: batch mean of ½‖r_L - y‖² at the state ``s``."""
+    out = s[:, :, net.offsets()[net.depth]:]
+    return 0.5 * ((out - target) ** 2).sum(dim=2).mean(dim=1)
+
+
+class EnergyRule(LocalRule):
+    """LocalRule for relaxation rules: free-phase prediction, and Adam also steps the
+    recurrent couplings (LocalRule steps only W and b). Subclasses implement
+    :meth:`energy_updates`."""
+
+    gamma: float = 1.0  # feedback gain γ of the relaxation
+
+    def __init__(self, free_steps: int, nudge_steps: int) -> None:
+        self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
+        self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
+
+    def energy_updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                       y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
+                                                 torch.Tensor | None, torch.Tensor]:
+        """Descent directions for W, b and the recurrent couplings, and the loss ``[P]``."""
+        raise NotImplementedError
+
+    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        dw, db, _, loss = self.energy_updates(net, params, state, x, y)
+        return dw, db, loss
+
+    def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> LocalState:
+        extra = self.init_extra(net, params, hyper, seeds)
+        return LocalState(Adam.for_params(params.tensors(), [h["lr"] for h in hyper]),
+                          list(hyper), extra)
+
+    @torch.no_grad()
+    def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor:
+        dw, db, dr, loss = self.energy_updates(net, params, state, x, y)
+        grads = [*(d * m for d, m in zip(dw, net.masks, strict=True)),
+                 *(d * m for d, m in zip(db, net.neuron_masks, strict=True))]
+        if params.recurrent is not None:
+            grads.append(dr * net.recurrent_mask)
+        state.optimizer.apply(params.tensors(), grads)
+        return loss
+
+    def free_phase(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
+        """The free fixed point ``[P, B, N]`` (T1 sweeps from the zero state)."""
+        c = couplings(net, params, self.gamma)
+        return relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+
+    @torch.no_grad()
+    def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return self.free_phase(net, params, x)[:, :, net.offsets()[net.depth]:]
+
+
+@register
+class CHL(EnergyRule):
+    name = "chl"
+    description = "contrastive Hebbian learning: free vs output-clamped relaxation, γ feedback"
+
+    def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4) -> None:
+        super().__init__(free_steps, nudge_steps)
+        self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
+
+    def hyperparameters(self) -> HyperSpace:
+        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
+
+    def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Free and clamped fixed points ``[P, B, N]``. After T1 free sweeps, both go on for
+        T2 sweeps of the same schedule, one with the output clamped: whatever the free
+        relaxation had left to converge then cancels in the contrast instead of posing as
+        a learning signal (with T1 = 8, a 4-hidden-level net collapses to chance without it)."""
+        c = couplings(net, params, self.gamma)
+        start = relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        target = one_hot(y, net.n_outputs).to(start.dtype)
+        free = relax(net, c, start.clone(), self.nudge_steps, down_first=True)
+        clamped = relax(net, c, start, self.nudge_steps, target, down_first=True)
+        return free, clamped
+
+    def energy_updates(self, net, params, state, x, y):
+        free, clamped = self.phases(net, params, x, y)
+        dw, db, dr = contrast(net, clamped, free, 1.0)
+        target = one_hot(y, net.n_outputs).to(free.dtype)
+        return dw, db, dr, output_cost(net, free, target)
