@@ -8,6 +8,7 @@ into the run as ``config.toml`` so a run can always be reproduced or resumed fro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import types
@@ -97,7 +98,7 @@ class ExecutorConfig:
     cpus_per_eval: float = 1.0  # ray: CPUs reserved by each batch of candidates
     gpus_per_eval: float = 0.0  # ray: GPUs reserved by each batch of candidates
     max_retries: int = 3  # ray: re-runs of a batch whose worker process or node died
-    eval_timeout: float = 0.0  # ray: seconds per candidate before its batch is cancelled (0 = none)
+    eval_timeout: float = 0.0  # ray: seconds per candidate before its batch is cancelled; 0 = none
     dashboard: bool = False  # ray, local instance: start the dashboard (on 127.0.0.1)
 
 
@@ -182,10 +183,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
                                  else v) for v in items if v != "")
     elif origin is dict:
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(tomllib.TOMLDecodeError):
                 value = tomllib.loads(f"v = {value}")["v"]
-            except tomllib.TOMLDecodeError:
-                pass
         if isinstance(value, dict):
             return {str(k): _coerce(f"{key}.{k}", typing.get_args(hint)[1], v)
                     for k, v in value.items()}

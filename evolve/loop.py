@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 import rules
-from evolve.archive import Archive, ArchiveEntry
 from evolve import hardware
+from evolve.archive import Archive, ArchiveEntry
 from evolve.config import ConfigError, SearchConfig
 from evolve.constraints import Constraint, violations
 from evolve.evaluate import (
@@ -206,7 +206,8 @@ class Session:
             except Exception as exc:  # noqa: BLE001 - a user function failing is data
                 if ok:
                     ok, out.status = False, "failed"
-                    out.error = f"{type(exc).__name__} in objectives/costs/constraints: {exc}"[:500]
+                    where = "objectives/costs/constraints"
+                    out.error = f"{type(exc).__name__} in {where}: {exc}"[:500]
             if ok and not all(math.isfinite(v) for v in values):
                 ok, out.status = False, "failed"
                 out.error = out.error or "an objective is not finite"

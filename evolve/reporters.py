@@ -71,7 +71,8 @@ class ProgressBar(Reporter):
         bar = "#" * filled + "-" * (self.width - filled)
         elapsed = time.perf_counter() - self.started
         completed = generation - self.first + (done / max(total, 1))
-        left = elapsed / completed * (self.generations - self.first - completed) if completed else 0
+        remaining = self.generations - self.first - completed
+        left = elapsed / completed * remaining if completed else 0.0
         line = (f"gen {generation + 1}/{self.generations} [{bar}] {done}/{total}  "
                 f"best acc {self.best:.4f}  hv {self.hypervolume:.4f}  "
                 f"left {_clock(left)}{extra}")

@@ -73,7 +73,8 @@ class HyperSpace:
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                raise HyperparameterError(f"hyperparameter {key} must be a number, got {value!r}") from None
+                raise HyperparameterError(
+                    f"hyperparameter {key} must be a number, got {value!r}") from None
             if not (spec.low <= number <= spec.high) or math.isnan(number):
                 raise HyperparameterError(
                     f"hyperparameter {key}={number} is outside [{spec.low}, {spec.high}]"

@@ -124,7 +124,8 @@ def stack(nets: Sequence[Net]) -> Net:
     neuron = [torch.zeros(population, sizes[lv]) for lv in range(1, depth + 1)]
     codes = [torch.zeros(population, sizes[lv], dtype=torch.long) for lv in range(1, depth + 1)]
     any_recurrent = any(n.recurrent_mask is not None for n in nets)
-    recurrent = torch.zeros(population, pad_offsets[-1], pad_offsets[-1]) if any_recurrent else None
+    total = pad_offsets[-1]
+    recurrent = torch.zeros(population, total, total) if any_recurrent else None
     members = []
     for p, (net, level_map) in enumerate(zip(nets, maps, strict=True)):
         own_offsets = net.offsets()
@@ -158,7 +159,8 @@ def compile_population(genomes: Sequence[Genome]) -> Net:
 
 
 # -- parameters ------------------------------------------------------------------------------
-def init_params(net: Net, seeds: Sequence[int], init_scale: Sequence[float] | None = None) -> Params:
+def init_params(net: Net, seeds: Sequence[int],
+                init_scale: Sequence[float] | None = None) -> Params:
     """Uniform(±scale/√fan_in) weights and biases (torch.nn.Linear's rule, per neuron fan-in),
     drawn per member in its own layout from its own seed, then scattered into ``net``."""
     if len(seeds) != net.population:

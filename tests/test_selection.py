@@ -104,7 +104,8 @@ def test_numpy_sort_reproduces_deap_exactly(seed):
     loop takes ~1.4 s at 1000 candidates); DEAP stays the oracle, ties and edges included."""
     rng = np.random.default_rng(seed)
     n, k = int(rng.integers(1, 80)), int(rng.integers(1, 4))
-    values = rng.integers(-3, 4, size=(n, k)).astype(float) if seed % 2 else rng.normal(size=(n, k))
+    ties = rng.integers(-3, 4, size=(n, k)).astype(float)
+    values = ties if seed % 2 else rng.normal(size=(n, k))
     directions = [("max", "min")[int(b)] for b in rng.integers(0, 2, k)]
     rank, crowd = rank_and_crowding(values, directions)
     oracle_rank, oracle_crowd = deap_rank_and_crowding(values, directions)
