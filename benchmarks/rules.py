@@ -19,17 +19,24 @@ ep/chl/lra >= 94%, dtp/ff >= 92%; mnist1d bp >= 66% and every rule within 10 poi
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import time
+import sys
+from pathlib import Path
 
-import torch
+# this script is named like the `rules` package: drop its own folder from the import path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import rules
-from evolve.tasks import load_task
-from search_spaces.compile import compile_genome
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+import rules  # noqa: E402
+from evolve.tasks import load_task  # noqa: E402
+from search_spaces.compile import compile_genome  # noqa: E402
+from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
 
 
 def mlp(sizes: list[int], activation: str = "relu") -> Genome:

@@ -32,6 +32,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generations", type=int, help="generations to run (default: 8)")
     p.add_argument("--population", type=int, help="candidates per generation (default: 20)")
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
+    p.add_argument("--strategy", help="neat-pso (default), neat, pso, optuna or random")
     p.add_argument("--executor", help="where evaluations run: ray (default) or serial")
     p.add_argument("--address", help="join a Ray cluster: auto or HOST:PORT "
                    "(default: start a local Ray instance)")
@@ -126,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             updates[key] = getattr(args, flag)
     for flag, section, key in (("task", "task", "name"), ("label_column", "task", "label_column"),
                                ("rule", "rule", "name"), ("executor", "executor", "name"),
+                               ("strategy", "strategy", "name"),
                                ("address", "executor", "address"),
                                ("hardware", "hardware", "profile"),
                                ("chips", "hardware", "chips")):

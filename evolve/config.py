@@ -62,7 +62,7 @@ class SpaceConfig:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    name: str = "neat"
+    name: str = "neat-pso"  # neat-pso | neat | pso | optuna | random (evolve.strategies)
     compatibility_threshold: float = 1.0  # δ_t, adapted each generation
     target_species: int = 3  # the threshold moves to keep about this many species
     threshold_step: float = 0.1  # how far δ_t moves per generation
@@ -79,6 +79,15 @@ class StrategyConfig:
     resize_node: float = 0.3
     change_activation: float = 0.1
     resize_sigma: float = 0.5
+    # particle swarms (neat-pso, pso): v <- w·v + c1·r1·(p - x) + c2·r2·(leader - x)
+    inertia: float = 0.7298  # w (Clerc & Kennedy 2002)
+    cognitive: float = 1.49618  # c1: pull toward the personal / lineage best
+    social: float = 1.49618  # c2: pull toward the leader (species best; archive member)
+    velocity_clamp: float = 0.25  # |v| <= this share of each gene's range (ln range if log)
+    archive_size: int = 0  # pso: most leaders kept in the archive (0 = 2 × population)
+    # the fixed-depth layered space of pso and optuna
+    depth: int = 2  # hidden layers, capped by space.max_hidden_nodes
+    sampler: str = "nsga2"  # optuna: "nsga2" (NSGAIISampler) or "tpe" (TPESampler)
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ class SearchConfig:
             "training.patience": self.training.patience >= 1,
             "executor.chunk_size": self.executor.chunk_size >= 1,
             "strategy.target_species": self.strategy.target_species >= 1,
+            "strategy.velocity_clamp": self.strategy.velocity_clamp > 0,
+            "strategy.archive_size": self.strategy.archive_size >= 0,
+            "strategy.depth": self.strategy.depth >= 0,
+            "strategy.sampler": self.strategy.sampler in ("nsga2", "tpe"),
             "hardware.chips": self.hardware.chips >= 0,
             "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
             "hardware.timesteps": self.hardware.timesteps >= 1,

@@ -4,12 +4,17 @@ registry, so a new rule is checked the moment it registers."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 import evolve
 import rules
 from evolve.config import override
+from evolve.tasks import load_task
+from search_spaces.compile import compile_genome, member_params, stack
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
 
 
 @pytest.mark.parametrize("name", rules.available())
@@ -30,7 +35,7 @@ def test_a_search_runs_with_every_rule(name, tmp_path):
         "generations": 2, "population": 4, "out": str(tmp_path), "seed": 1,
         "task": {"name": "iris"}, "rule": {"name": name},
         "training": {"epochs": 10, "batch_size": 16}, "space": {"max_hidden_size": 8},
-        "strategy": {"add_node": 0.6}, "executor": {"name": "serial"},
+        "strategy": {"name": "neat", "add_node": 0.6}, "executor": {"name": "serial"},
     })
     run = evolve.search(config)
     rows = run.evaluations().to_pylist()
@@ -40,3 +45,74 @@ def test_a_search_runs_with_every_rule(name, tmp_path):
     assert front and all(math.isfinite(a.test_accuracy) for a in front)
     best = max(a.objectives["accuracy"] for a in front)
     assert best > 0.5, f"{name} should beat chance (1/3) on iris in 10 epochs: {best}"
+
+
+# -- shared behaviour of the training loop, for every rule -------------------------------------
+def mlp(sizes: list[int], activation: str = "relu") -> Genome:
+    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
+    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
+    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
+    return Genome(tuple(nodes), tuple(ConnectionGene(i, ids[i], ids[i + 1])
+                                      for i in range(len(ids) - 1)))
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+    task = load_task("digits", seed=0)
+    return SimpleNamespace(train=SimpleNamespace(x=task.train.x[:256], y=task.train.y[:256]),
+                           valid=SimpleNamespace(x=task.valid.x[:128], y=task.valid.y[:128]))
+
+
+def off_default(space: rules.HyperSpace) -> dict[str, float]:
+    """Every hyperparameter moved from its default to the middle of its range (geometric
+    for log scales), so a batch member trains with settings of its own."""
+    out = {}
+    for h in space.params:
+        mid = math.sqrt(h.low * h.high) if h.log else (h.low + h.high) / 2
+        out[h.name] = h.clip(mid if abs(mid - h.default) > 1e-12 else h.low)
+    out["lr"] = 5e-3
+    return out
+
+
+@pytest.mark.parametrize("name", rules.available())
+def test_a_padded_population_trains_like_each_member_alone(name, small_digits):
+    """Members never interact: each member's result is what it gets alone (its own seed,
+    its own hyperparameters), whatever it is padded with."""
+    rule = rules.get_rule(name)
+    skip = mlp([64, 16, 16, 10], "tanh")
+    skip = Genome(skip.nodes, (*skip.connections, ConnectionGene(9, 0, 1)))
+    genomes = [mlp([64, 32, 10]), skip, mlp([64, 10])]
+    hyper = [{}, off_default(rule.hyperparameters()), {"lr": 5e-3}]
+    seeds = [0, 1, 2]
+    budget = rules.Budget(epochs=2, batch_size=32, patience=5)
+    batch = stack([compile_genome(g) for g in genomes])
+    together = rule.fit(batch, small_digits, hyper, budget, seeds)
+    for p, genome in enumerate(genomes):
+        alone = rule.fit(compile_genome(genome), small_digits, hyper[p], budget, [seeds[p]])
+        assert together.status[p] == alone.status[0] == "ok"
+        mine = member_params(batch, together.params, p)
+        for a, b in zip(alone.params.tensors(), mine.tensors(), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+        assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("name", rules.available())
+def test_divergence_is_a_failed_status_and_spares_the_neighbours(name, small_digits):
+    base = type(rules.get_rule(name))
+
+    class Exploding(base):
+        def train_step(self, net, params, state, x, y):
+            loss = super().train_step(net, params, state, x, y)
+            with torch.no_grad():
+                params.weights[0][0].mul_(1e30)  # member 0 only
+            return loss
+
+    genome = mlp([64, 16, 10], "elu")
+    budget = rules.Budget(epochs=4, batch_size=32)
+    fit = Exploding().fit(stack([compile_genome(genome)] * 2), small_digits, {}, budget, [0, 1])
+    assert fit.status == ["failed", "ok"]
+    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
+    assert math.isnan(fit.valid_accuracy[0])
+    # the healthy neighbour ends exactly where it would have ended alone
+    alone = base().fit(compile_genome(genome), small_digits, {}, budget, [1])
+    assert fit.valid_accuracy[1] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)

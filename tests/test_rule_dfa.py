@@ -7,9 +7,7 @@ a padded batch trains like its members alone; divergence fails."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 import rules
@@ -17,7 +15,7 @@ import rules.dfa  # noqa: F401  (registers the rule)
 from evolve.tasks import load_task
 from rules.dfa import dfa_updates, reachable
 from rules.local import cross_entropy, level_columns
-from search_spaces.compile import compile_genome, init_params, member_params, stack
+from search_spaces.compile import compile_genome, init_params, stack
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.net import Net, Params, forward
 
@@ -216,68 +214,3 @@ def test_dfa_learns_digits_with_default_hyperparameters():
     assert test >= 0.85, test
 
 
-def small_digits() -> SimpleNamespace:
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(y))[:300]
-    x, y = x[order].astype(np.float32), y[order]
-    x = (x - x[:200].mean(axis=0)) / (x[:200].std(axis=0) + 1e-6)
-
-    def split(a: int, b: int) -> SimpleNamespace:
-        return SimpleNamespace(x=torch.from_numpy(x[a:b]).float(),
-                               y=torch.from_numpy(y[a:b]).long())
-
-    return SimpleNamespace(train=split(0, 200), valid=split(200, 300))
-
-
-def test_padded_batch_trains_like_each_member_alone():
-    skip = mlp([64, 16, 16, 10])
-    skip = Genome(skip.nodes, (*skip.connections, ConnectionGene(9, 0, 1)))  # input -> output
-    genomes, seeds = [mlp([64, 32, 10]), skip, mlp([64, 10])], [11, 22, 33]
-    task, budget = small_digits(), rules.Budget(epochs=2, batch_size=32, patience=10)
-    batch = stack([compile_genome(g) for g in genomes])
-    fit = RULE.fit(batch, task, {}, budget, seeds)
-    assert fit.status == ["ok"] * 3
-    d = direct(batch, seeds)
-    for p, (genome, seed) in enumerate(zip(genomes, seeds, strict=True)):
-        single = compile_genome(genome)
-        alone = RULE.fit(single, task, {}, budget, [seed])
-        for a, b in zip(member_params(batch, fit.params, p).tensors(), alone.params.tensors(),
-                        strict=True):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
-        assert fit.valid_accuracy[p] == alone.valid_accuracy[0]
-        member = batch.members[p]
-        for own, dl in enumerate(direct(single, [seed]), 1):
-            padded = d[member.level_map[own] - 1][p]
-            assert torch.equal(padded[:, :dl.shape[2]], dl[0])
-            assert torch.all(padded[:, dl.shape[2]:] == 0)
-    assert max(fit.valid_accuracy) > 0.3  # it learned something (chance is 0.1)
-    init = init_params(batch, seeds)
-    assert not any(torch.allclose(a, b) for a, b in zip(fit.params.weights, init.weights,
-                                                         strict=True))
-
-
-def test_divergence_is_a_failed_status_with_a_reason():
-    task = load_task("iris", seed=0)
-    net = stack([compile_genome(mlp([4, 16, 3], "elu"))] * 2)
-
-    class Exploding(type(RULE)):
-        name = "dfa-exploding-test"
-
-        def train_step(self, net, params, state, x, y):
-            loss = super().train_step(net, params, state, x, y)
-            params.weights[0][0].mul_(1e30)  # member 0 only
-            return loss
-
-    budget = rules.Budget(epochs=20, batch_size=16, patience=20)
-    fit = Exploding().fit(net, task, {}, budget, [0, 1])
-    assert fit.status == ["failed", "ok"]
-    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
-    assert fit.valid_accuracy[1] > 0.5
-    # the loss the rule reports is the real one: non-finite weights give a non-finite loss
-    params = init_params(net, [0, 1])
-    params.weights[1][0, 0, 0] = float("inf")
-    x, y = data(net)
-    _, _, loss = dfa_updates(net, params, direct(net, [0, 1]), x, y)
-    assert not torch.isfinite(loss[0]) and torch.isfinite(loss[1])

@@ -5,16 +5,13 @@ like its members alone; divergence ends as a failed status."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import pytest
 import torch
 
 import rules
 import rules.dtp  # noqa: F401  (registers "dtp")
 from evolve.tasks import load_task
 from rules.local import level_columns, trace
-from search_spaces.compile import compile_genome, init_params, member_params, stack
+from search_spaces.compile import compile_genome, init_params
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 
 RULE = "dtp"
@@ -210,54 +207,12 @@ def test_dtp_learns_digits_with_64_128_10() -> None:
 # ============================================================= population batch equivalence
 
 
-def _small_digits():
-    task = load_task("digits", seed=0)
-    return SimpleNamespace(train=SimpleNamespace(x=task.train.x[:256], y=task.train.y[:256]),
-                           valid=SimpleNamespace(x=task.valid.x[:128], y=task.valid.y[:128]))
-
-
 def _skip_deep() -> Genome:
     g = mlp([64, 16, 16, 10], "tanh")
     return Genome(g.nodes, (*g.connections, ConnectionGene(9, 0, 1)))
 
 
-def test_population_batch_trains_like_members_alone() -> None:
-    data = _small_digits()
-    genomes = [mlp([64, 32, 10]), _skip_deep(), mlp([64, 10])]
-    hyper = [{}, {"alpha": 0.3, "sigma": 0.2}, {"lr": 5e-3}]
-    seeds = [0, 1, 2]
-    budget = rules.Budget(epochs=2, batch_size=32, patience=5)
-    rule = rules.get_rule(RULE)
-    batch_net = stack([compile_genome(g) for g in genomes])
-    together = rule.fit(batch_net, data, hyper, budget, seeds)
-    for p, g in enumerate(genomes):
-        net = compile_genome(g)
-        alone = rule.fit(net, data, hyper[p], budget, [seeds[p]])
-        mine = member_params(batch_net, together.params, p)
-        for a, b in zip(alone.params.tensors(), mine.tensors(), strict=True):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
-        assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
-
-
 # ============================================================================ divergence
-
-
-def test_divergence_is_a_failed_status() -> None:
-    data = _small_digits()
-    net = stack([compile_genome(mlp([64, 16, 10], "elu"))] * 2)
-
-    class Exploding(type(rules.get_rule(RULE))):
-        name = "dtp-exploding-test"
-
-        def train_step(self, net, params, state, x, y):
-            loss = super().train_step(net, params, state, x, y)
-            params.weights[0][0].mul_(1e30)  # member 0 only
-            return loss
-
-    fit = Exploding().fit(net, data, {}, rules.Budget(epochs=4, batch_size=32), [0, 1])
-    assert fit.status == ["failed", "ok"]
-    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
-    assert fit.valid_accuracy[1] > 0.5
 
 
 def test_registered_with_required_hyperparameters() -> None:

@@ -6,9 +6,7 @@ fixed; it learns digits; a padded batch trains like its members alone; divergenc
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 import rules
@@ -16,7 +14,7 @@ import rules.fa  # noqa: F401  (registers the rule)
 from evolve.tasks import load_task
 from rules.fa import fa_updates
 from rules.local import cross_entropy
-from search_spaces.compile import compile_genome, init_params, member_block, member_params, stack
+from search_spaces.compile import compile_genome, init_params, stack
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.net import Net, Params, forward
 
@@ -191,67 +189,3 @@ def test_fa_learns_digits_with_default_hyperparameters():
     assert test >= 0.85, test
 
 
-def small_digits() -> SimpleNamespace:
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(y))[:300]
-    x, y = x[order].astype(np.float32), y[order]
-    x = (x - x[:200].mean(axis=0)) / (x[:200].std(axis=0) + 1e-6)
-
-    def split(a: int, b: int) -> SimpleNamespace:
-        return SimpleNamespace(x=torch.from_numpy(x[a:b]).float(),
-                               y=torch.from_numpy(y[a:b]).long())
-
-    return SimpleNamespace(train=split(0, 200), valid=split(200, 300))
-
-
-def test_padded_batch_trains_like_each_member_alone():
-    skip = mlp([64, 16, 16, 10])
-    skip = Genome(skip.nodes, (*skip.connections, ConnectionGene(9, 0, 1)))  # input -> output
-    genomes, seeds = [mlp([64, 32, 10]), skip, mlp([64, 10])], [11, 22, 33]
-    task, budget = small_digits(), rules.Budget(epochs=2, batch_size=32, patience=10)
-    batch = stack([compile_genome(g) for g in genomes])
-    fit = RULE.fit(batch, task, {}, budget, seeds)
-    assert fit.status == ["ok"] * 3
-    hyper = [RULE.hyperparameters().defaults()] * 3
-    feedback = RULE.init_state(batch, init_params(batch, seeds), hyper, seeds).extra["feedback"]
-    for p, (genome, seed) in enumerate(zip(genomes, seeds, strict=True)):
-        single = compile_genome(genome)
-        alone = RULE.fit(single, task, {}, budget, [seed])
-        for a, b in zip(member_params(batch, fit.params, p).tensors(), alone.params.tensors(),
-                        strict=True):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
-        assert fit.valid_accuracy[p] == alone.valid_accuracy[0]
-        own = RULE.init_state(single, init_params(single, [seed]), hyper[:1], [seed])
-        for level, b in enumerate(own.extra["feedback"], 1):
-            assert torch.equal(member_block(batch, feedback, p, level), b[0])
-    assert max(fit.valid_accuracy) > 0.3  # it learned something (chance is 0.1)
-    init = init_params(batch, seeds)
-    assert not any(torch.allclose(a, b) for a, b in zip(fit.params.weights, init.weights,
-                                                         strict=True))
-
-
-def test_divergence_is_a_failed_status_with_a_reason():
-    task = load_task("iris", seed=0)
-    net = stack([compile_genome(mlp([4, 16, 3], "elu"))] * 2)
-
-    class Exploding(type(RULE)):
-        name = "fa-exploding-test"
-
-        def train_step(self, net, params, state, x, y):
-            loss = super().train_step(net, params, state, x, y)
-            params.weights[0][0].mul_(1e30)  # member 0 only
-            return loss
-
-    budget = rules.Budget(epochs=20, batch_size=16, patience=20)
-    fit = Exploding().fit(net, task, {}, budget, [0, 1])
-    assert fit.status == ["failed", "ok"]
-    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
-    assert fit.valid_accuracy[1] > 0.5
-    # the loss the rule reports is the real one: non-finite weights give a non-finite loss
-    params = init_params(net, [0, 1])
-    params.weights[1][0, 0, 0] = float("inf")
-    x, y = data(net)
-    _, _, loss = fa_updates(net, params, [w.clone() for w in params.weights], x, y)
-    assert not torch.isfinite(loss[0]) and torch.isfinite(loss[1])
