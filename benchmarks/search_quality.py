@@ -8,8 +8,9 @@ are carried over without being re-evaluated, so its generations are cheaper than
 From ``run.history()`` (per generation: evaluations, hypervolume of the archive) it reports:
 
 - the hypervolume at each budget — that of the last generation that ended within the budget
-  — as mean ± sd over seeds. The reference point is fixed by the objectives (accuracy 0,
-  params 10^6 on a log10 axis; evolve/objectives.py), so every run is measured alike;
+  — as mean ± sd over seeds. The reference point is fixed by the objectives (accuracy 0;
+  energy 10^-3 J, or params 10^6 without --hardware, on a log10 axis; evolve/objectives.py),
+  so every run is measured alike;
 - evaluations to reach 95% of the best final hypervolume: the target is 0.95 × the largest
   hypervolume any strategy and seed reached at the largest budget on that task; a run counts
   the evaluations after which its hypervolume first reached it (mean over the runs that did,
@@ -20,9 +21,10 @@ evaluations (mean over seeds, ± sd band, one panel per task), and prints a tabl
 
     python benchmarks/search_quality.py [--quick] [--json PATH] [--png PATH]
 
-Full run: tasks digits and mnist1d, budgets 200 and 600, seeds 0 1 2, population 20, the
-default rule (``--rule`` to change it), training budget (25 epochs, patience 5) and search
-space. Hours on 2 cores.
+Full run: tasks digits and mnist1d, budgets 200 and 600, seeds 0 1 2, population 20,
+objectives accuracy + energy on ``--hardware loihi`` (the default), the default rule
+(``--rule`` to change it), training budget (25 epochs, patience 5) and search space.
+Hours on 2 cores. ``--tasks``/``--budgets``/``--strategies`` select a part of it.
 
 ``--quick`` (under 10 minutes on 2 cores) changes exactly this: task digits only, budget 200
 only, seeds 0 1, training 3 epochs with patience 2 (``training.epochs = 3``,
@@ -77,14 +79,12 @@ class StopAtBudget(Reporter):
 
 # -- what a run searches ----------------------------------------------------------------------
 def objectives(args: argparse.Namespace) -> list[str]:
-    # HOOK(--hardware): the lead wires `--hardware PROFILE` here — e.g. return
-    # ["accuracy", "energy"] when args.hardware is set — together with hardware_settings().
-    return ["accuracy", "params"]
+    """accuracy and energy on ``--hardware PROFILE`` (the issue's setting), else params."""
+    return ["accuracy", "energy"] if args.hardware else ["accuracy", "params"]
 
 
 def hardware_settings(args: argparse.Namespace) -> dict[str, Any]:
-    # HOOK(--hardware): e.g. {"hardware": {"profile": args.hardware}} once --hardware exists.
-    return {}
+    return {"hardware": {"profile": args.hardware}} if args.hardware else {}
 
 
 def run_config(args: argparse.Namespace, task: str, strategy: str, seed: int,
@@ -210,11 +210,18 @@ def main() -> None:
     parser.add_argument("--rule", default=None,
                         help="learning rule (default: the config's; bp with --quick)")
     parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--hardware", default="loihi",
+                        help="price candidates on this chip; objectives accuracy + energy "
+                        "(default: loihi; '' for accuracy + params)")
+    parser.add_argument("--budgets", type=int, nargs="+", default=None,
+                        help="evaluation budgets (default: 200 600; 200 with --quick)")
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="tasks (default: digits mnist1d; digits with --quick)")
     parser.add_argument("--out", type=Path, default=None,
                         help="keep the runs here (default: a temporary directory)")
     args = parser.parse_args()
-    args.tasks = ["digits"] if args.quick else ["digits", "mnist1d"]
-    args.budgets = [200] if args.quick else [200, 600]
+    args.tasks = args.tasks or (["digits"] if args.quick else ["digits", "mnist1d"])
+    args.budgets = args.budgets or ([200] if args.quick else [200, 600])
     args.seeds = [0, 1] if args.quick else [0, 1, 2]
     args.rule = args.rule or ("bp" if args.quick else SearchConfig().rule.name)
     torch.set_num_threads(1)

@@ -29,7 +29,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
                    "or a .npz/.csv/.parquet file (default: digits)")
     p.add_argument("--label-column", help="label column of a .csv/.parquet task (default: label)")
     p.add_argument("--rule", help="learning rule (see `neurevo rules`; default: pc)")
-    p.add_argument("--generations", type=int, help="generations to run (default: 8)")
+    p.add_argument("--generations", type=int, help="generations to run (default: 10)")
     p.add_argument("--population", type=int, help="candidates per generation (default: 20)")
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
     p.add_argument("--strategy", help="neat-pso (default), neat, pso, optuna or random")
@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("search", help="run a new search",
-                       description="Run a new search. With no options: digits, pc, NEAT, "
-                       "8 generations x 20 candidates on a local Ray instance (a few minutes).")
+                       description="Run a new search. With no options: digits, rule pc, "
+                       "strategy neat-pso, objectives accuracy and energy on Loihi, "
+                       "10 generations x 20 candidates on a local Ray instance "
+                       "(2-3 minutes on 2 cores).")
     _search_options(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
                        description="Continue a run from its last checkpoint.")

@@ -44,7 +44,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 25
+    epochs: int = 15
     batch_size: int = 64
     patience: int = 5
 
@@ -54,7 +54,7 @@ class SpaceConfig:
     hidden_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "elu")
     output_activation: str = "identity"
     min_hidden_size: int = 4
-    max_hidden_size: int = 128
+    max_hidden_size: int = 64
     max_hidden_nodes: int = 6
     max_connections: int = 24
     allow_recurrent: bool = False
@@ -101,7 +101,7 @@ class HardwareConfig:
 @dataclass(frozen=True)
 class ExecutorConfig:
     name: str = "ray"  # "ray" (local instance or a cluster) or "serial" (in-process)
-    chunk_size: int = 16  # candidates trained together as one padded population batch
+    chunk_size: int = 16  # most candidates trained together as one padded population batch
     address: str = ""  # ray: "" starts a local instance; "auto" or "HOST:PORT" joins a cluster
     num_cpus: int = 0  # ray, local instance: CPUs to use (0 = all of this machine's)
     cpus_per_eval: float = 1.0  # ray: CPUs reserved by each batch of candidates
@@ -113,7 +113,7 @@ class ExecutorConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    generations: int = 8
+    generations: int = 10
     population: int = 20
     seed: int = 0
     objectives: tuple[str, ...] = ("accuracy", "energy")

@@ -32,6 +32,11 @@ class Executor:
         """``sizes[i]`` = evaluations in item i (scales its time limit)."""
         raise NotImplementedError
 
+    def parallelism(self) -> int:
+        """How many items can run at once (the loop cuts a generation into at least this
+        many chunks, so no worker idles while another trains a big batch)."""
+        return 1
+
     def close(self) -> None:
         pass
 
@@ -93,6 +98,9 @@ class RayExecutor(Executor):
                          log_to_driver=False, configure_logging=False)
                 self._started_ray = True
         return ray
+
+    def parallelism(self) -> int:
+        return self._slots(self._ray())
 
     def _slots(self, ray: Any) -> int:
         cpus = ray.cluster_resources().get("CPU", 1.0)

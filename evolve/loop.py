@@ -168,7 +168,8 @@ class Session:
         budget = rules.Budget(self.config.training.epochs, self.config.training.batch_size,
                               self.config.training.patience)
         todo = [c for c in candidates if c.id not in outcomes]
-        chunks = chunk_by_shape(todo, self.config.executor.chunk_size)
+        per_worker = math.ceil(len(todo) / max(executor.parallelism(), 1)) if todo else 1
+        chunks = chunk_by_shape(todo, max(1, min(self.config.executor.chunk_size, per_worker)))
         shared = (self.task, self.config.rule.name, budget, self.config.seed)
         results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
         for i, result in results:

@@ -122,7 +122,8 @@ class NeatStrategy(Strategy):
                     else:
                         second = _tournament(parents, rank, crowd, rng)
                     if second != first:
-                        fitter, other = sorted((first, second), key=lambda i: (rank[i], -crowd[i], i))
+                        fitter, other = sorted((first, second),
+                                               key=lambda i: (rank[i], -crowd[i], i))
                         genome = self.space.crossover(population[fitter].candidate.genome,
                                                       population[other].candidate.genome, rng)
                         hyper = population[fitter].candidate.hyperparameters
