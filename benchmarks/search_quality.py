@@ -215,6 +215,8 @@ def main() -> None:
                         "(default: loihi; '' for accuracy + params)")
     parser.add_argument("--budgets", type=int, nargs="+", default=None,
                         help="evaluation budgets (default: 200 600; 200 with --quick)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds (default: 0 1 2; 0 1 with --quick)")
     parser.add_argument("--tasks", nargs="+", default=None,
                         help="tasks (default: digits mnist1d; digits with --quick)")
     parser.add_argument("--out", type=Path, default=None,
@@ -222,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     args.tasks = args.tasks or (["digits"] if args.quick else ["digits", "mnist1d"])
     args.budgets = args.budgets or ([200] if args.quick else [200, 600])
-    args.seeds = [0, 1] if args.quick else [0, 1, 2]
+    args.seeds = args.seeds or ([0, 1] if args.quick else [0, 1, 2])
     args.rule = args.rule or ("bp" if args.quick else SearchConfig().rule.name)
     torch.set_num_threads(1)
 
