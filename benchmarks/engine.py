@@ -42,24 +42,31 @@ when a path is given).
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
-import statistics
 import sys
-import tempfile
-import time
-import zlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
-import neat
+# benchmarks/rules.py is named like the `rules` package: drop this folder from the import path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from evolve.config import StrategyConfig
-from evolve.strategies import Problem, Scored, Strategy, make_strategy
-from search_spaces.genome import Genome
-from search_spaces.space import SearchSpace
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
+
+import neat  # noqa: E402
+
+from evolve.config import StrategyConfig  # noqa: E402
+from evolve.strategies import Problem, Scored, Strategy, make_strategy  # noqa: E402
+from search_spaces.genome import Genome  # noqa: E402
+from search_spaces.space import SearchSpace  # noqa: E402
 
 SEED = 0
 TARGET_CONNECTIONS = 12

@@ -17,22 +17,29 @@ compute inside tasks is what ``evaluate_chunk`` measures around training.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
+import sys
+from pathlib import Path
 
-import numpy as np
-import ray
-import torch
+# benchmarks/rules.py is named like the `rules` package: drop this folder from the import path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import rules
-from evolve.config import SearchConfig
-from evolve.evaluate import chunk_by_shape, evaluate_chunk
-from evolve.executors import RayExecutor, SerialExecutor
-from evolve.strategies import Candidate
-from evolve.tasks import load_task
-from search_spaces.innovation import InnovationTracker
-from search_spaces.space import MutationRates, SearchSpace
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+import rules  # noqa: E402
+from evolve.config import SearchConfig  # noqa: E402
+from evolve.evaluate import chunk_by_shape, evaluate_chunk  # noqa: E402
+from evolve.executors import RayExecutor, SerialExecutor  # noqa: E402
+from evolve.strategies import Candidate  # noqa: E402
+from evolve.tasks import load_task  # noqa: E402
+from search_spaces.innovation import InnovationTracker  # noqa: E402
+from search_spaces.space import MutationRates, SearchSpace  # noqa: E402
 
 
 def make_candidates(n: int, seed: int) -> list[Candidate]:
