@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 import torch.nn.functional as F
+from netkit import digits_subset, mlp
 
 import rules
 import rules.chl  # noqa: F401  (registers "chl")
@@ -16,14 +17,6 @@ from rules.chl import CHL
 from search_spaces.compile import compile_genome, init_params, member_params, stack
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.net import Params, forward
-
-
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
 
 
 def skip_dag(n_in: int, n_out: int, a: int, b: int, recurrent: bool, act: str = "relu"
@@ -137,19 +130,6 @@ def test_chl_reaches_85_percent_on_digits_with_defaults():
     test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
     print(f"chl digits 64-128-10: test accuracy {test:.4f}, {seconds:.1f} s per fit")
     assert test >= 0.85, test
-
-
-def digits_subset(n_train: int = 240, n_valid: int = 120):
-    task = load_task("digits", seed=0)
-
-    class Split:
-        def __init__(self, split, n):
-            self.x, self.y = split.x[:n], split.y[:n]
-
-    class Subset:
-        train, valid = Split(task.train, n_train), Split(task.valid, n_valid)
-
-    return Subset()
 
 
 def three_genomes() -> list[Genome]:

@@ -8,13 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from netkit import mlp
 
 import evolve
 import rules
 from evolve.config import override
 from evolve.tasks import load_task
 from search_spaces.compile import compile_genome, member_params, stack
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.genome import ConnectionGene, Genome
 
 
 @pytest.mark.parametrize("name", rules.available())
@@ -48,12 +49,6 @@ def test_a_search_runs_with_every_rule(name, tmp_path):
 
 
 # -- shared behaviour of the training loop, for every rule -------------------------------------
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    return Genome(tuple(nodes), tuple(ConnectionGene(i, ids[i], ids[i + 1])
-                                      for i in range(len(ids) - 1)))
 
 
 @pytest.fixture(scope="module")

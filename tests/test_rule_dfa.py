@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import torch
+from netkit import bp_gradients, data, masked, mlp
 
 import rules
 import rules.dfa  # noqa: F401  (registers the rule)
@@ -20,14 +21,6 @@ from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.net import Net, Params, forward
 
 RULE = rules.get_rule("dfa")
-
-
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
 
 
 def skip_net() -> Genome:
@@ -48,24 +41,6 @@ def one_hidden_level() -> Genome:
              NodeGene(2, "hidden", 3, "tanh"), NodeGene(3, "hidden", 2, "relu"))
     edges = [(0, 2), (0, 3), (2, 1), (3, 1), (0, 1)]
     return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
-
-
-def data(net: Net, batch: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(net.population, batch, net.n_inputs, generator=gen)
-    return x, torch.randint(0, net.n_outputs, (net.population, batch), generator=gen)
-
-
-def bp_gradients(net: Net, params: Params, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """Autograd of the same per-member mean cross-entropy (summed over members)."""
-    tensors = [t.detach().clone().requires_grad_(True) for t in [*params.weights, *params.biases]]
-    leaf = Params(tensors[:net.depth], tensors[net.depth:])
-    loss = cross_entropy(forward(net, leaf, x)[0], y).sum()
-    return list(torch.autograd.grad(loss, tensors))
-
-
-def masked(net: Net, dw: list[torch.Tensor], db: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [d * m for d, m in zip([*dw, *db], [*net.masks, *net.neuron_masks], strict=True)]
 
 
 def direct(net: Net, seeds: list[int]) -> list[torch.Tensor]:

@@ -6,62 +6,18 @@ like its members alone; divergence ends as a failed status."""
 from __future__ import annotations
 
 import torch
+from netkit import bias, block, make_setup, mlp, skip_dag
 
 import rules
 import rules.dtp  # noqa: F401  (registers "dtp")
 from evolve.tasks import load_task
 from rules.local import level_columns, trace
-from search_spaces.compile import compile_genome, init_params
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.compile import compile_genome
+from search_spaces.genome import ConnectionGene, Genome
 
 RULE = "dtp"
 
-
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
-
-
-def skip_dag() -> Genome:
-    """in(5) -> A(4, tanh) -> B(3, sigmoid) -> out(3), plus skips in -> B and A -> out."""
-    nodes = (NodeGene(0, "input", 5), NodeGene(1, "output", 3), NodeGene(2, "hidden", 4, "tanh"),
-             NodeGene(3, "hidden", 3, "sigmoid"))
-    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 3), ConnectionGene(2, 3, 1),
-             ConnectionGene(3, 0, 3), ConnectionGene(4, 2, 1))
-    return Genome(nodes, conns)
-
-
-def cols(net, node: int) -> slice:
-    lv, a, b = net.members[0].node_slices[node]
-    start = sum(net.members[0].level_sizes[:lv])
-    return slice(start + a, start + b)
-
-
-def rows(net, node: int) -> tuple[int, slice]:
-    lv, a, b = net.members[0].node_slices[node]
-    return lv - 1, slice(a, b)
-
-
-def block(net, blocks, src: int, dst: int) -> torch.Tensor:
-    i, r = rows(net, dst)
-    return blocks[i][0, r, cols(net, src)]
-
-
-def bias(net, biases, node: int) -> torch.Tensor:
-    i, r = rows(net, node)
-    return biases[i][0, r]
-
-
-def setup(genome: Genome, hyper: dict | None = None, seed: int = 3):
-    net = compile_genome(genome)
-    rule = rules.get_rule(RULE)
-    h = rule.hyperparameters().resolve(hyper or {})
-    params = init_params(net, [seed], [h["init_scale"]])
-    state = rule.init_state(net, params, [h], [seed])
-    return net, rule, params, state
+setup = make_setup(RULE)
 
 
 # ===================================== sanity (reference §5): exact inverses -> bp direction

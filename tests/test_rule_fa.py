@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import torch
+from netkit import bp_gradients, data, masked, mlp
 
 import rules
 import rules.fa  # noqa: F401  (registers the rule)
@@ -21,14 +22,6 @@ from search_spaces.net import Net, Params, forward
 RULE = rules.get_rule("fa")
 
 
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
-
-
 def skip_net() -> Genome:
     """Three hidden levels, skip edges into the output and into level 3, mixed activations on
     one level (tanh + relu on level 1), and a hidden node (6) that feeds nothing."""
@@ -39,24 +32,6 @@ def skip_net() -> Genome:
     edges = [(0, 2), (2, 3), (3, 4), (0, 4), (4, 1), (2, 1), (0, 1), (0, 5), (5, 3), (5, 1),
              (0, 6)]
     return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
-
-
-def data(net: Net, batch: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(net.population, batch, net.n_inputs, generator=gen)
-    return x, torch.randint(0, net.n_outputs, (net.population, batch), generator=gen)
-
-
-def bp_gradients(net: Net, params: Params, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """Autograd of the same per-member mean cross-entropy (summed over members)."""
-    tensors = [t.detach().clone().requires_grad_(True) for t in [*params.weights, *params.biases]]
-    leaf = Params(tensors[:net.depth], tensors[net.depth:])
-    loss = cross_entropy(forward(net, leaf, x)[0], y).sum()
-    return list(torch.autograd.grad(loss, tensors))
-
-
-def masked(net: Net, dw: list[torch.Tensor], db: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [d * m for d, m in zip([*dw, *db], [*net.masks, *net.neuron_masks], strict=True)]
 
 
 def test_fa_with_feedback_equal_to_forward_weights_is_exactly_bp():

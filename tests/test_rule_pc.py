@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import torch
+from netkit import data, mlp
 
 import rules
 import rules.pc  # noqa: F401  (registers the rule)
@@ -23,14 +24,6 @@ from search_spaces.net import Net, Params, forward
 RULE = rules.get_rule("pc")
 
 
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
-
-
 def skip_net() -> Genome:
     """Two hidden levels; skip edges input->output, input->level 2 and level 1->output; mixed
     activations on level 1 (tanh + sigmoid); a hidden node (5) that feeds nothing."""
@@ -39,12 +32,6 @@ def skip_net() -> Genome:
              NodeGene(4, "hidden", 4, "tanh"), NodeGene(5, "hidden", 2, "tanh"))
     edges = [(0, 2), (0, 3), (2, 4), (3, 4), (0, 4), (4, 1), (2, 1), (0, 1), (0, 5)]
     return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
-
-
-def data(net: Net, batch: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(net.population, batch, net.n_inputs, generator=gen)
-    return x, torch.randint(0, net.n_outputs, (net.population, batch), generator=gen)
 
 
 def hand_energy(net: Net, params: Params, states: list[torch.Tensor]) -> torch.Tensor:

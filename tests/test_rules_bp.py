@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from netkit import mlp
 
 import rules
 from evolve.tasks import load_task
 from search_spaces.compile import compile_genome
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
-
-
-def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
 
 
 def test_bp_reaches_95_percent_on_digits_with_64_64_10():
