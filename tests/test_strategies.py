@@ -57,10 +57,9 @@ def fake_scores(candidates, seed: int = 0) -> list[Scored]:
     return out
 
 
-def roundtrip(state: dict, strict: bool = True) -> dict:
-    """Through JSON; strict: no NaN/Infinity (neat's species keep -inf bests, which Python's
-    json writes as -Infinity)."""
-    return json.loads(json.dumps(state, allow_nan=not strict))
+def roundtrip(state: dict) -> dict:
+    """Through strict JSON: no NaN/Infinity anywhere in a strategy's state."""
+    return json.loads(json.dumps(state, allow_nan=False))
 
 
 # -- the PSO update ---------------------------------------------------------------------------
@@ -289,11 +288,7 @@ def test_optuna_ask_tell_round_trip_and_resume(sampler):
 def test_strategy_contract(name):
     prob = problem(population=8, fixed={"momentum": 0.5})
     strategy = make_strategy(name, SPACE, prob, config())
-    def through_json(state: dict) -> dict:
-        if "species" in state:  # NEAT's part may hold -inf; everything else is strict JSON
-            roundtrip({k: v for k, v in state.items() if k != "species"})
-            return roundtrip(state, strict=False)
-        return roundtrip(state)
+    through_json = roundtrip
 
     state = strategy.init(0)
     assert through_json(strategy.init(0)) == through_json(state), "init is deterministic"

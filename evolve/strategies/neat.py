@@ -86,9 +86,9 @@ class NeatStrategy(Strategy):
         species = [sp for sp in state["species"] if sp["id"] in members]
         for sp in species:
             best = float(primary[members[sp["id"]]].max())
-            if best > sp["best"] + 1e-12:
+            if best > _species_best(sp) + 1e-12:
                 sp["best"], sp["last_improved"] = best, generation
-        by_best = sorted(species, key=lambda sp: -sp["best"])
+        by_best = sorted(species, key=lambda sp: -_species_best(sp))
         protected = {sp["id"] for sp in by_best[: max(cfg.species_elitism, 1)]}
         species = [sp for sp in species
                    if sp["id"] in protected or generation - sp["last_improved"] < cfg.stagnation]
@@ -208,7 +208,7 @@ class NeatStrategy(Strategy):
                 sp_ids.append(target)
                 state["species"].append({"id": target, "created": child.generation,
                                          "last_improved": child.generation,
-                                         "best": -math.inf})
+                                         "best": None})  # strict JSON: no -Infinity
             occupied.add(target)
             assigned.append(Candidate(child.id, child.generation, child.genome,
                                       child.hyperparameters, child.parents, target))
@@ -217,6 +217,11 @@ class NeatStrategy(Strategy):
             for sp in state["species"] if sp["id"] in occupied
         ]
         return assigned
+
+
+def _species_best(species: dict[str, Any]) -> float:
+    """A species' best first-objective value so far (-inf before it has one)."""
+    return -math.inf if species["best"] is None else species["best"]
 
 
 def _tournament(pool: list[int], rank: np.ndarray, crowd: np.ndarray,
