@@ -140,6 +140,19 @@ class Session:
         for r in self.reporters:
             r.search_end(str(self.store.root))
 
+    def _relative(self, name: str, amount: float) -> float:
+        """A hardware violation as a share of its limit (cores over / cores budgeted, axons
+        over / axons per core, ...), so limits in different units add up fairly; a custom
+        constraint's value counts as it is."""
+        if not name.startswith("hardware."):
+            return amount
+        limit = name[len("hardware."):]
+        if limit == "chips":
+            cap = self.config.hardware.chips * self.profile.cores_per_chip
+        else:
+            cap = getattr(self.profile, limit, None)
+        return amount / cap if isinstance(cap, (int, float)) and cap > 0 else amount
+
     def _target_reached(self, summary: dict[str, Any]) -> bool:
         """True once every ``stop_when`` objective's best value reached its target."""
         if not self.config.stop_when:
@@ -212,7 +225,7 @@ class Session:
             if ok and not all(math.isfinite(v) for v in values):
                 ok, out.status = False, "failed"
                 out.error = out.error or "an objective is not finite"
-            total = sum(violated.values())
+            total = sum(self._relative(name, amount) for name, amount in violated.items())
             scored.append(Scored(cand, tuple(values), total, ok))
             rows.append(self._row(cand, out, values, costs, violated))
         return scored, rows
@@ -230,7 +243,7 @@ class Session:
             "epochs": out.epochs, "train_seconds": out.train_seconds, "worker": out.worker,
             "seed": out.seed, "costs": json.dumps(costs, sort_keys=True),
             "violations": json.dumps(violated, sort_keys=True),
-            "violation_total": float(sum(violated.values())),
+            "violation_total": float(sum(self._relative(k, v) for k, v in violated.items())),
         }
         for o, v in zip(self.objectives, values, strict=True):
             row[OBJECTIVE_PREFIX + o.name] = v
