@@ -245,20 +245,30 @@ def topological_order(
     return order if len(order) == len(ids) else None
 
 
+class CycleCheck:
+    """Would a feedforward edge src->dst close a cycle (through any non-recurrent edge,
+    disabled ones too)? The successor lists are built once, for many queries on one genome."""
+
+    def __init__(self, genome: Genome) -> None:
+        self.succ: dict[int, list[int]] = {}
+        for c in genome.connections:
+            if not c.recurrent:
+                self.succ.setdefault(c.src, []).append(c.dst)
+
+    def __call__(self, src: int, dst: int) -> bool:
+        if src == dst:
+            return True
+        stack, seen = [dst], set()
+        while stack:
+            node = stack.pop()
+            if node == src:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(self.succ.get(node, ()))
+        return False
+
+
 def creates_cycle(genome: Genome, src: int, dst: int) -> bool:
     """Would a feedforward edge src->dst close a cycle (through any non-recurrent edge)?"""
-    if src == dst:
-        return True
-    succ: dict[int, list[int]] = {}
-    for c in genome.connections:
-        if not c.recurrent:
-            succ.setdefault(c.src, []).append(c.dst)
-    stack, seen = [dst], set()
-    while stack:
-        node = stack.pop()
-        if node == src:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(succ.get(node, ()))
-    return False
+    return CycleCheck(genome)(src, dst)

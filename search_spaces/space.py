@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.genome import ConnectionGene, CycleCheck, Genome, NodeGene
 from search_spaces.innovation import InnovationTracker
 
 
@@ -138,7 +138,7 @@ class SearchSpace:
         sources = [n.id for n in genome.nodes if n.role != "output"]
         targets = [n.id for n in genome.nodes if n.role != "input"]
         existing = {(c.src, c.dst) for c in genome.connections}
-        closes_cycle = _CycleCheck(genome)  # creates_cycle, with the graph built once
+        closes_cycle = CycleCheck(genome)  # the graph is built once for all tries
         for _ in range(tries):
             src = sources[rng.integers(len(sources))]
             dst = targets[rng.integers(len(targets))]
@@ -253,27 +253,3 @@ def distance_genes(genome: Genome) -> DistanceGenes:
         frozenset(c.innovation for c in genome.connections if c.enabled),
         {n.id: (n.size, n.activation) for n in genome.nodes if n.role == "hidden"},
     )
-
-
-class _CycleCheck:
-    """``creates_cycle(genome, src, dst)`` for many (src, dst) pairs of one genome: the
-    successor lists over non-recurrent edges (disabled ones too) are built once."""
-
-    def __init__(self, genome: Genome) -> None:
-        self.succ: dict[int, list[int]] = {}
-        for c in genome.connections:
-            if not c.recurrent:
-                self.succ.setdefault(c.src, []).append(c.dst)
-
-    def __call__(self, src: int, dst: int) -> bool:
-        if src == dst:
-            return True
-        stack, seen = [dst], set()
-        while stack:
-            node = stack.pop()
-            if node == src:
-                return True
-            if node not in seen:
-                seen.add(node)
-                stack.extend(self.succ.get(node, ()))
-        return False
