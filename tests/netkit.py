@@ -40,6 +40,19 @@ def digits_subset(n_train: int = 240, n_valid: int = 120) -> SimpleNamespace:
         valid=SimpleNamespace(x=task.valid.x[:n_valid], y=task.valid.y[:n_valid]))
 
 
+def three_genomes() -> list[Genome]:
+    """A batch for ep/chl: 64-32-10 with recurrent out->hidden and hidden->hidden edges
+    (padded, its hidden-output gap of 1 spans 2 padded levels), 64-16-16-10 with a skip
+    input->output, and 64-10."""
+    with_recurrence = mlp([64, 32, 10], "tanh")
+    with_recurrence = with_recurrence.with_changes(connections=(
+        *with_recurrence.connections, ConnectionGene(7, 1, 2, recurrent=True),
+        ConnectionGene(8, 2, 2, recurrent=True)))
+    deep = mlp([64, 16, 16, 10], "sigmoid")
+    deep = deep.with_changes(connections=(*deep.connections, ConnectionGene(9, 0, 1)))
+    return [with_recurrence, deep, mlp([64, 10])]
+
+
 # -- views of one genome node inside a single compiled Net ------------------------------------
 def cols(net: Net, node: int) -> slice:
     lv, a, b = net.members[0].node_slices[node]

@@ -3,12 +3,10 @@ correlations, it becomes backprop as γ -> 0 (Xie & Seung 2003), and it trains."
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
-from netkit import digits_subset, mlp
+from netkit import digits_subset, three_genomes
 
 import rules
 import rules.chl  # noqa: F401  (registers "chl")
@@ -117,31 +115,6 @@ def test_chl_becomes_backprop_as_gamma_shrinks():
         worst.append(min(F.cosine_similarity(d.flatten(), g.flatten(), dim=0).item()
                          for d, g in zip(dw, grads)))
     assert worst[0] < worst[1] < worst[2] and worst[2] > 0.999, worst
-
-
-def test_chl_reaches_85_percent_on_digits_with_defaults():
-    task = load_task("digits", seed=0)
-    net = compile_genome(mlp([64, 128, 10], "tanh"))
-    rule = rules.get_rule("chl")
-    start = time.perf_counter()
-    fit = rule.fit(net, task, {}, rules.Budget(epochs=15, batch_size=32, patience=5), [0])
-    seconds = time.perf_counter() - start
-    assert fit.status == ["ok"]
-    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
-    print(f"chl digits 64-128-10: test accuracy {test:.4f}, {seconds:.1f} s per fit")
-    assert test >= 0.85, test
-
-
-def three_genomes() -> list[Genome]:
-    """64-32-10 with recurrent out->hidden and hidden->hidden edges (padded, its hidden-output
-    gap of 1 spans 2 padded levels), 64-16-16-10 with a skip input->output, 64-10."""
-    with_recurrence = mlp([64, 32, 10], "tanh")
-    with_recurrence = with_recurrence.with_changes(connections=(
-        *with_recurrence.connections, ConnectionGene(7, 1, 2, recurrent=True),
-        ConnectionGene(8, 2, 2, recurrent=True)))
-    deep = mlp([64, 16, 16, 10], "sigmoid")
-    deep = deep.with_changes(connections=(*deep.connections, ConnectionGene(9, 0, 1)))
-    return [with_recurrence, deep, mlp([64, 10])]
 
 
 def test_a_padded_population_trains_like_each_member_alone():

@@ -111,3 +111,30 @@ def test_divergence_is_a_failed_status_and_spares_the_neighbours(name, small_dig
     # the healthy neighbour ends exactly where it would have ended alone
     alone = base().fit(compile_genome(genome), small_digits, {}, budget, [1])
     assert fit.valid_accuracy[1] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
+
+
+# every rule learns digits with its default hyperparameters; the activation and budget each
+# rule's authors checked it with (the relaxation rules are slower, so they get fewer epochs)
+LEARNING = {
+    "fa": ("relu", rules.Budget(epochs=30, batch_size=32, patience=6)),
+    "dfa": ("relu", rules.Budget(epochs=30, batch_size=32, patience=6)),
+    "pc": ("relu", rules.Budget(epochs=30, batch_size=64, patience=6)),
+    "chl": ("tanh", rules.Budget(epochs=15, batch_size=32, patience=5)),
+    "ep": ("tanh", rules.Budget(epochs=15, batch_size=32, patience=5)),
+}
+DEFAULT_LEARNING = ("relu", rules.Budget(epochs=30, batch_size=32, patience=8))
+
+
+@pytest.mark.parametrize("name", rules.available())
+def test_learns_digits_with_64_128_10(name):
+    activation, budget = LEARNING.get(name, DEFAULT_LEARNING)
+    task = load_task("digits", seed=0)
+    net = compile_genome(mlp([64, 128, 10], activation))
+    rule = rules.get_rule(name)
+    fit = rule.fit(net, task, {}, budget, [0])
+    assert fit.status == ["ok"]
+    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
+    assert test >= 0.85, f"{name}: {test}"
+    losses = [e["train_loss"] for e in fit.curves[0]]
+    accuracies = [e["valid_accuracy"] for e in fit.curves[0]]
+    assert losses[-1] < losses[0] and max(accuracies) > accuracies[0], name

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
-from netkit import digits_subset, mlp
+from netkit import digits_subset, three_genomes
 
 import rules
 import rules.ep  # noqa: F401  (registers "ep")
@@ -102,29 +100,6 @@ def test_ep_update_approaches_the_implicit_gradient_as_beta_shrinks(output_loop,
     sym = estimate(0.01, symmetric=True)  # the ±β estimate removes the O(β) bias
     assert F.cosine_similarity(sym, true, dim=0) > 0.99999
     assert (sym - true).norm() / true.norm() < 0.1 * err[2]
-
-
-def test_ep_reaches_85_percent_on_digits_with_defaults():
-    task = load_task("digits", seed=0)
-    net = compile_genome(mlp([64, 128, 10], "tanh"))
-    rule = rules.get_rule("ep")
-    start = time.perf_counter()
-    fit = rule.fit(net, task, {}, rules.Budget(epochs=15, batch_size=32, patience=5), [0])
-    seconds = time.perf_counter() - start
-    assert fit.status == ["ok"]
-    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
-    print(f"ep digits 64-128-10: test accuracy {test:.4f}, {seconds:.1f} s per fit")
-    assert test >= 0.85, test
-
-
-def three_genomes() -> list[Genome]:
-    with_recurrence = mlp([64, 32, 10], "tanh")
-    with_recurrence = with_recurrence.with_changes(connections=(
-        *with_recurrence.connections, ConnectionGene(7, 1, 2, recurrent=True),
-        ConnectionGene(8, 2, 2, recurrent=True)))
-    deep = mlp([64, 16, 16, 10], "sigmoid")
-    deep = deep.with_changes(connections=(*deep.connections, ConnectionGene(9, 0, 1)))
-    return [with_recurrence, deep, mlp([64, 10])]
 
 
 def test_a_padded_population_trains_like_each_member_alone():

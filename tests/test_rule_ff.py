@@ -11,9 +11,7 @@ from netkit import bias, block, make_setup, mlp, skip_dag
 
 import rules
 import rules.ff  # noqa: F401  (registers "ff")
-from evolve.tasks import load_task
 from rules.ff import embed, level_losses
-from search_spaces.compile import compile_genome
 from search_spaces.net import Params
 
 RULE = "ff"
@@ -150,27 +148,6 @@ def test_net_without_hidden_levels_predicts_from_output_goodness() -> None:
         xe = embed(x[None], torch.full((1, 4), c), 3)[0]
         o = xe @ params.weights[0][0].T + params.biases[0][0]
         torch.testing.assert_close(scores[0, :, c], (o**2).mean(1))
-
-
-# ============================================================================== learning
-
-
-def test_ff_learns_digits_with_64_128_10() -> None:
-    task = load_task("digits", seed=0)
-    net = compile_genome(mlp([64, 128, 10]))
-    rule = rules.get_rule(RULE)
-    fit = rule.fit(net, task, {}, rules.Budget(epochs=30, batch_size=32, patience=8), [0])
-    assert fit.status == ["ok"]
-    test = rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y).item()
-    assert test >= 0.85, test  # measured 0.978 (goal 0.92)
-    curve = [e["valid_accuracy"] for e in fit.curves[0]]
-    assert max(curve) > curve[0]
-
-
-# ============================================================= population batch equivalence
-
-
-# ============================================================================ divergence
 
 
 def test_registered_with_required_hyperparameters() -> None:
