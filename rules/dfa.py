@@ -48,7 +48,7 @@ from typing import Any
 import torch
 
 from rules.base import HyperSpace
-from rules.fa import feedback_generator, output_error
+from rules.fa import feedback_generator
 from rules.local import (
     INIT_SCALE,
     LR,
@@ -58,6 +58,7 @@ from rules.local import (
     derivative,
     level_columns,
     outer_mean,
+    output_error,
     trace,
 )
 from rules.registry import register

@@ -75,8 +75,8 @@ from rules.local import (
     cross_entropy,
     derivative,
     level_columns,
-    one_hot,
     outer_mean,
+    output_error,
     trace,
 )
 from rules.optim import Adam
@@ -173,7 +173,7 @@ class DTP(LocalRule):
         """ĥ for every level (index 0 unused): gradient step on top, differences below."""
         depth = net.depth
         alpha = state.extra["alpha"].view(-1, 1, 1)
-        top = t.h[depth] - alpha * (torch.softmax(t.h[depth], dim=-1) - one_hot(y, net.n_outputs))
+        top = t.h[depth] - alpha * output_error(t.h[depth], y)
         target: list[torch.Tensor | None] = [None] * depth + [top]
         for k in range(depth - 1, 0, -1):
             _, g_target = self.inverse(net, state, k, target)

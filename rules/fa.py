@@ -61,8 +61,8 @@ from rules.local import (
     cross_entropy,
     derivative,
     level_columns,
-    one_hot,
     outer_mean,
+    output_error,
     trace,
 )
 from rules.registry import register
@@ -77,11 +77,6 @@ def feedback_generator(seed: int, salt: int) -> torch.Generator:
     rule-specific ``salt`` so it is independent of the forward init drawn from the same seed."""
     mixed = (int(seed) * 0x9E3779B97F4A7C15 + salt * 0xBF58476D1CE4E5B9 + 1) & _MASK64
     return torch.Generator().manual_seed(mixed)
-
-
-def output_error(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``∂CE/∂scores`` per example (not divided by the batch size): ``softmax(s) - onehot(y)``."""
-    return torch.softmax(scores, dim=-1) - one_hot(y, scores.shape[-1])
 
 
 def draw_feedback_blocks(net: Net, seeds: Sequence[int], scales: Sequence[float],

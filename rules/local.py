@@ -132,6 +132,11 @@ def cross_entropy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(dim=1)
 
 
+def output_error(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``∂CE/∂scores`` per example (not divided by the batch size): ``softmax(s) - onehot(y)``."""
+    return torch.softmax(scores, dim=-1) - one_hot(y, scores.shape[-1])
+
+
 def outer_mean(delta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """Batch-mean outer product ``δᵀ h / B``: ``[P, B, n] x [P, B, m] -> [P, n, m]``."""
     return torch.bmm(delta.transpose(1, 2), inputs) / delta.shape[1]

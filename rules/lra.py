@@ -68,8 +68,8 @@ from rules.local import (
     cross_entropy,
     derivative,
     level_columns,
-    one_hot,
     outer_mean,
+    output_error,
     trace,
 )
 from rules.registry import register
@@ -128,7 +128,7 @@ class LRA(LocalRule):
         deltas: list[torch.Tensor | None] = [None] * (depth + 1)
         for level in range(depth, 0, -1):
             if level == depth:
-                error = torch.softmax(t.z[level], dim=-1) - one_hot(y, net.n_outputs)
+                error = output_error(t.z[level], y)
             else:
                 d = disp[:, :, level_columns(net, level)]
                 target = activate(net, level, t.z[level] - beta * d)
