@@ -269,6 +269,25 @@ class CycleCheck:
         return False
 
 
+def outputs_reachable(genome: Genome) -> bool:
+    """Does every output node hear from an input through enabled feedforward edges?
+
+    A genome without such a path computes a constant: it trains to chance accuracy at the
+    lowest possible cost, so under any cost objective it would sit on the Pareto front as a
+    useless extreme and draw search effort toward itself. The search space therefore never
+    makes one (:meth:`search_spaces.space.SearchSpace.toggle_edge`, ``crossover``)."""
+    succ: dict[int, list[int]] = {}
+    for c in genome.enabled_connections(recurrent=False):
+        succ.setdefault(c.src, []).append(c.dst)
+    stack, seen = list(genome.input_ids), set(genome.input_ids)
+    while stack:
+        for nxt in succ.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen.issuperset(genome.output_ids)
+
+
 def creates_cycle(genome: Genome, src: int, dst: int) -> bool:
     """Would a feedforward edge src->dst close a cycle (through any non-recurrent edge)?"""
     return CycleCheck(genome)(src, dst)

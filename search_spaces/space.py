@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from search_spaces.genome import ConnectionGene, CycleCheck, Genome, NodeGene
+from search_spaces.genome import ConnectionGene, CycleCheck, Genome, NodeGene, outputs_reachable
 from search_spaces.innovation import InnovationTracker
 
 
@@ -159,7 +159,9 @@ class SearchSpace:
             ConnectionGene(**{**vars(c), "enabled": not c.enabled}) if c is target else c
             for c in genome.connections
         )
-        return Genome(genome.nodes, conns)
+        toggled = Genome(genome.nodes, conns)
+        # disabling the last path from the inputs to an output is no mutation but a dead net
+        return toggled if target.recurrent or outputs_reachable(toggled) else genome
 
     def resize_node(self, genome: Genome, rng: np.random.Generator, sigma: float) -> Genome:
         hidden = genome.hidden_ids
@@ -211,7 +213,11 @@ class SearchSpace:
                 activation = (n if rng.random() < 0.5 else match).activation
                 n = NodeGene(n.id, n.role, size, activation)
             nodes.append(n)
-        return Genome(tuple(nodes), tuple(conns))
+        child = Genome(tuple(nodes), tuple(conns))
+        if not outputs_reachable(child):  # inherited disabled flags cut every path to an
+            # output: keep the fitter parent's flags (its structure is connected)
+            child = Genome(child.nodes, fitter.connections)
+        return child
 
     # -- speciation ----------------------------------------------------------------------
     def distance(self, a: Genome, b: Genome) -> float:

@@ -22,6 +22,7 @@ from search_spaces.genome import (
     GenomeError,
     NodeGene,
     creates_cycle,
+    outputs_reachable,
     topological_order,
 )
 from search_spaces.innovation import InnovationTracker
@@ -266,6 +267,7 @@ def check_invariants(space: SearchSpace, genome: Genome) -> None:
         assert n.activation in space.hidden_activations
     if not space.allow_recurrent:
         assert not any(c.recurrent for c in genome.connections)
+    assert outputs_reachable(genome)  # the operators never cut the output off the input
     # acyclic over enabled feedforward edges, and over disabled ones too (re-enabling is safe)
     assert topological_order(genome.nodes, genome.enabled_connections(recurrent=False))
     assert topological_order(genome.nodes, [c for c in genome.connections if not c.recurrent])
@@ -560,8 +562,62 @@ def test_crossover_aligns_on_innovation_numbers() -> None:
     assert sizes == {8, 16} and acts == {"relu", "tanh"}
 
 
+def test_toggle_never_cuts_the_last_path_to_an_output() -> None:
+    """The minimal genome's one edge can't be disabled; once a split offers a second path,
+    either path may go, but not both."""
+    space = SearchSpace(3, 2, max_connections=20)
+    tracker = InnovationTracker()
+    minimal = space.minimal_genome(tracker)
+    for seed in range(20):
+        assert space.toggle_edge(minimal, np.random.default_rng(seed)) == minimal
+    split = space.add_node(minimal, np.random.default_rng(0), tracker)  # 0->h->1, 0->1 off
+    for seed in range(40):  # only 0->1 may flip: either split edge is the last path
+        toggled = space.toggle_edge(split, np.random.default_rng(seed))
+        assert toggled == split or all(c.enabled for c in toggled.connections)
+    both = split.with_changes(connections=tuple(ConnectionGene(**{**vars(c), "enabled": True})
+                                                for c in split.connections))
+    seen = set()
+    for seed in range(60):  # two paths: any one edge may go, and the output still hears
+        toggled = space.toggle_edge(both, np.random.default_rng(seed))
+        assert outputs_reachable(toggled)
+        seen.add(frozenset(c.innovation for c in toggled.connections if not c.enabled))
+    assert len(seen) == 3  # each of the three edges was disabled by some seed
+
+
+def test_outputs_reachable() -> None:
+    both = _genome([(0, "input", 2), (1, "output", 2), (2, "hidden", 3, "relu")],
+                   [(0, 0, 2), (1, 2, 1), (2, 0, 1, False)])
+    assert outputs_reachable(both)
+    cut = both.with_changes(connections=(*both.connections[:1],
+                                         ConnectionGene(1, 2, 1, False), both.connections[2]))
+    assert not outputs_reachable(cut)  # the hidden node hears the input but tells no one
+    dangling = _genome([(0, "input", 2), (1, "output", 2), (2, "hidden", 3, "relu")],
+                       [(0, 2, 1), (1, 0, 1, False)])
+    assert not outputs_reachable(dangling)  # the output hears only a node nobody feeds
+
+
+def test_crossover_repairs_a_child_with_no_path_to_the_output() -> None:
+    """Both parents are connected, each through a path the other disabled: mixing the
+    disabled flags can cut both, and the child then keeps the fitter parent's flags."""
+    nodes = [(0, "input", 2), (1, "output", 2), (2, "hidden", 3, "relu")]
+    a = _genome(nodes, [(0, 0, 1, True), (1, 0, 2, False), (2, 2, 1, False)])
+    b = _genome(nodes, [(0, 0, 1, False), (1, 0, 2, True), (2, 2, 1, True)])
+    space = SearchSpace(2, 2, hidden_activations=("relu",))
+    for seed in range(20):
+        # rate 1: every gene disabled in either parent stays off -> all three off -> repaired
+        child = space.crossover(a, b, np.random.default_rng(seed), disable_rate=1.0)
+        assert [c.enabled for c in child.connections] == [True, False, False]
+        # rate 0: all three on, connected, left alone
+        child = space.crossover(a, b, np.random.default_rng(seed), disable_rate=0.0)
+        assert [c.enabled for c in child.connections] == [True, True, True]
+
+
 def test_crossover_disable_rate() -> None:
     space, a, b, _ = _diverged_parents()
+    # both keep 0->1 on, so any mix of the other flags leaves a path (no repair interferes)
+    a, b = (g.with_changes(connections=tuple(
+        ConnectionGene(**{**vars(c), "enabled": c.enabled or c.innovation == 0})
+        for c in g.connections)) for g in (a, b))
     mixed = [c.innovation for c in a.connections
              if any(o.innovation == c.innovation and o.enabled != c.enabled
                     for o in b.connections)]
