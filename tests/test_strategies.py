@@ -20,6 +20,7 @@ from evolve.reporters import Reporter
 from evolve.selection import order, rank_and_crowding
 from evolve.strategies import STRATEGIES, Problem, Scored, make_strategy
 from evolve.strategies.layered import Dimension, LayeredSpace, layered_genome
+from evolve.strategies.neat_pso import candidate_key
 from evolve.strategies.optuna_strategy import OptunaStrategy
 from evolve.strategies.pso import PsoParams, pso_step, roulette, update_archive
 from rules.base import Hyperparameter, HyperSpace
@@ -172,10 +173,17 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     # position the parent's plus that velocity, its best the parent's updated lineage best
     children = [c for c in damped.ask(after) if c.generation == after["generation"]]
     assert len({c.parents[0] for c in children}) > 3
-    kinds = set()
-    for child in children:
+    kinds, clones = set(), set()
+    for child in sorted(children, key=lambda c: c.id):
         mine = after["particles"][str(child.id)]
         parent = before[str(child.parents[0])]  # the one parent, or the fitter in a crossover
+        if (child.parents[0], child.genome.to_json()) in clones:
+            # a later clone of the same parent would repeat its sibling: it restarted
+            assert child.hyperparameters != next(
+                c.hyperparameters for c in children
+                if c.parents[0] == child.parents[0] and c.genome == child.genome)
+            continue
+        clones.add((child.parents[0], child.genome.to_json()))
         v = 0.5 * np.array(parent["v"])
         x = np.clip(np.array(parent["x"]) + v, low, high)
         v = np.where(x != np.array(parent["x"]) + v, 0.0, v)
@@ -228,6 +236,38 @@ def test_neat_pso_changes_structure_like_neat_and_keeps_fixed_genes():
     assert all(c.hyperparameters["lr"] == 0.05 for c in both.ask(b))
     assert "lr" not in b["genes"]
     assert len({c.hyperparameters["momentum"] for c in both.ask(b)}) > 1
+
+
+def test_neat_pso_never_asks_for_a_candidate_twice():
+    """A frozen swarm (w = c1 = c2 = 0) over frozen structure (no structural mutation) would
+    clone every parent; a repeat instead restarts its velocity within ±v_max."""
+    frozen = config(inertia=0.0, cognitive=0.0, social=0.0, add_node=0.0, add_edge=0.0,
+                    toggle_edge=0.0, resize_node=0.0, change_activation=0.0,
+                    crossover_rate=0.0)
+    strategy = make_strategy("neat-pso", SPACE, problem(population=12), frozen)
+    state = strategy.init(0)
+    keys, restarted = set(), 0
+    for generation in range(6):
+        candidates = [c for c in strategy.ask(state) if c.generation == generation]
+        for c in candidates:
+            key = candidate_key(c.genome, c.hyperparameters)
+            assert key not in keys, f"candidate {c.id} repeats an earlier one"
+            keys.add(key)
+        state = roundtrip(strategy.tell(state, fake_scores(candidates, seed=generation)))
+        v_max = strategy.params.velocity_clamp * (strategy.high - strategy.low)
+        moved = [np.abs(p["v"]) for p in state["particles"].values() if any(p["v"])]
+        assert all(np.all(v <= v_max + 1e-12) for v in moved)
+        restarted += len(moved)
+    assert restarted > 0
+    # with every hyperparameter fixed nothing can move: repeats are allowed, not an error
+    fixed = {p.name: p.default for p in HYPER.params}
+    still = make_strategy("neat-pso", SPACE, problem(population=6, fixed=fixed), frozen)
+    state = still.init(0)
+    for generation in range(2):
+        candidates = [c for c in still.ask(state) if c.generation == generation]
+        state = still.tell(state, fake_scores(candidates, seed=generation))
+    children = [c for c in still.ask(state) if c.generation == 2]
+    assert children and all(c.hyperparameters == fixed for c in children)
 
 
 # -- pso (MOPSO) ------------------------------------------------------------------------------

@@ -17,6 +17,15 @@ the species the child is bred in — the species plays the part of a PSO neighbo
 niche of structures tunes its own hyperparameters. The child's hyperparameters are x applied
 (mapped back, clipped, integers rounded).
 
+No candidate is asked for twice. A swarm that has converged stops moving (when x = p = ℓ the
+velocity only decays), so a child that kept its parent's structure — or made the same
+structural change as a sibling — would repeat a candidate already measured, an evaluation
+spent on nothing new. A child whose (genome, hyperparameters) was asked for before in the run
+instead restarts its velocity uniformly within ±v_max and moves from the parent's position
+(:func:`evolve.strategies.pso.stalled_restart`; the velocity re-initialisation of HPSO-TVAC,
+Ratnaweera, Halgamuge & Watson 2004), drawn again up to ``RESTART_TRIES`` times when the bounds
+clip it back onto a known point. Only a rule with no movable hyperparameters can repeat.
+
 When a candidate has been evaluated, its lineage best becomes its own position unless the
 inherited best ranks before it in NEAT's order (Pareto rank, then crowding distance; ties go
 to the newer position) when both are ranked together with the current population. Failed
@@ -25,13 +34,18 @@ evaluations rank last, so they never displace a lineage best.
 Generation 0: the minimal genome sits at the start values (``Problem.hyperparameters``), the
 others at uniform positions (log-uniform values for log-scale genes); velocities start at 0.
 
-State (JSON): ``particles`` maps each live candidate id (pending or surviving) to
+State (JSON): ``asked`` maps the key of every candidate asked for so far
+(:func:`candidate_key`) to its id; ``particles`` maps each live candidate id (pending or
+surviving) to
 ``{"x", "v", "best"}``, ``best`` being ``None`` or ``{"x", "values", "violation", "ok"}``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,8 +53,17 @@ import numpy as np
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import NeatStrategy
-from evolve.strategies.pso import PsoParams, point, pso_step, rank_points
+from evolve.strategies.pso import PsoParams, point, pso_step, rank_points, stalled_restart
+from search_spaces.genome import Genome
 from search_spaces.space import SearchSpace
+
+RESTART_TRIES = 10
+
+
+def candidate_key(genome: Genome, hyperparameters: Mapping[str, float]) -> str:
+    """What makes two candidates the same experiment: structure and hyperparameters."""
+    hyper = json.dumps(sorted(hyperparameters.items()))
+    return hashlib.sha256(f"{genome.to_json()}|{hyper}".encode()).hexdigest()[:16]
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -53,8 +76,15 @@ class NeatPsoStrategy(NeatStrategy):
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
 
-    def _applied(self, child: Candidate, x: list[float]) -> Candidate:
-        return dataclasses.replace(child, hyperparameters=apply_hyper(self.problem, self.dims, x))
+    def _hyper(self, x: Any) -> dict[str, float]:
+        return apply_hyper(self.problem, self.dims, list(x))
+
+    def _asked(self, state: dict[str, Any], child: Candidate, x: list[float]) -> Candidate:
+        """The child at position ``x``, recorded as asked for."""
+        child = dataclasses.replace(child, hyperparameters=self._hyper(x))
+        state.setdefault("asked", {})[candidate_key(child.genome, child.hyperparameters)] = \
+            child.id
+        return child
 
     # -- NEAT's hooks ------------------------------------------------------------------------
     def _start(self, state: dict[str, Any], children: list[Candidate],
@@ -65,7 +95,7 @@ class NeatPsoStrategy(NeatStrategy):
         for i, child in enumerate(children):
             x = start if i == 0 else [d.sample(rng) for d in self.dims]
             particles[str(child.id)] = {"x": x, "v": [0.0] * len(self.dims), "best": None}
-            out.append(self._applied(child, x))
+            out.append(self._asked(state, child, x))
         state["genes"] = [d.name for d in self.dims]
         state["particles"] = particles
         return out
@@ -96,10 +126,14 @@ class NeatPsoStrategy(NeatStrategy):
         x, v = pso_step(np.array(parent["x"]), np.array(parent["v"]),
                         np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.params,
                         self.low, self.high)
-        x_list = x.tolist()
-        state["particles"][str(child.id)] = {"x": x_list, "v": v.tolist(),
+        asked = state.setdefault("asked", {})
+        for _ in range(RESTART_TRIES if self.dims else 0):
+            if candidate_key(child.genome, self._hyper(x)) not in asked:
+                break
+            x, v = stalled_restart(np.array(parent["x"]), rng, self.params, self.low, self.high)
+        state["particles"][str(child.id)] = {"x": x.tolist(), "v": v.tolist(),
                                              "best": parent["best"]}
-        return self._applied(child, x_list)
+        return self._asked(state, child, x.tolist())
 
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:

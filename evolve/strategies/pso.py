@@ -76,6 +76,17 @@ def pso_step(x: np.ndarray, v: np.ndarray, best: np.ndarray, leader: np.ndarray,
     return x_new, v
 
 
+def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: PsoParams,
+                    low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A stalled particle's restart: velocity uniform in ±v_max, one move from ``x``
+    (clipped like :func:`pso_step`); returns ``(x', v')``."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    v = rng.uniform(-1.0, 1.0, size=len(low)) * params.velocity_clamp * (high - low)
+    moved = np.asarray(x, dtype=float) + v
+    x_new = np.clip(moved, low, high)
+    return x_new, np.where(x_new != moved, 0.0, v)
+
+
 # -- evaluated positions as JSON, compared under constraint domination ----------------------------
 def point(x: Sequence[float], s: Scored) -> dict[str, Any]:
     """An evaluated position as JSON (non-finite objective values become ``None``)."""
