@@ -303,8 +303,20 @@ def test_padded_batch_bp_training_matches_members_alone(
 # ============================================================ 8. GenomeModule is a real module
 
 
+def _every_node_hears_the_input(genome: Genome) -> bool:
+    """No hidden node is cut off from the input (its weights out would get no gradient)."""
+    heard, grew = set(genome.input_ids), True
+    while grew:
+        before = len(heard)
+        heard |= {c.dst for c in genome.enabled_connections(recurrent=False) if c.src in heard}
+        grew = len(heard) > before
+    return heard >= {c.src for c in genome.enabled_connections(recurrent=False)}
+
+
 def test_genome_module_matches_forward_and_trains(population: list[Genome]) -> None:
-    genome = max(population, key=lambda g: compile_genome(g).depth)
+    genome = max((g for g in population if _every_node_hears_the_input(g)),
+                 key=lambda g: compile_genome(g).depth)
+    assert compile_genome(genome).depth >= 3
     net = compile_genome(genome)
     params = init_params(net, [3])
     module = GenomeModule(genome, params)
