@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `neurevo rules | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("\nneurevo: interrupted; the last completed generation is checkpointed "
               "(continue with `neurevo resume RUN`)", file=sys.stderr)
@@ -238,11 +242,13 @@ def _print_front(run: Any, stream: Any) -> None:
 
 
 def _fmt(value: float) -> str:
+    """Four significant digits: energies of neighbouring front members differ in the 4th
+    digit (1.344e-03 vs 1.386e-03 J), which fixed decimals would print alike."""
     if not math.isfinite(value):
         return "nan"
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.3e}"
-    return f"{value:.4f}" if abs(value) < 10 else f"{value:.0f}"
+    if abs(value) >= 1 and value == int(value):
+        return str(int(value))  # counts: cores, params, synapses
+    return f"{value:.4g}"
 
 
 COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto, "rules": cmd_rules,

@@ -113,3 +113,21 @@ def test_rules_lists_bp_with_hyperparameters():
     result = run_cli("rules")
     assert result.returncode == 0
     assert "bp:" in result.stdout and "lr" in result.stdout and "default" in result.stdout
+
+
+def test_a_reader_that_leaves_early_is_no_error():
+    """`neurevo rules | head -1`: stdout's reader is gone before the listing ends."""
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+            "from evolve.cli import main; sys.exit(main(['rules']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_front_values_keep_four_significant_digits():
+    from evolve.cli import _fmt
+
+    assert (_fmt(0.0013440047), _fmt(0.0013860055)) == ("0.001344", "0.001386")
+    assert (_fmt(0.97777), _fmt(1.88416e-08), _fmt(12.0), _fmt(float("nan"))) == \
+        ("0.9778", "1.884e-08", "12", "nan")
