@@ -138,14 +138,16 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
     energies: list[torch.Tensor] | None = [] if record else None
+    plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
 
     for t in range(n_steps + (1 if record else 0)):
         # predictions and errors at the current states (level 1's prediction is constant)
-        z = {m: drive(hidden, m) for m in range(2, depth + 1)}
+        # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
+        acts = {m: _with_slope(plans[m], drive(hidden, m)) for m in range(2, depth + 1)}
         mu = mu_first if depth == 2 else torch.cat(
-            [mu_first] + [_activate_t(net, m, z[m]) for m in range(2, depth)], dim=1)
+            [mu_first] + [acts[m][0] for m in range(2, depth)], dim=1)
         eps_hidden = hidden - mu
-        eps_out = target_t - _activate_t(net, depth, z[depth])
+        eps_out = target_t - acts[depth][0]
         if output_precision != 1.0:
             eps_out = output_precision * eps_out  # Π_L ε_L: what the output feeds back
         if energies is not None:
@@ -155,11 +157,11 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
                 break
         # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
         # into the hidden rows below it
-        grad = torch.baddbmm(eps_hidden, w_hidden_t[-1],
-                             _times_fprime_t(net, depth, eps_out, z[depth]), alpha=-1.0)
+        grad = torch.baddbmm(eps_hidden, w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]),
+                             alpha=-1.0)
         for m in range(2, depth):
             eps_m = eps_hidden[:, cols[m]:cols[m + 1]]
-            grad[:, :cols[m]] -= torch.bmm(w_hidden_t[m - 1], _times_fprime_t(net, m, eps_m, z[m]))
+            grad[:, :cols[m]] -= torch.bmm(w_hidden_t[m - 1], _times_slope(eps_m, acts[m][1]))
         if same:
             hidden = hidden.add(grad, alpha=-float(gamma_t[0]))
         else:  # members past their own T take zero steps
@@ -177,14 +179,23 @@ def _activate_t(net: Net, level: int, z: torch.Tensor) -> torch.Tensor:
     return activations.apply(z, codes, net.present_codes[level - 1])
 
 
-def _times_fprime_t(net: Net, level: int, eps: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """``ε ⊙ f'(z)`` (neurons × batch); an all-identity level (the output) skips the
-    multiplication by one."""
+def _plan(net: Net, level: int) -> activations.RowActivations | None:
+    """How to activate a level laid out neurons × batch; ``None`` for an all-identity
+    level (the output), whose feedback needs no multiplication by f' = 1."""
     present = net.present_codes[level - 1]
     if present == (_IDENTITY,):
-        return eps
-    codes = net.activation_codes[level - 1].unsqueeze(2)
-    return eps * activations.derivative(z, codes, present)
+        return None
+    return activations.RowActivations(net.activation_codes[level - 1], present)
+
+
+def _with_slope(plan: activations.RowActivations | None, z: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(f(z), f'(z))`` for ``z[P, n, B]`` (``f'`` ``None`` where f is the identity)."""
+    return (z, None) if plan is None else plan.value_and_derivative(z)
+
+
+def _times_slope(eps: torch.Tensor, slope: torch.Tensor | None) -> torch.Tensor:
+    return eps if slope is None else eps * slope
 
 
 def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
@@ -203,10 +214,11 @@ def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
         w = params.weights[m - 1] * net.masks[m - 1]
         # neurons × batch layout, as in relax(): z_m[P, n_m, B]
         z = torch.baddbmm(params.biases[m - 1].unsqueeze(2), w, lower.transpose(1, 2))
-        eps = states[m].transpose(1, 2) - _activate_t(net, m, z)
+        value, slope = _with_slope(_plan(net, m), z)
+        eps = states[m].transpose(1, 2) - value
         if m == net.depth and output_precision != 1.0:
             eps = output_precision * eps
-        delta = _times_fprime_t(net, m, eps, z)
+        delta = _times_slope(eps, slope)
         dw.append(torch.bmm(delta, lower).div_(-batch))  # −(ε_m ⊙ f'(z_m))ᵀ x_<m / B
         db.append(-delta.mean(dim=2))
         errors.append(eps.transpose(1, 2))
