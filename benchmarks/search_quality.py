@@ -23,8 +23,9 @@ evaluations (mean over seeds, ± sd band, one panel per task), and prints a tabl
 
 Full run: tasks digits and mnist1d, budgets 200 and 600, seeds 0 1 2, population 20,
 objectives accuracy + energy on ``--hardware loihi`` (the default), the default rule
-(``--rule`` to change it), training budget (25 epochs, patience 5) and search space.
-Hours on 2 cores. ``--tasks``/``--budgets``/``--strategies`` select a part of it.
+(``--rule`` to change it), training budget (the config default: 15 epochs, patience 5) and
+search space. Many hours on 2 cores (a random-search run of 600 pc evaluations alone takes
+about half an hour). ``--tasks``/``--budgets``/``--strategies`` select a part of it.
 
 ``--quick`` (under 10 minutes on 2 cores) changes exactly this: task digits only, budget 200
 only, seeds 0 1, training 3 epochs with patience 2 (``training.epochs = 3``,
