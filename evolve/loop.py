@@ -30,7 +30,7 @@ from evolve.evaluate import (
     outcome_to_row,
 )
 from evolve.executors import Executor, TaskFailure, make_executor
-from evolve.objectives import Measurements, Objective, resolve_objectives
+from evolve.objectives import Measurements, Objective, covering_references, resolve_objectives
 from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
 from evolve.reporters import Reporter
 from evolve.strategies import Candidate, Problem, Scored, Strategy, make_strategy
@@ -90,8 +90,11 @@ class Session:
                           rule.hyperparameters(), frozenset(config.rule.hyperparameters))
         strategy = make_strategy(config.strategy.name, space, problem, config.strategy)
         profile = resolve_profile(config.hardware.profile)
+        cost_fn = cost_fn or hardware.cost
+        resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
+                                                            hyper))
         return cls(config, store, run_id, task, rule, resolved, strategy, profile,
-                   cost_fn or hardware.cost, tuple(constraints), list(reporters))
+                   cost_fn, tuple(constraints), list(reporters))
 
     def initial_checkpoint(self) -> dict[str, Any]:
         return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
@@ -276,3 +279,15 @@ class Session:
                  "pareto_size": h["pareto_size"], "species": h["species"],
                  **{f"best.{k}": v for k, v in h["best"].items()}} for h in history]
         write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))
+
+
+def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn,
+               config: SearchConfig, hyper: dict[str, float]) -> Measurements:
+    """What the costliest network of the space would measure (objectives.covering_references)."""
+    genome = space.costliest_genome()
+    hw = config.hardware
+    cost = cost_fn(genome, profile, chips=hw.chips or None, activity=hw.activity,
+                   timesteps=hw.timesteps)
+    costs = {k: float(v) for k, v in cost.as_dict().items()}
+    return Measurements(genome, config.rule.name, hyper, 0.0, 0.0, genome.n_parameters(), costs,
+                        {})

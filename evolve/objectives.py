@@ -12,6 +12,7 @@ hypervolumes of different runs with the same objectives are comparable.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ class Objective:
     fn: Callable[[Measurements], float]
     reference: float  # hypervolume reference (worst counted value)
     log_scale: bool = False  # hypervolume on log10 of the value
+    # raise the reference to the value of the costliest network the search space can hold
+    # (a cost that grows with the network), so that no candidate falls outside the box
+    covers_space: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in ("max", "min"):
@@ -68,17 +72,37 @@ def register_objective(objective: Objective) -> Objective:
 
 
 register_objective(Objective("accuracy", "max", lambda m: m.valid_accuracy, reference=0.0))
-register_objective(Objective("params", "min", lambda m: m.params, reference=1e6, log_scale=True))
+register_objective(Objective("params", "min", lambda m: m.params, reference=1e6, log_scale=True,
+                             covers_space=True))
 # hardware objectives read the cost model of the search's profile (docs/hardware.md);
 # references are generous worst cases so hypervolumes of different runs stay comparable
 register_objective(Objective("cores", "min", lambda m: m.costs["cores"], reference=1e4,
-                             log_scale=True))
+                             log_scale=True, covers_space=True))
 register_objective(Objective("energy", "min", lambda m: m.costs["energy_j"], reference=1e-3,
-                             log_scale=True))
+                             log_scale=True, covers_space=True))
 register_objective(Objective("latency", "min", lambda m: m.costs["latency_s"], reference=1.0,
-                             log_scale=True))
+                             log_scale=True, covers_space=True))
 register_objective(Objective("synapses", "min", lambda m: m.costs["synapses"], reference=1e8,
-                             log_scale=True))
+                             log_scale=True, covers_space=True))
+
+
+def covering_references(objectives: Sequence[Objective], costliest: Measurements
+                        ) -> tuple[Objective, ...]:
+    """The objectives with each ``covers_space`` reference raised to its value on
+    ``costliest`` (the measurements of :meth:`SearchSpace.costliest_genome`).
+
+    A fixed reference keeps hypervolumes of runs with the same objectives comparable, but a
+    chip whose static power alone costs more than the default (TrueNorth: 42 mW for the
+    inference's ticks, over 1 mJ) would put every candidate outside the box and every
+    hypervolume at 0. The costliest network bounds every candidate; it depends only on the
+    task's shape, the space limits and the chip, so equal settings still give equal
+    references."""
+    out = []
+    for o in objectives:
+        if o.covers_space and o.direction == "min":
+            o = dataclasses.replace(o, reference=max(o.reference, o(costliest)))
+        out.append(o)
+    return tuple(out)
 
 
 def available_objectives() -> list[str]:

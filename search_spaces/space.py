@@ -90,6 +90,24 @@ class SearchSpace:
         )
         return Genome(nodes, (ConnectionGene(tracker.edge(0, 1), 0, 1),))
 
+    def costliest_genome(self) -> Genome:
+        """A bound on every genome of this space, for costs that grow with neurons, edges and
+        depth: ``max_hidden_nodes`` groups of ``max_hidden_size`` in a chain, with every
+        forward edge between any two groups. It may exceed ``max_connections`` — it bounds
+        the space's members rather than being one."""
+        k = self.max_hidden_nodes
+        nodes = [NodeGene(0, "input", self.n_inputs, "identity"),
+                 NodeGene(1, "output", self.n_outputs, self.output_activation)]
+        nodes += [NodeGene(2 + i, "hidden", self.max_hidden_size, self.hidden_activations[0])
+                  for i in range(k)]
+        chain = [0, *range(2, 2 + k), 1]  # topological order
+        pairs = [(a, b, False) for i, a in enumerate(chain) for b in chain[i + 1:]]
+        if self.allow_recurrent:  # every edge add_edge could make that closes a cycle
+            pairs += [(a, b, True) for i, a in enumerate(chain) for b in chain[1:i + 1]
+                      if a != 1]
+        conns = tuple(ConnectionGene(i, a, b, True, rec) for i, (a, b, rec) in enumerate(pairs))
+        return Genome(tuple(nodes), conns)
+
     def random_hidden_size(self, rng: np.random.Generator) -> int:
         lo, hi = math.log(self.min_hidden_size), math.log(self.max_hidden_size)
         return int(round(math.exp(rng.uniform(lo, hi))))

@@ -11,6 +11,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,8 @@ from evolve.hardware import (
 from evolve.hardware import profiles as profiles_module
 from search_spaces.compile import compile_genome, compile_population
 from search_spaces.genome import ConnectionGene, Genome, NodeGene, creates_cycle
+from search_spaces.innovation import InnovationTracker
+from search_spaces.space import MutationRates, SearchSpace
 
 BUILTIN = ("akida", "dynapse", "loihi", "loihi2", "spinnaker", "spinnaker2", "truenorth", "xylo")
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
@@ -412,6 +415,27 @@ def test_cost_is_monotone(pair, chip_budget):
             assert getattr(b, key) >= getattr(a, key), (name, key, small, big)
         # a chip budget never makes the cost itself change, only the violations
         assert cost(big, name, chips=chip_budget).as_dict() == b.as_dict()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.booleans())
+def test_the_costliest_genome_bounds_every_genome_of_its_space(seed, steps, recurrent):
+    """What hypervolume references rest on (objectives.covering_references)."""
+    space = SearchSpace(70, 3, max_hidden_size=300, max_hidden_nodes=4, max_connections=14,
+                        allow_recurrent=recurrent)
+    rng, tracker = np.random.default_rng(seed), InnovationTracker()
+    genome = space.minimal_genome(tracker)
+    rates = MutationRates(add_node=0.5, add_edge=0.8, toggle_edge=0.2, resize_node=0.8,
+                          resize_sigma=2.0)
+    for _ in range(steps):
+        genome = space.mutate(genome, rng, tracker, rates)
+    top = space.costliest_genome()
+    top.validate()
+    assert genome.n_parameters() <= top.n_parameters()
+    for name in BUILTIN:
+        mine, bound = cost(genome, name), cost(top, name)
+        for key in MONOTONE:
+            assert getattr(mine, key) <= getattr(bound, key), (name, key, genome)
 
 
 # -- TOML profiles ------------------------------------------------------------------------

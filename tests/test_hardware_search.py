@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import evolve
 from evolve.config import override
 from search_spaces.genome import Genome
@@ -108,3 +110,17 @@ def test_a_custom_cost_function_replaces_the_model(small_digits_config):
         if row["status"] == "ok":
             genome = Genome.from_json(row["genome"])
             assert row["objective.energy"] == 2 * cost(genome, "loihi").energy_j
+
+
+@pytest.mark.parametrize("profile", ["truenorth", "spinnaker"])
+def test_hypervolume_counts_on_chips_whose_static_power_exceeds_the_default_reference(
+        small_digits_config, profile):
+    """Every TrueNorth inference costs > 1 mJ (42 mW over its ticks), every SpiNNaker one
+    more still: with the default 1 mJ reference every candidate fell outside the box."""
+    config = override(hw_config(small_digits_config, profile=profile),
+                      {"generations": 2, "population": 6})
+    run = evolve.search(config)
+    energies = [r["objective.energy"] for r in run.evaluations().to_pylist()
+                if r["status"] == "ok"]
+    assert min(energies) > 1e-3  # the default reference alone would count nothing
+    assert run.history()[-1]["hypervolume"] > 0
