@@ -8,9 +8,11 @@
 
 from evolve.config import SearchConfig
 from evolve.constraints import Constraint
+from evolve.export import export_architecture, load_architecture
 from evolve.objectives import Objective, register_objective
 from evolve.run import Architecture, Run, load_run
 from evolve.search import resume, search
 
-__all__ = ["Architecture", "Constraint", "Objective", "Run", "SearchConfig", "load_run",
-           "register_objective", "resume", "search"]
+__all__ = ["Architecture", "Constraint", "Objective", "Run", "SearchConfig",
+           "export_architecture", "load_architecture", "load_run", "register_objective",
+           "resume", "search"]

@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the Pareto front of a run (a table, or JSON).")
     p.add_argument("run", help="run directory")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p = sub.add_parser("export", help="write one Pareto member to a .safetensors file",
+                       description="Write one member of a run's Pareto front (trained weights, "
+                       "genome, scores, class names and the input standardisation) to one "
+                       ".safetensors file; load it with evolve.load_architecture(PATH).")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--candidate", type=int, help="candidate id of the member (see `neurevo "
+                   "pareto RUN`; default: the front's best on the first objective)")
+    p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.safetensors "
+                   "in the current directory)")
     sub.add_parser("rules", help="list learning rules and their hyperparameters",
                    description="List the learning rules with their hyperparameters and defaults.")
     sub.add_parser("budgets", help="list neuromorphic hardware profiles",
@@ -186,6 +195,43 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.tasks import load_task
+
+    if not Path(args.run).is_dir():
+        raise BadInput(f"run directory {args.run!r} does not exist")
+    run = evolve.load_run(args.run)
+    front = run.pareto_front()
+    if not front:
+        raise BadInput(f"{args.run}: the Pareto front is empty (no feasible evaluation yet)")
+    if args.candidate is None:
+        arch = front[0]
+    else:
+        chosen = [a for a in front if a.candidate_id == args.candidate]
+        if not chosen:
+            raise BadInput(f"--candidate {args.candidate} is not on the Pareto front of "
+                           f"{run.run_id} (members: {sorted(a.candidate_id for a in front)})")
+        arch = chosen[0]
+    t = run.config.task
+    try:  # the split and its standardisation are deterministic in the run's config
+        task = load_task(t.name, seed=run.config.seed, valid_fraction=t.valid_fraction,
+                         test_fraction=t.test_fraction, label_column=t.label_column)
+        names, mean, std = task.class_names, task.feature_mean, task.feature_std
+    except Exception as exc:  # noqa: BLE001 - the data may have moved since the run
+        print(f"neurevo: warning: exporting without class names and input standardisation: "
+              f"the task could not be reloaded ({_one_line(exc)})", file=sys.stderr)
+        names, mean, std = (), None, None
+    out = Path(args.out) if args.out else Path(f"{run.run_id}-{arch.candidate_id}.safetensors")
+    try:
+        path = evolve.export_architecture(arch, out, run_id=run.run_id, task=t.name,
+                                          class_names=names, feature_mean=mean, feature_std=std)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    print(path)
+    return EXIT_OK
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     import rules
 
@@ -251,8 +297,8 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto, "rules": cmd_rules,
-            "budgets": cmd_budgets}
+COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto,
+            "export": cmd_export, "rules": cmd_rules, "budgets": cmd_budgets}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -41,6 +41,12 @@ class Architecture:
     violations: dict[str, float] = field(default_factory=dict)
     weights_path: Path | None = None
     _params: Params | None = field(default=None, repr=False)
+    # known for exports (evolve.export): output i is class_names[i]; the network expects
+    # inputs standardised with the run's train statistics, see :meth:`standardise`
+    class_names: tuple[str, ...] = ()
+    input_mean: torch.Tensor | None = field(default=None, repr=False)
+    input_std: torch.Tensor | None = field(default=None, repr=False)
+    source: dict[str, str] = field(default_factory=dict)  # run_id, task of an export
 
     def params(self) -> Params:
         if self._params is None:
@@ -54,6 +60,15 @@ class Architecture:
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``."""
         return GenomeModule(self.genome, self.params())
+
+    def standardise(self, x: torch.Tensor | Any) -> torch.Tensor:
+        """Raw features ``x[B, n_in]`` as the network saw them in training: ``(x - mean) /
+        std`` with the run's train statistics (an export carries them)."""
+        if self.input_mean is None or self.input_std is None:
+            raise RecordError(f"architecture {self.candidate_id} carries no input "
+                              "standardisation (load it from an export: neurevo export)")
+        x = torch.as_tensor(x, dtype=torch.float32)
+        return (x - self.input_mean) / self.input_std
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:

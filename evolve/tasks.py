@@ -27,7 +27,7 @@ import numbers
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,10 @@ class Task:
     n_features: int
     n_classes: int
     class_names: tuple[str, ...]  # original label values as strings, index i = class i
+    # the train-fitted standardisation x' = (x - mean) / std applied to every split (float64
+    # [n_features] each); None where the features are used as given (xor)
+    feature_mean: np.ndarray | None = field(default=None, compare=False)
+    feature_std: np.ndarray | None = field(default=None, compare=False)
 
 
 def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_fraction: float = 0.2,
@@ -230,7 +234,7 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
                     torch.from_numpy(np.ascontiguousarray(ys, dtype=np.int64)))
               for xs, ys in ((x_tr, y_tr), (x_va, y_va), (x_te, y_te))]
     return Task(name, *splits, n_features=x.shape[1], n_classes=len(classes),
-                class_names=tuple(str(c) for c in classes))
+                class_names=tuple(str(c) for c in classes), feature_mean=mean, feature_std=std)
 
 
 def _check_xy(name: str, x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> np.ndarray:

@@ -1,0 +1,102 @@
+"""Exports: one Pareto member in one .safetensors file, read back by load_architecture and
+usable on raw features; `neurevo export` from a run; clear errors for wrong files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import evolve
+from evolve.records import RecordError
+from evolve.tasks import load_task
+
+NEUREVO = [sys.executable, "-m", "evolve.cli"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> evolve.Run:
+    from evolve.config import SearchConfig, override
+
+    config = override(SearchConfig(), {
+        "generations": 2, "population": 6, "seed": 3,
+        "out": str(tmp_path_factory.mktemp("runs")), "objectives": ["accuracy", "params"],
+        "rule": {"name": "bp"}, "training": {"epochs": 3, "patience": 3},
+        "executor": {"name": "serial"}})
+    return evolve.search(config)
+
+
+def test_export_round_trip_predicts_like_the_run_on_raw_features(finished_run, tmp_path):
+    front = finished_run.pareto_front()
+    arch = front[-1]  # any member; the last has the most parameters
+    task = load_task("digits", seed=3)
+    path = evolve.export_architecture(arch, tmp_path / "a.safetensors", run_id="r",
+                                      task="digits", class_names=task.class_names,
+                                      feature_mean=task.feature_mean,
+                                      feature_std=task.feature_std)
+    back = evolve.load_architecture(path)
+    assert back.genome == arch.genome and back.candidate_id == arch.candidate_id
+    assert back.objectives == arch.objectives and back.hyperparameters == arch.hyperparameters
+    assert back.class_names == task.class_names and back.source == {"run_id": "r",
+                                                                    "task": "digits"}
+    # raw features, as a user would have them, standardised by the export's statistics
+    raw = task.test.x.double() * torch.from_numpy(task.feature_std) + \
+        torch.from_numpy(task.feature_mean)
+    torch.testing.assert_close(back.standardise(raw.numpy()), task.test.x, atol=1e-4, rtol=0)
+    with torch.no_grad():
+        ours = back.to_module()(back.standardise(raw.numpy()))
+        theirs = arch.to_module()(task.test.x)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    accuracy = (ours.argmax(1) == task.test.y).double().mean().item()
+    assert accuracy == pytest.approx(arch.test_accuracy, abs=1e-6)
+
+
+def test_export_rejects_mismatched_standardisation(finished_run, tmp_path):
+    arch = finished_run.pareto_front()[0]
+    with pytest.raises(ValueError, match="expected 64 values"):
+        evolve.export_architecture(arch, tmp_path / "a.safetensors",
+                                   feature_mean=[0.0] * 3, feature_std=[1.0] * 3)
+    with pytest.raises(ValueError, match="both or neither"):
+        evolve.export_architecture(arch, tmp_path / "a.safetensors", feature_mean=[0.0] * 64)
+    with pytest.raises(ValueError, match=".safetensors"):
+        evolve.export_architecture(arch, tmp_path / "a.pt")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    no_stats = evolve.load_architecture(
+        evolve.export_architecture(arch, tmp_path / "b.safetensors"))
+    with pytest.raises(RecordError, match="no input standardisation"):
+        no_stats.standardise(torch.zeros(1, 64))
+
+
+def test_load_architecture_names_what_is_wrong(finished_run, tmp_path):
+    weights = next((finished_run.path / "weights").glob("*.safetensors"))
+    with pytest.raises(RecordError, match="not a neurevo architecture export"):
+        evolve.load_architecture(weights)  # a run's weights file: safetensors, no metadata
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(RecordError, match="not a safetensors file"):
+        evolve.load_architecture(junk)
+    with pytest.raises(RecordError, match="no such architecture file"):
+        evolve.load_architecture(tmp_path / "missing.safetensors")
+
+
+def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / result.stdout.strip().splitlines()[-1]
+    best = finished_run.pareto_front()[0]
+    assert path.name == f"{finished_run.run_id}-{best.candidate_id}.safetensors"
+    back = evolve.load_architecture(path)
+    assert back.candidate_id == best.candidate_id and len(back.class_names) == 10
+    assert back.input_mean is not None and back.source["task"] == "digits"
+
+    result = subprocess.run([*NEUREVO, "export", str(finished_run.path), "--candidate",
+                             "999999", "--out", str(tmp_path / "x.safetensors")],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2 and "not on the Pareto front" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.safetensors").exists()
