@@ -78,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "pareto RUN`; default: the front's best on the first objective)")
     p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.safetensors "
                    "in the current directory)")
+    p = sub.add_parser("report", help="draw a run: front, hypervolume, species (PNG/HTML)",
+                       description="Draw a run's evaluations and Pareto front, its hypervolume "
+                       "against evaluations and its species over time; .html adds the settings "
+                       "and the front as a table in one self-contained file.")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--out", help="a .png or .html file (default: RUN/report.html)")
+    p = sub.add_parser("compare", help="compare runs side by side (hypervolume at equal "
+                       "evaluations)", description="One row per run: settings, evaluations, "
+                       "hypervolume at the same evaluation budget and at the end, front size, "
+                       "best first objective. Runs whose objectives, task or hardware differ "
+                       "from the first are marked: their hypervolumes are not comparable.")
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--at", type=int, help="evaluation budget to compare hypervolume at "
+                   "(default: the fewest evaluations any of the runs spent)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     sub.add_parser("rules", help="list learning rules and their hyperparameters",
                    description="List the learning rules with their hyperparameters and defaults.")
     sub.add_parser("budgets", help="list neuromorphic hardware profiles",
@@ -232,6 +247,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.report import write_report
+
+    if not Path(args.run).is_dir():
+        raise BadInput(f"run directory {args.run!r} does not exist")
+    run = evolve.load_run(args.run)
+    try:
+        path = write_report(run, args.out or run.path / "report.html")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    print(path)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.report import compare_runs, format_comparison
+
+    for run_dir in args.runs:
+        if not Path(run_dir).is_dir():
+            raise BadInput(f"run directory {run_dir!r} does not exist")
+    if args.at is not None and args.at < 1:
+        raise BadInput(f"--at must be >= 1 evaluation, got {args.at}")
+    rows = compare_runs([evolve.load_run(r) for r in args.runs], at=args.at)
+    print(json.dumps(rows, indent=2) if args.json else format_comparison(rows))
+    return EXIT_OK
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     import rules
 
@@ -298,7 +342,8 @@ def _fmt(value: float) -> str:
 
 
 COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto,
-            "export": cmd_export, "rules": cmd_rules, "budgets": cmd_budgets}
+            "export": cmd_export, "report": cmd_report, "compare": cmd_compare,
+            "rules": cmd_rules, "budgets": cmd_budgets}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,213 @@
+"""Looking at runs: :func:`write_report` (one run, PNG or HTML) and :func:`compare_runs`.
+
+A report shows what a search found and how it got there, in three panels:
+
+1. every evaluation in the plane of the first two objectives (cost objectives on a log axis),
+   the Pareto front drawn over them — with one objective, the objective against generation;
+2. the archive's hypervolume after each generation, against evaluations spent;
+3. species sizes per generation (stacked), NEAT's view of the population's diversity.
+
+The HTML report embeds the same figure and adds the run's settings and its front as a table,
+one self-contained file to share. ``compare`` lines runs up side by side: hypervolume after
+the same number of evaluations is the fair comparison (evolve/objectives.py fixes the
+reference point), so runs whose objectives or chip differ are flagged as not comparable.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evolve.objectives import resolve_objectives
+from evolve.records import atomic_write
+from evolve.run import Run
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed (clusters, CI)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _log_axis(name: str) -> bool:
+    try:
+        return resolve_objectives([name])[0].log_scale
+    except KeyError:  # a custom objective passed to evolve.search, unknown here
+        return False
+
+
+def figure(run: Run) -> Any:
+    """The report's matplotlib figure (three panels, see the module docstring)."""
+    plt = _pyplot()
+    rows = run.evaluations().to_pylist()
+    history = run.history()
+    names = list(run.config.objectives)
+    front = run.pareto_front()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+
+    ax = axes[0]
+    ok = [r for r in rows if r["status"] == "ok"]
+    if len(names) >= 2:
+        x_name, y_name = names[1], names[0]
+        ax.scatter([r[f"objective.{x_name}"] for r in ok], [r[f"objective.{y_name}"] for r in ok],
+                   s=10, c=[r["generation"] for r in ok], cmap="viridis", alpha=0.6,
+                   label="evaluations (colour: generation)")
+        pts = sorted((a.objectives[x_name], a.objectives[y_name]) for a in front)
+        if pts:
+            ax.plot(*zip(*pts, strict=True), "o-", color="crimson", ms=5, label="Pareto front")
+        if _log_axis(x_name):
+            ax.set_xscale("log")
+        ax.set(xlabel=x_name, ylabel=y_name, title=f"{len(ok)} evaluations, front of {len(pts)}")
+    else:
+        ax.scatter([r["generation"] for r in ok], [r[f"objective.{names[0]}"] for r in ok],
+                   s=10, alpha=0.6)
+        ax.set(xlabel="generation", ylabel=names[0], title=f"{len(ok)} evaluations")
+    ax.legend(fontsize=8, loc="lower right")
+
+    ax = axes[1]
+    spent, curve = 0, []
+    for h in history:
+        spent += h["evaluations"]
+        curve.append((spent, h["hypervolume"]))
+    if curve:
+        ax.plot(*zip(*curve, strict=True), "o-", ms=3)
+    ax.set(xlabel="evaluations", ylabel="hypervolume (fixed reference)",
+           title="hypervolume of the archive")
+
+    ax = axes[2]
+    generations = sorted({r["generation"] for r in rows})
+    species = sorted({r["species"] for r in rows})
+    counts = {(r["generation"], r["species"]): 0 for r in rows}
+    for r in rows:
+        counts[(r["generation"], r["species"])] += 1
+    if generations:
+        stacks = [[counts.get((g, s), 0) for g in generations] for s in species]
+        ax.stackplot(generations, stacks)
+    ax.set(xlabel="generation", ylabel="evaluations per species",
+           title=f"{len(species)} species over time")
+    fig.suptitle(f"{run.run_id}: {run.config.strategy.name}, rule {run.config.rule.name}, "
+                 f"task {run.config.task.name}, hardware {run.config.hardware.profile}")
+    fig.tight_layout()
+    return fig
+
+
+def write_report(run: Run, path: str | Path) -> Path:
+    """Write the report to ``path``: ``.png`` (the figure) or ``.html`` (figure, settings
+    and the front as a table, one self-contained file)."""
+    path = Path(path)
+    if path.suffix not in (".png", ".html"):
+        raise ValueError(f"report path {str(path)!r}: expected a .png or .html file name")
+    plt = _pyplot()
+    fig = figure(run)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    png = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".png":
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
+    else:
+        page = _html(run, base64.b64encode(png).decode())
+        atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    return path
+
+
+def _html(run: Run, png_b64: str) -> str:
+    names = list(run.config.objectives)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in
+                   ["candidate", *names, "test accuracy", "hidden groups", "edges"])
+    body = []
+    for a in run.pareto_front():
+        cells = [str(a.candidate_id), *(f"{a.objectives.get(n, math.nan):.4g}" for n in names),
+                 f"{a.test_accuracy:.4f}", str(len(a.genome.hidden_ids)),
+                 str(len(a.genome.enabled_connections(None)))]
+        body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    c = run.config
+    settings = {"task": c.task.name, "rule": c.rule.name, "strategy": c.strategy.name,
+                "objectives": ", ".join(names), "hardware": c.hardware.profile,
+                "generations completed": run.completed_generations(),
+                "population": c.population, "seed": c.seed}
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in settings.items())
+    title = html.escape(run.run_id)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head>"
+            f"<body><h1>{title}</h1><table>{rows}</table>"
+            f"<p><img alt='report' src='data:image/png;base64,{png_b64}' width='100%'></p>"
+            f"<h2>Pareto front</h2><table><tr>{head}</tr>{''.join(body)}</table>"
+            "</body></html>\n")
+
+
+# -- comparing runs ------------------------------------------------------------------------
+def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, Any]]:
+    """One row per run: settings, evaluations, hypervolume (at ``at`` evaluations, default
+    the fewest any run spent, so every run is measured at the same budget), front size, the
+    best value of the first objective, and whether it is comparable with the first run."""
+    if not runs:
+        raise ValueError("compare needs at least one run")
+    curves = []
+    for run in runs:
+        spent, curve = 0, []
+        for h in run.history():
+            spent += h["evaluations"]
+            curve.append((spent, h["hypervolume"]))
+        curves.append(curve)
+    budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
+    first = runs[0].config
+    rows = []
+    for run, curve in zip(runs, curves, strict=True):
+        within = [hv for evals, hv in curve if evals <= budget]
+        c = run.config
+        name = c.objectives[0]
+        best = [a.objectives[name] for a in run.pareto_front() if name in a.objectives]
+        rows.append({
+            "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
+            "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
+            "evaluations": curve[-1][0] if curve else 0, "budget": budget,
+            "hypervolume_at_budget": within[-1] if within else 0.0,
+            "hypervolume_final": curve[-1][1] if curve else 0.0,
+            "front_size": len(best),
+            f"best_{name}": (max(best) if _maximised(name) else min(best)) if best else None,
+            "comparable": (list(c.objectives) == list(first.objectives)
+                           and c.hardware.profile == first.hardware.profile
+                           and c.task.name == first.task.name),
+        })
+    return rows
+
+
+def _maximised(name: str) -> bool:
+    try:
+        return resolve_objectives([name])[0].direction == "max"
+    except KeyError:
+        return True
+
+
+def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows of :func:`compare_runs` as an aligned text table."""
+    best_key = next(k for k in rows[0] if k.startswith("best_"))
+    head = ["run", "strategy", "rule", "task", "hardware", "evals",
+            f"hv@{rows[0]['budget']}", "hv final", "front", best_key.replace("_", " ")]
+    lines = [head]
+    for r in rows:
+        best = r.get(best_key)
+        lines.append([r["run_id"] + ("" if r["comparable"] else " *"), r["strategy"], r["rule"],
+                      r["task"], r["hardware"], str(r["evaluations"]),
+                      f"{r['hypervolume_at_budget']:.4f}", f"{r['hypervolume_final']:.4f}",
+                      str(r["front_size"]), "-" if best is None else f"{best:.4g}"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+            for line in lines]
+    if not all(r["comparable"] for r in rows):
+        text.append("* objectives, task or hardware differ from the first run: its "
+                    "hypervolume is measured against another reference and is not comparable")
+    return "\n".join(text)

@@ -1,0 +1,77 @@
+"""Reports (PNG, HTML) and comparisons of real runs, through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import evolve
+from evolve.config import SearchConfig, override
+from evolve.report import compare_runs, format_comparison, write_report
+
+NEUREVO = [sys.executable, "-m", "evolve.cli"]
+
+
+def small_run(out, seed: int, objectives=("accuracy", "params")) -> evolve.Run:
+    return evolve.search(override(SearchConfig(), {
+        "generations": 3, "population": 6, "seed": seed, "out": str(out),
+        "objectives": list(objectives), "rule": {"name": "bp"},
+        "training": {"epochs": 2, "patience": 2}, "executor": {"name": "serial"}}))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return [small_run(out, 0), small_run(out, 1), small_run(out, 2, ("accuracy", "energy"))]
+
+
+def test_png_and_html_reports(runs, tmp_path):
+    run = runs[0]
+    png = write_report(run, tmp_path / "r.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    page = write_report(run, tmp_path / "sub" / "r.html").read_text()
+    assert "data:image/png;base64," in page and run.run_id in page
+    for arch in run.pareto_front():  # the front as a table, every member listed
+        assert f"<td>{arch.candidate_id}</td>" in page
+    with pytest.raises(ValueError, match=".png or .html"):
+        write_report(run, tmp_path / "r.pdf")
+
+
+def test_compare_measures_every_run_at_the_same_budget(runs):
+    rows = compare_runs(runs[:2], at=12)
+    for run, row in zip(runs[:2], rows, strict=True):
+        spent, at_budget = 0, 0.0
+        for h in run.history():
+            spent += h["evaluations"]
+            if spent <= 12:
+                at_budget = h["hypervolume"]
+        assert row["budget"] == 12 and row["hypervolume_at_budget"] == at_budget
+        assert row["hypervolume_final"] == run.history()[-1]["hypervolume"]
+        assert row["front_size"] == len(run.pareto_front()) and row["comparable"]
+        assert row["best_accuracy"] == max(a.objectives["accuracy"] for a in run.pareto_front())
+    default = compare_runs(runs[:2])  # the fewest evaluations any run spent
+    assert default[0]["budget"] == min(r["evaluations"] for r in rows)
+    mixed = compare_runs(runs)
+    assert [r["comparable"] for r in mixed] == [True, True, False]
+    text = format_comparison(mixed)
+    assert f"{runs[2].run_id} *" in text and "not comparable" in text
+
+
+def test_cli_report_and_compare(runs, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([*NEUREVO, "report", str(runs[0].path)], capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(runs[0].path / "report.html")
+    assert (runs[0].path / "report.html").is_file()
+    result = subprocess.run([*NEUREVO, "compare", *(str(r.path) for r in runs[:2]), "--json"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert [r["run_id"] for r in json.loads(result.stdout)] == [r.run_id for r in runs[:2]]
+    result = subprocess.run([*NEUREVO, "compare", str(runs[0].path), str(tmp_path / "nope")],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2 and "does not exist" in result.stderr
