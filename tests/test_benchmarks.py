@@ -1,0 +1,54 @@
+"""The search-quality benchmark runs end to end (tiny budget), and its summaries are right."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "search_quality.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("search_quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_budget_summaries_by_hand():
+    sq = load_script()
+    curve = [[20, 1.0], [38, 2.0], [60, 2.5]]  # evaluations after each generation, hv
+    assert sq.hv_at(curve, 19) == 0.0 and sq.hv_at(curve, 38) == 2.0 and sq.hv_at(curve, 59) == 2.0
+    assert sq.evals_to(curve, 2.4) == 60 and sq.evals_to(curve, 3.0) is None
+    runs = [{"task": "t", "strategy": "a", "seed": s, "wall_s": 1.0, "curve": c}
+            for s, c in enumerate([curve, [[20, 3.0], [40, 3.0]]])]
+    runs.append({"task": "t", "strategy": "b", "seed": 0, "wall_s": 2.0, "curve": [[50, 1.0]]})
+    rows = {r["strategy"]: r for r in sq.summarise(runs, [40])}
+    assert rows["a"]["hv_mean"] == pytest.approx(2.5) and rows["b"]["hv_mean"] == 0.0
+    assert rows["a"]["target_hv"] == pytest.approx(0.95 * 3.0)
+    assert rows["a"]["reached"] == 1 and rows["a"]["evals_to_95_mean"] == 20
+
+
+def test_search_quality_runs_end_to_end(tmp_path):
+    out = tmp_path / "sq.json"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--budgets", "24", "--seeds", "0",
+         "--population", "8", "--strategies", "neat-pso", "random", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [r["strategy"] for r in data["summary"]] == ["neat-pso", "random"]
+    assert all(r["hv_mean"] > 0 for r in data["summary"])
+    for run in data["runs"]:  # stopped at the budget: the last generation crossed it
+        evals = [e for e, _ in run["curve"]]
+        assert evals[-1] >= 24 and (len(evals) == 1 or evals[-2] < 24)
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "neat-pso" in result.stdout and "hypervolume" in result.stdout
