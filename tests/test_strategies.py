@@ -351,7 +351,12 @@ def test_strategy_contract(name):
             assert c.hyperparameters["steps"] == int(c.hyperparameters["steps"])
         with pytest.raises(ValueError):
             strategy.tell(state, fake_scores(candidates)[1:])
-        state = through_json(strategy.tell(state, fake_scores(candidates, seed=generation)))
+        before = json.dumps(state, sort_keys=True)
+        told = strategy.tell(state, fake_scores(candidates, seed=generation))
+        assert json.dumps(state, sort_keys=True) == before, "tell changed its input state"
+        again = strategy.tell(state, fake_scores(candidates, seed=generation))
+        assert through_json(again) == through_json(told), "telling the same state twice"
+        state = through_json(told)
         assert state["generation"] == generation + 1
 
 

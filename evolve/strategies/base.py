@@ -19,6 +19,7 @@ what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ class Strategy:
             raise ValueError(f"tell() got candidates {told}, but ask() handed out {asked}")
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
-        new_state = self._tell(dict(state), list(scored), rng)
+        # a deep copy: hooks may update nested dicts in place, and the caller's state (a
+        # checkpoint) must stay as it was, so that telling it again gives the same answer
+        new_state = self._tell(copy.deepcopy(dict(state)), list(scored), rng)
         new_state["rng"] = rng.bit_generator.state
         return new_state
 
