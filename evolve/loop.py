@@ -91,14 +91,28 @@ class Session:
         strategy = make_strategy(config.strategy.name, space, problem, config.strategy)
         profile = resolve_profile(config.hardware.profile)
         cost_fn = cost_fn or hardware.cost
-        resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
-                                                            hyper))
+        if any(o.covers_space for o in resolved):
+            resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
+                                                                hyper))
         return cls(config, store, run_id, task, rule, resolved, strategy, profile,
                    cost_fn, tuple(constraints), list(reporters))
 
     def initial_checkpoint(self) -> dict[str, Any]:
         return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
-                "strategy": self.strategy.init(self.config.seed), "archive": [], "history": []}
+                "strategy": self.strategy.init(self.config.seed), "archive": [], "history": [],
+                "references": self._references()}
+
+    def _references(self) -> dict[str, float]:
+        return {o.name: o.reference for o in self.objectives}
+
+    def _adopt_references(self, checkpoint: dict[str, Any]) -> None:
+        """Measure hypervolume against the reference point the run started with (recorded in
+        its checkpoint), whatever this version of the code would compute for it now, so that
+        a resumed run's curve never jumps. Checkpoints from before references were recorded
+        adopt the current ones."""
+        recorded = checkpoint.get("references") or self._references()
+        self.objectives = tuple(dataclasses.replace(o, reference=float(recorded[o.name]))
+                                if o.name in recorded else o for o in self.objectives)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
@@ -106,6 +120,7 @@ class Session:
         if executor is None:
             options = dataclasses.asdict(self.config.executor)
             executor = make_executor(options.pop("name"), **options)
+        self._adopt_references(checkpoint)
         state = checkpoint["strategy"]
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
@@ -129,7 +144,8 @@ class Session:
                 self._record(generation, rows, outcomes, archive, added, history)
                 self.store.write_checkpoint({"version": CHECKPOINT_VERSION, "run_id": self.run_id,
                                              "strategy": state, "archive": archive.to_dict(),
-                                             "history": history})
+                                             "history": history,
+                                             "references": self._references()})
                 for cid in removed:
                     self.store.remove_weights(cid)
                 self.store.clear_partial(generation)

@@ -102,6 +102,26 @@ class Run:
     def history(self) -> list[dict[str, Any]]:
         return list(self.store.read_checkpoint()["history"])
 
+    def hypervolume_curve(self) -> list[tuple[int, float]]:
+        """``(evaluations spent so far, hypervolume)`` after each completed generation."""
+        spent, curve = 0, []
+        for h in self.history():
+            spent += int(h["evaluations"])
+            curve.append((spent, float(h["hypervolume"])))
+        return curve
+
+    def references(self) -> dict[str, float]:
+        """The hypervolume's reference point, per objective, as the run recorded it (empty
+        for runs from before references were recorded)."""
+        return dict(self.store.read_checkpoint().get("references") or {})
+
+    def objective_names(self) -> list[str]:
+        """The objectives the evaluations were scored on, in order (custom objectives given
+        to ``evolve.search(objectives=...)`` included, which ``config.objectives`` lacks)."""
+        names = [f.name[len(OBJECTIVE_PREFIX):] for f in self.store.read_evaluations().schema
+                 if f.name.startswith(OBJECTIVE_PREFIX)]
+        return names or list(self.config.objectives)
+
     def completed_generations(self) -> int:
         return int(self.store.read_checkpoint()["strategy"]["generation"])
 
