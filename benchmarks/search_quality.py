@@ -113,10 +113,7 @@ def one_run(args: argparse.Namespace, task: str, strategy: str, seed: int,
     with contextlib.suppress(BudgetSpent):
         evolve.search(config, reporters=[StopAtBudget(max(args.budgets))])
     wall = time.perf_counter() - started
-    curve, spent = [], 0
-    for h in evolve.load_run(out / config.run_id).history():
-        spent += h["evaluations"]
-        curve.append([spent, h["hypervolume"]])
+    curve = [list(point) for point in evolve.load_run(out / config.run_id).hypervolume_curve()]
     return {"task": task, "strategy": strategy, "seed": seed, "wall_s": wall, "curve": curve}
 
 

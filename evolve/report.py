@@ -10,7 +10,8 @@ A report shows what a search found and how it got there, in three panels:
 The HTML report embeds the same figure and adds the run's settings and its front as a table,
 one self-contained file to share. ``compare`` lines runs up side by side: hypervolume after
 the same number of evaluations is the fair comparison (evolve/objectives.py fixes the
-reference point), so runs whose objectives or chip differ are flagged as not comparable.
+reference point, which the run records), so runs measured against different reference points
+are flagged as not comparable.
 """
 
 from __future__ import annotations
@@ -23,35 +24,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolve.objectives import resolve_objectives
+from evolve.objectives import Objective, resolve_objectives
 from evolve.records import atomic_write
 from evolve.run import Run
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed (clusters, CI)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _log_axis(name: str) -> bool:
+def _registered(name: str) -> Objective | None:
+    """The registered objective of that name (None for a custom one unknown here)."""
     try:
-        return resolve_objectives([name])[0].log_scale
-    except KeyError:  # a custom objective passed to evolve.search, unknown here
-        return False
+        return resolve_objectives([name])[0]
+    except KeyError:
+        return None
 
 
 def figure(run: Run) -> Any:
-    """The report's matplotlib figure (three panels, see the module docstring)."""
-    plt = _pyplot()
+    """The report's matplotlib figure (three panels, see the module docstring). Built
+    without pyplot, so a notebook's own plotting backend is left alone."""
+    from matplotlib.figure import Figure
+
     rows = run.evaluations().to_pylist()
-    history = run.history()
-    names = list(run.config.objectives)
+    names = run.objective_names()
     front = run.pareto_front()
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig = Figure(figsize=(16, 4.6))
+    axes = fig.subplots(1, 3)
 
     ax = axes[0]
     ok = [r for r in rows if r["status"] == "ok"]
@@ -60,23 +55,22 @@ def figure(run: Run) -> Any:
         ax.scatter([r[f"objective.{x_name}"] for r in ok], [r[f"objective.{y_name}"] for r in ok],
                    s=10, c=[r["generation"] for r in ok], cmap="viridis", alpha=0.6,
                    label="evaluations (colour: generation)")
-        pts = sorted((a.objectives[x_name], a.objectives[y_name]) for a in front)
+        pts = sorted((a.objectives[x_name], a.objectives[y_name]) for a in front
+                     if x_name in a.objectives and y_name in a.objectives)
         if pts:
             ax.plot(*zip(*pts, strict=True), "o-", color="crimson", ms=5, label="Pareto front")
-        if _log_axis(x_name):
+        registered = _registered(x_name)
+        if registered is not None and registered.log_scale:
             ax.set_xscale("log")
         ax.set(xlabel=x_name, ylabel=y_name, title=f"{len(ok)} evaluations, front of {len(pts)}")
     else:
         ax.scatter([r["generation"] for r in ok], [r[f"objective.{names[0]}"] for r in ok],
-                   s=10, alpha=0.6)
+                   s=10, alpha=0.6, label="evaluations")
         ax.set(xlabel="generation", ylabel=names[0], title=f"{len(ok)} evaluations")
     ax.legend(fontsize=8, loc="lower right")
 
     ax = axes[1]
-    spent, curve = 0, []
-    for h in history:
-        spent += h["evaluations"]
-        curve.append((spent, h["hypervolume"]))
+    curve = run.hypervolume_curve()
     if curve:
         ax.plot(*zip(*curve, strict=True), "o-", ms=3)
     ax.set(xlabel="evaluations", ylabel="hypervolume (fixed reference)",
@@ -105,13 +99,9 @@ def write_report(run: Run, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix not in (".png", ".html"):
         raise ValueError(f"report path {str(path)!r}: expected a .png or .html file name")
-    plt = _pyplot()
-    fig = figure(run)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
+    figure(run).savefig(buffer, format="png", dpi=110)
     png = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".png":
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
     else:
@@ -121,7 +111,7 @@ def write_report(run: Run, path: str | Path) -> Path:
 
 
 def _html(run: Run, png_b64: str) -> str:
-    names = list(run.config.objectives)
+    names = run.objective_names()
     head = "".join(f"<th>{html.escape(h)}</th>" for h in
                    ["candidate", *names, "test accuracy", "hidden groups", "edges"])
     body = []
@@ -151,24 +141,22 @@ def _html(run: Run, png_b64: str) -> str:
 def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, Any]]:
     """One row per run: settings, evaluations, hypervolume (at ``at`` evaluations, default
     the fewest any run spent, so every run is measured at the same budget), front size, the
-    best value of the first objective, and whether it is comparable with the first run."""
+    best value of the first objective, and whether its hypervolume is comparable with the
+    first run's (same objectives measured against the same recorded reference point)."""
     if not runs:
         raise ValueError("compare needs at least one run")
-    curves = []
-    for run in runs:
-        spent, curve = 0, []
-        for h in run.history():
-            spent += h["evaluations"]
-            curve.append((spent, h["hypervolume"]))
-        curves.append(curve)
+    curves = [run.hypervolume_curve() for run in runs]
     budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
-    first = runs[0].config
+    first_references = runs[0].references()
     rows = []
     for run, curve in zip(runs, curves, strict=True):
         within = [hv for evals, hv in curve if evals <= budget]
         c = run.config
-        name = c.objectives[0]
+        name = run.objective_names()[0]
         best = [a.objectives[name] for a in run.pareto_front() if name in a.objectives]
+        objective = _registered(name)
+        maximise = objective is None or objective.direction == "max"
+        references = run.references()
         rows.append({
             "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
             "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
@@ -176,19 +164,11 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
             "hypervolume_at_budget": within[-1] if within else 0.0,
             "hypervolume_final": curve[-1][1] if curve else 0.0,
             "front_size": len(best),
-            f"best_{name}": (max(best) if _maximised(name) else min(best)) if best else None,
-            "comparable": (list(c.objectives) == list(first.objectives)
-                           and c.hardware.profile == first.hardware.profile
-                           and c.task.name == first.task.name),
+            f"best_{name}": (max(best) if maximise else min(best)) if best else None,
+            "references": references,
+            "comparable": bool(references) and references == first_references,
         })
     return rows
-
-
-def _maximised(name: str) -> bool:
-    try:
-        return resolve_objectives([name])[0].direction == "max"
-    except KeyError:
-        return True
 
 
 def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
@@ -208,6 +188,7 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
                       for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
             for line in lines]
     if not all(r["comparable"] for r in rows):
-        text.append("* objectives, task or hardware differ from the first run: its "
-                    "hypervolume is measured against another reference and is not comparable")
+        text.append("* its objectives or reference point differ from the first run's (task, "
+                    "chip and space limits set the reference): its hypervolume is not "
+                    "comparable")
     return "\n".join(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 import evolve
 from evolve.config import SearchConfig, override
+from evolve.objectives import resolve_objectives
 from evolve.report import compare_runs, format_comparison, write_report
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
@@ -75,3 +77,51 @@ def test_cli_report_and_compare(runs, tmp_path):
     result = subprocess.run([*NEUREVO, "compare", str(runs[0].path), str(tmp_path / "nope")],
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_reports_of_one_objective_and_of_custom_objectives(tmp_path):
+    base = override(SearchConfig(), {
+        "generations": 2, "population": 5, "seed": 0, "out": str(tmp_path / "runs"),
+        "rule": {"name": "bp"}, "training": {"epochs": 2, "patience": 2},
+        "executor": {"name": "serial"}})
+    single = evolve.search(override(base, {"objectives": ["accuracy"], "run_id": "single"}))
+    page = write_report(single, tmp_path / "single.html").read_text()
+    assert "<th>accuracy</th>" in page
+    # custom objectives: config.objectives still says accuracy+energy, the records do not
+    depth = evolve.Objective("hidden_groups", "min", lambda m: len(m.genome.hidden_ids),
+                             reference=10)
+    custom = evolve.search(override(base, {"run_id": "custom"}),
+                           objectives=["accuracy", depth])
+    assert custom.objective_names() == ["accuracy", "hidden_groups"]
+    page = write_report(custom, tmp_path / "custom.html").read_text()
+    assert "<th>hidden_groups</th>" in page
+    assert compare_runs([custom])[0]["best_accuracy"] is not None
+
+
+def test_a_resumed_run_keeps_the_reference_point_it_started_with(tmp_path):
+    import json
+
+    import numpy as np
+
+    from evolve.archive import Archive
+
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 5, "seed": 0, "out": str(tmp_path),
+        "objectives": ["accuracy", "params"], "rule": {"name": "bp"},
+        "training": {"epochs": 2, "patience": 2}, "executor": {"name": "serial"}})
+    run = evolve.search(config)
+    assert run.references() == {"accuracy": 0.0, "params": 1e6}
+    checkpoint = json.loads((run.path / "checkpoint.json").read_text())
+    checkpoint["references"]["params"] = 1e7  # as if an older version had computed this
+    (run.path / "checkpoint.json").write_text(json.dumps(checkpoint))
+    run = evolve.resume(run.path, generations=2)
+    assert run.references()["params"] == 1e7
+    objectives = [dataclasses.replace(o, reference=run.references()[o.name])
+                  for o in resolve_objectives(["accuracy", "params"])]
+    archive = Archive(objectives)
+    archive.load(json.loads((run.path / "checkpoint.json").read_text())["archive"])
+    assert run.history()[-1]["hypervolume"] == pytest.approx(archive.hypervolume())
+    smaller = Archive(resolve_objectives(["accuracy", "params"]))
+    smaller.load(json.loads((run.path / "checkpoint.json").read_text())["archive"])
+    assert not np.isclose(smaller.hypervolume(), archive.hypervolume())
+
