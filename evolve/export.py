@@ -35,12 +35,18 @@ from search_spaces.net import Params
 FORMAT = "architecture/1"
 
 
-def export_architecture(arch: Architecture, path: str | Path, *, run_id: str = "",
-                        task: str = "", class_names: tuple[str, ...] = (),
+def export_architecture(arch: Architecture, path: str | Path, *, run_id: str | None = None,
+                        task: str | None = None, class_names: tuple[str, ...] | None = None,
                         feature_mean: np.ndarray | None = None,
                         feature_std: np.ndarray | None = None) -> Path:
-    """Write ``arch`` (with its trained weights) to ``path``; returns the path written."""
+    """Write ``arch`` (with its trained weights) to ``path``; returns the path written.
+    What is not given comes from ``arch`` itself, so a loaded export re-exports whole."""
     path = Path(path)
+    run_id = arch.source.get("run_id", "") if run_id is None else run_id
+    task = arch.source.get("task", "") if task is None else task
+    class_names = arch.class_names if class_names is None else class_names
+    if feature_mean is None and feature_std is None and arch.input_mean is not None:
+        feature_mean, feature_std = arch.input_mean.numpy(), arch.input_std.numpy()
     if path.suffix != ".safetensors":
         raise ValueError(f"export path {str(path)!r}: expected a .safetensors file name")
     params = arch.params()
@@ -61,7 +67,6 @@ def export_architecture(arch: Architecture, path: str | Path, *, run_id: str = "
     about = {**arch.to_dict(), "class_names": list(class_names), "task": task,
              "run_id": run_id}
     metadata = {"neurevo.format": FORMAT, "neurevo.architecture": json.dumps(about)}
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path
 
@@ -80,28 +85,29 @@ def load_architecture(path: str | Path) -> Architecture:
     if metadata.get("neurevo.format") != FORMAT:
         raise RecordError(f"{path}: not a neurevo architecture export (neurevo.format is "
                           f"{metadata.get('neurevo.format')!r}, expected {FORMAT!r})")
-    try:
-        about: dict[str, Any] = json.loads(metadata["neurevo.architecture"])
-        genome = Genome.from_dict(about["genome"])
-    except (KeyError, ValueError, GenomeError) as exc:
-        raise RecordError(f"{path}: damaged architecture metadata ({exc})") from None
-    n = sum(1 for k in tensors if k.startswith("weight."))
-    params = Params([tensors[f"weight.{i}"].unsqueeze(0) for i in range(n)],
-                    [tensors[f"bias.{i}"].unsqueeze(0) for i in range(n)],
-                    tensors["recurrent"].unsqueeze(0) if "recurrent" in tensors else None)
 
     def number(v: Any) -> float:
         return float("nan") if v is None else float(v)
 
-    return Architecture(
-        candidate_id=int(about["candidate_id"]), generation=int(about["generation"]),
-        rule=about["rule"], genome=genome,
-        objectives={k: number(v) for k, v in about["objectives"].items()},
-        test_accuracy=number(about["test_accuracy"]),
-        valid_accuracy=number(about["valid_accuracy"]),
-        hyperparameters=dict(about["hyperparameters"]), costs=dict(about["costs"]),
-        violations=dict(about["violations"]), weights_path=path, _params=params,
-        class_names=tuple(about.get("class_names", ())),
-        input_mean=tensors.get("input.mean"), input_std=tensors.get("input.std"),
-        source={"run_id": about.get("run_id", ""), "task": about.get("task", "")},
-    )
+    try:
+        about: dict[str, Any] = json.loads(metadata["neurevo.architecture"])
+        genome = Genome.from_dict(about["genome"])
+        n = sum(1 for k in tensors if k.startswith("weight."))
+        params = Params([tensors[f"weight.{i}"].unsqueeze(0) for i in range(n)],
+                        [tensors[f"bias.{i}"].unsqueeze(0) for i in range(n)],
+                        tensors["recurrent"].unsqueeze(0) if "recurrent" in tensors else None)
+        return Architecture(
+            candidate_id=int(about["candidate_id"]), generation=int(about["generation"]),
+            rule=about["rule"], genome=genome,
+            objectives={k: number(v) for k, v in about["objectives"].items()},
+            test_accuracy=number(about["test_accuracy"]),
+            valid_accuracy=number(about["valid_accuracy"]),
+            hyperparameters=dict(about["hyperparameters"]), costs=dict(about["costs"]),
+            violations=dict(about["violations"]), weights_path=path, _params=params,
+            class_names=tuple(about.get("class_names", ())),
+            input_mean=tensors.get("input.mean"), input_std=tensors.get("input.std"),
+            source={"run_id": about.get("run_id", ""), "task": about.get("task", "")},
+        )
+    except (KeyError, TypeError, ValueError, GenomeError) as exc:
+        raise RecordError(f"{path}: damaged architecture export "
+                          f"({type(exc).__name__}: {exc})") from None
