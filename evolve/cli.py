@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` reports
 
 
 class BadInput(Exception):
@@ -109,9 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
-    except BrokenPipeError:  # `neurevo rules | head`: the reader left; nothing to report
+    except BrokenPipeError:  # `neurevo rules | head`: the reader left; no traceback, but
+        # no success either (a search whose output could not be delivered did not succeed)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("\nneurevo: interrupted; the last completed generation is checkpointed "
               "(continue with `neurevo resume RUN`)", file=sys.stderr)
