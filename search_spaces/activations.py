@@ -95,9 +95,10 @@ class RowActivations:
     """
 
     def __init__(self, codes: torch.Tensor, present: tuple[int, ...]) -> None:
-        flat = codes.reshape(-1)  # [P * n]: one code per row of z.reshape(P * n, B)
         self.single = NAMES[present[0]] if len(present) == 1 else None
-        self.groups = [(NAMES[c], (flat == c).nonzero().squeeze(1)) for c in present]
+        flat = codes.reshape(-1)  # [P * n]: one code per row of z.reshape(P * n, B)
+        self.groups = [] if self.single else [(NAMES[c], (flat == c).nonzero().squeeze(1))
+                                              for c in present]
 
     def value_and_derivative(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.single is not None:

@@ -269,13 +269,8 @@ class CycleCheck:
         return False
 
 
-def outputs_reachable(genome: Genome) -> bool:
-    """Does every output node hear from an input through enabled feedforward edges?
-
-    A genome without such a path computes a constant: it trains to chance accuracy at the
-    lowest possible cost, so under any cost objective it would sit on the Pareto front as a
-    useless extreme and draw search effort toward itself. The search space therefore never
-    makes one (:meth:`search_spaces.space.SearchSpace.toggle_edge`, ``crossover``)."""
+def heard_from_inputs(genome: Genome) -> set[int]:
+    """The nodes an input's signal reaches through enabled feedforward edges (inputs too)."""
     succ: dict[int, list[int]] = {}
     for c in genome.enabled_connections(recurrent=False):
         succ.setdefault(c.src, []).append(c.dst)
@@ -285,7 +280,17 @@ def outputs_reachable(genome: Genome) -> bool:
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
-    return seen.issuperset(genome.output_ids)
+    return seen
+
+
+def outputs_reachable(genome: Genome) -> bool:
+    """Does every output node hear from an input through enabled feedforward edges?
+
+    A genome without such a path computes a constant: it trains to chance accuracy at the
+    lowest possible cost, so under any cost objective it would sit on the Pareto front as a
+    useless extreme and draw search effort toward itself. The search space therefore never
+    makes one (:meth:`search_spaces.space.SearchSpace.toggle_edge`, ``crossover``)."""
+    return heard_from_inputs(genome).issuperset(genome.output_ids)
 
 
 def creates_cycle(genome: Genome, src: int, dst: int) -> bool:

@@ -20,7 +20,7 @@ from search_spaces.compile import (
     node_levels,
     stack,
 )
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.genome import ConnectionGene, Genome, NodeGene, heard_from_inputs
 from search_spaces.innovation import InnovationTracker
 from search_spaces.module import GenomeModule
 from search_spaces.net import Net, Params, forward
@@ -305,12 +305,7 @@ def test_padded_batch_bp_training_matches_members_alone(
 
 def _every_node_hears_the_input(genome: Genome) -> bool:
     """No hidden node is cut off from the input (its weights out would get no gradient)."""
-    heard, grew = set(genome.input_ids), True
-    while grew:
-        before = len(heard)
-        heard |= {c.dst for c in genome.enabled_connections(recurrent=False) if c.src in heard}
-        grew = len(heard) > before
-    return heard >= {c.src for c in genome.enabled_connections(recurrent=False)}
+    return heard_from_inputs(genome) >= {c.src for c in genome.enabled_connections(False)}
 
 
 def test_genome_module_matches_forward_and_trains(population: list[Genome]) -> None:

@@ -69,11 +69,15 @@ def pso_step(x: np.ndarray, v: np.ndarray, best: np.ndarray, leader: np.ndarray,
     low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     v_max = params.velocity_clamp * (high - low)
     v = params.inertia * v + params.cognitive * r1 * (best - x) + params.social * r2 * (leader - x)
-    v = np.clip(v, -v_max, v_max)
+    return _move(x, np.clip(v, -v_max, v_max), low, high)
+
+
+def _move(x: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """``x + v`` clipped to the bounds; a coordinate stopped at a bound loses its velocity."""
     moved = x + v
     x_new = np.clip(moved, low, high)
-    v = np.where(x_new != moved, 0.0, v)
-    return x_new, v
+    return x_new, np.where(x_new != moved, 0.0, v)
 
 
 def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: PsoParams,
@@ -82,9 +86,7 @@ def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: PsoParams,
     (clipped like :func:`pso_step`); returns ``(x', v')``."""
     low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     v = rng.uniform(-1.0, 1.0, size=len(low)) * params.velocity_clamp * (high - low)
-    moved = np.asarray(x, dtype=float) + v
-    x_new = np.clip(moved, low, high)
-    return x_new, np.where(x_new != moved, 0.0, v)
+    return _move(np.asarray(x, dtype=float), v, low, high)
 
 
 # -- evaluated positions as JSON, compared under constraint domination ----------------------------
