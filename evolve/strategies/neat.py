@@ -83,7 +83,7 @@ class NeatStrategy(Strategy):
         members: dict[int, list[int]] = {}
         for i, s in enumerate(population):
             members.setdefault(s.candidate.species, []).append(i)
-        species = [sp for sp in state["species"] if sp["id"] in members]
+        species = [dict(sp) for sp in state["species"] if sp["id"] in members]  # own copies
         for sp in species:
             best = float(primary[members[sp["id"]]].max())
             if best > _species_best(sp) + 1e-12:

@@ -102,6 +102,7 @@ class NeatPsoStrategy(NeatStrategy):
 
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
                 rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+        state["asked"] = dict(state.get("asked", {}))  # _offspring adds to it: our own copy
         particles = {k: dict(v) for k, v in state["particles"].items()}
         here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]
         new = {s.candidate.id for s in scored}
