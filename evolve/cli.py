@@ -288,6 +288,16 @@ def cmd_rules(args: argparse.Namespace) -> int:
             scale = "log" if h.log else "linear"
             print(f"    {h.name:<14} default {h.default:<10g} range [{h.low:g}, {h.high:g}] "
                   f"{scale}  {h.doc}")
+        limits = rule.rule_limits()
+        if not limits:
+            print("    limits of backprop: not declared")
+            continue
+        removed = [k for k, v in limits.items() if v["removed"]]
+        kept = [k for k, v in limits.items() if not v["removed"]]
+        print(f"    removes: {', '.join(removed) or 'none'}   keeps: {', '.join(kept) or 'none'}")
+        for key, limit in limits.items():
+            state = "removed" if limit["removed"] else "kept"
+            print(f"      {key:<4} {state:<8} {limit['reason']}")
     return EXIT_OK
 
 

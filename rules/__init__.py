@@ -10,17 +10,21 @@ True
 
 from rules import bp, chl, dfa, dtp, ep, fa, ff, lra, pc  # noqa: F401  (registers the rules)
 from rules.base import (
+    LIMIT_NAMES,
+    LIMITS,
     Budget,
     FitResult,
     Hyperparameter,
     HyperparameterError,
     HyperSpace,
     LearningRule,
+    Limit,
     accuracy,
 )
 from rules.registry import UnknownRuleError, available, get_rule, register
 
 __all__ = [
     "Budget", "FitResult", "Hyperparameter", "HyperparameterError", "HyperSpace",
-    "LearningRule", "UnknownRuleError", "accuracy", "available", "get_rule", "register",
+    "LIMIT_NAMES", "LIMITS", "LearningRule", "Limit",
+    "UnknownRuleError", "accuracy", "available", "get_rule", "register",
 ]

@@ -83,6 +83,27 @@ class HyperSpace:
         return out
 
 
+#: The limits of backpropagation a rule can remove, in the order they are reported.
+LIMITS: tuple[str, ...] = ("WT", "FL", "BL", "FBD")
+LIMIT_NAMES: Mapping[str, str] = {
+    "WT": "weight transport: the feedback path needs the forward weights, transposed",
+    "FL": "forward locking: credit needs the whole forward pass before a level can update",
+    "BL": "backward locking: a level waits for the error to come down every level above it",
+    "FBD": "forward derivatives: the feedback or update needs f′ of the forward activations",
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Whether a rule removes one limit of backprop, and the reason in its own code's terms.
+
+    Declared by hand on the rule class rather than measured: what a rule's feedback reads and
+    what it waits for is a property of its algorithm, the same on every net and run."""
+
+    removed: bool
+    reason: str
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much training each candidate gets (shared by a whole batch)."""
@@ -125,6 +146,16 @@ class LearningRule:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # Which limits of backprop the rule removes, keyed by every name in LIMITS (checked by
+    # rules.register); empty means "not declared", so a user's rule needs no answer to run.
+    limits: ClassVar[Mapping[str, Limit]] = {}
+
+    @classmethod
+    def rule_limits(cls) -> dict[str, dict[str, object]]:
+        """``{"WT": {"removed": bool, "reason": str}, ...}`` in :data:`LIMITS` order, ``{}``
+        when undeclared: plain JSON, so a record or report can carry it without this class."""
+        return {key: {"removed": cls.limits[key].removed, "reason": cls.limits[key].reason}
+                for key in LIMITS if key in cls.limits}
 
     def hyperparameters(self) -> HyperSpace:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from rules.base import HyperSpace, LearningRule
+from rules.base import HyperSpace, LearningRule, Limit
 from rules.local import INIT_SCALE, LR
 from rules.optim import Adam
 from rules.registry import register
@@ -23,6 +23,16 @@ from search_spaces.net import Net, Params, forward
 class Backprop(LearningRule):
     name = "bp"
     description = "backpropagation of the cross-entropy gradient, Adam"
+    limits = {
+        "WT": Limit(False, "autograd sends the error down through the forward blocks themselves, "
+                           "transposed"),
+        "FL": Limit(False, "the gradient starts at the output's cross-entropy, so no block "
+                           "updates before the forward pass ends"),
+        "BL": Limit(False, "autograd carries the error down one level at a time; a block's "
+                           "gradient waits for every level above it"),
+        "FBD": Limit(False, "the backward pass multiplies the error by f′(z_l) at every level it "
+                            "crosses"),
+    }
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))

@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rules.base import HyperSpace
+from rules.base import HyperSpace, Limit
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
 from rules.registry import register
@@ -279,6 +279,17 @@ class EnergyRule(LocalRule):
 class CHL(EnergyRule):
     name = "chl"
     description = "contrastive Hebbian learning: free vs output-clamped relaxation, γ feedback"
+    limits = {
+        "WT": Limit(False, "symmetric net: level l's feedback γ^gap r_m W̃_m uses the forward "
+                           "weights backwards; nothing is copied, but both directions share one "
+                           "strength"),
+        "FL": Limit(False, "the clamped phase starts from the free fixed point: T1 sweeps over "
+                           "the whole net, the first one the forward pass"),
+        "BL": Limit(False, "the clamped target reaches level l only through every level above it "
+                           "during the T2 sweeps, and all levels update after them"),
+        "FBD": Limit(True, "the update is the clamped-minus-free difference of rate correlations "
+                           "r_l r_<lᵀ; relaxation applies ρ itself, never ρ′"),
+    }
 
     def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4) -> None:
         super().__init__(free_steps, nudge_steps)

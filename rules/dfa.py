@@ -47,7 +47,7 @@ from typing import Any
 
 import torch
 
-from rules.base import HyperSpace
+from rules.base import HyperSpace, Limit
 from rules.fa import feedback_generator
 from rules.local import (
     INIT_SCALE,
@@ -101,6 +101,15 @@ def draw_direct_feedback(net: Net, seeds: Sequence[int], salt: int) -> list[torc
 class DirectFeedbackAlignment(LocalRule):
     name = "dfa"
     description = "direct feedback alignment: output error to every level via fixed random D, Adam"
+    limits = {
+        "WT": Limit(True, "hidden levels get the output error through fixed random matrices D_l, "
+                          "never through W"),
+        "FL": Limit(False, "the output error e needs the whole forward pass before any level can "
+                           "update"),
+        "BL": Limit(True, "δ_l = (e D_l) ⊙ f′(z_l) reads only the output error, so no level "
+                          "waits for the levels between it and the output"),
+        "FBD": Limit(False, "δ_l multiplies e D_l by f′(z_l) of the level's forward activation"),
+    }
 
     SALT = 0xDFA
 

@@ -65,7 +65,7 @@ from typing import Any
 
 import torch
 
-from rules.base import Hyperparameter, HyperSpace
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.local import (
     INIT_SCALE,
     LR,
@@ -102,6 +102,16 @@ def inverse_seed(seed: int) -> int:
 class DTP(LocalRule):
     name = "dtp"
     description = "difference target propagation: learned inverses send targets down, local fits"
+    limits = {
+        "WT": Limit(True, "targets go down through learned inverses V, separate weights trained "
+                          "to reconstruct h_k; W is used only forwards"),
+        "FL": Limit(False, "the top target ĥ_L = h_L − α ∂ℓ/∂h_L needs the output of the whole "
+                           "forward pass"),
+        "BL": Limit(False, "ĥ_k is formed from the targets of the levels that read k, so targets "
+                           "travel level by level from the top"),
+        "FBD": Limit(False, "each level's delta rule δ_l = (h_l − ĥ_l) ⊙ f_l′(z_l) multiplies by "
+                            "f′ (forming the targets needs none)"),
+    }
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE, LR_INVERSE,

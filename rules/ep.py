@@ -61,7 +61,7 @@ import dataclasses
 
 import torch
 
-from rules.base import Hyperparameter, HyperSpace
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.chl import EnergyRule, contrast, couplings, initial_state, output_cost, relax
 from rules.local import INIT_SCALE, LR, one_hot
 from rules.registry import register
@@ -75,6 +75,16 @@ BETA = Hyperparameter("beta", 0.01, 0.9, 0.1, log=True,
 class EP(EnergyRule):
     name = "ep"
     description = "equilibrium propagation, symmetric ±β nudging of a symmetric Hopfield net"
+    limits = {
+        "WT": Limit(False, "symmetric net: level l's feedback r_m W̃_m uses the forward weights "
+                           "backwards; nothing is copied, but both directions share one strength"),
+        "FL": Limit(False, "the nudged phases start from the free fixed point: T1 sweeps over "
+                           "the whole net, the first one the forward pass"),
+        "BL": Limit(False, "the ±β nudge reaches level l only through every level above it "
+                           "during the T2 sweeps, and all levels update after them"),
+        "FBD": Limit(True, "the update is the ±β difference of rate correlations r_l r_<lᵀ; "
+                           "relaxation applies ρ itself, never ρ′"),
+    }
 
     def __init__(self, free_steps: int = 8, nudge_steps: int = 4,
                  symmetric: bool = True) -> None:

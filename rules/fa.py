@@ -52,7 +52,7 @@ from typing import Any
 
 import torch
 
-from rules.base import HyperSpace
+from rules.base import HyperSpace, Limit
 from rules.local import (
     INIT_SCALE,
     LR,
@@ -101,6 +101,16 @@ def draw_feedback_blocks(net: Net, seeds: Sequence[int], scales: Sequence[float]
 class FeedbackAlignment(LocalRule):
     name = "fa"
     description = "feedback alignment: the error goes down the graph through fixed random B, Adam"
+    limits = {
+        "WT": Limit(True, "the error goes down through fixed random blocks B_m drawn from the "
+                          "member's seed, never read from W"),
+        "FL": Limit(False, "the error softmax(h_L) − onehot(y) needs the output of the whole "
+                           "forward pass"),
+        "BL": Limit(False, "δ_l sums the δ_m of every level m > l it feeds, so the error still "
+                           "travels level by level down the graph"),
+        "FBD": Limit(False, "δ_l = g_l ⊙ f′(z_l): each level scales the error arriving at it by "
+                            "its forward derivative"),
+    }
 
     SALT = 0xFA
 

@@ -65,7 +65,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rules.base import Hyperparameter, HyperSpace
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState
 from rules.registry import register
 from search_spaces.net import Net, Params, level_forward
@@ -131,6 +131,15 @@ def readout_levels(net: Net) -> torch.Tensor:
 class ForwardForward(LocalRule):
     name = "ff"
     description = "forward-forward: per-level goodness of true- vs wrong-label inputs, no backward"
+    limits = {
+        "WT": Limit(True, "no error is sent anywhere, so there is no feedback path to need W"),
+        "FL": Limit(True, "level l's loss reads only the detached activities of the levels below "
+                          "it, never the output, so it needs no forward pass beyond its own step"),
+        "BL": Limit(True, "nothing comes down from above: each level's loss is its own goodness "
+                          "on positive vs negative data"),
+        "FBD": Limit(False, "each level's local gradient is autograd through h_l = f_l(z_l) of "
+                            "its own block, so it multiplies by f_l′(z_l)"),
+    }
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-2), INIT_SCALE, THETA, SHARPNESS))

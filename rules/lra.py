@@ -58,7 +58,7 @@ from typing import Any
 
 import torch
 
-from rules.base import Hyperparameter, HyperSpace
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.local import (
     INIT_SCALE,
     LR,
@@ -94,6 +94,15 @@ def feedback_seed(seed: int) -> int:
 class LRA(LocalRule):
     name = "lra"
     description = "local representation alignment (LRA-E): error-feedback targets, delta rule"
+    limits = {
+        "WT": Limit(False, "at the default γ = 1 the feedback E = E_0 + γ(W − W_0) is read from "
+                           "the current forward weights (W plus a fixed random offset); γ = 0 "
+                           "removes it"),
+        "FL": Limit(False, "the output error softmax(z_L) − y needs the whole forward pass"),
+        "BL": Limit(False, "d_k sums the errors e_m of the levels that read k, and e_m needs "
+                           "d_m, so errors travel level by level from the top"),
+        "FBD": Limit(False, "every level's update δ_l = e_l ⊙ f_l′(z_l) multiplies by f′"),
+    }
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=5e-3), INIT_SCALE, BETA, GAMMA,

@@ -65,7 +65,7 @@ from typing import Any
 
 import torch
 
-from rules.base import Hyperparameter, HyperSpace
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
 from rules.registry import register
 from search_spaces import activations
@@ -231,6 +231,17 @@ def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
 class PredictiveCoding(LocalRule):
     name = "pc"
     description = "predictive coding: relax hidden states to the clamped target, local updates"
+    limits = {
+        "WT": Limit(False, "inference sends ε_m ⊙ f′(z_m) back through the forward blocks W_m "
+                           "themselves (∂E/∂x_l); there are no separate feedback weights"),
+        "FL": Limit(False, "hidden states start at the feedforward pass, and the clamped "
+                           "output's error is taken against its prediction μ_L"),
+        "BL": Limit(False, "each inference step carries the error one level further down through "
+                           "W, and every update waits for the T steps (local in space, not in "
+                           "time)"),
+        "FBD": Limit(False, "both the inference feedback and the update −(ε_m ⊙ f′(z_m))ᵀ x_<m "
+                            "multiply by f′ of the forward drive"),
+    }
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, STEPS, STATE_STEP))

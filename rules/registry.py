@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from rules.base import LearningRule
+from rules.base import LIMITS, LearningRule, Limit
 
 _RULES: dict[str, type[LearningRule]] = {}
 _entry_points_loaded = False
@@ -18,9 +18,30 @@ class UnknownRuleError(KeyError):
 
 
 def register(cls: type[LearningRule]) -> type[LearningRule]:
-    """Class decorator: make a :class:`LearningRule` subclass available by its ``name``."""
+    """Class decorator: make a :class:`LearningRule` subclass available by its ``name``.
+
+    A rule's ``limits`` are checked here, once, so every table built from them (``neurevo
+    rules``, the docs) can rely on all four names being there with a reason; a rule that
+    declares none is accepted and shown as not declared."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name`")
+    if cls.limits:
+        if not hasattr(cls.limits, "items"):  # a mapping, whatever its class
+            raise TypeError(f"rule {cls.name}: `limits` must map {', '.join(LIMITS)} to "
+                            f"Limit(removed, reason), got {type(cls.limits).__name__}")
+        missing = [key for key in LIMITS if key not in cls.limits]
+        unknown = [key for key in cls.limits if key not in LIMITS]
+        if missing or unknown:
+            problems = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+            raise ValueError(f"rule {cls.name}: `limits` must declare exactly "
+                             f"{', '.join(LIMITS)}: {'; '.join(problems)}")
+        for key in LIMITS:
+            limit = cls.limits[key]
+            if not (isinstance(limit, Limit) and isinstance(limit.removed, bool)
+                    and isinstance(limit.reason, str) and limit.reason.strip()):
+                raise TypeError(f"rule {cls.name}: limits[{key!r}] must be Limit(removed: bool, "
+                                f"reason: non-empty str), got {limit!r}")
     existing = _RULES.get(cls.name)
     if existing is not None and existing is not cls:
         raise ValueError(f"a learning rule named {cls.name!r} is already registered")
