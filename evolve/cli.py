@@ -46,8 +46,9 @@ def _search_options(p: argparse.ArgumentParser) -> None:
                    "infeasible (default: no budget)")
     p.add_argument("--out", help="output root; the run goes to OUT/<run-id>/ (default: runs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config field, e.g. --set strategy.elitism=2 "
-                   "(repeatable; see docs/config.md)")
+                   help="override any config field by its dotted key, e.g. --set "
+                   "strategy.neat.elitism=2 or --set rule.hyperparameters.lr=0.01 (a table "
+                   "merges: other keys stay); repeatable, later ones win; see docs/config.md")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Continue a run from its last checkpoint.")
     p.add_argument("run", help="run directory")
     p.add_argument("--generations", type=int, help="run up to this many generations in total")
+    p.add_argument("--task", metavar="FILE", help="the run's data file, when it is no longer at "
+                   "the path the run recorded (its content hash must match)")
     p = sub.add_parser("pareto", help="print a run's Pareto front",
                        description="Print the Pareto front of a run (a table, or JSON).")
     p.add_argument("run", help="run directory")
@@ -134,12 +137,12 @@ def _is_bad_input(exc: Exception) -> bool:
     from evolve.records import RecordError
     from evolve.tasks import TaskError
     from rules.base import HyperparameterError
-    from rules.registry import UnknownRuleError
+    from rules.registry import RuleOptionError, UnknownRuleError
     from search_spaces.genome import GenomeError
     from search_spaces.space import SpaceError
 
     known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
-             GenomeError, SpaceError, ProfileError)
+             GenomeError, SpaceError, ProfileError, RuleOptionError)
     return isinstance(exc, known) or (isinstance(exc, KeyError) and _one_line(exc).count(":") > 0)
 
 
@@ -166,7 +169,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if getattr(args, flag) is not None:
             updates.setdefault(section, {})[key] = getattr(args, flag)
     config = override(config, updates)
-    return override(config, parse_assignments(args.set))
+    for pair in args.set:  # one at a time: a later --set overrides or merges into an earlier
+        config = override(config, parse_assignments([pair]))
+    return config
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -186,7 +191,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     if not Path(args.run).is_dir():
         raise BadInput(f"run directory {args.run!r} does not exist")
-    run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()])
+    run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()],
+                        task_file=args.task)
     _print_front(run, sys.stdout)
     print(run.path)
     return EXIT_OK
@@ -199,13 +205,10 @@ def cmd_pareto(args: argparse.Namespace) -> int:
         raise BadInput(f"run directory {args.run!r} does not exist")
     run = evolve.load_run(args.run)
     if args.json:
-        front = []
-        for rank, arch in enumerate(run.pareto_front()):
-            d = arch.to_dict()
-            front.append({"rank": rank, "objectives": d["objectives"], "costs": d["costs"],
-                          "violations": d["violations"], "test_accuracy": d["test_accuracy"],
-                          "rule": d["rule"], "genome": d["genome"],
-                          "candidate_id": d["candidate_id"]})
+        keys = ("rank", "candidate_id", "objectives", "costs", "violations", "test_accuracy",
+                "valid_accuracy", "rule", "rule_limits", "rule_options", "hyperparameters",
+                "generation", "species", "genome")
+        front = [{k: arch.to_dict()[k] for k in keys} for arch in run.pareto_front()]
         print(json.dumps(front, indent=2))
     else:
         _print_front(run, sys.stdout)
@@ -214,7 +217,6 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.tasks import load_task
 
     if not Path(args.run).is_dir():
         raise BadInput(f"run directory {args.run!r} does not exist")
@@ -230,19 +232,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise BadInput(f"--candidate {args.candidate} is not on the Pareto front of "
                            f"{run.run_id} (members: {sorted(a.candidate_id for a in front)})")
         arch = chosen[0]
-    t = run.config.task
-    try:  # the split and its standardisation are deterministic in the run's config
-        task = load_task(t.name, seed=run.config.seed, valid_fraction=t.valid_fraction,
-                         test_fraction=t.test_fraction, label_column=t.label_column)
-        names, mean, std = task.class_names, task.feature_mean, task.feature_std
-    except Exception as exc:  # noqa: BLE001 - the data may have moved since the run
-        print(f"neurevo: warning: exporting without class names and input standardisation: "
-              f"the task could not be reloaded ({_one_line(exc)})", file=sys.stderr)
-        names, mean, std = (), None, None
+    if run.description is None:
+        print("neurevo: warning: this run predates run.json; exporting without class names "
+              "and input standardisation", file=sys.stderr)
     out = Path(args.out) if args.out else Path(f"{run.run_id}-{arch.candidate_id}.safetensors")
     try:
-        path = evolve.export_architecture(arch, out, run_id=run.run_id, task=t.name,
-                                          class_names=names, feature_mean=mean, feature_std=std)
+        path = evolve.export_architecture(arch, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     print(path)
@@ -331,12 +326,12 @@ def cmd_budgets(args: argparse.Namespace) -> int:
 
 def _print_front(run: Any, stream: Any) -> None:
     front = run.pareto_front()
-    names = list(run.config.objectives)
+    names = run.objective_names()
     print(f"Pareto front of {run.run_id} ({len(front)} architectures):", file=stream)
-    header = ["#", "cand", *names, "test_acc", "hidden", "edges"]
+    header = ["rank", "cand", *names, "test_acc", "hidden", "edges"]
     print("  ".join(f"{h:>10}" for h in header), file=stream)
-    for i, arch in enumerate(front):
-        cells = [str(i), str(arch.candidate_id)]
+    for arch in front:
+        cells = [str(arch.rank), str(arch.candidate_id)]
         cells += [_fmt(arch.objectives.get(n, math.nan)) for n in names]
         cells += [_fmt(arch.test_accuracy), str(len(arch.genome.hidden_ids)),
                   str(len(arch.genome.enabled_connections(None)))]

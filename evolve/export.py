@@ -9,8 +9,11 @@ holding
 - ``input.mean`` and ``input.std``: the standardisation fitted on the run's training split,
   which the network expects its inputs to have had (``(x - mean) / std``), when known;
 - metadata ``neurevo.format`` (``architecture/1``) and ``neurevo.architecture``: JSON with
-  the genome, rule, hyperparameters, objectives, costs, violations, accuracies, the class
-  names (output ``i`` is class ``class_names[i]``), the task and the run it came from.
+  the genome, rule, the rule's options (so :meth:`Architecture.to_module` rebuilds the very
+  rule that scored it: its prediction is the rule's, e.g. ep's free relaxation), the limits
+  of backprop the rule removes, hyperparameters, objectives, costs, violations, accuracies,
+  the training curve, the class names (output ``i`` is class ``class_names[i]``), the task
+  and the run it came from.
 
 >>> arch = evolve.load_architecture("digits-best.safetensors")     # doctest: +SKIP
 >>> scores = arch.to_module()(arch.standardise(x_raw))             # doctest: +SKIP
@@ -104,6 +107,9 @@ def load_architecture(path: str | Path) -> Architecture:
             valid_accuracy=number(about["valid_accuracy"]),
             hyperparameters=dict(about["hyperparameters"]), costs=dict(about["costs"]),
             violations=dict(about["violations"]), weights_path=path, _params=params,
+            rank=int(about.get("rank", 1)), species=int(about.get("species", -1)),
+            rule_options=dict(about.get("rule_options", {})),
+            rule_limits=dict(about.get("rule_limits", {})), curve=list(about.get("curve", [])),
             class_names=tuple(about.get("class_names", ())),
             input_mean=tensors.get("input.mean"), input_std=tensors.get("input.std"),
             source={"run_id": about.get("run_id", ""), "task": about.get("task", "")},

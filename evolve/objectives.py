@@ -1,6 +1,6 @@
 """Objectives: named, directed functions of an evaluated candidate.
 
-Multi-objective from the start (STYLE §6): a search always has a *sequence* of objectives,
+Multi-objective from the start: a search always has a *sequence* of objectives,
 a single objective is a sequence of one. An objective reads the measurements of one
 evaluation (:class:`Measurements`) and returns a number; users add their own with
 :func:`register_objective` or by passing :class:`Objective` objects to ``evolve.search``.
@@ -84,6 +84,13 @@ register_objective(Objective("latency", "min", lambda m: m.costs["latency_s"], r
                              log_scale=True, covers_space=True))
 register_objective(Objective("synapses", "min", lambda m: m.costs["synapses"], reference=1e8,
                              log_scale=True, covers_space=True))
+_BUILTIN = {name: o.fn for name, o in _OBJECTIVES.items()}
+
+
+def is_builtin(objective: Objective) -> bool:
+    """Whether ``objective`` is one of neurevo's own (a run can rebuild it from its name);
+    anything else is a user's function that a resume must be given again."""
+    return _BUILTIN.get(objective.name) is objective.fn
 
 
 def covering_references(objectives: Sequence[Objective], costliest: Measurements

@@ -3,6 +3,8 @@
 ::
 
     config.toml                 the fully resolved config (resume reads it back)
+    run.json                    what the run is: objectives, task, rule, chip (evolve.metadata)
+    profile.toml                the chip profile's full contents
     evaluations/gen-NNNNN.parquet   one row per evaluation of generation N
     generations.parquet         one row per generation: hypervolume, species, best values
     pareto.parquet              the current Pareto archive (rows of evaluations)
@@ -54,6 +56,8 @@ EVALUATION_FIELDS = [
     ("costs", pa.string()),
     ("violations", pa.string()),
     ("violation_total", pa.float64()),
+    ("curve", pa.string()),  # JSON: per epoch {"epoch", "train_loss", "valid_accuracy"}
+    ("traceback", pa.string()),  # the full traceback of a failed evaluation ("" otherwise)
 ]
 OBJECTIVE_PREFIX = "objective."
 

@@ -1,11 +1,13 @@
 """Looking at runs: :func:`write_report` (one run, PNG or HTML) and :func:`compare_runs`.
 
-A report shows what a search found and how it got there, in three panels:
+A report shows what a search found and how it got there, in four panels:
 
 1. every evaluation in the plane of the first two objectives (cost objectives on a log axis),
    the Pareto front drawn over them — with one objective, the objective against generation;
 2. the archive's hypervolume after each generation, against evaluations spent;
-3. species sizes per generation (stacked), NEAT's view of the population's diversity.
+3. species sizes per generation (stacked), NEAT's view of the population's diversity;
+4. the training curve (validation accuracy per epoch) of every front member, to tell a
+   member that converged from one its epoch budget cut short.
 
 The HTML report embeds the same figure and adds the run's settings and its front as a table,
 one self-contained file to share. ``compare`` lines runs up side by side: hypervolume after
@@ -37,16 +39,24 @@ def _registered(name: str) -> Objective | None:
         return None
 
 
+def _log_scale(run: Run, name: str) -> bool:
+    """Whether the run measured ``name`` on a log scale (recorded; registered for old runs)."""
+    if run.description is not None:
+        return run.description.objective(name).log_scale
+    registered = _registered(name)
+    return registered is not None and registered.log_scale
+
+
 def figure(run: Run) -> Any:
-    """The report's matplotlib figure (three panels, see the module docstring). Built
+    """The report's matplotlib figure (four panels, see the module docstring). Built
     without pyplot, so a notebook's own plotting backend is left alone."""
     from matplotlib.figure import Figure
 
     rows = run.evaluations().to_pylist()
     names = run.objective_names()
     front = run.pareto_front()
-    fig = Figure(figsize=(16, 4.6))
-    axes = fig.subplots(1, 3)
+    fig = Figure(figsize=(21, 4.6))
+    axes = fig.subplots(1, 4)
 
     ax = axes[0]
     ok = [r for r in rows if r["status"] == "ok"]
@@ -59,8 +69,7 @@ def figure(run: Run) -> Any:
                      if x_name in a.objectives and y_name in a.objectives)
         if pts:
             ax.plot(*zip(*pts, strict=True), "o-", color="crimson", ms=5, label="Pareto front")
-        registered = _registered(x_name)
-        if registered is not None and registered.log_scale:
+        if _log_scale(run, x_name):
             ax.set_xscale("log")
         ax.set(xlabel=x_name, ylabel=y_name, title=f"{len(ok)} evaluations, front of {len(pts)}")
     else:
@@ -87,6 +96,16 @@ def figure(run: Run) -> Any:
         ax.stackplot(generations, stacks)
     ax.set(xlabel="generation", ylabel="evaluations per species",
            title=f"{len(species)} species over time")
+
+    ax = axes[3]
+    for a in front:
+        if a.curve:
+            ax.plot([p["epoch"] for p in a.curve], [p["valid_accuracy"] for p in a.curve],
+                    "-", lw=1.2, label=f"#{a.candidate_id}")
+    ax.set(xlabel="epoch", ylabel="validation accuracy",
+           title="training curves of the front members")
+    if any(a.curve for a in front) and len(front) <= 12:
+        ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{run.run_id}: {run.config.strategy.name}, rule {run.config.rule.name}, "
                  f"task {run.config.task.name}, hardware {run.config.hardware.profile}")
     fig.tight_layout()
@@ -125,6 +144,15 @@ def _html(run: Run, png_b64: str) -> str:
                 "objectives": ", ".join(names), "hardware": c.hardware.profile,
                 "generations completed": run.completed_generations(),
                 "population": c.population, "seed": c.seed}
+    if run.description is not None:
+        limits = run.description.rule.limits
+        settings["rule options"] = ", ".join(f"{k}={v}" for k, v in
+                                             run.description.rule.options.items()) or "-"
+        settings["backprop limits removed"] = ", ".join(
+            k for k, v in limits.items() if v.get("removed")) or "none"
+        settings["backprop limits kept"] = ", ".join(
+            k for k, v in limits.items() if not v.get("removed")) or "none"
+        settings["failed evaluations"] = sum(h["failed"] for h in run.history())
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in settings.items())
     title = html.escape(run.run_id)

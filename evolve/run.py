@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
 from evolve.config import SearchConfig, from_toml
+from evolve.metadata import RunDescription, read_description
 from evolve.records import OBJECTIVE_PREFIX, RecordError, RunStore
+from evolve.selection import rank_and_crowding
 from search_spaces.genome import Genome
-from search_spaces.module import GenomeModule
 from search_spaces.net import Params
 
 
@@ -41,6 +43,11 @@ class Architecture:
     violations: dict[str, float] = field(default_factory=dict)
     weights_path: Path | None = None
     _params: Params | None = field(default=None, repr=False)
+    rank: int = 1  # Pareto rank among the front (1 = non-dominated)
+    species: int = -1
+    rule_options: dict[str, Any] = field(default_factory=dict)  # how the rule was built
+    rule_limits: dict[str, Any] = field(default_factory=dict)  # limits of backprop it removes
+    curve: list[dict[str, float]] = field(default_factory=list)  # per-epoch training record
     # known for exports (evolve.export): output i is class_names[i]; the network expects
     # inputs standardised with the run's train statistics, see :meth:`standardise`
     class_names: tuple[str, ...] = ()
@@ -58,8 +65,14 @@ class Architecture:
         return self._params
 
     def to_module(self) -> torch.nn.Module:
-        """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``."""
-        return GenomeModule(self.genome, self.params())
+        """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.
+
+        Its forward pass is the rule's own prediction (built with the options the run used),
+        so it scores exactly what the run recorded: label goodness for ff, the free
+        relaxation for ep/chl, a feedforward pass for the others."""
+        import rules
+
+        return rules.get_rule(self.rule, self.rule_options).to_module(self.genome, self.params())
 
     def standardise(self, x: torch.Tensor | Any) -> torch.Tensor:
         """Raw features ``x[B, n_in]`` as the network saw them in training: ``(x - mean) /
@@ -74,11 +87,15 @@ class Architecture:
         def clean(v: float) -> float | None:
             return v if math.isfinite(v) else None
         return {"candidate_id": self.candidate_id, "generation": self.generation,
-                "rule": self.rule, "objectives": {k: clean(v) for k, v in self.objectives.items()},
+                "rank": self.rank, "species": self.species,
+                "rule": self.rule, "rule_options": self.rule_options,
+                "rule_limits": self.rule_limits,
+                "objectives": {k: clean(v) for k, v in self.objectives.items()},
                 "costs": self.costs, "violations": self.violations,
                 "test_accuracy": clean(self.test_accuracy),
                 "valid_accuracy": clean(self.valid_accuracy),
-                "hyperparameters": self.hyperparameters, "genome": self.genome.to_dict()}
+                "hyperparameters": self.hyperparameters, "curve": self.curve,
+                "genome": self.genome.to_dict()}
 
 
 class Run:
@@ -90,6 +107,9 @@ class Run:
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
         self.path = self.store.root
         self.config: SearchConfig = from_toml(self.store.config_path)
+        # what the run is (objectives' directions, task, rule, chip); None for runs written
+        # before runs described themselves, whose readers fall back to the config
+        self.description: RunDescription | None = read_description(self.path)
 
     @property
     def run_id(self) -> str:
@@ -118,9 +138,25 @@ class Run:
     def objective_names(self) -> list[str]:
         """The objectives the evaluations were scored on, in order (custom objectives given
         to ``evolve.search(objectives=...)`` included, which ``config.objectives`` lacks)."""
+        if self.description is not None:
+            return self.description.objective_names
         names = [f.name[len(OBJECTIVE_PREFIX):] for f in self.store.read_evaluations().schema
                  if f.name.startswith(OBJECTIVE_PREFIX)]
         return names or list(self.config.objectives)
+
+    def objective_directions(self) -> dict[str, str]:
+        """``name -> "max" | "min"`` as recorded; built-in objectives' own for old runs."""
+        if self.description is not None:
+            return {o.name: o.direction for o in self.description.objectives}
+        from evolve.objectives import resolve_objectives
+
+        out = {}
+        for name in self.objective_names():
+            try:
+                out[name] = resolve_objectives([name])[0].direction
+            except KeyError:
+                out[name] = "max" if name == "accuracy" else "min"
+        return out
 
     def completed_generations(self) -> int:
         return int(self.store.read_checkpoint()["strategy"]["generation"])
@@ -131,13 +167,22 @@ class Run:
         if not path.is_file():
             return []
         rows = pq.read_table(path).to_pylist()
-        front = [architecture_from_row(row, self.store) for row in rows]
-        first = self.config.objectives[0]
-        sign = -1.0 if first == "accuracy" else 1.0
-        return sorted(front, key=lambda a: (sign * a.objectives.get(first, 0.0), a.candidate_id))
+        front = [architecture_from_row(row, self.store, self.description) for row in rows]
+        directions = self.objective_directions()
+        names = list(directions)
+        if front:
+            values = np.array([[a.objectives.get(n, np.nan) for n in names] for a in front])
+            ranks, _ = rank_and_crowding(values, [directions[n] for n in names])
+            for arch, r in zip(front, ranks.tolist(), strict=True):
+                arch.rank = int(r) + 1
+        first = names[0]
+        sign = -1.0 if directions[first] == "max" else 1.0
+        return sorted(front, key=lambda a: (a.rank, sign * a.objectives.get(first, 0.0),
+                                            a.candidate_id))
 
 
-def architecture_from_row(row: dict[str, Any], store: RunStore) -> Architecture:
+def architecture_from_row(row: dict[str, Any], store: RunStore,
+                          description: RunDescription | None = None) -> Architecture:
     objectives = {k[len(OBJECTIVE_PREFIX):]: float(v) for k, v in row.items()
                   if k.startswith(OBJECTIVE_PREFIX) and v is not None}
     costs = {k: float(v) for k, v in json.loads(row.get("costs") or "{}").items()}
@@ -148,7 +193,20 @@ def architecture_from_row(row: dict[str, Any], store: RunStore) -> Architecture:
         test_accuracy=float(row["test_accuracy"]), valid_accuracy=float(row["valid_accuracy"]),
         hyperparameters=json.loads(row["hyperparameters"]), costs=costs, violations=violations,
         weights_path=store.weights_path(int(row["candidate_id"])),
+        species=int(row.get("species") if row.get("species") is not None else -1),
+        curve=json.loads(row.get("curve") or "[]"),
+        **(_from_description(description) if description is not None else {}),
     )
+
+
+def _from_description(d: RunDescription) -> dict[str, Any]:
+    """What every member of a run shares: the rule's settings, class names, standardisation."""
+    mean = torch.tensor(d.task.feature_mean, dtype=torch.float32) if d.task.feature_mean \
+        else None
+    std = torch.tensor(d.task.feature_std, dtype=torch.float32) if d.task.feature_std else None
+    return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
+            "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
+            "source": {"run_id": d.run_id, "task": d.task.name}}
 
 
 def load_run(path: str | Path) -> Run:

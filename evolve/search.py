@@ -14,9 +14,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from evolve.config import SearchConfig, from_toml, override, to_toml
+from evolve import hardware
+from evolve.config import ConfigError, SearchConfig, from_toml, override, to_toml
 from evolve.constraints import Constraint
 from evolve.loop import CostFn, Session
+from evolve.metadata import (
+    PROFILE_FILE,
+    missing_objectives,
+    read_description,
+    write_description,
+)
 from evolve.objectives import Objective
 from evolve.records import RecordError, RunStore, write_text
 from evolve.reporters import Reporter
@@ -56,6 +63,8 @@ def search(config: SearchConfig | None = None, *,
                             cost_fn)
     root.mkdir(parents=True, exist_ok=True)
     write_text(store.config_path, to_toml(config))
+    write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
+    write_description(root, session.describe())
     checkpoint = session.initial_checkpoint()
     store.write_checkpoint(checkpoint)
     session.run(checkpoint)
@@ -65,17 +74,34 @@ def search(config: SearchConfig | None = None, *,
 def resume(path: str | Path, *, generations: int | None = None,
            objectives: Sequence[str | Objective] | None = None,
            reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
-           cost_fn: CostFn | None = None) -> Run:
-    """Continue a run from its last checkpoint (optionally to more generations)."""
+           cost_fn: CostFn | None = None, task_file: str | None = None) -> Run:
+    """Continue a run from its last checkpoint (optionally to more generations).
+
+    The run's own description decides what it is: its objectives (a user's objective must
+    be passed again, under the same name), its data (found at its recorded path, or given
+    as ``task_file`` with the same content hash) and its chip profile (read from the run)."""
     store = RunStore(path)
     if not store.config_path.is_file():
         raise RecordError(f"{path}: not a neurevo run (no config.toml)")
     config = from_toml(store.config_path)
+    recorded = read_description(store.root)
+    if recorded is not None:
+        missing = missing_objectives(recorded, objectives)
+        if missing:
+            raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
+                              "function: pass it again (evolve.resume(..., objectives=[...]))")
+        if objectives is None:
+            objectives = recorded.objective_names
+        names = [o if isinstance(o, str) else o.name for o in objectives]
+        if names != recorded.objective_names:
+            raise ConfigError(f"objectives {names} differ from the run's "
+                              f"{recorded.objective_names}")
+    checkpoint = store.read_checkpoint()
     if generations is not None:
         config = override(config, {"generations": generations})
-        write_text(store.config_path, to_toml(config))
-    checkpoint = store.read_checkpoint()
     session = Session.build(config, store, checkpoint["run_id"], objectives, reporters,
-                            constraints, cost_fn)
+                            constraints, cost_fn, recorded=recorded, task_file=task_file)
+    if generations is not None:
+        write_text(store.config_path, to_toml(config))
     session.run(checkpoint)
     return Run(store.root)

@@ -22,7 +22,9 @@ Bad input raises :class:`TaskError` with a one-line message naming the field or 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import numbers
 import os
 import random
@@ -64,6 +66,11 @@ class Task:
     # [n_features] each); None where the features are used as given (xor)
     feature_mean: np.ndarray | None = field(default=None, compare=False)
     feature_std: np.ndarray | None = field(default=None, compare=False)
+    # where the data came from: the absolute path of a data file ("" for a built-in task),
+    # and a SHA-256 of its content (of the file's bytes, or of a built-in's arrays), so a
+    # run can find its data again after it moved and refuse data that changed
+    path: str = field(default="", compare=False)
+    content_hash: str = field(default="", compare=False)
 
 
 def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_fraction: float = 0.2,
@@ -78,11 +85,15 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_frac
     key = text.strip().lower()
     if key == "xor":
         return _xor_task()
+    path_text, label_names = "", None
     if key in _SKLEARN_LOADERS:
-        x, y = _SKLEARN_LOADERS[key]()
+        x, y, names = _SKLEARN_LOADERS[key]()
         arrays: Arrays = (x, y, None, None)
+        label_names = names
+        digest = _arrays_hash(arrays)
     elif key == "mnist1d":
         arrays = _mnist1d_arrays()
+        digest = _arrays_hash(arrays)
     else:
         path = Path(text)
         suffix = path.suffix.lower()
@@ -96,19 +107,43 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_frac
             raise TaskError(f"data file not found: {text!r}")
         key = path.name
         arrays = _read_npz(path) if suffix == ".npz" else _read_table(path, suffix, label_column)
+        path_text, digest = str(path.resolve()), file_hash(path)
     given_test = arrays[2] is not None  # then test_fraction is unused
-    return _build(key, *arrays, seed=seed, valid_fraction=valid_fraction,
-                  test_fraction=None if given_test else test_fraction)
+    task = _build(key, *arrays, seed=seed, valid_fraction=valid_fraction,
+                  test_fraction=None if given_test else test_fraction, label_names=label_names)
+    return dataclasses.replace(task, path=path_text, content_hash=digest)
+
+
+def file_hash(path: str | os.PathLike[str]) -> str:
+    """``sha256:<hex>`` of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return f"sha256:{h.hexdigest()}"
+
+
+def _arrays_hash(arrays: Arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return f"sha256:{h.hexdigest()}"
 
 
 # ----------------------------------------------------------------------------- sources
 
 
-def _sklearn_loader(fn_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-    def load() -> tuple[np.ndarray, np.ndarray]:
+def _sklearn_loader(fn_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]:
+    """Features, integer labels and each label's real name (iris species, wine cultivars,
+    malignant/benign), which exports carry so that a prediction can be read."""
+    def load() -> tuple[np.ndarray, np.ndarray, list[str]]:
         import sklearn.datasets
 
-        return getattr(sklearn.datasets, fn_name)(return_X_y=True)
+        bunch = getattr(sklearn.datasets, fn_name)()
+        return bunch.data, bunch.target, [str(n) for n in bunch.target_names]
 
     return load
 
@@ -203,7 +238,7 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
 
 def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
            y_test: np.ndarray | None, *, seed: int, valid_fraction: float,
-           test_fraction: float | None = None) -> Task:
+           test_fraction: float | None = None, label_names: list[str] | None = None) -> Task:
     x = _check_xy(name, x, y, "x", "y")
     if x_test is not None and y_test is not None:
         x_test = _check_xy(name, x_test, y_test, "x_test", "y_test")
@@ -234,7 +269,9 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
                     torch.from_numpy(np.ascontiguousarray(ys, dtype=np.int64)))
               for xs, ys in ((x_tr, y_tr), (x_va, y_va), (x_te, y_te))]
     return Task(name, *splits, n_features=x.shape[1], n_classes=len(classes),
-                class_names=tuple(str(c) for c in classes), feature_mean=mean, feature_std=std)
+                class_names=tuple(label_names[int(c)] if label_names else str(c)
+                                  for c in classes),
+                feature_mean=mean, feature_std=std)
 
 
 def _check_xy(name: str, x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 A rule is written once against :class:`~search_spaces.net.Net` (weights stored by level, with
 a population axis), so the same code trains one candidate or a padded batch of candidates.
-The base class does the bookkeeping every rule shares (STYLE §3): parameter init from each
+The base class does the bookkeeping every rule shares: parameter init from each
 member's seed, per-member minibatch order, the epoch budget, early stopping on a validation
 plateau, divergence detection, the training curve. A rule supplies only its math:
 
@@ -18,6 +18,7 @@ its best validation epoch, so a member's result does not depend on what it was b
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 
 from search_spaces.compile import init_params
+from search_spaces.genome import Genome
 from search_spaces.net import Net, Params
 
 
@@ -106,17 +108,22 @@ class Limit:
 
 @dataclass(frozen=True)
 class Budget:
-    """How much training each candidate gets (shared by a whole batch)."""
+    """How much training each candidate gets (shared by a whole batch).
 
-    epochs: int = 30
+    A search's ``[training]`` config table is this type, so these defaults are the ones
+    ``neurevo search`` uses; they are sized for a default search of about two minutes.
+    """
+
+    epochs: int = 15
     batch_size: int = 64
-    patience: int = 6  # epochs without a better validation accuracy before stopping
+    patience: int = 5  # epochs without a better validation accuracy before stopping
     # (training also stops at a perfect validation accuracy, which cannot improve)
 
     def __post_init__(self) -> None:
+        # the message starts with the field's name: the config prefixes its table
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
-                raise HyperparameterError(f"budget.{name} must be >= 1, got {getattr(self, name)}")
+                raise HyperparameterError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 class Labeled(Protocol):
@@ -172,6 +179,39 @@ class LearningRule:
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
         raise NotImplementedError
+
+    # -- settings and prediction outside a search -----------------------------------------
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """The rule's options: its constructor's keyword parameters and their defaults.
+
+        Options are settings that are not genes (relaxation sweeps, feedback gains, ...);
+        a rule stores each one under the parameter's own name, so :meth:`options` can read
+        them back and an export can rebuild the very rule that trained it."""
+        if cls.__init__ is object.__init__:
+            return {}
+        out = {}
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if p.default is p.empty:
+                raise TypeError(f"rule {cls.name}: constructor parameter {p.name!r} needs a "
+                                "default (rules are built from their name and options)")
+            out[p.name] = p.default
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """This instance's options (defaults included), as recorded in runs and exports."""
+        return {k: getattr(self, k, v) for k, v in self.option_defaults().items()}
+
+    def to_module(self, genome: Genome, params: Params) -> torch.nn.Module:
+        """A ``torch.nn.Module`` that computes exactly :meth:`predict` for one trained member
+        (``params`` in the genome's own layout, population axis 1): the rule owns its
+        prediction, so an ff net is read by label goodness and an ep/chl net by its free
+        relaxation, never by a feedforward pass it was not trained for."""
+        from rules.module import RuleModule
+
+        return RuleModule(self, genome, params)
 
     # -- the shared loop -----------------------------------------------------------------
     def fit(

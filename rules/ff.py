@@ -41,9 +41,9 @@ Design choices and why:
   would be left; iris keeps 1 of 4; measured here: xor 50% vs 75%, iris 93% vs 97%). On
   digits adding with ``s = 8`` matched overwriting (both about 97%, 4-5 seeds); a small
   ``s`` is worse (``s = 1``: 86%) because the label then hides in the features' own
-  variation (standardised, std 1). ``s`` is a constant, not a gene, because ``predict``
-  sees no hyperparameters. Tasks with fewer features than classes cannot be embedded this
-  way and raise a ``ValueError``.
+  variation (standardised, std 1). ``s`` is a rule option (``label_value``), not a gene:
+  ``predict`` must read a net the same way whatever hyperparameters trained it. Tasks with
+  fewer features than classes cannot be embedded this way and raise a ``ValueError``.
 - **Negative data.** The wrong label is uniform over the other ``C-1`` classes, drawn per
   example from a generator seeded by the member's seed, so batching does not change it.
 - **All levels learn, hidden levels predict.** Every non-input level, the output level
@@ -74,17 +74,18 @@ THETA = Hyperparameter("theta", 0.05, 5.0, 0.5, log=True,
                        doc="goodness threshold θ (mean square activity per neuron)")
 SHARPNESS = Hyperparameter("sharpness", 1.0, 256.0, 16.0, log=True,
                            doc="κ in p(positive) = σ(κ (G - θ)); κ = width is Σh² goodness")
-LABEL_VALUE = 8.0  # s: a constant, not a gene, because predict() sees no hyperparameters
+LABEL_VALUE = 8.0  # s: the default of the rule option ``label_value`` (not a gene: see below)
 _EPS = 1e-6
 _SEED_OFFSET = 0x4646  # "FF": the negative-label stream is independent of the init
 
 
-def embed(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+def embed(x: torch.Tensor, labels: torch.Tensor, n_classes: int,
+          value: float = LABEL_VALUE) -> torch.Tensor:
     """``x[P, B, n_in]`` with ``s·onehot(labels)`` added onto its first ``n_classes`` features."""
     if x.shape[-1] < n_classes:
         raise ValueError(f"ff embeds the label in the first {n_classes} input features, "
                          f"but the net has only {x.shape[-1]} inputs")
-    code = F.one_hot(labels, n_classes).to(x.dtype) * LABEL_VALUE
+    code = F.one_hot(labels, n_classes).to(x.dtype) * value
     return torch.cat((x[..., :n_classes] + code, x[..., n_classes:]), dim=-1)
 
 
@@ -141,6 +142,9 @@ class ForwardForward(LocalRule):
                             "its own block, so it multiplies by f_l′(z_l)"),
     }
 
+    def __init__(self, label_value: float = LABEL_VALUE) -> None:
+        self.label_value = label_value  # s: height of the label embedded in the input
+
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-2), INIT_SCALE, THETA, SHARPNESS))
 
@@ -165,8 +169,9 @@ class ForwardForward(LocalRule):
 
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        x_pos = embed(x, y, net.n_outputs)
-        x_neg = embed(x, self.negative_labels(state, y, net.n_outputs), net.n_outputs)
+        x_pos = embed(x, y, net.n_outputs, self.label_value)
+        x_neg = embed(x, self.negative_labels(state, y, net.n_outputs), net.n_outputs,
+                      self.label_value)
         with torch.enable_grad():
             leaves = Params([w.detach().requires_grad_(True) for w in params.weights],
                             [b.detach().requires_grad_(True) for b in params.biases])
@@ -186,6 +191,6 @@ class ForwardForward(LocalRule):
         scores = []
         for c in range(net.n_outputs):
             labels = torch.full(x.shape[:2], c, dtype=torch.long)
-            g = level_goodness(net, params, embed(x, labels, net.n_outputs))
+            g = level_goodness(net, params, embed(x, labels, net.n_outputs, self.label_value))
             scores.append(sum(g[lv] * use[:, lv - 1:lv] for lv in range(1, net.depth + 1)))
         return torch.stack(scores, dim=2)

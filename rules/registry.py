@@ -4,7 +4,10 @@ with :func:`register` or through the ``neurevo.rules`` entry-point group, which
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from importlib.metadata import entry_points
+from typing import Any
 
 from rules.base import LIMITS, LearningRule, Limit
 
@@ -15,6 +18,10 @@ _entry_points_loaded = False
 class UnknownRuleError(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class RuleOptionError(ValueError):
+    """A rule option is unknown or of the wrong type; the message names the rule and key."""
 
 
 def register(cls: type[LearningRule]) -> type[LearningRule]:
@@ -65,11 +72,51 @@ def available() -> list[str]:
     return sorted(_RULES)
 
 
-def get_rule(name: str) -> LearningRule:
+def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRule:
+    """The rule ``name`` built with ``options`` (its constructor settings, e.g. ep's
+    ``free_steps``): settings that are not genes but change what the rule computes, so a
+    run records them and every export rebuilds the rule with them."""
     _load_entry_points()
     try:
-        return _RULES[name]()
+        cls = _RULES[name]
     except KeyError:
         raise UnknownRuleError(
             f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))}"
         ) from None
+    return cls(**resolve_options(cls, options))
+
+
+def resolve_options(cls: type[LearningRule], options: Mapping[str, Any] | None
+                    ) -> dict[str, Any]:
+    """``options`` checked against ``cls``'s constructor: every name must be a parameter of
+    it, and every value must have its default's type (an int is accepted for a float)."""
+    defaults = cls.option_defaults()
+    out: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise RuleOptionError(f"rule {cls.name}: unknown option {key!r}; "
+                                  f"its options are: {known}")
+        out[key] = _typed(cls.name, key, defaults[key], value)
+    return out
+
+
+def _typed(rule: str, key: str, default: Any, value: Any) -> Any:
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise RuleOptionError(f"rule {rule}: option {key} must be finite, got {value!r}")
+            return float(value)
+    elif default is None or isinstance(value, kind):
+        return value
+    raise RuleOptionError(f"rule {rule}: option {key} expects a {kind.__name__} "
+                          f"(default {default!r}), got {value!r}")

@@ -1,0 +1,155 @@
+"""What a run is, written into the run when it starts: ``run.json`` (and ``profile.toml``).
+
+Every reader — :class:`~evolve.run.Run`, ``neurevo pareto``/``export``/``report``/``compare``
+and ``resume`` — takes the meaning of the records from here and never guesses it from a
+name or by reloading the data: which way each objective points and its hypervolume
+reference, which objectives were the user's own functions, the constraint names, where the
+data was and a hash of it, the class names and the train-split standardisation, the chip
+profile's full contents, the rule with its options and the limits of backprop it removes.
+So a run directory copied to another machine still reads, and a resume can tell whether
+the data it is given is the data the run started on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evolve.objectives import Objective, is_builtin
+from evolve.records import RecordError, write_text
+from evolve.tasks import Task
+
+FORMAT = "neurevo.run/1"
+FILE = "run.json"
+PROFILE_FILE = "profile.toml"
+
+
+@dataclass(frozen=True)
+class ObjectiveRecord:
+    name: str
+    direction: str  # "max" | "min"
+    reference: float  # hypervolume reference point (the worst value that still counts)
+    log_scale: bool
+    builtin: bool  # False: a user's function, which resume must be given again
+
+    @classmethod
+    def of(cls, objective: Objective) -> ObjectiveRecord:
+        return cls(objective.name, objective.direction, float(objective.reference),
+                   objective.log_scale, is_builtin(objective))
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    name: str  # the config's task name (a built-in name, or the data file as typed)
+    path: str  # absolute path of the data file; "" for a built-in task
+    content_hash: str  # "sha256:..." of the data file (or of a built-in's arrays)
+    class_names: tuple[str, ...]  # output i is class_names[i]
+    n_features: int
+    n_classes: int
+    split_sizes: dict[str, int]  # train / valid / test examples
+    # train-split standardisation x' = (x - mean) / std; empty where inputs are used as given
+    feature_mean: tuple[float, ...] = ()
+    feature_std: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, task: Task) -> TaskRecord:
+        mean = () if task.feature_mean is None else tuple(float(v) for v in task.feature_mean)
+        std = () if task.feature_std is None else tuple(float(v) for v in task.feature_std)
+        sizes = {"train": len(task.train.y), "valid": len(task.valid.y),
+                 "test": len(task.test.y)}
+        return cls(name, task.path, task.content_hash, tuple(task.class_names),
+                   task.n_features, task.n_classes, sizes, mean, std)
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    name: str
+    options: dict[str, Any]  # constructor settings the rule was built with
+    hyperparameters: dict[str, float]  # fixed overrides of the rule's gene defaults
+    limits: dict[str, Any]  # which limits of backprop it removes, and why
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    run_id: str
+    objectives: tuple[ObjectiveRecord, ...]
+    constraints: tuple[str, ...]
+    task: TaskRecord
+    rule: RuleRecord
+    profile: str  # the chip profile's name; its contents are in profile.toml
+    profile_source: str  # what the config named: a profile name, or the TOML file as typed
+    custom_cost_fn: bool = False  # costs came from a user's function (resume needs it again)
+    format: str = field(default=FORMAT)
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    def objective(self, name: str) -> ObjectiveRecord:
+        for o in self.objectives:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, allow_nan=False, default=_finite)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunDescription:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
+        t = dict(data["task"])
+        task = TaskRecord(
+            name=str(t["name"]), path=str(t["path"]), content_hash=str(t["content_hash"]),
+            class_names=tuple(str(c) for c in t["class_names"]),
+            n_features=int(t["n_features"]), n_classes=int(t["n_classes"]),
+            split_sizes={str(k): int(v) for k, v in t["split_sizes"].items()},
+            feature_mean=tuple(float(v) for v in t.get("feature_mean", ())),
+            feature_std=tuple(float(v) for v in t.get("feature_std", ())))
+        r = dict(data["rule"])
+        rule = RuleRecord(str(r["name"]), dict(r["options"]), dict(r["hyperparameters"]),
+                          dict(r["limits"]))
+        objectives = tuple(ObjectiveRecord(str(o["name"]), str(o["direction"]),
+                                           float(o["reference"]), bool(o["log_scale"]),
+                                           bool(o["builtin"])) for o in data["objectives"])
+        return cls(str(data["run_id"]), objectives, tuple(str(c) for c in data["constraints"]),
+                   task, rule, str(data["profile"]), str(data["profile_source"]),
+                   bool(data.get("custom_cost_fn", False)))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot record {type(value).__name__} in run.json")
+
+
+def write_description(root: Path, description: RunDescription) -> None:
+    for o in description.objectives:
+        if not math.isfinite(o.reference):
+            raise ValueError(f"objective {o.name}: reference {o.reference} is not finite")
+    write_text(root / FILE, description.to_json() + "\n")
+
+
+def read_description(root: Path) -> RunDescription | None:
+    """The run's description; None for a run written before runs described themselves."""
+    path = Path(root) / FILE
+    if not path.is_file():
+        return None
+    try:
+        return RunDescription.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RecordError(f"{path}: damaged run description ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def missing_objectives(description: RunDescription, given: Sequence[str | Objective] | None
+                       ) -> list[str]:
+    """The user-defined objectives of the run that ``given`` does not supply again."""
+    names = {o if isinstance(o, str) else o.name for o in (given or ())}
+    custom = {o.name for o in (given or ()) if isinstance(o, Objective)}
+    return [o.name for o in description.objectives
+            if not o.builtin and (o.name not in names or o.name not in custom)]

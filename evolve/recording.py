@@ -1,0 +1,69 @@
+"""Writing a generation down: evaluation rows, the Pareto archive, the per-generation summary,
+the weights of new front members, and last the checkpoint that names them all.
+
+The order is what makes a crash harmless: every file a checkpoint refers to is on disk
+before the checkpoint is replaced, and each file is replaced atomically (evolve.records).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from evolve.archive import Archive
+from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
+from evolve.scoring import Evaluation
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Recorder:
+    store: RunStore
+    run_id: str
+    rule_name: str
+    objective_names: tuple[str, ...]
+
+    def row(self, ev: Evaluation) -> dict[str, Any]:
+        """The evaluation as one record row (columns: docs/records.md)."""
+        cand, out = ev.candidate, ev.outcome
+        row = {
+            "run_id": self.run_id, "generation": cand.generation, "candidate_id": cand.id,
+            "parent_ids": list(cand.parents), "species": cand.species,
+            "genome": cand.genome.to_json(), "genome_hash": cand.genome.stable_hash(),
+            "rule": self.rule_name,
+            "hyperparameters": json.dumps(dict(cand.hyperparameters), sort_keys=True),
+            "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
+            "params": cand.genome.n_parameters(), "status": out.status, "error": out.error,
+            "epochs": out.epochs, "train_seconds": out.train_seconds, "worker": out.worker,
+            "seed": out.seed, "costs": json.dumps(ev.costs, sort_keys=True),
+            "violations": json.dumps(ev.violations, sort_keys=True),
+            "violation_total": ev.violation_total,
+            "curve": out.curve, "traceback": out.traceback,
+        }
+        for name, value in zip(self.objective_names, ev.values, strict=True):
+            row[OBJECTIVE_PREFIX + name] = value
+        return row
+
+    def write_generation(self, generation: int, evaluations: Sequence[Evaluation],
+                         rows: Sequence[dict[str, Any]], archive: Archive, added: Sequence[int],
+                         history: list[dict[str, Any]], checkpoint: dict[str, Any]) -> None:
+        names = list(self.objective_names)
+        self.store.write_generation(generation, list(rows), names)
+        params = {ev.candidate.id: ev.outcome.params for ev in evaluations}
+        for cid in added:
+            if params.get(cid) is not None:
+                self.store.write_weights(cid, params[cid])
+        pareto = pa.Table.from_pylist([m.record for m in archive.entries],
+                                      schema=evaluation_schema(names))
+        write_table(self.store.root / "pareto.parquet", pareto)
+        flat = [{"generation": h["generation"], "evaluations": h["evaluations"],
+                 "failed": h["failed"], "hypervolume": h["hypervolume"],
+                 "pareto_size": h["pareto_size"], "species": h["species"],
+                 **{f"best.{k}": v for k, v in h["best"].items()}} for h in history]
+        write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))
+        self.store.write_checkpoint(checkpoint)

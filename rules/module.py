@@ -1,0 +1,63 @@
+"""A trained member as a ``torch.nn.Module`` whose forward pass is its rule's prediction.
+
+Whatever a run scored must be what a user gets back: a forward-forward net is read by
+trying every label and comparing goodness, an ep/chl net by relaxing its symmetric (and
+recurrent) couplings to the free fixed point, every other built-in rule by a feedforward
+pass. So the module does not reimplement any of them: it holds the trained tensors as
+parameters and buffers (``.to(device)``, ``state_dict()`` and fine-tuning work as for any
+module) and calls the rule's own :meth:`~rules.base.LearningRule.predict` on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from search_spaces.genome import Genome
+from search_spaces.module import GenomeModule
+from search_spaces.net import Params
+
+if TYPE_CHECKING:
+    from rules.base import LearningRule
+
+
+class RuleModule(GenomeModule):
+    """``forward(x[B, n_in]) -> scores[B, n_out]``: the rule's prediction for one member.
+
+    Recurrent couplings (ep/chl genomes with recurrent edges) are a parameter too, masked
+    by the genome's recurrent edges as in training."""
+
+    def __init__(self, rule: LearningRule, genome: Genome, params: Params) -> None:
+        super().__init__(genome, params)
+        self.rule = rule
+        self.recurrent: nn.Parameter | None = None
+        if params.recurrent is not None:
+            expected = (1, self.net.n_neurons, self.net.n_neurons)
+            if tuple(params.recurrent.shape) != expected:
+                raise ValueError(f"recurrent weights have shape {tuple(params.recurrent.shape)}, "
+                                 f"the genome's recurrent block is {expected}")
+            self.recurrent = nn.Parameter(params.recurrent.detach().clone())
+        if self.net.recurrent_mask is not None:
+            self.register_buffer("recurrent_mask", self.net.recurrent_mask)
+
+    def extra_repr(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.rule.options().items())
+        return f"rule={self.rule.name}" + (f", {options}" if options else "")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.net.n_inputs:
+            raise ValueError(f"expected inputs of shape [batch, {self.net.n_inputs}], "
+                             f"got {tuple(x.shape)}")
+        levels = range(self.net.depth)
+        net = dataclasses.replace(
+            self.net,
+            masks=tuple(getattr(self, f"mask_{i}") for i in levels),
+            activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
+            recurrent_mask=getattr(self, "recurrent_mask", None),
+        )
+        recurrent = None if self.recurrent is None else self.recurrent
+        params = Params(list(self.weights), list(self.biases), recurrent)
+        return self.rule.predict(net, params, x)[0]

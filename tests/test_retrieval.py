@@ -1,0 +1,192 @@
+"""Faithful retrieval: what a run recorded is what a user gets back.
+
+For every registered rule (a user's own included), a front member exported with
+``neurevo export`` and read back with ``evolve.load_architecture`` scores exactly the
+recorded test accuracy; a custom maximised objective orders the front and survives a
+resume; a run copied elsewhere and read from another directory still works."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import evolve
+import rules
+from evolve.cli import main
+from evolve.config import SearchConfig, override
+from evolve.objectives import Objective
+from evolve.tasks import load_task
+from rules.bp import Backprop
+from search_spaces.compile import compile_genome
+
+
+@rules.register
+class RolledBP(Backprop):
+    """A user's rule whose prediction is not the feedforward pass: it learns class ``c`` at
+    output ``c + shift`` and reads it back there, so any export that bypassed the rule's
+    own ``predict`` would score near chance."""
+
+    name = "test-rolled-bp"
+    description = "bp that learns and predicts with rolled class outputs (test rule)"
+
+    def __init__(self, shift: int = 1) -> None:
+        self.shift = shift
+
+    def train_step(self, net, params, state, x, y):
+        return super().train_step(net, params, state, x, (y + self.shift) % net.n_outputs)
+
+    def predict(self, net, params, x):
+        return torch.roll(super().predict(net, params, x), -self.shift, dims=-1)
+
+
+def tiny_iris(tmp_path, rule_name: str, **extra) -> SearchConfig:
+    return override(SearchConfig(), {
+        "generations": 1, "population": 4, "seed": 1, "out": str(tmp_path / "runs"),
+        "task": {"name": "iris"}, "rule": {"name": rule_name},
+        "training": {"epochs": 4, "patience": 4}, "executor": {"name": "serial"}, **extra})
+
+
+def export_with_cli(run: evolve.Run, out, capsys, *extra: str) -> evolve.Architecture:
+    capsys.readouterr()
+    assert main(["export", str(run.path), "--out", str(out), *extra]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    return evolve.load_architecture(out)
+
+
+RULES = [*[r for r in rules.available() if not r.startswith("test-")], RolledBP.name]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_every_rules_export_scores_what_the_run_recorded(rule, tmp_path, capsys):
+    options = {}
+    if rule == RolledBP.name:  # trained long enough that reading it wrongly would show
+        options = {"rule": {"name": rule, "options": {"shift": 2}},
+                   "training": {"epochs": 40, "patience": 40, "batch_size": 16}}
+    run = evolve.search(tiny_iris(tmp_path, rule, **options))
+    front = run.pareto_front()
+    assert front, "the tiny search found no feasible member"
+    arch = export_with_cli(run, tmp_path / "m.safetensors", capsys)
+    assert arch.candidate_id == front[0].candidate_id
+    assert arch.class_names == ("setosa", "versicolor", "virginica")
+    task = load_task("iris", seed=1)
+    module = arch.to_module()
+    with torch.no_grad():
+        scores = module(task.test.x)
+        direct = rules.get_rule(rule, arch.rule_options).predict(
+            compile_genome(arch.genome), arch.params(), task.test.x)[0]
+    torch.testing.assert_close(scores, direct, atol=1e-6, rtol=0)
+    accuracy = (scores.argmax(1) == task.test.y).double().mean().item()
+    assert accuracy == arch.test_accuracy  # exactly what the run recorded
+    if rule == RolledBP.name:
+        assert arch.rule_options == {"shift": 2}
+        assert accuracy > 0.6  # learned and read back through the rule, not chance
+        with torch.no_grad():  # the feedforward reading a generic export would have used
+            plain = rules.get_rule("bp").to_module(arch.genome, arch.params())(task.test.x)
+        assert (plain.argmax(1) == task.test.y).double().mean().item() < 0.4
+
+
+def test_exports_rebuild_the_rule_with_the_runs_options(tmp_path, capsys):
+    run = evolve.search(tiny_iris(tmp_path, "ep", rule={"name": "ep",
+                                                        "options": {"free_steps": 3}}))
+    arch = export_with_cli(run, tmp_path / "ep.safetensors", capsys)
+    assert arch.rule_options == {"free_steps": 3, "nudge_steps": 4, "symmetric": True}
+    assert run.description.rule.options == arch.rule_options
+    assert arch.to_module().rule.free_steps == 3
+
+
+def balanced(m) -> float:
+    """A custom maximised objective: accuracy less a small price per parameter."""
+    return m.valid_accuracy - 1e-4 * m.params
+
+
+CUSTOM = Objective("lean_accuracy", "max", balanced, reference=-1.0)
+
+
+def test_custom_maximised_objective_orders_front_exports_and_resumes(tmp_path, capsys):
+    config = tiny_iris(tmp_path, "bp", generations=2, population=6)
+    run = evolve.search(config, objectives=[CUSTOM, "energy"])
+    front = run.pareto_front()
+    assert len(front) >= 2
+    best = max(a.objectives["lean_accuracy"] for a in front)
+    assert front[0].objectives["lean_accuracy"] == best
+    assert [a.rank for a in front] == [1] * len(front)
+    arch = export_with_cli(run, tmp_path / "best.safetensors", capsys)
+    assert arch.candidate_id == front[0].candidate_id
+    assert main(["pareto", str(run.path)]) == 0
+    table = capsys.readouterr().out
+    assert "lean_accuracy" in table and "nan" not in table
+    # the CLI cannot rebuild a user's function: exit 2 naming it, nothing changed
+    before = (run.path / "checkpoint.json").read_bytes()
+    assert main(["resume", str(run.path), "--generations", "3"]) == 2
+    assert "lean_accuracy" in capsys.readouterr().err
+    assert (run.path / "checkpoint.json").read_bytes() == before
+    resumed = evolve.resume(run.path, generations=3, objectives=[CUSTOM, "energy"])
+    assert resumed.completed_generations() == 3
+
+
+def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "work" / "flowers.csv"
+    data.parent.mkdir()
+    iris = load_task("iris")
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    names = iris.class_names
+    lines = ["a,b,c,d,label"] + [",".join(f"{v:g}" for v in row) + f",{names[t]}"
+                                 for row, t in zip(x, y, strict=True)]
+    data.write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(data.parent)
+    config = tiny_iris(tmp_path, "bp", task={"name": "flowers.csv"}, generations=1)
+    run = evolve.search(config)
+    assert run.description.task.path == str(data)
+    copy = tmp_path / "elsewhere" / run.path.name
+    shutil.copytree(run.path, copy)
+    shutil.rmtree(run.path)
+    monkeypatch.chdir(tmp_path)  # another cwd: "flowers.csv" no longer resolves
+    assert main(["pareto", str(copy), "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    arch = export_with_cli(evolve.load_run(copy), tmp_path / "f.safetensors", capsys)
+    assert arch.class_names == ("setosa", "versicolor", "virginica")
+    assert arch.input_mean is not None and arch.input_std is not None
+    assert main(["report", str(copy), "--out", str(tmp_path / "r.html")]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(copy), "--generations", "2"]) == 0  # data still at its path
+    assert evolve.load_run(copy).completed_generations() == 2
+    # the data moved: resume says where it looked; --task with the same content works
+    moved = tmp_path / "moved.csv"
+    data.rename(moved)
+    assert main(["resume", str(copy), "--generations", "3"]) == 2
+    assert "--task" in capsys.readouterr().err
+    altered = tmp_path / "altered.csv"
+    altered.write_text(moved.read_text().replace("5.1,", "5.2,", 1))
+    assert main(["resume", str(copy), "--generations", "3", "--task", str(altered)]) == 2
+    assert "differs" in capsys.readouterr().err
+    assert main(["resume", str(copy), "--generations", "3", "--task", str(moved)]) == 0
+    assert evolve.load_run(copy).completed_generations() == 3
+    assert front[0]["rank"] == 1
+
+
+def test_pareto_json_keys_and_curves_in_records(tmp_path, capsys):
+    run = evolve.search(tiny_iris(tmp_path, "pc", population=5))
+    capsys.readouterr()
+    assert main(["pareto", str(run.path), "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    need = {"rank", "objectives", "costs", "violations", "test_accuracy", "valid_accuracy",
+            "rule", "rule_limits", "hyperparameters", "generation", "species", "genome"}
+    for member in front:
+        assert need <= set(member)
+        assert member["rank"] == 1
+        assert set(member["rule_limits"]) == {"WT", "FL", "BL", "FBD"}
+    accs = [m["objectives"]["accuracy"] for m in front]
+    assert accs == sorted(accs, reverse=True)  # first objective, its recorded direction
+    table = run.evaluations()
+    for row in table.to_pylist():
+        curve = json.loads(row["curve"])
+        if row["status"] == "ok":
+            assert [p["epoch"] for p in curve] == list(range(1, row["epochs"] + 1))
+            assert max(p["valid_accuracy"] for p in curve) == pytest.approx(
+                row["valid_accuracy"])
+            assert all(p["train_loss"] >= 0 for p in curve)

@@ -1,0 +1,92 @@
+"""The rule owns its prediction: ``rule.to_module`` computes exactly ``rule.predict`` for every
+registered rule (recurrent couplings included), and rule options are typed and recorded."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rules
+from rules.registry import RuleOptionError
+from search_spaces.compile import compile_genome, init_params
+from search_spaces.genome import ConnectionGene, Genome, NodeGene
+
+
+def recurrent_genome() -> Genome:
+    """in(6) -> A(5, tanh) -> out(3) with a skip, plus recurrent A->A and out->A."""
+    nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 3), NodeGene(2, "hidden", 5, "tanh"))
+    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 1), ConnectionGene(2, 0, 1),
+             ConnectionGene(3, 2, 2, recurrent=True), ConnectionGene(4, 1, 2, recurrent=True))
+    return Genome(nodes, conns)
+
+
+def skip_genome() -> Genome:
+    nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 3), NodeGene(2, "hidden", 5, "relu"),
+             NodeGene(3, "hidden", 4, "sigmoid"))
+    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 3), ConnectionGene(2, 3, 1),
+             ConnectionGene(3, 0, 3), ConnectionGene(4, 2, 1))
+    return Genome(nodes, conns)
+
+
+@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("genome", [skip_genome(), recurrent_genome()], ids=["skip", "recurrent"])
+def test_module_computes_the_rules_prediction(name, genome):
+    rule = rules.get_rule(name)
+    net = compile_genome(genome)
+    params = init_params(net, [3], [1.0])
+    if params.recurrent is not None:  # make the couplings matter
+        params.recurrent.normal_(0.0, 0.3)
+    x = torch.randn(17, 6, generator=torch.Generator().manual_seed(0))
+    module = rule.to_module(genome, params)
+    with torch.no_grad():
+        expected = rule.predict(net, params, x)[0]
+        got = module(x)
+    assert got.shape == (17, 3)
+    assert torch.equal(got, expected)
+
+
+def test_relaxation_modules_differ_from_a_feedforward_pass():
+    """The check above would be vacuous if ep's prediction were the feedforward pass."""
+    genome = recurrent_genome()
+    net = compile_genome(genome)
+    params = init_params(net, [3], [1.0])
+    params.recurrent.normal_(0.0, 0.3)
+    x = torch.randn(17, 6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ep = rules.get_rule("ep").to_module(genome, params)(x)
+        bp = rules.get_rule("bp").to_module(genome, params)(x)
+    assert (ep - bp).abs().max() > 1e-3
+
+
+def test_options_are_typed_and_reach_the_rule():
+    ep = rules.get_rule("ep", {"free_steps": 20, "symmetric": False})
+    assert ep.options() == {"free_steps": 20, "nudge_steps": 4, "symmetric": False}
+    assert rules.get_rule("chl", {"gamma": 1}).gamma == 1.0
+    assert rules.get_rule("ff", {"label_value": 4.0}).options() == {"label_value": 4.0}
+    assert rules.get_rule("bp").options() == {}
+
+
+@pytest.mark.parametrize("name, options, needle", [
+    ("ep", {"free_step": 3}, "unknown option 'free_step'"),
+    ("ep", {"free_steps": 2.5}, "free_steps expects a int"),
+    ("ep", {"symmetric": 1}, "symmetric expects a bool"),
+    ("chl", {"gamma": "big"}, "gamma expects a float"),
+    ("chl", {"gamma": float("nan")}, "gamma must be finite"),
+    ("bp", {"anything": 1}, "its options are: none"),
+])
+def test_bad_options_name_the_rule_and_key(name, options, needle):
+    with pytest.raises(RuleOptionError, match=needle):
+        rules.get_rule(name, options)
+
+
+def test_options_change_the_prediction():
+    """ff's label height is read at prediction time: a module rebuilt without the option
+    would be a different model."""
+    genome = skip_genome()
+    net = compile_genome(genome)
+    params = init_params(net, [1], [1.0])
+    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a = rules.get_rule("ff").to_module(genome, params)(x)
+        b = rules.get_rule("ff", {"label_value": 2.0}).to_module(genome, params)(x)
+    assert not torch.allclose(a, b)
