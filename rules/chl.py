@@ -50,8 +50,10 @@ Why these choices:
   output level are solved exactly (a small linear system per phase), so they cannot make
   the output oscillate between sweeps.
 * Prediction is the output of the free phase: the network CHL trains is the recurrent one.
-  Because predict must be a function of (net, params, x), γ and the step counts are
-  constructor constants of the rule rather than per-member genes.
+  γ and the step counts are rule options (``rule.options`` in a config: ``gamma``,
+  ``free_steps``, ``nudge_steps``), recorded in the run and in every export, rather than
+  per-member genes, so that a trained net is always read with the relaxation it trained
+  under.
 * After T1 free sweeps, the clamped phase *and* the free phase run T2 more sweeps of one
   schedule, and those two states are contrasted, so an unconverged free relaxation is not
   mistaken for a learning signal (Adam would scale that error up to full steps).

@@ -47,11 +47,12 @@ Why these choices:
 * Prediction is the free fixed point's output: that is the network EP trains (a
   feedforward pass ignores the feedback every hidden unit learned under).
 * Defaults, set on digits 64-128-10 tanh over 3 seeds: T1 = 8, T2 = 4 sweeps (as accurate
-  as 20/10 there; nets with 4+ hidden levels converge more slowly, raise them through the
-  constructor), lr 3e-3 (1e-3 is a point worse at 30 epochs), β = 0.1 (0.05-0.5 train
-  alike on plain nets, but the -β phase needs (1 - β)I - J ≻ 0 for couplings inside the
-  output level, which a larger β breaks). Step counts are constructor constants, not
-  genes, because predict relaxes too and receives no hyperparameters.
+  as 20/10 there; nets with 4+ hidden levels converge more slowly, raise them with the
+  rule options ``free_steps`` / ``nudge_steps``), lr 3e-3 (1e-3 is a point worse at 30
+  epochs), β = 0.1 (0.05-0.5 train alike on plain nets, but the -β phase needs
+  (1 - β)I - J ≻ 0 for couplings inside the output level, which a larger β breaks).
+  Step counts are rule options, not genes, because predict relaxes too: an export must
+  relax exactly as the run did, whatever hyperparameters trained the member.
 * Cost per minibatch: T1 + 2·T2 sweeps, each about two matmuls per level.
 """
 
