@@ -80,7 +80,7 @@ def main() -> None:
     budget = rules.Budget(config.training.epochs, config.training.batch_size,
                           config.training.patience)
     chunks = chunk_by_shape(make_candidates(n, seed=0), 2)
-    shared = (task, RuleSpec("bp"), budget, 0)
+    shared = (task, RuleSpec("bp"), budget, 0, ())
     results: dict[str, list[tuple[float, float]]] = {"serial": [], "ray x1": [], "ray x2": []}
     results["serial"] = [run(SerialExecutor(), chunks, shared) for _ in range(repeats)]
     for name, cpus in (("ray x1", 1), ("ray x2", 2)):

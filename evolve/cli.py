@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurevo",
         description="Neuro-evolutionary architecture search with local learning rules.",
     )
+    parser.add_argument("--version", action="version", version=f"neurevo {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("search", help="run a new search",
                        description="Run a new search. With no options: digits, rule pc, "
@@ -105,7 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neurevo")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from evolve.loop import GenerationFailed
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -124,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as exc:
         print(f"neurevo: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except GenerationFailed as exc:  # the user's traceback, then one line naming the cause
+        if exc.traceback:
+            print(exc.traceback.rstrip(), file=sys.stderr)
+        print(f"neurevo: error: {exc.summary()}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001
         if _is_bad_input(exc):
             print(f"neurevo: error: {_one_line(exc)}", file=sys.stderr)

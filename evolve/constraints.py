@@ -1,4 +1,4 @@
-"""Constraints: separate signals, ``<= 0`` feasible, never folded into fitness (STYLE §7).
+"""Constraints: separate signals, ``<= 0`` feasible, never folded into fitness.
 
 A :class:`Constraint` is any callable on an evaluation's :class:`~evolve.objectives.Measurements`
 returning one value or several; each positive value is an amount of violation. The chip
@@ -7,7 +7,12 @@ over, from :func:`evolve.hardware.cost`). Ranking uses the *total* violation: a 
 candidate dominates an infeasible one, and among infeasible ones the smaller total wins
 (Deb 2000; Optuna's ``constraints_func``). Only feasible candidates enter the Pareto archive.
 
->>> small = Constraint("max_hidden_groups", lambda m: len(m.genome.hidden_ids) - 2)
+A constraint that reads only ``m.genome`` (and ``m.costs``, which the genome and chip
+determine) should say so with ``genome_only=True``: it is then checked before training, and
+an infeasible candidate is recorded untrained (ranking uses only its violation anyway).
+
+>>> small = Constraint("max_hidden_groups", lambda m: len(m.genome.hidden_ids) - 2,
+...                    genome_only=True)
 >>> run = evolve.search(config, constraints=[small])          # doctest: +SKIP
 """
 
@@ -17,13 +22,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from evolve.objectives import Measurements
+from evolve.objectives import Measurements, Metric
 
 
 @dataclass(frozen=True)
 class Constraint:
     name: str
     fn: Callable[[Measurements], float | Sequence[float]]
+    # depends only on the genome (and the chip): checked before training, and a candidate
+    # that violates it is recorded as ``infeasible`` without being trained
+    genome_only: bool = False
+    metrics: tuple[Metric, ...] = ()  # computed on the worker for ``fn`` to read
 
     def violation(self, m: Measurements) -> float:
         """Sum of the positive parts of the values (0 when feasible)."""

@@ -12,6 +12,7 @@ candidate cannot fail its neighbours.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 import rules
+from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
 from search_spaces.compile import compile_genome, member_params, stack
@@ -44,11 +46,12 @@ class Outcome:
     # per epoch: {"epoch", "train_loss", "valid_accuracy"}, as JSON (how it converged)
     curve: str = "[]"
     traceback: str = ""  # the full traceback when the evaluation raised
+    metrics: str = "{}"  # JSON: the search's validation metrics of the trained member
     params: Params | None = field(default=None, repr=False)  # own layout, for the archive
 
 
 JOURNAL_FIELDS = ("candidate_id", "status", "valid_accuracy", "test_accuracy", "epochs",
-                  "train_seconds", "error", "worker", "seed", "curve", "traceback")
+                  "train_seconds", "error", "worker", "seed", "curve", "traceback", "metrics")
 
 
 def outcome_to_row(outcome: Outcome) -> dict:
@@ -77,33 +80,42 @@ def worker_name() -> str:
 
 
 def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_seed: int,
-                   candidates: Sequence[Candidate]) -> list[Outcome]:
+                   metrics: Sequence[Metric], candidates: Sequence[Candidate]) -> list[Outcome]:
     """Train ``candidates`` together; one :class:`Outcome` per candidate, in order."""
     seeds = [derive_seed(run_seed, c.generation, c.id) for c in candidates]
     try:
-        return _train_batch(task, rule_spec, budget, candidates, seeds)
+        return _train_batch(task, rule_spec, budget, metrics, candidates, seeds)
     except Exception:  # noqa: BLE001 - isolate the culprit below
         if len(candidates) == 1:
             text = traceback.format_exc()
             return [Outcome(candidates[0].id, "failed", error=_last_line(text), seed=seeds[0],
                             worker=worker_name(), traceback=text)]
         return [out for c in candidates
-                for out in evaluate_chunk(task, rule_spec, budget, run_seed, [c])]
+                for out in evaluate_chunk(task, rule_spec, budget, run_seed, metrics, [c])]
 
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """A rule as workers rebuild it: its registered name and its options."""
+    """A rule as workers rebuild it: its class (sent by reference when workers can import
+    it, by value when it is the user's own: evolve.plugins) and its options."""
 
     name: str
     options: tuple[tuple[str, Any], ...] = ()
+    rule_class: type[rules.LearningRule] | None = None  # None: look the name up
+
+    @classmethod
+    def of(cls, rule: rules.LearningRule) -> RuleSpec:
+        return cls(rule.name, tuple(sorted(rule.options().items())), type(rule))
 
     def build(self) -> rules.LearningRule:
-        return rules.get_rule(self.name, dict(self.options))
+        if self.rule_class is None:
+            return rules.get_rule(self.name, dict(self.options))
+        return self.rule_class(**dict(self.options))
 
 
 def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
-                 candidates: Sequence[Candidate], seeds: list[int]) -> list[Outcome]:
+                 metrics: Sequence[Metric], candidates: Sequence[Candidate],
+                 seeds: list[int]) -> list[Outcome]:
     started = time.perf_counter()
     rule = rule_spec.build()
     net = stack([compile_genome(c.genome) for c in candidates])
@@ -127,7 +139,31 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             curve=json.dumps(fit.curves[p] if p < len(fit.curves) else []),
             params=own,
         ))
+    if metrics:
+        for cand, out in zip(candidates, outcomes, strict=True):
+            if out.status == "ok":
+                _measure(rule, cand, out, task, metrics)
     return outcomes
+
+
+def _measure(rule: rules.LearningRule, candidate: Candidate, outcome: Outcome, task: Task,
+             metrics: Sequence[Metric]) -> None:
+    """The validation metrics of one trained member, from its own net's prediction; a
+    metric that raises or is not finite fails the member with the traceback."""
+    try:
+        with torch.no_grad():
+            scores = rule.predict(compile_genome(candidate.genome), outcome.params,
+                                  task.valid.x)[0].numpy()
+        y = task.valid.y.numpy()
+        values = {m.name: m(y, scores) for m in metrics}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"metric {bad[0]!r} is not finite: {values[bad[0]]}")
+        outcome.metrics = json.dumps(values)
+    except Exception:  # noqa: BLE001 - a user's metric failing is data
+        text = traceback.format_exc()
+        outcome.status, outcome.error, outcome.traceback = "failed", _last_line(text), text
+        outcome.test_accuracy, outcome.params = float("nan"), None
 
 
 def member_test_accuracy(rule: rules.LearningRule, candidate: Candidate, params: Params,

@@ -1,5 +1,5 @@
 """Executors: where evaluations run. The search loop only calls ``map``; distribution
-belongs here (STYLE §9), so strategies and rules never import Ray.
+belongs here, so strategies and rules never import Ray.
 
 Contract: ``map(fn, items, shared)`` calls ``fn(*shared, item)`` for every item and yields
 ``(index, result)`` pairs *as results become available* (any order), so the loop can record
@@ -36,6 +36,10 @@ class Executor:
         """How many items can run at once (the loop cuts a generation into at least this
         many chunks, so no worker idles while another trains a big batch)."""
         return 1
+
+    def ship(self, objects: Sequence[Any]) -> None:
+        """Make the user's plug-ins (rule classes, objective and constraint functions, a cost
+        function) callable where items run; in-process there is nothing to do."""
 
     def close(self) -> None:
         pass
@@ -146,6 +150,11 @@ class RayExecutor(Executor):
                         ray.cancel(ref, force=True)
                         running.pop(ref)
                         yield i, TaskFailure("timeout", self._timeout_text(sizes[i]))
+
+    def ship(self, objects: Sequence[Any]) -> None:
+        from evolve.plugins import ship_by_value
+
+        ship_by_value(objects)
 
     def _timeout_text(self, size: int) -> str:
         return (f"ran past its time limit of {self.eval_timeout * size:g} s "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,14 @@ from evolve.metadata import (
     RunDescription,
     TaskRecord,
 )
-from evolve.objectives import Measurements, Objective, covering_references, resolve_objectives
+from evolve.objectives import (
+    Measurements,
+    Metric,
+    Objective,
+    covering_references,
+    resolve_objectives,
+)
+from evolve.plugins import plugin_objects
 from evolve.recording import CHECKPOINT_VERSION, Recorder
 from evolve.records import RunStore
 from evolve.reporters import Reporter
@@ -83,6 +91,23 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
     raise TaskError(f"the data this run started on is not at {where} (or has changed since); "
                     f"give it with --task FILE (its content hash must be "
                     f"{want.content_hash[:19]}...)")
+
+
+class GenerationFailed(RuntimeError):
+    """Every evaluation of a generation failed; carries the first one's error and
+    traceback. The generation is recorded; ``resume`` goes on once the cause is fixed."""
+
+    def __init__(self, generation: int, count: int, run_dir: str, error: str,
+                 traceback: str) -> None:
+        self.generation, self.count, self.run_dir = generation, count, run_dir
+        self.error, self.traceback = error, traceback
+        super().__init__(self.summary() + (f"\n\nfirst failure:\n{traceback}" if traceback
+                                           else ""))
+
+    def summary(self) -> str:
+        return (f"generation {self.generation + 1}: all {self.count} evaluations failed, "
+                f"first: {self.error} (run {self.run_dir}; tracebacks in its records' "
+                "'traceback' column; set tolerate_failures = true to go on regardless)")
 
 
 @dataclass
@@ -164,6 +189,8 @@ class Session:
             options = dataclasses.asdict(self.config.executor)
             executor = make_executor(options.pop("name"), **options)
         self._adopt_references(checkpoint)
+        executor.ship(plugin_objects([type(self.rule)], self.objectives, self.constraints,
+                                     [self.cost_fn]))
         scorer = Scorer(self.objectives, self.constraints, self.cost_fn, self.profile,
                         self.config.hardware, self.rule.name)
         recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()))
@@ -177,8 +204,13 @@ class Session:
             while state["generation"] < self.config.generations:
                 generation = state["generation"]
                 candidates = self.strategy.ask(state)
-                outcomes = self._evaluate(executor, generation, candidates)
-                evaluations = [scorer.score(c, outcomes[c.id]) for c in candidates]
+                infeasible = {c.id: ev for c in candidates
+                              if (ev := scorer.precheck(c)) is not None}
+                outcomes = self._evaluate(executor, generation,
+                                          [c for c in candidates if c.id not in infeasible],
+                                          scorer.metrics(), len(candidates))
+                evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
+                               for c in candidates]
                 rows = [recorder.row(ev) for ev in evaluations]
                 state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
                 added, removed = archive.update([
@@ -197,6 +229,12 @@ class Session:
                 self.store.clear_partial(generation)
                 for r in self.reporters:
                     r.generation_end(generation, summary)
+                self._check_failures(generation, evaluations)
+                if summary["infeasible"] == len(evaluations) and generation == 0:
+                    print(f"neurevo: warning: every candidate of generation 1 is infeasible "
+                          f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
+                          "budget or the constraints may be too tight for this search space",
+                          file=sys.stderr)
                 if self._target_reached(summary):
                     break
         finally:
@@ -204,6 +242,16 @@ class Session:
                 executor.close()
         for r in self.reporters:
             r.search_end(str(self.store.root))
+
+    def _check_failures(self, generation: int, evaluations: list[Evaluation]) -> None:
+        """Stop when every evaluation of a generation failed (after it was recorded, so
+        nothing is lost): a bug in a rule, an objective or a constraint would otherwise
+        fail every candidate of the whole budget and end in an empty front."""
+        failed = [ev for ev in evaluations if ev.outcome.status in ("failed", "timeout")]
+        if not failed or len(failed) < len(evaluations) or self.config.tolerate_failures:
+            return
+        raise GenerationFailed(generation, len(evaluations), str(self.store.root),
+                               failed[0].outcome.error, failed[0].outcome.traceback)
 
     def _target_reached(self, summary: dict[str, Any]) -> bool:
         """True once every ``stop_when`` objective's best value reached its target."""
@@ -221,21 +269,21 @@ class Session:
     def _names(self) -> list[str]:
         return [o.name for o in self.objectives]
 
-    def _evaluate(self, executor: Executor, generation: int,
-                  candidates: list[Candidate]) -> dict[int, Outcome]:
-        """Evaluate what the journal of this generation does not already hold."""
+    def _evaluate(self, executor: Executor, generation: int, candidates: list[Candidate],
+                  metrics: tuple[Metric, ...], asked: int) -> dict[int, Outcome]:
+        """Train what the journal of this generation does not already hold (``asked``:
+        the generation's size, infeasible candidates that are not trained included)."""
         for r in self.reporters:
-            r.generation_start(generation, len(candidates))
-        asked = {c.id for c in candidates}
+            r.generation_start(generation, asked)
+        wanted = {c.id for c in candidates}
         outcomes = {row["candidate_id"]: outcome_from_row(row, params)
                     for row, params in self.store.read_partial(generation)
-                    if row["candidate_id"] in asked}
+                    if row["candidate_id"] in wanted}
         budget = self.config.training
         todo = [c for c in candidates if c.id not in outcomes]
         per_worker = math.ceil(len(todo) / max(executor.parallelism(), 1)) if todo else 1
         chunks = chunk_by_shape(todo, max(1, min(self.config.executor.chunk_size, per_worker)))
-        spec = RuleSpec(self.rule.name, tuple(sorted(self.rule.options().items())))
-        shared = (self.task, spec, budget, self.config.seed)
+        shared = (self.task, RuleSpec.of(self.rule), budget, self.config.seed, metrics)
         results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
         for i, result in results:
             if isinstance(result, TaskFailure):
@@ -246,7 +294,8 @@ class Session:
             for outcome in result:
                 outcomes[outcome.candidate_id] = outcome
                 for r in self.reporters:
-                    r.evaluation_done(generation, len(outcomes), len(candidates), outcome)
+                    r.evaluation_done(generation, len(outcomes) + asked - len(candidates),
+                                      asked, outcome)
         return outcomes
 
     def _summary(self, generation: int, evaluations: list[Evaluation], archive: Archive,
@@ -256,7 +305,9 @@ class Session:
             vals = [ev.values[i] for ev in evaluations if ev.ok]
             best[o.name] = (max(vals) if o.direction == "max" else min(vals)) if vals else math.nan
         return {"generation": generation, "evaluations": len(evaluations),
-                "failed": sum(not ev.ok for ev in evaluations),
+                "failed": sum(ev.outcome.status in ("failed", "timeout") for ev in evaluations),
+                "infeasible": sum(not ev.feasible and ev.outcome.status in ("ok", "infeasible")
+                                  for ev in evaluations),
                 "hypervolume": archive.hypervolume(),
                 "pareto_size": len(archive.entries), "species": len(state.get("species", [])),
                 "best": best}

@@ -15,24 +15,55 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from search_spaces.genome import Genome
 
 
 @dataclass(frozen=True)
 class Measurements:
-    """What an evaluation measured, as objectives and constraints see it."""
+    """What an evaluation measured, as objectives and constraints see it.
+
+    Only validation-split numbers are here: test-split results are recorded and reported
+    but never reach selection, so no objective or constraint can select on them."""
 
     genome: Genome
     rule: str
     hyperparameters: Mapping[str, float]
     valid_accuracy: float
-    test_accuracy: float
     params: int
     costs: Mapping[str, float]  # hardware costs (evolve.hardware.HardwareCost.as_dict())
-    extra: Mapping[str, Any]
+    # values of the :class:`Metric` s the search's objectives and constraints declared,
+    # computed on the worker from the validation split's labels and the trained net's scores
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number computed where the candidate was trained, from the validation split's labels
+    ``y[n]`` (class indices) and the trained network's class scores ``scores[n, C]`` (numpy
+    arrays; the scores of the rule's own prediction): balanced accuracy, macro-F1,
+    calibration error, anything an objective or constraint needs beyond the summary
+    numbers. An :class:`Objective` or :class:`~evolve.constraints.Constraint` that declares
+    it reads its value as ``m.metrics[name]``."""
+
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]
+
+    def __call__(self, y: np.ndarray, scores: np.ndarray) -> float:
+        return float(self.fn(y, scores))
+
+
+@dataclass(frozen=True)
+class ReadMetric:
+    """``m -> m.metrics[name]``: how an objective built from a metric reads it."""
+
+    name: str
+
+    def __call__(self, m: Measurements) -> float:
+        return float(m.metrics[self.name])
 
 
 @dataclass(frozen=True)
@@ -45,6 +76,16 @@ class Objective:
     # raise the reference to the value of the costliest network the search space can hold
     # (a cost that grows with the network), so that no candidate falls outside the box
     covers_space: bool = False
+    metrics: tuple[Metric, ...] = ()  # computed on the worker for ``fn`` to read
+
+    @classmethod
+    def from_metric(cls, name: str, fn: Callable[[np.ndarray, np.ndarray], float],
+                    direction: str, reference: float, log_scale: bool = False) -> Objective:
+        """An objective whose value is ``fn(y_valid, scores_valid)`` of the trained net,
+        e.g. ``Objective.from_metric("balanced_accuracy", metrics.balanced_accuracy,
+        "max", reference=0.0)``."""
+        return cls(name, direction, ReadMetric(name), reference, log_scale,
+                   metrics=(Metric(name, fn),))
 
     def __post_init__(self) -> None:
         if self.direction not in ("max", "min"):

@@ -43,7 +43,7 @@ class Recorder:
             "seed": out.seed, "costs": json.dumps(ev.costs, sort_keys=True),
             "violations": json.dumps(ev.violations, sort_keys=True),
             "violation_total": ev.violation_total,
-            "curve": out.curve, "traceback": out.traceback,
+            "curve": out.curve, "traceback": out.traceback, "metrics": out.metrics,
         }
         for name, value in zip(self.objective_names, ev.values, strict=True):
             row[OBJECTIVE_PREFIX + name] = value
@@ -62,7 +62,8 @@ class Recorder:
                                       schema=evaluation_schema(names))
         write_table(self.store.root / "pareto.parquet", pareto)
         flat = [{"generation": h["generation"], "evaluations": h["evaluations"],
-                 "failed": h["failed"], "hypervolume": h["hypervolume"],
+                 "failed": h["failed"], "infeasible": h.get("infeasible", 0),
+                 "hypervolume": h["hypervolume"],
                  "pareto_size": h["pareto_size"], "species": h["species"],
                  **{f"best.{k}": v for k, v in h["best"].items()}} for h in history]
         write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))

@@ -58,6 +58,7 @@ EVALUATION_FIELDS = [
     ("violation_total", pa.float64()),
     ("curve", pa.string()),  # JSON: per epoch {"epoch", "train_loss", "valid_accuracy"}
     ("traceback", pa.string()),  # the full traceback of a failed evaluation ("" otherwise)
+    ("metrics", pa.string()),  # JSON: validation metrics the objectives/constraints declared
 ]
 OBJECTIVE_PREFIX = "objective."
 

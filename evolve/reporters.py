@@ -1,4 +1,4 @@
-"""Observers of a search (STYLE §10): the loop calls these hooks and knows nothing about
+"""Observers of a search: the loop calls these hooks and knows nothing about
 terminals or files. Hooks, in the order the loop calls them:
 
 - ``search_start(run_dir, config, first_generation)`` — once;
@@ -63,7 +63,8 @@ class ProgressBar(Reporter):
     def generation_end(self, generation: int, summary: dict[str, Any]) -> None:
         self.hypervolume = summary["hypervolume"]
         self._draw(generation, summary["evaluations"], summary["evaluations"], final=True,
-                   extra=f" species {summary['species']}  failed {summary['failed']}")
+                   extra=f" species {summary['species']}  failed {summary['failed']}"
+                   f"  infeasible {summary.get('infeasible', 0)}")
 
     def _draw(self, generation: int, done: int, total: int, final: bool = False,
               extra: str = "") -> None:

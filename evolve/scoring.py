@@ -9,6 +9,7 @@ the candidate is recorded as failed with the error, never lost.
 
 from __future__ import annotations
 
+import json
 import math
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 from evolve import hardware
 from evolve.constraints import Constraint, violations
 from evolve.evaluate import Outcome
-from evolve.objectives import Measurements, Objective
+from evolve.objectives import Measurements, Metric, Objective
 from evolve.strategies import Candidate, Scored
 
 CostFn = Callable[..., Any]  # (genome, profile, *, chips, activity, timesteps) -> HardwareCost
@@ -44,7 +45,10 @@ class Evaluation:
         return self.ok and self.violation_total <= 0
 
     def scored(self) -> Scored:
-        return Scored(self.candidate, self.values, self.violation_total, self.ok)
+        """What the strategy is told: an untrained infeasible candidate counts as evaluated
+        (ranked by its violation, like a trained infeasible one), a failed one as failed."""
+        evaluated = self.ok or self.outcome.status == "infeasible"
+        return Scored(self.candidate, self.values, self.violation_total, evaluated)
 
 
 @dataclass
@@ -58,16 +62,44 @@ class Scorer:
     hardware: Any  # the config's hardware section: chips, activity, timesteps
     rule_name: str
 
+    def metrics(self) -> tuple[Metric, ...]:
+        """The validation metrics workers must compute for the objectives and constraints."""
+        seen: dict[str, Metric] = {}
+        for source in (*self.objectives, *self.constraints):
+            for metric in source.metrics:
+                seen.setdefault(metric.name, metric)
+        return tuple(seen.values())
+
     def measure_genome(self, genome: Any, hyperparameters: dict[str, float],
-                       valid_accuracy: float = 0.0, test_accuracy: float = 0.0
+                       valid_accuracy: float = 0.0, metrics: dict[str, float] | None = None
                        ) -> tuple[Measurements, Any]:
         hw = self.hardware
         cost = self.cost_fn(genome, self.profile, chips=hw.chips or None,
                             activity=hw.activity, timesteps=hw.timesteps)
         costs = {k: float(v) for k, v in cost.as_dict().items()}
         m = Measurements(genome, self.rule_name, hyperparameters, valid_accuracy,
-                         test_accuracy, genome.n_parameters(), costs, {})
+                         genome.n_parameters(), costs, metrics or {})
         return m, cost
+
+    def precheck(self, candidate: Candidate) -> Evaluation | None:
+        """Before training: the chip budget and the genome-only constraints. A candidate
+        that violates them is returned as an ``infeasible`` evaluation (never trained: under
+        constraint domination only its violation counts); None if it may be trained. A
+        failure here is left for :meth:`score` to record."""
+        genome_only = [c for c in self.constraints if c.genome_only]
+        try:
+            m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
+                                          math.nan)
+            violated = violations(m, genome_only, cost.violations)
+        except Exception:  # noqa: BLE001 - recorded when the candidate is scored
+            return None
+        if not violated:
+            return None
+        outcome = Outcome(candidate.id, "infeasible",
+                          error="infeasible before training: " + ", ".join(sorted(violated)))
+        total = sum(self.relative(name, amount) for name, amount in violated.items())
+        return Evaluation(candidate, outcome, tuple([math.nan] * len(self.objectives)),
+                          dict(m.costs), violated, float(total))
 
     def score(self, candidate: Candidate, outcome: Outcome) -> Evaluation:
         values = [math.nan] * len(self.objectives)
@@ -75,7 +107,7 @@ class Scorer:
         violated: dict[str, float] = {}
         try:
             m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
-                                          outcome.valid_accuracy, outcome.test_accuracy)
+                                          outcome.valid_accuracy, json.loads(outcome.metrics))
             costs = dict(m.costs)
             violated = violations(m, self.constraints, cost.violations)
             if outcome.status == "ok":

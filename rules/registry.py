@@ -5,6 +5,7 @@ with :func:`register` or through the ``neurevo.rules`` entry-point group, which
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -13,6 +14,7 @@ from rules.base import LIMITS, LearningRule, Limit
 
 _RULES: dict[str, type[LearningRule]] = {}
 _entry_points_loaded = False
+BROKEN_PLUGINS: dict[str, str] = {}  # entry-point name -> why it was skipped
 
 
 class UnknownRuleError(KeyError):
@@ -57,14 +59,24 @@ def register(cls: type[LearningRule]) -> type[LearningRule]:
 
 
 def _load_entry_points() -> None:
+    """Register the rules other installed packages declare. A plug-in that fails to load
+    (a broken install, an import error, not a LearningRule) is reported once on stderr and
+    skipped: one broken package must not take down unrelated commands."""
     global _entry_points_loaded
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
     for ep in entry_points(group="neurevo.rules"):
-        rule = ep.load()
-        if isinstance(rule, type) and issubclass(rule, LearningRule) and rule.name not in _RULES:
-            register(rule)
+        try:
+            rule = ep.load()
+            if not (isinstance(rule, type) and issubclass(rule, LearningRule)):
+                raise TypeError(f"{ep.value} is not a LearningRule subclass")
+            if rule.name not in _RULES:
+                register(rule)
+        except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
+            BROKEN_PLUGINS[ep.name] = f"{type(exc).__name__}: {exc}"
+            print(f"neurevo: warning: skipping learning-rule plug-in {ep.name!r} "
+                  f"({ep.value}): {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def available() -> list[str]:

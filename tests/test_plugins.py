@@ -1,0 +1,159 @@
+"""Plug-ins from the user's own (uninstalled) module work on every executor, failures are
+loud, and objectives see validation predictions but never test-split results."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from plugin_kit import BALANCED, FEW_GROUPS, LEAN, SlowPC, recall_mean
+from test_ray import cluster, local_ray  # noqa: F401  (fixtures that always shut Ray down)
+
+import evolve
+from evolve.cli import main
+from evolve.config import SearchConfig, override
+from evolve.loop import GenerationFailed
+from evolve.objectives import Measurements, Objective
+from evolve.plugins import module_to_ship
+from evolve.tasks import load_task
+
+VOLATILE = ["train_seconds", "worker", "run_id"]
+
+
+def kit_config(tmp_path, name: str, **extra) -> SearchConfig:
+    return override(SearchConfig(), {
+        "generations": 2, "population": 6, "seed": 2, "out": str(tmp_path / name),
+        "task": {"name": "iris"}, "rule": {"name": SlowPC.name, "options": {"lr_scale": 2.0}},
+        "training": {"epochs": 4, "patience": 4, "batch_size": 16},
+        "strategy": {"mutation": {"add_node": 0.6}},
+        "executor": {"name": "serial", "chunk_size": 2}, **extra})
+
+
+def search_with_kit(config: SearchConfig) -> evolve.Run:
+    return evolve.search(config, objectives=[BALANCED, LEAN, "energy"],
+                         constraints=[FEW_GROUPS])
+
+
+def records(run: evolve.Run) -> list[dict]:
+    rows = run.evaluations().drop_columns(VOLATILE).to_pylist()
+    return sorted(rows, key=lambda r: r["candidate_id"])
+
+
+def test_the_kit_is_a_module_workers_cannot_import_by_name():
+    assert module_to_ship(SlowPC).__name__ == "plugin_kit"
+    assert module_to_ship(recall_mean).__name__ == "plugin_kit"
+    assert module_to_ship(evolve.search) is None  # neurevo's own code goes by reference
+
+
+def check_kit_run(run: evolve.Run) -> None:
+    statuses = set(run.evaluations().column("status").to_pylist())
+    assert statuses <= {"ok", "infeasible"}, run.evaluations().column("error").to_pylist()
+    assert run.pareto_front(), "the front is empty"
+    assert run.description.rule.options == {"lr_scale": 2.0}
+
+
+def test_user_plugins_on_local_ray_match_serial(tmp_path, local_ray):  # noqa: F811
+    serial = search_with_kit(kit_config(tmp_path, "serial"))
+    distributed = search_with_kit(kit_config(tmp_path, "ray", executor={"name": "ray",
+                                                                         "chunk_size": 2}))
+    check_kit_run(serial)
+    check_kit_run(distributed)
+    assert records(distributed) == records(serial)
+
+
+def test_user_plugins_on_a_two_node_cluster_match_serial(tmp_path, cluster):  # noqa: F811
+    c, _ = cluster
+    serial = search_with_kit(kit_config(tmp_path, "serial"))
+    distributed = search_with_kit(kit_config(tmp_path, "ray", executor={
+        "name": "ray", "chunk_size": 2, "address": c.address}))
+    check_kit_run(distributed)
+    assert records(distributed) == records(serial)
+    resumed = evolve.resume(distributed.path, generations=3, objectives=[BALANCED, LEAN, "energy"],
+                            constraints=[FEW_GROUPS])
+    assert resumed.completed_generations() == 3
+
+
+def test_genome_constraints_are_checked_before_training(tmp_path):
+    run = search_with_kit(kit_config(tmp_path, "pre", generations=3))
+    rows = run.evaluations().to_pylist()
+    infeasible = [r for r in rows if r["status"] == "infeasible"]
+    assert infeasible, "the mutation rates should have grown a second hidden group"
+    for r in infeasible:
+        assert r["epochs"] == 0 and json.loads(r["curve"]) == []
+        assert json.loads(r["violations"]).keys() == {"few_groups"}
+        assert json.loads(r["costs"])["energy_j"] > 0  # priced, not trained
+    assert all(len(a.genome.hidden_ids) <= 1 for a in run.pareto_front())
+
+
+def test_a_balanced_accuracy_objective_is_computed_from_validation_predictions(tmp_path):
+    run = search_with_kit(kit_config(tmp_path, "bal"))
+    task = load_task("iris", seed=2)
+    for arch in run.pareto_front():
+        with torch.no_grad():
+            scores = arch.to_module()(task.valid.x).numpy()
+        assert arch.objectives["balanced"] == pytest.approx(
+            recall_mean(task.valid.y.numpy(), scores), abs=1e-12)
+
+
+def test_no_objective_or_constraint_can_read_test_results(tmp_path):
+    assert not [f.name for f in dataclasses.fields(Measurements) if "test" in f.name]
+    peek = Objective("peek", "max", lambda m: m.test_accuracy, reference=0.0)
+    with pytest.raises(GenerationFailed, match="AttributeError"):
+        evolve.search(kit_config(tmp_path, "peek", generations=1), objectives=[peek])
+
+
+def broken_objective(m) -> float:
+    return m.costs["energy_joules"]  # a typo'd cost key
+
+
+def test_a_failing_objective_stops_the_search_with_its_traceback(tmp_path):
+    bad = Objective("bad", "min", broken_objective, reference=1.0)
+    config = kit_config(tmp_path, "bad")
+    with pytest.raises(GenerationFailed) as info:
+        evolve.search(config, objectives=["accuracy", bad])
+    text = str(info.value)
+    assert "broken_objective" in text and "energy_joules" in text  # the user's traceback
+    assert "generation 1" in text
+    run = evolve.load_run(info.value.run_dir)
+    rows = run.evaluations().to_pylist()  # the failing generation is recorded, not lost
+    assert len(rows) == 6 and all("broken_objective" in r["traceback"] for r in rows)
+    tolerant = override(config, {"tolerate_failures": True, "out": str(tmp_path / "tol")})
+    run = evolve.search(tolerant, objectives=["accuracy", bad])
+    assert run.completed_generations() == 2 and run.pareto_front() == []
+
+
+def test_cli_exits_1_with_the_traceback_when_every_evaluation_fails(tmp_path, capsys):
+    data = tmp_path / "narrow.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.normal(size=(60, 1)), y=np.repeat([0, 1, 2], 20))
+    code = main(["search", "--task", str(data), "--rule", "ff", "--executor", "serial",
+                 "--generations", "2", "--population", "4", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" in err and "ff embeds the label" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("neurevo: error: generation 1: all 4 evaluations failed")
+    assert str(tmp_path / "o") in last
+
+
+def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch, capsys):
+    import rules.registry as registry
+
+    dist = tmp_path / "brokenplugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[neurevo.rules]\nbroken = no_such_module:Rule\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "BROKEN_PLUGINS", {})
+    assert main(["rules"]) == 0
+    out, err = capsys.readouterr()
+    assert "pc:" in out
+    assert err.count("skipping learning-rule plug-in 'broken'") == 1
+    assert "no_such_module" in registry.BROKEN_PLUGINS["broken"]
+    registry.available()
+    assert "skipping" not in capsys.readouterr().err  # once
+
