@@ -50,7 +50,7 @@ from evolve.records import RunStore
 from evolve.reporters import Reporter
 from evolve.scoring import CostFn, Evaluation, Scorer
 from evolve.strategies import Candidate, Problem, Strategy, make_strategy
-from evolve.tasks import Task, TaskError, load_task
+from evolve.tasks import ARRAYS_TASK, Task, TaskError, load_task, task_from_arrays
 from search_spaces.space import SearchSpace
 
 
@@ -62,11 +62,23 @@ def resolve_profile(name_or_path: str) -> hardware.CoreBudget:
 
 
 def locate_task(config: SearchConfig, recorded: RunDescription | None,
-                task_file: str | None = None) -> Task:
-    """The task of a new run from its config; of a resumed run, the data it started on: the
-    recorded absolute path if the file there still has the recorded content hash, else
-    ``task_file`` if its hash matches (a run copied to another machine), else an error."""
+                task_file: str | None = None, data: Sequence[Any] | None = None) -> Task:
+    """The task of a new run from its config (or in-memory ``data``); of a resumed run, the
+    data it started on: the recorded absolute path if the file there still has the recorded
+    content hash, else ``task_file`` (or ``data``) if its hash matches (a run copied to
+    another machine), else an error."""
     t = config.task
+    if data is not None:
+        task = task_from_arrays(data, seed=config.seed, valid_fraction=t.valid_fraction,
+                                test_fraction=t.test_fraction)
+        if recorded is not None and task.content_hash != recorded.task.content_hash:
+            raise TaskError(f"data: these arrays ({task.content_hash[:19]}...) differ from "
+                            f"the data this run started on "
+                            f"({recorded.task.content_hash[:19]}...)")
+        return task
+    if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
+        raise TaskError("this run was trained on in-memory arrays: pass them again with "
+                        "data=(X, y) (or (X, y, X_test, y_test)) to resume it")
 
     def load(name: str) -> Task:
         return load_task(name, seed=config.seed, valid_fraction=t.valid_fraction,
@@ -129,10 +141,10 @@ class Session:
               objectives: Sequence[str | Objective] | None = None,
               reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
               cost_fn: CostFn | None = None, recorded: RunDescription | None = None,
-              task_file: str | None = None) -> Session:
+              task_file: str | None = None, data: Sequence[Any] | None = None) -> Session:
         """Wire a search; ``recorded`` is the run's own description when it resumes (its data
         is then found by path or content hash, and its chip profile read from the run)."""
-        task = locate_task(config, recorded, task_file)
+        task = locate_task(config, recorded, task_file, data)
         rule = rules.get_rule(config.rule.name, config.rule.options)
         hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
         resolved = resolve_objectives(objectives if objectives is not None else config.objectives)

@@ -87,3 +87,12 @@ class ProgressBar(Reporter):
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def default_reporters() -> list[Reporter]:
+    """What a Python search shows when the caller did not choose: a progress bar on stderr
+    when a person is watching (a terminal, or a Jupyter/IPython kernel), nothing otherwise
+    (a script's log stays clean)."""
+    interactive = getattr(sys.stderr, "isatty", lambda: False)() or "ipykernel" in sys.modules
+    return [ProgressBar()] if interactive else []
+

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from evolve import hardware
 from evolve.config import ConfigError, SearchConfig, from_toml, override, to_toml
@@ -26,8 +27,9 @@ from evolve.metadata import (
 )
 from evolve.objectives import Objective
 from evolve.records import RecordError, RunStore, write_text
-from evolve.reporters import Reporter
+from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
+from evolve.tasks import ARRAYS_TASK
 
 
 def make_run_id(config: SearchConfig) -> str:
@@ -36,9 +38,9 @@ def make_run_id(config: SearchConfig) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{task}-{config.rule.name}-s{config.seed}"
 
 
-def search(config: SearchConfig | None = None, *,
+def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = None,
            objectives: Sequence[str | Objective] | None = None,
-           reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
+           reporters: Sequence[Reporter] | None = None, constraints: Sequence[Constraint] = (),
            cost_fn: CostFn | None = None) -> Run:
     """Run a whole search and return its :class:`Run`.
 
@@ -47,8 +49,16 @@ def search(config: SearchConfig | None = None, *,
     :class:`~evolve.constraints.Constraint` s (``<= 0`` feasible) next to the chip budget;
     ``cost_fn`` replaces :func:`evolve.hardware.cost` (same signature). Callables are not
     stored in the run: pass them again to :func:`resume`.
+
+    ``data``: in-memory arrays ``(X, y)`` or ``(X, y, X_test, y_test)`` (numpy or torch)
+    instead of ``config.task.name``; validated and split like a data file, recorded as task
+    ``arrays`` with their content hash. ``reporters``: None shows a progress bar on stderr
+    when it is a terminal or a notebook; ``()`` is silent.
     """
     config = config or SearchConfig()
+    if data is not None:
+        config = override(config, {"task": {"name": ARRAYS_TASK}})
+    reporters = default_reporters() if reporters is None else reporters
     run_id = config.run_id or make_run_id(config)
     root = Path(config.out) / run_id
     suffix = 1
@@ -60,7 +70,7 @@ def search(config: SearchConfig | None = None, *,
     store = RunStore(root)
     config = override(config, {"run_id": root.name})
     session = Session.build(config, store, root.name, objectives, reporters, constraints,
-                            cost_fn)
+                            cost_fn, data=data)
     root.mkdir(parents=True, exist_ok=True)
     write_text(store.config_path, to_toml(config))
     write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
@@ -73,13 +83,16 @@ def search(config: SearchConfig | None = None, *,
 
 def resume(path: str | Path, *, generations: int | None = None,
            objectives: Sequence[str | Objective] | None = None,
-           reporters: Sequence[Reporter] = (), constraints: Sequence[Constraint] = (),
-           cost_fn: CostFn | None = None, task_file: str | None = None) -> Run:
+           reporters: Sequence[Reporter] | None = None, constraints: Sequence[Constraint] = (),
+           cost_fn: CostFn | None = None, task_file: str | None = None,
+           data: Sequence[Any] | None = None) -> Run:
     """Continue a run from its last checkpoint (optionally to more generations).
 
     The run's own description decides what it is: its objectives (a user's objective must
     be passed again, under the same name), its data (found at its recorded path, or given
-    as ``task_file`` with the same content hash) and its chip profile (read from the run)."""
+    as ``task_file`` — or ``data`` for in-memory arrays — with the same content hash) and its
+    chip profile (read from the run)."""
+    reporters = default_reporters() if reporters is None else reporters
     store = RunStore(path)
     if not store.config_path.is_file():
         raise RecordError(f"{path}: not a neurevo run (no config.toml)")
@@ -100,7 +113,8 @@ def resume(path: str | Path, *, generations: int | None = None,
     if generations is not None:
         config = override(config, {"generations": generations})
     session = Session.build(config, store, checkpoint["run_id"], objectives, reporters,
-                            constraints, cost_fn, recorded=recorded, task_file=task_file)
+                            constraints, cost_fn, recorded=recorded, task_file=task_file,
+                            data=data)
     if generations is not None:
         write_text(store.config_path, to_toml(config))
     session.run(checkpoint)

@@ -28,14 +28,16 @@ import hashlib
 import numbers
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["BUILTIN_TASKS", "Split", "Task", "TaskError", "load_task"]
+__all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "Split", "Task", "TaskError", "load_task",
+           "task_from_arrays"]
 
 BUILTIN_TASKS: tuple[str, ...] = ("xor", "digits", "iris", "wine", "breast_cancer", "mnist1d")
 _FILE_SUFFIXES = (".npz", ".csv", ".parquet")
@@ -112,6 +114,42 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_frac
     task = _build(key, *arrays, seed=seed, valid_fraction=valid_fraction,
                   test_fraction=None if given_test else test_fraction, label_names=label_names)
     return dataclasses.replace(task, path=path_text, content_hash=digest)
+
+
+ARRAYS_TASK = "arrays"  # the task name of a search given in-memory data
+
+
+def task_from_arrays(data: Sequence[Any], *, seed: int = 0, valid_fraction: float = 0.2,
+                     test_fraction: float = 0.2) -> Task:
+    """A task from in-memory arrays ``(X, y)`` or ``(X, y, X_test, y_test)`` (numpy arrays,
+    torch tensors or anything ``numpy.asarray`` takes), validated and split exactly like a
+    data file; its content hash lets a resumed run check it is given the same data."""
+    _check_fraction("valid_fraction", valid_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    if valid_fraction + test_fraction >= 1:
+        raise TaskError(f"valid_fraction + test_fraction must be < 1, "
+                        f"got {valid_fraction} + {test_fraction}")
+    if isinstance(data, (str, bytes, os.PathLike)) or not isinstance(data, (tuple, list)) \
+            or len(data) not in (2, 4):
+        raise TaskError("data: expected a tuple (X, y) or (X, y, X_test, y_test), got "
+                        f"{type(data).__name__}" + (f" of {len(data)} items"
+                                                    if isinstance(data, (tuple, list)) else ""))
+
+    def array(value: Any, name: str) -> np.ndarray:
+        if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+            value = value.detach().cpu().numpy()
+        try:
+            return np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - anything numpy cannot read
+            raise TaskError(f"data: {name} is not an array ({_one_line(exc)})") from None
+    names = ("X", "y", "X_test", "y_test")
+    arrays = [array(v, n) for v, n in zip(data, names, strict=False)]
+    if len(arrays) == 2:
+        arrays += [None, None]
+    digest = _arrays_hash(tuple(arrays))
+    task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
+                  test_fraction=None if arrays[2] is not None else test_fraction)
+    return dataclasses.replace(task, content_hash=digest)
 
 
 def file_hash(path: str | os.PathLike[str]) -> str:
