@@ -3,9 +3,10 @@
 A search under a tight chip budget (DYNAP-SE, one chip, digits: its 64-synapse fan-in per
 neuron and 1,024 neurons per chip rule out part of the space) meets candidates that do not
 fit. (TrueNorth with one chip, 4,096 cores, holds every network of the default space: a
-probe of 60 grown digits genomes found none over budget, so it cannot show a saving.) Under constraint domination such a candidate ranks by its
-violation alone, so training it is pure waste. The same search (same seed, same strategy)
-runs twice side by side in one run:
+probe of 60 grown digits genomes found none over budget, so it cannot show a saving.)
+Under constraint domination such a candidate ranks by its violation alone, so training
+it is pure waste. The same search (same seed, same strategy) runs twice side by side in
+one run:
 
 - ``precheck``: budgets and genome-only constraints checked before training, infeasible
   candidates recorded untrained (what neurevo does);

@@ -1,7 +1,7 @@
 """Multi-objective ranking under constraint domination: NSGA-II's sorting, as DEAP does it.
 
 Deb et al. 2002 (NSGA-II): sort into non-dominated fronts, break ties inside a front by
-crowding distance. Constraints are a separate signal (STYLE §7, Deb 2000 constraint
+crowding distance. Constraints are a separate signal (Deb 2000 constraint
 domination): a feasible candidate beats an infeasible one, infeasible ones are ordered by
 their total violation, and a failed evaluation ranks after everything.
 

@@ -42,7 +42,7 @@ Design choices and why:
   ``lr_inverse``, per member), then forms targets with the updated inverses and returns the
   forward directions. Bartunov et al. (2018) found alternating forward/inverse updates more
   stable than simultaneous ones; this is the per-minibatch form of that alternation.
-- The output level's target is a gradient step (Lee et al.'s DTP, reference §1.3, not
+- The output level's target is a gradient step (Lee et al.'s DTP, not
   Bartunov's SDTP), so its update is the cross-entropy gradient scaled by α; every hidden
   level gets its direction only through the inverses. No gradient crosses a level boundary.
 - ``V`` is drawn like the forward weights (uniform ±1/√fan_in, masked), per member from its

@@ -1,4 +1,4 @@
-"""Historical markings (NEAT §3.2): one tracker per run.
+"""Historical markings (Stanley & Miikkulainen 2002, section 3.2): one tracker per run.
 
 Within a generation, the same structural mutation (the same new edge src->dst, or the split
 of the same edge) gets the same innovation number and the same new node id, so that the

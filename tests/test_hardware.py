@@ -31,7 +31,7 @@ from evolve.hardware import profiles as profiles_module
 from search_spaces.compile import compile_genome, compile_population
 from search_spaces.genome import ConnectionGene, Genome, NodeGene, creates_cycle
 from search_spaces.innovation import InnovationTracker
-from search_spaces.space import MutationRates, SearchSpace
+from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
 
 BUILTIN = ("akida", "dynapse", "loihi", "loihi2", "spinnaker", "spinnaker2", "truenorth", "xylo")
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
@@ -148,7 +148,7 @@ def test_truenorth_257_inputs_need_partial_sums_and_a_merge_stage():
 
 
 def test_truenorth_784_by_512_matches_the_reference_lower_bound():
-    # reference §2.4: ">= ceil(784/256) * ceil(512/256) = 8 cores plus merging"; here
+    # the analytical model: ">= ceil(784/256) * ceil(512/256) = 8 cores plus merging"; here
     # 4 chunks (256, 256, 256, 16) x 2 cores = 8, merge 512 / (256 // 4) = 8 -> 16
     assert cost(dense(784, 512), "truenorth").cores == 16
 
@@ -196,7 +196,7 @@ def test_loihi_wide_fan_in_hits_synaptic_memory_before_the_neuron_limit():
 
 
 def test_loihi_784_by_512_reference_worked_example():
-    # reference §2.4: 4 cores at 8 bits, 2 at 4 bits, 1 at 1 bit (synaptic-memory bound).
+    # the analytical model: 4 cores at 8 bits, 2 at 4 bits, 1 at 1 bit (synaptic-memory bound).
     # 8 bits: 784 * words(n) <= 16384 -> words <= 20 -> n <= 153 -> ceil(512/153) = 4
     loihi = get_profile("loihi")
     for bits, cores in ((8, 4), (4, 2), (1, 1)):
@@ -421,8 +421,8 @@ def test_cost_is_monotone(pair, chip_budget):
 @given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.booleans())
 def test_the_costliest_genome_bounds_every_genome_of_its_space(seed, steps, recurrent):
     """What hypervolume references rest on (objectives.covering_references)."""
-    space = SearchSpace(70, 3, max_hidden_size=300, max_hidden_nodes=4, max_connections=14,
-                        allow_recurrent=recurrent)
+    space = SearchSpace(70, 3, SpaceSettings(max_hidden_size=300, max_hidden_nodes=4,
+                                             max_connections=14, allow_recurrent=recurrent))
     rng, tracker = np.random.default_rng(seed), InnovationTracker()
     genome = space.minimal_genome(tracker)
     rates = MutationRates(add_node=0.5, add_edge=0.8, toggle_edge=0.2, resize_node=0.8,

@@ -1,4 +1,4 @@
-"""DESIGN.md's layering: search_spaces <- rules <- evolve; nothing imports upwards."""
+"""The layering: search_spaces <- rules <- evolve; nothing imports upwards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract every registered rule meets (STYLE §12): one parametrised suite over the
+"""The contract every registered rule meets one parametrised suite over the
 registry, so a new rule is checked the moment it registers."""
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def test_a_search_runs_with_every_rule(name, tmp_path):
         "generations": 2, "population": 4, "out": str(tmp_path), "seed": 1,
         "task": {"name": "iris"}, "rule": {"name": name},
         "training": {"epochs": 10, "batch_size": 16}, "space": {"max_hidden_size": 8},
-        "strategy": {"name": "neat", "add_node": 0.6}, "executor": {"name": "serial"},
+        "strategy": {"name": "neat", "mutation": {"add_node": 0.6}},
+        "executor": {"name": "serial"},
     })
     run = evolve.search(config)
     rows = run.evaluations().to_pylist()

@@ -19,7 +19,7 @@ RULE = "dtp"
 setup = make_setup(RULE)
 
 
-# ===================================== sanity (reference §5): exact inverses -> bp direction
+# ===================================== sanity: exact inverses -> bp direction
 
 
 def test_exact_inverses_on_orthogonal_linear_net_give_minus_alpha_bp_gradient() -> None:

@@ -1,16 +1,16 @@
-"""The built-in chip profiles. Every number comes from shared/reference/hardware_and_ray.md
-(section in brackets) unless its source line says otherwise; ``estimates`` lists the fields
-that are not published per-core figures (derived, assumed, secondary or placeholders).
+"""The built-in chip profiles. Every number comes from the publications and toolchains listed
+in each profile's ``sources``; ``estimates`` lists the fields that are not published per-core
+figures (derived, assumed, secondary or placeholders).
 
-Loihi 1 is the exact, citable reference target; Loihi 2's per-core limits are not public
-(reference §1.2, §6.2), so that profile is an estimate throughout.
+Loihi 1 is the exact, citable reference target; Loihi 2's per-core limits are not public,
+so that profile is an estimate throughout.
 """
 
 from __future__ import annotations
 
 from evolve.hardware.profiles import CoreBudget
 
-SANA_FE = "SANA-FE arch/loihi.yaml, https://github.com/SLAM-Lab/SANA-FE (from Davies 2018) [§1.1]"
+SANA_FE = "SANA-FE arch/loihi.yaml, https://github.com/SLAM-Lab/SANA-FE (from Davies 2018)"
 
 LOIHI = CoreBudget(
     name="loihi",
@@ -26,12 +26,12 @@ LOIHI = CoreBudget(
     energy_per_neuron_update_j=51.2e-12,  # SANA-FE inactive soma update
     time_step_s=1024 * 6.0e-9 + 299e-9,  # a full core's updates at 6.0 ns + 299 ns barrier
     sources=(
-        "Davies et al., IEEE Micro 38(1) 2018, doi:10.1109/MM.2018.112130359 [§1.1]",
+        "Davies et al., IEEE Micro 38(1) 2018, doi:10.1109/MM.2018.112130359",
         "nengo-loihi nengo_loihi/block.py: MAX_COMPARTMENTS 1024, MAX_IN_AXONS 4096, "
-        "MAX_OUT_AXONS 4096, MAX_SYNAPSE_BITS 1048576 [§1.1, §2.2]",
+        "MAX_OUT_AXONS 4096, MAX_SYNAPSE_BITS 1048576",
         "NxTF nxsdk_modules_ncl/dnn/src/optimization.py ExclusionCriteria, "
-        "https://github.com/intel-nrc-ecosystem/models [§1.1, §2.1]",
-        "NxSDK ResourceEstimatorDist synapse packing [§2.1]",
+        "https://github.com/intel-nrc-ecosystem/models",
+        "NxSDK ResourceEstimatorDist synapse packing",
         SANA_FE,
     ),
     estimates=("weight_bits", "time_step_s"),
@@ -51,9 +51,9 @@ LOIHI2 = CoreBudget(
     energy_per_neuron_update_j=51.2e-12 * 6.8 / 35.5,  # same scaling
     time_step_s=1024 * 6.0e-9 + 299e-9,  # Loihi 1's, for want of a published figure
     sources=(
-        "open-neuromorphic.org Loihi 2 page (128 cores, 1 M neurons, 120 M synapses) [§1.2]",
+        "open-neuromorphic.org Loihi 2 page (128 cores, 1 M neurons, 120 M synapses)",
         "eeNews Europe, Hala Point: 1,152 chips, 140,544 cores, 1.15 B neurons, 128 B "
-        "synapses, 2,600 W, >380 T SOP/s [§1.2]",
+        "synapses, 2,600 W, >380 T SOP/s",
     ),
     estimates=("neurons_per_core", "synapses_per_core", "weight_bits", "cores_per_chip",
                "energy_per_synop_j", "energy_per_spike_j", "energy_per_neuron_update_j",
@@ -77,11 +77,11 @@ TRUENORTH = CoreBudget(
     chip_power_w=0.042,  # static power of the regression at 0.8 V
     time_step_s=1e-3,  # real-time tick
     sources=(
-        "Merolla et al., Science 345:668 (2014), doi:10.1126/science.1254642 [§1.3]",
-        "SANA-FE arch/truenorth.yaml: fan_in 256, fan_out 1 [§1.3]",
+        "Merolla et al., Science 345:668 (2014), doi:10.1126/science.1254642",
+        "SANA-FE arch/truenorth.yaml: fan_in 256, fan_out 1",
         "Re-analysis of the Merolla 2014 0.8 V sweep: ~2.3 pJ/event marginal, ~42 mW static, "
-        "~2.3 pJ/hop [§1.3, secondary]",
-        "Esser et al., PNAS 113(41) 2016 (grouped filters, splitting) [§1.3, §2.3]",
+        "~2.3 pJ/hop [secondary]",
+        "Esser et al., PNAS 113(41) 2016 (grouped filters, splitting)",
     ),
     estimates=("energy_per_synop_j", "energy_per_spike_j", "chip_power_w"),
     notes="Core limits exact. Energies are the marginal regression values, not the 26 pJ "
@@ -99,9 +99,9 @@ SPINNAKER = CoreBudget(
     energy_per_spike_j=0.0,
     time_step_s=1e-3,  # sPyNNaker's default machine time step
     sources=(
-        "Painkras et al., CICC 2012 (18 cores, 64 KB DTCM, 128 MB SDRAM) [§1.4]",
-        "HBP guidebook mc/using_spiNNaker.rst: 255 neurons per core [§1.4]",
-        "van Albada et al., Front. Neurosci. 12:291 (2018): ~5.9 uJ per synaptic event [§1.4]",
+        "Painkras et al., CICC 2012 (18 cores, 64 KB DTCM, 128 MB SDRAM)",
+        "HBP guidebook mc/using_spiNNaker.rst: 255 neurons per core",
+        "van Albada et al., Front. Neurosci. 12:291 (2018): ~5.9 uJ per synaptic event",
     ),
     estimates=("synaptic_memory_bits_per_core", "weight_bits", "synapse_overhead_bits",
                "energy_per_synop_j", "time_step_s"),
@@ -121,8 +121,8 @@ SPINNAKER2 = CoreBudget(
     energy_per_spike_j=0.0,
     time_step_s=1e-3,
     sources=(
-        "Hoeppner et al., arXiv:2103.08392 (152 PEs, 19 MB SRAM, 22 nm FDSOI) [§1.4]",
-        "Mayr et al., arXiv:1911.02385 (~10x neural capacity per watt) [§1.4]",
+        "Hoeppner et al., arXiv:2103.08392 (152 PEs, 19 MB SRAM, 22 nm FDSOI)",
+        "Mayr et al., arXiv:1911.02385 (~10x neural capacity per watt)",
     ),
     estimates=("neurons_per_core", "synaptic_memory_bits_per_core", "weight_bits",
                "synapse_overhead_bits", "energy_per_synop_j", "time_step_s"),
@@ -141,8 +141,8 @@ AKIDA = CoreBudget(
     chip_power_w=0.030,  # ~30 mW
     time_step_s=1e-3,  # placeholder per-layer step; Akida is event-driven, use timesteps=1
     sources=(
-        "BrainChip Akida docs, https://doc.brainchipinc.com/ (80 NPUs, 1/2/4-bit) [§1.5]",
-        "open-neuromorphic.org Akida page (~8 MB SRAM, ~30 mW) [§1.5, secondary]",
+        "BrainChip Akida docs, https://doc.brainchipinc.com/ (80 NPUs, 1/2/4-bit)",
+        "open-neuromorphic.org Akida page (~8 MB SRAM, ~30 mW) [secondary]",
     ),
     estimates=("neurons_per_core", "synaptic_memory_bits_per_core", "weight_bits",
                "energy_per_synop_j", "energy_per_spike_j", "chip_power_w", "time_step_s"),
@@ -166,7 +166,7 @@ XYLO = CoreBudget(
     time_step_s=1e-3,
     sources=(
         "rockpool Xylo overview, https://rockpool.ai/devices/xylo-overview.html (Audio 2: "
-        "16 in, 1000 hidden, 8 out, max fan-out 64, 8-bit weights) [§1.5]",
+        "16 in, 1000 hidden, 8 out, max fan-out 64, 8-bit weights)",
         "Bos & Muir, arXiv:2406.15112 (2024): 291 uW dynamic inference power on Xylo Audio 2",
     ),
     estimates=("chip_power_w", "energy_per_synop_j", "energy_per_spike_j", "time_step_s"),
@@ -187,7 +187,7 @@ DYNAPSE = CoreBudget(
     sources=(
         "SynSense samna DYNAP-SE1 intro, https://synsense-sys-int.gitlab.io/samna/devkits/"
         "dynapSeSeries/dynapse1/contents/intro.html (4 cores x 256 neurons, 64 synapses per "
-        "neuron, one parameter group per core) [§1.5]",
+        "neuron, one parameter group per core)",
     ),
     estimates=("weight_bits", "energy_per_synop_j", "energy_per_spike_j", "time_step_s"),
     notes="Limits exact (DYNAP-SE1). All neurons of a core share one parameter group, so "

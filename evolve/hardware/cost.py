@@ -1,6 +1,6 @@
 """What a genome would occupy on a neuromorphic chip: cores, chips, energy and latency.
 
-The analytical model of shared/reference/hardware_and_ray.md §2.4, applied per node group
+An analytical per-core model (docs/hardware.md), applied per node group
 the way nengo-loihi (one block per core), sPyNNaker/PACMAN (one machine vertex per core) and
 NxTF (layer partitions) count cores:
 

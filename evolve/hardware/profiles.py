@@ -82,7 +82,7 @@ class CoreBudget:
         """Synaptic-memory bits one input axon uses to reach ``targets`` neurons on a core.
 
         ``dense``: targets * (weight_bits + synapse_overhead_bits).
-        ``loihi``: the NxSDK resource estimator's packing (reference §2.1): synapse entries of
+        ``loihi``: the NxSDK resource estimator's packing: synapse entries of
         up to 60 synapses with a 14-bit prefix (20 bits for the last, partial entry) in
         64-bit words, plus one word (the compiler inserts an empty word when aligned):
         ``bits = 64 * ((targets*b + 14*floor(targets/60) + 20) // 64 + 1)``.
