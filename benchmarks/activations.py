@@ -43,7 +43,7 @@ from rules import pc  # noqa: E402
 from search_spaces import activations  # noqa: E402
 from search_spaces.compile import compile_genome, stack  # noqa: E402
 from search_spaces.innovation import InnovationTracker  # noqa: E402
-from search_spaces.space import SearchSpace  # noqa: E402
+from search_spaces.space import SearchSpace, SpaceSettings  # noqa: E402
 
 MIXED = tuple(activations.CODES[a] for a in ("relu", "tanh", "sigmoid", "elu"))
 
@@ -82,8 +82,8 @@ def level_case(repeats: int) -> dict:
 
 def pc_case(repeats: int, epochs: int) -> dict:
     task = load_task("digits", seed=0)
-    space = SearchSpace(task.n_features, task.n_classes, max_hidden_size=64, max_hidden_nodes=6,
-                        max_connections=24)
+    space = SearchSpace(task.n_features, task.n_classes,
+                        SpaceSettings(max_hidden_size=64, max_hidden_nodes=6, max_connections=24))
     rng, tracker = np.random.default_rng(0), InnovationTracker()
     genomes = []
     for _ in range(20):

@@ -63,10 +63,10 @@ from typing import Any, Protocol  # noqa: E402
 
 import neat  # noqa: E402
 
-from evolve.config import StrategyConfig  # noqa: E402
-from evolve.strategies import Problem, Scored, Strategy, make_strategy  # noqa: E402
+from evolve.strategies import Problem, Scored, Strategy  # noqa: E402
+from evolve.strategies.neat import NeatParams, NeatStrategy  # noqa: E402
 from search_spaces.genome import Genome  # noqa: E402
-from search_spaces.space import SearchSpace  # noqa: E402
+from search_spaces.space import MutationRates, SearchSpace, SpaceSettings  # noqa: E402
 
 SEED = 0
 TARGET_CONNECTIONS = 12
@@ -131,17 +131,15 @@ class Neurevo:
     """neurevo's NEAT, neuron-level (every hidden group has size 1)."""
 
     def __init__(self, case: Case) -> None:
-        space = SearchSpace(n_inputs=2, n_outputs=1, min_hidden_size=1, max_hidden_size=1,
-                            max_hidden_nodes=64, max_connections=256)
+        space = SearchSpace(2, 1, SpaceSettings(min_hidden_size=1, max_hidden_size=1,
+                                                max_hidden_nodes=64, max_connections=256))
         problem = Problem(directions=("max",), hyperparameters={}, population=case.population)
-        config = StrategyConfig(
-            add_node=ADD_NODE, add_edge=ADD_EDGE, toggle_edge=TOGGLE_EDGE,
-            change_activation=CHANGE_ACTIVATION, elitism=ELITISM,
-            survival_threshold=SURVIVAL_THRESHOLD, min_species_size=MIN_SPECIES_SIZE,
-            stagnation=STAGNATION, species_elitism=SPECIES_ELITISM,
-            target_species=TARGET_SPECIES,
-        )
-        self.strategy: Strategy = make_strategy("neat", space, problem, config)
+        neat = NeatParams(elitism=ELITISM, survival_threshold=SURVIVAL_THRESHOLD,
+                          min_species_size=MIN_SPECIES_SIZE, stagnation=STAGNATION,
+                          species_elitism=SPECIES_ELITISM, target_species=TARGET_SPECIES)
+        mutation = MutationRates(add_node=ADD_NODE, add_edge=ADD_EDGE, toggle_edge=TOGGLE_EDGE,
+                                 change_activation=CHANGE_ACTIVATION)
+        self.strategy: Strategy = NeatStrategy(space, problem, neat, mutation)
         self.state = self.strategy.init(SEED)
 
     def generation(self) -> float:

@@ -43,10 +43,7 @@ from search_spaces.space import MutationRates, SearchSpace  # noqa: E402
 
 
 def make_candidates(n: int, seed: int) -> list[Candidate]:
-    config = SearchConfig()
-    sp = config.space
-    space = SearchSpace(64, 10, sp.hidden_activations, sp.output_activation, sp.min_hidden_size,
-                        sp.max_hidden_size, sp.max_hidden_nodes, sp.max_connections)
+    space = SearchSpace(64, 10, SearchConfig().space)
     tracker, rng = InnovationTracker(), np.random.default_rng(seed)
     rates = MutationRates(add_node=0.6, add_edge=0.3)
     out = []

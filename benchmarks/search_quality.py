@@ -1,10 +1,11 @@
 """Search quality of every strategy at equal evaluation budgets.
 
-Each strategy (``neat``, ``neat-pso``, ``pso``, ``optuna``, ``random``; ``optuna-tpe`` too once
-``strategy.sampler`` exists) searches each task with several seeds through the ordinary loop
-(``evolve.search``, serial executor: no Ray here) until it has spent the largest budget. A
-strategy's budget counts *evaluations* (trained candidates), not generations: NEAT's elites
-are carried over without being re-evaluated, so its generations are cheaper than a swarm's.
+Each strategy (``neat``, ``neat-pso``, ``pso``, ``optuna``, ``random``, and ``optuna-tpe``: the
+optuna strategy with ``strategy.optuna.sampler = "tpe"``) searches each task with several seeds
+through the ordinary loop (``evolve.search``, serial executor: no Ray here) until it has spent
+the largest budget. A strategy's budget counts *evaluations* (trained candidates), not
+generations: NEAT's elites are carried over without being re-evaluated, so its generations are
+cheaper than a swarm's.
 From ``run.history()`` (per generation: evaluations, hypervolume of the archive) it reports:
 
 - the hypervolume at each budget — that of the last generation that ended within the budget
@@ -55,12 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 
 import evolve
-from evolve.config import SearchConfig, StrategyConfig, override
+from evolve.config import SearchConfig, override
 from evolve.reporters import Reporter
 
-STRATEGIES = ["neat", "neat-pso", "pso", "optuna", "random"]
-if "sampler" in StrategyConfig.__dataclass_fields__:
-    STRATEGIES.append("optuna-tpe")  # the optuna strategy with strategy.sampler = "tpe"
+STRATEGIES = ["neat", "neat-pso", "pso", "optuna", "random", "optuna-tpe"]
 
 
 class BudgetSpent(Exception):
@@ -92,7 +91,7 @@ def run_config(args: argparse.Namespace, task: str, strategy: str, seed: int,
                out: Path) -> SearchConfig:
     name, extra = strategy, {}
     if strategy == "optuna-tpe":
-        name, extra = "optuna", {"sampler": "tpe"}
+        name, extra = "optuna", {"optuna": {"sampler": "tpe"}}
     settings: dict[str, Any] = {
         "generations": max(args.budgets),  # a generation evaluates >= 1; the budget stops it
         "population": args.population, "seed": seed, "out": str(out),

@@ -4,18 +4,32 @@ Every field has a default, so ``neurevo search`` with no arguments is a complete
 Files and ``--set key=value`` only *override*; an unknown key is an error that names it
 (neat-python's unknown-key check, CleanRL's typed args). The fully resolved config is written
 into the run as ``config.toml`` so a run can always be reproduced or resumed from itself.
+
+The ``training``, ``space`` and ``strategy`` tables are the domain types themselves
+(:class:`rules.Budget`, :class:`search_spaces.space.SpaceSettings` and
+:class:`evolve.strategies.StrategyConfig`, whose tables are each strategy's own settings
+types), so each default has one home: a search built from those types in Python and one
+built from the command line's defaults are the same search. The types check their own
+ranges; an error names the dotted key (``training.epochs must be >= 1, got 0``).
+
+A table-valued field (``rule.hyperparameters``, ``rule.options``, ``stop_when``) *merges*:
+``--set rule.hyperparameters.steps=10`` after a file's ``{lr = 0.01}`` keeps ``lr``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import sys
-import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from evolve.strategies import StrategyConfig
+from rules.base import Budget
+from search_spaces.space import SpaceSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,54 +54,8 @@ class RuleConfig:
     name: str = "pc"  # predictive coding: the default local rule (`neurevo rules` lists all)
     # fixed overrides of the rule's hyperparameter defaults, e.g. {lr = 0.01}
     hyperparameters: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = 15
-    batch_size: int = 64
-    patience: int = 5
-
-
-@dataclass(frozen=True)
-class SpaceConfig:
-    hidden_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "elu")
-    output_activation: str = "identity"
-    min_hidden_size: int = 4
-    max_hidden_size: int = 64
-    max_hidden_nodes: int = 6
-    max_connections: int = 24
-    allow_recurrent: bool = False
-
-
-@dataclass(frozen=True)
-class StrategyConfig:
-    name: str = "neat-pso"  # neat-pso | neat | pso | optuna | random (evolve.strategies)
-    compatibility_threshold: float = 1.0  # δ_t, adapted each generation
-    target_species: int = 3  # the threshold moves to keep about this many species
-    threshold_step: float = 0.1  # how far δ_t moves per generation
-    stagnation: int = 10  # generations without improvement before a species is dropped
-    species_elitism: int = 2  # this many best species are never dropped for stagnation
-    elitism: int = 1  # members per species carried over unchanged (not re-evaluated)
-    survival_threshold: float = 0.4  # share of a species allowed to reproduce
-    crossover_rate: float = 0.3
-    interspecies_rate: float = 0.05
-    min_species_size: int = 2
-    add_node: float = 0.2
-    add_edge: float = 0.2
-    toggle_edge: float = 0.05
-    resize_node: float = 0.3
-    change_activation: float = 0.1
-    resize_sigma: float = 0.5
-    # particle swarms (neat-pso, pso): v <- w·v + c1·r1·(p - x) + c2·r2·(leader - x)
-    inertia: float = 0.7298  # w (Clerc & Kennedy 2002)
-    cognitive: float = 1.49618  # c1: pull toward the personal / lineage best
-    social: float = 1.49618  # c2: pull toward the leader (species best; archive member)
-    velocity_clamp: float = 0.25  # |v| <= this share of each gene's range (ln range if log)
-    archive_size: int = 0  # pso: most leaders kept in the archive (0 = 2 × population)
-    # the fixed-depth layered space of pso and optuna
-    depth: int = 2  # hidden layers, capped by space.max_hidden_nodes
-    sampler: str = "nsga2"  # optuna: "nsga2" (NSGAIISampler) or "tpe" (TPESampler)
+    # the rule's constructor settings (not genes), e.g. {free_steps = 20} for ep; TOML scalars
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,10 +89,13 @@ class SearchConfig:
     run_id: str = ""  # empty: made from the time, task, rule and seed
     # stop early once a generation's best value reaches these, e.g. {accuracy = 1.0}
     stop_when: dict[str, float] = field(default_factory=dict)
+    # a generation in which every evaluation failed stops the search with the first
+    # traceback (a bug in a rule or objective should not burn a whole budget); true: go on
+    tolerate_failures: bool = False
     task: TaskConfig = field(default_factory=TaskConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    space: SpaceConfig = field(default_factory=SpaceConfig)
+    training: Budget = field(default_factory=Budget)
+    space: SpaceSettings = field(default_factory=SpaceSettings)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -133,15 +104,7 @@ class SearchConfig:
         checks = {
             "generations": self.generations >= 1,
             "population": self.population >= 2,
-            "training.epochs": self.training.epochs >= 1,
-            "training.batch_size": self.training.batch_size >= 1,
-            "training.patience": self.training.patience >= 1,
             "executor.chunk_size": self.executor.chunk_size >= 1,
-            "strategy.target_species": self.strategy.target_species >= 1,
-            "strategy.velocity_clamp": self.strategy.velocity_clamp > 0,
-            "strategy.archive_size": self.strategy.archive_size >= 0,
-            "strategy.depth": self.strategy.depth >= 0,
-            "strategy.sampler": self.strategy.sampler in ("nsga2", "tpe"),
             "hardware.chips": self.hardware.chips >= 0,
             "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
             "hardware.timesteps": self.hardware.timesteps >= 1,
@@ -160,9 +123,34 @@ def _get(obj: Any, dotted: str) -> Any:
     return obj
 
 
+class Assigned(str):
+    """A value as typed after ``--set key=``: text whose type the field decides (a number,
+    a list, a TOML inline table), unlike a string read from a TOML file, which stays a
+    string where the field takes any TOML scalar (``rule.options``)."""
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar(key: str, value: Any) -> Any:
+    """A TOML scalar for an ``Any``-typed table value; ``--set`` text is parsed as TOML,
+    and kept as the text itself when it is not TOML (``--set rule.options.mode=fast``)."""
+    if isinstance(value, Assigned):
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            return str(value)
+    if isinstance(value, _SCALARS):
+        return value
+    raise ConfigError(f"{key}: expected a TOML scalar (bool, integer, float or string), "
+                      f"got {value!r}")
+
+
 def _coerce(key: str, hint: Any, value: Any) -> Any:
     """Check/convert ``value`` to the annotated type; strings (from ``--set``) are parsed."""
     origin = typing.get_origin(hint)
+    if hint is Any:
+        return _scalar(key, value)
     if hint is bool:
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             return value.lower() in ("true", "1", "yes")
@@ -188,8 +176,11 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
                 pass
     elif hint is str:
         if isinstance(value, str):
-            return value
+            return str(value)
     elif origin is tuple:
+        if isinstance(value, str) and value.lstrip().startswith("["):  # a TOML array
+            with contextlib.suppress(tomllib.TOMLDecodeError):
+                value = tomllib.loads(f"v = {value}")["v"]
         items = value.split(",") if isinstance(value, str) else value
         if isinstance(items, (list, tuple)):
             return tuple(_coerce(key, typing.get_args(hint)[0], v.strip() if isinstance(v, str)
@@ -221,23 +212,40 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted}: expected a table of settings, got {value!r}")
             changes[key] = _apply(getattr(obj, key), value, f"{dotted}.")
+        elif typing.get_origin(hint) is dict:  # a table merges into the one it overrides
+            changes[key] = {**getattr(obj, key), **_coerce(dotted, hint, value)}
         else:
             changes[key] = _coerce(dotted, hint, value)
     try:
         return dataclasses.replace(obj, **changes)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:  # pragma: no cover - defensive
-        raise ConfigError(str(exc)) from None
+    except (TypeError, ValueError) as exc:  # a domain type's own range check
+        raise ConfigError(_locate(prefix, known, str(exc))) from None
+
+
+def _locate(prefix: str, known: set[str], message: str) -> str:
+    """A domain type's error with its table in front: the types name the field first
+    (``epochs must be >= 1``), which becomes ``training.epochs must be >= 1``."""
+    if not prefix:
+        return message
+    first = re.match(r"\w+", message)
+    if first and first.group() in known:
+        return prefix + message
+    return f"{prefix[:-1]}: {message}"
 
 
 def override(config: SearchConfig, updates: dict[str, Any]) -> SearchConfig:
-    """A new config with nested ``updates`` applied (unknown keys raise ConfigError)."""
+    """A new config with nested ``updates`` applied (unknown keys raise ConfigError).
+
+    Tables of settings and table-valued fields merge: only the keys given change."""
     return _apply(config, updates)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
-    """``["strategy.elitism=2", ...]`` -> nested dict (values stay strings, coerced later)."""
+    """``["strategy.neat.elitism=2", ...]`` -> nested dict of :class:`Assigned` values
+    (coerced later, by each field's type). A dotted key may reach into a table-valued field:
+    ``rule.hyperparameters.lr=0.01``."""
     nested: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -248,8 +256,9 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: {part} is not a table")
-        node[parts[-1]] = value.strip()
+                raise ConfigError(f"--set {key}: {part} was set to a value by an earlier "
+                                  "--set, so it has no keys to set")
+        node[parts[-1]] = Assigned(value.strip())
     return nested
 
 
@@ -268,20 +277,44 @@ def from_toml(path: str | Path) -> SearchConfig:
 
 
 def to_toml(config: SearchConfig) -> str:
-    """The resolved config as TOML (top-level scalars first, then one table per section)."""
+    """The resolved config as TOML: top-level values first, then one table per section and
+    one per nested settings type (``[strategy.neat]``)."""
     lines: list[str] = []
-    tables: list[tuple[str, Any]] = []
-    for f in fields(config):
-        value = getattr(config, f.name)
+    _write_table(config, "", lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _write_table(table: Any, name: str, lines: list[str]) -> None:
+    if name:
+        lines.append(f"\n[{name}]")
+    nested = []
+    for f in fields(table):
+        value = getattr(table, f.name)
         if dataclasses.is_dataclass(value):
-            tables.append((f.name, value))
+            nested.append((f"{name}.{f.name}" if name else f.name, value))
         else:
             lines.append(f"{f.name} = {_toml_value(value)}")
-    for name, table in tables:
-        lines.append(f"\n[{name}]")
-        for f in fields(table):
-            lines.append(f"{f.name} = {_toml_value(getattr(table, f.name))}")
-    return "\n".join(lines) + "\n"
+    for sub_name, sub in nested:
+        _write_table(sub, sub_name, lines)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:  # control characters must be escaped
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_value(value: Any) -> str:
@@ -290,25 +323,22 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        return _toml_string(value)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def flat_items(config: SearchConfig) -> list[tuple[str, Any]]:
-    """Every ``section.key`` and its value (for docs and ``neurevo search --help``)."""
+def flat_items(config: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every dotted key and its value, nested tables included (for docs and tests)."""
     out = []
     for f in fields(config):
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
-            out.extend((f"{f.name}.{g.name}", getattr(value, g.name)) for g in fields(value))
+            out.extend(flat_items(value, f"{prefix}{f.name}."))
         else:
-            out.append((f.name, value))
+            out.append((f"{prefix}{f.name}", value))
     return out
-
-
-_ = types  # keep the import for type evaluation in older Pythons

@@ -14,7 +14,7 @@ the cycle check runs over disabled edges too.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -31,8 +31,8 @@ class SpaceError(ValueError):
 class MutationRates:
     """Per-offspring probability of each structural operator (applied independently)."""
 
-    add_node: float = 0.15  # split an enabled edge with a new hidden group
-    add_edge: float = 0.25  # connect two unconnected groups
+    add_node: float = 0.2  # split an enabled edge with a new hidden group
+    add_edge: float = 0.2  # connect two unconnected groups
     toggle_edge: float = 0.05  # flip an edge's enabled flag
     resize_node: float = 0.3  # multiply a hidden group's size by 2^N(0, resize_sigma)
     change_activation: float = 0.1  # draw a new activation for a hidden group
@@ -41,40 +41,70 @@ class MutationRates:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "resize_sigma" and not 0.0 <= value <= 1.0:
-                raise SpaceError(f"mutation rate {f.name} must lie in [0, 1], got {value}")
+            if f.name == "resize_sigma":
+                if not value >= 0.0:
+                    raise SpaceError(f"resize_sigma must be >= 0, got {value}")
+            elif not 0.0 <= value <= 1.0:
+                raise SpaceError(f"{f.name} must lie in [0, 1] (a probability), got {value}")
 
 
 @dataclass(frozen=True)
-class SearchSpace:
-    n_inputs: int
-    n_outputs: int
+class SpaceSettings:
+    """Everything about the space that does not depend on the task.
+
+    A search's ``[space]`` config table is this type, and a :class:`SearchSpace` is built
+    from it and the task's input and output sizes, so a space built in Python and one built
+    from the command line's defaults are the same space.
+    """
+
     hidden_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "elu")
     output_activation: str = "identity"
-    min_hidden_size: int = 4
-    max_hidden_size: int = 256
-    max_hidden_nodes: int = 8
-    max_connections: int = 32
-    allow_recurrent: bool = False
+    min_hidden_size: int = 4  # 1 = neuron-level NEAT
+    max_hidden_size: int = 64
+    max_hidden_nodes: int = 6  # most hidden groups in a genome
+    max_connections: int = 24  # most connection genes (enabled or not) in a genome
+    allow_recurrent: bool = False  # may add-edge close a cycle
     # compatibility distance coefficients (NEAT's c1=c2 and c3)
     disjoint_coefficient: float = 1.0
     attribute_coefficient: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.n_inputs < 1 or self.n_outputs < 1:
-            raise SpaceError("n_inputs and n_outputs must be >= 1")
-        if not 1 <= self.min_hidden_size <= self.max_hidden_size:
-            raise SpaceError(
-                "need 1 <= min_hidden_size <= max_hidden_size, got "
-                f"{self.min_hidden_size} and {self.max_hidden_size}"
-            )
+        # messages start with the field's name: the config prefixes its table ("space.")
+        if self.min_hidden_size < 1:
+            raise SpaceError(f"min_hidden_size must be >= 1, got {self.min_hidden_size}")
+        if self.max_hidden_size < self.min_hidden_size:
+            raise SpaceError(f"max_hidden_size must be >= min_hidden_size "
+                             f"({self.min_hidden_size}), got {self.max_hidden_size}")
+        if self.max_hidden_nodes < 0:
+            raise SpaceError(f"max_hidden_nodes must be >= 0, got {self.max_hidden_nodes}")
+        if self.max_connections < 1:  # the minimal genome has one connection
+            raise SpaceError(f"max_connections must be >= 1, got {self.max_connections}")
+        for name in ("disjoint_coefficient", "attribute_coefficient"):
+            if not getattr(self, name) >= 0.0:
+                raise SpaceError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.hidden_activations:
             raise SpaceError("hidden_activations must name at least one activation")
         from search_spaces.activations import NAMES
 
-        for act in (*self.hidden_activations, self.output_activation):
-            if act not in NAMES:
-                raise SpaceError(f"activation {act!r} is not one of {list(NAMES)}")
+        for name, acts in (("hidden_activations", self.hidden_activations),
+                           ("output_activation", (self.output_activation,))):
+            for act in acts:
+                if act not in NAMES:
+                    raise SpaceError(f"{name}: {act!r} is not one of {list(NAMES)}")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The task's input and output sizes plus the task-independent :class:`SpaceSettings`."""
+
+    n_inputs: int
+    n_outputs: int
+    settings: SpaceSettings = field(default_factory=SpaceSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("n_inputs", "n_outputs"):
+            if getattr(self, name) < 1:
+                raise SpaceError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     # -- initial population --------------------------------------------------------------
     def minimal_genome(self, tracker: InnovationTracker) -> Genome:
@@ -86,7 +116,7 @@ class SearchSpace:
             tracker.next_node_id = 2
         nodes = (
             NodeGene(0, "input", self.n_inputs, "identity"),
-            NodeGene(1, "output", self.n_outputs, self.output_activation),
+            NodeGene(1, "output", self.n_outputs, self.settings.output_activation),
         )
         return Genome(nodes, (ConnectionGene(tracker.edge(0, 1), 0, 1),))
 
@@ -95,22 +125,27 @@ class SearchSpace:
         depth: ``max_hidden_nodes`` groups of ``max_hidden_size`` in a chain, with every
         forward edge between any two groups. It may exceed ``max_connections`` — it bounds
         the space's members rather than being one."""
-        k = self.max_hidden_nodes
+        s = self.settings
+        k = s.max_hidden_nodes
         nodes = [NodeGene(0, "input", self.n_inputs, "identity"),
-                 NodeGene(1, "output", self.n_outputs, self.output_activation)]
-        nodes += [NodeGene(2 + i, "hidden", self.max_hidden_size, self.hidden_activations[0])
+                 NodeGene(1, "output", self.n_outputs, s.output_activation)]
+        nodes += [NodeGene(2 + i, "hidden", s.max_hidden_size, s.hidden_activations[0])
                   for i in range(k)]
         chain = [0, *range(2, 2 + k), 1]  # topological order
         pairs = [(a, b, False) for i, a in enumerate(chain) for b in chain[i + 1:]]
-        if self.allow_recurrent:  # every edge add_edge could make that closes a cycle
+        if s.allow_recurrent:  # every edge add_edge could make that closes a cycle
             pairs += [(a, b, True) for i, a in enumerate(chain) for b in chain[1:i + 1]
                       if a != 1]
         conns = tuple(ConnectionGene(i, a, b, True, rec) for i, (a, b, rec) in enumerate(pairs))
         return Genome(tuple(nodes), conns)
 
     def random_hidden_size(self, rng: np.random.Generator) -> int:
-        lo, hi = math.log(self.min_hidden_size), math.log(self.max_hidden_size)
+        lo, hi = math.log(self.settings.min_hidden_size), math.log(self.settings.max_hidden_size)
         return int(round(math.exp(rng.uniform(lo, hi))))
+
+    def random_activation(self, rng: np.random.Generator) -> str:
+        activations = self.settings.hidden_activations
+        return activations[rng.integers(len(activations))]
 
     # -- mutation ------------------------------------------------------------------------
     def mutate(
@@ -134,13 +169,13 @@ class SearchSpace:
 
     def add_node(self, genome: Genome, rng: np.random.Generator, tracker: InnovationTracker):
         candidates = genome.enabled_connections(recurrent=False)
-        if len(genome.hidden_ids) >= self.max_hidden_nodes or not candidates:
+        if len(genome.hidden_ids) >= self.settings.max_hidden_nodes or not candidates:
             return genome
-        if len(genome.connections) + 2 > self.max_connections:
+        if len(genome.connections) + 2 > self.settings.max_connections:
             return genome
         old = candidates[rng.integers(len(candidates))]
         node_id = tracker.split(old.innovation, {n.id for n in genome.nodes})
-        activation = self.hidden_activations[rng.integers(len(self.hidden_activations))]
+        activation = self.random_activation(rng)
         node = NodeGene(node_id, "hidden", self.random_hidden_size(rng), activation)
         conns = [c if c is not old else ConnectionGene(**{**vars(c), "enabled": False})
                  for c in genome.connections]
@@ -151,7 +186,7 @@ class SearchSpace:
     def add_edge(
         self, genome: Genome, rng: np.random.Generator, tracker: InnovationTracker, tries: int = 20
     ) -> Genome:
-        if len(genome.connections) >= self.max_connections:
+        if len(genome.connections) >= self.settings.max_connections:
             return genome
         sources = [n.id for n in genome.nodes if n.role != "output"]
         targets = [n.id for n in genome.nodes if n.role != "input"]
@@ -163,7 +198,7 @@ class SearchSpace:
             if (src, dst) in existing:
                 continue
             recurrent = closes_cycle(src, dst)
-            if recurrent and not self.allow_recurrent:
+            if recurrent and not self.settings.allow_recurrent:
                 continue
             conn = ConnectionGene(tracker.edge(src, dst), src, dst, True, recurrent)
             return Genome(genome.nodes, (*genome.connections, conn))
@@ -188,7 +223,7 @@ class SearchSpace:
         chosen = hidden[rng.integers(len(hidden))]
         old = genome.node(chosen)
         size = int(round(old.size * 2.0 ** rng.normal(0.0, sigma)))
-        size = min(max(size, self.min_hidden_size), self.max_hidden_size)
+        size = min(max(size, self.settings.min_hidden_size), self.settings.max_hidden_size)
         if size == old.size:
             return genome  # an equal genome; skip rebuilding it
         nodes = tuple(NodeGene(n.id, n.role, size, n.activation) if n.id == chosen else n
@@ -200,7 +235,7 @@ class SearchSpace:
         if not hidden:
             return genome
         chosen = hidden[rng.integers(len(hidden))]
-        activation = self.hidden_activations[rng.integers(len(self.hidden_activations))]
+        activation = self.random_activation(rng)
         nodes = tuple(NodeGene(n.id, n.role, n.size, activation) if n.id == chosen else n
                       for n in genome.nodes)
         return Genome(nodes, genome.connections)
@@ -258,8 +293,8 @@ class SearchSpace:
         n_genes = max(len(a.innovations) + len(na), len(b.innovations) + len(nb), 1)
         n_shared = max(len(shared) + len(shared_nodes), 1)
         return (
-            self.disjoint_coefficient * disjoint / n_genes
-            + self.attribute_coefficient * (conn_attr + node_attr) / n_shared
+            self.settings.disjoint_coefficient * disjoint / n_genes
+            + self.settings.attribute_coefficient * (conn_attr + node_attr) / n_shared
         )
 
 

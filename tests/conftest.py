@@ -31,7 +31,7 @@ def small_digits_config(tmp_path) -> SearchConfig:
         "objectives": ["accuracy", "params"], "rule": {"name": "bp"},
         "training": {"epochs": 4, "patience": 3},
         "space": {"max_hidden_size": 32},
-        "strategy": {"add_node": 0.5, "add_edge": 0.3},
+        "strategy": {"mutation": {"add_node": 0.5, "add_edge": 0.3}},
         "executor": {"name": "serial"},
     })
 

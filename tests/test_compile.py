@@ -24,7 +24,7 @@ from search_spaces.genome import ConnectionGene, Genome, NodeGene, heard_from_in
 from search_spaces.innovation import InnovationTracker
 from search_spaces.module import GenomeModule
 from search_spaces.net import Net, Params, forward
-from search_spaces.space import MutationRates, SearchSpace
+from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
 
 RATES = MutationRates(add_node=0.5, add_edge=0.7, toggle_edge=0.1, resize_node=0.5,
                       change_activation=0.5)
@@ -178,8 +178,8 @@ def test_neuron_level_genome_matches_scalar_computation() -> None:
 
 def _population_genomes() -> list[Genome]:
     """Six genomes of different depths and sizes, reached by mutation (deterministic)."""
-    space = SearchSpace(64, 10, min_hidden_size=4, max_hidden_size=48, max_hidden_nodes=6,
-                        max_connections=16)
+    space = SearchSpace(64, 10, SpaceSettings(min_hidden_size=4, max_hidden_size=48,
+                                              max_hidden_nodes=6, max_connections=16))
     tracker = InnovationTracker()
     by_depth: dict[int, Genome] = {1: space.minimal_genome(tracker)}
     extra: list[Genome] = []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from evolve.cli import build_parser, config_from_args
 from evolve.config import (
     ConfigError,
     SearchConfig,
+    flat_items,
     from_toml,
     override,
     parse_assignments,
@@ -15,19 +17,31 @@ from evolve.config import (
 
 
 def test_toml_round_trip_of_the_resolved_config(tmp_path):
-    config = override(SearchConfig(), {"population": 7, "rule": {"hyperparameters": {"lr": 0.01}},
-                                       "space": {"hidden_activations": ["relu"]},
-                                       "stop_when": {"accuracy": 0.99}})
+    config = override(SearchConfig(), {
+        "population": 7, "stop_when": {"accuracy": 0.99},
+        "rule": {"hyperparameters": {"lr": 0.01},
+                 "options": {"free_steps": 20, "beta": 0.5, "clamp": True, "mode": "fast",
+                             "digits": "20", "odd key": 'a "quoted"\nline\\'}},
+        "training": {"epochs": 3},
+        "space": {"hidden_activations": ["relu"], "disjoint_coefficient": 2.0},
+        "strategy": {"name": "optuna", "neat": {"target_species": 5},
+                     "mutation": {"add_node": 0.5}, "swarm": {"inertia": 0.5},
+                     "layered": {"depth": 3}, "pso": {"archive_size": 9},
+                     "optuna": {"sampler": "tpe"}},
+    })
     path = tmp_path / "c.toml"
     path.write_text(to_toml(config))
     assert from_toml(path) == config
+    assert from_toml(path).rule.options["digits"] == "20"  # a file's string stays a string
 
 
 def test_set_assignments_are_coerced_to_field_types():
     config = override(SearchConfig(), parse_assignments([
-        "generations=3", "strategy.crossover_rate=0.5", "space.allow_recurrent=true",
-        "space.hidden_activations=relu,tanh", "rule.hyperparameters={lr = 0.02}"]))
-    assert config.generations == 3 and config.strategy.crossover_rate == 0.5
+        "generations=3", "strategy.neat.crossover_rate=0.5", "space.allow_recurrent=true",
+        "space.hidden_activations=relu,tanh", "rule.hyperparameters={lr = 0.02}",
+        'objectives=["accuracy", "params"]']))
+    assert config.objectives == ("accuracy", "params")
+    assert config.generations == 3 and config.strategy.neat.crossover_rate == 0.5
     assert config.space.allow_recurrent is True
     assert config.space.hidden_activations == ("relu", "tanh")
     assert config.rule.hyperparameters == {"lr": 0.02}
@@ -36,10 +50,24 @@ def test_set_assignments_are_coerced_to_field_types():
 @pytest.mark.parametrize("updates, needle", [
     ({"nope": 1}, "nope"),
     ({"strategy": {"nope": 1}}, "strategy.nope"),
+    ({"strategy": {"target_species": 5}}, "strategy.target_species"),  # now strategy.neat.*
     ({"population": "x"}, "population"),
     ({"population": 1}, "population"),
     ({"space": {"allow_recurrent": "maybe"}}, "space.allow_recurrent"),
     ({"task": 3}, "task"),
+    # the domain types' own range checks, named by their dotted key
+    ({"training": {"epochs": 0}}, "training.epochs"),
+    ({"training": {"patience": 0}}, "training.patience"),
+    ({"space": {"max_hidden_size": 2}}, "space.max_hidden_size"),
+    ({"space": {"hidden_activations": ["nope"]}}, "space.hidden_activations"),
+    ({"strategy": {"name": "nope"}}, "strategy.name"),
+    ({"strategy": {"neat": {"target_species": 0}}}, "strategy.neat.target_species"),
+    ({"strategy": {"mutation": {"add_node": 1.5}}}, "strategy.mutation.add_node"),
+    ({"strategy": {"swarm": {"velocity_clamp": 0}}}, "strategy.swarm.velocity_clamp"),
+    ({"strategy": {"layered": {"depth": -1}}}, "strategy.layered.depth"),
+    ({"strategy": {"pso": {"archive_size": -1}}}, "strategy.pso.archive_size"),
+    ({"strategy": {"optuna": {"sampler": "cmaes"}}}, "strategy.optuna.sampler"),
+    ({"rule": {"options": {"steps": [1, 2]}}}, "rule.options.steps"),
 ])
 def test_errors_name_the_key(updates, needle):
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
@@ -51,3 +79,56 @@ def test_bad_toml_file_is_a_config_error(tmp_path):
     path.write_text("population = = 3")
     with pytest.raises(ConfigError, match="bad.toml"):
         from_toml(path)
+
+
+def cli(tmp_path, toml: str, *sets: str) -> SearchConfig:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    argv = ["search", "--config", str(path)]
+    for pair in sets:
+        argv += ["--set", pair]
+    return config_from_args(build_parser().parse_args(argv))
+
+
+def test_set_on_a_table_merges_into_what_the_file_set(tmp_path):
+    toml = '[rule]\nhyperparameters = {lr = 0.01}\noptions = {free_steps = 20}\n'
+    config = cli(tmp_path, toml, "rule.hyperparameters={steps=10}", "rule.hyperparameters.beta=2",
+                 "rule.options.mode=fast", "rule.options={clamp = true}",
+                 "rule.options.free_steps=30", "rule.options.beta=0.5",
+                 "rule.options.label=\"30\"")
+    assert config.rule.hyperparameters == {"lr": 0.01, "steps": 10.0, "beta": 2.0}
+    assert config.rule.options == {"free_steps": 30, "mode": "fast", "clamp": True,
+                                   "beta": 0.5, "label": "30"}
+    assert cli(tmp_path, toml, "rule.hyperparameters.lr=0.5").rule.hyperparameters == {"lr": 0.5}
+    with pytest.raises(ConfigError, match=r"rule\.hyperparameters\.lr"):
+        cli(tmp_path, toml, "rule.hyperparameters.lr=fast")
+
+
+def test_set_reaches_every_nested_strategy_table():
+    config = override(SearchConfig(), parse_assignments([
+        "strategy.name=pso", "strategy.neat.target_species=5", "strategy.mutation.add_node=0.5",
+        "strategy.swarm.inertia=0.5", "strategy.layered.depth=3", "strategy.pso.archive_size=7",
+        "strategy.optuna.sampler=tpe", "space.disjoint_coefficient=2"]))
+    s = config.strategy
+    assert (s.name, s.neat.target_species, s.mutation.add_node, s.swarm.inertia,
+            s.layered.depth, s.pso.archive_size, s.optuna.sampler) == \
+        ("pso", 5, 0.5, 0.5, 3, 7, "tpe")
+    assert s.neat.elitism == 1 and s.mutation.add_edge == 0.2  # the rest of a table stays
+    assert config.space.disjoint_coefficient == 2.0
+
+
+def as_typed(value) -> str:
+    """A value as one would type it after ``--set key=``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, dict):
+        return "{}"
+    return str(value)
+
+
+def test_every_field_can_be_set_from_the_command_line():
+    defaults = SearchConfig()
+    for key, value in flat_items(defaults):
+        assert override(defaults, parse_assignments([f"{key}={as_typed(value)}"])) == defaults, key

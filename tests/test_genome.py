@@ -27,7 +27,7 @@ from search_spaces.genome import (
 )
 from search_spaces.innovation import InnovationTracker
 from search_spaces.net import forward
-from search_spaces.space import MutationRates, SearchSpace
+from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
 
 HIGH_RATES = MutationRates(add_node=0.6, add_edge=0.8, toggle_edge=0.3, resize_node=0.7,
                            change_activation=0.6, resize_sigma=1.0)
@@ -60,11 +60,14 @@ spaces = st.builds(
     SearchSpace,
     n_inputs=st.integers(1, 6),
     n_outputs=st.integers(1, 4),
-    min_hidden_size=st.integers(1, 4),
-    max_hidden_size=st.integers(4, 24),
-    max_hidden_nodes=st.integers(0, 6),
-    max_connections=st.integers(1, 14),  # small, so that the limits are often reached
-    allow_recurrent=st.booleans(),
+    settings=st.builds(
+        SpaceSettings,
+        min_hidden_size=st.integers(1, 4),
+        max_hidden_size=st.integers(4, 24),
+        max_hidden_nodes=st.integers(0, 6),
+        max_connections=st.integers(1, 14),  # small, so that the limits are often reached
+        allow_recurrent=st.booleans(),
+    ),
 )
 
 
@@ -260,12 +263,13 @@ def check_invariants(space: SearchSpace, genome: Genome) -> None:
     assert genome.input_ids == (0,) and genome.output_ids == (1,)
     assert genome.node(0).size == space.n_inputs and genome.node(1).size == space.n_outputs
     hidden = [genome.node(i) for i in genome.hidden_ids]
-    assert len(hidden) <= space.max_hidden_nodes
-    assert len(genome.connections) <= space.max_connections
+    limits = space.settings
+    assert len(hidden) <= limits.max_hidden_nodes
+    assert len(genome.connections) <= limits.max_connections
     for n in hidden:
-        assert space.min_hidden_size <= n.size <= space.max_hidden_size, n
-        assert n.activation in space.hidden_activations
-    if not space.allow_recurrent:
+        assert limits.min_hidden_size <= n.size <= limits.max_hidden_size, n
+        assert n.activation in limits.hidden_activations
+    if not limits.allow_recurrent:
         assert not any(c.recurrent for c in genome.connections)
     assert outputs_reachable(genome)  # the operators never cut the output off the input
     # acyclic over enabled feedforward edges, and over disabled ones too (re-enabling is safe)
@@ -333,12 +337,12 @@ def test_add_edge_never_closes_a_cycle_through_a_disabled_edge() -> None:
         [(0, 0, 1), (1, 0, 2), (2, 2, 3, False), (3, 3, 1), (4, 2, 1), (5, 0, 3)])
     assert creates_cycle(genome, 3, 2) and not creates_cycle(genome, 0, 1)
     assert creates_cycle(genome, 2, 2)
-    feedforward = SearchSpace(2, 2, allow_recurrent=False)
+    feedforward = SearchSpace(2, 2, SpaceSettings(allow_recurrent=False))
     for seed in range(5):
         same = feedforward.add_edge(genome, np.random.default_rng(seed), InnovationTracker(10),
                                     tries=200)
         assert same == genome
-    recurrent = SearchSpace(2, 2, allow_recurrent=True)
+    recurrent = SearchSpace(2, 2, SpaceSettings(allow_recurrent=True))
     grown = recurrent.add_edge(genome, np.random.default_rng(0), InnovationTracker(10),
                                tries=200)
     (new,) = set(grown.connections) - set(genome.connections)
@@ -355,21 +359,23 @@ def test_add_node_respects_max_connections(n_connections: int) -> None:
     nodes = [(0, "input", 2), (1, "output", 2)] + ([(2, "hidden", 4, "relu")]
                                                    if n_connections > 1 else [])
     genome = _genome(nodes, conns)
-    space = SearchSpace(2, 2, max_connections=4, max_hidden_nodes=5)
+    space = SearchSpace(2, 2, SpaceSettings(max_connections=4, max_hidden_nodes=5))
     child = space.add_node(genome, np.random.default_rng(0), InnovationTracker(10, 10))
     if n_connections <= 2:
         assert len(child.connections) == n_connections + 2
     else:
         assert child == genome
-    space = SearchSpace(2, 2, max_connections=8, max_hidden_nodes=len(genome.hidden_ids))
+    space = SearchSpace(2, 2, SpaceSettings(max_connections=8,
+                                            max_hidden_nodes=len(genome.hidden_ids)))
     assert space.add_node(genome, np.random.default_rng(0), InnovationTracker(10, 10)) == genome
 
 
 def test_operator_sequences_reach_interesting_genomes() -> None:
     """The random sequences above do exercise deep nets, limits, recurrent and disabled edges
     (otherwise the property test would pass vacuously)."""
-    space = SearchSpace(3, 2, max_hidden_nodes=4, max_connections=14, allow_recurrent=True,
-                        min_hidden_size=2, max_hidden_size=16)
+    space = SearchSpace(3, 2, SpaceSettings(max_hidden_nodes=4, max_connections=14,
+                                            allow_recurrent=True, min_hidden_size=2,
+                                            max_hidden_size=16))
     seen = {"depth>=3": False, "recurrent": False, "disabled": False, "full hidden": False,
             "full connections": False, "matching hidden crossover": False}
     for seed in range(20):
@@ -383,8 +389,8 @@ def test_operator_sequences_reach_interesting_genomes() -> None:
             seen["depth>=3"] |= max(node_levels(g).values()) >= 3
             seen["recurrent"] |= any(c.recurrent for c in g.connections)
             seen["disabled"] |= any(not c.enabled for c in g.connections)
-            seen["full hidden"] |= len(g.hidden_ids) == space.max_hidden_nodes
-            seen["full connections"] |= len(g.connections) == space.max_connections
+            seen["full hidden"] |= len(g.hidden_ids) == space.settings.max_hidden_nodes
+            seen["full connections"] |= len(g.connections) == space.settings.max_connections
         seen["matching hidden crossover"] |= bool(set(a.hidden_ids) & set(b.hidden_ids))
     assert all(seen.values()), seen
 
@@ -417,7 +423,7 @@ def _two_hidden_chain(space: SearchSpace, tracker: InnovationTracker, size: int)
 
 
 def test_same_invention_in_one_generation_gets_the_same_numbers() -> None:
-    space = SearchSpace(4, 3, allow_recurrent=False)
+    space = SearchSpace(4, 3, SpaceSettings(allow_recurrent=False))
     tracker = InnovationTracker()
     a = _two_hidden_chain(space, tracker, size=8)
     b = _two_hidden_chain(space, tracker, size=32)
@@ -477,7 +483,7 @@ def test_split_of_an_edge_the_genome_already_split_gets_a_fresh_node() -> None:
     assert fresh != node and fresh not in {0, 1}
     assert tracker.split(0, taken={0, 1}) == node  # others still get the first invention
 
-    space = SearchSpace(2, 2, max_hidden_nodes=5, max_connections=20)
+    space = SearchSpace(2, 2, SpaceSettings(max_hidden_nodes=5, max_connections=20))
     tracker = InnovationTracker()
     g = space.minimal_genome(tracker)
     g = space.add_node(g, np.random.default_rng(0), tracker)
@@ -489,7 +495,7 @@ def test_split_of_an_edge_the_genome_already_split_gets_a_fresh_node() -> None:
 
 
 def test_tracker_round_trips_through_json() -> None:
-    space = SearchSpace(3, 2, allow_recurrent=True)
+    space = SearchSpace(3, 2, SpaceSettings(allow_recurrent=True))
     tracker = InnovationTracker()
     evolve_lineage(space, tracker, 3, 30)
     assert tracker.edges and tracker.splits
@@ -513,7 +519,8 @@ def test_tracker_round_trips_through_json() -> None:
 def _diverged_parents() -> tuple[SearchSpace, Genome, Genome, int]:
     """Two parents sharing hidden node 2 with different size/activation, each with genes the
     other lacks."""
-    space = SearchSpace(3, 2, hidden_activations=("relu", "tanh"), max_connections=20)
+    space = SearchSpace(3, 2, SpaceSettings(hidden_activations=("relu", "tanh"),
+                                            max_connections=20))
     tracker = InnovationTracker()
     g = space.add_node(space.minimal_genome(tracker), np.random.default_rng(0), tracker)
     (h,) = g.hidden_ids
@@ -565,7 +572,7 @@ def test_crossover_aligns_on_innovation_numbers() -> None:
 def test_toggle_never_cuts_the_last_path_to_an_output() -> None:
     """The minimal genome's one edge can't be disabled; once a split offers a second path,
     either path may go, but not both."""
-    space = SearchSpace(3, 2, max_connections=20)
+    space = SearchSpace(3, 2, SpaceSettings(max_connections=20))
     tracker = InnovationTracker()
     minimal = space.minimal_genome(tracker)
     for seed in range(20):
@@ -602,7 +609,7 @@ def test_crossover_repairs_a_child_with_no_path_to_the_output() -> None:
     nodes = [(0, "input", 2), (1, "output", 2), (2, "hidden", 3, "relu")]
     a = _genome(nodes, [(0, 0, 1, True), (1, 0, 2, False), (2, 2, 1, False)])
     b = _genome(nodes, [(0, 0, 1, False), (1, 0, 2, True), (2, 2, 1, True)])
-    space = SearchSpace(2, 2, hidden_activations=("relu",))
+    space = SearchSpace(2, 2, SpaceSettings(hidden_activations=("relu",)))
     for seed in range(20):
         # rate 1: every gene disabled in either parent stays off -> all three off -> repaired
         child = space.crossover(a, b, np.random.default_rng(seed), disable_rate=1.0)
@@ -672,7 +679,7 @@ def test_distance_is_a_symmetric_dissimilarity(a: Genome, b: Genome) -> None:
 
 
 def test_distance_values() -> None:
-    space = SearchSpace(3, 2, disjoint_coefficient=1.0, attribute_coefficient=0.5)
+    space = SearchSpace(3, 2, SpaceSettings(disjoint_coefficient=1.0, attribute_coefficient=0.5))
     tracker = InnovationTracker()
     g0 = space.minimal_genome(tracker)
     g1 = space.add_node(g0, np.random.default_rng(0), tracker)
@@ -684,7 +691,7 @@ def test_distance_values() -> None:
                            if n.id == h else n for n in g1.nodes), g1.connections)
     # 4 shared genes, the node differs by log2(4) = 2
     assert space.distance(g1, resized) == pytest.approx(0.5 * 2 / 4)
-    other_act = next(a for a in space.hidden_activations if a != node.activation)
+    other_act = next(a for a in space.settings.hidden_activations if a != node.activation)
     recoloured = Genome(tuple(NodeGene(h, "hidden", node.size, other_act)
                               if n.id == h else n for n in g1.nodes), g1.connections)
     assert space.distance(g1, recoloured) == pytest.approx(0.5 * 1 / 4)
@@ -694,8 +701,9 @@ def test_distance_values() -> None:
 @given(start=genomes(), seed=st.integers(0, 2**32 - 1))
 def test_distance_grows_with_added_structure(start: Genome, seed: int) -> None:
     assume(start.enabled_connections(recurrent=False))  # so add_node always has an edge to split
-    space = SearchSpace(start.node(0).size, start.node(1).size, max_hidden_nodes=30,
-                        max_connections=200, allow_recurrent=True)
+    space = SearchSpace(start.node(0).size, start.node(1).size,
+                        SpaceSettings(max_hidden_nodes=30, max_connections=200,
+                                      allow_recurrent=True))
     tracker = InnovationTracker(next_innovation=10_000, next_node_id=10_000)
     rng = np.random.default_rng(seed)
     genome, last = start, 0.0

@@ -23,7 +23,7 @@ def test_chip_budget_front_is_feasible_and_shows_the_energy_trade_off(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "evolve.cli", "search", "--hardware", "truenorth", "--chips", "1",
          "--executor", "serial", "--generations", "5", "--population", "16",
-         "--set", "training.epochs=8", "--set", "strategy.add_node=0.5",
+         "--set", "training.epochs=8", "--set", "strategy.mutation.add_node=0.5",
          "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     run_dir = result.stdout.strip().splitlines()[-1]

@@ -147,8 +147,8 @@ def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_c
            "--population", "8", "--seed", str(config.seed), "--out", str(out),
            "--rule", config.rule.name, "--objectives", ",".join(config.objectives),
            "--set", "training.epochs=6", "--set", "training.patience=3",
-           "--set", "space.max_hidden_size=32", "--set", "strategy.add_node=0.5",
-           "--set", "strategy.add_edge=0.3", "--set", "executor.chunk_size=1",
+           "--set", "space.max_hidden_size=32", "--set", "strategy.mutation.add_node=0.5",
+           "--set", "strategy.mutation.add_edge=0.3", "--set", "executor.chunk_size=1",
            "--set", "executor.num_cpus=1", "--set", "run_id=killed"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)

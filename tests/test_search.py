@@ -160,7 +160,8 @@ def test_recurrent_genomes_train_without_failures(tmp_path):
     config = override(evolve.SearchConfig(), {
         "generations": 3, "population": 8, "out": str(tmp_path), "task": {"name": "iris"},
         "training": {"epochs": 3}, "space": {"allow_recurrent": True, "max_hidden_size": 8},
-        "strategy": {"add_edge": 0.9, "add_node": 0.5}, "executor": {"name": "serial"},
+        "strategy": {"mutation": {"add_edge": 0.9, "add_node": 0.5}},
+        "executor": {"name": "serial"},
     })
     run = evolve.search(config)
     rows = run.evaluations().to_pylist()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
 
 import numpy as np
 import pytest
@@ -15,18 +14,19 @@ from hypothesis import strategies as st
 
 import evolve
 import rules
-from evolve.config import SearchConfig, StrategyConfig, override
+from evolve.config import SearchConfig, override
 from evolve.reporters import Reporter
 from evolve.selection import order, rank_and_crowding
-from evolve.strategies import STRATEGIES, Problem, Scored, make_strategy
-from evolve.strategies.layered import Dimension, LayeredSpace, layered_genome
+from evolve.strategies import STRATEGIES, Problem, Scored, StrategyConfig, make_strategy
+from evolve.strategies.layered import Dimension, LayeredParams, LayeredSpace, layered_genome
 from evolve.strategies.neat_pso import candidate_key
 from evolve.strategies.optuna_strategy import OptunaStrategy
-from evolve.strategies.pso import PsoParams, pso_step, roulette, update_archive
+from evolve.strategies.pso import SwarmParams, pso_step, roulette, update_archive
 from rules.base import Hyperparameter, HyperSpace
-from search_spaces.space import SearchSpace
+from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
 
-SPACE = SearchSpace(8, 3, max_hidden_size=32, max_hidden_nodes=4, max_connections=12)
+SPACE = SearchSpace(8, 3, SpaceSettings(max_hidden_size=32, max_hidden_nodes=4,
+                                        max_connections=12))
 HYPER = HyperSpace((
     Hyperparameter("lr", 1e-4, 1e-1, 3e-3, log=True),
     Hyperparameter("momentum", 0.0, 0.99, 0.9),
@@ -40,10 +40,12 @@ def problem(population: int = 10, fixed: dict[str, float] | None = None) -> Prob
                    frozenset(fixed or {}))
 
 
-def config(**changes) -> types.SimpleNamespace:
-    """StrategyConfig's fields plus the options new strategies read with getattr."""
-    return types.SimpleNamespace(**{**dataclasses.asdict(StrategyConfig()), "add_node": 0.5,
-                                    "add_edge": 0.4, **changes})
+def config(name: str, **tables: dict) -> StrategyConfig:
+    """Strategy ``name``'s settings with some fields of some tables changed, e.g.
+    ``config("neat-pso", swarm={"inertia": 0.5})``; structure grows faster than by default."""
+    base = StrategyConfig(name, mutation=MutationRates(add_node=0.5, add_edge=0.4))
+    return dataclasses.replace(base, **{table: dataclasses.replace(getattr(base, table), **changes)
+                                        for table, changes in tables.items()})
 
 
 def fake_scores(candidates, seed: int = 0) -> list[Scored]:
@@ -69,7 +71,7 @@ def test_pso_step_matches_a_hand_computed_step():
     r1, r2 = rng.random(3), rng.random(3)
     assert np.allclose(r1, [0.77395605, 0.43887844, 0.85859792])
     assert np.allclose(r2, [0.69736803, 0.09417735, 0.97562235])
-    params = PsoParams(inertia=0.5, cognitive=1.5, social=2.0, velocity_clamp=0.1)
+    params = SwarmParams(inertia=0.5, cognitive=1.5, social=2.0, velocity_clamp=0.1)
     x = np.array([5.0, 2.0, 9.8])
     v = np.array([0.2, 0.0, 0.5])
     best = np.array([5.2, 4.0, 9.9])
@@ -111,7 +113,7 @@ def test_pso_positions_stay_in_bounds(data, n, w, c1, c2, kappa):
     x, best, leader, r1, r2 = (np.array(data.draw(s)) for s in inside)
     x, best, leader = (low + u * (high - low) for u in (x, best, leader))
     v = np.array(data.draw(st.lists(st.floats(-1e3, 1e3), min_size=n, max_size=n)))
-    params = PsoParams(w, c1, c2, kappa)
+    params = SwarmParams(w, c1, c2, kappa)
     x_new, v_new = pso_step(x, v, best, leader, r1, r2, params, low, high)
     assert np.all(low <= x_new) and np.all(x_new <= high)
     assert np.all(np.abs(v_new) <= kappa * (high - low) + 1e-12)
@@ -122,7 +124,7 @@ def test_log_scale_dimensions_move_multiplicatively():
     lo, hi = lr.bounds
     assert (lo, hi) == pytest.approx((math.log(1e-4), math.log(1e-1)))
     assert lr.to_value((lo + hi) / 2) == pytest.approx(10 ** -2.5)  # geometric mean
-    params = PsoParams(inertia=1.0, cognitive=0.0, social=0.0, velocity_clamp=0.25)
+    params = SwarmParams(inertia=1.0, cognitive=0.0, social=0.0, velocity_clamp=0.25)
     x, v = np.array([lr.to_internal(1e-3)]), np.array([math.log(2.0)])
     x_new, _ = pso_step(x, v, x, x, np.ones(1), np.ones(1), params, np.array([lo]), np.array([hi]))
     assert lr.to_value(x_new[0]) == pytest.approx(2e-3)  # a step doubles the learning rate
@@ -132,11 +134,11 @@ def test_log_scale_dimensions_move_multiplicatively():
     assert lr.to_value(x_new[0]) == pytest.approx(1e-3 * 10 ** 0.75)
     # generation 0 of neat-pso and pso draws log-uniform values: half below the geometric mean
     for name in ("neat-pso", "pso"):
-        strategy = make_strategy(name, SPACE, problem(population=400), config())
+        strategy = make_strategy(SPACE, problem(population=400), config(name))
         lrs = np.array([c.hyperparameters["lr"] for c in strategy.ask(strategy.init(0))[1:]])
         assert 0.4 < np.mean(lrs < 10 ** -2.5) < 0.6, name
     # Optuna gets the same scale for lr and for layer widths
-    dists = OptunaStrategy(SPACE, problem(), config()).distributions
+    dists = OptunaStrategy(SPACE, problem()).distributions
     assert dists["lr"].log and dists["width_1"].log and not dists["momentum"].log
 
 
@@ -144,7 +146,7 @@ def test_log_scale_dimensions_move_multiplicatively():
 def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     prob = problem(population=16)
     one_species = {"compatibility_threshold": 100.0, "target_species": 1}  # big tournaments
-    strategy = make_strategy("neat-pso", SPACE, prob, config(**one_species))
+    strategy = make_strategy(SPACE, prob, config("neat-pso", neat=one_species))
     state = strategy.init(3)
     assert not any(any(p["v"]) for p in state["particles"].values())  # v starts at 0
     state = strategy.tell(state, fake_scores(strategy.ask(state)))
@@ -153,9 +155,9 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     # give every particle its own position and velocity, and a lineage best that any
     # feasible evaluation dominates (accuracy 0, 10^9 parameters) or, for odd ids, one that
     # dominates any evaluation (accuracy 1, 1 parameter)
-    damped = make_strategy("neat-pso", SPACE, prob,
-                           config(inertia=0.5, cognitive=0.0, social=0.0, velocity_clamp=1.0,
-                                  **one_species))
+    damped = make_strategy(SPACE, prob, config(
+        "neat-pso", neat=one_species,
+        swarm={"inertia": 0.5, "cognitive": 0.0, "social": 0.0, "velocity_clamp": 1.0}))
     low = np.array([d.bounds[0] for d in damped.dims])
     high = np.array([d.bounds[1] for d in damped.dims])
     rng = np.random.default_rng(7)
@@ -204,9 +206,9 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
 
     # the social term pulls toward the species leader: with w = c1 = 0 and c2 = 1, every
     # child's velocity is r2 ⊙ (ℓ − x) with r2 in [0, 1] and ℓ the best-ranked member
-    social = make_strategy("neat-pso", SPACE, prob,
-                           config(inertia=0.0, cognitive=0.0, social=1.0, velocity_clamp=1.0,
-                                  **one_species))
+    social = make_strategy(SPACE, prob, config(
+        "neat-pso", neat=one_species,
+        swarm={"inertia": 0.0, "cognitive": 0.0, "social": 1.0, "velocity_clamp": 1.0}))
     population = [Scored.from_dict(d) for d in state["survivors"]] + list(scored.values())
     values = np.array([s.values if s.ok else (0.0, 0.0) for s in population])
     rank, crowd = rank_and_crowding(values, prob.directions,
@@ -226,8 +228,8 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
 
 def test_neat_pso_changes_structure_like_neat_and_keeps_fixed_genes():
     prob = problem(population=10, fixed={"lr": 0.05})
-    neat = make_strategy("neat", SPACE, prob, config())
-    both = make_strategy("neat-pso", SPACE, prob, config())
+    neat = make_strategy(SPACE, prob, config("neat"))
+    both = make_strategy(SPACE, prob, config("neat-pso"))
     a, b = neat.init(0), both.init(0)
     # generation 0 draws the same genomes (positions are drawn after them)
     assert [c.genome for c in neat.ask(a)] == [c.genome for c in both.ask(b)]
@@ -241,10 +243,11 @@ def test_neat_pso_changes_structure_like_neat_and_keeps_fixed_genes():
 def test_neat_pso_never_asks_for_a_candidate_twice():
     """A frozen swarm (w = c1 = c2 = 0) over frozen structure (no structural mutation) would
     clone every parent; a repeat instead restarts its velocity within ±v_max."""
-    frozen = config(inertia=0.0, cognitive=0.0, social=0.0, add_node=0.0, add_edge=0.0,
-                    toggle_edge=0.0, resize_node=0.0, change_activation=0.0,
-                    crossover_rate=0.0)
-    strategy = make_strategy("neat-pso", SPACE, problem(population=12), frozen)
+    frozen = config("neat-pso", swarm={"inertia": 0.0, "cognitive": 0.0, "social": 0.0},
+                    mutation={"add_node": 0.0, "add_edge": 0.0, "toggle_edge": 0.0,
+                              "resize_node": 0.0, "change_activation": 0.0},
+                    neat={"crossover_rate": 0.0})
+    strategy = make_strategy(SPACE, problem(population=12), frozen)
     state = strategy.init(0)
     keys, restarted = set(), 0
     for generation in range(6):
@@ -254,14 +257,14 @@ def test_neat_pso_never_asks_for_a_candidate_twice():
             assert key not in keys, f"candidate {c.id} repeats an earlier one"
             keys.add(key)
         state = roundtrip(strategy.tell(state, fake_scores(candidates, seed=generation)))
-        v_max = strategy.params.velocity_clamp * (strategy.high - strategy.low)
+        v_max = strategy.swarm.velocity_clamp * (strategy.high - strategy.low)
         moved = [np.abs(p["v"]) for p in state["particles"].values() if any(p["v"])]
         assert all(np.all(v <= v_max + 1e-12) for v in moved)
         restarted += len(moved)
     assert restarted > 0
     # with every hyperparameter fixed nothing can move: repeats are allowed, not an error
     fixed = {p.name: p.default for p in HYPER.params}
-    still = make_strategy("neat-pso", SPACE, problem(population=6, fixed=fixed), frozen)
+    still = make_strategy(SPACE, problem(population=6, fixed=fixed), frozen)
     state = still.init(0)
     for generation in range(2):
         candidates = [c for c in still.ask(state) if c.generation == generation]
@@ -289,20 +292,21 @@ def test_mopso_archive_keeps_the_first_front_within_capacity():
 
 def test_pso_and_optuna_search_the_fixed_depth_layered_space():
     for name in ("pso", "optuna"):
-        strategy = make_strategy(name, SPACE, problem(), config())
+        strategy = make_strategy(SPACE, problem(), config(name))
         for c in strategy.ask(strategy.init(0)):
             widths = [n.size for n in c.genome.nodes if n.role == "hidden"]
             assert len(widths) == 2 and all(4 <= w <= 32 for w in widths)
             assert c.genome == layered_genome(SPACE, widths)
             c.genome.validate()
-    shallow = LayeredSpace.of(SPACE, problem(), config(depth=9))
-    assert shallow.depth == SPACE.max_hidden_nodes  # the space caps the depth
+    shallow = LayeredSpace.of(SPACE, problem(), LayeredParams(depth=9))
+    assert shallow.depth == SPACE.settings.max_hidden_nodes  # the space caps the depth
 
 
 # -- optuna -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("sampler", ["nsga2", "tpe"])
 def test_optuna_ask_tell_round_trip_and_resume(sampler):
-    strategy = make_strategy("optuna", SPACE, problem(population=6), config(sampler=sampler))
+    strategy = make_strategy(SPACE, problem(population=6),
+                             config("optuna", optuna={"sampler": sampler}))
     state = strategy.init(5)
     assert [c.to_dict() for c in strategy.ask(roundtrip(state))] == \
         [c.to_dict() for c in strategy.ask(state)]
@@ -318,7 +322,8 @@ def test_optuna_ask_tell_round_trip_and_resume(sampler):
     study = strategy._study(state["trials"], seed=0)
     infeasible = [t for t in study.trials if t.user_attrs["violation"] > 0 and t.values]
     assert infeasible and all(t.constraints == {"violation": 1.5} for t in infeasible)
-    other = make_strategy("optuna", SPACE, problem(population=6), config(sampler=sampler))
+    other = make_strategy(SPACE, problem(population=6),
+                          config("optuna", optuna={"sampler": sampler}))
     assert [c.to_dict() for c in other.ask(other.init(6))] != \
         [c.to_dict() for c in strategy.ask(strategy.init(5))]
 
@@ -327,7 +332,7 @@ def test_optuna_ask_tell_round_trip_and_resume(sampler):
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_strategy_contract(name):
     prob = problem(population=8, fixed={"momentum": 0.5})
-    strategy = make_strategy(name, SPACE, prob, config())
+    strategy = make_strategy(SPACE, prob, config(name))
     through_json = roundtrip
 
     state = strategy.init(0)
@@ -381,7 +386,8 @@ def test_real_search_resumes_to_identical_records(tmp_path, name):
         "generations": 2, "population": 5, "seed": 1, "out": str(tmp_path),
         "objectives": ["accuracy", "params"], "task": {"name": "iris"},
         "training": {"epochs": 2, "patience": 2}, "space": {"max_hidden_size": 8},
-        "strategy": {"name": name, "add_node": 0.5}, "executor": {"name": "serial"},
+        "strategy": {"name": name, "mutation": {"add_node": 0.5}},
+        "executor": {"name": "serial"},
     })
     full = evolve.search(override(cfg, {"run_id": "full"}))
     with pytest.raises(KeyboardInterrupt):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy
-from evolve.strategies.neat import NeatStrategy
+from evolve.strategies.layered import LayeredParams
+from evolve.strategies.neat import NeatParams, NeatStrategy
 from evolve.strategies.neat_pso import NeatPsoStrategy
-from evolve.strategies.optuna_strategy import OptunaStrategy
-from evolve.strategies.pso import PsoStrategy
+from evolve.strategies.optuna_strategy import OptunaParams, OptunaStrategy
+from evolve.strategies.pso import PsoParams, PsoStrategy, SwarmParams
 from evolve.strategies.random_search import RandomStrategy
-from search_spaces.space import SearchSpace
+from search_spaces.space import MutationRates, SearchSpace
 
 # name -> class; drives ``strategy.name`` / ``--strategy`` and tests/test_strategies.py
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -19,14 +20,34 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-def make_strategy(name: str, space: SearchSpace, problem: Problem, config: Any) -> Strategy:
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise KeyError(
-            f"strategy.name: unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}"
-        ) from None
-    return cls(space, problem, config)
+@dataclass(frozen=True)
+class StrategyConfig:
+    """The ``[strategy]`` config table: which strategy runs, and one table per settings type.
+
+    Each table is the settings type of the strategies that read it, defined next to them, and
+    a strategy's constructor defaults to those same types' defaults: a strategy built in
+    Python and one built from a default config run with the same settings.
+    """
+
+    name: str = "neat-pso"  # neat-pso | neat | pso | optuna | random
+    neat: NeatParams = field(default_factory=NeatParams)  # neat, neat-pso
+    mutation: MutationRates = field(default_factory=MutationRates)  # neat, neat-pso
+    swarm: SwarmParams = field(default_factory=SwarmParams)  # neat-pso, pso
+    layered: LayeredParams = field(default_factory=LayeredParams)  # pso, optuna
+    pso: PsoParams = field(default_factory=PsoParams)  # pso
+    optuna: OptunaParams = field(default_factory=OptunaParams)  # optuna
+
+    def __post_init__(self) -> None:
+        if self.name not in STRATEGIES:
+            raise ValueError(f"name must be one of {sorted(STRATEGIES)}, got {self.name!r}")
 
 
-__all__ = ["STRATEGIES", "Candidate", "Problem", "Scored", "Strategy", "make_strategy"]
+def make_strategy(space: SearchSpace, problem: Problem,
+                  config: StrategyConfig = StrategyConfig()) -> Strategy:
+    """The strategy ``config.name``, given the tables of ``config`` that it reads."""
+    return STRATEGIES[config.name].from_config(space, problem, config)
+
+
+__all__ = ["STRATEGIES", "Candidate", "LayeredParams", "MutationRates", "NeatParams",
+           "OptunaParams", "Problem", "PsoParams", "Scored", "Strategy", "StrategyConfig",
+           "SwarmParams", "make_strategy"]

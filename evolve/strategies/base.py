@@ -1,6 +1,6 @@
 """The contract of a search strategy: ask/tell over explicit, JSON-serialisable state.
 
-A strategy never holds run state in attributes (STYLE §2): ``init`` returns a state dict,
+A strategy never holds run state in attributes: ``init`` returns a state dict,
 ``ask(state)`` returns the candidates to evaluate in the state's current generation, and
 ``tell(state, scored)`` receives their scores and returns the next state. A checkpoint is
 just that dict, so resuming is loading it, and a strategy is tested by feeding it scores.
@@ -22,12 +22,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from rules.base import HyperSpace
 from search_spaces.genome import Genome
+from search_spaces.space import SearchSpace
+
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,13 @@ class Problem:
 class Strategy:
     name: ClassVar[str] = ""
 
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> Strategy:
+        """The strategy with the tables of the ``[strategy]`` config that it reads (each
+        strategy names its own, so a table it does not read cannot change it)."""
+        raise NotImplementedError
+
     def init(self, seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         state = self._init(rng)
@@ -123,3 +134,12 @@ class Strategy:
               rng: np.random.Generator) -> dict[str, Any]:
         """Return the next state, with the next generation's candidates in ``pending``."""
         raise NotImplementedError
+
+
+def check_ranges(settings: object, conditions: Mapping[str, tuple[bool, str]]) -> None:
+    """Raise ``ValueError("<field> must be <what>, got <value>")`` for the first field whose
+    condition is false; the message starts with the field's name so that the config can put
+    its table in front (``strategy.neat.target_species must be >= 1, got 0``)."""
+    for name, (ok, what) in conditions.items():
+        if not ok:
+            raise ValueError(f"{name} must be {what}, got {getattr(settings, name)!r}")

@@ -10,10 +10,10 @@ stay continuous (a particle can sit between two integers); only applied values a
 The fixed-depth layered space is what the non-NEAT strategies (``pso``, ``optuna``) search:
 ``depth`` hidden groups chained input → h1 → … → h_depth → output, each group's width an
 integer in ``[min_hidden_size, max_hidden_size]`` on a log scale, every group using the first
-of ``space.hidden_activations``. ``depth`` is ``strategy.depth`` (default 2), capped by
-``space.max_hidden_nodes`` and by ``space.max_connections`` (a chain of d groups has d + 1
-edges). Node and innovation ids are the same in every layered genome of a run, so genomes of
-equal depth line up exactly.
+of ``space.hidden_activations``. ``depth`` is :attr:`LayeredParams.depth` (the config's
+``strategy.layered.depth``), capped by ``space.max_hidden_nodes`` and by
+``space.max_connections`` (a chain of d groups has d + 1 edges). Node and innovation ids
+are the same in every layered genome of a run, so genomes of equal depth line up exactly.
 """
 
 from __future__ import annotations
@@ -21,15 +21,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from evolve.strategies.base import Problem
+from evolve.strategies.base import Problem, check_ranges
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.space import SearchSpace
 
-DEFAULT_DEPTH = 2
+
+@dataclass(frozen=True)
+class LayeredParams:
+    """The fixed-depth layered space of ``pso`` and ``optuna`` (``strategy.layered``)."""
+
+    depth: int = 2  # hidden layers, capped by the space's max_hidden_nodes and max_connections
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"depth": (self.depth >= 0, ">= 0")})
 
 
 @dataclass(frozen=True)
@@ -92,23 +99,22 @@ def apply_hyper(problem: Problem, dims: Sequence[Dimension],
 
 
 # -- the fixed-depth layered space --------------------------------------------------------------
-def layered_depth(space: SearchSpace, config: Any) -> int:
-    depth = int(getattr(config, "depth", DEFAULT_DEPTH))
-    if depth < 0:
-        raise ValueError(f"strategy.depth must be >= 0, got {depth}")
-    return max(0, min(depth, space.max_hidden_nodes, space.max_connections - 1))
+def layered_depth(space: SearchSpace, params: LayeredParams) -> int:
+    limits = space.settings
+    return max(0, min(params.depth, limits.max_hidden_nodes, limits.max_connections - 1))
 
 
 def width_dimensions(space: SearchSpace, depth: int) -> list[Dimension]:
-    return [Dimension(f"width_{i + 1}", space.min_hidden_size, space.max_hidden_size,
+    limits = space.settings
+    return [Dimension(f"width_{i + 1}", limits.min_hidden_size, limits.max_hidden_size,
                       log=True, integer=True) for i in range(depth)]
 
 
 def layered_genome(space: SearchSpace, widths: Sequence[int]) -> Genome:
     """input(0) → hidden(2) → … → hidden(len(widths) + 1) → output(1), one edge per step."""
-    activation = space.hidden_activations[0]
+    activation = space.settings.hidden_activations[0]
     nodes = [NodeGene(0, "input", space.n_inputs, "identity"),
-             NodeGene(1, "output", space.n_outputs, space.output_activation)]
+             NodeGene(1, "output", space.n_outputs, space.settings.output_activation)]
     nodes += [NodeGene(i + 2, "hidden", int(w), activation) for i, w in enumerate(widths)]
     chain = [0, *range(2, len(widths) + 2), 1]
     conns = [ConnectionGene(k, src, dst) for k, (src, dst) in enumerate(zip(chain, chain[1:]))]
@@ -124,8 +130,8 @@ class LayeredSpace:
     depth: int
 
     @classmethod
-    def of(cls, space: SearchSpace, problem: Problem, config: Any) -> LayeredSpace:
-        return cls(space, problem, layered_depth(space, config))
+    def of(cls, space: SearchSpace, problem: Problem, params: LayeredParams) -> LayeredSpace:
+        return cls(space, problem, layered_depth(space, params))
 
     @property
     def widths(self) -> list[Dimension]:

@@ -19,29 +19,65 @@ Per generation, ``tell`` does what NEAT's reproduction does, made multi-objectiv
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evolve.selection import rank_and_crowding
-from evolve.strategies.base import Candidate, Problem, Scored, Strategy
+from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace, distance_genes
+
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
+
+
+@dataclass(frozen=True)
+class NeatParams:
+    """Speciation and reproduction (``strategy.neat``), read by ``neat`` and ``neat-pso``."""
+
+    compatibility_threshold: float = 1.0  # δ_t of generation 0, adapted each generation
+    target_species: int = 3  # the threshold moves to keep about this many species
+    threshold_step: float = 0.1  # how far δ_t moves per generation
+    stagnation: int = 10  # generations without improvement before a species is dropped
+    species_elitism: int = 2  # this many best species are never dropped for stagnation
+    elitism: int = 1  # members per species carried over unchanged (not re-evaluated)
+    survival_threshold: float = 0.4  # share of a species allowed to reproduce
+    crossover_rate: float = 0.3  # share of children bred by crossover rather than cloned
+    interspecies_rate: float = 0.05  # share of crossovers whose second parent is elsewhere
+    min_species_size: int = 2  # smallest offspring share of a surviving species
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {
+            "compatibility_threshold": (self.compatibility_threshold >= 0, ">= 0"),
+            "target_species": (self.target_species >= 1, ">= 1"),
+            "threshold_step": (self.threshold_step >= 0, ">= 0"),
+            "stagnation": (self.stagnation >= 1, ">= 1"),
+            "species_elitism": (self.species_elitism >= 0, ">= 0"),
+            "elitism": (self.elitism >= 0, ">= 0"),
+            "survival_threshold": (0 < self.survival_threshold <= 1, "in (0, 1]"),
+            "crossover_rate": (0 <= self.crossover_rate <= 1, "in [0, 1]"),
+            "interspecies_rate": (0 <= self.interspecies_rate <= 1, "in [0, 1]"),
+            "min_species_size": (self.min_species_size >= 0, ">= 0"),
+        })
 
 
 class NeatStrategy(Strategy):
     name = "neat"
 
-    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
+    def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
+                 mutation: MutationRates = MutationRates()) -> None:
         self.space = space
         self.problem = problem
-        self.config = config
-        self.rates = MutationRates(
-            add_node=config.add_node, add_edge=config.add_edge, toggle_edge=config.toggle_edge,
-            resize_node=config.resize_node, change_activation=config.change_activation,
-            resize_sigma=config.resize_sigma,
-        )
+        self.neat = neat
+        self.rates = mutation
+
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> NeatStrategy:
+        return cls(space, problem, config.neat, config.mutation)
 
     # -- generation 0 ----------------------------------------------------------------------
     def _init(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -54,7 +90,7 @@ class NeatStrategy(Strategy):
         state: dict[str, Any] = {
             "generation": 0,
             "next_id": len(children),
-            "threshold": self.config.compatibility_threshold,
+            "threshold": self.neat.compatibility_threshold,
             "species": [],
             "next_species": 0,
             "survivors": [],
@@ -67,7 +103,7 @@ class NeatStrategy(Strategy):
     # -- one generation --------------------------------------------------------------------
     def _tell(self, state: dict[str, Any], scored: list[Scored],
               rng: np.random.Generator) -> dict[str, Any]:
-        cfg = self.config
+        cfg = self.neat
         generation = state["generation"]
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)

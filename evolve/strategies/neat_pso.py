@@ -46,16 +46,19 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
-from evolve.strategies.neat import NeatStrategy
-from evolve.strategies.pso import PsoParams, point, pso_step, rank_points, stalled_restart
+from evolve.strategies.neat import NeatParams, NeatStrategy
+from evolve.strategies.pso import SwarmParams, point, pso_step, rank_points, stalled_restart
 from search_spaces.genome import Genome
-from search_spaces.space import SearchSpace
+from search_spaces.space import MutationRates, SearchSpace
+
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
 
 RESTART_TRIES = 10
 
@@ -69,12 +72,19 @@ def candidate_key(genome: Genome, hyperparameters: Mapping[str, float]) -> str:
 class NeatPsoStrategy(NeatStrategy):
     name = "neat-pso"
 
-    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
-        super().__init__(space, problem, config)
+    def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
+                 mutation: MutationRates = MutationRates(),
+                 swarm: SwarmParams = SwarmParams()) -> None:
+        super().__init__(space, problem, neat, mutation)
         self.dims = hyper_dimensions(problem)
-        self.params = PsoParams.from_config(config)
+        self.swarm = swarm
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
+
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> NeatPsoStrategy:
+        return cls(space, problem, config.neat, config.mutation, config.swarm)
 
     def _hyper(self, x: Any) -> dict[str, float]:
         return apply_hyper(self.problem, self.dims, list(x))
@@ -125,13 +135,13 @@ class NeatPsoStrategy(NeatStrategy):
         lead = state["particles"][str(leader.candidate.id)]["x"]
         r1, r2 = rng.random(len(self.dims)), rng.random(len(self.dims))
         x, v = pso_step(np.array(parent["x"]), np.array(parent["v"]),
-                        np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.params,
+                        np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.swarm,
                         self.low, self.high)
         asked = state.setdefault("asked", {})
         for _ in range(RESTART_TRIES if self.dims else 0):
             if candidate_key(child.genome, self._hyper(x)) not in asked:
                 break
-            x, v = stalled_restart(np.array(parent["x"]), rng, self.params, self.low, self.high)
+            x, v = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low, self.high)
         state["particles"][str(child.id)] = {"x": x.tolist(), "v": v.tolist(),
                                              "best": parent["best"]}
         return self._asked(state, child, x.tolist())

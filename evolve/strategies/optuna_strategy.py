@@ -2,21 +2,21 @@
 
 The sampler is NSGA-II (Deb et al. 2002; ``optuna.samplers.NSGAIISampler`` with
 ``population_size = population``), or multi-objective TPE (Ozaki et al. 2020/2022;
-``TPESampler``) when ``strategy.sampler == "tpe"``. The space is the one of ``pso``
+``TPESampler``) when ``strategy.optuna.sampler == "tpe"``. The space is the one of ``pso``
 (evolve/strategies/layered.py): ``width_1 … width_depth`` as ``suggest_int(log=True)`` and
 every moved hyperparameter as ``suggest_float`` (``suggest_int`` for integer ones, ``log`` as
 the rule says).
 
-Optuna keeps its study in memory or a database; neurevo's state must be JSON (STYLE §2). So
-the state stores every finished trial — parameters, objective values, total constraint
-violation and the system attributes the sampler wrote (NSGA-II's generation number) — and
-each ``tell`` rebuilds the study from them (``create_study`` + ``add_trial(create_trial(…))``),
-then asks the next ``population`` trials with a sampler seeded from the state, so the same
-state always gives the same candidates. Constraints use Optuna 5's per-trial constraint
-values (``create_trial(constraints=…)``, what ``Trial.set_constraint`` stores, read by both
-samplers' constrained domination); ``constraints_func`` is deprecated since Optuna 5.0. The
-violation is also kept in ``user_attrs["violation"]``. Failed evaluations become ``FAIL``
-trials, which Optuna's samplers skip.
+Optuna keeps its study in memory or a database; neurevo's state must be JSON (a checkpoint is
+the state). So the state stores every finished trial — parameters, objective values, total
+constraint violation and the system attributes the sampler wrote (NSGA-II's generation number)
+— and each ``tell`` rebuilds the study from them (``create_study`` +
+``add_trial(create_trial(…))``), then asks the next ``population`` trials with a sampler seeded
+from the state, so the same state always gives the same candidates. Constraints use Optuna 5's
+per-trial constraint values (``create_trial(constraints=…)``, what ``Trial.set_constraint``
+stores, read by both samplers' constrained domination); ``constraints_func`` is deprecated
+since Optuna 5.0. The violation is also kept in ``user_attrs["violation"]``. Failed evaluations
+become ``FAIL`` trials, which Optuna's samplers skip.
 """
 
 from __future__ import annotations
@@ -25,18 +25,32 @@ import logging
 import math
 import warnings
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from evolve.strategies.base import Candidate, Problem, Scored, Strategy
-from evolve.strategies.layered import LayeredSpace
+from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
+from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
 
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
+
 SAMPLERS = ("nsga2", "tpe")
+
+
+@dataclass(frozen=True)
+class OptunaParams:
+    """What only the ``optuna`` strategy reads (``strategy.optuna``)."""
+
+    sampler: str = "nsga2"  # "nsga2" (NSGAIISampler) or "tpe" (TPESampler)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"sampler": (self.sampler in SAMPLERS, f"one of {list(SAMPLERS)}")})
 
 
 @contextmanager
@@ -56,18 +70,22 @@ def _quiet():
 class OptunaStrategy(Strategy):
     name = "optuna"
 
-    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
-        self.layered = LayeredSpace.of(space, problem, config)
+    def __init__(self, space: SearchSpace, problem: Problem,
+                 layered: LayeredParams = LayeredParams(),
+                 optuna: OptunaParams = OptunaParams()) -> None:
+        self.layered = LayeredSpace.of(space, problem, layered)
         self.problem = problem
-        self.sampler_name = str(getattr(config, "sampler", "nsga2")).lower()
-        if self.sampler_name not in SAMPLERS:
-            raise ValueError(f"strategy.sampler: unknown sampler {self.sampler_name!r}; "
-                             f"expected one of {list(SAMPLERS)}")
+        self.sampler_name = optuna.sampler
         self.distributions: dict[str, BaseDistribution] = {
             d.name: (IntDistribution(int(math.ceil(d.low)), int(math.floor(d.high)), log=d.log)
                      if d.integer else FloatDistribution(d.low, d.high, log=d.log))
             for d in self.layered.dims
         }
+
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> OptunaStrategy:
+        return cls(space, problem, config.layered, config.optuna)
 
     def _sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         if self.sampler_name == "tpe":

@@ -29,38 +29,54 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evolve.selection import rank_and_crowding
-from evolve.strategies.base import Candidate, Problem, Scored, Strategy
-from evolve.strategies.layered import LayeredSpace
+from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
+from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
+
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
 
 
 @dataclass(frozen=True)
-class PsoParams:
+class SwarmParams:
+    """The swarm update's coefficients (``strategy.swarm``), shared by ``pso`` and
+    ``neat-pso`` so that both swarms move alike."""
+
     inertia: float = 0.7298  # w (Clerc & Kennedy 2002)
     cognitive: float = 1.49618  # c1, pull toward the personal (lineage) best
     social: float = 1.49618  # c2, pull toward the leader
     velocity_clamp: float = 0.25  # κ: v_max = κ·(hi − lo) per dimension (internal coordinates)
 
-    @classmethod
-    def from_config(cls, config: Any) -> PsoParams:
-        """Read ``strategy.inertia`` / ``cognitive`` / ``social`` / ``velocity_clamp`` when the
-        config has them, the defaults above otherwise."""
-        return cls(*(float(getattr(config, f, d)) for f, d in
-                     (("inertia", cls.inertia), ("cognitive", cls.cognitive),
-                      ("social", cls.social), ("velocity_clamp", cls.velocity_clamp))))
+    def __post_init__(self) -> None:
+        check_ranges(self, {
+            "inertia": (self.inertia >= 0, ">= 0"),
+            "cognitive": (self.cognitive >= 0, ">= 0"),
+            "social": (self.social >= 0, ">= 0"),
+            "velocity_clamp": (self.velocity_clamp > 0, "> 0"),
+        })
+
+
+@dataclass(frozen=True)
+class PsoParams:
+    """What only the ``pso`` strategy reads (``strategy.pso``)."""
+
+    archive_size: int = 0  # most non-dominated leaders kept (0 = 2 × population)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"archive_size": (self.archive_size >= 0, ">= 0")})
 
 
 def pso_step(x: np.ndarray, v: np.ndarray, best: np.ndarray, leader: np.ndarray,
-             r1: np.ndarray, r2: np.ndarray, params: PsoParams,
+             r1: np.ndarray, r2: np.ndarray, params: SwarmParams,
              low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One velocity and position update (module docstring); returns ``(x', v')``.
 
-    >>> p = PsoParams(inertia=0.5, cognitive=1.0, social=1.0, velocity_clamp=1.0)
+    >>> p = SwarmParams(inertia=0.5, cognitive=1.0, social=1.0, velocity_clamp=1.0)
     >>> one = np.ones(1)
     >>> pso_step(0 * one, one, 2 * one, 4 * one, 0.5 * one, 0.25 * one, p, -10 * one, 10 * one)
     (array([2.5]), array([2.5]))
@@ -80,7 +96,7 @@ def _move(x: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray
     return x_new, np.where(x_new != moved, 0.0, v)
 
 
-def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: PsoParams,
+def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: SwarmParams,
                     low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A stalled particle's restart: velocity uniform in ±v_max, one move from ``x``
     (clipped like :func:`pso_step`); returns ``(x', v')``."""
@@ -157,12 +173,18 @@ def better_best(best: dict[str, Any] | None, new: dict[str, Any], directions: Se
 class PsoStrategy(Strategy):
     name = "pso"
 
-    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
-        self.layered = LayeredSpace.of(space, problem, config)
+    def __init__(self, space: SearchSpace, problem: Problem,
+                 layered: LayeredParams = LayeredParams(), swarm: SwarmParams = SwarmParams(),
+                 pso: PsoParams = PsoParams()) -> None:
+        self.layered = LayeredSpace.of(space, problem, layered)
         self.problem = problem
-        self.params = PsoParams.from_config(config)
-        size = int(getattr(config, "archive_size", 0))
-        self.capacity = size if size > 0 else 2 * problem.population
+        self.swarm = swarm
+        self.capacity = pso.archive_size if pso.archive_size > 0 else 2 * problem.population
+
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> PsoStrategy:
+        return cls(space, problem, config.layered, config.swarm, config.pso)
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         bounds = [d.bounds for d in self.layered.dims]
@@ -204,7 +226,7 @@ class PsoStrategy(Strategy):
             leader = archive[roulette(crowd, rng)]["x"] if archive else p["best"]["x"]
             r1, r2 = rng.random(len(low)), rng.random(len(low))
             x, v = pso_step(np.array(p["x"]), np.array(p["v"]), np.array(p["best"]["x"]),
-                            np.array(leader), r1, r2, self.params, low, high)
+                            np.array(leader), r1, r2, self.swarm, low, high)
             pending.append(self._candidate(next_id, generation, x.tolist(), (p["id"],)).to_dict())
             p.update(id=next_id, x=x.tolist(), v=v.tolist())
             next_id += 1

@@ -15,7 +15,7 @@ inventions within a generation share innovation numbers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace
 
+if TYPE_CHECKING:
+    from evolve.strategies import StrategyConfig
+
 BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize_node=0.5,
                             change_activation=0.3)
 
@@ -31,11 +34,16 @@ BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize
 class RandomStrategy(Strategy):
     name = "random"
 
-    def __init__(self, space: SearchSpace, problem: Problem, config: Any) -> None:
+    def __init__(self, space: SearchSpace, problem: Problem) -> None:
         self.space = space
         self.problem = problem
         self.dims = hyper_dimensions(problem)
-        self.max_steps = 2 * space.max_hidden_nodes
+        self.max_steps = 2 * space.settings.max_hidden_nodes
+
+    @classmethod
+    def from_config(cls, space: SearchSpace, problem: Problem,
+                    config: StrategyConfig) -> RandomStrategy:
+        return cls(space, problem)  # no settings: its broad rates are what make it a baseline
 
     def _draw(self, state: dict[str, Any], rng: np.random.Generator) -> None:
         tracker = InnovationTracker.from_dict(state["tracker"])
