@@ -13,6 +13,15 @@ from evolve.objectives import Objective, register_objective
 from evolve.run import Architecture, Run, load_run
 from evolve.search import resume, search
 
-__all__ = ["Architecture", "Constraint", "Objective", "Run", "SearchConfig",
+__all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Run", "SearchConfig",
            "export_architecture", "load_architecture", "load_run", "register_objective",
            "resume", "search"]
+
+
+def __getattr__(name: str) -> object:
+    # imported on first use: scikit-learn adds about a second to every CLI command's start-up
+    if name == "NeurevoClassifier":
+        from evolve.estimator import NeurevoClassifier
+
+        return NeurevoClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
