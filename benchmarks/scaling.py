@@ -81,7 +81,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {"serial": [], "ray x1": [], "ray x2": []}
     results["serial"] = [run(SerialExecutor(), chunks, shared) for _ in range(repeats)]
     for name, cpus in (("ray x1", 1), ("ray x2", 2)):
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
         try:
             executor = RayExecutor()
             run(executor, chunks[:cpus], shared)  # warm the workers (imports, first batch)

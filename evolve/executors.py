@@ -97,7 +97,7 @@ class RayExecutor(Executor):
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                ray.init(num_cpus=self.num_cpus or os.cpu_count(),
+                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(),
                          include_dashboard=self.dashboard, dashboard_host="127.0.0.1",
                          log_to_driver=False, configure_logging=False)
                 self._started_ray = True

@@ -21,10 +21,20 @@ from rules.base import (
     Limit,
     accuracy,
 )
-from rules.registry import UnknownRuleError, available, get_rule, register
+from rules.registry import (
+    RuleOptionError,
+    UnknownRuleError,
+    available,
+    get_rule,
+    register,
+    registered_names,
+)
+
+#: the rules neurevo itself ships (``available()`` adds users' and plug-ins' rules)
+BUILTIN_RULES: tuple[str, ...] = registered_names()
 
 __all__ = [
-    "Budget", "FitResult", "Hyperparameter", "HyperparameterError", "HyperSpace",
-    "LIMIT_NAMES", "LIMITS", "LearningRule", "Limit",
+    "BUILTIN_RULES", "Budget", "FitResult", "Hyperparameter", "HyperparameterError",
+    "HyperSpace", "LIMIT_NAMES", "LIMITS", "LearningRule", "Limit", "RuleOptionError",
     "UnknownRuleError", "accuracy", "available", "get_rule", "register",
 ]

@@ -79,6 +79,11 @@ def _load_entry_points() -> None:
                   f"({ep.value}): {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
+def registered_names() -> tuple[str, ...]:
+    """The names registered so far, without loading entry points."""
+    return tuple(sorted(_RULES))
+
+
 def available() -> list[str]:
     _load_entry_points()
     return sorted(_RULES)

@@ -19,6 +19,7 @@ import ray
 
 import evolve
 from evolve.config import override
+from evolve.loop import GenerationFailed
 
 VOLATILE = ["train_seconds", "worker", "run_id"]
 
@@ -30,7 +31,7 @@ def records(run: evolve.Run) -> list[dict]:
 
 @pytest.fixture
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
@@ -130,6 +131,10 @@ def test_an_evaluation_over_its_time_limit_is_recorded_as_timeout(small_digits_c
                                                        "training": {"epochs": 200,
                                                                     "patience": 200}}),
                         eval_timeout=0.05)
+    with pytest.raises(GenerationFailed, match="ran past its time limit"):
+        evolve.search(config)  # a whole generation lost to the limit: a loud stop
+    config = override(config, {"tolerate_failures": True,
+                               "out": config.out + "-tolerant"})
     run = evolve.search(config)
     rows = run.evaluations().to_pylist()
     assert {r["generation"] for r in rows} == {0, 1}, "the search went on"

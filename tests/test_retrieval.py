@@ -56,7 +56,7 @@ def export_with_cli(run: evolve.Run, out, capsys, *extra: str) -> evolve.Archite
     return evolve.load_architecture(out)
 
 
-RULES = [*[r for r in rules.available() if not r.startswith("test-")], RolledBP.name]
+RULES = [*rules.BUILTIN_RULES, RolledBP.name]
 
 
 @pytest.mark.parametrize("rule", RULES)

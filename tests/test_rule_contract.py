@@ -18,7 +18,7 @@ from search_spaces.compile import compile_genome, member_params, stack
 from search_spaces.genome import ConnectionGene, Genome
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_hyperparameter_space_is_complete_and_defaults_resolve(name):
     rule = rules.get_rule(name)
     space = rule.hyperparameters()
@@ -30,7 +30,7 @@ def test_hyperparameter_space_is_complete_and_defaults_resolve(name):
     assert rule.description, f"{name} needs a one-line description for `neurevo rules`"
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_a_search_runs_with_every_rule(name, tmp_path):
     config = override(evolve.SearchConfig(), {
         "generations": 2, "population": 4, "out": str(tmp_path), "seed": 1,
@@ -70,7 +70,7 @@ def off_default(space: rules.HyperSpace) -> dict[str, float]:
     return out
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_a_padded_population_trains_like_each_member_alone(name, small_digits):
     """Members never interact: each member's result is what it gets alone (its own seed,
     its own hyperparameters), whatever it is padded with."""
@@ -92,7 +92,7 @@ def test_a_padded_population_trains_like_each_member_alone(name, small_digits):
         assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_divergence_is_a_failed_status_and_spares_the_neighbours(name, small_digits):
     base = type(rules.get_rule(name))
 
@@ -126,7 +126,7 @@ LEARNING = {
 DEFAULT_LEARNING = ("relu", rules.Budget(epochs=30, batch_size=32, patience=8))
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_learns_digits_with_64_128_10(name):
     activation, budget = LEARNING.get(name, DEFAULT_LEARNING)
     task = load_task("digits", seed=0)
