@@ -65,6 +65,13 @@ class Scored:
     violation: float = 0.0  # total constraint violation; 0 = feasible
     ok: bool = True
 
+    @property
+    def rankable(self) -> bool:
+        """Takes part in ranking: trained with finite values, or infeasible (then only its
+        violation counts, so a candidate recorded infeasible before training, whose values
+        were never measured, ranks exactly like a trained infeasible one)."""
+        return self.ok and (self.violation > 0 or all(math.isfinite(v) for v in self.values))
+
     def to_dict(self) -> dict[str, Any]:
         return {"candidate": self.candidate.to_dict(),
                 "values": [v if math.isfinite(v) else None for v in self.values],

@@ -107,7 +107,7 @@ class NeatStrategy(Strategy):
         generation = state["generation"]
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)
-        ok = np.array([s.ok and np.all(np.isfinite(s.values)) for s in population])
+        ok = np.array([s.rankable for s in population])
         values[~ok] = 0.0
         violation = np.array([s.violation for s in population])
         rank, crowd = rank_and_crowding(values, self.problem.directions, violation, ok)

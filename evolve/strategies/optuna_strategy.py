@@ -140,18 +140,27 @@ class OptunaStrategy(Strategy):
         self._draw(state, rng)
         return state
 
+    def _values(self, s: Scored) -> list[float]:
+        return [float(v) if math.isfinite(v) else _placeholder(d)
+                for v, d in zip(s.values, self.problem.directions, strict=True)]
+
     def _tell(self, state: dict[str, Any], scored: list[Scored],
               rng: np.random.Generator) -> dict[str, Any]:
         trials = list(state["trials"])
         for s in sorted(scored, key=lambda s: s.candidate.id):  # the order they were asked
             asked = state["asked"][str(s.candidate.id)]
-            ok = s.ok and all(math.isfinite(v) for v in s.values)
-            trials.append({**asked, "state": "COMPLETE" if ok else "FAIL",
-                           "values": [float(v) for v in s.values] if ok else None,
+            trials.append({**asked, "state": "COMPLETE" if s.rankable else "FAIL",
+                           "values": self._values(s) if s.rankable else None,
                            "violation": float(s.violation)})
         state.update(trials=trials, generation=state["generation"] + 1)
         self._draw(state, rng)
         return state
+
+
+def _placeholder(direction: str) -> float:
+    """The value of an objective never measured (infeasible before training): the worst
+    finite value, which constraint domination never reads but Optuna requires."""
+    return -1e300 if direction == "max" else 1e300
 
 
 def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:

@@ -108,7 +108,7 @@ def stalled_restart(x: np.ndarray, rng: np.random.Generator, params: SwarmParams
 # -- evaluated positions as JSON, compared under constraint domination ----------------------------
 def point(x: Sequence[float], s: Scored) -> dict[str, Any]:
     """An evaluated position as JSON (non-finite objective values become ``None``)."""
-    ok = bool(s.ok and all(math.isfinite(v) for v in s.values))
+    ok = s.rankable
     return {"x": [float(c) for c in x],
             "values": [float(v) if math.isfinite(v) else None for v in s.values],
             "violation": float(s.violation), "ok": ok}
