@@ -170,20 +170,21 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
     """One row per run: settings, evaluations, hypervolume (at ``at`` evaluations, default
     the fewest any run spent, so every run is measured at the same budget), front size, the
     best value of the first objective, and whether its hypervolume is comparable with the
-    first run's (same objectives measured against the same recorded reference point)."""
+    first run's (same objectives measured against the same recorded reference point, on the
+    same data — by content hash — and the same chip and chip budget)."""
     if not runs:
         raise ValueError("compare needs at least one run")
     curves = [run.hypervolume_curve() for run in runs]
     budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
     first_references = runs[0].references()
+    first_setting = _setting(runs[0])
     rows = []
     for run, curve in zip(runs, curves, strict=True):
         within = [hv for evals, hv in curve if evals <= budget]
         c = run.config
         name = run.objective_names()[0]
         best = [a.objectives[name] for a in run.pareto_front() if name in a.objectives]
-        objective = _registered(name)
-        maximise = objective is None or objective.direction == "max"
+        maximise = run.objective_directions()[name] == "max"
         references = run.references()
         rows.append({
             "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
@@ -194,9 +195,19 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
             "front_size": len(best),
             f"best_{name}": (max(best) if maximise else min(best)) if best else None,
             "references": references,
-            "comparable": bool(references) and references == first_references,
+            "comparable": (bool(references) and references == first_references
+                           and _setting(run) == first_setting),
         })
     return rows
+
+
+def _setting(run: Run) -> tuple[Any, ...]:
+    """What must be equal for two hypervolumes to be comparable besides the reference
+    point: the same data (content hash) on the same chip under the same budget."""
+    d = run.description
+    task = d.task.content_hash if d is not None else run.config.task.name
+    profile = d.profile if d is not None else run.config.hardware.profile
+    return task, profile, run.config.hardware.chips
 
 
 def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
@@ -216,7 +227,6 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
                       for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
             for line in lines]
     if not all(r["comparable"] for r in rows):
-        text.append("* its objectives or reference point differ from the first run's (task, "
-                    "chip and space limits set the reference): its hypervolume is not "
-                    "comparable")
+        text.append("* its objectives, reference point, data, chip or chip budget differ from "
+                    "the first run's: its hypervolume is not comparable")
     return "\n".join(text)

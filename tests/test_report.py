@@ -125,3 +125,25 @@ def test_a_resumed_run_keeps_the_reference_point_it_started_with(tmp_path):
     smaller.load(json.loads((run.path / "checkpoint.json").read_text())["archive"])
     assert not np.isclose(smaller.hypervolume(), archive.hypervolume())
 
+
+
+
+def test_compare_marks_runs_on_other_data_as_not_comparable(tmp_path):
+    """Same shapes, so the same reference point, but other data: not comparable."""
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    other = x.copy()
+    other[0, 0] += 0.1
+    base = {"generations": 1, "population": 4, "rule": {"name": "bp"},
+            "training": {"epochs": 2}, "executor": {"name": "serial"}}
+    runs = []
+    for i, features in enumerate((x, x, other)):
+        path = tmp_path / f"iris{i}.npz"
+        np.savez(path, x=features, y=y)
+        runs.append(evolve.search(override(SearchConfig(), {
+            **base, "task": {"name": str(path)}, "out": str(tmp_path / f"o{i}")})))
+    rows = compare_runs(runs)
+    assert rows[0]["references"] == rows[2]["references"]
+    assert [r["comparable"] for r in rows] == [True, True, False]
