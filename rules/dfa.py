@@ -134,7 +134,9 @@ def dfa_updates(net: Net, params: Params, direct: Sequence[torch.Tensor], x: tor
     tr = trace(net, params, x)
     scores = tr.output
     loss = cross_entropy(scores, y)
-    error = output_error(scores, y)
+    # δ_L = ∂CE/∂z_L (the output activation's derivative counts; 1 for identity), sent
+    # directly to every hidden level, as DFA sends the output layer's error
+    error = output_error(scores, y) * derivative(net, net.depth, tr.z[net.depth])
     dw, db = [], []
     for level in range(1, net.depth + 1):
         if level == net.depth:

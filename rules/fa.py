@@ -139,7 +139,8 @@ def fa_updates(net: Net, params: Params, feedback: Sequence[torch.Tensor], x: to
     depth, n_in = net.depth, net.n_inputs
     scores = tr.output
     loss = cross_entropy(scores, y)
-    delta = output_error(scores, y)  # δ_L (identity output activation)
+    # δ_L = ∂CE/∂z_L: the output activation's derivative counts too (1 for identity)
+    delta = output_error(scores, y) * derivative(net, depth, tr.z[depth])
     # g of every hidden neuron (inputs need none): [P, B, N_<L - n_in]
     arriving = torch.zeros_like(tr.lower[depth][:, :, n_in:])
     dw: list[torch.Tensor] = [torch.empty(0)] * depth

@@ -136,8 +136,8 @@ class LRA(LocalRule):
         disp = torch.zeros(x.shape[0], x.shape[1], net.offsets()[depth])
         deltas: list[torch.Tensor | None] = [None] * (depth + 1)
         for level in range(depth, 0, -1):
-            if level == depth:
-                error = output_error(t.z[level], y)
+            if level == depth:  # ∂CE/∂h_L of the scores the loss and prediction use
+                error = output_error(t.h[level], y)
             else:
                 d = disp[:, :, level_columns(net, level)]
                 target = activate(net, level, t.z[level] - beta * d)
