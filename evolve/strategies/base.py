@@ -70,7 +70,7 @@ class Scored:
         """Takes part in ranking: trained with finite values, or infeasible (then only its
         violation counts, so a candidate recorded infeasible before training, whose values
         were never measured, ranks exactly like a trained infeasible one)."""
-        return self.ok and (self.violation > 0 or all(math.isfinite(v) for v in self.values))
+        return self.ok and (self.violation > 0 or all(map(math.isfinite, self.values)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"candidate": self.candidate.to_dict(),

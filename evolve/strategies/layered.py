@@ -18,6 +18,7 @@ are the same in every layered genome of a run, so genomes of equal depth line up
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,9 +57,10 @@ class Dimension:
             raise ValueError(f"dimension {self.name}: a log-scale range needs low > 0, "
                              f"got {self.low}")
 
-    @property
+    @functools.cached_property
     def bounds(self) -> tuple[float, float]:
-        """Internal bounds (log-transformed for log dimensions)."""
+        """Internal bounds (log-transformed for log dimensions); cached: the driver maps
+        every child's position through them, tens of thousands of times a generation."""
         return self.to_internal(self.low), self.to_internal(self.high)
 
     def to_internal(self, value: float) -> float:

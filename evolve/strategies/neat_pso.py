@@ -63,10 +63,12 @@ if TYPE_CHECKING:
 RESTART_TRIES = 10
 
 
-def candidate_key(genome: Genome, hyperparameters: Mapping[str, float]) -> str:
-    """What makes two candidates the same experiment: structure and hyperparameters."""
+def candidate_key(genome: Genome | str, hyperparameters: Mapping[str, float]) -> str:
+    """What makes two candidates the same experiment: structure and hyperparameters
+    (``genome`` may be given as its JSON, computed once for several positions)."""
+    text = genome if isinstance(genome, str) else genome.to_json()
     hyper = json.dumps(sorted(hyperparameters.items()))
-    return hashlib.sha256(f"{genome.to_json()}|{hyper}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{text}|{hyper}".encode()).hexdigest()[:16]
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -89,11 +91,12 @@ class NeatPsoStrategy(NeatStrategy):
     def _hyper(self, x: Any) -> dict[str, float]:
         return apply_hyper(self.problem, self.dims, list(x))
 
-    def _asked(self, state: dict[str, Any], child: Candidate, x: list[float]) -> Candidate:
+    def _asked(self, state: dict[str, Any], child: Candidate, x: list[float],
+               genome_json: str | None = None) -> Candidate:
         """The child at position ``x``, recorded as asked for."""
         child = dataclasses.replace(child, hyperparameters=self._hyper(x))
-        state.setdefault("asked", {})[candidate_key(child.genome, child.hyperparameters)] = \
-            child.id
+        key = candidate_key(genome_json or child.genome, child.hyperparameters)
+        state.setdefault("asked", {})[key] = child.id
         return child
 
     # -- NEAT's hooks ------------------------------------------------------------------------
@@ -138,13 +141,14 @@ class NeatPsoStrategy(NeatStrategy):
                         np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.swarm,
                         self.low, self.high)
         asked = state.setdefault("asked", {})
+        genome_json = child.genome.to_json()
         for _ in range(RESTART_TRIES if self.dims else 0):
-            if candidate_key(child.genome, self._hyper(x)) not in asked:
+            if candidate_key(genome_json, self._hyper(x)) not in asked:
                 break
             x, v = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low, self.high)
         state["particles"][str(child.id)] = {"x": x.tolist(), "v": v.tolist(),
                                              "best": parent["best"]}
-        return self._asked(state, child, x.tolist())
+        return self._asked(state, child, x.tolist(), genome_json)
 
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:
