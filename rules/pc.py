@@ -66,12 +66,14 @@ from typing import Any
 import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
+from rules.kernels import interpreting, pc_relax, triton_available
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
-from rules.registry import register
+from rules.registry import RuleOptionError, register
 from search_spaces import activations
 from search_spaces.net import Net, Params
 
 _IDENTITY = activations.code_of("identity")
+KERNELS = ("auto", "torch", "triton")
 STEPS = Hyperparameter("steps", 1, 50, 20, integer=True,
                        doc="inference steps T on the hidden states before each weight update")
 STATE_STEP = Hyperparameter("state_step", 0.01, 1.0, 0.1, log=True,
@@ -243,8 +245,33 @@ class PredictiveCoding(LocalRule):
                             "multiply by f′ of the forward drive"),
     }
 
+    kernel: str = "auto"  # also the value for subclasses with constructors of their own
+
+    def __init__(self, kernel: str = "auto") -> None:
+        if kernel not in KERNELS:
+            raise RuleOptionError(f"rule pc: option kernel must be one of {list(KERNELS)}, "
+                                  f"got {kernel!r}")
+        # how the relaxation runs (results agree within 1e-4): "torch" (the reference),
+        # "triton" (the fused kernel, rules/kernels), "auto" (triton on CUDA tensors)
+        self.kernel = kernel
+
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, STEPS, STATE_STEP))
+
+    def _fused(self, net: Net, x: torch.Tensor) -> bool:
+        """Whether this minibatch's relaxation runs in the Triton kernel."""
+        if self.kernel == "torch":
+            return False
+        fits = net.n_neurons - net.n_inputs <= pc_relax.MAX_ROWS and net.depth > 1
+        if self.kernel == "auto":
+            return fits and x.is_cuda and triton_available()
+        if not triton_available():
+            raise RuntimeError("rule pc: option kernel='triton' needs triton installed "
+                               "(pip install triton)")
+        if not (x.is_cuda or interpreting()):
+            raise RuntimeError("rule pc: compiled Triton kernels need CUDA tensors; on the CPU "
+                               "set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
+        return fits
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
@@ -254,6 +281,14 @@ class PredictiveCoding(LocalRule):
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         target = one_hot(y, net.n_outputs)
-        relaxed = relax(net, params, x, target, state.extra["steps"], state.extra["gamma"])
+        steps, gamma = state.extra["steps"], state.extra["gamma"]
+        if self._fused(net, x):
+            start = relax(net, params, x, target, 0, 0.0)  # the feedforward start
+            problem = pc_relax.dense_problem(net, params, x, start.states)
+            relaxed_state = pc_relax.relax_triton(problem, steps, gamma)
+            states = pc_relax.states_from_dense(net, relaxed_state, x, target)
+            dw, db, _ = local_updates(net, params, states)
+            return dw, db, start.initial_energy
+        relaxed = relax(net, params, x, target, steps, gamma)
         dw, db, _ = local_updates(net, params, relaxed.states)
         return dw, db, relaxed.initial_energy

@@ -14,6 +14,7 @@ edges, so members never see each other and one code path serves one net or many.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +71,17 @@ class Net:
     @property
     def n_neurons(self) -> int:
         return sum(self.level_sizes)
+
+    def to(self, device: str | torch.device) -> Net:
+        """The same net with its tensors on ``device`` (a GPU trains its padded population
+        there; the layout bookkeeping stays on the host)."""
+        def move(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            return tuple(t.to(device) for t in tensors)
+        rec = None if self.recurrent_mask is None else self.recurrent_mask.to(device)
+        return dataclasses.replace(self, masks=move(self.masks),
+                                   neuron_masks=move(self.neuron_masks),
+                                   activation_codes=move(self.activation_codes),
+                                   recurrent_mask=rec)
 
     def offsets(self) -> list[int]:
         """Global index of each level's first neuron (plus the total at the end)."""

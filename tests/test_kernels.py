@@ -1,0 +1,133 @@
+"""The fused pc relaxation kernel, run by Triton's CPU interpreter, against the torch path:
+padded populations with mixed activations, skip edges and a different T and γ per member —
+relaxed states and the weight updates made from them within 1e-4."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from netkit import mlp  # noqa: E402
+
+from rules.kernels import pc_relax  # noqa: E402
+from rules.local import one_hot  # noqa: E402
+from rules.pc import local_updates, relax  # noqa: E402
+from search_spaces.compile import compile_genome, init_params, stack  # noqa: E402
+from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+
+
+def mixed_dag() -> Genome:
+    """Three hidden levels with skip edges; level 1 mixes tanh and relu groups, and every
+    activation the search space knows appears somewhere."""
+    nodes = (NodeGene(0, "input", 7), NodeGene(1, "output", 4),
+             NodeGene(2, "hidden", 5, "tanh"), NodeGene(3, "hidden", 3, "relu"),
+             NodeGene(4, "hidden", 4, "sigmoid"), NodeGene(5, "hidden", 6, "elu"),
+             NodeGene(6, "hidden", 2, "hardsigmoid"))
+    edges = [(0, 2), (0, 3), (2, 4), (3, 4), (4, 5), (0, 5), (5, 1), (2, 1), (0, 6), (6, 5)]
+    return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
+
+
+def population():
+    genomes = [mixed_dag(), mlp([7, 9, 4], "tanh"), mlp([7, 5, 6, 4], "sigmoid"),
+               mlp([7, 4])]  # the last has no hidden level: nothing moves
+    net = stack([compile_genome(g) for g in genomes])
+    params = init_params(net, [11, 12, 13, 14], [1.5] * 4)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(21, 7, generator=gen)  # 21: not a multiple of the batch tile
+    y = torch.randint(0, 4, (4, 21), generator=gen)
+    return net, params, x, one_hot(y, 4)
+
+
+STEPS = torch.tensor([20, 7, 13, 20])
+GAMMA = torch.tensor([0.1, 0.3, 0.05, 0.1])
+
+
+def reference(net, params, x, target):
+    return relax(net, params, x, target, STEPS, GAMMA).states
+
+
+def start(net, params, x, target):
+    return relax(net, params, x, target, 0, 0.0).states  # the feedforward start
+
+
+@pytest.mark.parametrize("solver", ["dense-torch", "triton"])
+def test_relaxed_states_and_updates_match_the_torch_path(solver):
+    net, params, x, target = population()
+    problem = pc_relax.dense_problem(net, params, x, start(net, params, x, target))
+    run = pc_relax.relax_triton if solver == "triton" else pc_relax.relax_dense_torch
+    states = pc_relax.states_from_dense(net, run(problem, STEPS, GAMMA), x, target)
+    expected = reference(net, params, x, target)
+    assert len(states) == len(expected)
+    for mine, theirs in zip(states, expected, strict=True):
+        torch.testing.assert_close(mine, theirs, atol=1e-4, rtol=0)
+    moved = (expected[1] - start(net, params, x, target)[1]).abs().max()
+    assert moved > 1e-2  # the check above would be vacuous if nothing relaxed
+    for mine, theirs in zip(local_updates(net, params, states)[:2],
+                            local_updates(net, params, expected)[:2], strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+
+
+def test_a_member_alone_relaxes_as_in_the_population():
+    net, params, x, target = population()
+    problem = pc_relax.dense_problem(net, params, x, start(net, params, x, target))
+    together = pc_relax.relax_triton(problem, STEPS, GAMMA)
+    alone_net = compile_genome(mixed_dag())
+    alone_params = init_params(alone_net, [11], [1.5])
+    alone = pc_relax.dense_problem(alone_net, alone_params, x,
+                                   start(alone_net, alone_params, x, target[:1]))
+    relaxed = pc_relax.relax_triton(alone, STEPS[:1], GAMMA[:1])
+    mine = pc_relax.states_from_dense(alone_net, relaxed, x, target[:1])
+    theirs = pc_relax.states_from_dense(net, together, x, target)
+    for level in range(1, alone_net.depth):
+        n = mine[level].shape[2]
+        torch.testing.assert_close(mine[level][0], theirs[level][0, :, :n], atol=1e-5, rtol=0)
+
+
+def test_pc_trains_the_same_with_the_kernel_as_with_torch():
+    """A short fit through the rule, kernel='triton' (interpreted) vs kernel='torch'."""
+    from netkit import digits_subset
+
+    import rules
+
+    data = digits_subset(n_train=96, n_valid=48)
+    net = stack([compile_genome(mlp([64, 12, 10], "tanh")),
+                 compile_genome(mlp([64, 8, 6, 10], "relu"))])
+    budget = rules.Budget(epochs=1, batch_size=32, patience=1)
+    hyper = [{"steps": 12}, {"steps": 5, "state_step": 0.2}]
+    fits = [rules.get_rule("pc", {"kernel": k}).fit(net, data, hyper, budget, [1, 2])
+            for k in ("torch", "triton")]
+    for a, b in zip(fits[0].params.tensors(), fits[1].params.tensors(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    assert fits[0].valid_accuracy == pytest.approx(fits[1].valid_accuracy, abs=1e-9)
+
+
+def test_kernel_option_is_checked():
+    import rules
+    from rules.registry import RuleOptionError
+
+    with pytest.raises(RuleOptionError, match="kernel must be one of"):
+        rules.get_rule("pc", {"kernel": "cuda"})
+    assert rules.get_rule("pc").options() == {"kernel": "auto"}
+
+
+def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
+    out = tmp_path / "k.json"
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, str(script), "--quick", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["rows"] and all(r["torch_s"] > 0 and r["dense_s"] > 0 for r in data["rows"])
+    if data["device"] == "cpu":
+        assert "torch paths only" in result.stdout
+        assert all(r["triton_s"] is None for r in data["rows"])  # never estimated
