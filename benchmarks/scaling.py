@@ -33,8 +33,9 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
+from evolve.chunking import plan_chunks  # noqa: E402
 from evolve.config import SearchConfig  # noqa: E402
-from evolve.evaluate import RuleSpec, chunk_by_shape, evaluate_chunk  # noqa: E402
+from evolve.evaluate import RuleSpec, evaluate_chunk  # noqa: E402
 from evolve.executors import RayExecutor, SerialExecutor  # noqa: E402
 from evolve.strategies import Candidate  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
@@ -76,7 +77,7 @@ def main() -> None:
     task = load_task("digits", seed=0)
     budget = rules.Budget(config.training.epochs, config.training.batch_size,
                           config.training.patience)
-    chunks = chunk_by_shape(make_candidates(n, seed=0), 2)
+    chunks = plan_chunks(make_candidates(n, seed=0), 2)
     shared = (task, RuleSpec("bp"), budget, 0, ())
     results: dict[str, list[tuple[float, float]]] = {"serial": [], "ray x1": [], "ray x2": []}
     results["serial"] = [run(SerialExecutor(), chunks, shared) for _ in range(repeats)]

@@ -179,11 +179,3 @@ def member_test_accuracy(rule: rules.LearningRule, candidate: Candidate, params:
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1][:500] if lines else "unknown error"
-
-
-def chunk_by_shape(candidates: Sequence[Candidate], chunk_size: int) -> list[list[Candidate]]:
-    """Chunks of similar shape (depth, neurons), so padding in each batch stays small."""
-    def shape(c: Candidate) -> tuple[int, int, int]:
-        return (len(c.genome.hidden_ids), sum(n.size for n in c.genome.nodes), c.id)
-    ordered = sorted(candidates, key=shape)
-    return [ordered[i:i + chunk_size] for i in range(0, len(ordered), chunk_size)]

@@ -1,0 +1,191 @@
+"""Evaluation throughput: what training candidates as padded population batches earns.
+
+A real generation — the genomes and hyperparameters of the last generation of a seeded
+default search (digits, neat-pso) — is trained three ways side by side in one run, for bp
+and pc, with the same budget:
+
+- ``chunked``: in padded chunks as the search plans them (evolve/chunking.py);
+- ``alone``: each candidate alone through the same ``rule.fit``;
+- ``plain``: each candidate as an ordinary torch module (its masked level blocks as
+  ``nn.Parameter`` s) trained with ``torch.optim.Adam`` on cross-entropy — bp only, the
+  yardstick a user would write by hand (pc has no plain counterpart).
+
+Also: each chunk's padded work over its members' own work (multiply-adds through the level
+blocks), the share of this machine's measured matmul peak that chunked bp reaches, and 32
+identical 64-128-10 tanh nets trained as one padded population vs as plain
+``nn.Sequential`` + Adam one after another.
+
+    python benchmarks/throughput.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/rules.py is named like the `rules` package: drop this folder from the import path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import evolve  # noqa: E402
+import rules  # noqa: E402
+from evolve.chunking import Shape, padding_ratio, plan_chunks  # noqa: E402
+from evolve.config import SearchConfig, override  # noqa: E402
+from evolve.evaluate import derive_seed  # noqa: E402
+from evolve.strategies.base import Candidate  # noqa: E402
+from evolve.tasks import load_task  # noqa: E402
+from search_spaces.compile import compile_genome, init_params, stack  # noqa: E402
+from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+
+
+def default_generation(quick: bool) -> list[Candidate]:
+    """The last generation of a seeded default search (short training: only its genomes
+    and hyperparameters are used)."""
+    settings = {"generations": 4 if quick else 8, "seed": 0, "rule": {"name": "pc"},
+                "training": {"epochs": 2, "patience": 2}, "executor": {"name": "serial"}}
+    with tempfile.TemporaryDirectory() as out:
+        run = evolve.search(override(SearchConfig(), {**settings, "out": out}), reporters=())
+        rows = run.evaluations().to_pylist()
+    last = max(r["generation"] for r in rows)
+    return [Candidate(r["candidate_id"], r["generation"], Genome.from_json(r["genome"]),
+                      json.loads(r["hyperparameters"]))
+            for r in rows if r["generation"] == last]
+
+
+def fit(rule_name: str, cands: list[Candidate], task, budget: rules.Budget) -> None:
+    rule = rules.get_rule(rule_name)
+    net = stack([compile_genome(c.genome) for c in cands])
+    hyper = [{k: v for k, v in c.hyperparameters.items()
+              if k in rule.hyperparameters().names()} for c in cands]
+    rule.fit(net, task, hyper, budget, [derive_seed(0, c.generation, c.id) for c in cands])
+
+
+def plain_bp(cand: Candidate, task, budget: rules.Budget) -> None:
+    """One candidate as an ordinary torch module with torch.optim.Adam, same minibatches."""
+    net = compile_genome(cand.genome)
+    params = init_params(net, [1], [cand.hyperparameters.get("init_scale", 1.0)])
+    module = rules.get_rule("bp").to_module(cand.genome, params)
+    optimiser = torch.optim.Adam(module.parameters(), lr=cand.hyperparameters.get("lr", 3e-3))
+    x, y = task.train.x, task.train.y
+    n, batch = len(y), min(budget.batch_size, len(y))
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(budget.epochs):
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n - batch + 1, batch):
+            idx = order[start:start + batch]
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(module(x[idx]), y[idx]).backward()
+            optimiser.step()
+        with torch.no_grad():
+            module(task.valid.x)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def matmul_peak() -> float:
+    """GFLOP/s of a large float32 matmul on this machine (the yardstick for shares)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    return 10 * 2 * 1024**3 / (time.perf_counter() - started) / 1e9
+
+
+def identical_nets(task, budget: rules.Budget, count: int = 32) -> dict:
+    nodes = (NodeGene(0, "input", 64), NodeGene(1, "output", 10),
+             NodeGene(2, "hidden", 128, "tanh"))
+    genome = Genome(nodes, (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 1)))
+    cands = [Candidate(i, 0, genome, {"lr": 3e-3}) for i in range(count)]
+    population = timed(lambda: fit("bp", cands, task, budget))
+
+    def sequential() -> None:
+        for i in range(count):
+            torch.manual_seed(i)
+            model = nn.Sequential(nn.Linear(64, 128), nn.Tanh(), nn.Linear(128, 10))
+            optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+            gen = torch.Generator().manual_seed(i)
+            x, y = task.train.x, task.train.y
+            for _ in range(budget.epochs):
+                order = torch.randperm(len(y), generator=gen)
+                for start in range(0, len(y) - budget.batch_size + 1, budget.batch_size):
+                    idx = order[start:start + budget.batch_size]
+                    optimiser.zero_grad()
+                    nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                    optimiser.step()
+                with torch.no_grad():
+                    model(task.valid.x)
+    plain = timed(sequential)
+    return {"count": count, "population_s": population, "sequential_s": plain,
+            "speedup": plain / population}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter search and training")
+    parser.add_argument("--json", metavar="PATH", help="write the figures here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # what one evaluation task gets on a worker
+    task = load_task("digits", seed=0)
+    budget = rules.Budget(epochs=3 if args.quick else 15, batch_size=64,
+                          patience=10**6)  # full epochs: equal work on every path
+    cands = default_generation(args.quick)
+    chunks = plan_chunks(cands, max_size=16)
+    ratios = [padding_ratio([Shape.of(c.genome) for c in ch]) for ch in chunks]
+    own_work = sum(Shape.of(c.genome).work for c in cands)
+    result = {"candidates": len(cands), "chunk_sizes": [len(c) for c in chunks],
+              "padding_ratios": ratios,
+              "mean_hidden_neurons": sum(sum(n.size for n in c.genome.nodes
+                                             if n.role == "hidden") for c in cands) / len(cands),
+              "rules": {}}
+    for rule_name in ("bp", "pc"):
+        chunked = timed(lambda r=rule_name: [fit(r, ch, task, budget) for ch in chunks])
+        alone = timed(lambda r=rule_name: [fit(r, [c], task, budget) for c in cands])
+        row = {"chunked_s": chunked, "alone_s": alone, "chunked_vs_alone": alone / chunked}
+        if rule_name == "bp":
+            plain = timed(lambda: [plain_bp(c, task, budget) for c in cands])
+            row.update(plain_s=plain, chunked_vs_plain=plain / chunked)
+            examples = budget.epochs * (len(task.train.y) // budget.batch_size
+                                        * budget.batch_size)
+            flops = 3 * 2 * own_work * examples  # forward + two backward matmuls
+            row["gflops"] = flops / chunked / 1e9
+        result["rules"][rule_name] = row
+    result["peak_gflops"] = matmul_peak()
+    result["rules"]["bp"]["share_of_peak"] = result["rules"]["bp"]["gflops"] / \
+        result["peak_gflops"]
+    result["identical_64_128_10"] = identical_nets(task, budget)
+
+    print(f"generation: {len(cands)} candidates, mean {result['mean_hidden_neurons']:.0f} hidden "
+          f"neurons; chunks {result['chunk_sizes']}; padded/own work max "
+          f"{max(ratios):.2f} mean {sum(ratios) / len(ratios):.2f}")
+    print(f"{'rule':<5} {'chunked s':>10} {'alone s':>9} {'plain s':>9} {'vs alone':>9} "
+          f"{'vs plain':>9}")
+    for name, r in result["rules"].items():
+        plain = f"{r['plain_s']:.2f}" if "plain_s" in r else "-"
+        vs_plain = f"{r['chunked_vs_plain']:.2f}x" if "plain_s" in r else "-"
+        print(f"{name:<5} {r['chunked_s']:>10.2f} {r['alone_s']:>9.2f} {plain:>9} "
+              f"{r['chunked_vs_alone']:>8.2f}x {vs_plain:>9}")
+    bp = result["rules"]["bp"]
+    print(f"bp chunked: {bp['gflops']:.1f} GFLOP/s of a {result['peak_gflops']:.0f} GFLOP/s "
+          f"matmul peak ({bp['share_of_peak']:.0%})")
+    same = result["identical_64_128_10"]
+    print(f"32 x 64-128-10 bp: padded population {same['population_s']:.2f} s vs plain "
+          f"nn.Sequential one at a time {same['sequential_s']:.2f} s ({same['speedup']:.2f}x)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Chunk planning: every chunk's padded work stays within 1.3x its members' own, chunks never
+exceed their size cap, every candidate is planned once, and the work model is the stacked
+population's real layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from netkit import mlp
+
+from evolve.chunking import MAX_PADDING, Shape, block_work, padded_sizes, plan_chunks
+from evolve.strategies.base import Candidate
+from search_spaces.compile import compile_genome, stack
+from search_spaces.innovation import InnovationTracker
+from search_spaces.space import SearchSpace, SpaceSettings
+
+
+def grown(n: int, seed: int, max_hidden: int = 256) -> list[Candidate]:
+    """Genomes grown by the search space's own mutations (sizes up to ``max_hidden``)."""
+    space = SearchSpace(64, 10, SpaceSettings(max_hidden_size=max_hidden))
+    tracker, rng = InnovationTracker(), np.random.default_rng(seed)
+    from evolve.strategies import StrategyConfig
+
+    rates = StrategyConfig().mutation
+    out = []
+    for i in range(n):
+        genome = space.minimal_genome(tracker)
+        for _ in range(int(rng.integers(0, 8))):
+            genome = space.mutate(genome, rng, tracker, rates)
+        out.append(Candidate(i, 0, genome, {}))
+    return out
+
+
+def test_the_work_model_is_the_stacked_layout():
+    cands = grown(12, seed=1)
+    shapes = [Shape.of(c.genome) for c in cands]
+    net = stack([compile_genome(c.genome) for c in cands])
+    assert padded_sizes(shapes) == tuple(net.level_sizes)
+    assert block_work((64, 128, 10)) == 64 * 128 + 10 * (64 + 128)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chunks_bound_padding_and_size_and_cover_every_candidate(seed):
+    cands = grown(40, seed)
+    chunks = plan_chunks(cands, max_size=16)
+    assert sorted(c.id for ch in chunks for c in ch) == [c.id for c in cands]
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= 16
+        shapes = [Shape.of(c.genome) for c in chunk]
+        net = stack([compile_genome(c.genome) for c in chunk])
+        padded = len(chunk) * block_work(net.level_sizes)  # measured on the real stack
+        assert padded <= MAX_PADDING * sum(s.work for s in shapes) + 1e-9
+
+
+def test_identical_nets_share_one_chunk_and_outliers_do_not_join():
+    same = [Candidate(i, 0, mlp([64, 32, 10]), {}) for i in range(8)]
+    huge = Candidate(8, 0, mlp([64, 256, 256, 10]), {})
+    chunks = plan_chunks([*same, huge], max_size=16)
+    assert sorted(len(c) for c in chunks) == [1, 8]
+    with pytest.raises(ValueError, match="max_size"):
+        plan_chunks(same, max_size=0)
