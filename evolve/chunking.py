@@ -14,14 +14,17 @@ updates are its own), so the plan changes speed only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from evolve.strategies.base import Candidate
 from search_spaces.compile import compile_genome
 from search_spaces.genome import Genome
 
 MAX_PADDING = 1.3  # padded work / the members' own work, per chunk
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,22 +70,41 @@ def padding_ratio(shapes: Sequence[Shape]) -> float:
 
 
 def plan_chunks(candidates: Sequence[Candidate], max_size: int,
-                max_padding: float = MAX_PADDING) -> list[list[Candidate]]:
-    """Chunks of at most ``max_size`` candidates, each padded by at most ``max_padding``."""
+                max_padding: float = MAX_PADDING, workers: int = 1) -> list[list[Candidate]]:
+    """Chunks of at most ``max_size`` candidates, each padded by at most ``max_padding``,
+    largest work first (see :func:`plan`)."""
+    return plan(candidates, [Shape.of(c.genome) for c in candidates], max_size,
+                max_padding, workers)
+
+
+def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
+         max_padding: float = MAX_PADDING, workers: int = 1) -> list[list[T]]:
+    """Cut ``items`` (with their compiled ``shapes``) into chunks: visited in order of depth
+    and work, a chunk grows while it holds at most ``max_size`` items, its padding stays
+    within ``max_padding`` and (with several ``workers``) its work within a fair share of
+    the generation's, ``total / workers``, so one chunk of the largest networks cannot hold
+    the generation's barrier alone. Chunks come largest first: started first, the longest
+    ones do not finish last (longest-processing-time-first list scheduling)."""
     if max_size < 1:
         raise ValueError(f"max_size must be >= 1, got {max_size}")
-    shapes = {c.id: Shape.of(c.genome) for c in candidates}
-    ordered = sorted(candidates, key=lambda c: (len(shapes[c.id].sizes), shapes[c.id].work,
-                                                shapes[c.id].sizes, c.id))
-    chunks: list[list[Candidate]] = []
-    current: list[Candidate] = []
-    for cand in ordered:
-        trial = [*current, cand]
-        if current and (len(trial) > max_size or
-                        padding_ratio([shapes[c.id] for c in trial]) > max_padding):
-            chunks.append(current)
-            trial = [cand]
+    if len(items) != len(shapes):
+        raise ValueError("plan() needs one shape per item")
+    share = sum(s.work for s in shapes) / workers if workers > 1 else math.inf
+    order = sorted(range(len(items)), key=lambda i: (len(shapes[i].sizes), shapes[i].work,
+                                                     shapes[i].sizes, i))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        trial = [*current, i]
+        if current:
+            trial_shapes = [shapes[j] for j in trial]
+            padded = len(trial) * block_work(padded_sizes(trial_shapes))
+            own = sum(s.work for s in trial_shapes)
+            if len(trial) > max_size or padded > max_padding * own or padded > share:
+                chunks.append(current)
+                trial = [i]
         current = trial
     if current:
         chunks.append(current)
-    return chunks
+    chunks.sort(key=lambda c: -len(c) * block_work(padded_sizes([shapes[j] for j in c])))
+    return [[items[j] for j in c] for c in chunks]

@@ -52,3 +52,39 @@ def test_search_quality_runs_end_to_end(tmp_path):
         assert evals[-1] >= 24 and (len(evals) == 1 or evals[-2] < 24)
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "neat-pso" in result.stdout and "hypervolume" in result.stdout
+
+
+def test_cluster_simulation_runs_and_is_checked_against_ray(tmp_path):
+    """cluster_sim.py --quick on a tiny recorded run: the simulated table and its validation
+    against real Ray (local x1, x2, a 3-node Cluster) come out; the model itself is exact
+    on a hand-made case."""
+    import evolve
+    from evolve.config import SearchConfig, override
+
+    run = evolve.search(override(SearchConfig(), {
+        "generations": 2, "population": 6, "task": {"name": "iris"}, "rule": {"name": "bp"},
+        "training": {"epochs": 2}, "executor": {"name": "serial"},
+        "out": str(tmp_path / "runs")}), reporters=())
+    script = ROOT / "benchmarks" / "cluster_sim.py"
+    out = tmp_path / "sim.json"
+    result = subprocess.run([sys.executable, str(script), "--quick", "--run", str(run.path),
+                             "--json", str(out)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [r["setting"] for r in data["validation"]] == ["local x1", "local x2",
+                                                          "cluster 3 nodes"]
+    assert all(r["measured_s"] > 0 and r["simulated_s"] > 0 for r in data["validation"])
+    assert {(r["population"], r["workers"]) for r in data["simulation"]} >= {(1000, 64)}
+    assert all(0 < r["utilisation"] <= 1 for r in data["simulation"])
+    sim = _load(script)
+    assert sim.makespan([3.0, 2.0, 2.0, 1.0], 2) == 4.0  # LPT on two workers: {3,1} {2,2}
+    assert sim.makespan([1.0, 1.0], 4) == 1.0
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
