@@ -10,6 +10,7 @@ result; it never raises. ``close`` is called once when the search ends.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -97,9 +98,7 @@ class RayExecutor(Executor):
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(),
-                         include_dashboard=self.dashboard, dashboard_host="127.0.0.1",
-                         log_to_driver=False, configure_logging=False)
+                _start_local_ray(ray, self.num_cpus or os.cpu_count(), self.dashboard)
                 self._started_ray = True
         return ray
 
@@ -167,6 +166,45 @@ class RayExecutor(Executor):
 
             ray.shutdown()
             self._started_ray = False
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
+    """A search on one machine needs no network: every Ray service of the instance it starts
+    must be unreachable from other machines.
+
+    Ray binds its servers (GCS, raylet, object manager, workers, agents) to the node's IP
+    address, and ``ray.init`` replaces a loopback ``_node_ip_address`` with the machine's
+    routable address unless Ray runs in its single-machine mode (``ENABLE_RAY_CLUSTER`` false,
+    what ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` selects). That variable is read once, when
+    ``ray`` is first imported, so the mode is switched on here for this ``ray.init`` only: a
+    later ``ray.init(address=...)`` in the same process joins a cluster as before. If a Ray
+    version ignores this, the check below stops the search rather than run it exposed.
+    """
+    from ray._private import ray_constants
+
+    # ray.init disables usage stats for release wheels; say it for every wheel
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    cluster_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    if cluster_mode is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=dashboard,
+                 dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
+                 log_to_driver=False, configure_logging=False)
+    finally:
+        if cluster_mode is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:
+        ray.shutdown()
+        raise RuntimeError(
+            f"ray {ray.__version__} started its local instance on {node_ip}, not on loopback: "
+            "its services would be reachable from other machines; stopped it. Use "
+            "--executor serial, or join a Ray instance configured for your network "
+            "(--address)")
 
 
 def _one_line(exc: BaseException) -> str:

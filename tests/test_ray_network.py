@@ -1,0 +1,135 @@
+"""The local Ray instance a search starts is reachable from this machine only.
+
+Each test runs `neurevo search` (default executor: a local Ray instance) as a subprocess, so
+the driver and every Ray process of that instance form one process tree; only that tree is
+inspected and, whatever happens, killed at the end (other Ray instances on the machine are
+left alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def _search_command(out: Path, generations: int, epochs: int) -> list[str]:
+    return [sys.executable, "-m", "evolve.cli", "search", "--task", "iris", "--rule", "bp",
+            "--strategy", "neat", "--objectives", "accuracy,params",
+            "--generations", str(generations), "--population", "8", "--seed", "1",
+            "--out", str(out), "--set", f"training.epochs={epochs}",
+            "--set", f"training.patience={epochs}", "--set", "executor.chunk_size=2",
+            "--set", "executor.num_cpus=2"]
+
+
+@pytest.fixture
+def driver(tmp_path):
+    """Start a search driver; on the way out kill it and every process it started."""
+    started: list[subprocess.Popen] = []
+    seen: dict[int, psutil.Process] = {}
+
+    def start(generations: int = 3, epochs: int = 20) -> tuple[subprocess.Popen, dict]:
+        log = open(tmp_path / f"driver-{len(started)}.log", "w+b")  # noqa: SIM115
+        proc = subprocess.Popen(_search_command(tmp_path / "runs", generations, epochs),
+                                stdout=subprocess.DEVNULL, stderr=log)
+        proc.log = log  # a file, not a pipe: a chatty driver never blocks on it
+        started.append(proc)
+        return proc, seen
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                seen.update(_tree(proc.pid))
+                proc.kill()
+            proc.wait(timeout=60)
+            proc.log.close()
+        for p in seen.values():
+            with contextlib.suppress(psutil.Error):
+                p.kill()  # psutil checks pid and start time: never a recycled pid
+
+
+def _tree(pid: int) -> dict[int, psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return {p.pid: p for p in [root, *root.children(recursive=True)]}
+    except psutil.Error:
+        return {}
+
+
+def _stderr(proc: subprocess.Popen) -> str:
+    proc.log.seek(0)
+    return proc.log.read().decode(errors="replace")[-3000:]
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _name(p: psutil.Process) -> str:
+    try:
+        cmd = [c.strip() for c in p.cmdline()]
+    except psutil.Error:
+        return "?"
+    if not cmd:
+        return "?"
+    first = Path(cmd[0]).name
+    return cmd[0] if first.startswith("ray::") else (
+        first if "python" not in first else " ".join(Path(c).name for c in cmd[1:3]))
+
+
+def _listeners(procs: dict[int, psutil.Process]) -> set[tuple[str, str, int]]:
+    """(process, address, port) of every socket that accepts connections or datagrams."""
+    found = set()
+    for p in procs.values():
+        try:
+            conns = p.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        for c in conns:
+            listening = (c.status == psutil.CONN_LISTEN if c.type == socket.SOCK_STREAM
+                         else not c.raddr)
+            if listening:
+                found.add((_name(p), c.laddr.ip, c.laddr.port))
+    return found
+
+
+def _loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return (mapped or addr).is_loopback
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not predicate():
+        assert proc.poll() is None, _stderr(proc)
+        time.sleep(0.1)
+    assert predicate(), f"not within {timeout} s"
+
+
+def test_every_ray_service_of_a_local_instance_listens_on_loopback_only(driver):
+    proc, _ = driver(generations=3, epochs=20)
+    seen: set[tuple[str, str, int]] = set()
+    while proc.poll() is None:
+        seen |= _listeners(_tree(proc.pid))
+        time.sleep(0.2)
+    assert proc.returncode == 0, _stderr(proc)
+    names = {name for name, _, _ in seen}
+    # the instance was really observed: GCS, raylet and at least one worker
+    assert any("gcs_server" in n for n in names), seen
+    assert any("raylet" in n for n in names), seen
+    assert any(n.startswith("ray::") for n in names), seen
+    wide = sorted(s for s in seen if not _loopback(s[1]))
+    assert not wide, f"reachable from other machines: {wide}"
