@@ -10,7 +10,12 @@ result; it never raises. ``close`` is called once when the search ends.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -65,7 +70,10 @@ class RayExecutor(Executor):
     """Ray tasks, one per chunk of candidates, on a local Ray instance or a cluster.
 
     - ``address=None`` starts a local instance sized to this machine (dashboard off unless
-      asked, bound to 127.0.0.1); ``"auto"`` or ``"HOST:PORT"`` joins a running cluster.
+      asked). All its services listen on 127.0.0.1 only, and its processes end with the
+      driver even when the driver is SIGKILLed (see ``_start_local_ray``).
+      ``"auto"`` or ``"HOST:PORT"`` joins a running cluster, whose own configuration
+      decides what it exposes.
     - Shared arguments (the data set) go into the object store once per search.
     - At most as many chunks are in flight as the cluster has slots, so a submitted chunk
       starts at once and its time limit (``eval_timeout`` seconds per candidate) measures
@@ -97,9 +105,7 @@ class RayExecutor(Executor):
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(),
-                         include_dashboard=self.dashboard, dashboard_host="127.0.0.1",
-                         log_to_driver=False, configure_logging=False)
+                _start_local_ray(ray, self.num_cpus or os.cpu_count(), self.dashboard)
                 self._started_ray = True
         return ray
 
@@ -166,7 +172,121 @@ class RayExecutor(Executor):
             import ray
 
             ray.shutdown()
+            _stop_watchdog()
             self._started_ray = False
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
+    """A search on one machine needs no network: every Ray service of the instance it starts
+    must be unreachable from other machines.
+
+    Ray binds its servers (GCS, raylet, object manager, workers, agents) to the node's IP
+    address, and ``ray.init`` replaces a loopback ``_node_ip_address`` with the machine's
+    routable address unless Ray runs in its single-machine mode (``ENABLE_RAY_CLUSTER`` false,
+    what ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` selects). That variable is read once, when
+    ``ray`` is first imported, so the mode is switched on here for this ``ray.init`` only: a
+    later ``ray.init(address=...)`` in the same process joins a cluster as before. If a Ray
+    version ignores this, the check below stops the search rather than run it exposed.
+    """
+    import psutil  # after ray: Ray ships one when the environment has none
+    from ray._private import ray_constants
+
+    driver = psutil.Process()
+    before = {p.pid for p in driver.children(recursive=True)}
+    # ray.init disables usage stats for release wheels; say it for every wheel
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    cluster_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    if cluster_mode is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=dashboard,
+                 dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
+                 log_to_driver=False, configure_logging=False)
+    finally:
+        if cluster_mode is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:
+        ray.shutdown()
+        raise RuntimeError(
+            f"ray {ray.__version__} started its local instance on {node_ip}, not on loopback: "
+            "its services would be reachable from other machines; stopped it. Use "
+            "--executor serial, or join a Ray instance configured for your network "
+            "(--address)")
+    started = [p.pid for p in driver.children(recursive=True) if p.pid not in before]
+    _start_watchdog(started)
+
+
+# -- a driver killed with SIGKILL ---------------------------------------------------------------
+# On Linux Ray ties its local instance to the driver with PR_SET_PDEATHSIG: GCS, raylet and
+# Ray's Python helpers die with the driver, and workers notice their raylet is gone within
+# ~2 s. The raylet's agents (dashboard agent, runtime-env agent) notice at once too, but first
+# report the raylet's death to the GCS, which is dead as well, and give up only after that
+# call's 60 s timeout. The watchdog is a separate small process holding the read end of a pipe
+# from the driver: the kernel closes the write end however the driver ends, and unless the
+# driver said "stop" first (a normal shutdown: Ray already stopped everything), the watchdog
+# ends the instance's processes. It knows them by pid and start time, so a recycled pid is
+# never hit. Other systems have no PR_SET_PDEATHSIG; there Ray starts its own reaper
+# process instead (read in Ray's source, not measured), and no watchdog is started.
+
+_watchdog: subprocess.Popen | None = None  # per Ray instance, like ray.init's own state
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (None once it has ended): with the pid, its identity."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after the command name
+    except OSError:
+        return None
+    if fields[0] in (b"Z", b"X"):  # exited, only its exit status left
+        return None
+    return fields[19].decode()  # field 22 of proc_pid_stat(5): start time in clock ticks
+
+
+def _start_watchdog(pids: list[int]) -> None:
+    global _watchdog
+    if not sys.platform.startswith("linux"):
+        return
+    _stop_watchdog()
+    known = [f"{pid}:{start}" for pid in pids if (start := _start_time(pid)) is not None]
+    # -I: the watchdog imports nothing from this checkout's environment, only the stdlib
+    _watchdog = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__), *known],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+
+def _stop_watchdog() -> None:
+    global _watchdog
+    if _watchdog is None:
+        return
+    with contextlib.suppress(OSError):
+        _watchdog.stdin.write(b"stop")
+        _watchdog.stdin.close()
+    try:
+        _watchdog.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _watchdog.kill()
+        _watchdog.wait()
+    _watchdog = None
+
+
+def _watch(known: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    if sys.stdin.buffer.read() == b"stop":  # blocks until the driver stops Ray or is gone
+        return
+    targets = [tuple(item.split(":", 1)) for item in known]
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 0.0)):
+        for pid, start in targets:
+            if _start_time(int(pid)) == start:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(
+                _start_time(int(pid)) == start for pid, start in targets):
+            time.sleep(0.05)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -185,3 +305,7 @@ def make_executor(name: str, **options: Any) -> Executor:
             f"executor.name: unknown executor {name!r}; expected one of {sorted(EXECUTORS)}"
         ) from None
     return factory(**options)
+
+
+if __name__ == "__main__":
+    _watch(sys.argv[1:])
