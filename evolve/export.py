@@ -27,13 +27,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
-from evolve.records import RecordError, atomic_write
+from evolve.records import (
+    RecordError,
+    atomic_write,
+    load_tensors,
+    params_from_tensors,
+    tensor_header,
+    weights_problem,
+)
 from evolve.run import Architecture
-from search_spaces.genome import Genome, GenomeError
-from search_spaces.net import Params
+from search_spaces.genome import Genome
 
 FORMAT = "architecture/1"
 
@@ -75,45 +80,85 @@ def export_architecture(arch: Architecture, path: str | Path, *, run_id: str | N
 
 
 def load_architecture(path: str | Path) -> Architecture:
-    """Read an export written by :func:`export_architecture` (or ``neurevo export``)."""
+    """Read an export written by :func:`export_architecture` (or ``neurevo export``).
+
+    Everything is checked before it is trusted: the genome (within the size limits of
+    :meth:`Genome.validate`), the tensors' names and shapes against the network the genome
+    compiles to — from the file's header, before any tensor is loaded, so a small file
+    claiming a huge network fails at once —, finite weights, and an input standardisation
+    that can be applied (finite, positive ``input.std``, one value per input). Any damage is
+    a one-line :class:`RecordError` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such architecture file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    except Exception as exc:  # noqa: BLE001 - a file that is not safetensors at all
-        raise RecordError(f"{path}: not a safetensors file ({exc})") from None
+    metadata, shapes = tensor_header(path)
     if metadata.get("neurevo.format") != FORMAT:
         raise RecordError(f"{path}: not a neurevo architecture export (neurevo.format is "
                           f"{metadata.get('neurevo.format')!r}, expected {FORMAT!r})")
+    try:
+        about: Any = json.loads(metadata.get("neurevo.architecture", ""))
+    except (ValueError, RecursionError) as exc:
+        raise RecordError(f"{path}: damaged architecture export (neurevo.architecture is not "
+                          f"JSON: {_one_line(exc)})") from None
+    if not isinstance(about, dict) or "genome" not in about:
+        raise RecordError(f"{path}: damaged architecture export (neurevo.architecture is not "
+                          "an object with a genome)")
+    try:
+        genome = Genome.from_dict(about["genome"])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise RecordError(f"{path}: damaged architecture export (genome: "
+                          f"{_one_line(exc)})") from None
+    weights = {k: v for k, v in shapes.items() if not k.startswith("input.")}
+    problem = weights_problem(weights, genome) or _standardisation_problem(shapes, genome)
+    if problem:
+        raise RecordError(f"{path}: {problem}")
+    tensors = load_tensors(path)
+    std = tensors.get("input.std")
+    if std is not None and not bool((std > 0).all()):
+        raise RecordError(f"{path}: input.std holds a value that is not positive (inputs are "
+                          "divided by it)")
 
     def number(v: Any) -> float:
         return float("nan") if v is None else float(v)
 
     try:
-        about: dict[str, Any] = json.loads(metadata["neurevo.architecture"])
-        genome = Genome.from_dict(about["genome"])
-        n = sum(1 for k in tensors if k.startswith("weight."))
-        params = Params([tensors[f"weight.{i}"].unsqueeze(0) for i in range(n)],
-                        [tensors[f"bias.{i}"].unsqueeze(0) for i in range(n)],
-                        tensors["recurrent"].unsqueeze(0) if "recurrent" in tensors else None)
         return Architecture(
             candidate_id=int(about["candidate_id"]), generation=int(about["generation"]),
-            rule=about["rule"], genome=genome,
+            rule=str(about["rule"]), genome=genome,
             objectives={k: number(v) for k, v in about["objectives"].items()},
             test_accuracy=number(about["test_accuracy"]),
             valid_accuracy=number(about["valid_accuracy"]),
             hyperparameters=dict(about["hyperparameters"]), costs=dict(about["costs"]),
-            violations=dict(about["violations"]), weights_path=path, _params=params,
+            violations=dict(about["violations"]), weights_path=path,
+            _params=params_from_tensors({k: v for k, v in tensors.items()
+                                         if not k.startswith("input.")}),
             rank=int(about.get("rank", 1)), species=int(about.get("species", -1)),
             rule_options=dict(about.get("rule_options", {})),
             rule_limits=dict(about.get("rule_limits", {})), curve=list(about.get("curve", [])),
-            class_names=tuple(about.get("class_names", ())),
-            input_mean=tensors.get("input.mean"), input_std=tensors.get("input.std"),
-            source={"run_id": about.get("run_id", ""), "task": about.get("task", "")},
+            class_names=tuple(str(c) for c in about.get("class_names", ())),
+            input_mean=tensors.get("input.mean"), input_std=std,
+            source={"run_id": str(about.get("run_id", "")), "task": str(about.get("task", ""))},
         )
-    except (KeyError, TypeError, ValueError, GenomeError) as exc:
-        raise RecordError(f"{path}: damaged architecture export "
-                          f"({type(exc).__name__}: {exc})") from None
+    except KeyError as exc:
+        raise RecordError(f"{path}: damaged architecture export (no {exc})") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RecordError(f"{path}: damaged architecture export ({type(exc).__name__}: "
+                          f"{_one_line(exc)})") from None
+
+
+def _standardisation_problem(shapes: dict[str, tuple[int, ...]], genome: Genome) -> str | None:
+    stats = [k for k in shapes if k.startswith("input.")]
+    unknown = sorted(set(stats) - {"input.mean", "input.std"})
+    if unknown:
+        return f"unexpected tensor {unknown[0]!r}"
+    if len(stats) == 1:
+        return f"{stats[0]} without its partner (input.mean and input.std go together)"
+    n = sum(genome.node(i).size for i in genome.input_ids)
+    for name in stats:
+        if shapes[name] != (n,):
+            return f"{name} has shape {list(shapes[name])}, expected [{n}] (one per input)"
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -287,9 +287,11 @@ class Session:
         the generation's size, infeasible candidates that are not trained included)."""
         for r in self.reporters:
             r.generation_start(generation, asked)
-        wanted = {c.id for c in candidates}
+        # the journal's weights are checked against these genomes: what does not fit is set
+        # aside and evaluated again rather than trusted
+        wanted = {c.id: c.genome for c in candidates}
         outcomes = {row["candidate_id"]: outcome_from_row(row, params)
-                    for row, params in self.store.read_partial(generation)
+                    for row, params in self.store.read_partial(generation, wanted)
                     if row["candidate_id"] in wanted}
         budget = self.config.training
         todo = [c for c in candidates if c.id not in outcomes]

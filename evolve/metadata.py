@@ -100,25 +100,82 @@ class RunDescription:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunDescription:
+        """Parse ``run.json``; ValueError naming the field whose shape is not what readers
+        use (a reader must never meet it later as a KeyError deep in a report)."""
+        data = _object(data, "run.json")
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
-        t = dict(data["task"])
+        t = _object(data.get("task"), "task")
         task = TaskRecord(
             name=str(t["name"]), path=str(t["path"]), content_hash=str(t["content_hash"]),
-            class_names=tuple(str(c) for c in t["class_names"]),
-            n_features=int(t["n_features"]), n_classes=int(t["n_classes"]),
-            split_sizes={str(k): int(v) for k, v in t["split_sizes"].items()},
-            feature_mean=tuple(float(v) for v in t.get("feature_mean", ())),
-            feature_std=tuple(float(v) for v in t.get("feature_std", ())))
-        r = dict(data["rule"])
-        rule = RuleRecord(str(r["name"]), dict(r["options"]), dict(r["hyperparameters"]),
-                          dict(r["limits"]))
-        objectives = tuple(ObjectiveRecord(str(o["name"]), str(o["direction"]),
-                                           float(o["reference"]), bool(o["log_scale"]),
-                                           bool(o["builtin"])) for o in data["objectives"])
-        return cls(str(data["run_id"]), objectives, tuple(str(c) for c in data["constraints"]),
+            class_names=tuple(str(c) for c in _list(t["class_names"], "task.class_names")),
+            n_features=_count(t["n_features"], "task.n_features"),
+            n_classes=_count(t["n_classes"], "task.n_classes"),
+            split_sizes={str(k): int(v) for k, v in
+                         _object(t["split_sizes"], "task.split_sizes").items()},
+            feature_mean=_numbers(t.get("feature_mean", []), "task.feature_mean"),
+            feature_std=_numbers(t.get("feature_std", []), "task.feature_std"))
+        if len(task.class_names) != task.n_classes:
+            raise ValueError(f"task.class_names has {len(task.class_names)} names for "
+                             f"{task.n_classes} classes")
+        for name in ("feature_mean", "feature_std"):
+            values = getattr(task, name)
+            if values and len(values) != task.n_features:
+                raise ValueError(f"task.{name} has {len(values)} values for "
+                                 f"{task.n_features} features")
+        if any(not v > 0 for v in task.feature_std):
+            raise ValueError("task.feature_std holds a value that is not positive")
+        r = _object(data.get("rule"), "rule")
+        limits = _object(r["limits"], "rule.limits")
+        for key, limit in limits.items():
+            if not isinstance(limit, dict) or not isinstance(limit.get("removed"), bool):
+                raise ValueError(f"rule.limits.{key} is not an object with a boolean 'removed'")
+        rule = RuleRecord(str(r["name"]), _object(r["options"], "rule.options"),
+                          _object(r["hyperparameters"], "rule.hyperparameters"), limits)
+        objectives = []
+        for i, o in enumerate(_list(data["objectives"], "objectives")):
+            o = _object(o, f"objectives[{i}]")
+            record = ObjectiveRecord(str(o["name"]), str(o["direction"]),
+                                     float(o["reference"]), bool(o["log_scale"]),
+                                     bool(o["builtin"]))
+            if record.direction not in ("max", "min"):
+                raise ValueError(f"objectives[{i}].direction is {record.direction!r}, "
+                                 "expected 'max' or 'min'")
+            if not math.isfinite(record.reference):
+                raise ValueError(f"objectives[{i}].reference is not finite")
+            objectives.append(record)
+        names = [o.name for o in objectives]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"objectives {names}: expected one or more, each named once")
+        return cls(str(data["run_id"]), tuple(objectives),
+                   tuple(str(c) for c in _list(data["constraints"], "constraints")),
                    task, rule, str(data["profile"]), str(data["profile_source"]),
                    bool(data.get("custom_cost_fn", False)))
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{where} is {type(value).__name__}, expected a list")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where} is {value!r}, expected a positive integer")
+    return value
+
+
+def _numbers(value: Any, where: str) -> tuple[float, ...]:
+    numbers = tuple(float(v) for v in _list(value, where))
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{where} holds a value that is not finite")
+    return numbers
 
 
 def _finite(value: Any) -> Any:
@@ -140,10 +197,13 @@ def read_description(root: Path) -> RunDescription | None:
     if not path.is_file():
         return None
     try:
-        return RunDescription.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RecordError(f"{path}: damaged run description ({type(exc).__name__}: {exc})") \
-            from None
+        return RunDescription.from_dict(json.loads(path.read_bytes().decode("utf-8")))
+    except KeyError as exc:
+        raise RecordError(f"{path}: damaged run description (no {exc})") from None
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # ValueError covers text that is not JSON, or not UTF-8
+        raise RecordError(f"{path}: damaged run description ("
+                          f"{' '.join(str(exc).split())})") from None
 
 
 def missing_objectives(description: RunDescription, given: Sequence[str | Objective] | None

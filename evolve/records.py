@@ -15,23 +15,34 @@ Nothing is pickled: tables are Parquet, state is JSON, tensors are safetensors. 
 is written under a temporary name in the same folder and renamed over the target, so a
 crash leaves either the old file or the new one, never half of one. The checkpoint is
 written last in a generation, so whatever it names is already on disk.
+
+Every file is checked when it is read (the columns and types of a table, the shape of the
+checkpoint, the tensors of a weights file against the genome they belong to), so a damaged
+file is a :class:`RecordError` naming the file and what is wrong, never a traceback from
+deep inside a reader. The checks read schemas, headers and shapes, not contents, so they
+cost next to nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Callable, Sequence
+import stat
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from search_spaces.compile import node_levels
+from search_spaces.genome import Genome
 from search_spaces.net import Params
 
 EVALUATION_FIELDS = [
@@ -61,10 +72,27 @@ EVALUATION_FIELDS = [
     ("metrics", pa.string()),  # JSON: validation metrics the objectives/constraints declared
 ]
 OBJECTIVE_PREFIX = "objective."
+# What readers index without a fallback (the other columns are checked for their type when
+# present: runs from before a column existed still read)
+EVALUATION_REQUIRED = ("generation", "candidate_id", "species", "genome", "rule",
+                       "hyperparameters", "valid_accuracy", "test_accuracy", "status")
+# the journal of a generation in progress (evolve.evaluate.JOURNAL_FIELDS)
+JOURNAL_FIELDS = [
+    ("candidate_id", pa.int64()), ("status", pa.string()), ("valid_accuracy", pa.float64()),
+    ("test_accuracy", pa.float64()), ("epochs", pa.int64()), ("train_seconds", pa.float64()),
+    ("error", pa.string()), ("worker", pa.string()), ("seed", pa.int64()),
+    ("curve", pa.string()), ("traceback", pa.string()), ("metrics", pa.string()),
+]
+JOURNAL_REQUIRED = ("candidate_id", "status")
+DAMAGED_DIR = "damaged"  # where damaged journal files are set aside, under the run
 
 
 class RecordError(ValueError):
     """A run directory is missing a file or holds something unreadable."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 def evaluation_schema(objectives: Sequence[str]) -> pa.Schema:
@@ -74,12 +102,26 @@ def evaluation_schema(objectives: Sequence[str]) -> pa.Schema:
 
 
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
+
+    The temporary file is created with mode 0666 for the kernel to narrow by the umask, as
+    for any file a program writes (``tempfile.mkstemp`` would make every record 0600,
+    unreadable by the group that shares a runs folder); ``O_EXCL`` keeps its name ours. The
+    mode the kernel gave it is set again after ``write``, for writers that replace the file
+    with one of their own (safetensors writes 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, mode)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -100,6 +142,251 @@ def write_table(path: Path, table: pa.Table) -> None:
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
+# -- checks on what is read ------------------------------------------------------------------
+def _kind(t: pa.DataType) -> str:
+    """A column type as readers use it: widths do not matter, kinds do."""
+    if pa.types.is_integer(t):
+        return "integers"
+    if pa.types.is_floating(t):
+        return "floats"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "strings"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"lists of {_kind(t.value_type)}"
+    return str(t)
+
+
+def read_table(path: Path, fields: Iterable[tuple[str, pa.DataType]],
+               required: Iterable[str] = (), present: Iterable[str] = ()) -> pa.Table:
+    """A Parquet table whose known columns (``fields``) hold what they should, with every
+    ``required`` column there and complete and every ``present`` column there."""
+    if not path.is_file():
+        raise RecordError(f"{path}: missing")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - whatever the decoder trips on, it is damage
+        why = _one_line(exc).replace(f" '{path}'", "")
+        raise RecordError(f"{path}: not a readable Parquet table ({why})") from None
+    names = table.column_names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise RecordError(f"{path}: column {repeated[0]!r} appears twice")
+    required = list(required)
+    for name in [*required, *present]:
+        if name not in names:
+            raise RecordError(f"{path}: no column {name!r} (damaged, or not this kind of table)")
+    kinds = dict(fields)
+    for f in table.schema:
+        want = kinds.get(f.name, pa.float64() if f.name.startswith(OBJECTIVE_PREFIX) else None)
+        if want is not None and _kind(f.type) != _kind(want):
+            raise RecordError(f"{path}: column {f.name!r} holds {f.type}, expected {_kind(want)}")
+    for name in required:
+        if table.column(name).null_count:
+            raise RecordError(f"{path}: column {name!r} has missing values")
+    return table
+
+
+def evaluation_fields(objectives: Sequence[str] = ()) -> list[tuple[str, pa.DataType]]:
+    return [*EVALUATION_FIELDS, *((OBJECTIVE_PREFIX + n, pa.float64()) for n in objectives)]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _number_map(v: Any, allow_none: bool = False) -> bool:
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and (_is_number(x) or (allow_none and x is None))
+        for k, x in v.items())
+
+
+def _fits(value: Any, kind: pa.DataType) -> bool:
+    """Can ``value`` (from JSON) be written to a column of type ``kind``?"""
+    if value is None:
+        return True
+    if pa.types.is_integer(kind):
+        return _is_int(value)
+    if pa.types.is_floating(kind):
+        return _is_number(value)
+    if pa.types.is_string(kind):
+        return isinstance(value, str)
+    if pa.types.is_list(kind):
+        return isinstance(value, list) and all(_fits(x, kind.value_type) for x in value)
+    return True  # pragma: no cover - every column is one of the above
+
+
+_HISTORY_INTS = ("generation", "evaluations", "failed", "pareto_size", "species")
+
+
+def checkpoint_problem(data: Any) -> str | None:
+    """What a checkpoint lacks of the shape the loop and the readers rely on (its strategy's
+    own state is the strategy's to read); None when it has it."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, expected an object"
+    if "version" in data and not _is_int(data["version"]):
+        return "version is not an integer"
+    if not isinstance(data.get("run_id"), str):
+        return "run_id is missing or not a string"
+    strategy = data.get("strategy")
+    if not isinstance(strategy, dict):
+        return "strategy is missing or not an object"
+    if not _is_int(strategy.get("generation")) or strategy["generation"] < 0:
+        return "strategy.generation is missing or not a generation number"
+    references = data.get("references")
+    if references is not None and not _number_map(references):
+        return "references is not an object of numbers"
+    archive = data.get("archive")
+    if not isinstance(archive, list):
+        return "archive is missing or not a list"
+    fields = dict(EVALUATION_FIELDS)
+    for i, entry in enumerate(archive):
+        where = f"archive[{i}]"
+        if not isinstance(entry, dict):
+            return f"{where} is not an object"
+        for key in ("candidate_id", "generation"):
+            if not _is_int(entry.get(key)):
+                return f"{where}.{key} is missing or not an integer"
+        if not _number_map(entry.get("objectives")):
+            return f"{where}.objectives is missing or not an object of numbers"
+        record = entry.get("record", {})
+        if not isinstance(record, dict):
+            return f"{where}.record is not an object"
+        for key, value in record.items():
+            kind = fields.get(key, pa.float64() if key.startswith(OBJECTIVE_PREFIX) else None)
+            if kind is not None and not _fits(value, kind):
+                return f"{where}.record.{key} does not fit its column ({_kind(kind)})"
+    history = data.get("history")
+    if not isinstance(history, list):
+        return "history is missing or not a list"
+    for i, summary in enumerate(history):
+        where = f"history[{i}]"
+        if not isinstance(summary, dict):
+            return f"{where} is not an object"
+        for key in _HISTORY_INTS:
+            if not _is_int(summary.get(key)):
+                return f"{where}.{key} is missing or not an integer"
+        if "infeasible" in summary and not _is_int(summary["infeasible"]):
+            return f"{where}.infeasible is not an integer"
+        if not _is_number(summary.get("hypervolume")):
+            return f"{where}.hypervolume is missing or not a number"
+        if not _number_map(summary.get("best"), allow_none=True):
+            return f"{where}.best is missing or not an object of numbers"
+    return None
+
+
+def weight_shapes(genome: Genome) -> dict[str, tuple[int, ...]]:
+    """The tensors of a member's weights, by name, with the shapes ``compile_genome`` gives
+    them in the member's own layout (``recurrent`` where it has enabled recurrent edges).
+    Computed from the genome alone: nothing the size of the network is allocated."""
+    level = node_levels(genome)
+    sizes = [0] * (max(level.values()) + 1)
+    for node in genome.nodes:
+        sizes[level[node.id]] += node.size
+    shapes: dict[str, tuple[int, ...]] = {}
+    below = sizes[0]
+    for lv in range(1, len(sizes)):
+        shapes[f"weight.{lv - 1}"] = (sizes[lv], below)
+        shapes[f"bias.{lv - 1}"] = (sizes[lv],)
+        below += sizes[lv]
+    if genome.enabled_connections(recurrent=True):
+        shapes["recurrent"] = (below, below)
+    return shapes
+
+
+def weights_problem(shapes: Mapping[str, tuple[int, ...]], genome: Genome | None) -> str | None:
+    """What disagrees between the tensors of a weights file (names and shapes, from its
+    header) and the genome they belong to; with no genome, among the tensors themselves.
+    ``recurrent`` may be there without recurrent edges: a member trained in a batch with a
+    recurrent one carries zero couplings."""
+    if genome is not None:
+        expected = weight_shapes(genome)
+        levels = sum(1 for k in expected if k.startswith("weight."))
+        for name, shape in expected.items():
+            if name not in shapes:
+                return f"{name} is missing (the genome compiles to {levels} weight levels)"
+            if tuple(shapes[name]) != shape:
+                return (f"{name} has shape {list(shapes[name])}, the genome compiles it to "
+                        f"{list(shape)}")
+        n = sum(s[0] for k, s in expected.items() if k.startswith("bias.")) + \
+            expected["weight.0"][1]
+    else:
+        levels = sum(1 for k in shapes if k.startswith("weight."))
+        if not levels:
+            return "no weight.0 tensor"
+        n = None
+        for i in range(levels):
+            w, b = shapes.get(f"weight.{i}"), shapes.get(f"bias.{i}")
+            if w is None or b is None:
+                return f"{'weight' if w is None else 'bias'}.{i} is missing"
+            if len(w) != 2 or tuple(b) != (w[0],):
+                return f"weight.{i} {list(w)} and bias.{i} {list(b)} do not fit together"
+            if n is not None and w[1] != n:
+                return f"weight.{i} takes {w[1]} inputs, the levels below hold {n} neurons"
+            n = w[1] + w[0]
+        expected = {f"{p}.{i}": () for p in ("weight", "bias") for i in range(levels)}
+    extra = sorted(set(shapes) - set(expected) - {"recurrent"})
+    if extra:
+        return f"unexpected tensor {extra[0]!r} ({levels} weight levels)"
+    if "recurrent" in shapes and tuple(shapes["recurrent"]) != (n, n):
+        return f"recurrent has shape {list(shapes['recurrent'])}, expected {[n, n]}"
+    return None
+
+
+def tensor_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """A safetensors file's metadata and its tensors' shapes, from the header alone (the
+    file's length is checked against it, so a truncated file fails here)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            slices = {k: f.get_slice(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+            shapes = {k: tuple(int(d) for d in s.get_shape()) for k, s in slices.items()}
+            dtypes = {k: s.get_dtype() for k, s in slices.items()}
+    except Exception as exc:  # noqa: BLE001 - whatever the reader trips on, it is damage
+        raise RecordError(f"{path}: not a safetensors file, or a damaged one "
+                          f"({_one_line(exc)})") from None
+    odd = [k for k, d in dtypes.items() if not d.startswith(("F", "BF"))]
+    if odd:
+        raise RecordError(f"{path}: {odd[0]} holds {dtypes[odd[0]]}, not floating-point numbers")
+    return metadata, shapes
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file whose header passed the caller's checks; a tensor
+    that is not finite everywhere is refused (trained weights never are: divergence fails an
+    evaluation)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except Exception as exc:  # noqa: BLE001 - the file changed under us, or is damaged
+        raise RecordError(f"{path}: not a safetensors file, or a damaged one "
+                          f"({_one_line(exc)})") from None
+    for name, t in tensors.items():
+        if not bool(torch.isfinite(t).all()):
+            raise RecordError(f"{path}: {name} holds values that are not finite")
+    return tensors
+
+
+def params_from_tensors(tensors: Mapping[str, torch.Tensor]) -> Params:
+    n = sum(1 for k in tensors if k.startswith("weight."))
+    rec = tensors.get("recurrent")
+    return Params([tensors[f"weight.{i}"].unsqueeze(0) for i in range(n)],
+                  [tensors[f"bias.{i}"].unsqueeze(0) for i in range(n)],
+                  None if rec is None else rec.unsqueeze(0))
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise RecordError(f"{path}: missing")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, absurdly nested
+        raise RecordError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+
+
 class RunStore:
     """Reads and writes one run directory."""
 
@@ -114,6 +401,10 @@ class RunStore:
     @property
     def checkpoint_path(self) -> Path:
         return self.root / "checkpoint.json"
+
+    @property
+    def pareto_path(self) -> Path:
+        return self.root / "pareto.parquet"
 
     def generation_path(self, generation: int) -> Path:
         return self.root / "evaluations" / f"gen-{generation:05d}.parquet"
@@ -158,16 +449,52 @@ class RunStore:
         first = min(r["candidate_id"] for r in rows)
         write_table(folder / f"chunk-{first}.parquet", pa.Table.from_pylist(rows))
 
-    def read_partial(self, generation: int) -> list[tuple[dict[str, Any], Params | None]]:
+    def read_partial(self, generation: int, genomes: Mapping[int, Genome] | None = None
+                     ) -> list[tuple[dict[str, Any], Params | None]]:
+        """The journal's rows, each with the trained weights of an ``ok`` candidate.
+
+        The journal only saves work, so what cannot be trusted in it is not worth a failed
+        resume: a damaged chunk, or a trained candidate whose weights are missing, damaged
+        or disagree with its genome (in ``genomes``), is left out and evaluated again
+        (its seed derives from the run seed, generation and candidate id, so it scores the
+        same). A damaged file is moved under ``damaged/``, never deleted, with one warning."""
         folder = self.partial_dir(generation)
+        genomes = genomes or {}
         out = []
         for path in sorted(folder.glob("chunk-*.parquet")):
-            for row in pq.read_table(path).to_pylist():
-                weights = folder / f"{row['candidate_id']}.safetensors"
-                params = self.read_weights(row["candidate_id"], weights) \
-                    if weights.is_file() else None
+            try:
+                rows = read_table(path, JOURNAL_FIELDS, JOURNAL_REQUIRED).to_pylist()
+            except RecordError as exc:
+                self.set_aside(path, str(exc))
+                continue
+            for row in rows:
+                cid = row["candidate_id"]
+                params = None
+                if row["status"] == "ok":
+                    try:
+                        params = self.read_weights(cid, folder / f"{cid}.safetensors",
+                                                   genomes.get(cid))
+                    except RecordError as exc:
+                        self.set_aside(folder / f"{cid}.safetensors", str(exc))
+                        continue
                 out.append((row, params))
         return out
+
+    def set_aside(self, path: Path, problem: str) -> None:
+        """Move a damaged journal file to ``damaged/`` (its path kept) and say so once."""
+        if not path.exists():
+            print(f"neurevo: warning: {problem}; evaluating that candidate again",
+                  file=sys.stderr)
+            return
+        target = self.root / DAMAGED_DIR / path.relative_to(self.root)
+        n = 0
+        while target.exists():
+            n += 1
+            target = target.with_name(f"{path.name}.{n}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        print(f"neurevo: warning: {problem}; set aside as {target}, evaluating its "
+              "candidates again", file=sys.stderr)
 
     def clear_partial(self, generation: int) -> None:
         shutil.rmtree(self.partial_dir(generation), ignore_errors=True)
@@ -175,32 +502,54 @@ class RunStore:
     # reading
     def read_checkpoint(self) -> dict[str, Any]:
         if not self.checkpoint_path.is_file():
-            raise RecordError(f"{self.root}: no checkpoint.json (is this a neurevo run?)")
-        try:
-            return json.loads(self.checkpoint_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"{self.checkpoint_path}: not valid JSON ({exc})") from None
+            raise RecordError(f"{self.checkpoint_path}: missing (is {self.root} a neurevo "
+                              "run?)")
+        data = read_json(self.checkpoint_path)
+        problem = checkpoint_problem(data)
+        if problem:
+            raise RecordError(f"{self.checkpoint_path}: {problem}")
+        return data
 
-    def read_weights(self, candidate_id: int, path: Path | None = None) -> Params:
+    def read_weights(self, candidate_id: int, path: Path | None = None,
+                     genome: Genome | None = None) -> Params:
+        """A member's trained weights; checked against its ``genome`` (names and shapes)
+        before anything is loaded, when it is given."""
         path = path or self.weights_path(candidate_id)
         if not path.is_file():
             raise RecordError(f"{path}: weights of candidate {candidate_id} are missing")
-        tensors = load_file(str(path))
-        n = sum(1 for k in tensors if k.startswith("weight."))
-        weights = [tensors[f"weight.{i}"].unsqueeze(0) for i in range(n)]
-        biases = [tensors[f"bias.{i}"].unsqueeze(0) for i in range(n)]
-        rec = tensors.get("recurrent")
-        return Params(weights, biases, None if rec is None else rec.unsqueeze(0))
+        _, shapes = tensor_header(path)
+        problem = weights_problem(shapes, genome)
+        if problem:
+            raise RecordError(f"{path}: {problem}")
+        return params_from_tensors(load_tensors(path))
 
     def generation_files(self) -> list[Path]:
-        return sorted((self.root / "evaluations").glob("gen-*.parquet"))
+        return sorted(p for p in (self.root / "evaluations").glob("gen-*.parquet")
+                      if p.stem[4:].isdigit())
 
-    def read_evaluations(self, upto: int | None = None) -> pa.Table:
-        files = [f for f in self.generation_files()
-                 if upto is None or int(f.stem.split("-")[1]) < upto]
+    def read_evaluations(self, upto: int | None = None,
+                         objectives: Sequence[str] = ()) -> pa.Table:
+        """Every evaluation file (before generation ``upto``), each checked for the columns
+        readers use and the ``objectives``' columns."""
+        files = [f for f in self.generation_files() if upto is None or int(f.stem[4:]) < upto]
         if not files:
             raise RecordError(f"{self.root}: no evaluations recorded yet")
-        return pa.concat_tables([pq.read_table(f) for f in files])
+        fields = evaluation_fields(objectives)
+        present = [OBJECTIVE_PREFIX + n for n in objectives]
+        tables = [read_table(f, fields, EVALUATION_REQUIRED, present) for f in files]
+        try:
+            return pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowException, ValueError, TypeError):
+            odd = next((f for f, t in zip(files, tables, strict=True)
+                        if t.schema != tables[0].schema), files[-1])
+            raise RecordError(f"{odd}: its columns differ from {files[0].name}'s") from None
+
+    def read_pareto(self, objectives: Sequence[str] = ()) -> pa.Table | None:
+        """The Pareto archive's rows; None before the first generation was recorded."""
+        if not self.pareto_path.is_file():
+            return None
+        return read_table(self.pareto_path, evaluation_fields(objectives), EVALUATION_REQUIRED,
+                          [OBJECTIVE_PREFIX + n for n in objectives])
 
 
 def params_to_device(params: Params, device: str | torch.device) -> Params:

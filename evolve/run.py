@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from evolve.config import SearchConfig, from_toml
@@ -58,10 +57,12 @@ class Architecture:
     def params(self) -> Params:
         if self._params is None:
             if self.weights_path is None or not self.weights_path.is_file():
-                raise RecordError(f"weights of candidate {self.candidate_id} are missing "
-                                  f"({self.weights_path})")
+                raise RecordError(f"{self.weights_path}: weights of candidate "
+                                  f"{self.candidate_id} are missing")
+            # checked against the genome before loading: the module built from them must be
+            # the network the genome describes, and no larger than the file
             self._params = RunStore(self.weights_path.parent.parent).read_weights(
-                self.candidate_id)
+                self.candidate_id, self.weights_path, self.genome)
         return self._params
 
     def to_module(self) -> torch.nn.Module:
@@ -106,7 +107,7 @@ class Run:
         if not self.store.config_path.is_file():
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
         self.path = self.store.root
-        self.config: SearchConfig = from_toml(self.store.config_path)
+        self.config: SearchConfig = read_config(self.store.config_path)
         # what the run is (objectives' directions, task, rule, chip); None for runs written
         # before runs described themselves, whose readers fall back to the config
         self.description: RunDescription | None = read_description(self.path)
@@ -117,7 +118,11 @@ class Run:
 
     def evaluations(self) -> pa.Table:
         """Every evaluation recorded so far, one row each (see docs/records.md)."""
-        return self.store.read_evaluations()
+        return self.store.read_evaluations(objectives=self._recorded_objectives())
+
+    def _recorded_objectives(self) -> list[str]:
+        """The objective columns every table of the run must have (known from run.json)."""
+        return self.description.objective_names if self.description is not None else []
 
     def history(self) -> list[dict[str, Any]]:
         return list(self.store.read_checkpoint()["history"])
@@ -163,11 +168,17 @@ class Run:
 
     def pareto_front(self) -> list[Architecture]:
         """The non-dominated feasible architectures found so far, best first objective first."""
-        path = self.path / "pareto.parquet"
-        if not path.is_file():
+        table = self.store.read_pareto(self._recorded_objectives())
+        if table is None:
             return []
-        rows = pq.read_table(path).to_pylist()
-        front = [architecture_from_row(row, self.store, self.description) for row in rows]
+        front = []
+        for row in table.to_pylist():
+            try:
+                front.append(architecture_from_row(row, self.store, self.description))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise RecordError(f"{self.store.pareto_path}: candidate "
+                                  f"{row['candidate_id']}: {' '.join(what.split())}") from None
         directions = self.objective_directions()
         names = list(directions)
         if front:
@@ -183,20 +194,43 @@ class Run:
 
 def architecture_from_row(row: dict[str, Any], store: RunStore,
                           description: RunDescription | None = None) -> Architecture:
+    """An archive row as an Architecture; a row whose JSON fields do not parse to what
+    readers use raises ValueError, KeyError or TypeError naming the field."""
     objectives = {k[len(OBJECTIVE_PREFIX):]: float(v) for k, v in row.items()
                   if k.startswith(OBJECTIVE_PREFIX) and v is not None}
-    costs = {k: float(v) for k, v in json.loads(row.get("costs") or "{}").items()}
-    violations = {k: float(v) for k, v in json.loads(row.get("violations") or "{}").items()}
+    costs = {k: float(v) for k, v in _json_object(row, "costs").items()}
+    violations = {k: float(v) for k, v in _json_object(row, "violations").items()}
+    hyperparameters = _json_object(row, "hyperparameters")
+    curve = json.loads(row.get("curve") or "[]")
+    if not isinstance(curve, list) or not all(
+            isinstance(p, dict) and {"epoch", "valid_accuracy"} <= p.keys() for p in curve):
+        raise ValueError("curve: expected a list of {epoch, valid_accuracy, ...} objects")
     return Architecture(
         candidate_id=int(row["candidate_id"]), generation=int(row["generation"]),
-        rule=row["rule"], genome=Genome.from_json(row["genome"]), objectives=objectives,
+        rule=str(row["rule"]), genome=Genome.from_json(row["genome"]), objectives=objectives,
         test_accuracy=float(row["test_accuracy"]), valid_accuracy=float(row["valid_accuracy"]),
-        hyperparameters=json.loads(row["hyperparameters"]), costs=costs, violations=violations,
+        hyperparameters=hyperparameters, costs=costs, violations=violations,
         weights_path=store.weights_path(int(row["candidate_id"])),
         species=int(row.get("species") if row.get("species") is not None else -1),
-        curve=json.loads(row.get("curve") or "[]"),
+        curve=curve,
         **(_from_description(description) if description is not None else {}),
     )
+
+
+def _json_object(row: dict[str, Any], key: str) -> dict[str, Any]:
+    value = json.loads(row.get(key) or "{}")
+    if not isinstance(value, dict):
+        raise ValueError(f"{key}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def read_config(path: Path) -> SearchConfig:
+    """The run's config; a file that is not text is a damaged record (a config that is not
+    TOML, or names what does not exist, is the config's own error)."""
+    try:
+        return from_toml(path)
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
 def _from_description(d: RunDescription) -> dict[str, Any]:

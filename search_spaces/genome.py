@@ -24,6 +24,11 @@ from search_spaces.activations import NAMES as ACTIVATION_NAMES
 
 SCHEMA_VERSION = 1
 ROLES = ("input", "hidden", "output")
+# Bounds far above anything a search trains (a population of such networks would not fit in
+# memory), so that a genome read from a small damaged or hostile file is refused before its
+# network is built: a few bytes of JSON can claim terabytes of weights.
+MAX_NEURONS = 1_000_000  # in all groups together
+MAX_SYNAPSES = 100_000_000  # in the enabled connections (400 MB of float32 weights)
 
 
 class GenomeError(ValueError):
@@ -191,6 +196,14 @@ class Genome:
                 raise GenomeError(
                     f"connection {c.innovation}: feedforward edge leaves output node {c.src}"
                 )
+        neurons = sum(n.size for n in self.nodes)
+        if neurons > MAX_NEURONS:
+            raise GenomeError(f"{neurons} neurons, over the limit of {MAX_NEURONS}")
+        size = {n.id: n.size for n in self.nodes}
+        synapses = sum(size[c.src] * size[c.dst] for c in self.enabled_connections(None))
+        if synapses > MAX_SYNAPSES:
+            raise GenomeError(f"{synapses} synapses in its enabled connections, over the "
+                              f"limit of {MAX_SYNAPSES}")
         order = topological_order(self.nodes, self.connections)
         if order is None:
             cycle = _feedforward_cycle(self.nodes, self.connections)

@@ -1,0 +1,513 @@
+"""Damaged run records never crash a reader.
+
+One small run, interrupted in the middle of its last generation (so its journal holds two
+evaluated candidates), is copied per case; one file of the copy is damaged and one verb is
+run on it in-process. A verb that needs the damaged file exits 2 with one line naming it; a
+verb that does not need it succeeds; either way no file of the run changes except what the
+verb writes by design. A damaged journal is set aside and its candidates evaluated again,
+to the very records of an uninterrupted run. Exports are checked against their genome
+before anything is allocated, and every file neurevo writes honours the umask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+import evolve
+from evolve.cli import main
+from evolve.config import SearchConfig, override
+from evolve.records import RecordError, atomic_write, write_text
+from evolve.reporters import Reporter
+from search_spaces.genome import MAX_NEURONS, MAX_SYNAPSES, Genome, GenomeError
+
+VOLATILE = ("train_seconds", "worker", "run_id")
+VERBS = ("pareto", "export", "report", "compare", "resume")
+
+
+class StopInLastGeneration(Reporter):
+    """Ctrl-C after two candidates of generation 3 were journaled."""
+
+    def __init__(self) -> None:
+        self.journaled = 0
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome: object) -> None:
+        if generation == 2:
+            self.journaled += 1
+            if self.journaled == 2:
+                raise KeyboardInterrupt
+
+
+def tiny(out: Path, run_id: str) -> SearchConfig:
+    return override(SearchConfig(), {
+        "generations": 3, "population": 6, "seed": 1, "out": str(out), "run_id": run_id,
+        "task": {"name": "iris"}, "rule": {"name": "bp"},
+        "training": {"epochs": 3, "patience": 2}, "space": {"max_hidden_size": 8},
+        "executor": {"name": "serial", "chunk_size": 1}})
+
+
+@dataclass
+class Runs:
+    full: evolve.Run  # three generations, never interrupted
+    cut: Path  # the same search, stopped with two candidates of generation 3 journaled
+    work: Path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    work = tmp_path_factory.mktemp("damaged")
+    old = os.umask(0o022)  # the files' modes are checked below
+    try:
+        full = evolve.search(tiny(work / "runs", "full"), reporters=())
+        with pytest.raises(KeyboardInterrupt):
+            evolve.search(tiny(work / "runs", "cut"), reporters=[StopInLastGeneration()])
+    finally:
+        os.umask(old)
+    cut = work / "runs" / "cut"
+    assert len(list(journal(cut).glob("chunk-*.parquet"))) == 2
+    assert len(list(journal(cut).glob("*.safetensors"))) >= 1
+    assert evolve.load_run(cut).pareto_front()
+    return Runs(full, cut, work)
+
+
+def journal(run: Path) -> Path:
+    return run / "evaluations" / "gen-00002.partial"
+
+
+def stable_rows(run: evolve.Run) -> list[dict]:
+    table = run.evaluations().drop_columns(list(VOLATILE))
+    return sorted(table.to_pylist(), key=lambda r: r["candidate_id"])
+
+
+def snapshot(run: Path) -> dict[str, str]:
+    return {str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+# -- damage ------------------------------------------------------------------------------
+def truncate(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def best_weights(run: Path) -> Path:
+    """The weights `neurevo export` reads by default: the front's first member's."""
+    return run / "weights" / f"{evolve.load_run(run).pareto_front()[0].candidate_id}.safetensors"
+
+
+def config_not_utf8(run: Path) -> Path:
+    path = run / "config.toml"
+    path.write_bytes(path.read_bytes() + "# café\n".encode("latin-1"))
+    return path
+
+
+def config_not_toml(run: Path) -> Path:
+    path = run / "config.toml"
+    path.write_text(path.read_text() + "generations = [\n")
+    return path
+
+
+def run_json_wrong_shape(run: Path) -> Path:
+    path = run / "run.json"
+    data = json.loads(path.read_text())
+    data["rule"]["limits"] = {"WT": True}  # each limit is an object {removed, reason}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def profile_not_toml(run: Path) -> Path:
+    path = run / "profile.toml"
+    path.write_text("name = 'loihi'\nneurons_per_core = [\n")
+    return path
+
+
+def profile_not_utf8(run: Path) -> Path:
+    path = run / "profile.toml"
+    path.write_bytes(b"\xff\xfe\x00\x01 not text")
+    return path
+
+
+def checkpoint_missing(run: Path) -> Path:
+    path = run / "checkpoint.json"
+    path.unlink()
+    return path
+
+
+def checkpoint_not_json(run: Path) -> Path:
+    path = run / "checkpoint.json"
+    path.write_bytes(b"\x00\x01 not json")
+    return path
+
+
+def checkpoint_wrong_shape(run: Path) -> Path:
+    path = run / "checkpoint.json"
+    data = json.loads(path.read_text())
+    data["history"] = [{"generation": 0}]  # a summary without its fields
+    path.write_text(json.dumps(data))
+    return path
+
+
+def drop_column(path: Path, column: str) -> Path:
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns([column]), path)
+    return path
+
+
+def retype_column(path: Path, column: str) -> Path:
+    table = pq.read_table(path)
+    i = table.schema.get_field_index(column)
+    pq.write_table(table.set_column(i, column, table[column].cast(pa.string())), path)
+    return path
+
+
+def weights_wrong_shape(run: Path) -> Path:
+    path = best_weights(run)
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    tensors["weight.0"] = torch.zeros(tensors["weight.0"].shape[0] + 1,
+                                      tensors["weight.0"].shape[1])
+    save_file(tensors, str(path))
+    return path
+
+
+def journal_chunk(run: Path) -> Path:
+    return sorted(journal(run).glob("chunk-*.parquet"))[0]
+
+
+def journal_weights(run: Path) -> Path:
+    return sorted(journal(run).glob("*.safetensors"))[-1]
+
+
+def missing(path: Path) -> Path:
+    path.unlink()
+    return path
+
+
+DAMAGES = {
+    "intact": lambda run: None,
+    "config-not-utf8": config_not_utf8,
+    "config-not-toml": config_not_toml,
+    "run-json-truncated": lambda run: truncate(run / "run.json"),
+    "run-json-wrong-shape": run_json_wrong_shape,
+    "profile-not-toml": profile_not_toml,
+    "profile-not-utf8": profile_not_utf8,
+    "checkpoint-missing": checkpoint_missing,
+    "checkpoint-not-json": checkpoint_not_json,
+    "checkpoint-truncated": lambda run: truncate(run / "checkpoint.json"),
+    "checkpoint-wrong-shape": checkpoint_wrong_shape,
+    "generations-truncated": lambda run: truncate(run / "generations.parquet"),
+    "pareto-truncated": lambda run: truncate(run / "pareto.parquet"),
+    "pareto-wrong-schema": lambda run: drop_column(run / "pareto.parquet", "genome"),
+    "gen-truncated": lambda run: truncate(run / "evaluations" / "gen-00000.parquet"),
+    "gen-wrong-schema": lambda run: retype_column(run / "evaluations" / "gen-00001.parquet",
+                                                  "species"),
+    "weights-truncated": lambda run: truncate(best_weights(run)),
+    "weights-missing": lambda run: missing(best_weights(run)),
+    "weights-wrong-shape": weights_wrong_shape,
+    "journal-chunk-truncated": lambda run: truncate(journal_chunk(run)),
+    "journal-weights-truncated": lambda run: truncate(journal_weights(run)),
+}
+
+# Exit code per verb (pareto, export, report, compare, resume): 2 where the verb reads the
+# damaged file, 0 where it does not. pareto and export read config.toml, run.json and
+# pareto.parquet (export also the member's weights); report and compare add the checkpoint
+# (history, references), report every evaluation file; resume reads config.toml, run.json,
+# profile.toml, the checkpoint and the journal, and rewrites pareto.parquet and
+# generations.parquet from the checkpoint. Nothing reads generations.parquet. A damaged
+# journal is set aside and re-evaluated, so resume succeeds.
+EXPECTED = {
+    "intact": (0, 0, 0, 0, 0),
+    "config-not-utf8": (2, 2, 2, 2, 2),
+    "config-not-toml": (2, 2, 2, 2, 2),
+    "run-json-truncated": (2, 2, 2, 2, 2),
+    "run-json-wrong-shape": (2, 2, 2, 2, 2),
+    "profile-not-toml": (0, 0, 0, 0, 2),
+    "profile-not-utf8": (0, 0, 0, 0, 2),
+    "checkpoint-missing": (0, 0, 2, 2, 2),
+    "checkpoint-not-json": (0, 0, 2, 2, 2),
+    "checkpoint-truncated": (0, 0, 2, 2, 2),
+    "checkpoint-wrong-shape": (0, 0, 2, 2, 2),
+    "generations-truncated": (0, 0, 0, 0, 0),
+    "pareto-truncated": (2, 2, 2, 2, 0),
+    "pareto-wrong-schema": (2, 2, 2, 2, 0),
+    "gen-truncated": (0, 0, 2, 0, 0),
+    "gen-wrong-schema": (0, 0, 2, 0, 0),
+    "weights-truncated": (0, 2, 0, 0, 0),
+    "weights-missing": (0, 2, 0, 0, 0),
+    "weights-wrong-shape": (0, 2, 0, 0, 0),
+    "journal-chunk-truncated": (0, 0, 0, 0, 0),
+    "journal-weights-truncated": (0, 0, 0, 0, 0),
+}
+
+# What a successful resume writes: the last generation's records, the archive's files, the
+# checkpoint; it clears the journal and sets damaged journal files aside under damaged/.
+RESUME_WRITES = ("checkpoint.json", "pareto.parquet", "generations.parquet",
+                 "evaluations/gen-00002.parquet", "evaluations/gen-00002.partial/", "weights/",
+                 "damaged/")
+
+
+def command(verb: str, run: Path, runs: Runs, out: Path) -> list[str]:
+    return {"pareto": ["pareto", str(run), "--json"],
+            "export": ["export", str(run), "--out", str(out / "x.safetensors")],
+            "report": ["report", str(run), "--out", str(out / "report.html")],
+            "compare": ["compare", str(runs.full.path), str(run)],
+            "resume": ["resume", str(run)]}[verb]
+
+
+# Cells whose reader lives outside the records' code and still lets a UnicodeDecodeError
+# through: strict, so the day they are fixed the marker must go.
+NOT_YET = {
+    ("config-not-utf8", "resume"): "evolve.search.resume reads config.toml with "
+    "evolve.config.from_toml, which does not catch UnicodeDecodeError",
+    ("profile-not-utf8", "resume"): "Session.build reads profile.toml with "
+    "evolve.hardware.load_profile, which does not catch UnicodeDecodeError",
+}
+CELLS = [pytest.param(damage, verb, EXPECTED[damage][i], id=f"{damage}-{verb}",
+                      marks=[pytest.mark.xfail(strict=True, reason=NOT_YET[damage, verb])]
+                      if (damage, verb) in NOT_YET else [])
+         for damage in DAMAGES for i, verb in enumerate(VERBS)]
+
+
+@pytest.mark.parametrize("damage, verb, code", CELLS)
+def test_a_damaged_record_never_crashes_a_verb(runs, tmp_path, capsys, damage, verb, code):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    damaged = DAMAGES[damage](run)
+    damaged_bytes = damaged.read_bytes() if damaged is not None and damaged.exists() else None
+    before = snapshot(run)
+    capsys.readouterr()
+    assert main(command(verb, run, runs, tmp_path)) == code
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("neurevo: error:")]
+    assert "Traceback" not in err
+    after = snapshot(run)
+    if code == 2:
+        assert len(errors) == 1, err
+        assert damaged.name in errors[0], errors[0]  # it names the file
+        assert after == before, "a failing verb changed the run"
+        return
+    assert errors == [], err
+    if verb != "resume":
+        assert after == before, "a reader changed the run"
+        if verb == "export":
+            assert evolve.load_architecture(tmp_path / "x.safetensors").weights_path
+        return
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert all(k.startswith(RESUME_WRITES) for k in changed), sorted(changed)
+    resumed = evolve.load_run(run)
+    assert resumed.completed_generations() == 3
+    if damage.startswith("journal-"):
+        # set aside, not deleted, and announced once; its candidates evaluated again
+        relative = damaged.relative_to(run)
+        assert (run / "damaged" / relative).read_bytes() == damaged_bytes
+        warnings = [line for line in err.splitlines() if str(relative) in line]
+        assert len(warnings) == 1 and warnings[0].startswith("neurevo: warning:"), err
+    if damage in ("intact", "journal-chunk-truncated", "journal-weights-truncated"):
+        assert stable_rows(resumed) == stable_rows(runs.full)
+        assert [a.candidate_id for a in resumed.pareto_front()] == \
+            [a.candidate_id for a in runs.full.pareto_front()]
+        assert [h["hypervolume"] for h in resumed.history()] == \
+            [h["hypervolume"] for h in runs.full.history()]
+        assert not journal(run).exists()
+
+
+def test_a_journal_row_whose_weights_are_gone_is_evaluated_again(runs, tmp_path, capsys):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    gone = journal_weights(run)
+    gone.unlink()
+    resumed = evolve.resume(run, reporters=())
+    assert stable_rows(resumed) == stable_rows(runs.full)
+    assert gone.name in capsys.readouterr().err
+
+
+# -- exports -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def exported(runs) -> Path:
+    """A good export of a member with a hidden group (so it has two weight levels)."""
+    front = runs.full.pareto_front()
+    arch = max(front, key=lambda a: len(a.genome.hidden_ids))
+    return evolve.export_architecture(arch, runs.work / "good.safetensors")
+
+
+def rewrite(source: Path, target: Path, change) -> Path:
+    """A copy of an export with ``change(tensors, about)`` applied to its contents."""
+    with safe_open(str(source), framework="pt") as f:
+        metadata = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    about = json.loads(metadata["neurevo.architecture"])
+    change(tensors, about)
+    metadata["neurevo.architecture"] = json.dumps(about)
+    save_file(tensors, str(target), metadata=metadata)
+    return target
+
+
+def add_hidden_group(tensors: dict, about: dict) -> None:
+    genome = about["genome"]
+    genome["nodes"].append([99, "hidden", 5, "relu"])
+    genome["connections"].append([990, 0, 99, True, False])
+    genome["connections"].append([991, 99, 1, True, False])
+
+
+def drop_level(tensors: dict, about: dict) -> None:
+    last = max(int(k.split(".")[1]) for k in tensors if k.startswith("weight."))
+    del tensors[f"weight.{last}"], tensors[f"bias.{last}"]
+
+
+def huge_genome(tensors: dict, about: dict) -> None:
+    for node in about["genome"]["nodes"]:
+        node[2] = 1 << 22  # 4 million neurons a group: terabytes of weights
+
+
+def big_genome_small_weights(tensors: dict, about: dict) -> None:
+    """Within the limits, but the file holds none of the 100 million-odd weights it claims."""
+    about["genome"]["nodes"][0][2] = 20_000
+    tensors["input.mean"] = torch.zeros(20_000)
+    tensors["input.std"] = torch.ones(20_000)
+
+
+def std_zero(tensors: dict, about: dict) -> None:
+    tensors["input.std"][1] = 0.0
+
+
+def std_negative(tensors: dict, about: dict) -> None:
+    tensors["input.std"][0] = -1.0
+
+
+def std_nan(tensors: dict, about: dict) -> None:
+    tensors["input.std"][2] = float("nan")
+
+
+def weights_nan(tensors: dict, about: dict) -> None:
+    tensors["weight.0"][0, 0] = float("nan")
+
+
+def bias_inf(tensors: dict, about: dict) -> None:
+    tensors["bias.0"][0] = float("inf")
+
+
+def recurrent_edges_without_couplings(tensors: dict, about: dict) -> None:
+    about["genome"]["connections"].append([992, 1, 1, True, True])  # output onto itself
+    tensors.pop("recurrent", None)
+
+
+def wrong_recurrent_shape(tensors: dict, about: dict) -> None:
+    about["genome"]["connections"].append([992, 1, 1, True, True])  # output onto itself
+    tensors["recurrent"] = torch.zeros(3, 3)
+
+
+def short_mean(tensors: dict, about: dict) -> None:
+    tensors["input.mean"] = tensors["input.mean"][:-1].clone()
+
+
+def stray_tensor(tensors: dict, about: dict) -> None:
+    tensors["weight.7"] = torch.zeros(2, 2)
+
+
+def genome_not_object(tensors: dict, about: dict) -> None:
+    about["genome"] = "a genome"
+
+
+EXPORT_DAMAGES = {
+    "genome-disagrees-with-weights": (add_hidden_group, "weight.0"),
+    "a-level-missing": (drop_level, "weight."),
+    "oversized-genome": (huge_genome, "limit"),
+    "weights-not-in-the-file": (big_genome_small_weights, "weight.0"),
+    "std-zero": (std_zero, "input.std"),
+    "std-negative": (std_negative, "input.std"),
+    "std-nan": (std_nan, "input.std"),
+    "nan-weights": (weights_nan, "weight.0"),
+    "inf-bias": (bias_inf, "bias.0"),
+    "recurrent-edges-without-couplings": (recurrent_edges_without_couplings, "recurrent"),
+    "recurrent-wrong-shape": (wrong_recurrent_shape, "recurrent"),
+    "mean-wrong-length": (short_mean, "input.mean"),
+    "unknown-tensor": (stray_tensor, "weight.7"),
+    "genome-not-an-object": (genome_not_object, "genome"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPORT_DAMAGES))
+def test_load_architecture_refuses_an_inconsistent_export(exported, tmp_path, case):
+    change, needle = EXPORT_DAMAGES[case]
+    path = rewrite(exported, tmp_path / f"{case}.safetensors", change)
+    started = time.perf_counter()
+    with pytest.raises(RecordError) as info:
+        evolve.load_architecture(path).to_module()
+    assert time.perf_counter() - started < 5.0, "it must fail before allocating"
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert needle in message, message
+
+
+def test_a_good_export_still_loads_and_predicts(exported):
+    arch = evolve.load_architecture(exported)
+    with torch.no_grad():
+        scores = arch.to_module()(arch.standardise(torch.zeros(2, 4)))
+    assert scores.shape == (2, 3) and torch.isfinite(scores).all()
+
+
+def test_genome_limits_are_checked_when_a_genome_is_read():
+    side = math.isqrt(MAX_SYNAPSES)
+    data = {"schema_version": 1,
+            "nodes": [[0, "input", 2 * side, "identity"], [1, "output", side, "identity"]],
+            "connections": [[0, 0, 1, True, False]]}
+    with pytest.raises(GenomeError, match="synapses.* over the limit"):
+        Genome.from_dict(data)
+    data["nodes"][0][2], data["nodes"][1][2] = MAX_NEURONS, 1
+    with pytest.raises(GenomeError, match="neurons, over the limit"):
+        Genome.from_dict(data)
+    data["nodes"][0][2], data["nodes"][1][2] = side, side
+    assert Genome.from_dict(data).n_parameters() == side * side + side  # at the limit: fine
+
+
+def test_a_run_with_a_huge_genome_in_its_front_fails_cleanly(runs, tmp_path, capsys):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    path = run / "pareto.parquet"
+    table = pq.read_table(path)
+    genome = json.loads(table["genome"][0].as_py())
+    for node in genome["nodes"]:
+        node[2] = 1 << 22
+    column = [json.dumps(genome)] + table["genome"].to_pylist()[1:]
+    pq.write_table(table.set_column(table.schema.get_field_index("genome"), "genome",
+                                    pa.array(column)), path)
+    assert main(["pareto", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "pareto.parquet" in err and "limit" in err and "Traceback" not in err
+
+
+# -- the umask ---------------------------------------------------------------------------
+def test_a_run_written_under_umask_022_is_readable_by_others(runs):
+    for path in runs.full.path.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_atomic_write_honours_the_umask(tmp_path, exported, umask):
+    old = os.umask(umask)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        atomic_write(tmp_path / "b.bin", lambda tmp: Path(tmp).write_bytes(b"y"))
+        arch = evolve.load_architecture(exported)
+        evolve.export_architecture(arch, tmp_path / "c.safetensors")
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.bin", "c.safetensors"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin", "c.safetensors"]
