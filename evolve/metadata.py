@@ -17,11 +17,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolve.objectives import Objective, is_builtin
 from evolve.records import RecordError, write_text
 from evolve.tasks import Task
+
+if TYPE_CHECKING:
+    from evolve.config import SearchConfig
 
 FORMAT = "neurevo.run/1"
 FILE = "run.json"
@@ -83,6 +86,8 @@ class RunDescription:
     profile: str  # the chip profile's name; its contents are in profile.toml
     profile_source: str  # what the config named: a profile name, or the TOML file as typed
     custom_cost_fn: bool = False  # costs came from a user's function (resume needs it again)
+    # the config as it decides results (see fingerprint()); {} for runs from before it
+    fingerprint: dict[str, Any] = field(default_factory=dict)
     format: str = field(default=FORMAT)
 
     @property
@@ -118,7 +123,7 @@ class RunDescription:
                                            bool(o["builtin"])) for o in data["objectives"])
         return cls(str(data["run_id"]), objectives, tuple(str(c) for c in data["constraints"]),
                    task, rule, str(data["profile"]), str(data["profile_source"]),
-                   bool(data.get("custom_cost_fn", False)))
+                   bool(data.get("custom_cost_fn", False)), dict(data.get("fingerprint", {})))
 
 
 def _finite(value: Any) -> Any:
@@ -144,6 +149,38 @@ def read_description(root: Path) -> RunDescription | None:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordError(f"{path}: damaged run description ({type(exc).__name__}: {exc})") \
             from None
+
+
+# What may differ between a run's start and its resume: how far it goes (generations,
+# stop_when, tolerate_failures), where it is written (out, run_id) and where evaluations run
+# (executor.*). Every other key decides what a generation produces.
+NOT_FINGERPRINTED = ("generations", "stop_when", "tolerate_failures", "out", "run_id",
+                     "executor.")
+
+
+def fingerprint(config: SearchConfig, content_hash: str) -> dict[str, Any]:
+    """The settings that decide a run's results, by dotted key, as JSON values, with the
+    content hash of its data: recorded when the run starts, compared with config.toml when
+    it resumes (a config.toml emptied or edited since would otherwise continue the run as
+    another search, over the first one's records)."""
+    from evolve.config import flat_items
+
+    items = {key: value for key, value in flat_items(config)
+             if not key.startswith(NOT_FINGERPRINTED)}
+    items["task.content_hash"] = content_hash
+    return json.loads(json.dumps(items, allow_nan=False, default=_finite))
+
+
+def fingerprint_mismatch(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """The first key (in recorded order) whose value differs, as a sentence; None if equal.
+    A key that only one side has counts as a difference, except keys added to the
+    fingerprint after the run was recorded."""
+    for key, want in recorded.items():
+        if key not in current:
+            return f"{key} is not a setting of this version of neurevo (the run has {want!r})"
+        if current[key] != want:
+            return f"{key} is {current[key]!r} in config.toml, but the run started with {want!r}"
+    return None
 
 
 def missing_objectives(description: RunDescription, given: Sequence[str | Objective] | None
