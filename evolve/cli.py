@@ -394,6 +394,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = evolve.export_architecture(arch, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise _output_error(out, exc) from None
     print(path)
     return EXIT_OK
 
@@ -411,6 +413,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         path = write_report(run, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise _output_error(out, exc) from None
     print(path)
     return EXIT_OK
 
@@ -492,6 +496,15 @@ def _check_output_file(path: Path) -> None:
         raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not a directory")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
         raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not writable")
+
+
+def _output_error(path: Path, exc: OSError) -> Exception:
+    """Name the file the user asked for, not the temporary name it is written under."""
+    from evolve.search import PATH_ERRNOS
+
+    if exc.errno in PATH_ERRNOS:
+        return BadInput(f"--out {str(path)!r}: cannot write it: {exc.strerror}")
+    return exc
 
 
 def _print_front(run: Any, stream: Any) -> None:
