@@ -49,7 +49,8 @@ class RunLocked(RecordError):
 
 
 class RunLock:
-    """``with RunLock(root, "resume"):`` — raises :class:`RunLocked` at once if taken."""
+    """Refuses at once instead of waiting for the holder: a process queued behind a search of
+    many hours would look hung, and would then run on a config.toml the holder changed."""
 
     def __init__(self, root: str | Path, command: str) -> None:
         self.root = Path(root)

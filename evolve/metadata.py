@@ -173,8 +173,8 @@ def fingerprint(config: SearchConfig, content_hash: str) -> dict[str, Any]:
 
 def fingerprint_mismatch(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
     """The first key (in recorded order) whose value differs, as a sentence; None if equal.
-    A key that only one side has counts as a difference, except keys added to the
-    fingerprint after the run was recorded."""
+    One key, so the message says what to restore. Keys this version adds to fingerprints are
+    not held against runs recorded before it; a recorded key this version lacks is."""
     for key, want in recorded.items():
         if key not in current:
             return f"{key} is not a setting of this version of neurevo (the run has {want!r})"
