@@ -1,9 +1,12 @@
 """The ``neurevo`` command line.
 
-Exit codes: 0 success; 2 bad input (one line naming what is wrong, no traceback);
-130 interrupted (the last completed generation is checkpointed; ``neurevo resume`` goes on);
-1 anything else. Progress goes to stderr; the last stdout line of ``search``/``resume`` is the
-run directory, so scripts can capture it.
+Exit codes: 0 success; 2 bad input (one line naming what is wrong, no traceback: a config
+value, a path that cannot be used, an unreadable or undecodable input file, a run that
+another process holds); 130 interrupted (the last completed generation is checkpointed;
+``neurevo resume`` goes on); 141 standard output closed (its reader left, or it was never
+open); 1 anything else, including a machine that failed (a full disk: one line, and how to
+resume when a run exists). Progress goes to stderr; the last stdout line of
+``search``/``resume`` is the run directory, so scripts can capture it.
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help="run up to this many generations in total")
     p.add_argument("--task", metavar="FILE", help="the run's data file, when it is no longer at "
                    "the path the run recorded (its content hash must match)")
+    p.add_argument("--executor", help="where evaluations run for this resume: ray or serial "
+                   "(results do not depend on it)")
+    p.add_argument("--address", help="join a Ray cluster for this resume: auto or HOST:PORT")
+    p.add_argument("--set", action="append", default=[], metavar="executor.KEY=VALUE",
+                   help="override an executor setting for this resume, e.g. --set "
+                   "executor.num_cpus=4; settings that would change results are refused")
     p = sub.add_parser("pareto", help="print a run's Pareto front",
                        description="Print the Pareto front of a run (a table, or JSON).")
     p.add_argument("run", help="run directory")
@@ -115,23 +124,79 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from evolve.loop import GenerationFailed
+class StdoutFailed(OSError):
+    """Writing standard output failed (a full disk behind ``> file``, ``> /dev/full``)."""
 
+
+class _GuardedStdout:
+    """Standard output whose write errors say they came from standard output, so they are
+    not mistaken for the failure of a file the command was writing."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutFailed(exc.errno, exc.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutFailed(exc.errno, exc.strerror) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    if sys.stdout is None:  # started with stdout closed (`neurevo budgets >&-`): whatever
+        # the command printed would be lost, and the next file opened would get its number
+        print("neurevo: error: standard output is closed; nothing was done", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
+    stdout, sys.stdout = sys.stdout, _GuardedStdout(sys.stdout)
     try:
-        return COMMANDS[args.command](args)
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evolve.loop import GenerationFailed
+
+    try:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a full disk behind stdout shows here, not as an exit-time error
+        return code
     except BrokenPipeError:  # `neurevo rules | head`: the reader left; no traceback, but
         # no success either (a search whose output could not be delivered did not succeed)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
-        print("\nneurevo: interrupted; the last completed generation is checkpointed "
-              "(continue with `neurevo resume RUN`)", file=sys.stderr)
+    except StdoutFailed as exc:
+        _silence_stdout()
+        done = getattr(args, "run_written", None)
+        _error(f"cannot write to standard output: {exc.strerror}"
+               + (f" (the run itself is complete: {done})" if done else ""), exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        run = _run_of(exc)
+        if run:
+            print(f"\nneurevo: interrupted; {run} is checkpointed after its last completed "
+                  f"generation (continue with `neurevo resume {run}`)", file=sys.stderr)
+        else:
+            print("\nneurevo: interrupted before a run was recorded; there is nothing to "
+                  "resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BadInput as exc:
         print(f"neurevo: error: {exc}", file=sys.stderr)
@@ -141,11 +206,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.traceback.rstrip(), file=sys.stderr)
         print(f"neurevo: error: {exc.summary()}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        code, text = _os_error(exc)
+        _error(text, exc)
+        return code
     except Exception as exc:  # noqa: BLE001
         if _is_bad_input(exc):
             print(f"neurevo: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        if isinstance(exc, UnicodeDecodeError):
+            _error(f"an input file is not UTF-8 text ({_one_line(exc)})", None)
+            return EXIT_BAD_INPUT
         raise
+
+
+def _run_of(exc: BaseException) -> str | None:
+    from evolve.search import RUN_ATTRIBUTE
+
+    return getattr(exc, RUN_ATTRIBUTE, None)
+
+
+def _error(text: str, exc: BaseException | None) -> None:
+    """One line; with how to go on when the failure hit a recorded run."""
+    run = _run_of(exc) if exc is not None else None
+    if run:
+        text += (f"; the run is recorded up to its last completed generation: continue with "
+                 f"`neurevo resume {run}`")
+    print(f"neurevo: error: {' '.join(text.split())}", file=sys.stderr)
+
+
+def _os_error(exc: OSError) -> tuple[int, str]:
+    """Exit 2 for a path the user gave that cannot be used; 1 for a machine that failed
+    (no space left, an I/O error), where trying again elsewhere or later is the fix."""
+    from evolve.search import PATH_ERRNOS
+
+    where = " ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or _one_line(exc)
+    text = f"{where}: {reason}" if where else reason
+    if exc.errno in PATH_ERRNOS:
+        return EXIT_BAD_INPUT, f"cannot use {text}"
+    return EXIT_ERROR, f"the machine failed: {text}"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit has nowhere to fail."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _is_bad_input(exc: Exception) -> bool:
@@ -191,12 +301,37 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return config
 
 
+def resume_executor(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[executor]`` settings this resume changes; anything else is refused, since it
+    would make the rest of the run a different search from its recorded part."""
+    from evolve.config import parse_assignments
+
+    settings: dict[str, Any] = {}
+    for pair in args.set:
+        nested = parse_assignments([pair])
+        for key, value in nested.items():
+            if key != "executor":
+                raise BadInput(f"resume --set {pair.split('=', 1)[0]}: a resume can change "
+                               "only executor.* settings (and --generations); this one would "
+                               "change the run's results")
+            if not isinstance(value, dict):
+                raise BadInput(f"resume --set {pair}: name one setting, e.g. "
+                               "executor.num_cpus=4")
+            settings.update(value)
+    if args.executor is not None:
+        settings["name"] = args.executor
+    if args.address is not None:
+        settings["address"] = args.address
+    return settings
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     import evolve
     from evolve.reporters import ProgressBar
 
     config = config_from_args(args)
     run = evolve.search(config, reporters=[ProgressBar()])
+    args.run_written = run.path
     _print_front(run, sys.stdout)
     print(run.path)
     return EXIT_OK
@@ -209,7 +344,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not Path(args.run).is_dir():
         raise BadInput(f"run directory {args.run!r} does not exist")
     run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()],
-                        task_file=args.task)
+                        task_file=args.task, executor=resume_executor(args) or None)
+    args.run_written = run.path
     _print_front(run, sys.stdout)
     print(run.path)
     return EXIT_OK
@@ -253,10 +389,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("neurevo: warning: this run predates run.json; exporting without class names "
               "and input standardisation", file=sys.stderr)
     out = Path(args.out) if args.out else Path(f"{run.run_id}-{arch.candidate_id}.safetensors")
+    _check_output_file(out)
     try:
         path = evolve.export_architecture(arch, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise _output_error(out, exc) from None
     print(path)
     return EXIT_OK
 
@@ -268,10 +407,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not Path(args.run).is_dir():
         raise BadInput(f"run directory {args.run!r} does not exist")
     run = evolve.load_run(args.run)
+    out = Path(args.out) if args.out else run.path / "report.html"
+    _check_output_file(out)
     try:
-        path = write_report(run, args.out or run.path / "report.html")
+        path = write_report(run, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise _output_error(out, exc) from None
     print(path)
     return EXIT_OK
 
@@ -339,6 +482,29 @@ def cmd_budgets(args: argparse.Namespace) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print("* estimate (see docs/hardware.md for sources)")
     return EXIT_OK
+
+
+def _check_output_file(path: Path) -> None:
+    """A file the command is asked to write: not a directory, and in one that exists (or
+    can be made), so the answer is one line before any work rather than a traceback after."""
+    if path.is_dir():
+        raise BadInput(f"--out {str(path)!r} is a directory; give a file name")
+    probe = path.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not a directory")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not writable")
+
+
+def _output_error(path: Path, exc: OSError) -> Exception:
+    """Name the file the user asked for, not the temporary name it is written under."""
+    from evolve.search import PATH_ERRNOS
+
+    if exc.errno in PATH_ERRNOS:
+        return BadInput(f"--out {str(path)!r}: cannot write it: {exc.strerror}")
+    return exc
 
 
 def _print_front(run: Any, stream: Any) -> None:

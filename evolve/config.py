@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import os
 import re
 import sys
 import typing
@@ -47,6 +49,15 @@ class TaskConfig:
     label_column: str = "label"  # label column of a .csv / .parquet file
     valid_fraction: float = 0.2  # share of the data used for selection (validation)
     test_fraction: float = 0.2  # share held out for the reported test accuracy
+
+    def __post_init__(self) -> None:
+        # messages start with the field's name: the config prefixes its table ("task.")
+        for name in ("valid_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        if not self.label_column:
+            raise ValueError("label_column must name a column, got ''")
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,24 @@ class ExecutorConfig:
     eval_timeout: float = 0.0  # ray: seconds per candidate before its batch is cancelled; 0 = none
     dashboard: bool = False  # ray, local instance: start the dashboard (on 127.0.0.1)
 
+    def __post_init__(self) -> None:
+        # messages start with the field's name: the config prefixes its table ("executor.")
+        checks = {
+            "chunk_size": (self.chunk_size >= 1, ">= 1"),
+            "num_cpus": (self.num_cpus >= 0, ">= 0 (0 = all of this machine's)"),
+            "cpus_per_eval": (0.0 <= self.cpus_per_eval < math.inf, "a finite number >= 0"),
+            "gpus_per_eval": (0.0 <= self.gpus_per_eval < math.inf, "a finite number >= 0"),
+            "max_retries": (self.max_retries >= 0, ">= 0"),
+            "eval_timeout": (0.0 <= self.eval_timeout < math.inf,
+                             "a finite number of seconds >= 0 (0 = no limit)"),
+        }
+        for name, (ok, what) in checks.items():
+            if not ok:
+                raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
+        if self.cpus_per_eval == 0 and self.gpus_per_eval == 0:
+            raise ValueError("cpus_per_eval and gpus_per_eval are both 0: a batch must reserve "
+                             "something, or Ray would start every batch at once")
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -101,19 +130,112 @@ class SearchConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
+        # every number first: a NaN or an infinity passes most range checks below, and an
+        # integer past 32 bits overflows the records' columns after the run has started
+        for key, value in _values(self):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+            if isinstance(value, int) and not isinstance(value, bool) and key != "seed" \
+                    and not -MAX_INT <= value <= MAX_INT:
+                raise ConfigError(f"{key} must be within ±{MAX_INT}, got {value!r}")
+            if isinstance(value, str):
+                _check_text(key, value)
         checks = {
             "generations": self.generations >= 1,
             "population": self.population >= 2,
-            "executor.chunk_size": self.executor.chunk_size >= 1,
+            "seed": 0 <= self.seed <= MAX_SEED,
             "hardware.chips": self.hardware.chips >= 0,
             "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
             "hardware.timesteps": self.hardware.timesteps >= 1,
         }
         for key, ok in checks.items():
             if not ok:
-                raise ConfigError(f"{key} is out of range: {_get(self, key)!r}")
+                bounds = f" (must be in [0, {MAX_SEED}])" if key == "seed" else ""
+                raise ConfigError(f"{key} is out of range{bounds}: {_get(self, key)!r}")
         if not self.objectives:
             raise ConfigError("objectives must name at least one objective")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ConfigError(f"objectives must not repeat a name, got {list(self.objectives)}")
+        if self.run_id:
+            check_run_id(self.run_id)
+
+
+MAX_SEED = 2**32 - 1  # the data split's random state (NumPy's and scikit-learn's limit)
+MAX_INT = 2**31 - 1  # generation, epoch and count columns of the records are 32-bit
+MAX_RUN_ID = 200  # bytes; a suffix and the temporary names of atomic writes must still fit
+
+
+def _values(config: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf value by dotted key, entries of tables and lists included."""
+    out = []
+    for key, value in flat_items(config, prefix):
+        if isinstance(value, dict):
+            out.extend((f"{key}.{k}", v) for k, v in value.items())
+        elif isinstance(value, (tuple, list)):
+            out.extend((key, v) for v in value)
+        else:
+            out.append((key, value))
+    return out
+
+
+def _check_text(key: str, text: str) -> None:
+    """Text must be writable as UTF-8: a file name read with undecodable bytes holds lone
+    surrogates, which would make config.toml unwritable after the run directory exists."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{key} is not valid Unicode text (undecodable bytes?): "
+                          f"{text!r}") from None
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id names one directory inside ``out``: anything that could name another
+    place (a separator, ``.``, ``..``) or break a file name or a terminal is refused."""
+    problem = ""
+    if run_id in (".", ".."):
+        problem = "is not a directory name"
+    elif "/" in run_id or "\\" in run_id or (os.altsep and os.altsep in run_id):
+        problem = "must be one directory name, without path separators"
+    elif any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in run_id):
+        problem = "must not contain control characters (newlines, tabs, escapes)"
+    elif run_id != run_id.strip():
+        problem = "must not start or end with whitespace"
+    elif run_id.startswith("-"):
+        problem = "must not start with '-' (it would read as an option)"
+    elif len(run_id.encode("utf-8", "surrogatepass")) > MAX_RUN_ID:
+        problem = f"is longer than {MAX_RUN_ID} bytes"
+    if problem:
+        raise ConfigError(f"run_id {problem}: {run_id!r}")
+
+
+def check(config: SearchConfig) -> None:
+    """What no single field can decide: settings that contradict each other or that the
+    search would silently ignore. Checked on the final config, so the order of ``--set``
+    never matters, and before a run directory exists."""
+    from evolve.executors import EXECUTORS
+
+    t, e, neat = config.task, config.executor, config.strategy.neat
+    if e.name not in EXECUTORS:
+        raise ConfigError(f"executor.name must be one of {sorted(EXECUTORS)}, got {e.name!r}")
+    if e.name == "serial" and e.address:
+        raise ConfigError(f"executor.address is {e.address!r}, but executor.name is 'serial', "
+                          "which runs in this process: drop --address, or use --executor ray")
+    if t.valid_fraction + t.test_fraction >= 1.0:
+        raise ConfigError(f"task.valid_fraction + task.test_fraction must be < 1 (something "
+                          f"must be left to train on), got {t.valid_fraction} + "
+                          f"{t.test_fraction}")
+    label_default = TaskConfig.label_column
+    if t.label_column != label_default and \
+            Path(t.name).suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
+                          f".parquet file, and task.name is {t.name!r}: drop --label-column")
+    if config.strategy.name in ("neat", "neat-pso"):
+        if neat.elitism >= config.population:
+            raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below population "
+                              f"({config.population}), or a generation breeds no new candidate")
+        if neat.min_species_size > config.population:
+            raise ConfigError(f"strategy.neat.min_species_size ({neat.min_species_size}) must "
+                              f"be at most population ({config.population})")
 
 
 # -- overriding -------------------------------------------------------------------------------
@@ -264,16 +386,51 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} is not a file")
     try:
-        return tomllib.loads(path.read_text())
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    return parse_toml(data, f"config file {str(path)!r}")
+
+
+def parse_toml(data: bytes | str, what: str) -> dict[str, Any]:
+    """TOML is UTF-8 by definition: the locale must not decide how a config file reads."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{what} is not UTF-8 text (byte {data[exc.start]:#04x} at "
+                              f"offset {exc.start})") from None
+    try:
+        return tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} is not valid TOML: {exc}") from None
 
 
 def from_toml(path: str | Path) -> SearchConfig:
     return override(SearchConfig(), load_toml(path))
+
+
+def to_checked_toml(config: SearchConfig) -> bytes:
+    """``config`` as the UTF-8 bytes of config.toml, refused unless they read back as the
+    same config: resume trusts this file, so a value that would not survive the trip (a
+    string the writer cannot represent, a float that prints differently) must stop the
+    search before the run exists rather than strand it."""
+    text = to_toml(config)
+    try:
+        back = override(SearchConfig(), parse_toml(text.encode("utf-8"), "config.toml"))
+    except (ConfigError, UnicodeEncodeError) as exc:
+        raise ConfigError(f"the resolved config cannot be written as TOML: {exc}") from None
+    if back != config:
+        first = next((k for (k, v), (_, w) in zip(flat_items(config), flat_items(back),
+                                                   strict=True) if v != w), "?")
+        raise ConfigError(f"{first}: its value does not survive being written to config.toml "
+                          f"({_get(config, first)!r} reads back as {_get(back, first)!r})")
+    return text.encode("utf-8")
 
 
 def to_toml(config: SearchConfig) -> str:

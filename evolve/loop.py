@@ -36,6 +36,7 @@ from evolve.metadata import (
     RuleRecord,
     RunDescription,
     TaskRecord,
+    fingerprint,
 )
 from evolve.objectives import (
     Measurements,
@@ -180,7 +181,8 @@ class Session:
             rule=RuleRecord(self.rule.name, self.rule.options(),
                             dict(self.config.rule.hyperparameters), self.rule.rule_limits()),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
-            custom_cost_fn=self.cost_fn is not hardware.cost)
+            custom_cost_fn=self.cost_fn is not hardware.cost,
+            fingerprint=fingerprint(self.config, self.task.content_hash))
 
     def _references(self) -> dict[str, float]:
         return {o.name: o.reference for o in self.objectives}

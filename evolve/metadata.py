@@ -17,11 +17,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolve.objectives import Objective, is_builtin
 from evolve.records import RecordError, write_text
 from evolve.tasks import Task
+
+if TYPE_CHECKING:
+    from evolve.config import SearchConfig
 
 FORMAT = "neurevo.run/1"
 FILE = "run.json"
@@ -83,6 +86,8 @@ class RunDescription:
     profile: str  # the chip profile's name; its contents are in profile.toml
     profile_source: str  # what the config named: a profile name, or the TOML file as typed
     custom_cost_fn: bool = False  # costs came from a user's function (resume needs it again)
+    # the config as it decides results (see fingerprint()); {} for runs from before it
+    fingerprint: dict[str, Any] = field(default_factory=dict)
     format: str = field(default=FORMAT)
 
     @property
@@ -150,7 +155,7 @@ class RunDescription:
         return cls(str(data["run_id"]), tuple(objectives),
                    tuple(str(c) for c in _list(data["constraints"], "constraints")),
                    task, rule, str(data["profile"]), str(data["profile_source"]),
-                   bool(data.get("custom_cost_fn", False)))
+                   bool(data.get("custom_cost_fn", False)), dict(data.get("fingerprint", {})))
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -204,6 +209,38 @@ def read_description(root: Path) -> RunDescription | None:
         # ValueError covers text that is not JSON, or not UTF-8
         raise RecordError(f"{path}: damaged run description ("
                           f"{' '.join(str(exc).split())})") from None
+
+
+# What may differ between a run's start and its resume: how far it goes (generations,
+# stop_when, tolerate_failures), where it is written (out, run_id) and where evaluations run
+# (executor.*). Every other key decides what a generation produces.
+NOT_FINGERPRINTED = ("generations", "stop_when", "tolerate_failures", "out", "run_id",
+                     "executor.")
+
+
+def fingerprint(config: SearchConfig, content_hash: str) -> dict[str, Any]:
+    """The settings that decide a run's results, by dotted key, as JSON values, with the
+    content hash of its data: recorded when the run starts, compared with config.toml when
+    it resumes (a config.toml emptied or edited since would otherwise continue the run as
+    another search, over the first one's records)."""
+    from evolve.config import flat_items
+
+    items = {key: value for key, value in flat_items(config)
+             if not key.startswith(NOT_FINGERPRINTED)}
+    items["task.content_hash"] = content_hash
+    return json.loads(json.dumps(items, allow_nan=False, default=_finite))
+
+
+def fingerprint_mismatch(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """The first key (in recorded order) whose value differs, as a sentence; None if equal.
+    One key, so the message says what to restore. Keys this version adds to fingerprints are
+    not held against runs recorded before it; a recorded key this version lacks is."""
+    for key, want in recorded.items():
+        if key not in current:
+            return f"{key} is not a setting of this version of neurevo (the run has {want!r})"
+        if current[key] != want:
+            return f"{key} is {current[key]!r} in config.toml, but the run started with {want!r}"
+    return None
 
 
 def missing_objectives(description: RunDescription, given: Sequence[str | Objective] | None

@@ -5,37 +5,77 @@
 >>> config = override(SearchConfig(), {"generations": 2, "population": 8})  # doctest: +SKIP
 >>> run = evolve.search(config)                                             # doctest: +SKIP
 >>> [a.objectives for a in run.pareto_front()]                              # doctest: +SKIP
+
+A run directory belongs to one process at a time (evolve/lock.py). ``search`` checks all it
+can before the directory exists — the config, the output path, the input files, the data,
+rule and strategy, and that config.toml will read back as the same config — so bad input
+never leaves a half-made run; it creates the directory with an exclusive ``mkdir``, so two
+searches started in the same second never share one. ``resume`` checks that config.toml still
+describes the run it holds (the fingerprint in run.json) and writes nothing until every
+check has passed, so a refused resume leaves the run as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
+import os
 import re
+import secrets
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evolve import hardware
-from evolve.config import ConfigError, SearchConfig, from_toml, override, to_toml
+from evolve.config import (
+    ConfigError,
+    SearchConfig,
+    check,
+    from_toml,
+    override,
+    to_checked_toml,
+)
 from evolve.constraints import Constraint
+from evolve.lock import RunLock
 from evolve.loop import CostFn, Session
 from evolve.metadata import (
     PROFILE_FILE,
+    fingerprint,
+    fingerprint_mismatch,
     missing_objectives,
     read_description,
     write_description,
 )
 from evolve.objectives import Objective
-from evolve.records import RecordError, RunStore, write_text
+from evolve.records import RecordError, RunStore, atomic_write, write_text
 from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
 from evolve.tasks import ARRAYS_TASK
 
+# Set on an exception that escapes a run once it is recorded (its checkpoint exists): the
+# run directory, which ``neurevo resume`` continues. An exception without it left no run.
+RUN_ATTRIBUTE = "neurevo_run"
+
+# errors that say a path the user gave cannot be used (exit 2), as opposed to a machine
+# that failed (a full disk, an I/O error: exit 1)
+PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
+                         errno.EISDIR, errno.EEXIST, errno.EROFS, errno.ENAMETOOLONG,
+                         errno.ELOOP, errno.EINVAL})
+
 
 def make_run_id(config: SearchConfig) -> str:
+    """Time, task, rule, strategy and seed, which a person reads, then a random part: runs
+    started in the same second with the same settings still get different ids."""
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_]+", "_", text)[:40].strip("_") or "x"
+
     task = Path(config.task.name).stem if "." in config.task.name else config.task.name
-    task = re.sub(r"[^A-Za-z0-9_]+", "_", task)
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{task}-{config.rule.name}-s{config.seed}"
+    return (f"{time.strftime('%Y%m%d-%H%M%S')}-{clean(task)}-{clean(config.rule.name)}-"
+            f"{clean(config.strategy.name).replace('_', '-')}-s{config.seed}-"
+            f"{secrets.token_hex(2)}")
 
 
 def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = None,
@@ -54,30 +94,40 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     instead of ``config.task.name``; validated and split like a data file, recorded as task
     ``arrays`` with their content hash. ``reporters``: None shows a progress bar on stderr
     when it is a terminal or a notebook; ``()`` is silent.
+
+    An exception raised once the run is recorded carries its directory as the attribute
+    ``neurevo_run`` (resume it); one raised before leaves no directory behind.
     """
     config = config or SearchConfig()
     if data is not None:
         config = override(config, {"task": {"name": ARRAYS_TASK}})
+    check(config)
     reporters = default_reporters() if reporters is None else reporters
-    run_id = config.run_id or make_run_id(config)
-    root = Path(config.out) / run_id
-    suffix = 1
-    while root.exists() and not config.run_id:
-        root = Path(config.out) / f"{run_id}-{suffix}"
-        suffix += 1
-    if root.exists() and (root / "checkpoint.json").exists():
-        raise RecordError(f"run directory {root} already exists; use `neurevo resume {root}`")
-    store = RunStore(root)
-    config = override(config, {"run_id": root.name})
-    session = Session.build(config, store, root.name, objectives, reporters, constraints,
-                            cost_fn, data=data)
-    root.mkdir(parents=True, exist_ok=True)
-    write_text(store.config_path, to_toml(config))
-    write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
-    write_description(root, session.describe())
-    checkpoint = session.initial_checkpoint()
-    store.write_checkpoint(checkpoint)
-    session.run(checkpoint)
+    out = Path(config.out)
+    _check_out(out)
+    _check_inputs(config)
+    chosen = config.run_id
+    config = override(config, {"run_id": chosen or make_run_id(config)})
+    session = Session.build(config, RunStore(out / config.run_id), config.run_id, objectives,
+                            reporters, constraints, cost_fn, data=data)
+    to_checked_toml(config)
+    root = _create_run_dir(out, config.run_id, explicit=bool(chosen))
+    if root.name != config.run_id:
+        config = override(config, {"run_id": root.name})
+        session = dataclasses.replace(session, config=config, store=RunStore(root),
+                                      run_id=root.name)
+    with RunLock(root, "search"):
+        try:
+            _write_config(session.store, config)
+            write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
+            write_description(root, session.describe())
+            checkpoint = session.initial_checkpoint()
+            session.store.write_checkpoint(checkpoint)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)  # ours alone: made by the mkdir above
+            raise
+        with _marked(root):
+            session.run(checkpoint)
     return Run(root)
 
 
@@ -85,37 +135,184 @@ def resume(path: str | Path, *, generations: int | None = None,
            objectives: Sequence[str | Objective] | None = None,
            reporters: Sequence[Reporter] | None = None, constraints: Sequence[Constraint] = (),
            cost_fn: CostFn | None = None, task_file: str | None = None,
-           data: Sequence[Any] | None = None) -> Run:
+           data: Sequence[Any] | None = None,
+           executor: Mapping[str, Any] | None = None) -> Run:
     """Continue a run from its last checkpoint (optionally to more generations).
 
     The run's own description decides what it is: its objectives (a user's objective must
     be passed again, under the same name), its data (found at its recorded path, or given
     as ``task_file`` — or ``data`` for in-memory arrays — with the same content hash) and its
-    chip profile (read from the run)."""
+    chip profile (read from the run). config.toml must still match the settings the run
+    started with (its fingerprint in run.json); ``generations`` may not go below what is
+    already recorded. ``executor`` overrides ``[executor]`` settings for this resume only
+    (``{"name": "serial"}``, ``{"address": "auto"}``): where evaluations run never changes
+    their results. Nothing in the run is written before all of this is checked.
+    """
     reporters = default_reporters() if reporters is None else reporters
     store = RunStore(path)
+    if not store.root.is_dir():
+        raise RecordError(f"run directory {str(path)!r} does not exist")
     if not store.config_path.is_file():
         raise RecordError(f"{path}: not a neurevo run (no config.toml)")
-    config = from_toml(store.config_path)
-    recorded = read_description(store.root)
-    if recorded is not None:
-        missing = missing_objectives(recorded, objectives)
-        if missing:
-            raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
-                              "function: pass it again (evolve.resume(..., objectives=[...]))")
-        if objectives is None:
-            objectives = recorded.objective_names
-        names = [o if isinstance(o, str) else o.name for o in objectives]
-        if names != recorded.objective_names:
-            raise ConfigError(f"objectives {names} differ from the run's "
-                              f"{recorded.objective_names}")
-    checkpoint = store.read_checkpoint()
-    if generations is not None:
-        config = override(config, {"generations": generations})
-    session = Session.build(config, store, checkpoint["run_id"], objectives, reporters,
-                            constraints, cost_fn, recorded=recorded, task_file=task_file,
-                            data=data)
-    if generations is not None:
-        write_text(store.config_path, to_toml(config))
-    session.run(checkpoint)
+    if not store.checkpoint_path.is_file():
+        raise RecordError(f"{path}: no checkpoint.json: this run was never started, so there "
+                          "is nothing to resume")
+    with RunLock(store.root, "resume"), _marked(store.root):
+        recorded = read_description(store.root)
+        checkpoint = store.read_checkpoint()
+        done = _completed(store, checkpoint)
+        config = _read_config(store)
+        if recorded is not None and recorded.fingerprint:
+            why = fingerprint_mismatch(recorded.fingerprint,
+                                       fingerprint(config, recorded.task.content_hash))
+            if why:
+                raise ConfigError(f"{store.config_path} does not describe the run it belongs "
+                                  f"to: {why}; restore it (resume continues a run as it "
+                                  "started), or start a new search")
+        if recorded is not None:
+            missing = missing_objectives(recorded, objectives)
+            if missing:
+                raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
+                                  "function: pass it again (evolve.resume(..., objectives=[...]))")
+            if objectives is None:
+                objectives = recorded.objective_names
+            names = [o if isinstance(o, str) else o.name for o in objectives]
+            if names != recorded.objective_names:
+                raise ConfigError(f"objectives {names} differ from the run's "
+                                  f"{recorded.objective_names}")
+        target = config
+        if generations is not None:
+            if generations < done:
+                raise ConfigError(f"--generations {generations} is below the {done} "
+                                  "generations this run has already recorded (a resume only "
+                                  "goes on)")
+            target = override(config, {"generations": generations})
+        running = override(target, {"executor": dict(executor)}) if executor else target
+        check(running)
+        session = Session.build(running, store, checkpoint["run_id"], objectives, reporters,
+                                constraints, cost_fn, recorded=recorded, task_file=task_file,
+                                data=data)
+        if target != config:  # every check passed: only now is anything written
+            _write_config(store, target)
+        _clear_stale_partials(store, done)
+        session.run(checkpoint)
     return Run(store.root)
+
+
+def _write_config(store: RunStore, config: SearchConfig) -> None:
+    """config.toml as UTF-8 whatever the locale (TOML is UTF-8), checked to read back."""
+    data = to_checked_toml(config)
+    atomic_write(store.config_path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def _read_config(store: RunStore) -> SearchConfig:
+    try:
+        return from_toml(store.config_path)
+    except ConfigError as exc:
+        text = str(exc)
+        if str(store.config_path) in text:
+            raise
+        raise ConfigError(f"{store.config_path}: {text}") from None
+
+
+def _completed(store: RunStore, checkpoint: Any) -> int:
+    try:
+        done = checkpoint["strategy"]["generation"]
+        checkpoint["run_id"]  # noqa: B018 - required below
+    except (KeyError, TypeError):
+        raise RecordError(f"{store.checkpoint_path}: damaged checkpoint (no generation or "
+                          "run id)") from None
+    if isinstance(done, bool) or not isinstance(done, int) or done < 0:
+        raise RecordError(f"{store.checkpoint_path}: damaged checkpoint (generation "
+                          f"{done!r})")
+    return done
+
+
+def _clear_stale_partials(store: RunStore, done: int) -> None:
+    """The journal of a generation that is recorded is no longer needed: a crash between
+    recording a generation and clearing its journal left it behind."""
+    for folder in (store.root / "evaluations").glob("gen-*.partial"):
+        match = re.fullmatch(r"gen-(\d+)\.partial", folder.name)
+        if match and int(match.group(1)) < done:
+            store.clear_partial(int(match.group(1)))
+
+
+@contextlib.contextmanager
+def _marked(root: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as exc:
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, RUN_ATTRIBUTE, str(root))
+        raise
+
+
+def _path_error(key: str, path: Path, exc: OSError) -> ConfigError | OSError:
+    if exc.errno in PATH_ERRNOS:
+        return ConfigError(f"{key}: cannot use {str(path)!r}: {exc.strerror}")
+    return exc
+
+
+def _check_out(out: Path) -> None:
+    """``out`` must be a directory that can be written, or a path one can be made at; it
+    is not created yet, so bad input elsewhere leaves nothing behind."""
+    probe = out
+    while not probe.exists():
+        if probe.is_symlink():
+            raise ConfigError(f"out: {str(probe)!r} is a broken symbolic link")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "is" if probe == out else f"is under {str(probe)!r}, which is"
+        raise ConfigError(f"out: {str(out)!r} {what} not a directory")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"out: {str(probe)!r} is not writable")
+
+
+def _check_inputs(config: SearchConfig) -> None:
+    """Files the search reads: readable, and TOML ones UTF-8, now rather than as a
+    traceback from deep inside a reader."""
+    profile = Path(config.hardware.profile)
+    if config.hardware.profile.endswith(".toml") and profile.is_file():
+        try:
+            profile.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"hardware.profile: cannot read {str(profile)!r}: "
+                              f"{exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"hardware.profile: {str(profile)!r} is not UTF-8 text (byte "
+                              f"at offset {exc.start})") from None
+    task = Path(config.task.name)
+    if task.suffix and task.is_file():
+        try:
+            with open(task, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise ConfigError(f"task.name: cannot read {str(task)!r}: {exc.strerror}") \
+                from None
+
+
+def _create_run_dir(out: Path, run_id: str, explicit: bool) -> Path:
+    """The run's directory, made by this process alone: ``mkdir`` fails if it exists, so
+    of two searches that chose one name, the second takes the next suffix (or, for a
+    run_id the user chose, is refused) instead of writing into the first one's run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"out: {str(out)!r} is not a directory") from None
+    except OSError as exc:
+        raise _path_error("out", out, exc) from None
+    for attempt in range(10_000):
+        root = out / (run_id if attempt == 0 else f"{run_id}-{attempt}")
+        try:
+            os.mkdir(root)
+            return root
+        except FileExistsError:
+            if explicit:
+                raise RecordError(f"run directory {root} already exists: continue it with "
+                                  f"`neurevo resume {root}`, or choose another run_id") \
+                    from None
+        except OSError as exc:
+            raise _path_error("out", root, exc) from None
+    raise RecordError(f"out: no free run directory name for {run_id!r} in {str(out)!r}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -122,7 +123,11 @@ class Budget:
     def __post_init__(self) -> None:
         # the message starts with the field's name: the config prefixes its table
         for name in ("epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
+            value = getattr(self, name)
+            # counts: a float (1.5) or a bool would fail deep inside training, not here
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise HyperparameterError(f"{name} must be an integer, got {value!r}")
+            if value < 1:
                 raise HyperparameterError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 

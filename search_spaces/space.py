@@ -42,7 +42,7 @@ class MutationRates:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "resize_sigma":
-                if not value >= 0.0:
+                if not 0.0 <= value < math.inf:  # inf would draw infinite group sizes
                     raise SpaceError(f"resize_sigma must be >= 0, got {value}")
             elif not 0.0 <= value <= 1.0:
                 raise SpaceError(f"{f.name} must lie in [0, 1] (a probability), got {value}")
@@ -80,8 +80,10 @@ class SpaceSettings:
         if self.max_connections < 1:  # the minimal genome has one connection
             raise SpaceError(f"max_connections must be >= 1, got {self.max_connections}")
         for name in ("disjoint_coefficient", "attribute_coefficient"):
-            if not getattr(self, name) >= 0.0:
-                raise SpaceError(f"{name} must be >= 0, got {getattr(self, name)}")
+            # inf makes every distance inf (or NaN: inf * 0), so speciation would break
+            if not 0.0 <= getattr(self, name) < math.inf:
+                raise SpaceError(f"{name} must be a finite number >= 0, "
+                                 f"got {getattr(self, name)}")
         if not self.hidden_activations:
             raise SpaceError("hidden_activations must name at least one activation")
         from search_spaces.activations import NAMES

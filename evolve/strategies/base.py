@@ -19,6 +19,7 @@ what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +147,14 @@ class Strategy:
 def check_ranges(settings: object, conditions: Mapping[str, tuple[bool, str]]) -> None:
     """Raise ``ValueError("<field> must be <what>, got <value>")`` for the first field whose
     condition is false; the message starts with the field's name so that the config can put
-    its table in front (``strategy.neat.target_species must be >= 1, got 0``)."""
+    its table in front (``strategy.neat.target_species must be >= 1, got 0``).
+
+    Every float field must be finite first: ``inf`` passes ``>= 0`` and would reach the
+    swarm's arithmetic as NaN velocities many generations later."""
+    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
+        value = getattr(settings, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{f.name} must be a finite number, got {value!r}")
     for name, (ok, what) in conditions.items():
         if not ok:
             raise ValueError(f"{name} must be {what}, got {getattr(settings, name)!r}")

@@ -1,0 +1,111 @@
+"""One process per run: an exclusive lock on ``RUN/.lock``, held by ``search`` and ``resume``
+for the whole run.
+
+Two processes writing one run directory interleave their generations, checkpoints and
+``config.toml`` (a resume to 10 generations beside one to 4 leaves ``config.toml`` saying 4
+next to 10 recorded generations), and both report success. The lock is ``flock`` on an open
+file, so the kernel drops it when its holder exits or is killed: a crash never leaves a run
+locked, and there is no stale-lock clean-up to get wrong.
+
+The file's contents only name the holder (pid, host, start time, command) for the message a
+second process gets. They are emptied on release, so a run that nobody holds has an empty
+``.lock`` and its files hash the same before and after a refused or failed attempt. The file
+is never removed: unlinking a lock file that another process has open would let two
+processes each lock a file of the same name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from evolve.records import RecordError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: there is no flock to hold
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+
+
+class RunLocked(RecordError):
+    """Another process holds the run; ``holder`` is what it wrote into the lock file."""
+
+    def __init__(self, root: Path, holder: dict[str, Any]) -> None:
+        self.root, self.holder = root, holder
+        if holder.get("pid"):
+            who = (f"pid {holder['pid']} on {holder.get('host', '?')}, "
+                   f"`neurevo {holder.get('command', '?')}` since {holder.get('since', '?')}")
+        else:
+            who = "a process that is just starting"
+        super().__init__(f"run {root} is in use by another neurevo process ({who}); one "
+                         "process at a time may write a run: wait for it to finish or stop it")
+
+
+class RunLock:
+    """Refuses at once instead of waiting for the holder: a process queued behind a search of
+    many hours would look hung, and would then run on a config.toml the holder changed."""
+
+    def __init__(self, root: str | Path, command: str) -> None:
+        self.root = Path(root)
+        self.command = command
+        self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.root / LOCK_FILE
+
+    def acquire(self) -> RunLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise RunLocked(self.root, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        try:
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+                      "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:  # a full or read-only disk must not keep the run locked
+            pass
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,603 @@
+"""Bad inputs as a user meets them: the right exit code, one ``neurevo: error:`` line on
+stderr and no traceback, and no file that existed before changed (the whole working folder
+is hashed before and after), so a mistake never costs a run.
+
+Each catalogue case is named. Most run ``evolve.cli.main`` in this process (a search takes
+a tenth of a second there); the ones about standard output run the real command. Where the
+operating system has to refuse (a read-only directory, a full disk), the refusal is
+simulated when the tests run as root, who may write anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import importlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evolve.cli import main
+from evolve.config import SearchConfig, flat_items, from_toml
+from evolve.lock import RunLock
+from evolve.records import RunStore
+
+SMALL = ["--executor", "serial", "--task", "iris", "--generations", "1", "--population", "4",
+         "--set", "training.epochs=1", "--rule", "bp"]
+NEUREVO = [sys.executable, "-m", "evolve.cli"]
+SEARCH_MODULE = importlib.import_module("evolve.search")  # `evolve.search` is the function
+
+
+def call(argv: list[str]) -> tuple[int, str, str]:
+    """``neurevo ARGV`` in this process: exit code, stdout, stderr. An exception that
+    escapes is what the interpreter would print: a traceback, exit 1."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse
+            code = exc.code if isinstance(exc.code, int) else 2
+        except BaseException:  # noqa: BLE001
+            err.write(traceback.format_exc())
+            code = 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file (content hash) and folder under ``root``."""
+    seen = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_dir() and not path.is_symlink():
+            seen[rel + "/"] = "dir"
+        elif path.is_file():
+            seen[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory) -> Path:
+    """A finished one-generation run, copied into each case's own folder."""
+    out = tmp_path_factory.mktemp("base")
+    code, stdout, err = call(["search", *SMALL, "--out", str(out)])
+    assert code == 0, err
+    return Path(stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Ctx:
+    root: Path  # the case's folder: everything in it is hashed before and after
+    out: Path  # an output root that holds a finished run
+    run: Path  # that run
+    monkeypatch: pytest.MonkeyPatch
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def file(self, name: str, content: bytes | str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+
+    def edit_config(self, old: str, new: str) -> None:
+        path = self.run / "config.toml"
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+
+    def deny_writes(self, folder: Path) -> Path:
+        """``folder`` exists but refuses new files and folders."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            folder.chmod(0o500)
+            self.cleanups.append(lambda: folder.chmod(0o700))
+            return folder
+        target = folder.resolve()
+        real_mkdir, real_open = os.mkdir, os.open
+
+        def inside(path) -> bool:
+            return Path(os.path.abspath(path)).resolve().is_relative_to(target)
+
+        def denied(path) -> PermissionError:
+            return PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+        def mkdir(path, *args, **kwargs):
+            if inside(path):
+                raise denied(path)
+            return real_mkdir(path, *args, **kwargs)
+
+        def open_(path, flags, *args, **kwargs):
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+                raise denied(path)
+            return real_open(path, flags, *args, **kwargs)
+
+        self.monkeypatch.setattr(os, "mkdir", mkdir)
+        self.monkeypatch.setattr(os, "open", open_)
+        return folder
+
+    def disk_full(self, target: object, name: str) -> None:
+        """``target.name`` fails as a full disk does."""
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.run))
+        self.monkeypatch.setattr(target, name, full)
+
+    def interrupt(self, target: object, name: str) -> None:
+        """``target.name`` is where Ctrl-C lands."""
+        def stop(*args, **kwargs):
+            raise KeyboardInterrupt
+        self.monkeypatch.setattr(target, name, stop)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: Callable[[Ctx], list[str]]
+    code: int
+    needle: str | Callable[[Ctx], str]
+    prepare: Callable[[Ctx], object] | None = None
+    new_files: bool = False  # a run is recorded before the failure: files may be added
+    stdout: str | None = None  # "full": /dev/full; "closed": never opened (a subprocess)
+    line: str = "neurevo: error:"
+
+
+def search(*extra: str) -> Callable[[Ctx], list[str]]:
+    return lambda ctx: ["search", *SMALL, "--out", str(ctx.out), *extra]
+
+
+def with_file(name: str, content: bytes | str, *args: str) -> Callable[[Ctx], list[str]]:
+    """``search ... ARGS`` where ``{}`` in ARGS is a file written for the case."""
+    def argv(ctx: Ctx) -> list[str]:
+        path = ctx.file(name, content)
+        return ["search", *SMALL, "--out", str(ctx.out), *(a.format(path) for a in args)]
+    return argv
+
+
+def resume(*extra: str) -> Callable[[Ctx], list[str]]:
+    return lambda ctx: ["resume", str(ctx.run), *extra]
+
+
+def run_cmd(verb: str, *extra: str) -> Callable[[Ctx], list[str]]:
+    return lambda ctx: [verb, str(ctx.run), *(e.format(root=ctx.root) for e in extra)]
+
+
+def _lock_run(ctx: Ctx) -> None:
+    lock = RunLock(ctx.run, "search").acquire()
+    ctx.cleanups.append(lock.release)
+
+
+def _more_generations_then_full_disk(ctx: Ctx) -> None:
+    ctx.edit_config("generations = 1\n", "generations = 2\n")  # not fingerprinted
+    ctx.disk_full(RunStore, "write_generation")
+
+
+def _interrupt_in_build(ctx: Ctx) -> None:
+    import evolve.loop
+    ctx.interrupt(evolve.loop, "locate_task")
+
+
+def _interrupt_before_checkpoint(ctx: Ctx) -> None:
+    ctx.interrupt(SEARCH_MODULE, "write_description")
+
+
+def _full_before_checkpoint(ctx: Ctx) -> None:
+    ctx.disk_full(SEARCH_MODULE, "write_description")
+
+
+NOT_UTF8 = b"generations = 2\n# caf\xe9 \xff\xfe\n"
+
+CASES = [
+    # -- paths: a run goes into one new directory inside --out, or nowhere -----------------
+    Case("out_is_a_file", with_file("f", "x", "--out", "{}"), 2, "not a directory"),
+    Case("out_under_a_file", with_file("f", "x", "--out", "{}/runs"), 2, "not a directory"),
+    Case("out_unwritable", lambda ctx: ["search", *SMALL, "--out",
+                                        str(ctx.deny_writes(ctx.root / "ro"))], 2, "out"),
+    Case("out_parent_unwritable", lambda ctx: [
+        "search", *SMALL, "--out", str(ctx.deny_writes(ctx.root / "ro") / "runs")], 2, "out"),
+    Case("run_id_climbs_out", search("--set", "run_id=../../x"), 2, "run_id"),
+    Case("run_id_absolute", search("--set", "run_id=/tmp/neurevo-abs"), 2, "run_id"),
+    Case("run_id_dot", search("--set", "run_id=."), 2, "run_id"),
+    Case("run_id_dotdot", search("--set", "run_id=.."), 2, "run_id"),
+    Case("run_id_separator_inside", search("--set", "run_id=a/b"), 2, "run_id"),
+    Case("run_id_backslash", search("--set", "run_id=a\\b"), 2, "run_id"),
+    Case("run_id_newline", search("--set", "run_id=a\nb"), 2, "control characters"),
+    Case("run_id_escape_character", search("--set", "run_id=a\x1b[31mb"), 2,
+         "control characters"),
+    Case("run_id_too_long", search("--set", "run_id=" + "r" * 300), 2, "longer than"),
+    Case("run_id_looks_like_an_option", search("--set", "run_id=-rf"), 2, "run_id"),
+    Case("run_id_from_a_config_file", with_file("c.toml", 'run_id = "../up"\n', "--config",
+                                                "{}"), 2, "run_id"),
+    Case("run_id_of_an_existing_run", lambda ctx: ["search", *SMALL, "--out", str(ctx.out),
+                                                   "--set", f"run_id={ctx.run.name}"],
+         2, "already exists"),
+    # -- resume checks before it writes --------------------------------------------------
+    Case("resume_emptied_config", resume(),
+         2, "population", prepare=lambda ctx: (ctx.run / "config.toml").write_text("")),
+    Case("resume_config_names_another_task", resume(), 2, "task.name",
+         prepare=lambda ctx: ctx.edit_config('name = "iris"', 'name = "digits"')),
+    Case("resume_config_with_another_seed", resume(), 2, "seed",
+         prepare=lambda ctx: ctx.edit_config("seed = 0\n", "seed = 1\n")),
+    Case("resume_config_with_another_strategy_setting", resume(), 2,
+         "strategy.neat.crossover_rate",
+         prepare=lambda ctx: ctx.edit_config("crossover_rate = 0.3", "crossover_rate = 0.5")),
+    Case("resume_config_with_another_budget", resume("--generations", "2"), 2,
+         "training.epochs", prepare=lambda ctx: ctx.edit_config("epochs = 1\n", "epochs = 9\n")),
+    Case("resume_config_not_utf8", resume(), 2, "UTF-8",
+         prepare=lambda ctx: (ctx.run / "config.toml").write_bytes(NOT_UTF8)),
+    Case("resume_config_not_toml", resume(), 2, "not valid TOML",
+         prepare=lambda ctx: (ctx.run / "config.toml").write_text("population = = 3\n")),
+    Case("resume_fewer_generations_than_recorded", resume("--generations", "0"), 2,
+         "generations"),
+    Case("resume_set_changes_results", resume("--set", "population=8"), 2,
+         "--set population: a resume can change only executor.*"),
+    Case("resume_set_changes_the_rule", resume("--set", "rule.name=pc"), 2,
+         "--set rule.name: a resume can change only executor.*"),
+    Case("resume_set_unknown_executor_key", resume("--set", "executor.nope=1"), 2,
+         "unknown config key 'executor.nope'"),
+    Case("resume_set_bad_executor_value", resume("--set", "executor.num_cpus=-2"), 2,
+         "executor.num_cpus must be >= 0"),
+    Case("resume_address_with_serial_executor",
+         resume("--executor", "serial", "--address", "auto"), 2, "executor.address"),
+    Case("resume_without_checkpoint", resume(), 2, "nothing to resume",
+         prepare=lambda ctx: (ctx.run / "checkpoint.json").unlink()),
+    Case("resume_damaged_run_json", resume(), 2, "run.json",
+         prepare=lambda ctx: (ctx.run / "run.json").write_text("{not json")),
+    Case("resume_held_by_another_process", resume("--generations", "2"), 2,
+         lambda ctx: f"pid {os.getpid()}", prepare=_lock_run),
+    Case("resume_run_dir_unwritable", resume(), 2, ".lock",
+         prepare=lambda ctx: ctx.deny_writes(ctx.run)),
+    # -- config values: checked before the run directory exists --------------------------
+    Case("swarm_inertia_nan", search("--set", "strategy.swarm.inertia=nan"), 2,
+         "strategy.swarm.inertia"),
+    Case("swarm_inertia_inf", search("--set", "strategy.swarm.inertia=inf"), 2,
+         "strategy.swarm.inertia"),
+    Case("neat_crossover_rate_inf", search("--set", "strategy.neat.crossover_rate=inf"), 2,
+         "strategy.neat.crossover_rate"),
+    Case("executor_num_cpus_negative", search("--set", "executor.num_cpus=-1"), 2,
+         "executor.num_cpus"),
+    Case("executor_cpus_per_eval_negative", search("--set", "executor.cpus_per_eval=-1"), 2,
+         "executor.cpus_per_eval"),
+    Case("executor_reserves_nothing", search("--set", "executor.cpus_per_eval=0"), 2,
+         "cpus_per_eval"),
+    Case("executor_eval_timeout_negative", search("--set", "executor.eval_timeout=-5"), 2,
+         "executor.eval_timeout"),
+    Case("executor_eval_timeout_nan", search("--set", "executor.eval_timeout=nan"), 2,
+         "executor.eval_timeout"),
+    Case("executor_max_retries_negative", search("--set", "executor.max_retries=-1"), 2,
+         "executor.max_retries"),
+    Case("executor_name_unknown", search("--set", "executor.name=threads"), 2,
+         "executor.name"),
+    Case("neat_species_elitism_negative", search("--set", "strategy.neat.species_elitism=-1"),
+         2, "strategy.neat.species_elitism"),
+    Case("neat_min_species_size_negative",
+         search("--set", "strategy.neat.min_species_size=-3"), 2,
+         "strategy.neat.min_species_size"),
+    Case("neat_elitism_fills_the_population", search("--set", "strategy.neat.elitism=9"), 2,
+         "strategy.neat.elitism"),
+    Case("seed_negative", search("--seed", "-1"), 2, "seed"),
+    Case("seed_past_32_bits", search("--seed", str(2**32)), 2, "seed"),
+    Case("generations_past_32_bits", search("--set", f"generations={2**40}"), 2,
+         "generations"),
+    Case("rule_hyperparameter_nan", search("--set", "rule.hyperparameters.lr=nan"), 2,
+         "rule.hyperparameters.lr"),
+    Case("stop_when_infinite", search("--set", "stop_when.accuracy=inf"), 2,
+         "stop_when.accuracy"),
+    Case("space_coefficient_infinite", search("--set", "space.disjoint_coefficient=inf"), 2,
+         "space.disjoint_coefficient"),
+    Case("task_fractions_leave_nothing_to_train",
+         search("--set", "task.valid_fraction=0.5", "--set", "task.test_fraction=0.5"), 2,
+         "task.valid_fraction"),
+    Case("objective_named_twice", search("--objectives", "accuracy,accuracy"), 2,
+         "objectives"),
+    Case("address_with_serial_executor", search("--address", "auto"), 2, "executor.address"),
+    Case("label_column_with_builtin_task", search("--label-column", "species"), 2,
+         "task.label_column"),
+    Case("config_file_not_utf8", with_file("c.toml", NOT_UTF8, "--config", "{}"), 2, "UTF-8"),
+    Case("config_file_is_a_directory", lambda ctx: ["search", *SMALL, "--out", str(ctx.out),
+                                                    "--config", str(ctx.root)], 2,
+         "not a file"),
+    Case("profile_file_not_utf8", with_file("chip.toml", b"name = \"c\xe9\xff\"\n",
+                                            "--hardware", "{}"), 2, "hardware.profile"),
+    # -- output files of export and report -----------------------------------------------
+    Case("export_to_a_directory", run_cmd("export", "--out", "{root}"), 2, "is a directory"),
+    Case("export_under_a_file", lambda ctx: ["export", str(ctx.run), "--out",
+                                             str(ctx.file("f", "x") / "m.safetensors")],
+         2, "not a directory"),
+    Case("export_unwritable", lambda ctx: ["export", str(ctx.run), "--out", str(
+        ctx.deny_writes(ctx.root / "ro") / "m.safetensors")], 2, "m.safetensors"),
+    Case("report_to_a_directory", lambda ctx: ["report", str(ctx.run), "--out",
+                                               str(_mkdir(ctx.root / "r.html"))], 2,
+         "is a directory"),
+    Case("report_unwritable", lambda ctx: ["report", str(ctx.run), "--out", str(
+        ctx.deny_writes(ctx.root / "ro") / "r.html")], 2, "r.html"),
+    # -- the machine fails: exit 1, one line, and how to go on ---------------------------
+    Case("disk_full_during_search", search(), 1, "neurevo resume", new_files=True,
+         prepare=lambda ctx: ctx.disk_full(RunStore, "write_generation")),
+    Case("disk_full_during_resume", resume(), 1, "neurevo resume", new_files=True,
+         prepare=_more_generations_then_full_disk),
+    Case("disk_full_before_the_run_is_recorded", search(), 1, "No space left",
+         prepare=_full_before_checkpoint),
+    Case("stdout_full", run_cmd("pareto"), 1, "standard output", stdout="full"),
+    Case("stdout_closed_budgets", lambda ctx: ["budgets"], 141, "standard output is closed",
+         stdout="closed"),
+    Case("stdout_closed_search", search(), 141, "standard output is closed", stdout="closed"),
+    # -- Ctrl-C before anything is recorded promises nothing -----------------------------
+    Case("ctrl_c_while_loading", search(), 130, "nothing to resume",
+         prepare=_interrupt_in_build, line="neurevo: interrupted"),
+    Case("ctrl_c_before_first_checkpoint", search(), 130, "nothing to resume",
+         prepare=_interrupt_before_checkpoint, line="neurevo: interrupted"),
+]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _in_subprocess(argv: list[str], how: str) -> tuple[int, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if how == "full":
+        with open("/dev/full", "w") as sink:
+            result = subprocess.run([*NEUREVO, *argv], stdout=sink, stderr=subprocess.PIPE,
+                                    text=True, timeout=300, env=env)
+    else:
+        result = subprocess.run([*NEUREVO, *argv], stderr=subprocess.PIPE, text=True,
+                                timeout=300, env=env, preexec_fn=lambda: os.close(1))
+    return result.returncode, result.stderr
+
+
+def test_the_catalogue_has_its_cases():
+    names = [c.name for c in CASES]
+    assert len(set(names)) == len(names) >= 45
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_bad_input(case: Case, base_run: Path, tmp_path: Path, monkeypatch):
+    out = tmp_path / "runs"
+    shutil.copytree(base_run.parent, out)
+    ctx = Ctx(tmp_path, out, out / base_run.name, monkeypatch)
+    try:
+        if case.prepare is not None:
+            case.prepare(ctx)
+        argv = case.argv(ctx)
+        before = snapshot(tmp_path)
+        if case.stdout:
+            code, err = _in_subprocess(argv, case.stdout)
+        else:
+            code, _, err = call(argv)
+        after = snapshot(tmp_path)
+    finally:
+        for undo in reversed(ctx.cleanups):
+            undo()
+    assert code == case.code, err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith(case.line)]
+    assert len(ours) == 1 and lines[-1] == ours[0], err
+    needle = case.needle(ctx) if callable(case.needle) else case.needle
+    assert needle in ours[0], err
+    changed = sorted(p for p in before if after.get(p) != before[p])
+    assert not changed, f"files changed: {changed}"
+    if not case.new_files:
+        assert sorted(after) == sorted(before), sorted(set(after) ^ set(before))
+
+
+# -- what the catalogue's failures leave behind still works ---------------------------------
+def test_a_run_stopped_by_a_full_disk_resumes(base_run, tmp_path, monkeypatch):
+    out = tmp_path / "runs"
+    with monkeypatch.context() as patch:
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x")
+        patch.setattr(RunStore, "write_generation", full)
+        code, _, err = call(["search", *SMALL, "--out", str(out)])
+    assert code == 1 and "neurevo resume" in err
+    run = next(out.iterdir())
+    assert (run / "checkpoint.json").is_file()
+    code, stdout, err = call(["resume", str(run)])
+    assert code == 0, err
+    assert stdout.strip().splitlines()[-1] == str(run)
+    assert (run / "evaluations" / "gen-00000.parquet").is_file()
+    assert not (run / "evaluations" / "gen-00000.partial").exists()
+
+
+def test_resume_clears_journals_of_recorded_generations(base_run, tmp_path):
+    out = tmp_path / "runs"
+    shutil.copytree(base_run.parent, out)
+    run = out / base_run.name
+    stale = run / "evaluations" / "gen-00000.partial"
+    stale.mkdir()
+    (stale / "chunk-0.parquet").write_bytes(b"left by a crash")
+    code, _, err = call(["resume", str(run), "--generations", "2"])
+    assert code == 0, err
+    assert not stale.exists()
+    assert not (run / "evaluations" / "gen-00001.partial").exists()
+
+
+def test_resume_takes_executor_settings_for_itself_only(base_run, tmp_path):
+    out = tmp_path / "runs"
+    shutil.copytree(base_run.parent, out)
+    run = out / base_run.name
+    code, _, err = call(["resume", str(run), "--generations", "2", "--executor", "serial",
+                         "--set", "executor.chunk_size=2", "--set", "executor.num_cpus=1"])
+    assert code == 0, err
+    config = from_toml(run / "config.toml")
+    assert config.generations == 2  # what the run now is
+    assert config.executor.chunk_size == 16  # where it ran that once is not
+    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2
+
+
+def test_a_data_file_named_with_control_characters_round_trips(tmp_path):
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    data = tmp_path / "odd\x01name\nwith\ttabs\x7f.npz"
+    np.savez(data, x=iris.data, y=iris.target)
+    out = tmp_path / "runs"
+    argv = [a for a in SMALL]
+    argv[argv.index("iris")] = str(data)
+    code, stdout, err = call(["search", *argv, "--out", str(out)])
+    assert code == 0, err
+    run = Path(stdout.strip().splitlines()[-1])
+    assert from_toml(run / "config.toml").task.name == str(data)
+    code, _, err = call(["resume", str(run), "--generations", "2"])
+    assert code == 0, err
+
+
+def test_ctrl_c_after_the_first_checkpoint_promises_a_resume_that_works(tmp_path, monkeypatch):
+    import evolve.loop
+
+    out = tmp_path / "runs"
+    with monkeypatch.context() as patch:
+        def stop(*args, **kwargs):
+            raise KeyboardInterrupt
+        patch.setattr(evolve.loop.Session, "_evaluate", stop)
+        code, _, err = call(["search", *SMALL, "--out", str(out)])
+    assert code == 130
+    run = next(out.iterdir())
+    assert f"neurevo resume {run}" in err
+    code, _, err = call(["resume", str(run)])
+    assert code == 0, err
+
+
+# -- fuzzing: whatever is typed, exit 0 or 2, never a traceback -------------------------------
+FORCED = ["--set", "generations=1", "--set", "population=4", "--set", "training.epochs=1",
+          "--set", "executor.name=serial", "--set", "executor.address=",
+          "--set", "tolerate_failures=true"]
+KEYS = [k for k, _ in flat_items(SearchConfig()) if k not in ("out", "executor.name")]
+ODD_VALUES = ["nan", "inf", "-inf", "-1", "0", "1e400", "2147483648", "4294967296", "", " ",
+              "../x", "/abs", ".", "..", "a\nb", "\x00", "\x1b", "true", "[1, 2]", "{a = 1}",
+              "{}", "[]", '"quoted"', "1.5", "-0.0", "é", "\udcff", "relu,tanh", "neat",
+              "ray", "serial", "bp", "iris.csv"]
+
+
+def fuzz_search(argv: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "runs"
+        code, _, err = call(["search", "--task", "iris", "--rule", "bp", *argv, *FORCED,
+                             "--set", f"out={out}"])
+        assert code in (0, 2), err
+        assert "Traceback" not in err, err
+        if code == 2:
+            assert err.strip().splitlines()[-1].startswith("neurevo: error:"), err
+            assert not out.exists() or not any(out.iterdir()), "bad input left a run behind"
+        else:
+            run = next(out.iterdir())
+            assert from_toml(run / "config.toml").run_id == run.name
+
+
+PLAUSIBLE = {
+    "task.name": ["iris", "wine", "xor", "breast_cancer", "digits", "missing.csv"],
+    "task.label_column": ["label", "species"],
+    "rule.name": ["bp", "pc", "fa", "dfa", "ep", "chl", "ff", "lra", "dtp", "nope"],
+    "strategy.name": ["neat-pso", "neat", "pso", "optuna", "random", "cmaes"],
+    "strategy.optuna.sampler": ["nsga2", "tpe", "grid"],
+    "hardware.profile": ["loihi", "truenorth", "spinnaker", "dynapse", "xylo", "chip.toml"],
+    "space.output_activation": ["identity", "relu", "tanh", "softmax"],
+    "space.hidden_activations": ["relu", "tanh,sigmoid", "elu", "", "relu,nope"],
+    "objectives": ["accuracy", "accuracy,energy", "params,cores", "latency,synapses", "x"],
+    "rule.hyperparameters": ["{lr = 0.01}", "{lr = 10.0}", "{}", "{nope = 1}"],
+    "rule.options": ["{}", "{free_steps = 3}", "{nope = 1}"],
+    "stop_when": ["{accuracy = 0.5}", "{}", "{energy = 1e-9}", "{nope = 1}"],
+    "executor.address": ["", "auto", "127.0.0.1:1"],
+}
+DEFAULTS = dict(flat_items(SearchConfig()))
+odd = st.sampled_from(ODD_VALUES)
+
+
+def value_for(key: str) -> st.SearchStrategy[str]:
+    """Text for ``--set KEY=``: mostly what the field could hold (so that searches run and
+    their later stages are fuzzed too), sometimes anything at all."""
+    default = DEFAULTS.get(key)
+    if key in PLAUSIBLE:
+        typed = st.sampled_from(PLAUSIBLE[key])
+    elif isinstance(default, bool):
+        typed = st.sampled_from(["true", "false", "maybe"])
+    elif isinstance(default, int):
+        typed = st.integers(-2, 12).map(str)
+    elif isinstance(default, float):
+        typed = st.floats(-0.5, 3.0).map(repr)
+    else:
+        typed = st.text(max_size=12)
+    return st.one_of(*[typed] * 8, odd, st.text(max_size=12))
+
+
+keyed = st.sampled_from(KEYS).flatmap(lambda k: st.tuples(st.just(k), value_for(k)))
+assignment = st.one_of(*[keyed] * 8, st.tuples(st.text(min_size=1, max_size=8),
+                                               st.one_of(odd, st.text(max_size=8))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(assignment, min_size=1, max_size=3))
+def test_fuzz_set_values(pairs):
+    argv = []
+    for key, value in pairs:
+        argv.append(f"--set={key}={value}")  # one token: "-=x" is no option
+    fuzz_search(argv)
+
+
+any_toml = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=10),
+                     st.lists(st.text(max_size=5), max_size=3))
+
+
+def toml_value_for(key: str) -> st.SearchStrategy[object]:
+    """A TOML value for ``key``: mostly of the field's type, sometimes anything."""
+    default = DEFAULTS.get(key)
+    if isinstance(default, bool):
+        typed = st.booleans()
+    elif isinstance(default, int):
+        typed = st.integers(-2, 12)
+    elif isinstance(default, float):
+        typed = st.floats(-0.5, 3.0)
+    elif isinstance(default, tuple):
+        typed = st.lists(st.sampled_from(["relu", "tanh", "accuracy", "energy", "x"]),
+                         max_size=3)
+    elif isinstance(default, dict):
+        typed = st.dictionaries(st.sampled_from(["lr", "accuracy", "free_steps", "x"]),
+                                st.floats(-1.0, 2.0), max_size=2)
+    elif key in PLAUSIBLE:
+        typed = st.sampled_from(PLAUSIBLE[key])
+    else:
+        typed = st.text(max_size=10)
+    return st.one_of(*[typed] * 6, any_toml)
+
+
+def toml_line(key: str, value: object) -> str:
+    from evolve.config import _toml_value  # the writer's own quoting, for valid TOML
+
+    section, _, name = key.rpartition(".")
+    head = f"[{section}]\n" if section else ""
+    return f"{head}{name} = {_toml_value(value)}\n"
+
+
+def toml_text(items: list[tuple[str, object]]) -> bytes:
+    """Top-level keys first: after a ``[table]`` header a bare key belongs to the table."""
+    items = sorted(items, key=lambda kv: ("." in kv[0], kv[0]))
+    return "".join(toml_line(k, v) for k, v in items).encode("utf-8", "surrogatepass")
+
+
+config_items = st.lists(
+    st.sampled_from(KEYS).flatmap(lambda k: st.tuples(st.just(k), toml_value_for(k))),
+    min_size=1, max_size=4, unique_by=lambda kv: kv[0].rpartition(".")[0])
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(*[config_items.map(toml_text)] * 6,
+                 st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.binary(max_size=60)))
+def test_fuzz_config_file(text):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.toml"
+        path.write_bytes(text)
+        fuzz_search(["--config", str(path)])
