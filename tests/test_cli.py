@@ -91,9 +91,23 @@ def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 300
     checkpoints = []
+
+    def checkpointed() -> list[Path]:
+        """Evaluation files of runs whose checkpoint already names a finished generation
+        (the records come first; interrupting between them and the checkpoint would leave
+        nothing to resume)."""
+        found = []
+        for path in tmp_path.glob("*/evaluations/gen-00000.parquet"):
+            try:
+                state = json.loads((path.parent.parent / "checkpoint.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if state["strategy"]["generation"] >= 1:
+                found.append(path)
+        return found
     while time.time() < deadline and not checkpoints:
-        time.sleep(0.5)
-        checkpoints = [p for p in tmp_path.glob("*/evaluations/gen-00000.parquet")]
+        time.sleep(0.2)
+        checkpoints = checkpointed()
     assert checkpoints, "the search never finished a generation"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

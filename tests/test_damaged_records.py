@@ -271,15 +271,7 @@ def command(verb: str, run: Path, runs: Runs, out: Path) -> list[str]:
 
 # Cells whose reader lives outside the records' code and still lets a UnicodeDecodeError
 # through: strict, so the day they are fixed the marker must go.
-NOT_YET = {
-    ("config-not-utf8", "resume"): "evolve.search.resume reads config.toml with "
-    "evolve.config.from_toml, which does not catch UnicodeDecodeError",
-    ("profile-not-utf8", "resume"): "Session.build reads profile.toml with "
-    "evolve.hardware.load_profile, which does not catch UnicodeDecodeError",
-}
-CELLS = [pytest.param(damage, verb, EXPECTED[damage][i], id=f"{damage}-{verb}",
-                      marks=[pytest.mark.xfail(strict=True, reason=NOT_YET[damage, verb])]
-                      if (damage, verb) in NOT_YET else [])
+CELLS = [pytest.param(damage, verb, EXPECTED[damage][i], id=f"{damage}-{verb}")
          for damage in DAMAGES for i, verb in enumerate(VERBS)]
 
 

@@ -226,7 +226,9 @@ def load_profile(path: str | Path) -> CoreBudget:
     if not path.is_file():
         raise ProfileError(f"profile file {str(path)!r} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"profile file {str(path)!r} is not UTF-8 text: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"profile file {str(path)!r} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(_FIELDS))
