@@ -18,6 +18,7 @@ check has passed, so a refused resume leaves the run as it was.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import errno
 import os
@@ -192,11 +193,23 @@ def resume(path: str | Path, *, generations: int | None = None,
         session = Session.build(running, store, checkpoint["run_id"], objectives, reporters,
                                 constraints, cost_fn, recorded=recorded, task_file=task_file,
                                 data=data)
+        _check_strategy_state(session, store, checkpoint)
         if target != config:  # every check passed: only now is anything written
             _write_config(store, target)
         _clear_stale_partials(store, done)
         session.run(checkpoint)
     return Run(store.root)
+
+
+def _check_strategy_state(session: Session, store: RunStore, checkpoint: dict) -> None:
+    """The strategy's part of the checkpoint is its own JSON state, whose shape only the
+    strategy knows: ask it once on a copy, so a damaged state is one line now rather than
+    a traceback after the run has been touched."""
+    try:
+        session.strategy.ask(copy.deepcopy(checkpoint["strategy"]))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise RecordError(f"{store.checkpoint_path}: damaged strategy state "
+                          f"({type(exc).__name__}: {exc})") from None
 
 
 def _write_config(store: RunStore, config: SearchConfig) -> None:

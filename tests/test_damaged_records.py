@@ -162,6 +162,14 @@ def checkpoint_wrong_shape(run: Path) -> Path:
     return path
 
 
+def strategy_state_damaged(run: Path) -> Path:
+    path = run / "checkpoint.json"
+    data = json.loads(path.read_text())
+    data["strategy"] = {"generation": data["strategy"]["generation"]}  # the rest lost
+    path.write_text(json.dumps(data))
+    return path
+
+
 def drop_column(path: Path, column: str) -> Path:
     table = pq.read_table(path)
     pq.write_table(table.drop_columns([column]), path)
@@ -210,6 +218,7 @@ DAMAGES = {
     "checkpoint-not-json": checkpoint_not_json,
     "checkpoint-truncated": lambda run: truncate(run / "checkpoint.json"),
     "checkpoint-wrong-shape": checkpoint_wrong_shape,
+    "strategy-state-damaged": strategy_state_damaged,
     "generations-truncated": lambda run: truncate(run / "generations.parquet"),
     "pareto-truncated": lambda run: truncate(run / "pareto.parquet"),
     "pareto-wrong-schema": lambda run: drop_column(run / "pareto.parquet", "genome"),
@@ -242,6 +251,7 @@ EXPECTED = {
     "checkpoint-not-json": (0, 0, 2, 2, 2),
     "checkpoint-truncated": (0, 0, 2, 2, 2),
     "checkpoint-wrong-shape": (0, 0, 2, 2, 2),
+    "strategy-state-damaged": (0, 0, 0, 0, 2),
     "generations-truncated": (0, 0, 0, 0, 0),
     "pareto-truncated": (2, 2, 2, 2, 0),
     "pareto-wrong-schema": (2, 2, 2, 2, 0),
