@@ -164,8 +164,9 @@ def replay(per_gen: list[list[Evaluated]], workers: int, scale: float) -> tuple[
     from evolve.executors import RayExecutor
 
     executor = RayExecutor()
+    # warm a worker process on every node: tasks that last long enough to spread out
+    list(executor.map(_sleep_chunk, [[0.25 / scale]] * (2 * workers), (scale,)))
     empty = [[0.0]] * (4 * workers)
-    list(executor.map(_sleep_chunk, empty, (scale,)))  # warm the workers
     started = time.perf_counter()
     list(executor.map(_sleep_chunk, empty, (scale,)))
     overhead = (time.perf_counter() - started) * workers / len(empty)
