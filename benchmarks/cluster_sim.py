@@ -49,7 +49,7 @@ def chunks_of(evaluations: list[Evaluated], workers: int, chunk_size: int = CHUN
     """The chunks the search loop cuts from one generation, in the order it submits them:
     neurevo's own planner (evolve/chunking.py) on the candidates' compiled shapes."""
     size = max(1, min(chunk_size, math.ceil(len(evaluations) / max(workers, 1))))
-    return plan(evaluations, [e.shape for e in evaluations], size, workers=workers)
+    return plan(evaluations, [e.shape for e in evaluations], size)
 
 
 def chunk_costs(evaluations: list[Evaluated], workers: int, overhead: float = 0.0,

@@ -14,7 +14,6 @@ updates are its own), so the plan changes speed only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -70,26 +69,25 @@ def padding_ratio(shapes: Sequence[Shape]) -> float:
 
 
 def plan_chunks(candidates: Sequence[Candidate], max_size: int,
-                max_padding: float = MAX_PADDING, workers: int = 1) -> list[list[Candidate]]:
+                max_padding: float = MAX_PADDING) -> list[list[Candidate]]:
     """Chunks of at most ``max_size`` candidates, each padded by at most ``max_padding``,
     largest work first (see :func:`plan`)."""
-    return plan(candidates, [Shape.of(c.genome) for c in candidates], max_size,
-                max_padding, workers)
+    return plan(candidates, [Shape.of(c.genome) for c in candidates], max_size, max_padding)
 
 
 def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
-         max_padding: float = MAX_PADDING, workers: int = 1) -> list[list[T]]:
+         max_padding: float = MAX_PADDING) -> list[list[T]]:
     """Cut ``items`` (with their compiled ``shapes``) into chunks: visited in order of depth
-    and work, a chunk grows while it holds at most ``max_size`` items, its padding stays
-    within ``max_padding`` and (with several ``workers``) its work within a fair share of
-    the generation's, ``total / workers``, so one chunk of the largest networks cannot hold
-    the generation's barrier alone. Chunks come largest first: started first, the longest
-    ones do not finish last (longest-processing-time-first list scheduling)."""
+    and work, a chunk grows while it holds at most ``max_size`` items and its padding stays
+    within ``max_padding``. Chunks come largest first: started first, the longest ones do
+    not finish last (longest-processing-time-first list scheduling). The order changes
+    nothing but the wall time; the chunks' composition depends only on the candidates and
+    ``max_size``, so equal settings batch equally (floating-point sums follow the padded
+    shapes, so this keeps records identical across executors of equal parallelism)."""
     if max_size < 1:
         raise ValueError(f"max_size must be >= 1, got {max_size}")
     if len(items) != len(shapes):
         raise ValueError("plan() needs one shape per item")
-    share = sum(s.work for s in shapes) / workers if workers > 1 else math.inf
     order = sorted(range(len(items)), key=lambda i: (len(shapes[i].sizes), shapes[i].work,
                                                      shapes[i].sizes, i))
     chunks: list[list[int]] = []
@@ -100,7 +98,7 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
             trial_shapes = [shapes[j] for j in trial]
             padded = len(trial) * block_work(padded_sizes(trial_shapes))
             own = sum(s.work for s in trial_shapes)
-            if len(trial) > max_size or padded > max_padding * own or padded > share:
+            if len(trial) > max_size or padded > max_padding * own:
                 chunks.append(current)
                 trial = [i]
         current = trial
