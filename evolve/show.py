@@ -17,6 +17,7 @@ dashes for disabled edges.
 from __future__ import annotations
 
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -95,17 +96,23 @@ def _on_box(centre: tuple[float, float], towards: tuple[float, float]) -> tuple[
     return x + (t + gap) * dx, y + (t + gap) * dy
 
 
-def _bend(c: ConnectionGene, kind: str, a: tuple[float, float], b: tuple[float, float],
-          centre: float) -> float:
+def _bend(kind: str, a: tuple[float, float], b: tuple[float, float],
+          pos: dict[int, tuple[float, float]], centre: float) -> float:
     """The arc3 ``rad`` of an edge: straight between neighbouring levels; edges that jump
-    levels or go back arc away from the middle of the picture, so they pass around the
-    boxes in between rather than through them."""
+    levels or go back arc away from the middle of the picture, high enough to clear the
+    boxes they pass over rather than run through them."""
     (x0, y0), (x1, y1) = a, b
     spans = abs(x1 - x0) > SPACING * 1.01 or x1 <= x0
     if not spans and kind != "recurrent":
         return 0.0
     up = (y0 + y1) / 2.0 >= centre  # bend towards the nearer edge of the picture
-    rad = 0.32 if kind != "recurrent" else 0.42
+    low_x, high_x = min(x0, x1), max(x0, x1)
+    between = [y for x, y in pos.values() if low_x < x < high_x]
+    middle = (y0 + y1) / 2.0
+    clear = (max(between, default=middle) - middle if up
+             else middle - min(between, default=middle)) + HALF_H + 0.18
+    length = max(abs(x1 - x0), 1e-9)
+    rad = min(max(2.0 * clear / length, 0.32 if kind != "recurrent" else 0.42), 1.2)
     # arc3 puts the control point at mid + rad·(dy, -dx): negative rad bends a rightward
     # edge upwards, positive rad a leftward one
     rightward = x1 > x0 or (x1 == x0 and y1 < y0)
@@ -124,7 +131,7 @@ def _limits(genome: Genome) -> tuple[float, float, float, float]:
         if c.src == c.dst:
             high = max(high, y0 + HALF_H + 0.45)
             continue
-        rad = _bend(c, edge_kind(c, level), (x0, y0), (x1, y1), centre)
+        rad = _bend(edge_kind(c, level), (x0, y0), (x1, y1), pos, centre)
         cy = (y0 + y1) / 2 - rad * (x1 - x0)
         peak = 0.25 * y0 + 0.5 * cy + 0.25 * y1  # the quadratic Bézier's middle
         low, high = min(low, peak - 0.1), max(high, peak + 0.1)
@@ -154,7 +161,7 @@ def draw_genome(ax: Any, genome: Genome, title: str | None = None) -> None:
                                     mutation_scale=9, color=colour, lw=width, ls=style,
                                     zorder=1)
         else:
-            rad = _bend(c, kind, (x0, y0), (x1, y1), centre)
+            rad = _bend(kind, (x0, y0), (x1, y1), pos, centre)
             # aim each end at the arc's control point, so it leaves the box where it bends
             cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
             start, end = _on_box((x0, y0), (cx, cy)), _on_box((x1, y1), (cx, cy))
@@ -199,10 +206,12 @@ def genome_figure(genome: Genome, title: str | None = None, scale: float = 1.0) 
 
     x0, x1, y0, y1 = _limits(genome)
     width, height = (x1 - x0) * INCH, (y1 - y0) * INCH
-    legend = 0.55 if len(genome.connections) > 1 or len(genome.nodes) > 2 else 0.4
-    top = 0.3 if title else 0.05
-    fig = Figure(figsize=(scale * max(width, 3.4), scale * (height + legend + top)))
+    entries = len({edge_kind(c, node_levels(genome)) for c in genome.connections}) + len(
+        {n.activation for n in genome.nodes if n.role != "input"})
+    legend = 0.12 + 0.2 * math.ceil(entries / 4)
+    top = 0.4 if title else 0.05
     total = height + legend + top
+    fig = Figure(figsize=(scale * max(width, 3.4), scale * total))
     ax = fig.add_axes((0.0, legend / total, 1.0, height / total))
     draw_genome(ax, genome, title)
     return fig

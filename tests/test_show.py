@@ -106,7 +106,10 @@ def test_report_html_holds_one_picture_per_front_member(runs, tmp_path):
     ids: list[str] = []
     for _, svg in pictures:
         root = ET.fromstring(svg)  # each one is well-formed SVG on its own
-        ids += [e.get("id") for e in root.iter() if e.get("id")]
+        own = [e.get("id") for e in root.iter() if e.get("id")]
+        references = re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg)
+        assert {a or b for a, b in references} <= set(own)  # clip paths, markers resolve
+        ids += own
     assert len(ids) == len(set(ids))  # no two pictures on the page share an element id
 
 
