@@ -83,21 +83,54 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the Pareto front of a run (a table, or JSON).")
     p.add_argument("run", help="run directory")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    p = sub.add_parser("export", help="write one Pareto member to a .safetensors file",
-                       description="Write one member of a run's Pareto front (trained weights, "
-                       "genome, scores, class names and the input standardisation) to one "
-                       ".safetensors file; load it with evolve.load_architecture(PATH).")
+    p = sub.add_parser("export", help="write one Pareto member to a file (safetensors, ONNX, "
+                       "NIR)", description="Write one member of a run's Pareto front to one "
+                       "file. safetensors (default): trained weights, genome, scores, class "
+                       "names and the input standardisation; load it with "
+                       "evolve.load_architecture(PATH). onnx: the rule's own prediction as an "
+                       "ONNX graph, raw features in. nir: integrate-and-fire neurons for "
+                       "neuromorphic toolchains (feedforward rules, relu groups; check it with "
+                       "`neurevo simulate`).")
     p.add_argument("run", help="run directory")
     p.add_argument("--candidate", type=int, help="candidate id of the member (see `neurevo "
                    "pareto RUN`; default: the front's best on the first objective)")
-    p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.safetensors "
+    p.add_argument("--format", choices=("safetensors", "onnx", "nir"), help="file format "
+                   "(default: the --out suffix's, else safetensors)")
+    p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.<format> "
                    "in the current directory)")
-    p = sub.add_parser("report", help="draw a run: front, hypervolume, species (PNG/HTML)",
-                       description="Draw a run's evaluations and Pareto front, its hypervolume "
-                       "against evaluations and its species over time; .html adds the settings "
-                       "and the front as a table in one self-contained file.")
+    p.add_argument("--percentile", type=float, help="nir: the percentile of each group's "
+                   "training activations its threshold is set to (default: 99.9)")
+    p = sub.add_parser("simulate", help="run a NIR export as a spiking network (Norse) on "
+                       "its run's test split", description="Run a NIR export (neurevo export "
+                       "--format nir) as integrate-and-fire neurons with Norse, a constant "
+                       "input current per example, on the test split of the run it came from; "
+                       "print the spiking accuracy, the ANN's accuracy and the spikes per "
+                       "neuron per time step.")
+    p.add_argument("export", metavar="EXPORT.nir", help="a NIR file written by neurevo export")
+    p.add_argument("--task", help="the run's data (a built-in name or a file), when it is not "
+                   "where the run found it (its content hash must match; default: as recorded)")
+    p.add_argument("--timesteps", type=int, default=200, help="time steps per example "
+                   "(default: 200)")
+    p.add_argument("--reset", choices=("subtract", "zero"), help="membrane reset after a spike: "
+                   "subtract the threshold (default, what the conversion assumes) or back to 0 "
+                   "(NIR's IF node as written)")
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    p = sub.add_parser("show", help="draw a member's genome (SVG, PNG, PDF or DOT)",
+                       description="Draw one Pareto member's genome: groups with size and "
+                       "activation, laid out left to right by level; skip, recurrent and "
+                       "disabled edges marked. .dot writes Graphviz text.")
+    p.add_argument("run", help="run directory, or a .safetensors export")
+    p.add_argument("--candidate", type=int, help="candidate id of the member (default: the "
+                   "front's best on the first objective)")
+    p.add_argument("--out", help="a .svg, .png, .pdf or .dot file (default: "
+                   "<run-id>-<candidate>.svg in the current directory)")
+    p = sub.add_parser("report", help="draw a run: front, hypervolume, species (PNG, SVG, PDF, "
+                       "HTML)", description="Draw a run's evaluations and Pareto front, its "
+                       "hypervolume against evaluations, its species over time and the front's "
+                       "training curves; .html adds the settings and the front as a table with "
+                       "a picture of each member, in one self-contained file.")
     p.add_argument("run", help="run directory")
-    p.add_argument("--out", help="a .png or .html file (default: RUN/report.html)")
+    p.add_argument("--out", help="a .png, .svg, .pdf or .html file (default: RUN/report.html)")
     p = sub.add_parser("compare", help="compare runs side by side (hypervolume at equal "
                        "evaluations)", description="One row per run: settings, evaluations, "
                        "hypervolume at the same evaluation budget and at the end, front size, "
@@ -107,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=int, help="evaluation budget to compare hypervolume at "
                    "(default: the fewest evaluations any of the runs spent)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument("--out", help="also draw the runs' hypervolume curves and fronts to a .png, "
+                   ".svg, .pdf or .html file")
     sub.add_parser("rules", help="list learning rules and their hyperparameters",
                    description="List the learning rules with their hyperparameters and defaults.")
     sub.add_parser("budgets", help="list neuromorphic hardware profiles",
@@ -368,30 +403,114 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _front_member(run: Any, candidate: int | None) -> Any:
+    """The front's member ``candidate`` (default: the best on the first objective)."""
+    front = run.pareto_front()
+    if not front:
+        raise BadInput(f"{run.path}: the Pareto front is empty (no feasible evaluation yet)")
+    if candidate is None:
+        return front[0]
+    chosen = [a for a in front if a.candidate_id == candidate]
+    if not chosen:
+        raise BadInput(f"--candidate {candidate} is not on the Pareto front of "
+                       f"{run.run_id} (members: {sorted(a.candidate_id for a in front)})")
+    return chosen[0]
+
+
+def _missing_extra(exc: ImportError, what: str) -> BadInput:
+    return BadInput(f"{what} needs the package {exc.name or exc}: pip install "
+                    "'neurevo[export]'")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import evolve
+    from evolve.export import export_format, run_split
 
     if not Path(args.run).is_dir():
         raise BadInput(f"run directory {args.run!r} does not exist")
     run = evolve.load_run(args.run)
-    front = run.pareto_front()
-    if not front:
-        raise BadInput(f"{args.run}: the Pareto front is empty (no feasible evaluation yet)")
-    if args.candidate is None:
-        arch = front[0]
-    else:
-        chosen = [a for a in front if a.candidate_id == args.candidate]
-        if not chosen:
-            raise BadInput(f"--candidate {args.candidate} is not on the Pareto front of "
-                           f"{run.run_id} (members: {sorted(a.candidate_id for a in front)})")
-        arch = chosen[0]
+    arch = _front_member(run, args.candidate)
+    fmt = args.format or (None if args.out else "safetensors")  # None: --out's suffix says
+    out = Path(args.out) if args.out else Path(f"{run.run_id}-{arch.candidate_id}.{fmt}")
     if run.description is None:
         print("neurevo: warning: this run predates run.json; exporting without class names "
               "and input standardisation", file=sys.stderr)
-    out = Path(args.out) if args.out else Path(f"{run.run_id}-{arch.candidate_id}.safetensors")
     _check_output_file(out)
     try:
-        path = evolve.export_architecture(arch, out)
+        fmt = export_format(out, fmt)
+        options: dict[str, Any] = {}
+        if fmt == "nir":
+            from evolve.loop import locate_task
+            from evolve.nir_export import check_convertible
+
+            check_convertible(arch)
+            options = {"data": locate_task(run.config, run.description),
+                       "split": run_split(run), "percentile": args.percentile}
+        elif args.percentile is not None:
+            raise BadInput("--percentile sets NIR thresholds; it goes with --format nir")
+        path = evolve.export_architecture(arch, out, format=fmt, **options)
+    except ImportError as exc:
+        raise _missing_extra(exc, f"{fmt} export") from None
+    except ValueError as exc:
+        if _is_bad_input(exc):
+            raise
+        raise BadInput(_one_line(exc)) from None
+    print(path)
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from evolve.simulate import simulate
+
+    if args.timesteps < 1:
+        raise BadInput(f"--timesteps must be >= 1, got {args.timesteps}")
+    try:
+        result = simulate(args.export, task=args.task, timesteps=args.timesteps,
+                          reset=args.reset)
+    except ImportError as exc:
+        raise _missing_extra(exc, "simulate") from None
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return EXIT_OK
+    reset = {"subtract": "reset by subtraction", "zero": "reset to zero"}[result.reset]
+    recorded = ("" if result.recorded_test_accuracy is None
+                else f"; the run recorded {result.recorded_test_accuracy:.4f}")
+    early = ", ".join(f"{acc:.4f} after {t}" for t, acc in result.accuracy_at.items()
+                      if t < result.timesteps and t >= 8)
+    print(f"spiking check of {args.export}: {result.examples} test examples, "
+          f"{result.timesteps} time steps, {reset}, {result.neurons} IF neurons")
+    print(f"ANN accuracy       {result.ann_accuracy:.4f}  (the graph's weights as a rate "
+          f"network{recorded})")
+    print(f"spiking accuracy   {result.spiking_accuracy:.4f}  (after {result.timesteps} steps"
+          + (f"; {early})" if early else ")"))
+    rates = ", ".join(f"{k} {v:.3f}" for k, v in result.group_rates.items())
+    print(f"spikes per neuron per time step  {result.spikes_per_neuron_step:.4f}  ({rates})")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import evolve
+    from evolve.show import write_picture
+
+    source = Path(args.run)
+    if source.is_file() and source.suffix == ".safetensors":
+        if args.candidate is not None:
+            raise BadInput("--candidate picks a member of a run; an export holds one")
+        arch = evolve.load_architecture(source)
+        name = source.stem
+    elif source.is_dir():
+        run = evolve.load_run(source)
+        arch = _front_member(run, args.candidate)
+        name = f"{run.run_id}-{arch.candidate_id}"
+    else:
+        raise BadInput(f"{args.run!r} is neither a run directory nor a .safetensors export")
+    accuracy = "" if not math.isfinite(arch.test_accuracy) \
+        else f", test accuracy {arch.test_accuracy:.4f}"
+    title = f"candidate {arch.candidate_id} ({arch.rule}{accuracy})"
+    out = Path(args.out) if args.out else Path(f"{name}.svg")
+    _check_output_file(out)
+    try:
+        path = write_picture(arch.genome, out, title)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -421,15 +540,26 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.report import compare_runs, format_comparison
+    from evolve.report import compare_runs, format_comparison, write_comparison
 
     for run_dir in args.runs:
         if not Path(run_dir).is_dir():
             raise BadInput(f"run directory {run_dir!r} does not exist")
     if args.at is not None and args.at < 1:
         raise BadInput(f"--at must be >= 1 evaluation, got {args.at}")
-    rows = compare_runs([evolve.load_run(r) for r in args.runs], at=args.at)
+    runs = [evolve.load_run(r) for r in args.runs]
+    rows = compare_runs(runs, at=args.at)
     print(json.dumps(rows, indent=2) if args.json else format_comparison(rows))
+    if args.out:
+        out = Path(args.out)
+        _check_output_file(out)
+        try:
+            path = write_comparison(runs, out, at=args.at)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        except OSError as exc:
+            raise _output_error(out, exc) from None
+        print(f"neurevo: wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -532,7 +662,8 @@ def _fmt(value: float) -> str:
 
 
 COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto,
-            "export": cmd_export, "report": cmd_report, "compare": cmd_compare,
+            "export": cmd_export, "simulate": cmd_simulate, "show": cmd_show,
+            "report": cmd_report, "compare": cmd_compare,
             "rules": cmd_rules, "budgets": cmd_budgets}
 
 if __name__ == "__main__":  # pragma: no cover

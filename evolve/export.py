@@ -1,8 +1,18 @@
 """One architecture in one file: :func:`export_architecture` and :func:`load_architecture`.
 
 A Pareto member is worth keeping apart from its run: to deploy it, to share it, to train it
-further. An export is a single ``.safetensors`` file (no pickle: loading it never runs code)
-holding
+further, to put it on a chip. Three formats serve those ends (``format=``, or the file's
+suffix):
+
+- ``.safetensors``: everything neurevo knows, read back whole by :func:`load_architecture`
+  (below);
+- ``.onnx``: the rule's own prediction as a graph any ONNX runtime executes, raw features in
+  (:mod:`evolve.onnx_export`);
+- ``.nir``: the network as integrate-and-fire neurons for neuromorphic toolchains, for
+  feedforward rules and ReLU groups (:mod:`evolve.nir_export`; ``neurevo simulate`` checks
+  it in spikes).
+
+A safetensors export is a single file (no pickle: loading it never runs code) holding
 
 - the trained weights, named as in the run's ``weights/`` (``weight.<level>``,
   ``bias.<level>``, optional ``recurrent``), in the member's own compiled layout;
@@ -21,6 +31,7 @@ holding
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -37,33 +48,54 @@ from evolve.records import (
     tensor_header,
     weights_problem,
 )
-from evolve.run import Architecture
+from evolve.run import Architecture, Run
+from evolve.tasks import Task
 from search_spaces.genome import Genome
 
 FORMAT = "architecture/1"
+FORMATS = ("safetensors", "onnx", "nir")
 
 
-def export_architecture(arch: Architecture, path: str | Path, *, run_id: str | None = None,
-                        task: str | None = None, class_names: tuple[str, ...] | None = None,
+def export_format(path: str | Path, format: str | None = None) -> str:
+    """The format of an export to ``path``: ``format`` if given (the suffix must agree),
+    else the one the suffix names."""
+    suffix = Path(path).suffix.lstrip(".")
+    if format is None:
+        if suffix not in FORMATS:
+            raise ValueError(f"export path {str(path)!r}: expected a .safetensors, .onnx or "
+                             ".nir file name")
+        return suffix
+    if format not in FORMATS:
+        raise ValueError(f"export format {format!r}: expected one of {', '.join(FORMATS)}")
+    if suffix != format:
+        raise ValueError(f"export path {str(path)!r}: {format} exports are .{format} files")
+    return format
+
+
+def export_architecture(arch: Architecture, path: str | Path, *, format: str | None = None,
+                        run_id: str | None = None, task: str | None = None,
+                        class_names: tuple[str, ...] | None = None,
                         feature_mean: np.ndarray | None = None,
-                        feature_std: np.ndarray | None = None) -> Path:
-    """Write ``arch`` (with its trained weights) to ``path``; returns the path written.
-    What is not given comes from ``arch`` itself, so a loaded export re-exports whole."""
+                        feature_std: np.ndarray | None = None,
+                        data: Task | None = None, split: dict[str, Any] | None = None,
+                        percentile: float | None = None) -> Path:
+    """Write ``arch`` (with its trained weights) to ``path`` as ``format`` (default: the
+    suffix's: ``.safetensors``, ``.onnx`` or ``.nir``); returns the path written. What is
+    not given comes from ``arch`` itself, so a loaded export re-exports whole.
+
+    A NIR export sets its thresholds from activations on the run's training split: ``data``
+    is the run's task (same seed and fractions, which ``split`` records for ``neurevo
+    simulate``); without it, the run the member's weights live in is loaded."""
     path = Path(path)
+    format = export_format(path, format)
     run_id = arch.source.get("run_id", "") if run_id is None else run_id
     task = arch.source.get("task", "") if task is None else task
     class_names = arch.class_names if class_names is None else class_names
     if feature_mean is None and feature_std is None and arch.input_mean is not None:
         feature_mean, feature_std = arch.input_mean.numpy(), arch.input_std.numpy()
-    if path.suffix != ".safetensors":
-        raise ValueError(f"export path {str(path)!r}: expected a .safetensors file name")
-    params = arch.params()
-    tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
-    tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
-    if params.recurrent is not None:
-        tensors["recurrent"] = params.recurrent[0].contiguous()
     if (feature_mean is None) != (feature_std is None):
         raise ValueError("feature_mean and feature_std go together: give both or neither")
+    stats: dict[str, torch.Tensor] = {}
     if feature_mean is not None:
         n = arch.genome.node(arch.genome.input_ids[0]).size
         for name, values in (("mean", feature_mean), ("std", feature_std)):
@@ -71,12 +103,53 @@ def export_architecture(arch: Architecture, path: str | Path, *, run_id: str | N
             if values.shape != (n,):
                 raise ValueError(f"feature_{name}: expected {n} values (the input size), "
                                  f"got shape {tuple(values.shape)}")
-            tensors[f"input.{name}"] = values.contiguous()
+            stats[name] = values.contiguous()
     about = {**arch.to_dict(), "class_names": list(class_names), "task": task,
              "run_id": run_id}
+    if format != "safetensors":
+        # the other writers read names and statistics off the architecture itself
+        arch = dataclasses.replace(arch, class_names=tuple(class_names),
+                                   input_mean=stats.get("mean"), input_std=stats.get("std"))
+        if format == "onnx":
+            from evolve.onnx_export import export_onnx
+
+            return export_onnx(arch, path, about=about)
+        from evolve.nir_export import PERCENTILE, check_convertible, export_nir
+
+        check_convertible(arch)  # before the data is loaded for nothing
+        if data is None:
+            data, found = _run_task(arch)
+            split = found if split is None else split
+        return export_nir(arch, path, data, about=about, split=split,
+                          percentile=PERCENTILE if percentile is None else percentile)
+    params = arch.params()
+    tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
+    tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
+    if params.recurrent is not None:
+        tensors["recurrent"] = params.recurrent[0].contiguous()
+    tensors.update({f"input.{name}": values for name, values in stats.items()})
     metadata = {"neurevo.format": FORMAT, "neurevo.architecture": json.dumps(about)}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path
+
+
+def run_split(run: Run) -> dict[str, Any]:
+    """What rebuilds a run's splits from its data: seed, fractions, label column."""
+    t = run.config.task
+    return {"seed": run.config.seed, "valid_fraction": t.valid_fraction,
+            "test_fraction": t.test_fraction, "label_column": t.label_column}
+
+
+def _run_task(arch: Architecture) -> tuple[Task, dict[str, Any]]:
+    """The task and splits of the run ``arch``'s weights live in (``RUN/weights/``)."""
+    from evolve.loop import locate_task
+
+    root = arch.weights_path.parent.parent if arch.weights_path is not None else None
+    if root is None or not (root / "config.toml").is_file():
+        raise ValueError("a NIR export needs the run's training split for its thresholds: "
+                         "pass data=<the run's Task> (this architecture is not in a run)")
+    run = Run(root)
+    return locate_task(run.config, run.description), run_split(run)
 
 
 def load_architecture(path: str | Path) -> Architecture:

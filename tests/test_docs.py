@@ -18,5 +18,5 @@ def test_every_config_field_is_in_docs_config_md():
 def test_readme_quickstart_commands_are_the_ones_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    for command in ('pip install -e ".[test]"', "neurevo search", "pytest"):
+    for command in ('pip install -e ".[test,export]"', "neurevo search", "pytest"):
         assert command in readme and command in ci

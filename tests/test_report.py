@@ -39,8 +39,8 @@ def test_png_and_html_reports(runs, tmp_path):
     assert "data:image/png;base64," in page and run.run_id in page
     for arch in run.pareto_front():  # the front as a table, every member listed
         assert f"<td>{arch.candidate_id}</td>" in page
-    with pytest.raises(ValueError, match=".png or .html"):
-        write_report(run, tmp_path / "r.pdf")
+    with pytest.raises(ValueError, match=".png, .svg, .pdf or .html"):
+        write_report(run, tmp_path / "r.txt")
 
 
 def test_compare_measures_every_run_at_the_same_budget(runs):
