@@ -18,5 +18,6 @@ def test_every_config_field_is_in_docs_config_md():
 def test_readme_quickstart_commands_are_the_ones_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    for command in ('pip install -e ".[test,export]"', "neurevo search", "pytest"):
+    for command in ('pip install -e ".[test,kernels,export]" torch==2.13.0', "neurevo search",
+                    "pytest"):
         assert command in readme and command in ci
