@@ -73,7 +73,10 @@ class RuleConfig:
 class HardwareConfig:
     profile: str = "loihi"  # a profile name (`neurevo budgets`) or a path to a TOML profile
     chips: int = 0  # chip budget: needing more is a constraint violation (0 = no budget)
-    activity: float = 0.1  # share of synapses that carry a spike per time step
+    activity: float = 0.1  # share of synapses that carry a spike per time step ("fixed")
+    # "fixed": every group fires at `activity`; "measured": each group at the share of its
+    # neurons active per validation input in the trained network (recorded either way)
+    activity_source: str = "fixed"
     timesteps: int = 32  # time steps per inference (rate-coded inference needs tens)
 
 
@@ -146,6 +149,7 @@ class SearchConfig:
             "seed": 0 <= self.seed <= MAX_SEED,
             "hardware.chips": self.hardware.chips >= 0,
             "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
+            "hardware.activity_source": self.hardware.activity_source in ("fixed", "measured"),
             "hardware.timesteps": self.hardware.timesteps >= 1,
         }
         for key, ok in checks.items():

@@ -29,7 +29,8 @@ from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
 from search_spaces.compile import compile_genome, member_params, stack
-from search_spaces.net import Params
+from search_spaces.genome import Genome
+from search_spaces.net import Params, forward
 
 
 @dataclass
@@ -47,11 +48,15 @@ class Outcome:
     curve: str = "[]"
     traceback: str = ""  # the full traceback when the evaluation raised
     metrics: str = "{}"  # JSON: the search's validation metrics of the trained member
+    # JSON {node id: share of its neurons active (> 0) per validation input}: what the
+    # cost model can use instead of a guessed spike rate (hardware.activity_source)
+    activity: str = "{}"
     params: Params | None = field(default=None, repr=False)  # own layout, for the archive
 
 
 JOURNAL_FIELDS = ("candidate_id", "status", "valid_accuracy", "test_accuracy", "epochs",
-                  "train_seconds", "error", "worker", "seed", "curve", "traceback", "metrics")
+                  "train_seconds", "error", "worker", "seed", "curve", "traceback", "metrics",
+                  "activity")
 
 
 def outcome_to_row(outcome: Outcome) -> dict:
@@ -139,11 +144,24 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             curve=json.dumps(fit.curves[p] if p < len(fit.curves) else []),
             params=own,
         ))
-    if metrics:
-        for cand, out in zip(candidates, outcomes, strict=True):
-            if out.status == "ok":
+    for cand, out in zip(candidates, outcomes, strict=True):
+        if out.status == "ok":
+            out.activity = json.dumps(group_activity(cand.genome, out.params, task.valid.x))
+            if metrics:
                 _measure(rule, cand, out, task, metrics)
     return outcomes
+
+
+def group_activity(genome: Genome, params: Params, x: torch.Tensor) -> dict[int, float]:
+    """Per node group, the mean share of its neurons whose activation is positive, over the
+    inputs ``x`` (the input group: positive standardised features) — a rate-coded spiking
+    network's neuron fires about as often as its ANN unit is active."""
+    net = compile_genome(genome)
+    with torch.no_grad():
+        _, states = forward(net, params, x)
+    slices = net.members[0].node_slices
+    return {node: float((states[level][0, :, a:b] > 0).float().mean())
+            for node, (level, a, b) in slices.items()}
 
 
 def _measure(rule: rules.LearningRule, candidate: Candidate, outcome: Outcome, task: Task,

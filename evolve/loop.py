@@ -333,4 +333,7 @@ def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn
                config: SearchConfig, hyper: dict[str, float]) -> Measurements:
     """What the costliest network of the space would measure (objectives.covering_references)."""
     scorer = Scorer((), (), cost_fn, profile, config.hardware, config.rule.name)
-    return scorer.measure_genome(space.costliest_genome(), hyper)[0]
+    genome = space.costliest_genome()
+    # measured activity can reach 1 (every neuron active): the bound must hold for it too
+    busiest = {n.id: 1.0 for n in genome.nodes}
+    return scorer.measure_genome(genome, hyper, activity=busiest)[0]

@@ -44,6 +44,7 @@ class Recorder:
             "violations": json.dumps(ev.violations, sort_keys=True),
             "violation_total": ev.violation_total,
             "curve": out.curve, "traceback": out.traceback, "metrics": out.metrics,
+            "activity": out.activity, "activity_used": ev.activity_used,
         }
         for name, value in zip(self.objective_names, ev.values, strict=True):
             row[OBJECTIVE_PREFIX + name] = value

@@ -70,6 +70,8 @@ EVALUATION_FIELDS = [
     ("curve", pa.string()),  # JSON: per epoch {"epoch", "train_loss", "valid_accuracy"}
     ("traceback", pa.string()),  # the full traceback of a failed evaluation ("" otherwise)
     ("metrics", pa.string()),  # JSON: validation metrics the objectives/constraints declared
+    ("activity", pa.string()),  # JSON {node id: share active per validation input}, measured
+    ("activity_used", pa.string()),  # "fixed" or "measured": what the costs were priced with
 ]
 OBJECTIVE_PREFIX = "objective."
 # What readers index without a fallback (the other columns are checked for their type when
@@ -82,6 +84,7 @@ JOURNAL_FIELDS = [
     ("test_accuracy", pa.float64()), ("epochs", pa.int64()), ("train_seconds", pa.float64()),
     ("error", pa.string()), ("worker", pa.string()), ("seed", pa.int64()),
     ("curve", pa.string()), ("traceback", pa.string()), ("metrics", pa.string()),
+    ("activity", pa.string()),
 ]
 JOURNAL_REQUIRED = ("candidate_id", "status")
 DAMAGED_DIR = "damaged"  # where damaged journal files are set aside, under the run

@@ -35,6 +35,7 @@ class Evaluation:
     costs: dict[str, float] = field(default_factory=dict)
     violations: dict[str, float] = field(default_factory=dict)
     violation_total: float = 0.0  # violations as shares of their limits, summed
+    activity_used: str = "fixed"  # how the costs' spike rates were obtained
 
     @property
     def ok(self) -> bool:
@@ -71,11 +72,14 @@ class Scorer:
         return tuple(seen.values())
 
     def measure_genome(self, genome: Any, hyperparameters: dict[str, float],
-                       valid_accuracy: float = 0.0, metrics: dict[str, float] | None = None
-                       ) -> tuple[Measurements, Any]:
+                       valid_accuracy: float = 0.0, metrics: dict[str, float] | None = None,
+                       activity: dict[int, float] | None = None) -> tuple[Measurements, Any]:
+        """``activity``: measured per group (used when the search asks for measured
+        activity and the candidate was trained); otherwise the fixed guess."""
         hw = self.hardware
+        rate = activity if activity and hw.activity_source == "measured" else hw.activity
         cost = self.cost_fn(genome, self.profile, chips=hw.chips or None,
-                            activity=hw.activity, timesteps=hw.timesteps)
+                            activity=rate, timesteps=hw.timesteps)
         costs = {k: float(v) for k, v in cost.as_dict().items()}
         m = Measurements(genome, self.rule_name, hyperparameters, valid_accuracy,
                          genome.n_parameters(), costs, metrics or {})
@@ -106,8 +110,10 @@ class Scorer:
         costs: dict[str, float] = {}
         violated: dict[str, float] = {}
         try:
+            measured = {int(k): float(v) for k, v in json.loads(outcome.activity).items()}
             m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
-                                          outcome.valid_accuracy, json.loads(outcome.metrics))
+                                          outcome.valid_accuracy, json.loads(outcome.metrics),
+                                          measured)
             costs = dict(m.costs)
             violated = violations(m, self.constraints, cost.violations)
             if outcome.status == "ok":
@@ -122,7 +128,10 @@ class Scorer:
             outcome.status = "failed"
             outcome.error = outcome.error or "an objective is not finite"
         total = sum(self.relative(name, amount) for name, amount in violated.items())
-        return Evaluation(candidate, outcome, tuple(values), costs, violated, float(total))
+        used = "measured" if (self.hardware.activity_source == "measured"
+                              and outcome.activity not in ("", "{}")) else "fixed"
+        return Evaluation(candidate, outcome, tuple(values), costs, violated, float(total),
+                          used)
 
     def relative(self, name: str, amount: float) -> float:
         """A hardware violation as a share of its limit (cores over / cores budgeted, axons

@@ -107,8 +107,13 @@ class HardwareCost:
 
 
 def cost(net_or_genome: Genome | Net, profile: CoreBudget | str, *, chips: int | None = None,
-         activity: float = DEFAULT_ACTIVITY, timesteps: int = DEFAULT_TIMESTEPS) -> HardwareCost:
+         activity: float | Mapping[int, float] = DEFAULT_ACTIVITY,
+         timesteps: int = DEFAULT_TIMESTEPS) -> HardwareCost:
     """Map ``net_or_genome`` onto ``profile`` (a profile or its registered name).
+
+    ``activity``: spike probability per neuron and time step — one number for every group,
+    or a measured one per node id (``{node_id: share}``; a trained network's sparse groups
+    then cost less than its busy ones).
 
     ``chips``: a chip budget; needing more cores than ``chips * cores_per_chip`` adds the
     violation ``"chips"`` (cores over). Without it only limits that no mapping can meet are
@@ -122,7 +127,8 @@ def cost(net_or_genome: Genome | Net, profile: CoreBudget | str, *, chips: int |
     (1, 4)
     """
     p = get_profile(profile)
-    if not 0.0 <= activity <= 1.0:
+    rates = activity.values() if isinstance(activity, Mapping) else [activity]
+    if not all(0.0 <= a <= 1.0 for a in rates):
         raise ValueError(f"activity must be in [0, 1], got {activity}")
     if int(timesteps) != timesteps or timesteps < 1:
         raise ValueError(f"timesteps must be an integer >= 1, got {timesteps}")
@@ -273,7 +279,8 @@ def _map_groups(genome: Genome, p: CoreBudget) -> dict[int, tuple[GroupCost, dic
 
 # -- totals ------------------------------------------------------------------------------
 def _totals(genome: Genome, p: CoreBudget, mapped: dict[int, tuple[GroupCost, dict[str, int]]],
-            chips: int | None, activity: float, timesteps: int) -> HardwareCost:
+            chips: int | None, activity: float | Mapping[int, float],
+            timesteps: int) -> HardwareCost:
     groups = tuple(g for g, _ in mapped.values())
     violations: dict[str, float] = {}
     for _, over in mapped.values():
@@ -305,13 +312,30 @@ def _totals(genome: Genome, p: CoreBudget, mapped: dict[int, tuple[GroupCost, di
     depth = _depth(genome, {g.node: g.stages for g in groups})
     steps = timesteps + depth - 1 if p.latency_model == "pipelined" else timesteps * depth
     latency = steps * p.time_step_s
-    synaptic_ops = activity * timesteps * synapses
-    spikes = activity * timesteps * neurons
+    synapse_rate, neuron_rate = _rates(genome, activity)
+    synaptic_ops = synapse_rate * timesteps * synapses
+    spikes = neuron_rate * timesteps * neurons
     energy = (synaptic_ops * p.energy_per_synop_j + spikes * p.energy_per_spike_j
               + timesteps * neurons * p.energy_per_neuron_update_j
               + p.chip_power_w * n_chips * latency)
     return HardwareCost(p.name, cores, n_chips, neurons, synapses, memory, synaptic_ops, spikes,
                         energy, latency, depth, violations, groups)
+
+
+def _rates(genome: Genome, activity: float | Mapping[int, float]) -> tuple[float, float]:
+    """Spike probability per step seen by the synapses (each connection block weighted by
+    its size, at its *source* group's rate) and by the neurons (non-input groups weighted by
+    size). One number for every group (the fixed guess) gives that number twice."""
+    if not isinstance(activity, Mapping):
+        return float(activity), float(activity)
+    sizes = {n.id: n.size for n in genome.nodes}
+    conns = genome.enabled_connections(None)
+    weight = sum(sizes[c.src] * sizes[c.dst] for c in conns)
+    synapse = sum(activity.get(c.src, 0.0) * sizes[c.src] * sizes[c.dst] for c in conns)
+    groups = [n for n in genome.nodes if n.role != "input"]
+    neurons = sum(n.size for n in groups)
+    spiking = sum(activity.get(n.id, 0.0) * n.size for n in groups)
+    return synapse / max(weight, 1), spiking / max(neurons, 1)
 
 
 def _depth(genome: Genome, stages: Mapping[int, int]) -> int:
