@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a new search. With no options: digits, rule pc, "
                        "strategy neat-pso, objectives accuracy and energy on Loihi, "
                        "10 generations x 20 candidates on a local Ray instance "
-                       "(about 2 minutes on 2 cores).")
+                       "(under a minute on 2 cores).")
     _search_options(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
                        description="Continue a run from its last checkpoint.")
