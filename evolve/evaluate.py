@@ -29,8 +29,7 @@ from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
 from search_spaces.compile import compile_genome, member_params, stack
-from search_spaces.genome import Genome
-from search_spaces.net import Params, forward
+from search_spaces.net import Net, Params, forward
 
 
 @dataclass
@@ -123,7 +122,8 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
                  seeds: list[int]) -> list[Outcome]:
     started = time.perf_counter()
     rule = rule_spec.build()
-    net = stack([compile_genome(c.genome) for c in candidates])
+    own_nets = [compile_genome(c.genome) for c in candidates]  # each member unpadded
+    net = stack(own_nets)
     fit = rule.fit(net, task, [dict(c.hyperparameters) for c in candidates], budget, seeds)
     seconds = (time.perf_counter() - started) / len(candidates)
     worker = worker_name()
@@ -135,7 +135,8 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             candidate_id=cand.id,
             status=fit.status[p],
             valid_accuracy=fit.valid_accuracy[p],
-            test_accuracy=member_test_accuracy(rule, cand, own, task) if ok else float("nan"),
+            test_accuracy=member_test_accuracy(rule, own_nets[p], own, task) if ok
+            else float("nan"),
             epochs=fit.epochs[p],
             train_seconds=seconds,
             error=fit.reasons[p],
@@ -144,19 +145,19 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             curve=json.dumps(fit.curves[p] if p < len(fit.curves) else []),
             params=own,
         ))
-    for cand, out in zip(candidates, outcomes, strict=True):
+    for own_net, out in zip(own_nets, outcomes, strict=True):
         if out.status == "ok":
-            out.activity = json.dumps(group_activity(cand.genome, out.params, task.valid.x))
+            out.activity = json.dumps(group_activity(own_net, out.params, task.valid.x))
             if metrics:
-                _measure(rule, cand, out, task, metrics)
+                _measure(rule, own_net, out, task, metrics)
     return outcomes
 
 
-def group_activity(genome: Genome, params: Params, x: torch.Tensor) -> dict[int, float]:
-    """Per node group, the mean share of its neurons whose activation is positive, over the
-    inputs ``x`` (the input group: positive standardised features) — a rate-coded spiking
-    network's neuron fires about as often as its ANN unit is active."""
-    net = compile_genome(genome)
+def group_activity(net: Net, params: Params, x: torch.Tensor) -> dict[int, float]:
+    """Per node group of a single compiled member, the mean share of its neurons whose
+    activation is positive, over the inputs ``x`` (the input group: positive standardised
+    features) — a rate-coded spiking network's neuron fires about as often as its ANN unit
+    is active."""
     with torch.no_grad():
         _, states = forward(net, params, x)
     slices = net.members[0].node_slices
@@ -164,14 +165,13 @@ def group_activity(genome: Genome, params: Params, x: torch.Tensor) -> dict[int,
             for node, (level, a, b) in slices.items()}
 
 
-def _measure(rule: rules.LearningRule, candidate: Candidate, outcome: Outcome, task: Task,
+def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
              metrics: Sequence[Metric]) -> None:
     """The validation metrics of one trained member, from its own net's prediction; a
     metric that raises or is not finite fails the member with the traceback."""
     try:
         with torch.no_grad():
-            scores = rule.predict(compile_genome(candidate.genome), outcome.params,
-                                  task.valid.x)[0].numpy()
+            scores = rule.predict(net, outcome.params, task.valid.x)[0].numpy()
         y = task.valid.y.numpy()
         values = {m.name: m(y, scores) for m in metrics}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
@@ -184,12 +184,13 @@ def _measure(rule: rules.LearningRule, candidate: Candidate, outcome: Outcome, t
         outcome.test_accuracy, outcome.params = float("nan"), None
 
 
-def member_test_accuracy(rule: rules.LearningRule, candidate: Candidate, params: Params,
+def member_test_accuracy(rule: rules.LearningRule, net: Net, params: Params,
                          task: Task) -> float:
-    """Test accuracy of one member on its own (unpadded) compiled net, the very computation
-    its export's module performs, so the recorded figure is what a user gets back."""
+    """Test accuracy of one member on its own (unpadded) compiled ``net``, the very
+    computation its export's module performs, so the recorded figure is what a user gets
+    back."""
     with torch.no_grad():
-        scores = rule.predict(compile_genome(candidate.genome), params, task.test.x)
+        scores = rule.predict(net, params, task.test.x)
     correct = int((scores[0].argmax(dim=-1) == task.test.y).sum())
     return correct / len(task.test.y)  # exact in float64, as a user would count it
 

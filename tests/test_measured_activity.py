@@ -43,11 +43,11 @@ def test_group_activity_is_the_share_of_active_units():
     params = init_params(net, [0], [1.0])
     params.biases[0].fill_(-100.0)  # every hidden relu unit silent
     x = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
-    activity = group_activity(genome, params, x)
+    activity = group_activity(net, params, x)
     assert activity[2] == 0.0
     assert activity[0] == pytest.approx(float((x > 0).float().mean()))
     params.biases[0].fill_(100.0)
-    assert group_activity(genome, params, x)[2] == 1.0
+    assert group_activity(net, params, x)[2] == 1.0
 
 
 def test_a_search_prices_with_measured_activity(tmp_path):
