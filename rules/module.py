@@ -10,7 +10,6 @@ module) and calls the rule's own :meth:`~rules.base.LearningRule.predict` on the
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import torch
@@ -40,8 +39,6 @@ class RuleModule(GenomeModule):
                 raise ValueError(f"recurrent weights have shape {tuple(params.recurrent.shape)}, "
                                  f"the genome's recurrent block is {expected}")
             self.recurrent = nn.Parameter(params.recurrent.detach().clone())
-        if self.net.recurrent_mask is not None:
-            self.register_buffer("recurrent_mask", self.net.recurrent_mask)
 
     def extra_repr(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.rule.options().items())
@@ -51,13 +48,5 @@ class RuleModule(GenomeModule):
         if x.dim() != 2 or x.shape[1] != self.net.n_inputs:
             raise ValueError(f"expected inputs of shape [batch, {self.net.n_inputs}], "
                              f"got {tuple(x.shape)}")
-        levels = range(self.net.depth)
-        net = dataclasses.replace(
-            self.net,
-            masks=tuple(getattr(self, f"mask_{i}") for i in levels),
-            activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
-            recurrent_mask=getattr(self, "recurrent_mask", None),
-        )
-        recurrent = None if self.recurrent is None else self.recurrent
-        params = Params(list(self.weights), list(self.biases), recurrent)
-        return self.rule.predict(net, params, x)[0]
+        params = Params(list(self.weights), list(self.biases), self.recurrent)
+        return self.rule.predict(self.compiled(), params, x)[0]

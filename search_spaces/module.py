@@ -9,7 +9,7 @@ from torch import nn
 
 from search_spaces.compile import compile_genome
 from search_spaces.genome import Genome
-from search_spaces.net import Params, forward
+from search_spaces.net import Net, Params, forward
 
 
 class GenomeModule(nn.Module):
@@ -36,13 +36,19 @@ class GenomeModule(nn.Module):
         for i, (m, c) in enumerate(zip(self.net.masks, self.net.activation_codes, strict=True)):
             self.register_buffer(f"mask_{i}", m)
             self.register_buffer(f"codes_{i}", c)
+        if self.net.recurrent_mask is not None:
+            self.register_buffer("recurrent_mask", self.net.recurrent_mask)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def compiled(self) -> Net:
+        """The compiled net over this module's buffers, so it follows ``.to(device)``."""
         levels = range(self.net.depth)
-        net = dataclasses.replace(
+        return dataclasses.replace(
             self.net,
             masks=tuple(getattr(self, f"mask_{i}") for i in levels),
             activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
+            recurrent_mask=getattr(self, "recurrent_mask", None),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = Params(list(self.weights), list(self.biases))
-        return forward(net, params, x)[0][0]
+        return forward(self.compiled(), params, x)[0][0]
