@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from netkit import skip_dag
 
 import rules
 from rules.registry import RuleOptionError
@@ -20,23 +21,15 @@ def recurrent_genome() -> Genome:
     return Genome(nodes, conns)
 
 
-def skip_genome() -> Genome:
-    nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 3), NodeGene(2, "hidden", 5, "relu"),
-             NodeGene(3, "hidden", 4, "sigmoid"))
-    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 3), ConnectionGene(2, 3, 1),
-             ConnectionGene(3, 0, 3), ConnectionGene(4, 2, 1))
-    return Genome(nodes, conns)
-
-
 @pytest.mark.parametrize("name", rules.available())
-@pytest.mark.parametrize("genome", [skip_genome(), recurrent_genome()], ids=["skip", "recurrent"])
+@pytest.mark.parametrize("genome", [skip_dag(), recurrent_genome()], ids=["skip", "recurrent"])
 def test_module_computes_the_rules_prediction(name, genome):
     rule = rules.get_rule(name)
     net = compile_genome(genome)
     params = init_params(net, [3], [1.0])
     if params.recurrent is not None:  # make the couplings matter
         params.recurrent.normal_(0.0, 0.3)
-    x = torch.randn(17, 6, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(17, net.n_inputs, generator=torch.Generator().manual_seed(0))
     module = rule.to_module(genome, params)
     with torch.no_grad():
         expected = rule.predict(net, params, x)[0]
@@ -82,10 +75,10 @@ def test_bad_options_name_the_rule_and_key(name, options, needle):
 def test_options_change_the_prediction():
     """ff's label height is read at prediction time: a module rebuilt without the option
     would be a different model."""
-    genome = skip_genome()
+    genome = skip_dag()
     net = compile_genome(genome)
     params = init_params(net, [1], [1.0])
-    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(9, net.n_inputs, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         a = rules.get_rule("ff").to_module(genome, params)(x)
         b = rules.get_rule("ff", {"label_value": 2.0}).to_module(genome, params)(x)
