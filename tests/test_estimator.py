@@ -34,12 +34,9 @@ TINY = {"rule": "bp", "generations": 1, "population": 4, "epochs": 5, "batch_siz
 # train/valid/test split needs, and those with fewer expect the error that fit raises.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
-# checks that scikit-learn itself skips in this environment (SkipTest, not a failure)
-SKIPPED_CHECKS = {
-    "check_classifier_data_not_an_array": "needs pandas, which neurevo does not install",
-    "check_array_api_input": "runs only with SCIPY_ARRAY_API=1 and an array-API library; "
-                             "the search trains on torch tensors built from numpy",
-}
+# checks that scikit-learn itself would skip here (SkipTest): none, since the test extra
+# installs pandas and array-api-strict and tests/conftest.py turns on SciPy's array API
+SKIPPED_CHECKS: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 
+import nir  # noqa: E402  (the [export] extra, which CI installs: a missing one fails here)
+import norse.torch as norse  # noqa: E402,F401
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,13 +23,10 @@ import evolve
 from evolve.config import SearchConfig, override
 from evolve.nir_export import NIRExportError, check_convertible
 from evolve.run import Architecture
+from evolve.simulate import graph_ann, read_graph, simulate, spiking_module  # noqa: E402
 from evolve.tasks import load_task
 from search_spaces.compile import compile_genome, init_params
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
-
-nir = pytest.importorskip("nir")
-norse = pytest.importorskip("norse.torch")
-from evolve.simulate import graph_ann, read_graph, simulate, spiking_module  # noqa: E402
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}

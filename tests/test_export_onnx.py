@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx  # noqa: E402  (the [export] extra, which CI installs: a missing one fails here)
+import onnxruntime as ort  # noqa: E402
 import pytest
 import torch
 
@@ -20,9 +22,6 @@ from evolve.run import Architecture
 from evolve.tasks import load_task
 from search_spaces.compile import compile_genome, init_params
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
 TOLERANCE = 1e-5  # |onnx - torch| <= 1e-5 + 1e-5 * |torch|
