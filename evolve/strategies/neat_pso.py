@@ -150,6 +150,11 @@ class NeatPsoStrategy(NeatStrategy):
                                              "best": parent["best"]}
         return self._asked(state, child, x.tolist(), genome_json)
 
+    def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
+        if owed:
+            new["particles"] = {**new["particles"],
+                                **{str(i): old["particles"][str(i)] for i in owed}}
+
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:
         live = {str(c.id) for c in (*survivors, *children)}
