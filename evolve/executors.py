@@ -61,7 +61,9 @@ class Executor:
         raise NotImplementedError
 
     def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
-        raise NotImplementedError
+        """Any executor can stream through ``map``, one item at a time in the order
+        submitted; the Ray executor keeps every slot busy instead."""
+        return _MapStream(self, fn, tuple(shared))
 
     def parallelism(self) -> int:
         """How many items can run at once (the loop cuts a generation into at least this
@@ -98,23 +100,24 @@ class SerialExecutor(Executor):
         for i, item in enumerate(items):
             yield i, fn(*shared, item)
 
-    def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
-        return _SerialStream(fn, tuple(shared))
 
+class _MapStream(Stream):
+    """Evaluates the oldest submitted item, through the executor's ``map``, when a result is
+    asked for (first in, first out)."""
 
-class _SerialStream(Stream):
-    """Evaluates the oldest submitted item when a result is asked for (first in, first out)."""
-
-    def __init__(self, fn: Callable[..., Any], shared: tuple[Any, ...]) -> None:
-        self.fn, self.shared = fn, shared
-        self.items: deque[tuple[int, Any]] = deque()
+    def __init__(self, executor: Executor, fn: Callable[..., Any],
+                 shared: tuple[Any, ...]) -> None:
+        self.executor, self.fn, self.shared = executor, fn, shared
+        self.items: deque[tuple[int, Any, int]] = deque()
 
     def submit(self, key: int, item: Any, size: int = 1) -> None:
-        self.items.append((key, item))
+        self.items.append((key, item, size))
 
     def next(self) -> tuple[int, Any]:
-        key, item = self.items.popleft()
-        return key, self.fn(*self.shared, item)
+        key, item, size = self.items.popleft()
+        for _, result in self.executor.map(self.fn, [item], self.shared, [size]):
+            return key, result
+        raise RuntimeError(f"{type(self.executor).__name__}.map returned no result")
 
     def __len__(self) -> int:
         return len(self.items)
