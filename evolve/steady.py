@@ -160,8 +160,10 @@ class SteadyDriver:
             cached = {row["candidate_id"]: outcome_from_row(row, params)
                       for row, params in self.store.read_partial(step, genomes)
                       if row["candidate_id"] in genomes}
+            # what this step may tell: its generation and the chunks still in flight
+            total = len(candidates) + sum(len(chunk.candidates) for chunk in in_flight)
             for r in session.reporters:
-                r.generation_start(step, len(candidates))
+                r.generation_start(step, total)
             told: list[Evaluation] = []
             feasible = []
             for c in candidates:
@@ -206,7 +208,7 @@ class SteadyDriver:
                 for c in chunk.candidates:
                     told.append(self.scorer.score(c, by_id[c.id]))
                     for r in session.reporters:
-                        r.evaluation_done(step, len(told), len(candidates), by_id[c.id])
+                        r.evaluation_done(step, len(told), total, by_id[c.id])
                 fill()
             rows = [self.recorder.row(ev) for ev in told]
             state = strategy.tell_arrived(state, [ev.scored() for ev in told])
