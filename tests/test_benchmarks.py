@@ -40,12 +40,14 @@ def test_search_quality_runs_end_to_end(tmp_path):
     out = tmp_path / "sq.json"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--budgets", "24", "--seeds", "0",
-         "--population", "8", "--strategies", "neat-pso", "random", "--json", str(out)],
+         "--population", "8", "--strategies", "neat-pso", "random", "neat-pso-steady",
+         "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
-    assert [r["strategy"] for r in data["summary"]] == ["neat-pso", "random"]
+    assert [r["strategy"] for r in data["summary"]] == ["neat-pso", "random",
+                                                        "neat-pso-steady"]
     assert all(r["hv_mean"] > 0 for r in data["summary"])
     for run in data["runs"]:  # stopped at the budget: the last generation crossed it
         evals = [e for e, _ in run["curve"]]
