@@ -207,7 +207,8 @@ class Session:
                                      [self.cost_fn]))
         scorer = Scorer(self.objectives, self.constraints, self.cost_fn, self.profile,
                         self.config.hardware, self.rule.name)
-        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()))
+        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()),
+                            self.strategy.growing_keys)
         state = checkpoint["strategy"]
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
@@ -252,6 +253,7 @@ class Session:
                 if self._target_reached(summary):
                     break
         finally:
+            recorder.write_summaries(history)
             if own_executor:
                 executor.close()
         for r in self.reporters:

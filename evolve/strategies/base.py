@@ -20,8 +20,10 @@ what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -101,6 +103,11 @@ class Problem:
 
 class Strategy:
     name: ClassVar[str] = ""
+    # Keys of the state whose value only ever grows over a run: a dict that only gains keys
+    # (values never change) or a list only appended to. A checkpoint stores what each
+    # generation added to them in an append-only log instead of rewriting them whole
+    # (evolve/records.py), so what is written per generation does not grow with the run.
+    growing_keys: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -116,7 +123,8 @@ class Strategy:
         return state
 
     def ask(self, state: Mapping[str, Any]) -> list[Candidate]:
-        return [Candidate.from_dict(c) for c in state["pending"]]
+        with collector_paused():
+            return [Candidate.from_dict(c) for c in state["pending"]]
 
     def tell(self, state: Mapping[str, Any], scored: Sequence[Scored]) -> dict[str, Any]:
         asked = sorted(c["id"] for c in state["pending"])
@@ -129,7 +137,8 @@ class Strategy:
         # either (copy what it updates), so that telling one state twice gives one answer;
         # the contract test checks this for every strategy. (A deep copy here cost 250 ms
         # per generation at population 1000, more than NEAT's reproduction itself.)
-        new_state = self._tell(dict(state), list(scored), rng)
+        with collector_paused():
+            new_state = self._tell(dict(state), list(scored), rng)
         new_state["rng"] = rng.bit_generator.state
         return new_state
 
@@ -142,6 +151,25 @@ class Strategy:
               rng: np.random.Generator) -> dict[str, Any]:
         """Return the next state, with the next generation's candidates in ``pending``."""
         raise NotImplementedError
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration (back on after, if it was on).
+
+    ``ask`` and ``tell`` build a population's worth of small dicts, lists and genomes in one
+    go, which sets off the collector again and again, and every full collection walks every
+    container the process holds, the whole state included: at population 10,000 that was
+    three quarters of ``tell``'s time, and it grew faster than the population
+    (``benchmarks/driver.py``). What they build holds no reference cycles, so reference
+    counting frees it without the collector; anything cyclic is collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_ranges(settings: object, conditions: Mapping[str, tuple[bool, str]]) -> None:
