@@ -150,7 +150,7 @@ def run(population: int, generations: int, directory: Path) -> Result:
         t2 = time.process_time()
         state = strategy.tell(state, [ev.scored() for ev in evaluations])
         t3 = time.process_time()
-        rows = [recorder.row(ev) for ev in evaluations]
+        rows = recorder.rows(evaluations)
         added, _ = archive.update([
             ArchiveEntry(ev.candidate.id, generation, dict(zip(OBJECTIVES, ev.values,
                                                                strict=True)), row)

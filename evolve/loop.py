@@ -226,7 +226,7 @@ class Session:
                                           scorer.metrics(), len(candidates))
                 evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
                                for c in candidates]
-                rows = [recorder.row(ev) for ev in evaluations]
+                rows = recorder.rows(evaluations)
                 state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
                 added, removed = archive.update([
                     ArchiveEntry(ev.candidate.id, generation,

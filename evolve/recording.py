@@ -19,8 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from evolve.archive import Archive
+from evolve.collector import collector_paused
 from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
 from evolve.scoring import Evaluation
+from search_spaces.genome import json_hash
 
 CHECKPOINT_VERSION = 1
 
@@ -37,10 +39,11 @@ class Recorder:
     def row(self, ev: Evaluation) -> dict[str, Any]:
         """The evaluation as one record row (columns: docs/records.md)."""
         cand, out = ev.candidate, ev.outcome
+        genome_json = cand.genome.to_json()
         row = {
             "run_id": self.run_id, "generation": cand.generation, "candidate_id": cand.id,
             "parent_ids": list(cand.parents), "species": cand.species,
-            "genome": cand.genome.to_json(), "genome_hash": cand.genome.stable_hash(),
+            "genome": genome_json, "genome_hash": json_hash(genome_json),
             "rule": self.rule_name,
             "hyperparameters": json.dumps(dict(cand.hyperparameters), sort_keys=True),
             "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
@@ -56,9 +59,23 @@ class Recorder:
             row[OBJECTIVE_PREFIX + name] = value
         return row
 
+    def rows(self, evaluations: Sequence[Evaluation]) -> list[dict[str, Any]]:
+        """:meth:`row` of each evaluation, built with the cyclic collector paused
+        (evolve.collector: a population's rows at once)."""
+        with collector_paused():
+            return [self.row(ev) for ev in evaluations]
+
     def write_generation(self, generation: int, evaluations: Sequence[Evaluation],
                          rows: Sequence[dict[str, Any]], archive: Archive, added: Sequence[int],
                          history: list[dict[str, Any]], checkpoint: dict[str, Any]) -> None:
+        with collector_paused():
+            self._write_generation(generation, evaluations, rows, archive, added, history,
+                                   checkpoint)
+
+    def _write_generation(self, generation: int, evaluations: Sequence[Evaluation],
+                          rows: Sequence[dict[str, Any]], archive: Archive,
+                          added: Sequence[int], history: list[dict[str, Any]],
+                          checkpoint: dict[str, Any]) -> None:
         names = list(self.objective_names)
         self.store.write_generation(generation, list(rows), names)
         params = {ev.candidate.id: ev.outcome.params for ev in evaluations}

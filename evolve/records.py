@@ -535,7 +535,9 @@ class RunStore:
             os.fsync(fh.fileno())
         body["log"] = {"lines": log["lines"] + 1, "bytes": log["bytes"] + len(line),
                        "counts": counts}
-        write_text(self.checkpoint_path, json.dumps(body))
+        # compact, and no cycle check: the state is JSON data, never cyclic
+        write_text(self.checkpoint_path,
+                   json.dumps(body, separators=(",", ":"), check_circular=False))
         self._log = body["log"]
 
     def _recorded_log(self) -> dict[str, Any]:

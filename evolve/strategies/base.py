@@ -20,15 +20,14 @@ what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from evolve.collector import collector_paused
 from rules.base import HyperSpace
 from search_spaces.genome import Genome
 from search_spaces.space import SearchSpace
@@ -123,8 +122,20 @@ class Strategy:
         return state
 
     def ask(self, state: Mapping[str, Any]) -> list[Candidate]:
+        pending = state["pending"]
+        known = self.__dict__.get("_told")
+        if known is not None and known[0] is pending and len(known[1]) == len(pending):
+            return list(known[1])
         with collector_paused():
-            return [Candidate.from_dict(c) for c in state["pending"]]
+            return [Candidate.from_dict(c) for c in pending]
+
+    def _remember(self, pending: list[dict[str, Any]], candidates: Sequence[Candidate]) -> None:
+        """Keep the candidates that ``pending`` (a list ``tell`` just built, each entry their
+        ``to_dict``) encodes, so that ``ask`` on the state ``tell`` returned hands them out
+        without decoding them again (a tenth of the driver's time at population 10,000,
+        ``benchmarks/driver.py``). Only a cache: ``ask`` on any other state, a checkpoint
+        read back included, decodes as always; states are never changed in place."""
+        self._told = (pending, tuple(candidates))
 
     def tell(self, state: Mapping[str, Any], scored: Sequence[Scored]) -> dict[str, Any]:
         asked = sorted(c["id"] for c in state["pending"])
@@ -151,25 +162,6 @@ class Strategy:
               rng: np.random.Generator) -> dict[str, Any]:
         """Return the next state, with the next generation's candidates in ``pending``."""
         raise NotImplementedError
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration (back on after, if it was on).
-
-    ``ask`` and ``tell`` build a population's worth of small dicts, lists and genomes in one
-    go, which sets off the collector again and again, and every full collection walks every
-    container the process holds, the whole state included: at population 10,000 that was
-    three quarters of ``tell``'s time, and it grew faster than the population
-    (``benchmarks/driver.py``). What they build holds no reference cycles, so reference
-    counting frees it without the collector; anything cyclic is collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def check_ranges(settings: object, conditions: Mapping[str, tuple[bool, str]]) -> None:

@@ -182,11 +182,13 @@ class NeatStrategy(Strategy):
             state["threshold"] += cfg.threshold_step
         elif n_species < cfg.target_species:
             state["threshold"] = max(cfg.threshold_step, state["threshold"] - cfg.threshold_step)
+        pending = [c.to_dict() for c in children]
+        self._remember(pending, children)
         state.update(
             generation=generation + 1,
             next_id=next_id,
             survivors=[s.to_dict() for s in survivors],
-            pending=[c.to_dict() for c in children],
+            pending=pending,
             tracker=tracker.to_dict(),
         )
         self._finish(state, survivor_members, children)
