@@ -100,8 +100,8 @@ def _multi_objective_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
     """Fronts of distinct weighted-value groups (larger is better), each in DEAP's order.
 
     Which front a group is on is found without the all-pairs dominance matrix, whose
-    N² booleans cost seconds and gigabytes at tens of thousands of candidates
-    (``benchmarks/driver.py`` ranks 20,000 at population 10,000): a sweep in
+    N² booleans grow to gigabytes at the 20,000 candidates neat-pso ranks at population
+    10,000 (``benchmarks/driver.py`` times that driver): a sweep in
     lexicographic order for two objectives, a binary search over the fronts for more (a
     group dominated by a member of front k is dominated by one of every front before k).
     Only the order inside a front needs dominance, and only between consecutive fronts.

@@ -132,8 +132,8 @@ class Strategy:
     def _remember(self, pending: list[dict[str, Any]], candidates: Sequence[Candidate]) -> None:
         """Keep the candidates that ``pending`` (a list ``tell`` just built, each entry their
         ``to_dict``) encodes, so that ``ask`` on the state ``tell`` returned hands them out
-        without decoding them again (a tenth of the driver's time at population 10,000,
-        ``benchmarks/driver.py``). Only a cache: ``ask`` on any other state, a checkpoint
+        without decoding them again (``benchmarks/driver.py`` times ``ask``). Only a cache:
+        ``ask`` on any other state, a checkpoint
         read back included, decodes as always; states are never changed in place."""
         self._told = (pending, tuple(candidates))
 
