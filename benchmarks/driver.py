@@ -132,7 +132,7 @@ def run(population: int, generations: int, directory: Path) -> Result:
     strategy = make_strategy(SearchSpace(64, 10), problem, StrategyConfig())
     objectives = resolve_objectives(OBJECTIVES)
     store = RunStore(directory / f"pop-{population}")
-    recorder = Recorder(store, "bench", "pc", OBJECTIVES)
+    recorder = Recorder(store, "bench", "pc", OBJECTIVES, strategy.growing_keys)
     archive = Archive(objectives)
     state = strategy.init(SEED)
     checkpoint = {"version": CHECKPOINT_VERSION, "run_id": "bench", "strategy": state,

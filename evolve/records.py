@@ -512,8 +512,15 @@ class RunStore:
         body["strategy"] = strategy
         counts = dict(log["counts"])
         added: dict[str, Any] = {}
+        # a key once logged stays logged (the log's entries override checkpoint.json's)
+        keys = dict.fromkeys([*growing_keys, *(n[len(STRATEGY_PREFIX):] for n in counts
+                                               if n.startswith(STRATEGY_PREFIX))])
         growing = [(HISTORY, body, HISTORY)]
-        growing += [(STRATEGY_PREFIX + k, strategy, k) for k in growing_keys if k in strategy]
+        for key in keys:
+            if key in strategy:
+                growing.append((STRATEGY_PREFIX + key, strategy, key))
+            elif STRATEGY_PREFIX + key in counts:
+                raise ValueError(f"strategy state lost its growing key {key!r}")
         for name, holder, key in growing:
             value = holder.pop(key)
             count = counts.get(name, 0)

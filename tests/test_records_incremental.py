@@ -219,3 +219,16 @@ def test_ask_hands_out_what_a_checkpoint_read_back_would():
         fresh = make_strategy(SearchSpace(64, 10), problem, StrategyConfig(name=name))
         assert strategy.ask(state) == fresh.ask(json.loads(json.dumps(state)))
         assert strategy.ask(state) == strategy.ask(json.loads(json.dumps(state)))
+
+
+def test_a_key_once_logged_stays_logged(tmp_path):
+    """A writer that does not name the growing keys (an older caller) still logs the ones
+    the log already holds, rather than leaving a stale copy to be overridden on reading."""
+    driver = Driver(tmp_path / "run", population=20)
+    driver.recorder.growing_keys = ()
+    for _ in range(2):
+        driver.generation()
+    stored = json.loads(driver.store.checkpoint_path.read_text())
+    assert "asked" not in stored["strategy"]
+    loaded = RunStore(driver.store.root).read_checkpoint()
+    assert loaded["strategy"]["asked"] == driver.state["asked"]
