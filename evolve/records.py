@@ -56,6 +56,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from evolve.collector import collector_paused
 from search_spaces.compile import node_levels
 from search_spaces.genome import Genome
 from search_spaces.net import Params
@@ -623,6 +624,10 @@ class RunStore:
 
     # reading
     def read_checkpoint(self) -> dict[str, Any]:
+        with collector_paused():  # a population's worth of containers parsed at once
+            return self._read_checkpoint()
+
+    def _read_checkpoint(self) -> dict[str, Any]:
         if not self.checkpoint_path.is_file():
             raise RecordError(f"{self.checkpoint_path}: missing (is {self.root} a neurevo "
                               "run?)")
