@@ -107,6 +107,10 @@ class Strategy:
     # generation added to them in an append-only log instead of rewriting them whole
     # (evolve/records.py), so what is written per generation does not grow with the run.
     growing_keys: ClassVar[tuple[str, ...]] = ()
+    # steady-state evaluation (evolve/steady.py): the share of a generation's candidates
+    # that must have been told before the next generation is asked; None: the strategy
+    # needs every result of a generation (it cannot run in steady mode)
+    steady_quorum: ClassVar[float | None] = None
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -153,7 +157,35 @@ class Strategy:
         new_state["rng"] = rng.bit_generator.state
         return new_state
 
+    def tell_arrived(self, state: Mapping[str, Any], scored: Sequence[Scored]
+                     ) -> dict[str, Any]:
+        """``tell`` with the results that have arrived so far, for steady-state evaluation.
+
+        ``scored`` may hold any of the candidates still owed a result: those of the current
+        generation (``pending``) and those asked in earlier generations that were not told
+        yet (``owed``). The strategy reproduces from these results as if they were the
+        generation (late ones join the next call); what was not told stays in the new
+        state's ``owed`` list, in the order it was asked, and must come in a later call, so
+        every asked candidate is told exactly once."""
+        owed = {int(c["id"]): c for c in (*state.get("owed", ()), *state["pending"])}
+        told = [s.candidate.id for s in scored]
+        unknown = sorted(set(told) - owed.keys())
+        if unknown or len(set(told)) != len(told):
+            raise ValueError(f"tell_arrived() got candidates {sorted(told)}; owed a result "
+                             f"are only {sorted(owed)}, each once")
+        view = dict(state, pending=[owed[i] for i in told])
+        new_state = self.tell(view, scored)
+        still = [c for i, c in owed.items() if i not in set(told)]
+        new_state["owed"] = still
+        self._keep_owed(state, new_state, [int(c["id"]) for c in still])
+        return new_state
+
     # -- subclass hooks ----------------------------------------------------------------------
+    def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
+        """Carry what the strategy keeps per live candidate (NEAT-PSO: its particle) from
+        ``old`` into ``new`` for the candidates still owed a result; ``tell`` itself only
+        keeps it for the next generation's."""
+
     def _init(self, rng: np.random.Generator) -> dict[str, Any]:
         """Return the first state; its ``pending`` list holds generation 0's candidates."""
         raise NotImplementedError

@@ -66,6 +66,8 @@ class NeatParams:
 
 class NeatStrategy(Strategy):
     name = "neat"
+    # steady mode: breed once half a generation is in; the rest joins the next ranking
+    steady_quorum = 0.5
 
     def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
                  mutation: MutationRates = MutationRates()) -> None:

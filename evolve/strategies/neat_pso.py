@@ -170,6 +170,11 @@ class NeatPsoStrategy(NeatStrategy):
         return Candidate(child.id, child.generation, child.genome, hyper, child.parents,
                          child.species)
 
+    def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
+        if owed:
+            new["particles"] = {**new["particles"],
+                                **{str(i): old["particles"][str(i)] for i in owed}}
+
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:
         live = {str(c.id) for c in (*survivors, *children)}
