@@ -39,6 +39,13 @@ class Adam:
         return cls(torch.tensor(list(lr), dtype=torch.float32),
                    [torch.zeros_like(t) for t in tensors], [torch.zeros_like(t) for t in tensors])
 
+    def select(self, keep: torch.Tensor) -> Adam:
+        """The optimiser of members ``keep`` (indices along the population axis): their
+        learning rates and moments, at the same step count."""
+        return Adam(self.lr[keep], [m[keep.to(m.device)] for m in self.m],
+                    [v[keep.to(v.device)] for v in self.v], self.step, self.beta1, self.beta2,
+                    self.eps)
+
     @torch.no_grad()
     def apply(self, tensors: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
         """Descend along ``grads`` (one per tensor, same shapes, leading axis = member)."""

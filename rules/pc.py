@@ -67,7 +67,7 @@ import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.kernels import interpreting, pc_relax, triton_available
-from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
+from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot, select_rows
 from rules.registry import RuleOptionError, register
 from search_spaces import activations
 from search_spaces.net import Net, Params
@@ -277,6 +277,9 @@ class PredictiveCoding(LocalRule):
                    seeds: Sequence[int]) -> dict[str, Any]:
         return {"steps": torch.tensor([int(h["steps"]) for h in hyper]),
                 "gamma": torch.tensor([float(h["state_step"]) for h in hyper])}
+
+    def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+        return select_rows(extra, keep)  # per-member T and γ
 
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:

@@ -87,6 +87,20 @@ class Net:
                                    activation_codes=move(self.activation_codes),
                                    recurrent_mask=rec)
 
+    def select(self, keep: torch.Tensor) -> Net:
+        """The population of members ``keep`` (indices, in order), in the same padded
+        layout: what a training loop keeps stepping once other members have stopped."""
+        idx = keep.to(self.masks[0].device) if self.masks else keep
+
+        def pick(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            return tuple(t[idx] for t in tensors)
+        rec = None if self.recurrent_mask is None else self.recurrent_mask[idx]
+        return dataclasses.replace(self, masks=pick(self.masks),
+                                   neuron_masks=pick(self.neuron_masks),
+                                   activation_codes=pick(self.activation_codes),
+                                   recurrent_mask=rec,
+                                   members=tuple(self.members[i] for i in keep.tolist()))
+
     def first_source(self, level: int) -> int:
         """The lowest level whose neurons feed ``level`` in any member (0 when unknown)."""
         return self.first_sources[level - 1] if self.first_sources else 0
@@ -110,6 +124,13 @@ class Params:
     def tensors(self) -> list[torch.Tensor]:
         extra = [self.recurrent] if self.recurrent is not None else []
         return [*self.weights, *self.biases, *extra]
+
+    def select(self, keep: torch.Tensor) -> Params:
+        """The parameters of members ``keep`` (indices along the population axis), copied."""
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            return t.detach()[keep.to(t.device)]
+        rec = None if self.recurrent is None else pick(self.recurrent)
+        return Params([pick(w) for w in self.weights], [pick(b) for b in self.biases], rec)
 
     def detach(self) -> Params:
         rec = None if self.recurrent is None else self.recurrent.detach().clone()
