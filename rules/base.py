@@ -188,6 +188,14 @@ class LearningRule:
         """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
         raise NotImplementedError
 
+    def step_cost(self, hyper: Mapping[str, Any]) -> float:
+        """Relative compute of one training step of a member with the genes ``hyper``
+        (missing genes at their defaults), in units of one forward and backward pass of the
+        same net. A padded batch steps as long as its costliest member, so the chunk planner
+        (evolve/chunking.py) groups members of similar cost; 1 unless a gene sets how long
+        a step runs."""
+        return 1.0
+
     def select_state(self, state: Any, params: Params, keep: torch.Tensor) -> Any:
         """The training state of the members ``keep`` (indices along the population axis),
         for ``params`` already cut down to them. Called when members stop early, so they

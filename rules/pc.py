@@ -278,6 +278,11 @@ class PredictiveCoding(LocalRule):
         return {"steps": torch.tensor([int(h["steps"]) for h in hyper]),
                 "gamma": torch.tensor([float(h["state_step"]) for h in hyper])}
 
+    def step_cost(self, hyper: Mapping[str, Any]) -> float:
+        # the feedforward start and the update, then T relaxation steps of about one
+        # forward drive and one feedback matmul per level each
+        return 1.0 + float(hyper.get("steps", STEPS.default))
+
     def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
         return select_rows(extra, keep)  # per-member T and γ
 
