@@ -10,9 +10,11 @@ so similar shapes (NEAT species are similar by construction) share chunks.
 
 A rule whose step cost differs by member pads in time as well as in shape: pc relaxes
 every member of a chunk for the chunk's largest ``steps``, so a member with ``T = 2`` in a
-chunk with ``T = 37`` pays 19 times its own relaxation. The planner weighs each member's
-work by the rule's :meth:`~rules.LearningRule.step_cost` and bounds the padding of that
-weighted work, so chunks also group similar step costs.
+chunk with ``T = 37`` pays 19 times its own relaxation. Given ``step_cost`` (the rule's
+:meth:`~rules.LearningRule.step_cost`), the planner weighs each member's work by it and
+bounds the padding of that weighted work, so chunks also group similar step costs. The
+search plans by shape only: on CPUs, small nets' steps cost mostly per-operation overhead,
+and the step-weighted plan's smaller chunks measured slower (benchmarks/throughput.py).
 
 A member's result never depends on its chunk (each member's parameters, batches and
 updates are its own), so the plan changes speed only.

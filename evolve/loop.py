@@ -298,8 +298,7 @@ class Session:
         budget = self.config.training
         todo = [c for c in candidates if c.id not in outcomes]
         per_worker = math.ceil(len(todo) / max(executor.parallelism(), 1)) if todo else 1
-        chunks = plan_chunks(todo, max(1, min(self.config.executor.chunk_size, per_worker)),
-                             step_cost=lambda c: self.rule.step_cost(c.hyperparameters))
+        chunks = plan_chunks(todo, max(1, min(self.config.executor.chunk_size, per_worker)))
         shared = (self.task, RuleSpec.of(self.rule), budget, self.config.seed, metrics)
         results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
         for i, result in results:

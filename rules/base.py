@@ -192,8 +192,8 @@ class LearningRule:
         """Relative compute of one training step of a member with the genes ``hyper``
         (missing genes at their defaults), in units of one forward and backward pass of the
         same net. A padded batch steps as long as its costliest member, so the chunk planner
-        (evolve/chunking.py) groups members of similar cost; 1 unless a gene sets how long
-        a step runs."""
+        (evolve/chunking.py) can group members of similar cost (benchmarks/throughput.py
+        weighs pc's padding by it); 1 unless a gene sets how long a step runs."""
         return 1.0
 
     def select_state(self, state: Any, params: Params, keep: torch.Tensor) -> Any:
