@@ -207,30 +207,33 @@ class Session:
                                      [self.cost_fn]))
         scorer = Scorer(self.objectives, self.constraints, self.cost_fn, self.profile,
                         self.config.hardware, self.rule.name)
-        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()))
+        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()),
+                            self.strategy.growing_keys)
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
+        history = list(checkpoint["history"])  # commit() appends each generation's summary
         for r in self.reporters:
             r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
         try:
             if self.config.strategy.mode == "steady":
                 from evolve.steady import SteadyDriver
 
-                SteadyDriver(self, executor, scorer, recorder, archive).run(checkpoint)
+                SteadyDriver(self, executor, scorer, recorder, archive).run(checkpoint, history)
             else:
-                self._run_generations(checkpoint, executor, scorer, recorder, archive)
+                self._run_generations(checkpoint, history, executor, scorer, recorder, archive)
         finally:
+            recorder.write_summaries(history)
             if own_executor:
                 executor.close()
         for r in self.reporters:
             r.search_end(str(self.store.root))
 
-    def _run_generations(self, checkpoint: dict[str, Any], executor: Executor, scorer: Scorer,
-                         recorder: Recorder, archive: Archive) -> None:
+    def _run_generations(self, checkpoint: dict[str, Any], history: list[dict[str, Any]],
+                         executor: Executor, scorer: Scorer, recorder: Recorder,
+                         archive: Archive) -> None:
         """The generational mode: each generation is asked, evaluated to its last candidate
         (the barrier) and told at once."""
         state = checkpoint["strategy"]
-        history = list(checkpoint["history"])
         while state["generation"] < self.config.generations:
             generation = state["generation"]
             candidates = self.strategy.ask(state)
@@ -241,7 +244,7 @@ class Session:
                                       scorer.metrics(), len(candidates))
             evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
                            for c in candidates]
-            rows = [recorder.row(ev) for ev in evaluations]
+            rows = recorder.rows(evaluations)
             state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
             if self.commit(generation, evaluations, rows, state, recorder, archive, history):
                 break

@@ -134,13 +134,13 @@ class SteadyDriver:
         return SteadySettings(self.executor.parallelism(), self.config.executor.chunk_size)
 
     # -- the loop ----------------------------------------------------------------------------
-    def run(self, checkpoint: dict[str, Any]) -> None:
+    def run(self, checkpoint: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """``history``: the run's summaries so far; each step appends its own."""
         session, config = self.session, self.config
         strategy = session.strategy
         quorum = float(strategy.steady_quorum or 0.0)
         settings = self._settings(checkpoint)
         state = checkpoint["strategy"]
-        history = list(checkpoint["history"])
         owed = {int(c["id"]): Candidate.from_dict(c) for c in state.get("owed", [])}
         in_flight = [Chunk(ids[0], [owed[i] for i in ids])
                      for ids in (checkpoint.get("steady") or {}).get("in_flight", [])]
@@ -210,7 +210,7 @@ class SteadyDriver:
                     for r in session.reporters:
                         r.evaluation_done(step, len(told), total, by_id[c.id])
                 fill()
-            rows = [self.recorder.row(ev) for ev in told]
+            rows = self.recorder.rows(told)
             state = strategy.tell_arrived(state, [ev.scored() for ev in told])
             extra = {"steady": {"settings": settings.to_dict(),
                                 "in_flight": [chunk.ids for chunk in in_flight]}}

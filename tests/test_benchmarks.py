@@ -101,3 +101,21 @@ def _load(path):
     sys.modules[path.stem] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def test_driver_benchmark_runs_and_reports_both_populations(tmp_path):
+    """benchmarks/driver.py --quick: ask/tell/record times at two populations side by side,
+    bytes written per generation and the checkpoint's read-back time, in the table and JSON."""
+    out = tmp_path / "driver.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "driver.py"), "--quick",
+                             "--json", str(out)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [r["population"] for r in data["results"]] == [100, 1000]
+    for r in data["results"]:
+        assert r["median_tell_s"] > 0 and r["median_record_s"] > 0
+        assert len(r["bytes_written"]) == r["generations"] == 3
+        assert r["evaluations"] >= r["population"] * 3 - 3 * 10  # elites are not re-asked
+        assert r["resume_read_s"] > 0 and r["checkpoint_bytes"] > 0
+    assert "ask+tell: population 1,000 / 100" in result.stdout
