@@ -426,7 +426,9 @@ def _log_problem(log: Any) -> str | None:
 
 
 def _log_line(entry: dict[str, Any]) -> bytes:
-    text = json.dumps(entry, separators=(",", ":"), allow_nan=False)
+    # NaN stays NaN (a generation whose every evaluation failed has no best value), as
+    # in checkpoint.json: Python's json reads it back
+    text = json.dumps(entry, separators=(",", ":"))
     return f"{_checksum(text)} {text}\n".encode()
 
 

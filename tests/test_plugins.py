@@ -13,6 +13,7 @@ from plugin_kit import BALANCED, FEW_GROUPS, LEAN, SlowPC, recall_mean
 from test_ray import cluster, local_ray  # noqa: F401  (fixtures that always shut Ray down)
 
 import evolve
+import rules
 from evolve.cli import main
 from evolve.config import SearchConfig, override
 from evolve.loop import GenerationFailed
@@ -157,3 +158,23 @@ def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch
     registry.available()
     assert "skipping" not in capsys.readouterr().err  # once
 
+
+
+@rules.register
+class FailingPC(SlowPC):
+    """A user's rule with a bug: every training step raises."""
+
+    name = "kit-failing-pc"
+
+    def train_step(self, *args, **kwargs):
+        raise RuntimeError("boom in the user's train_step")
+
+
+def test_a_generation_whose_every_training_fails_stops_with_its_error_recorded(tmp_path):
+    config = override(kit_config(tmp_path, "failing", generations=1),
+                      {"rule": {"name": FailingPC.name}})
+    with pytest.raises(GenerationFailed, match="boom in the user's train_step"):
+        evolve.search(config)
+    run_dir = next(p for p in (tmp_path / "failing").iterdir() if p.is_dir())
+    rows = evolve.load_run(run_dir).evaluations().to_pylist()  # the checkpoint was written
+    assert len(rows) == 6 and all(r["status"] == "failed" for r in rows)
