@@ -11,13 +11,14 @@ candidate cannot fail its neighbours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import socket
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,8 @@ def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_se
     """Train ``candidates`` together; one :class:`Outcome` per candidate, in order."""
     seeds = [derive_seed(run_seed, c.generation, c.id) for c in candidates]
     try:
-        return _train_batch(task, rule_spec, budget, metrics, candidates, seeds)
+        with one_thread():
+            return _train_batch(task, rule_spec, budget, metrics, candidates, seeds)
     except Exception:  # noqa: BLE001 - isolate the culprit below
         if len(candidates) == 1:
             text = traceback.format_exc()
@@ -96,6 +98,22 @@ def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_se
                             worker=worker_name(), traceback=text)]
         return [out for c in candidates
                 for out in evaluate_chunk(task, rule_spec, budget, run_seed, metrics, [c])]
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Train on one intra-op thread wherever a chunk runs. A float32 matmul's rounding
+    follows how many threads split it, so the same candidate trained in the driver (serial
+    executor, all cores) and in a Ray task (one CPU) would drift apart by the last bits and,
+    over epochs, by whole training curves: pinning the count keeps a run's records the same
+    on every executor, on resume and on any machine (tests/test_ray.py compares them).
+    Parallelism comes from running chunks side by side, not from threads inside one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

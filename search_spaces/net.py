@@ -50,10 +50,6 @@ class Net:
     present_codes: tuple[tuple[int, ...], ...]  # per level l >= 1: codes that occur
     recurrent_mask: torch.Tensor | None  # [P, N, N] (dst, src) over all neurons, or None
     members: tuple[MemberLayout, ...]
-    # per level l >= 1: the lowest level any member's level-l neurons read (() = level 0).
-    # A layered net reads only the level below, so its forward pass skips the columns of
-    # every other level (and the concatenation that would gather them).
-    first_sources: tuple[int, ...] = ()
 
     @property
     def population(self) -> int:
@@ -101,10 +97,6 @@ class Net:
                                    recurrent_mask=rec,
                                    members=tuple(self.members[i] for i in keep.tolist()))
 
-    def first_source(self, level: int) -> int:
-        """The lowest level whose neurons feed ``level`` in any member (0 when unknown)."""
-        return self.first_sources[level - 1] if self.first_sources else 0
-
     def offsets(self) -> list[int]:
         """Global index of each level's first neuron (plus the total at the end)."""
         out = [0]
@@ -139,17 +131,12 @@ class Params:
 
 
 def level_forward(
-    net: Net, params: Params, level: int, lower: torch.Tensor, start: int = 0
+    net: Net, params: Params, level: int, lower: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pre-activation and activation of ``level`` (>= 1) from the concatenated lower states
-    ``lower[P, B, N_<level - start]``: the states of every neuron below ``level`` from global
-    index ``start`` on (columns before ``start`` must carry no edge: see
-    :attr:`Net.first_sources`)."""
+    ``lower[P, B, N_<level]``."""
     i = level - 1
-    if start:
-        weight = params.weights[i][:, :, start:] * net.masks[i][:, :, start:]
-    else:
-        weight = params.weights[i] * net.masks[i]
+    weight = params.weights[i] * net.masks[i]
     if weight.shape[1] <= lower.shape[1]:
         # a level narrower than the batch (e.g. 10 outputs): W @ lowerᵀ is 2-3x faster on CPU
         z = torch.baddbmm(params.biases[i].unsqueeze(2), weight, lower.transpose(1, 2))
@@ -171,10 +158,14 @@ def forward(
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(net.population, -1, -1)
     states = [x]
-    offsets = net.offsets()
+    # every level reads every column below it, padding included, whatever its own edges: a
+    # narrower read chosen per chunk (say, skipping the inputs when no member's level reads
+    # them) changes the matmul's shape with what a member is batched with, and with it the
+    # float32 rounding — a member's result must not depend on its batch
+    lower = x
     for level in range(1, net.depth + 1):
-        first = net.first_source(level)
-        lower = states[first] if first == level - 1 else torch.cat(states[first:level], dim=2)
-        _, h = level_forward(net, params, level, lower, offsets[first])
+        _, h = level_forward(net, params, level, lower)
         states.append(h)
+        if level < net.depth:
+            lower = torch.cat((lower, h), dim=2)
     return states[-1], states
