@@ -72,6 +72,8 @@ from dataclasses import dataclass
 import torch
 
 from rules.base import HyperSpace, Limit
+from rules.kernels import energy_relax
+from rules.kernels.dispatch import check_kernel, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
 from rules.registry import register
@@ -234,10 +236,20 @@ class EnergyRule(LocalRule):
     :meth:`energy_updates`."""
 
     gamma: float = 1.0  # feedback gain γ of the relaxation
+    kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
     def __init__(self, free_steps: int, nudge_steps: int) -> None:
         self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
         self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
+
+    def relax_phase(self, net: Net, c: Couplings, s: torch.Tensor, steps: int | torch.Tensor,
+                    target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
+                    down_first: bool = False) -> torch.Tensor:
+        """:func:`relax`, or the same phase in the fused Triton kernel when the option
+        ``kernel`` picks it (rules/kernels/energy_relax.py; the results agree within 1e-4)."""
+        if use_triton(self.name, self.kernel, s, energy_relax.fits(net)):
+            return energy_relax.relax(net, c, s, steps, target, beta, down_first)
+        return relax(net, c, s, steps, target, beta, down_first)
 
     def energy_updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                        y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
@@ -270,7 +282,8 @@ class EnergyRule(LocalRule):
     def free_phase(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         """The free fixed point ``[P, B, N]`` (T1 sweeps from the zero state)."""
         c = couplings(net, params, self.gamma)
-        return relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        return self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                self.free_steps)
 
     @torch.no_grad()
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
@@ -293,9 +306,11 @@ class CHL(EnergyRule):
                            "r_l r_<lᵀ; relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4) -> None:
+    def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4,
+                 kernel: str = "auto") -> None:
         super().__init__(free_steps, nudge_steps)
         self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
+        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
@@ -307,10 +322,11 @@ class CHL(EnergyRule):
         relaxation had left to converge then cancels in the contrast instead of posing as
         a learning signal (with T1 = 8, a 4-hidden-level net collapses to chance without it)."""
         c = couplings(net, params, self.gamma)
-        start = relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                 self.free_steps)
         target = one_hot(y, net.n_outputs).to(start.dtype)
-        free = relax(net, c, start.clone(), self.nudge_steps, down_first=True)
-        clamped = relax(net, c, start, self.nudge_steps, target, down_first=True)
+        free = self.relax_phase(net, c, start.clone(), self.nudge_steps, down_first=True)
+        clamped = self.relax_phase(net, c, start, self.nudge_steps, target, down_first=True)
         return free, clamped
 
     def energy_updates(self, net, params, state, x, y):

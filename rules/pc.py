@@ -66,14 +66,14 @@ from typing import Any
 import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
-from rules.kernels import interpreting, pc_relax, triton_available
+from rules.kernels import pc_relax
+from rules.kernels.dispatch import check_kernel, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
-from rules.registry import RuleOptionError, register
+from rules.registry import register
 from search_spaces import activations
 from search_spaces.net import Net, Params
 
 _IDENTITY = activations.code_of("identity")
-KERNELS = ("auto", "torch", "triton")
 STEPS = Hyperparameter("steps", 1, 50, 20, integer=True,
                        doc="inference steps T on the hidden states before each weight update")
 STATE_STEP = Hyperparameter("state_step", 0.01, 1.0, 0.1, log=True,
@@ -248,30 +248,17 @@ class PredictiveCoding(LocalRule):
     kernel: str = "auto"  # also the value for subclasses with constructors of their own
 
     def __init__(self, kernel: str = "auto") -> None:
-        if kernel not in KERNELS:
-            raise RuleOptionError(f"rule pc: option kernel must be one of {list(KERNELS)}, "
-                                  f"got {kernel!r}")
         # how the relaxation runs (results agree within 1e-4): "torch" (the reference),
         # "triton" (the fused kernel, rules/kernels), "auto" (triton on CUDA tensors)
-        self.kernel = kernel
+        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, STEPS, STATE_STEP))
 
     def _fused(self, net: Net, x: torch.Tensor) -> bool:
         """Whether this minibatch's relaxation runs in the Triton kernel."""
-        if self.kernel == "torch":
-            return False
         fits = net.n_neurons - net.n_inputs <= pc_relax.MAX_ROWS and net.depth > 1
-        if self.kernel == "auto":
-            return fits and x.is_cuda and triton_available()
-        if not triton_available():
-            raise RuntimeError("rule pc: option kernel='triton' needs triton installed "
-                               "(pip install triton)")
-        if not (x.is_cuda or interpreting()):
-            raise RuntimeError("rule pc: compiled Triton kernels need CUDA tensors; on the CPU "
-                               "set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
-        return fits
+        return use_triton(self.name, self.kernel, x, fits)
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
