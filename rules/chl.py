@@ -96,7 +96,8 @@ class Couplings:
 def own_levels(net: Net) -> torch.Tensor:
     """``[P, depth + 1]``: each padded level's index in the member's own layout (a padded
     level the member lacks keeps its padded index; it has no edges, so its value is moot)."""
-    own = torch.arange(net.depth + 1, dtype=torch.float32).repeat(net.population, 1)
+    own = torch.arange(net.depth + 1, dtype=torch.float32, device=net.masks[0].device)
+    own = own.repeat(net.population, 1)
     for p, member in enumerate(net.members):
         for i, padded in enumerate(member.level_map):
             own[p, padded] = float(i)
@@ -107,7 +108,8 @@ def couplings(net: Net, params: Params, gamma: torch.Tensor | float = 1.0) -> Co
     """Masked, gain-scaled coupling blocks for the sweep; ``gamma`` is a scalar or ``[P]``."""
     depth, off = net.depth, net.offsets()
     dtype = params.weights[0].dtype
-    gamma = torch.as_tensor(gamma, dtype=dtype).expand(net.population)
+    gamma = torch.as_tensor(gamma, dtype=dtype, device=params.weights[0].device
+                            ).expand(net.population)
     own = own_levels(net).to(dtype)
     ws = [w * m for w, m in zip(params.weights, net.masks, strict=True)]
     up = [w.transpose(1, 2) for w in ws]
@@ -124,7 +126,7 @@ def couplings(net: Net, params: Params, gamma: torch.Tensor | float = 1.0) -> Co
     if params.recurrent is not None and net.recurrent_mask is not None:
         r = params.recurrent * net.recurrent_mask
         sym = 0.5 * (r + r.transpose(1, 2))
-        sizes = torch.tensor(net.level_sizes)
+        sizes = torch.tensor(net.level_sizes, device=own.device)
         neuron_level = own.repeat_interleave(sizes, dim=1)  # [P, N]
         top = torch.maximum(neuron_level.unsqueeze(2), neuron_level.unsqueeze(1))
         gain = gamma.view(-1, 1, 1) ** (top - neuron_level.unsqueeze(2))
@@ -153,7 +155,7 @@ def initial_state(net: Net, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     upward sweep of a relaxation is exactly the feedforward pass)."""
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(net.population, -1, -1)
-    s = torch.zeros(x.shape[0], x.shape[1], net.n_neurons, dtype=dtype)
+    s = torch.zeros(x.shape[0], x.shape[1], net.n_neurons, dtype=dtype, device=x.device)
     s[:, :, : net.n_inputs] = x
     return s
 
@@ -177,7 +179,7 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
     nudge = 0.0 if beta is None else beta
     solve = None
     if linear and c.out_self is not None and not clamped:
-        eye = torch.eye(c.out_self.shape[1], dtype=s.dtype)
+        eye = torch.eye(c.out_self.shape[1], dtype=s.dtype, device=s.device)
         solve, _ = torch.linalg.inv_ex((1.0 + nudge) * eye - c.out_self)  # singular -> inf
     upward = list(range(1, depth if clamped else depth + 1))
     for step in range(steps):
@@ -209,7 +211,7 @@ def contrast(net: Net, plus: torch.Tensor, minus: torch.Tensor, scale: torch.Ten
     nearly equal correlations would leave mostly rounding error, which Adam, normalising each
     entry, would turn into full-size steps (and into a dependence on the padding)."""
     off, n = net.offsets(), plus.shape[1]
-    k = torch.as_tensor(scale, dtype=plus.dtype).reshape(-1, 1, 1) * (-2.0 * n)
+    k = torch.as_tensor(scale, dtype=plus.dtype, device=plus.device).reshape(-1, 1, 1) * (-2.0 * n)
     diff, total = plus - minus, plus + minus
 
     def product(rows: slice, cols: slice) -> torch.Tensor:

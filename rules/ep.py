@@ -118,7 +118,7 @@ class EP(EnergyRule):
         return free, plus, free
 
     def energy_updates(self, net, params, state, x, y):
-        beta = torch.tensor([h["beta"] for h in state.hyper])
+        beta = torch.tensor([h["beta"] for h in state.hyper], device=x.device)
         free, plus, minus = self.phases(net, params, x, y, beta)
         dw, db, dr = contrast(net, plus, minus, 2 * beta if self.symmetric else beta)
         target = one_hot(y, net.n_outputs).to(free.dtype)

@@ -135,8 +135,8 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     if depth == 1:  # no hidden level: nothing to relax
         return Relaxed([x, target], initial, [initial] if record else None)
 
-    steps_t = torch.as_tensor(steps).reshape(-1).expand(P)
-    gamma_t = torch.as_tensor(gamma, dtype=x.dtype).reshape(-1).expand(P)
+    steps_t = torch.as_tensor(steps, device=x.device).reshape(-1).expand(P)
+    gamma_t = torch.as_tensor(gamma, dtype=x.dtype, device=x.device).reshape(-1).expand(P)
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
     energies: list[torch.Tensor] | None = [] if record else None
@@ -262,8 +262,9 @@ class PredictiveCoding(LocalRule):
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
-        return {"steps": torch.tensor([int(h["steps"]) for h in hyper]),
-                "gamma": torch.tensor([float(h["state_step"]) for h in hyper])}
+        device = params.weights[0].device
+        return {"steps": torch.tensor([int(h["steps"]) for h in hyper], device=device),
+                "gamma": torch.tensor([float(h["state_step"]) for h in hyper], device=device)}
 
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:

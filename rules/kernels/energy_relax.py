@@ -68,8 +68,8 @@ def dense_couplings(net: Net, c: Couplings, x: torch.Tensor) -> dict[str, torch.
     x = x.to(c.up[0].dtype)
     K = x.new_zeros(P, R, R)
     C = x.new_zeros(P, R, x.shape[1])
-    levels = torch.empty(R, dtype=torch.int32)
-    codes = torch.empty(P, R, dtype=torch.int32)
+    levels = torch.empty(R, dtype=torch.int32, device="cpu")
+    codes = torch.empty(P, R, dtype=torch.int32, device="cpu")
     for lv in range(1, depth + 1):
         rows = slice(off[lv] - n0, off[lv + 1] - n0)
         up = c.up[lv - 1]  # [P, N_<l, n_l]
