@@ -145,8 +145,8 @@ class RayExecutor(Executor):
         sizes = list(sizes) if sizes is not None else [1] * len(items)
         waiting = list(range(len(items)))
         running: dict[Any, tuple[int, float]] = {}
-        slots = self._slots(ray)
         while waiting or running:
+            slots = self._slots(ray)  # again each round: an autoscaler may add GPU workers
             while waiting and len(running) < slots:
                 i = waiting.pop(0)
                 running[remote.remote(*refs, items[i])] = (i, time.monotonic())

@@ -155,3 +155,42 @@ def test_gpu_settings_must_agree_with_the_ray_reservation():
     with pytest.raises(ConfigError, match=r"training\.device is 'cpu'"):
         check(idle)
     check(override(ray_cuda, {"executor": {"gpus_per_eval": 0.5}}))  # consistent: accepted
+
+
+# -- Ray: the GPU reservation ------------------------------------------------------------------
+@pytest.fixture
+def ray_with_a_declared_gpu():
+    """A local Ray instance told it has one GPU (this machine has none): Ray schedules by
+    the declared resources, so GPU-reserving tasks start here as on a GPU worker."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
+             log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu, small_digits_config):
+    from evolve.executors import RayExecutor
+    from evolve.loop import GenerationFailed
+
+    halves = RayExecutor(cpus_per_eval=1.0, gpus_per_eval=0.5)
+    assert halves.parallelism() == 2  # two halves of the one GPU, two CPUs
+    assert RayExecutor(cpus_per_eval=0.5, gpus_per_eval=1.0).parallelism() == 1  # GPU-bound
+    def gpu_ids(item: int) -> list:  # nested: pickled by value, the worker needs no tests/
+        import ray
+
+        return ray.get_gpu_ids()
+    results = dict(halves.map(gpu_ids, [0, 1, 2]))
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in results.values()), results
+
+    import evolve
+
+    # the batch is scheduled onto the "GPU", and the worker, which has no CUDA, says so
+    config = override(small_digits_config, {
+        "generations": 1, "population": 4, "training": {"device": "cuda", "epochs": 1},
+        "executor": {"name": "ray", "chunk_size": 2, "gpus_per_eval": 0.5}})
+    with pytest.raises(GenerationFailed, match=r"training\.device = 'cuda'.*no usable CUDA"):
+        evolve.search(config)
