@@ -128,6 +128,7 @@ def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert data["rows"] and all(r["torch_s"] > 0 and r["dense_s"] > 0 for r in data["rows"])
+    assert {r["rule"] for r in data["rows"]} == {"pc", "ep", "chl"}
     if data["device"] == "cpu":
         assert "torch paths only" in result.stdout
         assert all(r["triton_s"] is None for r in data["rows"])  # never estimated

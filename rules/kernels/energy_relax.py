@@ -28,7 +28,7 @@ keeping a member's state in one on-chip tile. The kernel is meant for nets of up
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -191,10 +191,11 @@ def _kernel():
 
 def relax(net: Net, c: Couplings, s: torch.Tensor, steps: torch.Tensor | int,
           target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
-          down_first: bool = False, solver: str = "triton") -> torch.Tensor:
+          down_first: bool = False, solver: str = "triton", run: Any = None) -> torch.Tensor:
     """rules/chl.py :func:`~rules.chl.relax` through the dense kernel: same arguments and
     meaning (``steps`` may also be ``[P]``, one sweep count per member), the relaxed state
-    written into ``s[P, B, N]`` and returned. ``solver`` = ``"triton"`` or ``"dense-torch"``."""
+    written into ``s[P, B, N]`` and returned. ``solver`` = ``"triton"`` or ``"dense-torch"``;
+    ``run`` replaces :func:`relax_dense_torch` (benchmarks/kernels.py passes it compiled)."""
     P, batch = s.shape[0], s.shape[1]
     n0 = c.offsets[1]
     problem = dense_couplings(net, c, s[:, :, :n0])
@@ -203,7 +204,7 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: torch.Tensor | int,
     if clamped:
         S[:, problem["rows"] - target.shape[-1]:] = Y[:, problem["rows"] - target.shape[-1]:]
     steps = torch.as_tensor(steps, device=s.device).reshape(-1).expand(P)
-    run = relax_triton if solver == "triton" else relax_dense_torch
+    run = relax_triton if solver == "triton" else (run or relax_dense_torch)
     S = run(problem, S, Y, b, steps, clamped, down_first, Q)
     s[:, :, n0:] = S.transpose(1, 2)
     return s
