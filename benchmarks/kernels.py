@@ -14,13 +14,14 @@ Paths:
 - ``torch``: the rule's own relaxation (level blocks, eager; the reference);
 - ``dense``: the kernel's own computation in torch (one square block per member, eager);
 - ``compiled``: ``torch.compile`` of ``dense`` (skipped where it cannot compile; for ep/chl
-  skipped under ``--quick``, whose compile of the unrolled sweeps alone takes minutes);
+  only with ``--compile-energy``: compiling their unrolled sweeps takes minutes per shape,
+  which would break the run's 10-minute budget);
 - ``triton``: the fused kernel — only on a CUDA device.
 
 On a machine without CUDA the table has the torch paths only, and says so. Speed-ups are
 ratios to ``torch`` in the same run. GPU figures are only ever measured, never estimated.
 
-    python benchmarks/kernels.py [--quick] [--json PATH] [--device cuda]
+    python benchmarks/kernels.py [--quick] [--json PATH] [--device cuda] [--compile-energy]
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def energy_case(rule: str, population: int, width: int, device: str, repeats: in
     row["dense_s"] = timed(lambda: energy_phases(rule, net, c, x, target, dense), repeats, sync)
     row["compiled_s"] = None
     if not compile_dense:
-        row["compiled_error"] = "skipped (--quick)"
+        row["compiled_error"] = "skipped (without --compile-energy)"
     else:
         try:
             compiled = torch.compile(energy_relax.relax_dense_torch, dynamic=False)
@@ -169,6 +170,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--compile-energy", action="store_true",
+                        help="also time torch.compile of the ep/chl dense path (slow to compile)")
     args = parser.parse_args()
     if args.device == "cpu":
         print("no CUDA device: timing the torch paths only (the Triton kernel runs compiled "
@@ -178,7 +181,7 @@ def main() -> None:
     widths = [32, 64] if args.quick else [27, 59, 123, 251]  # N = 64, 128, 256, 512
     repeats = 2 if args.quick else 5
     rows = [case(p, w, args.device, repeats) for p in populations for w in widths]
-    rows += [energy_case(rule, p, w, args.device, repeats, compile_dense=not args.quick)
+    rows += [energy_case(rule, p, w, args.device, repeats, compile_dense=args.compile_energy)
              for rule in ("ep", "chl") for p in populations for w in widths]
 
     def cell(v: float | None, scale: float = 1e3) -> str:

@@ -73,7 +73,7 @@ import torch
 
 from rules.base import HyperSpace, Limit
 from rules.kernels import energy_relax
-from rules.kernels.dispatch import check_kernel, use_triton
+from rules.kernels.dispatch import check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
 from rules.registry import register
@@ -249,9 +249,12 @@ class EnergyRule(LocalRule):
                     down_first: bool = False) -> torch.Tensor:
         """:func:`relax`, or the same phase in the fused Triton kernel when the option
         ``kernel`` picks it (rules/kernels/energy_relax.py; the results agree within 1e-4)."""
+        def reference() -> torch.Tensor:
+            return relax(net, c, s, steps, target, beta, down_first)
         if use_triton(self.name, self.kernel, s, energy_relax.fits(net)):
-            return energy_relax.relax(net, c, s, steps, target, beta, down_first)
-        return relax(net, c, s, steps, target, beta, down_first)
+            return run_fused(self.name, self.kernel, lambda: energy_relax.relax(
+                net, c, s, steps, target, beta, down_first), reference)
+        return reference()
 
     def energy_updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                        y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],

@@ -67,7 +67,7 @@ import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.kernels import pc_relax
-from rules.kernels.dispatch import check_kernel, use_triton
+from rules.kernels.dispatch import check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
 from rules.registry import register
 from search_spaces import activations
@@ -270,13 +270,18 @@ class PredictiveCoding(LocalRule):
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         target = one_hot(y, net.n_outputs)
         steps, gamma = state.extra["steps"], state.extra["gamma"]
-        if self._fused(net, x):
+        def reference() -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+            relaxed = relax(net, params, x, target, steps, gamma)
+            dw, db, _ = local_updates(net, params, relaxed.states)
+            return dw, db, relaxed.initial_energy
+
+        def fused() -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
             start = relax(net, params, x, target, 0, 0.0)  # the feedforward start
             problem = pc_relax.dense_problem(net, params, x, start.states)
             relaxed_state = pc_relax.relax_triton(problem, steps, gamma)
             states = pc_relax.states_from_dense(net, relaxed_state, x, target)
             dw, db, _ = local_updates(net, params, states)
             return dw, db, start.initial_energy
-        relaxed = relax(net, params, x, target, steps, gamma)
-        dw, db, _ = local_updates(net, params, relaxed.states)
-        return dw, db, relaxed.initial_energy
+        if self._fused(net, x):
+            return run_fused(self.name, self.kernel, fused, reference)
+        return reference()

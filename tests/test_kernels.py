@@ -256,3 +256,24 @@ def test_energy_kernel_option_is_checked(rule_name):
     with pytest.raises(RuleOptionError, match=f"rule {rule_name}: option kernel must be one of"):
         rules.get_rule(rule_name, {"kernel": "gpu"})
     assert rules.get_rule(rule_name).options()["kernel"] == "auto"
+
+
+def test_auto_falls_back_to_torch_only_when_the_gpu_cannot_hold_the_kernel():
+    from triton.runtime.errors import OutOfResources
+
+    from rules.kernels.dispatch import run_fused
+
+    def too_big():
+        raise OutOfResources(300_000, 232_448, "shared memory")
+
+    with pytest.warns(RuntimeWarning, match="rule ep: the fused kernel does not fit"):
+        assert run_fused("ep", "auto", too_big, lambda: "torch") == "torch"
+    with pytest.raises(OutOfResources):  # asked for explicitly: the error stands
+        run_fused("ep", "triton", too_big, lambda: "torch")
+
+    def broken():
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):  # anything else is never hidden
+        run_fused("ep", "auto", broken, lambda: "torch")
+    assert run_fused("pc", "auto", lambda: "fused", lambda: "torch") == "fused"

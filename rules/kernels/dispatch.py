@@ -10,12 +10,17 @@ results, and ``auto`` is the default.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 
 from rules.kernels import interpreting, triton_available
 from rules.registry import RuleOptionError
 
 KERNELS = ("auto", "torch", "triton")
+T = TypeVar("T")
 
 
 def check_kernel(rule: str, kernel: str) -> str:
@@ -43,3 +48,20 @@ def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool) -> bool:
         raise RuntimeError(f"rule {rule}: compiled Triton kernels need CUDA tensors; on the "
                            "CPU set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
     return fits
+
+
+def run_fused(rule: str, kernel: str, fused: Callable[[], T], reference: Callable[[], T]) -> T:
+    """``fused()``; under ``kernel = auto``, ``reference()`` (the torch path, with a
+    warning) if the GPU cannot hold the kernel's on-chip tile (Triton's ``OutOfResources``,
+    raised at compile time, before anything is written), so the default never fails a run
+    the torch path can do. An explicit ``triton`` raises it."""
+    try:
+        return fused()
+    except Exception as exc:
+        from triton.runtime.errors import OutOfResources
+
+        if kernel != "auto" or not isinstance(exc, OutOfResources):
+            raise
+        warnings.warn(f"rule {rule}: the fused kernel does not fit this GPU ({exc}); "
+                      "relaxing with torch", RuntimeWarning, stacklevel=2)
+        return reference()
