@@ -195,7 +195,9 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: torch.Tensor | int,
     """rules/chl.py :func:`~rules.chl.relax` through the dense kernel: same arguments and
     meaning (``steps`` may also be ``[P]``, one sweep count per member), the relaxed state
     written into ``s[P, B, N]`` and returned. ``solver`` = ``"triton"`` or ``"dense-torch"``;
-    ``run`` replaces :func:`relax_dense_torch` (benchmarks/kernels.py passes it compiled)."""
+    ``run`` replaces :func:`relax_dense_torch` (benchmarks/kernels.py passes it compiled).
+    The dense couplings are rebuilt for every phase — a few block copies, so that this
+    call can stand in for the torch path's anywhere, without a cache between phases."""
     P, batch = s.shape[0], s.shape[1]
     n0 = c.offsets[1]
     problem = dense_couplings(net, c, s[:, :, :n0])
