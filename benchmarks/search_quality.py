@@ -1,7 +1,10 @@
 """Search quality of every strategy at equal evaluation budgets.
 
 Each strategy (``neat``, ``neat-pso``, ``pso``, ``optuna``, ``random``, and ``optuna-tpe``: the
-optuna strategy with ``strategy.optuna.sampler = "tpe"``) searches each task with several seeds
+optuna strategy with ``strategy.optuna.sampler = "tpe"``; on request ``neat-pso-steady`` and
+``random-steady``: those strategies in steady-state mode, ``strategy.mode = "steady"``, with
+the serial executor holding ``--workers`` chunks in flight as that many workers would,
+evaluated in the order submitted) searches each task with several seeds
 through the ordinary loop (``evolve.search``, serial executor: no Ray here) until it has spent
 the largest budget. A strategy's budget counts *evaluations* (trained candidates), not
 generations: NEAT's elites are carried over without being re-evaluated, so its generations are
@@ -60,6 +63,7 @@ from evolve.config import SearchConfig, override
 from evolve.reporters import Reporter
 
 STRATEGIES = ["neat", "neat-pso", "pso", "optuna", "random", "optuna-tpe"]
+STEADY = "-steady"  # a strategy name with this suffix runs in steady-state mode
 
 
 class BudgetSpent(Exception):
@@ -89,16 +93,19 @@ def hardware_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_config(args: argparse.Namespace, task: str, strategy: str, seed: int,
                out: Path) -> SearchConfig:
-    name, extra = strategy, {}
+    name, extra, executor = strategy, {}, {"name": "serial"}
     if strategy == "optuna-tpe":
         name, extra = "optuna", {"optuna": {"sampler": "tpe"}}
+    if strategy.endswith(STEADY):
+        name, extra = strategy[: -len(STEADY)], {"mode": "steady"}
+        executor["num_cpus"] = args.workers
     settings: dict[str, Any] = {
         "generations": max(args.budgets),  # a generation evaluates >= 1; the budget stops it
         "population": args.population, "seed": seed, "out": str(out),
         "run_id": f"{task}-{strategy}-s{seed}", "objectives": objectives(args),
         "task": {"name": task}, "rule": {"name": args.rule},
         "strategy": {"name": name, **extra},
-        "executor": {"name": "serial"}, **hardware_settings(args),
+        "executor": executor, **hardware_settings(args),
     }
     if args.quick:
         settings["training"] = {"epochs": 3, "patience": 2}
@@ -207,6 +214,8 @@ def main() -> None:
     parser.add_argument("--rule", default=None,
                         help="learning rule (default: the config's; bp with --quick)")
     parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=4,
+                        help="workers emulated by the *-steady strategies (default 4)")
     parser.add_argument("--hardware", default="loihi",
                         help="price candidates on this chip; objectives accuracy + energy "
                         "(default: loihi; '' for accuracy + params)")

@@ -10,12 +10,29 @@ and pc, with the same budget:
   ``nn.Parameter`` s) trained with ``torch.optim.Adam`` on cross-entropy — bp only, the
   yardstick a user would write by hand (pc has no plain counterpart).
 
-Also: each chunk's padded work over its members' own work (multiply-adds through the level
-blocks), the share of this machine's measured matmul peak that chunked bp reaches, and 32
-identical 64-128-10 tanh nets trained as one padded population vs as plain
-``nn.Sequential`` + Adam one after another.
+Chunks are planned as the search plans them, by shape. pc relaxes a chunk for its largest
+``steps``, so its padding is also given weighted by each member's step cost, and pc is also
+trained in the plan that bounds that weighted padding (``step_cost``), to show what it
+changes.
 
-    python benchmarks/throughput.py [--quick] [--json PATH]
+Also: each chunk's padded work over its members' own work (multiply-adds through the level
+blocks, times the step cost), the share of this machine's measured matmul peak that
+chunked bp reaches, and 32 identical 64-128-10 tanh nets trained as one padded population
+vs as plain ``nn.Sequential`` + Adam one after another.
+
+Times are both wall seconds and this process's CPU seconds (torch runs one thread here, so
+CPU time is the work done, and stays put when other programs share the machine); ratios
+are of times taken in the same run.
+
+Last, pc's training time over bp's on one mnist1d 40-100-100-10 relu net (the same
+epochs, no early stopping).
+
+``--patience N`` trains the generation with early stopping (the search's default is 5)
+instead of full epochs: stopped members leave their chunk's stack, so chunked vs alone shows
+what that saves (the plain modules, the identical nets and mnist1d keep full epochs, so
+"vs plain" and the GFLOP/s then compare unequal work).
+
+    python benchmarks/throughput.py [--quick] [--patience N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -88,10 +105,11 @@ def plain_bp(cand: Candidate, task, budget: rules.Budget) -> None:
             module(task.valid.x)
 
 
-def timed(fn) -> float:
-    started = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def matmul_peak() -> float:
@@ -128,61 +146,114 @@ def identical_nets(task, budget: rules.Budget, count: int = 32) -> dict:
                 with torch.no_grad():
                     model(task.valid.x)
     plain = timed(sequential)
-    return {"count": count, "population_s": population, "sequential_s": plain,
-            "speedup": plain / population}
+    return {"count": count, "population_s": population[0], "sequential_s": plain[0],
+            "speedup": plain[0] / population[0], "population_cpu_s": population[1],
+            "sequential_cpu_s": plain[1], "cpu_speedup": plain[1] / population[1]}
+
+
+def pc_vs_bp_mnist1d(budget: rules.Budget) -> dict:
+    """CPU seconds of one 40-100-100-10 relu net trained by bp and by pc on mnist1d."""
+    task = load_task("mnist1d", seed=0)
+    ids = (0, 2, 3, 1)
+    sizes = (40, 100, 100, 10)
+    nodes = (NodeGene(0, "input", 40), NodeGene(1, "output", 10),
+             NodeGene(2, "hidden", 100), NodeGene(3, "hidden", 100))
+    genome = Genome(nodes, tuple(ConnectionGene(i, ids[i], ids[i + 1]) for i in range(3)))
+    assert tuple(compile_genome(genome).level_sizes) == sizes
+    full = rules.Budget(epochs=budget.epochs, batch_size=budget.batch_size, patience=10**6)
+    seconds = {name: timed(lambda n=name: rules.get_rule(n).fit(
+        compile_genome(genome), task, {}, full, [0]))[1] for name in ("bp", "pc")}
+    return {"bp_cpu_s": seconds["bp"], "pc_cpu_s": seconds["pc"],
+            "pc_over_bp": seconds["pc"] / seconds["bp"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter search and training")
+    parser.add_argument("--patience", type=int, default=0,
+                        help="early stopping as in a search (0: full epochs, equal work)")
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
     args = parser.parse_args()
     torch.set_num_threads(1)  # what one evaluation task gets on a worker
     task = load_task("digits", seed=0)
     budget = rules.Budget(epochs=3 if args.quick else 15, batch_size=64,
-                          patience=10**6)  # full epochs: equal work on every path
+                          patience=args.patience or 10**6)  # 0: full epochs, equal work
     cands = default_generation(args.quick)
-    chunks = plan_chunks(cands, max_size=16)
-    ratios = [padding_ratio([Shape.of(c.genome) for c in ch]) for ch in chunks]
-    own_work = sum(Shape.of(c.genome).work for c in cands)
-    result = {"candidates": len(cands), "chunk_sizes": [len(c) for c in chunks],
-              "padding_ratios": ratios,
+    pc_rule = rules.get_rule("pc")
+    search_plan = plan_chunks(cands, max_size=16)
+    step_plan = plan_chunks(cands, max_size=16,
+                            step_cost=lambda c: pc_rule.step_cost(c.hyperparameters))
+    result = {"candidates": len(cands),
               "mean_hidden_neurons": sum(sum(n.size for n in c.genome.nodes
                                              if n.role == "hidden") for c in cands) / len(cands),
+              "max_hidden_neurons": max(sum(n.size for n in c.genome.nodes if n.role == "hidden")
+                                        for c in cands),
               "rules": {}}
+    own_work = sum(Shape.of(c.genome).work for c in cands)
     for rule_name in ("bp", "pc"):
-        chunked = timed(lambda r=rule_name: [fit(r, ch, task, budget) for ch in chunks])
+        rule, chunks = rules.get_rule(rule_name), search_plan
+
+        def ratios(chunks_: list[list[Candidate]], rule_=rule) -> list[float]:
+            return [padding_ratio([Shape.of(c.genome) for c in ch],
+                                  [rule_.step_cost(c.hyperparameters) for c in ch])
+                    for ch in chunks_]
+        chunked = timed(lambda r=rule_name, ch=chunks: [fit(r, c, task, budget) for c in ch])
         alone = timed(lambda r=rule_name: [fit(r, [c], task, budget) for c in cands])
-        row = {"chunked_s": chunked, "alone_s": alone, "chunked_vs_alone": alone / chunked}
+        row = {"chunk_sizes": [len(c) for c in chunks], "padding_ratios": ratios(chunks),
+               "chunked_s": chunked[0], "alone_s": alone[0],
+               "chunked_vs_alone": alone[0] / chunked[0],
+               "chunked_cpu_s": chunked[1], "alone_cpu_s": alone[1],
+               "chunked_vs_alone_cpu": alone[1] / chunked[1]}
+        if rule_name == "pc":
+            weighted = timed(lambda: [fit("pc", c, task, budget) for c in step_plan])
+            row.update(step_plan_chunk_sizes=[len(c) for c in step_plan],
+                       step_plan_padding_ratios=ratios(step_plan),
+                       step_plan_s=weighted[0], step_plan_cpu_s=weighted[1],
+                       step_plan_vs_alone_cpu=alone[1] / weighted[1])
         if rule_name == "bp":
             plain = timed(lambda: [plain_bp(c, task, budget) for c in cands])
-            row.update(plain_s=plain, chunked_vs_plain=plain / chunked)
+            row.update(plain_s=plain[0], chunked_vs_plain=plain[0] / chunked[0],
+                       plain_cpu_s=plain[1], chunked_vs_plain_cpu=plain[1] / chunked[1])
             examples = budget.epochs * (len(task.train.y) // budget.batch_size
                                         * budget.batch_size)
             flops = 3 * 2 * own_work * examples  # forward + two backward matmuls
-            row["gflops"] = flops / chunked / 1e9
+            row["gflops"] = flops / chunked[1] / 1e9  # per CPU second: one thread
         result["rules"][rule_name] = row
     result["peak_gflops"] = matmul_peak()
     result["rules"]["bp"]["share_of_peak"] = result["rules"]["bp"]["gflops"] / \
         result["peak_gflops"]
-    result["identical_64_128_10"] = identical_nets(task, budget)
+    result["identical_64_128_10"] = identical_nets(task, rules.Budget(
+        epochs=budget.epochs, batch_size=budget.batch_size, patience=10**6))
+    result["mnist1d_pc_vs_bp"] = pc_vs_bp_mnist1d(budget)
 
-    print(f"generation: {len(cands)} candidates, mean {result['mean_hidden_neurons']:.0f} hidden "
-          f"neurons; chunks {result['chunk_sizes']}; padded/own work max "
-          f"{max(ratios):.2f} mean {sum(ratios) / len(ratios):.2f}")
-    print(f"{'rule':<5} {'chunked s':>10} {'alone s':>9} {'plain s':>9} {'vs alone':>9} "
-          f"{'vs plain':>9}")
+    print(f"generation: {len(cands)} candidates, mean {result['mean_hidden_neurons']:.0f} "
+          f"hidden neurons (max {result['max_hidden_neurons']})")
     for name, r in result["rules"].items():
-        plain = f"{r['plain_s']:.2f}" if "plain_s" in r else "-"
-        vs_plain = f"{r['chunked_vs_plain']:.2f}x" if "plain_s" in r else "-"
-        print(f"{name:<5} {r['chunked_s']:>10.2f} {r['alone_s']:>9.2f} {plain:>9} "
-              f"{r['chunked_vs_alone']:>8.2f}x {vs_plain:>9}")
+        print(f"{name} chunks {r['chunk_sizes']}: padded/own work max "
+              f"{max(r['padding_ratios']):.2f} mean "
+              f"{sum(r['padding_ratios']) / len(r['padding_ratios']):.2f}")
+    print(f"{'rule':<5} {'chunked s':>10} {'alone s':>9} {'plain s':>9} {'vs alone':>9} "
+          f"{'vs plain':>9}   (CPU seconds; wall ratio in brackets)")
+    for name, r in result["rules"].items():
+        plain = f"{r['plain_cpu_s']:.2f}" if "plain_s" in r else "-"
+        vs_plain = (f"{r['chunked_vs_plain_cpu']:.2f}x ({r['chunked_vs_plain']:.2f}x)"
+                    if "plain_s" in r else "-")
+        print(f"{name:<5} {r['chunked_cpu_s']:>10.2f} {r['alone_cpu_s']:>9.2f} {plain:>9} "
+              f"{r['chunked_vs_alone_cpu']:>8.2f}x ({r['chunked_vs_alone']:.2f}x) {vs_plain}")
+    pc = result["rules"]["pc"]
+    print(f"pc in the step-weighted plan {pc['step_plan_chunk_sizes']} (padded/own work max "
+          f"{max(pc['step_plan_padding_ratios']):.2f}): {pc['step_plan_cpu_s']:.2f} s, "
+          f"{pc['step_plan_vs_alone_cpu']:.2f}x vs alone")
     bp = result["rules"]["bp"]
     print(f"bp chunked: {bp['gflops']:.1f} GFLOP/s of a {result['peak_gflops']:.0f} GFLOP/s "
           f"matmul peak ({bp['share_of_peak']:.0%})")
     same = result["identical_64_128_10"]
-    print(f"32 x 64-128-10 bp: padded population {same['population_s']:.2f} s vs plain "
-          f"nn.Sequential one at a time {same['sequential_s']:.2f} s ({same['speedup']:.2f}x)")
+    print(f"32 x 64-128-10 bp: padded population {same['population_cpu_s']:.2f} s vs plain "
+          f"nn.Sequential one at a time {same['sequential_cpu_s']:.2f} s "
+          f"({same['cpu_speedup']:.2f}x; wall {same['speedup']:.2f}x)")
+    mn = result["mnist1d_pc_vs_bp"]
+    print(f"mnist1d 40-100-100-10: pc {mn['pc_cpu_s']:.2f} s, bp {mn['bp_cpu_s']:.2f} s, "
+          f"pc/bp {mn['pc_over_bp']:.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

@@ -6,6 +6,11 @@ Contract: ``map(fn, items, shared)`` calls ``fn(*shared, item)`` for every item 
 each result when it arrives. An item that could not be evaluated — its worker died more than
 ``max_retries`` times, it ran past its time limit — yields a :class:`TaskFailure` instead of a
 result; it never raises. ``close`` is called once when the search ends.
+
+Steady-state evaluation (evolve/steady.py) needs items handed out one at a time, as workers
+free up: ``stream(fn, shared)`` returns a :class:`Stream` whose ``submit`` adds an item and
+whose ``next`` blocks for the next finished one, with the same results and failures as
+``map``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,6 +34,23 @@ class TaskFailure:
     error: str
 
 
+class Stream:
+    """Items submitted one by one, results returned one by one (any order)."""
+
+    def submit(self, key: int, item: Any, size: int = 1) -> None:
+        """Start ``fn(*shared, item)`` (queued while every slot is busy); ``size`` =
+        evaluations in the item (scales its time limit)."""
+        raise NotImplementedError
+
+    def next(self) -> tuple[int, Any]:
+        """``(key, result or TaskFailure)`` of the next item to finish; blocks."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        """Items submitted and not yet returned by ``next``."""
+        raise NotImplementedError
+
+
 class Executor:
     name: ClassVar[str] = ""
 
@@ -36,6 +59,11 @@ class Executor:
             ) -> Iterator[tuple[int, Any]]:
         """``sizes[i]`` = evaluations in item i (scales its time limit)."""
         raise NotImplementedError
+
+    def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
+        """Any executor can stream through ``map``, one item at a time in the order
+        submitted; the Ray executor keeps every slot busy instead."""
+        return _MapStream(self, fn, tuple(shared))
 
     def parallelism(self) -> int:
         """How many items can run at once (the loop cuts a generation into at least this
@@ -52,18 +80,47 @@ class Executor:
 
 class SerialExecutor(Executor):
     """In-process, in order: for tests, debugging and a laptop without Ray. Time limits are
-    not enforced (there is no second process to stop)."""
+    not enforced (there is no second process to stop).
+
+    ``num_cpus`` (0 = 1) is the parallelism it reports: the loop then plans chunks, and steady
+    mode holds items in flight, as for that many workers — evaluated one after the other, in
+    the order submitted — so a run's records can be reproduced without a cluster."""
 
     name = "serial"
 
-    def __init__(self, **_: Any) -> None:
-        pass
+    def __init__(self, num_cpus: int = 0, **_: Any) -> None:
+        self.num_cpus = num_cpus
+
+    def parallelism(self) -> int:
+        return max(1, self.num_cpus)
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any],
             shared: Sequence[Any] = (), sizes: Sequence[int] | None = None
             ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             yield i, fn(*shared, item)
+
+
+class _MapStream(Stream):
+    """Evaluates the oldest submitted item, through the executor's ``map``, when a result is
+    asked for (first in, first out)."""
+
+    def __init__(self, executor: Executor, fn: Callable[..., Any],
+                 shared: tuple[Any, ...]) -> None:
+        self.executor, self.fn, self.shared = executor, fn, shared
+        self.items: deque[tuple[int, Any, int]] = deque()
+
+    def submit(self, key: int, item: Any, size: int = 1) -> None:
+        self.items.append((key, item, size))
+
+    def next(self) -> tuple[int, Any]:
+        key, item, size = self.items.popleft()
+        for _, result in self.executor.map(self.fn, [item], self.shared, [size]):
+            return key, result
+        raise RuntimeError(f"{type(self.executor).__name__}.map returned no result")
+
+    def __len__(self) -> int:
+        return len(self.items)
 
 
 class RayExecutor(Executor):
@@ -135,37 +192,19 @@ class RayExecutor(Executor):
     def map(self, fn: Callable[..., Any], items: Sequence[Any],
             shared: Sequence[Any] = (), sizes: Sequence[int] | None = None
             ) -> Iterator[tuple[int, Any]]:
-        ray = self._ray()
-        from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
+        stream = self.stream(fn, shared)
+        sizes = list(sizes) if sizes is not None else [1] * len(items)
+        for i, item in enumerate(items):
+            stream.submit(i, item, sizes[i])
+        while len(stream):
+            yield stream.next()
 
+    def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
+        ray = self._ray()
         remote = ray.remote(fn).options(num_cpus=self.cpus_per_eval,
                                         num_gpus=self.gpus_per_eval,
                                         max_retries=self.max_retries, retry_exceptions=False)
-        refs = [self._ref(ray, s) for s in shared]
-        sizes = list(sizes) if sizes is not None else [1] * len(items)
-        waiting = list(range(len(items)))
-        running: dict[Any, tuple[int, float]] = {}
-        while waiting or running:
-            slots = self._slots(ray)  # again each round: an autoscaler may add GPU workers
-            while waiting and len(running) < slots:
-                i = waiting.pop(0)
-                running[remote.remote(*refs, items[i])] = (i, time.monotonic())
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
-            for ref in ready:
-                i, _started = running.pop(ref)
-                try:
-                    yield i, ray.get(ref)
-                except (TaskCancelledError, GetTimeoutError):
-                    yield i, TaskFailure("timeout", self._timeout_text(sizes[i]))
-                except RayError as exc:
-                    yield i, TaskFailure("failed", _one_line(exc))
-            if self.eval_timeout > 0:
-                now = time.monotonic()
-                for ref, (i, started) in list(running.items()):
-                    if now - started > self.eval_timeout * sizes[i]:
-                        ray.cancel(ref, force=True)
-                        running.pop(ref)
-                        yield i, TaskFailure("timeout", self._timeout_text(sizes[i]))
+        return _RayStream(self, ray, remote, [self._ref(ray, s) for s in shared])
 
     def ship(self, objects: Sequence[Any]) -> None:
         from evolve.plugins import ship_by_value
@@ -184,6 +223,56 @@ class RayExecutor(Executor):
             ray.shutdown()
             _stop_watchdog()
             self._started_ray = False
+
+
+class _RayStream(Stream):
+    """At most as many items in flight as the cluster has slots (the rest wait here), so an
+    item's time limit measures its run, not its wait in a queue."""
+
+    def __init__(self, executor: RayExecutor, ray: Any, remote: Any, refs: list[Any]) -> None:
+        self.executor, self.ray, self.remote, self.refs = executor, ray, remote, refs
+        self.slots = executor._slots(ray)
+        self.waiting: deque[tuple[int, Any, int]] = deque()
+        self.running: dict[Any, tuple[int, float, int]] = {}  # ref -> (key, started, size)
+
+    def submit(self, key: int, item: Any, size: int = 1) -> None:
+        self.waiting.append((key, item, size))
+        self._launch()
+
+    def _launch(self) -> None:
+        while self.waiting and len(self.running) < self.slots:
+            key, item, size = self.waiting.popleft()
+            self.running[self.remote.remote(*self.refs, item)] = (key, time.monotonic(), size)
+
+    def next(self) -> tuple[int, Any]:
+        from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
+
+        timeout = self.executor.eval_timeout
+        while True:
+            self.slots = self.executor._slots(self.ray)  # an autoscaler may add GPU workers
+            self._launch()
+            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
+            if ready:
+                key, _started, size = self.running.pop(ready[0])
+                try:
+                    return key, self.ray.get(ready[0])
+                except (TaskCancelledError, GetTimeoutError):
+                    return key, TaskFailure("timeout", self.executor._timeout_text(size))
+                except RayError as exc:
+                    return key, TaskFailure("failed", _one_line(exc))
+                finally:
+                    self._launch()
+            if timeout > 0:
+                now = time.monotonic()
+                for ref, (key, started, size) in list(self.running.items()):
+                    if now - started > timeout * size:
+                        self.ray.cancel(ref, force=True)
+                        self.running.pop(ref)
+                        self._launch()
+                        return key, TaskFailure("timeout", self.executor._timeout_text(size))
+
+    def __len__(self) -> int:
+        return len(self.waiting) + len(self.running)
 
 
 LOOPBACK = "127.0.0.1"

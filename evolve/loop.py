@@ -207,55 +207,77 @@ class Session:
                                      [self.cost_fn]))
         scorer = Scorer(self.objectives, self.constraints, self.cost_fn, self.profile,
                         self.config.hardware, self.rule.name)
-        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()))
-        state = checkpoint["strategy"]
+        recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()),
+                            self.strategy.growing_keys)
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
-        history = list(checkpoint["history"])
+        history = list(checkpoint["history"])  # commit() appends each generation's summary
         for r in self.reporters:
-            r.search_start(str(self.store.root), self.config, state["generation"])
+            r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
         try:
-            while state["generation"] < self.config.generations:
-                generation = state["generation"]
-                candidates = self.strategy.ask(state)
-                infeasible = {c.id: ev for c in candidates
-                              if (ev := scorer.precheck(c)) is not None}
-                outcomes = self._evaluate(executor, generation,
-                                          [c for c in candidates if c.id not in infeasible],
-                                          scorer.metrics(), len(candidates))
-                evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
-                               for c in candidates]
-                rows = [recorder.row(ev) for ev in evaluations]
-                state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
-                added, removed = archive.update([
-                    ArchiveEntry(ev.candidate.id, generation,
-                                 dict(zip(self._names(), ev.values, strict=True)), row)
-                    for ev, row in zip(evaluations, rows, strict=True) if ev.feasible])
-                summary = self._summary(generation, evaluations, archive, state)
-                history.append(summary)
-                recorder.write_generation(generation, evaluations, rows, archive, added, history,
-                                          {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
-                                           "strategy": state, "archive": archive.to_dict(),
-                                           "history": history,
-                                           "references": self._references()})
-                for cid in removed:
-                    self.store.remove_weights(cid)
-                self.store.clear_partial(generation)
-                for r in self.reporters:
-                    r.generation_end(generation, summary)
-                self._check_failures(generation, evaluations)
-                if summary["infeasible"] == len(evaluations) and generation == 0:
-                    print(f"neurevo: warning: every candidate of generation 1 is infeasible "
-                          f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
-                          "budget or the constraints may be too tight for this search space",
-                          file=sys.stderr)
-                if self._target_reached(summary):
-                    break
+            if self.config.strategy.mode == "steady":
+                from evolve.steady import SteadyDriver
+
+                SteadyDriver(self, executor, scorer, recorder, archive).run(checkpoint, history)
+            else:
+                self._run_generations(checkpoint, history, executor, scorer, recorder, archive)
         finally:
+            recorder.write_summaries(history)
             if own_executor:
                 executor.close()
         for r in self.reporters:
             r.search_end(str(self.store.root))
+
+    def _run_generations(self, checkpoint: dict[str, Any], history: list[dict[str, Any]],
+                         executor: Executor, scorer: Scorer, recorder: Recorder,
+                         archive: Archive) -> None:
+        """The generational mode: each generation is asked, evaluated to its last candidate
+        (the barrier) and told at once."""
+        state = checkpoint["strategy"]
+        while state["generation"] < self.config.generations:
+            generation = state["generation"]
+            candidates = self.strategy.ask(state)
+            infeasible = {c.id: ev for c in candidates
+                          if (ev := scorer.precheck(c)) is not None}
+            outcomes = self._evaluate(executor, generation,
+                                      [c for c in candidates if c.id not in infeasible],
+                                      scorer.metrics(), len(candidates))
+            evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
+                           for c in candidates]
+            rows = recorder.rows(evaluations)
+            state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
+            if self.commit(generation, evaluations, rows, state, recorder, archive, history):
+                break
+
+    def commit(self, generation: int, evaluations: list[Evaluation], rows: list[dict[str, Any]],
+               state: dict[str, Any], recorder: Recorder, archive: Archive,
+               history: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bool:
+        """Record what a generation (steady mode: a step) told the strategy — rows, archive,
+        summary, checkpoint with the strategy's new ``state`` and ``extra`` keys — and tell
+        the reporters; True when the search should stop (a ``stop_when`` target reached)."""
+        added, removed = archive.update([
+            ArchiveEntry(ev.candidate.id, generation,
+                         dict(zip(self._names(), ev.values, strict=True)), row)
+            for ev, row in zip(evaluations, rows, strict=True) if ev.feasible])
+        summary = self._summary(generation, evaluations, archive, state)
+        history.append(summary)
+        recorder.write_generation(generation, evaluations, rows, archive, added, history,
+                                  {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
+                                   "strategy": state, "archive": archive.to_dict(),
+                                   "history": history, "references": self._references(),
+                                   **(extra or {})})
+        for cid in removed:
+            self.store.remove_weights(cid)
+        self.store.clear_partial(generation)
+        for r in self.reporters:
+            r.generation_end(generation, summary)
+        self._check_failures(generation, evaluations)
+        if evaluations and summary["infeasible"] == len(evaluations) and generation == 0:
+            print(f"neurevo: warning: every candidate of generation 1 is infeasible "
+                  f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
+                  "budget or the constraints may be too tight for this search space",
+                  file=sys.stderr)
+        return self._target_reached(summary)
 
     def _check_failures(self, generation: int, evaluations: list[Evaluation]) -> None:
         """Stop when every evaluation of a generation failed (after it was recorded, so

@@ -1,13 +1,17 @@
-"""Writing a generation down: evaluation rows, the Pareto archive, the per-generation summary,
-the weights of new front members, and last the checkpoint that names them all.
+"""Writing a generation down: evaluation rows, the Pareto archive, the weights of new front
+members, and last the checkpoint that names them all (with the generation's summary, which
+goes to the checkpoint's append-only log).
 
 The order is what makes a crash harmless: every file a checkpoint refers to is on disk
 before the checkpoint is replaced, and each file is replaced atomically (evolve.records).
+Nothing written per generation grows with the run's history: ``generations.parquet``, the
+history as a table, is written once when the loop stops (:meth:`Recorder.write_summaries`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from evolve.archive import Archive
+from evolve.collector import collector_paused
 from evolve.records import OBJECTIVE_PREFIX, RunStore, evaluation_schema, write_table
 from evolve.scoring import Evaluation
+from search_spaces.genome import json_hash
 
 CHECKPOINT_VERSION = 1
 
@@ -27,14 +33,17 @@ class Recorder:
     run_id: str
     rule_name: str
     objective_names: tuple[str, ...]
+    growing_keys: tuple[str, ...] = ()  # the strategy's (Strategy.growing_keys)
+    recorded: int = -1  # summaries covered by the last checkpoint written (-1: none yet)
 
     def row(self, ev: Evaluation) -> dict[str, Any]:
         """The evaluation as one record row (columns: docs/records.md)."""
         cand, out = ev.candidate, ev.outcome
+        genome_json = cand.genome.to_json()
         row = {
             "run_id": self.run_id, "generation": cand.generation, "candidate_id": cand.id,
             "parent_ids": list(cand.parents), "species": cand.species,
-            "genome": cand.genome.to_json(), "genome_hash": cand.genome.stable_hash(),
+            "genome": genome_json, "genome_hash": json_hash(genome_json),
             "rule": self.rule_name,
             "hyperparameters": json.dumps(dict(cand.hyperparameters), sort_keys=True),
             "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
@@ -50,9 +59,23 @@ class Recorder:
             row[OBJECTIVE_PREFIX + name] = value
         return row
 
+    def rows(self, evaluations: Sequence[Evaluation]) -> list[dict[str, Any]]:
+        """:meth:`row` of each evaluation, built with the cyclic collector paused
+        (evolve.collector: a population's rows at once)."""
+        with collector_paused():
+            return [self.row(ev) for ev in evaluations]
+
     def write_generation(self, generation: int, evaluations: Sequence[Evaluation],
                          rows: Sequence[dict[str, Any]], archive: Archive, added: Sequence[int],
                          history: list[dict[str, Any]], checkpoint: dict[str, Any]) -> None:
+        with collector_paused():
+            self._write_generation(generation, evaluations, rows, archive, added, history,
+                                   checkpoint)
+
+    def _write_generation(self, generation: int, evaluations: Sequence[Evaluation],
+                          rows: Sequence[dict[str, Any]], archive: Archive,
+                          added: Sequence[int], history: list[dict[str, Any]],
+                          checkpoint: dict[str, Any]) -> None:
         names = list(self.objective_names)
         self.store.write_generation(generation, list(rows), names)
         params = {ev.candidate.id: ev.outcome.params for ev in evaluations}
@@ -62,10 +85,25 @@ class Recorder:
         pareto = pa.Table.from_pylist([m.record for m in archive.entries],
                                       schema=evaluation_schema(names))
         write_table(self.store.root / "pareto.parquet", pareto)
+        self.store.write_checkpoint(checkpoint, self.growing_keys)
+        self.recorded = len(history)
+
+    def write_summaries(self, history: Sequence[dict[str, Any]]) -> None:
+        """``generations.parquet`` from the summaries the checkpoints hold, when the loop
+        stops (also on an error, which it must not hide: a failure to write this table is a
+        warning, since the checkpoint holds the same history and the next resume writes
+        it again). Written once rather than per generation, whose cost would grow with the
+        run."""
+        if self.recorded < 0:
+            return
         flat = [{"generation": h["generation"], "evaluations": h["evaluations"],
                  "failed": h["failed"], "infeasible": h.get("infeasible", 0),
                  "hypervolume": h["hypervolume"],
                  "pareto_size": h["pareto_size"], "species": h["species"],
-                 **{f"best.{k}": v for k, v in h["best"].items()}} for h in history]
-        write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))
-        self.store.write_checkpoint(checkpoint)
+                 **{f"best.{k}": v for k, v in h["best"].items()}}
+                for h in history[:self.recorded]]
+        try:
+            write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))
+        except OSError as exc:
+            print(f"neurevo: warning: {self.store.root / 'generations.parquet'} not written "
+                  f"({exc}); the checkpoint holds the same history", file=sys.stderr)

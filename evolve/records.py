@@ -9,12 +9,25 @@
     generations.parquet         one row per generation: hypervolume, species, best values
     pareto.parquet              the current Pareto archive (rows of evaluations)
     weights/<candidate>.safetensors   trained weights of archive members
-    checkpoint.json             strategy state + archive + history, for resume
+    checkpoint.json             strategy state + archive, for resume
+    checkpoint-log.jsonl        append-only: what each checkpoint added to the history and
+                                to the strategy's growing state (below)
 
 Nothing is pickled: tables are Parquet, state is JSON, tensors are safetensors. Every file
 is written under a temporary name in the same folder and renamed over the target, so a
 crash leaves either the old file or the new one, never half of one. The checkpoint is
 written last in a generation, so whatever it names is already on disk.
+
+What only grows over a run — the per-generation history, and the strategy state's
+``growing_keys`` (neat-pso's record of every candidate asked for) — is not rewritten with
+each checkpoint: each checkpoint appends one line to ``checkpoint-log.jsonl`` with what it
+added to them, and ``checkpoint.json`` (rewritten whole, as before, but holding only what a
+generation replaces) records how many lines and bytes of the log belong to it. A line is
+``<checksum> <json>``; the log is appended to and synced before the checkpoint that counts
+it is renamed into place, so a crash in between leaves a tail that no checkpoint counts,
+which readers ignore and the next checkpoint cuts off. A log shorter than its checkpoint
+says, or a line whose checksum fails, is damage. So the bytes written per generation stay
+flat however long the run (``tests/test_records_incremental.py``).
 
 Every file is checked when it is read (the columns and types of a table, the shape of the
 checkpoint, the tensors of a weights file against the genome they belong to), so a damaged
@@ -25,6 +38,8 @@ cost next to nothing.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -41,6 +56,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from evolve.collector import collector_paused
 from search_spaces.compile import node_levels
 from search_spaces.genome import Genome
 from search_spaces.net import Params
@@ -390,11 +406,57 @@ def read_json(path: Path) -> Any:
         raise RecordError(f"{path}: not valid JSON ({_one_line(exc)})") from None
 
 
+CHECKPOINT_LOG = "checkpoint-log.jsonl"
+HISTORY = "history"  # the log's name for the checkpoint's history list
+STRATEGY_PREFIX = "strategy."  # ... and for a growing key of the strategy state
+
+
+def _log_problem(log: Any) -> str | None:
+    """What the checkpoint's ``log`` entry lacks (its lines, bytes, and entry counts)."""
+    if not isinstance(log, dict):
+        return "log is not an object"
+    for key in ("lines", "bytes"):
+        if not _is_int(log.get(key)) or log[key] < 0:
+            return f"log.{key} is missing or not a count"
+    counts = log.get("counts")
+    if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and _is_int(v) and v >= 0 for k, v in counts.items()):
+        return "log.counts is missing or not an object of counts"
+    return None
+
+
+def _log_line(entry: dict[str, Any]) -> bytes:
+    text = json.dumps(entry, separators=(",", ":"), allow_nan=False)
+    return f"{_checksum(text)} {text}\n".encode()
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _added(value: Any, count: int, where: str) -> Any:
+    """What ``value`` (a dict or list that only grows) holds beyond its first ``count``
+    entries, found from its end (a dict keeps insertion order), so it costs what was
+    added, not the whole."""
+    if not isinstance(value, (dict, list)):
+        raise ValueError(f"{where} is a growing key but holds a {type(value).__name__}, "
+                         "expected a dict or a list")
+    if len(value) < count:
+        raise ValueError(f"{where} shrank from {count} to {len(value)} entries, but a "
+                         "growing key may only gain entries")
+    if isinstance(value, list):
+        return value[count:]
+    newest = list(itertools.islice(reversed(value.items()), len(value) - count))
+    return dict(reversed(newest))
+
+
 class RunStore:
     """Reads and writes one run directory."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        # the checkpoint log as the last checkpoint read or written counts it
+        self._log: dict[str, Any] | None = None
 
     # paths
     @property
@@ -404,6 +466,10 @@ class RunStore:
     @property
     def checkpoint_path(self) -> Path:
         return self.root / "checkpoint.json"
+
+    @property
+    def checkpoint_log_path(self) -> Path:
+        return self.root / CHECKPOINT_LOG
 
     @property
     def pareto_path(self) -> Path:
@@ -436,8 +502,62 @@ class RunStore:
         if path.exists():
             path.unlink()
 
-    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        write_text(self.checkpoint_path, json.dumps(checkpoint))
+    def write_checkpoint(self, checkpoint: dict[str, Any],
+                         growing_keys: Sequence[str] = ()) -> None:
+        """Append what ``checkpoint`` added to its history and to the strategy state's
+        ``growing_keys`` since the last checkpoint to the log (synced), then replace
+        ``checkpoint.json`` with the rest and the log's new length (module docstring)."""
+        log = self._log if self._log is not None else self._recorded_log()
+        body = dict(checkpoint)
+        strategy = dict(body["strategy"])
+        body["strategy"] = strategy
+        counts = dict(log["counts"])
+        added: dict[str, Any] = {}
+        # a key once logged stays logged (the log's entries override checkpoint.json's)
+        keys = dict.fromkeys([*growing_keys, *(n[len(STRATEGY_PREFIX):] for n in counts
+                                               if n.startswith(STRATEGY_PREFIX))])
+        growing = [(HISTORY, body, HISTORY)]
+        for key in keys:
+            if key in strategy:
+                growing.append((STRATEGY_PREFIX + key, strategy, key))
+            elif STRATEGY_PREFIX + key in counts:
+                raise ValueError(f"strategy state lost its growing key {key!r}")
+        for name, holder, key in growing:
+            value = holder.pop(key)
+            count = counts.get(name, 0)
+            tail = _added(value, count, name)
+            if tail or count == 0:  # the first line says whether it is a dict or a list
+                added[name] = tail
+            counts[name] = len(value)
+        line = _log_line({"generation": strategy["generation"], "added": added})
+        path = self.checkpoint_log_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end < log["bytes"]:
+                raise RecordError(f"{path}: holds {end} bytes, but the checkpoint counts "
+                                  f"{log['bytes']}: damaged, not appending to it")
+            fh.truncate(log["bytes"])  # a tail no checkpoint counts (a crash before one)
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        body["log"] = {"lines": log["lines"] + 1, "bytes": log["bytes"] + len(line),
+                       "counts": counts}
+        # compact, and no cycle check: the state is JSON data, never cyclic
+        write_text(self.checkpoint_path,
+                   json.dumps(body, separators=(",", ":"), check_circular=False))
+        self._log = body["log"]
+
+    def _recorded_log(self) -> dict[str, Any]:
+        """The log as ``checkpoint.json`` counts it; empty when there is none yet (a new
+        run, or one recorded before the log existed, whose next checkpoint logs it all)."""
+        try:
+            log = read_json(self.checkpoint_path).get("log")
+        except (RecordError, AttributeError):
+            log = None
+        if log is None or _log_problem(log) is not None:
+            return {"lines": 0, "bytes": 0, "counts": {}}
+        return log
 
     # the journal of a generation in progress: results as they arrive, so a driver crash
     # loses nothing that was evaluated (resume reads it back and evaluates only the rest)
@@ -504,14 +624,80 @@ class RunStore:
 
     # reading
     def read_checkpoint(self) -> dict[str, Any]:
+        with collector_paused():  # a population's worth of containers parsed at once
+            return self._read_checkpoint()
+
+    def _read_checkpoint(self) -> dict[str, Any]:
         if not self.checkpoint_path.is_file():
             raise RecordError(f"{self.checkpoint_path}: missing (is {self.root} a neurevo "
                               "run?)")
         data = read_json(self.checkpoint_path)
+        if isinstance(data, dict) and "log" in data:
+            problem = _log_problem(data["log"])
+            if problem:
+                raise RecordError(f"{self.checkpoint_path}: {problem}")
+            if not isinstance(data.get("strategy"), dict):
+                raise RecordError(f"{self.checkpoint_path}: strategy is missing or not an "
+                                  "object")
+            log = data.pop("log")
+            self._replay_log(data, log)
+        else:
+            log = None
         problem = checkpoint_problem(data)
         if problem:
-            raise RecordError(f"{self.checkpoint_path}: {problem}")
+            # the history comes from the log, when there is one
+            where = (self.checkpoint_log_path if log is not None and
+                     problem.startswith(HISTORY) else self.checkpoint_path)
+            raise RecordError(f"{where}: {problem}")
+        self._log = log
         return data
+
+    def _replay_log(self, data: dict[str, Any], log: dict[str, Any]) -> None:
+        """Put back into ``data`` what the first ``log["lines"]`` lines of the log added:
+        the history and the strategy's growing keys, checked line by line."""
+        path = self.checkpoint_log_path
+        size = path.stat().st_size if path.is_file() else -1
+        if size < log["bytes"]:
+            held = "is missing" if size < 0 else f"holds {size} bytes"
+            raise RecordError(f"{path}: {held}, but the checkpoint counts {log['bytes']} "
+                              "(truncated or lost)")
+        with open(path, "rb") as fh:
+            raw = fh.read(log["bytes"])
+        lines = raw.split(b"\n")
+        if lines[-1] != b"" or len(lines) - 1 != log["lines"]:
+            raise RecordError(f"{path}: its first {log['bytes']} bytes do not hold the "
+                              f"{log['lines']} lines the checkpoint counts (damaged)")
+        values: dict[str, Any] = {}
+        for number, line in enumerate(lines[:-1], 1):
+            try:
+                check, _, text = line.decode("utf-8").partition(" ")
+                if _checksum(text) != check:
+                    raise ValueError("checksum does not match")
+                added = json.loads(text)["added"]
+                if not isinstance(added, dict):
+                    raise ValueError("'added' is not an object")
+                for name, tail in added.items():
+                    value = values.setdefault(name, type(tail)())
+                    if isinstance(tail, dict) and isinstance(value, dict):
+                        value.update(tail)
+                    elif isinstance(tail, list) and isinstance(value, list):
+                        value.extend(tail)
+                    else:
+                        raise ValueError(f"{name!r} is neither a list nor an object like "
+                                         "before")
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                raise RecordError(f"{path}: line {number} is damaged "
+                                  f"({_one_line(exc)})") from None
+        for name, count in log["counts"].items():
+            value = values.get(name)
+            if value is None or len(value) != count:
+                found = 0 if value is None else len(value)
+                raise RecordError(f"{path}: {name} has {found} entries, the checkpoint "
+                                  f"counts {count} (damaged)")
+            if name == HISTORY:
+                data[HISTORY] = value
+            elif name.startswith(STRATEGY_PREFIX):
+                data["strategy"][name[len(STRATEGY_PREFIX):]] = value
 
     def read_weights(self, candidate_id: int, path: Path | None = None,
                      genome: Genome | None = None) -> Params:

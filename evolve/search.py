@@ -123,7 +123,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
             write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
             write_description(root, session.describe())
             checkpoint = session.initial_checkpoint()
-            session.store.write_checkpoint(checkpoint)
+            session.store.write_checkpoint(checkpoint, session.strategy.growing_keys)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)  # ours alone: made by the mkdir above
             raise

@@ -15,6 +15,7 @@ generation at a population of 1000.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,8 +72,10 @@ def _sort_nondominated(fits: list[tuple[float, ...]],
     follow each other in order of appearance.
     """
     groups: dict[tuple[float, ...], list[int]] = {}
-    for j, fit in enumerate(fits):
-        groups.setdefault(tuple(v * w for v, w in zip(fit, weights, strict=True)), []).append(j)
+    weighted = (np.array(fits, dtype=float).reshape(len(fits), len(weights))
+                * np.array(weights)).tolist()  # the same products as DEAP's, row by row
+    for j, wfit in enumerate(weighted):
+        groups.setdefault(tuple(wfit), []).append(j)
     members = list(groups.values())
     wvalues = np.array(list(groups), dtype=float).reshape(len(members), len(weights))
     if len(weights) == 1:
@@ -94,7 +97,86 @@ def _single_objective_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
 
 
 def _multi_objective_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
-    """Peel fronts off the dominance matrix, ordering each as DEAP's loop does."""
+    """Fronts of distinct weighted-value groups (larger is better), each in DEAP's order.
+
+    Which front a group is on is found without the all-pairs dominance matrix, whose
+    N² booleans grow to gigabytes at the 20,000 candidates neat-pso ranks at population
+    10,000 (``benchmarks/driver.py`` times that driver): a sweep in
+    lexicographic order for two objectives, a binary search over the fronts for more (a
+    group dominated by a member of front k is dominated by one of every front before k).
+    Only the order inside a front needs dominance, and only between consecutive fronts.
+    NaN values (which DEAP's comparisons neither count as better nor worse) take the
+    matrix path."""
+    if np.isnan(wvalues).any():
+        return _matrix_fronts(wvalues)
+    index = _front_index(wvalues)
+    members = [np.flatnonzero(index == f) for f in range(int(index.max()) + 1)]
+    fronts = [members[0]]  # the undominated groups, in group order
+    for nxt in members[1:]:
+        last = _last_dominator(wvalues, fronts[-1], nxt)
+        fronts.append(nxt[np.lexsort((nxt, last))])
+    return fronts
+
+
+def _front_index(wvalues: np.ndarray) -> np.ndarray:
+    """The front of every group (0 = undominated); the groups' values are distinct."""
+    n, k = wvalues.shape
+    # lexicographic, best first: every dominator of a group comes before it
+    visit = np.lexsort(tuple(-wvalues[:, j] for j in reversed(range(k))))
+    index = np.empty(n, dtype=np.int64)
+    if k == 2:
+        # visited in decreasing first value, a group is dominated by a front iff that front
+        # already holds a second value >= its own; the fronts' largest second values
+        # (negated here, so that bisect finds the first front that does not dominate it)
+        # increase with the front's number
+        tops: list[float] = []
+        second = (-wvalues[:, 1]).tolist()
+        for g in visit.tolist():
+            f = bisect.bisect_right(tops, second[g])
+            if f == len(tops):
+                tops.append(second[g])
+            else:
+                tops[f] = second[g]
+            index[g] = f
+        return index
+    fronts: list[list[int]] = []
+    arrays: list[np.ndarray] = []  # each front's values, rebuilt when it grew
+    for g in visit.tolist():
+        row = wvalues[g]
+        lo, hi = 0, len(fronts)
+        while lo < hi:  # the first front holding no dominator of g
+            mid = (lo + hi) // 2
+            if len(arrays[mid]) != len(fronts[mid]):
+                arrays[mid] = wvalues[fronts[mid]]
+            block = arrays[mid]
+            if bool(((block >= row).all(axis=1) & (block > row).any(axis=1)).any()):
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(fronts):
+            fronts.append([])
+            arrays.append(wvalues[:0])
+        fronts[lo].append(g)
+        index[g] = lo
+    return index
+
+
+def _last_dominator(wvalues: np.ndarray, front: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """For each group of ``nxt``, the position in ``front`` of its last dominator there,
+    in blocks so that two large fronts do not build one huge matrix."""
+    last = np.empty(len(nxt), dtype=np.int64)
+    above = wvalues[front][::-1]  # reversed: argmax finds the last dominator
+    step = max(1, 4_000_000 // max(len(front), 1))
+    for start in range(0, len(nxt), step):
+        below = wvalues[nxt[start:start + step]]
+        dominates = ((above[:, None, :] >= below[None, :, :]).all(axis=2)
+                     & (above[:, None, :] > below[None, :, :]).any(axis=2))
+        last[start:start + step] = len(front) - 1 - np.argmax(dominates, axis=0)
+    return last
+
+
+def _matrix_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
+    """Peel fronts off the all-pairs dominance matrix, ordering each as DEAP's loop does."""
     n_groups = wvalues.shape[0]
     # dominates[p, q]: p is nowhere worse than q and somewhere better (DEAP's comparison
     # order, so a NaN objective counts as neither)

@@ -14,6 +14,9 @@ plateau, divergence detection, the training curve. A rule supplies only its math
 
 Members never influence each other, and a member that stops early keeps the parameters of
 its best validation epoch, so a member's result does not depend on what it was batched with.
+A member that stops (plateau, perfect score, divergence) leaves the stack — net, parameters
+and rule state are cut down to the members still training (:meth:`LearningRule.select_state`)
+— so a padded batch costs what its live members cost, not what its longest one does.
 """
 
 from __future__ import annotations
@@ -188,6 +191,21 @@ class LearningRule:
         """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
         raise NotImplementedError
 
+    def step_cost(self, hyper: Mapping[str, Any]) -> float:
+        """Relative compute of one training step of a member with the genes ``hyper``
+        (missing genes at their defaults), in units of one forward and backward pass of the
+        same net. A padded batch steps as long as its costliest member, so the chunk planner
+        (evolve/chunking.py) can group members of similar cost (benchmarks/throughput.py
+        weighs pc's padding by it); 1 unless a gene sets how long a step runs."""
+        return 1.0
+
+    def select_state(self, state: Any, params: Params, keep: torch.Tensor) -> Any:
+        """The training state of the members ``keep`` (indices along the population axis),
+        for ``params`` already cut down to them. Called when members stop early, so they
+        stop costing compute; a rule that cannot cut its state raises
+        ``NotImplementedError`` and its stopped members train on, unrecorded."""
+        raise NotImplementedError
+
     # -- settings and prediction outside a search -----------------------------------------
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
@@ -253,36 +271,45 @@ class LearningRule:
         batch = min(budget.batch_size, n)
 
         best = params.detach()
-        best_acc = torch.full((population,), -1.0, device=device)
-        since_best = torch.zeros(population, dtype=torch.long, device=device)
-        active = torch.ones(population, dtype=torch.bool, device=device)
+        best_acc = torch.full((population,), -1.0)  # bookkeeping stays on the host
+        since_best = torch.zeros(population, dtype=torch.long)
+        active = torch.ones(population, dtype=torch.bool)
         status, reasons = ["ok"] * population, [""] * population
         epochs = [0] * population
         curves: list[list[dict[str, float]]] = [[] for _ in range(population)]
+        # the members still in the stack (indices into the population); stopped members
+        # are cut out of net, params and state, so they stop costing compute
+        alive = torch.arange(population)
+        compact = True
         for epoch in range(budget.epochs):
-            order = torch.stack([torch.randperm(n, generator=g, device="cpu")
-                                 for g in shufflers]).to(device)
-            loss_sum = torch.zeros(population, device=device)
+            order = torch.stack([torch.randperm(n, generator=shufflers[p], device="cpu")
+                                 for p in alive.tolist()]).to(device)
+            loss_sum = torch.zeros(len(alive))
             steps = 0
             for start in range(0, n - batch + 1, batch):
                 idx = order[:, start:start + batch]
                 loss = self.train_step(net, params, state, x_train[idx], y_train[idx])
-                loss_sum += loss.detach()
+                loss_sum += loss.detach().cpu()
                 steps += 1
-            train_loss = loss_sum / max(steps, 1)
+            train_loss = torch.full((population,), math.nan)
+            train_loss[alive] = loss_sum / max(steps, 1)
+            acc = torch.full((population,), -1.0)
             with torch.no_grad():
-                acc = accuracy(self.predict(net, params, x_valid), y_valid)
-            finite = torch.isfinite(train_loss) & torch.stack(
-                [torch.isfinite(t.reshape(population, -1)).all(dim=1) for t in params.tensors()]
-            ).all(dim=0)
+                scores = self.predict(net, params, x_valid)
+                acc[alive] = accuracy(scores, y_valid).cpu()
+            finite = torch.zeros(population, dtype=torch.bool)
+            finite[alive] = torch.isfinite(train_loss[alive]) & torch.stack(
+                [torch.isfinite(t.reshape(len(alive), -1)).all(dim=1)
+                 for t in params.tensors()]).all(dim=0).cpu()
             for p in torch.nonzero(active & ~finite).flatten().tolist():
                 status[p] = "failed"
                 reasons[p] = f"diverged: non-finite loss or weights at epoch {epoch + 1}"
             active &= finite
             improved = active & (acc > best_acc)
             if improved.any():
+                rows = improved[alive]  # positions in the stack
                 for kept, now in zip(best.tensors(), params.tensors(), strict=True):
-                    kept[improved] = now.detach()[improved]
+                    kept[alive[rows]] = now.detach()[rows.to(now.device)]
                 best_acc = torch.where(improved, acc, best_acc)
             since_best = torch.where(improved, torch.zeros_like(since_best), since_best + 1)
             for p in torch.nonzero(active).flatten().tolist():
@@ -293,6 +320,16 @@ class LearningRule:
             active &= (since_best < budget.patience) & (best_acc < 1.0)
             if not active.any():
                 break
+            still = active[alive]
+            if compact and not bool(still.all()):
+                keep = torch.nonzero(still).flatten()
+                try:
+                    kept_params = params.select(keep)
+                    state = self.select_state(state, kept_params, keep)
+                except NotImplementedError:
+                    compact = False  # this rule trains its stopped members on, unrecorded
+                else:
+                    net, params, alive = net.select(keep), kept_params, alive[keep]
         valid = [float(a) if s == "ok" else float("nan")
                  for a, s in zip(best_acc.tolist(), status, strict=True)]
         return FitResult(best.to("cpu"), valid, status, reasons, epochs, curves)

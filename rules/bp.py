@@ -43,6 +43,11 @@ class Backprop(LearningRule):
             t.requires_grad_(True)
         return Adam.for_params(_trained(params), [h["lr"] for h in hyper])
 
+    def select_state(self, state: Adam, params: Params, keep: torch.Tensor) -> Adam:
+        for t in _trained(params):
+            t.requires_grad_(True)
+        return state.select(keep)
+
     def train_step(self, net: Net, params: Params, state: Adam, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         logits, _ = forward(net, params, x)

@@ -58,6 +58,18 @@ class LocalRule(LearningRule):
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(tensors, [h["lr"] for h in hyper]), list(hyper), extra)
 
+    def select_state(self, state: LocalState, params: Params,
+                     keep: torch.Tensor) -> LocalState:
+        return LocalState(state.optimizer.select(keep), [state.hyper[i] for i in keep.tolist()],
+                          self.select_extra(state.extra, keep))
+
+    def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+        """:meth:`init_extra`'s entries for the members ``keep``; a rule whose extra state is
+        not cut by member declares how (see :func:`select_rows`)."""
+        if extra:
+            raise NotImplementedError
+        return {}
+
     @torch.no_grad()
     def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
@@ -71,6 +83,14 @@ class LocalRule(LearningRule):
     @torch.no_grad()
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         return forward(net, params, x)[0]
+
+
+def select_rows(extra: Mapping[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+    """``extra`` whose every entry is a per-member tensor (leading axis = member), cut to the
+    members ``keep``; any other entry raises ``NotImplementedError``."""
+    if not all(isinstance(v, torch.Tensor) and v.dim() >= 1 for v in extra.values()):
+        raise NotImplementedError
+    return {k: v[keep.to(v.device)] for k, v in extra.items()}
 
 
 @dataclass

@@ -6,12 +6,18 @@ elementwise so a member's trajectory is the same alone or batched:
 ``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``, ``w ← w - η m̂ / (√v̂ + ε)``.
 Every rule that produces a weight "gradient" (true or local) hands it to this optimiser, so
 rules differ only in how they assign credit, never in how steps are taken.
+
+The step runs as ``torch._foreach_*`` ops over all tensors at once, in place: a
+population's step is memory-bound (a few passes over every parameter), so one call per
+pass instead of one per tensor and pass, and no temporaries but the denominator, is what
+it costs (benchmarks/throughput.py times the training it is part of).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,6 +31,8 @@ class Adam:
     beta1: float = 0.9  # β1
     beta2: float = 0.999  # β2
     eps: float = 1e-8  # ε
+    # η broadcast against each tensor ([P, 1, ...]), built on the first step
+    _lr_views: list[torch.Tensor] = field(default_factory=list, repr=False)
 
     @classmethod
     def for_params(cls, tensors: Sequence[torch.Tensor], lr: Sequence[float]) -> Adam:
@@ -32,14 +40,32 @@ class Adam:
         return cls(torch.tensor(list(lr), dtype=torch.float32, device=device),
                    [torch.zeros_like(t) for t in tensors], [torch.zeros_like(t) for t in tensors])
 
+    def select(self, keep: torch.Tensor) -> Adam:
+        """The optimiser of members ``keep`` (indices along the population axis): their
+        learning rates and moments, at the same step count."""
+        return Adam(self.lr[keep], [m[keep.to(m.device)] for m in self.m],
+                    [v[keep.to(v.device)] for v in self.v], self.step, self.beta1, self.beta2,
+                    self.eps)
+
     @torch.no_grad()
     def apply(self, tensors: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
         """Descend along ``grads`` (one per tensor, same shapes, leading axis = member)."""
+        tensors, grads = list(tensors), list(grads)
+        if len(tensors) != len(self.m) or len(grads) != len(self.m):
+            raise ValueError(f"Adam holds moments for {len(self.m)} tensors, got "
+                             f"{len(tensors)} tensors and {len(grads)} gradients")
+        if len(self._lr_views) != len(tensors):
+            self._lr_views = [self.lr.to(t.device).view(-1, *([1] * (t.dim() - 1)))
+                              for t in tensors]
         self.step += 1
         c1 = 1 - self.beta1 ** self.step
         c2 = 1 - self.beta2 ** self.step
-        for t, g, m, v in zip(tensors, grads, self.m, self.v, strict=True):
-            m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
-            v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            lr = self.lr.view(-1, *([1] * (t.dim() - 1)))
-            t.sub_(lr * (m / c1) / ((v / c2).sqrt() + self.eps))
+        torch._foreach_lerp_(self.m, grads, 1 - self.beta1)
+        torch._foreach_mul_(self.v, self.beta2)
+        torch._foreach_addcmul_(self.v, grads, grads, value=1 - self.beta2)
+        # w -= η m̂ / (√v̂ + ε), with m̂ = m / c1 and √v̂ = √v / √c2
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, math.sqrt(c2))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_div_(denom, self._lr_views)  # (√v̂ + ε) / η
+        torch._foreach_addcdiv_(tensors, self.m, denom, value=-1 / c1)

@@ -68,7 +68,7 @@ import torch
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.kernels import pc_relax
 from rules.kernels.dispatch import check_kernel, run_fused, use_triton
-from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot
+from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot, select_rows
 from rules.registry import register
 from search_spaces import activations
 from search_spaces.net import Net, Params
@@ -139,6 +139,7 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     gamma_t = torch.as_tensor(gamma, dtype=x.dtype, device=x.device).reshape(-1).expand(P)
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
+    shared_step = -float(gamma_t[0])  # read once: a read per inference step costs two ops
     energies: list[torch.Tensor] | None = [] if record else None
     plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
 
@@ -165,7 +166,7 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
             eps_m = eps_hidden[:, cols[m]:cols[m + 1]]
             grad[:, :cols[m]] -= torch.bmm(w_hidden_t[m - 1], _times_slope(eps_m, acts[m][1]))
         if same:
-            hidden = hidden.add(grad, alpha=-float(gamma_t[0]))
+            hidden = hidden.add(grad, alpha=shared_step)
         else:  # members past their own T take zero steps
             step = gamma_t * (t < steps_t).to(x.dtype)
             hidden = torch.addcmul(hidden, step.view(P, 1, 1), grad, value=-1.0)
@@ -265,6 +266,14 @@ class PredictiveCoding(LocalRule):
         device = params.weights[0].device
         return {"steps": torch.tensor([int(h["steps"]) for h in hyper], device=device),
                 "gamma": torch.tensor([float(h["state_step"]) for h in hyper], device=device)}
+
+    def step_cost(self, hyper: Mapping[str, Any]) -> float:
+        # the feedforward start and the update, then T relaxation steps of about one
+        # forward drive and one feedback matmul per level each
+        return 1.0 + float(hyper.get("steps", STEPS.default))
+
+    def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+        return select_rows(extra, keep)  # per-member T and γ
 
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:

@@ -94,7 +94,22 @@ def compile_genome(genome: Genome) -> Net:
         present_codes=tuple(present),
         recurrent_mask=recurrent,
         members=(layout,),
+        first_sources=first_sources(masks, offsets),
     )
+
+
+def first_sources(masks: Sequence[torch.Tensor], offsets: Sequence[int]) -> tuple[int, ...]:
+    """Per level ``l >= 1`` (``masks[l - 1]``), the lowest level holding a neuron with an
+    edge into level ``l`` in any member; a level without edges reads the level below."""
+    out = []
+    for level, mask in enumerate(masks, start=1):
+        used = torch.nonzero(mask.detach().amax(dim=(0, 1)).cpu()).flatten()
+        if used.numel() == 0:
+            out.append(level - 1)
+            continue
+        column = int(used[0])
+        out.append(max(k for k in range(level) if offsets[k] <= column))
+    return tuple(out)
 
 
 def _padded_layout(nets: Sequence[Net]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
@@ -151,7 +166,7 @@ def stack(nets: Sequence[Net]) -> Net:
         for lv in range(1, depth + 1)
     )
     return Net(sizes, tuple(masks), tuple(neuron), tuple(codes), present, recurrent,
-               tuple(members))
+               tuple(members), first_sources(masks, pad_offsets))
 
 
 def compile_population(genomes: Sequence[Genome]) -> Net:

@@ -157,7 +157,7 @@ class Genome:
         return cls.from_dict(data)
 
     def stable_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        return json_hash(self.to_json())
 
     # -- validation --------------------------------------------------------------------
     def validate(self) -> None:
@@ -309,3 +309,9 @@ def outputs_reachable(genome: Genome) -> bool:
 def creates_cycle(genome: Genome, src: int, dst: int) -> bool:
     """Would a feedforward edge src->dst close a cycle (through any non-recurrent edge)?"""
     return CycleCheck(genome)(src, dst)
+
+
+def json_hash(genome_json: str) -> str:
+    """:meth:`Genome.stable_hash` from the genome's :meth:`Genome.to_json`, for a caller
+    that already has the JSON (a record row holds both)."""
+    return hashlib.sha256(genome_json.encode()).hexdigest()[:16]

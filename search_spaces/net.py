@@ -50,6 +50,10 @@ class Net:
     present_codes: tuple[tuple[int, ...], ...]  # per level l >= 1: codes that occur
     recurrent_mask: torch.Tensor | None  # [P, N, N] (dst, src) over all neurons, or None
     members: tuple[MemberLayout, ...]
+    # per level l >= 1: the lowest level any member's level-l neurons read (() = level 0).
+    # A layered net reads only the level below, so its forward pass skips the columns of
+    # every other level (and the concatenation that would gather them).
+    first_sources: tuple[int, ...] = ()
 
     @property
     def population(self) -> int:
@@ -83,6 +87,24 @@ class Net:
                                    activation_codes=move(self.activation_codes),
                                    recurrent_mask=rec)
 
+    def select(self, keep: torch.Tensor) -> Net:
+        """The population of members ``keep`` (indices, in order), in the same padded
+        layout: what a training loop keeps stepping once other members have stopped."""
+        idx = keep.to(self.masks[0].device) if self.masks else keep
+
+        def pick(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            return tuple(t[idx] for t in tensors)
+        rec = None if self.recurrent_mask is None else self.recurrent_mask[idx]
+        return dataclasses.replace(self, masks=pick(self.masks),
+                                   neuron_masks=pick(self.neuron_masks),
+                                   activation_codes=pick(self.activation_codes),
+                                   recurrent_mask=rec,
+                                   members=tuple(self.members[i] for i in keep.tolist()))
+
+    def first_source(self, level: int) -> int:
+        """The lowest level whose neurons feed ``level`` in any member (0 when unknown)."""
+        return self.first_sources[level - 1] if self.first_sources else 0
+
     def offsets(self) -> list[int]:
         """Global index of each level's first neuron (plus the total at the end)."""
         out = [0]
@@ -109,6 +131,13 @@ class Params:
         return Params([w.to(device) for w in self.weights], [b.to(device) for b in self.biases],
                       rec)
 
+    def select(self, keep: torch.Tensor) -> Params:
+        """The parameters of members ``keep`` (indices along the population axis), copied."""
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            return t.detach()[keep.to(t.device)]
+        rec = None if self.recurrent is None else pick(self.recurrent)
+        return Params([pick(w) for w in self.weights], [pick(b) for b in self.biases], rec)
+
     def detach(self) -> Params:
         rec = None if self.recurrent is None else self.recurrent.detach().clone()
         return Params([w.detach().clone() for w in self.weights],
@@ -116,12 +145,17 @@ class Params:
 
 
 def level_forward(
-    net: Net, params: Params, level: int, lower: torch.Tensor
+    net: Net, params: Params, level: int, lower: torch.Tensor, start: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pre-activation and activation of ``level`` (>= 1) from the concatenated lower states
-    ``lower[P, B, N_<level]``."""
+    ``lower[P, B, N_<level - start]``: the states of every neuron below ``level`` from global
+    index ``start`` on (columns before ``start`` must carry no edge: see
+    :attr:`Net.first_sources`)."""
     i = level - 1
-    weight = params.weights[i] * net.masks[i]
+    if start:
+        weight = params.weights[i][:, :, start:] * net.masks[i][:, :, start:]
+    else:
+        weight = params.weights[i] * net.masks[i]
     if weight.shape[1] <= lower.shape[1]:
         # a level narrower than the batch (e.g. 10 outputs): W @ lowerᵀ is 2-3x faster on CPU
         z = torch.baddbmm(params.biases[i].unsqueeze(2), weight, lower.transpose(1, 2))
@@ -143,10 +177,10 @@ def forward(
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(net.population, -1, -1)
     states = [x]
-    lower = x
+    offsets = net.offsets()
     for level in range(1, net.depth + 1):
-        _, h = level_forward(net, params, level, lower)
+        first = net.first_source(level)
+        lower = states[first] if first == level - 1 else torch.cat(states[first:level], dim=2)
+        _, h = level_forward(net, params, level, lower, offsets[first])
         states.append(h)
-        if level < net.depth:
-            lower = torch.cat((lower, h), dim=2)
     return states[-1], states

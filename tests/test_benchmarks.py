@@ -72,14 +72,25 @@ def test_cluster_simulation_runs_and_is_checked_against_ray(tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
-    assert [r["setting"] for r in data["validation"]] == ["local x1", "local x2",
-                                                          "cluster 3 nodes"]
+    assert [(r["setting"], r["mode"]) for r in data["validation"]] == [
+        (setting, mode) for setting in ("local x1", "local x2", "cluster 3 nodes")
+        for mode in ("generational", "steady")]
     assert all(r["measured_s"] > 0 and r["simulated_s"] > 0 for r in data["validation"])
     assert {(r["population"], r["workers"]) for r in data["simulation"]} >= {(1000, 64)}
-    assert all(0 < r["utilisation"] <= 1 for r in data["simulation"])
+    assert all(0 < r["utilisation"] <= 1 and 0 < r["steady_utilisation"] <= 1
+               for r in data["simulation"])
+    assert all(r["picked"] == ("steady" if r["steady_wall_s"] < r["wall_s"] else "generational")
+               for r in data["simulation"])
     sim = _load(script)
     assert sim.makespan([3.0, 2.0, 2.0, 1.0], 2) == 4.0  # LPT on two workers: {3,1} {2,2}
     assert sim.makespan([1.0, 1.0], 4) == 1.0
+    # steady mode on two workers, quorum 1/2: generation 1 starts when the 1 s candidate of
+    # generation 0 is in, beside its 3 s one (the generational barrier: 3 s + 2 s)
+    shape = sim.Shape((4, 3))
+    gens = [[sim.Evaluated(shape, c) for c in costs] for costs in ([3.0, 1.0], [1.0] * 4)]
+    assert sum(sim.makespan(sim.chunk_costs(g, 2), 2) for g in gens) == 5.0
+    assert sim.steady_makespan(gens, 2, driver_s=0.0, quorum=0.5) == 4.0
+    assert sim.steady_makespan(gens, 2, driver_s=0.0, quorum=1.0) == 5.0
 
 
 def _load(path):
@@ -88,3 +99,21 @@ def _load(path):
     sys.modules[path.stem] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def test_driver_benchmark_runs_and_reports_both_populations(tmp_path):
+    """benchmarks/driver.py --quick: ask/tell/record times at two populations side by side,
+    bytes written per generation and the checkpoint's read-back time, in the table and JSON."""
+    out = tmp_path / "driver.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "driver.py"), "--quick",
+                             "--json", str(out)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [r["population"] for r in data["results"]] == [100, 1000]
+    for r in data["results"]:
+        assert r["median_tell_s"] > 0 and r["median_record_s"] > 0
+        assert len(r["bytes_written"]) == r["generations"] == 3
+        assert r["evaluations"] >= r["population"] * 3 - 3 * 10  # elites are not re-asked
+        assert r["resume_read_s"] > 0 and r["checkpoint_bytes"] > 0
+    assert "ask+tell: population 1,000 / 100" in result.stdout

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from netkit import mlp
 
-from evolve.chunking import MAX_PADDING, Shape, block_work, padded_sizes, plan_chunks
+import rules
+from evolve.chunking import (
+    MAX_PADDING,
+    Shape,
+    block_work,
+    padded_sizes,
+    padding_ratio,
+    plan_chunks,
+)
 from evolve.strategies.base import Candidate
 from search_spaces.compile import compile_genome, stack
 from search_spaces.innovation import InnovationTracker
@@ -59,3 +67,26 @@ def test_identical_nets_share_one_chunk_and_outliers_do_not_join():
     assert sorted(len(c) for c in chunks) == [1, 8]
     with pytest.raises(ValueError, match="max_size"):
         plan_chunks(same, max_size=0)
+
+
+def test_step_costs_are_padding_too():
+    """pc relaxes a chunk for its largest ``steps``: members of one shape but far apart in
+    T do not share a chunk, near ones do, and every chunk's step-weighted padding is
+    bounded (a shape-only plan would put them all together)."""
+    pc = rules.get_rule("pc")
+    steps = [2, 3, 2, 40, 38, 39, 20, 21]
+    cands = [Candidate(i, 0, mlp([64, 32, 10]), {"steps": float(t)})
+             for i, t in enumerate(steps)]
+    assert len(plan_chunks(cands, max_size=16)) == 1
+
+    def cost(c: Candidate) -> float:
+        return pc.step_cost(c.hyperparameters)
+    chunks = plan_chunks(cands, max_size=16, step_cost=cost)
+    groups = sorted(sorted(int(c.hyperparameters["steps"]) for c in ch) for ch in chunks)
+    assert groups == [[2, 2, 3], [20, 21], [38, 39, 40]]
+    for chunk in chunks:
+        shapes = [Shape.of(c.genome) for c in chunk]
+        assert padding_ratio(shapes, [cost(c) for c in chunk]) <= MAX_PADDING
+    assert pc.step_cost({"steps": 20.0}) > rules.get_rule("bp").step_cost({}) == 1.0
+    with pytest.raises(ValueError, match="step costs"):
+        plan_chunks(cands, max_size=16, step_cost=lambda c: 0.0)

@@ -4,6 +4,7 @@ its members alone, in the forward pass and under bp training."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -349,3 +350,21 @@ def test_genome_module_rejects_params_of_another_genome(population: list[Genome]
     wrong = init_params(compile_genome(shallow), [0])
     with pytest.raises(ValueError, match="levels"):
         GenomeModule(deep, wrong)
+
+
+def test_forward_reads_only_the_levels_that_feed_each_level() -> None:
+    """A layered net's levels read only the level below; skip edges widen the read to the
+    lowest level they come from; a padded population reads what any member reads. The
+    narrowed pass computes what the pass over every lower column computes."""
+    from netkit import mlp, skip_dag
+
+    assert compile_genome(mlp([64, 32, 16, 10])).first_sources == (0, 1, 2)
+    assert compile_genome(skip_dag()).first_sources == (0, 0, 1)  # in -> B, A -> out
+    population = stack([compile_genome(mlp([64, 32, 16, 10])), compile_genome(mlp([64, 10]))])
+    assert population.first_sources == (0, 1, 0)  # the 64-10 member's output reads inputs
+    x = torch.randn(7, 64, generator=torch.Generator().manual_seed(0))
+    for net in (compile_genome(mlp([64, 32, 16, 10])), compile_genome(skip_dag()), population):
+        params = init_params(net, list(range(net.population)))
+        inputs = x[:, :net.n_inputs]
+        wide = forward(dataclasses.replace(net, first_sources=()), params, inputs)[0]
+        torch.testing.assert_close(forward(net, params, inputs)[0], wide)

@@ -157,8 +157,34 @@ def checkpoint_not_json(run: Path) -> Path:
 def checkpoint_wrong_shape(run: Path) -> Path:
     path = run / "checkpoint.json"
     data = json.loads(path.read_text())
-    data["history"] = [{"generation": 0}]  # a summary without its fields
+    data["archive"] = [{"generation": 0}]  # an archive entry without its fields
     path.write_text(json.dumps(data))
+    return path
+
+
+def log_summary_damaged(run: Path) -> Path:
+    """A summary in the checkpoint's log without its fields, its checksum made to match:
+    the log's lines are checked like the checkpoint itself."""
+    from evolve.records import _checksum
+
+    path = run / "checkpoint-log.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    entry = json.loads(lines[1].split(b" ", 1)[1])
+    entry["added"]["history"] = [{"generation": 0}]
+    text = json.dumps(entry, separators=(",", ":"))
+    lines[1] = f"{_checksum(text)} {text}".encode()
+    data = json.loads((run / "checkpoint.json").read_text())
+    data["log"]["bytes"] += len(lines[1]) - len(path.read_bytes().split(b"\n")[1])
+    (run / "checkpoint.json").write_text(json.dumps(data))
+    path.write_bytes(b"\n".join(lines))
+    return path
+
+
+def log_line_flipped(run: Path) -> Path:
+    path = run / "checkpoint-log.jsonl"
+    data = path.read_bytes()
+    at = data.index(b"\n") + 40  # inside the second line's JSON
+    path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
     return path
 
 
@@ -219,6 +245,9 @@ DAMAGES = {
     "checkpoint-truncated": lambda run: truncate(run / "checkpoint.json"),
     "checkpoint-wrong-shape": checkpoint_wrong_shape,
     "strategy-state-damaged": strategy_state_damaged,
+    "checkpoint-log-truncated": lambda run: truncate(run / "checkpoint-log.jsonl"),
+    "checkpoint-log-line-flipped": log_line_flipped,
+    "checkpoint-log-wrong-shape": log_summary_damaged,
     "generations-truncated": lambda run: truncate(run / "generations.parquet"),
     "pareto-truncated": lambda run: truncate(run / "pareto.parquet"),
     "pareto-wrong-schema": lambda run: drop_column(run / "pareto.parquet", "genome"),
@@ -235,10 +264,11 @@ DAMAGES = {
 # Exit code per verb (pareto, export, report, compare, resume): 2 where the verb reads the
 # damaged file, 0 where it does not. pareto and export read config.toml, run.json and
 # pareto.parquet (export also the member's weights); report and compare add the checkpoint
-# (history, references), report every evaluation file; resume reads config.toml, run.json,
-# profile.toml, the checkpoint and the journal, and rewrites pareto.parquet and
-# generations.parquet from the checkpoint. Nothing reads generations.parquet. A damaged
-# journal is set aside and re-evaluated, so resume succeeds.
+# (history, references; the history is in the checkpoint's log), report every evaluation
+# file; resume reads config.toml, run.json, profile.toml, the checkpoint (and its log) and
+# the journal, and rewrites pareto.parquet and generations.parquet from the checkpoint.
+# Nothing reads generations.parquet. A damaged journal is set aside and re-evaluated, so
+# resume succeeds.
 EXPECTED = {
     "intact": (0, 0, 0, 0, 0),
     "config-not-utf8": (2, 2, 2, 2, 2),
@@ -252,6 +282,9 @@ EXPECTED = {
     "checkpoint-truncated": (0, 0, 2, 2, 2),
     "checkpoint-wrong-shape": (0, 0, 2, 2, 2),
     "strategy-state-damaged": (0, 0, 0, 0, 2),
+    "checkpoint-log-truncated": (0, 0, 2, 2, 2),
+    "checkpoint-log-line-flipped": (0, 0, 2, 2, 2),
+    "checkpoint-log-wrong-shape": (0, 0, 2, 2, 2),
     "generations-truncated": (0, 0, 0, 0, 0),
     "pareto-truncated": (2, 2, 2, 2, 0),
     "pareto-wrong-schema": (2, 2, 2, 2, 0),
@@ -266,7 +299,8 @@ EXPECTED = {
 
 # What a successful resume writes: the last generation's records, the archive's files, the
 # checkpoint; it clears the journal and sets damaged journal files aside under damaged/.
-RESUME_WRITES = ("checkpoint.json", "pareto.parquet", "generations.parquet",
+RESUME_WRITES = ("checkpoint.json", "checkpoint-log.jsonl", "pareto.parquet",
+                 "generations.parquet",
                  "evaluations/gen-00002.parquet", "evaluations/gen-00002.partial/", "weights/",
                  "damaged/")
 

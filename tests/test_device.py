@@ -172,9 +172,8 @@ def ray_with_a_declared_gpu():
         ray.shutdown()
 
 
-def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu, small_digits_config):
+def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu):
     from evolve.executors import RayExecutor
-    from evolve.loop import GenerationFailed
 
     halves = RayExecutor(cpus_per_eval=1.0, gpus_per_eval=0.5)
     assert halves.parallelism() == 2  # two halves of the one GPU, two CPUs
@@ -186,11 +185,16 @@ def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu, small_digi
     results = dict(halves.map(gpu_ids, [0, 1, 2]))
     assert all(isinstance(ids, list) and len(ids) == 1 for ids in results.values()), results
 
-    import evolve
+    net, data = population(), digits_subset(n_train=32, n_valid=16)  # sent by value
 
-    # the batch is scheduled onto the "GPU", and the worker, which has no CUDA, says so
-    config = override(small_digits_config, {
-        "generations": 1, "population": 4, "training": {"device": "cuda", "epochs": 1},
-        "executor": {"name": "ray", "chunk_size": 2, "gpus_per_eval": 0.5}})
-    with pytest.raises(GenerationFailed, match=r"training\.device = 'cuda'.*no usable CUDA"):
-        evolve.search(config)
+    def train_on_cuda(item: int) -> str:  # what a worker does with training.device=cuda
+        try:
+            rules.get_rule("bp").fit(net, data, None, rules.Budget(epochs=1, device="cuda"),
+                                     [1, 2])
+        except DeviceUnavailableError as exc:
+            return str(exc)
+        return "trained"
+    # scheduled onto the declared GPU; the worker, which has no CUDA, says what is missing
+    errors = dict(halves.map(train_on_cuda, [0, 1]))
+    assert all(isinstance(e, str) and "training.device = 'cuda'" in e and "no usable CUDA" in e
+               for e in errors.values()), errors

@@ -179,3 +179,40 @@ def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_c
     assert rows == records(reference)
     assert journaled >= 1
     assert not (run_dir / "evaluations" / "gen-00001.partial").exists()
+
+
+def test_steady_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_config,
+                                                                         tmp_path):
+    """Steady mode on Ray: one slot, so the arrival order is fixed and the resumed run's
+    records equal the serial reference's (tests/test_steady.py covers more slots)."""
+    config = override(small_digits_config, {"strategy": {"mode": "steady"},
+                                            "executor": {"chunk_size": 1}})
+    reference = evolve.search(config)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "evolve.cli", "search", "--generations", "3",
+           "--population", "8", "--seed", str(config.seed), "--out", str(out),
+           "--rule", config.rule.name, "--objectives", ",".join(config.objectives),
+           "--set", "training.epochs=4", "--set", "training.patience=3",
+           "--set", "space.max_hidden_size=32", "--set", "strategy.mutation.add_node=0.5",
+           "--set", "strategy.mutation.add_edge=0.3", "--set", "strategy.mode=steady",
+           "--set", "executor.chunk_size=1", "--set", "executor.num_cpus=1",
+           "--set", "run_id=killed"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    journal = out / "killed" / "evaluations" / "gen-00001.partial"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(journal.glob("chunk-*.parquet")):
+        time.sleep(0.05)
+    assert list(journal.glob("chunk-*.parquet")), "step 1 never started recording"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+    proc.wait(timeout=60)
+    assert not (out / "killed" / "evaluations" / "gen-00001.parquet").exists()
+    assert "ids" in (journal / "order.jsonl").read_text()
+    result = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(out / "killed")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = records(evolve.load_run(out / "killed"))
+    ids = [r["candidate_id"] for r in rows]
+    assert len(ids) == len(set(ids))
+    assert rows == records(reference)
+    assert not journal.exists()

@@ -17,7 +17,14 @@ import rules
 from evolve.config import SearchConfig, override
 from evolve.reporters import Reporter
 from evolve.selection import order, rank_and_crowding
-from evolve.strategies import STRATEGIES, Problem, Scored, StrategyConfig, make_strategy
+from evolve.strategies import (
+    STRATEGIES,
+    Candidate,
+    Problem,
+    Scored,
+    StrategyConfig,
+    make_strategy,
+)
 from evolve.strategies.layered import Dimension, LayeredParams, LayeredSpace, layered_genome
 from evolve.strategies.neat_pso import candidate_key
 from evolve.strategies.optuna_strategy import OptunaStrategy
@@ -404,3 +411,60 @@ def test_real_search_resumes_to_identical_records(tmp_path, name):
     for r in rows:
         hyper = json.loads(r["hyperparameters"])
         assert all(p.low <= hyper[p.name] <= p.high for p in rule.params)
+
+
+# -- steady-state telling ----------------------------------------------------------------------
+STEADY = sorted(n for n, cls in STRATEGIES.items() if cls.steady_quorum is not None)
+
+
+def test_steady_mode_covers_neat_pso_and_random():
+    assert {"neat-pso", "random"} <= set(STEADY)
+
+
+@pytest.mark.parametrize("name", STEADY)
+def test_tell_arrived_tells_every_candidate_exactly_once(name):
+    """Half of each generation told at once, the rest a generation later (late arrivals):
+    each asked candidate is owed until told, told once, and states stay strict JSON and
+    deterministic; an unknown or repeated candidate is refused."""
+    prob = problem(population=8, fixed={"momentum": 0.5})
+    strategy = make_strategy(SPACE, prob, config(name))
+    state = strategy.init(0)
+    asked: list[int] = []
+    told: list[int] = []
+    for generation in range(4):
+        candidates = strategy.ask(state)
+        asked += [c.id for c in candidates]
+        late = [Candidate.from_dict(c) for c in state.get("owed", [])]
+        now = candidates[: len(candidates) // 2] + late  # the rest of this one is late
+        scores = fake_scores(now, seed=generation)
+        with pytest.raises(ValueError, match="owed a result"):
+            strategy.tell_arrived(state, scores + scores[:1])
+        with pytest.raises(ValueError, match="owed a result"):
+            strategy.tell_arrived(state, fake_scores([dataclasses.replace(
+                candidates[0], id=10_000)]))
+        before = json.dumps(state, sort_keys=True)
+        new = strategy.tell_arrived(state, scores)
+        assert json.dumps(state, sort_keys=True) == before, "tell_arrived changed its input"
+        assert roundtrip(strategy.tell_arrived(state, scores)) == roundtrip(new)
+        told += [s.candidate.id for s in scores]
+        state = roundtrip(new)
+        assert [c["id"] for c in state["owed"]] == [c.id for c in candidates[len(candidates)
+                                                                             // 2:]]
+        assert state["generation"] == generation + 1
+        if name == "neat-pso":  # an owed candidate keeps its particle for its late ranking
+            assert all(str(c["id"]) in state["particles"] for c in state["owed"])
+        for c in strategy.ask(state):
+            assert c.generation == generation + 1 and c.id not in asked
+    final = strategy.tell_arrived(state, fake_scores(
+        [Candidate.from_dict(c) for c in state["owed"]]))
+    told += [c["id"] for c in state["owed"]]
+    assert final["owed"] == []
+    assert sorted(told) == sorted(asked) and len(set(told)) == len(told)
+
+
+def test_strategies_that_need_whole_generations_refuse_steady_mode():
+    from evolve.config import ConfigError
+
+    for name in sorted(set(STRATEGIES) - set(STEADY)):
+        with pytest.raises(ConfigError, match="strategy.mode 'steady' needs a strategy"):
+            override(SearchConfig(), {"strategy": {"name": name, "mode": "steady"}})

@@ -19,6 +19,8 @@ STRATEGIES: dict[str, type[Strategy]] = {
     for cls in (NeatPsoStrategy, NeatStrategy, PsoStrategy, OptunaStrategy, RandomStrategy)
 }
 
+MODES = ("generational", "steady")
+
 
 @dataclass(frozen=True)
 class StrategyConfig:
@@ -30,6 +32,10 @@ class StrategyConfig:
     """
 
     name: str = "neat-pso"  # neat-pso | neat | pso | optuna | random
+    # "generational": each generation is told once all its results are in; "steady": asked
+    # and told as workers free up, without the generation barrier (evolve/steady.py;
+    # neat, neat-pso and random)
+    mode: str = "generational"
     neat: NeatParams = field(default_factory=NeatParams)  # neat, neat-pso
     mutation: MutationRates = field(default_factory=MutationRates)  # neat, neat-pso
     swarm: SwarmParams = field(default_factory=SwarmParams)  # neat-pso, pso
@@ -40,6 +46,12 @@ class StrategyConfig:
     def __post_init__(self) -> None:
         if self.name not in STRATEGIES:
             raise ValueError(f"name must be one of {sorted(STRATEGIES)}, got {self.name!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        if self.mode == "steady" and STRATEGIES[self.name].steady_quorum is None:
+            steady = sorted(n for n, c in STRATEGIES.items() if c.steady_quorum is not None)
+            raise ValueError(f"mode 'steady' needs a strategy that breeds from part of a "
+                             f"generation ({', '.join(steady)}), got name {self.name!r}")
 
 
 def make_strategy(space: SearchSpace, problem: Problem,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from evolve.collector import collector_paused
 from rules.base import HyperSpace
 from search_spaces.genome import Genome
 from search_spaces.space import SearchSpace
@@ -101,6 +102,15 @@ class Problem:
 
 class Strategy:
     name: ClassVar[str] = ""
+    # Keys of the state whose value only ever grows over a run: a dict that only gains keys
+    # (values never change) or a list only appended to. A checkpoint stores what each
+    # generation added to them in an append-only log instead of rewriting them whole
+    # (evolve/records.py), so what is written per generation does not grow with the run.
+    growing_keys: ClassVar[tuple[str, ...]] = ()
+    # steady-state evaluation (evolve/steady.py): the share of a generation's candidates
+    # that must have been told before the next generation is asked; None: the strategy
+    # needs every result of a generation (it cannot run in steady mode)
+    steady_quorum: ClassVar[float | None] = None
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -116,7 +126,20 @@ class Strategy:
         return state
 
     def ask(self, state: Mapping[str, Any]) -> list[Candidate]:
-        return [Candidate.from_dict(c) for c in state["pending"]]
+        pending = state["pending"]
+        known = self.__dict__.get("_told")
+        if known is not None and known[0] is pending and len(known[1]) == len(pending):
+            return list(known[1])
+        with collector_paused():
+            return [Candidate.from_dict(c) for c in pending]
+
+    def _remember(self, pending: list[dict[str, Any]], candidates: Sequence[Candidate]) -> None:
+        """Keep the candidates that ``pending`` (a list ``tell`` just built, each entry their
+        ``to_dict``) encodes, so that ``ask`` on the state ``tell`` returned hands them out
+        without decoding them again (``benchmarks/driver.py`` times ``ask``). Only a cache:
+        ``ask`` on any other state, a checkpoint
+        read back included, decodes as always; states are never changed in place."""
+        self._told = (pending, tuple(candidates))
 
     def tell(self, state: Mapping[str, Any], scored: Sequence[Scored]) -> dict[str, Any]:
         asked = sorted(c["id"] for c in state["pending"])
@@ -129,11 +152,40 @@ class Strategy:
         # either (copy what it updates), so that telling one state twice gives one answer;
         # the contract test checks this for every strategy. (A deep copy here cost 250 ms
         # per generation at population 1000, more than NEAT's reproduction itself.)
-        new_state = self._tell(dict(state), list(scored), rng)
+        with collector_paused():
+            new_state = self._tell(dict(state), list(scored), rng)
         new_state["rng"] = rng.bit_generator.state
         return new_state
 
+    def tell_arrived(self, state: Mapping[str, Any], scored: Sequence[Scored]
+                     ) -> dict[str, Any]:
+        """``tell`` with the results that have arrived so far, for steady-state evaluation.
+
+        ``scored`` may hold any of the candidates still owed a result: those of the current
+        generation (``pending``) and those asked in earlier generations that were not told
+        yet (``owed``). The strategy reproduces from these results as if they were the
+        generation (late ones join the next call); what was not told stays in the new
+        state's ``owed`` list, in the order it was asked, and must come in a later call, so
+        every asked candidate is told exactly once."""
+        owed = {int(c["id"]): c for c in (*state.get("owed", ()), *state["pending"])}
+        told = [s.candidate.id for s in scored]
+        unknown = sorted(set(told) - owed.keys())
+        if unknown or len(set(told)) != len(told):
+            raise ValueError(f"tell_arrived() got candidates {sorted(told)}; owed a result "
+                             f"are only {sorted(owed)}, each once")
+        view = dict(state, pending=[owed[i] for i in told])
+        new_state = self.tell(view, scored)
+        still = [c for i, c in owed.items() if i not in set(told)]
+        new_state["owed"] = still
+        self._keep_owed(state, new_state, [int(c["id"]) for c in still])
+        return new_state
+
     # -- subclass hooks ----------------------------------------------------------------------
+    def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
+        """Carry what the strategy keeps per live candidate (NEAT-PSO: its particle) from
+        ``old`` into ``new`` for the candidates still owed a result; ``tell`` itself only
+        keeps it for the next generation's."""
+
     def _init(self, rng: np.random.Generator) -> dict[str, Any]:
         """Return the first state; its ``pending`` list holds generation 0's candidates."""
         raise NotImplementedError

@@ -66,6 +66,8 @@ class NeatParams:
 
 class NeatStrategy(Strategy):
     name = "neat"
+    # steady mode: breed once half a generation is in; the rest joins the next ranking
+    steady_quorum = 0.5
 
     def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
                  mutation: MutationRates = MutationRates()) -> None:
@@ -110,9 +112,12 @@ class NeatStrategy(Strategy):
         ok = np.array([s.rankable for s in population])
         values[~ok] = 0.0
         violation = np.array([s.violation for s in population])
-        rank, crowd = rank_and_crowding(values, self.problem.directions, violation, ok)
-        self._ranked(state, population, scored, rank, crowd, rng)
-        fitness = (rank.max() + 1 - rank).astype(float)
+        ranks, crowds = rank_and_crowding(values, self.problem.directions, violation, ok)
+        self._ranked(state, population, scored, ranks, crowds, rng)
+        # plain lists from here: tournaments and sorts index them per candidate, ten
+        # thousand times a generation, where numpy's scalar indexing is slow
+        rank, crowd = ranks.tolist(), crowds.tolist()
+        fitness = (ranks.max() + 1 - ranks).astype(float)
         primary = np.where(ok, values[:, 0] if self.problem.directions[0] == "max"
                            else -values[:, 0], -np.inf)
 
@@ -179,11 +184,13 @@ class NeatStrategy(Strategy):
             state["threshold"] += cfg.threshold_step
         elif n_species < cfg.target_species:
             state["threshold"] = max(cfg.threshold_step, state["threshold"] - cfg.threshold_step)
+        pending = [c.to_dict() for c in children]
+        self._remember(pending, children)
         state.update(
             generation=generation + 1,
             next_id=next_id,
             survivors=[s.to_dict() for s in survivors],
-            pending=[c.to_dict() for c in children],
+            pending=pending,
             tracker=tracker.to_dict(),
         )
         self._finish(state, survivor_members, children)
@@ -260,7 +267,7 @@ def _species_best(species: dict[str, Any]) -> float:
     return -math.inf if species["best"] is None else species["best"]
 
 
-def _tournament(pool: list[int], rank: np.ndarray, crowd: np.ndarray,
+def _tournament(pool: list[int], rank: list[int], crowd: list[float],
                 rng: np.random.Generator) -> int:
     a, b = pool[rng.integers(len(pool))], pool[rng.integers(len(pool))]
     # order(rank[[a, b]], crowd[[a, b]])[0] without building the two small arrays

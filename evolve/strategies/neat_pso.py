@@ -53,7 +53,13 @@ import numpy as np
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import NeatParams, NeatStrategy
-from evolve.strategies.pso import SwarmParams, point, pso_step, rank_points, stalled_restart
+from evolve.strategies.pso import (
+    SwarmParams,
+    point,
+    pso_step_lists,
+    rank_points,
+    stalled_restart,
+)
 from search_spaces.genome import Genome
 from search_spaces.space import MutationRates, SearchSpace
 
@@ -73,6 +79,7 @@ def candidate_key(genome: Genome | str, hyperparameters: Mapping[str, float]) ->
 
 class NeatPsoStrategy(NeatStrategy):
     name = "neat-pso"
+    growing_keys = ("asked",)
 
     def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
                  mutation: MutationRates = MutationRates(),
@@ -82,6 +89,7 @@ class NeatPsoStrategy(NeatStrategy):
         self.swarm = swarm
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
+        self.bounds = [d.bounds for d in self.dims]
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -94,10 +102,15 @@ class NeatPsoStrategy(NeatStrategy):
     def _asked(self, state: dict[str, Any], child: Candidate, x: list[float],
                genome_json: str | None = None) -> Candidate:
         """The child at position ``x``, recorded as asked for."""
-        child = dataclasses.replace(child, hyperparameters=self._hyper(x))
-        key = candidate_key(genome_json or child.genome, child.hyperparameters)
-        state.setdefault("asked", {})[key] = child.id
-        return child
+        hyper = self._hyper(x)
+        self._record(state, child, candidate_key(genome_json or child.genome, hyper))
+        return dataclasses.replace(child, hyperparameters=hyper)
+
+    @staticmethod
+    def _record(state: dict[str, Any], child: Candidate, key: str) -> None:
+        """Remember ``key`` as asked for, under the first id that asked for it: ``asked``
+        only ever gains keys (``growing_keys``), so a checkpoint stores each once."""
+        state.setdefault("asked", {}).setdefault(key, child.id)
 
     # -- NEAT's hooks ------------------------------------------------------------------------
     def _start(self, state: dict[str, Any], children: list[Candidate],
@@ -122,7 +135,8 @@ class NeatPsoStrategy(NeatStrategy):
         inherited = [(i, particles[str(s.candidate.id)]["best"])
                      for i, s in enumerate(population) if s.candidate.id in new]
         inherited = [(i, b) for i, b in inherited if b is not None]
-        rank_u, crowd_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        ranked_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
         best_at = {i: len(here) + k for k, (i, _) in enumerate(inherited)}
         for i, s in enumerate(population):
             if s.candidate.id not in new:
@@ -136,19 +150,30 @@ class NeatPsoStrategy(NeatStrategy):
                    leader: Scored, rng: np.random.Generator) -> Candidate:
         parent = state["particles"][str(source.candidate.id)]
         lead = state["particles"][str(leader.candidate.id)]["x"]
-        r1, r2 = rng.random(len(self.dims)), rng.random(len(self.dims))
-        x, v = pso_step(np.array(parent["x"]), np.array(parent["v"]),
-                        np.array(parent["best"]["x"]), np.array(lead), r1, r2, self.swarm,
-                        self.low, self.high)
+        r1, r2 = rng.random(len(self.dims)).tolist(), rng.random(len(self.dims)).tolist()
+        x, v = pso_step_lists(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
+                              self.swarm, self.bounds)
         asked = state.setdefault("asked", {})
         genome_json = child.genome.to_json()
+        hyper = self._hyper(x)
+        key = candidate_key(genome_json, hyper)
         for _ in range(RESTART_TRIES if self.dims else 0):
-            if candidate_key(genome_json, self._hyper(x)) not in asked:
+            if key not in asked:
                 break
-            x, v = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low, self.high)
-        state["particles"][str(child.id)] = {"x": x.tolist(), "v": v.tolist(),
-                                             "best": parent["best"]}
-        return self._asked(state, child, x.tolist(), genome_json)
+            xs, vs = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
+                                     self.high)
+            x, v = xs.tolist(), vs.tolist()
+            hyper = self._hyper(x)
+            key = candidate_key(genome_json, hyper)
+        state["particles"][str(child.id)] = {"x": x, "v": v, "best": parent["best"]}
+        self._record(state, child, key)
+        return Candidate(child.id, child.generation, child.genome, hyper, child.parents,
+                         child.species)
+
+    def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
+        if owed:
+            new["particles"] = {**new["particles"],
+                                **{str(i): old["particles"][str(i)] for i in owed}}
 
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:

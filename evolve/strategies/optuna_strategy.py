@@ -69,6 +69,7 @@ def _quiet():
 
 class OptunaStrategy(Strategy):
     name = "optuna"
+    growing_keys = ("trials",)  # every finished trial, appended to, never changed
 
     def __init__(self, space: SearchSpace, problem: Problem,
                  layered: LayeredParams = LayeredParams(),

@@ -33,6 +33,7 @@ BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize
 
 class RandomStrategy(Strategy):
     name = "random"
+    steady_quorum = 0.0  # its draws use no result: a generation never waits for one
 
     def __init__(self, space: SearchSpace, problem: Problem) -> None:
         self.space = space

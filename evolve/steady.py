@@ -1,0 +1,245 @@
+"""Steady-state (asynchronous) evaluation: no generation barrier.
+
+In the generational mode every generation waits for its slowest chunk: with population close
+to the number of workers, most workers idle most of each generation (benchmarks/cluster_sim.py
+measures it). Here a worker that frees up takes the next chunk at once, and the strategy is
+told what has arrived as soon as its quorum is in (``Strategy.steady_quorum``: neat and
+neat-pso breed once half a generation is told, random never waits); candidates still in
+flight are told at a later step, with whatever arrived by then (``Strategy.tell_arrived``).
+
+A *step* is one tell: its results are recorded as ``evaluations/gen-<step>.parquet`` (rows in
+the order they were told; each row's ``generation`` column is the generation its candidate
+was bred in), then the checkpoint. The step number is the strategy's generation counter.
+
+The only thing that varies between runs of one config is the order in which chunks finish.
+Every decision — when to submit a chunk, when to tell — is a function of that order, the
+strategy state and two settings fixed when the run starts (``slots``: chunks in flight, the
+executor's parallelism then; ``chunk_size``), which the checkpoint keeps. So each step
+journals the order its chunks arrived in (``evaluations/gen-<step>.partial/order.jsonl``,
+append-only, one line per chunk, written after the chunk's results), and a resumed driver
+replays it: the same chunks arrive in the same order from the journal's results, the same
+tells happen, and the run continues as the killed one would have with those arrivals. Every
+asked candidate is trained once and told once: a step tells only what arrived, the rest stays
+``owed`` in the strategy state and in flight in the checkpoint.
+
+The last generation (``generations - 1``) is told only once nothing is in flight, so a run
+that ends records every candidate it asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evolve.archive import Archive
+from evolve.chunking import plan_chunks
+from evolve.evaluate import (
+    Outcome,
+    RuleSpec,
+    evaluate_chunk,
+    failed_outcomes,
+    outcome_from_row,
+    outcome_to_row,
+)
+from evolve.executors import Executor, Stream, TaskFailure
+from evolve.recording import Recorder
+from evolve.scoring import Evaluation, Scorer
+from evolve.strategies import Candidate
+
+if TYPE_CHECKING:
+    from evolve.loop import Session
+
+ROUNDS = 4  # a generation is cut into at least this many chunks per slot
+ORDER_FILE = "order.jsonl"
+
+
+@dataclass(frozen=True)
+class SteadySettings:
+    """What a steady run's decisions depend on besides the arrival order; fixed when the run
+    starts, whatever executor a resume uses."""
+
+    slots: int  # most chunks in flight
+    chunk_size: int  # most candidates per chunk
+
+    def chunk_cap(self, candidates: int) -> int:
+        """Chunks small enough that a generation keeps every slot busy ``ROUNDS`` times:
+        the last chunks of a generation are then short, and a new generation is asked
+        while most of its predecessor's results are in."""
+        return max(1, min(self.chunk_size, math.ceil(candidates / (ROUNDS * self.slots))))
+
+    def to_dict(self) -> dict[str, int]:
+        return {"slots": self.slots, "chunk_size": self.chunk_size}
+
+
+@dataclass
+class Chunk:
+    key: int  # its first candidate's id: candidates are in one chunk each
+    candidates: list[Candidate]
+
+    @property
+    def ids(self) -> list[int]:
+        return [c.id for c in self.candidates]
+
+
+class SteadyDriver:
+    def __init__(self, session: Session, executor: Executor, scorer: Scorer,
+                 recorder: Recorder, archive: Archive) -> None:
+        self.session, self.executor, self.scorer = session, executor, scorer
+        self.recorder, self.archive = recorder, archive
+        self.store = session.store
+        self.config = session.config
+
+    # -- the journal of a step ---------------------------------------------------------------
+    def _order_path(self, step: int) -> Path:
+        return self.store.partial_dir(step) / ORDER_FILE
+
+    def _read_order(self, step: int) -> tuple[dict[str, Any] | None, list[list[int]]]:
+        """The step's journal: its header (the run's settings) and the chunks in the order
+        they arrived. A torn last line (a crash while it was written) is left out."""
+        path = self._order_path(step)
+        if not path.is_file():
+            return None, []
+        header, arrivals = None, []
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if isinstance(entry, dict) and "slots" in entry:
+                header = entry
+            elif isinstance(entry, dict) and isinstance(entry.get("ids"), list):
+                arrivals.append([int(i) for i in entry["ids"]])
+        return header, arrivals
+
+    def _append_order(self, step: int, entry: dict[str, Any]) -> None:
+        path = self._order_path(step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _settings(self, checkpoint: dict[str, Any]) -> SteadySettings:
+        saved = (checkpoint.get("steady") or {}).get("settings") \
+            or self._read_order(checkpoint["strategy"]["generation"])[0]
+        if saved:
+            return SteadySettings(int(saved["slots"]), int(saved["chunk_size"]))
+        return SteadySettings(self.executor.parallelism(), self.config.executor.chunk_size)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, checkpoint: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """``history``: the run's summaries so far; each step appends its own."""
+        session, config = self.session, self.config
+        strategy = session.strategy
+        quorum = float(strategy.steady_quorum or 0.0)
+        settings = self._settings(checkpoint)
+        state = checkpoint["strategy"]
+        owed = {int(c["id"]): Candidate.from_dict(c) for c in state.get("owed", [])}
+        in_flight = [Chunk(ids[0], [owed[i] for i in ids])
+                     for ids in (checkpoint.get("steady") or {}).get("in_flight", [])]
+        shared = (session.task, RuleSpec.of(session.rule), config.training, config.seed,
+                  self.scorer.metrics())
+        stream = self.executor.stream(evaluate_chunk, shared)
+        sent: set[int] = set()  # keys of chunks handed to the executor, not yet back
+        while state["generation"] < config.generations:
+            step = state["generation"]
+            header, replay_order = self._read_order(step)
+            if header is None:
+                self._append_order(step, settings.to_dict())
+            replay = deque(replay_order)
+            candidates = strategy.ask(state)
+            genomes = {c.id: c.genome for chunk in in_flight for c in chunk.candidates}
+            genomes.update({c.id: c.genome for c in candidates})
+            cached = {row["candidate_id"]: outcome_from_row(row, params)
+                      for row, params in self.store.read_partial(step, genomes)
+                      if row["candidate_id"] in genomes}
+            # what this step may tell: its generation and the chunks still in flight
+            total = len(candidates) + sum(len(chunk.candidates) for chunk in in_flight)
+            for r in session.reporters:
+                r.generation_start(step, total)
+            told: list[Evaluation] = []
+            feasible = []
+            for c in candidates:
+                ev = self.scorer.precheck(c)
+                if ev is None:
+                    feasible.append(c)
+                else:
+                    told.append(ev)
+            queue = deque(Chunk(chunk[0].id, chunk) for chunk in
+                          plan_chunks(feasible, settings.chunk_cap(len(feasible))))
+            last = step == config.generations - 1
+
+            def dispatch(chunk: Chunk) -> None:
+                if chunk.key not in sent and not all(i in cached for i in chunk.ids):
+                    stream.submit(chunk.key, chunk.candidates, len(chunk.candidates))
+                    sent.add(chunk.key)
+
+            def fill() -> None:
+                while queue and len(in_flight) < settings.slots:
+                    in_flight.append(queue.popleft())
+                    dispatch(in_flight[-1])
+
+            def ready() -> bool:
+                if not queue and not in_flight:
+                    return True
+                return (not last and not queue and len(in_flight) < settings.slots
+                        and len(told) >= quorum * len(candidates))
+
+            for chunk in in_flight:  # carried over from the last step (or a resume)
+                dispatch(chunk)
+            fill()
+            while not ready():
+                chunk, outcomes, fresh = self._arrival(step, in_flight, sent, cached, replay,
+                                                       stream)
+                if fresh:
+                    self.store.write_partial(step, [outcome_to_row(o) for o in outcomes],
+                                             {o.candidate_id: o.params for o in outcomes
+                                              if o.params is not None})
+                self._append_order(step, {"ids": chunk.ids})
+                in_flight.remove(chunk)
+                by_id = {o.candidate_id: o for o in outcomes}
+                for c in chunk.candidates:
+                    told.append(self.scorer.score(c, by_id[c.id]))
+                    for r in session.reporters:
+                        r.evaluation_done(step, len(told), total, by_id[c.id])
+                fill()
+            rows = self.recorder.rows(told)
+            state = strategy.tell_arrived(state, [ev.scored() for ev in told])
+            extra = {"steady": {"settings": settings.to_dict(),
+                                "in_flight": [chunk.ids for chunk in in_flight]}}
+            if session.commit(step, told, rows, state, self.recorder, self.archive, history,
+                              extra):
+                break
+
+    def _arrival(self, step: int, in_flight: list[Chunk], sent: set[int],
+                 cached: dict[int, Outcome], replay: deque[list[int]], stream: Stream
+                 ) -> tuple[Chunk, Sequence[Outcome], bool]:
+        """The next chunk to arrive, its outcomes, and whether they are new (not from the
+        journal): the journal's arrivals first, in their order; then chunks whose results
+        the journal holds but whose arrival it did not record (a crash in between); then
+        whatever the executor finishes next."""
+        while replay:
+            ids = replay.popleft()
+            chunk = next((ch for ch in in_flight if ch.ids == ids), None)
+            if chunk is not None and chunk.key not in sent and all(i in cached for i in ids):
+                return chunk, [cached[i] for i in ids], False
+            print(f"neurevo: warning: the arrival journal of step {step} does not match its "
+                  "chunks; going on without replaying the rest of it", file=sys.stderr)
+            replay.clear()
+        for chunk in in_flight:
+            if chunk.key not in sent:
+                return chunk, [cached[i] for i in chunk.ids], False
+        key, result = stream.next()
+        sent.discard(key)
+        chunk = next(ch for ch in in_flight if ch.key == key)
+        if isinstance(result, TaskFailure):
+            result = failed_outcomes(chunk.candidates, self.config.seed, result.status,
+                                     result.error)
+        return chunk, result, True
