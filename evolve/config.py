@@ -224,6 +224,7 @@ def check(config: SearchConfig) -> None:
     if e.name == "serial" and e.address:
         raise ConfigError(f"executor.address is {e.address!r}, but executor.name is 'serial', "
                           "which runs in this process: drop --address, or use --executor ray")
+    _check_device(config.training.device, e)
     if t.valid_fraction + t.test_fraction >= 1.0:
         raise ConfigError(f"task.valid_fraction + task.test_fraction must be < 1 (something "
                           f"must be left to train on), got {t.valid_fraction} + "
@@ -240,6 +241,28 @@ def check(config: SearchConfig) -> None:
         if neat.min_species_size > config.population:
             raise ConfigError(f"strategy.neat.min_species_size ({neat.min_species_size}) must "
                               f"be at most population ({config.population})")
+
+
+def _check_device(device: str, e: ExecutorConfig) -> None:
+    """training.device against the executor: a GPU run under Ray must reserve GPUs (Ray
+    schedules by reservation and gives a task only the GPUs it reserved), a GPU reservation
+    must be used, and a serial run checks for its GPU here, before any run directory."""
+    from rules.device import resolve_device
+
+    gpu = device.startswith("cuda")
+    if e.name == "ray" and gpu and e.gpus_per_eval == 0:
+        raise ConfigError(f"training.device is {device!r}, but executor.gpus_per_eval is 0: "
+                          "under Ray a batch trains on a GPU only if it reserves one; set "
+                          "executor.gpus_per_eval (e.g. 0.25: four batches share a GPU)")
+    if e.name == "ray" and device == "cpu" and e.gpus_per_eval > 0:
+        raise ConfigError(f"executor.gpus_per_eval is {e.gpus_per_eval}, but training.device "
+                          "is 'cpu': the GPUs reserved would sit idle; set training.device to "
+                          "'cuda' or 'auto'")
+    if e.name == "serial" and gpu:
+        try:
+            resolve_device(device)
+        except RuntimeError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 # -- overriding -------------------------------------------------------------------------------

@@ -170,8 +170,18 @@ class RayExecutor(Executor):
         return self._slots(self._ray())
 
     def _slots(self, ray: Any) -> int:
-        cpus = ray.cluster_resources().get("CPU", 1.0)
-        return max(1, int(cpus // max(self.cpus_per_eval, 1e-9)))
+        """Batches that can run at once: the scarcer of the CPUs and GPUs they reserve."""
+        resources = ray.cluster_resources()
+        slots = [int(resources.get("CPU", 1.0) // self.cpus_per_eval)] \
+            if self.cpus_per_eval > 0 else []
+        if self.gpus_per_eval > 0:
+            gpus = resources.get("GPU", 0.0)
+            if gpus == 0 and self._started_ray:
+                raise RuntimeError(f"executor.gpus_per_eval is {self.gpus_per_eval}, but the "
+                                   "local Ray instance has no GPU (Ray found none on this "
+                                   "machine): no batch could ever start")
+            slots.append(int(gpus // self.gpus_per_eval))
+        return max(1, min(slots))
 
     def _ref(self, ray: Any, value: Any) -> Any:
         key = id(value)
@@ -239,6 +249,7 @@ class _RayStream(Stream):
 
         timeout = self.executor.eval_timeout
         while True:
+            self.slots = self.executor._slots(self.ray)  # an autoscaler may add GPU workers
             self._launch()
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
             if ready:

@@ -744,6 +744,4 @@ class RunStore:
 
 
 def params_to_device(params: Params, device: str | torch.device) -> Params:
-    rec = None if params.recurrent is None else params.recurrent.to(device)
-    return Params([w.to(device) for w in params.weights], [b.to(device) for b in params.biases],
-                  rec)
+    return params.to(device)

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from rules.device import check_device_setting, resolve_device, to_device
 from search_spaces.compile import init_params
 from search_spaces.genome import Genome
 from search_spaces.net import Net, Params
@@ -122,6 +123,7 @@ class Budget:
     batch_size: int = 64
     patience: int = 5  # epochs without a better validation accuracy before stopping
     # (training also stops at a perfect validation accuracy, which cannot improve)
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where a batch trains (rules/device.py)
 
     def __post_init__(self) -> None:
         # the message starts with the field's name: the config prefixes its table
@@ -132,6 +134,7 @@ class Budget:
                 raise HyperparameterError(f"{name} must be an integer, got {value!r}")
             if value < 1:
                 raise HyperparameterError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_device_setting(self.device)
 
 
 class Labeled(Protocol):
@@ -254,15 +257,21 @@ class LearningRule:
         space = self.hyperparameters()
         resolved = [space.resolve(h) for h in hyper]
         scales = [h.get("init_scale", 1.0) for h in resolved]
+        # the population trains on budget.device: parameters and the rule's state are set
+        # up on the host (a seed gives the same start on every device), then the net, the
+        # data, the parameters and the state move there once; results come back to the host
+        device = resolve_device(budget.device)
         params = init_params(net, seeds, scales)
         state = self.init_state(net, params, resolved, seeds)
+        net, params, state = net.to(device), params.to(device), to_device(state, device)
         shufflers = [torch.Generator().manual_seed(int(s) * 7919 + 17) for s in seeds]
-        x_train, y_train = data.train.x, data.train.y
+        x_train, y_train = data.train.x.to(device), data.train.y.to(device)
+        x_valid, y_valid = data.valid.x.to(device), data.valid.y.to(device)
         n = x_train.shape[0]
         batch = min(budget.batch_size, n)
 
         best = params.detach()
-        best_acc = torch.full((population,), -1.0)
+        best_acc = torch.full((population,), -1.0)  # bookkeeping stays on the host
         since_best = torch.zeros(population, dtype=torch.long)
         active = torch.ones(population, dtype=torch.bool)
         status, reasons = ["ok"] * population, [""] * population
@@ -273,8 +282,8 @@ class LearningRule:
         alive = torch.arange(population)
         compact = True
         for epoch in range(budget.epochs):
-            order = torch.stack([torch.randperm(n, generator=shufflers[p])
-                                 for p in alive.tolist()])
+            order = torch.stack([torch.randperm(n, generator=shufflers[p], device="cpu")
+                                 for p in alive.tolist()]).to(device)
             loss_sum = torch.zeros(len(alive))
             steps = 0
             for start in range(0, n - batch + 1, batch):
@@ -286,8 +295,8 @@ class LearningRule:
             train_loss[alive] = loss_sum / max(steps, 1)
             acc = torch.full((population,), -1.0)
             with torch.no_grad():
-                scores = self.predict(net, params, data.valid.x)
-                acc[alive] = accuracy(scores, data.valid.y).cpu()
+                scores = self.predict(net, params, x_valid)
+                acc[alive] = accuracy(scores, y_valid).cpu()
             finite = torch.zeros(population, dtype=torch.bool)
             finite[alive] = torch.isfinite(train_loss[alive]) & torch.stack(
                 [torch.isfinite(t.reshape(len(alive), -1)).all(dim=1)
@@ -323,7 +332,7 @@ class LearningRule:
                     net, params, alive = net.select(keep), kept_params, alive[keep]
         valid = [float(a) if s == "ok" else float("nan")
                  for a, s in zip(best_acc.tolist(), status, strict=True)]
-        return FitResult(best, valid, status, reasons, epochs, curves)
+        return FitResult(best.to("cpu"), valid, status, reasons, epochs, curves)
 
 
 def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,8 @@ from dataclasses import dataclass
 import torch
 
 from rules.base import HyperSpace, Limit
+from rules.kernels import energy_relax
+from rules.kernels.dispatch import check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
 from rules.registry import register
@@ -94,7 +96,8 @@ class Couplings:
 def own_levels(net: Net) -> torch.Tensor:
     """``[P, depth + 1]``: each padded level's index in the member's own layout (a padded
     level the member lacks keeps its padded index; it has no edges, so its value is moot)."""
-    own = torch.arange(net.depth + 1, dtype=torch.float32).repeat(net.population, 1)
+    own = torch.arange(net.depth + 1, dtype=torch.float32, device=net.masks[0].device)
+    own = own.repeat(net.population, 1)
     for p, member in enumerate(net.members):
         for i, padded in enumerate(member.level_map):
             own[p, padded] = float(i)
@@ -105,7 +108,8 @@ def couplings(net: Net, params: Params, gamma: torch.Tensor | float = 1.0) -> Co
     """Masked, gain-scaled coupling blocks for the sweep; ``gamma`` is a scalar or ``[P]``."""
     depth, off = net.depth, net.offsets()
     dtype = params.weights[0].dtype
-    gamma = torch.as_tensor(gamma, dtype=dtype).expand(net.population)
+    gamma = torch.as_tensor(gamma, dtype=dtype, device=params.weights[0].device
+                            ).expand(net.population)
     own = own_levels(net).to(dtype)
     ws = [w * m for w, m in zip(params.weights, net.masks, strict=True)]
     up = [w.transpose(1, 2) for w in ws]
@@ -122,7 +126,7 @@ def couplings(net: Net, params: Params, gamma: torch.Tensor | float = 1.0) -> Co
     if params.recurrent is not None and net.recurrent_mask is not None:
         r = params.recurrent * net.recurrent_mask
         sym = 0.5 * (r + r.transpose(1, 2))
-        sizes = torch.tensor(net.level_sizes)
+        sizes = torch.tensor(net.level_sizes, device=own.device)
         neuron_level = own.repeat_interleave(sizes, dim=1)  # [P, N]
         top = torch.maximum(neuron_level.unsqueeze(2), neuron_level.unsqueeze(1))
         gain = gamma.view(-1, 1, 1) ** (top - neuron_level.unsqueeze(2))
@@ -151,7 +155,7 @@ def initial_state(net: Net, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     upward sweep of a relaxation is exactly the feedforward pass)."""
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(net.population, -1, -1)
-    s = torch.zeros(x.shape[0], x.shape[1], net.n_neurons, dtype=dtype)
+    s = torch.zeros(x.shape[0], x.shape[1], net.n_neurons, dtype=dtype, device=x.device)
     s[:, :, : net.n_inputs] = x
     return s
 
@@ -175,7 +179,7 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
     nudge = 0.0 if beta is None else beta
     solve = None
     if linear and c.out_self is not None and not clamped:
-        eye = torch.eye(c.out_self.shape[1], dtype=s.dtype)
+        eye = torch.eye(c.out_self.shape[1], dtype=s.dtype, device=s.device)
         solve, _ = torch.linalg.inv_ex((1.0 + nudge) * eye - c.out_self)  # singular -> inf
     upward = list(range(1, depth if clamped else depth + 1))
     for step in range(steps):
@@ -207,7 +211,7 @@ def contrast(net: Net, plus: torch.Tensor, minus: torch.Tensor, scale: torch.Ten
     nearly equal correlations would leave mostly rounding error, which Adam, normalising each
     entry, would turn into full-size steps (and into a dependence on the padding)."""
     off, n = net.offsets(), plus.shape[1]
-    k = torch.as_tensor(scale, dtype=plus.dtype).reshape(-1, 1, 1) * (-2.0 * n)
+    k = torch.as_tensor(scale, dtype=plus.dtype, device=plus.device).reshape(-1, 1, 1) * (-2.0 * n)
     diff, total = plus - minus, plus + minus
 
     def product(rows: slice, cols: slice) -> torch.Tensor:
@@ -234,10 +238,23 @@ class EnergyRule(LocalRule):
     :meth:`energy_updates`."""
 
     gamma: float = 1.0  # feedback gain γ of the relaxation
+    kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
     def __init__(self, free_steps: int, nudge_steps: int) -> None:
         self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
         self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
+
+    def relax_phase(self, net: Net, c: Couplings, s: torch.Tensor, steps: int | torch.Tensor,
+                    target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
+                    down_first: bool = False) -> torch.Tensor:
+        """:func:`relax`, or the same phase in the fused Triton kernel when the option
+        ``kernel`` picks it (rules/kernels/energy_relax.py; the results agree within 1e-4)."""
+        def reference() -> torch.Tensor:
+            return relax(net, c, s, steps, target, beta, down_first)
+        if use_triton(self.name, self.kernel, s, energy_relax.fits(net)):
+            return run_fused(self.name, self.kernel, lambda: energy_relax.relax(
+                net, c, s, steps, target, beta, down_first), reference)
+        return reference()
 
     def energy_updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                        y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
@@ -270,7 +287,8 @@ class EnergyRule(LocalRule):
     def free_phase(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         """The free fixed point ``[P, B, N]`` (T1 sweeps from the zero state)."""
         c = couplings(net, params, self.gamma)
-        return relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        return self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                self.free_steps)
 
     @torch.no_grad()
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
@@ -293,9 +311,11 @@ class CHL(EnergyRule):
                            "r_l r_<lᵀ; relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4) -> None:
+    def __init__(self, gamma: float = 0.5, free_steps: int = 8, nudge_steps: int = 4,
+                 kernel: str = "auto") -> None:
         super().__init__(free_steps, nudge_steps)
         self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
+        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
@@ -307,10 +327,11 @@ class CHL(EnergyRule):
         relaxation had left to converge then cancels in the contrast instead of posing as
         a learning signal (with T1 = 8, a 4-hidden-level net collapses to chance without it)."""
         c = couplings(net, params, self.gamma)
-        start = relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                 self.free_steps)
         target = one_hot(y, net.n_outputs).to(start.dtype)
-        free = relax(net, c, start.clone(), self.nudge_steps, down_first=True)
-        clamped = relax(net, c, start, self.nudge_steps, target, down_first=True)
+        free = self.relax_phase(net, c, start.clone(), self.nudge_steps, down_first=True)
+        clamped = self.relax_phase(net, c, start, self.nudge_steps, target, down_first=True)
         return free, clamped
 
     def energy_updates(self, net, params, state, x, y):

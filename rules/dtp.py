@@ -147,12 +147,14 @@ class DTP(LocalRule):
     def noise(self, net: Net, state: LocalState, batch: int) -> list[torch.Tensor | None]:
         """``ε`` for every hidden level ([P, B, n_k]), drawn per member in its own layout."""
         eps: list[torch.Tensor | None] = [None] + [
-            torch.zeros(net.population, batch, n) for n in net.level_sizes[1:-1]] + [None]
+            torch.zeros(net.population, batch, n, device=net.masks[0].device)
+            for n in net.level_sizes[1:-1]] + [None]
         for p, member in enumerate(net.members):
             gen, sigma = state.extra["noise"][p], float(state.extra["sigma"][p])
             for own in range(1, len(member.level_sizes) - 1):
                 n = member.level_sizes[own]
-                eps[member.level_map[own]][p, :, :n] = torch.randn(batch, n, generator=gen) * sigma
+                eps[member.level_map[own]][p, :, :n] = torch.randn(  # drawn on the host
+                    batch, n, generator=gen, device=gen.device) * sigma
         return eps
 
     def inverse_gradients(self, net: Net, params: Params, state: LocalState, t: Any,
@@ -162,7 +164,7 @@ class DTP(LocalRule):
         depth, batch = net.depth, t.h[0].shape[1]
         grad_v = [torch.zeros_like(v) for v in state.extra["V"]]
         grad_c = [torch.zeros_like(c) for c in state.extra["c"]]
-        loss = torch.zeros(net.population)
+        loss = torch.zeros(net.population, device=t.h[0].device)
         for k in range(1, depth):
             cols = level_columns(net, k)
             noisy = [None] * (depth + 1)

@@ -63,7 +63,8 @@ import dataclasses
 import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
-from rules.chl import EnergyRule, contrast, couplings, initial_state, output_cost, relax
+from rules.chl import EnergyRule, contrast, couplings, initial_state, output_cost
+from rules.kernels.dispatch import check_kernel
 from rules.local import INIT_SCALE, LR, one_hot
 from rules.registry import register
 from search_spaces.net import Net, Params
@@ -88,9 +89,10 @@ class EP(EnergyRule):
     }
 
     def __init__(self, free_steps: int = 8, nudge_steps: int = 4,
-                 symmetric: bool = True) -> None:
+                 symmetric: bool = True, kernel: str = "auto") -> None:
         super().__init__(free_steps, nudge_steps)
         self.symmetric = symmetric  # ±β phases (Laborieux et al. 2021) vs +β only
+        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE, BETA))
@@ -102,18 +104,21 @@ class EP(EnergyRule):
         from the same state, so what the free relaxation had left to converge cancels in
         the contrast (the ±β pair cancels it; one-sided, the free phase is continued too)."""
         c = couplings(net, params)
-        start = relax(net, c, initial_state(net, x, params.weights[0].dtype), self.free_steps)
+        start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                 self.free_steps)
         target = one_hot(y, net.n_outputs).to(start.dtype)
         b = beta.to(start.dtype).view(-1, 1, 1)
-        plus = relax(net, c, start.clone(), self.nudge_steps, target, b, down_first=True)
+        plus = self.relax_phase(net, c, start.clone(), self.nudge_steps, target, b,
+                                down_first=True)
         if self.symmetric:
-            minus = relax(net, c, start.clone(), self.nudge_steps, target, -b, down_first=True)
+            minus = self.relax_phase(net, c, start.clone(), self.nudge_steps, target, -b,
+                                     down_first=True)
             return start, plus, minus
-        free = relax(net, c, start, self.nudge_steps, down_first=True)
+        free = self.relax_phase(net, c, start, self.nudge_steps, down_first=True)
         return free, plus, free
 
     def energy_updates(self, net, params, state, x, y):
-        beta = torch.tensor([h["beta"] for h in state.hyper])
+        beta = torch.tensor([h["beta"] for h in state.hyper], device=x.device)
         free, plus, minus = self.phases(net, params, x, y, beta)
         dw, db, dr = contrast(net, plus, minus, 2 * beta if self.symmetric else beta)
         target = one_hot(y, net.n_outputs).to(free.dtype)

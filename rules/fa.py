@@ -143,8 +143,8 @@ def fa_updates(net: Net, params: Params, feedback: Sequence[torch.Tensor], x: to
     delta = output_error(scores, y) * derivative(net, depth, tr.z[depth])
     # g of every hidden neuron (inputs need none): [P, B, N_<L - n_in]
     arriving = torch.zeros_like(tr.lower[depth][:, :, n_in:])
-    dw: list[torch.Tensor] = [torch.empty(0)] * depth
-    db: list[torch.Tensor] = [torch.empty(0)] * depth
+    dw: list[torch.Tensor] = [delta] * depth  # placeholders, each level fills its own
+    db: list[torch.Tensor] = [delta] * depth
     for level in range(depth, 0, -1):
         if level < depth:
             cols = level_columns(net, level)

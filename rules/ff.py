@@ -94,7 +94,7 @@ def level_goodness(net: Net, params: Params, x: torch.Tensor) -> list[torch.Tens
     The activations passed up are normalised and detached; each level's goodness has an
     autograd graph only to its own block if its parameters require grad."""
     counts = [m.sum(dim=1).clamp(min=1.0).unsqueeze(1) for m in net.neuron_masks]
-    goodness: list[torch.Tensor] = [torch.zeros(())]
+    goodness: list[torch.Tensor] = [torch.zeros((), device=x.device)]
     lower = x
     for level in range(1, net.depth + 1):
         _, h = level_forward(net, params, level, lower.detach())
@@ -111,7 +111,7 @@ def level_losses(net: Net, params: Params, x_pos: torch.Tensor, x_neg: torch.Ten
     """FF loss ``[P]`` of every level (index 0 unused), zero on levels a member lacks."""
     theta, kappa = theta.view(-1, 1), kappa.view(-1, 1)
     pos, neg = level_goodness(net, params, x_pos), level_goodness(net, params, x_neg)
-    losses = [torch.zeros(net.population)]
+    losses = [torch.zeros(net.population, device=x_pos.device)]
     for level in range(1, net.depth + 1):
         present = (net.neuron_masks[level - 1].sum(dim=1) > 0).to(x_pos.dtype)
         loss = F.softplus(kappa * (theta - pos[level])) + F.softplus(kappa * (neg[level] - theta))
@@ -163,8 +163,9 @@ class ForwardForward(LocalRule):
     @staticmethod
     def negative_labels(state: LocalState, y: torch.Tensor, n_classes: int) -> torch.Tensor:
         """A wrong label per example, uniform over the other classes, per member stream."""
-        shift = torch.stack([torch.randint(1, n_classes, (y.shape[1],), generator=g)
-                             for g in state.extra["negatives"]])
+        shift = torch.stack([torch.randint(1, n_classes, (y.shape[1],), generator=g,
+                                           device=g.device)  # drawn on the host
+                             for g in state.extra["negatives"]]).to(y.device)
         return (y + shift) % n_classes
 
     def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
@@ -190,7 +191,7 @@ class ForwardForward(LocalRule):
         use = readout_levels(net)
         scores = []
         for c in range(net.n_outputs):
-            labels = torch.full(x.shape[:2], c, dtype=torch.long)
+            labels = torch.full(x.shape[:2], c, dtype=torch.long, device=x.device)
             g = level_goodness(net, params, embed(x, labels, net.n_outputs, self.label_value))
             scores.append(sum(g[lv] * use[:, lv - 1:lv] for lv in range(1, net.depth + 1)))
         return torch.stack(scores, dim=2)

@@ -133,7 +133,7 @@ class LRA(LocalRule):
         beta = state.extra["beta"].view(-1, 1, 1)
         depth = net.depth
         # displacement arriving at every neuron (all levels concatenated), filled top-down
-        disp = torch.zeros(x.shape[0], x.shape[1], net.offsets()[depth])
+        disp = torch.zeros(x.shape[0], x.shape[1], net.offsets()[depth], device=x.device)
         deltas: list[torch.Tensor | None] = [None] * (depth + 1)
         for level in range(depth, 0, -1):
             if level == depth:  # ∂CE/∂h_L of the scores the loss and prediction use

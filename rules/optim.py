@@ -36,7 +36,8 @@ class Adam:
 
     @classmethod
     def for_params(cls, tensors: Sequence[torch.Tensor], lr: Sequence[float]) -> Adam:
-        return cls(torch.tensor(list(lr), dtype=torch.float32),
+        device = tensors[0].device if tensors else None  # Adam steps where the params live
+        return cls(torch.tensor(list(lr), dtype=torch.float32, device=device),
                    [torch.zeros_like(t) for t in tensors], [torch.zeros_like(t) for t in tensors])
 
     def select(self, keep: torch.Tensor) -> Adam:

@@ -66,14 +66,14 @@ from typing import Any
 import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
-from rules.kernels import interpreting, pc_relax, triton_available
+from rules.kernels import pc_relax
+from rules.kernels.dispatch import check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot, select_rows
-from rules.registry import RuleOptionError, register
+from rules.registry import register
 from search_spaces import activations
 from search_spaces.net import Net, Params
 
 _IDENTITY = activations.code_of("identity")
-KERNELS = ("auto", "torch", "triton")
 STEPS = Hyperparameter("steps", 1, 50, 20, integer=True,
                        doc="inference steps T on the hidden states before each weight update")
 STATE_STEP = Hyperparameter("state_step", 0.01, 1.0, 0.1, log=True,
@@ -135,8 +135,8 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     if depth == 1:  # no hidden level: nothing to relax
         return Relaxed([x, target], initial, [initial] if record else None)
 
-    steps_t = torch.as_tensor(steps).reshape(-1).expand(P)
-    gamma_t = torch.as_tensor(gamma, dtype=x.dtype).reshape(-1).expand(P)
+    steps_t = torch.as_tensor(steps, device=x.device).reshape(-1).expand(P)
+    gamma_t = torch.as_tensor(gamma, dtype=x.dtype, device=x.device).reshape(-1).expand(P)
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
     shared_step = -float(gamma_t[0])  # read once: a read per inference step costs two ops
@@ -249,35 +249,23 @@ class PredictiveCoding(LocalRule):
     kernel: str = "auto"  # also the value for subclasses with constructors of their own
 
     def __init__(self, kernel: str = "auto") -> None:
-        if kernel not in KERNELS:
-            raise RuleOptionError(f"rule pc: option kernel must be one of {list(KERNELS)}, "
-                                  f"got {kernel!r}")
         # how the relaxation runs (results agree within 1e-4): "torch" (the reference),
         # "triton" (the fused kernel, rules/kernels), "auto" (triton on CUDA tensors)
-        self.kernel = kernel
+        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, STEPS, STATE_STEP))
 
     def _fused(self, net: Net, x: torch.Tensor) -> bool:
         """Whether this minibatch's relaxation runs in the Triton kernel."""
-        if self.kernel == "torch":
-            return False
         fits = net.n_neurons - net.n_inputs <= pc_relax.MAX_ROWS and net.depth > 1
-        if self.kernel == "auto":
-            return fits and x.is_cuda and triton_available()
-        if not triton_available():
-            raise RuntimeError("rule pc: option kernel='triton' needs triton installed "
-                               "(pip install triton)")
-        if not (x.is_cuda or interpreting()):
-            raise RuntimeError("rule pc: compiled Triton kernels need CUDA tensors; on the CPU "
-                               "set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
-        return fits
+        return use_triton(self.name, self.kernel, x, fits)
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
-        return {"steps": torch.tensor([int(h["steps"]) for h in hyper]),
-                "gamma": torch.tensor([float(h["state_step"]) for h in hyper])}
+        device = params.weights[0].device
+        return {"steps": torch.tensor([int(h["steps"]) for h in hyper], device=device),
+                "gamma": torch.tensor([float(h["state_step"]) for h in hyper], device=device)}
 
     def step_cost(self, hyper: Mapping[str, Any]) -> float:
         # the feedforward start and the update, then T relaxation steps of about one
@@ -291,13 +279,18 @@ class PredictiveCoding(LocalRule):
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         target = one_hot(y, net.n_outputs)
         steps, gamma = state.extra["steps"], state.extra["gamma"]
-        if self._fused(net, x):
+        def reference() -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+            relaxed = relax(net, params, x, target, steps, gamma)
+            dw, db, _ = local_updates(net, params, relaxed.states)
+            return dw, db, relaxed.initial_energy
+
+        def fused() -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
             start = relax(net, params, x, target, 0, 0.0)  # the feedforward start
             problem = pc_relax.dense_problem(net, params, x, start.states)
             relaxed_state = pc_relax.relax_triton(problem, steps, gamma)
             states = pc_relax.states_from_dense(net, relaxed_state, x, target)
             dw, db, _ = local_updates(net, params, states)
             return dw, db, start.initial_energy
-        relaxed = relax(net, params, x, target, steps, gamma)
-        dw, db, _ = local_updates(net, params, relaxed.states)
-        return dw, db, relaxed.initial_energy
+        if self._fused(net, x):
+            return run_fused(self.name, self.kernel, fused, reference)
+        return reference()

@@ -117,6 +117,12 @@ class Params:
         extra = [self.recurrent] if self.recurrent is not None else []
         return [*self.weights, *self.biases, *extra]
 
+    def to(self, device: str | torch.device) -> Params:
+        """The same parameters on ``device`` (no copy where they already are)."""
+        rec = None if self.recurrent is None else self.recurrent.to(device)
+        return Params([w.to(device) for w in self.weights], [b.to(device) for b in self.biases],
+                      rec)
+
     def select(self, keep: torch.Tensor) -> Params:
         """The parameters of members ``keep`` (indices along the population axis), copied."""
         def pick(t: torch.Tensor) -> torch.Tensor:

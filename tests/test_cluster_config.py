@@ -24,6 +24,9 @@ def test_cluster_yaml_passes_rays_validator():
     assert config["head_node_type"] in types
     assert any("gpu" in name for name in types) and any("cpu" in name for name in types)
     assert any("neurevo" in cmd for cmd in config["setup_commands"])
+    gpu = next(node for name, node in types.items() if "gpu" in name)
+    assert any("neurevo[kernels]" in cmd for cmd in gpu["worker_setup_commands"])  # Triton
+    assert "training.device=cuda" in PATH.read_text()  # the comment says how to use them
     for name, node in types.items():
         if name != config["head_node_type"]:
             assert node["min_workers"] <= node["max_workers"]

@@ -128,6 +128,152 @@ def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert data["rows"] and all(r["torch_s"] > 0 and r["dense_s"] > 0 for r in data["rows"])
+    assert {r["rule"] for r in data["rows"]} == {"pc", "ep", "chl"}
     if data["device"] == "cpu":
         assert "torch paths only" in result.stdout
         assert all(r["triton_s"] is None for r in data["rows"])  # never estimated
+
+
+# -- ep / chl: the relaxation phases ---------------------------------------------------------
+def energy_dag(output: str, output_loop: bool) -> Genome:
+    """:func:`mixed_dag`'s levels and skip edges plus recurrent couplings: a hidden self-loop,
+    output -> hidden feedback and, with ``output_loop``, couplings inside the output level
+    (which a linear output solves exactly)."""
+    base = mixed_dag()
+    nodes = tuple(NodeGene(n.id, "output", n.size, output) if n.role == "output" else n
+                  for n in base.nodes)
+    extra = [ConnectionGene(20, 4, 4, recurrent=True), ConnectionGene(21, 1, 3, recurrent=True)]
+    if output_loop:
+        extra.append(ConnectionGene(22, 1, 1, recurrent=True))
+    return Genome(nodes, (*base.connections, *extra))
+
+
+def with_output(genome: Genome, output: str) -> Genome:
+    return genome.with_changes(nodes=tuple(
+        NodeGene(n.id, "output", n.size, output) if n.role == "output" else n
+        for n in genome.nodes))
+
+
+def energy_population(output: str):
+    """A padded population with mixed activations, skip edges, recurrent couplings and a
+    member with no hidden level; a linear output (``identity``) also gets couplings inside
+    the output level, a nonlinear one has no exact solve to make."""
+    linear = output == "identity"
+    genomes = [energy_dag(output, linear), with_output(mlp([7, 9, 4], "tanh"), output),
+               with_output(mlp([7, 5, 6, 4], "sigmoid"), output), with_output(mlp([7, 4]), output)]
+    net = stack([compile_genome(g) for g in genomes])
+    params = init_params(net, [11, 12, 13, 14], [1.5] * 4)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(21, 7, generator=gen)  # 21: not a multiple of the batch tile
+    y = torch.randint(0, 4, (4, 21), generator=gen)
+    return net, params, x, one_hot(y, 4)
+
+
+SWEEPS = torch.tensor([5, 2, 3, 5])  # a different sweep count per member
+ENERGY_GAMMA = torch.tensor([0.5, 0.3, 1.0, 0.7])
+ENERGY_BETA = torch.tensor([0.1, -0.2, 0.3, 0.05])
+
+
+def per_member_torch(net, c, start, steps, **phase):
+    """The torch path (one sweep count for all) run once per distinct count, each member
+    read from the run with its own count."""
+    from rules.chl import relax as torch_relax
+
+    out = torch.empty_like(start)
+    for count in torch.unique(steps).tolist():
+        relaxed = torch_relax(net, c, start.clone(), int(count), **phase)
+        out[steps == count] = relaxed[steps == count]
+    return out
+
+
+@pytest.mark.parametrize("output", ["identity", "tanh"])
+@pytest.mark.parametrize("solver", ["dense-torch", "triton"])
+def test_energy_phases_match_the_torch_path(output, solver):
+    """Free, clamped and ±β-nudged phases, both sweep orders, per-member sweeps, γ and β."""
+    from rules.chl import couplings, initial_state
+    from rules.chl import relax as torch_relax
+    from rules.kernels import energy_relax
+
+    net, params, x, target = energy_population(output)
+    c = couplings(net, params, ENERGY_GAMMA)
+    assert (c.out_self is not None) == (output == "identity")  # the exact solve is covered
+    start = torch_relax(net, c, initial_state(net, x, torch.float32), 2)
+    beta = ENERGY_BETA.view(-1, 1, 1)
+    phases = {"free": {}, "clamped": {"target": target},
+              "plus": {"target": target, "beta": beta}, "minus": {"target": target, "beta": -beta}}
+    for down_first in (False, True):
+        for name, phase in phases.items():
+            expected = per_member_torch(net, c, start, SWEEPS, down_first=down_first, **phase)
+            mine = energy_relax.relax(net, c, start.clone(), SWEEPS, down_first=down_first,
+                                      solver=solver, **phase)
+            torch.testing.assert_close(mine, expected, atol=1e-4, rtol=0, msg=name)
+            hidden = slice(net.n_inputs, net.offsets()[net.depth])
+            assert (expected[:, :, hidden] - start[:, :, hidden]).abs().max() > 1e-2, name
+
+
+@pytest.mark.parametrize("rule_name", ["ep", "chl"])
+def test_energy_updates_match_the_torch_path(rule_name):
+    """The rule's weight, bias and recurrent updates, kernel='triton' vs kernel='torch'."""
+    import rules
+
+    net, params, x, target = energy_population("identity")
+    y = target.argmax(dim=2)
+    hyper = [{"lr": 1e-3, "init_scale": 1.0, "beta": float(abs(b))} for b in ENERGY_BETA]
+    results = []
+    for kernel in ("torch", "triton"):
+        rule = rules.get_rule(rule_name, {"free_steps": 3, "nudge_steps": 2, "kernel": kernel})
+        state = rule.init_state(net, params, hyper, [0, 1, 2, 3])
+        results.append(rule.energy_updates(net, params, state, x, y))
+    (dw, db, dr, loss), (dw_k, db_k, dr_k, loss_k) = results
+    assert dr is not None and dr.abs().max() > 0  # the recurrent updates are compared too
+    for a, b in zip([*dw, *db, dr, loss], [*dw_k, *db_k, dr_k, loss_k], strict=True):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("rule_name", ["ep", "chl"])
+def test_energy_rules_train_the_same_with_the_kernel_as_with_torch(rule_name):
+    """A short fit on digits through the rule, kernel='triton' (interpreted) vs 'torch'."""
+    from netkit import digits_subset
+
+    import rules
+
+    data = digits_subset(n_train=64, n_valid=32)
+    net = stack([compile_genome(mlp([64, 8, 10], "tanh")),
+                 compile_genome(mlp([64, 6, 5, 10], "relu"))])
+    budget = rules.Budget(epochs=1, batch_size=32, patience=1)
+    fits = [rules.get_rule(rule_name, {"free_steps": 3, "nudge_steps": 2, "kernel": k})
+            .fit(net, data, None, budget, [1, 2]) for k in ("torch", "triton")]
+    for a, b in zip(fits[0].params.tensors(), fits[1].params.tensors(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    assert fits[0].valid_accuracy == pytest.approx(fits[1].valid_accuracy, abs=1e-9)
+
+
+@pytest.mark.parametrize("rule_name", ["ep", "chl"])
+def test_energy_kernel_option_is_checked(rule_name):
+    import rules
+    from rules.registry import RuleOptionError
+
+    with pytest.raises(RuleOptionError, match=f"rule {rule_name}: option kernel must be one of"):
+        rules.get_rule(rule_name, {"kernel": "gpu"})
+    assert rules.get_rule(rule_name).options()["kernel"] == "auto"
+
+
+def test_auto_falls_back_to_torch_only_when_the_gpu_cannot_hold_the_kernel():
+    from triton.runtime.errors import OutOfResources
+
+    from rules.kernels.dispatch import run_fused
+
+    def too_big():
+        raise OutOfResources(300_000, 232_448, "shared memory")
+
+    with pytest.warns(RuntimeWarning, match="rule ep: the fused kernel does not fit"):
+        assert run_fused("ep", "auto", too_big, lambda: "torch") == "torch"
+    with pytest.raises(OutOfResources):  # asked for explicitly: the error stands
+        run_fused("ep", "triton", too_big, lambda: "torch")
+
+    def broken():
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):  # anything else is never hidden
+        run_fused("ep", "auto", broken, lambda: "torch")
+    assert run_fused("pc", "auto", lambda: "fused", lambda: "torch") == "fused"

@@ -53,7 +53,8 @@ def test_relaxation_modules_differ_from_a_feedforward_pass():
 
 def test_options_are_typed_and_reach_the_rule():
     ep = rules.get_rule("ep", {"free_steps": 20, "symmetric": False})
-    assert ep.options() == {"free_steps": 20, "nudge_steps": 4, "symmetric": False}
+    assert ep.options() == {"free_steps": 20, "nudge_steps": 4, "symmetric": False,
+                            "kernel": "auto"}
     assert rules.get_rule("chl", {"gamma": 1}).gamma == 1.0
     assert rules.get_rule("ff", {"label_value": 4.0}).options() == {"label_value": 4.0}
     assert rules.get_rule("bp").options() == {}

@@ -67,7 +67,7 @@ def dense_problem(net: Net, params: Params, x: torch.Tensor, start: list[torch.T
     codes = torch.cat(list(net.activation_codes), dim=1).clone()  # [P, R]
     real = torch.cat(list(net.neuron_masks), dim=1)
     codes[real == 0] = -1
-    move = torch.zeros(P, R, dtype=x.dtype)
+    move = torch.zeros(P, R, dtype=x.dtype, device=x.device)
     move[:, : offsets[depth] - n0] = real[:, : offsets[depth] - n0]
     return {"A": A.contiguous(), "C": C.contiguous(), "S": S, "codes": codes.to(torch.int32),
             "move": move.contiguous(), "rows": R}

@@ -1,0 +1,67 @@
+"""Which relaxation path a rule takes: the one home of the ``kernel`` rule option.
+
+pc, ep and chl each take ``kernel = auto | torch | triton``. ``torch`` is the reference
+path; ``triton`` runs the fused kernel (compiled on CUDA tensors, or Triton's CPU
+interpreter when ``TRITON_INTERPRET=1``, which is for checking, not speed); ``auto`` picks
+Triton only where it can pay off — CUDA tensors with triton importable — and torch elsewhere.
+Both paths agree within 1e-4 (tests/test_kernels.py), so the choice changes speed, not
+results, and ``auto`` is the default.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+from rules.kernels import interpreting, triton_available
+from rules.registry import RuleOptionError
+
+KERNELS = ("auto", "torch", "triton")
+T = TypeVar("T")
+
+
+def check_kernel(rule: str, kernel: str) -> str:
+    """``kernel`` if it is one of :data:`KERNELS`, else a :class:`RuleOptionError` naming
+    the rule and the option."""
+    if kernel not in KERNELS:
+        raise RuleOptionError(f"rule {rule}: option kernel must be one of {list(KERNELS)}, "
+                              f"got {kernel!r}")
+    return kernel
+
+
+def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool) -> bool:
+    """Whether this minibatch's relaxation runs in the Triton kernel. ``fits`` says whether
+    the kernel can take this net at all (size, depth); an explicit ``triton`` that cannot
+    run at all (no triton, or CPU tensors without the interpreter) is an error, not a
+    silent fallback, while a net that does not fit falls back to torch."""
+    if kernel == "torch":
+        return False
+    if kernel == "auto":
+        return fits and x.is_cuda and triton_available()
+    if not triton_available():
+        raise RuntimeError(f"rule {rule}: option kernel='triton' needs triton installed "
+                           "(pip install triton)")
+    if not (x.is_cuda or interpreting()):
+        raise RuntimeError(f"rule {rule}: compiled Triton kernels need CUDA tensors; on the "
+                           "CPU set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
+    return fits
+
+
+def run_fused(rule: str, kernel: str, fused: Callable[[], T], reference: Callable[[], T]) -> T:
+    """``fused()``; under ``kernel = auto``, ``reference()`` (the torch path, with a
+    warning) if the GPU cannot hold the kernel's on-chip tile (Triton's ``OutOfResources``,
+    raised at compile time, before anything is written), so the default never fails a run
+    the torch path can do. An explicit ``triton`` raises it."""
+    try:
+        return fused()
+    except Exception as exc:
+        from triton.runtime.errors import OutOfResources
+
+        if kernel != "auto" or not isinstance(exc, OutOfResources):
+            raise
+        warnings.warn(f"rule {rule}: the fused kernel does not fit this GPU ({exc}); "
+                      "relaxing with torch", RuntimeWarning, stacklevel=2)
+        return reference()
