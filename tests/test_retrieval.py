@@ -92,7 +92,8 @@ def test_exports_rebuild_the_rule_with_the_runs_options(tmp_path, capsys):
     run = evolve.search(tiny_iris(tmp_path, "ep", rule={"name": "ep",
                                                         "options": {"free_steps": 3}}))
     arch = export_with_cli(run, tmp_path / "ep.safetensors", capsys)
-    assert arch.rule_options == {"free_steps": 3, "nudge_steps": 4, "symmetric": True}
+    assert arch.rule_options == {"free_steps": 3, "nudge_steps": 4, "symmetric": True,
+                                 "gamma": 0.1}
     assert run.description.rule.options == arch.rule_options
     assert arch.to_module().rule.free_steps == 3
 
