@@ -141,7 +141,8 @@ def test_chl_at_its_default_gamma_follows_bp_after_training():
 
 
 # -- ep -------------------------------------------------------------------------------------
-def ep_cosines(free_steps: int, nudge_steps: int, n: Net, params: Params) -> list[float]:
+def ep_cosines(free_steps: int, nudge_steps: int, n: Net, params: Params,
+               gamma: float = 0.1) -> list[float]:
     x, y = held_out()
     defaults = EP().hyperparameters().defaults()
 
@@ -150,15 +151,20 @@ def ep_cosines(free_steps: int, nudge_steps: int, n: Net, params: Params) -> lis
         dw, db, _, _ = rule.energy_updates(n, params, state, x, y)
         return masked(n, dw, db)
 
-    exact = update(EP(free_steps=200, nudge_steps=200), 0.01)
-    return block_cosines(update(EP(free_steps, nudge_steps), defaults["beta"]), exact)
+    exact = update(EP(free_steps=200, nudge_steps=200, gamma=gamma), 0.01)
+    return block_cosines(update(EP(free_steps, nudge_steps, gamma=gamma), defaults["beta"]),
+                         exact)
 
 
 def test_ep_at_its_default_sweeps_reaches_its_equilibrium_estimate_after_training():
+    """At the defaults (γ = 0.1, 8/4 sweeps) the update matches the equilibrium estimate
+    (measured min cosine 0.998; with γ = 0.1 even 2/1 sweeps do). With full feedback
+    (γ = 1), 2/1 sweeps are far from equilibrium and fail the same check."""
     rule = rules.get_rule("ep")
+    assert rule.gamma == 0.1
     n, params, _ = trained(rule, {}, epochs=2)
-    assert min(ep_cosines(rule.free_steps, rule.nudge_steps, n, params)) > 0.93
-    assert min(ep_cosines(2, 1, n, params)) < 0.8  # far from equilibrium: the check fails
+    assert min(ep_cosines(rule.free_steps, rule.nudge_steps, n, params)) > 0.95
+    assert min(ep_cosines(2, 1, n, params, gamma=1.0)) < 0.8
 
 
 # -- fa, dfa, lra ---------------------------------------------------------------------------
