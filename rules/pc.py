@@ -41,7 +41,7 @@ Design choices and why:
   block). At Π_L = 1 the hidden states absorb part of the output error,
   ``ε_L = (I + J Jᵀ)⁻¹ (y − μ_L)`` (J = ∂μ_L/∂hidden states): on one hidden level that
   costs nothing (digits 64-128-10 trained alike for Π_L ∈ {1, 0.1, 0.01}; Adam divides out
-  the scale), but as training grows J the update drifts from bp's — after 3 epochs on
+  the scale), but as training grows J the update drifts from bp's — after 3-4 epochs on
   mnist1d 40-128-128-10 the top block's cosine with bp's gradient is ~0.84 at Π_L = 1 and
   > 0.99 at 0.01 (tests/test_rule_fidelity.py). Chosen on mnist1d's seed-7 *validation*
   split (40-256-256-10, 30 epochs; a seed benchmarks/rules.py does not report):
