@@ -1,20 +1,28 @@
-"""Learning rules side by side: test accuracy, training time relative to bp, samples/s.
+"""Learning rules side by side: test and training accuracy, the margin above a net whose
+hidden levels never learn, training time relative to bp, samples/s.
 
 Every rule trains the *same* fixed topology with the *same* epoch budget, batch size and
 seeds on a data set, with its default hyperparameters (no per-rule tuning here, so the table
 says what a search gets out of the box):
 
-- digits: 64-128-10 (relu), mnist1d: 40-100-100-10 (relu), and any ``--data FILE``
-  (.npz/.csv/.parquet) with one hidden group of 128;
-- seeds 0, 1, 2 (mean ± sd of test accuracy at the best-validation epoch);
+- digits: 64-128-10 (relu); mnist1d: 40-256-256-10 (relu, the MNIST-1D paper's MLP) and
+  40-100-100-10; any ``--data FILE`` (.npz/.csv/.parquet) with one hidden group of 128;
+- seeds 0, 1, 2 (mean ± sd of accuracy at the best-validation epoch; the defaults were
+  chosen on seed 7's validation split, see docs/rules.md, so no reported seed chose them);
+- "frozen": the frozen-hidden control (rules/ablation.py) — the same net and budget with
+  only the output level trained (bp, hidden levels kept at their random init). A rule's
+  margin over it is what its hidden-level learning adds;
+- train: accuracy on the whole training split with the best-validation parameters;
 - time: wall seconds per fit, and the ratio to bp's in the same run; samples/s = training
   samples × epochs trained / seconds.
 
     python benchmarks/rules.py [--quick] [--json PATH] [--data FILE] [--rules pc,bp,...]
+                               [--tasks digits,mnist1d] [--seeds 0,1,2]
 
 ``--quick``: digits only, 2 seeds, 15 epochs (a few minutes on 2 cores).
-Goals from the issue (not thresholds): digits bp >= 97%, pc >= 96%, fa/dfa >= 95%,
-ep/chl/lra >= 94%, dtp/ff >= 92%; mnist1d bp >= 66% and every rule within 10 points of bp.
+Goals (not thresholds): digits bp >= 97%, pc >= 96%, fa/dfa >= 95%, ep/chl/lra >= 94%,
+dtp/ff >= 92%; mnist1d 40-256-256-10: bp >= 66%, pc/chl/lra within 3 points of bp, fa/dfa
+within 8, ep within 10, every rule >= 10 points above the frozen control.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import torch  # noqa: E402
 
 import rules  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
+from rules.ablation import frozen_hidden_control  # noqa: E402
 from search_spaces.compile import compile_genome  # noqa: E402
 from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
 
@@ -47,18 +56,30 @@ def mlp(sizes: list[int], activation: str = "relu") -> Genome:
                                       for i in range(len(ids) - 1)))
 
 
+CONTROL = "frozen"  # the frozen-hidden control's row name
+
+
 def fit_once(rule_name: str, task, genome: Genome, budget: rules.Budget, seed: int) -> dict:
-    rule = rules.get_rule(rule_name)
+    rule = frozen_hidden_control() if rule_name == CONTROL else rules.get_rule(rule_name)
     net = compile_genome(genome)
     started = time.perf_counter()
     fit = rule.fit(net, task, {}, budget, [seed])
     seconds = time.perf_counter() - started
     with torch.no_grad():
         test = float(rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y)[0])
+        train = float(rules.accuracy(rule.predict(net, fit.params, task.train.x),
+                                     task.train.y)[0])
+    ok = fit.status[0] == "ok"
     samples = task.train.x.shape[0] * fit.epochs[0]
-    return {"test_accuracy": test if fit.status[0] == "ok" else float("nan"),
+    return {"test_accuracy": test if ok else float("nan"),
+            "train_accuracy": train if ok else float("nan"),
             "status": fit.status[0], "seconds": seconds, "epochs": fit.epochs[0],
             "samples_per_s": samples / seconds}
+
+
+def summary(runs: list[dict], key: str) -> tuple[float, float]:
+    values = [r[key] for r in runs]
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def main() -> None:
@@ -68,50 +89,66 @@ def main() -> None:
     parser.add_argument("--data", metavar="FILE", help="also benchmark a user data file")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--rules", help="comma-separated subset (default: all)")
+    parser.add_argument("--tasks", help="comma-separated built-in tasks (default: digits, "
+                        "and mnist1d unless --quick)")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2; --quick 0,1)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    names = args.rules.split(",") if args.rules else rules.available()
-    if "bp" not in names:
-        names = ["bp", *names]
-    seeds = [0, 1] if args.quick else [0, 1, 2]
+    names = args.rules.split(",") if args.rules else list(rules.available())
+    names = ["bp", CONTROL, *[n for n in names if n not in ("bp", CONTROL)]]
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else (
+        [0, 1] if args.quick else [0, 1, 2])
     epochs = 15 if args.quick else 30
-    datasets = [("digits", [64, 128, 10])]
-    if not args.quick:
-        datasets.append(("mnist1d", [40, 100, 100, 10]))
+    nets = {"digits": [[64, 128, 10]], "mnist1d": [[40, 256, 256, 10], [40, 100, 100, 10]]}
+    tasks = args.tasks.split(",") if args.tasks else (
+        ["digits"] if args.quick else ["digits", "mnist1d"])
+    datasets = [(t, sizes) for t in tasks for sizes in nets[t]]
     if args.data:
         datasets.append((args.data, None))
     results: dict[str, dict[str, dict]] = {}
     for data_name, sizes in datasets:
         budget = rules.Budget(epochs=epochs, batch_size=32, patience=epochs)
-        results[data_name] = {}
+        key = data_name if sizes is None else f"{data_name} {'-'.join(map(str, sizes))}"
+        results[key] = {}
         for rule_name in names:
             runs = []
             for seed in seeds:
                 task = load_task(data_name, seed=seed, label_column=args.label_column)
                 layout = sizes or [task.n_features, 128, task.n_classes]
                 runs.append(fit_once(rule_name, task, mlp(layout), budget, seed))
-            accs = [r["test_accuracy"] for r in runs]
-            results[data_name][rule_name] = {
-                "topology": "-".join(map(str, layout)), "epochs": epochs, "seeds": seeds,
-                "runs": runs, "mean": statistics.fmean(accs),
-                "sd": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            mean, sd = summary(runs, "test_accuracy")
+            train_mean, train_sd = summary(runs, "train_accuracy")
+            results[key][rule_name] = {
+                "data": data_name, "topology": "-".join(map(str, layout)), "epochs": epochs,
+                "seeds": seeds, "runs": runs, "mean": mean, "sd": sd,
+                "train_mean": train_mean, "train_sd": train_sd,
                 "seconds": statistics.fmean(r["seconds"] for r in runs),
                 "samples_per_s": statistics.fmean(r["samples_per_s"] for r in runs),
             }
-            print(f"  {data_name:<10} {rule_name:<4} {results[data_name][rule_name]['mean']:.4f}",
+            print(f"  {key:<22} {rule_name:<6} test {mean:.4f} train {train_mean:.4f}",
                   flush=True)
-    print(f"\n{'data':<10} {'rule':<5} {'topology':<16} {'test acc':>16} {'s/fit':>7} "
-          f"{'x bp':>6} {'samples/s':>10}")
-    for data_name, by_rule in results.items():
-        bp_seconds = by_rule["bp"]["seconds"]
+            if args.json:  # written as it goes: a long run that is stopped keeps its rows
+                write_json(args.json, results)
+    print(f"\n{'data':<9} {'topology':<15} {'rule':<6} {'test acc':>14} {'train acc':>14} "
+          f"{'-frozen':>8} {'-bp':>6} {'s/fit':>7} {'x bp':>5} {'samples/s':>10}")
+    for by_rule in results.values():
+        bp, frozen = by_rule["bp"], by_rule[CONTROL]
         for rule_name, r in by_rule.items():
-            r["time_vs_bp"] = r["seconds"] / bp_seconds
-            acc = f"{100 * r['mean']:.1f} ± {100 * r['sd']:.1f}%"
-            print(f"{data_name:<10} {rule_name:<5} {r['topology']:<16} {acc:>16} "
-                  f"{r['seconds']:>7.2f} {r['time_vs_bp']:>6.2f} {r['samples_per_s']:>10.0f}")
+            r["time_vs_bp"] = r["seconds"] / bp["seconds"]
+            r["margin_over_frozen"] = r["mean"] - frozen["mean"]
+            r["gap_to_bp"] = r["mean"] - bp["mean"]
+            test = f"{100 * r['mean']:.1f} ± {100 * r['sd']:.1f}"
+            train = f"{100 * r['train_mean']:.1f} ± {100 * r['train_sd']:.1f}"
+            print(f"{r['data']:<9} {r['topology']:<15} {rule_name:<6} {test:>14} {train:>14} "
+                  f"{100 * r['margin_over_frozen']:>+8.1f} {100 * r['gap_to_bp']:>+6.1f} "
+                  f"{r['seconds']:>7.2f} {r['time_vs_bp']:>5.2f} {r['samples_per_s']:>10.0f}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+        write_json(args.json, results)
+
+
+def write_json(path: str, results: dict) -> None:
+    with open(path, "w") as fh:
+        json.dump(results, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def test_exports_rebuild_the_rule_with_the_runs_options(tmp_path, capsys):
                                                         "options": {"free_steps": 3}}))
     arch = export_with_cli(run, tmp_path / "ep.safetensors", capsys)
     assert arch.rule_options == {"free_steps": 3, "nudge_steps": 4, "symmetric": True,
-                                 "kernel": "auto"}
+                                 "gamma": 0.1, "kernel": "auto"}
     assert run.description.rule.options == arch.rule_options
     assert arch.to_module().rule.free_steps == 3
 

@@ -54,7 +54,8 @@ def test_relaxation_modules_differ_from_a_feedforward_pass():
 def test_options_are_typed_and_reach_the_rule():
     ep = rules.get_rule("ep", {"free_steps": 20, "symmetric": False})
     assert ep.options() == {"free_steps": 20, "nudge_steps": 4, "symmetric": False,
-                            "kernel": "auto"}
+                            "gamma": 0.1, "kernel": "auto"}
+    assert rules.get_rule("ep", {"gamma": 1}).gamma == 1.0
     assert rules.get_rule("chl", {"gamma": 1}).gamma == 1.0
     assert rules.get_rule("ff", {"label_value": 4.0}).options() == {"label_value": 4.0}
     assert rules.get_rule("bp").options() == {}
@@ -66,6 +67,7 @@ def test_options_are_typed_and_reach_the_rule():
     ("ep", {"symmetric": 1}, "symmetric expects a bool"),
     ("chl", {"gamma": "big"}, "gamma expects a float"),
     ("chl", {"gamma": float("nan")}, "gamma must be finite"),
+    ("ep", {"gamma": 0.0}, "gamma must be in"),
     ("bp", {"anything": 1}, "its options are: none"),
 ])
 def test_bad_options_name_the_rule_and_key(name, options, needle):

@@ -91,7 +91,9 @@ def test_weight_update_of_a_level_is_local():
     x, y = data(net, batch=9)
     state = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [5])
     dw, db, loss = RULE.updates(net, params, state, x, y)
-    states = relax(net, params, x, one_hot(y, net.n_outputs), 20, 0.1).states
+    precision = RULE.hyperparameters().defaults()["output_precision"]
+    states = relax(net, params, x, one_hot(y, net.n_outputs), 20, 0.1,
+                   output_precision=precision).states
     m = 2  # the middle level: inputs from level 0 (skip) and level 1
     lower = torch.cat(states[:m], dim=2)
     z = lower @ (params.weights[m - 1] * net.masks[m - 1]).transpose(1, 2) \
@@ -109,7 +111,7 @@ def test_weight_update_of_a_level_is_local():
         if k != m - 1:
             other.weights[k].normal_()
             other.biases[k].normal_()
-    dw2, db2, _ = local_updates(net, other, states)
+    dw2, db2, _ = local_updates(net, other, states, output_precision=precision)
     assert torch.allclose(dw2[m - 1], dw[m - 1], atol=1e-6)
     assert torch.allclose(db2[m - 1], db[m - 1], atol=1e-6)
     assert not torch.allclose(dw2[0], dw[0], atol=1e-4)
@@ -151,26 +153,71 @@ def test_relaxed_update_equals_bp_gradient_in_the_weak_output_precision_limit():
 
 
 def test_the_rules_own_update_is_close_to_bp():
-    """The rule as trained (full clamp, Π_L = 1, T = 20, γ = 0.1) is only an approximation
-    of bp: over 10 random nets the cosine with bp's squared-error gradient measured 0.81-0.97
-    (mean 0.92). This guards that it stays a bp-like descent direction, not equivalence."""
+    """The rule as trained (full clamp, default Π_L = 0.01, T = 20, γ = 0.1), block by block
+    (a whole-vector cosine is carried by the top block: one relaxation step, or hidden
+    updates zeroed, passed the old whole-vector check): over 10 random nets every block's
+    cosine with bp's squared-error gradient stays well above zero; one relaxation step
+    leaves the lower levels with errors that reached them only through skip edges, and
+    fails the same check.
+    tests/test_rule_fidelity.py checks it again after training."""
     net = compile_genome(skip_net())
-    cosines = []
-    for seed in range(10):
-        params = init_params(net, [seed], [1.5])
-        x, y = data(net, batch=11, seed=seed)
-        state = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [seed])
-        dw, db, _ = RULE.updates(net, params, state, x, y)
-        pc = torch.cat([(d * m).flatten() for d, m in zip(dw, net.masks)]
-                       + [d.flatten() for d in db])
-        bp = torch.cat([g.flatten() for g in bp_squared_error_gradients(net, params, x, y)])
-        cosines.append(cosine(pc, bp))
-    assert min(cosines) > 0.75 and sum(cosines) / len(cosines) > 0.88, cosines
+
+    def worst(steps: int) -> float:
+        out = []
+        for seed in range(10):
+            params = init_params(net, [seed], [1.5])
+            x, y = data(net, batch=11, seed=seed)
+            hyper = {**RULE.hyperparameters().defaults(), "steps": steps}
+            state = RULE.init_state(net, params, [hyper], [seed])
+            dw, db, _ = RULE.updates(net, params, state, x, y)
+            blocks = [*(d * m for d, m in zip(dw, net.masks)), *db]
+            bp = bp_squared_error_gradients(net, params, x, y)
+            out += [cosine(d, g) for d, g in zip(blocks, bp)]
+        return min(out)
+
+    assert worst(20) > 0.6, worst(20)  # measured 0.68 (deep skip nets at init, T = 20)
+    assert worst(1) < 0.45, worst(1)  # measured 0.29
 
 
 def test_hyperparameters_have_defaults_and_bounds():
     space = RULE.hyperparameters()
-    assert set(space.names()) == {"lr", "init_scale", "steps", "state_step"}
+    assert set(space.names()) == {"lr", "init_scale", "steps", "state_step", "output_precision"}
+    assert by_name_default(space, "output_precision") == 0.01
     by_name = {p.name: p for p in space.params}
     assert by_name["steps"].integer and by_name["state_step"].log and by_name["lr"].log
     assert space.resolve({"steps": 7.4})["steps"] == 7.0
+
+
+def by_name_default(space, name: str) -> float:
+    return {p.name: p.default for p in space.params}[name]
+
+
+def test_output_precision_is_per_member_and_the_dense_problem_weighs_it_alike():
+    """Π_L per member: a batch of two members with Π_L = 1 and 0.01 relaxes like each alone,
+    and the fused kernel's dense problem rescaled by weigh_output relaxes (in its torch
+    statement, relax_dense_torch) to the same states as relax() (linear output level)."""
+    from rules.kernels import pc_relax
+    from rules.pc import weigh_output
+    from search_spaces.compile import stack
+
+    genome = skip_net()
+    net = stack([compile_genome(genome)] * 2)
+    params = init_params(net, [1, 1], [1.5, 1.5])
+    x, y = data(net, batch=9)
+    x = x[0]
+    target = one_hot(y, net.n_outputs)
+    precision = torch.tensor([1.0, 0.01])
+    both = relax(net, params, x, target, 20, 0.1, output_precision=precision).states
+    for p, value in enumerate(precision.tolist()):
+        one = compile_genome(genome)
+        alone = relax(one, init_params(one, [1], [1.5]), x, target[p:p + 1], 20, 0.1,
+                      output_precision=value).states
+        for level in (1, 2):
+            assert torch.allclose(both[level][p], alone[level][0], atol=1e-6), (p, level)
+    assert not torch.allclose(both[1][0], both[1][1], atol=1e-3)  # Π_L matters
+    start = relax(net, params, x, target, 0, 0.0).states
+    problem = weigh_output(net, pc_relax.dense_problem(net, params, x, start), precision)
+    dense = pc_relax.relax_dense_torch(problem, torch.tensor([20, 20]), torch.tensor([0.1, 0.1]))
+    states = pc_relax.states_from_dense(net, dense, x, target)
+    for level in (1, 2):
+        assert torch.allclose(states[level], both[level], atol=1e-5), level
