@@ -88,10 +88,9 @@ def thirds(rows: list[dict[str, Any]], gene: str, axis: tuple[float, float, bool
         x = r["genes"].get(gene)
         if x is None:
             continue
-        if log and x <= 0:  # no hidden unit: below any log range
-            t = 0.0
-        else:
-            t = (f(x) - lo) / (hi - lo) if hi > lo else 0.0
+        t = 0.0  # no hidden unit (below any log range), or a range of one value
+        if hi > lo and not (log and x <= 0):
+            t = (f(x) - lo) / (hi - lo)
         out[min(2, max(0, int(t * 3)))].append(r)
     return out
 

@@ -183,8 +183,8 @@ class LayeredSpace:
         """Genome and hyperparameters of an internal position over :attr:`dims`."""
         internal = list(internal)
         k = len(self.widths)
-        widths = (list(self.fixed_widths) if self.fixed_widths
-                  else [int(d.to_value(x)) for d, x in zip(self.widths, internal[:k], strict=True)])
+        widths = list(self.fixed_widths) or [int(d.to_value(x)) for d, x
+                                             in zip(self.widths, internal[:k], strict=True)]
         activation = None
         for d, x in zip(self.activation, internal[k:], strict=False):
             activation = self.space.settings.hidden_activations[int(d.to_value(x))]
