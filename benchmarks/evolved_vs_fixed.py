@@ -28,9 +28,11 @@ with validation accuracy (what the search optimised) and once with test accuracy
 It writes JSON (settings, every fixed MLP's and front member's numbers, the verdicts), a PNG
 (test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
 and rule), prints a table, and keeps the run records under ``--runs`` for
-benchmarks/stability.py.
+benchmarks/stability.py; ``--reuse`` reads the finished runs there instead of running them
+again (the full figures ran one process per task, then combined them with ``--reuse``).
 
-    python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH] [--runs DIR]
+    python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
+                                          [--runs DIR [--reuse]]
 
 Full run (docs/science.md): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
@@ -166,9 +168,22 @@ def hypervolume(points: list[tuple[float, float]], references: dict[str, float])
 
 
 # -- one task and rule ------------------------------------------------------------------------
+def search(args: argparse.Namespace, config: SearchConfig) -> evolve.Run:
+    """The run ``config`` describes; with ``--reuse``, the one already under ``--runs`` if its
+    recorded config is this one and it ran every generation (a run cut short is refused)."""
+    path = Path(config.out) / config.run_id
+    if args.reuse and path.exists():
+        run = evolve.load_run(path)
+        if run.config != config or run.completed_generations() < config.generations:
+            raise SystemExit(f"--reuse: {path} is not a finished run of these settings "
+                             f"(move it away to run it again)")
+        return run
+    return evolve.search(config, reporters=())
+
+
 def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     started = time.perf_counter()
-    evolved_run = evolve.search(evolved_config(args, task, rule), reporters=())
+    evolved_run = search(args, evolved_config(args, task, rule))
     spent = evolved_run.evaluations().num_rows
     front = front_members(evolved_run)
     references = evolved_run.references()
@@ -176,7 +191,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     for depth in args.depths:
         for width in args.widths:
             widths = (width,) * depth
-            run = evolve.search(fixed_config(args, task, rule, widths, spent), reporters=())
+            run = search(args, fixed_config(args, task, rule, widths, spent))
             fixed.append({"widths": list(widths), **fixed_pick(run)})
     tuned = [f for f in fixed if f["ok"]]
     for f in tuned:
@@ -284,9 +299,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hardware", default="loihi")
     p.add_argument("--runs", type=Path, help="where the run records go (default: a temporary "
                    "folder, removed at the end)")
+    p.add_argument("--reuse", action="store_true", help="read runs already under --runs "
+                   "instead of running them again (e.g. to combine tasks run separately)")
     p.add_argument("--json", type=Path)
     p.add_argument("--png", type=Path)
     args = p.parse_args(argv)
+    if args.reuse and args.runs is None:
+        p.error("--reuse needs --runs")
     full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
             "depths": [1, 2, 3], "widths": [16, 64], "tuning_population": 10}
     quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,

@@ -139,6 +139,23 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
                  for g in evolve.load_run(path).evaluations().column("genome").to_pylist()}
         assert sizes == {tuple(int(w) for w in path.name.split("-")[-1].split("x"))}
 
+    # --reuse reads the same runs back to the same comparison, and refuses other settings
+    again = tmp_path / "again.json"
+    script = [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--quick",
+              "--runs", str(runs), "--reuse"]
+    result = subprocess.run([*script, "--json", str(again)], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    reread = json.loads(again.read_text())
+
+    def without_wall(results):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in results]
+
+    assert without_wall(reread["results"]) == without_wall(data["results"])
+    result = subprocess.run([*script, "--generations", "3", "--json", str(again)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode != 0 and "is not a finished run of these settings" in result.stderr
+
     stab = tmp_path / "stab.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "stability.py"), "--runs", str(runs),
