@@ -29,16 +29,20 @@ It writes JSON (settings, every fixed MLP's and front member's numbers, the verd
 (test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
 and rule), prints a table, and keeps the run records under ``--runs`` for
 benchmarks/stability.py; ``--reuse`` reads the finished runs there instead of running them
-again (the full figures ran one process per task, then combined them with ``--reuse``).
+again (to redraw the figure or recompute the JSON).
 
     python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
                                           [--runs DIR [--reuse]]
 
-Full run (docs/science.md): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
+Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
-config's training budget (15 epochs, patience 5). ``--quick`` (seconds; the benchmark test
-runs it): task digits, rules bp and dfa, population 6, generations 2, depths 1 2 × widths 8
-32, tuning population 4, training 2 epochs with patience 1.
+config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
+task on a shared 2-core machine: digits with these defaults, mnist1d (costlier per
+evaluation) with ``--population 12 --generations 4``.
+
+``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
+6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
+patience 1.
 """
 
 from __future__ import annotations
