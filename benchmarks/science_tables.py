@@ -5,6 +5,7 @@ Each table sits in docs/science.md between ``<!-- table:NAME -->`` and ``<!-- /t
 ``--write`` replaces those blocks, ``--check`` exits 1 when one differs (tests/test_docs.py
 runs the check). Tables:
 
+- ``headline``: one sentence, how many rules win;
 - ``verdicts``: per task and rule, the best fixed MLP against the evolved front's pick at
   matched energy (benchmarks/evolved_vs_fixed.py's JSON, one file per task);
 - ``grid``: every fixed MLP's verdict;
@@ -46,6 +47,22 @@ def pct(x: float | None) -> str:
 
 def mlp(f: dict[str, Any]) -> str:
     return "-".join(map(str, f["widths"])) + f" {f['activation']}"
+
+
+def headline(evf: dict[str, Any]) -> list[str]:
+    """How many rules' evolved fronts beat the best fixed MLP at matched energy."""
+    tasks: dict[str, dict[str, str]] = {}
+    for r in evf["results"]:
+        tasks.setdefault(r["rule"], {})[r["task"]] = r["verdict_vs_best"]
+    every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
+    some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
+    no_loss = [rule for rule, v in tasks.items() if all(x != "loss" for x in v.values())]
+    names = sorted({t for v in tasks.values() for t in v})
+    return [f"Of {len(tasks)} rules on {' and '.join(names)}, the evolved front beats the best "
+            f"fixed MLP at matched energy (test accuracy) on every task for **{len(every)}** "
+            f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
+            f"({', '.join(some) or 'none'}), and is at least level on every task for "
+            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'})."]
 
 
 def verdicts(evf: dict[str, Any]) -> list[str]:
@@ -138,9 +155,9 @@ def limits(evf: dict[str, Any]) -> list[str]:
 
 
 def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
-    made = {"verdicts": verdicts(evf), "grid": grid(evf), "hypervolume": hypervolume(evf),
-            "topologies": topologies(evf), "stability": stability(stab),
-            "sensitivity": sensitivity(stab), "limits": limits(evf)}
+    made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
+            "hypervolume": hypervolume(evf), "topologies": topologies(evf),
+            "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
     return {k: "\n".join(v) + "\n" for k, v in made.items()}
 
 
