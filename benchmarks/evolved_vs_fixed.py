@@ -206,7 +206,9 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
-    return {"task": task, "rule": rule, "evaluations": spent, "front": front, "fixed": fixed,
+    test_size = evolved_run.description.task.split_sizes["test"]
+    return {"task": task, "rule": rule, "evaluations": spent, "test_size": test_size,
+            "front": front, "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -65,18 +66,26 @@ def headline(evf: dict[str, Any]) -> list[str]:
             f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'})."]
 
 
+def two_se(a: float, b: float, n: int) -> float:
+    """Two standard errors of the difference of two accuracies measured on ``n`` test
+    examples each (as independent proportions; the shared test set makes it conservative)."""
+    return 2 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+
+
 def verdicts(evf: dict[str, Any]) -> list[str]:
     out = [row("task", "rule", "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
                "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
-               "verdict"),
-           row(*["---"] * 9)]
+               "difference (pts) ± 2 SE", "verdict"),
+           row(*["---"] * 10)]
     for r in evf["results"]:
         b = r["best_fixed"]
         e = b["evolved"]
+        diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
+                f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
         out.append(row(r["task"], r["rule"], f"{r['evaluations']} / {b['evaluations']}",
                        mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
                        pct(e["test"]) if e else "–", f"{e['energy'] * 1e9:.0f}" if e else "–",
-                       f"**{r['verdict_vs_best']}**"))
+                       diff, f"**{r['verdict_vs_best']}**"))
     return out
 
 

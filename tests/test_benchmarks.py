@@ -122,7 +122,7 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     assert [(r["task"], r["rule"]) for r in data["results"]] == [("digits", "bp"),
                                                                   ("digits", "dfa")]
     for r in data["results"]:
-        assert len(r["fixed"]) == 4 and r["front"]
+        assert len(r["fixed"]) == 4 and r["front"] and r["test_size"] == 360  # digits' split
         for f in r["fixed"]:  # each MLP got at least the search's evaluations, in whole
             assert r["evaluations"] <= f["evaluations"] < r["evaluations"] + 4  # generations
             assert f["verdict"] in ("win", "tie", "loss") and 0 < f["test"] <= 1
