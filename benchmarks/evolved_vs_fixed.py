@@ -207,7 +207,8 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
     test_size = evolved_run.description.task.split_sizes["test"]
-    return {"task": task, "rule": rule, "evaluations": spent, "test_size": test_size,
+    return {"task": task, "rule": rule, "population": args.population,
+            "generations": args.generations, "evaluations": spent, "test_size": test_size,
             "front": front, "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "hypervolume": hv, "wall_s": time.perf_counter() - started}

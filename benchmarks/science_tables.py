@@ -31,9 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rules
 
+# appended, not prepended: benchmarks/rules.py must not shadow the rules package
+sys.path.append(str(Path(__file__).resolve().parent))
+import evolved_vs_fixed as evf_script  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-EVOLVED = [RESULTS / "evolved_vs_fixed_digits.json", RESULTS / "evolved_vs_fixed_mnist1d.json"]
+EVOLVED = sorted(RESULTS.glob("evolved_vs_fixed_full_*.json"))  # one per process that ran
 STABILITY = RESULTS / "stability_full.json"
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
@@ -73,16 +77,18 @@ def two_se(a: float, b: float, n: int) -> float:
 
 
 def verdicts(evf: dict[str, Any]) -> list[str]:
-    out = [row("task", "rule", "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
+    out = [row("task", "rule", "search (population × generations)",
+               "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
                "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
                "difference (pts) ± 2 SE", "verdict"),
-           row(*["---"] * 10)]
+           row(*["---"] * 11)]
     for r in evf["results"]:
         b = r["best_fixed"]
         e = b["evolved"]
         diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
                 f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
-        out.append(row(r["task"], r["rule"], f"{r['evaluations']} / {b['evaluations']}",
+        out.append(row(r["task"], r["rule"], f"{r['population']} × {r['generations']}",
+                       f"{r['evaluations']} / {b['evaluations']}",
                        mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
                        pct(e["test"]) if e else "–", f"{e['energy'] * 1e9:.0f}" if e else "–",
                        diff, f"**{r['verdict_vs_best']}**"))
@@ -163,6 +169,14 @@ def limits(evf: dict[str, Any]) -> list[str]:
     return out
 
 
+def order(result: dict[str, Any]) -> tuple[int, int, str, str]:
+    """Tasks, then rules, in the benchmark's order (unknown ones last, by name)."""
+    def at(names: list[str], name: str) -> int:
+        return names.index(name) if name in names else len(names)
+    return (at(evf_script.TASKS, result["task"]), at(evf_script.RULES, result["rule"]),
+            result["task"], result["rule"])
+
+
 def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
@@ -184,13 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,
                    help="evolved_vs_fixed.py JSON files; their results are concatenated")
     p.add_argument("--stability", type=Path, default=STABILITY)
+    p.add_argument("--png", type=Path, help="also draw every result's panel in one figure")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true")
     mode.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
-    evf = {"results": [r for path in args.evolved
-                       for r in json.loads(path.read_text())["results"]]}
+    results = [r for path in args.evolved for r in json.loads(path.read_text())["results"]]
+    evf = {"results": sorted(results, key=order)}
     made = tables(evf, json.loads(args.stability.read_text()))
+    if args.png:
+        evf_script.plot(evf["results"], args.png)
     doc = args.doc.read_text()
     new = render(doc, made)
     if args.check:
