@@ -282,6 +282,11 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{r['task']} · {r['rule']}", fontsize=9)
         ax.tick_params(labelsize=7)
+    done = {(tasks.index(r["task"]), rules_.index(r["rule"])) for r in results}
+    for i, row in enumerate(axes):
+        for j, ax in enumerate(row):
+            if (i, j) not in done:  # a task and rule that did not run
+                ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("energy per inference (J)", fontsize=8)
     for row in axes:
