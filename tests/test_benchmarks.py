@@ -119,3 +119,93 @@ def test_driver_benchmark_runs_and_reports_both_populations(tmp_path):
         assert r["evaluations"] >= r["population"] * 3 - 3 * 10  # elites are not re-asked
         assert r["resume_read_s"] > 0 and r["checkpoint_bytes"] > 0
     assert "ask+tell: population 1,000 / 100" in result.stdout
+
+
+def test_evolved_vs_fixed_picks_by_hand():
+    """Matched energy picks the front's best-validation member no costlier than the MLP;
+    the verdict compares test accuracy; the hypervolume is the archive's."""
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+    front = [{"valid": 0.90, "test": 0.80, "energy": 1e-7},
+             {"valid": 0.95, "test": 0.97, "energy": 3e-7},
+             {"valid": 0.99, "test": 0.93, "energy": 9e-7}]
+    assert evf.matched(front, 5e-7)["valid"] == 0.95
+    assert evf.matched(front, 9e-7)["valid"] == 0.99  # by validation, not by test
+    assert evf.matched(front, 5e-8) is None
+    fixed = {"test": 0.95}
+    assert evf.verdict(front[1], fixed) == "win" and evf.verdict(front[2], fixed) == "loss"
+    assert evf.verdict(None, fixed) == "loss" and evf.verdict({"test": 0.95}, fixed) == "tie"
+    refs = {"accuracy": 0.0, "energy": 1e-3}
+    # energy on log10: one point (acc a, energy 10^-7) dominates a * (log10(1e-3) + 7) = 4a
+    assert evf.hypervolume([(0.5, 1e-7)], refs) == pytest.approx(2.0)
+    assert evf.hypervolume([(0.5, 1e-7), (0.4, 1e-6)], refs) == pytest.approx(2.0)
+    assert evf.hypervolume([], refs) == 0.0
+
+
+def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path):
+    out, runs = tmp_path / "evf.json", tmp_path / "runs"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--quick",
+         "--json", str(out), "--runs", str(runs)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [(r["task"], r["rule"]) for r in data["results"]] == [("digits", "bp"),
+                                                                  ("digits", "dfa")]
+    for r in data["results"]:
+        assert len(r["fixed"]) == 4 and r["front"] and r["test_size"] == 360  # digits' split
+        for f in r["fixed"]:  # each MLP got at least the search's evaluations, in whole
+            assert r["evaluations"] <= f["evaluations"] < r["evaluations"] + 4  # generations
+            assert f["verdict"] in ("win", "tie", "loss") and 0 < f["test"] <= 1
+        best = max(r["fixed"], key=lambda f: (f["valid"], -f["energy"]))
+        assert r["best_fixed"] == best and r["verdict_vs_best"] == best["verdict"]
+        assert all(v > 0 for v in r["hypervolume"].values())
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "best fixed MLP" in result.stdout and "rules whose evolved front" in result.stdout
+    # every fixed MLP run froze its structure: one genome shape per run
+    import evolve
+    from search_spaces.genome import Genome
+    for path in runs.glob("*-fixed-*"):
+        sizes = {tuple(n.size for n in Genome.from_json(g).nodes if n.role == "hidden")
+                 for g in evolve.load_run(path).evaluations().column("genome").to_pylist()}
+        assert sizes == {tuple(int(w) for w in path.name.split("-")[-1].split("x"))}
+
+    # --reuse reads the same runs back to the same comparison, and refuses other settings
+    again = tmp_path / "again.json"
+    script = [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--quick",
+              "--runs", str(runs), "--reuse"]
+    result = subprocess.run([*script, "--json", str(again)], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    reread = json.loads(again.read_text())
+
+    def without_wall(results):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in results]
+
+    assert without_wall(reread["results"]) == without_wall(data["results"])
+    result = subprocess.run([*script, "--generations", "3", "--json", str(again)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode != 0 and "is not a finished run of these settings" in result.stderr
+
+    stab = tmp_path / "stab.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "stability.py"), "--runs", str(runs),
+         "--json", str(stab)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    studies = {s["rule"]: s for s in json.loads(stab.read_text())["rules"]}
+    assert set(studies) == {"bp", "dfa"}
+    for s in studies.values():
+        assert s["evaluations"] >= 10 + 4 * 12 and 0 <= s["diverged_all"] <= 1
+        assert s["box_samples"] == 4 * 4  # generation 0 of each fixed MLP's tuning run
+        assert set(s["genes"]) == {"lr", "init_scale", "hidden_neurons"}
+        assert -1 <= s["genes"]["lr"]["tasks"]["digits"]["spearman"] <= 1
+    assert stab.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stability_thirds_and_shares_by_hand():
+    stab = _load(ROOT / "benchmarks" / "stability.py")
+    rows = [{"genes": {"lr": x}, "diverged": d} for x, d in
+            [(1e-4, False), (5e-4, False), (2e-3, True), (1e-2, True), (1e-1, True)]]
+    parts = stab.thirds(rows, "lr", (1e-4, 1e-1, True))  # log thirds: 1e-4 | 1e-3 | 1e-2 | 1e-1
+    assert [len(p) for p in parts] == [2, 1, 2]
+    assert [stab.share(p) for p in parts] == [0.0, 1.0, 1.0] and stab.share([]) is None

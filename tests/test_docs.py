@@ -21,3 +21,16 @@ def test_readme_quickstart_commands_are_the_ones_ci_runs():
     for command in ('pip install -e ".[test,kernels,export]" torch==2.13.0', "neurevo search",
                     "pytest"):
         assert command in readme and command in ci
+
+
+def test_science_md_tables_are_the_generated_ones():
+    """docs/science.md's tables come from the committed benchmark JSON and rule_limits()
+    (benchmarks/science_tables.py), never from hand-copied figures."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "science.md").read_text()
+    assert "| digits | bp |" in text and "| mnist1d | bp |" in text  # the blocks are filled
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "science_tables.py"),
+                             "--check"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

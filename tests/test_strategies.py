@@ -309,6 +309,40 @@ def test_pso_and_optuna_search_the_fixed_depth_layered_space():
     assert shallow.depth == SPACE.settings.max_hidden_nodes  # the space caps the depth
 
 
+@pytest.mark.parametrize("name", ["pso", "optuna"])
+def test_fixed_widths_freeze_the_structure_and_the_activation_is_a_gene(name):
+    """strategy.layered.widths: every candidate is that chain (widths outside the space's
+    size limits included), only hyperparameters and, with search_activation, the activation
+    vary; every activation the space allows is reached."""
+    layered = {"depth": 3, "widths": (64, 2, 40), "search_activation": True}
+    strategy = make_strategy(SPACE, problem(population=40), config(name, layered=layered))
+    candidates = strategy.ask(strategy.init(0))
+    seen = set()
+    for c in candidates:
+        hidden = [n for n in c.genome.nodes if n.role == "hidden"]
+        assert [n.size for n in hidden] == [64, 2, 40]
+        assert len({n.activation for n in hidden}) == 1
+        seen.add(hidden[0].activation)
+        assert c.genome == layered_genome(SPACE, [64, 2, 40], hidden[0].activation)
+        c.genome.validate()
+        assert set(c.hyperparameters) == set(HYPER.names())
+    assert seen == set(SPACE.settings.hidden_activations)
+    assert len({json.dumps(c.hyperparameters, sort_keys=True) for c in candidates}) == 40
+    frozen = LayeredSpace.of(SPACE, problem(), LayeredParams(depth=1, widths=(16,)))
+    assert [d.name for d in frozen.dims] == [p.name for p in HYPER.params]
+    assert {n.activation for n in frozen.decode([0.0] * 4)[0].nodes
+            if n.role == "hidden"} == {SPACE.settings.hidden_activations[0]}
+
+
+def test_fixed_widths_are_checked():
+    with pytest.raises(ValueError, match=r"widths must have depth \(2\) entries, got 1"):
+        LayeredParams(depth=2, widths=(8,))
+    with pytest.raises(ValueError, match="widths must be a list of sizes >= 1"):
+        LayeredParams(depth=2, widths=(8, 0))
+    with pytest.raises(evolve.config.ConfigError, match="strategy.layered.widths"):
+        override(SearchConfig(), {"strategy": {"layered": {"widths": [8]}}})
+
+
 # -- optuna -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("sampler", ["nsga2", "tpe"])
 def test_optuna_ask_tell_round_trip_and_resume(sampler):

@@ -14,6 +14,12 @@ of ``space.hidden_activations``. ``depth`` is :attr:`LayeredParams.depth` (the c
 ``strategy.layered.depth``), capped by ``space.max_hidden_nodes`` and by
 ``space.max_connections`` (a chain of d groups has d + 1 edges). Node and innovation ids
 are the same in every layered genome of a run, so genomes of equal depth line up exactly.
+
+Two settings turn the space into a tuner for one hand-designed network, so that a fixed MLP
+can get the same tuning budget as an evolved topology (benchmarks/evolved_vs_fixed.py):
+``widths`` freezes the structure (no width genes: every candidate is that chain), and
+``search_activation`` makes the hidden activation (one for every group) a gene, an index into
+``space.hidden_activations``.
 """
 
 from __future__ import annotations
@@ -35,9 +41,19 @@ class LayeredParams:
     """The fixed-depth layered space of ``pso`` and ``optuna`` (``strategy.layered``)."""
 
     depth: int = 2  # hidden layers, capped by the space's max_hidden_nodes and max_connections
+    # fixed hidden widths (depth entries): the structure is frozen, only the rule's
+    # hyperparameters (and the activation, below) are searched; empty: widths are genes
+    widths: tuple[int, ...] = ()
+    search_activation: bool = False  # the hidden activation is a gene (else the first one)
 
     def __post_init__(self) -> None:
-        check_ranges(self, {"depth": (self.depth >= 0, ">= 0")})
+        check_ranges(self, {
+            "depth": (self.depth >= 0, ">= 0"),
+            "widths": (all(w >= 1 for w in self.widths), "a list of sizes >= 1"),
+        })
+        if self.widths and len(self.widths) != self.depth:
+            raise ValueError(f"widths must have depth ({self.depth}) entries, got "
+                             f"{len(self.widths)}: {list(self.widths)}")
 
 
 @dataclass(frozen=True)
@@ -112,9 +128,11 @@ def width_dimensions(space: SearchSpace, depth: int) -> list[Dimension]:
                       log=True, integer=True) for i in range(depth)]
 
 
-def layered_genome(space: SearchSpace, widths: Sequence[int]) -> Genome:
-    """input(0) → hidden(2) → … → hidden(len(widths) + 1) → output(1), one edge per step."""
-    activation = space.settings.hidden_activations[0]
+def layered_genome(space: SearchSpace, widths: Sequence[int],
+                   activation: str | None = None) -> Genome:
+    """input(0) → hidden(2) → … → hidden(len(widths) + 1) → output(1), one edge per step;
+    every hidden group uses ``activation`` (default: the space's first hidden activation)."""
+    activation = activation or space.settings.hidden_activations[0]
     nodes = [NodeGene(0, "input", space.n_inputs, "identity"),
              NodeGene(1, "output", space.n_outputs, space.settings.output_activation)]
     nodes += [NodeGene(i + 2, "hidden", int(w), activation) for i, w in enumerate(widths)]
@@ -125,19 +143,33 @@ def layered_genome(space: SearchSpace, widths: Sequence[int]) -> Genome:
 
 @dataclass(frozen=True)
 class LayeredSpace:
-    """Widths then hyperparameters, as one vector of :class:`Dimension`."""
+    """Widths, the activation, then hyperparameters, as one vector of :class:`Dimension`
+    (widths only when they are not fixed, the activation only when it is searched)."""
 
     space: SearchSpace
     problem: Problem
     depth: int
+    fixed_widths: tuple[int, ...] = ()
+    search_activation: bool = False
 
     @classmethod
     def of(cls, space: SearchSpace, problem: Problem, params: LayeredParams) -> LayeredSpace:
-        return cls(space, problem, layered_depth(space, params))
+        if params.widths:  # the given structure as is: the space's size limits do not apply
+            return cls(space, problem, len(params.widths), tuple(params.widths),
+                       params.search_activation)
+        return cls(space, problem, layered_depth(space, params),
+                   search_activation=params.search_activation)
 
     @property
     def widths(self) -> list[Dimension]:
-        return width_dimensions(self.space, self.depth)
+        return [] if self.fixed_widths else width_dimensions(self.space, self.depth)
+
+    @property
+    def activation(self) -> list[Dimension]:
+        n = len(self.space.settings.hidden_activations)
+        if not self.search_activation or n < 2:
+            return []
+        return [Dimension("activation", 0, n - 1, integer=True)]
 
     @property
     def hypers(self) -> list[Dimension]:
@@ -145,13 +177,20 @@ class LayeredSpace:
 
     @property
     def dims(self) -> list[Dimension]:
-        return self.widths + self.hypers
+        return self.widths + self.activation + self.hypers
 
     def decode(self, internal: Sequence[float]) -> tuple[Genome, dict[str, float]]:
         """Genome and hyperparameters of an internal position over :attr:`dims`."""
-        widths = [int(d.to_value(x)) for d, x in zip(self.widths, internal, strict=False)]
-        hyper = apply_hyper(self.problem, self.hypers, list(internal)[self.depth:])
-        return layered_genome(self.space, widths), hyper
+        internal = list(internal)
+        k = len(self.widths)
+        widths = list(self.fixed_widths) or [int(d.to_value(x)) for d, x
+                                             in zip(self.widths, internal[:k], strict=True)]
+        activation = None
+        for d, x in zip(self.activation, internal[k:], strict=False):
+            activation = self.space.settings.hidden_activations[int(d.to_value(x))]
+        k += len(self.activation)
+        hyper = apply_hyper(self.problem, self.hypers, internal[k:])
+        return layered_genome(self.space, widths, activation), hyper
 
     def decode_values(self, values: Mapping[str, float]) -> tuple[Genome, dict[str, float]]:
         """Genome and hyperparameters from applied values by name (Optuna's params)."""

@@ -1,0 +1,357 @@
+"""Does an evolved topology beat a hand-designed MLP trained with the same rule?
+
+For each task and rule, one ``neat-pso`` search (structure and the rule's hyperparameters
+evolve together) runs against a grid of fixed MLPs — ``depth`` hidden layers of equal
+``width``, every depth × width of ``--depths`` × ``--widths`` — trained with the same rule,
+training budget, chip and data split. The comparison isolates topology from tuning: each
+fixed MLP gets *at least as many evaluations as the whole search spent* to tune the rule's
+hyperparameters and the hidden activation with its structure frozen (``optuna`` with the
+TPE sampler over ``strategy.layered.widths`` = that MLP and
+``strategy.layered.search_activation = true``; whole generations of ``--tuning-population``,
+so it may get up to one generation more). Both sides run through ``evolve.search`` (serial
+executor) and are read back from their Parquet records.
+
+Each side picks its member by **validation** accuracy; **test** accuracy is only reported:
+
+- a fixed MLP's pick is its best-validation tuning evaluation (ties: lower energy);
+- at matched energy, the evolved side's pick for that MLP is the best-validation member of
+  the search's Pareto front whose energy (J per inference on ``--hardware``) is at most the
+  MLP's; the verdict compares their test accuracies (``win`` / ``tie`` / ``loss``; ``loss``
+  too when no front member is that cheap);
+- the headline per task and rule is the verdict against the *best* fixed MLP (the grid's
+  best-validation pick).
+
+Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore, as DEAP)
+of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
+with validation accuracy (what the search optimised) and once with test accuracy.
+
+It writes JSON (settings, every fixed MLP's and front member's numbers, the verdicts), a PNG
+(test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
+and rule), prints a table, and keeps the run records under ``--runs`` for
+benchmarks/stability.py; ``--reuse`` reads the finished runs there instead of running them
+again (to redraw the figure or recompute the JSON).
+
+    python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
+                                          [--runs DIR [--reuse]]
+
+Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
+generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
+config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
+task on a shared 2-core machine: digits with these defaults, mnist1d (costlier per
+evaluation) with ``--population 12 --generations 4``.
+
+``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
+6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
+patience 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# benchmarks/rules.py would shadow the `rules` package that evolve imports: look in the
+# repository root before this script's folder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import evolve
+from evolve.archive import Archive, ArchiveEntry
+from evolve.config import SearchConfig, override
+from evolve.objectives import resolve_objectives
+from search_spaces.genome import Genome
+
+RULES = ["bp", "pc", "dfa", "ep", "lra"]
+TASKS = ["digits", "mnist1d"]
+
+
+# -- what the runs are ------------------------------------------------------------------------
+def base_settings(args: argparse.Namespace, task: str, rule: str, run_id: str) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "seed": args.seed, "out": str(args.runs), "run_id": run_id,
+        "objectives": ["accuracy", "energy"], "task": {"name": task}, "rule": {"name": rule},
+        "hardware": {"profile": args.hardware}, "executor": {"name": "serial"},
+    }
+    if args.quick:
+        settings["training"] = {"epochs": 2, "patience": 1}
+    return settings
+
+
+def evolved_config(args: argparse.Namespace, task: str, rule: str) -> SearchConfig:
+    return override(SearchConfig(), {
+        **base_settings(args, task, rule, f"{task}-{rule}-evolved"),
+        "generations": args.generations, "population": args.population,
+        "strategy": {"name": "neat-pso"}})
+
+
+def fixed_config(args: argparse.Namespace, task: str, rule: str, widths: tuple[int, ...],
+                 evaluations: int) -> SearchConfig:
+    name = "x".join(map(str, widths))
+    return override(SearchConfig(), {
+        **base_settings(args, task, rule, f"{task}-{rule}-fixed-{name}"),
+        "generations": math.ceil(evaluations / args.tuning_population),
+        "population": args.tuning_population,
+        "strategy": {"name": "optuna", "optuna": {"sampler": "tpe"},
+                     "layered": {"depth": len(widths), "widths": list(widths),
+                                 "search_activation": True}}})
+
+
+# -- reading the records ----------------------------------------------------------------------
+def describe(genome: Genome) -> str:
+    """A topology in one line: hidden groups (size, activation) in id order, enabled edges,
+    and how many of them skip a level (join groups that are not consecutive on the longest
+    path from the input)."""
+    edges = [c for c in genome.connections if c.enabled]
+    level = {0: 0}
+    for _ in genome.nodes:  # longest-path levels (the feedforward part is acyclic)
+        for c in edges:
+            if not c.recurrent and c.src in level:
+                level[c.dst] = max(level.get(c.dst, 0), level[c.src] + 1)
+    skips = sum(1 for c in edges if not c.recurrent and c.src in level and c.dst in level
+                and level[c.dst] - level[c.src] > 1)
+    hidden = [f"{n.size} {n.activation}" for n in genome.nodes if n.role == "hidden"]
+    return (f"[{', '.join(hidden) or 'none'}] {len(edges)} edges, {skips} skip, "
+            f"depth {max(level.get(1, 0), 1) - 1}")
+
+
+def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
+    table = run.evaluations()
+    return [r for r in table.to_pylist() if r["status"] == "ok"
+            and math.isfinite(r["objective.accuracy"]) and math.isfinite(r["objective.energy"])]
+
+
+def fixed_pick(run: evolve.Run) -> dict[str, Any]:
+    """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id)."""
+    rows = ok_rows(run)
+    n = run.evaluations().num_rows
+    if not rows:
+        return {"evaluations": n, "ok": 0}
+    best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
+                                    r["candidate_id"]))
+    genome = Genome.from_json(best["genome"])
+    return {"evaluations": n, "ok": len(rows), "valid": best["objective.accuracy"],
+            "test": best["test_accuracy"], "energy": best["objective.energy"],
+            "activation": next(x.activation for x in genome.nodes if x.role == "hidden"),
+            "hyperparameters": json.loads(best["hyperparameters"])}
+
+
+def front_members(run: evolve.Run) -> list[dict[str, Any]]:
+    return [{"valid": a.objectives["accuracy"], "test": a.test_accuracy,
+             "energy": a.objectives["energy"], "topology": describe(a.genome),
+             "hyperparameters": dict(a.hyperparameters)} for a in run.pareto_front()]
+
+
+def matched(front: list[dict[str, Any]], energy: float) -> dict[str, Any] | None:
+    """The front's best-validation member costing at most ``energy`` (ties: cheaper)."""
+    affordable = [m for m in front if m["energy"] <= energy]
+    if not affordable:
+        return None
+    return min(affordable, key=lambda m: (-m["valid"], m["energy"]))
+
+
+def verdict(evolved: dict[str, Any] | None, fixed: dict[str, Any]) -> str:
+    if evolved is None or evolved["test"] < fixed["test"]:
+        return "loss"
+    return "win" if evolved["test"] > fixed["test"] else "tie"
+
+
+def hypervolume(points: list[tuple[float, float]], references: dict[str, float]) -> float:
+    """Hypervolume of (accuracy, energy) points with the run's reference point."""
+    objectives = tuple(dataclasses.replace(o, reference=references.get(o.name, o.reference))
+                       for o in resolve_objectives(["accuracy", "energy"]))
+    archive = Archive(objectives)
+    archive.update([ArchiveEntry(i, 0, {"accuracy": a, "energy": e})
+                    for i, (a, e) in enumerate(points)])
+    return archive.hypervolume()
+
+
+# -- one task and rule ------------------------------------------------------------------------
+def search(args: argparse.Namespace, config: SearchConfig) -> evolve.Run:
+    """The run ``config`` describes; with ``--reuse``, the one already under ``--runs`` if its
+    recorded config is this one and it ran every generation (a run cut short is refused)."""
+    path = Path(config.out) / config.run_id
+    if args.reuse and path.exists():
+        run = evolve.load_run(path)
+        if run.config != config or run.completed_generations() < config.generations:
+            raise SystemExit(f"--reuse: {path} is not a finished run of these settings "
+                             f"(move it away to run it again)")
+        return run
+    return evolve.search(config, reporters=())
+
+
+def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    evolved_run = search(args, evolved_config(args, task, rule))
+    spent = evolved_run.evaluations().num_rows
+    front = front_members(evolved_run)
+    references = evolved_run.references()
+    fixed = []
+    for depth in args.depths:
+        for width in args.widths:
+            widths = (width,) * depth
+            run = search(args, fixed_config(args, task, rule, widths, spent))
+            fixed.append({"widths": list(widths), **fixed_pick(run)})
+    tuned = [f for f in fixed if f["ok"]]
+    for f in tuned:
+        pick = matched(front, f["energy"])
+        f["evolved"] = pick
+        f["verdict"] = verdict(pick, f)
+    best = min(tuned, key=lambda f: (-f["valid"], f["energy"])) if tuned else None
+    hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
+          for side, members in (("evolved", front), ("fixed", tuned))
+          for acc in ("valid", "test")}
+    test_size = evolved_run.description.task.split_sizes["test"]
+    return {"task": task, "rule": rule, "population": args.population,
+            "generations": args.generations, "evaluations": spent, "test_size": test_size,
+            "front": front, "fixed": fixed,
+            "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
+            "hypervolume": hv, "wall_s": time.perf_counter() - started}
+
+
+# -- output -----------------------------------------------------------------------------------
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per rule: tasks won against the best fixed MLP, and wins/ties/losses over the grid."""
+    by_rule: dict[str, dict[str, Any]] = {}
+    for r in results:
+        s = by_rule.setdefault(r["rule"], {"rule": r["rule"], "tasks_won": [], "tasks": [],
+                                           "win": 0, "tie": 0, "loss": 0})
+        s["tasks"].append(r["task"])
+        if r["verdict_vs_best"] == "win":
+            s["tasks_won"].append(r["task"])
+        for f in r["fixed"]:
+            if "verdict" in f:
+                s[f["verdict"]] += 1
+    rows = list(by_rule.values())
+    return {"rules": rows,
+            "rules_winning_all_tasks": [s["rule"] for s in rows
+                                        if len(s["tasks_won"]) == len(s["tasks"])],
+            "rules_winning_any_task": [s["rule"] for s in rows if s["tasks_won"]]}
+
+
+def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
+    print(f"{'task':8} {'rule':4} {'evals':>5} {'best fixed MLP':16} {'fixed test':>10} "
+          f"{'evolved test':>12} {'energy ratio':>12}  verdict   grid w/t/l   "
+          f"HV(test) evolved/fixed  evolved pick")
+    for r in results:
+        b = r["best_fixed"]
+        if b is None:
+            print(f"{r['task']:8} {r['rule']:4} no fixed MLP trained")
+            continue
+        e = b["evolved"]
+        counts = [sum(f.get("verdict") == v for f in r["fixed"]) for v in ("win", "tie", "loss")]
+        mlp = "-".join(map(str, b["widths"])) + f" {b['activation']}"
+        print(f"{r['task']:8} {r['rule']:4} {r['evaluations']:5d} {mlp:16} {b['test']:10.3f} "
+              f"{(e['test'] if e else float('nan')):12.3f} "
+              f"{(e['energy'] / b['energy'] if e else float('nan')):12.2f}  "
+              f"{r['verdict_vs_best']:8}  {'/'.join(map(str, counts)):10}   "
+              f"{r['hypervolume']['evolved_test']:.3g}/{r['hypervolume']['fixed_test']:.3g}"
+              f"  {e['topology'] if e else '-'}")
+    print(f"rules whose evolved front beats the best fixed MLP on every task: "
+          f"{len(totals['rules_winning_all_tasks'])} {totals['rules_winning_all_tasks']}; "
+          f"on at least one: {len(totals['rules_winning_any_task'])} "
+          f"{totals['rules_winning_any_task']}")
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    tasks = list(dict.fromkeys(r["task"] for r in results))
+    rules_ = list(dict.fromkeys(r["rule"] for r in results))
+    fig, axes = plt.subplots(len(tasks), len(rules_), squeeze=False,
+                             figsize=(3.2 * len(rules_), 2.9 * len(tasks)))
+    for r in results:
+        ax = axes[tasks.index(r["task"])][rules_.index(r["rule"])]
+        front = sorted(r["front"], key=lambda m: m["energy"])
+        ax.plot([m["energy"] for m in front], [m["test"] for m in front], "o-", color="C0",
+                label="evolved front", ms=4)
+        tuned = [f for f in r["fixed"] if f["ok"]]
+        ax.scatter([f["energy"] for f in tuned], [f["test"] for f in tuned], marker="s",
+                   color="C1", s=18, label="fixed MLP, tuned")
+        for f in tuned:
+            ax.annotate("-".join(map(str, f["widths"])), (f["energy"], f["test"]), fontsize=5)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"{r['task']} · {r['rule']}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    done = {(tasks.index(r["task"]), rules_.index(r["rule"])) for r in results}
+    for i, row in enumerate(axes):
+        for j, ax in enumerate(row):
+            if (i, j) not in done:  # a task and rule that did not run
+                ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("energy per inference (J)", fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("test accuracy", fontsize=8)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--tasks", nargs="+")
+    p.add_argument("--rules", nargs="+")
+    p.add_argument("--population", type=int)
+    p.add_argument("--generations", type=int)
+    p.add_argument("--depths", type=int, nargs="+")
+    p.add_argument("--widths", type=int, nargs="+")
+    p.add_argument("--tuning-population", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hardware", default="loihi")
+    p.add_argument("--runs", type=Path, help="where the run records go (default: a temporary "
+                   "folder, removed at the end)")
+    p.add_argument("--reuse", action="store_true", help="read runs already under --runs "
+                   "instead of running them again (e.g. to combine tasks run separately)")
+    p.add_argument("--json", type=Path)
+    p.add_argument("--png", type=Path)
+    args = p.parse_args(argv)
+    if args.reuse and args.runs is None:
+        p.error("--reuse needs --runs")
+    full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
+            "depths": [1, 2, 3], "widths": [16, 64], "tuning_population": 10}
+    quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,
+             "depths": [1, 2], "widths": [8, 32], "tuning_population": 4}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    mode = "quick" if args.quick else "full"
+    results = Path(__file__).resolve().parent / "results"
+    args.json = args.json or results / f"evolved_vs_fixed_{mode}.json"
+    args.png = args.png or args.json.with_suffix(".png")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.runs is None:
+            args.runs = Path(scratch)
+        results = []
+        for task in args.tasks:
+            for rule in args.rules:
+                results.append(compare(args, task, rule))
+                print(f"done {task} {rule} in {results[-1]['wall_s']:.0f} s", file=sys.stderr,
+                      flush=True)
+    totals = summary(results)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"settings": settings, "summary": totals,
+                                     "results": results}, indent=1))
+    plot(results, args.png)
+    print_table(results, totals)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

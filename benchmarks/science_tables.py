@@ -1,0 +1,228 @@
+"""The tables of docs/science.md, generated from the benchmarks' JSON and the rules' own
+declarations, so that no figure there is copied by hand.
+
+Each table sits in docs/science.md between ``<!-- table:NAME -->`` and ``<!-- /table -->``;
+``--write`` replaces those blocks, ``--check`` exits 1 when one differs (tests/test_docs.py
+runs the check). Tables:
+
+- ``headline``: one sentence, how many rules win;
+- ``verdicts``: per task and rule, the best fixed MLP against the evolved front's pick at
+  matched energy (benchmarks/evolved_vs_fixed.py's JSON, one file per task);
+- ``grid``: every fixed MLP's verdict;
+- ``hypervolume``: evolved front against the fixed grid;
+- ``topologies``: the evolved front's members;
+- ``stability`` and ``sensitivity``: benchmarks/stability.py's JSON;
+- ``limits``: which limits of backprop each compared rule removes (``rule_limits()``).
+
+    python benchmarks/science_tables.py [--write | --check] [--doc docs/science.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import rules
+
+# appended, not prepended: benchmarks/rules.py must not shadow the rules package
+sys.path.append(str(Path(__file__).resolve().parent))
+import evolved_vs_fixed as evf_script  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+EVOLVED = sorted(RESULTS.glob("evolved_vs_fixed_full_*.json"))  # one per process that ran
+STABILITY = RESULTS / "stability_full.json"
+BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
+
+
+def row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def mlp(f: dict[str, Any]) -> str:
+    return "-".join(map(str, f["widths"])) + f" {f['activation']}"
+
+
+def headline(evf: dict[str, Any]) -> list[str]:
+    """How many rules' evolved fronts beat the best fixed MLP at matched energy."""
+    tasks: dict[str, dict[str, str]] = {}
+    for r in evf["results"]:
+        tasks.setdefault(r["rule"], {})[r["task"]] = r["verdict_vs_best"]
+    every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
+    some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
+    no_loss = [rule for rule, v in tasks.items() if all(x != "loss" for x in v.values())]
+    names = sorted({t for v in tasks.values() for t in v})
+    return [f"Of {len(tasks)} rules on {' and '.join(names)}, the evolved front beats the best "
+            f"fixed MLP at matched energy (test accuracy) on every task for **{len(every)}** "
+            f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
+            f"({', '.join(some) or 'none'}), and is at least level on every task for "
+            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'})."]
+
+
+def two_se(a: float, b: float, n: int) -> float:
+    """Two standard errors of the difference of two accuracies measured on ``n`` test
+    examples each (as independent proportions; the shared test set makes it conservative)."""
+    return 2 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+
+
+def verdicts(evf: dict[str, Any]) -> list[str]:
+    out = [row("task", "rule", "search (population × generations)",
+               "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
+               "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
+               "difference (pts) ± 2 SE", "verdict"),
+           row(*["---"] * 11)]
+    for r in evf["results"]:
+        b = r["best_fixed"]
+        e = b["evolved"]
+        diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
+                f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
+        out.append(row(r["task"], r["rule"], f"{r['population']} × {r['generations']}",
+                       f"{r['evaluations']} / {b['evaluations']}",
+                       mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
+                       pct(e["test"]) if e else "–", f"{e['energy'] * 1e9:.0f}" if e else "–",
+                       diff, f"**{r['verdict_vs_best']}**"))
+    return out
+
+
+def grid(evf: dict[str, Any]) -> list[str]:
+    nets = ["-".join(map(str, f["widths"])) for f in evf["results"][0]["fixed"]]
+    out = [row("task", "rule", *nets, "wins / ties / losses"), row(*["---"] * (len(nets) + 3))]
+    for r in evf["results"]:
+        cells = []
+        for f in r["fixed"]:
+            e = f.get("evolved")
+            cells.append(f"{pct(f['test'])} vs {pct(e['test']) if e else '–'} {f['verdict']}"
+                         if f["ok"] else "not trained")
+        counts = [sum(f.get("verdict") == v for f in r["fixed"]) for v in ("win", "tie", "loss")]
+        out.append(row(r["task"], r["rule"], *cells, " / ".join(map(str, counts))))
+    return out
+
+
+def hypervolume(evf: dict[str, Any]) -> list[str]:
+    out = [row("task", "rule", "HV valid: evolved", "HV valid: fixed grid", "HV test: evolved",
+               "HV test: fixed grid"), row(*["---"] * 6)]
+    for r in evf["results"]:
+        h = r["hypervolume"]
+        out.append(row(r["task"], r["rule"], *(f"{h[k]:.3f}" for k in
+                                               ("evolved_valid", "fixed_valid",
+                                                "evolved_test", "fixed_test"))))
+    return out
+
+
+def topologies(evf: dict[str, Any]) -> list[str]:
+    out = [row("task", "rule", "front member (hidden groups, edges)", "valid %", "test %",
+               "energy (nJ)"), row(*["---"] * 6)]
+    for r in evf["results"]:
+        for m in sorted(r["front"], key=lambda m: m["energy"]):
+            out.append(row(r["task"], r["rule"], m["topology"], pct(m["valid"]), pct(m["test"]),
+                           f"{m['energy'] * 1e9:.0f}"))
+    return out
+
+
+def stability(stab: dict[str, Any]) -> list[str]:
+    out = [row("rule", "evaluations", "failed", "diverged, all %", "box samples",
+               "diverged, box samples %"), row(*["---"] * 6)]
+    for s in stab["rules"]:
+        out.append(row(s["rule"], s["evaluations"], s["failed"], pct(s["diverged_all"]),
+                       s["box_samples"], pct(s["diverged_box"])))
+    return out
+
+
+def sensitivity(stab: dict[str, Any]) -> list[str]:
+    tasks = sorted({t for s in stab["rules"] for g in s["genes"].values() for t in g["tasks"]})
+    out = [row("rule", "gene", "diverged % by third (low / mid / high)",
+               *(f"{t}: Spearman ρ, spread" for t in tasks)), row(*["---"] * (3 + len(tasks)))]
+    for s in stab["rules"]:
+        for gene, g in s["genes"].items():
+            cells = []
+            for t in tasks:
+                v = g["tasks"].get(t)
+                rho = "–" if not v or v["spearman"] is None else f"{v['spearman']:+.2f}"
+                spread = "–" if not v or v["spread"] is None else f"{v['spread']:.2f}"
+                cells.append(f"{rho}, {spread}")
+            out.append(row(s["rule"], gene, " / ".join(pct(x) for x in g["diverged_by_third"]),
+                           *cells))
+    return out
+
+
+def limits(evf: dict[str, Any]) -> list[str]:
+    names = list(dict.fromkeys(r["rule"] for r in evf["results"]))
+    out = [row("rule", *rules.LIMITS, "verdicts vs best fixed MLP"),
+           row(*["---"] * (len(rules.LIMITS) + 2))]
+    for name in names:
+        declared = rules.get_rule(name).rule_limits()
+        marks = ["✓" if declared[k]["removed"] else "–" for k in rules.LIMITS]
+        won = ", ".join(f"{r['task']} {r['verdict_vs_best']}" for r in evf["results"]
+                        if r["rule"] == name)
+        out.append(row(name, *marks, won))
+    return out
+
+
+def order(result: dict[str, Any]) -> tuple[int, int, str, str]:
+    """Tasks, then rules, in the benchmark's order (unknown ones last, by name)."""
+    def at(names: list[str], name: str) -> int:
+        return names.index(name) if name in names else len(names)
+    return (at(evf_script.TASKS, result["task"]), at(evf_script.RULES, result["rule"]),
+            result["task"], result["rule"])
+
+
+def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
+    made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
+            "hypervolume": hypervolume(evf), "topologies": topologies(evf),
+            "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
+    return {k: "\n".join(v) + "\n" for k, v in made.items()}
+
+
+def render(doc: str, made: dict[str, str]) -> str:
+    def fill(m: re.Match[str]) -> str:
+        if m.group(2) not in made:
+            raise SystemExit(f"docs table {m.group(2)!r} is not one of {sorted(made)}")
+        return m.group(1) + made[m.group(2)] + m.group(4)
+    return BLOCK.sub(fill, doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--doc", type=Path, default=ROOT / "docs" / "science.md")
+    p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,
+                   help="evolved_vs_fixed.py JSON files; their results are concatenated")
+    p.add_argument("--stability", type=Path, default=STABILITY)
+    p.add_argument("--png", type=Path, help="also draw every result's panel in one figure")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true")
+    mode.add_argument("--check", action="store_true")
+    args = p.parse_args(argv)
+    results = [r for path in args.evolved for r in json.loads(path.read_text())["results"]]
+    evf = {"results": sorted(results, key=order)}
+    made = tables(evf, json.loads(args.stability.read_text()))
+    if args.png:
+        evf_script.plot(evf["results"], args.png)
+    doc = args.doc.read_text()
+    new = render(doc, made)
+    if args.check:
+        if new != doc:
+            print(f"{args.doc}: tables differ from {[p.name for p in args.evolved]} / "
+                  f"{args.stability.name}; run benchmarks/science_tables.py --write",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if args.write:
+        args.doc.write_text(new)
+    else:
+        print("\n".join(f"<!-- table:{k} -->\n{v}<!-- /table -->" for k, v in made.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
