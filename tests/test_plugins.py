@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -39,7 +40,11 @@ def search_with_kit(config: SearchConfig) -> evolve.Run:
 
 
 def records(run: evolve.Run) -> list[dict]:
+    """Rows to compare across executors; NaN (a diverged candidate's scores) as None, since
+    NaN equals nothing, itself included."""
     rows = run.evaluations().drop_columns(VOLATILE).to_pylist()
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+            for row in rows]
     return sorted(rows, key=lambda r: r["candidate_id"])
 
 

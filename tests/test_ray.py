@@ -41,7 +41,8 @@ def records(run: evolve.Run) -> list[dict]:
     reduction whose order follows the process's thread count — a Ray task runs with one
     thread, the driver with all — so it is compared to 1e-5 relative; accuracies, weights
     and every other column must be equal)."""
-    rows = run.evaluations().drop_columns(VOLATILE).to_pylist()
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+            for row in run.evaluations().drop_columns(VOLATILE).to_pylist()]  # NaN != NaN
     for row in rows:
         row["curve"] = [{k: (Loss(v) if k == "train_loss" else v) for k, v in point.items()}
                         for point in json.loads(row["curve"])]

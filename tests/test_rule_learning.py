@@ -73,13 +73,13 @@ def test_the_control_learns_only_its_output_level():
     assert 0.2 < control < 0.45 and bp > control + 0.15, (control, bp)
 
 
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_every_rule_beats_the_frozen_hidden_control(name):
     assert accuracy(name) >= bar(name), (name, accuracy(name), bar(name))
 
 
 @pytest.mark.parametrize("mode", ["zero", "random"])
-@pytest.mark.parametrize("name", rules.available())
+@pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_the_learning_check_fails_when_hidden_credit_is_broken(name, mode):
     """The same check, on the rule with broken hidden credit, must fail (for ff, whose bar
     is made of these ablations, each must stay the margin below the intact rule)."""
