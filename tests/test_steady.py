@@ -18,10 +18,10 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from test_search import StopAfter  # Ctrl-C right after generation (step) k
 
 import evolve
 from evolve.config import override
-from evolve.reporters import Reporter
 
 VOLATILE = ["train_seconds", "worker", "run_id"]
 STEADY = {"strategy": {"mode": "steady"}, "executor": {"num_cpus": 3}}
@@ -41,17 +41,6 @@ def told_late(run: evolve.Run) -> list[tuple[int, int]]:
             if row["generation"] < step:
                 late.append((step, row["candidate_id"]))
     return late
-
-
-class StopAfter(Reporter):
-    """Ctrl-C right after step ``k`` was recorded."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def generation_end(self, generation: int, summary: dict) -> None:
-        if generation == self.k:
-            raise KeyboardInterrupt
 
 
 def test_steady_run_evaluates_and_records_every_candidate_exactly_once(small_digits_config):

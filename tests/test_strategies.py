@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_search import StopAfter  # Ctrl-C right after generation (step) k
 
 import evolve
 import rules
 from evolve.config import SearchConfig, override
-from evolve.reporters import Reporter
 from evolve.selection import order, rank_and_crowding
 from evolve.strategies import (
     STRATEGIES,
@@ -407,15 +407,6 @@ def test_strategy_contract(name):
 
 
 # -- a real search, interrupted and resumed, for every strategy ------------------------------
-class StopAfter(Reporter):
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def generation_end(self, generation: int, summary: dict) -> None:
-        if generation == self.k:
-            raise KeyboardInterrupt
-
-
 def stable_rows(run: evolve.Run) -> list[dict]:
     table = run.evaluations().drop_columns(["train_seconds", "worker", "run_id"])
     return sorted(table.to_pylist(), key=lambda r: r["candidate_id"])
