@@ -62,6 +62,10 @@ class Scorer:
     profile: hardware.CoreBudget
     hardware: Any  # the config's hardware section: chips, activity, timesteps
     rule_name: str
+    # each candidate that passed its pre-training check, with the chip cost priced then at
+    # the fixed activity: scoring it after training reuses that cost instead of pricing the
+    # genome again (unless measured activity replaces the fixed guess)
+    _priced: dict[int, Any] = field(default_factory=dict, repr=False)
 
     def metrics(self) -> tuple[Metric, ...]:
         """The validation metrics workers must compute for the objectives and constraints."""
@@ -73,13 +77,16 @@ class Scorer:
 
     def measure_genome(self, genome: Any, hyperparameters: dict[str, float],
                        valid_accuracy: float = 0.0, metrics: dict[str, float] | None = None,
-                       activity: dict[int, float] | None = None) -> tuple[Measurements, Any]:
+                       activity: dict[int, float] | None = None,
+                       cost: Any = None) -> tuple[Measurements, Any]:
         """``activity``: measured per group (used when the search asks for measured
-        activity and the candidate was trained); otherwise the fixed guess."""
+        activity and the candidate was trained); otherwise the fixed guess. ``cost``: the
+        genome's chip cost when it is already known (then it is not priced again)."""
         hw = self.hardware
-        rate = activity if activity and hw.activity_source == "measured" else hw.activity
-        cost = self.cost_fn(genome, self.profile, chips=hw.chips or None,
-                            activity=rate, timesteps=hw.timesteps)
+        if cost is None:
+            rate = activity if activity and hw.activity_source == "measured" else hw.activity
+            cost = self.cost_fn(genome, self.profile, chips=hw.chips or None,
+                                activity=rate, timesteps=hw.timesteps)
         costs = {k: float(v) for k, v in cost.as_dict().items()}
         m = Measurements(genome, self.rule_name, hyperparameters, valid_accuracy,
                          genome.n_parameters(), costs, metrics or {})
@@ -98,6 +105,7 @@ class Scorer:
         except Exception:  # noqa: BLE001 - recorded when the candidate is scored
             return None
         if not violated:
+            self._priced[candidate.id] = cost
             return None
         outcome = Outcome(candidate.id, "infeasible",
                           error="infeasible before training: " + ", ".join(sorted(violated)))
@@ -111,9 +119,12 @@ class Scorer:
         violated: dict[str, float] = {}
         try:
             measured = {int(k): float(v) for k, v in json.loads(outcome.activity).items()}
+            priced = self._priced.pop(candidate.id, None)
+            if measured and self.hardware.activity_source == "measured":
+                priced = None  # the measured rates replace the guess it was priced with
             m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
                                           outcome.valid_accuracy, json.loads(outcome.metrics),
-                                          measured)
+                                          measured, priced)
             costs = dict(m.costs)
             violated = violations(m, self.constraints, cost.violations)
             if outcome.status == "ok":
