@@ -251,9 +251,10 @@ class EnergyRule(LocalRule):
     gamma: float = 1.0  # feedback gain γ of the relaxation
     kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
-    def __init__(self, free_steps: int, nudge_steps: int) -> None:
+    def __init__(self, free_steps: int, nudge_steps: int, kernel: str = "auto") -> None:
         self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
         self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
+        self.kernel = check_kernel(self.name, kernel)  # how relax_phase runs
 
     def relax_phase(self, net: Net, c: Couplings, s: torch.Tensor, steps: int | torch.Tensor,
                     target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
@@ -324,9 +325,8 @@ class CHL(EnergyRule):
 
     def __init__(self, gamma: float = 0.1, free_steps: int = 8, nudge_steps: int = 4,
                  kernel: str = "auto") -> None:
-        super().__init__(free_steps, nudge_steps)
+        super().__init__(free_steps, nudge_steps, kernel)
         self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
-        self.kernel = check_kernel(self.name, kernel)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
