@@ -225,6 +225,9 @@ class RayExecutor(Executor):
             self._started_ray = False
 
 
+SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)
+
+
 class _RayStream(Stream):
     """At most as many items in flight as the cluster has slots (the rest wait here), so an
     item's time limit measures its run, not its wait in a queue."""
@@ -232,6 +235,7 @@ class _RayStream(Stream):
     def __init__(self, executor: RayExecutor, ray: Any, remote: Any, refs: list[Any]) -> None:
         self.executor, self.ray, self.remote, self.refs = executor, ray, remote, refs
         self.slots = executor._slots(ray)
+        self.slots_read = time.monotonic()
         self.waiting: deque[tuple[int, Any, int]] = deque()
         self.running: dict[Any, tuple[int, float, int]] = {}  # ref -> (key, started, size)
 
@@ -249,8 +253,10 @@ class _RayStream(Stream):
 
         timeout = self.executor.eval_timeout
         while True:
-            self.slots = self.executor._slots(self.ray)  # an autoscaler may add GPU workers
-            self._launch()
+            now = time.monotonic()
+            if now - self.slots_read >= SLOTS_REFRESH_S:  # an autoscaler may add workers
+                self.slots, self.slots_read = self.executor._slots(self.ray), now
+                self._launch()
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
             if ready:
                 key, _started, size = self.running.pop(ready[0])
