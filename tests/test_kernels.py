@@ -33,9 +33,15 @@ def mixed_dag() -> Genome:
 def population():
     genomes = [mixed_dag(), mlp([7, 9, 4], "tanh"), mlp([7, 5, 6, 4], "sigmoid"),
                mlp([7, 4])]  # the last has no hidden level: nothing moves
+    return padded_problem(genomes, seed=0)
+
+
+def padded_problem(genomes, seed: int):
+    """The four ``genomes`` as one padded population, their parameters, a batch of inputs
+    and one-hot targets per member."""
     net = stack([compile_genome(g) for g in genomes])
     params = init_params(net, [11, 12, 13, 14], [1.5] * 4)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     x = torch.randn(21, 7, generator=gen)  # 21: not a multiple of the batch tile
     y = torch.randint(0, 4, (4, 21), generator=gen)
     return net, params, x, one_hot(y, 4)
@@ -161,12 +167,7 @@ def energy_population(output: str):
     linear = output == "identity"
     genomes = [energy_dag(output, linear), with_output(mlp([7, 9, 4], "tanh"), output),
                with_output(mlp([7, 5, 6, 4], "sigmoid"), output), with_output(mlp([7, 4]), output)]
-    net = stack([compile_genome(g) for g in genomes])
-    params = init_params(net, [11, 12, 13, 14], [1.5] * 4)
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(21, 7, generator=gen)  # 21: not a multiple of the batch tile
-    y = torch.randint(0, 4, (4, 21), generator=gen)
-    return net, params, x, one_hot(y, 4)
+    return padded_problem(genomes, seed=1)
 
 
 SWEEPS = torch.tensor([5, 2, 3, 5])  # a different sweep count per member

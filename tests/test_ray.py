@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -163,34 +164,49 @@ def test_an_evaluation_over_its_time_limit_is_recorded_as_timeout(small_digits_c
     assert run.pareto_front() == []
 
 
+def search_command(config, out: Path, epochs: int, *settings: str) -> list[str]:
+    """``neurevo search`` with small_digits_config's settings as a user would type them: one
+    candidate per chunk on one worker, run id ``killed``, plus ``settings``."""
+    cmd = [sys.executable, "-m", "evolve.cli", "search", "--generations", "3",
+           "--population", "8", "--seed", str(config.seed), "--out", str(out),
+           "--rule", config.rule.name, "--objectives", ",".join(config.objectives)]
+    for setting in (f"training.epochs={epochs}", "training.patience=3",
+                    "space.max_hidden_size=32", "strategy.mutation.add_node=0.5",
+                    "strategy.mutation.add_edge=0.3", *settings, "executor.chunk_size=1",
+                    "executor.num_cpus=1", "run_id=killed"):
+        cmd += ["--set", setting]
+    return cmd
+
+
+def kill_once_recording(proc: subprocess.Popen, journal: Path) -> None:
+    """SIGKILL the driver and the Ray instance it started once generation 1's journal holds
+    a chunk."""
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(journal.glob("chunk-*.parquet")):
+        time.sleep(0.05)
+    assert list(journal.glob("chunk-*.parquet")), "generation 1 never started recording"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+
+
+def resume_with_cli(run_dir: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(run_dir)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
 def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_config,
                                                                   tmp_path):
     config = override(small_digits_config, {"generations": 3, "training": {"epochs": 6}})
     reference = evolve.search(config)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "evolve.cli", "search", "--generations", "3",
-           "--population", "8", "--seed", str(config.seed), "--out", str(out),
-           "--rule", config.rule.name, "--objectives", ",".join(config.objectives),
-           "--set", "training.epochs=6", "--set", "training.patience=3",
-           "--set", "space.max_hidden_size=32", "--set", "strategy.mutation.add_node=0.5",
-           "--set", "strategy.mutation.add_edge=0.3", "--set", "executor.chunk_size=1",
-           "--set", "executor.num_cpus=1", "--set", "run_id=killed"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(search_command(config, out, 6), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
     run_dir = out / "killed"
-    deadline = time.time() + 300
-    partial = []
-    while time.time() < deadline and not partial:
-        partial = list((run_dir / "evaluations").glob("gen-00001.partial/chunk-*.parquet"))
-        time.sleep(0.05)
-    assert partial, "generation 1 never started recording"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
-    proc.wait(timeout=60)
+    kill_once_recording(proc, run_dir / "evaluations" / "gen-00001.partial")
     assert not (run_dir / "evaluations" / "gen-00001.parquet").exists()
     journaled = len(list((run_dir / "evaluations" / "gen-00001.partial").glob("*.parquet")))
-    result = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(run_dir)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    resume_with_cli(run_dir)
     resumed = evolve.load_run(run_dir)
     rows = records(resumed)
     ids = [r["candidate_id"] for r in rows]
@@ -209,28 +225,14 @@ def test_steady_driver_sigkill_then_resume_evaluates_each_candidate_once(small_d
                                             "executor": {"chunk_size": 1}})
     reference = evolve.search(config)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "evolve.cli", "search", "--generations", "3",
-           "--population", "8", "--seed", str(config.seed), "--out", str(out),
-           "--rule", config.rule.name, "--objectives", ",".join(config.objectives),
-           "--set", "training.epochs=4", "--set", "training.patience=3",
-           "--set", "space.max_hidden_size=32", "--set", "strategy.mutation.add_node=0.5",
-           "--set", "strategy.mutation.add_edge=0.3", "--set", "strategy.mode=steady",
-           "--set", "executor.chunk_size=1", "--set", "executor.num_cpus=1",
-           "--set", "run_id=killed"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(search_command(config, out, 4, "strategy.mode=steady"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     journal = out / "killed" / "evaluations" / "gen-00001.partial"
-    deadline = time.time() + 300
-    while time.time() < deadline and not list(journal.glob("chunk-*.parquet")):
-        time.sleep(0.05)
-    assert list(journal.glob("chunk-*.parquet")), "step 1 never started recording"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
-    proc.wait(timeout=60)
+    kill_once_recording(proc, journal)
     assert not (out / "killed" / "evaluations" / "gen-00001.parquet").exists()
     assert "ids" in (journal / "order.jsonl").read_text()
-    result = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(out / "killed")],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    resume_with_cli(out / "killed")
     rows = records(evolve.load_run(out / "killed"))
     ids = [r["candidate_id"] for r in rows]
     assert len(ids) == len(set(ids))
