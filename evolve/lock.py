@@ -67,7 +67,7 @@ class RunLock:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_holder(fd)
+            holder = _wait_for_holder(fd)
             os.close(fd)
             raise RunLocked(self.root, holder) from None
         except BaseException:
@@ -101,6 +101,22 @@ class RunLock:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+HOLDER_WAIT_S = 2.0
+
+
+def _wait_for_holder(fd: int) -> dict[str, Any]:
+    """The holder writes its name just after taking the lock; a refused process that looked in
+    between would read an empty file and could not say who to wait for or stop. So it polls
+    briefly: an empty file for longer than ``HOLDER_WAIT_S`` means a holder that died between
+    the two steps or cannot write, and the message then says so."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        holder = _read_holder(fd)
+        if holder.get("pid") or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.02)
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

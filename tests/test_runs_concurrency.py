@@ -177,6 +177,28 @@ def test_a_killed_holder_leaves_the_run_free(long_run):
     assert (long_run / LOCK_FILE).read_text() == ""
 
 
+def test_a_refused_process_names_a_holder_that_is_still_writing_its_name(tmp_path):
+    """The holder takes the flock first and writes its pid a moment later; a process refused
+    in between must wait for the name, not report an anonymous holder."""
+    import fcntl
+
+    fd = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def write_name_late() -> None:
+        time.sleep(0.3)
+        os.pwrite(fd, (json.dumps({"pid": 424242, "command": "resume"}) + "\n").encode(), 0)
+
+    writer = threading.Thread(target=write_name_late)
+    writer.start()
+    try:
+        with pytest.raises(RunLocked, match="pid 424242"):
+            RunLock(tmp_path, "resume").acquire()
+    finally:
+        writer.join()
+        os.close(fd)
+
+
 def test_run_ids_differ_for_equal_settings():
     from evolve.search import make_run_id
 
