@@ -5,8 +5,10 @@ small: every member pays for the largest member's level sizes and depth (32 geno
 hidden groups up to 256 in one batch trained 2.5× slower than one by one). So a chunk grows
 only while its padded work — ``P × Σ_l n_l · N_<l`` over the padded level sizes, the
 multiply-adds of one example through the level blocks — stays within :data:`MAX_PADDING`
-of the work its members would do alone. Candidates are visited in order of depth and size,
-so similar shapes (NEAT species are similar by construction) share chunks.
+of the work its members would do alone. Candidates are laid out in order of depth and size,
+so similar shapes (NEAT species are similar by construction) share chunks, and that order is
+cut into the fewest chunks that fit (:func:`plan`): a step's per-operation overhead does not
+grow with the chunk, so fewer chunks at bounded padding train faster.
 
 A rule whose step cost differs by member pads in time as well as in shape: pc relaxes
 every member of a chunk for the chunk's largest ``steps``, so a member with ``T = 2`` in a
@@ -102,16 +104,24 @@ def plan_chunks(candidates: Sequence[Candidate], max_size: int,
 def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
          max_padding: float = MAX_PADDING,
          costs: Sequence[float] | None = None) -> list[list[T]]:
-    """Cut ``items`` (with their compiled ``shapes`` and step ``costs``) into chunks: visited
-    in order of depth, then work and step cost, a chunk grows while it holds at most
-    ``max_size`` items and its padding stays within ``max_padding``. Two visiting orders
-    are tried — work first, step cost first — and the plan with fewer chunks (then less
-    padded work) kept: with one step cost they agree. Chunks come largest first: started
-    first, the longest ones do not finish last (longest-processing-time-first list
-    scheduling). The order changes nothing but the wall time; the chunks' composition
-    depends only on the candidates and ``max_size``, so equal settings batch equally
-    (floating-point sums follow the padded shapes, so this keeps records identical across
-    executors of equal parallelism)."""
+    """Cut ``items`` (with their compiled ``shapes`` and step ``costs``) into chunks of at
+    most ``max_size`` items whose padding stays within ``max_padding``, as few as possible.
+
+    Items are laid out in a visiting order and cut into runs of that order; for each order
+    the fewest runs (then the least padded work) is found exactly by dynamic programming
+    over where to cut — a greedy pass that closes a chunk as soon as the next item does not
+    fit misses plans such as tiny one-level nets joining a chunk of small two-level ones
+    (the default quick generation: 3 chunks greedily, 2 here). Orders tried: by depth then
+    work then step cost, by depth then step cost then work, and by work then step cost
+    across depths (a shallow net padded to a slightly deeper one's shape can be cheap); the
+    best plan over them is kept. Per-step costs that do not grow with a chunk (Python and
+    operation overhead) are why fewer chunks are faster at equal padding.
+
+    Chunks come largest first: started first, the longest ones do not finish last
+    (longest-processing-time-first list scheduling). The order changes nothing but the wall
+    time; the chunks' composition depends only on the candidates and ``max_size``, so equal
+    settings batch equally (floating-point sums follow the padded shapes, so this keeps
+    records identical across executors of equal parallelism)."""
     if max_size < 1:
         raise ValueError(f"max_size must be >= 1, got {max_size}")
     if len(items) != len(shapes):
@@ -122,29 +132,52 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
         raise ValueError("step costs must be > 0")
     cost = list(costs) if costs is not None else [1.0] * len(items)
 
-    def greedy(key: Callable[[int], tuple]) -> list[list[int]]:
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        for i in sorted(range(len(items)), key=key):
-            trial = [*current, i]
-            if current:
-                ratio = padding_ratio([shapes[j] for j in trial], [cost[j] for j in trial])
-                if len(trial) > max_size or ratio > max_padding:
-                    chunks.append(current)
-                    trial = [i]
-            current = trial
-        if current:
-            chunks.append(current)
-        return chunks
+    def weighted(chunk: Sequence[int]) -> float:
+        return padded_work([shapes[j] for j in chunk], [cost[j] for j in chunk])
 
-    def total(chunks: list[list[int]]) -> tuple[int, float]:
-        return len(chunks), sum(padded_work([shapes[j] for j in c], [cost[j] for j in c])
-                                for c in chunks)
+    def fewest(order: list[int]) -> list[list[int]]:
+        """The fewest runs of ``order`` (ties: least padded work) that all fit."""
+        n = len(order)
+        # best[i]: (chunks, padded work, start of the last run) for the first i items
+        best: list[tuple[int, float, int]] = [(0, 0.0, 0)] + [(n + 1, 0.0, 0)] * n
+        for end in range(1, n + 1):
+            # grow the run order[start:end] leftwards, its padded sizes kept as running
+            # maxima (hidden levels by index, the output level aligned last)
+            hidden: list[int] = []
+            inputs = outputs = 0
+            own, top = 0.0, 0.0
+            for start in range(end - 1, max(end - max_size, 0) - 1, -1):
+                j = order[start]
+                sizes = shapes[j].sizes
+                inputs, outputs = max(inputs, sizes[0]), max(outputs, sizes[-1])
+                for k, size in enumerate(sizes[1:-1]):
+                    if k < len(hidden):
+                        hidden[k] = max(hidden[k], size)
+                    else:
+                        hidden.append(size)
+                own += shapes[j].work * cost[j]
+                top = max(top, cost[j])
+                padded = (end - start) * block_work((inputs, *hidden, outputs)) * top
+                # a run that does not fit can fit again once it is longer (a large member
+                # pads less when more of its size joins), so shorter runs are no guide
+                if end - start > 1 and padded > max_padding * max(own, 1):
+                    continue
+                chunks, work, _ = best[start]
+                if (chunks + 1, work + padded) < best[end][:2]:
+                    best[end] = (chunks + 1, work + padded, start)
+        runs, end = [], n
+        while end:
+            start = best[end][2]
+            runs.append(order[start:end])
+            end = start
+        return runs[::-1]
 
-    plans = [greedy(lambda i: (len(shapes[i].sizes), shapes[i].work, cost[i],
-                               shapes[i].sizes, i)),
-             greedy(lambda i: (len(shapes[i].sizes), cost[i], shapes[i].work,
-                               shapes[i].sizes, i))]
-    chunks = min(plans, key=total)
-    chunks.sort(key=lambda c: -padded_work([shapes[j] for j in c], [cost[j] for j in c]))
+    index = range(len(items))
+    depth = [len(s.sizes) for s in shapes]
+    keys = [lambda i: (depth[i], shapes[i].work, cost[i], shapes[i].sizes, i),
+            lambda i: (depth[i], cost[i], shapes[i].work, shapes[i].sizes, i),
+            lambda i: (shapes[i].work, cost[i], depth[i], shapes[i].sizes, i)]
+    plans = [fewest(sorted(index, key=key)) for key in keys]
+    chunks = min(plans, key=lambda p: (len(p), sum(weighted(c) for c in p)))
+    chunks.sort(key=lambda c: -weighted(c))
     return [[items[j] for j in c] for c in chunks]

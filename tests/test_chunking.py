@@ -69,6 +69,21 @@ def test_identical_nets_share_one_chunk_and_outliers_do_not_join():
         plan_chunks(same, max_size=0)
 
 
+def test_the_plan_has_the_fewest_chunks_that_fit():
+    """One-level nets padded to small two-level ones stay within the bound, so they share a
+    chunk — which a greedy pass in order of depth (closing a chunk at the first member that
+    does not fit) misses: it would cut 6 one-level, 4 small and 6 larger nets into 3."""
+    nets = [mlp([64, 10])] * 6 + [mlp([64, 5, 10])] * 4 + [mlp([64, 35, 10])] * 6
+    cands = [Candidate(i, 0, g, {}) for i, g in enumerate(nets)]
+    chunks = plan_chunks(cands, max_size=16)
+    assert sorted(sorted(c.id for c in ch) for ch in chunks) == [list(range(10)),
+                                                                  list(range(10, 16))]
+    for chunk in chunks:
+        assert padding_ratio([Shape.of(c.genome) for c in chunk]) <= MAX_PADDING
+    # the size cap still cuts
+    assert sorted(len(ch) for ch in plan_chunks(cands, max_size=8)) == [4, 6, 6]
+
+
 def test_step_costs_are_padding_too():
     """pc relaxes a chunk for its largest ``steps``: members of one shape but far apart in
     T do not share a chunk, near ones do, and every chunk's step-weighted padding is
@@ -83,7 +98,8 @@ def test_step_costs_are_padding_too():
         return pc.step_cost(c.hyperparameters)
     chunks = plan_chunks(cands, max_size=16, step_cost=cost)
     groups = sorted(sorted(int(c.hyperparameters["steps"]) for c in ch) for ch in chunks)
-    assert groups == [[2, 2, 3], [20, 21], [38, 39, 40]]
+    # the fewest chunks that fit: T = 20-21 pads little next to 38-40 (1.26x), not next to 2-3
+    assert groups == [[2, 2, 3], [20, 21, 38, 39, 40]]
     for chunk in chunks:
         shapes = [Shape.of(c.genome) for c in chunk]
         assert padding_ratio(shapes, [cost(c) for c in chunk]) <= MAX_PADDING
