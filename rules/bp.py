@@ -50,10 +50,15 @@ class Backprop(LearningRule):
 
     def train_step(self, net: Net, params: Params, state: Adam, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
-        logits, _ = forward(net, params, x)
+        # the weights are zero off the genome's edges (init masks them, and their gradients
+        # are masked below, so Adam never moves them): the forward pass skips the mask
+        # multiplication and its backward, and one pass masks every block's gradient —
+        # the same numbers as differentiating through W ⊙ M
+        logits, _ = forward(net, params, x, premasked=True)
         loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
         tensors = _trained(params)
-        grads = torch.autograd.grad(loss.sum(), tensors)
+        grads = list(torch.autograd.grad(loss.sum(), tensors))
+        torch._foreach_mul_(grads[:net.depth], list(net.masks))
         state.apply(tensors, grads)
         return loss.detach()
 

@@ -133,7 +133,8 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     target_t = target.transpose(1, 2).contiguous()
 
     def drive(hidden: torch.Tensor, m: int) -> torch.Tensor:  # z_m (m >= 2), [P, n_m, B]
-        return torch.baddbmm(const[m - 1], w_hidden[m - 1], hidden[:, :cols[m]])
+        below = hidden if cols[m] == hidden.shape[1] else hidden[:, :cols[m]]
+        return torch.baddbmm(const[m - 1], w_hidden[m - 1], below)
 
     # feedforward start: hidden states equal their predictions
     hidden = x.new_zeros(P, cols[depth], x.shape[1])
@@ -150,6 +151,12 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
     shared_step = -float(gamma_t[0])  # read once: a read per inference step costs two ops
+    if not same:
+        # every step's per-member step size at once (members past their own T take zero
+        # steps): one product per minibatch instead of a comparison, cast and product per
+        # inference step
+        past = torch.arange(n_steps, device=x.device).unsqueeze(1) < steps_t
+        schedule = (gamma_t * past.to(x.dtype)).view(n_steps, P, 1, 1).unbind(0)
     energies: list[torch.Tensor] | None = [] if record else None
     plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
     weighted = bool((precision != 1.0).any())
@@ -175,12 +182,12 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
                              alpha=-1.0)
         for m in range(2, depth):
             eps_m = eps_hidden[:, cols[m]:cols[m + 1]]
-            grad[:, :cols[m]] -= torch.bmm(w_hidden_t[m - 1], _times_slope(eps_m, acts[m][1]))
+            grad[:, :cols[m]].baddbmm_(w_hidden_t[m - 1], _times_slope(eps_m, acts[m][1]),
+                                       alpha=-1.0)
         if same:
             hidden = hidden.add(grad, alpha=shared_step)
         else:  # members past their own T take zero steps
-            step = gamma_t * (t < steps_t).to(x.dtype)
-            hidden = torch.addcmul(hidden, step.view(P, 1, 1), grad, value=-1.0)
+            hidden = torch.addcmul(hidden, schedule[t], grad, value=-1.0)
 
     states = [x] + [hidden[:, cols[m]:cols[m + 1]].transpose(1, 2)
                     for m in range(1, depth)] + [target]
@@ -228,14 +235,31 @@ def _plan(net: Net, level: int) -> activations.RowActivations | None:
     return activations.RowActivations(net.activation_codes[level - 1], present)
 
 
+@dataclass(frozen=True)
+class _ReluSlope:
+    """f'(z) of an all-relu level, kept as its drive ``z``: multiplying an error by it is
+    one ``threshold_backward`` (the error where z > 0, else 0) instead of a comparison, a
+    cast and a product — the same numbers but for the sign of a zero."""
+
+    z: torch.Tensor
+
+
 def _with_slope(plan: activations.RowActivations | None, z: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                ) -> tuple[torch.Tensor, torch.Tensor | _ReluSlope | None]:
     """``(f(z), f'(z))`` for ``z[P, n, B]`` (``f'`` ``None`` where f is the identity)."""
-    return (z, None) if plan is None else plan.value_and_derivative(z)
+    if plan is None:
+        return z, None
+    if plan.single == "relu":
+        return torch.relu(z), _ReluSlope(z)
+    return plan.value_and_derivative(z)
 
 
-def _times_slope(eps: torch.Tensor, slope: torch.Tensor | None) -> torch.Tensor:
-    return eps if slope is None else eps * slope
+def _times_slope(eps: torch.Tensor, slope: torch.Tensor | _ReluSlope | None) -> torch.Tensor:
+    if slope is None:
+        return eps
+    if isinstance(slope, _ReluSlope):
+        return torch.ops.aten.threshold_backward(eps, slope.z, 0.0)
+    return eps * slope
 
 
 def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
