@@ -15,8 +15,9 @@ every member of a chunk for the chunk's largest ``steps``, so a member with ``T 
 chunk with ``T = 37`` pays 19 times its own relaxation. Given ``step_cost`` (the rule's
 :meth:`~rules.LearningRule.step_cost`), the planner weighs each member's work by it and
 bounds the padding of that weighted work, so chunks also group similar step costs. The
-search plans by shape only: on CPUs, small nets' steps cost mostly per-operation overhead,
-and the step-weighted plan's smaller chunks measured slower (benchmarks/throughput.py).
+search plans so (:func:`rule_step_cost`); with the fewest-chunk cut the step-weighted plan
+trains pc as fast as the shape-only one on the default generation while keeping its
+step-weighted padding within the bound (benchmarks/throughput.py prints both).
 
 A member's result never depends on its chunk (each member's parameters, batches and
 updates are its own), so the plan changes speed only.
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from evolve.strategies.base import Candidate
+from rules.base import LearningRule
 from search_spaces.compile import compile_genome
 from search_spaces.genome import Genome
 
@@ -88,6 +90,13 @@ def own_work(shapes: Sequence[Shape], costs: Sequence[float] | None = None) -> f
 def padding_ratio(shapes: Sequence[Shape], costs: Sequence[float] | None = None) -> float:
     """Padded work of a chunk over the sum of its members' own work."""
     return padded_work(shapes, costs) / max(own_work(shapes, costs), 1)
+
+
+def rule_step_cost(rule: LearningRule) -> Callable[[Candidate], float]:
+    """A candidate's step cost under ``rule`` (:meth:`~rules.LearningRule.step_cost` of its
+    genes): what the search weighs each member's work by, so a chunk's padding in time (pc
+    relaxes a chunk for its largest ``steps``) is bounded like its padding in shape."""
+    return lambda c: rule.step_cost(c.hyperparameters)
 
 
 def plan_chunks(candidates: Sequence[Candidate], max_size: int,

@@ -18,7 +18,7 @@ from typing import Any
 import rules
 from evolve import hardware
 from evolve.archive import Archive, ArchiveEntry
-from evolve.chunking import plan_chunks
+from evolve.chunking import plan_chunks, rule_step_cost
 from evolve.config import ConfigError, SearchConfig
 from evolve.constraints import Constraint
 from evolve.evaluate import (
@@ -320,7 +320,8 @@ class Session:
         budget = self.config.training
         todo = [c for c in candidates if c.id not in outcomes]
         per_worker = math.ceil(len(todo) / max(executor.parallelism(), 1)) if todo else 1
-        chunks = plan_chunks(todo, max(1, min(self.config.executor.chunk_size, per_worker)))
+        chunks = plan_chunks(todo, max(1, min(self.config.executor.chunk_size, per_worker)),
+                             step_cost=rule_step_cost(self.rule))
         shared = (self.task, RuleSpec.of(self.rule), budget, self.config.seed, metrics)
         results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
         for i, result in results:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolve.archive import Archive
-from evolve.chunking import plan_chunks
+from evolve.chunking import plan_chunks, rule_step_cost
 from evolve.evaluate import (
     Outcome,
     RuleSpec,
@@ -173,7 +173,8 @@ class SteadyDriver:
                 else:
                     told.append(ev)
             queue = deque(Chunk(chunk[0].id, chunk) for chunk in
-                          plan_chunks(feasible, settings.chunk_cap(len(feasible))))
+                          plan_chunks(feasible, settings.chunk_cap(len(feasible)),
+                                      step_cost=rule_step_cost(session.rule)))
             last = step == config.generations - 1
 
             def dispatch(chunk: Chunk) -> None:

@@ -132,16 +132,19 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     mu_first = _activate_t(net, 1, const[0])
     target_t = target.transpose(1, 2).contiguous()
 
-    def drive(hidden: torch.Tensor, m: int) -> torch.Tensor:  # z_m (m >= 2), [P, n_m, B]
-        below = hidden if cols[m] == hidden.shape[1] else hidden[:, :cols[m]]
-        return torch.baddbmm(const[m - 1], w_hidden[m - 1], below)
+    # the hidden states, their errors and the energy's gradient live in three buffers that
+    # every inference step overwrites in place, so the views each step reads (the rows
+    # below a level, a level's rows) are cut once, not once per step
+    hidden = x.new_zeros(P, cols[depth], x.shape[1])
+    below = [hidden if c == cols[depth] else hidden[:, :c] for c in cols]
+
+    def drive(m: int) -> torch.Tensor:  # z_m (m >= 2) at the current states, [P, n_m, B]
+        return torch.baddbmm(const[m - 1], w_hidden[m - 1], below[m])
 
     # feedforward start: hidden states equal their predictions
-    hidden = x.new_zeros(P, cols[depth], x.shape[1])
     for m in range(1, depth):
-        hidden[:, cols[m]:cols[m + 1]] = mu_first if m == 1 else _activate_t(
-            net, m, drive(hidden, m))
-    mu_out = _activate_t(net, depth, const[-1] if depth == 1 else drive(hidden, depth))
+        hidden[:, cols[m]:cols[m + 1]] = mu_first if m == 1 else _activate_t(net, m, drive(m))
+    mu_out = _activate_t(net, depth, const[-1] if depth == 1 else drive(depth))
     initial = 0.5 * precision.flatten() * (target_t - mu_out).pow(2).sum(1).mean(-1)
     if depth == 1:  # no hidden level: nothing to relax
         return Relaxed([x, target], initial, [initial] if record else None)
@@ -160,14 +163,17 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     energies: list[torch.Tensor] | None = [] if record else None
     plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
     weighted = bool((precision != 1.0).any())
+    eps_hidden, grad = torch.empty_like(hidden), torch.empty_like(hidden)
+    eps_rows = {m: eps_hidden[:, cols[m]:cols[m + 1]] for m in range(2, depth)}
+    grad_below = {m: grad[:, :cols[m]] for m in range(2, depth)}
 
     for t in range(n_steps + (1 if record else 0)):
         # predictions and errors at the current states (level 1's prediction is constant)
         # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
-        acts = {m: _with_slope(plans[m], drive(hidden, m)) for m in range(2, depth + 1)}
+        acts = {m: _with_slope(plans[m], drive(m)) for m in range(2, depth + 1)}
         mu = mu_first if depth == 2 else torch.cat(
             [mu_first] + [acts[m][0] for m in range(2, depth)], dim=1)
-        eps_hidden = hidden - mu
+        torch.sub(hidden, mu, out=eps_hidden)
         eps_out = target_t - acts[depth][0]
         if weighted:
             eps_out = precision * eps_out  # Π_L ε_L: what the output feeds back
@@ -178,16 +184,15 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
                 break
         # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
         # into the hidden rows below it
-        grad = torch.baddbmm(eps_hidden, w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]),
-                             alpha=-1.0)
+        torch.baddbmm(eps_hidden, w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]),
+                      alpha=-1.0, out=grad)
         for m in range(2, depth):
-            eps_m = eps_hidden[:, cols[m]:cols[m + 1]]
-            grad[:, :cols[m]].baddbmm_(w_hidden_t[m - 1], _times_slope(eps_m, acts[m][1]),
-                                       alpha=-1.0)
+            grad_below[m].baddbmm_(w_hidden_t[m - 1], _times_slope(eps_rows[m], acts[m][1]),
+                                   alpha=-1.0)
         if same:
-            hidden = hidden.add(grad, alpha=shared_step)
+            hidden.add_(grad, alpha=shared_step)
         else:  # members past their own T take zero steps
-            hidden = torch.addcmul(hidden, schedule[t], grad, value=-1.0)
+            hidden.addcmul_(schedule[t], grad, value=-1.0)
 
     states = [x] + [hidden[:, cols[m]:cols[m + 1]].transpose(1, 2)
                     for m in range(1, depth)] + [target]
