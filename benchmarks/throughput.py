@@ -185,6 +185,7 @@ def pc_vs_bp_mnist1d(budget: rules.Budget) -> dict:
 
 
 def main() -> None:
+    global REPEATS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter search and training")
     parser.add_argument("--patience", type=int, default=0,
@@ -193,7 +194,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help="interleaved runs of each timing; the fastest counts")
     args = parser.parse_args()
-    global REPEATS
     REPEATS = max(1, args.repeats)
     torch.set_num_threads(1)  # what one evaluation task gets on a worker
     task = load_task("digits", seed=0)
