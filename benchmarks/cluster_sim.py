@@ -218,6 +218,7 @@ def recorded_costs(run_dir: str | None, quick: bool) -> list[list[Evaluated]]:
         if quick:
             config = override(config, {"training": {"epochs": 3, "patience": 3}})
         run = evolve.search(config, reporters=())
+        print(f"recorded run: {run.path} (replay it again with --run)")
     else:
         run = evolve.load_run(run_dir)
     from search_spaces.genome import Genome
@@ -281,9 +282,10 @@ def _sleep_chunk(scale: float, chunk: list[float]) -> tuple[float, float, float,
 def warm_every_node(executor: Any) -> float:
     """A worker process on every node has started and imported the task before anything is
     timed: one task pinned to each of a node's CPUs, all at once. A node's first task waits
-    for its worker process to start (``warm_up_s`` in the JSON: about 2–3 s on the 3-node
-    ``Cluster`` of a 2-core machine), a one-off per node that a long search
-    pays once and the model leaves out. Pinned, not spread by the scheduler: a spread
+    for its worker process to start (``warm_up_s`` in the JSON, the slowest node's start
+    plus one 0.5 s task: 4.9 s on the 3-node ``Cluster`` in
+    benchmarks/results/cluster_sim.json), a one-off per node that a long search pays once
+    and the model leaves out. Pinned, not spread by the scheduler: a spread
     warm-up left a node cold whenever the others' workers came up first. Returns its wall
     seconds (the slowest node's cold start plus one calibration sleep)."""
     import ray
@@ -481,7 +483,7 @@ def _compare(label: str, workers: int, per_gen: list[list[Evaluated]], scale: fl
         rows.append({"setting": label, "mode": mode, "workers": workers, "measured_s": wall,
                      "simulated_s": simulated, "task_overhead_s": overhead.single,
                      "burst_overhead_s": list(overhead.burst),
-                     "deviation": deviation, "within_10pct": deviation <= WITHIN,
+                     "deviation": deviation, "within_10pct": bool(deviation <= WITHIN),
                      "warm_up_s": measured["warm_up_s"],
                      "breakdown": split})
     return rows
@@ -521,7 +523,7 @@ def main() -> None:
               f"{b['start_latency_mean_s'] * 1e3:>13.1f} "
               f"{'/'.join(map(str, b['tasks_per_node'])):>12}")
     result: dict[str, Any] = {"validation": checks, "replay_seconds": replay_seconds,
-                              "replay_scale": scale}
+                              "replay_scale": float(scale)}
     if not args.validation_only:
         populations = [100, 1000] if args.quick else [100, 1000, 10000]
         workers = [8, 64, 1024] if args.quick else [8, 16, 64, 256, 1024]
