@@ -19,7 +19,7 @@ the generation) has arrived, and the last generation is drained. Each row says w
 keeps the workers busier ("picked").
 
 **Checked against reality** in the same run: the recorded costs, scaled to
-``--replay-seconds`` of single-worker work (16 s; 4 s with ``--quick``), are replayed as
+``--replay-seconds`` of single-worker work (32 s; 4 s with ``--quick``), are replayed as
 sleeping Ray tasks through neurevo's Ray executor — on a local instance with 1 and 2 worker
 CPUs and on a ``ray.cluster_utils.Cluster`` of three 1-CPU nodes — and the measured wall
 time is compared with the simulation's. The simulation charges each chunk the overhead
@@ -36,8 +36,8 @@ Why the 3-node ``Cluster`` used to be 28% off: its calibration (12 empty tasks r
 the replay) left Ray's head counting one or two nodes as busy for seconds, so the replay ran
 on fewer nodes than the model assumed (see :func:`task_overhead`;
 ``benchmarks/ray_stale_view.py`` shows it alone); and at the old 4 s scale a chunk lasted
-about 0.1 s, against the 20–110 ms a task takes to start on another node of that cluster
-(the replay's own ``start_latency`` figures).
+about 0.1 s, against the tens of milliseconds a task takes to start on a node of that
+cluster (the replay's own ``start_latency_mean_s``: 34–41 ms there, 6–9 ms on one node).
 
     python benchmarks/cluster_sim.py [--quick] [--json PATH] [--run RUN_DIR]
         [--replay-seconds S] [--validation-only]
@@ -89,8 +89,9 @@ class Overheads:
     first wave. ``burst[k]``: the k-th of chunks submitted at the same moment (a generation's
     first wave, a steady step's refill of several free slots). On one node the raylet grants
     a burst's leases at once; on a multi-node cluster the head grants one lease after the
-    other (about 30–60 ms apart, measured on the 3-node ``Cluster`` of this machine), so the
-    last chunk of a burst starts last."""
+    other, so the last chunk of a burst starts last (``burst_overhead_s`` in
+    benchmarks/results/cluster_sim.json: 26, 36 and 83 ms for a burst of three on the 3-node
+    ``Cluster``)."""
 
     single: float
     burst: tuple[float, ...] = ()
@@ -283,7 +284,7 @@ def warm_every_node(executor: Any) -> float:
     """A worker process on every node has started and imported the task before anything is
     timed: one task pinned to each of a node's CPUs, all at once. A node's first task waits
     for its worker process to start (``warm_up_s`` in the JSON, the slowest node's start
-    plus one 0.5 s task: 4.9 s on the 3-node ``Cluster`` in
+    plus one 0.5 s task: 5.2 s on the 3-node ``Cluster`` in
     benchmarks/results/cluster_sim.json), a one-off per node that a long search pays once
     and the model leaves out. Pinned, not spread by the scheduler: a spread
     warm-up left a node cold whenever the others' workers came up first. Returns its wall
@@ -313,11 +314,12 @@ def task_overhead(executor: Any, workers: int, rounds: int) -> Overheads:
     Every sleep is longer than a lease takes. With empty tasks the driver reuses the first
     worker that frees up while the leases it asked for on other nodes are still pending,
     and cancels those; Ray's head then keeps counting the cancelled nodes as busy (the race
-    of ray-project/ray#12711) and spills nothing to them for seconds. Measured on the 3-node
-    ``Cluster``: after 12 empty tasks three concurrent 0.5 s tasks ran on two nodes (1.0 s
-    instead of 0.5 s) for the next 6 s. The previous calibration — 12 empty tasks right before
-    the timed replay — did that to the replay it calibrated: the replay ran on one or two of
-    the three nodes, 28% slower than the model."""
+    of ray-project/ray#12711) and spills nothing to them for seconds
+    (``benchmarks/ray_stale_view.py``: on the 3-node ``Cluster``, three concurrent 0.5 s
+    tasks took 1.03 s on two nodes for 4 s after 12 empty tasks, 0.56–0.59 s on three
+    before). The previous calibration — 12 empty tasks right before the timed replay — did
+    that to the replay it calibrated: the replay ran on one or two of the three nodes, 28%
+    slower than the model."""
     burst: list[list[float]] = [[] for _ in range(workers)]
     single: list[float] = []
     for _ in range(rounds):
@@ -398,8 +400,7 @@ def replay_generation(executor: Any, evaluations: list[Evaluated], workers: int,
     for i, (_, start, end, node) in executor.map(_sleep_chunk, chunks, (scale,)):
         received.append(time.time())
         tasks.append({"submit": submitted if i < slots else received[i - slots],
-                      "start": start, "end": end, "received": received[-1], "node": node,
-                      "first": i < slots})
+                      "start": start, "end": end, "received": received[-1], "node": node})
 
 
 def replay_steady(executor: Any, per_gen: list[list[Evaluated]], workers: int,
@@ -497,11 +498,11 @@ def main() -> None:
                         "(default: a short seeded default search)")
     parser.add_argument("--replay-seconds", type=float, default=None, metavar="S",
                         help="scale the recorded costs to S seconds of single-worker work "
-                        "for the replay against Ray (default 16, 4 with --quick)")
+                        "for the replay against Ray (default 32, 4 with --quick)")
     parser.add_argument("--validation-only", action="store_true",
                         help="only the replay against Ray, not the simulated table")
     args = parser.parse_args()
-    replay_seconds = args.replay_seconds or (4.0 if args.quick else 16.0)
+    replay_seconds = args.replay_seconds or (4.0 if args.quick else 32.0)
     if replay_seconds <= 0:
         parser.error(f"--replay-seconds must be positive, got {replay_seconds:g}")
     rng = np.random.default_rng(0)
