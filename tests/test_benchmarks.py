@@ -78,6 +78,14 @@ def test_cluster_simulation_runs_and_is_checked_against_ray(tmp_path):
         (setting, mode) for setting in ("local x1", "local x2", "cluster 3 nodes")
         for mode in ("generational", "steady")]
     assert all(r["measured_s"] > 0 and r["simulated_s"] > 0 for r in data["validation"])
+    for r in data["validation"]:  # each row says whether it met the goal, and where time went
+        assert r["within_10pct"] == (r["deviation"] <= 0.10)
+        split = r["breakdown"]
+        assert sum(split["tasks_per_node"]) == split["tasks"] > 0
+        assert len(split["tasks_per_node"]) <= (3 if r["setting"].startswith("cluster") else 1)
+        assert r["task_overhead_s"] > 0
+        assert len(r["burst_overhead_s"]) == (r["workers"] if r["workers"] > 1 else 0)
+    assert "within 10%" in result.stdout
     assert {(r["population"], r["workers"]) for r in data["simulation"]} >= {(1000, 64)}
     assert all(0 < r["utilisation"] <= 1 and 0 < r["steady_utilisation"] <= 1
                for r in data["simulation"])
@@ -93,6 +101,16 @@ def test_cluster_simulation_runs_and_is_checked_against_ray(tmp_path):
     assert sum(sim.makespan(sim.chunk_costs(g, 2), 2) for g in gens) == 5.0
     assert sim.steady_makespan(gens, 2, driver_s=0.0, quorum=0.5) == 4.0
     assert sim.steady_makespan(gens, 2, driver_s=0.0, quorum=1.0) == 5.0
+    # measured overheads: the k-th chunk of a burst pays burst[k], a chunk submitted alone
+    # (after the first wave, or into one free slot) pays single
+    ov = sim.Overheads(single=0.5, burst=(0.25, 1.0))
+    assert sim.chunk_costs(gens[0], 2, ov) == [3.25, 2.0]  # {3} + 0.25, {1} + 1
+    assert sim.chunk_costs(gens[1], 2, ov) == [2.25, 3.0]  # {1, 1} + 0.25, {1, 1} + 1
+    assert sim.chunk_costs(gens[1], 1, ov) == [4.5]  # one worker: never a burst
+    # steady: {3} + 0.25 | {1} + 1 end at 3.25 and 2; told at 2 (quorum), one free slot:
+    # {1} + 0.5 alone, 2 -> 3.5; then one at a time as slots free: 3.25 -> 4.75,
+    # 3.5 -> 5, 4.75 -> 6.25
+    assert sim.steady_makespan(gens, 2, driver_s=0.0, quorum=0.5, overhead=ov) == 6.25
 
 
 def _load(path):
