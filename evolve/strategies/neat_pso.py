@@ -43,8 +43,10 @@ surviving) to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +75,26 @@ def candidate_key(genome: Genome | str, hyperparameters: Mapping[str, float]) ->
     """What makes two candidates the same experiment: structure and hyperparameters
     (``genome`` may be given as its JSON, computed once for several positions)."""
     text = genome if isinstance(genome, str) else genome.to_json()
-    hyper = json.dumps(sorted(hyperparameters.items()))
-    return hashlib.sha256(f"{text}|{hyper}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{text}|{_hyper_json(hyperparameters)}".encode()).hexdigest()[:16]
+
+
+def _hyper_json(hyperparameters: Mapping[str, float]) -> str:
+    """``json.dumps(sorted(hyperparameters.items()))``, written out directly for finite
+    floats (``repr`` is how ``json`` writes them): neat-pso keys ten thousand children a
+    generation (``benchmarks/driver.py``), where the encoder's per-call cost dominated.
+    Anything else (an int, a non-finite value) goes through ``json`` itself."""
+    items = sorted(hyperparameters.items())
+    parts = []
+    for name, value in items:
+        if type(value) is not float or not math.isfinite(value):
+            return json.dumps(items)
+        parts.append(f"[{_json_name(name)}, {value!r}]")
+    return "[" + ", ".join(parts) + "]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_name(name: str) -> str:
+    return json.dumps(name)
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -90,6 +110,10 @@ class NeatPsoStrategy(NeatStrategy):
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
         self.bounds = [d.bounds for d in self.dims]
+        self._start_values = apply_hyper(problem, [], [])
+        self._apply = [(d.name, *d.bounds, d.log, d.low, d.high,
+                        (math.ceil(d.low), math.floor(d.high)) if d.integer else None)
+                       for d in self.dims]
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -97,7 +121,24 @@ class NeatPsoStrategy(NeatStrategy):
         return cls(space, problem, config.neat, config.mutation, config.swarm)
 
     def _hyper(self, x: Any) -> dict[str, float]:
-        return apply_hyper(self.problem, self.dims, list(x))
+        """:func:`apply_hyper` (the same dict, in the same order), with the start values
+        converted once rather than once per child."""
+        hyper = dict(self._start_values)
+        for (name, lo, hi, log, low, high, integer), internal in zip(self._apply, x,
+                                                                    strict=True):
+            # Dimension.to_value written out (min/max as conditionals keep the same floats)
+            internal = float(internal)
+            internal = lo if lo > internal else internal
+            internal = hi if hi < internal else internal
+            value = math.exp(internal) if log else internal
+            value = low if low > value else value
+            value = high if high < value else value
+            if integer:
+                rounded = round(value)
+                rounded = integer[0] if integer[0] > rounded else rounded
+                value = float(integer[1] if integer[1] < rounded else rounded)
+            hyper[name] = value
+        return hyper
 
     def _asked(self, state: dict[str, Any], child: Candidate, x: list[float],
                genome_json: str | None = None) -> Candidate:
@@ -150,7 +191,9 @@ class NeatPsoStrategy(NeatStrategy):
                    leader: Scored, rng: np.random.Generator) -> Candidate:
         parent = state["particles"][str(source.candidate.id)]
         lead = state["particles"][str(leader.candidate.id)]["x"]
-        r1, r2 = rng.random(len(self.dims)).tolist(), rng.random(len(self.dims)).tolist()
+        n = len(self.dims)
+        draws = rng.random(2 * n).tolist()  # r1 then r2: the draws of two calls of n each
+        r1, r2 = draws[:n], draws[n:]
         x, v = pso_step_lists(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
                               self.swarm, self.bounds)
         asked = state.setdefault("asked", {})
