@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import NeatParams, NeatStrategy
@@ -59,7 +60,6 @@ from evolve.strategies.pso import (
     SwarmParams,
     point,
     pso_step_lists,
-    rank_points,
     stalled_restart,
 )
 from search_spaces.genome import Genome
@@ -170,21 +170,34 @@ class NeatPsoStrategy(NeatStrategy):
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
                 rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
         state["asked"] = dict(state.get("asked", {}))  # _offspring adds to it: our own copy
-        particles = {k: dict(v) for k, v in state["particles"].items()}
-        here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]
+        # a shallow copy: a particle that changes gets a new dict, the others are shared
+        # with the old state (neither state is changed in place)
+        particles = dict(state["particles"])
         new = {s.candidate.id for s in scored}
         inherited = [(i, particles[str(s.candidate.id)]["best"])
                      for i, s in enumerate(population) if s.candidate.id in new]
         inherited = [(i, b) for i, b in inherited if b is not None]
-        ranked_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        # rank_points(here + bests) with ``here`` the population at its own positions, the
+        # rows built from the Scored directly: only the positions that become a lineage
+        # best are made into point dicts
+        rows = [(list(s.values), s.violation, s.rankable) for s in population]
+        rows += [(b["values"], b["violation"], b["ok"]) for _, b in inherited]
+        ok = np.array([r[2] for r in rows], dtype=bool)
+        values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
+                           for r in rows], dtype=float).reshape(len(rows),
+                                                               len(self.problem.directions))
+        values[~ok] = 0.0
+        violation = np.array([r[1] for r in rows], dtype=float)
+        ranked_u = rank_and_crowding(values, self.problem.directions, violation, ok)
         rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
-        best_at = {i: len(here) + k for k, (i, _) in enumerate(inherited)}
+        best_at = {i: len(population) + k for k, (i, _) in enumerate(inherited)}
         for i, s in enumerate(population):
             if s.candidate.id not in new:
                 continue  # a survivor: its own evaluation is already in its lineage best
             j = best_at.get(i)
             if j is None or (rank_u[i], -crowd_u[i]) <= (rank_u[j], -crowd_u[j]):
-                particles[str(s.candidate.id)]["best"] = here[i]
+                key = str(s.candidate.id)
+                particles[key] = {**particles[key], "best": point(particles[key]["x"], s)}
         state["particles"] = particles
 
     def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
