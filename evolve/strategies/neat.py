@@ -26,6 +26,7 @@ import numpy as np
 
 from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
+from evolve.strategies.draws import fast_draws
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace, distance_genes
@@ -106,6 +107,7 @@ class NeatStrategy(Strategy):
     def _tell(self, state: dict[str, Any], scored: list[Scored],
               rng: np.random.Generator) -> dict[str, Any]:
         cfg = self.neat
+        rng = fast_draws(rng)  # the same draws from the same state, cheaper per call
         generation = state["generation"]
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)
