@@ -43,7 +43,6 @@ surviving) to
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -83,18 +82,23 @@ def _hyper_json(hyperparameters: Mapping[str, float]) -> str:
     floats (``repr`` is how ``json`` writes them): neat-pso keys ten thousand children a
     generation (``benchmarks/driver.py``), where the encoder's per-call cost dominated.
     Anything else (an int, a non-finite value) goes through ``json`` itself."""
-    items = sorted(hyperparameters.items())
-    parts = []
-    for name, value in items:
+    names = tuple(hyperparameters)
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        order = sorted(names)
+        template = "[" + ", ".join(f"[{json.dumps(n).replace('%', '%%')}, %s]"
+                                   for n in order) + "]"
+        layout = _LAYOUTS[names] = (order, template)
+    order, template = layout
+    values = [hyperparameters[n] for n in order]
+    for value in values:
         if type(value) is not float or not math.isfinite(value):
-            return json.dumps(items)
-        parts.append(f"[{_json_name(name)}, {value!r}]")
-    return "[" + ", ".join(parts) + "]"
+            return json.dumps(sorted(hyperparameters.items()))
+    return template % tuple(map(repr, values))
 
 
-@functools.lru_cache(maxsize=1024)
-def _json_name(name: str) -> str:
-    return json.dumps(name)
+# per sequence of hyperparameter names: the names sorted, and the JSON with a %s per value
+_LAYOUTS: dict[tuple[str, ...], tuple[list[str], str]] = {}
 
 
 class NeatPsoStrategy(NeatStrategy):
