@@ -225,10 +225,12 @@ class NeatStrategy(Strategy):
         """Assign children to species; refresh representatives; drop empty species.
 
         Equal genomes (a clone without a structural change is its parent's genome object)
-        are compared once per species: distances are kept per genome JSON, which
-        :meth:`Genome.to_json` keeps on the genome. Which species a child joins and which
+        are compared once: the species a genome found is kept per genome JSON (which
+        :meth:`Genome.to_json` keeps on the genome), and a species' pool of candidate
+        representatives holds each genome once. Which species a child joins and which
         member becomes a representative are as if every pair were compared: the first
-        species within δ_t in id order, the first member at the smallest distance."""
+        species within δ_t in id order, the first member at the smallest distance
+        (tests/test_neat_reference.py runs the all-pairs version beside it)."""
         distance = self.space.distance_between
         reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
         if current is not None:  # new representative: the current member closest to the old
