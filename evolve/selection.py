@@ -37,22 +37,23 @@ def rank_and_crowding(
     feasible = np.flatnonzero(ok & (violations <= 0)).tolist()
     next_rank = 0
     if feasible:
-        fits = [tuple(row) for row in np.asarray(values, dtype=float)[feasible].tolist()]
-        fronts = _sort_nondominated(fits, weights)
+        block = np.asarray(values, dtype=float)[feasible].reshape(len(feasible), len(weights))
+        fits = [tuple(row) for row in block.tolist()]
+        fronts = _sort_nondominated(fits, weights, block)
         placed = [feasible[j] for front in fronts for j in front]
         rank[placed] = [r for r, front in enumerate(fronts) for _ in front]
         crowd[placed] = [d for front in fronts
                          for d in _crowding_distance([fits[j] for j in front])]
         next_rank = len(fronts)
-    infeasible = sorted((i for i in range(n) if ok[i] and violations[i] > 0),
-                        key=lambda i: violations[i])
+    # by violation, ties in index order (a stable sort of the indices, as sorted() was)
+    infeasible = np.flatnonzero(ok & (violations > 0))
+    infeasible = infeasible[np.argsort(violations[infeasible], kind="stable")].tolist()
+    violation_of = violations.tolist()
     last = None
     for i in infeasible:
-        if last is not None and violations[i] > last:
+        if last is not None and violation_of[i] > last:
             next_rank += 1
-        if last is None:
-            last = violations[i]
-        last = violations[i]
+        last = violation_of[i]
         rank[i] = next_rank
     if infeasible:
         next_rank += 1
@@ -60,8 +61,8 @@ def rank_and_crowding(
     return rank, crowd
 
 
-def _sort_nondominated(fits: list[tuple[float, ...]],
-                       weights: tuple[float, ...]) -> list[list[int]]:
+def _sort_nondominated(fits: list[tuple[float, ...]], weights: tuple[float, ...],
+                       block: np.ndarray | None = None) -> list[list[int]]:
     """Fronts of positions into ``fits``, in DEAP's ``sortNondominated`` order.
 
     DEAP groups equal fitnesses (equal weighted-value tuples, as dict keys) in order of
@@ -72,8 +73,9 @@ def _sort_nondominated(fits: list[tuple[float, ...]],
     follow each other in order of appearance.
     """
     groups: dict[tuple[float, ...], list[int]] = {}
-    weighted = (np.array(fits, dtype=float).reshape(len(fits), len(weights))
-                * np.array(weights)).tolist()  # the same products as DEAP's, row by row
+    if block is None:  # ``fits`` as an array (a caller that has one passes it)
+        block = np.array(fits, dtype=float).reshape(len(fits), len(weights))
+    weighted = (block * np.array(weights)).tolist()  # the same products as DEAP's, row by row
     for j, wfit in enumerate(weighted):
         groups.setdefault(tuple(wfit), []).append(j)
     members = list(groups.values())
@@ -167,10 +169,14 @@ def _last_dominator(wvalues: np.ndarray, front: np.ndarray, nxt: np.ndarray) -> 
     last = np.empty(len(nxt), dtype=np.int64)
     above = wvalues[front][::-1]  # reversed: argmax finds the last dominator
     step = max(1, 4_000_000 // max(len(front), 1))
+    # the groups' values are distinct (and not NaN), so nowhere worse already means
+    # somewhere better: dominance is the >= test alone, one objective at a time
+    columns = [above[:, k, None] for k in range(wvalues.shape[1])]
     for start in range(0, len(nxt), step):
         below = wvalues[nxt[start:start + step]]
-        dominates = ((above[:, None, :] >= below[None, :, :]).all(axis=2)
-                     & (above[:, None, :] > below[None, :, :]).any(axis=2))
+        dominates = columns[0] >= below[None, :, 0]
+        for k in range(1, len(columns)):
+            dominates &= columns[k] >= below[None, :, k]
         last[start:start + step] = len(front) - 1 - np.argmax(dominates, axis=0)
     return last
 

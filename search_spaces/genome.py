@@ -29,6 +29,8 @@ ROLES = ("input", "hidden", "output")
 # network is built: a few bytes of JSON can claim terabytes of weights.
 MAX_NEURONS = 1_000_000  # in all groups together
 MAX_SYNAPSES = 100_000_000  # in the enabled connections (400 MB of float32 weights)
+# json.dumps(..., separators=(",", ":")), without building an encoder per call
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 class GenomeError(ValueError):
@@ -116,8 +118,17 @@ class Genome:
         }
 
     def to_json(self) -> str:
-        """Canonical JSON: the same genome always gives the same string (and hash)."""
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        """Canonical JSON: the same genome always gives the same string (and hash).
+
+        Kept on the (immutable) genome once made: neat-pso keys every child by it, and a
+        child cloned without a structural change is its parent's genome object, so a
+        generation of ten thousand children makes far fewer strings than it has children
+        (``benchmarks/driver.py`` times that generation)."""
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = _COMPACT.encode(self.to_dict())
+            self.__dict__["_json"] = text  # a cache beside the frozen fields, not a field
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], validate: bool = True) -> Genome:

@@ -26,6 +26,7 @@ import numpy as np
 
 from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
+from evolve.strategies.draws import fast_draws
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace, distance_genes
@@ -106,6 +107,7 @@ class NeatStrategy(Strategy):
     def _tell(self, state: dict[str, Any], scored: list[Scored],
               rng: np.random.Generator) -> dict[str, Any]:
         cfg = self.neat
+        rng = fast_draws(rng)  # the same draws from the same state, cheaper per call
         generation = state["generation"]
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)
@@ -220,38 +222,58 @@ class NeatStrategy(Strategy):
     def _speciate(self, state: dict[str, Any], children: list[Candidate],
                   survivors: list[Candidate], current: list[Scored] | None = None
                   ) -> list[Candidate]:
-        """Assign children to species; refresh representatives; drop empty species."""
+        """Assign children to species; refresh representatives; drop empty species.
+
+        Equal genomes (a clone without a structural change is its parent's genome object)
+        are compared once: the species a genome found is kept per genome JSON (which
+        :meth:`Genome.to_json` keeps on the genome), and a species' pool of candidate
+        representatives holds each genome once. Which species a child joins and which
+        member becomes a representative are as if every pair were compared: the first
+        species within δ_t in id order, the first member at the smallest distance
+        (tests/test_neat_reference.py runs the all-pairs version beside it)."""
         distance = self.space.distance_between
         reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
         if current is not None:  # new representative: the current member closest to the old
-            pools: dict[int, list[Genome]] = {}
+            pools: dict[int, dict[str, Genome]] = {}
             for s in current:
-                pools.setdefault(s.candidate.species, []).append(s.candidate.genome)
+                genome = s.candidate.genome
+                # the first member with each genome: a later equal one is never closer
+                pools.setdefault(s.candidate.species, {}).setdefault(genome.to_json(), genome)
             for sp in state["species"]:
                 pool = pools.get(sp["id"])
                 if pool:
                     old = distance_genes(reps[sp["id"]])
-                    reps[sp["id"]] = min(pool, key=lambda g: distance(distance_genes(g), old))
+                    reps[sp["id"]] = min(pool.values(),
+                                         key=lambda g: distance(distance_genes(g), old))
         rep_genes = {sp_id: distance_genes(rep) for sp_id, rep in reps.items()}
         sp_ids = sorted(reps)  # new species get ever larger ids, so appending keeps it sorted
         occupied = {c.species for c in survivors}
         assigned = []
+        threshold = state["threshold"]
+        # per genome JSON: the species an equal genome found, or (None, k): it founded
+        # sp_ids[k], having matched none before it, so the next equal one starts there
+        found: dict[str, tuple[int | None, int]] = {}
         for child in children:
-            target = None
-            genes = distance_genes(child.genome)
-            for sp_id in sp_ids:
-                if distance(genes, rep_genes[sp_id]) < state["threshold"]:
-                    target = sp_id
-                    break
+            key = child.genome.to_json()
+            target, tried = found.get(key, (None, 0))
             if target is None:
-                target = state["next_species"]
-                state["next_species"] += 1
-                reps[target] = child.genome
-                rep_genes[target] = genes
-                sp_ids.append(target)
-                state["species"].append({"id": target, "created": child.generation,
-                                         "last_improved": child.generation,
-                                         "best": None})  # strict JSON: no -Infinity
+                genes = distance_genes(child.genome)
+                for k in range(tried, len(sp_ids)):
+                    if distance(genes, rep_genes[sp_ids[k]]) < threshold:
+                        target = sp_ids[k]
+                        break
+                if target is None:
+                    target = state["next_species"]
+                    state["next_species"] += 1
+                    reps[target] = child.genome
+                    rep_genes[target] = genes
+                    found[key] = (None, len(sp_ids))
+                    sp_ids.append(target)
+                    state["species"].append({"id": target, "created": child.generation,
+                                             "last_improved": child.generation,
+                                             "best": None})  # strict JSON: no -Infinity
+                else:
+                    found[key] = (target, 0)
             occupied.add(target)
             assigned.append(Candidate(child.id, child.generation, child.genome,
                                       child.hyperparameters, child.parents, target))

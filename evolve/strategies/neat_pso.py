@@ -45,11 +45,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import NeatParams, NeatStrategy
@@ -57,7 +59,6 @@ from evolve.strategies.pso import (
     SwarmParams,
     point,
     pso_step_lists,
-    rank_points,
     stalled_restart,
 )
 from search_spaces.genome import Genome
@@ -73,8 +74,31 @@ def candidate_key(genome: Genome | str, hyperparameters: Mapping[str, float]) ->
     """What makes two candidates the same experiment: structure and hyperparameters
     (``genome`` may be given as its JSON, computed once for several positions)."""
     text = genome if isinstance(genome, str) else genome.to_json()
-    hyper = json.dumps(sorted(hyperparameters.items()))
-    return hashlib.sha256(f"{text}|{hyper}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{text}|{_hyper_json(hyperparameters)}".encode()).hexdigest()[:16]
+
+
+def _hyper_json(hyperparameters: Mapping[str, float]) -> str:
+    """``json.dumps(sorted(hyperparameters.items()))``, written out directly for finite
+    floats (``repr`` is how ``json`` writes them): neat-pso keys ten thousand children a
+    generation (``benchmarks/driver.py``), where the encoder's per-call cost dominated.
+    Anything else (an int, a non-finite value) goes through ``json`` itself."""
+    names = tuple(hyperparameters)
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        order = sorted(names)
+        template = "[" + ", ".join(f"[{json.dumps(n).replace('%', '%%')}, %s]"
+                                   for n in order) + "]"
+        layout = _LAYOUTS[names] = (order, template)
+    order, template = layout
+    values = [hyperparameters[n] for n in order]
+    for value in values:
+        if type(value) is not float or not math.isfinite(value):
+            return json.dumps(sorted(hyperparameters.items()))
+    return template % tuple(map(repr, values))
+
+
+# per sequence of hyperparameter names: the names sorted, and the JSON with a %s per value
+_LAYOUTS: dict[tuple[str, ...], tuple[list[str], str]] = {}
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -90,6 +114,10 @@ class NeatPsoStrategy(NeatStrategy):
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
         self.bounds = [d.bounds for d in self.dims]
+        self._start_values = apply_hyper(problem, [], [])
+        self._apply = [(d.name, *d.bounds, d.log, d.low, d.high,
+                        (math.ceil(d.low), math.floor(d.high)) if d.integer else None)
+                       for d in self.dims]
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -97,7 +125,24 @@ class NeatPsoStrategy(NeatStrategy):
         return cls(space, problem, config.neat, config.mutation, config.swarm)
 
     def _hyper(self, x: Any) -> dict[str, float]:
-        return apply_hyper(self.problem, self.dims, list(x))
+        """:func:`apply_hyper` (the same dict, in the same order), with the start values
+        converted once rather than once per child."""
+        hyper = dict(self._start_values)
+        for (name, lo, hi, log, low, high, integer), internal in zip(self._apply, x,
+                                                                    strict=True):
+            # Dimension.to_value written out (min/max as conditionals keep the same floats)
+            internal = float(internal)
+            internal = lo if lo > internal else internal
+            internal = hi if hi < internal else internal
+            value = math.exp(internal) if log else internal
+            value = low if low > value else value
+            value = high if high < value else value
+            if integer:
+                rounded = round(value)
+                rounded = integer[0] if integer[0] > rounded else rounded
+                value = float(integer[1] if integer[1] < rounded else rounded)
+            hyper[name] = value
+        return hyper
 
     def _asked(self, state: dict[str, Any], child: Candidate, x: list[float],
                genome_json: str | None = None) -> Candidate:
@@ -129,28 +174,43 @@ class NeatPsoStrategy(NeatStrategy):
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
                 rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
         state["asked"] = dict(state.get("asked", {}))  # _offspring adds to it: our own copy
-        particles = {k: dict(v) for k, v in state["particles"].items()}
-        here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]
+        # a shallow copy: a particle that changes gets a new dict, the others are shared
+        # with the old state (neither state is changed in place)
+        particles = dict(state["particles"])
         new = {s.candidate.id for s in scored}
         inherited = [(i, particles[str(s.candidate.id)]["best"])
                      for i, s in enumerate(population) if s.candidate.id in new]
         inherited = [(i, b) for i, b in inherited if b is not None]
-        ranked_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        # rank_points(here + bests) with ``here`` the population at its own positions, the
+        # rows built from the Scored directly: only the positions that become a lineage
+        # best are made into point dicts
+        rows = [(list(s.values), s.violation, s.rankable) for s in population]
+        rows += [(b["values"], b["violation"], b["ok"]) for _, b in inherited]
+        ok = np.array([r[2] for r in rows], dtype=bool)
+        values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
+                           for r in rows], dtype=float).reshape(len(rows),
+                                                               len(self.problem.directions))
+        values[~ok] = 0.0
+        violation = np.array([r[1] for r in rows], dtype=float)
+        ranked_u = rank_and_crowding(values, self.problem.directions, violation, ok)
         rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
-        best_at = {i: len(here) + k for k, (i, _) in enumerate(inherited)}
+        best_at = {i: len(population) + k for k, (i, _) in enumerate(inherited)}
         for i, s in enumerate(population):
             if s.candidate.id not in new:
                 continue  # a survivor: its own evaluation is already in its lineage best
             j = best_at.get(i)
             if j is None or (rank_u[i], -crowd_u[i]) <= (rank_u[j], -crowd_u[j]):
-                particles[str(s.candidate.id)]["best"] = here[i]
+                key = str(s.candidate.id)
+                particles[key] = {**particles[key], "best": point(particles[key]["x"], s)}
         state["particles"] = particles
 
     def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
                    leader: Scored, rng: np.random.Generator) -> Candidate:
         parent = state["particles"][str(source.candidate.id)]
         lead = state["particles"][str(leader.candidate.id)]["x"]
-        r1, r2 = rng.random(len(self.dims)).tolist(), rng.random(len(self.dims)).tolist()
+        n = len(self.dims)
+        draws = rng.random(2 * n).tolist()  # r1 then r2: the draws of two calls of n each
+        r1, r2 = draws[:n], draws[n:]
         x, v = pso_step_lists(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
                               self.swarm, self.bounds)
         asked = state.setdefault("asked", {})

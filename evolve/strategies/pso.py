@@ -99,9 +99,14 @@ def pso_step_lists(x: Sequence[float], v: Sequence[float], best: Sequence[float]
     xs, vs = [], []
     for xi, vi, bi, li, a, b, (lo, hi) in zip(x, v, best, leader, r1, r2, bounds, strict=True):
         v_max = clamp * (hi - lo)
-        vi = min(max(w * vi + c1 * a * (bi - xi) + c2 * b * (li - xi), -v_max), v_max)
+        # min(max(t, -v_max), v_max) written out (max and min keep the first of equals,
+        # and a NaN t, as they do), without two builtin calls per coordinate
+        t = w * vi + c1 * a * (bi - xi) + c2 * b * (li - xi)
+        t = -v_max if -v_max > t else t
+        vi = v_max if v_max < t else t
         moved = xi + vi
-        x_new = min(max(moved, lo), hi)
+        x_new = lo if lo > moved else moved
+        x_new = hi if hi < x_new else x_new
         xs.append(x_new)
         vs.append(0.0 if x_new != moved else vi)
     return xs, vs

@@ -1,0 +1,296 @@
+"""The fast paths of NEAT's and neat-pso's ``tell`` against the plain code they replaced.
+
+``benchmarks/driver.py`` times neat-pso's ``ask`` + ``tell`` at population 10,000; what made
+it faster (bit-mask compatibility distances, speciation once per distinct genome, genome JSON
+kept on the genome, numpy's scalar draws through the bit generator's ctypes interface,
+hand-written keys and hyperparameters) must not change a single result. The reference
+below is that plain code, kept here as the oracle: the frozenset distance, the all-pairs
+speciation, ``json.dumps`` keys, :func:`evolve.strategies.layered.apply_hyper`, point dicts
+ranked by ``rank_points`` and numpy's own ``random``/``integers``. A search run both ways
+from one seed must give equal states, generation after generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import evolve.strategies.neat as neat_module
+import evolve.strategies.neat_pso as neat_pso_module
+from evolve.strategies import Problem, Scored, StrategyConfig, make_strategy
+from evolve.strategies.base import Candidate
+from evolve.strategies.draws import FastDraws, fast_draws
+from evolve.strategies.layered import apply_hyper
+from evolve.strategies.pso import SwarmParams, point, rank_points, stalled_restart
+from rules.base import Hyperparameter, HyperSpace
+from search_spaces.genome import Genome
+from search_spaces.space import MutationRates, SearchSpace, distance_genes
+
+SPACE = SearchSpace(16, 4)
+HYPER = HyperSpace((
+    Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True),
+    Hyperparameter("steps", 1, 50, 20, integer=True),
+    Hyperparameter("scale", 0.25, 4.0, 1.0, log=True),
+))
+# structure grows fast, so that a few generations make many species and distances
+GROWING = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.1)
+
+
+# -- the reference: the code before the fast paths --------------------------------------------
+def reference_distance(space: SearchSpace, a: Genome, b: Genome) -> float:
+    """The compatibility distance over frozensets, as it was computed before bit masks."""
+    ia = frozenset(c.innovation for c in a.connections)
+    ib = frozenset(c.innovation for c in b.connections)
+    ea = frozenset(c.innovation for c in a.connections if c.enabled)
+    eb = frozenset(c.innovation for c in b.connections if c.enabled)
+    na = {n.id: (n.size, n.activation) for n in a.nodes if n.role == "hidden"}
+    nb = {n.id: (n.size, n.activation) for n in b.nodes if n.role == "hidden"}
+    shared = ia & ib
+    disjoint = len(ia) + len(ib) - 2 * len(shared)
+    conn_attr = len((ea ^ eb) & shared)
+    shared_nodes = na.keys() & nb.keys()
+    disjoint += len(na) + len(nb) - 2 * len(shared_nodes)
+    node_attr = sum(abs(math.log2(na[i][0] / nb[i][0])) + (na[i][1] != nb[i][1])
+                    for i in shared_nodes)
+    n_genes = max(len(ia) + len(na), len(ib) + len(nb), 1)
+    n_shared = max(len(shared) + len(shared_nodes), 1)
+    return (space.settings.disjoint_coefficient * disjoint / n_genes
+            + space.settings.attribute_coefficient * (conn_attr + node_attr) / n_shared)
+
+
+def reference_key(genome: Genome | str, hyperparameters: dict[str, float]) -> str:
+    text = genome if isinstance(genome, str) else json.dumps(genome.to_dict(),
+                                                             separators=(",", ":"))
+    hyper = json.dumps(sorted(hyperparameters.items()))
+    return hashlib.sha256(f"{text}|{hyper}".encode()).hexdigest()[:16]
+
+
+def reference_step(x: list[float], v: list[float], best: list[float], leader: list[float],
+                   r1: list[float], r2: list[float], params: SwarmParams,
+                   bounds: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The swarm step with builtin min/max, as pso_step_lists was."""
+    w, c1, c2, clamp = params.inertia, params.cognitive, params.social, params.velocity_clamp
+    xs, vs = [], []
+    for xi, vi, bi, li, a, b, (lo, hi) in zip(x, v, best, leader, r1, r2, bounds, strict=True):
+        v_max = clamp * (hi - lo)
+        vi = min(max(w * vi + c1 * a * (bi - xi) + c2 * b * (li - xi), -v_max), v_max)
+        moved = xi + vi
+        x_new = min(max(moved, lo), hi)
+        xs.append(x_new)
+        vs.append(0.0 if x_new != moved else vi)
+    return xs, vs
+
+
+class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
+    """neat-pso with the plain speciation, swarm step, hyperparameters and lineage-best
+    ranking."""
+
+    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
+                   leader: Scored, rng: np.random.Generator) -> Candidate:
+        parent = state["particles"][str(source.candidate.id)]
+        lead = state["particles"][str(leader.candidate.id)]["x"]
+        r1, r2 = rng.random(len(self.dims)).tolist(), rng.random(len(self.dims)).tolist()
+        x, v = reference_step(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
+                              self.swarm, self.bounds)
+        asked = state.setdefault("asked", {})
+        genome_json = json.dumps(child.genome.to_dict(), separators=(",", ":"))
+        hyper = self._hyper(x)
+        key = reference_key(genome_json, hyper)
+        for _ in range(neat_pso_module.RESTART_TRIES if self.dims else 0):
+            if key not in asked:
+                break
+            xs, vs = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
+                                     self.high)
+            x, v = xs.tolist(), vs.tolist()
+            hyper = self._hyper(x)
+            key = reference_key(genome_json, hyper)
+        state["particles"][str(child.id)] = {"x": x, "v": v, "best": parent["best"]}
+        self._record(state, child, key)
+        return Candidate(child.id, child.generation, child.genome, hyper, child.parents,
+                         child.species)
+
+    def _hyper(self, x: Any) -> dict[str, float]:
+        return apply_hyper(self.problem, self.dims, list(x))
+
+    def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
+                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+        state["asked"] = dict(state.get("asked", {}))
+        particles = {k: dict(v) for k, v in state["particles"].items()}
+        here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]
+        new = {s.candidate.id for s in scored}
+        inherited = [(i, particles[str(s.candidate.id)]["best"])
+                     for i, s in enumerate(population) if s.candidate.id in new]
+        inherited = [(i, b) for i, b in inherited if b is not None]
+        ranked_u = rank_points(here + [b for _, b in inherited], self.problem.directions)
+        rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
+        best_at = {i: len(here) + k for k, (i, _) in enumerate(inherited)}
+        for i, s in enumerate(population):
+            if s.candidate.id not in new:
+                continue
+            j = best_at.get(i)
+            if j is None or (rank_u[i], -crowd_u[i]) <= (rank_u[j], -crowd_u[j]):
+                particles[str(s.candidate.id)]["best"] = here[i]
+        state["particles"] = particles
+
+    def _speciate(self, state: dict[str, Any], children: list[Candidate],
+                  survivors: list[Candidate], current: list[Scored] | None = None
+                  ) -> list[Candidate]:
+        def distance(a: Genome, b: Genome) -> float:
+            return reference_distance(self.space, a, b)
+
+        reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
+        if current is not None:
+            pools: dict[int, list[Genome]] = {}
+            for s in current:
+                pools.setdefault(s.candidate.species, []).append(s.candidate.genome)
+            for sp in state["species"]:
+                pool = pools.get(sp["id"])
+                if pool:
+                    old = reps[sp["id"]]
+                    reps[sp["id"]] = min(pool, key=lambda g: distance(g, old))
+        sp_ids = sorted(reps)
+        occupied = {c.species for c in survivors}
+        assigned = []
+        for child in children:
+            target = None
+            for sp_id in sp_ids:
+                if distance(child.genome, reps[sp_id]) < state["threshold"]:
+                    target = sp_id
+                    break
+            if target is None:
+                target = state["next_species"]
+                state["next_species"] += 1
+                reps[target] = child.genome
+                sp_ids.append(target)
+                state["species"].append({"id": target, "created": child.generation,
+                                         "last_improved": child.generation, "best": None})
+            occupied.add(target)
+            assigned.append(Candidate(child.id, child.generation, child.genome,
+                                      child.hyperparameters, child.parents, target))
+        state["species"] = [{**sp, "representative": reps[sp["id"]].to_dict()}
+                            for sp in state["species"] if sp["id"] in occupied]
+        return assigned
+
+
+def scores(candidates: list[Candidate], generation: int, failing: int = 13) -> list[Scored]:
+    """Distinct objective values per candidate; one in ``failing`` fails, one in 11 is
+    infeasible."""
+    out = []
+    for c in candidates:
+        rng = np.random.default_rng([generation, c.id])
+        accuracy = 0.5 + 0.02 * len(c.genome.hidden_ids) + 0.1 * float(rng.random())
+        energy = float(c.genome.n_parameters()) * (1.0 + float(rng.random()))
+        out.append(Scored(c, (accuracy, energy), 0.5 if c.id % 11 == 5 else 0.0,
+                          c.id % failing != failing // 2))
+    return out
+
+
+def run(strategy: Any, generations: int, steady: bool = False, failing: int = 13) -> list[str]:
+    """The state after each generation, as canonical JSON (steady: half told each time)."""
+    state = strategy.init(3)
+    out = []
+    for generation in range(generations):
+        candidates = strategy.ask(state)
+        told = scores(candidates, generation, failing)
+        if steady:
+            owed = [Candidate.from_dict(c) for c in state.get("owed", ())]
+            told = told[: len(told) // 2] + scores(owed, generation, failing)
+            state = strategy.tell_arrived(state, told)
+        else:
+            state = strategy.tell(state, told)
+        out.append(json.dumps(state, sort_keys=True, allow_nan=False))
+    return out
+
+
+def reference_run(monkeypatch: pytest.MonkeyPatch, problem: Problem, generations: int,
+                  steady: bool, failing: int, **neat: Any) -> list[str]:
+    """The reference strategy's states, with numpy's own draws and json-encoded keys."""
+    with monkeypatch.context() as patch:
+        patch.setattr(neat_module, "fast_draws", lambda rng: rng)
+        patch.setattr(neat_pso_module, "candidate_key", reference_key)
+        config = StrategyConfig("neat-pso", mutation=GROWING,
+                                neat=neat_module.NeatParams(**neat))
+        strategy = ReferenceNeatPso(SPACE, problem, config.neat, config.mutation, config.swarm)
+        return run(strategy, generations, steady, failing)
+
+
+@pytest.mark.parametrize(("steady", "failing", "neat"), [
+    (False, 13, {}),
+    # every member may breed, a third fail: failed ones pass on their lineage bests
+    (False, 3, {"target_species": 8, "compatibility_threshold": 0.5, "stagnation": 2,
+                "survival_threshold": 1.0}),
+    (True, 13, {"target_species": 5}),
+])
+def test_neat_pso_gives_the_reference_states(monkeypatch, steady, failing, neat):
+    problem = Problem(("max", "min"), HYPER.resolve({}), 120, HYPER)
+    expected = reference_run(monkeypatch, problem, 6, steady, failing, **neat)
+    config = StrategyConfig("neat-pso", mutation=GROWING, neat=neat_module.NeatParams(**neat))
+    got = run(make_strategy(SPACE, problem, config), 6, steady, failing)
+    species = [len(json.loads(s)["species"]) for s in got]
+    assert max(species) >= 3, species  # the speciation pass had choices to make
+    for generation, (a, b) in enumerate(zip(got, expected, strict=True)):
+        if a != b:  # (pytest's diff of two long JSON strings would take minutes)
+            pytest.fail(f"state after generation {generation} differs from the reference")
+
+
+def test_bit_mask_distance_equals_the_frozenset_distance_on_grown_genomes():
+    problem = Problem(("max", "min"), HYPER.resolve({}), 80, HYPER)
+    strategy = make_strategy(SPACE, problem, StrategyConfig("neat-pso", mutation=GROWING))
+    state = strategy.init(5)
+    genomes: dict[str, Genome] = {}
+    for generation in range(6):
+        candidates = strategy.ask(state)
+        genomes.update((c.genome.to_json(), c.genome) for c in candidates)
+        state = strategy.tell(state, scores(candidates, generation))
+    pool = list(genomes.values())
+    assert len(pool) > 100 and max(len(g.hidden_ids) for g in pool) >= 3
+    for a in pool[::3]:
+        for b in pool:
+            fast = SPACE.distance_between(distance_genes(a), distance_genes(b))
+            assert fast == reference_distance(SPACE, a, b), (a, b)
+    # ids that are not the operators' (negative ones) take their own bits
+    odd = Genome.from_dict({"schema_version": 1,
+                            "nodes": [[0, "input", 2, "identity"], [1, "output", 2, "identity"],
+                                      [-3, "hidden", 4, "relu"]],
+                            "connections": [[-1, 0, -3, True, False], [1, -3, 1, False, False],
+                                            [0, 0, 1, True, False]]})
+    for b in pool[:20]:
+        assert SPACE.distance_between(distance_genes(odd), distance_genes(b)) == \
+            reference_distance(SPACE, odd, b)
+
+
+def test_fast_draws_give_numpys_numbers_and_state():
+    plain = np.random.default_rng(123)
+    fast = fast_draws(np.random.default_rng(123))
+    assert isinstance(fast, FastDraws)
+    for i in range(20_000):
+        n = (1, 2, 3, 6, 24, 1000, 2**31 + 1, 2**32 - 1, 2**32, 2**33)[i % 10]
+        assert int(plain.integers(n)) == int(fast.integers(n))
+        assert plain.random() == fast.random()
+        if i % 97 == 0:  # the inherited calls draw from the same state
+            assert plain.normal(0.0, 0.5) == fast.normal(0.0, 0.5)
+            assert plain.integers(5, size=3).tolist() == fast.integers(5, size=3).tolist()
+    assert plain.bit_generator.state == fast.bit_generator.state
+
+
+def test_fast_draws_leave_other_generators_alone(monkeypatch):
+    mt = np.random.Generator(np.random.MT19937(1))
+    assert fast_draws(mt) is mt
+    monkeypatch.setattr("evolve.strategies.draws._FAST", False)
+    pcg = np.random.default_rng(1)
+    assert fast_draws(pcg) is pcg
+
+
+@pytest.mark.parametrize("hyper", [
+    {"lr": 0.001234, "steps": 20.0, "scale": 1.5},
+    {"lr": 0.001234, "steps": 20, "scale": 1.5},  # an int: json's own way
+    {"b": math.inf, "a": -0.0, 'we"ird%s': 1e-300},
+])
+def test_candidate_key_is_the_json_key(hyper):
+    genome = SPACE.minimal_genome(neat_module.InnovationTracker())
+    assert neat_pso_module.candidate_key(genome, hyper) == reference_key(genome, hyper)
