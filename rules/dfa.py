@@ -52,6 +52,7 @@ from rules.fa import feedback_generator
 from rules.local import (
     INIT_SCALE,
     LR,
+    WEIGHT_DECAY,
     LocalRule,
     LocalState,
     cross_entropy,
@@ -114,7 +115,7 @@ class DirectFeedbackAlignment(LocalRule):
     SALT = 0xDFA
 
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
+        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE, WEIGHT_DECAY))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from rules.base import HyperSpace, Limit
 from rules.local import (
     INIT_SCALE,
     LR,
+    WEIGHT_DECAY,
     LocalRule,
     LocalState,
     cross_entropy,
@@ -115,7 +116,7 @@ class FeedbackAlignment(LocalRule):
     SALT = 0xFA
 
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE))
+        return HyperSpace((dataclasses.replace(LR, default=3e-3), INIT_SCALE, WEIGHT_DECAY))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
