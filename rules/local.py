@@ -40,7 +40,7 @@ INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
 #: Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each Adam step every
 #: feedforward weight is shrunk by ``1 - η λ`` (biases are not). Opt-in: a rule whose space
 #: declares it gets it from :meth:`LocalRule.train_step`; its default is the rule's own.
-WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 1.0, 0.0,
+WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.5, 0.0,
                               doc="decoupled weight decay λ: weights shrink by 1 - ηλ a step")
 
 

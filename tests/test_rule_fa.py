@@ -160,8 +160,9 @@ def test_weight_decay_shrinks_each_members_weights_by_one_minus_lr_lambda_after_
     rule = rules.get_rule(name)
     net = stack([compile_genome(skip_net()), compile_genome(mlp([6, 3, 4], "tanh"))])
     space = rule.hyperparameters()
-    decayed = [space.resolve({"weight_decay": 0.3, "lr": 0.01}), space.resolve({"lr": 0.01})]
-    plain = [space.resolve({"lr": 0.01}), space.resolve({"lr": 0.01})]
+    decayed = [space.resolve({"weight_decay": 0.3, "lr": 0.01}),
+               space.resolve({"weight_decay": 0.0, "lr": 0.01})]
+    plain = [space.resolve({"weight_decay": 0.0, "lr": 0.01})] * 2
     x, y = data(net)
     after = []
     for hyper in (decayed, plain):
