@@ -44,9 +44,9 @@ Design choices, and why:
   assignment, plus decoupled weight decay (:data:`rules.local.WEIGHT_DECAY`, a gene; it
   shrinks W, never B). Defaults lr 2e-3, weight_decay 0.1: the best validation accuracy of
   a sweep on mnist1d 40-256-256-10, seeds 7-10 (seeds ``benchmarks/rules.py`` does not
-  report), over lr, init_scale, weight_decay and B's distribution (docs/rules.md has the
-  sweep; lr 3e-3 without decay before). The gains are small (about 1 point), as is every
-  setting's spread: the sweep found no setting that closes the gap to bp.
+  report), over lr, init_scale and weight_decay (docs/rules.md has the sweep; lr 3e-3
+  without decay before). The gain is small (about 1 point): no setting swept closes the gap
+  to bp.
 """
 
 from __future__ import annotations
