@@ -131,8 +131,8 @@ def main() -> None:
     torch.set_num_threads(1)
     settings = parse_settings(args.set)
     names = args.rules.split(",") if args.rules else list(rules.available())
-    baselines = [] if args.no_baselines else ["bp", CONTROL]
-    names = [*baselines, *[n for n in names if n not in ("bp", CONTROL)]]
+    if not args.no_baselines:  # bp and the control first: every row is compared with them
+        names = ["bp", CONTROL, *[n for n in names if n not in ("bp", CONTROL)]]
     for rule_name, genes in settings.items():  # a wrong name fails before any training
         if rule_name not in names:
             raise SystemExit(f"--set names rule {rule_name!r}, which this run does not train")
