@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import rules
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "search_quality.py"
 
@@ -197,7 +199,9 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     for s in studies.values():
         assert s["evaluations"] >= 10 + 4 * 12 and 0 <= s["diverged_all"] <= 1
         assert s["box_samples"] == 4 * 4  # generation 0 of each fixed MLP's tuning run
-        assert set(s["genes"]) == {"lr", "init_scale", "hidden_neurons"}
+        # every gene of the rule (dfa's include weight_decay), and the genome's size
+        genes = set(rules.get_rule(s["rule"]).hyperparameters().names())
+        assert set(s["genes"]) == genes | {"hidden_neurons"} and "lr" in genes
         assert -1 <= s["genes"]["lr"]["tasks"]["digits"]["spearman"] <= 1
     assert stab.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
