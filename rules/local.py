@@ -37,6 +37,11 @@ class LocalState:
 LR = Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True, doc="Adam step size η")
 INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
                             doc="weight init bound multiplier (× 1/√fan_in)")
+#: Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each Adam step every
+#: feedforward weight is shrunk by ``1 - η λ`` (biases are not). Opt-in: a rule whose space
+#: declares it gets it from :meth:`LocalRule.train_step`; its default is the rule's own.
+WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.5, 0.0,
+                              doc="decoupled weight decay λ: weights shrink by 1 - ηλ a step")
 
 
 class LocalRule(LearningRule):
@@ -78,11 +83,25 @@ class LocalRule(LearningRule):
         dw = [d * m for d, m in zip(dw, net.masks, strict=True)]
         db = [d * m for d, m in zip(db, net.neuron_masks, strict=True)]
         state.optimizer.apply([*params.weights, *params.biases], [*dw, *db])
+        decay_weights(params, state)
         return loss
 
     @torch.no_grad()
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         return forward(net, params, x)[0]
+
+
+def decay_weights(params: Params, state: LocalState) -> None:
+    """Shrink every member's weight blocks by ``1 - η λ`` (decoupled decay, after the Adam
+    step), ``λ`` its ``weight_decay`` gene; nothing when no member has one. Multiplying keeps
+    masked entries exactly zero."""
+    decays = [h.get("weight_decay", 0.0) for h in state.hyper]
+    if not any(decays):
+        return
+    lr = state.optimizer.lr
+    factor = 1 - lr * torch.tensor(decays, dtype=lr.dtype, device=lr.device)
+    for w in params.weights:
+        w.mul_(factor.to(w.device).view(-1, 1, 1))
 
 
 def select_rows(extra: Mapping[str, Any], keep: torch.Tensor) -> dict[str, Any]:

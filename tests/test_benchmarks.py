@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import rules
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "search_quality.py"
 
@@ -215,7 +217,9 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     for s in studies.values():
         assert s["evaluations"] >= 10 + 4 * 12 and 0 <= s["diverged_all"] <= 1
         assert s["box_samples"] == 4 * 4  # generation 0 of each fixed MLP's tuning run
-        assert set(s["genes"]) == {"lr", "init_scale", "hidden_neurons"}
+        # every gene of the rule (dfa's include weight_decay), and the genome's size
+        genes = set(rules.get_rule(s["rule"]).hyperparameters().names())
+        assert set(s["genes"]) == genes | {"hidden_neurons"} and "lr" in genes
         assert -1 <= s["genes"]["lr"]["tasks"]["digits"]["spearman"] <= 1
     assert stab.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
@@ -227,3 +231,31 @@ def test_stability_thirds_and_shares_by_hand():
     parts = stab.thirds(rows, "lr", (1e-4, 1e-1, True))  # log thirds: 1e-4 | 1e-3 | 1e-2 | 1e-1
     assert [len(p) for p in parts] == [2, 1, 2]
     assert [stab.share(p) for p in parts] == [0.0, 1.0, 1.0] and stab.share([]) is None
+
+
+def run_rules_benchmark(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rules.py"), "--tasks", "digits",
+         "--rules", "fa", "--no-baselines", "--seeds", "0", "--epochs", "1", *args],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_rules_benchmark_trains_with_a_set_gene_and_refuses_a_wrong_one(tmp_path):
+    """``--set`` reaches the fit (a tiny learning rate learns less in one epoch than the
+    default) and is recorded; a gene the rule lacks, or a rule the run skips, is refused
+    before any training, naming it."""
+    rows = {}
+    for tag, extra in (("default", []), ("slow", ["--set", "fa.lr=1e-4"])):
+        out = tmp_path / f"{tag}.json"
+        result = run_rules_benchmark(tmp_path, *extra, "--json", str(out))
+        assert result.returncode == 0, result.stderr
+        rows[tag] = json.loads(out.read_text())["digits 64-128-10"]
+    assert set(rows["default"]) == {"fa"}  # --no-baselines: no bp or frozen rows
+    assert rows["default"]["fa"]["hyper"] == {} and rows["slow"]["fa"]["hyper"] == {"lr": 1e-4}
+    assert rows["slow"]["fa"]["valid_mean"] < rows["default"]["fa"]["valid_mean"]
+    assert rows["default"]["fa"]["epochs"] == 1
+    wrong = run_rules_benchmark(tmp_path, "--set", "fa.momentum=0.5")
+    assert wrong.returncode != 0 and "momentum" in wrong.stderr
+    skipped = run_rules_benchmark(tmp_path, "--set", "pc.lr=1e-3")
+    assert skipped.returncode != 0 and "'pc'" in skipped.stderr

@@ -145,8 +145,10 @@ def test_padding_and_neurons_that_feed_nothing_get_no_feedback():
     d = direct(batch, [1, 2])
     for level, (dl, rl) in enumerate(zip(d, reach[:-1], strict=True), 1):
         assert torch.equal(dl != 0, (rl != 0).unsqueeze(1).expand_as(dl)), level
-    # training keeps padding at zero and the dead-end weights where they started
+    # training keeps padding at zero and the dead-end weights where they started, but for
+    # the weight decay every weight gets (no feedback: they only shrink, by 1 - ηλ a step)
     hyper = [RULE.hyperparameters().defaults()] * 2
+    shrink = (1 - hyper[0]["lr"] * hyper[0]["weight_decay"]) ** 5
     params = init_params(batch, [1, 2])
     start = params.detach()
     state = RULE.init_state(batch, params, hyper, [1, 2])
@@ -158,7 +160,8 @@ def test_padding_and_neurons_that_feed_nothing_get_no_feedback():
         assert torch.all(pad == 0)
     for node in (6, 7):
         lv, a, b = slices[node]
-        assert torch.equal(params.weights[lv - 1][0, a:b], start.weights[lv - 1][0, a:b])
+        torch.testing.assert_close(params.weights[lv - 1][0, a:b],
+                                   start.weights[lv - 1][0, a:b] * shrink, rtol=1e-6, atol=0)
         assert torch.equal(params.biases[lv - 1][0, a:b], start.biases[lv - 1][0, a:b])
     assert all(torch.equal(a, b) for a, b in zip(state.extra["direct"], d, strict=True))  # fixed
     assert not torch.equal(params.weights[0], start.weights[0])

@@ -5,6 +5,7 @@ fixed; it learns digits; a padded batch trains like its members alone; divergenc
 
 from __future__ import annotations
 
+import pytest
 import torch
 from netkit import bp_gradients, data, masked, mlp
 
@@ -149,3 +150,30 @@ def test_feedback_is_drawn_from_the_member_seed_masked_and_fixed_during_training
     assert not any(torch.equal(a, b) for a, b in zip(params.weights, start, strict=True))
 
 
+
+
+@pytest.mark.parametrize("name", ["fa", "dfa"])
+def test_weight_decay_shrinks_each_members_weights_by_one_minus_lr_lambda_after_the_step(name):
+    """Decoupled decay (rules.local.WEIGHT_DECAY): one step with λ is the step without it,
+    then every weight × (1 − ηλ) per member; biases and masked entries are untouched, and a
+    member with λ = 0 in the same padded batch steps as if no member decayed."""
+    rule = rules.get_rule(name)
+    net = stack([compile_genome(skip_net()), compile_genome(mlp([6, 3, 4], "tanh"))])
+    space = rule.hyperparameters()
+    decayed = [space.resolve({"weight_decay": 0.3, "lr": 0.01}),
+               space.resolve({"weight_decay": 0.0, "lr": 0.01})]
+    plain = [space.resolve({"weight_decay": 0.0, "lr": 0.01})] * 2
+    x, y = data(net)
+    after = []
+    for hyper in (decayed, plain):
+        params = init_params(net, [3, 4], [1.0, 1.0])
+        state = rule.init_state(net, params, hyper, [3, 4])
+        rule.train_step(net, params, state, x, y)
+        after.append(params)
+    shrink = torch.tensor([1 - 0.01 * 0.3, 1.0]).view(-1, 1, 1)
+    for w, w0, mask in zip(after[0].weights, after[1].weights, net.masks, strict=True):
+        torch.testing.assert_close(w, w0 * shrink)
+        assert torch.all(w[mask == 0] == 0)
+        assert not torch.equal(w[0], w0[0]) and torch.equal(w[1], w0[1])
+    assert all(torch.equal(b, b0) for b, b0 in zip(after[0].biases, after[1].biases,
+                                                   strict=True))

@@ -180,8 +180,10 @@ def hidden_alignment(name: str, epochs: int) -> float:
 
 
 def test_feedback_alignment_grows_during_training():
+    """6 epochs: at fa's and dfa's defaults (lr 2e-3, weight decay 0.1) 4 epochs left dfa at
+    0.201, on the bar; 6 give fa 0.37, dfa 0.29 (measured)."""
     for name in ("fa", "dfa", "lra"):
-        start, later = hidden_alignment(name, 0), hidden_alignment(name, 4)
+        start, later = hidden_alignment(name, 0), hidden_alignment(name, 6)
         assert later > start + 0.15 and later > 0.2, (name, start, later)
 
 
