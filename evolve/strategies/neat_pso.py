@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import NeatParams, NeatStrategy
@@ -59,6 +58,7 @@ from evolve.strategies.pso import (
     SwarmParams,
     point,
     pso_step_lists,
+    rank_rows,
     stalled_restart,
 )
 from search_spaces.genome import Genome
@@ -114,10 +114,7 @@ class NeatPsoStrategy(NeatStrategy):
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
         self.bounds = [d.bounds for d in self.dims]
-        self._start_values = apply_hyper(problem, [], [])
-        self._apply = [(d.name, *d.bounds, d.log, d.low, d.high,
-                        (math.ceil(d.low), math.floor(d.high)) if d.integer else None)
-                       for d in self.dims]
+        self._start_values = apply_hyper(problem, [], [])  # converted once, not per child
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
@@ -128,20 +125,8 @@ class NeatPsoStrategy(NeatStrategy):
         """:func:`apply_hyper` (the same dict, in the same order), with the start values
         converted once rather than once per child."""
         hyper = dict(self._start_values)
-        for (name, lo, hi, log, low, high, integer), internal in zip(self._apply, x,
-                                                                    strict=True):
-            # Dimension.to_value written out (min/max as conditionals keep the same floats)
-            internal = float(internal)
-            internal = lo if lo > internal else internal
-            internal = hi if hi < internal else internal
-            value = math.exp(internal) if log else internal
-            value = low if low > value else value
-            value = high if high < value else value
-            if integer:
-                rounded = round(value)
-                rounded = integer[0] if integer[0] > rounded else rounded
-                value = float(integer[1] if integer[1] < rounded else rounded)
-            hyper[name] = value
+        for dim, internal in zip(self.dims, x, strict=True):
+            hyper[dim.name] = dim.to_value(internal)
         return hyper
 
     def _asked(self, state: dict[str, Any], child: Candidate, x: list[float],
@@ -181,18 +166,12 @@ class NeatPsoStrategy(NeatStrategy):
         inherited = [(i, particles[str(s.candidate.id)]["best"])
                      for i, s in enumerate(population) if s.candidate.id in new]
         inherited = [(i, b) for i, b in inherited if b is not None]
-        # rank_points(here + bests) with ``here`` the population at its own positions, the
+        # rank_points(here + bests), with ``here`` the population at its own positions as
         # rows built from the Scored directly: only the positions that become a lineage
         # best are made into point dicts
-        rows = [(list(s.values), s.violation, s.rankable) for s in population]
+        rows = [(s.values, s.violation, s.rankable) for s in population]
         rows += [(b["values"], b["violation"], b["ok"]) for _, b in inherited]
-        ok = np.array([r[2] for r in rows], dtype=bool)
-        values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
-                           for r in rows], dtype=float).reshape(len(rows),
-                                                               len(self.problem.directions))
-        values[~ok] = 0.0
-        violation = np.array([r[1] for r in rows], dtype=float)
-        ranked_u = rank_and_crowding(values, self.problem.directions, violation, ok)
+        ranked_u = rank_rows(rows, self.problem.directions)
         rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
         best_at = {i: len(population) + k for k, (i, _) in enumerate(inherited)}
         for i, s in enumerate(population):

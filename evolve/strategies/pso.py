@@ -138,15 +138,24 @@ def point(x: Sequence[float], s: Scored) -> dict[str, Any]:
             "violation": float(s.violation), "ok": ok}
 
 
+def rank_rows(rows: Sequence[tuple[Sequence[float | None], float, bool]],
+              directions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto rank and crowding (evolve/selection.py's order) of ``(values, violation, ok)``
+    rows: a missing or non-finite value counts as 0, and so do all of a row that is not ok.
+    neat-pso ranks its population from the ``Scored`` themselves, without making each one a
+    :func:`point` dict first."""
+    ok = np.array([r[2] for r in rows], dtype=bool)
+    values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
+                       for r in rows], dtype=float).reshape(len(rows), len(directions))
+    values[~ok] = 0.0
+    violation = np.array([r[1] for r in rows], dtype=float)
+    return rank_and_crowding(values, directions, violation, ok)
+
+
 def rank_points(points: Sequence[dict[str, Any]], directions: Sequence[str]
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Pareto rank and crowding of :func:`point` dicts (evolve/selection.py's order)."""
-    ok = np.array([p["ok"] for p in points], dtype=bool)
-    values = np.array([[0.0 if v is None else v for v in p["values"]] for p in points],
-                      dtype=float).reshape(len(points), len(directions))
-    values[~ok] = 0.0
-    violation = np.array([p["violation"] for p in points], dtype=float)
-    return rank_and_crowding(values, directions, violation, ok)
+    return rank_rows([(p["values"], p["violation"], p["ok"]) for p in points], directions)
 
 
 def roulette(weights: np.ndarray, rng: np.random.Generator) -> int:
