@@ -39,7 +39,7 @@ def rank_and_crowding(
     if feasible:
         block = np.asarray(values, dtype=float)[feasible].reshape(len(feasible), len(weights))
         fits = [tuple(row) for row in block.tolist()]
-        fronts = _sort_nondominated(fits, weights, block)
+        fronts = _sort_nondominated(block, weights)
         placed = [feasible[j] for front in fronts for j in front]
         rank[placed] = [r for r, front in enumerate(fronts) for _ in front]
         crowd[placed] = [d for front in fronts
@@ -61,9 +61,8 @@ def rank_and_crowding(
     return rank, crowd
 
 
-def _sort_nondominated(fits: list[tuple[float, ...]], weights: tuple[float, ...],
-                       block: np.ndarray | None = None) -> list[list[int]]:
-    """Fronts of positions into ``fits``, in DEAP's ``sortNondominated`` order.
+def _sort_nondominated(block: np.ndarray, weights: tuple[float, ...]) -> list[list[int]]:
+    """Fronts of row positions into ``block[n, k]``, in DEAP's ``sortNondominated`` order.
 
     DEAP groups equal fitnesses (equal weighted-value tuples, as dict keys) in order of
     first appearance, then: the first front is the undominated groups in that order; a
@@ -73,8 +72,6 @@ def _sort_nondominated(fits: list[tuple[float, ...]], weights: tuple[float, ...]
     follow each other in order of appearance.
     """
     groups: dict[tuple[float, ...], list[int]] = {}
-    if block is None:  # ``fits`` as an array (a caller that has one passes it)
-        block = np.array(fits, dtype=float).reshape(len(fits), len(weights))
     weighted = (block * np.array(weights)).tolist()  # the same products as DEAP's, row by row
     for j, wfit in enumerate(weighted):
         groups.setdefault(tuple(wfit), []).append(j)
