@@ -14,6 +14,7 @@ the cycle check runs over disabled edges too.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
@@ -25,6 +26,10 @@ from search_spaces.innovation import InnovationTracker
 
 class SpaceError(ValueError):
     """A search-space setting is out of range; the message names the field."""
+
+
+# the structural operators, in the order SearchSpace.mutate applies them (each a rate below)
+MUTATION_OPERATORS = ("add_node", "add_edge", "toggle_edge", "resize_node", "change_activation")
 
 
 @dataclass(frozen=True)
@@ -156,16 +161,24 @@ class SearchSpace:
         rng: np.random.Generator,
         tracker: InnovationTracker,
         rates: MutationRates,
+        decisions: Sequence[float] | None = None,
     ) -> Genome:
-        if rng.random() < rates.add_node:
+        """Each operator of :data:`MUTATION_OPERATORS` in turn, with its rate.
+
+        ``decisions`` (one uniform draw per operator, in that order) lets a caller that
+        mutates many genomes draw whether each operator fires for all of them at once
+        (neat's ``tell``); without it each decision is drawn from ``rng`` in turn. The
+        operators draw their own details from ``rng`` either way."""
+        draw = rng.random if decisions is None else iter(decisions).__next__
+        if draw() < rates.add_node:
             genome = self.add_node(genome, rng, tracker)
-        if rng.random() < rates.add_edge:
+        if draw() < rates.add_edge:
             genome = self.add_edge(genome, rng, tracker)
-        if rng.random() < rates.toggle_edge:
+        if draw() < rates.toggle_edge:
             genome = self.toggle_edge(genome, rng)
-        if rng.random() < rates.resize_node:
+        if draw() < rates.resize_node:
             genome = self.resize_node(genome, rng, rates.resize_sigma)
-        if rng.random() < rates.change_activation:
+        if draw() < rates.change_activation:
             genome = self.change_activation(genome, rng)
         return genome
 

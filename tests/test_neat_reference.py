@@ -1,14 +1,15 @@
-"""The fast paths of NEAT's and neat-pso's ``tell`` against the plain code they replaced.
+"""The fast paths of NEAT's and neat-pso's ``tell`` against plain code that does the same.
 
 ``benchmarks/driver.py`` times neat-pso's ``ask`` + ``tell`` at population 10,000; what made
 it faster (bit-mask compatibility distances, speciation once per distinct genome, genome JSON
 kept on the genome, numpy's scalar draws through the bit generator's ctypes interface,
-hand-written keys and hyperparameters) must not change a single result. The reference
-below is that plain code, kept here as the oracle: the frozenset distance, the all-pairs
-speciation, ``json.dumps`` keys, :func:`evolve.strategies.layered.apply_hyper`, point dicts
-ranked by ``rank_points`` and numpy's own ``random``/``integers``. A search run both ways
-from one seed must give equal states, generation after generation.
-"""
+hand-written keys and hyperparameters, the whole generation's swarm step and hyperparameters
+as arrays, tournaments drawn a species at a time) must not change a single result. The
+reference below is plain code, kept here as the oracle: the frozenset distance, the all-pairs
+speciation, ``json.dumps`` keys, :func:`evolve.strategies.layered.apply_hyper`, the swarm step
+child by child on lists, point dicts ranked by ``rank_points``, one comparison per tournament
+and numpy's own ``random``/``integers``. A search run both ways from one seed must give equal
+states, generation after generation."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import evolve.strategies.neat_pso as neat_pso_module
 from evolve.strategies import Problem, Scored, StrategyConfig, make_strategy
 from evolve.strategies.base import Candidate
 from evolve.strategies.draws import FastDraws, fast_draws
-from evolve.strategies.layered import apply_hyper
+from evolve.strategies.layered import Dimension, apply_hyper
+from evolve.strategies.neat import Draft
 from evolve.strategies.pso import SwarmParams, point, rank_points, stalled_restart
 from rules.base import Hyperparameter, HyperSpace
 from search_spaces.genome import Genome
@@ -90,29 +92,36 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
     """neat-pso with the plain speciation, swarm step, hyperparameters and lineage-best
     ranking."""
 
-    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
-                   leader: Scored, rng: np.random.Generator) -> Candidate:
-        parent = state["particles"][str(source.candidate.id)]
-        lead = state["particles"][str(leader.candidate.id)]["x"]
-        r1, r2 = rng.random(len(self.dims)).tolist(), rng.random(len(self.dims)).tolist()
-        x, v = reference_step(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
-                              self.swarm, self.bounds)
+    def _offspring(self, state: dict[str, Any], drafts: list[Draft],
+                   rng: np.random.Generator) -> list[dict[str, float]]:
+        """Child by child: the swarm step on lists from that child's row of the one block of
+        ``r1 | r2`` draws, the hyperparameters by ``apply_hyper``, the key by ``json``."""
+        n = len(self.dims)
+        block = rng.random((len(drafts), 2 * n)).tolist() if drafts and n else None
         asked = state.setdefault("asked", {})
-        genome_json = json.dumps(child.genome.to_dict(), separators=(",", ":"))
-        hyper = self._hyper(x)
-        key = reference_key(genome_json, hyper)
-        for _ in range(neat_pso_module.RESTART_TRIES if self.dims else 0):
-            if key not in asked:
-                break
-            xs, vs = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
-                                     self.high)
-            x, v = xs.tolist(), vs.tolist()
+        hypers = []
+        for j, draft in enumerate(drafts):
+            parent = state["particles"][str(draft.source.candidate.id)]
+            lead = state["particles"][str(draft.leader.candidate.id)]["x"]
+            x, v = list(parent["x"]), list(parent["v"])
+            if block is not None:
+                x, v = reference_step(x, v, parent["best"]["x"], lead, block[j][:n],
+                                      block[j][n:], self.swarm, self.bounds)
+            genome_json = json.dumps(draft.genome.to_dict(), separators=(",", ":"))
             hyper = self._hyper(x)
             key = reference_key(genome_json, hyper)
-        state["particles"][str(child.id)] = {"x": x, "v": v, "best": parent["best"]}
-        self._record(state, child, key)
-        return Candidate(child.id, child.generation, child.genome, hyper, child.parents,
-                         child.species)
+            for _ in range(neat_pso_module.RESTART_TRIES if self.dims else 0):
+                if key not in asked:
+                    break
+                xs, vs = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
+                                         self.high)
+                x, v = xs.tolist(), vs.tolist()
+                hyper = self._hyper(x)
+                key = reference_key(genome_json, hyper)
+            state["particles"][str(draft.id)] = {"x": x, "v": v, "best": parent["best"]}
+            asked.setdefault(key, draft.id)
+            hypers.append(hyper)
+        return hypers
 
     def _hyper(self, x: Any) -> dict[str, float]:
         return apply_hyper(self.problem, self.dims, list(x))
@@ -137,9 +146,9 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
                 particles[str(s.candidate.id)]["best"] = here[i]
         state["particles"] = particles
 
-    def _speciate(self, state: dict[str, Any], children: list[Candidate],
+    def _speciate(self, state: dict[str, Any], genomes: list[Genome], generation: int,
                   survivors: list[Candidate], current: list[Scored] | None = None
-                  ) -> list[Candidate]:
+                  ) -> list[int]:
         def distance(a: Genome, b: Genome) -> float:
             return reference_distance(self.space, a, b)
 
@@ -156,22 +165,21 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
         sp_ids = sorted(reps)
         occupied = {c.species for c in survivors}
         assigned = []
-        for child in children:
+        for genome in genomes:
             target = None
             for sp_id in sp_ids:
-                if distance(child.genome, reps[sp_id]) < state["threshold"]:
+                if distance(genome, reps[sp_id]) < state["threshold"]:
                     target = sp_id
                     break
             if target is None:
                 target = state["next_species"]
                 state["next_species"] += 1
-                reps[target] = child.genome
+                reps[target] = genome
                 sp_ids.append(target)
-                state["species"].append({"id": target, "created": child.generation,
-                                         "last_improved": child.generation, "best": None})
+                state["species"].append({"id": target, "created": generation,
+                                         "last_improved": generation, "best": None})
             occupied.add(target)
-            assigned.append(Candidate(child.id, child.generation, child.genome,
-                                      child.hyperparameters, child.parents, target))
+            assigned.append(target)
         state["species"] = [{**sp, "representative": reps[sp["id"]].to_dict()}
                             for sp in state["species"] if sp["id"] in occupied]
         return assigned
@@ -294,3 +302,59 @@ def test_fast_draws_leave_other_generators_alone(monkeypatch):
 def test_candidate_key_is_the_json_key(hyper):
     genome = SPACE.minimal_genome(neat_module.InnovationTracker())
     assert neat_pso_module.candidate_key(genome, hyper) == reference_key(genome, hyper)
+
+
+def reference_tournament(a: int, b: int, rank: list[int], crowd: list[float]) -> int:
+    """Binary tournament as a comparison of (rank, -crowding), the first drawn on a tie."""
+    return b if (rank[b], -crowd[b], 1) < (rank[a], -crowd[a], 0) else a
+
+
+def test_tournaments_pick_what_one_comparison_at_a_time_picks():
+    rng = np.random.default_rng(4)
+    rank = rng.integers(4, size=300).tolist()  # many equal ranks, some equal crowding
+    crowd = rng.choice([0.0, 0.5, 1.0, math.inf], size=300).tolist()
+    pool = np.array(sorted(rng.choice(300, size=40, replace=False).tolist()))
+    order = (np.array(rank, dtype=float), -np.array(crowd))
+    drawn = np.random.default_rng(9)
+    got = neat_module._tournaments(pool, 500, order, drawn)
+    a, b = pool[np.random.default_rng(9).integers(len(pool), size=(2, 500))]
+    expected = [reference_tournament(i, j, rank, crowd) for i, j in zip(a, b, strict=True)]
+    assert got.tolist() == expected
+    assert len(set(expected)) > 10 and any(i != j for i, j in zip(a, b, strict=True))
+
+
+def test_breeding_draws_every_choice_for_every_child():
+    """The stream does not depend on what was drawn: breeding 7 children leaves the
+    generator where drawing every choice for 7 children leaves it, crossovers and
+    interspecies mates in the shares the settings give."""
+    order = (np.zeros(50), np.arange(50.0))  # (rank, -crowding): crowding falls by index
+    cfg = neat_module.NeatParams(crossover_rate=0.5, interspecies_rate=0.5)
+    plans = neat_module._breeding(list(range(10)), [40, 41], 0, 4000, order, cfg,
+                                  np.random.default_rng(2))
+    second = np.array([p[1] for p in plans])
+    assert 0.45 < np.mean(second >= 0) < 0.55  # crossover_rate
+    crossed = second[second >= 0]
+    assert 0.45 < np.mean(crossed >= 40) < 0.55  # interspecies_rate of the crossovers
+    assert {p[2] for p in plans} == {0}
+    # tournaments among 0..9 with crowding falling by index: the lower index wins
+    assert np.mean([p[0] for p in plans]) < 4.5
+    one, two = np.random.default_rng(2), np.random.default_rng(2)
+    neat_module._breeding(list(range(10)), [40], 0, 7, order, cfg, one)
+    two.integers(10, size=(2, 7)), two.random(7), two.random(7)
+    two.integers(1, size=7), two.integers(10, size=(2, 7))
+    assert one.bit_generator.state == two.bit_generator.state
+
+
+@pytest.mark.parametrize("dim", [
+    Dimension("lr", 1e-5, 0.3, log=True),
+    Dimension("steps", 1, 50, integer=True),
+    Dimension("width", 4, 64, log=True, integer=True),
+    Dimension("gamma", -1.0, 2.5),
+])
+def test_to_values_gives_to_values_floats(dim):
+    lo, hi = dim.bounds
+    span = hi - lo
+    xs = np.concatenate([np.random.default_rng(1).uniform(lo - span, hi + span, 5000),
+                         [lo, hi, -0.0, 0.0, math.inf, -math.inf],
+                         np.arange(math.floor(lo), math.ceil(hi)) + 0.5])
+    assert dim.to_values(xs) == [dim.to_value(x) for x in xs.tolist()]

@@ -151,7 +151,7 @@ def test_log_scale_dimensions_move_multiplicatively():
 
 # -- neat-pso ---------------------------------------------------------------------------------
 def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
-    prob = problem(population=16)
+    prob = problem(population=32)
     one_species = {"compatibility_threshold": 100.0, "target_species": 1}  # big tournaments
     strategy = make_strategy(SPACE, prob, config("neat-pso", neat=one_species))
     state = strategy.init(3)

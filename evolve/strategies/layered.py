@@ -104,6 +104,20 @@ class Dimension:
             value = float(last if last < rounded else rounded)
         return value
 
+    def to_values(self, internal: np.ndarray) -> list[float]:
+        """:meth:`to_value` of each coordinate of ``internal`` (the same floats: the clips
+        and the rounding in numpy, ``exp`` through ``math`` as :meth:`to_value` does it,
+        since numpy's ``exp`` may differ from it in the last bit); neat-pso maps a whole
+        generation's positions at once."""
+        lo, hi = self.bounds
+        values = np.clip(np.asarray(internal, dtype=float), lo, hi)
+        if self.log:
+            values = np.fromiter(map(math.exp, values.tolist()), float, len(values))
+        values = np.clip(values, self.low, self.high)
+        if self.integer:
+            values = np.clip(np.round(values), math.ceil(self.low), math.floor(self.high))
+        return values.tolist()
+
     def sample(self, rng: np.random.Generator) -> float:
         """A uniform internal coordinate (log-uniform value for log dimensions)."""
         lo, hi = self.bounds

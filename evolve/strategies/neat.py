@@ -18,9 +18,10 @@ Per generation, ``tell`` does what NEAT's reproduction does, made multi-objectiv
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -29,7 +30,12 @@ from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_r
 from evolve.strategies.draws import fast_draws
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
-from search_spaces.space import MutationRates, SearchSpace, distance_genes
+from search_spaces.space import (
+    MUTATION_OPERATORS,
+    MutationRates,
+    SearchSpace,
+    distance_genes,
+)
 
 if TYPE_CHECKING:
     from evolve.strategies import StrategyConfig
@@ -99,7 +105,9 @@ class NeatStrategy(Strategy):
             "survivors": [],
         }
         children = self._start(state, children, rng)
-        state["pending"] = [c.to_dict() for c in self._speciate(state, children, [])]
+        found = self._speciate(state, genomes, 0, [])
+        state["pending"] = [dataclasses.replace(c, species=sp).to_dict()
+                            for c, sp in zip(children, found, strict=True)]
         state["tracker"] = tracker.to_dict()
         return state
 
@@ -142,45 +150,47 @@ class NeatStrategy(Strategy):
         tracker = InnovationTracker.from_dict(state["tracker"])
         tracker.new_generation()
         survivors: list[Scored] = []
-        children: list[Candidate] = []
-        next_id = state["next_id"]
         ranked = {sp["id"]: sorted(members[sp["id"]], key=lambda i: (rank[i], -crowd[i], i))
                   for sp in species}
+        # who breeds whom, drawn a species at a time as arrays; then one row of five
+        # operator draws per child for the mutation: at population 10,000 the per-child
+        # scalar draws and comparisons were a large share of ``tell`` (benchmarks/driver.py)
+        order = (ranks.astype(float), -crowds)  # NEAT's order: rank, then crowding
+        plans: list[tuple[int, int, int]] = []  # (first parent, second or -1, leader)
         for sp, share in zip(species, shares, strict=True):
             ordered = ranked[sp["id"]]
             n_elite = min(cfg.elitism, share, len(ordered))
             survivors.extend(population[i] for i in ordered[:n_elite] if ok[i])
             n_parents = max(1, math.ceil(cfg.survival_threshold * len(ordered)))
-            parents = ordered[:n_parents]
             others = [ranked[o["id"]][0] for o in species if o["id"] != sp["id"]]
-            for _ in range(share - n_elite):
-                first = _tournament(parents, rank, crowd, rng)
-                source = first  # the parent whose continuous genes the child inherits
-                lineage: tuple[int, ...] = (population[first].candidate.id,)
-                genome = population[first].candidate.genome
-                hyper = population[first].candidate.hyperparameters
-                if rng.random() < cfg.crossover_rate:
-                    if others and rng.random() < cfg.interspecies_rate:
-                        second = others[rng.integers(len(others))]
-                    else:
-                        second = _tournament(parents, rank, crowd, rng)
-                    if second != first:
-                        fitter, other = sorted((first, second),
-                                               key=lambda i: (rank[i], -crowd[i], i))
-                        genome = self.space.crossover(population[fitter].candidate.genome,
-                                                      population[other].candidate.genome, rng)
-                        hyper = population[fitter].candidate.hyperparameters
-                        source = fitter
-                        lineage = (population[fitter].candidate.id, population[other].candidate.id)
-                genome = self.space.mutate(genome, rng, tracker, self.rates)
-                child = Candidate(next_id, generation + 1, genome, dict(hyper), lineage)
-                children.append(self._offspring(state, child, population[source],
-                                                population[ordered[0]], rng))
-                next_id += 1
+            plans.extend(_breeding(ordered[:n_parents], others, ordered[0],
+                                   share - n_elite, order, cfg, rng))
+        decisions = rng.random((len(plans), N_OPERATORS)).tolist()
+
+        drafts: list[Draft] = []
+        next_id = state["next_id"]
+        for (first, second, leader), decide in zip(plans, decisions, strict=True):
+            source = first  # the parent whose continuous genes the child inherits
+            lineage: tuple[int, ...] = (population[first].candidate.id,)
+            genome = population[first].candidate.genome
+            if second >= 0 and second != first:
+                fitter, other = sorted((first, second), key=lambda i: (rank[i], -crowd[i], i))
+                genome = self.space.crossover(population[fitter].candidate.genome,
+                                              population[other].candidate.genome, rng)
+                source = fitter
+                lineage = (population[fitter].candidate.id, population[other].candidate.id)
+            genome = self.space.mutate(genome, rng, tracker, self.rates, decide)
+            drafts.append(Draft(next_id, genome, lineage, population[source],
+                                population[leader]))
+            next_id += 1
+        hypers = self._offspring(state, drafts, rng)
 
         state["species"] = species
         survivor_members = [s.candidate for s in survivors]
-        children = self._speciate(state, children, survivor_members, current=population)
+        found = self._speciate(state, [d.genome for d in drafts], generation + 1,
+                               survivor_members, current=population)
+        children = [Candidate(d.id, generation + 1, d.genome, hyper, d.parents, sp)
+                    for d, hyper, sp in zip(drafts, hypers, found, strict=True)]
         n_species = len(state["species"])
         if n_species > cfg.target_species:
             state["threshold"] += cfg.threshold_step
@@ -209,20 +219,22 @@ class NeatStrategy(Strategy):
                 rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
         """Called once per ``tell`` with the ranking of survivors + new evaluations."""
 
-    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
-                   leader: Scored, rng: np.random.Generator) -> Candidate:
-        """A child bred from ``source`` (its only or fitter parent) in the species whose
-        best-ranked member is ``leader``; called right after the child's mutation."""
-        return child
+    def _offspring(self, state: dict[str, Any], drafts: list[Draft],
+                   rng: np.random.Generator) -> list[dict[str, float]]:
+        """The hyperparameters of the children ``drafts`` (bred and mutated, in id order),
+        called once per ``tell`` right after the last mutation (NEAT: each child keeps its
+        source parent's)."""
+        return [dict(d.source.candidate.hyperparameters) for d in drafts]
 
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:
         """Called at the end of ``tell`` with the next generation (survivors + children)."""
 
-    def _speciate(self, state: dict[str, Any], children: list[Candidate],
+    def _speciate(self, state: dict[str, Any], genomes: list[Genome], generation: int,
                   survivors: list[Candidate], current: list[Scored] | None = None
-                  ) -> list[Candidate]:
-        """Assign children to species; refresh representatives; drop empty species.
+                  ) -> list[int]:
+        """The species of each new genome (of ``generation``); refreshes representatives
+        and drops empty species.
 
         Equal genomes (a clone without a structural change is its parent's genome object)
         are compared once: the species a genome found is kept per genome JSON (which
@@ -253,11 +265,11 @@ class NeatStrategy(Strategy):
         # per genome JSON: the species an equal genome found, or (None, k): it founded
         # sp_ids[k], having matched none before it, so the next equal one starts there
         found: dict[str, tuple[int | None, int]] = {}
-        for child in children:
-            key = child.genome.to_json()
+        for genome in genomes:
+            key = genome.to_json()
             target, tried = found.get(key, (None, 0))
             if target is None:
-                genes = distance_genes(child.genome)
+                genes = distance_genes(genome)
                 for k in range(tried, len(sp_ids)):
                     if distance(genes, rep_genes[sp_ids[k]]) < threshold:
                         target = sp_ids[k]
@@ -265,18 +277,17 @@ class NeatStrategy(Strategy):
                 if target is None:
                     target = state["next_species"]
                     state["next_species"] += 1
-                    reps[target] = child.genome
+                    reps[target] = genome
                     rep_genes[target] = genes
                     found[key] = (None, len(sp_ids))
                     sp_ids.append(target)
-                    state["species"].append({"id": target, "created": child.generation,
-                                             "last_improved": child.generation,
+                    state["species"].append({"id": target, "created": generation,
+                                             "last_improved": generation,
                                              "best": None})  # strict JSON: no -Infinity
                 else:
                     found[key] = (target, 0)
             occupied.add(target)
-            assigned.append(Candidate(child.id, child.generation, child.genome,
-                                      child.hyperparameters, child.parents, target))
+            assigned.append(target)
         state["species"] = [
             {**sp, "representative": reps[sp["id"]].to_dict()}
             for sp in state["species"] if sp["id"] in occupied
@@ -284,16 +295,57 @@ class NeatStrategy(Strategy):
         return assigned
 
 
+# the structural operators SearchSpace.mutate decides on, one draw each
+N_OPERATORS = len(MUTATION_OPERATORS)
+
+
+class Draft(NamedTuple):
+    """A child bred and mutated, before its hyperparameters and species are known."""
+
+    id: int
+    genome: Genome
+    parents: tuple[int, ...]  # the one parent, or (fitter, other) after a crossover
+    source: Scored  # the parent whose continuous genes it inherits
+    leader: Scored  # the best-ranked member of the species it was bred in
+
+
+def _breeding(parents: list[int], others: list[int], leader: int, n: int,
+              order: tuple[np.ndarray, np.ndarray], cfg: NeatParams,
+              rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """``n`` children's ``(first parent, second parent or -1, leader)`` in one species.
+
+    Each draw is made for all ``n`` children at once: the first parent by binary
+    tournament among ``parents``; whether the child is a crossover; whether its second
+    parent comes from another species (a best member of one of ``others``) or from a
+    second tournament. Draws a child does not use are drawn all the same, so the stream
+    does not depend on the outcomes."""
+    if n <= 0:
+        return []
+    pool = np.asarray(parents)
+    first = _tournaments(pool, n, order, rng)
+    crossing = rng.random(n) < cfg.crossover_rate
+    elsewhere = rng.random(n) < cfg.interspecies_rate
+    abroad = np.asarray(others)[rng.integers(len(others), size=n)] if others else None
+    second = _tournaments(pool, n, order, rng)
+    if abroad is not None:
+        second = np.where(elsewhere, abroad, second)
+    second = np.where(crossing, second, -1)
+    return list(zip(first.tolist(), second.tolist(), [leader] * n, strict=True))
+
+
+def _tournaments(pool: np.ndarray, n: int, order: tuple[np.ndarray, np.ndarray],
+                 rng: np.random.Generator) -> np.ndarray:
+    """``n`` binary tournaments in ``pool``: of two members drawn with replacement, the one
+    first in NEAT's order (rank, then crowding; the first drawn on a tie)."""
+    a, b = pool[rng.integers(len(pool), size=(2, n))]
+    rank, neg_crowd = order
+    b_wins = (rank[b] < rank[a]) | ((rank[b] == rank[a]) & (neg_crowd[b] < neg_crowd[a]))
+    return np.where(b_wins, b, a)
+
+
 def _species_best(species: dict[str, Any]) -> float:
     """A species' best first-objective value so far (-inf before it has one)."""
     return -math.inf if species["best"] is None else species["best"]
-
-
-def _tournament(pool: list[int], rank: list[int], crowd: list[float],
-                rng: np.random.Generator) -> int:
-    a, b = pool[rng.integers(len(pool))], pool[rng.integers(len(pool))]
-    # order(rank[[a, b]], crowd[[a, b]])[0] without building the two small arrays
-    return b if (rank[b], -crowd[b], 1) < (rank[a], -crowd[a], 0) else a
 
 
 def _allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:

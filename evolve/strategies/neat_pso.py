@@ -53,11 +53,11 @@ import numpy as np
 
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
-from evolve.strategies.neat import NeatParams, NeatStrategy
+from evolve.strategies.neat import Draft, NeatParams, NeatStrategy
 from evolve.strategies.pso import (
     SwarmParams,
     point,
-    pso_step_lists,
+    pso_step,
     rank_rows,
     stalled_restart,
 )
@@ -133,14 +133,14 @@ class NeatPsoStrategy(NeatStrategy):
                genome_json: str | None = None) -> Candidate:
         """The child at position ``x``, recorded as asked for."""
         hyper = self._hyper(x)
-        self._record(state, child, candidate_key(genome_json or child.genome, hyper))
+        self._record(state, child.id, candidate_key(genome_json or child.genome, hyper))
         return dataclasses.replace(child, hyperparameters=hyper)
 
     @staticmethod
-    def _record(state: dict[str, Any], child: Candidate, key: str) -> None:
+    def _record(state: dict[str, Any], cid: int, key: str) -> None:
         """Remember ``key`` as asked for, under the first id that asked for it: ``asked``
         only ever gains keys (``growing_keys``), so a checkpoint stores each once."""
-        state.setdefault("asked", {}).setdefault(key, child.id)
+        state.setdefault("asked", {}).setdefault(key, cid)
 
     # -- NEAT's hooks ------------------------------------------------------------------------
     def _start(self, state: dict[str, Any], children: list[Candidate],
@@ -183,31 +183,49 @@ class NeatPsoStrategy(NeatStrategy):
                 particles[key] = {**particles[key], "best": point(particles[key]["x"], s)}
         state["particles"] = particles
 
-    def _offspring(self, state: dict[str, Any], child: Candidate, source: Scored,
-                   leader: Scored, rng: np.random.Generator) -> Candidate:
-        parent = state["particles"][str(source.candidate.id)]
-        lead = state["particles"][str(leader.candidate.id)]["x"]
-        n = len(self.dims)
-        draws = rng.random(2 * n).tolist()  # r1 then r2: the draws of two calls of n each
-        r1, r2 = draws[:n], draws[n:]
-        x, v = pso_step_lists(parent["x"], parent["v"], parent["best"]["x"], lead, r1, r2,
-                              self.swarm, self.bounds)
-        asked = state.setdefault("asked", {})
-        genome_json = child.genome.to_json()
-        hyper = self._hyper(x)
-        key = candidate_key(genome_json, hyper)
-        for _ in range(RESTART_TRIES if self.dims else 0):
-            if key not in asked:
-                break
-            xs, vs = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
-                                     self.high)
-            x, v = xs.tolist(), vs.tolist()
-            hyper = self._hyper(x)
+    def _offspring(self, state: dict[str, Any], drafts: list[Draft],
+                   rng: np.random.Generator) -> list[dict[str, float]]:
+        """One swarm step per child from its source parent's particle, toward the leader
+        of the species it was bred in, taken for all children at once (one draw of
+        ``r1 | r2`` rows, :func:`pso_step` on the stacked particles, each dimension's
+        values mapped back as a column); then, child by child in id order, the repeat
+        check and its restarts."""
+        particles = state["particles"]
+        asked = state.setdefault("asked", {})  # _record adds to this dict
+        parents = [particles[str(d.source.candidate.id)] for d in drafts]
+        n, k = len(drafts), len(self.dims)
+        if n and k:
+            r = rng.random((n, 2 * k))
+            xs, vs = pso_step(np.array([p["x"] for p in parents], dtype=float),
+                              np.array([p["v"] for p in parents], dtype=float),
+                              np.array([p["best"]["x"] for p in parents], dtype=float),
+                              np.array([particles[str(d.leader.candidate.id)]["x"]
+                                        for d in drafts], dtype=float),
+                              r[:, :k], r[:, k:], self.swarm, self.low, self.high)
+            columns = [dim.to_values(xs[:, j]) for j, dim in enumerate(self.dims)]
+            rows = list(zip(*columns, strict=True))
+            positions, velocities = xs.tolist(), vs.tolist()
+        else:
+            rows = positions = velocities = [()] * n
+        names = [dim.name for dim in self.dims]
+        hypers = []
+        for draft, parent, x, v, values in zip(drafts, parents, positions, velocities, rows,
+                                               strict=True):
+            hyper = {**self._start_values, **dict(zip(names, values, strict=True))}
+            genome_json = draft.genome.to_json()
             key = candidate_key(genome_json, hyper)
-        state["particles"][str(child.id)] = {"x": x, "v": v, "best": parent["best"]}
-        self._record(state, child, key)
-        return Candidate(child.id, child.generation, child.genome, hyper, child.parents,
-                         child.species)
+            for _ in range(RESTART_TRIES if k else 0):
+                if key not in asked:
+                    break
+                xr, vr = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
+                                         self.high)
+                x, v = xr.tolist(), vr.tolist()
+                hyper = self._hyper(x)
+                key = candidate_key(genome_json, hyper)
+            particles[str(draft.id)] = {"x": x, "v": v, "best": parent["best"]}
+            self._record(state, draft.id, key)
+            hypers.append(hyper)
+        return hypers
 
     def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
         if owed:

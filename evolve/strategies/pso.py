@@ -88,30 +88,6 @@ def pso_step(x: np.ndarray, v: np.ndarray, best: np.ndarray, leader: np.ndarray,
     return _move(x, np.clip(v, -v_max, v_max), low, high)
 
 
-def pso_step_lists(x: Sequence[float], v: Sequence[float], best: Sequence[float],
-                   leader: Sequence[float], r1: Sequence[float], r2: Sequence[float],
-                   params: SwarmParams, bounds: Sequence[tuple[float, float]]
-                   ) -> tuple[list[float], list[float]]:
-    """:func:`pso_step` on plain lists, the same operations in the same order (so the same
-    floats): neat-pso steps one child of a few dimensions at a time, ten thousand children a
-    generation, where numpy's per-call cost outweighs the arithmetic."""
-    w, c1, c2, clamp = params.inertia, params.cognitive, params.social, params.velocity_clamp
-    xs, vs = [], []
-    for xi, vi, bi, li, a, b, (lo, hi) in zip(x, v, best, leader, r1, r2, bounds, strict=True):
-        v_max = clamp * (hi - lo)
-        # min(max(t, -v_max), v_max) written out (max and min keep the first of equals,
-        # and a NaN t, as they do), without two builtin calls per coordinate
-        t = w * vi + c1 * a * (bi - xi) + c2 * b * (li - xi)
-        t = -v_max if -v_max > t else t
-        vi = v_max if v_max < t else t
-        moved = xi + vi
-        x_new = lo if lo > moved else moved
-        x_new = hi if hi < x_new else x_new
-        xs.append(x_new)
-        vs.append(0.0 if x_new != moved else vi)
-    return xs, vs
-
-
 def _move(x: np.ndarray, v: np.ndarray, low: np.ndarray, high: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray]:
     """``x + v`` clipped to the bounds; a coordinate stopped at a bound loses its velocity."""
