@@ -29,15 +29,25 @@ ROLES = ("input", "hidden", "output")
 # network is built: a few bytes of JSON can claim terabytes of weights.
 MAX_NEURONS = 1_000_000  # in all groups together
 MAX_SYNAPSES = 100_000_000  # in the enabled connections (400 MB of float32 weights)
-# json.dumps(..., separators=(",", ":")), without building an encoder per call
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_JSON_BOOL = {True: "true", False: "false"}
+_JSON_STRINGS: dict[str, str] = {}  # role and activation names as JSON strings
+
+
+def _json_str(name: str) -> str:
+    """``json.dumps(name)``, made once per name."""
+    text = _JSON_STRINGS.get(name)
+    if text is None:
+        text = _JSON_STRINGS[name] = json.dumps(name)
+    return text
 
 
 class GenomeError(ValueError):
     """A genome breaks a structural rule; the message names the gene and the rule."""
 
 
-@dataclass(frozen=True)
+# genes are slotted: a generation of ten thousand children holds a few hundred thousand of
+# them, each one object for the cyclic collector instead of two (``benchmarks/driver.py``)
+@dataclass(frozen=True, slots=True)
 class NodeGene:
     id: int
     role: str  # "input" | "hidden" | "output"
@@ -45,7 +55,7 @@ class NodeGene:
     activation: str = "identity"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionGene:
     innovation: int
     src: int
@@ -109,16 +119,26 @@ class Genome:
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "nodes": [[n.id, n.role, n.size, n.activation] for n in self.nodes],
-            "connections": [
-                [c.innovation, c.src, c.dst, c.enabled, c.recurrent] for c in self.connections
-            ],
-        }
+        """The JSON form. Made once per (immutable) genome and shared by every caller, so
+        treat it as read-only: a strategy state holds one per candidate, and ten thousand
+        children a generation mostly share their parents' genomes (``benchmarks/driver.py``)."""
+        data = self.__dict__.get("_dict")
+        if data is None:
+            data = {
+                "schema_version": SCHEMA_VERSION,
+                "nodes": [[n.id, n.role, n.size, n.activation] for n in self.nodes],
+                "connections": [
+                    [c.innovation, c.src, c.dst, c.enabled, c.recurrent]
+                    for c in self.connections
+                ],
+            }
+            self.__dict__["_dict"] = data  # a cache beside the frozen fields, not a field
+        return data
 
     def to_json(self) -> str:
-        """Canonical JSON: the same genome always gives the same string (and hash).
+        """Canonical JSON: the same genome always gives the same string (and hash), the
+        one ``json.dumps(self.to_dict(), separators=(",", ":"))`` writes, written out
+        directly (tests/test_genome.py compares them).
 
         Kept on the (immutable) genome once made: neat-pso keys every child by it, and a
         child cloned without a structural change is its parent's genome object, so a
@@ -126,7 +146,12 @@ class Genome:
         (``benchmarks/driver.py`` times that generation)."""
         text = self.__dict__.get("_json")
         if text is None:
-            text = _COMPACT.encode(self.to_dict())
+            nodes = ",".join([f"[{n.id},{_json_str(n.role)},{n.size},{_json_str(n.activation)}]"
+                              for n in self.nodes])
+            conns = ",".join([f"[{c.innovation},{c.src},{c.dst},{_JSON_BOOL[c.enabled]},"
+                              f"{_JSON_BOOL[c.recurrent]}]" for c in self.connections])
+            text = (f'{{"schema_version":{SCHEMA_VERSION},"nodes":[{nodes}],'
+                    f'"connections":[{conns}]}}')
             self.__dict__["_json"] = text  # a cache beside the frozen fields, not a field
         return text
 

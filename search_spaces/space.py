@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -192,7 +192,7 @@ class SearchSpace:
         node_id = tracker.split(old.innovation, {n.id for n in genome.nodes})
         activation = self.random_activation(rng)
         node = NodeGene(node_id, "hidden", self.random_hidden_size(rng), activation)
-        conns = [c if c is not old else ConnectionGene(**{**vars(c), "enabled": False})
+        conns = [c if c is not old else replace(c, enabled=False)
                  for c in genome.connections]
         conns.append(ConnectionGene(tracker.edge(old.src, node_id), old.src, node_id))
         conns.append(ConnectionGene(tracker.edge(node_id, old.dst), node_id, old.dst))
@@ -224,7 +224,7 @@ class SearchSpace:
             return genome
         target = genome.connections[rng.integers(len(genome.connections))]
         conns = tuple(
-            ConnectionGene(**{**vars(c), "enabled": not c.enabled}) if c is target else c
+            replace(c, enabled=not c.enabled) if c is target else c
             for c in genome.connections
         )
         toggled = Genome(genome.nodes, conns)
@@ -271,7 +271,9 @@ class SearchSpace:
                 enabled = (c if rng.random() < 0.5 else match).enabled
                 if not (c.enabled and match.enabled):
                     enabled = rng.random() >= disable_rate
-            conns.append(ConnectionGene(c.innovation, c.src, c.dst, enabled, c.recurrent))
+            # an unchanged gene is the parent's own (immutable) object
+            conns.append(c if enabled == c.enabled
+                         else ConnectionGene(c.innovation, c.src, c.dst, enabled, c.recurrent))
         other_nodes = {n.id: n for n in other.nodes}
         nodes = []
         for n in fitter.nodes:
@@ -279,7 +281,8 @@ class SearchSpace:
             if n.role == "hidden" and match is not None and match.role == "hidden":
                 size = (n if rng.random() < 0.5 else match).size
                 activation = (n if rng.random() < 0.5 else match).activation
-                n = NodeGene(n.id, n.role, size, activation)
+                if (size, activation) != (n.size, n.activation):
+                    n = NodeGene(n.id, n.role, size, activation)
             nodes.append(n)
         child = Genome(tuple(nodes), tuple(conns))
         if not outputs_reachable(child):  # inherited disabled flags cut every path to an

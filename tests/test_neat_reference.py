@@ -27,7 +27,7 @@ from evolve.strategies import Problem, Scored, StrategyConfig, make_strategy
 from evolve.strategies.base import Candidate
 from evolve.strategies.draws import FastDraws, fast_draws
 from evolve.strategies.layered import Dimension, apply_hyper
-from evolve.strategies.neat import Draft
+from evolve.strategies.neat import Draft, Ranking
 from evolve.strategies.pso import SwarmParams, point, rank_points, stalled_restart
 from rules.base import Hyperparameter, HyperSpace
 from search_spaces.genome import Genome
@@ -127,7 +127,7 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
         return apply_hyper(self.problem, self.dims, list(x))
 
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
-                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+                ranking: Ranking, rng: np.random.Generator) -> None:
         state["asked"] = dict(state.get("asked", {}))
         particles = {k: dict(v) for k, v in state["particles"].items()}
         here = [point(particles[str(s.candidate.id)]["x"], s) for s in population]

@@ -120,10 +120,12 @@ class NeatStrategy(Strategy):
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)
         ok = np.array([s.rankable for s in population])
-        values[~ok] = 0.0
-        violation = np.array([s.violation for s in population])
+        # only a feasible row's values are ranked, and those are finite
+        values[~(ok & np.isfinite(values).all(axis=1))] = 0.0
+        violation = np.array([s.violation for s in population], dtype=float)
         ranks, crowds = rank_and_crowding(values, self.problem.directions, violation, ok)
-        self._ranked(state, population, scored, ranks, crowds, rng)
+        self._ranked(state, population, scored, Ranking(values, violation, ok, ranks, crowds),
+                     rng)
         # plain lists from here: tournaments and sorts index them per candidate, ten
         # thousand times a generation, where numpy's scalar indexing is slow
         rank, crowd = ranks.tolist(), crowds.tolist()
@@ -216,7 +218,7 @@ class NeatStrategy(Strategy):
         return children
 
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
-                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+                ranking: Ranking, rng: np.random.Generator) -> None:
         """Called once per ``tell`` with the ranking of survivors + new evaluations."""
 
     def _offspring(self, state: dict[str, Any], drafts: list[Draft],
@@ -297,6 +299,17 @@ class NeatStrategy(Strategy):
 
 # the structural operators SearchSpace.mutate decides on, one draw each
 N_OPERATORS = len(MUTATION_OPERATORS)
+
+
+class Ranking(NamedTuple):
+    """Survivors + new evaluations as ranked, row by row (a row that is not ``ok``, or not
+    feasible with finite values, holds zeros)."""
+
+    values: np.ndarray  # (n, objectives)
+    violation: np.ndarray
+    ok: np.ndarray  # Scored.rankable
+    rank: np.ndarray  # Pareto rank under constraint domination, 0 = best
+    crowd: np.ndarray  # crowding distance within the rank
 
 
 class Draft(NamedTuple):

@@ -51,14 +51,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
-from evolve.strategies.neat import Draft, NeatParams, NeatStrategy
+from evolve.strategies.neat import Draft, NeatParams, NeatStrategy, Ranking
 from evolve.strategies.pso import (
     SwarmParams,
     point,
     pso_step,
-    rank_rows,
+    row_arrays,
     stalled_restart,
 )
 from search_spaces.genome import Genome
@@ -157,7 +158,7 @@ class NeatPsoStrategy(NeatStrategy):
         return out
 
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
-                rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> None:
+                ranking: Ranking, rng: np.random.Generator) -> None:
         state["asked"] = dict(state.get("asked", {}))  # _offspring adds to it: our own copy
         # a shallow copy: a particle that changes gets a new dict, the others are shared
         # with the old state (neither state is changed in place)
@@ -167,11 +168,16 @@ class NeatPsoStrategy(NeatStrategy):
                      for i, s in enumerate(population) if s.candidate.id in new]
         inherited = [(i, b) for i, b in inherited if b is not None]
         # rank_points(here + bests), with ``here`` the population at its own positions as
-        # rows built from the Scored directly: only the positions that become a lineage
-        # best are made into point dicts
-        rows = [(s.values, s.violation, s.rankable) for s in population]
-        rows += [(b["values"], b["violation"], b["ok"]) for _, b in inherited]
-        ranked_u = rank_rows(rows, self.problem.directions)
+        # NEAT ranked them (its rows are what rank_rows makes of the Scored): only the
+        # lineage bests become rows, and only the positions that become a lineage best are
+        # made into point dicts
+        values, violation, ok = row_arrays(
+            [(b["values"], b["violation"], b["ok"]) for _, b in inherited],
+            len(self.problem.directions))
+        ranked_u = rank_and_crowding(np.concatenate([ranking.values, values]),
+                                     self.problem.directions,
+                                     np.concatenate([ranking.violation, violation]),
+                                     np.concatenate([ranking.ok, ok]))
         rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
         best_at = {i: len(population) + k for k, (i, _) in enumerate(inherited)}
         for i, s in enumerate(population):

@@ -114,17 +114,24 @@ def point(x: Sequence[float], s: Scored) -> dict[str, Any]:
             "violation": float(s.violation), "ok": ok}
 
 
+def row_arrays(rows: Sequence[tuple[Sequence[float | None], float, bool]], n_objectives: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, violation, ok)`` arrays of ``(values, violation, ok)`` rows, as ranking
+    reads them: a missing or non-finite value counts as 0, and so do all of a row that is
+    not ok."""
+    ok = np.array([r[2] for r in rows], dtype=bool)
+    values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
+                       for r in rows], dtype=float).reshape(len(rows), n_objectives)
+    values[~ok] = 0.0
+    violation = np.array([r[1] for r in rows], dtype=float)
+    return values, violation, ok
+
+
 def rank_rows(rows: Sequence[tuple[Sequence[float | None], float, bool]],
               directions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Pareto rank and crowding (evolve/selection.py's order) of ``(values, violation, ok)``
-    rows: a missing or non-finite value counts as 0, and so do all of a row that is not ok.
-    neat-pso ranks its population from the ``Scored`` themselves, without making each one a
-    :func:`point` dict first."""
-    ok = np.array([r[2] for r in rows], dtype=bool)
-    values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
-                       for r in rows], dtype=float).reshape(len(rows), len(directions))
-    values[~ok] = 0.0
-    violation = np.array([r[1] for r in rows], dtype=float)
+    rows (:func:`row_arrays`)."""
+    values, violation, ok = row_arrays(rows, len(directions))
     return rank_and_crowding(values, directions, violation, ok)
 
 
