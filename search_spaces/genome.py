@@ -119,21 +119,13 @@ class Genome:
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form. Made once per (immutable) genome and shared by every caller, so
-        treat it as read-only: a strategy state holds one per candidate, and ten thousand
-        children a generation mostly share their parents' genomes (``benchmarks/driver.py``)."""
-        data = self.__dict__.get("_dict")
-        if data is None:
-            data = {
-                "schema_version": SCHEMA_VERSION,
-                "nodes": [[n.id, n.role, n.size, n.activation] for n in self.nodes],
-                "connections": [
-                    [c.innovation, c.src, c.dst, c.enabled, c.recurrent]
-                    for c in self.connections
-                ],
-            }
-            self.__dict__["_dict"] = data  # a cache beside the frozen fields, not a field
-        return data
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "nodes": [[n.id, n.role, n.size, n.activation] for n in self.nodes],
+            "connections": [
+                [c.innovation, c.src, c.dst, c.enabled, c.recurrent] for c in self.connections
+            ],
+        }
 
     def to_json(self) -> str:
         """Canonical JSON: the same genome always gives the same string (and hash), the

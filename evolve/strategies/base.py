@@ -20,6 +20,7 @@ what ``ask`` handed out); subclasses implement ``_init`` and ``_tell``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +49,20 @@ class Candidate:
     species: int = -1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "generation": self.generation, "genome": self.genome.to_dict(),
+        """The JSON form, its genome as the genome's own JSON text (:meth:`Genome.to_json`,
+        made once per genome and shared by its clones): a state holds ten thousand of these
+        at population 10,000, and the genome as nested lists was most of the objects a
+        ``tell`` made (``benchmarks/driver.py``)."""
+        return {"id": self.id, "generation": self.generation, "genome": self.genome.to_json(),
                 "hyperparameters": dict(self.hyperparameters), "parents": list(self.parents),
                 "species": self.species}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
-        genome = Genome.from_dict(data["genome"], validate=False)  # compile validates
+        genome = data["genome"]  # JSON text; older checkpoints hold it as a dict (still read)
+        if isinstance(genome, str):
+            genome = json.loads(genome)
+        genome = Genome.from_dict(genome, validate=False)  # compile validates
         return cls(int(data["id"]), int(data["generation"]), genome,
                    {k: float(v) for k, v in data["hyperparameters"].items()},
                    tuple(int(p) for p in data["parents"]), int(data["species"]))
