@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 from search_spaces.activations import NAMES as ACTIVATION_NAMES
@@ -29,6 +30,8 @@ ROLES = ("input", "hidden", "output")
 # network is built: a few bytes of JSON can claim terabytes of weights.
 MAX_NEURONS = 1_000_000  # in all groups together
 MAX_SYNAPSES = 100_000_000  # in the enabled connections (400 MB of float32 weights)
+_BY_ID = attrgetter("id")
+_BY_INNOVATION = attrgetter("innovation")
 _JSON_BOOL = {True: "true", False: "false"}
 _JSON_STRINGS: dict[str, str] = {}  # role and activation names as JSON strings
 
@@ -72,10 +75,9 @@ class Genome:
     connections: tuple[ConnectionGene, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=lambda n: n.id)))
-        object.__setattr__(
-            self, "connections", tuple(sorted(self.connections, key=lambda c: c.innovation))
-        )
+        object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=_BY_ID)))
+        object.__setattr__(self, "connections",
+                           tuple(sorted(self.connections, key=_BY_INNOVATION)))
 
     # -- views -------------------------------------------------------------------------
     def node(self, node_id: int) -> NodeGene:

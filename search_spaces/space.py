@@ -207,9 +207,12 @@ class SearchSpace:
         targets = [n.id for n in genome.nodes if n.role != "input"]
         existing = {(c.src, c.dst) for c in genome.connections}
         closes_cycle = CycleCheck(genome)  # the graph is built once for all tries
-        for _ in range(tries):
-            src = sources[rng.integers(len(sources))]
-            dst = targets[rng.integers(len(targets))]
+        # every try's (source, target) drawn at once: on a dense genome most tries hit an
+        # existing edge, and one draw per index per try was a visible share of neat's
+        # ``tell`` at population 10,000 (benchmarks/driver.py)
+        picks = rng.integers((len(sources), len(targets)), size=(tries, 2)).tolist()
+        for i, j in picks:
+            src, dst = sources[i], targets[j]
             if (src, dst) in existing:
                 continue
             recurrent = closes_cycle(src, dst)
