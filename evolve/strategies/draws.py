@@ -1,9 +1,10 @@
 """A numpy ``Generator`` whose scalar ``random()`` and ``integers(n)`` cost less per call.
 
-NEAT's reproduction draws one number at a time: at population 10,000 a generation makes
-about 90,000 ``random()`` and 90,000 ``integers(n)`` calls (tournaments, mutation, the
-add-edge tries), and numpy's per-call overhead — argument parsing, dtype lookup — made them a
-quarter of ``tell`` (``benchmarks/driver.py``). :class:`FastDraws` is a ``Generator`` over the
+NEAT's reproduction still draws some numbers one at a time: crossover's choice per matching
+gene and the operators' choices (at population 10,000 about 19,000 ``random()`` and 11,000
+``integers(n)`` calls a generation, ``benchmarks/driver.py``; the tournaments and operator
+decisions are drawn as arrays), where numpy's per-call overhead — argument parsing, dtype
+lookup — outweighs the draw. :class:`FastDraws` is a ``Generator`` over the
 *same* bit generator (one state, so draws interleave with the inherited methods exactly as
 before) that answers those two calls through the bit generator's ctypes interface:
 ``random()`` is its ``next_double``, ``integers(n)`` is numpy's bounded draw for a range below
