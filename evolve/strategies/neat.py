@@ -126,8 +126,8 @@ class NeatStrategy(Strategy):
         ranks, crowds = rank_and_crowding(values, self.problem.directions, violation, ok)
         self._ranked(state, population, scored, Ranking(values, violation, ok, ranks, crowds),
                      rng)
-        # plain lists from here: tournaments and sorts index them per candidate, ten
-        # thousand times a generation, where numpy's scalar indexing is slow
+        # plain lists for the sorts, which index them per candidate (numpy's scalar
+        # indexing is slow); the tournaments compare the arrays
         rank, crowd = ranks.tolist(), crowds.tolist()
         fitness = (ranks.max() + 1 - ranks).astype(float)
         primary = np.where(ok, values[:, 0] if self.problem.directions[0] == "max"
