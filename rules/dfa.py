@@ -56,6 +56,7 @@ from rules.fa import feedback_generator
 from rules.local import (
     INIT_SCALE,
     LR,
+    LR_DECAY,
     WEIGHT_DECAY,
     LocalRule,
     LocalState,
@@ -119,8 +120,9 @@ class DirectFeedbackAlignment(LocalRule):
     SALT = 0xDFA
 
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE,
-                           dataclasses.replace(WEIGHT_DECAY, default=0.1)))
+        return HyperSpace((dataclasses.replace(LR, default=6e-3), INIT_SCALE,
+                           dataclasses.replace(WEIGHT_DECAY, default=0.3),
+                           dataclasses.replace(LR_DECAY, default=1.0)))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:

@@ -63,6 +63,7 @@ from rules.base import HyperSpace, Limit
 from rules.local import (
     INIT_SCALE,
     LR,
+    LR_DECAY,
     WEIGHT_DECAY,
     LocalRule,
     LocalState,
@@ -123,8 +124,9 @@ class FeedbackAlignment(LocalRule):
     SALT = 0xFA
 
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE,
-                           dataclasses.replace(WEIGHT_DECAY, default=0.1)))
+        return HyperSpace((dataclasses.replace(LR, default=6e-3), INIT_SCALE,
+                           dataclasses.replace(WEIGHT_DECAY, default=0.3),
+                           dataclasses.replace(LR_DECAY, default=1.0)))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> dict[str, Any]:
