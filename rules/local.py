@@ -46,7 +46,8 @@ WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.5, 0.0,
 #: restarts): in epoch ``e`` of ``E`` the step size is ``η (1 - d + d (1 + cos(π e/E)) / 2)``
 #: (:func:`rules.optim.cosine_factor`), and the decoupled weight decay follows it. Opt-in
 #: like :data:`WEIGHT_DECAY`: a rule whose space declares it gets it from
-#: :meth:`LocalRule.start_epoch`; 0 keeps η constant, 1 anneals it to 0 by the last epoch.
+#: :meth:`LocalRule.start_epoch`; 0 keeps η constant, 1 anneals it towards 0 (the last of
+#: 30 epochs steps at 0.3% of η).
 LR_DECAY = Hyperparameter("lr_decay", 0.0, 1.0, 0.0,
                           doc="share of η a cosine schedule anneals away by the fit's end")
 
