@@ -50,7 +50,7 @@ Design choices, and why:
   reported seeds ``benchmarks/rules.py --tasks mnist1d --rules bp,fa,dfa`` gives fa 58.4%
   against bp's 66.0% (56.4% before; docs/benchmarks.md). The schedule is not a general
   advantage: bp given it gains nothing. What remains of the gap is how fast fixed random
-  feedback assigns credit (at 90 epochs fa came within 3.6 points of bp).
+  feedback assigns credit (at 90 epochs, every rule alike, fa reaches 63.8% vs bp's 66.0%).
 """
 
 from __future__ import annotations
