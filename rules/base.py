@@ -191,6 +191,11 @@ class LearningRule:
         """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
         raise NotImplementedError
 
+    def start_epoch(self, state: Any, epoch: int, epochs: int) -> None:
+        """Called before every epoch ``epoch`` (0-based) of a fit of ``epochs``: the one place
+        a rule learns how far through its budget it is (a learning-rate schedule reads it).
+        Nothing by default."""
+
     def step_cost(self, hyper: Mapping[str, Any]) -> float:
         """Relative compute of one training step of a member with the genes ``hyper``
         (missing genes at their defaults), in units of one forward and backward pass of the
@@ -282,6 +287,7 @@ class LearningRule:
         alive = torch.arange(population)
         compact = True
         for epoch in range(budget.epochs):
+            self.start_epoch(state, epoch, budget.epochs)
             order = torch.stack([torch.randperm(n, generator=shufflers[p], device="cpu")
                                  for p in alive.tolist()]).to(device)
             loss_sum = torch.zeros(len(alive))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from rules.base import Hyperparameter, LearningRule
-from rules.optim import Adam
+from rules.optim import Adam, cosine_factor
 from search_spaces import activations
 from search_spaces.net import Net, Params, forward, level_forward
 
@@ -42,6 +42,14 @@ INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
 #: declares it gets it from :meth:`LocalRule.train_step`; its default is the rule's own.
 WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.5, 0.0,
                               doc="decoupled weight decay λ: weights shrink by 1 - ηλ a step")
+#: Cosine learning-rate decay over the fit's epoch budget (Loshchilov & Hutter 2017, without
+#: restarts): in epoch ``e`` of ``E`` the step size is ``η (1 - d + d (1 + cos(π e/E)) / 2)``
+#: (:func:`rules.optim.cosine_factor`), and the decoupled weight decay follows it. Opt-in
+#: like :data:`WEIGHT_DECAY`: a rule whose space declares it gets it from
+#: :meth:`LocalRule.start_epoch`; 0 keeps η constant, 1 anneals it towards 0 (the last of
+#: 30 epochs steps at 0.3% of η).
+LR_DECAY = Hyperparameter("lr_decay", 0.0, 1.0, 0.0,
+                          doc="share of η a cosine schedule anneals away by the fit's end")
 
 
 class LocalRule(LearningRule):
@@ -75,6 +83,13 @@ class LocalRule(LearningRule):
             raise NotImplementedError
         return {}
 
+    def start_epoch(self, state: LocalState, epoch: int, epochs: int) -> None:
+        """Set each member's cosine factor on η for this epoch (:data:`LR_DECAY`); nothing
+        when no member decays its learning rate."""
+        decays = [h.get("lr_decay", 0.0) for h in state.hyper]
+        if any(decays):
+            state.optimizer.set_scale(cosine_factor(decays, epoch / epochs))
+
     @torch.no_grad()
     def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
@@ -93,12 +108,12 @@ class LocalRule(LearningRule):
 
 def decay_weights(params: Params, state: LocalState) -> None:
     """Shrink every member's weight blocks by ``1 - η λ`` (decoupled decay, after the Adam
-    step), ``λ`` its ``weight_decay`` gene; nothing when no member has one. Multiplying keeps
-    masked entries exactly zero."""
+    step, ``η`` as scheduled now), ``λ`` its ``weight_decay`` gene; nothing when no member
+    has one. Multiplying keeps masked entries exactly zero."""
     decays = [h.get("weight_decay", 0.0) for h in state.hyper]
     if not any(decays):
         return
-    lr = state.optimizer.lr
+    lr = state.optimizer.step_lr
     factor = 1 - lr * torch.tensor(decays, dtype=lr.dtype, device=lr.device)
     for w in params.weights:
         w.mul_(factor.to(w.device).view(-1, 1, 1))

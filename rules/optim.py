@@ -3,7 +3,9 @@
 Written out rather than taken from ``torch.optim`` because each member of a population
 batch has its own learning rate (a continuous gene PSO moves), and the update must stay
 elementwise so a member's trajectory is the same alone or batched:
-``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``, ``w ← w - η m̂ / (√v̂ + ε)``.
+``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``, ``w ← w - η s m̂ / (√v̂ + ε)``, where ``s``
+is a per-member factor a learning-rate schedule sets (1 unless one does, see
+:func:`cosine_factor`).
 Every rule that produces a weight "gradient" (true or local) hands it to this optimiser, so
 rules differ only in how they assign credit, never in how steps are taken.
 
@@ -32,6 +34,8 @@ class Adam:
     beta1: float = 0.9  # β1
     beta2: float = 0.999  # β2
     eps: float = 1e-8  # ε
+    # s per member: the schedule's factor on η (None: 1 for every member)
+    scale: torch.Tensor | None = None
     # η broadcast against each tensor ([P, 1, ...]), built on the first step
     _lr_views: list[torch.Tensor] = field(default_factory=list, repr=False)
 
@@ -46,7 +50,17 @@ class Adam:
         learning rates and moments, at the same step count."""
         return Adam(self.lr[keep], [m[keep.to(m.device)] for m in self.m],
                     [v[keep.to(v.device)] for v in self.v], self.step, self.beta1, self.beta2,
-                    self.eps)
+                    self.eps, None if self.scale is None else self.scale[keep])
+
+    @property
+    def step_lr(self) -> torch.Tensor:
+        """``[P]`` the step size each member takes now: η times the schedule's factor."""
+        return self.lr if self.scale is None else self.lr * self.scale
+
+    def set_scale(self, scale: torch.Tensor) -> None:
+        """Set the schedule's factor ``s`` ``[P]`` on η for the steps that follow."""
+        self.scale = scale.to(self.lr)
+        self._lr_views = []  # rebuilt from the new step sizes on the next step
 
     @torch.no_grad()
     def apply(self, tensors: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
@@ -56,7 +70,8 @@ class Adam:
             raise ValueError(f"Adam holds moments for {len(self.m)} tensors, got "
                              f"{len(tensors)} tensors and {len(grads)} gradients")
         if len(self._lr_views) != len(tensors):
-            self._lr_views = [self.lr.to(t.device).view(-1, *([1] * (t.dim() - 1)))
+            lr = self.step_lr
+            self._lr_views = [lr.to(t.device).view(-1, *([1] * (t.dim() - 1)))
                               for t in tensors]
         self.step += 1
         c1 = 1 - self.beta1 ** self.step
@@ -92,3 +107,13 @@ def _sqrt_floor(eps: float, c2: float) -> float:
     bound = float(np.spacing(np.float32(eps32))) / 4 * math.sqrt(c2)  # on √v
     floor = 4.0 ** math.floor(math.log(bound * bound, 4))
     return floor if floor >= float(np.finfo(np.float32).tiny) else 0.0
+
+
+def cosine_factor(amount: Sequence[float], progress: float) -> torch.Tensor:
+    """The factor on η of a cosine decay (Loshchilov & Hutter 2017, SGDR without restarts)
+    that anneals the share ``amount`` of η away over a fit: ``1 - a + a (1 + cos π t) / 2``
+    at ``progress`` t in [0, 1]. ``a = 0`` keeps η constant, ``a = 1`` decays it to 0."""
+    if not 0.0 <= progress <= 1.0:
+        raise ValueError(f"progress must be in [0, 1], got {progress}")
+    a = torch.tensor(list(amount), dtype=torch.float32)
+    return 1 - a + a * (1 + math.cos(math.pi * progress)) / 2

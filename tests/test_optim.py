@@ -67,3 +67,37 @@ def test_no_floor_for_an_eps_too_small_to_bound():
     assert optim._sqrt_floor(1e-30, 0.001) == 0.0
     assert optim._sqrt_floor(0.0, 1.0) == 0.0
     assert optim._sqrt_floor(1e-8, 0.001) > 0
+
+
+def test_cosine_factor_anneals_the_given_share_of_the_step_size():
+    factor = optim.cosine_factor([0.0, 1.0, 0.5], 0.0)
+    torch.testing.assert_close(factor, torch.ones(3))
+    torch.testing.assert_close(optim.cosine_factor([0.0, 1.0, 0.5], 0.5),
+                               torch.tensor([1.0, 0.5, 0.75]))
+    torch.testing.assert_close(optim.cosine_factor([0.0, 1.0, 0.5], 1.0),
+                               torch.tensor([1.0, 0.0, 0.5]))
+    with pytest.raises(ValueError, match="progress must be in"):
+        optim.cosine_factor([1.0], 1.5)
+
+
+def test_a_scaled_step_is_the_step_with_the_scaled_learning_rate_and_select_keeps_it():
+    """s on η per member, set between steps: the steps after it are Adam's with η s (the
+    moments carry on); select cuts s with the members."""
+    grads = [g * 1e20 for g in gradients(3, 4)]  # ordinary sizes: Adam's steps are ~η
+    lr = torch.tensor([1e-2, 2e-2, 3e-2])
+    scale = torch.tensor([1.0, 0.5, 0.25])
+    w = torch.randn(3, 4, 5)
+    adam = Adam.for_params([w], lr.tolist())
+    scaled = w.clone()
+    adam.apply([scaled], [grads[0]])
+    adam.set_scale(scale)
+    for g in grads[1:]:
+        adam.apply([scaled], [g])
+    # the reference: the first step at η, then (same moments) the rest at η s
+    first = reference_steps(w, grads[:1], lr, adam.eps)
+    rest = reference_steps(w, grads, lr * scale, adam.eps) - reference_steps(
+        w, grads[:1], lr * scale, adam.eps)
+    torch.testing.assert_close(scaled, first + rest)
+    torch.testing.assert_close(adam.step_lr, lr * scale)
+    kept = adam.select(torch.tensor([2, 0]))
+    torch.testing.assert_close(kept.step_lr, torch.tensor([3e-2 * 0.25, 1e-2]))

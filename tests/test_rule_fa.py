@@ -5,9 +5,11 @@ fixed; it learns digits; a padded batch trains like its members alone; divergenc
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-from netkit import bp_gradients, data, masked, mlp
+from netkit import bp_gradients, data, digits_subset, masked, mlp
 
 import rules
 import rules.fa  # noqa: F401  (registers the rule)
@@ -177,3 +179,45 @@ def test_weight_decay_shrinks_each_members_weights_by_one_minus_lr_lambda_after_
         assert not torch.equal(w[0], w0[0]) and torch.equal(w[1], w0[1])
     assert all(torch.equal(b, b0) for b, b0 in zip(after[0].biases, after[1].biases,
                                                    strict=True))
+
+
+@pytest.mark.parametrize("name", ["fa", "dfa"])
+def test_lr_decay_anneals_each_members_step_size_by_the_cosine_over_the_fit(name):
+    """rules.local.LR_DECAY in a real fit: in epoch e of E a member steps with
+    η (1 - d + d (1 + cos πe/E) / 2); a member with d = 0 in the same batch keeps η."""
+    seen: list[torch.Tensor] = []
+
+    class Recording(type(rules.get_rule(name))):
+        def train_step(self, net, params, state, x, y):
+            seen.append(state.optimizer.step_lr.clone())
+            return super().train_step(net, params, state, x, y)
+
+    net = stack([compile_genome(mlp([64, 16, 10]))] * 2)
+    hyper = [{"lr": 0.01, "lr_decay": 1.0}, {"lr": 0.01, "lr_decay": 0.0}]
+    Recording().fit(net, digits_subset(), hyper, rules.Budget(epochs=4, batch_size=60,
+                                                              patience=4), [1, 2])
+    per_epoch = torch.stack(seen[::4])  # 240 examples, 4 steps an epoch
+    assert len(seen) == 16
+    cosine = torch.tensor([(1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+    torch.testing.assert_close(per_epoch[:, 0], 0.01 * cosine)
+    torch.testing.assert_close(per_epoch[:, 1], torch.full((4,), 0.01))
+
+
+@pytest.mark.parametrize("name", ["fa", "dfa"])
+def test_a_scheduled_step_and_its_weight_decay_are_those_of_the_scheduled_lr(name):
+    """After start_epoch(1 of 3) a member with lr_decay 1 steps (Adam and the decoupled
+    decay alike) exactly as one with η × 0.75 and no schedule."""
+    rule = rules.get_rule(name)
+    net = compile_genome(skip_net())
+    space = rule.hyperparameters()
+    x, y = data(net)
+    after = []
+    for genes in ({"lr": 0.01, "weight_decay": 0.3, "lr_decay": 1.0},
+                  {"lr": 0.0075, "weight_decay": 0.3, "lr_decay": 0.0}):
+        params = init_params(net, [3])
+        state = rule.init_state(net, params, [space.resolve(genes)], [3])
+        rule.start_epoch(state, 1, 3)
+        rule.train_step(net, params, state, x, y)
+        after.append(params)
+    for w, w0 in zip(after[0].weights, after[1].weights, strict=True):
+        torch.testing.assert_close(w, w0)
