@@ -161,6 +161,33 @@ def test_evolved_vs_fixed_picks_by_hand():
     assert evf.hypervolume([], refs) == 0.0
 
 
+def test_evolved_vs_fixed_depth_counts_hidden_levels_of_grown_genomes():
+    """``depth`` is the longest path's hidden levels, a skip edge does not add one, and
+    ``units`` sums the hidden groups — on genomes grown by the space's own operators."""
+    import numpy as np
+
+    from search_spaces.innovation import InnovationTracker
+    from search_spaces.space import SearchSpace
+
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+    space, tracker, rng = SearchSpace(10, 3), InnovationTracker(), np.random.default_rng(0)
+    linear = space.minimal_genome(tracker)
+    one = space.add_node(linear, rng, tracker)
+    # split the hidden group's edge to the output: input -> h -> h2 -> output
+    hidden = one.hidden_ids[0]
+    two = one
+    while len(two.hidden_ids) < 2 or evf.depth(two) < 2:
+        two = space.add_node(one, rng, tracker)
+    assert [evf.depth(g) for g in (linear, one, two)] == [0, 1, 2]
+    skip = two
+    while len(skip.connections) == len(two.connections):
+        skip = space.add_edge(two, rng, tracker)  # any new forward edge skips or is parallel
+    assert evf.depth(skip) == 2
+    assert evf.units(linear) == 0
+    assert evf.units(two) == sum(n.size for n in two.nodes if n.id in two.hidden_ids)
+    assert evf.units(one) == one.node(hidden).size
+
+
 def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path):
     out, runs = tmp_path / "evf.json", tmp_path / "runs"
     result = subprocess.run(
@@ -180,6 +207,13 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
         best = max(r["fixed"], key=lambda f: (f["valid"], -f["energy"]))
         assert r["best_fixed"] == best and r["verdict_vs_best"] == best["verdict"]
         assert all(v > 0 for v in r["hypervolume"].values())
+        # growth: one row per generation, covering every evaluation; generation 0 holds
+        # NEAT's minimal genome; the front so far ends at the final front's best
+        growth = r["growth"]
+        assert [g["generation"] for g in growth] == [0, 1]
+        assert sum(g["evaluations"] for g in growth) == r["evaluations"]
+        assert growth[0]["linear"] >= 1 and growth[0]["max_depth"] <= 1
+        assert growth[-1]["front_best_valid"] == max(m["valid"] for m in r["front"])
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "best fixed MLP" in result.stdout and "rules whose evolved front" in result.stdout
     # every fixed MLP run froze its structure: one genome shape per run
