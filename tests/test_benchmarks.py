@@ -293,3 +293,26 @@ def test_rules_benchmark_trains_with_a_set_gene_and_refuses_a_wrong_one(tmp_path
     assert wrong.returncode != 0 and "momentum" in wrong.stderr
     skipped = run_rules_benchmark(tmp_path, "--set", "pc.lr=1e-3")
     assert skipped.returncode != 0 and "'pc'" in skipped.stderr
+
+
+def test_science_tables_count_each_task_and_rule_at_its_largest_search():
+    """A task and rule run at two budgets: the headline and the limits table count the
+    larger search; the grid shows every net of either grid, "–" where a run lacked one."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def result(population, evaluations, verdict, nets):
+        fixed = [{"widths": w, "ok": 1, "test": 0.5, "verdict": verdict,
+                  "evolved": {"test": 0.5 + (verdict == "win") * 0.1}} for w in nets]
+        return {"task": "mnist1d", "rule": "bp", "population": population, "generations": 4,
+                "evaluations": evaluations, "verdict_vs_best": verdict, "fixed": fixed}
+
+    small = result(12, 40, "loss", [[16], [64]])
+    large = result(16, 100, "win", [[64], [64, 64]])
+    for order in ([small, large], [large, small]):
+        assert tables.largest(order) == [large]
+        assert "**1** (bp)" in tables.headline({"results": order})[0]
+    assert tables.limits({"results": [small, large]})[-1].endswith("| mnist1d win |")
+    rows = tables.grid({"results": [small, large]})
+    assert rows[0] == "| task | rule | search | 16 | 64 | 64-64 | wins / ties / losses |"
+    assert rows[2].endswith("| 12 × 4 | 50.0 vs 50.0 loss | 50.0 vs 50.0 loss | – | 0 / 0 / 2 |")
+    assert rows[3].endswith("| 16 × 4 | – | 50.0 vs 60.0 win | 50.0 vs 60.0 win | 2 / 0 / 0 |")
