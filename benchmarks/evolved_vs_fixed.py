@@ -139,19 +139,27 @@ def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
             and math.isfinite(r["objective.accuracy"]) and math.isfinite(r["objective.energy"])]
 
 
+def seconds_per_evaluation(run: evolve.Run) -> float:
+    """Mean training seconds per evaluation (a generation's candidates train as one stacked
+    batch, and each row carries its share of the batch's time)."""
+    seconds = run.evaluations().column("train_seconds").to_pylist()
+    return sum(seconds) / len(seconds) if seconds else math.nan
+
+
 def fixed_pick(run: evolve.Run) -> dict[str, Any]:
     """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id)."""
     rows = ok_rows(run)
     n = run.evaluations().num_rows
     if not rows:
-        return {"evaluations": n, "ok": 0}
+        return {"evaluations": n, "ok": 0, "seconds_per_evaluation": seconds_per_evaluation(run)}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
                                     r["candidate_id"]))
     genome = Genome.from_json(best["genome"])
     return {"evaluations": n, "ok": len(rows), "valid": best["objective.accuracy"],
             "test": best["test_accuracy"], "energy": best["objective.energy"],
             "activation": next(x.activation for x in genome.nodes if x.role == "hidden"),
-            "hyperparameters": json.loads(best["hyperparameters"])}
+            "hyperparameters": json.loads(best["hyperparameters"]),
+            "seconds_per_evaluation": seconds_per_evaluation(run)}
 
 
 def front_members(run: evolve.Run) -> list[dict[str, Any]]:
@@ -258,6 +266,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     test_size = evolved_run.description.task.split_sizes["test"]
     return {"task": task, "rule": rule, "population": args.population,
             "generations": args.generations, "evaluations": spent, "test_size": test_size,
+            "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
             "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "hypervolume": hv, "wall_s": time.perf_counter() - started}

@@ -11,6 +11,7 @@ runs the check). Tables:
 - ``grid``: every fixed MLP's verdict;
 - ``hypervolume``: evolved front against the fixed grid;
 - ``topologies``: the evolved front's members;
+- ``cost``: training seconds per evaluation;
 - ``growth``: per generation, how large and deep the search's nets and front are (results
   that recorded it);
 - ``stability`` and ``sensitivity``: benchmarks/stability.py's JSON;
@@ -158,6 +159,20 @@ def topologies(evf: dict[str, Any]) -> list[str]:
     return out
 
 
+def cost(evf: dict[str, Any]) -> list[str]:
+    """Training seconds per evaluation: the search's and the fixed MLPs' range (results that
+    recorded them; from the run records, so ``--reuse`` gives the same figures)."""
+    out = [row("task", "rule", "search", "s / evaluation: search",
+               "s / evaluation: fixed MLPs"), row(*["---"] * 5)]
+    for r in evf["results"]:
+        if "seconds_per_evaluation" not in r:
+            continue
+        fixed = [f["seconds_per_evaluation"] for f in r["fixed"]]
+        out.append(row(r["task"], r["rule"], budget(r), f"{r['seconds_per_evaluation']:.2f}",
+                       f"{min(fixed):.2f}–{max(fixed):.2f}"))
+    return out
+
+
 def growth(evf: dict[str, Any]) -> list[str]:
     """Per generation: of the new evaluations, how many are linear (no hidden group) and the
     deepest and largest; of the front so far, its size, deepest and largest member and best
@@ -226,7 +241,7 @@ def order(result: dict[str, Any]) -> tuple[int, int, str, str, int]:
 def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
-            "growth": growth(evf),
+            "growth": growth(evf), "cost": cost(evf),
             "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
     return {k: "\n".join(v) + "\n" for k, v in made.items()}
 

@@ -201,6 +201,8 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
                                                                   ("digits", "dfa")]
     for r in data["results"]:
         assert len(r["fixed"]) == 4 and r["front"] and r["test_size"] == 360  # digits' split
+        assert r["seconds_per_evaluation"] > 0
+        assert all(f["seconds_per_evaluation"] > 0 for f in r["fixed"])
         for f in r["fixed"]:  # each MLP got at least the search's evaluations, in whole
             assert r["evaluations"] <= f["evaluations"] < r["evaluations"] + 4  # generations
             assert f["verdict"] in ("win", "tie", "loss") and 0 < f["test"] <= 1
