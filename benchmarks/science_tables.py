@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,
                    help="evolved_vs_fixed.py JSON files; their results are concatenated")
     p.add_argument("--stability", type=Path, default=STABILITY)
-    p.add_argument("--png", type=Path, help="also draw every result's panel in one figure")
+    p.add_argument("--png", type=Path, help="also draw one figure, a panel per task and "
+                   "rule (its largest search)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true")
     mode.add_argument("--check", action="store_true")
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     evf = {"results": sorted(results, key=order)}
     made = tables(evf, json.loads(args.stability.read_text()))
     if args.png:
-        evf_script.plot(evf["results"], args.png)
+        evf_script.plot(largest(evf["results"]), args.png)  # one panel per task and rule
     doc = args.doc.read_text()
     new = render(doc, made)
     if args.check:
