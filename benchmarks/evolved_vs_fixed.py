@@ -25,6 +25,13 @@ Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore,
 of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
 with validation accuracy (what the search optimised) and once with test accuracy.
 
+Why a search falls behind is in its records, and the JSON keeps it: ``growth`` gives, per
+generation, how many new evaluations are linear (no hidden group: NEAT starts every search
+from the minimal genome, and a generation-0 child gains a hidden group only if its one
+mutation pass draws add-node), the deepest and largest net, and the same for the Pareto
+front so far with its best validation accuracy; ``seconds_per_evaluation`` is the mean
+training time per evaluation, for the search and for each fixed MLP.
+
 It writes JSON (settings, every fixed MLP's and front member's numbers, the verdicts), a PNG
 (test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
 and rule), prints a table, and keeps the run records under ``--runs`` for
@@ -37,8 +44,9 @@ again (to redraw the figure or recompute the JSON).
 Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
 config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
-task on a shared 2-core machine: digits with these defaults, mnist1d (costlier per
-evaluation) with ``--population 12 --generations 4``.
+task (and, for the second mnist1d run, per rule) on a shared 2-core machine: digits with
+these defaults, mnist1d first with ``--population 12 --generations 4`` (every rule), then
+with ``--population 20 --generations 10`` (bp, lra, dfa; the full grid).
 
 ``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
 6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with

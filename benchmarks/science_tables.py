@@ -9,6 +9,7 @@ runs the check). Tables:
 - ``verdicts``: per task and rule, the best fixed MLP against the evolved front's pick at
   matched energy (benchmarks/evolved_vs_fixed.py's JSON, one file per task);
 - ``grid``: every fixed MLP's verdict;
+- ``repeats``: cells run again with another seed (``evolved_vs_fixed_repeat_*.json``);
 - ``hypervolume``: evolved front against the fixed grid;
 - ``topologies``: the evolved front's members;
 - ``cost``: training seconds per evaluation;
@@ -41,6 +42,7 @@ import evolved_vs_fixed as evf_script  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 EVOLVED = sorted(RESULTS.glob("evolved_vs_fixed_full_*.json"))  # one per process that ran
+REPEATS = sorted(RESULTS.glob("evolved_vs_fixed_repeat_*.json"))  # other seeds, same budgets
 STABILITY = RESULTS / "stability_full.json"
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
@@ -103,15 +105,32 @@ def verdicts(evf: dict[str, Any]) -> list[str]:
                "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 11)]
     for r in evf["results"]:
-        b = r["best_fixed"]
-        e = b["evolved"]
-        diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
-                f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
-        out.append(row(r["task"], r["rule"], budget(r),
-                       f"{r['evaluations']} / {b['evaluations']}",
-                       mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
-                       pct(e["test"]) if e else "–", f"{e['energy'] * 1e9:.0f}" if e else "–",
-                       diff, f"**{r['verdict_vs_best']}**"))
+        out.append(row(r["task"], r["rule"], budget(r), *verdict_cells(r)))
+    return out
+
+
+def verdict_cells(r: dict[str, Any]) -> list[str]:
+    """One result's evaluations, best fixed MLP, front pick and verdict, as table cells."""
+    b = r["best_fixed"]
+    e = b["evolved"]
+    diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
+            f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
+    return [f"{r['evaluations']} / {b['evaluations']}", mlp(b), pct(b["test"]),
+            f"{b['energy'] * 1e9:.0f}", pct(e["test"]) if e else "–",
+            f"{e['energy'] * 1e9:.0f}" if e else "–", diff, f"**{r['verdict_vs_best']}**"]
+
+
+def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
+    """A task and rule run again with another seed (same budget), next to the run the
+    other tables use: how much of a verdict is the seed."""
+    out = [row("task", "rule", "search", "seed", "evaluations (search / each MLP)",
+               "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
+               "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict"),
+           row(*["---"] * 12)]
+    cells = {(r["task"], r["rule"], budget(r)) for r in again}
+    for r in [*evf["results"], *again]:
+        if (r["task"], r["rule"], budget(r)) in cells:
+            out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r)))
     return out
 
 
@@ -137,12 +156,12 @@ def grid(evf: dict[str, Any]) -> list[str]:
 
 
 def hypervolume(evf: dict[str, Any]) -> list[str]:
-    out = [row("task", "rule", "search", "fixed grid", "HV valid: evolved",
+    out = [row("task", "rule", "search", "fixed MLPs", "HV valid: evolved",
                "HV valid: fixed grid", "HV test: evolved", "HV test: fixed grid"),
            row(*["---"] * 8)]
     for r in evf["results"]:
         h = r["hypervolume"]
-        out.append(row(r["task"], r["rule"], budget(r), ", ".join(net(f) for f in r["fixed"]),
+        out.append(row(r["task"], r["rule"], budget(r), len(r["fixed"]),
                        *(f"{h[k]:.3f}" for k in
                                                ("evolved_valid", "fixed_valid",
                                                 "evolved_test", "fixed_test"))))
@@ -238,8 +257,10 @@ def order(result: dict[str, Any]) -> tuple[int, int, str, str, int]:
             result["task"], result["rule"], result["evaluations"])
 
 
-def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
+def tables(evf: dict[str, Any], stab: dict[str, Any],
+           again: list[dict[str, Any]]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
+            "repeats": repeats(evf, again),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
             "growth": growth(evf), "cost": cost(evf),
             "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
@@ -254,11 +275,22 @@ def render(doc: str, made: dict[str, str]) -> str:
     return BLOCK.sub(fill, doc)
 
 
+def seeded(paths: list[Path]) -> list[dict[str, Any]]:
+    """The results of these JSON files, each with its file's seed."""
+    out = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        out += [{**r, "seed": data["settings"]["seed"]} for r in data["results"]]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "science.md")
     p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,
                    help="evolved_vs_fixed.py JSON files; their results are concatenated")
+    p.add_argument("--repeats", type=Path, nargs="*", default=REPEATS,
+                   help="evolved_vs_fixed.py JSON files of the same cells with other seeds")
     p.add_argument("--stability", type=Path, default=STABILITY)
     p.add_argument("--png", type=Path, help="also draw one figure, a panel per task and "
                    "rule (its largest search)")
@@ -266,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--write", action="store_true")
     mode.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
-    results = [r for path in args.evolved for r in json.loads(path.read_text())["results"]]
+    results = seeded(args.evolved)
     evf = {"results": sorted(results, key=order)}
-    made = tables(evf, json.loads(args.stability.read_text()))
+    made = tables(evf, json.loads(args.stability.read_text()),
+                  sorted(seeded(args.repeats), key=order))
     if args.png:
         evf_script.plot(largest(evf["results"]), args.png)  # one panel per task and rule
     doc = args.doc.read_text()

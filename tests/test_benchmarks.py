@@ -318,3 +318,24 @@ def test_science_tables_count_each_task_and_rule_at_its_largest_search():
     assert rows[0] == "| task | rule | search | 16 | 64 | 64-64 | wins / ties / losses |"
     assert rows[2].endswith("| 12 × 4 | 50.0 vs 50.0 loss | 50.0 vs 50.0 loss | – | 0 / 0 / 2 |")
     assert rows[3].endswith("| 16 × 4 | – | 50.0 vs 60.0 win | 50.0 vs 60.0 win | 2 / 0 / 0 |")
+
+
+def test_science_tables_repeats_show_only_the_cells_run_again():
+    """The repeats table puts a cell's other seeds next to the run the tables use, and
+    leaves out cells that were not run again."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def result(rule, seed, test):
+        best = {"widths": [64, 64], "activation": "relu", "evaluations": 170, "test": 0.6,
+                "energy": 1e-6, "evolved": {"test": test, "energy": 5e-7}}
+        return {"task": "mnist1d", "rule": rule, "population": 20, "generations": 10,
+                "evaluations": 160, "seed": seed, "test_size": 1000, "best_fixed": best,
+                "verdict_vs_best": "win" if test > 0.6 else "loss"}
+
+    evf = {"results": [result("bp", 0, 0.58), result("lra", 0, 0.5)]}
+    rows = tables.repeats(evf, [result("bp", 1, 0.62)])
+    assert len(rows) == 4 and all("| bp |" in r for r in rows[2:])
+    assert "| 0 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 58.0 | 500 | -2.0 ± 4.4 | **loss** |" \
+        in rows[2]
+    assert rows[3].endswith("| 1 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 62.0 | 500 | "
+                            "+2.0 ± 4.4 | **win** |")
