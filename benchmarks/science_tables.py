@@ -128,7 +128,7 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
                "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 12)]
     cells = {(r["task"], r["rule"], budget(r)) for r in again}
-    for r in [*evf["results"], *again]:
+    for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
             out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r)))
     return out
