@@ -46,7 +46,7 @@ generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi
 config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
 task (and, for the second mnist1d run, per rule) on a shared 2-core machine: digits with
 these defaults, mnist1d first with ``--population 12 --generations 4`` (every rule), then
-with ``--population 20 --generations 10`` (bp, lra, dfa; the full grid).
+with ``--population 20 --generations 10`` (bp, lra, dfa; the full grid; seeds 0 and 1).
 
 ``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
 6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
