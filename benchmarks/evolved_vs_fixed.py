@@ -25,6 +25,13 @@ Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore,
 of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
 with validation accuracy (what the search optimised) and once with test accuracy.
 
+Why a search falls behind is in its records, and the JSON keeps it: ``growth`` gives, per
+generation, how many new evaluations are linear (no hidden group: NEAT starts every search
+from the minimal genome, and a generation-0 child gains a hidden group only if its one
+mutation pass draws add-node), the deepest and largest net, and the same for the Pareto
+front so far with its best validation accuracy; ``seconds_per_evaluation`` is the mean
+training time per evaluation, for the search and for each fixed MLP.
+
 It writes JSON (settings, every fixed MLP's and front member's numbers, the verdicts), a PNG
 (test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
 and rule), prints a table, and keeps the run records under ``--runs`` for
@@ -37,8 +44,9 @@ again (to redraw the figure or recompute the JSON).
 Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
 config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
-task on a shared 2-core machine: digits with these defaults, mnist1d (costlier per
-evaluation) with ``--population 12 --generations 4``.
+task (and, for the second mnist1d run, per rule) on a shared 2-core machine: digits with
+these defaults, mnist1d first with ``--population 12 --generations 4`` (every rule), then
+with ``--population 20 --generations 10`` (bp, lra, dfa; the full grid; seeds 0 and 1).
 
 ``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
 6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
@@ -103,21 +111,34 @@ def fixed_config(args: argparse.Namespace, task: str, rule: str, widths: tuple[i
 
 
 # -- reading the records ----------------------------------------------------------------------
+def levels(genome: Genome) -> dict[int, int]:
+    """Each group's longest-path level from the input group (0) over enabled feedforward
+    edges; groups the input does not reach are absent."""
+    edges = [c for c in genome.connections if c.enabled and not c.recurrent]
+    level = {0: 0}
+    for _ in genome.nodes:  # longest-path levels (the feedforward part is acyclic)
+        for c in edges:
+            if c.src in level:
+                level[c.dst] = max(level.get(c.dst, 0), level[c.src] + 1)
+    return level
+
+
+def depth(genome: Genome) -> int:
+    """Hidden levels on the longest path from the input to the output group (0: linear)."""
+    return max(levels(genome).get(1, 0), 1) - 1
+
+
 def describe(genome: Genome) -> str:
     """A topology in one line: hidden groups (size, activation) in id order, enabled edges,
     and how many of them skip a level (join groups that are not consecutive on the longest
     path from the input)."""
     edges = [c for c in genome.connections if c.enabled]
-    level = {0: 0}
-    for _ in genome.nodes:  # longest-path levels (the feedforward part is acyclic)
-        for c in edges:
-            if not c.recurrent and c.src in level:
-                level[c.dst] = max(level.get(c.dst, 0), level[c.src] + 1)
+    level = levels(genome)
     skips = sum(1 for c in edges if not c.recurrent and c.src in level and c.dst in level
                 and level[c.dst] - level[c.src] > 1)
     hidden = [f"{n.size} {n.activation}" for n in genome.nodes if n.role == "hidden"]
     return (f"[{', '.join(hidden) or 'none'}] {len(edges)} edges, {skips} skip, "
-            f"depth {max(level.get(1, 0), 1) - 1}")
+            f"depth {depth(genome)}")
 
 
 def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
@@ -126,25 +147,69 @@ def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
             and math.isfinite(r["objective.accuracy"]) and math.isfinite(r["objective.energy"])]
 
 
+def seconds_per_evaluation(run: evolve.Run) -> float:
+    """Mean training seconds per evaluation (a generation's candidates train as one stacked
+    batch, and each row carries its share of the batch's time)."""
+    seconds = run.evaluations().column("train_seconds").to_pylist()
+    return sum(seconds) / len(seconds) if seconds else math.nan
+
+
 def fixed_pick(run: evolve.Run) -> dict[str, Any]:
     """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id)."""
     rows = ok_rows(run)
     n = run.evaluations().num_rows
     if not rows:
-        return {"evaluations": n, "ok": 0}
+        return {"evaluations": n, "ok": 0, "seconds_per_evaluation": seconds_per_evaluation(run)}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
                                     r["candidate_id"]))
     genome = Genome.from_json(best["genome"])
     return {"evaluations": n, "ok": len(rows), "valid": best["objective.accuracy"],
             "test": best["test_accuracy"], "energy": best["objective.energy"],
             "activation": next(x.activation for x in genome.nodes if x.role == "hidden"),
-            "hyperparameters": json.loads(best["hyperparameters"])}
+            "hyperparameters": json.loads(best["hyperparameters"]),
+            "seconds_per_evaluation": seconds_per_evaluation(run)}
 
 
 def front_members(run: evolve.Run) -> list[dict[str, Any]]:
     return [{"valid": a.objectives["accuracy"], "test": a.test_accuracy,
              "energy": a.objectives["energy"], "topology": describe(a.genome),
              "hyperparameters": dict(a.hyperparameters)} for a in run.pareto_front()]
+
+
+def growth(run: evolve.Run) -> list[dict[str, Any]]:
+    """How the search's nets grow, per generation: how many evaluations it ran; of those
+    that trained, how many have no hidden group (the minimal genome NEAT starts from), the
+    most hidden groups, the deepest and the largest (total hidden units); and of the Pareto
+    front of every trained evaluation so far (validation accuracy up, energy down), its
+    size, deepest and largest member and its best validation accuracy. It shows whether a
+    search had the generations to reach the capacity a task needs (docs/science.md)."""
+    rows = ok_rows(run)
+    ran = run.evaluations().column("generation").to_pylist()
+    out: list[dict[str, Any]] = []
+    seen: list[tuple[float, float, Genome]] = []
+    for g in range(max(ran, default=-1) + 1):
+        new = [r for r in rows if r["generation"] == g]
+        genomes = [Genome.from_json(r["genome"]) for r in new]
+        seen += [(r["objective.accuracy"], r["objective.energy"], x)
+                 for r, x in zip(new, genomes)]
+        front = [(a, e, x) for a, e, x in seen
+                 if not any(a2 >= a and e2 <= e and (a2, e2) != (a, e) for a2, e2, _ in seen)]
+        out.append({
+            "generation": g, "evaluations": ran.count(g),
+            "linear": sum(not x.hidden_ids for x in genomes),
+            "max_groups": max((len(x.hidden_ids) for x in genomes), default=0),
+            "max_depth": max((depth(x) for x in genomes), default=0),
+            "max_units": max((units(x) for x in genomes), default=0),
+            "front_size": len(front),
+            "front_max_depth": max(depth(x) for _, _, x in front) if front else 0,
+            "front_max_units": max(units(x) for _, _, x in front) if front else 0,
+            "front_best_valid": max(a for a, _, _ in front) if front else None})
+    return out
+
+
+def units(genome: Genome) -> int:
+    """Total hidden units."""
+    return sum(n.size for n in genome.nodes if n.role == "hidden")
 
 
 def matched(front: list[dict[str, Any]], energy: float) -> dict[str, Any] | None:
@@ -209,7 +274,8 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     test_size = evolved_run.description.task.split_sizes["test"]
     return {"task": task, "rule": rule, "population": args.population,
             "generations": args.generations, "evaluations": spent, "test_size": test_size,
-            "front": front, "fixed": fixed,
+            "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
+            "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
 

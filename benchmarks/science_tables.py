@@ -9,8 +9,12 @@ runs the check). Tables:
 - ``verdicts``: per task and rule, the best fixed MLP against the evolved front's pick at
   matched energy (benchmarks/evolved_vs_fixed.py's JSON, one file per task);
 - ``grid``: every fixed MLP's verdict;
+- ``repeats``: cells run again with another seed (``evolved_vs_fixed_repeat_*.json``);
 - ``hypervolume``: evolved front against the fixed grid;
 - ``topologies``: the evolved front's members;
+- ``cost``: training seconds per evaluation;
+- ``growth``: per generation, how large and deep the search's nets and front are (results
+  that recorded it);
 - ``stability`` and ``sensitivity``: benchmarks/stability.py's JSON;
 - ``limits``: which limits of backprop each compared rule removes (``rule_limits()``).
 
@@ -38,6 +42,7 @@ import evolved_vs_fixed as evf_script  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 EVOLVED = sorted(RESULTS.glob("evolved_vs_fixed_full_*.json"))  # one per process that ran
+REPEATS = sorted(RESULTS.glob("evolved_vs_fixed_repeat_*.json"))  # other seeds, same budgets
 STABILITY = RESULTS / "stability_full.json"
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
@@ -54,10 +59,26 @@ def mlp(f: dict[str, Any]) -> str:
     return "-".join(map(str, f["widths"])) + f" {f['activation']}"
 
 
+def budget(r: dict[str, Any]) -> str:
+    return f"{r['population']} × {r['generations']}"
+
+
+def largest(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task and rule, the result of the largest search (most evaluations; a task and
+    rule may have run at several budgets), in the order given."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        key = (r["task"], r["rule"])
+        if key not in best or r["evaluations"] > best[key]["evaluations"]:
+            best[key] = r
+    return [r for r in results if best[(r["task"], r["rule"])] is r]
+
+
 def headline(evf: dict[str, Any]) -> list[str]:
-    """How many rules' evolved fronts beat the best fixed MLP at matched energy."""
+    """How many rules' evolved fronts beat the best fixed MLP at matched energy (each task
+    and rule at its largest search)."""
     tasks: dict[str, dict[str, str]] = {}
-    for r in evf["results"]:
+    for r in largest(evf["results"]):
         tasks.setdefault(r["rule"], {})[r["task"]] = r["verdict_vs_best"]
     every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
     some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
@@ -67,7 +88,8 @@ def headline(evf: dict[str, Any]) -> list[str]:
             f"fixed MLP at matched energy (test accuracy) on every task for **{len(every)}** "
             f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
             f"({', '.join(some) or 'none'}), and is at least level on every task for "
-            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'})."]
+            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'}); each task and rule "
+            f"counted at its largest search."]
 
 
 def two_se(a: float, b: float, n: int) -> float:
@@ -83,50 +105,107 @@ def verdicts(evf: dict[str, Any]) -> list[str]:
                "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 11)]
     for r in evf["results"]:
-        b = r["best_fixed"]
-        e = b["evolved"]
-        diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
-                f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
-        out.append(row(r["task"], r["rule"], f"{r['population']} × {r['generations']}",
-                       f"{r['evaluations']} / {b['evaluations']}",
-                       mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
-                       pct(e["test"]) if e else "–", f"{e['energy'] * 1e9:.0f}" if e else "–",
-                       diff, f"**{r['verdict_vs_best']}**"))
+        out.append(row(r["task"], r["rule"], budget(r), *verdict_cells(r)))
     return out
 
 
+def verdict_cells(r: dict[str, Any]) -> list[str]:
+    """One result's evaluations, best fixed MLP, front pick and verdict, as table cells."""
+    b = r["best_fixed"]
+    e = b["evolved"]
+    diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
+            f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
+    return [f"{r['evaluations']} / {b['evaluations']}", mlp(b), pct(b["test"]),
+            f"{b['energy'] * 1e9:.0f}", pct(e["test"]) if e else "–",
+            f"{e['energy'] * 1e9:.0f}" if e else "–", diff, f"**{r['verdict_vs_best']}**"]
+
+
+def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
+    """A task and rule run again with another seed (same budget), next to the run the
+    other tables use: how much of a verdict is the seed."""
+    out = [row("task", "rule", "search", "seed", "evaluations (search / each MLP)",
+               "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
+               "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict"),
+           row(*["---"] * 12)]
+    cells = {(r["task"], r["rule"], budget(r)) for r in again}
+    for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
+        if (r["task"], r["rule"], budget(r)) in cells:
+            out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r)))
+    return out
+
+
+def net(f: dict[str, Any]) -> str:
+    return "-".join(map(str, f["widths"]))
+
+
 def grid(evf: dict[str, Any]) -> list[str]:
-    nets = ["-".join(map(str, f["widths"])) for f in evf["results"][0]["fixed"]]
-    out = [row("task", "rule", *nets, "wins / ties / losses"), row(*["---"] * (len(nets) + 3))]
+    """Every fixed MLP's verdict; a net not in a run's grid is "–"."""
+    nets = list(dict.fromkeys(net(f) for r in evf["results"] for f in r["fixed"]))
+    out = [row("task", "rule", "search", *nets, "wins / ties / losses"),
+           row(*["---"] * (len(nets) + 4))]
     for r in evf["results"]:
-        cells = []
+        cells = {}
         for f in r["fixed"]:
             e = f.get("evolved")
-            cells.append(f"{pct(f['test'])} vs {pct(e['test']) if e else '–'} {f['verdict']}"
-                         if f["ok"] else "not trained")
+            cells[net(f)] = (f"{pct(f['test'])} vs {pct(e['test']) if e else '–'} "
+                             f"{f['verdict']}" if f["ok"] else "not trained")
         counts = [sum(f.get("verdict") == v for f in r["fixed"]) for v in ("win", "tie", "loss")]
-        out.append(row(r["task"], r["rule"], *cells, " / ".join(map(str, counts))))
+        out.append(row(r["task"], r["rule"], budget(r), *(cells.get(n, "–") for n in nets),
+                       " / ".join(map(str, counts))))
     return out
 
 
 def hypervolume(evf: dict[str, Any]) -> list[str]:
-    out = [row("task", "rule", "HV valid: evolved", "HV valid: fixed grid", "HV test: evolved",
-               "HV test: fixed grid"), row(*["---"] * 6)]
+    out = [row("task", "rule", "search", "fixed MLPs", "HV valid: evolved",
+               "HV valid: fixed grid", "HV test: evolved", "HV test: fixed grid"),
+           row(*["---"] * 8)]
     for r in evf["results"]:
         h = r["hypervolume"]
-        out.append(row(r["task"], r["rule"], *(f"{h[k]:.3f}" for k in
+        out.append(row(r["task"], r["rule"], budget(r), len(r["fixed"]),
+                       *(f"{h[k]:.3f}" for k in
                                                ("evolved_valid", "fixed_valid",
                                                 "evolved_test", "fixed_test"))))
     return out
 
 
 def topologies(evf: dict[str, Any]) -> list[str]:
-    out = [row("task", "rule", "front member (hidden groups, edges)", "valid %", "test %",
-               "energy (nJ)"), row(*["---"] * 6)]
+    out = [row("task", "rule", "search", "front member (hidden groups, edges)", "valid %",
+               "test %", "energy (nJ)"), row(*["---"] * 7)]
     for r in evf["results"]:
         for m in sorted(r["front"], key=lambda m: m["energy"]):
-            out.append(row(r["task"], r["rule"], m["topology"], pct(m["valid"]), pct(m["test"]),
-                           f"{m['energy'] * 1e9:.0f}"))
+            out.append(row(r["task"], r["rule"], budget(r), m["topology"], pct(m["valid"]),
+                           pct(m["test"]), f"{m['energy'] * 1e9:.0f}"))
+    return out
+
+
+def cost(evf: dict[str, Any]) -> list[str]:
+    """Training seconds per evaluation: the search's and the fixed MLPs' range (results that
+    recorded them; from the run records, so ``--reuse`` gives the same figures)."""
+    out = [row("task", "rule", "search", "s / evaluation: search",
+               "s / evaluation: fixed MLPs"), row(*["---"] * 5)]
+    for r in evf["results"]:
+        if "seconds_per_evaluation" not in r:
+            continue
+        fixed = [f["seconds_per_evaluation"] for f in r["fixed"]]
+        out.append(row(r["task"], r["rule"], budget(r), f"{r['seconds_per_evaluation']:.2f}",
+                       f"{min(fixed):.2f}–{max(fixed):.2f}"))
+    return out
+
+
+def growth(evf: dict[str, Any]) -> list[str]:
+    """Per generation: of the new evaluations, how many are linear (no hidden group) and the
+    deepest and largest; of the front so far, its size, deepest and largest member and best
+    validation accuracy (benchmarks/evolved_vs_fixed.py's ``growth``)."""
+    out = [row("task", "rule", "search", "generation", "evaluations", "linear",
+               "deepest (levels)", "largest (hidden units)", "front size",
+               "front: deepest", "front: largest", "front: best valid %"),
+           row(*["---"] * 12)]
+    for r in evf["results"]:
+        for g in r.get("growth", []):
+            out.append(row(r["task"], r["rule"], budget(r), g["generation"], g["evaluations"],
+                           g["linear"], g["max_depth"], g["max_units"], g["front_size"],
+                           g["front_max_depth"], g["front_max_units"],
+                           pct(g["front_best_valid"])))
     return out
 
 
@@ -163,23 +242,27 @@ def limits(evf: dict[str, Any]) -> list[str]:
     for name in names:
         declared = rules.get_rule(name).rule_limits()
         marks = ["✓" if declared[k]["removed"] else "–" for k in rules.LIMITS]
-        won = ", ".join(f"{r['task']} {r['verdict_vs_best']}" for r in evf["results"]
+        won = ", ".join(f"{r['task']} {r['verdict_vs_best']}" for r in largest(evf["results"])
                         if r["rule"] == name)
         out.append(row(name, *marks, won))
     return out
 
 
-def order(result: dict[str, Any]) -> tuple[int, int, str, str]:
-    """Tasks, then rules, in the benchmark's order (unknown ones last, by name)."""
+def order(result: dict[str, Any]) -> tuple[int, int, str, str, int]:
+    """Tasks, then rules, in the benchmark's order (unknown ones last, by name), then the
+    smaller search first."""
     def at(names: list[str], name: str) -> int:
         return names.index(name) if name in names else len(names)
     return (at(evf_script.TASKS, result["task"]), at(evf_script.RULES, result["rule"]),
-            result["task"], result["rule"])
+            result["task"], result["rule"], result["evaluations"])
 
 
-def tables(evf: dict[str, Any], stab: dict[str, Any]) -> dict[str, str]:
+def tables(evf: dict[str, Any], stab: dict[str, Any],
+           again: list[dict[str, Any]]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
+            "repeats": repeats(evf, again),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
+            "growth": growth(evf), "cost": cost(evf),
             "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
     return {k: "\n".join(v) + "\n" for k, v in made.items()}
 
@@ -192,22 +275,35 @@ def render(doc: str, made: dict[str, str]) -> str:
     return BLOCK.sub(fill, doc)
 
 
+def seeded(paths: list[Path]) -> list[dict[str, Any]]:
+    """The results of these JSON files, each with its file's seed."""
+    out = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        out += [{**r, "seed": data["settings"]["seed"]} for r in data["results"]]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "science.md")
     p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,
                    help="evolved_vs_fixed.py JSON files; their results are concatenated")
+    p.add_argument("--repeats", type=Path, nargs="*", default=REPEATS,
+                   help="evolved_vs_fixed.py JSON files of the same cells with other seeds")
     p.add_argument("--stability", type=Path, default=STABILITY)
-    p.add_argument("--png", type=Path, help="also draw every result's panel in one figure")
+    p.add_argument("--png", type=Path, help="also draw one figure, a panel per task and "
+                   "rule (its largest search)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true")
     mode.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
-    results = [r for path in args.evolved for r in json.loads(path.read_text())["results"]]
+    results = seeded(args.evolved)
     evf = {"results": sorted(results, key=order)}
-    made = tables(evf, json.loads(args.stability.read_text()))
+    made = tables(evf, json.loads(args.stability.read_text()),
+                  sorted(seeded(args.repeats), key=order))
     if args.png:
-        evf_script.plot(evf["results"], args.png)
+        evf_script.plot(largest(evf["results"]), args.png)  # one panel per task and rule
     doc = args.doc.read_text()
     new = render(doc, made)
     if args.check:

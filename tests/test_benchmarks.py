@@ -161,6 +161,33 @@ def test_evolved_vs_fixed_picks_by_hand():
     assert evf.hypervolume([], refs) == 0.0
 
 
+def test_evolved_vs_fixed_depth_counts_hidden_levels_of_grown_genomes():
+    """``depth`` is the longest path's hidden levels, a skip edge does not add one, and
+    ``units`` sums the hidden groups — on genomes grown by the space's own operators."""
+    import numpy as np
+
+    from search_spaces.innovation import InnovationTracker
+    from search_spaces.space import SearchSpace
+
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+    space, tracker, rng = SearchSpace(10, 3), InnovationTracker(), np.random.default_rng(0)
+    linear = space.minimal_genome(tracker)
+    one = space.add_node(linear, rng, tracker)
+    # split the hidden group's edge to the output: input -> h -> h2 -> output
+    hidden = one.hidden_ids[0]
+    two = one
+    while len(two.hidden_ids) < 2 or evf.depth(two) < 2:
+        two = space.add_node(one, rng, tracker)
+    assert [evf.depth(g) for g in (linear, one, two)] == [0, 1, 2]
+    skip = two
+    while len(skip.connections) == len(two.connections):
+        skip = space.add_edge(two, rng, tracker)  # any new forward edge skips or is parallel
+    assert evf.depth(skip) == 2
+    assert evf.units(linear) == 0
+    assert evf.units(two) == sum(n.size for n in two.nodes if n.id in two.hidden_ids)
+    assert evf.units(one) == one.node(hidden).size
+
+
 def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path):
     out, runs = tmp_path / "evf.json", tmp_path / "runs"
     result = subprocess.run(
@@ -174,12 +201,21 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
                                                                   ("digits", "dfa")]
     for r in data["results"]:
         assert len(r["fixed"]) == 4 and r["front"] and r["test_size"] == 360  # digits' split
+        assert r["seconds_per_evaluation"] > 0
+        assert all(f["seconds_per_evaluation"] > 0 for f in r["fixed"])
         for f in r["fixed"]:  # each MLP got at least the search's evaluations, in whole
             assert r["evaluations"] <= f["evaluations"] < r["evaluations"] + 4  # generations
             assert f["verdict"] in ("win", "tie", "loss") and 0 < f["test"] <= 1
         best = max(r["fixed"], key=lambda f: (f["valid"], -f["energy"]))
         assert r["best_fixed"] == best and r["verdict_vs_best"] == best["verdict"]
         assert all(v > 0 for v in r["hypervolume"].values())
+        # growth: one row per generation, covering every evaluation; generation 0 holds
+        # NEAT's minimal genome; the front so far ends at the final front's best
+        growth = r["growth"]
+        assert [g["generation"] for g in growth] == [0, 1]
+        assert sum(g["evaluations"] for g in growth) == r["evaluations"]
+        assert growth[0]["linear"] >= 1 and growth[0]["max_depth"] <= 1
+        assert growth[-1]["front_best_valid"] == max(m["valid"] for m in r["front"])
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "best fixed MLP" in result.stdout and "rules whose evolved front" in result.stdout
     # every fixed MLP run froze its structure: one genome shape per run
@@ -259,3 +295,47 @@ def test_rules_benchmark_trains_with_a_set_gene_and_refuses_a_wrong_one(tmp_path
     assert wrong.returncode != 0 and "momentum" in wrong.stderr
     skipped = run_rules_benchmark(tmp_path, "--set", "pc.lr=1e-3")
     assert skipped.returncode != 0 and "'pc'" in skipped.stderr
+
+
+def test_science_tables_count_each_task_and_rule_at_its_largest_search():
+    """A task and rule run at two budgets: the headline and the limits table count the
+    larger search; the grid shows every net of either grid, "–" where a run lacked one."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def result(population, evaluations, verdict, nets):
+        fixed = [{"widths": w, "ok": 1, "test": 0.5, "verdict": verdict,
+                  "evolved": {"test": 0.5 + (verdict == "win") * 0.1}} for w in nets]
+        return {"task": "mnist1d", "rule": "bp", "population": population, "generations": 4,
+                "evaluations": evaluations, "verdict_vs_best": verdict, "fixed": fixed}
+
+    small = result(12, 40, "loss", [[16], [64]])
+    large = result(16, 100, "win", [[64], [64, 64]])
+    for order in ([small, large], [large, small]):
+        assert tables.largest(order) == [large]
+        assert "**1** (bp)" in tables.headline({"results": order})[0]
+    assert tables.limits({"results": [small, large]})[-1].endswith("| mnist1d win |")
+    rows = tables.grid({"results": [small, large]})
+    assert rows[0] == "| task | rule | search | 16 | 64 | 64-64 | wins / ties / losses |"
+    assert rows[2].endswith("| 12 × 4 | 50.0 vs 50.0 loss | 50.0 vs 50.0 loss | – | 0 / 0 / 2 |")
+    assert rows[3].endswith("| 16 × 4 | – | 50.0 vs 60.0 win | 50.0 vs 60.0 win | 2 / 0 / 0 |")
+
+
+def test_science_tables_repeats_show_only_the_cells_run_again():
+    """The repeats table puts a cell's other seeds next to the run the tables use, and
+    leaves out cells that were not run again."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def result(rule, seed, test):
+        best = {"widths": [64, 64], "activation": "relu", "evaluations": 170, "test": 0.6,
+                "energy": 1e-6, "evolved": {"test": test, "energy": 5e-7}}
+        return {"task": "mnist1d", "rule": rule, "population": 20, "generations": 10,
+                "evaluations": 160, "seed": seed, "test_size": 1000, "best_fixed": best,
+                "verdict_vs_best": "win" if test > 0.6 else "loss"}
+
+    evf = {"results": [result("bp", 0, 0.58), result("lra", 0, 0.5)]}
+    rows = tables.repeats(evf, [result("bp", 1, 0.62)])
+    assert len(rows) == 4 and all("| bp |" in r for r in rows[2:])
+    assert "| 0 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 58.0 | 500 | -2.0 ± 4.4 | **loss** |" \
+        in rows[2]
+    assert rows[3].endswith("| 1 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 62.0 | 500 | "
+                            "+2.0 ± 4.4 | **win** |")
