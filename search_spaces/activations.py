@@ -14,11 +14,10 @@ import torch
 
 
 def _tanh_values(z: torch.Tensor) -> torch.Tensor:
-    """``tanh z = 2 σ(2z) − 1``: this torch build's ``torch.tanh`` runs as a scalar loop on
-    CPU, about 6× its vectorised ``torch.sigmoid`` on a 32×64×128 block, so it was the
-    largest elementwise cost of a tanh population (docs/benchmarks.md, profiling the
-    64-128-10 nets of benchmarks/throughput.py); this route costs about a quarter of it.
-    Within two float32 units in the last place of 1 of ``torch.tanh`` (tests)."""
+    """``tanh z = 2 σ(2z) − 1``: this torch build's ``torch.tanh`` is a scalar loop on CPU,
+    4-6× slower than its vectorised ``torch.sigmoid``, and tanh levels are most of a small
+    net's elementwise work (benchmarks/throughput.py, the 64-128-10 tanh nets). Within
+    1.2e-7 of ``torch.tanh`` in float32 (2 units in the last place of 1)."""
     return torch.sigmoid(z * 2).mul_(2).sub_(1)
 
 
