@@ -12,43 +12,10 @@ from collections.abc import Callable
 
 import torch
 
-
-def _tanh_values(z: torch.Tensor) -> torch.Tensor:
-    """``tanh z = 2 σ(2z) − 1``: this torch build's ``torch.tanh`` is a scalar loop on CPU,
-    4-6× slower than its vectorised ``torch.sigmoid``, and tanh levels are most of a small
-    net's elementwise work (benchmarks/throughput.py, the 64-128-10 tanh nets). Within
-    1.2e-7 of ``torch.tanh`` in float32 (2 units in the last place of 1)."""
-    return torch.sigmoid(z * 2).mul_(2).sub_(1)
-
-
-class _Tanh(torch.autograd.Function):
-    """:func:`_tanh_values` with tanh's own backward, ``g (1 − y²)`` in one pass (autograd
-    through the sigmoid would take three)."""
-
-    @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, z: torch.Tensor) -> torch.Tensor:
-        y = _tanh_values(z)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)
-
-
-def tanh(z: torch.Tensor) -> torch.Tensor:
-    """The tanh every rule and export uses (see :func:`_tanh_values`). A trace (ONNX
-    export) records the plain operations, which every runtime has."""
-    if torch.is_grad_enabled() and z.requires_grad and not torch.jit.is_tracing():
-        return _Tanh.apply(z)
-    return _tanh_values(z)
-
-
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "identity": lambda z: z,
     "relu": torch.relu,
-    "tanh": tanh,
+    "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "elu": torch.nn.functional.elu,
     "hardsigmoid": lambda z: torch.clamp(z, 0.0, 1.0),
