@@ -4,9 +4,9 @@ the kernel.
 glibc's malloc serves large blocks by ``mmap`` and gives them back to the kernel on
 ``free``, and trims the top of its heap past a threshold; a training step frees and
 reallocates the same megabyte-sized activations and gradients every step (a 32 × 64 × 128
-float32 block is 1 MiB), so every step faults fresh zeroed pages in again: 19,849 minor
+float32 block is 1 MiB), so every step faults fresh zeroed pages in again: 11,161 minor
 page faults per bp fit of the 32 identical 64-128-10 nets of benchmarks/throughput.py
-(3 epochs of digits), 898 with the limits below (docs/benchmarks.md). Raising the mmap and
+(3 epochs of digits), 524 with the limits below (docs/benchmarks.md). Raising the mmap and
 trim thresholds keeps those blocks in the heap, where the next step reuses them. It changes
 no number a fit computes, only where its memory comes from; the process keeps up to
 :data:`TRIM_THRESHOLD` of freed memory instead of returning it.
