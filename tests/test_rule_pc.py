@@ -6,6 +6,7 @@ batch trains like its members alone; divergence fails."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from netkit import data
 
@@ -21,12 +22,13 @@ from search_spaces.net import Net, Params, forward
 RULE = rules.get_rule("pc")
 
 
-def skip_net() -> Genome:
+def skip_net(level_2: str = "tanh") -> Genome:
     """Two hidden levels; skip edges input->output, input->level 2 and level 1->output; mixed
-    activations on level 1 (tanh + sigmoid); a hidden node (5) that feeds nothing."""
+    activations on level 1 (tanh + sigmoid), ``level_2`` on level 2; a hidden node (5) that
+    feeds nothing."""
     nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 4),
              NodeGene(2, "hidden", 5, "tanh"), NodeGene(3, "hidden", 3, "sigmoid"),
-             NodeGene(4, "hidden", 4, "tanh"), NodeGene(5, "hidden", 2, "tanh"))
+             NodeGene(4, "hidden", 4, level_2), NodeGene(5, "hidden", 2, "tanh"))
     edges = [(0, 2), (0, 3), (2, 4), (3, 4), (0, 4), (4, 1), (2, 1), (0, 1), (0, 5)]
     return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
 
@@ -44,10 +46,12 @@ def hand_energy(net: Net, params: Params, states: list[torch.Tensor]) -> torch.T
     return total
 
 
-def test_inference_steps_are_gradient_steps_on_the_energy():
+@pytest.mark.parametrize("level_2", ["tanh", "identity"])
+def test_inference_steps_are_gradient_steps_on_the_energy(level_2):
     """x_l ← x_l − γ ∂E/∂x_l on the hidden levels, with ∂E/∂x_l from autograd of the energy
-    written independently above (skip edges feed errors back to several levels)."""
-    net = compile_genome(skip_net())
+    written independently above (skip edges feed errors back to several levels; an identity
+    level's feedback is its error itself, which the relaxation must not overwrite)."""
+    net = compile_genome(skip_net(level_2))
     params = init_params(net, [3])
     x, y = data(net)
     target = one_hot(y, net.n_outputs)
