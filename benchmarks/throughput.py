@@ -65,7 +65,6 @@ from evolve.config import SearchConfig, override  # noqa: E402
 from evolve.evaluate import derive_seed  # noqa: E402
 from evolve.strategies.base import Candidate  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
-from rules.allocator import keep_freed_memory  # noqa: E402
 from search_spaces.compile import compile_genome, init_params, stack  # noqa: E402
 from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
 from search_spaces.net import forward  # noqa: E402
@@ -248,7 +247,6 @@ def main() -> None:
     args = parser.parse_args()
     REPEATS = max(1, args.repeats)
     torch.set_num_threads(1)  # what one evaluation task gets on a worker
-    keep_freed_memory()  # as evaluation chunks do (rules/allocator.py)
     task = load_task("digits", seed=0)
     budget = rules.Budget(epochs=3 if args.quick else 15, batch_size=64,
                           patience=args.patience or 10**6)  # 0: full epochs, equal work

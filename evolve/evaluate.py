@@ -29,7 +29,6 @@ import rules
 from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
-from rules.allocator import keep_freed_memory
 from search_spaces.compile import compile_genome, member_params, stack
 from search_spaces.net import Net, Params, forward
 
@@ -89,7 +88,6 @@ def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_se
                    metrics: Sequence[Metric], candidates: Sequence[Candidate]) -> list[Outcome]:
     """Train ``candidates`` together; one :class:`Outcome` per candidate, in order."""
     seeds = [derive_seed(run_seed, c.generation, c.id) for c in candidates]
-    keep_freed_memory()  # no page faults for each step's reallocated tensors
     try:
         with one_thread():
             return _train_batch(task, rule_spec, budget, metrics, candidates, seeds)
