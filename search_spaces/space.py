@@ -267,6 +267,7 @@ class SearchSpace:
         random, and a gene disabled in either parent stays disabled with ``disable_rate``."""
         other_conns = {c.innovation: c for c in other.connections}
         conns = []
+        disabled = flipped = False  # some gene lost its enabled flag / changed its flag
         for c in fitter.connections:
             match = other_conns.get(c.innovation)
             enabled = c.enabled
@@ -274,11 +275,15 @@ class SearchSpace:
                 enabled = (c if rng.random() < 0.5 else match).enabled
                 if not (c.enabled and match.enabled):
                     enabled = rng.random() >= disable_rate
-            # an unchanged gene is the parent's own (immutable) object
-            conns.append(c if enabled == c.enabled
-                         else ConnectionGene(c.innovation, c.src, c.dst, enabled, c.recurrent))
+            if enabled == c.enabled:
+                conns.append(c)  # the parent's own (immutable) gene
+            else:
+                conns.append(ConnectionGene(c.innovation, c.src, c.dst, enabled, c.recurrent))
+                flipped = True
+                disabled = disabled or c.enabled
         other_nodes = {n.id: n for n in other.nodes}
         nodes = []
+        resized = False
         for n in fitter.nodes:
             match = other_nodes.get(n.id)
             if n.role == "hidden" and match is not None and match.role == "hidden":
@@ -286,12 +291,15 @@ class SearchSpace:
                 activation = (n if rng.random() < 0.5 else match).activation
                 if (size, activation) != (n.size, n.activation):
                     n = NodeGene(n.id, n.role, size, activation)
+                    resized = True
             nodes.append(n)
-        child = Genome(tuple(nodes), tuple(conns))
-        if not outputs_reachable(child):  # inherited disabled flags cut every path to an
-            # output: keep the fitter parent's flags (its structure is connected)
-            child = Genome(child.nodes, fitter.connections)
-        return child
+        if not (flipped or resized):
+            return fitter  # an equal genome: the fitter parent's own object
+        # only a gene disabled here can cut the fitter parent's (connected) paths; if the
+        # inherited flags cut every path to an output, keep the fitter parent's flags
+        if disabled and not outputs_reachable(Genome(tuple(nodes), tuple(conns))):
+            conns = list(fitter.connections)
+        return Genome(tuple(nodes), tuple(conns))
 
     # -- speciation ----------------------------------------------------------------------
     def distance(self, a: Genome, b: Genome) -> float:
