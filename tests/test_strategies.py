@@ -494,3 +494,12 @@ def test_strategies_that_need_whole_generations_refuse_steady_mode():
     for name in sorted(set(STRATEGIES) - set(STEADY)):
         with pytest.raises(ConfigError, match="strategy.mode 'steady' needs a strategy"):
             override(SearchConfig(), {"strategy": {"name": name, "mode": "steady"}})
+
+
+def test_a_candidate_keeps_its_genome_as_json_text_and_reads_the_older_object_form():
+    strategy = make_strategy(SPACE, problem(population=8), config("neat-pso"))
+    candidate = strategy.ask(strategy.init(0))[3]
+    data = candidate.to_dict()
+    assert data["genome"] == candidate.genome.to_json()  # text, shared with the genome
+    older = {**data, "genome": candidate.genome.to_dict()}  # checkpoints before the change
+    assert Candidate.from_dict(older) == Candidate.from_dict(data) == candidate
