@@ -102,6 +102,24 @@ def _hyper_json(hyperparameters: Mapping[str, float]) -> str:
 _LAYOUTS: dict[tuple[str, ...], tuple[list[str], str]] = {}
 
 
+class _KeyCache:
+    """:func:`candidate_key` for many children, the SHA-256 state after each distinct
+    genome's ``"<json>|"`` kept and copied: ten thousand children a generation share a
+    few thousand genomes, and hashing a genome's text once per child was a visible share of
+    neat-pso's ``tell`` (``benchmarks/driver.py``). The keys are the same strings."""
+
+    def __init__(self) -> None:
+        self._prefixes: dict[str, Any] = {}
+
+    def __call__(self, genome_json: str, hyperparameters: Mapping[str, float]) -> str:
+        prefix = self._prefixes.get(genome_json)
+        if prefix is None:
+            prefix = self._prefixes[genome_json] = hashlib.sha256(f"{genome_json}|".encode())
+        digest = prefix.copy()
+        digest.update(_hyper_json(hyperparameters).encode())
+        return digest.hexdigest()[:16]
+
+
 class NeatPsoStrategy(NeatStrategy):
     name = "neat-pso"
     growing_keys = ("asked",)
@@ -214,12 +232,14 @@ class NeatPsoStrategy(NeatStrategy):
         else:
             rows = positions = velocities = [()] * n
         names = [dim.name for dim in self.dims]
+        key_of = _KeyCache()
         hypers = []
         for draft, parent, x, v, values in zip(drafts, parents, positions, velocities, rows,
                                                strict=True):
-            hyper = {**self._start_values, **dict(zip(names, values, strict=True))}
+            hyper = dict(self._start_values)
+            hyper.update(zip(names, values, strict=True))
             genome_json = draft.genome.to_json()
-            key = candidate_key(genome_json, hyper)
+            key = key_of(genome_json, hyper)
             for _ in range(RESTART_TRIES if k else 0):
                 if key not in asked:
                     break
@@ -227,7 +247,7 @@ class NeatPsoStrategy(NeatStrategy):
                                          self.high)
                 x, v = xr.tolist(), vr.tolist()
                 hyper = self._hyper(x)
-                key = candidate_key(genome_json, hyper)
+                key = key_of(genome_json, hyper)
             particles[str(draft.id)] = {"x": x, "v": v, "best": parent["best"]}
             self._record(state, draft.id, key)
             hypers.append(hyper)
