@@ -358,3 +358,27 @@ def test_to_values_gives_to_values_floats(dim):
                          [lo, hi, -0.0, 0.0, math.inf, -math.inf],
                          np.arange(math.floor(lo), math.ceil(hi)) + 0.5])
     assert dim.to_values(xs) == [dim.to_value(x) for x in xs.tolist()]
+
+
+@pytest.mark.parametrize(("start", "row"), [
+    ({"lr": 0.001, "steps": 20.0, "scale": 1.5}, (0.0123, 7.0)),  # scale fixed, written in
+    ({"b%s": 2.0, "a": 1e-300, "z": -0.0}, (3.5, 0.25)),
+    ({"lr": 0.001, "steps": 20, "scale": 1.5}, (0.0123, 7.0)),  # a fixed int: json's way
+    ({"lr": 0.001, "steps": 20.0, "scale": math.inf}, (0.0123, 7.0)),
+    ({"lr": 0.001, "steps": 20.0, "scale": 1.5}, (math.nan, 7.0)),
+])
+def test_row_json_writes_the_hyperparameters_json_key(start, row):
+    names = [n for n in start if n not in ("scale", "b%s")][:2]
+    if len(names) < 2:
+        names = ["a", "z"]
+    hyper = {**start, **dict(zip(names, row, strict=True))}
+    text = neat_pso_module._RowJson(start, names)(row)
+    expected = json.dumps(sorted(hyper.items()))
+    assert text is None or text == expected
+    assert (text is None) == (not all(type(v) is float and math.isfinite(v)
+                                      for v in hyper.values()))
+    genome = SPACE.minimal_genome(neat_module.InnovationTracker())
+    keys = neat_pso_module._KeyCache()
+    assert keys(genome.to_json(), hyper) == reference_key(genome, hyper)
+    if text is not None:
+        assert keys.of_text(genome.to_json(), text) == reference_key(genome, hyper)

@@ -46,7 +46,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -112,12 +112,44 @@ class _KeyCache:
         self._prefixes: dict[str, Any] = {}
 
     def __call__(self, genome_json: str, hyperparameters: Mapping[str, float]) -> str:
+        return self.of_text(genome_json, _hyper_json(hyperparameters))
+
+    def of_text(self, genome_json: str, hyper_json: str) -> str:
+        """The key from the hyperparameters' JSON as :func:`_hyper_json` writes it."""
         prefix = self._prefixes.get(genome_json)
         if prefix is None:
             prefix = self._prefixes[genome_json] = hashlib.sha256(f"{genome_json}|".encode())
         digest = prefix.copy()
-        digest.update(_hyper_json(hyperparameters).encode())
+        digest.update(hyper_json.encode())
         return digest.hexdigest()[:16]
+
+
+class _RowJson:
+    """:func:`_hyper_json` of ``start`` with the genes ``names`` set to a row of values,
+    from a template that holds the other values already written: a generation's children
+    differ only in the moved genes. ``None`` where a value is not a finite float (then
+    :func:`_hyper_json` itself decides how ``json`` writes it)."""
+
+    def __init__(self, start: Mapping[str, float], names: Sequence[str]) -> None:
+        at = {name: i for i, name in enumerate(names)}
+        parts, self.order = [], []
+        self.usable = True
+        for name in sorted(start):
+            label = json.dumps(name).replace("%", "%%")
+            if name in at:
+                parts.append(f"[{label}, %s]")
+                self.order.append(at[name])
+            else:
+                value = start[name]
+                self.usable &= type(value) is float and math.isfinite(value)
+                parts.append(f"[{label}, {repr(value).replace('%', '%%')}]")
+        self.template = "[" + ", ".join(parts) + "]"
+
+    def __call__(self, row: Sequence[float]) -> str | None:
+        values = [row[i] for i in self.order]
+        if not self.usable or not all(type(v) is float and math.isfinite(v) for v in values):
+            return None
+        return self.template % tuple(map(repr, values))
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -233,13 +265,16 @@ class NeatPsoStrategy(NeatStrategy):
             rows = positions = velocities = [()] * n
         names = [dim.name for dim in self.dims]
         key_of = _KeyCache()
+        row_json = _RowJson(self._start_values, names)
         hypers = []
         for draft, parent, x, v, values in zip(drafts, parents, positions, velocities, rows,
                                                strict=True):
             hyper = dict(self._start_values)
             hyper.update(zip(names, values, strict=True))
             genome_json = draft.genome.to_json()
-            key = key_of(genome_json, hyper)
+            text = row_json(values)
+            key = key_of(genome_json, hyper) if text is None else key_of.of_text(genome_json,
+                                                                                 text)
             for _ in range(RESTART_TRIES if k else 0):
                 if key not in asked:
                     break

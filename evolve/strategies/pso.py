@@ -120,9 +120,9 @@ def row_arrays(rows: Sequence[tuple[Sequence[float | None], float, bool]], n_obj
     reads them: a missing or non-finite value counts as 0, and so do all of a row that is
     not ok."""
     ok = np.array([r[2] for r in rows], dtype=bool)
-    values = np.array([[0.0 if v is None or not math.isfinite(v) else v for v in r[0]]
-                       for r in rows], dtype=float).reshape(len(rows), n_objectives)
-    values[~ok] = 0.0
+    # None becomes NaN in a float array; then every non-finite value becomes 0
+    values = np.array([r[0] for r in rows], dtype=float).reshape(len(rows), n_objectives)
+    values[~(np.isfinite(values) & ok[:, None])] = 0.0
     violation = np.array([r[1] for r in rows], dtype=float)
     return values, violation, ok
 
