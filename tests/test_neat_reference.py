@@ -372,11 +372,14 @@ def test_row_json_writes_the_hyperparameters_json_key(start, row):
     if len(names) < 2:
         names = ["a", "z"]
     hyper = {**start, **dict(zip(names, row, strict=True))}
-    text = neat_pso_module._RowJson(start, names)(row)
+    texts = neat_pso_module._RowJson(start, names).texts([[v] for v in row], 1)
+    text = None if texts is None else texts[0]
     expected = json.dumps(sorted(hyper.items()))
     assert text is None or text == expected
     assert (text is None) == (not all(type(v) is float and math.isfinite(v)
                                       for v in hyper.values()))
+    assert neat_pso_module._RowJson(hyper, []).texts([], 2) == (
+        None if text is None else [expected, expected])  # nothing moves
     genome = SPACE.minimal_genome(neat_module.InnovationTracker())
     keys = neat_pso_module._KeyCache()
     assert keys(genome.to_json(), hyper) == reference_key(genome, hyper)

@@ -125,10 +125,9 @@ class _KeyCache:
 
 
 class _RowJson:
-    """:func:`_hyper_json` of ``start`` with the genes ``names`` set to a row of values,
-    from a template that holds the other values already written: a generation's children
-    differ only in the moved genes. ``None`` where a value is not a finite float (then
-    :func:`_hyper_json` itself decides how ``json`` writes it)."""
+    """:func:`_hyper_json` of ``start`` with the genes ``names`` set to each child's values,
+    from a template that holds the other values already written and one column of
+    ``repr``s per moved gene: a generation's children differ only in the moved genes."""
 
     def __init__(self, start: Mapping[str, float], names: Sequence[str]) -> None:
         at = {name: i for i, name in enumerate(names)}
@@ -145,11 +144,17 @@ class _RowJson:
                 parts.append(f"[{label}, {repr(value).replace('%', '%%')}]")
         self.template = "[" + ", ".join(parts) + "]"
 
-    def __call__(self, row: Sequence[float]) -> str | None:
-        values = [row[i] for i in self.order]
-        if not self.usable or not all(type(v) is float and math.isfinite(v) for v in values):
+    def texts(self, columns: Sequence[list[float]], n: int) -> list[str] | None:
+        """The JSON texts of ``n`` children from the moved genes' ``columns`` (Python
+        floats, in ``names`` order); ``None`` where a value is not finite, or a fixed one is
+        not a finite float (then :func:`_hyper_json` decides how ``json`` writes it)."""
+        picked = [columns[i] for i in self.order]
+        if not self.usable or not all(np.isfinite(c).all() for c in picked):
             return None
-        return self.template % tuple(map(repr, values))
+        template = self.template
+        if not picked:
+            return [template % ()] * n
+        return [template % row for row in zip(*[list(map(repr, c)) for c in picked])]
 
 
 class NeatPsoStrategy(NeatStrategy):
@@ -262,19 +267,19 @@ class NeatPsoStrategy(NeatStrategy):
             rows = list(zip(*columns, strict=True))
             positions, velocities = xs.tolist(), vs.tolist()
         else:
-            rows = positions = velocities = [()] * n
+            columns, rows = [], [()] * n
+            positions = velocities = [[]] * n
         names = [dim.name for dim in self.dims]
+        texts = _RowJson(self._start_values, names).texts(columns, n)
         key_of = _KeyCache()
-        row_json = _RowJson(self._start_values, names)
         hypers = []
-        for draft, parent, x, v, values in zip(drafts, parents, positions, velocities, rows,
-                                               strict=True):
+        for j, (draft, parent, x, v, values) in enumerate(zip(
+                drafts, parents, positions, velocities, rows, strict=True)):
             hyper = dict(self._start_values)
             hyper.update(zip(names, values, strict=True))
             genome_json = draft.genome.to_json()
-            text = row_json(values)
-            key = key_of(genome_json, hyper) if text is None else key_of.of_text(genome_json,
-                                                                                 text)
+            key = (key_of(genome_json, hyper) if texts is None
+                   else key_of.of_text(genome_json, texts[j]))
             for _ in range(RESTART_TRIES if k else 0):
                 if key not in asked:
                     break
