@@ -503,3 +503,18 @@ def test_a_candidate_keeps_its_genome_as_json_text_and_reads_the_older_object_fo
     assert data["genome"] == candidate.genome.to_json()  # text, shared with the genome
     older = {**data, "genome": candidate.genome.to_dict()}  # checkpoints before the change
     assert Candidate.from_dict(older) == Candidate.from_dict(data) == candidate
+
+
+def test_neat_pso_breeds_a_generation_whose_places_all_go_to_elites():
+    """δ_t = 0 puts every genome in a species of its own, and with population 4 each keeps
+    its elite: a generation with no child at all must still tell (found by the fuzz test)."""
+    strategy = make_strategy(SPACE, problem(population=4), config(
+        "neat-pso", neat={"compatibility_threshold": 0.0, "threshold_step": 0.0,
+                          "min_species_size": 1}))
+    state = strategy.init(0)
+    sizes = []
+    for generation in range(4):
+        candidates = strategy.ask(state)
+        sizes.append(len(candidates))
+        state = strategy.tell(state, fake_scores(candidates, seed=generation))
+    assert 0 in sizes, sizes

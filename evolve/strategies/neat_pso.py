@@ -251,11 +251,13 @@ class NeatPsoStrategy(NeatStrategy):
         ``r1 | r2`` rows, :func:`pso_step` on the stacked particles, each dimension's
         values mapped back as a column); then, child by child in id order, the repeat
         check and its restarts."""
+        if not drafts:  # every place went to an elite
+            return []
         particles = state["particles"]
         asked = state.setdefault("asked", {})  # _record adds to this dict
         parents = [particles[str(d.source.candidate.id)] for d in drafts]
         n, k = len(drafts), len(self.dims)
-        if n and k:
+        if k:
             r = rng.random((n, 2 * k))
             xs, vs = pso_step(np.array([p["x"] for p in parents], dtype=float),
                               np.array([p["v"] for p in parents], dtype=float),
