@@ -28,11 +28,11 @@ from search_spaces.genome import (
 )
 from search_spaces.innovation import InnovationTracker
 from search_spaces.net import forward
-from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
+from search_spaces.space import MUTATION_OPERATORS, MutationRates, SearchSpace, SpaceSettings
 
 HIGH_RATES = MutationRates(add_node=0.6, add_edge=0.8, toggle_edge=0.3, resize_node=0.7,
                            change_activation=0.6, resize_sigma=1.0)
-OPERATORS = ("add_node", "add_edge", "toggle_edge", "resize_node", "change_activation")
+OPERATORS = MUTATION_OPERATORS
 
 
 def apply_operator(space: SearchSpace, name: str, genome: Genome, rng: np.random.Generator,

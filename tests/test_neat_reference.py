@@ -106,7 +106,8 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
             x, v = list(parent["x"]), list(parent["v"])
             if block is not None:
                 x, v = reference_step(x, v, parent["best"]["x"], lead, block[j][:n],
-                                      block[j][n:], self.swarm, self.bounds)
+                                      block[j][n:], self.swarm,
+                                      [d.bounds for d in self.dims])
             genome_json = json.dumps(draft.genome.to_dict(), separators=(",", ":"))
             hyper = self._hyper(x)
             key = reference_key(genome_json, hyper)

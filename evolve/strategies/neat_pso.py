@@ -85,21 +85,17 @@ def _hyper_json(hyperparameters: Mapping[str, float]) -> str:
     Anything else (an int, a non-finite value) goes through ``json`` itself."""
     names = tuple(hyperparameters)
     layout = _LAYOUTS.get(names)
-    if layout is None:
-        order = sorted(names)
-        template = "[" + ", ".join(f"[{json.dumps(n).replace('%', '%%')}, %s]"
-                                   for n in order) + "]"
-        layout = _LAYOUTS[names] = (order, template)
-    order, template = layout
-    values = [hyperparameters[n] for n in order]
+    if layout is None:  # every name a moved gene: a %s for each
+        layout = _LAYOUTS[names] = _RowJson(dict.fromkeys(names, 0.0), names)
+    values = [hyperparameters[n] for n in names]
     for value in values:
         if type(value) is not float or not math.isfinite(value):
             return json.dumps(sorted(hyperparameters.items()))
-    return template % tuple(map(repr, values))
+    return layout.template % tuple(repr(values[i]) for i in layout.order)
 
 
-# per sequence of hyperparameter names: the names sorted, and the JSON with a %s per value
-_LAYOUTS: dict[tuple[str, ...], tuple[list[str], str]] = {}
+# per sequence of hyperparameter names: the JSON template, a %s per value in name order
+_LAYOUTS: dict[tuple[str, ...], _RowJson] = {}
 
 
 class _KeyCache:
@@ -169,7 +165,6 @@ class NeatPsoStrategy(NeatStrategy):
         self.swarm = swarm
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
-        self.bounds = [d.bounds for d in self.dims]
         self._start_values = apply_hyper(problem, [], [])  # converted once, not per child
 
     @classmethod
