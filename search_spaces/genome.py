@@ -44,6 +44,19 @@ def _json_str(name: str) -> str:
     return text
 
 
+def _node_json(n: NodeGene) -> str:
+    text = f"[{n.id},{_json_str(n.role)},{n.size},{_json_str(n.activation)}]"
+    object.__setattr__(n, "_json", text)  # a cache beside the frozen fields
+    return text
+
+
+def _connection_json(c: ConnectionGene) -> str:
+    text = (f"[{c.innovation},{c.src},{c.dst},{_JSON_BOOL[c.enabled]},"
+            f"{_JSON_BOOL[c.recurrent]}]")
+    object.__setattr__(c, "_json", text)
+    return text
+
+
 class GenomeError(ValueError):
     """A genome breaks a structural rule; the message names the gene and the rule."""
 
@@ -56,6 +69,9 @@ class NodeGene:
     role: str  # "input" | "hidden" | "output"
     size: int  # neurons in the group
     activation: str = "identity"
+    # this gene's part of Genome.to_json, made once: a mutated child shares all but a few
+    # genes with its parent, so its JSON is mostly joined from parts already written
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +83,7 @@ class ConnectionGene:
     # A recurrent edge feeds a state back in time (or within a relaxation); it is left out
     # of the feedforward DAG and so may close a cycle.
     recurrent: bool = False
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)  # as NodeGene's
 
 
 @dataclass(frozen=True)
@@ -140,10 +157,8 @@ class Genome:
         (``benchmarks/driver.py`` times that generation)."""
         text = self.__dict__.get("_json")
         if text is None:
-            nodes = ",".join([f"[{n.id},{_json_str(n.role)},{n.size},{_json_str(n.activation)}]"
-                              for n in self.nodes])
-            conns = ",".join([f"[{c.innovation},{c.src},{c.dst},{_JSON_BOOL[c.enabled]},"
-                              f"{_JSON_BOOL[c.recurrent]}]" for c in self.connections])
+            nodes = ",".join([n._json or _node_json(n) for n in self.nodes])
+            conns = ",".join([c._json or _connection_json(c) for c in self.connections])
             text = (f'{{"schema_version":{SCHEMA_VERSION},"nodes":[{nodes}],'
                     f'"connections":[{conns}]}}')
             self.__dict__["_json"] = text  # a cache beside the frozen fields, not a field

@@ -108,6 +108,27 @@ def test_json_round_trip(genome: Genome) -> None:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(genome=genomes(), seed=st.integers(0, 2**31 - 1))
+def test_json_of_a_changed_gene_is_its_own(genome: Genome, seed: int) -> None:
+    """Each gene keeps its part of the JSON once written; a gene changed from it (``replace``,
+    or the operators' new genes) must write its own, not inherit its source's."""
+    genome.to_json()  # every gene's part written
+    for gene in (*genome.nodes, *genome.connections):
+        changed = (replace(gene, size=gene.size + 1) if isinstance(gene, NodeGene)
+                   else replace(gene, enabled=not gene.enabled))
+        assert changed._json is None
+    space = SearchSpace(3, 2, SpaceSettings(max_connections=64, max_hidden_nodes=8))
+    rng, tracker = np.random.default_rng(seed), InnovationTracker()
+    tracker.next_node_id = max(n.id for n in genome.nodes) + 1
+    tracker.next_innovation = max((c.innovation for c in genome.connections), default=0) + 1
+    rates = MutationRates(1.0, 1.0, 1.0, 1.0, 1.0)
+    child = genome
+    for _ in range(6):
+        child = space.mutate(child, rng, tracker, rates)
+        assert child.to_json() == json.dumps(child.to_dict(), separators=(",", ":"))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(genome=genomes(), which=st.integers(0, 1000))
 def test_stable_hash_changes_with_any_gene(genome: Genome, which: int) -> None:
     """A hash that ignored some field would let two different genomes collide."""
