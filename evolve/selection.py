@@ -38,12 +38,15 @@ def rank_and_crowding(
     next_rank = 0
     if feasible:
         block = np.asarray(values, dtype=float)[feasible].reshape(len(feasible), len(weights))
-        fits = [tuple(row) for row in block.tolist()]
         fronts = _sort_nondominated(block, weights)
         placed = [feasible[j] for front in fronts for j in front]
         rank[placed] = [r for r, front in enumerate(fronts) for _ in front]
-        crowd[placed] = [d for front in fronts
-                         for d in _crowding_distance([fits[j] for j in front])]
+        if np.isnan(block).any():  # NaN keys: Python's sort order, which numpy's is not
+            fits = [tuple(row) for row in block.tolist()]
+            crowd[placed] = [d for front in fronts
+                             for d in _crowding_distance([fits[j] for j in front])]
+        else:
+            crowd[placed] = _crowding_distances(block, fronts)
         next_rank = len(fronts)
     # by violation, ties in index order (a stable sort of the indices, as sorted() was)
     infeasible = np.flatnonzero(ok & (violations > 0))
@@ -221,6 +224,37 @@ def _crowding_distance(fits: list[tuple[float, ...]]) -> list[float]:
         norm = nobj * float(crowd[-1][0][k] - crowd[0][0][k])
         for prev, cur, nxt in zip(crowd[:-2], crowd[1:-1], crowd[2:]):
             distances[cur[1]] += (nxt[0][k] - prev[0][k]) / norm
+    return distances
+
+
+def _crowding_distances(block: np.ndarray, fronts: list[list[int]]) -> np.ndarray:
+    """:func:`_crowding_distance` of every front at once, in the fronts' concatenated order,
+    for values without NaN: the same sorts (stable, by one objective after another, each
+    from the order the previous one left) and the same float operations in the same order,
+    on arrays. neat-pso ranks twenty thousand rows in a few hundred fronts per generation at
+    population 10,000 (``benchmarks/driver.py``), where the per-front Python loop showed."""
+    lengths = np.array([len(f) for f in fronts])
+    rows = np.fromiter((j for f in fronts for j in f), dtype=np.int64, count=int(lengths.sum()))
+    n, nobj = len(rows), block.shape[1]
+    front = np.repeat(np.arange(len(fronts)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    ends = starts + lengths - 1
+    distances = np.zeros(n)
+    order = np.arange(n)  # positions in the concatenation, as the last sort left them
+    for k in range(nobj):
+        column = block[rows, k]
+        order = order[np.lexsort((column[order], front[order]))]  # stable within a front
+        ranked = column[order]
+        low, high = ranked[starts], ranked[ends]
+        spread = high != low
+        norm = nobj * (high - low)
+        middle = np.ones(n, dtype=bool)
+        middle[starts] = middle[ends] = False
+        middle &= spread[front]
+        at = np.flatnonzero(middle)
+        distances[order[at]] += (ranked[at + 1] - ranked[at - 1]) / norm[front[at]]
+        distances[order[starts]] = np.inf
+        distances[order[ends]] = np.inf
     return distances
 
 
