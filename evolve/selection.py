@@ -34,20 +34,21 @@ def rank_and_crowding(
     rank = np.full(n, -1, dtype=np.int64)
     crowd = np.zeros(n)
     weights = tuple(1.0 if d == "max" else -1.0 for d in directions)
-    feasible = np.flatnonzero(ok & (violations <= 0)).tolist()
+    feasible = np.flatnonzero(ok & (violations <= 0))
     next_rank = 0
-    if feasible:
+    if len(feasible):
         block = np.asarray(values, dtype=float)[feasible].reshape(len(feasible), len(weights))
-        fronts = _sort_nondominated(block, weights)
-        placed = [feasible[j] for front in fronts for j in front]
-        rank[placed] = [r for r, front in enumerate(fronts) for _ in front]
+        rows, lengths = _sort_nondominated(block, weights)
+        placed = feasible[rows]
+        rank[placed] = np.repeat(np.arange(len(lengths)), lengths)
         if np.isnan(block).any():  # NaN keys: Python's sort order, which numpy's is not
             fits = [tuple(row) for row in block.tolist()]
+            fronts = np.split(rows, np.cumsum(lengths)[:-1])
             crowd[placed] = [d for front in fronts
                              for d in _crowding_distance([fits[j] for j in front])]
         else:
-            crowd[placed] = _crowding_distances(block, fronts)
-        next_rank = len(fronts)
+            crowd[placed] = _crowding_distances(block, rows, lengths)
+        next_rank = len(lengths)
     # by violation, ties in index order (a stable sort of the indices, as sorted() was)
     infeasible = np.flatnonzero(ok & (violations > 0))
     infeasible = infeasible[np.argsort(violations[infeasible], kind="stable")].tolist()
@@ -64,8 +65,10 @@ def rank_and_crowding(
     return rank, crowd
 
 
-def _sort_nondominated(block: np.ndarray, weights: tuple[float, ...]) -> list[list[int]]:
-    """Fronts of row positions into ``block[n, k]``, in DEAP's ``sortNondominated`` order.
+def _sort_nondominated(block: np.ndarray, weights: tuple[float, ...]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Fronts of row positions into ``block[n, k]``, in DEAP's ``sortNondominated`` order,
+    as the positions front after front and each front's length.
 
     DEAP groups equal fitnesses (equal weighted-value tuples, as dict keys) in order of
     first appearance, then: the first front is the undominated groups in that order; a
@@ -74,17 +77,53 @@ def _sort_nondominated(block: np.ndarray, weights: tuple[float, ...]) -> list[li
     i.e. sorted by (position of that last dominator, group index). Members of a group
     follow each other in order of appearance.
     """
-    groups: dict[tuple[float, ...], list[int]] = {}
-    weighted = (block * np.array(weights)).tolist()  # the same products as DEAP's, row by row
-    for j, wfit in enumerate(weighted):
-        groups.setdefault(tuple(wfit), []).append(j)
-    members = list(groups.values())
-    wvalues = np.array(list(groups), dtype=float).reshape(len(members), len(weights))
+    weighted = block * np.array(weights)  # the same products as DEAP's, row by row
+    if np.isnan(weighted).any():
+        # a NaN key equals only itself: every row with one is its own group, as in DEAP
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for j, wfit in enumerate(weighted.tolist()):
+            groups.setdefault(tuple(wfit), []).append(j)
+        members = list(groups.values())
+        wvalues = np.array(list(groups), dtype=float).reshape(len(members), len(weights))
+        by_group = np.array([j for m in members for j in m], dtype=np.int64)
+        sizes = np.array([len(m) for m in members], dtype=np.int64)
+    else:
+        wvalues, by_group, sizes = _equal_groups(weighted)
     if len(weights) == 1:
         fronts = _single_objective_fronts(wvalues[:, 0])
     else:
         fronts = _multi_objective_fronts(wvalues)
-    return [[j for g in f for j in members[g]] for f in fronts]
+    # the members of each front's groups, in the front's group order
+    order = np.concatenate(fronts)
+    counts = sizes[order]
+    starts = (np.cumsum(sizes) - sizes)[order]
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = by_group[np.repeat(starts, counts) + within]
+    groups_per_front = np.array([len(f) for f in fronts])
+    lengths = np.add.reduceat(counts, np.cumsum(groups_per_front) - groups_per_front)
+    return rows, lengths
+
+
+def _equal_groups(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DEAP's groups of equal rows (no NaN) on arrays: each group's values, numbered by
+    first appearance; the rows group after group, each group's in order of appearance;
+    and each group's size. Rows are compared as numbers, so ``-0.0`` and ``0.0`` are one
+    key, as in a dict; the group keeps its first row's values, as DEAP's key."""
+    n = len(weighted)
+    by_value = np.lexsort(weighted.T[::-1])  # stable: equal rows stay in row order
+    ranked = weighted[by_value]
+    starts_run = np.ones(n, dtype=bool)
+    starts_run[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    run = np.cumsum(starts_run) - 1
+    first_rows = by_value[starts_run]  # each run's first appearance
+    group_of_run = np.empty(len(first_rows), dtype=np.int64)
+    group_of_run[np.argsort(first_rows, kind="stable")] = np.arange(len(first_rows))
+    group = np.empty(n, dtype=np.int64)
+    group[by_value] = group_of_run[run]
+    by_group = np.argsort(group, kind="stable")
+    sizes = np.bincount(group, minlength=len(first_rows))
+    wvalues = weighted[np.sort(first_rows)]
+    return wvalues, by_group, sizes
 
 
 def _single_objective_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
@@ -112,7 +151,8 @@ def _multi_objective_fronts(wvalues: np.ndarray) -> list[np.ndarray]:
     if np.isnan(wvalues).any():
         return _matrix_fronts(wvalues)
     index = _front_index(wvalues)
-    members = [np.flatnonzero(index == f) for f in range(int(index.max()) + 1)]
+    by_front = np.argsort(index, kind="stable")  # each front's groups in group order
+    members = np.split(by_front, np.cumsum(np.bincount(index))[:-1])
     fronts = [members[0]]  # the undominated groups, in group order
     for nxt in members[1:]:
         last = _last_dominator(wvalues, fronts[-1], nxt)
@@ -133,14 +173,15 @@ def _front_index(wvalues: np.ndarray) -> np.ndarray:
         # increase with the front's number
         tops: list[float] = []
         second = (-wvalues[:, 1]).tolist()
+        found = [0] * n
         for g in visit.tolist():
             f = bisect.bisect_right(tops, second[g])
             if f == len(tops):
                 tops.append(second[g])
             else:
                 tops[f] = second[g]
-            index[g] = f
-        return index
+            found[g] = f
+        return np.array(found, dtype=np.int64)
     fronts: list[list[int]] = []
     arrays: list[np.ndarray] = []  # each front's values, rebuilt when it grew
     for g in visit.tolist():
@@ -227,16 +268,15 @@ def _crowding_distance(fits: list[tuple[float, ...]]) -> list[float]:
     return distances
 
 
-def _crowding_distances(block: np.ndarray, fronts: list[list[int]]) -> np.ndarray:
+def _crowding_distances(block: np.ndarray, rows: np.ndarray, lengths: np.ndarray
+                        ) -> np.ndarray:
     """:func:`_crowding_distance` of every front at once, in the fronts' concatenated order,
     for values without NaN: the same sorts (stable, by one objective after another, each
     from the order the previous one left) and the same float operations in the same order,
     on arrays. neat-pso ranks twenty thousand rows in a few hundred fronts per generation at
     population 10,000 (``benchmarks/driver.py``), where the per-front Python loop showed."""
-    lengths = np.array([len(f) for f in fronts])
-    rows = np.fromiter((j for f in fronts for j in f), dtype=np.int64, count=int(lengths.sum()))
     n, nobj = len(rows), block.shape[1]
-    front = np.repeat(np.arange(len(fronts)), lengths)
+    front = np.repeat(np.arange(len(lengths)), lengths)
     starts = np.cumsum(lengths) - lengths
     ends = starts + lengths - 1
     distances = np.zeros(n)

@@ -114,6 +114,22 @@ def test_numpy_sort_reproduces_deap_exactly(seed):
 
 
 @pytest.mark.parametrize("seed", range(12))
+def test_signed_zeros_and_nan_group_as_deap_does(seed):
+    """Equal rows are grouped on arrays; ``-0.0`` and ``0.0`` are one key there as in DEAP's
+    dict, and a NaN row (DEAP: a key equal only to itself) takes the dict path."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 60))
+    values = rng.choice([-0.0, 0.0, 1.0, -1.0, 2.0], size=(n, 2))
+    if seed % 3 == 2:
+        values[rng.integers(n, size=2), rng.integers(2, size=2)] = np.nan
+    directions = [("max", "min")[int(b)] for b in rng.integers(0, 2, 2)]
+    rank, crowd = rank_and_crowding(values, directions)
+    oracle_rank, oracle_crowd = deap_rank_and_crowding(values, directions)
+    assert rank.tolist() == oracle_rank.tolist()
+    np.testing.assert_array_equal(crowd, oracle_crowd)
+
+
+@pytest.mark.parametrize("seed", range(12))
 def test_front_sweep_matches_the_dominance_matrix_on_large_populations(seed):
     """Fronts are found by a sweep (two objectives) or a binary search over fronts (more)
     rather than the all-pairs matrix; on thousands of rows, ties included, both give the
