@@ -26,8 +26,10 @@ from evolve.strategies import (
     make_strategy,
 )
 from evolve.strategies.layered import Dimension, LayeredParams, LayeredSpace, layered_genome
+from evolve.strategies.neat import Ranking
 from evolve.strategies.neat_pso import candidate_key
 from evolve.strategies.optuna_strategy import OptunaStrategy
+from evolve.strategies.particles import Particles
 from evolve.strategies.pso import SwarmParams, pso_step, roulette, update_archive
 from rules.base import Hyperparameter, HyperSpace
 from search_spaces.space import MutationRates, SearchSpace, SpaceSettings
@@ -70,6 +72,12 @@ def fake_scores(candidates, seed: int = 0) -> list[Scored]:
 def roundtrip(state: dict) -> dict:
     """Through strict JSON: no NaN/Infinity anywhere in a strategy's state."""
     return json.loads(json.dumps(state, allow_nan=False))
+
+
+def swarm(strategy, state: dict) -> Particles:
+    """neat-pso's particles in ``state``, as columns."""
+    return Particles.from_state(state["particles"], len(strategy.dims),
+                                len(strategy.problem.directions))
 
 
 # -- the PSO update ---------------------------------------------------------------------------
@@ -155,9 +163,9 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     one_species = {"compatibility_threshold": 100.0, "target_species": 1}  # big tournaments
     strategy = make_strategy(SPACE, prob, config("neat-pso", neat=one_species))
     state = strategy.init(3)
-    assert not any(any(p["v"]) for p in state["particles"].values())  # v starts at 0
+    assert not swarm(strategy, state).v.any()  # v starts at 0
     state = strategy.tell(state, fake_scores(strategy.ask(state)))
-    assert any(any(p["v"]) for p in state["particles"].values()), "generation 1 moved"
+    assert swarm(strategy, state).v.any(), "generation 1 moved"
 
     # give every particle its own position and velocity, and a lineage best that any
     # feasible evaluation dominates (accuracy 0, 10^9 parameters) or, for odd ids, one that
@@ -168,13 +176,15 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     low = np.array([d.bounds[0] for d in damped.dims])
     high = np.array([d.bounds[1] for d in damped.dims])
     rng = np.random.default_rng(7)
-    for key, p in state["particles"].items():
-        p["x"] = (low + rng.random(len(low)) * (high - low)).tolist()
-        p["v"] = ((rng.random(len(low)) - 0.5) * 0.3 * (high - low)).tolist()
-        p["best"] = {"x": (low + rng.random(len(low)) * (high - low)).tolist(),
-                     "values": [1.0, 1.0] if int(key) % 2 else [0.0, 1e9],
-                     "violation": 0.0, "ok": True}
-    before = roundtrip(state["particles"])
+    ids = swarm(strategy, state).ids
+    n, k = len(ids), len(low)
+    state["particles"] = Particles(
+        ids, low + rng.random((n, k)) * (high - low),
+        (rng.random((n, k)) - 0.5) * 0.3 * (high - low), np.ones(n, dtype=bool),
+        low + rng.random((n, k)) * (high - low),
+        np.where(ids[:, None] % 2 == 1, [1.0, 1.0], [0.0, 1e9]), np.zeros(n),
+        np.ones(n, dtype=bool)).to_state()
+    before = {int(i): damped.particle(state, int(i)) for i in ids}
     scored = {s.candidate.id: s for s in fake_scores(damped.ask(state), seed=1)}
     after = damped.tell(state, list(scored.values()))
 
@@ -184,8 +194,8 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     assert len({c.parents[0] for c in children}) > 3
     kinds, clones = set(), set()
     for child in sorted(children, key=lambda c: c.id):
-        mine = after["particles"][str(child.id)]
-        parent = before[str(child.parents[0])]  # the one parent, or the fitter in a crossover
+        mine = damped.particle(after, child.id)
+        parent = before[child.parents[0]]  # the one parent, or the fitter in a crossover
         if (child.parents[0], child.genome.to_json()) in clones:
             # a later clone of the same parent would repeat its sibling: it restarted
             assert child.hyperparameters != next(
@@ -221,16 +231,43 @@ def test_neat_pso_offspring_inherit_velocity_and_lineage_best():
     rank, crowd = rank_and_crowding(values, prob.directions,
                                     np.array([s.violation for s in population]),
                                     np.array([s.ok for s in population]))
-    leader = np.array(before[str(population[order(rank, crowd)[0]].candidate.id)]["x"])
+    leader = np.array(before[population[order(rank, crowd)[0]].candidate.id]["x"])
     pulled = social.tell(state, list(scored.values()))
     assert len(pulled["species"]) == 1
     for child in social.ask(pulled):
         if child.generation != pulled["generation"]:
             continue
-        x = np.array(before[str(child.parents[0])]["x"])
-        v = np.array(pulled["particles"][str(child.id)]["v"])
+        x = np.array(before[child.parents[0]]["x"])
+        v = np.array(social.particle(pulled, child.id)["v"])
         free = (v != 0) & (np.abs(leader - x) > 1e-9)
         assert np.all((v[free] / (leader - x)[free] >= 0) & (v[free] / (leader - x)[free] <= 1))
+
+
+def test_neat_pso_lineage_best_goes_to_the_new_evaluation_on_a_tie():
+    """Ranked together with the population, a new evaluation that ties its inherited best
+    in (rank, crowding) becomes the lineage best: here both are the ends of the one front
+    (crowding infinite), and a lineage without a best takes its own evaluation."""
+    strategy = make_strategy(SPACE, problem(population=2), config("neat-pso"))
+    state = strategy.init(0)
+    first, second = strategy.ask(state)
+    particles = swarm(strategy, state)
+    row = int(particles.rows([first.id])[0])
+    has_best = particles.has_best.copy()
+    best_values = particles.best_values.copy()
+    best_ok = particles.best_ok.copy()
+    has_best[row], best_values[row], best_ok[row] = True, [1.0, 1.0], True
+    state["particles"] = dataclasses.replace(particles, has_best=has_best,
+                                             best_values=best_values, best_ok=best_ok)
+    scored = [Scored(first, (0.0, 0.0)), Scored(second, (0.5, 0.5))]
+    values = np.array([s.values for s in scored])
+    rank, crowd = rank_and_crowding(values, ("max", "min"))
+    strategy._ranked(state, scored, scored,
+                     Ranking(values, np.zeros(2), np.ones(2, dtype=bool), rank, crowd),
+                     np.random.default_rng(0))
+    after = state["particles"]
+    assert after.best_values[after.rows([first.id, second.id])].tolist() == [[0.0, 0.0],
+                                                                            [0.5, 0.5]]
+    assert after.best_x[row].tolist() == particles.x[row].tolist()
 
 
 def test_neat_pso_changes_structure_like_neat_and_keeps_fixed_genes():
@@ -265,7 +302,7 @@ def test_neat_pso_never_asks_for_a_candidate_twice():
             keys.add(key)
         state = roundtrip(strategy.tell(state, fake_scores(candidates, seed=generation)))
         v_max = strategy.swarm.velocity_clamp * (strategy.high - strategy.low)
-        moved = [np.abs(p["v"]) for p in state["particles"].values() if any(p["v"])]
+        moved = [np.abs(v) for v in swarm(strategy, state).v if v.any()]
         assert all(np.all(v <= v_max + 1e-12) for v in moved)
         restarted += len(moved)
     assert restarted > 0
@@ -477,7 +514,7 @@ def test_tell_arrived_tells_every_candidate_exactly_once(name):
                                                                              // 2:]]
         assert state["generation"] == generation + 1
         if name == "neat-pso":  # an owed candidate keeps its particle for its late ranking
-            assert all(str(c["id"]) in state["particles"] for c in state["owed"])
+            assert {c["id"] for c in state["owed"]} <= set(swarm(strategy, state).ids.tolist())
         for c in strategy.ask(state):
             assert c.generation == generation + 1 and c.id not in asked
     # the last late ones alone: the generation just asked is then owed in full

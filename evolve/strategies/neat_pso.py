@@ -35,9 +35,9 @@ Generation 0: the minimal genome sits at the start values (``Problem.hyperparame
 others at uniform positions (log-uniform values for log-scale genes); velocities start at 0.
 
 State (JSON): ``asked`` maps the key of every candidate asked for so far
-(:func:`candidate_key`) to its id; ``particles`` maps each live candidate id (pending or
-surviving) to
-``{"x", "v", "best"}``, ``best`` being ``None`` or ``{"x", "values", "violation", "ok"}``.
+(:func:`candidate_key`) to its id; ``particles`` holds each live candidate's (pending or
+surviving) position, velocity and lineage best as columns (evolve/strategies/particles.py;
+:meth:`NeatPsoStrategy.particle` reads one back as a dict).
 """
 
 from __future__ import annotations
@@ -55,13 +55,8 @@ from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from evolve.strategies.neat import Draft, NeatParams, NeatStrategy, Ranking
-from evolve.strategies.pso import (
-    SwarmParams,
-    point,
-    pso_step,
-    row_arrays,
-    stalled_restart,
-)
+from evolve.strategies.particles import Particles
+from evolve.strategies.pso import SwarmParams, pso_step, stalled_restart
 from search_spaces.genome import Genome
 from search_spaces.space import MutationRates, SearchSpace
 
@@ -193,51 +188,75 @@ class NeatPsoStrategy(NeatStrategy):
         only ever gains keys (``growing_keys``), so a checkpoint stores each once."""
         state.setdefault("asked", {}).setdefault(key, cid)
 
+    # -- the swarm's columns -----------------------------------------------------------------
+    def particle(self, state: Mapping[str, Any], cid: int) -> dict[str, Any]:
+        """Candidate ``cid``'s particle in ``state`` as ``{"x", "v", "best"}`` (``best``:
+        ``None`` before its lineage was evaluated, else ``{"x", "values", "violation",
+        "ok"}``), for reading a state by hand; positions are internal coordinates."""
+        return self._swarm(state).particle(cid)
+
+    def _swarm(self, state: Mapping[str, Any]) -> Particles:
+        """The particles of ``state``: the columns ``tell`` is working on, the ones the last
+        ``tell`` wrote into this very state (kept, not read back), or read from its JSON."""
+        data = state["particles"]
+        if isinstance(data, Particles):
+            return data
+        kept = self.__dict__.get("_kept_swarm")
+        if kept is not None and kept[0] is data:
+            return kept[1]
+        return Particles.from_state(data, len(self.dims), len(self.problem.directions))
+
+    def _write_swarm(self, state: dict[str, Any], particles: Particles) -> None:
+        """Store ``particles`` in ``state`` as JSON, keeping the columns for the next call
+        on this state (only a cache: any other state is read from its JSON)."""
+        data = particles.to_state()
+        state["particles"] = data
+        self._kept_swarm = (data, particles)
+
     # -- NEAT's hooks ------------------------------------------------------------------------
     def _start(self, state: dict[str, Any], children: list[Candidate],
                rng: np.random.Generator) -> list[Candidate]:
         start = [d.to_internal(min(max(self.problem.hyperparameters[d.name], d.low), d.high))
                  for d in self.dims]
-        particles, out = {}, []
+        out, positions = [], []
         for i, child in enumerate(children):
             x = start if i == 0 else [d.sample(rng) for d in self.dims]
-            particles[str(child.id)] = {"x": x, "v": [0.0] * len(self.dims), "best": None}
+            positions.append(x)
             out.append(self._asked(state, child, x))
         state["genes"] = [d.name for d in self.dims]
-        state["particles"] = particles
+        self._write_swarm(state, Particles.start(
+            [c.id for c in children],
+            np.array(positions, dtype=float).reshape(len(children), len(self.dims)),
+            len(self.problem.directions)))
         return out
 
     def _ranked(self, state: dict[str, Any], population: list[Scored], scored: list[Scored],
                 ranking: Ranking, rng: np.random.Generator) -> None:
+        """Each new evaluation becomes its lineage best unless the inherited best ranks
+        before it, both ranked with the population (module docstring). The population is
+        the survivors followed by ``scored``."""
         state["asked"] = dict(state.get("asked", {}))  # _offspring adds to it: our own copy
-        # a shallow copy: a particle that changes gets a new dict, the others are shared
-        # with the old state (neither state is changed in place)
-        particles = dict(state["particles"])
-        new = {s.candidate.id for s in scored}
-        inherited = [(i, particles[str(s.candidate.id)]["best"])
-                     for i, s in enumerate(population) if s.candidate.id in new]
-        inherited = [(i, b) for i, b in inherited if b is not None]
-        # rank_points(here + bests), with ``here`` the population at its own positions as
-        # NEAT ranked them (its rows are what rank_rows makes of the Scored): only the
-        # lineage bests become rows, and only the positions that become a lineage best are
-        # made into point dicts
-        values, violation, ok = row_arrays(
-            [(b["values"], b["violation"], b["ok"]) for _, b in inherited],
-            len(self.problem.directions))
-        ranked_u = rank_and_crowding(np.concatenate([ranking.values, values]),
-                                     self.problem.directions,
-                                     np.concatenate([ranking.violation, violation]),
-                                     np.concatenate([ranking.ok, ok]))
-        rank_u, crowd_u = ranked_u[0].tolist(), ranked_u[1].tolist()
-        best_at = {i: len(population) + k for k, (i, _) in enumerate(inherited)}
-        for i, s in enumerate(population):
-            if s.candidate.id not in new:
-                continue  # a survivor: its own evaluation is already in its lineage best
-            j = best_at.get(i)
-            if j is None or (rank_u[i], -crowd_u[i]) <= (rank_u[j], -crowd_u[j]):
-                key = str(s.candidate.id)
-                particles[key] = {**particles[key], "best": point(particles[key]["x"], s)}
-        state["particles"] = particles
+        particles = self._swarm(state)
+        first = len(population) - len(scored)  # the new evaluations' rows in the ranking
+        rows = particles.rows([s.candidate.id for s in scored])
+        inherited = rows[particles.has_best[rows]]
+        rank, crowd = rank_and_crowding(
+            np.concatenate([ranking.values, particles.best_values[inherited]]),
+            self.problem.directions,
+            np.concatenate([ranking.violation, particles.best_violation[inherited]]),
+            np.concatenate([ranking.ok, particles.best_ok[inherited]]))
+        here = first + np.arange(len(scored))
+        own = ~particles.has_best[rows]  # no best yet: its own evaluation is the best
+        has = np.flatnonzero(~own)
+        theirs = len(population) + np.arange(len(has))  # the inherited bests' rows
+        mine = here[has]
+        # NEAT's order, (rank, -crowding): the new evaluation wins ties
+        own[has] = (rank[mine] < rank[theirs]) | (
+            (rank[mine] == rank[theirs]) & (-crowd[mine] <= -crowd[theirs]))
+        won = here[own]
+        state["particles"] = particles.with_bests(
+            rows[own], particles.x[rows[own]], ranking.values[won], ranking.violation[won],
+            ranking.ok[won])
 
     def _offspring(self, state: dict[str, Any], drafts: list[Draft],
                    rng: np.random.Generator) -> list[dict[str, float]]:
@@ -248,30 +267,29 @@ class NeatPsoStrategy(NeatStrategy):
         check and its restarts."""
         if not drafts:  # every place went to an elite
             return []
-        particles = state["particles"]
+        particles: Particles = state["particles"]
         asked = state.setdefault("asked", {})  # _record adds to this dict
-        parents = [particles[str(d.source.candidate.id)] for d in drafts]
+        source = particles.rows([d.source.candidate.id for d in drafts])
+        if not particles.has_best[source].all():
+            raise RuntimeError("a parent without a lineage best: it was never evaluated")
         n, k = len(drafts), len(self.dims)
         if k:
             r = rng.random((n, 2 * k))
-            xs, vs = pso_step(np.array([p["x"] for p in parents], dtype=float),
-                              np.array([p["v"] for p in parents], dtype=float),
-                              np.array([p["best"]["x"] for p in parents], dtype=float),
-                              np.array([particles[str(d.leader.candidate.id)]["x"]
-                                        for d in drafts], dtype=float),
+            xs, vs = pso_step(particles.x[source], particles.v[source],
+                              particles.best_x[source],
+                              particles.x[particles.rows([d.leader.candidate.id
+                                                          for d in drafts])],
                               r[:, :k], r[:, k:], self.swarm, self.low, self.high)
             columns = [dim.to_values(xs[:, j]) for j, dim in enumerate(self.dims)]
             rows = list(zip(*columns, strict=True))
-            positions, velocities = xs.tolist(), vs.tolist()
         else:
+            xs, vs = np.zeros((n, 0)), np.zeros((n, 0))
             columns, rows = [], [()] * n
-            positions = velocities = [[]] * n
         names = [dim.name for dim in self.dims]
         texts = _RowJson(self._start_values, names).texts(columns, n)
         key_of = _KeyCache()
         hypers = []
-        for j, (draft, parent, x, v, values) in enumerate(zip(
-                drafts, parents, positions, velocities, rows, strict=True)):
+        for j, (draft, values) in enumerate(zip(drafts, rows, strict=True)):
             hyper = dict(self._start_values)
             hyper.update(zip(names, values, strict=True))
             genome_json = draft.genome.to_json()
@@ -280,22 +298,27 @@ class NeatPsoStrategy(NeatStrategy):
             for _ in range(RESTART_TRIES if k else 0):
                 if key not in asked:
                     break
-                xr, vr = stalled_restart(np.array(parent["x"]), rng, self.swarm, self.low,
-                                         self.high)
-                x, v = xr.tolist(), vr.tolist()
-                hyper = self._hyper(x)
+                xs[j], vs[j] = stalled_restart(particles.x[source[j]], rng, self.swarm,
+                                               self.low, self.high)
+                hyper = self._hyper(xs[j].tolist())
                 key = key_of(genome_json, hyper)
-            particles[str(draft.id)] = {"x": x, "v": v, "best": parent["best"]}
             self._record(state, draft.id, key)
             hypers.append(hyper)
+        children = Particles(np.array([d.id for d in drafts], dtype=np.int64), xs, vs,
+                             particles.has_best[source], particles.best_x[source],
+                             particles.best_values[source],
+                             particles.best_violation[source], particles.best_ok[source])
+        state["particles"] = Particles.concat([particles, children])
         return hypers
 
     def _keep_owed(self, old: Mapping[str, Any], new: dict[str, Any], owed: list[int]) -> None:
         if owed:
-            new["particles"] = {**new["particles"],
-                                **{str(i): old["particles"][str(i)] for i in owed}}
+            before, after = self._swarm(old), self._swarm(new)
+            kept = after.take(np.flatnonzero(~np.isin(after.ids, owed)))
+            self._write_swarm(new, Particles.concat([kept, before.take(before.rows(owed))]))
 
     def _finish(self, state: dict[str, Any], survivors: list[Candidate],
                 children: list[Candidate]) -> None:
-        live = {str(c.id) for c in (*survivors, *children)}
-        state["particles"] = {k: v for k, v in state["particles"].items() if k in live}
+        particles = self._swarm(state)
+        live = sorted(c.id for c in (*survivors, *children))
+        self._write_swarm(state, particles.take(particles.rows(live)))
