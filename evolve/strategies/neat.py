@@ -119,10 +119,12 @@ class NeatStrategy(Strategy):
         generation = state["generation"]
         population = [Scored.from_dict(s) for s in state["survivors"]] + scored
         values = np.array([s.values for s in population], dtype=float)
-        ok = np.array([s.rankable for s in population])
-        # only a feasible row's values are ranked, and those are finite
-        values[~(ok & np.isfinite(values).all(axis=1))] = 0.0
         violation = np.array([s.violation for s in population], dtype=float)
+        finite = np.isfinite(values).all(axis=1)
+        # Scored.rankable, row by row
+        ok = np.array([s.ok for s in population], dtype=bool) & ((violation > 0) | finite)
+        # only a feasible row's values are ranked, and those are finite
+        values[~(ok & finite)] = 0.0
         ranks, crowds = rank_and_crowding(values, self.problem.directions, violation, ok)
         self._ranked(state, population, scored, Ranking(values, violation, ok, ranks, crowds),
                      rng)
@@ -152,8 +154,10 @@ class NeatStrategy(Strategy):
         tracker = InnovationTracker.from_dict(state["tracker"])
         tracker.new_generation()
         survivors: list[Scored] = []
-        ranked = {sp["id"]: sorted(members[sp["id"]], key=lambda i: (rank[i], -crowd[i], i))
-                  for sp in species}
+        ranked = {}  # each species' members in NEAT's order: rank, crowding, index
+        for sp in species:
+            rows = np.array(members[sp["id"]])
+            ranked[sp["id"]] = rows[np.lexsort((rows, -crowds[rows], ranks[rows]))].tolist()
         # who breeds whom, drawn a species at a time as arrays; then one row of five
         # operator draws per child for the mutation: at population 10,000 the per-child
         # scalar draws and comparisons were a large share of ``tell`` (benchmarks/driver.py)
