@@ -116,7 +116,11 @@ class Genome:
 
     @property
     def hidden_ids(self) -> tuple[int, ...]:
-        return self.ids("hidden")
+        # kept on the (immutable) genome: the mutation operators ask for it once each
+        ids = self.__dict__.get("_hidden_ids")
+        if ids is None:
+            ids = self.__dict__["_hidden_ids"] = self.ids("hidden")
+        return ids
 
     def enabled_connections(self, recurrent: bool | None = False) -> tuple[ConnectionGene, ...]:
         """Enabled connections; ``recurrent=None`` returns both kinds."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -192,7 +192,8 @@ class SearchSpace:
         node_id = tracker.split(old.innovation, {n.id for n in genome.nodes})
         activation = self.random_activation(rng)
         node = NodeGene(node_id, "hidden", self.random_hidden_size(rng), activation)
-        conns = [c if c is not old else replace(c, enabled=False)
+        conns = [c if c is not old else ConnectionGene(c.innovation, c.src, c.dst, False,
+                                                       c.recurrent)
                  for c in genome.connections]
         conns.append(ConnectionGene(tracker.edge(old.src, node_id), old.src, node_id))
         conns.append(ConnectionGene(tracker.edge(node_id, old.dst), node_id, old.dst))
@@ -203,10 +204,7 @@ class SearchSpace:
     ) -> Genome:
         if len(genome.connections) >= self.settings.max_connections:
             return genome
-        sources = [n.id for n in genome.nodes if n.role != "output"]
-        targets = [n.id for n in genome.nodes if n.role != "input"]
-        existing = {(c.src, c.dst) for c in genome.connections}
-        closes_cycle = CycleCheck(genome)  # the graph is built once for all tries
+        sources, targets, existing, closes_cycle = _edge_view(genome)
         # every try's (source, target) drawn at once: on a dense genome most tries hit an
         # existing edge, and one draw per index per try was a visible share of neat's
         # ``tell`` at population 10,000 (benchmarks/driver.py)
@@ -227,7 +225,8 @@ class SearchSpace:
             return genome
         target = genome.connections[rng.integers(len(genome.connections))]
         conns = tuple(
-            replace(c, enabled=not c.enabled) if c is target else c
+            ConnectionGene(c.innovation, c.src, c.dst, not c.enabled, c.recurrent)
+            if c is target else c
             for c in genome.connections
         )
         toggled = Genome(genome.nodes, conns)
@@ -368,6 +367,21 @@ def distance_genes(genome: Genome) -> DistanceGenes:
                               hidden_ids)
         genome.__dict__["_distance_genes"] = genes  # a cache beside the frozen fields
     return genes
+
+
+def _edge_view(genome: Genome) -> tuple[list[int], list[int], set[tuple[int, int]],
+                                          CycleCheck]:
+    """What add-edge looks at in a genome — the possible sources and targets, the edges
+    that exist, the cycle check's graph —, made once per (immutable) genome object: a
+    tournament winner is the parent of many children (``benchmarks/driver.py``)."""
+    view = genome.__dict__.get("_edge_view")
+    if view is None:
+        view = genome.__dict__["_edge_view"] = (
+            [n.id for n in genome.nodes if n.role != "output"],
+            [n.id for n in genome.nodes if n.role != "input"],
+            {(c.src, c.dst) for c in genome.connections},
+            CycleCheck(genome))
+    return view
 
 
 def _bit(i: int) -> int:
