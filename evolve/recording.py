@@ -25,6 +25,10 @@ from evolve.scoring import Evaluation
 from search_spaces.genome import json_hash
 
 CHECKPOINT_VERSION = 1
+# json.dumps(..., sort_keys=True) with one encoder made once: ``dumps`` builds a new encoder
+# on every call that passes an option, and three calls a row were a visible share of
+# recording a generation of ten thousand (benchmarks/driver.py)
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
 
 
 @dataclass
@@ -45,12 +49,12 @@ class Recorder:
             "parent_ids": list(cand.parents), "species": cand.species,
             "genome": genome_json, "genome_hash": json_hash(genome_json),
             "rule": self.rule_name,
-            "hyperparameters": json.dumps(dict(cand.hyperparameters), sort_keys=True),
+            "hyperparameters": _SORTED_JSON(dict(cand.hyperparameters)),
             "valid_accuracy": out.valid_accuracy, "test_accuracy": out.test_accuracy,
             "params": cand.genome.n_parameters(), "status": out.status, "error": out.error,
             "epochs": out.epochs, "train_seconds": out.train_seconds, "worker": out.worker,
-            "seed": out.seed, "costs": json.dumps(ev.costs, sort_keys=True),
-            "violations": json.dumps(ev.violations, sort_keys=True),
+            "seed": out.seed, "costs": _SORTED_JSON(ev.costs),
+            "violations": _SORTED_JSON(ev.violations),
             "violation_total": ev.violation_total,
             "curve": out.curve, "traceback": out.traceback, "metrics": out.metrics,
             "activity": out.activity, "activity_used": ev.activity_used,

@@ -131,11 +131,15 @@ class Genome:
         )
 
     def n_parameters(self) -> int:
-        """Trainable numbers a rule learns: enabled synapses plus a bias per non-input neuron."""
-        size = {n.id: n.size for n in self.nodes}
-        synapses = sum(size[c.src] * size[c.dst] for c in self.enabled_connections(None))
-        biases = sum(n.size for n in self.nodes if n.role != "input")
-        return synapses + biases
+        """Trainable numbers a rule learns: enabled synapses plus a bias per non-input neuron
+        (kept on the immutable genome: every record row asks, and clones share a genome)."""
+        count = self.__dict__.get("_n_parameters")
+        if count is None:
+            size = {n.id: n.size for n in self.nodes}
+            synapses = sum(size[c.src] * size[c.dst] for c in self.enabled_connections(None))
+            biases = sum(n.size for n in self.nodes if n.role != "input")
+            count = self.__dict__["_n_parameters"] = synapses + biases
+        return count
 
     def with_changes(self, **changes: Any) -> Genome:
         return replace(self, **changes)
