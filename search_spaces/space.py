@@ -204,7 +204,10 @@ class SearchSpace:
     ) -> Genome:
         if len(genome.connections) >= self.settings.max_connections:
             return genome
-        sources, targets, existing, closes_cycle = _edge_view(genome)
+        sources = [n.id for n in genome.nodes if n.role != "output"]
+        targets = [n.id for n in genome.nodes if n.role != "input"]
+        existing = {(c.src, c.dst) for c in genome.connections}
+        closes_cycle = CycleCheck(genome)  # the graph is built once for all tries
         # every try's (source, target) drawn at once: on a dense genome most tries hit an
         # existing edge, and one draw per index per try was a visible share of neat's
         # ``tell`` at population 10,000 (benchmarks/driver.py)
@@ -367,21 +370,6 @@ def distance_genes(genome: Genome) -> DistanceGenes:
                               hidden_ids)
         genome.__dict__["_distance_genes"] = genes  # a cache beside the frozen fields
     return genes
-
-
-def _edge_view(genome: Genome) -> tuple[list[int], list[int], set[tuple[int, int]],
-                                          CycleCheck]:
-    """What add-edge looks at in a genome — the possible sources and targets, the edges
-    that exist, the cycle check's graph —, made once per (immutable) genome object: a
-    tournament winner is the parent of many children (``benchmarks/driver.py``)."""
-    view = genome.__dict__.get("_edge_view")
-    if view is None:
-        view = genome.__dict__["_edge_view"] = (
-            [n.id for n in genome.nodes if n.role != "output"],
-            [n.id for n in genome.nodes if n.role != "input"],
-            {(c.src, c.dst) for c in genome.connections},
-            CycleCheck(genome))
-    return view
 
 
 def _bit(i: int) -> int:
