@@ -86,10 +86,19 @@ class ConnectionGene:
     _json: str | None = field(default=None, init=False, repr=False, compare=False)  # as NodeGene's
 
 
-@dataclass(frozen=True)
+# slotted, with its derived views kept in slots once made (the genome is immutable): a
+# generation of ten thousand children is that many genomes, each one object for the cyclic
+# collector instead of two (``benchmarks/driver.py``)
+@dataclass(frozen=True, slots=True)
 class Genome:
     nodes: tuple[NodeGene, ...]
     connections: tuple[ConnectionGene, ...] = field(default=())
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
+    _hidden_ids: tuple[int, ...] | None = field(default=None, init=False, repr=False,
+                                                compare=False)
+    _n_parameters: int | None = field(default=None, init=False, repr=False, compare=False)
+    # search_spaces.space.distance_genes's view, kept there
+    _distance_genes: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=_BY_ID)))
@@ -117,9 +126,10 @@ class Genome:
     @property
     def hidden_ids(self) -> tuple[int, ...]:
         # kept on the (immutable) genome: the mutation operators ask for it once each
-        ids = self.__dict__.get("_hidden_ids")
+        ids = self._hidden_ids
         if ids is None:
-            ids = self.__dict__["_hidden_ids"] = self.ids("hidden")
+            ids = self.ids("hidden")
+            object.__setattr__(self, "_hidden_ids", ids)
         return ids
 
     def enabled_connections(self, recurrent: bool | None = False) -> tuple[ConnectionGene, ...]:
@@ -133,12 +143,13 @@ class Genome:
     def n_parameters(self) -> int:
         """Trainable numbers a rule learns: enabled synapses plus a bias per non-input neuron
         (kept on the immutable genome: every record row asks, and clones share a genome)."""
-        count = self.__dict__.get("_n_parameters")
+        count = self._n_parameters
         if count is None:
             size = {n.id: n.size for n in self.nodes}
             synapses = sum(size[c.src] * size[c.dst] for c in self.enabled_connections(None))
             biases = sum(n.size for n in self.nodes if n.role != "input")
-            count = self.__dict__["_n_parameters"] = synapses + biases
+            count = synapses + biases
+            object.__setattr__(self, "_n_parameters", count)
         return count
 
     def with_changes(self, **changes: Any) -> Genome:
@@ -163,13 +174,13 @@ class Genome:
         child cloned without a structural change is its parent's genome object, so a
         generation of ten thousand children makes far fewer strings than it has children
         (``benchmarks/driver.py`` times that generation)."""
-        text = self.__dict__.get("_json")
+        text = self._json
         if text is None:
             nodes = ",".join([n._json or _node_json(n) for n in self.nodes])
             conns = ",".join([c._json or _connection_json(c) for c in self.connections])
             text = (f'{{"schema_version":{SCHEMA_VERSION},"nodes":[{nodes}],'
                     f'"connections":[{conns}]}}')
-            self.__dict__["_json"] = text  # a cache beside the frozen fields, not a field
+            object.__setattr__(self, "_json", text)  # a cache beside the genes
         return text
 
     @classmethod

@@ -353,7 +353,7 @@ class DistanceGenes(NamedTuple):
 def distance_genes(genome: Genome) -> DistanceGenes:
     """The genome's :class:`DistanceGenes`, made once per (immutable) genome object: a
     genome cloned into many children, or a representative, is taken apart once."""
-    genes = genome.__dict__.get("_distance_genes")
+    genes = genome._distance_genes
     if genes is None:
         innovations = enabled = hidden_ids = 0
         for c in genome.connections:
@@ -368,7 +368,7 @@ def distance_genes(genome: Genome) -> DistanceGenes:
                 hidden_ids |= 1 << _bit(n.id)
         genes = DistanceGenes(innovations, enabled, innovations.bit_count(), hidden,
                               hidden_ids)
-        genome.__dict__["_distance_genes"] = genes  # a cache beside the frozen fields
+        object.__setattr__(genome, "_distance_genes", genes)  # a cache beside the genes
     return genes
 
 

@@ -112,7 +112,12 @@ def test_json_round_trip(genome: Genome) -> None:
 def test_json_of_a_changed_gene_is_its_own(genome: Genome, seed: int) -> None:
     """Each gene keeps its part of the JSON once written; a gene changed from it (``replace``,
     or the operators' new genes) must write its own, not inherit its source's."""
-    genome.to_json()  # every gene's part written
+    genome.to_json()  # every gene's part written, and the genome's views kept
+    genome.n_parameters(), genome.hidden_ids  # noqa: B018
+    if genome.connections:  # a genome changed from it keeps none of them
+        fewer = genome.with_changes(connections=genome.connections[:-1])
+        assert fewer.to_json() == json.dumps(fewer.to_dict(), separators=(",", ":"))
+        assert fewer.n_parameters() == Genome(fewer.nodes, fewer.connections).n_parameters()
     for gene in (*genome.nodes, *genome.connections):
         changed = (replace(gene, size=gene.size + 1) if isinstance(gene, NodeGene)
                    else replace(gene, enabled=not gene.enabled))

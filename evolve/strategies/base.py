@@ -54,7 +54,8 @@ class Candidate:
         at population 10,000, and the genome as nested lists was most of the objects a
         ``tell`` made (``benchmarks/driver.py``)."""
         return {"id": self.id, "generation": self.generation, "genome": self.genome.to_json(),
-                "hyperparameters": dict(self.hyperparameters), "parents": list(self.parents),
+                "hyperparameters": dict(self.hyperparameters),
+                "parents": self.parents,  # the (immutable) tuple: a JSON array all the same
                 "species": self.species}
 
     @classmethod
