@@ -4,12 +4,14 @@
 it faster (bit-mask compatibility distances, speciation once per distinct genome, genome JSON
 kept on the genome, numpy's scalar draws through the bit generator's ctypes interface,
 hand-written keys and hyperparameters, the whole generation's swarm step and hyperparameters
-as arrays, tournaments drawn a species at a time) must not change a single result. The
-reference below is plain code, kept here as the oracle: the frozenset distance, the all-pairs
+as arrays, the swarm's state as columns, tournaments drawn a species at a time) must not
+change a single result. The reference below is plain code, kept here as the oracle: the
+frozenset distance, the all-pairs
 speciation, ``json.dumps`` keys, :func:`evolve.strategies.layered.apply_hyper`, the swarm step
 child by child on lists, point dicts ranked by ``rank_points``, one comparison per tournament
-and numpy's own ``random``/``integers``. A search run both ways from one seed must give equal
-states, generation after generation."""
+and numpy's own ``random``/``integers``, its particles a dict per candidate as older
+checkpoints hold them. A search run both ways from one seed must give equal states,
+generation after generation, and the fast strategy must continue the reference's states."""
 
 from __future__ import annotations
 
