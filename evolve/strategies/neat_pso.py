@@ -197,7 +197,8 @@ class NeatPsoStrategy(NeatStrategy):
 
     def _swarm(self, state: Mapping[str, Any]) -> Particles:
         """The particles of ``state``: the columns ``tell`` is working on, the ones the last
-        ``tell`` wrote into this very state (kept, not read back), or read from its JSON."""
+        ``tell`` wrote into this very state (kept, not read back: a state's JSON is never
+        changed in place, see evolve/strategies/base.py), or read from its JSON."""
         data = state["particles"]
         if isinstance(data, Particles):
             return data

@@ -37,9 +37,10 @@ from evolve.strategies.pso import row_arrays
 _COLUMNS = ("x", "v", "best_x", "best_values")  # the two-dimensional columns
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (arrays: equality would be elementwise)
 class Particles:
-    """The particles of some candidates, row ``i`` being candidate ``ids[i]``."""
+    """The particles of some candidates, row ``i`` being candidate ``ids[i]``. Never changed
+    in place: every operation returns new arrays."""
 
     ids: np.ndarray  # int64 (n,)
     x: np.ndarray  # (n, k) internal coordinates
