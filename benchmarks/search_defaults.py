@@ -21,7 +21,10 @@ are chosen on other seeds.
         [--seeds 2 3] [--population 20] [--generations 10] [--budget 150] [--json PATH]
 
 ``--cells task:rule ...`` (default ``mnist1d:bp mnist1d:lra digits:pc``; digits with pc is
-the default ``neurevo search``) picks the task and rule pairs.
+the default ``neurevo search``) picks the task and rule pairs. ``--combine A.json B.json``
+runs nothing: it merges the runs of earlier outputs and prints the summary as the markdown
+table docs/science.md quotes (mean ± standard deviation over seeds, and the mean difference
+to the default run with the same seed).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import evolve
 from evolve.config import SearchConfig, override
 from search_spaces.genome import Genome
+
+# appended, not prepended: benchmarks/rules.py must not shadow the rules package
+sys.path.append(str(Path(__file__).resolve().parent))
+from evolved_vs_fixed import units  # noqa: E402
 
 # name -> overrides of the config (each applied on top of the current defaults)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -75,10 +82,6 @@ def config(args: argparse.Namespace, variant: str, task: str, rule: str, seed: i
         "strategy": {"name": "neat-pso"}, "executor": {"name": "serial"}}, VARIANTS[variant]))
 
 
-def units(genome: Genome) -> int:
-    return sum(n.size for n in genome.nodes if n.role == "hidden")
-
-
 def measure(run: evolve.Run, budget: int) -> dict[str, Any]:
     """The run's numbers over the generations that ended within ``budget`` evaluations."""
     curve = run.hypervolume_curve()
@@ -98,15 +101,49 @@ def measure(run: evolve.Run, budget: int) -> dict[str, Any]:
             "generation0_linear": sum(not g.hidden_ids for g in generation0)}
 
 
+MEASURES = ("best_valid", "hypervolume", "front_max_units", "generation0_linear",
+            "evaluations", "wall_s")
+
+
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation over seeds, per variant, task and rule, and the
+    mean paired difference of best validation accuracy to the default run of the same task,
+    rule and seed (the same data split and start)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    default = {(r["task"], r["rule"], r["seed"]): r for r in runs if r["variant"] == "default"}
     for r in runs:
         groups.setdefault((r["variant"], r["task"], r["rule"]), []).append(r)
-    return [{"variant": v, "task": t, "rule": ru, "seeds": [r["seed"] for r in rs],
-             **{k: statistics.fmean(r[k] for r in rs)
-                for k in ("best_valid", "hypervolume", "front_max_units",
-                          "generation0_linear", "evaluations", "wall_s")}}
-            for (v, t, ru), rs in groups.items()]
+    out = []
+    for (v, t, ru), rs in groups.items():
+        paired = [r["best_valid"] - default[t, ru, r["seed"]]["best_valid"] for r in rs
+                  if (t, ru, r["seed"]) in default]
+        out.append({"variant": v, "task": t, "rule": ru, "seeds": [r["seed"] for r in rs],
+                    **{k: statistics.fmean(r[k] for r in rs) for k in MEASURES},
+                    **{f"{k}_sd": statistics.stdev(r[k] for r in rs) if len(rs) > 1 else 0.0
+                       for k in ("best_valid", "hypervolume")},
+                    "vs_default": statistics.fmean(paired) if paired else None,
+                    "vs_default_seeds": len(paired)})
+    return out
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    """The summary as a table, each cell's default first; "vs default" is the mean paired
+    difference over the seeds both ran."""
+    lines = ["| task | rule | variant | seeds | best valid. % (mean ± sd) | vs default (pts) "
+             "| hypervolume (mean ± sd) | front's largest (units) | gen. 0 linear |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    order = sorted(summary, key=lambda s: (s["task"] != "mnist1d", s["task"], s["rule"],
+                                           s["variant"] != "default", s["variant"]))
+    for s in order:
+        diff = ("" if s["variant"] == "default" or s["vs_default"] is None
+                else f"{100 * s['vs_default']:+.1f}")
+        lines.append(
+            f"| {s['task']} | {s['rule']} | {s['variant']} | "
+            f"{' '.join(map(str, s['seeds']))} | {100 * s['best_valid']:.1f} ± "
+            f"{100 * s['best_valid_sd']:.1f} | {diff} | {s['hypervolume']:.3f} ± "
+            f"{s['hypervolume_sd']:.3f} | {s['front_max_units']:.0f} | "
+            f"{s['generation0_linear']:.1f} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=150,
                    help="evaluations: each run is measured at its generations within this")
     p.add_argument("--json", type=Path, default=Path("search_defaults.json"))
+    p.add_argument("--combine", type=Path, nargs="+", help="run nothing: read the runs of "
+                   "these JSON files, write them with their summary to --json and print it "
+                   "as a markdown table")
     args = p.parse_args(argv)
+    if args.combine:
+        runs = [r for path in args.combine for r in json.loads(path.read_text())["runs"]]
+        summary = summarise(runs)
+        args.json.write_text(json.dumps({"combined": [str(x) for x in args.combine],
+                                         "runs": runs, "summary": summary}, indent=1))
+        print(markdown(summary))
+        return 0
     runs = []
     for cell in args.cells:
         task, rule = cell.split(":")
