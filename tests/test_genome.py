@@ -386,7 +386,7 @@ def test_initial_genomes_give_a_hidden_group_at_the_initial_add_node_rate() -> N
 
 
 def test_new_group_size_draws_from_its_floor_or_inherits_the_split_edges_group() -> None:
-    space = SearchSpace(5, 3, SpaceSettings(new_group_min_size=40))
+    space = SearchSpace(5, 3, SpaceSettings(new_group_min_size=40, max_hidden_size=64))
     sizes = {space.random_hidden_size(np.random.default_rng(seed)) for seed in range(200)}
     assert min(sizes) >= 40 and max(sizes) <= 64 and len(sizes) > 10
     # 0 -> 2 (37 units) -> 1: each enabled edge has the hidden group at one end
@@ -398,7 +398,7 @@ def test_new_group_size_draws_from_its_floor_or_inherits_the_split_edges_group()
         new = [n for n in child.nodes if n.role == "hidden" and n.id != 2]
         assert [n.size for n in new] == [37]
     with pytest.raises(ValueError, match="new_group_min_size"):
-        SpaceSettings(new_group_min_size=65)
+        SpaceSettings(new_group_min_size=65, max_hidden_size=64)
     with pytest.raises(ValueError, match="new_group_size"):
         SpaceSettings(new_group_size="wide")
 
