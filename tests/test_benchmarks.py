@@ -339,3 +339,25 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
         in rows[2]
     assert rows[3].endswith("| 1 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 62.0 | 500 | "
                             "+2.0 ± 4.4 | **win** |")
+
+
+def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
+    """benchmarks/search_defaults.py: each variant's run is read at the generations that ended
+    within ``--budget`` evaluations, generation 0's linear share follows the variant's
+    initial add-node rate, and ``--combine`` gives the paired difference to the default."""
+    sd = _load(ROOT / "benchmarks" / "search_defaults.py")
+    out = tmp_path / "sd.json"
+    assert sd.main(["--cells", "digits:bp", "--seeds", "2", "--population", "4",
+                    "--generations", "2", "--budget", "5", "--variants", "default",
+                    "gen-0 hidden", "--json", str(out)]) == 0
+    runs = {r["variant"]: r for r in json.loads(out.read_text())["runs"]}
+    for r in runs.values():  # generation 0 (4 evaluations) ends within 5, generation 1 not
+        assert (r["generations"], r["evaluations"]) == (1, 4)
+        assert 0 < r["best_valid"] <= 1 and r["hypervolume"] > 0
+    assert runs["gen-0 hidden"]["generation0_linear"] == 1  # only the minimal genome
+    combined = tmp_path / "combined.json"
+    assert sd.main(["--combine", str(out), "--json", str(combined)]) == 0
+    summary = {s["variant"]: s for s in json.loads(combined.read_text())["summary"]}
+    assert summary["gen-0 hidden"]["vs_default"] == pytest.approx(
+        runs["gen-0 hidden"]["best_valid"] - runs["default"]["best_valid"])
+    assert summary["default"]["vs_default"] == 0.0

@@ -399,6 +399,36 @@ def test_add_node_respects_max_connections(n_connections: int) -> None:
     assert space.add_node(genome, np.random.default_rng(0), InnovationTracker(10, 10)) == genome
 
 
+def test_initial_genomes_give_a_hidden_group_at_the_initial_add_node_rate() -> None:
+    """Generation 0 is the minimal genome plus one mutation pass from it per child, with
+    add-node at ``initial_add_node`` rather than ``add_node``."""
+    space = SearchSpace(5, 3)
+    for initial, linear in ((1.0, 1), (0.0, 30)):
+        rates = MutationRates(add_node=1.0 - initial, initial_add_node=initial)
+        genomes = space.initial_genomes(30, np.random.default_rng(0), InnovationTracker(), rates)
+        assert len(genomes) == 30 and not genomes[0].hidden_ids
+        assert sum(not g.hidden_ids for g in genomes) == linear
+        assert all(len(g.hidden_ids) <= 1 for g in genomes)
+
+
+def test_new_group_size_draws_from_its_floor_or_inherits_the_split_edges_group() -> None:
+    space = SearchSpace(5, 3, SpaceSettings(new_group_min_size=40, max_hidden_size=64))
+    sizes = {space.random_hidden_size(np.random.default_rng(seed)) for seed in range(200)}
+    assert min(sizes) >= 40 and max(sizes) <= 64 and len(sizes) > 10
+    # 0 -> 2 (37 units) -> 1: each enabled edge has the hidden group at one end
+    genome = _genome([(0, "input", 5), (1, "output", 3), (2, "hidden", 37, "relu")],
+                     [(0, 0, 2), (1, 2, 1)])
+    inherit = SearchSpace(5, 3, SpaceSettings(new_group_size="inherit"))
+    for seed in range(10):
+        child = inherit.add_node(genome, np.random.default_rng(seed), InnovationTracker(10, 10))
+        new = [n for n in child.nodes if n.role == "hidden" and n.id != 2]
+        assert [n.size for n in new] == [37]
+    with pytest.raises(ValueError, match="new_group_min_size"):
+        SpaceSettings(new_group_min_size=65, max_hidden_size=64)
+    with pytest.raises(ValueError, match="new_group_size"):
+        SpaceSettings(new_group_size="wide")
+
+
 def test_operator_sequences_reach_interesting_genomes() -> None:
     """The random sequences above do exercise deep nets, limits, recurrent and disabled edges
     (otherwise the property test would pass vacuously)."""

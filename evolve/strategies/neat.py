@@ -91,9 +91,7 @@ class NeatStrategy(Strategy):
     # -- generation 0 ----------------------------------------------------------------------
     def _init(self, rng: np.random.Generator) -> dict[str, Any]:
         tracker = InnovationTracker()
-        minimal = self.space.minimal_genome(tracker)
-        genomes = [minimal] + [self.space.mutate(minimal, rng, tracker, self.rates)
-                               for _ in range(self.problem.population - 1)]
+        genomes = self.space.initial_genomes(self.problem.population, rng, tracker, self.rates)
         hyper = dict(self.problem.hyperparameters)
         children = [Candidate(i, 0, g, hyper) for i, g in enumerate(genomes)]
         state: dict[str, Any] = {
