@@ -27,7 +27,7 @@ Checkpoints written before this layout hold ``{"<id>": {"x", "v", "best"}}``, ``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -97,11 +97,11 @@ class Particles:
              else ([0.0] * n_objectives, 0.0, False) for b in bests], n_objectives)
         best_x = np.array([b["x"] if b is not None else [0.0] * n_genes for b in bests],
                           dtype=float).reshape(n, n_genes)
+        # a row without a best is not ok, so row_arrays already left it all zeros
         return cls(np.array([int(i) for i, _ in items], dtype=np.int64),
                    np.array([p["x"] for _, p in items], dtype=float).reshape(n, n_genes),
                    np.array([p["v"] for _, p in items], dtype=float).reshape(n, n_genes),
-                   has_best, best_x, np.where(has_best[:, None], values, 0.0),
-                   np.where(has_best, violation, 0.0), ok & has_best)
+                   has_best, best_x, values, violation, ok)
 
     # -- rows ----------------------------------------------------------------------------
     def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -121,13 +121,13 @@ class Particles:
     def with_bests(self, rows: np.ndarray, x: np.ndarray, values: np.ndarray,
                    violation: np.ndarray, ok: np.ndarray) -> Particles:
         """These particles with the lineage bests of ``rows`` replaced."""
-        has_best, best_x = self.has_best.copy(), self.best_x.copy()
-        best_values, best_violation = self.best_values.copy(), self.best_violation.copy()
-        best_ok = self.best_ok.copy()
-        has_best[rows], best_x[rows], best_values[rows] = True, x, values
-        best_violation[rows], best_ok[rows] = violation, ok
-        return Particles(self.ids, self.x, self.v, has_best, best_x, best_values,
-                         best_violation, best_ok)
+        changed = {}
+        for name, value in (("has_best", True), ("best_x", x), ("best_values", values),
+                            ("best_violation", violation), ("best_ok", ok)):
+            column = getattr(self, name).copy()
+            column[rows] = value
+            changed[name] = column
+        return replace(self, **changed)
 
     @staticmethod
     def concat(parts: Sequence[Particles]) -> Particles:
@@ -145,4 +145,4 @@ class Particles:
         return {"x": self.x[i].tolist(), "v": self.v[i].tolist(), "best": best}
 
 
-_FIELDS = ("ids", "x", "v", "has_best", "best_x", "best_values", "best_violation", "best_ok")
+_FIELDS = tuple(f.name for f in fields(Particles))  # in the constructor's order
