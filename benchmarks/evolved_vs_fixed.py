@@ -21,6 +21,16 @@ Each side picks its member by **validation** accuracy; **test** accuracy is only
 - the headline per task and rule is the verdict against the *best* fixed MLP (the grid's
   best-validation pick).
 
+One search's front spreads its evaluations over every energy, while each fixed MLP spends its
+whole tuning budget at one. So a second evolved side asks the question at the best MLP's own
+energy: an **energy-capped search** — ``neat-pso`` again, the same population and generations
+as the free search, with validation accuracy as its only objective and the best fixed MLP's
+energy as a constraint (``evolve.constraints.Constraint``, checked before training: a net
+over the cap is recorded ``infeasible`` and never trained). Its pick is its best-validation
+evaluation among its first trained evaluations up to the MLP's tuning evaluations (with the
+same population and generations it may run a few more; those are not read); its verdict
+against the best MLP compares test accuracies as above.
+
 Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore, as DEAP)
 of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
 with validation accuracy (what the search optimised) and once with test accuracy.
@@ -42,11 +52,12 @@ again (to redraw the figure or recompute the JSON).
                                           [--runs DIR [--reuse]]
 
 Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
-generations 6, depths 1 2 3 × widths 16 64, tuning population 10, seed 0, Loihi, the
-config's training budget (15 epochs, patience 5). docs/science.md ran it as one process per
-task (and, for the second mnist1d run, per rule) on a shared 2-core machine: digits with
-these defaults, mnist1d first with ``--population 12 --generations 4`` (every rule), then
-with ``--population 20 --generations 10`` (bp, lra, dfa; the full grid; seeds 0 and 1).
+generations 6, depths 1 2 3 × widths 16 64 128 (128: the default space's largest group),
+tuning population 10, seed 0, Loihi, the config's training budget (15 epochs, patience 5).
+docs/science.md ran it one process per task and rule on a 2-core machine: digits with these
+defaults (ep with ``--population 12 --generations 4``), mnist1d with
+``--population 12 --generations 4`` (every rule) and ``--population 20 --generations 10``
+(bp, lra, dfa); its Reproduce section has the commands.
 
 ``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
 6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
@@ -72,6 +83,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import evolve
 from evolve.archive import Archive, ArchiveEntry
 from evolve.config import SearchConfig, override
+from evolve.constraints import Constraint
 from evolve.objectives import resolve_objectives
 from search_spaces.genome import Genome
 
@@ -108,6 +120,26 @@ def fixed_config(args: argparse.Namespace, task: str, rule: str, widths: tuple[i
         "strategy": {"name": "optuna", "optuna": {"sampler": "tpe"},
                      "layered": {"depth": len(widths), "widths": list(widths),
                                  "search_activation": True}}})
+
+
+def capped_config(args: argparse.Namespace, task: str, rule: str,
+                  widths: tuple[int, ...]) -> SearchConfig:
+    """The search capped at the energy of the MLP of these ``widths``: the free search's
+    settings with accuracy as the only objective (the cap itself is a constraint,
+    :func:`energy_cap`, not part of the config)."""
+    name = "x".join(map(str, widths))
+    return override(SearchConfig(), {
+        **base_settings(args, task, rule, f"{task}-{rule}-capped-{name}"),
+        "objectives": ["accuracy"], "generations": args.generations,
+        "population": args.population, "strategy": {"name": "neat-pso"}})
+
+
+def energy_cap(energy: float) -> Constraint:
+    """At most ``energy`` J per inference. Under the config's fixed activity a net's energy
+    is its genome's and chip's alone, so the cap is checked before training; its name holds
+    the exact cap so that ``--reuse`` can tell a run capped elsewhere."""
+    return Constraint(f"energy_at_most_{energy!r}", lambda m: m.costs["energy_j"] - energy,
+                      genome_only=True)
 
 
 # -- reading the records ----------------------------------------------------------------------
@@ -168,6 +200,33 @@ def fixed_pick(run: evolve.Run) -> dict[str, Any]:
             "activation": next(x.activation for x in genome.nodes if x.role == "hidden"),
             "hyperparameters": json.loads(best["hyperparameters"]),
             "seconds_per_evaluation": seconds_per_evaluation(run)}
+
+
+def capped_pick(run: evolve.Run, cap: float, budget: int) -> dict[str, Any]:
+    """The capped search's best-validation trained evaluation within the cap (ties: lower
+    energy, earlier id) among its first ``budget`` trained evaluations — the MLP's tuning
+    evaluations, so that the capped search never trains more nets than the MLP was tuned
+    with —, with how many it trained and how many the cap refused up to there."""
+    every = sorted(run.evaluations().to_pylist(), key=lambda r: r["candidate_id"])
+    kept, trained = [], 0
+    for r in every:
+        if r["status"] != "infeasible":
+            if trained == budget:
+                break
+            trained += 1
+        kept.append(r)
+    rows = [dict(r, energy=json.loads(r["costs"])["energy_j"]) for r in kept
+            if r["status"] == "ok" and math.isfinite(r["objective.accuracy"])]
+    rows = [r for r in rows if r["energy"] <= cap]
+    infeasible = sum(r["status"] == "infeasible" for r in kept)
+    out = {"cap": cap, "evaluations": len(kept), "trained": trained, "infeasible": infeasible,
+           "ran": len(every), "seconds_per_evaluation": seconds_per_evaluation(run)}
+    if not rows:
+        return out
+    best = min(rows, key=lambda r: (-r["objective.accuracy"], r["energy"], r["candidate_id"]))
+    return {**out, "valid": best["objective.accuracy"], "test": best["test_accuracy"],
+            "energy": best["energy"], "topology": describe(Genome.from_json(best["genome"])),
+            "hyperparameters": json.loads(best["hyperparameters"])}
 
 
 def front_members(run: evolve.Run) -> list[dict[str, Any]]:
@@ -237,17 +296,21 @@ def hypervolume(points: list[tuple[float, float]], references: dict[str, float])
 
 
 # -- one task and rule ------------------------------------------------------------------------
-def search(args: argparse.Namespace, config: SearchConfig) -> evolve.Run:
+def search(args: argparse.Namespace, config: SearchConfig,
+           constraints: tuple[Constraint, ...] = ()) -> evolve.Run:
     """The run ``config`` describes; with ``--reuse``, the one already under ``--runs`` if its
-    recorded config is this one and it ran every generation (a run cut short is refused)."""
+    recorded config and constraints are these and it ran every generation (a run cut short
+    is refused)."""
     path = Path(config.out) / config.run_id
     if args.reuse and path.exists():
         run = evolve.load_run(path)
-        if run.config != config or run.completed_generations() < config.generations:
+        names = run.description.constraints if run.description else ()
+        if (run.config != config or tuple(names) != tuple(c.name for c in constraints)
+                or run.completed_generations() < config.generations):
             raise SystemExit(f"--reuse: {path} is not a finished run of these settings "
                              f"(move it away to run it again)")
         return run
-    return evolve.search(config, reporters=())
+    return evolve.search(config, reporters=(), constraints=constraints)
 
 
 def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
@@ -271,18 +334,27 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
+    capped = None
+    if best is not None:
+        cap = energy_cap(best["energy"])
+        config = capped_config(args, task, rule, tuple(best["widths"]))
+        capped = capped_pick(search(args, config, (cap,)),
+                             best["energy"], best["evaluations"])
+        capped["verdict"] = verdict(capped if "test" in capped else None, best)
     test_size = evolved_run.description.task.split_sizes["test"]
     return {"task": task, "rule": rule, "population": args.population,
             "generations": args.generations, "evaluations": spent, "test_size": test_size,
             "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
             "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
+            "capped": capped,
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
 
 
 # -- output -----------------------------------------------------------------------------------
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per rule: tasks won against the best fixed MLP, and wins/ties/losses over the grid."""
+    """Per rule: tasks won against the best fixed MLP (by the free search's front and by the
+    energy-capped search), and the front's wins/ties/losses over the grid."""
     by_rule: dict[str, dict[str, Any]] = {}
     for r in results:
         s = by_rule.setdefault(r["rule"], {"rule": r["rule"], "tasks_won": [], "tasks": [],
@@ -293,8 +365,15 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         for f in r["fixed"]:
             if "verdict" in f:
                 s[f["verdict"]] += 1
+        c = r.get("capped")
+        s.setdefault("capped_tasks_won", [])
+        if c and c["verdict"] == "win":
+            s["capped_tasks_won"].append(r["task"])
     rows = list(by_rule.values())
     return {"rules": rows,
+            "rules_capped_winning_all_tasks": [s["rule"] for s in rows
+                                               if len(s["capped_tasks_won"]) == len(s["tasks"])],
+            "rules_capped_winning_any_task": [s["rule"] for s in rows if s["capped_tasks_won"]],
             "rules_winning_all_tasks": [s["rule"] for s in rows
                                         if len(s["tasks_won"]) == len(s["tasks"])],
             "rules_winning_any_task": [s["rule"] for s in rows if s["tasks_won"]]}
@@ -318,10 +397,21 @@ def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
               f"{r['verdict_vs_best']:8}  {'/'.join(map(str, counts)):10}   "
               f"{r['hypervolume']['evolved_test']:.3g}/{r['hypervolume']['fixed_test']:.3g}"
               f"  {e['topology'] if e else '-'}")
+        c = r.get("capped")
+        if c:
+            print(f"{'':13} capped at the best MLP's energy: {c['trained']} trained, "
+                  f"{c['infeasible']} over the cap; test {c.get('test', float('nan')):.3f}, "
+                  f"energy ratio {c.get('energy', float('nan')) / b['energy']:.2f}, "
+                  f"{c['verdict']}  {c.get('topology', '-')}")
     print(f"rules whose evolved front beats the best fixed MLP on every task: "
           f"{len(totals['rules_winning_all_tasks'])} {totals['rules_winning_all_tasks']}; "
           f"on at least one: {len(totals['rules_winning_any_task'])} "
           f"{totals['rules_winning_any_task']}")
+    print(f"rules whose energy-capped search beats the best fixed MLP on every task: "
+          f"{len(totals['rules_capped_winning_all_tasks'])} "
+          f"{totals['rules_capped_winning_all_tasks']}; on at least one: "
+          f"{len(totals['rules_capped_winning_any_task'])} "
+          f"{totals['rules_capped_winning_any_task']}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -385,7 +475,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
     full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
-            "depths": [1, 2, 3], "widths": [16, 64], "tuning_population": 10}
+            "depths": [1, 2, 3], "widths": [16, 64, 128], "tuning_population": 10}
     quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,
              "depths": [1, 2], "widths": [8, 32], "tuning_population": 4}
     for key, value in (quick if args.quick else full).items():

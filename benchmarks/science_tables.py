@@ -8,6 +8,8 @@ runs the check). Tables:
 - ``headline``: one sentence, how many rules win;
 - ``verdicts``: per task and rule, the best fixed MLP against the evolved front's pick at
   matched energy (benchmarks/evolved_vs_fixed.py's JSON, one file per task);
+- ``capped``: per task and rule, the best fixed MLP against a search capped at its energy
+  (results that ran one);
 - ``grid``: every fixed MLP's verdict;
 - ``repeats``: cells run again with another seed (``evolved_vs_fixed_repeat_*.json``);
 - ``hypervolume``: evolved front against the fixed grid;
@@ -90,6 +92,58 @@ def headline(evf: dict[str, Any]) -> list[str]:
             f"({', '.join(some) or 'none'}), and is at least level on every task for "
             f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'}); each task and rule "
             f"counted at its largest search."]
+
+
+def capped_headline(evf: dict[str, Any]) -> list[str]:
+    """How many rules' energy-capped searches beat the best fixed MLP (each task and rule at
+    its largest search; cells without a capped search are left out and counted)."""
+    tasks: dict[str, dict[str, str]] = {}
+    cells = largest(evf["results"])
+    clear = []  # wins by more than two standard errors of the difference
+    for r in cells:
+        c = r.get("capped")
+        if c:
+            tasks.setdefault(r["rule"], {})[r["task"]] = c["verdict"]
+            b = r["best_fixed"]
+            if c["verdict"] == "win" and (c["test"] - b["test"]
+                                          > two_se(c["test"], b["test"], r["test_size"])):
+                clear.append(f"{r['task']} {r['rule']}")
+    if not tasks:
+        return ["No result ran an energy-capped search."]
+    every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
+    some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
+    no_loss = [rule for rule, v in tasks.items() if all(x != "loss" for x in v.values())]
+    left = sum(1 for r in cells if not r.get("capped"))
+    return [f"A search capped at the best fixed MLP's energy beats that MLP (test accuracy) on "
+            f"every task for **{len(every)}** of {len(tasks)} rules "
+            f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
+            f"({', '.join(some) or 'none'}), and is at least level on every task for "
+            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'}); wins by more than two "
+            f"standard errors: **{len(clear)}** ({', '.join(clear) or 'none'})"
+            + (f"; {left} task and rule cells ran no capped search." if left else ".")]
+
+
+def capped(evf: dict[str, Any]) -> list[str]:
+    """The best fixed MLP against the search capped at its energy, per task and rule."""
+    out = [row("task", "rule", "search (population × generations)",
+               "trained evaluations (capped search / the MLP)", "over the cap (untrained)",
+               "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
+               "capped pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE",
+               "verdict", "capped pick"),
+           row(*["---"] * 13)]
+    for r in evf["results"]:
+        c, b = r.get("capped"), r["best_fixed"]
+        if not c:
+            continue
+        found = "test" in c
+        diff = (f"{100 * (c['test'] - b['test']):+.1f} ± "
+                f"{100 * two_se(c['test'], b['test'], r['test_size']):.1f}" if found else "–")
+        out.append(row(r["task"], r["rule"], budget(r), f"{c['trained']} / {b['evaluations']}",
+                       c["infeasible"], mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
+                       pct(c["test"]) if found else "–",
+                       f"{c['energy'] * 1e9:.0f}" if found else "–", diff,
+                       f"**{c['verdict']}**", c.get("topology", "–")))
+    return out
 
 
 def two_se(a: float, b: float, n: int) -> float:
@@ -237,14 +291,17 @@ def sensitivity(stab: dict[str, Any]) -> list[str]:
 
 def limits(evf: dict[str, Any]) -> list[str]:
     names = list(dict.fromkeys(r["rule"] for r in evf["results"]))
-    out = [row("rule", *rules.LIMITS, "verdicts vs best fixed MLP"),
-           row(*["---"] * (len(rules.LIMITS) + 2))]
+    out = [row("rule", *rules.LIMITS, "verdicts vs best fixed MLP",
+               "capped search vs best fixed MLP"),
+           row(*["---"] * (len(rules.LIMITS) + 3))]
     for name in names:
         declared = rules.get_rule(name).rule_limits()
         marks = ["✓" if declared[k]["removed"] else "–" for k in rules.LIMITS]
-        won = ", ".join(f"{r['task']} {r['verdict_vs_best']}" for r in largest(evf["results"])
-                        if r["rule"] == name)
-        out.append(row(name, *marks, won))
+        cells = [r for r in largest(evf["results"]) if r["rule"] == name]
+        won = ", ".join(f"{r['task']} {r['verdict_vs_best']}" for r in cells)
+        capped_won = ", ".join(f"{r['task']} {r['capped']['verdict']}" for r in cells
+                               if r.get("capped"))
+        out.append(row(name, *marks, won, capped_won or "–"))
     return out
 
 
@@ -260,6 +317,7 @@ def order(result: dict[str, Any]) -> tuple[int, int, str, str, int]:
 def tables(evf: dict[str, Any], stab: dict[str, Any],
            again: list[dict[str, Any]]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
+            "capped_headline": capped_headline(evf), "capped": capped(evf),
             "repeats": repeats(evf, again),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
             "growth": growth(evf), "cost": cost(evf),

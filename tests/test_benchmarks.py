@@ -216,8 +216,17 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
         assert sum(g["evaluations"] for g in growth) == r["evaluations"]
         assert growth[0]["linear"] >= 1 and growth[0]["max_depth"] <= 1
         assert growth[-1]["front_best_valid"] == max(m["valid"] for m in r["front"])
+        # the search capped at the best MLP's energy: its pick is within the cap, its
+        # verdict compares test accuracies
+        c = r["capped"]
+        assert c["cap"] == best["energy"] and c["energy"] <= c["cap"]
+        assert c["trained"] + c["infeasible"] == c["evaluations"] >= 6
+        assert c["trained"] <= best["evaluations"]
+        assert c["verdict"] == ("win" if c["test"] > best["test"] else
+                                "tie" if c["test"] == best["test"] else "loss")
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "best fixed MLP" in result.stdout and "rules whose evolved front" in result.stdout
+    assert "rules whose energy-capped search" in result.stdout
     # every fixed MLP run froze its structure: one genome shape per run
     import evolve
     from search_spaces.genome import Genome
@@ -258,6 +267,39 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
         assert set(s["genes"]) == genes | {"hidden_neurons"} and "lr" in genes
         assert -1 <= s["genes"]["lr"]["tasks"]["digits"]["spearman"] <= 1
     assert stab.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_capped_search_never_trains_a_net_over_its_cap(tmp_path):
+    """The energy cap is checked before training: every net over it is recorded infeasible
+    and untrained, every trained one is within it, and the pick is the best-validation
+    trained one."""
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+    args = evf.parse_args(["--quick", "--runs", str(tmp_path), "--rules", "bp"])
+    free = evf.search(args, evf.evolved_config(args, "digits", "bp"))
+    energies = sorted({json.loads(c)["energy_j"]
+                       for c in free.evaluations().column("costs").to_pylist()})
+    cap = energies[len(energies) // 2]  # some of what the search grows is over it
+    run = evf.search(args, evf.capped_config(args, "digits", "bp", (64,)), (evf.energy_cap(cap),))
+    assert run.description.constraints == (f"energy_at_most_{cap!r}",)
+    assert run.objective_names() == ["accuracy"]
+    rows = run.evaluations().to_pylist()
+    over = [r for r in rows if json.loads(r["costs"])["energy_j"] > cap]
+    assert over and all(r["status"] == "infeasible" and r["epochs"] == 0 for r in over)
+    trained = [r for r in rows if r["status"] == "ok"]
+    assert trained and all(json.loads(r["costs"])["energy_j"] <= cap for r in trained)
+    pick = evf.capped_pick(run, cap, budget=len(rows))
+    assert pick["valid"] == max(r["valid_accuracy"] for r in trained)
+    assert (pick["trained"], pick["infeasible"]) == (len(rows) - len(over), len(over))
+    # a smaller budget reads only the first trained evaluations (in id order)
+    first = sorted(trained, key=lambda r: r["candidate_id"])[:3]
+    pick = evf.capped_pick(run, cap, budget=3)
+    assert pick["trained"] == 3 and pick["ran"] == len(rows)
+    assert pick["valid"] == max(r["valid_accuracy"] for r in first)
+    # --reuse refuses a run capped elsewhere
+    args.reuse = True
+    with pytest.raises(SystemExit, match="not a finished run of these settings"):
+        evf.search(args, evf.capped_config(args, "digits", "bp", (64,)),
+                   (evf.energy_cap(cap / 2),))
 
 
 def test_stability_thirds_and_shares_by_hand():
@@ -313,7 +355,22 @@ def test_science_tables_count_each_task_and_rule_at_its_largest_search():
     for order in ([small, large], [large, small]):
         assert tables.largest(order) == [large]
         assert "**1** (bp)" in tables.headline({"results": order})[0]
-    assert tables.limits({"results": [small, large]})[-1].endswith("| mnist1d win |")
+    assert tables.limits({"results": [small, large]})[-1].endswith("| mnist1d win | – |")
+    # the capped search is counted at the largest search too, and only where it ran
+    small["capped"] = {"verdict": "win"}
+    assert tables.capped_headline({"results": [small, large]}) == [
+        "No result ran an energy-capped search."]
+    large["capped"] = {"verdict": "loss", "test": 0.4}
+    large["best_fixed"], large["test_size"] = {"test": 0.5}, 1000
+    line = tables.capped_headline({"results": [small, large]})[0]
+    assert "every task for **0** of 1 rules" in line and "at least one task for **0**" in line
+    last = tables.limits({"results": [small, large]})[-1]
+    assert last.endswith("| mnist1d win | mnist1d loss |")
+    # a win counts as clear only beyond two standard errors (0.045 at 0.5 on 1000 examples)
+    for test, clear in ((0.54, "**0** (none)"), (0.55, "**1** (mnist1d bp)")):
+        large["capped"] = {"verdict": "win", "test": test}
+        assert f"two standard errors: {clear}" in tables.capped_headline(
+            {"results": [small, large]})[0]
     rows = tables.grid({"results": [small, large]})
     assert rows[0] == "| task | rule | search | 16 | 64 | 64-64 | wins / ties / losses |"
     assert rows[2].endswith("| 12 × 4 | 50.0 vs 50.0 loss | 50.0 vs 50.0 loss | – | 0 / 0 / 2 |")
