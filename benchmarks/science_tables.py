@@ -179,12 +179,15 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
     other tables use: how much of a verdict is the seed."""
     out = [row("task", "rule", "search", "seed", "evaluations (search / each MLP)",
                "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
-               "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict"),
-           row(*["---"] * 12)]
+               "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict",
+               "capped pick test %", "capped verdict"),
+           row(*["---"] * 14)]
     cells = {(r["task"], r["rule"], budget(r)) for r in again}
     for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
-            out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r)))
+            c = r.get("capped") or {}
+            out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r),
+                           pct(c.get("test")), f"**{c['verdict']}**" if c else "–"))
     return out
 
 

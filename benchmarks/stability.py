@@ -64,6 +64,8 @@ def load(roots: list[Path]) -> dict[str, list[dict[str, Any]]]:
         rule, task = run.config.rule.name, Path(run.config.task.name).stem
         strategy = run.config.strategy.name
         for r in run.evaluations().to_pylist():
+            if r["status"] == "infeasible":  # refused before training (a constraint): no
+                continue  # evidence about the rule either way
             genes = {k: float(v) for k, v in json.loads(r["hyperparameters"] or "{}").items()}
             genome = Genome.from_json(r["genome"])
             genes[HIDDEN] = float(sum(n.size for n in genome.nodes if n.role == "hidden"))

@@ -261,6 +261,11 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     assert set(studies) == {"bp", "dfa"}
     for s in studies.values():
         assert s["evaluations"] >= 10 + 4 * 12 and 0 <= s["diverged_all"] <= 1
+        # every trained evaluation of the rule's runs (the capped one's too), none that a
+        # constraint refused before training
+        statuses = [x for path in runs.glob(f"digits-{s['rule']}-*")
+                    for x in evolve.load_run(path).evaluations().column("status").to_pylist()]
+        assert s["evaluations"] == len(statuses) - statuses.count("infeasible")
         assert s["box_samples"] == 4 * 4  # generation 0 of each fixed MLP's tuning run
         # every gene of the rule (dfa's include weight_decay), and the genome's size
         genes = set(rules.get_rule(s["rule"]).hyperparameters().names())
@@ -295,6 +300,9 @@ def test_capped_search_never_trains_a_net_over_its_cap(tmp_path):
     pick = evf.capped_pick(run, cap, budget=3)
     assert pick["trained"] == 3 and pick["ran"] == len(rows)
     assert pick["valid"] == max(r["valid_accuracy"] for r in first)
+    # the stability study reads what was trained, not what the cap refused
+    stab = _load(ROOT / "benchmarks" / "stability.py")
+    assert len(stab.load([tmp_path])["bp"]) == free.evaluations().num_rows + len(rows) - len(over)
     # --reuse refuses a run capped elsewhere
     args.reuse = True
     with pytest.raises(SystemExit, match="not a finished run of these settings"):
@@ -390,12 +398,14 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
                 "verdict_vs_best": "win" if test > 0.6 else "loss"}
 
     evf = {"results": [result("bp", 0, 0.58), result("lra", 0, 0.5)]}
-    rows = tables.repeats(evf, [result("bp", 1, 0.62)])
+    again = result("bp", 1, 0.62)
+    again["capped"] = {"test": 0.59, "verdict": "loss"}
+    rows = tables.repeats(evf, [again])
     assert len(rows) == 4 and all("| bp |" in r for r in rows[2:])
     assert "| 0 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 58.0 | 500 | -2.0 ± 4.4 | **loss** |" \
-        in rows[2]
+        " – | – |" in rows[2]  # this run had no capped search
     assert rows[3].endswith("| 1 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 62.0 | 500 | "
-                            "+2.0 ± 4.4 | **win** |")
+                            "+2.0 ± 4.4 | **win** | 59.0 | **loss** |")
 
 
 def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
