@@ -43,8 +43,8 @@ front so far with its best validation accuracy; ``seconds_per_evaluation`` is th
 training time per evaluation, for the search and for each fixed MLP.
 
 It writes JSON (settings, every fixed MLP's and front member's numbers, the verdicts), a PNG
-(test accuracy against energy: the evolved front and the tuned fixed MLPs, one panel per task
-and rule), prints a table, and keeps the run records under ``--runs`` for
+(test accuracy against energy: the evolved front, the tuned fixed MLPs and the capped search's
+pick, one panel per task and rule), prints a table, and keeps the run records under ``--runs`` for
 benchmarks/stability.py; ``--reuse`` reads the finished runs there instead of running them
 again (to redraw the figure or recompute the JSON).
 
@@ -434,6 +434,10 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
                    color="C1", s=18, label="fixed MLP, tuned")
         for f in tuned:
             ax.annotate("-".join(map(str, f["widths"])), (f["energy"], f["test"]), fontsize=5)
+        capped = r.get("capped") or {}
+        if "test" in capped:
+            ax.scatter([capped["energy"]], [capped["test"]], marker="*", color="C2", s=60,
+                       label="capped search's pick", zorder=3)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{r['task']} · {r['rule']}", fontsize=9)

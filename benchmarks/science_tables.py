@@ -183,7 +183,9 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
                "capped pick test %", "capped verdict"),
            row(*["---"] * 14)]
     cells = {(r["task"], r["rule"], budget(r)) for r in again}
-    for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
+    # a cell's seeds together, in seed order (their evaluation counts differ a little)
+    for r in sorted([*evf["results"], *again],
+                    key=lambda r: (order(r)[:4], r["population"], r["generations"], r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
             c = r.get("capped") or {}
             out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r),

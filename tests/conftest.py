@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 # scikit-learn's array-API estimator check runs only when SciPy's array-API support is on,
 # which SciPy reads once, on import: set before anything imports it (array-api-strict, in
@@ -13,6 +14,14 @@ import pytest  # noqa: E402
 import torch
 
 from evolve.config import SearchConfig, override
+
+# Tests that interrupt a search send it SIGINT and expect exit 130. A shell that starts the
+# suite in the background (`pytest &` in a script) hands it SIGINT ignored, every child
+# inherits that across exec, and Python then installs no KeyboardInterrupt handler, so those
+# searches would run on. Restore the default here so children start with it whatever the
+# launch (a handler set in Python becomes SIG_DFL in an exec'd child).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Tiny networks train fastest single-threaded; on a busy 2-core machine, 2 intra-op threads
 # spin against each other. Results do not depend on this.
