@@ -357,26 +357,24 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     energy-capped search), and the front's wins/ties/losses over the grid."""
     by_rule: dict[str, dict[str, Any]] = {}
     for r in results:
-        s = by_rule.setdefault(r["rule"], {"rule": r["rule"], "tasks_won": [], "tasks": [],
+        s = by_rule.setdefault(r["rule"], {"rule": r["rule"], "tasks_won": [],
+                                           "capped_tasks_won": [], "tasks": [],
                                            "win": 0, "tie": 0, "loss": 0})
         s["tasks"].append(r["task"])
         if r["verdict_vs_best"] == "win":
             s["tasks_won"].append(r["task"])
+        if (r.get("capped") or {}).get("verdict") == "win":
+            s["capped_tasks_won"].append(r["task"])
         for f in r["fixed"]:
             if "verdict" in f:
                 s[f["verdict"]] += 1
-        c = r.get("capped")
-        s.setdefault("capped_tasks_won", [])
-        if c and c["verdict"] == "win":
-            s["capped_tasks_won"].append(r["task"])
     rows = list(by_rule.values())
-    return {"rules": rows,
-            "rules_capped_winning_all_tasks": [s["rule"] for s in rows
-                                               if len(s["capped_tasks_won"]) == len(s["tasks"])],
-            "rules_capped_winning_any_task": [s["rule"] for s in rows if s["capped_tasks_won"]],
-            "rules_winning_all_tasks": [s["rule"] for s in rows
-                                        if len(s["tasks_won"]) == len(s["tasks"])],
-            "rules_winning_any_task": [s["rule"] for s in rows if s["tasks_won"]]}
+    out: dict[str, Any] = {"rules": rows}
+    for side, won in (("", "tasks_won"), ("capped_", "capped_tasks_won")):
+        out[f"rules_{side}winning_all_tasks"] = [s["rule"] for s in rows
+                                                 if len(s[won]) == len(s["tasks"])]
+        out[f"rules_{side}winning_any_task"] = [s["rule"] for s in rows if s[won]]
+    return out
 
 
 def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:

@@ -82,16 +82,22 @@ def headline(evf: dict[str, Any]) -> list[str]:
     tasks: dict[str, dict[str, str]] = {}
     for r in largest(evf["results"]):
         tasks.setdefault(r["rule"], {})[r["task"]] = r["verdict_vs_best"]
+    names = sorted({t for v in tasks.values() for t in v})
+    return [f"Of {len(tasks)} rules on {' and '.join(names)}, the evolved front beats the best "
+            f"fixed MLP at matched energy (test accuracy) {tally(tasks)}; each task and rule "
+            f"counted at its largest search."]
+
+
+def tally(tasks: dict[str, dict[str, str]]) -> str:
+    """``rule -> task -> verdict`` as the headlines' counts: rules that win every task, at
+    least one, and that lose none."""
+    def named(rules_: list[str]) -> str:
+        return f"**{len(rules_)}** ({', '.join(rules_) or 'none'})"
     every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
     some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
     no_loss = [rule for rule, v in tasks.items() if all(x != "loss" for x in v.values())]
-    names = sorted({t for v in tasks.values() for t in v})
-    return [f"Of {len(tasks)} rules on {' and '.join(names)}, the evolved front beats the best "
-            f"fixed MLP at matched energy (test accuracy) on every task for **{len(every)}** "
-            f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
-            f"({', '.join(some) or 'none'}), and is at least level on every task for "
-            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'}); each task and rule "
-            f"counted at its largest search."]
+    return (f"on every task for {named(every)}, on at least one task for {named(some)}, and "
+            f"is at least level on every task for {named(no_loss)}")
 
 
 def capped_headline(evf: dict[str, Any]) -> list[str]:
@@ -110,16 +116,10 @@ def capped_headline(evf: dict[str, Any]) -> list[str]:
                 clear.append(f"{r['task']} {r['rule']}")
     if not tasks:
         return ["No result ran an energy-capped search."]
-    every = [rule for rule, v in tasks.items() if all(x == "win" for x in v.values())]
-    some = [rule for rule, v in tasks.items() if any(x == "win" for x in v.values())]
-    no_loss = [rule for rule, v in tasks.items() if all(x != "loss" for x in v.values())]
     left = sum(1 for r in cells if not r.get("capped"))
-    return [f"A search capped at the best fixed MLP's energy beats that MLP (test accuracy) on "
-            f"every task for **{len(every)}** of {len(tasks)} rules "
-            f"({', '.join(every) or 'none'}), on at least one task for **{len(some)}** "
-            f"({', '.join(some) or 'none'}), and is at least level on every task for "
-            f"**{len(no_loss)}** ({', '.join(no_loss) or 'none'}); wins by more than two "
-            f"standard errors: **{len(clear)}** ({', '.join(clear) or 'none'})"
+    return [f"Of {len(tasks)} rules, a search capped at the best fixed MLP's energy beats that "
+            f"MLP (test accuracy) {tally(tasks)}; wins by more than two standard errors: "
+            f"**{len(clear)}** ({', '.join(clear) or 'none'})"
             + (f"; {left} task and rule cells ran no capped search." if left else ".")]
 
 
@@ -136,8 +136,7 @@ def capped(evf: dict[str, Any]) -> list[str]:
         if not c:
             continue
         found = "test" in c
-        diff = (f"{100 * (c['test'] - b['test']):+.1f} ± "
-                f"{100 * two_se(c['test'], b['test'], r['test_size']):.1f}" if found else "–")
+        diff = difference(c["test"], b["test"], r["test_size"]) if found else "–"
         out.append(row(r["task"], r["rule"], budget(r), f"{c['trained']} / {b['evaluations']}",
                        c["infeasible"], mlp(b), pct(b["test"]), f"{b['energy'] * 1e9:.0f}",
                        pct(c["test"]) if found else "–",
@@ -150,6 +149,11 @@ def two_se(a: float, b: float, n: int) -> float:
     """Two standard errors of the difference of two accuracies measured on ``n`` test
     examples each (as independent proportions; the shared test set makes it conservative)."""
     return 2 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+
+
+def difference(a: float, b: float, n: int) -> str:
+    """``a - b`` in points with two standard errors, as a table cell."""
+    return f"{100 * (a - b):+.1f} ± {100 * two_se(a, b, n):.1f}"
 
 
 def verdicts(evf: dict[str, Any]) -> list[str]:
@@ -167,8 +171,7 @@ def verdict_cells(r: dict[str, Any]) -> list[str]:
     """One result's evaluations, best fixed MLP, front pick and verdict, as table cells."""
     b = r["best_fixed"]
     e = b["evolved"]
-    diff = (f"{100 * (e['test'] - b['test']):+.1f} ± "
-            f"{100 * two_se(e['test'], b['test'], r['test_size']):.1f}" if e else "–")
+    diff = difference(e["test"], b["test"], r["test_size"]) if e else "–"
     return [f"{r['evaluations']} / {b['evaluations']}", mlp(b), pct(b["test"]),
             f"{b['energy'] * 1e9:.0f}", pct(e["test"]) if e else "–",
             f"{e['energy'] * 1e9:.0f}" if e else "–", diff, f"**{r['verdict_vs_best']}**"]

@@ -371,7 +371,8 @@ def test_science_tables_count_each_task_and_rule_at_its_largest_search():
     large["capped"] = {"verdict": "loss", "test": 0.4}
     large["best_fixed"], large["test_size"] = {"test": 0.5}, 1000
     line = tables.capped_headline({"results": [small, large]})[0]
-    assert "every task for **0** of 1 rules" in line and "at least one task for **0**" in line
+    assert line.startswith("Of 1 rules, a search capped")
+    assert "every task for **0** (none)" in line and "at least one task for **0**" in line
     last = tables.limits({"results": [small, large]})[-1]
     assert last.endswith("| mnist1d win | mnist1d loss |")
     # a win counts as clear only beyond two standard errors (0.045 at 0.5 on 1000 examples)
