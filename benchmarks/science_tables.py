@@ -186,9 +186,7 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
                "capped pick test %", "capped verdict"),
            row(*["---"] * 14)]
     cells = {(r["task"], r["rule"], budget(r)) for r in again}
-    # a cell's seeds together, in seed order (their evaluation counts differ a little)
-    for r in sorted([*evf["results"], *again],
-                    key=lambda r: (order(r)[:4], r["population"], r["generations"], r["seed"])):
+    for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
             c = r.get("capped") or {}
             out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r),
@@ -313,13 +311,15 @@ def limits(evf: dict[str, Any]) -> list[str]:
     return out
 
 
-def order(result: dict[str, Any]) -> tuple[int, int, str, str, int]:
+def order(result: dict[str, Any]) -> tuple[int, int, str, str, int, int]:
     """Tasks, then rules, in the benchmark's order (unknown ones last, by name), then the
-    smaller search first."""
+    smaller search first — by its budget (population × generations), not by the
+    evaluations it ran, which differ a little from seed to seed."""
     def at(names: list[str], name: str) -> int:
         return names.index(name) if name in names else len(names)
     return (at(evf_script.TASKS, result["task"]), at(evf_script.RULES, result["rule"]),
-            result["task"], result["rule"], result["evaluations"])
+            result["task"], result["rule"], result["population"] * result["generations"],
+            result["population"])
 
 
 def tables(evf: dict[str, Any], stab: dict[str, Any],
