@@ -305,10 +305,9 @@ class NeatPsoStrategy(NeatStrategy):
                 key = key_of(genome_json, hyper)
             self._record(state, draft.id, key)
             hypers.append(hyper)
-        children = Particles(np.array([d.id for d in drafts], dtype=np.int64), xs, vs,
-                             particles.has_best[source], particles.best_x[source],
-                             particles.best_values[source],
-                             particles.best_violation[source], particles.best_ok[source])
+        # each child at its new position, with its parent's lineage best
+        ids = np.array([d.id for d in drafts], dtype=np.int64)
+        children = dataclasses.replace(particles.take(source), ids=ids, x=xs, v=vs)
         state["particles"] = Particles.concat([particles, children])
         return hypers
 
