@@ -31,6 +31,11 @@ evaluation among its first trained evaluations up to the MLP's tuning evaluation
 same population and generations it may run a few more; those are not read); its verdict
 against the best MLP compares test accuracies as above.
 
+The grid is also read as if it **shared the search's budget** — each of its ``k`` MLPs at
+its first ⌈N / k⌉ tuning evaluations (N: the search's), so the grid's total equals the
+search's, the usual footing of architecture-search comparisons — and its best-validation MLP
+there is compared with the front's pick at its energy in the same way (``shared_budget``).
+
 Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore, as DEAP)
 of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
 with validation accuracy (what the search optimised) and once with test accuracy.
@@ -186,10 +191,14 @@ def seconds_per_evaluation(run: evolve.Run) -> float:
     return sum(seconds) / len(seconds) if seconds else math.nan
 
 
-def fixed_pick(run: evolve.Run) -> dict[str, Any]:
-    """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id)."""
+def fixed_pick(run: evolve.Run, budget: int | None = None) -> dict[str, Any]:
+    """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id), among
+    its first ``budget`` evaluations in id order (all of them by default)."""
     rows = ok_rows(run)
     n = run.evaluations().num_rows
+    if budget is not None:
+        first = sorted(run.evaluations().column("candidate_id").to_pylist())[:budget]
+        rows, n = [r for r in rows if r["candidate_id"] in set(first)], len(first)
     if not rows:
         return {"evaluations": n, "ok": 0, "seconds_per_evaluation": seconds_per_evaluation(run)}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
@@ -295,6 +304,18 @@ def hypervolume(points: list[tuple[float, float]], references: dict[str, float])
     return archive.hypervolume()
 
 
+def best_of(tuned: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The grid's best MLP: the best-validation pick (ties: lower energy)."""
+    tuned = [f for f in tuned if f["ok"]]
+    return min(tuned, key=lambda f: (-f["valid"], f["energy"])) if tuned else None
+
+
+def against_front(fixed: dict[str, Any], front: list[dict[str, Any]]) -> None:
+    """Give a tuned MLP's pick the front's pick at its energy and the verdict between them."""
+    fixed["evolved"] = matched(front, fixed["energy"])
+    fixed["verdict"] = verdict(fixed["evolved"], fixed)
+
+
 # -- one task and rule ------------------------------------------------------------------------
 def search(args: argparse.Namespace, config: SearchConfig,
            constraints: tuple[Constraint, ...] = ()) -> evolve.Run:
@@ -319,18 +340,20 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     spent = evolved_run.evaluations().num_rows
     front = front_members(evolved_run)
     references = evolved_run.references()
-    fixed = []
-    for depth in args.depths:
-        for width in args.widths:
-            widths = (width,) * depth
-            run = search(args, fixed_config(args, task, rule, widths, spent))
-            fixed.append({"widths": list(widths), **fixed_pick(run)})
+    grid = {(width,) * depth: search(args, fixed_config(args, task, rule, (width,) * depth,
+                                                        spent))
+            for depth in args.depths for width in args.widths}
+    fixed = [{"widths": list(widths), **fixed_pick(run)} for widths, run in grid.items()]
     tuned = [f for f in fixed if f["ok"]]
     for f in tuned:
-        pick = matched(front, f["energy"])
-        f["evolved"] = pick
-        f["verdict"] = verdict(pick, f)
-    best = min(tuned, key=lambda f: (-f["valid"], f["energy"])) if tuned else None
+        against_front(f, front)
+    best = best_of(tuned)
+    # the grid read as if it shared the search's budget: each MLP at its first share of it
+    share = math.ceil(spent / len(grid))
+    shared = best_of([{"widths": list(widths), **fixed_pick(run, share)}
+                      for widths, run in grid.items()])
+    if shared is not None:
+        against_front(shared, front)
     hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
@@ -347,30 +370,35 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
             "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
             "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
-            "capped": capped,
+            "capped": capped, "shared_budget": {"each": share, "best_fixed": shared},
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
 
 
 # -- output -----------------------------------------------------------------------------------
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per rule: tasks won against the best fixed MLP (by the free search's front and by the
-    energy-capped search), and the front's wins/ties/losses over the grid."""
+    """Per rule: tasks won against the best fixed MLP (by the free search's front, by the
+    energy-capped search, and by the front against the grid that shared the search's
+    budget), and the front's wins/ties/losses over the grid."""
     by_rule: dict[str, dict[str, Any]] = {}
     for r in results:
         s = by_rule.setdefault(r["rule"], {"rule": r["rule"], "tasks_won": [],
-                                           "capped_tasks_won": [], "tasks": [],
+                                           "capped_tasks_won": [], "shared_tasks_won": [],
+                                           "tasks": [],
                                            "win": 0, "tie": 0, "loss": 0})
         s["tasks"].append(r["task"])
         if r["verdict_vs_best"] == "win":
             s["tasks_won"].append(r["task"])
         if (r.get("capped") or {}).get("verdict") == "win":
             s["capped_tasks_won"].append(r["task"])
+        if ((r.get("shared_budget") or {}).get("best_fixed") or {}).get("verdict") == "win":
+            s["shared_tasks_won"].append(r["task"])
         for f in r["fixed"]:
             if "verdict" in f:
                 s[f["verdict"]] += 1
     rows = list(by_rule.values())
     out: dict[str, Any] = {"rules": rows}
-    for side, won in (("", "tasks_won"), ("capped_", "capped_tasks_won")):
+    for side, won in (("", "tasks_won"), ("capped_", "capped_tasks_won"),
+                      ("shared_", "shared_tasks_won")):
         out[f"rules_{side}winning_all_tasks"] = [s["rule"] for s in rows
                                                  if len(s[won]) == len(s["tasks"])]
         out[f"rules_{side}winning_any_task"] = [s["rule"] for s in rows if s[won]]
@@ -401,6 +429,13 @@ def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
                   f"{c['infeasible']} over the cap; test {c.get('test', float('nan')):.3f}, "
                   f"energy ratio {c.get('energy', float('nan')) / b['energy']:.2f}, "
                   f"{c['verdict']}  {c.get('topology', '-')}")
+        shared = r["shared_budget"]["best_fixed"]
+        if shared:
+            e = shared["evolved"]
+            print(f"{'':13} grid sharing the search's budget ({r['shared_budget']['each']} "
+                  f"each): best {'-'.join(map(str, shared['widths']))} "
+                  f"{shared['activation']} test {shared['test']:.3f}; front pick "
+                  f"{(e['test'] if e else float('nan')):.3f}, {shared['verdict']}")
     print(f"rules whose evolved front beats the best fixed MLP on every task: "
           f"{len(totals['rules_winning_all_tasks'])} {totals['rules_winning_all_tasks']}; "
           f"on at least one: {len(totals['rules_winning_any_task'])} "
@@ -410,6 +445,11 @@ def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
           f"{totals['rules_capped_winning_all_tasks']}; on at least one: "
           f"{len(totals['rules_capped_winning_any_task'])} "
           f"{totals['rules_capped_winning_any_task']}")
+    print(f"rules whose evolved front beats the best MLP of a grid sharing its budget on every "
+          f"task: {len(totals['rules_shared_winning_all_tasks'])} "
+          f"{totals['rules_shared_winning_all_tasks']}; on at least one: "
+          f"{len(totals['rules_shared_winning_any_task'])} "
+          f"{totals['rules_shared_winning_any_task']}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

@@ -145,6 +145,31 @@ def capped(evf: dict[str, Any]) -> list[str]:
     return out
 
 
+def shared_headline(evf: dict[str, Any]) -> list[str]:
+    """How many rules' evolved fronts beat the best MLP of the grid read at the search's own
+    total budget (each task and rule at its largest search)."""
+    tasks: dict[str, dict[str, str]] = {}
+    for r in largest(evf["results"]):
+        best = r["shared_budget"]["best_fixed"]
+        tasks.setdefault(r["rule"], {})[r["task"]] = best["verdict"] if best else "no fixed"
+    return [f"Of {len(tasks)} rules, the evolved front beats the best MLP of a grid that "
+            f"shared the search's budget (matched energy, test accuracy) {tally(tasks)}."]
+
+
+def shared(evf: dict[str, Any]) -> list[str]:
+    """The front against the best MLP of the grid read at the search's own total budget."""
+    out = [row("task", "rule", "search (population × generations)",
+               "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
+               "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
+               "difference (pts) ± 2 SE", "verdict"),
+           row(*["---"] * 11)]
+    for r in evf["results"]:
+        best = r["shared_budget"]["best_fixed"]
+        out.append(row(r["task"], r["rule"], budget(r),
+                       *verdict_cells(r, best, best["verdict"])))
+    return out
+
+
 def two_se(a: float, b: float, n: int) -> float:
     """Two standard errors of the difference of two accuracies measured on ``n`` test
     examples each (as independent proportions; the shared test set makes it conservative)."""
@@ -163,18 +188,19 @@ def verdicts(evf: dict[str, Any]) -> list[str]:
                "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 11)]
     for r in evf["results"]:
-        out.append(row(r["task"], r["rule"], budget(r), *verdict_cells(r)))
+        out.append(row(r["task"], r["rule"], budget(r),
+                       *verdict_cells(r, r["best_fixed"], r["verdict_vs_best"])))
     return out
 
 
-def verdict_cells(r: dict[str, Any]) -> list[str]:
-    """One result's evaluations, best fixed MLP, front pick and verdict, as table cells."""
-    b = r["best_fixed"]
+def verdict_cells(r: dict[str, Any], b: dict[str, Any], verdict: str) -> list[str]:
+    """One result's evaluations, a fixed MLP ``b``, the front's pick at its energy and the
+    verdict between them, as table cells."""
     e = b["evolved"]
     diff = difference(e["test"], b["test"], r["test_size"]) if e else "–"
     return [f"{r['evaluations']} / {b['evaluations']}", mlp(b), pct(b["test"]),
             f"{b['energy'] * 1e9:.0f}", pct(e["test"]) if e else "–",
-            f"{e['energy'] * 1e9:.0f}" if e else "–", diff, f"**{r['verdict_vs_best']}**"]
+            f"{e['energy'] * 1e9:.0f}" if e else "–", diff, f"**{verdict}**"]
 
 
 def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
@@ -183,14 +209,17 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
     out = [row("task", "rule", "search", "seed", "evaluations (search / each MLP)",
                "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
                "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict",
-               "capped pick test %", "capped verdict"),
-           row(*["---"] * 14)]
+               "capped pick test %", "capped verdict", "verdict vs the grid sharing the budget"),
+           row(*["---"] * 15)]
     cells = {(r["task"], r["rule"], budget(r)) for r in again}
     for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
             c = r.get("capped") or {}
-            out.append(row(r["task"], r["rule"], budget(r), r["seed"], *verdict_cells(r),
-                           pct(c.get("test")), f"**{c['verdict']}**" if c else "–"))
+            shared_best = r["shared_budget"]["best_fixed"]
+            out.append(row(r["task"], r["rule"], budget(r), r["seed"],
+                           *verdict_cells(r, r["best_fixed"], r["verdict_vs_best"]),
+                           pct(c.get("test")), f"**{c['verdict']}**" if c else "–",
+                           f"**{shared_best['verdict']}**"))
     return out
 
 
@@ -326,6 +355,7 @@ def tables(evf: dict[str, Any], stab: dict[str, Any],
            again: list[dict[str, Any]]) -> dict[str, str]:
     made = {"headline": headline(evf), "verdicts": verdicts(evf), "grid": grid(evf),
             "capped_headline": capped_headline(evf), "capped": capped(evf),
+            "shared_headline": shared_headline(evf), "shared": shared(evf),
             "repeats": repeats(evf, again),
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
             "growth": growth(evf), "cost": cost(evf),

@@ -227,6 +227,7 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "best fixed MLP" in result.stdout and "rules whose evolved front" in result.stdout
     assert "rules whose energy-capped search" in result.stdout
+    assert "rules whose evolved front beats the best MLP of a grid sharing" in result.stdout
     # every fixed MLP run froze its structure: one genome shape per run
     import evolve
     from search_spaces.genome import Genome
@@ -234,6 +235,25 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
         sizes = {tuple(n.size for n in Genome.from_json(g).nodes if n.role == "hidden")
                  for g in evolve.load_run(path).evaluations().column("genome").to_pylist()}
         assert sizes == {tuple(int(w) for w in path.name.split("-")[-1].split("x"))}
+    # the grid sharing the search's budget: each MLP read at its first ⌈N / 4⌉ evaluations,
+    # recomputed here from the records
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+    for r in data["results"]:
+        each = -(-r["evaluations"] // 4)
+        assert r["shared_budget"]["each"] == each
+        picks = []
+        for path in runs.glob(f"digits-{r['rule']}-fixed-*"):
+            rows = sorted(evolve.load_run(path).evaluations().to_pylist(),
+                          key=lambda x: x["candidate_id"])[:each]
+            picks += [(x["objective.accuracy"], -x["objective.energy"], x["test_accuracy"])
+                      for x in rows if x["status"] == "ok"]
+        shared = r["shared_budget"]["best_fixed"]
+        valid, energy, test = max(picks)
+        assert (shared["valid"], shared["energy"], shared["test"]) == (valid, -energy, test)
+        assert shared["evaluations"] == each and shared["valid"] <= r["best_fixed"]["valid"]
+        e = evf.matched(r["front"], shared["energy"])
+        assert shared["evolved"] == e and shared["verdict"] == (
+            "loss" if e is None or e["test"] < test else "win" if e["test"] > test else "tie")
 
     # --reuse reads the same runs back to the same comparison, and refuses other settings
     again = tmp_path / "again.json"
@@ -396,7 +416,8 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
                 "energy": 1e-6, "evolved": {"test": test, "energy": 5e-7}}
         return {"task": "mnist1d", "rule": rule, "population": 20, "generations": 10,
                 "evaluations": 160, "seed": seed, "test_size": 1000, "best_fixed": best,
-                "verdict_vs_best": "win" if test > 0.6 else "loss"}
+                "verdict_vs_best": "win" if test > 0.6 else "loss",
+                "shared_budget": {"each": 18, "best_fixed": {**best, "verdict": "tie"}}}
 
     evf = {"results": [result("bp", 0, 0.58), result("lra", 0, 0.5)]}
     again = result("bp", 1, 0.62)
@@ -405,9 +426,19 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
     rows = tables.repeats(evf, [again])
     assert len(rows) == 4 and all("| bp |" in r for r in rows[2:])
     assert "| 0 | 160 / 170 | 64-64 relu | 60.0 | 1000 | 58.0 | 500 | -2.0 ± 4.4 | **loss** |" \
-        " – | – |" in rows[2]  # this run had no capped search
+        " – | – | **tie** |" in rows[2]  # this run had no capped search
     assert rows[3].endswith("| 1 | 150 / 170 | 64-64 relu | 60.0 | 1000 | 62.0 | 500 | "
-                            "+2.0 ± 4.4 | **win** | 59.0 | **loss** |")
+                            "+2.0 ± 4.4 | **win** | 59.0 | **loss** | **tie** |")
+    # the grid read at the search's own budget: its own best MLP, verdict and headline
+    again["shared_budget"]["best_fixed"] = {**again["best_fixed"], "evaluations": 17,
+                                            "widths": [128], "verdict": "win"}
+    shared = tables.shared({"results": [again]})
+    assert shared[2].endswith("| 20 × 10 | 150 / 17 | 128 relu | 60.0 | 1000 | 62.0 | 500 | "
+                              "+2.0 ± 4.4 | **win** |")
+    line = tables.shared_headline({"results": [evf["results"][0], again]})[0]
+    assert "every task for **0** (none)" in line  # bp counted at seed 0, the larger search
+    line = tables.shared_headline({"results": [again, evf["results"][1]]})[0]
+    assert "every task for **1** (bp)" in line and "level on every task for **2** (bp, lra)" in line
 
 
 def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
