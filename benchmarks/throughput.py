@@ -11,9 +11,11 @@ and pc, with the same budget:
   yardstick a user would write by hand (pc has no plain counterpart).
 
 Chunks are planned as the search plans them: by shape, each member's work weighted by the
-rule's step cost (pc relaxes a chunk for its largest ``steps``), in the fewest chunks whose
-weighted padding stays within the bound. pc is also trained in the shape-only plan (step
-costs ignored), to show what weighing them changes.
+rule's step cost, in the fewest chunks whose weighted padding stays within the bound, each
+chunk laid out costliest first (pc then relaxes each member for its own ``steps`` only, on a
+shrinking prefix of the chunk). pc is also trained in the shape-only plan (step costs
+ignored, members in shape order: every member of a chunk relaxes for the chunk's largest
+``steps``), to show what the cost-aware plan earns.
 
 Also: each chunk's padded work over its members' own work (multiply-adds through the level
 blocks, times the step cost), the share of this machine's measured matmul peak that
@@ -26,7 +28,9 @@ machine); ratios are of times taken in the same run. Every timing is run ``--rep
 times (default 3) interleaved with what it is compared to, and its fastest run counts.
 
 Last, pc's training time over bp's on one mnist1d 40-100-100-10 relu net (the same
-epochs, no early stopping).
+epochs, no early stopping), and pc on eight such nets whose members relax for 5-40 steps,
+laid out by steps (members done with theirs leave the relaxation) against another order
+(every member relaxes for the largest steps).
 
 ``--patience N`` trains the generation with early stopping (the search's default is 5)
 instead of full epochs: stopped members leave their chunk's stack, so chunked vs alone shows
@@ -218,12 +222,7 @@ def identical_nets(task, budget: rules.Budget, count: int = 32) -> dict:
 def pc_vs_bp_mnist1d(budget: rules.Budget) -> dict:
     """CPU seconds of one 40-100-100-10 relu net trained by bp and by pc on mnist1d."""
     task = load_task("mnist1d", seed=0)
-    ids = (0, 2, 3, 1)
-    sizes = (40, 100, 100, 10)
-    nodes = (NodeGene(0, "input", 40), NodeGene(1, "output", 10),
-             NodeGene(2, "hidden", 100), NodeGene(3, "hidden", 100))
-    genome = Genome(nodes, tuple(ConnectionGene(i, ids[i], ids[i + 1]) for i in range(3)))
-    assert tuple(compile_genome(genome).level_sizes) == sizes
+    genome = mnist1d_net()
     full = rules.Budget(epochs=budget.epochs, batch_size=budget.batch_size, patience=10**6)
     names = ("bp", "pc")
     seconds = dict(zip(names, (t[1] for t in best_of(*(
@@ -231,6 +230,36 @@ def pc_vs_bp_mnist1d(budget: rules.Budget) -> dict:
         for name in names))), strict=True))
     return {"bp_cpu_s": seconds["bp"], "pc_cpu_s": seconds["pc"],
             "pc_over_bp": seconds["pc"] / seconds["bp"]}
+
+
+def mnist1d_net() -> Genome:
+    """The MNIST-1D reference-sized 40-100-100-10 relu MLP."""
+    ids = (0, 2, 3, 1)
+    nodes = (NodeGene(0, "input", 40), NodeGene(1, "output", 10),
+             NodeGene(2, "hidden", 100), NodeGene(3, "hidden", 100))
+    genome = Genome(nodes, tuple(ConnectionGene(i, ids[i], ids[i + 1]) for i in range(3)))
+    assert tuple(compile_genome(genome).level_sizes) == (40, 100, 100, 10)
+    return genome
+
+
+def pc_steps_spread(budget: rules.Budget, steps: tuple[int, ...] = (40, 35, 30, 25, 20, 15, 10, 5)
+                    ) -> dict:
+    """CPU seconds of one padded population of mnist1d 40-100-100-10 nets whose members relax
+    for different ``steps``, laid out by steps, largest first (as the search's chunks are:
+    members done with their own steps leave the relaxation) and in another order (every
+    member runs the largest steps, zero-sized past its own); the same numbers either way."""
+    task = load_task("mnist1d", seed=0)
+    genome = mnist1d_net()
+    full = rules.Budget(epochs=1, batch_size=budget.batch_size, patience=10**6)
+    pc = rules.get_rule("pc")
+    orders = {"by_steps": sorted(steps, reverse=True), "other": [*steps[1::2], *steps[::2]]}
+    seconds = dict(zip(orders, (t[1] for t in best_of(*(
+        lambda o=order: pc.fit(stack([compile_genome(genome)] * len(o)), task,
+                               [{"steps": t} for t in o], full, list(range(len(o))))
+        for order in orders.values()))), strict=True))
+    return {"steps": list(steps), "by_steps_cpu_s": seconds["by_steps"],
+            "other_order_cpu_s": seconds["other"],
+            "speedup": seconds["other"] / seconds["by_steps"]}
 
 
 def main() -> None:
@@ -269,6 +298,9 @@ def main() -> None:
             return [padding_ratio([Shape.of(c.genome) for c in ch],
                                   [rule_.step_cost(c.hyperparameters) for c in ch])
                     for ch in chunks_]
+
+        def shape_ratios(chunks_: list[list[Candidate]]) -> list[float]:
+            return [padding_ratio([Shape.of(c.genome) for c in ch]) for ch in chunks_]
         extra = {"pc": lambda: [fit("pc", c, task, budget) for c in shape_plan],
                  "bp": lambda: [plain_bp(c, task, budget) for c in cands]}[rule_name]
         chunked, alone, other = best_of(
@@ -282,7 +314,7 @@ def main() -> None:
         if rule_name == "pc":
             shaped = other
             row.update(shape_plan_chunk_sizes=[len(c) for c in shape_plan],
-                       shape_plan_padding_ratios=ratios(shape_plan),
+                       shape_plan_padding_ratios=shape_ratios(shape_plan),
                        shape_plan_s=shaped[0], shape_plan_cpu_s=shaped[1],
                        shape_plan_vs_alone_cpu=alone[1] / shaped[1])
         if rule_name == "bp":
@@ -300,6 +332,7 @@ def main() -> None:
     result["identical_64_128_10"] = identical_nets(task, rules.Budget(
         epochs=budget.epochs, batch_size=budget.batch_size, patience=10**6))
     result["mnist1d_pc_vs_bp"] = pc_vs_bp_mnist1d(budget)
+    result["pc_steps_spread"] = pc_steps_spread(budget)
     if args.parts:
         result["identical_step_parts_us"] = step_parts(task, budget.batch_size)
 
@@ -318,8 +351,9 @@ def main() -> None:
         print(f"{name:<5} {r['chunked_cpu_s']:>10.2f} {r['alone_cpu_s']:>9.2f} {plain:>9} "
               f"{r['chunked_vs_alone_cpu']:>8.2f}x ({r['chunked_vs_alone']:.2f}x) {vs_plain}")
     pc = result["rules"]["pc"]
-    print(f"pc in the shape-only plan {pc['shape_plan_chunk_sizes']} (step-weighted "
-          f"padded/own work max {max(pc['shape_plan_padding_ratios']):.2f}): "
+    print(f"pc in the shape-only plan {pc['shape_plan_chunk_sizes']} (every member relaxing "
+          f"for its chunk's largest steps; shape padded/own work max "
+          f"{max(pc['shape_plan_padding_ratios']):.2f}): "
           f"{pc['shape_plan_cpu_s']:.2f} s, {pc['shape_plan_vs_alone_cpu']:.2f}x vs alone")
     bp = result["rules"]["bp"]
     print(f"bp chunked: {bp['gflops']:.1f} GFLOP/s of a {result['peak_gflops']:.0f} GFLOP/s "
@@ -331,6 +365,10 @@ def main() -> None:
     mn = result["mnist1d_pc_vs_bp"]
     print(f"mnist1d 40-100-100-10: pc {mn['pc_cpu_s']:.2f} s, bp {mn['bp_cpu_s']:.2f} s, "
           f"pc/bp {mn['pc_over_bp']:.2f}x")
+    spread = result["pc_steps_spread"]
+    print(f"pc, 8 mnist1d 40-100-100-10 nets with steps {spread['steps']}, one epoch: laid out "
+          f"by steps {spread['by_steps_cpu_s']:.2f} s, in another order "
+          f"{spread['other_order_cpu_s']:.2f} s ({spread['speedup']:.2f}x)")
     if args.parts:
         print("one step of the 32 nets, microseconds: " + ", ".join(
             f"{k} {v:.0f}" for k, v in result["identical_step_parts_us"].items()))

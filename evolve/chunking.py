@@ -10,14 +10,13 @@ so similar shapes (NEAT species are similar by construction) share chunks, and t
 cut into the fewest chunks that fit (:func:`plan`): a step's per-operation overhead does not
 grow with the chunk, so fewer chunks at bounded padding train faster.
 
-A rule whose step cost differs by member pads in time as well as in shape: pc relaxes
-every member of a chunk for the chunk's largest ``steps``, so a member with ``T = 2`` in a
-chunk with ``T = 37`` pays 19 times its own relaxation. Given ``step_cost`` (the rule's
-:meth:`~rules.LearningRule.step_cost`), the planner weighs each member's work by it and
-bounds the padding of that weighted work, so chunks also group similar step costs. The
-search plans so (:func:`rule_step_cost`); with the fewest-chunk cut the step-weighted plan
-trains pc as fast as the shape-only one on the default generation while keeping its
-step-weighted padding within the bound (benchmarks/throughput.py prints both).
+A rule whose step cost differs by member — pc relaxes each member for its own ``steps`` —
+lays a chunk out by that cost, largest first, and runs each inference step on the members
+still relaxing, a prefix of the chunk (rules/pc.py), so a member pays its own steps at the
+chunk's padded shape, not the chunk's largest. Given ``step_cost`` (the rule's
+:meth:`~rules.LearningRule.step_cost`), the planner weighs each member's work by it (a
+member of many steps pays its shape's padding many times) and orders each chunk's members
+by it, largest first; the search plans so (:func:`rule_step_cost`).
 
 A member's result never depends on its chunk (each member's parameters, batches and
 updates are its own), so the plan changes speed only.
@@ -75,10 +74,9 @@ def padded_sizes(shapes: Sequence[Shape]) -> tuple[int, ...]:
 
 
 def padded_work(shapes: Sequence[Shape], costs: Sequence[float] | None = None) -> float:
-    """What a chunk costs per example: every member pays the padded level sizes and the
-    largest step cost (``costs``: one per member, 1 when not given)."""
-    top = max(costs) if costs else 1.0
-    return len(shapes) * block_work(padded_sizes(shapes)) * top
+    """What a chunk costs per example: every member pays the padded level sizes times its
+    own step cost (``costs``: one per member, 1 when not given)."""
+    return block_work(padded_sizes(shapes)) * (sum(costs) if costs else len(shapes))
 
 
 def own_work(shapes: Sequence[Shape], costs: Sequence[float] | None = None) -> float:
@@ -94,8 +92,8 @@ def padding_ratio(shapes: Sequence[Shape], costs: Sequence[float] | None = None)
 
 def rule_step_cost(rule: LearningRule) -> Callable[[Candidate], float]:
     """A candidate's step cost under ``rule`` (:meth:`~rules.LearningRule.step_cost` of its
-    genes): what the search weighs each member's work by, so a chunk's padding in time (pc
-    relaxes a chunk for its largest ``steps``) is bounded like its padding in shape."""
+    genes): what the search weighs each member's work by and lays each chunk out by, so a
+    member of many steps counts its shape's padding as often as it pays it."""
     return lambda c: rule.step_cost(c.hyperparameters)
 
 
@@ -154,7 +152,7 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
             # maxima (hidden levels by index, the output level aligned last)
             hidden: list[int] = []
             inputs = outputs = 0
-            own, top = 0.0, 0.0
+            own, paid = 0.0, 0.0
             for start in range(end - 1, max(end - max_size, 0) - 1, -1):
                 j = order[start]
                 sizes = shapes[j].sizes
@@ -165,8 +163,8 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
                     else:
                         hidden.append(size)
                 own += shapes[j].work * cost[j]
-                top = max(top, cost[j])
-                padded = (end - start) * block_work((inputs, *hidden, outputs)) * top
+                paid += cost[j]
+                padded = block_work((inputs, *hidden, outputs)) * paid
                 # a run that does not fit can fit again once it is longer (a large member
                 # pads less when more of its size joins), so shorter runs are no guide
                 if end - start > 1 and padded > max_padding * max(own, 1):
@@ -189,4 +187,6 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
     plans = [fewest(sorted(index, key=key)) for key in keys]
     chunks = min(plans, key=lambda p: (len(p), sum(weighted(c) for c in p)))
     chunks.sort(key=lambda c: -weighted(c))
-    return [[items[j] for j in c] for c in chunks]
+    # within a chunk, the costliest step first (stable): the members still stepping when
+    # the others are done are then a prefix of the chunk
+    return [[items[j] for j in sorted(c, key=lambda j: -cost[j])] for c in chunks]

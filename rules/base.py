@@ -199,9 +199,10 @@ class LearningRule:
     def step_cost(self, hyper: Mapping[str, Any]) -> float:
         """Relative compute of one training step of a member with the genes ``hyper``
         (missing genes at their defaults), in units of one forward and backward pass of the
-        same net. A padded batch steps as long as its costliest member, so the chunk planner
-        (evolve/chunking.py) can group members of similar cost (benchmarks/throughput.py
-        weighs pc's padding by it); 1 unless a gene sets how long a step runs."""
+        same net. The chunk planner (evolve/chunking.py) weighs a member's padded work by it
+        and lays each chunk out by it, costliest first, so a rule can run the part of a
+        step that a member's genes make longer on a shrinking prefix of the chunk (pc's
+        relaxation does); 1 unless a gene sets how long a step runs."""
         return 1.0
 
     def select_state(self, state: Any, params: Params, keep: torch.Tensor) -> Any:

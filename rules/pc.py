@@ -55,9 +55,12 @@ Design choices and why:
 - The input's contribution ``(W_l ⊙ M_l)[:, x_0] x_0 + b_l`` is constant during inference
   and is computed once per minibatch (so is level 1's prediction); the hidden states live in
   one tensor so each inference step costs one batched matmul forward and one backward per
-  level for the whole population. Members with different ``T`` run ``max T`` steps with
-  ``γ = 0`` once their own ``T`` is done, so a member's trajectory is the same alone or
-  batched; Π_L is per member the same way.
+  level for the whole population. Members with different ``T`` stop at their own ``T``:
+  laid out by ``T``, largest first (as the search's chunk planner lays them out), step
+  ``t`` runs on the prefix of members with ``T > t``, so a small ``T`` stops costing
+  compute; in any other order every member runs ``max T`` steps with ``γ = 0`` once its own
+  ``T`` is done. Either way a member's trajectory is the same alone or batched; Π_L is per
+  member the same way.
 - The fused Triton relaxation (rules/kernels/pc_relax.py) runs the unit-precision energy;
   :func:`weigh_output` rescales its problem so it relaxes the weighed one on a linear output
   level (checked against :func:`relax` in tests/test_rule_pc.py); a nonlinear output level
@@ -100,6 +103,13 @@ class Relaxed:
     states: list[torch.Tensor]
     initial_energy: torch.Tensor
     energies: list[torch.Tensor] | None = None
+
+
+#: Multiply-adds of inference a shorter prefix must save before :func:`relax` cuts it: about
+#: what cutting one costs (some 60 µs of view slicing on a 2-core CPU, where small batched
+#: products run at a few tens of GFLOP/s). ``python benchmarks/throughput.py`` times pc on
+#: members of spread T in T order against the same members in another order.
+SHRINK_WORK = 4e6
 
 
 def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
@@ -153,13 +163,18 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     gamma_t = torch.as_tensor(gamma, dtype=x.dtype, device=x.device).reshape(-1).expand(P)
     n_steps = int(steps_t.max())
     same = bool((gamma_t == gamma_t[0]).all() and (steps_t == n_steps).all())
+    # members laid out by T, largest first (the search's chunks are: evolve/chunking.py):
+    # those past their own T drop off the end of the population, so inference steps run
+    # on a shrinking prefix of it and a small T stops costing compute
+    shrinking = not same and not record and bool((steps_t[:-1] >= steps_t[1:]).all())
     shared_step = -float(gamma_t[0])  # read once: a read per inference step costs two ops
     if not same:
         # every step's per-member step size at once (members past their own T take zero
         # steps): one product per minibatch instead of a comparison, cast and product per
         # inference step
         past = torch.arange(n_steps, device=x.device).unsqueeze(1) < steps_t
-        schedule = (gamma_t * past.to(x.dtype)).view(n_steps, P, 1, 1).unbind(0)
+        steps_sizes = (gamma_t * past.to(x.dtype)).view(n_steps, P, 1, 1)
+        schedule = steps_sizes.unbind(0)
     energies: list[torch.Tensor] | None = [] if record else None
     plans = {m: _plan(net, m) for m in range(2, depth + 1)}  # None: all-identity level
     weighted = bool((precision != 1.0).any())
@@ -168,44 +183,116 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     # keeps it apart for the energy
     grad = torch.empty_like(hidden)
     eps_hidden = torch.empty_like(hidden) if record else grad
-    rows = [(hidden[:, cols[m]:cols[m + 1]], eps_hidden[:, cols[m]:cols[m + 1]])
-            for m in range(1, depth)]  # a hidden level's states and errors
-    grad_below = {m: grad[:, :cols[m]] for m in range(2, depth)}
-
-    for t in range(n_steps + (1 if record else 0)):
-        # predictions and errors at the current states (level 1's prediction is constant)
-        # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
-        acts = {m: _with_slope(plans[m], drive(m)) for m in range(2, depth + 1)}
-        # ε_l = x_l − μ_l, level by level into its rows (no concatenated μ)
-        for m, (states_m, eps_m) in enumerate(rows, start=1):
-            torch.sub(states_m, mu_first if m == 1 else acts[m][0], out=eps_m)
-        # each hidden level's feedback ε_m ⊙ f'(z_m), taken before the gradient rows that
-        # hold ε are overwritten (an identity level's is ε itself: copied)
-        deltas = {m: _times_slope(rows[m - 1][1], acts[m][1]) for m in range(2, depth)}
-        if not record:
-            deltas = {m: d.clone() if acts[m][1] is None else d for m, d in deltas.items()}
-        eps_out = torch.sub(target_t, acts[depth][0])
-        if weighted:
-            eps_out.mul_(precision)  # Π_L ε_L: what the output feeds back
-        if energies is not None:
-            out_energy = eps_out.pow(2).sum(1) / precision.view(P, 1)
-            energies.append(0.5 * (eps_hidden.pow(2).sum(1) + out_energy).mean(-1))
-            if t == n_steps:
+    full = _Views(const, w_hidden, w_hidden_t, hidden, below, grad, eps_hidden, mu_first,
+                  target_t, precision, plans, cols)
+    if shrinking:
+        # a shorter prefix is cut only when the inference it saves outweighs cutting it
+        # (members in the prefix past their own T take zero steps meanwhile): on nets of a
+        # few dozen units a step costs the same for 2 members as for 10
+        member_step = 2 * x.shape[1] * sum(w.shape[1] * w.shape[2] for w in w_hidden[1:])
+        k, view = P, full
+        for t, still in enumerate(past.sum(1).tolist()):
+            if still < k and (k - still) * (n_steps - t) * member_step >= SHRINK_WORK:
+                k, view = still, full.prefix(still)
+                schedule = steps_sizes[:, :k].unbind(0)
+            _infer(view, weighted, None, schedule[t], None)
+    else:
+        for t in range(n_steps + (1 if record else 0)):
+            if _infer(full, weighted, energies, None if same else schedule[t],
+                      shared_step if same else None, last=t == n_steps):
                 break
-            grad.copy_(eps_hidden)
-        # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
-        # into the hidden rows below it
-        grad.baddbmm_(w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]), alpha=-1.0)
-        for m in range(2, depth):
-            grad_below[m].baddbmm_(w_hidden_t[m - 1], deltas[m], alpha=-1.0)
-        if same:
-            hidden.add_(grad, alpha=shared_step)
-        else:  # members past their own T take zero steps
-            hidden.addcmul_(schedule[t], grad, value=-1.0)
 
     states = [x] + [hidden[:, cols[m]:cols[m + 1]].transpose(1, 2)
                     for m in range(1, depth)] + [target]
     return Relaxed(states, initial, energies)
+
+
+@dataclass(frozen=True)
+class _Views:
+    """What one inference step reads and writes, for the whole population or a prefix of it
+    (the first ``k`` members: every tensor sliced on its population axis, so the step runs
+    on views and writes into the population's own buffers)."""
+
+    const: list[torch.Tensor]  # per level: the input's drive plus bias, [P, n_m, B]
+    w_hidden: list[torch.Tensor]  # per level: its weights from the hidden rows
+    w_hidden_t: list[torch.Tensor]
+    hidden: torch.Tensor  # [P, N_hidden, B] the states
+    below: list[torch.Tensor]  # per level: the hidden rows below it
+    grad: torch.Tensor  # ∂E/∂states, [P, N_hidden, B]
+    eps_hidden: torch.Tensor  # the hidden errors (``grad`` itself unless recording)
+    mu_first: torch.Tensor  # level 1's prediction (constant during inference)
+    target: torch.Tensor
+    precision: torch.Tensor  # [P, 1, 1]
+    plans: dict[int, activations.RowActivations | None]
+    cols: list[int]  # hidden rows below each level
+    # cut from the above once, not once per step: a hidden level's states and errors, and
+    # the gradient's rows below each level
+    rows: list[tuple[torch.Tensor, torch.Tensor]] = dataclasses.field(init=False)
+    grad_below: dict[int, torch.Tensor] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        cols = self.cols
+        object.__setattr__(self, "rows", [(self.hidden[:, cols[m]:cols[m + 1]],
+                                           self.eps_hidden[:, cols[m]:cols[m + 1]])
+                                          for m in range(1, self.depth)])
+        object.__setattr__(self, "grad_below",
+                           {m: self.grad[:, :cols[m]] for m in range(2, self.depth)})
+
+    def prefix(self, k: int) -> _Views:
+        def cut(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [t[:k] for t in ts]
+        plans = {m: None if plan is None else plan.prefix(k) for m, plan in self.plans.items()}
+        return _Views(cut(self.const), cut(self.w_hidden), cut(self.w_hidden_t),
+                      self.hidden[:k], cut(self.below), self.grad[:k], self.eps_hidden[:k],
+                      self.mu_first[:k], self.target[:k], self.precision[:k], plans, self.cols)
+
+    @property
+    def depth(self) -> int:
+        return len(self.cols) - 1
+
+
+def _infer(v: _Views, weighted: bool, energies: list[torch.Tensor] | None,
+           schedule: torch.Tensor | None, shared_step: float | None,
+           last: bool = False) -> bool:
+    """One inference step on ``v``'s members: their errors at the current states, then a
+    gradient step on the hidden states — of ``shared_step`` (every member alike) or else of
+    ``schedule`` (``[P, 1, 1]``: per member, zero past a member's T). With
+    ``energies``, the energy at the current states is appended first, and on the ``last``
+    step only that (returns True: stop)."""
+    depth, hidden, grad, rows = v.depth, v.hidden, v.grad, v.rows
+    P = hidden.shape[0]
+    # predictions and errors at the current states (level 1's prediction is constant)
+    # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
+    acts = {m: _with_slope(v.plans[m], torch.baddbmm(v.const[m - 1], v.w_hidden[m - 1],
+                                                     v.below[m]))
+            for m in range(2, depth + 1)}
+    # ε_l = x_l − μ_l, level by level into its rows (no concatenated μ)
+    for m, (states_m, eps_m) in enumerate(rows, start=1):
+        torch.sub(states_m, v.mu_first if m == 1 else acts[m][0], out=eps_m)
+    # each hidden level's feedback ε_m ⊙ f'(z_m), taken before the gradient rows that
+    # hold ε are overwritten (an identity level's is ε itself: copied)
+    deltas = {m: _times_slope(rows[m - 1][1], acts[m][1]) for m in range(2, depth)}
+    if energies is None:
+        deltas = {m: d.clone() if acts[m][1] is None else d for m, d in deltas.items()}
+    eps_out = torch.sub(v.target, acts[depth][0])
+    if weighted:
+        eps_out.mul_(v.precision)  # Π_L ε_L: what the output feeds back
+    if energies is not None:
+        out_energy = eps_out.pow(2).sum(1) / v.precision.view(P, 1)
+        energies.append(0.5 * (v.eps_hidden.pow(2).sum(1) + out_energy).mean(-1))
+        if last:
+            return True
+        grad.copy_(v.eps_hidden)
+    # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
+    # into the hidden rows below it
+    grad.baddbmm_(v.w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]), alpha=-1.0)
+    for m in range(2, depth):
+        v.grad_below[m].baddbmm_(v.w_hidden_t[m - 1], deltas[m], alpha=-1.0)
+    if shared_step is not None:
+        hidden.add_(grad, alpha=shared_step)
+    else:  # members past their own T take zero steps
+        hidden.addcmul_(schedule, grad, value=-1.0)
+    return False
 
 
 def _precision(value: float | torch.Tensor, population: int, dtype: torch.dtype

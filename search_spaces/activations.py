@@ -8,6 +8,7 @@ which keeps their updates local.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -96,9 +97,18 @@ class RowActivations:
 
     def __init__(self, codes: torch.Tensor, present: tuple[int, ...]) -> None:
         self.single = NAMES[present[0]] if len(present) == 1 else None
+        self.rows_per_member = codes.shape[-1]
         flat = codes.reshape(-1)  # [P * n]: one code per row of z.reshape(P * n, B)
         self.groups = [] if self.single else [(NAMES[c], (flat == c).nonzero().squeeze(1))
                                               for c in present]
+
+    def prefix(self, k: int) -> RowActivations:
+        """The same plan for the first ``k`` members (``z[:k]``): each function's rows there
+        (row indices ascend, so they are a prefix of its rows)."""
+        out = copy.copy(self)
+        end = k * self.rows_per_member
+        out.groups = [(name, index[:int((index < end).sum())]) for name, index in self.groups]
+        return out
 
     def value_and_derivative(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.single is not None:

@@ -438,7 +438,8 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
     line = tables.shared_headline({"results": [evf["results"][0], again]})[0]
     assert "every task for **0** (none)" in line  # bp counted at seed 0, the larger search
     line = tables.shared_headline({"results": [again, evf["results"][1]]})[0]
-    assert "every task for **1** (bp)" in line and "level on every task for **2** (bp, lra)" in line
+    assert "every task for **1** (bp)" in line
+    assert "level on every task for **2** (bp, lra)" in line
 
 
 def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):

@@ -84,25 +84,31 @@ def test_the_plan_has_the_fewest_chunks_that_fit():
     assert sorted(len(ch) for ch in plan_chunks(cands, max_size=8)) == [4, 6, 6]
 
 
-def test_step_costs_are_padding_too():
-    """pc relaxes a chunk for its largest ``steps``: members of one shape but far apart in
-    T do not share a chunk, near ones do, and every chunk's step-weighted padding is
-    bounded (a shape-only plan would put them all together)."""
+def test_step_costs_weigh_padding_and_order_each_chunk():
+    """pc relaxes each member for its own ``steps`` on a prefix of a chunk laid out by T, so
+    members of one shape share a chunk whatever their T, each chunk comes costliest first,
+    and a member's cost weighs the padding its shape gets: a net padded to a larger one
+    pays that padding once per step of its own."""
     pc = rules.get_rule("pc")
-    steps = [2, 3, 2, 40, 38, 39, 20, 21]
-    cands = [Candidate(i, 0, mlp([64, 32, 10]), {"steps": float(t)})
-             for i, t in enumerate(steps)]
-    assert len(plan_chunks(cands, max_size=16)) == 1
 
     def cost(c: Candidate) -> float:
         return pc.step_cost(c.hyperparameters)
+    steps = [2, 3, 2, 40, 38, 39, 20, 21]
+    cands = [Candidate(i, 0, mlp([64, 32, 10]), {"steps": float(t)})
+             for i, t in enumerate(steps)]
     chunks = plan_chunks(cands, max_size=16, step_cost=cost)
-    groups = sorted(sorted(int(c.hyperparameters["steps"]) for c in ch) for ch in chunks)
-    # the fewest chunks that fit: T = 20-21 pads little next to 38-40 (1.26x), not next to 2-3
-    assert groups == [[2, 2, 3], [20, 21, 38, 39, 40]]
-    for chunk in chunks:
-        shapes = [Shape.of(c.genome) for c in chunk]
-        assert padding_ratio(shapes, [cost(c) for c in chunk]) <= MAX_PADDING
+    assert [[int(c.hyperparameters["steps"]) for c in ch] for ch in chunks] == [
+        sorted(steps, reverse=True)]
+    # a [64, 16] net padded to a [64, 32] one: 1.25x their own work at one step each (one
+    # chunk), 1.58x when the small net relaxes 40 steps and the large one 2 (two chunks)
+    small = Candidate(8, 0, mlp([64, 16, 10]), {"steps": 40.0})
+    large = Candidate(9, 0, mlp([64, 32, 10]), {"steps": 2.0})
+    shapes = [Shape.of(c.genome) for c in (small, large)]
+    assert padding_ratio(shapes) == pytest.approx(2 * 3008 / (1824 + 3008))
+    assert padding_ratio(shapes, [41.0, 3.0]) == pytest.approx(
+        3008 * 44 / (1824 * 41 + 3008 * 3))
+    assert len(plan_chunks([small, large], max_size=16)) == 1
+    assert len(plan_chunks([small, large], max_size=16, step_cost=cost)) == 2
     assert pc.step_cost({"steps": 20.0}) > rules.get_rule("bp").step_cost({}) == 1.0
     with pytest.raises(ValueError, match="step costs"):
         plan_chunks(cands, max_size=16, step_cost=lambda c: 0.0)

@@ -225,3 +225,60 @@ def test_output_precision_is_per_member_and_the_dense_problem_weighs_it_alike():
     states = pc_relax.states_from_dense(net, dense, x, target)
     for level in (1, 2):
         assert torch.allclose(states[level], both[level], atol=1e-5), level
+
+
+def mixed_level_net() -> Genome:
+    """Two hidden levels, the second mixing tanh and relu groups (so its activation plan
+    gathers rows per function), with a skip edge from level 1 to the output."""
+    nodes = (NodeGene(0, "input", 6), NodeGene(1, "output", 4),
+             NodeGene(2, "hidden", 5, "tanh"), NodeGene(3, "hidden", 3, "sigmoid"),
+             NodeGene(4, "hidden", 4, "tanh"), NodeGene(6, "hidden", 3, "relu"))
+    edges = [(0, 2), (0, 3), (2, 4), (3, 6), (4, 1), (6, 1), (2, 1)]
+    return Genome(nodes, tuple(ConnectionGene(i, s, d) for i, (s, d) in enumerate(edges)))
+
+
+def test_members_past_their_own_steps_drop_out_of_the_relaxation(monkeypatch):
+    """Members laid out by T, largest first (what the search's chunks give pc), relax on a
+    shrinking prefix of the population that drops members done with their own T, and each
+    ends where it does alone and where the same population relaxes in another order (every
+    member running max T steps, zero-sized past its own) — to float32 rounding, which
+    batched products may move by an ulp in either layout."""
+    from search_spaces.compile import stack
+
+    genome = mixed_level_net()
+    steps, gammas = [9, 6, 6, 2], [0.1, 0.05, 0.2, 0.1]
+    net = stack([compile_genome(genome)] * 4)
+    params = init_params(net, [3, 4, 5, 6], [1.5] * 4)
+    x, y = data(net, batch=7)
+    x = x[0]
+    target = one_hot(y, net.n_outputs)
+    sizes: list[int] = []
+    baddbmm = torch.baddbmm
+
+    def counted(*args, **kwargs):
+        sizes.append(args[0].shape[0])
+        return baddbmm(*args, **kwargs)
+    monkeypatch.setattr(torch, "baddbmm", counted)
+    relax(net, params, x, target, torch.tensor(steps), torch.tensor(gammas))
+    assert set(sizes) == {4}  # nets this small: a shorter prefix would save less than it costs
+    sizes.clear()
+    monkeypatch.setattr(rules.pc, "SHRINK_WORK", 0)  # any saving pays
+    sorted_states = relax(net, params, x, target, torch.tensor(steps), torch.tensor(gammas)).states
+    monkeypatch.undo()
+    # two drives per step (level 2 and the output), each on the members still relaxing
+    relaxing = [sum(t > step for t in steps) for step in range(max(steps))]
+    assert sizes[-2 * len(relaxing):] == [k for k in relaxing for _ in range(2)]
+
+    order = [1, 0, 3, 2]  # T = 6, 9, 2, 6: not by T, so every member runs 9 steps
+    mixed = relax(stack([compile_genome(genome)] * 4), params.select(torch.tensor(order)), x,
+                  target[order], torch.tensor(steps)[order], torch.tensor(gammas)[order]).states
+    for p in range(4):
+        one = compile_genome(genome)
+        alone = relax(one, init_params(one, [3 + p], [1.5]), x, target[p:p + 1], steps[p],
+                      gammas[p]).states
+        for level in (1, 2):
+            torch.testing.assert_close(sorted_states[level][p], alone[level][0],
+                                       atol=1e-6, rtol=0)
+            torch.testing.assert_close(sorted_states[level][p], mixed[level][order.index(p)],
+                                       atol=1e-6, rtol=0)
+    assert not torch.equal(sorted_states[1][0], sorted_states[1][3])
