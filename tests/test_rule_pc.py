@@ -282,3 +282,34 @@ def test_members_past_their_own_steps_drop_out_of_the_relaxation(monkeypatch):
             torch.testing.assert_close(sorted_states[level][p], mixed[level][order.index(p)],
                                        atol=1e-6, rtol=0)
     assert not torch.equal(sorted_states[1][0], sorted_states[1][3])
+
+
+def test_a_fit_whose_relaxation_drops_members_trains_each_as_alone(monkeypatch):
+    """A chunk laid out by steps, the relaxation's prefix cut at every drop: every member's
+    fit on digits (epochs, validation accuracy, training-loss curve, parameters) is its fit
+    alone."""
+    from types import SimpleNamespace
+
+    from netkit import mlp
+
+    from evolve.tasks import load_task
+    from search_spaces.compile import member_params, stack
+
+    monkeypatch.setattr(rules.pc, "SHRINK_WORK", 0)
+    task = load_task("digits", seed=0)
+    small = SimpleNamespace(train=SimpleNamespace(x=task.train.x[:256], y=task.train.y[:256]),
+                            valid=SimpleNamespace(x=task.valid.x[:128], y=task.valid.y[:128]))
+    genomes = [mlp([64, 24, 16, 10], "tanh"), mlp([64, 16, 10]), mlp([64, 20, 12, 10], "elu")]
+    hyper = [{"steps": 12.0}, {"steps": 7.0}, {"steps": 3.0}]  # by steps, largest first
+    budget = rules.Budget(epochs=3, batch_size=32, patience=3)
+    batch = stack([compile_genome(g) for g in genomes])
+    together = RULE.fit(batch, small, hyper, budget, [0, 1, 2])
+    for p, genome in enumerate(genomes):
+        alone = RULE.fit(compile_genome(genome), small, hyper[p], budget, [p])
+        assert together.epochs[p] == alone.epochs[0] == 3
+        assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
+        assert [c["train_loss"] for c in together.curves[p]] == pytest.approx(
+            [c["train_loss"] for c in alone.curves[0]], abs=1e-5)
+        mine = member_params(batch, together.params, p)
+        for a, b in zip(alone.params.tensors(), mine.tensors(), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
