@@ -55,12 +55,12 @@ Design choices and why:
 - The input's contribution ``(W_l ⊙ M_l)[:, x_0] x_0 + b_l`` is constant during inference
   and is computed once per minibatch (so is level 1's prediction); the hidden states live in
   one tensor so each inference step costs one batched matmul forward and one backward per
-  level for the whole population. Members with different ``T`` stop at their own ``T``:
-  laid out by ``T``, largest first (as the search's chunk planner lays them out), step
-  ``t`` runs on the prefix of members with ``T > t``, so a small ``T`` stops costing
-  compute; in any other order every member runs ``max T`` steps with ``γ = 0`` once its own
-  ``T`` is done. Either way a member's trajectory is the same alone or batched; Π_L is per
-  member the same way.
+  level for the whole population. Members with different ``T`` take ``γ = 0`` steps once
+  their own ``T`` is done; laid out by ``T``, largest first (as the search's chunk planner
+  lays them out), the steps run on a prefix of the population that drops the members done,
+  wherever the inference that saves outweighs cutting the prefix (:data:`SHRINK_WORK`), so
+  a small ``T`` stops costing compute on nets large enough for it to matter. Either way a
+  member's trajectory is the same alone or batched; Π_L is per member the same way.
 - The fused Triton relaxation (rules/kernels/pc_relax.py) runs the unit-precision energy;
   :func:`weigh_output` rescales its problem so it relaxes the weighed one on a linear output
   level (checked against :func:`relax` in tests/test_rule_pc.py); a nonlinear output level
@@ -190,17 +190,20 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
         # (members in the prefix past their own T take zero steps meanwhile): on nets of a
         # few dozen units a step costs the same for 2 members as for 10
         member_step = 2 * x.shape[1] * sum(w.shape[1] * w.shape[2] for w in w_hidden[1:])
-        k, view = P, full
+        cuts = [(0, P)]  # (first step, members) of each stretch
         for t, still in enumerate(past.sum(1).tolist()):
+            k = cuts[-1][1]
             if still < k and (k - still) * (n_steps - t) * member_step >= SHRINK_WORK:
-                k, view = still, full.prefix(still)
-                schedule = steps_sizes[:, :k].unbind(0)
-            _infer(view, weighted, None, schedule[t], None)
+                cuts.append((t, still))
+        for (first, k), (end, _) in zip(cuts, [*cuts[1:], (n_steps, 0)], strict=True):
+            if k == P:
+                _infer(full, weighted, schedule, None, None, first, end)
+            else:
+                _infer(full.prefix(k), weighted, steps_sizes[:, :k].unbind(0), None, None,
+                       first, end)
     else:
-        for t in range(n_steps + (1 if record else 0)):
-            if _infer(full, weighted, energies, None if same else schedule[t],
-                      shared_step if same else None, last=t == n_steps):
-                break
+        _infer(full, weighted, None if same else schedule, shared_step if same else None,
+               energies, 0, n_steps)
 
     states = [x] + [hidden[:, cols[m]:cols[m + 1]].transpose(1, 2)
                     for m in range(1, depth)] + [target]
@@ -251,48 +254,50 @@ class _Views:
         return len(self.cols) - 1
 
 
-def _infer(v: _Views, weighted: bool, energies: list[torch.Tensor] | None,
-           schedule: torch.Tensor | None, shared_step: float | None,
-           last: bool = False) -> bool:
-    """One inference step on ``v``'s members: their errors at the current states, then a
-    gradient step on the hidden states — of ``shared_step`` (every member alike) or else of
-    ``schedule`` (``[P, 1, 1]``: per member, zero past a member's T). With
-    ``energies``, the energy at the current states is appended first, and on the ``last``
-    step only that (returns True: stop)."""
-    depth, hidden, grad, rows = v.depth, v.hidden, v.grad, v.rows
+def _infer(v: _Views, weighted: bool, schedule: Sequence[torch.Tensor] | None,
+           shared_step: float | None, energies: list[torch.Tensor] | None,
+           first: int, end: int) -> None:
+    """Inference steps ``first`` … ``end - 1`` on ``v``'s members: each finds their errors at
+    the current states, then takes a gradient step on the hidden states — of
+    ``shared_step`` (every member alike) or else of ``schedule[t]`` (``[P, 1, 1]``: per
+    member, zero past a member's T). With ``energies``, each step first appends the energy
+    at the current states, and one more such append ends the run."""
+    depth, hidden, grad, rows, plans = v.depth, v.hidden, v.grad, v.rows, v.plans
+    const, w_hidden, w_hidden_t, below = v.const, v.w_hidden, v.w_hidden_t, v.below
+    grad_below, eps_hidden, mu_first, target = v.grad_below, v.eps_hidden, v.mu_first, v.target
+    precision = v.precision
     P = hidden.shape[0]
-    # predictions and errors at the current states (level 1's prediction is constant)
-    # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
-    acts = {m: _with_slope(v.plans[m], torch.baddbmm(v.const[m - 1], v.w_hidden[m - 1],
-                                                     v.below[m]))
-            for m in range(2, depth + 1)}
-    # ε_l = x_l − μ_l, level by level into its rows (no concatenated μ)
-    for m, (states_m, eps_m) in enumerate(rows, start=1):
-        torch.sub(states_m, v.mu_first if m == 1 else acts[m][0], out=eps_m)
-    # each hidden level's feedback ε_m ⊙ f'(z_m), taken before the gradient rows that
-    # hold ε are overwritten (an identity level's is ε itself: copied)
-    deltas = {m: _times_slope(rows[m - 1][1], acts[m][1]) for m in range(2, depth)}
-    if energies is None:
-        deltas = {m: d.clone() if acts[m][1] is None else d for m, d in deltas.items()}
-    eps_out = torch.sub(v.target, acts[depth][0])
-    if weighted:
-        eps_out.mul_(v.precision)  # Π_L ε_L: what the output feeds back
-    if energies is not None:
-        out_energy = eps_out.pow(2).sum(1) / v.precision.view(P, 1)
-        energies.append(0.5 * (v.eps_hidden.pow(2).sum(1) + out_energy).mean(-1))
-        if last:
-            return True
-        grad.copy_(v.eps_hidden)
-    # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
-    # into the hidden rows below it
-    grad.baddbmm_(v.w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]), alpha=-1.0)
-    for m in range(2, depth):
-        v.grad_below[m].baddbmm_(v.w_hidden_t[m - 1], deltas[m], alpha=-1.0)
-    if shared_step is not None:
-        hidden.add_(grad, alpha=shared_step)
-    else:  # members past their own T take zero steps
-        hidden.addcmul_(schedule, grad, value=-1.0)
-    return False
+    for t in range(first, end + (1 if energies is not None else 0)):
+        # predictions and errors at the current states (level 1's prediction is constant)
+        # f(z_m) and f'(z_m) together: the predictions need one, the feedback the other
+        acts = {m: _with_slope(plans[m], torch.baddbmm(const[m - 1], w_hidden[m - 1], below[m]))
+                for m in range(2, depth + 1)}
+        # ε_l = x_l − μ_l, level by level into its rows (no concatenated μ)
+        for m, (states_m, eps_m) in enumerate(rows, start=1):
+            torch.sub(states_m, mu_first if m == 1 else acts[m][0], out=eps_m)
+        # each hidden level's feedback ε_m ⊙ f'(z_m), taken before the gradient rows that
+        # hold ε are overwritten (an identity level's is ε itself: copied)
+        deltas = {m: _times_slope(rows[m - 1][1], acts[m][1]) for m in range(2, depth)}
+        if energies is None:
+            deltas = {m: d.clone() if acts[m][1] is None else d for m, d in deltas.items()}
+        eps_out = torch.sub(target, acts[depth][0])
+        if weighted:
+            eps_out.mul_(precision)  # Π_L ε_L: what the output feeds back
+        if energies is not None:
+            out_energy = eps_out.pow(2).sum(1) / precision.view(P, 1)
+            energies.append(0.5 * (eps_hidden.pow(2).sum(1) + out_energy).mean(-1))
+            if t == end:
+                break
+            grad.copy_(eps_hidden)
+        # ∂E/∂x_hidden = ε − Σ_{m>l} (ε_m ⊙ f'(z_m)) W_m[:, level l]: each level m feeds back
+        # into the hidden rows below it
+        grad.baddbmm_(w_hidden_t[-1], _times_slope(eps_out, acts[depth][1]), alpha=-1.0)
+        for m in range(2, depth):
+            grad_below[m].baddbmm_(w_hidden_t[m - 1], deltas[m], alpha=-1.0)
+        if shared_step is not None:
+            hidden.add_(grad, alpha=shared_step)
+        else:  # members past their own T take zero steps
+            hidden.addcmul_(schedule[t], grad, value=-1.0)
 
 
 def _precision(value: float | torch.Tensor, population: int, dtype: torch.dtype
