@@ -30,6 +30,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,24 +151,15 @@ def shared_headline(evf: dict[str, Any]) -> list[str]:
     total budget (each task and rule at its largest search)."""
     tasks: dict[str, dict[str, str]] = {}
     for r in largest(evf["results"]):
-        best = r["shared_budget"]["best_fixed"]
-        tasks.setdefault(r["rule"], {})[r["task"]] = best["verdict"] if best else "no fixed"
+        tasks.setdefault(r["rule"], {})[r["task"]] = r["shared_budget"]["best_fixed"]["verdict"]
     return [f"Of {len(tasks)} rules, the evolved front beats the best MLP of a grid that "
             f"shared the search's budget (matched energy, test accuracy) {tally(tasks)}."]
 
 
 def shared(evf: dict[str, Any]) -> list[str]:
     """The front against the best MLP of the grid read at the search's own total budget."""
-    out = [row("task", "rule", "search (population × generations)",
-               "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
-               "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
-               "difference (pts) ± 2 SE", "verdict"),
-           row(*["---"] * 11)]
-    for r in evf["results"]:
-        best = r["shared_budget"]["best_fixed"]
-        out.append(row(r["task"], r["rule"], budget(r),
-                       *verdict_cells(r, best, best["verdict"])))
-    return out
+    return verdict_table(evf, lambda r: r["shared_budget"]["best_fixed"]["verdict"],
+                         lambda r: r["shared_budget"]["best_fixed"])
 
 
 def two_se(a: float, b: float, n: int) -> float:
@@ -182,14 +174,19 @@ def difference(a: float, b: float, n: int) -> str:
 
 
 def verdicts(evf: dict[str, Any]) -> list[str]:
+    return verdict_table(evf, lambda r: r["verdict_vs_best"], lambda r: r["best_fixed"])
+
+
+def verdict_table(evf: dict[str, Any], verdict: Callable[[dict[str, Any]], str],
+                  best: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+    """Per result, ``best(result)`` (a tuned MLP) against the front's pick at its energy."""
     out = [row("task", "rule", "search (population × generations)",
                "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
                "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
                "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 11)]
     for r in evf["results"]:
-        out.append(row(r["task"], r["rule"], budget(r),
-                       *verdict_cells(r, r["best_fixed"], r["verdict_vs_best"])))
+        out.append(row(r["task"], r["rule"], budget(r), *verdict_cells(r, best(r), verdict(r))))
     return out
 
 
