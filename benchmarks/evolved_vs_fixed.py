@@ -32,9 +32,10 @@ same population and generations it may run a few more; those are not read); its 
 against the best MLP compares test accuracies as above.
 
 The grid is also read as if it **shared the search's budget** — each of its ``k`` MLPs at
-its first ⌈N / k⌉ tuning evaluations (N: the search's), so the grid's total equals the
-search's, the usual footing of architecture-search comparisons — and its best-validation MLP
-there is compared with the front's pick at its energy in the same way (``shared_budget``).
+its first ⌊N / k⌋ tuning evaluations, the first N mod k of them in grid order one more (N:
+the search's evaluations), so the grid's total equals the search's, the usual footing of
+architecture-search comparisons — and its best-validation MLP there is compared with the
+front's pick at its energy in the same way (``shared_budget``).
 
 Hypervolume (the run's own reference point, ``evolve.archive.Archive``: moocore, as DEAP)
 of (accuracy, energy) is given for the evolved front and for the fixed grid's picks, once
@@ -197,8 +198,8 @@ def fixed_pick(run: evolve.Run, budget: int | None = None) -> dict[str, Any]:
     rows = ok_rows(run)
     n = run.evaluations().num_rows
     if budget is not None:
-        first = sorted(run.evaluations().column("candidate_id").to_pylist())[:budget]
-        rows, n = [r for r in rows if r["candidate_id"] in set(first)], len(first)
+        first = set(sorted(run.evaluations().column("candidate_id").to_pylist())[:budget])
+        rows, n = [r for r in rows if r["candidate_id"] in first], len(first)
     if not rows:
         return {"evaluations": n, "ok": 0, "seconds_per_evaluation": seconds_per_evaluation(run)}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
@@ -348,10 +349,10 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     for f in tuned:
         against_front(f, front)
     best = best_of(tuned)
-    # the grid read as if it shared the search's budget: each MLP at its first share of it
-    share = math.ceil(spent / len(grid))
+    # the grid read as if it shared the search's budget: the MLPs' shares sum to it
+    shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
     shared = best_of([{"widths": list(widths), **fixed_pick(run, share)}
-                      for widths, run in grid.items()])
+                      for (widths, run), share in zip(grid.items(), shares, strict=True)])
     if shared is not None:
         against_front(shared, front)
     hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
@@ -370,7 +371,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
             "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
             "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
-            "capped": capped, "shared_budget": {"each": share, "best_fixed": shared},
+            "capped": capped, "shared_budget": {"each": shares, "best_fixed": shared},
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
 
 
@@ -432,7 +433,8 @@ def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
         shared = r["shared_budget"]["best_fixed"]
         if shared:
             e = shared["evolved"]
-            print(f"{'':13} grid sharing the search's budget ({r['shared_budget']['each']} "
+            each = r["shared_budget"]["each"]
+            print(f"{'':13} grid sharing the search's budget ({min(each)}-{max(each)} "
                   f"each): best {'-'.join(map(str, shared['widths']))} "
                   f"{shared['activation']} test {shared['test']:.3f}; front pick "
                   f"{(e['test'] if e else float('nan')):.3f}, {shared['verdict']}")

@@ -151,15 +151,22 @@ def shared_headline(evf: dict[str, Any]) -> list[str]:
     total budget (each task and rule at its largest search)."""
     tasks: dict[str, dict[str, str]] = {}
     for r in largest(evf["results"]):
-        tasks.setdefault(r["rule"], {})[r["task"]] = r["shared_budget"]["best_fixed"]["verdict"]
+        tasks.setdefault(r["rule"], {})[r["task"]] = shared_verdict(r)
     return [f"Of {len(tasks)} rules, the evolved front beats the best MLP of a grid that "
             f"shared the search's budget (matched energy, test accuracy) {tally(tasks)}."]
 
 
 def shared(evf: dict[str, Any]) -> list[str]:
     """The front against the best MLP of the grid read at the search's own total budget."""
-    return verdict_table(evf, lambda r: r["shared_budget"]["best_fixed"]["verdict"],
-                         lambda r: r["shared_budget"]["best_fixed"])
+    return verdict_table(evf, shared_verdict, lambda r: r["shared_budget"]["best_fixed"],
+                         "the best MLP's share")
+
+
+def shared_verdict(r: dict[str, Any]) -> str:
+    """The front's verdict against the grid read at the search's budget ("no fixed MLP"
+    when no MLP trained within its share)."""
+    best = r["shared_budget"]["best_fixed"]
+    return best["verdict"] if best else "no fixed MLP"
 
 
 def two_se(a: float, b: float, n: int) -> float:
@@ -178,10 +185,11 @@ def verdicts(evf: dict[str, Any]) -> list[str]:
 
 
 def verdict_table(evf: dict[str, Any], verdict: Callable[[dict[str, Any]], str],
-                  best: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+                  best: Callable[[dict[str, Any]], dict[str, Any] | None],
+                  mlp_evaluations: str = "each MLP") -> list[str]:
     """Per result, ``best(result)`` (a tuned MLP) against the front's pick at its energy."""
     out = [row("task", "rule", "search (population × generations)",
-               "evaluations (search / each MLP)", "best fixed MLP (by valid.)",
+               f"evaluations (search / {mlp_evaluations})", "best fixed MLP (by valid.)",
                "its test %", "its energy (nJ)", "front pick test %", "pick energy (nJ)",
                "difference (pts) ± 2 SE", "verdict"),
            row(*["---"] * 11)]
@@ -190,9 +198,11 @@ def verdict_table(evf: dict[str, Any], verdict: Callable[[dict[str, Any]], str],
     return out
 
 
-def verdict_cells(r: dict[str, Any], b: dict[str, Any], verdict: str) -> list[str]:
+def verdict_cells(r: dict[str, Any], b: dict[str, Any] | None, verdict: str) -> list[str]:
     """One result's evaluations, a fixed MLP ``b``, the front's pick at its energy and the
-    verdict between them, as table cells."""
+    verdict between them, as table cells ("–" where no MLP trained)."""
+    if b is None:
+        return [f"{r['evaluations']} / –", *["–"] * 6, f"**{verdict}**"]
     e = b["evolved"]
     diff = difference(e["test"], b["test"], r["test_size"]) if e else "–"
     return [f"{r['evaluations']} / {b['evaluations']}", mlp(b), pct(b["test"]),
@@ -212,11 +222,10 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
     for r in sorted([*evf["results"], *again], key=lambda r: (order(r), r["seed"])):
         if (r["task"], r["rule"], budget(r)) in cells:
             c = r.get("capped") or {}
-            shared_best = r["shared_budget"]["best_fixed"]
             out.append(row(r["task"], r["rule"], budget(r), r["seed"],
                            *verdict_cells(r, r["best_fixed"], r["verdict_vs_best"]),
                            pct(c.get("test")), f"**{c['verdict']}**" if c else "–",
-                           f"**{shared_best['verdict']}**"))
+                           f"**{shared_verdict(r)}**"))
     return out
 
 

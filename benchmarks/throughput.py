@@ -247,7 +247,9 @@ def pc_steps_spread(budget: rules.Budget, steps: tuple[int, ...] = (40, 35, 30, 
     """CPU seconds of one padded population of mnist1d 40-100-100-10 nets whose members relax
     for different ``steps``, laid out by steps, largest first (as the search's chunks are:
     members done with their own steps leave the relaxation) and in another order (every
-    member runs the largest steps, zero-sized past its own); the same numbers either way."""
+    member runs the largest steps, zero-sized past its own). Each member's seed follows its
+    steps, so both orders train the same eight nets (tests/test_rule_pc.py checks that a
+    member trains as alone either way)."""
     task = load_task("mnist1d", seed=0)
     genome = mnist1d_net()
     full = rules.Budget(epochs=1, batch_size=budget.batch_size, patience=10**6)
@@ -255,7 +257,7 @@ def pc_steps_spread(budget: rules.Budget, steps: tuple[int, ...] = (40, 35, 30, 
     orders = {"by_steps": sorted(steps, reverse=True), "other": [*steps[1::2], *steps[::2]]}
     seconds = dict(zip(orders, (t[1] for t in best_of(*(
         lambda o=order: pc.fit(stack([compile_genome(genome)] * len(o)), task,
-                               [{"steps": t} for t in o], full, list(range(len(o))))
+                               [{"steps": t} for t in o], full, list(o))
         for order in orders.values()))), strict=True))
     return {"steps": list(steps), "by_steps_cpu_s": seconds["by_steps"],
             "other_order_cpu_s": seconds["other"],

@@ -11,12 +11,16 @@ cut into the fewest chunks that fit (:func:`plan`): a step's per-operation overh
 grow with the chunk, so fewer chunks at bounded padding train faster.
 
 A rule whose step cost differs by member — pc relaxes each member for its own ``steps`` —
-lays a chunk out by that cost, largest first, and runs each inference step on the members
-still relaxing, a prefix of the chunk (rules/pc.py), so a member pays its own steps at the
-chunk's padded shape, not the chunk's largest. Given ``step_cost`` (the rule's
+can run the costly part of a step on the members still at it, a prefix of the chunk when the
+chunk is laid out by that cost, largest first: pc's torch relaxation does wherever that pays
+(rules/pc.py, ``SHRINK_WORK``), so a member pays its own steps at the chunk's padded shape,
+not the chunk's largest. Given ``step_cost`` (the rule's
 :meth:`~rules.LearningRule.step_cost`), the planner weighs each member's work by it (a
 member of many steps pays its shape's padding many times) and orders each chunk's members
-by it, largest first; the search plans so (:func:`rule_step_cost`).
+by it, largest first; the search plans so (:func:`rule_step_cost`). Where the prefix is not
+cut (small nets, where a step costs the same for few members as for many, and pc's fused
+Triton relaxation on a GPU, which loops to the chunk's largest ``steps``) a chunk still
+relaxes for its largest ``steps``; that costs time only.
 
 A member's result never depends on its chunk (each member's parameters, batches and
 updates are its own), so the plan changes speed only.
@@ -102,7 +106,8 @@ def plan_chunks(candidates: Sequence[Candidate], max_size: int,
                 step_cost: Callable[[Candidate], float] | None = None) -> list[list[Candidate]]:
     """Chunks of at most ``max_size`` candidates, each padded by at most ``max_padding``,
     largest work first (see :func:`plan`); ``step_cost`` (a rule's per-member cost of one
-    step, e.g. pc's relaxation steps) weighs each candidate's work."""
+    step, e.g. pc's relaxation steps) weighs each candidate's work, and each chunk lists its
+    candidates costliest first (stable)."""
     costs = None if step_cost is None else [float(step_cost(c)) for c in candidates]
     return plan(candidates, [Shape.of(c.genome) for c in candidates], max_size, max_padding,
                 costs)
@@ -123,6 +128,9 @@ def plan(items: Sequence[T], shapes: Sequence[Shape], max_size: int,
     across depths (a shallow net padded to a slightly deeper one's shape can be cheap); the
     best plan over them is kept. Per-step costs that do not grow with a chunk (Python and
     operation overhead) are why fewer chunks are faster at equal padding.
+
+    Within a chunk, items come by cost, costliest first (stable), so the members still at
+    a step's costly part when the others are done are a prefix of the chunk.
 
     Chunks come largest first: started first, the longest ones do not finish last
     (longest-processing-time-first list scheduling). The order changes nothing but the wall

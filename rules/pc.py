@@ -106,9 +106,10 @@ class Relaxed:
 
 
 #: Multiply-adds of inference a shorter prefix must save before :func:`relax` cuts it: about
-#: what cutting one costs (some 60 µs of view slicing on a 2-core CPU, where small batched
-#: products run at a few tens of GFLOP/s). ``python benchmarks/throughput.py`` times pc on
-#: members of spread T in T order against the same members in another order.
+#: what cutting one costs in view slicing on a CPU, so that nets of a few dozen units, where a
+#: step costs the same for few members as for many, keep their whole chunk (a rough
+#: threshold, not a fitted one). ``python benchmarks/throughput.py`` times pc on members of
+#: spread T in T order against another order, and the quick generation's chunks.
 SHRINK_WORK = 4e6
 
 

@@ -235,22 +235,25 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
         sizes = {tuple(n.size for n in Genome.from_json(g).nodes if n.role == "hidden")
                  for g in evolve.load_run(path).evaluations().column("genome").to_pylist()}
         assert sizes == {tuple(int(w) for w in path.name.split("-")[-1].split("x"))}
-    # the grid sharing the search's budget: each MLP read at its first ⌈N / 4⌉ evaluations,
-    # recomputed here from the records
+    # the grid sharing the search's budget: the MLPs' shares (the first ones in grid order one
+    # more) sum to the search's evaluations; each MLP read at its first evaluations in id
+    # order, recomputed here from the records
     evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
     for r in data["results"]:
-        each = -(-r["evaluations"] // 4)
-        assert r["shared_budget"]["each"] == each
+        each = r["shared_budget"]["each"]
+        assert sum(each) == r["evaluations"] and max(each) - min(each) <= 1
+        assert each == sorted(each, reverse=True)
         picks = []
-        for path in runs.glob(f"digits-{r['rule']}-fixed-*"):
-            rows = sorted(evolve.load_run(path).evaluations().to_pylist(),
-                          key=lambda x: x["candidate_id"])[:each]
-            picks += [(x["objective.accuracy"], -x["objective.energy"], x["test_accuracy"])
-                      for x in rows if x["status"] == "ok"]
+        for f, share in zip(r["fixed"], each, strict=True):
+            name = "x".join(map(str, f["widths"]))
+            rows = sorted(evolve.load_run(runs / f"digits-{r['rule']}-fixed-{name}")
+                          .evaluations().to_pylist(), key=lambda x: x["candidate_id"])[:share]
+            picks += [(x["objective.accuracy"], -x["objective.energy"], -x["candidate_id"],
+                       x["test_accuracy"], share) for x in rows if x["status"] == "ok"]
         shared = r["shared_budget"]["best_fixed"]
-        valid, energy, test = max(picks)
+        valid, energy, _, test, share = max(picks)
         assert (shared["valid"], shared["energy"], shared["test"]) == (valid, -energy, test)
-        assert shared["evaluations"] == each and shared["valid"] <= r["best_fixed"]["valid"]
+        assert shared["evaluations"] == share and shared["valid"] <= r["best_fixed"]["valid"]
         e = evf.matched(r["front"], shared["energy"])
         assert shared["evolved"] == e and shared["verdict"] == (
             "loss" if e is None or e["test"] < test else "win" if e["test"] > test else "tie")
@@ -437,6 +440,11 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
                               "+2.0 ± 4.4 | **win** |")
     line = tables.shared_headline({"results": [evf["results"][0], again]})[0]
     assert "every task for **0** (none)" in line  # bp counted at seed 0, the larger search
+    # no MLP trained within its share: a row of dashes, no crash
+    lost = {**again, "shared_budget": {"each": [17], "best_fixed": None}}
+    assert tables.shared({"results": [lost]})[2].endswith(
+        "| 150 / – | – | – | – | – | – | – | **no fixed MLP** |")
+    assert "**no fixed MLP**" in tables.repeats(evf, [lost])[-1]
     line = tables.shared_headline({"results": [again, evf["results"][1]]})[0]
     assert "every task for **1** (bp)" in line
     assert "level on every task for **2** (bp, lra)" in line
