@@ -24,7 +24,11 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Tiny networks train fastest single-threaded; on a busy 2-core machine, 2 intra-op threads
-# spin against each other. Results do not depend on this.
+# spin against each other. Results do not depend on this. The environment variable carries
+# the same to every program a test starts (searches, benchmarks, Ray's workers): a subprocess
+# with two threads beside another busy one ran benchmarks/kernels.py --quick in 101 s instead
+# of 9 s.
+os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 
 XOR_SETTINGS = {

@@ -72,8 +72,8 @@ def test_cluster_simulation_runs_and_is_checked_against_ray(tmp_path):
     script = ROOT / "benchmarks" / "cluster_sim.py"
     out = tmp_path / "sim.json"
     result = subprocess.run([sys.executable, str(script), "--quick", "--run", str(run.path),
-                             "--json", str(out)], capture_output=True, text=True, timeout=600,
-                            cwd=tmp_path)
+                             "--replay-seconds", "2", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert [(r["setting"], r["mode"]) for r in data["validation"]] == [
