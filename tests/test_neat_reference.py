@@ -194,11 +194,9 @@ class ReferenceNeatPso(neat_pso_module.NeatPsoStrategy):
         occupied = {c.species for c in survivors}
         assigned = []
         for genome in genomes:
-            target = None
-            for sp_id in sp_ids:
-                if distance(genome, reps[sp_id]) < state["threshold"]:
-                    target = sp_id
-                    break
+            near = [(distance(genome, reps[sp_id]), sp_id) for sp_id in sp_ids]
+            near = [(d, sp_id) for d, sp_id in near if d < state["threshold"]]
+            target = min(near)[1] if near else None  # the closest; a tie to the older one
             if target is None:
                 target = state["next_species"]
                 state["next_species"] += 1

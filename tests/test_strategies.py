@@ -284,6 +284,36 @@ def test_neat_pso_changes_structure_like_neat_and_keeps_fixed_genes():
     assert len({c.hyperparameters["momentum"] for c in both.ask(b)}) > 1
 
 
+@pytest.mark.parametrize("name", ["neat", "neat-pso"])
+def test_a_child_joins_the_closest_species_within_the_threshold(name):
+    """With the first species within δ_t, a species kept alive by its elite counts toward
+    ``target_species`` while its children join an older species; δ_t then grows and the
+    oldest species absorbs every child (seen in 20 × 20 searches). A child goes to the
+    species it is closest to."""
+    from search_spaces.genome import ConnectionGene, Genome, NodeGene
+    from search_spaces.space import distance_genes
+
+    nodes = (NodeGene(0, "input", 8), NodeGene(1, "output", 3))
+    linear = Genome(nodes, (ConnectionGene(0, 0, 1),))
+    hidden = Genome((*nodes, NodeGene(2, "hidden", 16, "relu")),
+                    (ConnectionGene(0, 0, 1), ConnectionGene(1, 0, 2), ConnectionGene(2, 2, 1)))
+    apart = SPACE.distance_between(distance_genes(linear), distance_genes(hidden))
+    assert apart > 0
+
+    def state(threshold: float) -> dict:
+        return {"threshold": threshold, "next_species": 2, "species": [
+            {"id": i, "representative": g.to_dict(), "created": 0, "last_improved": 0,
+             "best": None} for i, g in enumerate((linear, hidden))]}
+    strategy = make_strategy(SPACE, problem(), config(name))
+    wide = state(apart + 1.0)  # both species are within reach of either genome
+    assert strategy._speciate(wide, [hidden, linear, hidden], 1, []) == [1, 0, 1]
+    narrow = state(apart / 2)
+    assert strategy._speciate(narrow, [hidden, linear], 1, []) == [1, 0]
+    tight = state(0.0)  # nothing is within a zero threshold: each genome founds a species,
+    # and an equal genome later joins the one its twin founded
+    assert strategy._speciate(tight, [hidden, hidden, linear], 1, []) == [2, 2, 3]
+
+
 def test_neat_pso_never_asks_for_a_candidate_twice():
     """A frozen swarm (w = c1 = c2 = 0) over frozen structure (no structural mutation) would
     clone every parent; a repeat instead restarts its velocity within ±v_max."""

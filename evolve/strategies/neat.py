@@ -12,8 +12,8 @@ Per generation, ``tell`` does what NEAT's reproduction does, made multi-objectiv
 4. within a species: the ``elitism`` best survive unchanged (and are *not* re-evaluated),
    parents are the best ``survival_threshold`` share, chosen by binary tournament; a child
    is a crossover (rarely with another species) or a clone, then mutated;
-5. children are speciated against representatives with threshold δ_t, and δ_t moves by
-   ``threshold_step`` toward ``target_species`` species.
+5. each child joins the species whose representative is closest, if within δ_t (else it
+   founds one), and δ_t moves by ``threshold_step`` toward ``target_species`` species.
 """
 
 from __future__ import annotations
@@ -244,9 +244,16 @@ class NeatStrategy(Strategy):
         are compared once: the species a genome found is kept per genome JSON (which
         :meth:`Genome.to_json` keeps on the genome), and a species' pool of candidate
         representatives holds each genome once. Which species a child joins and which
-        member becomes a representative are as if every pair were compared: the first
-        species within δ_t in id order, the first member at the smallest distance
-        (tests/test_neat_reference.py runs the all-pairs version beside it)."""
+        member becomes a representative are as if every pair were compared: the species
+        whose representative is closest, if within δ_t (a tie to the older species), the
+        first member at the smallest distance (tests/test_neat_reference.py runs the
+        all-pairs version beside it).
+
+        Closest, as neat-python assigns, not the first species within δ_t in id order:
+        with the first, a species kept only by its elite still counts toward
+        ``target_species`` while its own children join an older species, so δ_t grows
+        and every child ends up in the oldest species (tests/test_strategies.py has the
+        case; docs/benchmarks.md, "Speciation joins the closest species", the runs)."""
         distance = self.space.distance_between
         reps = {sp["id"]: Genome.from_dict(sp["representative"]) for sp in state["species"]}
         if current is not None:  # new representative: the current member closest to the old
@@ -266,30 +273,30 @@ class NeatStrategy(Strategy):
         occupied = {c.species for c in survivors}
         assigned = []
         threshold = state["threshold"]
-        # per genome JSON: the species an equal genome found, or (None, k): it founded
-        # sp_ids[k], having matched none before it, so the next equal one starts there
-        found: dict[str, tuple[int | None, int]] = {}
+        # per genome JSON: the species an equal genome went to, its distance, and how many
+        # species it was compared with: a later equal genome only needs the species founded
+        # since (one may be closer: no genome equal to it, yet nearer than its species)
+        found: dict[str, tuple[int, float, int]] = {}
         for genome in genomes:
             key = genome.to_json()
-            target, tried = found.get(key, (None, 0))
+            genes = None
+            target, closest, checked = found.get(key, (None, threshold, 0))
+            for sp_id in sp_ids[checked:]:  # strictly closer: a tie goes to the older species
+                if genes is None:
+                    genes = distance_genes(genome)
+                d = distance(genes, rep_genes[sp_id])
+                if d < closest:
+                    target, closest = sp_id, d
             if target is None:
-                genes = distance_genes(genome)
-                for k in range(tried, len(sp_ids)):
-                    if distance(genes, rep_genes[sp_ids[k]]) < threshold:
-                        target = sp_ids[k]
-                        break
-                if target is None:
-                    target = state["next_species"]
-                    state["next_species"] += 1
-                    reps[target] = genome
-                    rep_genes[target] = genes
-                    found[key] = (None, len(sp_ids))
-                    sp_ids.append(target)
-                    state["species"].append({"id": target, "created": generation,
-                                             "last_improved": generation,
-                                             "best": None})  # strict JSON: no -Infinity
-                else:
-                    found[key] = (target, 0)
+                target, closest = state["next_species"], 0.0
+                state["next_species"] += 1
+                reps[target] = genome
+                rep_genes[target] = genes if genes is not None else distance_genes(genome)
+                sp_ids.append(target)
+                state["species"].append({"id": target, "created": generation,
+                                         "last_improved": generation,
+                                         "best": None})  # strict JSON: no -Infinity
+            found[key] = (target, closest, len(sp_ids))
             occupied.add(target)
             assigned.append(target)
         state["species"] = [
