@@ -279,19 +279,16 @@ class NeatStrategy(Strategy):
         found: dict[str, tuple[int, float, int]] = {}
         for genome in genomes:
             key = genome.to_json()
-            genes = None
             target, closest, checked = found.get(key, (None, threshold, 0))
             for sp_id in sp_ids[checked:]:  # strictly closer: a tie goes to the older species
-                if genes is None:
-                    genes = distance_genes(genome)
-                d = distance(genes, rep_genes[sp_id])
+                d = distance(distance_genes(genome), rep_genes[sp_id])  # made once per genome
                 if d < closest:
                     target, closest = sp_id, d
             if target is None:
                 target, closest = state["next_species"], 0.0
                 state["next_species"] += 1
                 reps[target] = genome
-                rep_genes[target] = genes if genes is not None else distance_genes(genome)
+                rep_genes[target] = distance_genes(genome)
                 sp_ids.append(target)
                 state["species"].append({"id": target, "created": generation,
                                          "last_improved": generation,
