@@ -116,12 +116,17 @@ def evolved_config(args: argparse.Namespace, task: str, rule: str) -> SearchConf
         "strategy": {"name": "neat-pso"}})
 
 
+def tuning_generations(args: argparse.Namespace, evaluations: int) -> int:
+    """Whole generations of ``--tuning-population`` until at least ``evaluations``."""
+    return math.ceil(evaluations / args.tuning_population)
+
+
 def fixed_config(args: argparse.Namespace, task: str, rule: str, widths: tuple[int, ...],
                  evaluations: int) -> SearchConfig:
     name = "x".join(map(str, widths))
     return override(SearchConfig(), {
         **base_settings(args, task, rule, f"{task}-{rule}-fixed-{name}"),
-        "generations": math.ceil(evaluations / args.tuning_population),
+        "generations": tuning_generations(args, evaluations),
         "population": args.tuning_population,
         "strategy": {"name": "optuna", "optuna": {"sampler": "tpe"},
                      "layered": {"depth": len(widths), "widths": list(widths),
@@ -179,29 +184,39 @@ def describe(genome: Genome) -> str:
             f"depth {depth(genome)}")
 
 
-def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
-    table = run.evaluations()
-    return [r for r in table.to_pylist() if r["status"] == "ok"
+def evaluation_rows(run: evolve.Run, generations: int | None = None) -> list[dict[str, Any]]:
+    """The run's evaluations, of its first ``generations`` generations (all by default)."""
+    rows = run.evaluations().to_pylist()
+    return rows if generations is None else [r for r in rows if r["generation"] < generations]
+
+
+def ok_rows(run: evolve.Run, generations: int | None = None) -> list[dict[str, Any]]:
+    return [r for r in evaluation_rows(run, generations) if r["status"] == "ok"
             and math.isfinite(r["objective.accuracy"]) and math.isfinite(r["objective.energy"])]
 
 
-def seconds_per_evaluation(run: evolve.Run) -> float:
+def seconds_per_evaluation(run: evolve.Run, generations: int | None = None) -> float:
     """Mean training seconds per evaluation (a generation's candidates train as one stacked
     batch, and each row carries its share of the batch's time)."""
-    seconds = run.evaluations().column("train_seconds").to_pylist()
+    seconds = [r["train_seconds"] for r in evaluation_rows(run, generations)]
     return sum(seconds) / len(seconds) if seconds else math.nan
 
 
-def fixed_pick(run: evolve.Run, budget: int | None = None) -> dict[str, Any]:
+def fixed_pick(run: evolve.Run, budget: int | None = None,
+               generations: int | None = None) -> dict[str, Any]:
     """The tuned MLP: its best-validation evaluation (ties: lower energy, earlier id), among
-    its first ``budget`` evaluations in id order (all of them by default)."""
-    rows = ok_rows(run)
-    n = run.evaluations().num_rows
+    its first ``budget`` evaluations in id order (all of them by default) of its first
+    ``generations`` generations (all of them by default: a reused tuning run may be longer
+    than the comparison reads, :func:`search`)."""
+    every = evaluation_rows(run, generations)
+    rows = ok_rows(run, generations)
+    n = len(every)
     if budget is not None:
-        first = set(sorted(run.evaluations().column("candidate_id").to_pylist())[:budget])
+        first = set(sorted(r["candidate_id"] for r in every)[:budget])
         rows, n = [r for r in rows if r["candidate_id"] in first], len(first)
+    spent = seconds_per_evaluation(run, generations)
     if not rows:
-        return {"evaluations": n, "ok": 0, "seconds_per_evaluation": seconds_per_evaluation(run)}
+        return {"evaluations": n, "ok": 0, "seconds_per_evaluation": spent}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
                                     r["candidate_id"]))
     genome = Genome.from_json(best["genome"])
@@ -209,7 +224,7 @@ def fixed_pick(run: evolve.Run, budget: int | None = None) -> dict[str, Any]:
             "test": best["test_accuracy"], "energy": best["objective.energy"],
             "activation": next(x.activation for x in genome.nodes if x.role == "hidden"),
             "hyperparameters": json.loads(best["hyperparameters"]),
-            "seconds_per_evaluation": seconds_per_evaluation(run)}
+            "seconds_per_evaluation": spent}
 
 
 def capped_pick(run: evolve.Run, cap: float, budget: int) -> dict[str, Any]:
@@ -319,18 +334,31 @@ def against_front(fixed: dict[str, Any], front: list[dict[str, Any]]) -> None:
 
 # -- one task and rule ------------------------------------------------------------------------
 def search(args: argparse.Namespace, config: SearchConfig,
-           constraints: tuple[Constraint, ...] = ()) -> evolve.Run:
+           constraints: tuple[Constraint, ...] = (), tuning: bool = False) -> evolve.Run:
     """The run ``config`` describes; with ``--reuse``, the one already under ``--runs`` if its
     recorded config and constraints are these and it ran every generation (a run cut short
-    is refused)."""
+    is refused).
+
+    A fixed MLP's ``tuning`` run is sized by the search's evaluations, which change when the
+    search does, so one recorded for another number of generations is reused too: a shorter
+    one is resumed to ``config.generations``, a longer one is read only up to them by its
+    callers (``fixed_pick(generations=...)``). Either gives the records of a fresh run of
+    ``config.generations``: an optuna run's first generations do not depend on how many
+    follow, and a resumed run continues as an uninterrupted one
+    (tests/test_benchmarks.py checks both)."""
     path = Path(config.out) / config.run_id
     if args.reuse and path.exists():
         run = evolve.load_run(path)
         names = run.description.constraints if run.description else ()
-        if (run.config != config or tuple(names) != tuple(c.name for c in constraints)
-                or run.completed_generations() < config.generations):
+        recorded = run.config
+        if tuning:
+            recorded = dataclasses.replace(recorded, generations=config.generations)
+        if (recorded != config or tuple(names) != tuple(c.name for c in constraints)
+                or run.completed_generations() < run.config.generations):
             raise SystemExit(f"--reuse: {path} is not a finished run of these settings "
                              f"(move it away to run it again)")
+        if run.completed_generations() < config.generations:
+            run = evolve.resume(path, generations=config.generations, reporters=())
         return run
     return evolve.search(config, reporters=(), constraints=constraints)
 
@@ -342,16 +370,19 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     front = front_members(evolved_run)
     references = evolved_run.references()
     grid = {(width,) * depth: search(args, fixed_config(args, task, rule, (width,) * depth,
-                                                        spent))
+                                                        spent), tuning=True)
             for depth in args.depths for width in args.widths}
-    fixed = [{"widths": list(widths), **fixed_pick(run)} for widths, run in grid.items()]
+    tuned_generations = tuning_generations(args, spent)
+    fixed = [{"widths": list(widths), **fixed_pick(run, generations=tuned_generations)}
+             for widths, run in grid.items()]
     tuned = [f for f in fixed if f["ok"]]
     for f in tuned:
         against_front(f, front)
     best = best_of(tuned)
     # the grid read as if it shared the search's budget: the MLPs' shares sum to it
     shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
-    shared = best_of([{"widths": list(widths), **fixed_pick(run, share)}
+    shared = best_of([{"widths": list(widths),
+                       **fixed_pick(run, share, generations=tuned_generations)}
                       for (widths, run), share in zip(grid.items(), shares, strict=True)])
     if shared is not None:
         against_front(shared, front)

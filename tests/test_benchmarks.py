@@ -333,6 +333,42 @@ def test_capped_search_never_trains_a_net_over_its_cap(tmp_path):
                    (evf.energy_cap(cap / 2),))
 
 
+def test_a_reused_tuning_run_of_another_length_reads_as_a_fresh_one(tmp_path):
+    """A fixed MLP's tuning run is sized by the search's evaluations; with --reuse one recorded
+    for fewer generations is resumed to the wanted number and one recorded for more is read
+    up to it, and both give what a fresh run of that length records and picks."""
+    evf = _load(ROOT / "benchmarks" / "evolved_vs_fixed.py")
+
+    def setup(folder):
+        args = evf.parse_args(["--quick", "--runs", str(tmp_path / folder), "--rules", "bp"])
+        return args, lambda evaluations: evf.fixed_config(args, "digits", "bp", (8,),
+                                                          evaluations)
+
+    def records(run, generations):
+        keep = ("candidate_id", "generation", "genome", "hyperparameters", "valid_accuracy",
+                "test_accuracy", "curve")
+        return sorted(tuple(r[k] for k in keep) for r in evf.evaluation_rows(run, generations))
+
+    def pick(run, generations):
+        return {k: v for k, v in evf.fixed_pick(run, generations=generations).items()
+                if k != "seconds_per_evaluation"}
+
+    args, config = setup("fresh")
+    fresh = evf.search(args, config(12), tuning=True)  # 3 generations of 4
+    assert fresh.completed_generations() == 3
+    for folder, recorded in (("shorter", 4), ("longer", 20)):
+        args, config = setup(folder)
+        evf.search(args, config(recorded), tuning=True)
+        args.reuse = True
+        run = evf.search(args, config(12), tuning=True)
+        assert run.completed_generations() == max(3, evf.tuning_generations(args, recorded))
+        assert records(run, 3) == records(fresh, None)
+        assert pick(run, 3) == pick(fresh, None)
+        # a search's or capped search's run of another length is still refused
+        with pytest.raises(SystemExit, match="not a finished run of these settings"):
+            evf.search(args, config(8))
+
+
 def test_stability_thirds_and_shares_by_hand():
     stab = _load(ROOT / "benchmarks" / "stability.py")
     rows = [{"genes": {"lr": x}, "diverged": d} for x, d in
