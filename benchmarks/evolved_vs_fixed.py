@@ -339,9 +339,11 @@ def search(args: argparse.Namespace, config: SearchConfig,
     recorded config and constraints are these and it ran every generation (a run cut short
     is refused).
 
-    A fixed MLP's ``tuning`` run is sized by the search's evaluations, which change when the
-    search does, so one recorded for another number of generations is reused too: a shorter
-    one is resumed to ``config.generations``, a longer one is read only up to them by its
+    A run copied from another ``--runs`` folder is the same run (its config still names the
+    folder it was made in). A fixed MLP's ``tuning`` run is sized by the search's evaluations,
+    which change when the search does, so one recorded for another number of generations is
+    reused too: a shorter one is resumed to ``config.generations`` (so a larger budget can
+    start from a copy of a smaller one's grid), a longer one is read only up to them by its
     callers (``fixed_pick(generations=...)``). Either gives the records of a fresh run of
     ``config.generations``: an optuna run's first generations do not depend on how many
     follow, and a resumed run continues as an uninterrupted one
@@ -350,7 +352,7 @@ def search(args: argparse.Namespace, config: SearchConfig,
     if args.reuse and path.exists():
         run = evolve.load_run(path)
         names = run.description.constraints if run.description else ()
-        recorded = run.config
+        recorded = dataclasses.replace(run.config, out=config.out)
         if tuning:
             recorded = dataclasses.replace(recorded, generations=config.generations)
         if (recorded != config or tuple(names) != tuple(c.name for c in constraints)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -357,8 +358,12 @@ def test_a_reused_tuning_run_of_another_length_reads_as_a_fresh_one(tmp_path):
     fresh = evf.search(args, config(12), tuning=True)  # 3 generations of 4
     assert fresh.completed_generations() == 3
     for folder, recorded in (("shorter", 4), ("longer", 20)):
+        args, config = setup(folder + "-made")
+        made = evf.search(args, config(recorded), tuning=True)
+        # a larger budget starts from a copy of a smaller one's grid in its own folder
         args, config = setup(folder)
-        evf.search(args, config(recorded), tuning=True)
+        (tmp_path / folder).mkdir()
+        shutil.copytree(made.path, tmp_path / folder / made.path.name)
         args.reuse = True
         run = evf.search(args, config(12), tuning=True)
         assert run.completed_generations() == max(3, evf.tuning_generations(args, recorded))
