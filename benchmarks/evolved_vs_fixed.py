@@ -60,10 +60,9 @@ again (to redraw the figure or recompute the JSON).
 Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64 128 (128: the default space's largest group),
 tuning population 10, seed 0, Loihi, the config's training budget (15 epochs, patience 5).
-docs/science.md ran it one process per task and rule on a 2-core machine: digits with these
-defaults (ep with ``--population 12 --generations 4``), mnist1d with
-``--population 12 --generations 4`` (every rule) and ``--population 20 --generations 10``
-(bp, lra, dfa); its Reproduce section has the commands.
+docs/science.md ran it one process per task and rule on a 2-core machine, at several
+budgets (``--population``, ``--generations``) and seeds; its Reproduce section has the
+commands.
 
 ``--quick`` (seconds; the benchmark test runs it): task digits, rules bp and dfa, population
 6, generations 2, depths 1 2 × widths 8 32, tuning population 4, training 2 epochs with
@@ -190,15 +189,21 @@ def evaluation_rows(run: evolve.Run, generations: int | None = None) -> list[dic
     return rows if generations is None else [r for r in rows if r["generation"] < generations]
 
 
-def ok_rows(run: evolve.Run, generations: int | None = None) -> list[dict[str, Any]]:
-    return [r for r in evaluation_rows(run, generations) if r["status"] == "ok"
-            and math.isfinite(r["objective.accuracy"]) and math.isfinite(r["objective.energy"])]
+def trained(row: dict[str, Any]) -> bool:
+    return (row["status"] == "ok" and math.isfinite(row["objective.accuracy"])
+            and math.isfinite(row["objective.energy"]))
 
 
-def seconds_per_evaluation(run: evolve.Run, generations: int | None = None) -> float:
-    """Mean training seconds per evaluation (a generation's candidates train as one stacked
-    batch, and each row carries its share of the batch's time)."""
-    seconds = [r["train_seconds"] for r in evaluation_rows(run, generations)]
+def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
+    return [r for r in evaluation_rows(run) if trained(r)]
+
+
+def seconds_per_evaluation(run: evolve.Run,
+                           rows: list[dict[str, Any]] | None = None) -> float:
+    """Mean training seconds per evaluation of ``rows`` (the run's, by default): a
+    generation's candidates train as one stacked batch, and each row carries its share of
+    the batch's time."""
+    seconds = [r["train_seconds"] for r in (evaluation_rows(run) if rows is None else rows)]
     return sum(seconds) / len(seconds) if seconds else math.nan
 
 
@@ -209,12 +214,12 @@ def fixed_pick(run: evolve.Run, budget: int | None = None,
     ``generations`` generations (all of them by default: a reused tuning run may be longer
     than the comparison reads, :func:`search`)."""
     every = evaluation_rows(run, generations)
-    rows = ok_rows(run, generations)
+    rows = [r for r in every if trained(r)]
     n = len(every)
     if budget is not None:
         first = set(sorted(r["candidate_id"] for r in every)[:budget])
         rows, n = [r for r in rows if r["candidate_id"] in first], len(first)
-    spent = seconds_per_evaluation(run, generations)
+    spent = seconds_per_evaluation(run, every)
     if not rows:
         return {"evaluations": n, "ok": 0, "seconds_per_evaluation": spent}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
