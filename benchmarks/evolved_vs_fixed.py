@@ -198,12 +198,10 @@ def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
     return [r for r in evaluation_rows(run) if trained(r)]
 
 
-def seconds_per_evaluation(run: evolve.Run,
-                           rows: list[dict[str, Any]] | None = None) -> float:
-    """Mean training seconds per evaluation of ``rows`` (the run's, by default): a
-    generation's candidates train as one stacked batch, and each row carries its share of
-    the batch's time."""
-    seconds = [r["train_seconds"] for r in (evaluation_rows(run) if rows is None else rows)]
+def seconds_per_evaluation(rows: list[dict[str, Any]]) -> float:
+    """Mean training seconds per evaluation of a run's ``rows``: a generation's candidates
+    train as one stacked batch, and each row carries its share of the batch's time."""
+    seconds = [r["train_seconds"] for r in rows]
     return sum(seconds) / len(seconds) if seconds else math.nan
 
 
@@ -219,7 +217,7 @@ def fixed_pick(run: evolve.Run, budget: int | None = None,
     if budget is not None:
         first = set(sorted(r["candidate_id"] for r in every)[:budget])
         rows, n = [r for r in rows if r["candidate_id"] in first], len(first)
-    spent = seconds_per_evaluation(run, every)
+    spent = seconds_per_evaluation(every)
     if not rows:
         return {"evaluations": n, "ok": 0, "seconds_per_evaluation": spent}
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["objective.energy"],
@@ -237,7 +235,7 @@ def capped_pick(run: evolve.Run, cap: float, budget: int) -> dict[str, Any]:
     energy, earlier id) among its first ``budget`` trained evaluations — the MLP's tuning
     evaluations, so that the capped search never trains more nets than the MLP was tuned
     with —, with how many it trained and how many the cap refused up to there."""
-    every = sorted(run.evaluations().to_pylist(), key=lambda r: r["candidate_id"])
+    every = sorted(evaluation_rows(run), key=lambda r: r["candidate_id"])
     kept, trained = [], 0
     for r in every:
         if r["status"] != "infeasible":
@@ -250,7 +248,7 @@ def capped_pick(run: evolve.Run, cap: float, budget: int) -> dict[str, Any]:
     rows = [r for r in rows if r["energy"] <= cap]
     infeasible = sum(r["status"] == "infeasible" for r in kept)
     out = {"cap": cap, "evaluations": len(kept), "trained": trained, "infeasible": infeasible,
-           "ran": len(every), "seconds_per_evaluation": seconds_per_evaluation(run)}
+           "ran": len(every), "seconds_per_evaluation": seconds_per_evaluation(every)}
     if not rows:
         return out
     best = min(rows, key=lambda r: (-r["objective.accuracy"], r["energy"], r["candidate_id"]))
@@ -406,7 +404,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     test_size = evolved_run.description.task.split_sizes["test"]
     return {"task": task, "rule": rule, "population": args.population,
             "generations": args.generations, "evaluations": spent, "test_size": test_size,
-            "seconds_per_evaluation": seconds_per_evaluation(evolved_run),
+            "seconds_per_evaluation": seconds_per_evaluation(evaluation_rows(evolved_run)),
             "front": front, "growth": growth(evolved_run), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "capped": capped, "shared_budget": {"each": shares, "best_fixed": shared},
