@@ -194,10 +194,6 @@ def trained(row: dict[str, Any]) -> bool:
             and math.isfinite(row["objective.energy"]))
 
 
-def ok_rows(run: evolve.Run) -> list[dict[str, Any]]:
-    return [r for r in evaluation_rows(run) if trained(r)]
-
-
 def seconds_per_evaluation(rows: list[dict[str, Any]]) -> float:
     """Mean training seconds per evaluation of a run's ``rows``: a generation's candidates
     train as one stacked batch, and each row carries its share of the batch's time."""
@@ -236,18 +232,18 @@ def capped_pick(run: evolve.Run, cap: float, budget: int) -> dict[str, Any]:
     evaluations, so that the capped search never trains more nets than the MLP was tuned
     with —, with how many it trained and how many the cap refused up to there."""
     every = sorted(evaluation_rows(run), key=lambda r: r["candidate_id"])
-    kept, trained = [], 0
+    kept, n_trained = [], 0
     for r in every:
         if r["status"] != "infeasible":
-            if trained == budget:
+            if n_trained == budget:
                 break
-            trained += 1
+            n_trained += 1
         kept.append(r)
     rows = [dict(r, energy=json.loads(r["costs"])["energy_j"]) for r in kept
             if r["status"] == "ok" and math.isfinite(r["objective.accuracy"])]
     rows = [r for r in rows if r["energy"] <= cap]
     infeasible = sum(r["status"] == "infeasible" for r in kept)
-    out = {"cap": cap, "evaluations": len(kept), "trained": trained, "infeasible": infeasible,
+    out = {"cap": cap, "evaluations": len(kept), "trained": n_trained, "infeasible": infeasible,
            "ran": len(every), "seconds_per_evaluation": seconds_per_evaluation(every)}
     if not rows:
         return out
@@ -263,15 +259,16 @@ def front_members(run: evolve.Run) -> list[dict[str, Any]]:
              "hyperparameters": dict(a.hyperparameters)} for a in run.pareto_front()]
 
 
-def growth(run: evolve.Run) -> list[dict[str, Any]]:
-    """How the search's nets grow, per generation: how many evaluations it ran; of those
-    that trained, how many have no hidden group (the minimal genome NEAT starts from), the
-    most hidden groups, the deepest and the largest (total hidden units); and of the Pareto
-    front of every trained evaluation so far (validation accuracy up, energy down), its
-    size, deepest and largest member and its best validation accuracy. It shows whether a
-    search had the generations to reach the capacity a task needs (docs/science.md)."""
-    rows = ok_rows(run)
-    ran = run.evaluations().column("generation").to_pylist()
+def growth(every: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How the search's nets grow, per generation of its evaluations ``every``: how many
+    evaluations it ran; of those that trained, how many have no hidden group (the minimal
+    genome NEAT starts from), the most hidden groups, the deepest and the largest (total
+    hidden units); and of the Pareto front of every trained evaluation so far (validation
+    accuracy up, energy down), its size, deepest and largest member and its best validation
+    accuracy. It shows whether a search had the generations to reach the capacity a task
+    needs (docs/science.md)."""
+    rows = [r for r in every if trained(r)]
+    ran = [r["generation"] for r in every]
     out: list[dict[str, Any]] = []
     seen: list[tuple[float, float, Genome]] = []
     for g in range(max(ran, default=-1) + 1):
@@ -371,7 +368,8 @@ def search(args: argparse.Namespace, config: SearchConfig,
 def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     started = time.perf_counter()
     evolved_run = search(args, evolved_config(args, task, rule))
-    spent = evolved_run.evaluations().num_rows
+    evolved_rows = evaluation_rows(evolved_run)
+    spent = len(evolved_rows)
     front = front_members(evolved_run)
     references = evolved_run.references()
     grid = {(width,) * depth: search(args, fixed_config(args, task, rule, (width,) * depth,
@@ -404,8 +402,8 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     test_size = evolved_run.description.task.split_sizes["test"]
     return {"task": task, "rule": rule, "population": args.population,
             "generations": args.generations, "evaluations": spent, "test_size": test_size,
-            "seconds_per_evaluation": seconds_per_evaluation(evaluation_rows(evolved_run)),
-            "front": front, "growth": growth(evolved_run), "fixed": fixed,
+            "seconds_per_evaluation": seconds_per_evaluation(evolved_rows),
+            "front": front, "growth": growth(evolved_rows), "fixed": fixed,
             "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
             "capped": capped, "shared_budget": {"each": shares, "best_fixed": shared},
             "hypervolume": hv, "wall_s": time.perf_counter() - started}
