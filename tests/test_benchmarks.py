@@ -491,6 +491,40 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
     assert "level on every task for **2** (bp, lra)" in line
 
 
+def test_science_tables_judge_the_rules_goals_at_each_budget():
+    """The fidelity table: a rule meets its goal within its gap to bp (the boundary counts)
+    and only 10 points or more above the frozen control; bp by its own accuracy."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def bench(**means):
+        rows = {}
+        for name, mean in {"bp": 0.66, "frozen": 0.40, **means}.items():
+            rows[name] = {"data": "mnist1d", "topology": "40-256-256-10", "mean": mean,
+                          "sd": 0.01, "train_mean": 0.9, "time_vs_bp": 1.0,
+                          "gap_to_bp": mean - 0.66, "margin_over_frozen": mean - 0.40}
+        return {tables.REFERENCE_NET: rows}
+
+    short = bench(chl=0.63, dfa=0.57, dtp=0.45, ff=0.52)
+    long = bench(chl=0.62, dfa=0.61, dtp=0.55, ff=0.52)
+    rows = tables.fidelity({"30 epochs": short, "80 epochs": long})
+    assert rows[0] == ("| rule | goal | 30 epochs: test % | −bp | −control | goal met | "
+                       "80 epochs: test % | −bp | −control | goal met |")
+    by_rule = {r.split(" | ")[0].strip("| "): r for r in rows[2:]}
+    assert set(by_rule) == {"bp", "chl", "dfa", "dtp", "ff"}  # the control is not a rule
+    assert by_rule["bp"] == ("| bp | >= 66%, >= 10 over the control | 66.0 | 0 | +26.0 | met "
+                             "| 66.0 | 0 | +26.0 | met |")
+    assert by_rule["chl"].endswith("| 63.0 | −3.0 | +23.0 | met | 62.0 | −4.0 | +22.0 | "
+                                   "**not met** |")
+    assert by_rule["dfa"] == ("| dfa | within 8 of bp, >= 10 over the control | 57.0 | −9.0 | "
+                              "+17.0 | **not met** | 61.0 | −5.0 | +21.0 | met |")
+    # no gap goal: only the control margin (5 points short at 30 epochs, 15 over at 80)
+    assert by_rule["dtp"] == ("| dtp | >= 10 over the control | 45.0 | −21.0 | +5.0 | "
+                              "**not met** | 55.0 | −11.0 | +15.0 | met |")
+    assert tables.met("bp", bench(bp=0.659)[tables.REFERENCE_NET]["bp"]) is False
+    assert tables.bench_rows(short)[2] == (
+        "| mnist1d | 40-256-256-10 | bp | 66.0 ± 1.0 | 90.0 | +26.0 | 0 | 1.00 |")
+
+
 def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
     """benchmarks/search_defaults.py: each variant's run is read at the generations that ended
     within ``--budget`` evaluations, generation 0's linear share follows the variant's

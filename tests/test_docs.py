@@ -24,13 +24,15 @@ def test_readme_quickstart_commands_are_the_ones_ci_runs():
 
 
 def test_science_md_tables_are_the_generated_ones():
-    """docs/science.md's tables come from the committed benchmark JSON and rule_limits()
-    (benchmarks/science_tables.py), never from hand-copied figures."""
+    """docs/science.md's and docs/benchmarks.md's tables come from the committed benchmark
+    JSON and rule_limits() (benchmarks/science_tables.py), never from hand-copied figures."""
     import subprocess
     import sys
 
     text = (ROOT / "docs" / "science.md").read_text()
     assert "| digits | bp |" in text and "| mnist1d | bp |" in text  # the blocks are filled
+    bench = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert "| mnist1d | 40-256-256-10 | bp |" in bench and "| digits | 64-128-10 | bp |" in bench
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "science_tables.py"),
                              "--check"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
