@@ -6,6 +6,7 @@ Every test starts Ray through a fixture that always shuts it down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -120,11 +121,14 @@ def test_removing_a_worker_node_mid_generation_loses_nothing(small_digits_config
 
 
 def _busy_workers() -> list[psutil.Process]:
+    """This test's Ray workers running a chunk: descendants of this process only (the Ray
+    instance a fixture starts is a process tree under it), never another suite's or another
+    xdist worker's instance on the same machine."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if "ray::evaluate_chunk" in cmd:
-            found.append(proc)
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "ray::evaluate_chunk" in " ".join(proc.cmdline()):
+                found.append(proc)
     return found
 
 
