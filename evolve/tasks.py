@@ -28,6 +28,7 @@ import hashlib
 import numbers
 import os
 import random
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,11 +217,22 @@ def _mnist1d_arrays() -> Arrays:
     return arrays
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK"
+
+
 def _read_npz(path: Path) -> Arrays:
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
+        with open(path, "rb") as fh:
+            head = fh.read(len(_NPY_MAGIC))
+        # Checked before np.load: without pickle numpy calls any non-zip, non-.npy file
+        # "pickled (object) data", which sends the user after the wrong problem.
+        if head.startswith(_NPY_MAGIC):
             raise ValueError("file is a single .npy array, not an .npz archive")
+        if not head.startswith(_ZIP_MAGIC):
+            raise ValueError("not an .npz archive (expected the zip of .npy arrays that "
+                             "numpy.savez writes)")
+        npz = np.load(path, allow_pickle=False)
         with npz:
             present = sorted(npz.files)
             for required in ("x", "y"):
@@ -233,7 +245,7 @@ def _read_npz(path: Path) -> Arrays:
             x_test = npz["x_test"] if "x_test" in present else None
             y_test = npz["y_test"] if "y_test" in present else None
             return npz["x"], npz["y"], x_test, y_test
-    except (ValueError, OSError, EOFError) as exc:  # pickled/object data, not a zip file, ...
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # truncated, object data
         if isinstance(exc, TaskError):
             raise
         raise TaskError(f"{path}: cannot read as .npz: {_one_line(exc)}") from exc
@@ -248,6 +260,13 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         table = pa.csv.read_csv(path) if suffix == ".csv" else pa.parquet.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise TaskError(f"{path}: cannot read as {suffix}: {_one_line(exc)}") from exc
+    for name, column_type in zip(table.column_names, table.schema.types, strict=True):
+        if pa.types.is_binary(column_type) or pa.types.is_large_binary(column_type):
+            # pyarrow reads a CSV cell that is not valid UTF-8 as bytes; taken as labels they
+            # would become class names like "b'caf\\xe9'", so the file is refused instead.
+            why = ("is not UTF-8 text; save the file as UTF-8" if suffix == ".csv" else
+                   f"holds raw bytes ({column_type}); expected numbers, or strings for labels")
+            raise TaskError(f"{path}: column {name!r} {why}")
     if label_column not in table.column_names:
         raise TaskError(f"{path}: label column {label_column!r} not found "
                         f"(columns: {table.column_names})")

@@ -239,6 +239,30 @@ def test_file_errors(tmp_path: Path) -> None:
     assert "inf" in _error(tmp_path, _npz(tmp_path, "inf.npz", x=bad, y=Y))
 
 
+def test_files_that_are_not_npz_archives_get_one_line_errors(tmp_path: Path) -> None:
+    _npz(tmp_path, "whole.npz", x=X, y=Y)
+    whole = (tmp_path / "whole.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[:200])  # a copy interrupted part way
+    msg = _error(tmp_path, "/cut.npz")
+    assert "cut.npz" in msg and "zip" in msg
+    (tmp_path / "text.npz").write_text("x,y\n1,0\n")
+    msg = _error(tmp_path, "/text.npz")
+    assert "not an .npz archive" in msg and "pickle" not in msg
+    np.save(tmp_path / "one.npy", X)
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    assert "single .npy array" in _error(tmp_path, "/one.npz")
+
+
+def test_a_csv_that_is_not_utf8_is_refused_not_garbled(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{'café' if i % 2 else 'thé'}\n" for i in range(12))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("p,label\n" + rows).encode("latin-1"))
+    msg = _error(tmp_path, "/latin1.csv")
+    assert "latin1.csv" in msg and "'label'" in msg and "UTF-8" in msg
+    path.write_bytes(("p,label\n" + rows).encode("utf-8"))  # the same file, saved as UTF-8
+    assert set(load_task(str(path), seed=0).class_names) == {"café", "thé"}
+
+
 def test_table_errors(tmp_path: Path) -> None:
     text = "size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n"
     msg = _error(tmp_path, _csv(tmp_path, "colour.csv", text))
