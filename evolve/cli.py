@@ -626,6 +626,27 @@ def _check_output_file(path: Path) -> None:
         raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not a directory")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
         raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not writable")
+    _refuse_run_record(path)
+
+
+# What report, show and compare may leave in a run directory beside its records.
+_VIEW_SUFFIXES = (".html", ".svg", ".png", ".pdf")
+
+
+def _refuse_run_record(path: Path) -> None:
+    """A run's own files are its records: an export written over ``weights/<id>.safetensors``
+    would break the member it replaced without a word, and ``resume`` would not notice. So
+    inside a run directory a command may write only a new file, or a picture or report, at
+    its top level."""
+    target = path.resolve()
+    for folder in target.parents:
+        if (folder / "config.toml").is_file() and (folder / "checkpoint.json").is_file():
+            inside = target.relative_to(folder)
+            if len(inside.parts) > 1 or (target.exists()
+                                         and target.suffix.lower() not in _VIEW_SUFFIXES):
+                raise BadInput(f"--out {str(path)!r} is inside run {str(folder)!r}, at one of "
+                               "its records' places; write it outside the run's folders")
+            return
 
 
 def _output_error(path: Path, exc: OSError) -> Exception:

@@ -315,6 +315,12 @@ CASES = [
          2, "not a directory"),
     Case("export_unwritable", lambda ctx: ["export", str(ctx.run), "--out", str(
         ctx.deny_writes(ctx.root / "ro") / "m.safetensors")], 2, "m.safetensors"),
+    Case("export_over_a_members_weights", lambda ctx: [
+        "export", str(ctx.run), "--out",
+        str(next((ctx.run / "weights").glob("*.safetensors")))], 2, "records"),
+    Case("export_over_the_checkpoint", lambda ctx: [
+        "export", str(ctx.run), "--format", "safetensors", "--out",
+        str(ctx.run / "checkpoint.json")], 2, "records"),
     Case("report_to_a_directory", lambda ctx: ["report", str(ctx.run), "--out",
                                                str(_mkdir(ctx.root / "r.html"))], 2,
          "is a directory"),
