@@ -92,6 +92,9 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
         candidates = [t.name]
     for source in candidates:
         if want.path and not Path(source).is_file():
+            if source == task_file:  # asked for: never passed over for the recorded path
+                raise TaskError(f"--task {task_file}: no such file; this run started on the "
+                                f"data file {want.path}, so --task must name a copy of it")
             continue
         task = load(source)
         if not want.content_hash or task.content_hash == want.content_hash:

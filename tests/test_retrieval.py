@@ -156,6 +156,12 @@ def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch
     capsys.readouterr()
     assert main(["resume", str(copy), "--generations", "2"]) == 0  # data still at its path
     assert evolve.load_run(copy).completed_generations() == 2
+    capsys.readouterr()
+    # a --task that names no copy of the data is refused, even with the data in its place
+    for wrong in (str(tmp_path / "nosuch.csv"), "wine"):
+        assert main(["resume", str(copy), "--generations", "3", "--task", wrong]) == 2
+        assert f"--task {wrong}: no such file" in capsys.readouterr().err
+    assert evolve.load_run(copy).completed_generations() == 2
     # the data moved: resume says where it looked; --task with the same content works
     moved = tmp_path / "moved.csv"
     data.rename(moved)
