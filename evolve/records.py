@@ -735,6 +735,20 @@ class RunStore:
                         if t.schema != tables[0].schema), files[-1])
             raise RecordError(f"{odd}: its columns differ from {files[0].name}'s") from None
 
+    def check_evaluations(self, upto: int) -> None:
+        """Raise a :class:`RecordError` naming the first evaluation file (before generation
+        ``upto``) that cannot be read. A resume checks this first: it would otherwise append
+        to a run whose report and readers already fail on an earlier generation, and the
+        user would learn of the damage only after spending the compute."""
+        fields = evaluation_fields(())
+        for path in self.generation_files():
+            if int(path.stem[4:]) < upto:
+                try:
+                    read_table(path, fields, EVALUATION_REQUIRED)
+                except RecordError as exc:
+                    raise RecordError(f"{exc}; restore it, or move it out of evaluations/ "
+                                      "to resume without that generation's records") from None
+
     def read_pareto(self, objectives: Sequence[str] = ()) -> pa.Table | None:
         """The Pareto archive's rows; None before the first generation was recorded."""
         if not self.pareto_path.is_file():

@@ -162,6 +162,7 @@ def resume(path: str | Path, *, generations: int | None = None,
         recorded = read_description(store.root)
         checkpoint = store.read_checkpoint()
         done = _completed(store, checkpoint)
+        store.check_evaluations(upto=done)
         config = _read_config(store)
         if recorded is not None and recorded.fingerprint:
             why = fingerprint_mismatch(recorded.fingerprint,

@@ -265,10 +265,10 @@ DAMAGES = {
 # damaged file, 0 where it does not. pareto and export read config.toml, run.json and
 # pareto.parquet (export also the member's weights); report and compare add the checkpoint
 # (history, references; the history is in the checkpoint's log), report every evaluation
-# file; resume reads config.toml, run.json, profile.toml, the checkpoint (and its log) and
-# the journal, and rewrites pareto.parquet and generations.parquet from the checkpoint.
-# Nothing reads generations.parquet. A damaged journal is set aside and re-evaluated, so
-# resume succeeds.
+# file; resume reads config.toml, run.json, profile.toml, the checkpoint (and its log), every
+# recorded evaluation file and the journal, and rewrites pareto.parquet and
+# generations.parquet from the checkpoint. Nothing reads generations.parquet. A damaged
+# journal is set aside and re-evaluated, so resume succeeds.
 EXPECTED = {
     "intact": (0, 0, 0, 0, 0),
     "config-not-utf8": (2, 2, 2, 2, 2),
@@ -288,8 +288,8 @@ EXPECTED = {
     "generations-truncated": (0, 0, 0, 0, 0),
     "pareto-truncated": (2, 2, 2, 2, 0),
     "pareto-wrong-schema": (2, 2, 2, 2, 0),
-    "gen-truncated": (0, 0, 2, 0, 0),
-    "gen-wrong-schema": (0, 0, 2, 0, 0),
+    "gen-truncated": (0, 0, 2, 0, 2),
+    "gen-wrong-schema": (0, 0, 2, 0, 2),
     "weights-truncated": (0, 2, 0, 0, 0),
     "weights-missing": (0, 2, 0, 0, 0),
     "weights-wrong-shape": (0, 2, 0, 0, 0),
@@ -370,6 +370,22 @@ def test_a_journal_row_whose_weights_are_gone_is_evaluated_again(runs, tmp_path,
     resumed = evolve.resume(run, reporters=())
     assert stable_rows(resumed) == stable_rows(runs.full)
     assert gone.name in capsys.readouterr().err
+
+
+def test_a_damaged_generation_file_set_aside_as_the_refusal_says_lets_resume_go_on(
+        runs, tmp_path, capsys):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    damaged = truncate(run / "evaluations" / "gen-00001.parquet")
+    assert main(["resume", str(run)]) == 2
+    assert "move it out of evaluations/" in capsys.readouterr().err
+    (run / "damaged").mkdir()
+    damaged.rename(run / "damaged" / damaged.name)
+    assert main(["resume", str(run)]) == 0
+    resumed = evolve.load_run(run)
+    assert resumed.completed_generations() == 3
+    generations = set(resumed.evaluations().column("generation").to_pylist())
+    assert generations == {0, 2}  # what was recorded, less the generation set aside
 
 
 # -- exports -----------------------------------------------------------------------------
