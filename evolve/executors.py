@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -160,6 +161,7 @@ class RayExecutor(Executor):
 
         if not ray.is_initialized():
             if self.address:
+                _check_reachable(self.address)
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 _start_local_ray(ray, self.num_cpus or os.cpu_count(), self.dashboard)
@@ -223,6 +225,27 @@ class RayExecutor(Executor):
             ray.shutdown()
             _stop_watchdog()
             self._started_ray = False
+
+
+REACH_TIMEOUT_S = 10.0  # a cluster's head answers a TCP connect well within this
+
+
+def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """Fail at once on a ``HOST:PORT`` where nothing listens: ``ray.init`` would retry the
+    connection to its control service without end, printing a warning every few seconds.
+    ``auto`` and ``ray://`` addresses are left to Ray, which says at once when it finds no
+    cluster."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConnectionError(f"executor.address {address!r}: no Ray cluster answers there "
+                              f"({why}); check it, start a cluster there ('ray start "
+                              "--head'), or resume with --executor serial") from None
 
 
 SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)

@@ -189,6 +189,8 @@ def resume(path: str | Path, *, generations: int | None = None,
                                   "generations this run has already recorded (a resume only "
                                   "goes on)")
             target = override(config, {"generations": generations})
+        if executor and executor.get("name") == "serial" and "address" not in executor:
+            executor = {**executor, "address": ""}  # in-process: no cluster to join
         running = override(target, {"executor": dict(executor)}) if executor else target
         check(running)
         session = Session.build(running, store, checkpoint["run_id"], objectives, reporters,

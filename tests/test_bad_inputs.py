@@ -17,6 +17,7 @@ import importlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import evolve
 from evolve.cli import main
 from evolve.config import SearchConfig, flat_items, from_toml
+from evolve.executors import LOOPBACK
 from evolve.lock import RunLock
 from evolve.records import RunStore
 
@@ -38,6 +41,13 @@ SMALL = ["--executor", "serial", "--task", "iris", "--generations", "1", "--popu
          "--set", "training.epochs=1", "--rule", "bp"]
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
 SEARCH_MODULE = importlib.import_module("evolve.search")  # `evolve.search` is the function
+
+
+def _closed_port() -> int:
+    """A loopback port where nothing listens: bound, then let go."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
 
 
 def call(argv: list[str]) -> tuple[int, str, str]:
@@ -327,6 +337,9 @@ CASES = [
     Case("report_unwritable", lambda ctx: ["report", str(ctx.run), "--out", str(
         ctx.deny_writes(ctx.root / "ro") / "r.html")], 2, "r.html"),
     # -- the machine fails: exit 1, one line, and how to go on ---------------------------
+    Case("no_cluster_at_the_address",
+         search("--executor", "ray", "--address", f"{LOOPBACK}:{_closed_port()}"), 1,
+         "no Ray cluster answers", new_files=True),
     Case("disk_full_during_search", search(), 1, "neurevo resume", new_files=True,
          prepare=lambda ctx: ctx.disk_full(RunStore, "write_generation")),
     Case("disk_full_during_resume", resume(), 1, "neurevo resume", new_files=True,
@@ -440,6 +453,18 @@ def test_resume_takes_executor_settings_for_itself_only(base_run, tmp_path):
     assert config.generations == 2  # what the run now is
     assert config.executor.chunk_size == 16  # where it ran that once is not
     assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2
+
+
+def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
+    out = tmp_path / "runs"
+    code, _, err = call(["search", *SMALL, "--out", str(out), "--executor", "ray",
+                         "--address", f"{LOOPBACK}:{_closed_port()}"])
+    assert code == 1 and "--executor serial" in err, err
+    run = next(out.iterdir())
+    code, stdout, err = call(["resume", str(run), "--executor", "serial"])  # no --address
+    assert code == 0, err
+    assert evolve.load_run(run).completed_generations() == 1
+    assert from_toml(run / "config.toml").executor.address  # the run's own setting stays
 
 
 def test_a_data_file_named_with_control_characters_round_trips(tmp_path):
