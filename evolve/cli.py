@@ -540,19 +540,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.report import compare_runs, format_comparison, write_comparison
+    from evolve.report import REPORT_SUFFIXES, compare_runs, format_comparison, write_comparison
 
     for run_dir in args.runs:
         if not Path(run_dir).is_dir():
             raise BadInput(f"run directory {run_dir!r} does not exist")
     if args.at is not None and args.at < 1:
         raise BadInput(f"--at must be >= 1 evaluation, got {args.at}")
+    out = Path(args.out) if args.out else None
+    if out is not None:  # before any output: a table printed, then an error, misleads
+        _check_output_file(out)
+        if out.suffix not in REPORT_SUFFIXES:
+            raise BadInput(f"--out {str(out)!r}: expected a .png, .svg, .pdf or .html file "
+                           "name")
     runs = [evolve.load_run(r) for r in args.runs]
     rows = compare_runs(runs, at=args.at)
     print(json.dumps(rows, indent=2) if args.json else format_comparison(rows))
-    if args.out:
-        out = Path(args.out)
-        _check_output_file(out)
+    if out is not None:
         try:
             path = write_comparison(runs, out, at=args.at)
         except ValueError as exc:

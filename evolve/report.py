@@ -326,7 +326,11 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
     the fewest any run spent, so every run is measured at the same budget), front size, the
     best value of the first objective, and whether its hypervolume is comparable with the
     first run's (same objectives measured against the same recorded reference point, on the
-    same data — by content hash — and the same chip and chip budget)."""
+    same data — by content hash — and the same chip and chip budget).
+
+    A run's hypervolume at the budget is None where it is not known: the run's first
+    generation alone spent more, or the run stopped before reaching the budget (a final
+    value shown as if measured at a budget never reached would flatter the shorter run)."""
     if not runs:
         raise ValueError("compare needs at least one run")
     curves = [run.hypervolume_curve() for run in runs]
@@ -336,6 +340,7 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
     rows = []
     for run, curve in zip(runs, curves, strict=True):
         within = [hv for evals, hv in curve if evals <= budget]
+        reached = bool(curve) and curve[-1][0] >= budget
         c = run.config
         name = run.objective_names()[0]
         best = [a.objectives[name] for a in run.pareto_front() if name in a.objectives]
@@ -345,7 +350,7 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
             "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
             "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
             "evaluations": curve[-1][0] if curve else 0, "budget": budget,
-            "hypervolume_at_budget": within[-1] if within else 0.0,
+            "hypervolume_at_budget": within[-1] if within and reached else None,
             "hypervolume_final": curve[-1][1] if curve else 0.0,
             "front_size": len(best),
             f"best_{name}": (max(best) if maximise else min(best)) if best else None,
@@ -365,6 +370,10 @@ def _setting(run: Run) -> tuple[Any, ...]:
     return task, profile, run.config.hardware.chips
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
     """The rows of :func:`compare_runs` as an aligned text table."""
     best_key = next(k for k in rows[0] if k.startswith("best_"))
@@ -375,12 +384,15 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
         best = r.get(best_key)
         lines.append([r["run_id"] + ("" if r["comparable"] else " *"), r["strategy"], r["rule"],
                       r["task"], r["hardware"], str(r["evaluations"]),
-                      f"{r['hypervolume_at_budget']:.4f}", f"{r['hypervolume_final']:.4f}",
+                      _number(r["hypervolume_at_budget"]), f"{r['hypervolume_final']:.4f}",
                       str(r["front_size"]), "-" if best is None else f"{best:.4g}"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                       for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
             for line in lines]
+    if any(r["hypervolume_at_budget"] is None for r in rows):
+        text.append(f"n/a: the run's first generation spent more than {rows[0]['budget']} "
+                    "evaluations, or the run ended before that many")
     if not all(r["comparable"] for r in rows):
         text.append("* its objectives, reference point, data, chip or chip budget differ from "
                     "the first run's: its hypervolume is not comparable")

@@ -57,6 +57,13 @@ def test_compare_measures_every_run_at_the_same_budget(runs):
         assert row["best_accuracy"] == max(a.objectives["accuracy"] for a in run.pareto_front())
     default = compare_runs(runs[:2])  # the fewest evaluations any run spent
     assert default[0]["budget"] == min(r["evaluations"] for r in rows)
+    # a budget one run's first generation overshoots, and one beyond every run: not known
+    first = min(run.history()[0]["evaluations"] for run in runs[:2])
+    early = compare_runs(runs[:2], at=first - 1)
+    assert [r["hypervolume_at_budget"] for r in early] == [None, None]
+    assert "n/a" in format_comparison(early)
+    late = compare_runs(runs[:2], at=max(r["evaluations"] for r in rows) + 1)
+    assert [r["hypervolume_at_budget"] for r in late] == [None, None]
     mixed = compare_runs(runs)
     assert [r["comparable"] for r in mixed] == [True, True, False]
     text = format_comparison(mixed)
@@ -74,6 +81,11 @@ def test_cli_report_and_compare(runs, tmp_path):
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
     assert [r["run_id"] for r in json.loads(result.stdout)] == [r.run_id for r in runs[:2]]
+    result = subprocess.run([*NEUREVO, "compare", *(str(r.path) for r in runs[:2]), "--out",
+                             str(tmp_path / "c.jpg")], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 2 and ".html" in result.stderr
+    assert result.stdout == ""  # refused before a table is printed
     result = subprocess.run([*NEUREVO, "compare", str(runs[0].path), str(tmp_path / "nope")],
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 2 and "does not exist" in result.stderr
