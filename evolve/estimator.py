@@ -20,7 +20,7 @@ import math
 import numbers
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from evolve.config import SearchConfig, override
+from evolve.hardware.cost import SCALAR_COSTS
 from evolve.reporters import ProgressBar
 from evolve.run import Architecture
 from evolve.search import search
@@ -168,8 +169,11 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError("NeurevoClassifier needs samples of at least 2 classes, but y "
                              f"contains only one class: {classes.tolist()[0]!r}")
-        choose = _selector(self.select)  # a malformed select fails before the search runs
         config, objectives = self._search_config()
+        # a malformed select, or one naming no quantity a front member has, fails before
+        # the search runs, not after it
+        choose = _selector(self.select, known=(*config.objectives, *SCALAR_COSTS,
+                                               *_COST_ALIASES))
         reporters = [ProgressBar()] if self.verbose else ()
         # the original labels go to the search, so an export names its classes by them
         try:
@@ -284,14 +288,16 @@ def _number(text: str) -> float | None:
     return value if not math.isnan(value) else None
 
 
-def _selector(select: Any) -> Callable[[list[Architecture]], Architecture]:
-    """``select`` as a function of the front, checked before any training is spent."""
+def _selector(select: Any, known: Collection[str]
+              ) -> Callable[[list[Architecture]], Architecture]:
+    """``select`` as a function of the front, checked before any training is spent: a
+    budget may name the run's objectives and the hardware costs (``known``)."""
     if select is None:
         return _best_within({})
     if callable(select):
         return select
     if isinstance(select, str):
-        return _best_within(parse_budget(select))
+        return _best_within(_known_budget(parse_budget(select), known))
     if isinstance(select, Mapping):
         budget = {}
         for name, bound in select.items():
@@ -300,7 +306,7 @@ def _selector(select: Any) -> Callable[[list[Architecture]], Architecture]:
                 raise ValueError(f"select={dict(select)!r}: expected {{name: upper bound}} "
                                  "with numeric bounds, e.g. {'energy': 1e-6}")
             budget[name] = float(bound)
-        return _best_within(budget)
+        return _best_within(_known_budget(budget, known))
     raise TypeError(f"select must be None, a budget (dict or 'name<=value' string) or a "
                     f"callable front -> Architecture, got {type(select).__name__}")
 
@@ -321,6 +327,14 @@ def _best_within(budget: dict[str, float]) -> Callable[[list[Architecture]], Arc
         return min(within, key=lambda a: (-_accuracy(a), a.costs.get("energy_j", math.inf),
                                           a.candidate_id))
     return choose
+
+
+def _known_budget(budget: dict[str, float], known: Collection[str]) -> dict[str, float]:
+    unknown = sorted(set(budget) - set(known))
+    if unknown:
+        raise ValueError(f"select: unknown budget {unknown[0]!r}; expected one of "
+                         f"{sorted(set(known))}")
+    return budget
 
 
 def _accuracy(arch: Architecture) -> float:

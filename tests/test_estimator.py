@@ -134,11 +134,12 @@ def test_bad_select_fails_before_the_search(tmp_path, digits):
     X_train, _, y_train, _ = digits
     out = tmp_path / "runs"
     for select, error in (("energy < 1e-6", ValueError), ({"energy": "low"}, ValueError),
-                          (3, TypeError)):
+                          (3, TypeError), ({"joules": 1.0}, ValueError),
+                          ("nosuch<=1", ValueError)):
         with pytest.raises(error, match="select"):
             NeurevoClassifier(**TINY, select=select, out=out).fit(X_train, y_train)
-    assert not out.exists()
-    with pytest.raises(ValueError, match="unknown budget 'joules'"):
+    assert not out.exists()  # no search ran
+    with pytest.raises(ValueError, match="unknown budget 'joules'.*'energy_j'"):
         NeurevoClassifier(**TINY, select={"joules": 1.0}).fit(X_train, y_train)
     with pytest.raises(TypeError, match="select returned str"):
         NeurevoClassifier(**TINY, select=lambda front: "best").fit(X_train, y_train)

@@ -100,10 +100,12 @@ class HardwareCost:
 
     def as_dict(self) -> dict[str, float]:
         """The scalar costs, e.g. for an evaluation record's ``costs`` column."""
-        return {"cores": self.cores, "chips": self.chips, "neurons": self.neurons,
-                "synapses": self.synapses, "synaptic_memory_bits": self.synaptic_memory_bits,
-                "synaptic_ops": self.synaptic_ops, "energy_j": self.energy_j,
-                "latency_s": self.latency_s}
+        return {name: getattr(self, name) for name in SCALAR_COSTS}
+
+
+# What HardwareCost.as_dict() holds: every record's ``costs``, and what a budget may name.
+SCALAR_COSTS = ("cores", "chips", "neurons", "synapses", "synaptic_memory_bits",
+                "synaptic_ops", "energy_j", "latency_s")
 
 
 def cost(net_or_genome: Genome | Net, profile: CoreBudget | str, *, chips: int | None = None,
