@@ -78,8 +78,9 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
                             f"({recorded.task.content_hash[:19]}...)")
         return task
     if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
-        raise TaskError("this run was trained on in-memory arrays: pass them again with "
-                        "data=(X, y) (or (X, y, X_test, y_test)) to resume it")
+        raise TaskError("this run was trained on in-memory arrays, which a run does not "
+                        "store: resume it from Python, evolve.resume(RUN, data=(X, y)) (or "
+                        "(X, y, X_test, y_test)), with the same arrays")
 
     def load(name: str) -> Task:
         return load_task(name, seed=config.seed, valid_fraction=t.valid_fraction,

@@ -9,6 +9,7 @@ import torch
 from sklearn.datasets import load_iris
 
 import evolve
+from evolve.cli import main
 from evolve.config import SearchConfig, override
 from evolve.tasks import TaskError, load_task, task_from_arrays
 
@@ -33,13 +34,15 @@ def test_arrays_split_like_the_same_data_from_a_file(tmp_path):
     assert from_arrays.content_hash == from_tensors.content_hash
 
 
-def test_search_on_arrays_records_them_and_resume_checks_them(tmp_path):
+def test_search_on_arrays_records_them_and_resume_checks_them(tmp_path, capsys):
     x, y = load_iris(return_X_y=True)
     run = evolve.search(tiny(tmp_path), data=(x, y))
     assert run.description.task.name == "arrays"
     assert run.description.task.split_sizes == {"train": 90, "valid": 30, "test": 30}
     with pytest.raises(TaskError, match="in-memory arrays"):
         evolve.resume(run.path, generations=2)
+    code = main(["resume", str(run.path)])  # the CLI cannot pass arrays: it says how to
+    assert code == 2 and "evolve.resume(RUN, data=(X, y))" in capsys.readouterr().err
     with pytest.raises(TaskError, match="differ"):
         evolve.resume(run.path, generations=2, data=(x[::-1], y[::-1]))
     assert evolve.resume(run.path, generations=2, data=(x, y)).completed_generations() == 2
