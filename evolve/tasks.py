@@ -29,6 +29,7 @@ import numbers
 import os
 import random
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,7 +246,7 @@ def _read_npz(path: Path) -> Arrays:
             x_test = npz["x_test"] if "x_test" in present else None
             y_test = npz["y_test"] if "y_test" in present else None
             return npz["x"], npz["y"], x_test, y_test
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # truncated, object data
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # cut, damaged
         if isinstance(exc, TaskError):
             raise
         raise TaskError(f"{path}: cannot read as .npz: {_one_line(exc)}") from exc
