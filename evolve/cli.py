@@ -540,7 +540,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.report import REPORT_SUFFIXES, compare_runs, format_comparison, write_comparison
+    from evolve.report import check_report_path, compare_runs, format_comparison, write_comparison
 
     for run_dir in args.runs:
         if not Path(run_dir).is_dir():
@@ -550,9 +550,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:  # before any output: a table printed, then an error, misleads
         _check_output_file(out)
-        if out.suffix not in REPORT_SUFFIXES:
-            raise BadInput(f"--out {str(out)!r}: expected a .png, .svg, .pdf or .html file "
-                           "name")
+        try:
+            check_report_path(out, "--out")
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     runs = [evolve.load_run(r) for r in args.runs]
     rows = compare_runs(runs, at=args.at)
     print(json.dumps(rows, indent=2) if args.json else format_comparison(rows))

@@ -250,14 +250,19 @@ def _figure_bytes(fig: Any, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def check_report_path(path: Path, what: str) -> None:
+    """The one check of a report's or comparison's file name, made before any work."""
+    if path.suffix not in REPORT_SUFFIXES:
+        raise ValueError(f"{what} {str(path)!r}: expected a .png, .svg, .pdf or .html "
+                         "file name")
+
+
 def write_report(run: Run, path: str | Path) -> Path:
     """Write the report to ``path`` by its suffix: ``.png``, ``.svg`` or ``.pdf`` (the
     figure), or ``.html`` (figure, settings and the front as a table with a picture of each
     member, one self-contained file)."""
     path = Path(path)
-    if path.suffix not in REPORT_SUFFIXES:
-        raise ValueError(f"report path {str(path)!r}: expected a .png, .svg, .pdf or .html "
-                         "file name")
+    check_report_path(path, "report path")
     fig = figure(run)
     if path.suffix in FIGURE_SUFFIXES:
         data = _figure_bytes(fig, path.suffix[1:])
@@ -452,9 +457,7 @@ def write_comparison(runs: Sequence[Run], path: str | Path, at: int | None = Non
     """Write :func:`comparison_figure` to ``path`` by its suffix (``.png``, ``.svg``,
     ``.pdf``), or ``.html``: the figure and the comparison table in one file."""
     path = Path(path)
-    if path.suffix not in REPORT_SUFFIXES:
-        raise ValueError(f"comparison path {str(path)!r}: expected a .png, .svg, .pdf or "
-                         ".html file name")
+    check_report_path(path, "comparison path")
     fig = comparison_figure(runs, at=at)
     if path.suffix in FIGURE_SUFFIXES:
         data = _figure_bytes(fig, path.suffix[1:])
