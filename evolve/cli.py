@@ -634,23 +634,24 @@ def _check_output_file(path: Path) -> None:
     _refuse_run_record(path)
 
 
-# What report, show and compare may leave in a run directory beside its records.
-_VIEW_SUFFIXES = (".html", ".svg", ".png", ".pdf")
-
-
 def _refuse_run_record(path: Path) -> None:
     """A run's own files are its records: an export written over ``weights/<id>.safetensors``
     would break the member it replaced without a word, and ``resume`` would not notice. So
-    inside a run directory a command may write only a new file, or a picture or report, at
-    its top level."""
+    inside a run directory a command may write anything but a record's own name at the
+    top level or a file in a records' folder (evaluations/, weights/, damaged/)."""
+    from evolve import metadata
+    from evolve.lock import LOCK_FILE
+    from evolve.records import CHECKPOINT_FILE, CONFIG_FILE, RECORD_DIRS, RECORD_FILES
+
+    records = {*RECORD_FILES, metadata.FILE, metadata.PROFILE_FILE, LOCK_FILE}
     target = path.resolve()
     for folder in target.parents:
-        if (folder / "config.toml").is_file() and (folder / "checkpoint.json").is_file():
-            inside = target.relative_to(folder)
-            if len(inside.parts) > 1 or (target.exists()
-                                         and target.suffix.lower() not in _VIEW_SUFFIXES):
-                raise BadInput(f"--out {str(path)!r} is inside run {str(folder)!r}, at one of "
-                               "its records' places; write it outside the run's folders")
+        if (folder / CONFIG_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file():
+            inside = target.relative_to(folder).parts
+            if inside[0] in RECORD_DIRS or (len(inside) == 1 and inside[0] in records):
+                raise BadInput(f"--out {str(path)!r} is one of run {str(folder)!r}'s own "
+                               "records; write it elsewhere (a new name in the run's folder "
+                               "is fine)")
             return
 
 

@@ -88,7 +88,7 @@ class Recorder:
                 self.store.write_weights(cid, params[cid])
         pareto = pa.Table.from_pylist([m.record for m in archive.entries],
                                       schema=evaluation_schema(names))
-        write_table(self.store.root / "pareto.parquet", pareto)
+        write_table(self.store.pareto_path, pareto)
         self.store.write_checkpoint(checkpoint, self.growing_keys)
         self.recorded = len(history)
 
@@ -107,7 +107,7 @@ class Recorder:
                  **{f"best.{k}": v for k, v in h["best"].items()}}
                 for h in history[:self.recorded]]
         try:
-            write_table(self.store.root / "generations.parquet", pa.Table.from_pylist(flat))
+            write_table(self.store.generations_path, pa.Table.from_pylist(flat))
         except OSError as exc:
-            print(f"neurevo: warning: {self.store.root / 'generations.parquet'} not written "
+            print(f"neurevo: warning: {self.store.generations_path} not written "
                   f"({exc}); the checkpoint holds the same history", file=sys.stderr)

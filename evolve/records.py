@@ -407,6 +407,17 @@ def read_json(path: Path) -> Any:
 
 
 CHECKPOINT_LOG = "checkpoint-log.jsonl"
+CONFIG_FILE = "config.toml"
+CHECKPOINT_FILE = "checkpoint.json"
+PARETO_FILE = "pareto.parquet"
+GENERATIONS_FILE = "generations.parquet"
+EVALUATIONS_DIR = "evaluations"
+WEIGHTS_DIR = "weights"
+# what a RunStore writes at a run's top level, and the folders that hold only its records
+# (evolve.metadata and evolve.lock add run.json, profile.toml and the lock): a command that
+# writes a user's file into a run must never land on one of these
+RECORD_FILES = (CONFIG_FILE, CHECKPOINT_FILE, CHECKPOINT_LOG, PARETO_FILE, GENERATIONS_FILE)
+RECORD_DIRS = (EVALUATIONS_DIR, WEIGHTS_DIR, DAMAGED_DIR)
 HISTORY = "history"  # the log's name for the checkpoint's history list
 STRATEGY_PREFIX = "strategy."  # ... and for a growing key of the strategy state
 
@@ -463,11 +474,11 @@ class RunStore:
     # paths
     @property
     def config_path(self) -> Path:
-        return self.root / "config.toml"
+        return self.root / CONFIG_FILE
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.root / "checkpoint.json"
+        return self.root / CHECKPOINT_FILE
 
     @property
     def checkpoint_log_path(self) -> Path:
@@ -475,13 +486,17 @@ class RunStore:
 
     @property
     def pareto_path(self) -> Path:
-        return self.root / "pareto.parquet"
+        return self.root / PARETO_FILE
+
+    @property
+    def generations_path(self) -> Path:
+        return self.root / GENERATIONS_FILE
 
     def generation_path(self, generation: int) -> Path:
-        return self.root / "evaluations" / f"gen-{generation:05d}.parquet"
+        return self.root / EVALUATIONS_DIR / f"gen-{generation:05d}.parquet"
 
     def weights_path(self, candidate_id: int) -> Path:
-        return self.root / "weights" / f"{candidate_id}.safetensors"
+        return self.root / WEIGHTS_DIR / f"{candidate_id}.safetensors"
 
     # writing
     def write_generation(self, generation: int, rows: list[dict[str, Any]],
@@ -564,7 +579,7 @@ class RunStore:
     # the journal of a generation in progress: results as they arrive, so a driver crash
     # loses nothing that was evaluated (resume reads it back and evaluates only the rest)
     def partial_dir(self, generation: int) -> Path:
-        return self.root / "evaluations" / f"gen-{generation:05d}.partial"
+        return self.root / EVALUATIONS_DIR / f"gen-{generation:05d}.partial"
 
     def write_partial(self, generation: int, rows: list[dict[str, Any]],
                       params: dict[int, Params]) -> None:
@@ -715,7 +730,7 @@ class RunStore:
         return params_from_tensors(load_tensors(path))
 
     def generation_files(self) -> list[Path]:
-        return sorted(p for p in (self.root / "evaluations").glob("gen-*.parquet")
+        return sorted(p for p in (self.root / EVALUATIONS_DIR).glob("gen-*.parquet")
                       if p.stem[4:].isdigit())
 
     def read_evaluations(self, upto: int | None = None,

@@ -51,7 +51,7 @@ from evolve.metadata import (
     write_description,
 )
 from evolve.objectives import Objective
-from evolve.records import RecordError, RunStore, atomic_write, write_text
+from evolve.records import EVALUATIONS_DIR, RecordError, RunStore, atomic_write, write_text
 from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
 from evolve.tasks import ARRAYS_TASK
@@ -247,7 +247,7 @@ def _completed(store: RunStore, checkpoint: Any) -> int:
 def _clear_stale_partials(store: RunStore, done: int) -> None:
     """The journal of a generation that is recorded is no longer needed: a crash between
     recording a generation and clearing its journal left it behind."""
-    for folder in (store.root / "evaluations").glob("gen-*.partial"):
+    for folder in (store.root / EVALUATIONS_DIR).glob("gen-*.partial"):
         match = re.fullmatch(r"gen-(\d+)\.partial", folder.name)
         if match and int(match.group(1)) < done:
             store.clear_partial(int(match.group(1)))

@@ -331,14 +331,21 @@ CASES = [
     Case("export_over_the_checkpoint", lambda ctx: [
         "export", str(ctx.run), "--format", "safetensors", "--out",
         str(ctx.run / "checkpoint.json")], 2, "records"),
+    Case("export_over_the_run_description", lambda ctx: [
+        "export", str(ctx.run), "--format", "safetensors", "--out",
+        str(ctx.run / "run.json")], 2, "records"),
+    Case("export_new_file_in_the_weights_folder", lambda ctx: [
+        "export", str(ctx.run), "--out", str(ctx.run / "weights" / "mine.safetensors")], 2,
+         "records"),
     Case("report_to_a_directory", lambda ctx: ["report", str(ctx.run), "--out",
                                                str(_mkdir(ctx.root / "r.html"))], 2,
          "is a directory"),
     Case("report_unwritable", lambda ctx: ["report", str(ctx.run), "--out", str(
         ctx.deny_writes(ctx.root / "ro") / "r.html")], 2, "r.html"),
     # -- the machine fails: exit 1, one line, and how to go on ---------------------------
-    Case("no_cluster_at_the_address",
-         search("--executor", "ray", "--address", f"{LOOPBACK}:{_closed_port()}"), 1,
+    Case("no_cluster_at_the_address",  # the port is picked when the case runs
+         lambda ctx: search("--executor", "ray",
+                            "--address", f"{LOOPBACK}:{_closed_port()}")(ctx), 1,
          "no Ray cluster answers", new_files=True),
     Case("disk_full_during_search", search(), 1, "neurevo resume", new_files=True,
          prepare=lambda ctx: ctx.disk_full(RunStore, "write_generation")),
@@ -465,6 +472,20 @@ def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
     assert code == 0, err
     assert evolve.load_run(run).completed_generations() == 1
     assert from_toml(run / "config.toml").executor.address  # the run's own setting stays
+
+
+def test_a_users_own_files_in_a_run_may_be_written_again(base_run, tmp_path):
+    """Only the run's records are protected: an export or a picture the user put in the
+    run's folder is theirs to replace."""
+    run = tmp_path / base_run.name
+    shutil.copytree(base_run, run)
+    for argv in (["export", str(run), "--out", str(run / "best.safetensors")],
+                 ["show", str(run), "--out", str(run / "best.dot")],
+                 ["export", str(run), "--out", str(run / "mine" / "best.safetensors")]):
+        for _ in range(2):
+            code, _, err = call(argv)
+            assert code == 0, (argv, err)
+    assert (run / "best.dot").read_text().startswith("digraph")
 
 
 def test_a_data_file_named_with_control_characters_round_trips(tmp_path):
