@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from evolve.executors import ClusterUnreachable
     from evolve.loop import GenerationFailed
 
     try:
@@ -240,6 +241,13 @@ def _run(args: argparse.Namespace) -> int:
         if exc.traceback:
             print(exc.traceback.rstrip(), file=sys.stderr)
         print(f"neurevo: error: {exc.summary()}", file=sys.stderr)
+        return EXIT_ERROR
+    except ClusterUnreachable as exc:  # not the machine: resuming the same way would fail
+        run = _run_of(exc)
+        hint = (f"; the run is recorded: `neurevo resume {run}` once a cluster answers there, "
+                f"or `neurevo resume {run} --executor serial` to go on in this process"
+                if run else "")
+        print(f"neurevo: error: {exc}{hint}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:
         code, text = _os_error(exc)

@@ -230,6 +230,11 @@ class RayExecutor(Executor):
 REACH_TIMEOUT_S = 10.0  # a cluster's head answers a TCP connect well within this
 
 
+class ClusterUnreachable(ConnectionError):
+    """Nothing answers at ``executor.address``: the address or the cluster is at fault, not
+    the run, which may go on once a cluster answers there, or in-process."""
+
+
 def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """Fail at once on a ``HOST:PORT`` where nothing listens: ``ray.init`` would retry the
     connection to its control service without end, printing a warning every few seconds.
@@ -241,11 +246,15 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
+    except TimeoutError:
+        why = f"no answer within {timeout_s:g} s"
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        raise ConnectionError(f"executor.address {address!r}: no Ray cluster answers there "
-                              f"({why}); check it, start a cluster there ('ray start "
-                              "--head'), or resume with --executor serial") from None
+    else:
+        return
+    raise ClusterUnreachable(f"executor.address {address!r}: no Ray cluster answers there "
+                             f"({why}); check the address, or start a cluster there (`ray "
+                             "start --head`)")
 
 
 SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)

@@ -466,8 +466,9 @@ def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
     out = tmp_path / "runs"
     code, _, err = call(["search", *SMALL, "--out", str(out), "--executor", "ray",
                          "--address", f"{LOOPBACK}:{_closed_port()}"])
-    assert code == 1 and "--executor serial" in err, err
     run = next(out.iterdir())
+    assert code == 1 and f"neurevo resume {run} --executor serial" in err, err
+    assert "machine failed" not in err, err
     code, stdout, err = call(["resume", str(run), "--executor", "serial"])  # no --address
     assert code == 0, err
     assert evolve.load_run(run).completed_generations() == 1
