@@ -729,15 +729,16 @@ class RunStore:
             raise RecordError(f"{path}: {problem}")
         return params_from_tensors(load_tensors(path))
 
-    def generation_files(self) -> list[Path]:
+    def generation_files(self, upto: int | None = None) -> list[Path]:
+        """The evaluation files, in generation order (those before generation ``upto``)."""
         return sorted(p for p in (self.root / EVALUATIONS_DIR).glob("gen-*.parquet")
-                      if p.stem[4:].isdigit())
+                      if p.stem[4:].isdigit() and (upto is None or int(p.stem[4:]) < upto))
 
     def read_evaluations(self, upto: int | None = None,
                          objectives: Sequence[str] = ()) -> pa.Table:
         """Every evaluation file (before generation ``upto``), each checked for the columns
         readers use and the ``objectives``' columns."""
-        files = [f for f in self.generation_files() if upto is None or int(f.stem[4:]) < upto]
+        files = self.generation_files(upto)
         if not files:
             raise RecordError(f"{self.root}: no evaluations recorded yet")
         fields = evaluation_fields(objectives)
@@ -754,15 +755,17 @@ class RunStore:
         """Raise a :class:`RecordError` naming the first evaluation file (before generation
         ``upto``) that cannot be read. A resume checks this first: it would otherwise append
         to a run whose report and readers already fail on an earlier generation, and the
-        user would learn of the damage only after spending the compute."""
+        user would learn of the damage only after spending the compute. Each file is read
+        whole, not just its footer: a damaged page in the middle shows only when decoded,
+        and a generation's file holds one row per candidate, so this costs what the
+        report's one read of the same files costs."""
         fields = evaluation_fields(())
-        for path in self.generation_files():
-            if int(path.stem[4:]) < upto:
-                try:
-                    read_table(path, fields, EVALUATION_REQUIRED)
-                except RecordError as exc:
-                    raise RecordError(f"{exc}; restore it, or move it out of evaluations/ "
-                                      "to resume without that generation's records") from None
+        for path in self.generation_files(upto):
+            try:
+                read_table(path, fields, EVALUATION_REQUIRED)
+            except RecordError as exc:
+                raise RecordError(f"{exc}; restore it, or move it out of evaluations/ "
+                                  "to resume without that generation's records") from None
 
     def read_pareto(self, objectives: Sequence[str] = ()) -> pa.Table | None:
         """The Pareto archive's rows; None before the first generation was recorded."""
