@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -54,6 +55,7 @@ from evolve.objectives import Objective
 from evolve.records import EVALUATIONS_DIR, RecordError, RunStore, atomic_write, write_text
 from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
+from evolve.strategies import unread_tables_warning
 from evolve.tasks import ARRAYS_TASK
 
 # Set on an exception that escapes a run once it is recorded (its checkpoint exists): the
@@ -103,6 +105,9 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     if data is not None:
         config = override(config, {"task": {"name": ARRAYS_TASK}})
     check(config)
+    ignored = unread_tables_warning(config.strategy)
+    if ignored:
+        print(f"neurevo: warning: {ignored}", file=sys.stderr)
     reporters = default_reporters() if reporters is None else reporters
     out = Path(config.out)
     _check_out(out)

@@ -4,6 +4,7 @@ Optuna round trips, and every registered strategy through a real, interrupted se
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 
@@ -24,6 +25,7 @@ from evolve.strategies import (
     Scored,
     StrategyConfig,
     make_strategy,
+    unread_tables_warning,
 )
 from evolve.strategies.layered import Dimension, LayeredParams, LayeredSpace, layered_genome
 from evolve.strategies.neat import Ranking
@@ -471,6 +473,45 @@ def test_strategy_contract(name):
         assert through_json(again) == through_json(told), "telling the same state twice"
         state = through_json(told)
         assert state["generation"] == generation + 1
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_strategy_is_built_from_the_tables_it_names_and_no_other(name):
+    """``from_config`` passes the tables a strategy names to its constructor in that order:
+    the names must be the constructor's own, and a table it does not name must not be
+    touched (here: set to None, which any use would trip on)."""
+    cls = STRATEGIES[name]
+    assert list(inspect.signature(cls.__init__).parameters)[3:] == list(cls.tables)
+    tables = [f.name for f in dataclasses.fields(StrategyConfig)
+              if f.name not in ("name", "mode")]
+    unread = {t: None for t in tables if t not in cls.tables}
+    strategy = make_strategy(SPACE, problem(), dataclasses.replace(StrategyConfig(name),
+                                                                   **unread))
+    strategy.ask(strategy.init(0))
+
+
+def test_settings_the_chosen_strategy_ignores_are_named():
+    layered = LayeredParams(depth=2, widths=(16, 16))
+    for name in ("neat", "neat-pso", "random"):
+        ignored = StrategyConfig(name, layered=layered)
+        assert ignored.unread_tables() == ["layered"]
+        assert "strategy.layered (read by optuna, pso)" in unread_tables_warning(ignored)
+    assert StrategyConfig("pso", layered=layered).unread_tables() == []
+    assert StrategyConfig("optuna", layered=layered).unread_tables() == []
+    assert unread_tables_warning(StrategyConfig("neat")) is None  # defaults say nothing
+    assert StrategyConfig("random", mutation=MutationRates(add_node=0.5)).unread_tables() \
+        == ["mutation"]
+
+
+def test_a_search_warns_of_settings_its_strategy_ignores(tmp_path, capsys):
+    config = override(SearchConfig(), {
+        "task": {"name": "iris"}, "rule": {"name": "bp"}, "out": str(tmp_path),
+        "generations": 1, "population": 2, "executor": {"name": "serial"},
+        "training": {"epochs": 1},
+        "strategy": {"name": "neat", "layered": {"depth": 1, "widths": [8]}}})
+    evolve.search(config, reporters=())
+    err = capsys.readouterr().err
+    assert "warning: strategy 'neat' does not read strategy.layered" in err, err
 
 
 # -- a real search, interrupted and resumed, for every strategy ------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy
 from evolve.strategies.layered import LayeredParams
@@ -53,6 +53,26 @@ class StrategyConfig:
             raise ValueError(f"mode 'steady' needs a strategy that breeds from part of a "
                              f"generation ({', '.join(steady)}), got name {self.name!r}")
 
+    def unread_tables(self) -> list[str]:
+        """The settings tables changed from their defaults that strategy ``name`` does not
+        read: a setting the user made that has no effect on the run. Not an error, so a
+        config can carry tables for several strategies and switch with ``--strategy``."""
+        defaults = StrategyConfig()
+        read = STRATEGIES[self.name].tables
+        return [f.name for f in fields(self) if f.name not in ("name", "mode", *read)
+                and getattr(self, f.name) != getattr(defaults, f.name)]
+
+
+def unread_tables_warning(config: StrategyConfig) -> str | None:
+    """One line naming the tables ``config``'s strategy ignores, and who reads them."""
+    unread = config.unread_tables()
+    if not unread:
+        return None
+    readers = {t: sorted(n for n, c in STRATEGIES.items() if t in c.tables) for t in unread}
+    what = "; ".join(f"strategy.{t} (read by {', '.join(r)})" for t, r in readers.items())
+    return (f"strategy {config.name!r} does not read {what}: those settings have no effect "
+            "on this run")
+
 
 def make_strategy(space: SearchSpace, problem: Problem,
                   config: StrategyConfig = StrategyConfig()) -> Strategy:
@@ -62,4 +82,4 @@ def make_strategy(space: SearchSpace, problem: Problem,
 
 __all__ = ["STRATEGIES", "Candidate", "LayeredParams", "MutationRates", "NeatParams",
            "OptunaParams", "Problem", "PsoParams", "Scored", "Strategy", "StrategyConfig",
-           "SwarmParams", "make_strategy"]
+           "SwarmParams", "make_strategy", "unread_tables_warning"]

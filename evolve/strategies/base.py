@@ -122,13 +122,16 @@ class Strategy:
     # that must have been told before the next generation is asked; None: the strategy
     # needs every result of a generation (it cannot run in steady mode)
     steady_quorum: ClassVar[float | None] = None
+    # The tables of the ``[strategy]`` config the strategy reads, in the order its
+    # constructor takes them after (space, problem): a table it does not name cannot change
+    # it, and a search warns when such a table was set (StrategyConfig.unread_tables).
+    tables: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,
                     config: StrategyConfig) -> Strategy:
-        """The strategy with the tables of the ``[strategy]`` config that it reads (each
-        strategy names its own, so a table it does not read cannot change it)."""
-        raise NotImplementedError
+        """The strategy built from the tables of the ``[strategy]`` config that it reads."""
+        return cls(space, problem, *(getattr(config, table) for table in cls.tables))
 
     def init(self, seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)

@@ -38,7 +38,7 @@ from search_spaces.space import (
 )
 
 if TYPE_CHECKING:
-    from evolve.strategies import StrategyConfig
+    pass
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class NeatParams:
 
 class NeatStrategy(Strategy):
     name = "neat"
+    tables = ("neat", "mutation")
     # steady mode: breed once half a generation is in; the rest joins the next ranking
     steady_quorum = 0.5
 
@@ -82,11 +83,6 @@ class NeatStrategy(Strategy):
         self.problem = problem
         self.neat = neat
         self.rates = mutation
-
-    @classmethod
-    def from_config(cls, space: SearchSpace, problem: Problem,
-                    config: StrategyConfig) -> NeatStrategy:
-        return cls(space, problem, config.neat, config.mutation)
 
     # -- generation 0 ----------------------------------------------------------------------
     def _init(self, rng: np.random.Generator) -> dict[str, Any]:

@@ -61,7 +61,7 @@ from search_spaces.genome import Genome
 from search_spaces.space import MutationRates, SearchSpace
 
 if TYPE_CHECKING:
-    from evolve.strategies import StrategyConfig
+    pass
 
 RESTART_TRIES = 10
 
@@ -150,6 +150,7 @@ class _RowJson:
 
 class NeatPsoStrategy(NeatStrategy):
     name = "neat-pso"
+    tables = ("neat", "mutation", "swarm")
     growing_keys = ("asked",)
 
     def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
@@ -161,11 +162,6 @@ class NeatPsoStrategy(NeatStrategy):
         self.low = np.array([d.bounds[0] for d in self.dims], dtype=float)
         self.high = np.array([d.bounds[1] for d in self.dims], dtype=float)
         self._start_values = apply_hyper(problem, [], [])  # converted once, not per child
-
-    @classmethod
-    def from_config(cls, space: SearchSpace, problem: Problem,
-                    config: StrategyConfig) -> NeatPsoStrategy:
-        return cls(space, problem, config.neat, config.mutation, config.swarm)
 
     def _hyper(self, x: Any) -> dict[str, float]:
         """:func:`apply_hyper` (the same dict, in the same order), with the start values

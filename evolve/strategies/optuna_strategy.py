@@ -38,7 +38,7 @@ from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
 
 if TYPE_CHECKING:
-    from evolve.strategies import StrategyConfig
+    pass
 
 SAMPLERS = ("nsga2", "tpe")
 
@@ -69,6 +69,7 @@ def _quiet():
 
 class OptunaStrategy(Strategy):
     name = "optuna"
+    tables = ("layered", "optuna")
     growing_keys = ("trials",)  # every finished trial, appended to, never changed
 
     def __init__(self, space: SearchSpace, problem: Problem,
@@ -82,11 +83,6 @@ class OptunaStrategy(Strategy):
                      if d.integer else FloatDistribution(d.low, d.high, log=d.log))
             for d in self.layered.dims
         }
-
-    @classmethod
-    def from_config(cls, space: SearchSpace, problem: Problem,
-                    config: StrategyConfig) -> OptunaStrategy:
-        return cls(space, problem, config.layered, config.optuna)
 
     def _sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         if self.sampler_name == "tpe":

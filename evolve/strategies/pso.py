@@ -39,7 +39,7 @@ from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
 
 if TYPE_CHECKING:
-    from evolve.strategies import StrategyConfig
+    pass
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,7 @@ def better_best(best: dict[str, Any] | None, new: dict[str, Any], directions: Se
 # -- the strategy ---------------------------------------------------------------------------------
 class PsoStrategy(Strategy):
     name = "pso"
+    tables = ("layered", "swarm", "pso")
 
     def __init__(self, space: SearchSpace, problem: Problem,
                  layered: LayeredParams = LayeredParams(), swarm: SwarmParams = SwarmParams(),
@@ -196,11 +197,6 @@ class PsoStrategy(Strategy):
         self.problem = problem
         self.swarm = swarm
         self.capacity = pso.archive_size if pso.archive_size > 0 else 2 * problem.population
-
-    @classmethod
-    def from_config(cls, space: SearchSpace, problem: Problem,
-                    config: StrategyConfig) -> PsoStrategy:
-        return cls(space, problem, config.layered, config.swarm, config.pso)
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         bounds = [d.bounds for d in self.layered.dims]

@@ -25,7 +25,7 @@ from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace
 
 if TYPE_CHECKING:
-    from evolve.strategies import StrategyConfig
+    pass
 
 BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize_node=0.5,
                             change_activation=0.3)
@@ -33,6 +33,7 @@ BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize
 
 class RandomStrategy(Strategy):
     name = "random"
+    tables = ()  # no settings: its broad rates are what make it a baseline
     steady_quorum = 0.0  # its draws use no result: a generation never waits for one
 
     def __init__(self, space: SearchSpace, problem: Problem) -> None:
@@ -40,11 +41,6 @@ class RandomStrategy(Strategy):
         self.problem = problem
         self.dims = hyper_dimensions(problem)
         self.max_steps = 2 * space.settings.max_hidden_nodes
-
-    @classmethod
-    def from_config(cls, space: SearchSpace, problem: Problem,
-                    config: StrategyConfig) -> RandomStrategy:
-        return cls(space, problem)  # no settings: its broad rates are what make it a baseline
 
     def _draw(self, state: dict[str, Any], rng: np.random.Generator) -> None:
         tracker = InnovationTracker.from_dict(state["tracker"])
