@@ -250,3 +250,26 @@ def missing_objectives(description: RunDescription, given: Sequence[str | Object
     custom = {o.name for o in (given or ()) if isinstance(o, Objective)}
     return [o.name for o in description.objectives
             if not o.builtin and (o.name not in names or o.name not in custom)]
+
+
+def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str],
+                    custom_cost_fn: bool) -> str | None:
+    """Why the constraints and cost function given to a resume are not the run's own, or
+    None. A run's user functions are not stored in it (nothing is pickled), so a resume
+    without them would score its next generations by other rules than its first, and mix
+    both in one archive without a word."""
+    given, recorded = list(constraint_names), list(description.constraints)
+    if sorted(given) != sorted(recorded):
+        lacking = [n for n in recorded if n not in given]
+        if lacking:
+            return (f"this run's constraint {lacking[0]!r} is a user-defined function: pass "
+                    "it again (evolve.resume(RUN, constraints=[...]))")
+        return f"constraints {sorted(given)} differ from the run's {sorted(recorded)}"
+    if description.custom_cost_fn and not custom_cost_fn:
+        return ("this run priced its candidates with a user-defined cost function: pass it "
+                "again (evolve.resume(RUN, cost_fn=...))")
+    if custom_cost_fn and not description.custom_cost_fn:
+        return ("cost_fn was given, but this run priced its candidates with neurevo's own "
+                "cost model: resume it without one")
+    return None
+

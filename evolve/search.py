@@ -48,6 +48,7 @@ from evolve.metadata import (
     fingerprint,
     fingerprint_mismatch,
     missing_objectives,
+    plugin_mismatch,
     read_description,
     write_description,
 )
@@ -187,6 +188,10 @@ def resume(path: str | Path, *, generations: int | None = None,
             if names != recorded.objective_names:
                 raise ConfigError(f"objectives {names} differ from the run's "
                                   f"{recorded.objective_names}")
+            why = plugin_mismatch(recorded, [c.name for c in constraints],
+                                  cost_fn not in (None, hardware.cost))
+            if why:
+                raise ConfigError(why)
         target = config
         if generations is not None:
             if generations < done:

@@ -16,7 +16,7 @@ from test_ray import cluster, local_ray  # noqa: F401  (fixtures that always shu
 import evolve
 import rules
 from evolve.cli import main
-from evolve.config import SearchConfig, override
+from evolve.config import ConfigError, SearchConfig, override
 from evolve.loop import GenerationFailed
 from evolve.objectives import Measurements, Objective
 from evolve.plugins import module_to_ship
@@ -84,6 +84,34 @@ def test_user_plugins_on_a_two_node_cluster_match_serial(tmp_path, cluster):  # 
     resumed = evolve.resume(distributed.path, generations=3, objectives=[BALANCED, LEAN, "energy"],
                             constraints=[FEW_GROUPS])
     assert resumed.completed_generations() == 3
+
+
+def priced_with_io(*args, **kwargs):
+    """neurevo's cost model plus a fixed price for the chip's I/O."""
+    costs = evolve.hardware.cost(*args, **kwargs)
+    return dataclasses.replace(costs, energy_j=costs.energy_j + 1e-6)
+
+
+def test_a_resume_without_the_runs_constraints_or_cost_function_is_refused(tmp_path):
+    """They are the run's scoring rules: going on without them would score the later
+    generations differently from the first, in one archive."""
+    run = evolve.search(kit_config(tmp_path, "plug", generations=1), constraints=[FEW_GROUPS],
+                        cost_fn=priced_with_io)
+    before = records(run)
+    with pytest.raises(ConfigError, match="constraint 'few_groups' is a user-defined"):
+        evolve.resume(run.path, generations=2, cost_fn=priced_with_io)
+    with pytest.raises(ConfigError, match="user-defined cost function"):
+        evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS])
+    other = dataclasses.replace(FEW_GROUPS, name="other")
+    with pytest.raises(ConfigError, match="differ from the run's"):
+        evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS, other],
+                      cost_fn=priced_with_io)
+    assert records(evolve.load_run(run.path)) == before  # nothing was touched
+    resumed = evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS],
+                            cost_fn=priced_with_io)
+    assert resumed.completed_generations() == 2
+    energies = [json.loads(r["costs"])["energy_j"] for r in resumed.evaluations().to_pylist()]
+    assert min(energies) > 1e-6  # every generation priced by the user's function
 
 
 def test_genome_constraints_are_checked_before_training(tmp_path):
