@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from plugin_kit import BALANCED, FEW_GROUPS, LEAN, SlowPC, recall_mean
+from plugin_metrics import WORST_RECALL
 from test_ray import cluster, local_ray  # noqa: F401  (fixtures that always shut Ray down)
 
 import evolve
@@ -19,7 +20,7 @@ from evolve.cli import main
 from evolve.config import ConfigError, SearchConfig, override
 from evolve.loop import GenerationFailed
 from evolve.objectives import Measurements, Objective
-from evolve.plugins import module_to_ship
+from evolve.plugins import module_to_ship, modules_to_ship, plugin_objects
 from evolve.tasks import load_task
 
 VOLATILE = ["train_seconds", "worker", "run_id"]
@@ -52,6 +53,23 @@ def test_the_kit_is_a_module_workers_cannot_import_by_name():
     assert module_to_ship(SlowPC).__name__ == "plugin_kit"
     assert module_to_ship(recall_mean).__name__ == "plugin_kit"
     assert module_to_ship(evolve.search) is None  # neurevo's own code goes by reference
+
+
+def test_a_metrics_module_and_the_modules_it_imports_are_shipped():
+    shipped = {m.__name__ for m in modules_to_ship(plugin_objects([WORST_RECALL]))}
+    assert shipped == {"plugin_metrics", "plugin_helpers"}
+
+
+def test_a_metric_from_a_users_module_runs_on_ray_workers(tmp_path, local_ray):  # noqa: F811
+    """No rule of the user's ships the metric's module here: the metric's own function
+    must, with the helper module it imports."""
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 4, "out": str(tmp_path), "task": {"name": "iris"},
+        "rule": {"name": "bp"}, "training": {"epochs": 2}, "executor": {"name": "ray"}})
+    run = evolve.search(config, objectives=[WORST_RECALL, "energy"])
+    rows = run.evaluations().to_pylist()
+    assert {r["status"] for r in rows} == {"ok"}, [r["error"] for r in rows]
+    assert all(0.0 <= r["objective.worst_recall"] <= 1.0 for r in rows)
 
 
 def check_kit_run(run: evolve.Run) -> None:
