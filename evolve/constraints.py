@@ -18,9 +18,10 @@ an infeasible candidate is recorded untrained (ranking uses only its violation a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from evolve.objectives import Measurements, Metric
 
@@ -34,24 +35,54 @@ class Constraint:
     genome_only: bool = False
     metrics: tuple[Metric, ...] = ()  # computed on the worker for ``fn`` to read
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or \
+                self.name.startswith(HARDWARE_PREFIX):
+            raise ValueError(f"Constraint name must be a non-empty string not starting with "
+                             f"{HARDWARE_PREFIX!r} (the chip budget's), got {self.name!r}")
+        if not callable(self.fn):
+            raise TypeError(f"Constraint {self.name!r}: fn must be callable, got "
+                            f"{type(self.fn).__name__}")
+
     def violation(self, m: Measurements) -> float:
-        """Sum of the positive parts of the values (0 when feasible)."""
+        """Sum of the positive parts of the values (0 when feasible). A value may be any
+        real number numpy reads (a numpy or 0-d torch scalar too), or a sequence of them."""
         values = self.fn(m)
-        if isinstance(values, (int, float)):
-            values = [values]
-        total = 0.0
-        for v in values:
-            v = float(v)
-            if math.isnan(v):
-                raise ValueError(f"constraint {self.name} returned NaN")
-            total += max(v, 0.0)
-        return total
+        try:
+            if values is None or isinstance(values, (str, bytes)):
+                raise TypeError
+            flat = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise TypeError(f"constraint {self.name} returned {type(values).__name__} "
+                            f"{values!r:.60}; expected a number or a sequence of numbers"
+                            ) from None
+        if np.isnan(flat).any():
+            raise ValueError(f"constraint {self.name} returned NaN")
+        return float(np.clip(flat, 0.0, None).sum())
+
+
+HARDWARE_PREFIX = "hardware."  # the chip budget's violations: hardware.<limit>
+
+
+def check_constraints(constraints: Sequence[Constraint]) -> tuple[Constraint, ...]:
+    """The constraints of a search, each a :class:`Constraint` under its own name: two of
+    one name would be recorded as one, their violations silently overwriting each other."""
+    seen: set[str] = set()
+    for i, c in enumerate(constraints):
+        if not isinstance(c, Constraint):
+            raise TypeError(f"constraints[{i}] is a {type(c).__name__}, expected an "
+                            "evolve.Constraint")
+        if c.name in seen:
+            raise ValueError(f"constraints: {c.name!r} names two constraints; give each its "
+                             "own name")
+        seen.add(c.name)
+    return tuple(constraints)
 
 
 def violations(m: Measurements, constraints: Sequence[Constraint],
                hardware: Mapping[str, float] | None = None) -> dict[str, float]:
     """Every violated limit or constraint -> amount over (empty when feasible)."""
-    out = {f"hardware.{k}": float(v) for k, v in (hardware or {}).items() if v > 0}
+    out = {f"{HARDWARE_PREFIX}{k}": float(v) for k, v in (hardware or {}).items() if v > 0}
     for c in constraints:
         amount = c.violation(m)
         if amount > 0:

@@ -20,7 +20,7 @@ from evolve import hardware
 from evolve.archive import Archive, ArchiveEntry
 from evolve.chunking import plan_chunks, rule_step_cost
 from evolve.config import ConfigError, SearchConfig
-from evolve.constraints import Constraint
+from evolve.constraints import Constraint, check_constraints
 from evolve.evaluate import (
     Outcome,
     RuleSpec,
@@ -149,6 +149,7 @@ class Session:
               task_file: str | None = None, data: Sequence[Any] | None = None) -> Session:
         """Wire a search; ``recorded`` is the run's own description when it resumes (its data
         is then found by path or content hash, and its chip profile read from the run)."""
+        constraints = check_constraints(constraints)
         task = locate_task(config, recorded, task_file, data)
         rule = rules.get_rule(config.rule.name, config.rule.options)
         hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
@@ -168,7 +169,7 @@ class Session:
             resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
                                                                 hyper))
         return cls(config, store, run_id, task, rule, resolved, strategy, profile,
-                   cost_fn, tuple(constraints), list(reporters))
+                   cost_fn, constraints, list(reporters))
 
     def initial_checkpoint(self) -> dict[str, Any]:
         return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,

@@ -96,14 +96,20 @@ class Scorer:
         """Before training: the chip budget and the genome-only constraints. A candidate
         that violates them is returned as an ``infeasible`` evaluation (never trained: under
         constraint domination only its violation counts); None if it may be trained. A
-        failure here is left for :meth:`score` to record."""
+        user function that fails here (the cost function, a genome-only constraint) fails
+        the candidate at once: training it first would spend the compute on a candidate
+        whose scoring raises again afterwards."""
         genome_only = [c for c in self.constraints if c.genome_only]
         try:
             m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
                                           math.nan)
             violated = violations(m, genome_only, cost.violations)
-        except Exception:  # noqa: BLE001 - recorded when the candidate is scored
-            return None
+        except Exception as exc:  # noqa: BLE001 - a user function failing is data
+            failed = Outcome(candidate.id, "failed", error=(
+                f"{type(exc).__name__} in costs/genome-only constraints (before training): "
+                f"{exc}")[:500], traceback=traceback.format_exc())
+            return Evaluation(candidate, failed, tuple([math.nan] * len(self.objectives)),
+                              {}, {}, 0.0)
         if not violated:
             self._priced[candidate.id] = cost
             return None

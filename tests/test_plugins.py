@@ -154,6 +154,47 @@ def test_a_balanced_accuracy_objective_is_computed_from_validation_predictions(t
             recall_mean(task.valid.y.numpy(), scores), abs=1e-12)
 
 
+@pytest.mark.parametrize("value, amount", [
+    (np.int64(7), 7.0), (np.float32(-1.0), 0.0), (torch.tensor(2.5), 2.5),
+    ([np.int64(1), -3, torch.tensor(0.5)], 1.5), (np.array([[1.0, 2.0]]), 3.0), (True, 1.0)])
+def test_a_constraint_may_return_any_real_number_or_a_sequence_of_them(value, amount):
+    assert evolve.Constraint("c", lambda m: value).violation(None) == amount
+
+
+@pytest.mark.parametrize("value, error", [
+    (None, "returned NoneType None; expected a number"), ("3", "returned str"),
+    ({"a": 1}, "returned dict"), (float("nan"), "returned NaN")])
+def test_a_constraint_returning_no_number_is_named(value, error):
+    with pytest.raises((TypeError, ValueError), match=f"constraint c {error}"):
+        evolve.Constraint("c", lambda m: value).violation(None)
+
+
+def test_the_constraints_of_a_search_each_have_their_own_name(tmp_path):
+    config = kit_config(tmp_path, "names", generations=1)
+    with pytest.raises(ValueError, match="'few_groups' names two constraints"):
+        evolve.search(config, constraints=[FEW_GROUPS, FEW_GROUPS])
+    with pytest.raises(TypeError, match=r"constraints\[0\] is a function"):
+        evolve.search(config, constraints=[lambda m: 0.0])
+    with pytest.raises(ValueError, match="not starting with 'hardware.'"):
+        evolve.Constraint("hardware.cores", lambda m: 0.0)
+    assert not (tmp_path / "names").exists() or not any((tmp_path / "names").iterdir())
+
+
+def broken_genome_constraint(m) -> float:
+    return m.genome.no_such_attribute
+
+
+def test_a_genome_constraint_that_raises_fails_its_candidate_untrained(tmp_path):
+    broken = evolve.Constraint("broken", broken_genome_constraint, genome_only=True)
+    with pytest.raises(GenerationFailed, match="no_such_attribute"):
+        evolve.search(kit_config(tmp_path, "raises", generations=1), constraints=[broken])
+    run = evolve.load_run(next((tmp_path / "raises").iterdir()))
+    rows = run.evaluations().to_pylist()
+    assert {r["status"] for r in rows} == {"failed"}
+    assert all(r["epochs"] == 0 and "before training" in r["error"] for r in rows)
+    assert all("broken_genome_constraint" in r["traceback"] for r in rows)
+
+
 def test_no_objective_or_constraint_can_read_test_results(tmp_path):
     assert not [f.name for f in dataclasses.fields(Measurements) if "test" in f.name]
     peek = Objective("peek", "max", lambda m: m.test_accuracy, reference=0.0)
