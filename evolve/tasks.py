@@ -258,7 +258,10 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     import pyarrow.parquet
 
     try:
-        table = pa.csv.read_csv(path) if suffix == ".csv" else pa.parquet.read_table(path)
+        # an empty CSV cell is a missing value in a string column too (pyarrow reads it as
+        # "" by default): a blank label must be refused, not become a class named ""
+        table = (pa.csv.read_csv(path, convert_options=pa.csv.ConvertOptions(
+            strings_can_be_null=True)) if suffix == ".csv" else pa.parquet.read_table(path))
     except (pa.ArrowException, OSError) as exc:
         raise TaskError(f"{path}: cannot read as {suffix}: {_one_line(exc)}") from exc
     for name, column_type in zip(table.column_names, table.schema.types, strict=True):
@@ -274,8 +277,14 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     label = table.column(label_column)
     if pa.types.is_dictionary(label.type):
         label = label.cast(label.type.value_type)
+    def where(first: int) -> str:  # a CSV's line counts its header
+        return f"line {first + 2}" if suffix == ".csv" else f"row {first}"
+
     if label.null_count:
-        raise TaskError(f"{path}: label column {label_column!r} has {label.null_count} nulls")
+        first = int(np.flatnonzero(label.is_null().to_numpy(zero_copy_only=False))[0])
+        raise TaskError(f"{path}: label column {label_column!r} has {label.null_count} "
+                        f"missing values (the first at {where(first)}); every sample needs a "
+                        "label")
     numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
                      pa.types.is_decimal)
     features = []
@@ -285,7 +294,12 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         col = table.column(name)
         if not any(is_kind(col.type) for is_kind in numeric_kinds):
             raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})")
-        features.append(col.to_numpy(zero_copy_only=False).astype(np.float64))  # nulls -> NaN
+        values = col.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise TaskError(f"{path}: feature column {name!r} has {bad.size} missing, NaN or "
+                            f"infinite values (the first at {where(int(bad[0]))})")
+        features.append(values)
     if not features:
         raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
     return np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None
@@ -307,7 +321,12 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
         all_y = np.asarray(y)
     if all_y.dtype.kind == "f" and np.isnan(all_y).any():
         raise TaskError(f"{name}: labels contain NaN")
-    classes, codes = np.unique(all_y, return_inverse=True)
+    try:
+        classes, codes = np.unique(all_y, return_inverse=True)
+    except TypeError:  # None among the labels, or labels of types that do not compare
+        kinds = sorted({type(v).__name__ for v in all_y.reshape(-1).tolist()})
+        raise TaskError(f"{name}: labels must be all numbers or all strings, got a mix of "
+                        f"{kinds}") from None
     codes = codes.reshape(-1).astype(np.int64)
     if len(classes) < 2:
         raise TaskError(f"{name}: need at least 2 classes in labels, found {len(classes)}")
@@ -322,7 +341,7 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
         rest, te = _stratified(name, idx, codes, test_fraction, seed)
         tr, va = _stratified(name, rest, codes[rest], valid_fraction / (1 - test_fraction), seed)
         x_tr, y_tr, x_va, y_va, x_te, y_te = x[tr], codes[tr], x[va], codes[va], x[te], codes[te]
-    mean, std = _fit_standardiser(x_tr)
+    mean, std = _fit_standardiser(name, x_tr)
     splits = [Split(torch.from_numpy(((xs - mean) / std).astype(np.float32)),
                     torch.from_numpy(np.ascontiguousarray(ys, dtype=np.int64)))
               for xs, ys in ((x_tr, y_tr), (x_va, y_va), (x_te, y_te))]
@@ -363,6 +382,11 @@ def _concat_labels(name: str, y: np.ndarray, y_test: np.ndarray) -> np.ndarray:
 
 def _check_class_counts(name: str, codes: np.ndarray, classes: np.ndarray, need: int) -> None:
     present, counts = np.unique(codes, return_counts=True)
+    if len(present) < len(classes):  # only in y_test: no net could learn it
+        unseen = [str(c) for c in np.delete(classes, present)]
+        raise TaskError(f"{name}: y_test holds class(es) {unseen[:5]} that y never has: a "
+                        "net cannot learn a class it is never shown; drop those test "
+                        "samples or add training samples of them")
     if counts.min() < need:
         worst = classes[present[np.argmin(counts)]]
         raise TaskError(f"{name}: too few samples per class to stratify: class {str(worst)!r} "
@@ -381,8 +405,15 @@ def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float,
     return a, b
 
 
-def _fit_standardiser(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+def _fit_standardiser(name: str, x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    huge = np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(std))
+    if huge.size:  # the variance of values near 1e154 overflows a float64
+        column = int(huge[0])
+        raise TaskError(f"{name}: feature column {column} (counting from 0) holds values too "
+                        f"large to standardise (up to {np.abs(x_train[:, column]).max():.3g}); "
+                        "rescale it")
     constant = x_train.min(axis=0) == x_train.max(axis=0)
     mean = np.where(constant, x_train[0], mean)  # constant features map to exactly 0
     std = np.where(constant | (std == 0), 1.0, std)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from evolve.tasks import BUILTIN_TASKS, Split, Task, TaskError, load_task
+from evolve.tasks import BUILTIN_TASKS, Split, Task, TaskError, load_task, task_from_arrays
 
 
 def _splits(task: Task) -> tuple[Split, Split, Split]:
@@ -263,6 +263,21 @@ def test_a_csv_that_is_not_utf8_is_refused_not_garbled(tmp_path: Path) -> None:
     assert set(load_task(str(path), seed=0).class_names) == {"café", "thé"}
 
 
+def test_a_test_class_never_in_training_and_features_too_large_are_refused(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 3)), np.repeat([0, 1], 30)
+    np.savez(tmp_path / "unseen.npz", x=x, y=y, x_test=x[:9], y_test=np.array([0, 1, 2] * 3))
+    assert "y_test holds class(es) ['2'] that y never has" in _error(tmp_path, "/unseen.npz")
+    with pytest.raises(TaskError, match=r"a mix of \['NoneType', 'str'\]"):
+        task_from_arrays((x, np.array(["a", None] * 30, dtype=object)))
+    huge = x.copy()
+    huge[:, 1] *= 1e160  # its variance overflows a float64
+    np.savez(tmp_path / "huge.npz", x=huge, y=y)
+    msg = _error(tmp_path, "/huge.npz")
+    assert "feature column 1" in msg and "too large to standardise" in msg
+
+
 def test_table_errors(tmp_path: Path) -> None:
     text = "size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n"
     msg = _error(tmp_path, _csv(tmp_path, "colour.csv", text))
@@ -271,6 +286,11 @@ def test_table_errors(tmp_path: Path) -> None:
     assert "'target'" in msg and "'p'" in msg and "'q'" in msg
     msg = _error(tmp_path, _csv(tmp_path, "nan.csv", "p,label\n1,a\nnan,b\n3,a\n"))
     assert "NaN" in msg
+    assert "feature column 'p'" in msg and "line 3" in msg
+    msg = _error(tmp_path, _csv(tmp_path, "blank.csv", "p,label\n1,a\n2,\n3,a\n4,\n"))
+    assert "label column 'label' has 2 missing values (the first at line 3)" in msg
+    msg = _error(tmp_path, _csv(tmp_path, "gap.csv", "p,q,label\n1,,a\n2,3,b\n"))
+    assert "feature column 'q'" in msg and "line 2" in msg
 
 
 def test_class_count_errors(tmp_path: Path) -> None:
