@@ -29,6 +29,7 @@ import rules
 from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
+from rules.base import check_scores
 from search_spaces.compile import compile_genome, member_params, stack
 from search_spaces.net import Net, Params, forward
 
@@ -164,6 +165,9 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             params=own,
         ))
     for own_net, out in zip(own_nets, outcomes, strict=True):
+        if out.status == "ok" and math.isnan(out.test_accuracy):
+            out.status, out.params = "failed", None
+            out.error = "non-finite predictions on the test split"
         if out.status == "ok":
             out.activity = json.dumps(group_activity(own_net, out.params, task.valid.x))
             if metrics:
@@ -209,6 +213,9 @@ def member_test_accuracy(rule: rules.LearningRule, net: Net, params: Params,
     back."""
     with torch.no_grad():
         scores = rule.predict(net, params, task.test.x)
+    check_scores(rule.name, scores, (1, len(task.test.y), net.n_outputs))
+    if not bool(torch.isfinite(scores).all()):
+        return math.nan  # the caller fails the member
     correct = int((scores[0].argmax(dim=-1) == task.test.y).sum())
     return correct / len(task.test.y)  # exact in float64, as a user would count it
 

@@ -310,14 +310,16 @@ class LearningRule:
             acc = torch.full((population,), -1.0)
             with torch.no_grad():
                 scores = self.predict(net, params, x_valid)
+                check_scores(self.name, scores, (len(alive), len(y_valid), net.n_outputs))
                 acc[alive] = accuracy(scores, y_valid).cpu()
             finite = torch.zeros(population, dtype=torch.bool)
             finite[alive] = torch.isfinite(train_loss[alive]) & torch.stack(
                 [torch.isfinite(t.reshape(len(alive), -1)).all(dim=1)
-                 for t in params.tensors()]).all(dim=0).cpu()
+                 for t in (*params.tensors(), scores)]).all(dim=0).cpu()
             for p in torch.nonzero(active & ~finite).flatten().tolist():
                 status[p] = "failed"
-                reasons[p] = f"diverged: non-finite loss or weights at epoch {epoch + 1}"
+                reasons[p] = (f"diverged: non-finite loss, weights or predictions at epoch "
+                              f"{epoch + 1}")
             active &= finite
             improved = active & (acc > best_acc)
             if improved.any():
@@ -347,6 +349,16 @@ class LearningRule:
         valid = [float(a) if s == "ok" else float("nan")
                  for a, s in zip(best_acc.tolist(), status, strict=True)]
         return FitResult(best.to("cpu"), valid, status, reasons, epochs, curves)
+
+
+def check_scores(rule: str, scores: Any, shape: tuple[int, int, int]) -> None:
+    """``predict``'s contract, checked where its scores are read: a tensor of class scores
+    ``[P, B, C]``. Another shape would be read without an error (``[B, C]`` broadcasts
+    member 0's accuracy to every member) and recorded as if it were right."""
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != shape:
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(f"rule {rule}: predict returned {got}, expected class scores of "
+                         f"shape [members, inputs, classes] = {list(shape)}")
 
 
 def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

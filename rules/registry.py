@@ -52,8 +52,9 @@ def register(cls: type[LearningRule]) -> type[LearningRule]:
                 raise TypeError(f"rule {cls.name}: limits[{key!r}] must be Limit(removed: bool, "
                                 f"reason: non-empty str), got {limit!r}")
     existing = _RULES.get(cls.name)
-    if existing is not None and existing is not cls:
-        raise ValueError(f"a learning rule named {cls.name!r} is already registered")
+    if existing is not None and existing is not cls and not _redefined(existing, cls):
+        raise ValueError(f"a learning rule named {cls.name!r} is already registered "
+                         f"({existing.__module__}.{existing.__qualname__})")
     _RULES[cls.name] = cls
     return cls
 
@@ -79,6 +80,12 @@ def _load_entry_points() -> None:
                   f"({ep.value}): {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
+def _redefined(old: type[LearningRule], new: type[LearningRule]) -> bool:
+    """``new`` is ``old`` defined again (a notebook cell or module run again): same module
+    and qualified name. It replaces ``old``, as rerunning a definition does in Python."""
+    return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
+
+
 def registered_names() -> tuple[str, ...]:
     """The names registered so far, without loading entry points."""
     return tuple(sorted(_RULES))
@@ -98,9 +105,21 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
         cls = _RULES[name]
     except KeyError:
         raise UnknownRuleError(
-            f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))}"
+            f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))} (a rule "
+            "of your own: register it through a 'neurevo.rules' entry point for the CLI, or "
+            "search from the Python script that defines it)"
         ) from None
-    return cls(**resolve_options(cls, options))
+    resolved = resolve_options(cls, options)
+    rule = cls(**resolved)
+    reported = rule.options()
+    for key, value in resolved.items():
+        if reported.get(key) != value:
+            raise RuleOptionError(
+                f"rule {name}: option {key!r} was given {value!r}, but the built rule reports "
+                f"{reported.get(key)!r}; store each constructor argument as an attribute of "
+                f"the same name (self.{key} = {key}): that is how a run records it and how "
+                "workers and exports rebuild the rule")
+    return rule
 
 
 def resolve_options(cls: type[LearningRule], options: Mapping[str, Any] | None

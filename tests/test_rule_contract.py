@@ -155,3 +155,71 @@ def test_accuracy_takes_the_first_largest_score_as_argmax_does():
     # the ties matter: taking the last largest score instead changes the count
     last = 9 - scores.flip(-1).contiguous().argmax(dim=-1)
     assert not torch.equal((last == y).float().mean(dim=1), expected)
+
+
+# -- a user's rule that breaks the contract is caught, not recorded as if it were right ------
+BP = type(rules.get_rule("bp"))
+
+
+class NanPredict(BP):
+    """Trains like bp, but member 0 predicts NaN (a bug in a user's predict)."""
+
+    def predict(self, net, params, x):
+        scores = super().predict(net, params, x).clone()
+        if net.population == 2:  # member 0 only: a failed member leaves the stack
+            scores[0] = float("nan")
+        return scores
+
+
+class NoMemberAxis(BP):
+    def predict(self, net, params, x):
+        return super().predict(net, params, x)[0]  # [B, C]: member 0's scores only
+
+
+def test_non_finite_predictions_fail_the_member(small_digits):
+    genome = mlp([64, 16, 10], "elu")
+    fit = NanPredict().fit(stack([compile_genome(genome)] * 2), small_digits, {},
+                           rules.Budget(epochs=2, batch_size=32), [0, 1])
+    assert fit.status == ["failed", "ok"]
+    assert "predictions" in fit.reasons[0]
+
+
+def test_predictions_of_the_wrong_shape_are_refused(small_digits):
+    genome = mlp([64, 16, 10], "elu")
+    with pytest.raises(ValueError, match=r"predict returned \(\d+, 10\), expected class "
+                                         r"scores of shape \[members, inputs, classes\]"):
+        NoMemberAxis().fit(stack([compile_genome(genome)] * 2), small_digits, {},
+                           rules.Budget(epochs=1, batch_size=32), [0, 1])
+
+
+class HiddenOption(BP):
+    name = "test-hidden-option"
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self._scale = scale  # not under its own name: options() cannot see it
+
+
+def test_an_option_the_rule_does_not_keep_under_its_name_is_refused():
+    rules.register(HiddenOption)
+    assert rules.get_rule(HiddenOption.name).options() == {"scale": 1.0}  # nothing given
+    with pytest.raises(rules.registry.RuleOptionError, match=r"self.scale = scale"):
+        rules.get_rule(HiddenOption.name, {"scale": 2.0})
+
+
+def test_a_rule_defined_again_replaces_itself_but_not_another_rule():
+    def define():
+        class Again(BP):
+            name = "test-defined-again"
+        Again.__qualname__ = "Again"  # as a notebook cell run twice defines it
+        return Again
+
+    first, second = define(), define()
+    rules.register(first)
+    rules.register(second)  # the cell run again
+    assert type(rules.get_rule("test-defined-again")) is second
+
+    class Other(BP):
+        name = "test-defined-again"
+    with pytest.raises(ValueError, match="already registered"):
+        rules.register(Other)
+
