@@ -105,6 +105,9 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     config = config or SearchConfig()
     if data is not None:
         config = override(config, {"task": {"name": ARRAYS_TASK}})
+    if objectives is not None:  # config.toml names the objectives the run has
+        config = override(config, {"objectives": [o if isinstance(o, str) else o.name
+                                                  for o in objectives]})
     check(config)
     ignored = unread_tables_warning(config.strategy)
     if ignored:

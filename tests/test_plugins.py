@@ -73,6 +73,7 @@ def test_a_metric_from_a_users_module_runs_on_ray_workers(tmp_path, local_ray): 
 
 
 def check_kit_run(run: evolve.Run) -> None:
+    assert run.config.objectives == ("balanced", "lean", "energy")  # config.toml's, too
     statuses = set(run.evaluations().column("status").to_pylist())
     assert statuses <= {"ok", "infeasible"}, run.evaluations().column("error").to_pylist()
     assert run.pareto_front(), "the front is empty"
