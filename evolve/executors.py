@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -426,8 +427,16 @@ def _watch(known: list[str]) -> None:
             time.sleep(0.05)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ray colours the task names in its errors
+
+
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """What a task failed of, on one line for the records: a Ray task error's own cause
+    (the worker's exception) rather than Ray's coloured, multi-line wrapping of it."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    text = " ".join(_ANSI.sub("", str(exc)).split())
     return f"{type(exc).__name__}: {text}"[:500]
 
 

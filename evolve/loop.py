@@ -123,8 +123,9 @@ class GenerationFailed(RuntimeError):
 
     def summary(self) -> str:
         return (f"generation {self.generation + 1}: all {self.count} evaluations failed, "
-                f"first: {self.error} (run {self.run_dir}; tracebacks in its records' "
-                "'traceback' column; set tolerate_failures = true to go on regardless)")
+                f"first: {self.error} (run {self.run_dir}; tracebacks in the 'traceback' "
+                f"column of its records of generation = {self.generation}, counted from 0; "
+                "set tolerate_failures = true to go on regardless)")
 
 
 @dataclass

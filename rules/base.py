@@ -176,7 +176,8 @@ class LearningRule:
                 for key in LIMITS if key in cls.limits}
 
     def hyperparameters(self) -> HyperSpace:
-        raise NotImplementedError
+        raise NotImplementedError(f"rule {self.name or type(self).__name__} must define "
+                                  "hyperparameters() -> HyperSpace (its genes)")
 
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> Any:
@@ -185,11 +186,13 @@ class LearningRule:
     def train_step(self, net: Net, params: Params, state: Any, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         """One minibatch: ``x[P, B, n_in]``, ``y[P, B]``; update params, return loss ``[P]``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"rule {self.name or type(self).__name__} must define "
+                                  "train_step(net, params, state, x, y) -> loss [P]")
 
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Class scores ``[P, B, n_out]`` for a shared input ``x[B, n_in]``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"rule {self.name or type(self).__name__} must define "
+                                  "predict(net, params, x) -> class scores [P, B, C]")
 
     def start_epoch(self, state: Any, epoch: int, epochs: int) -> None:
         """Called before every epoch ``epoch`` (0-based) of a fit of ``epochs``: the one place

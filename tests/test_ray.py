@@ -242,3 +242,17 @@ def test_steady_driver_sigkill_then_resume_evaluates_each_candidate_once(small_d
     assert len(ids) == len(set(ids))
     assert rows == records(reference)
     assert not journal.exists()
+
+
+def test_a_ray_task_error_is_recorded_as_the_workers_own_error_on_one_line():
+    """Ray wraps a worker's exception in a coloured, multi-line RayTaskError: the records'
+    error column gets the worker's exception itself."""
+    from ray.exceptions import RayTaskError
+
+    from evolve.executors import _one_line
+
+    wrapped = RayTaskError("evaluate_chunk", "Traceback (most recent call last):\n  ^^^^\n",
+                           ModuleNotFoundError("No module named 'my_helpers'"))
+    assert "\x1b[" in str(wrapped)  # what a record would otherwise hold
+    assert _one_line(wrapped) == "ModuleNotFoundError: No module named 'my_helpers'"
+    assert _one_line(ValueError("a\n  b")) == "ValueError: a b"
