@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "in the current directory)")
     p.add_argument("--percentile", type=float, help="nir: the percentile of each group's "
                    "training activations its threshold is set to (default: 99.9)")
+    p.add_argument("--task", help="nir: the run's data file, when it is not where the run "
+                   "found it (its content hash must match; default: as recorded)")
     p = sub.add_parser("simulate", help="run a NIR export as a spiking network (Norse) on "
                        "its run's test split", description="Run a NIR export (neurevo export "
                        "--format nir) as integrate-and-fire neurons with Norse, a constant "
@@ -452,10 +454,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             from evolve.nir_export import check_convertible
 
             check_convertible(arch)
-            options = {"data": locate_task(run.config, run.description),
+            options = {"data": locate_task(run.config, run.description, args.task),
                        "split": run_split(run), "percentile": args.percentile}
-        elif args.percentile is not None:
-            raise BadInput("--percentile sets NIR thresholds; it goes with --format nir")
+        elif args.percentile is not None or args.task is not None:
+            option = "--percentile" if args.percentile is not None else "--task"
+            raise BadInput(f"{option} is for the NIR thresholds' data; it goes with "
+                           "--format nir")
         path = evolve.export_architecture(arch, out, format=fmt, **options)
     except ImportError as exc:
         raise _missing_extra(exc, f"{fmt} export") from None

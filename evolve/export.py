@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
                         class_names: tuple[str, ...] | None = None,
                         feature_mean: np.ndarray | None = None,
                         feature_std: np.ndarray | None = None,
-                        data: Task | None = None, split: dict[str, Any] | None = None,
+                        data: Task | Sequence[Any] | None = None,
+                        split: dict[str, Any] | None = None,
                         percentile: float | None = None) -> Path:
     """Write ``arch`` (with its trained weights) to ``path`` as ``format`` (default: the
     suffix's: ``.safetensors``, ``.onnx`` or ``.nir``); returns the path written. What is
@@ -85,7 +87,9 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
 
     A NIR export sets its thresholds from activations on the run's training split: ``data``
     is the run's task (same seed and fractions, which ``split`` records for ``neurevo
-    simulate``); without it, the run the member's weights live in is loaded."""
+    simulate``); without it, the run the member's weights live in is loaded. For a run
+    trained on in-memory arrays, ``data`` may be those arrays again, ``(X, y)`` or ``(X, y,
+    X_test, y_test)``: the run splits them as it did, after checking their content hash."""
     path = Path(path)
     format = export_format(path, format)
     run_id = arch.source.get("run_id", "") if run_id is None else run_id
@@ -105,7 +109,7 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
                                  f"got shape {tuple(values.shape)}")
             stats[name] = values.contiguous()
     about = {**arch.to_dict(), "class_names": list(class_names), "task": task,
-             "run_id": run_id}
+             "run_id": run_id, "features_as_given": arch.features_as_given and not stats}
     if format != "safetensors":
         # the other writers read names and statistics off the architecture itself
         arch = dataclasses.replace(arch, class_names=tuple(class_names),
@@ -117,9 +121,10 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
         from evolve.nir_export import PERCENTILE, check_convertible, export_nir
 
         check_convertible(arch)  # before the data is loaded for nothing
-        if data is None:
-            data, found = _run_task(arch)
+        if not isinstance(data, Task):
+            data, found = _run_task(arch, arrays=data)
             split = found if split is None else split
+        _check_fits(arch, data)
         return export_nir(arch, path, data, about=about, split=split,
                           percentile=PERCENTILE if percentile is None else percentile)
     params = arch.params()
@@ -140,8 +145,11 @@ def run_split(run: Run) -> dict[str, Any]:
             "test_fraction": t.test_fraction, "label_column": t.label_column}
 
 
-def _run_task(arch: Architecture) -> tuple[Task, dict[str, Any]]:
-    """The task and splits of the run ``arch``'s weights live in (``RUN/weights/``)."""
+def _run_task(arch: Architecture, task_file: str | None = None,
+              arrays: Sequence[Any] | None = None) -> tuple[Task, dict[str, Any]]:
+    """The task and splits of the run ``arch``'s weights live in (``RUN/weights/``): its
+    data where it was recorded, or ``task_file`` / ``arrays`` if their content hash is the
+    run's."""
     from evolve.loop import locate_task
 
     root = arch.weights_path.parent.parent if arch.weights_path is not None else None
@@ -149,7 +157,18 @@ def _run_task(arch: Architecture) -> tuple[Task, dict[str, Any]]:
         raise ValueError("a NIR export needs the run's training split for its thresholds: "
                          "pass data=<the run's Task> (this architecture is not in a run)")
     run = Run(root)
-    return locate_task(run.config, run.description), run_split(run)
+    return locate_task(run.config, run.description, task_file, arrays), run_split(run)
+
+
+def _check_fits(arch: Architecture, data: Task) -> None:
+    """``data`` has the member's input and output sizes (a Task of another data set would
+    fail deep inside the conversion, or set thresholds from the wrong inputs)."""
+    n_in = arch.genome.node(arch.genome.input_ids[0]).size
+    n_out = arch.genome.node(arch.genome.output_ids[0]).size
+    if (data.n_features, data.n_classes) != (n_in, n_out):
+        raise ValueError(f"data: task {data.name!r} has {data.n_features} features and "
+                         f"{data.n_classes} classes, but this member takes {n_in} and "
+                         f"predicts {n_out}: pass the run's own task")
 
 
 def load_architecture(path: str | Path) -> Architecture:
@@ -211,6 +230,7 @@ def load_architecture(path: str | Path) -> Architecture:
             class_names=tuple(str(c) for c in about.get("class_names", ())),
             input_mean=tensors.get("input.mean"), input_std=std,
             source={"run_id": str(about.get("run_id", "")), "task": str(about.get("task", ""))},
+            features_as_given=about.get("features_as_given") is True,
         )
     except KeyError as exc:
         raise RecordError(f"{path}: damaged architecture export (no {exc})") from None

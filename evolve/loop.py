@@ -79,8 +79,9 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
         return task
     if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
         raise TaskError("this run was trained on in-memory arrays, which a run does not "
-                        "store: resume it from Python, evolve.resume(RUN, data=(X, y)) (or "
-                        "(X, y, X_test, y_test)), with the same arrays")
+                        "store: pass the same arrays again from Python, data=(X, y) (or "
+                        "(X, y, X_test, y_test)): evolve.resume(RUN, data=...) to go on, "
+                        "evolve.export_architecture(arch, PATH, data=...) for a NIR export")
 
     def load(name: str) -> Task:
         return load_task(name, seed=config.seed, valid_fraction=t.valid_fraction,

@@ -53,6 +53,8 @@ class Architecture:
     input_mean: torch.Tensor | None = field(default=None, repr=False)
     input_std: torch.Tensor | None = field(default=None, repr=False)
     source: dict[str, str] = field(default_factory=dict)  # run_id, task of an export
+    # the run used its features as given (xor): no statistics, and none are missing
+    features_as_given: bool = False
 
     def params(self) -> Params:
         if self._params is None:
@@ -77,11 +79,20 @@ class Architecture:
 
     def standardise(self, x: torch.Tensor | Any) -> torch.Tensor:
         """Raw features ``x[B, n_in]`` as the network saw them in training: ``(x - mean) /
-        std`` with the run's train statistics (an export carries them)."""
-        if self.input_mean is None or self.input_std is None:
-            raise RecordError(f"architecture {self.candidate_id} carries no input "
-                              "standardisation (load it from an export: neurevo export)")
+        std`` with the run's train statistics (an export carries them), or ``x`` itself
+        (as float32) for a run that used its features as given (xor), as its ONNX export
+        does."""
         x = torch.as_tensor(x, dtype=torch.float32)
+        n_in = self.genome.node(self.genome.input_ids[0]).size
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ValueError(f"standardise: expected raw features of shape [batch, {n_in}], "
+                             f"got {list(x.shape)}")
+        if self.input_mean is None or self.input_std is None:
+            if self.features_as_given:
+                return x
+            raise RecordError(f"architecture {self.candidate_id} carries no input "
+                              "standardisation (its run predates run.json, or it was built "
+                              "by hand: export it with feature_mean and feature_std)")
         return (x - self.input_mean) / self.input_std
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +251,7 @@ def _from_description(d: RunDescription) -> dict[str, Any]:
     std = torch.tensor(d.task.feature_std, dtype=torch.float32) if d.task.feature_std else None
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
             "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
+            "features_as_given": mean is None,
             "source": {"run_id": d.run_id, "task": d.task.name}}
 
 

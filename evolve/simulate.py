@@ -171,9 +171,14 @@ def graph_task(graph: Any, task: str | Task | None = None) -> Task:
     """The run's task with the run's splits, rebuilt from what the export recorded (seed,
     fractions, label column); ``task`` names the data (a built-in or a file) when it is not
     where the run found it, and must have the recorded content hash."""
-    if isinstance(task, Task):
-        return task
     record = metadata(graph, "neurevo.task")
+    want = record.get("content_hash", "")
+    if isinstance(task, Task):
+        if want and task.content_hash and task.content_hash != want:
+            raise TaskError(f"task {task.name!r}: its content ({task.content_hash[:19]}...) "
+                            f"differs from the data the member was trained on "
+                            f"({want[:19]}...)")
+        return task
     if "seed" not in record:
         raise TaskError("this NIR export does not record its run's splits (seed, fractions); "
                         "simulate it from Python with task=<the run's Task>")
@@ -183,11 +188,13 @@ def graph_task(graph: Any, task: str | Task | None = None) -> Task:
     if source == ARRAYS_TASK:
         raise TaskError("this member was trained on in-memory arrays: simulate it from Python "
                         "with task=evolve.tasks.task_from_arrays(...) and the run's seed")
+    if task is None and record.get("path") and not Path(source).is_file():
+        raise TaskError(f"the data the member was trained on is not at {source} any more: "
+                        "give its new place with --task FILE (its content hash must match)")
     loaded = load_task(source, seed=int(record["seed"]),
                        valid_fraction=float(record["valid_fraction"]),
                        test_fraction=float(record["test_fraction"]),
                        label_column=str(record.get("label_column", "label")))
-    want = record.get("content_hash", "")
     if want and loaded.content_hash != want:
         raise TaskError(f"--task {source}: its content ({loaded.content_hash[:19]}...) differs "
                         f"from the data the member was trained on ({want[:19]}...)")

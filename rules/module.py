@@ -48,5 +48,8 @@ class RuleModule(GenomeModule):
         if x.dim() != 2 or x.shape[1] != self.net.n_inputs:
             raise ValueError(f"expected inputs of shape [batch, {self.net.n_inputs}], "
                              f"got {tuple(x.shape)}")
+        if x.dtype != self.weights[0].dtype:  # numpy's float64, or integer features
+            raise TypeError(f"expected inputs of dtype {self.weights[0].dtype} (the weights'), "
+                            f"got {x.dtype}: convert them with x.float()")
         params = Params(list(self.weights), list(self.biases), self.recurrent)
         return self.rule.predict(self.compiled(), params, x)[0]

@@ -42,7 +42,7 @@ def test_search_on_arrays_records_them_and_resume_checks_them(tmp_path, capsys):
     with pytest.raises(TaskError, match="in-memory arrays"):
         evolve.resume(run.path, generations=2)
     code = main(["resume", str(run.path)])  # the CLI cannot pass arrays: it says how to
-    assert code == 2 and "evolve.resume(RUN, data=(X, y))" in capsys.readouterr().err
+    assert code == 2 and "evolve.resume(RUN, data=...)" in capsys.readouterr().err
     with pytest.raises(TaskError, match="differ"):
         evolve.resume(run.path, generations=2, data=(x[::-1], y[::-1]))
     assert evolve.resume(run.path, generations=2, data=(x, y)).completed_generations() == 2

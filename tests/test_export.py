@@ -60,6 +60,28 @@ def test_export_round_trip_predicts_like_the_run_on_raw_features(finished_run, t
     assert torch.equal(again.input_std, back.input_std)
 
 
+def test_raw_features_of_the_wrong_shape_or_dtype_are_named(finished_run):
+    arch = finished_run.pareto_front()[0]
+    with pytest.raises(ValueError, match=r"shape \[batch, 64\], got \[5, 4\]"):
+        arch.standardise(torch.zeros(5, 4))
+    with pytest.raises(TypeError, match="convert them with x.float"):
+        arch.to_module()(torch.zeros(5, 64, dtype=torch.float64))
+
+
+def test_a_run_that_standardised_nothing_takes_features_as_given(tmp_path):
+    """xor's features are used as they are: standardise passes them through, as the
+    member's ONNX graph does, rather than refusing a member loaded from its export."""
+    from evolve.config import SearchConfig, override
+
+    run = evolve.search(override(SearchConfig(), {
+        "generations": 1, "population": 4, "out": str(tmp_path), "task": {"name": "xor"},
+        "rule": {"name": "bp"}, "training": {"epochs": 2}, "executor": {"name": "serial"}}))
+    back = evolve.load_architecture(evolve.export_architecture(run.pareto_front()[0],
+                                                               tmp_path / "x.safetensors"))
+    x = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert torch.equal(back.standardise(x), torch.tensor(x, dtype=torch.float32))
+
+
 def test_export_rejects_mismatched_standardisation(finished_run, tmp_path):
     arch = finished_run.pareto_front()[0]
     with pytest.raises(ValueError, match="expected 64 values"):

@@ -24,7 +24,7 @@ from evolve.config import SearchConfig, override
 from evolve.nir_export import NIRExportError, check_convertible
 from evolve.run import Architecture
 from evolve.simulate import graph_ann, read_graph, simulate, spiking_module  # noqa: E402
-from evolve.tasks import load_task
+from evolve.tasks import TaskError, load_task
 from search_spaces.compile import compile_genome, init_params
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 
@@ -239,6 +239,55 @@ def test_export_needs_the_runs_data_and_simulate_checks_it(relu_run, tmp_path):
         evolve.export_architecture(bare, tmp_path / "b.nir")
     result = cli("simulate", str(tmp_path / "missing.nir"))
     assert result.returncode == 2 and "no such NIR file" in result.stderr
+
+
+def relu_bp_config(tmp_path, **task) -> SearchConfig:
+    return override(SearchConfig(), {
+        "generations": 1, "population": 4, "seed": 0, "out": str(tmp_path / "runs"),
+        "task": {"name": "iris", **task}, "rule": {"name": "bp"}, "training": {"epochs": 2},
+        "space": {"hidden_activations": ["relu"]}, "executor": {"name": "serial"}})
+
+
+def test_a_run_whose_data_file_moved_exports_to_nir_with_task(tmp_path):
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    data = tmp_path / "iris.npz"
+    np.savez(data, x=x, y=y)
+    run = evolve.search(relu_bp_config(tmp_path, name=str(data)))
+    moved = tmp_path / "moved.npz"
+    data.rename(moved)
+    out = tmp_path / "m.nir"
+    result = cli("export", str(run.path), "--out", str(out))
+    assert result.returncode == 2 and "--task FILE" in result.stderr, result.stderr
+    result = cli("export", str(run.path), "--out", str(out), "--task", str(moved))
+    assert result.returncode == 0, result.stderr
+    result = cli("export", str(run.path), "--out", str(tmp_path / "m.onnx"), "--task",
+                 str(moved))
+    assert result.returncode == 2 and "goes with --format nir" in result.stderr
+    assert cli("simulate", str(out), "--timesteps", "4").returncode == 0  # where it is now
+    again = tmp_path / "again.npz"
+    moved.rename(again)
+    result = cli("simulate", str(out), "--timesteps", "4")  # moved again: it says how
+    assert result.returncode == 2 and "--task FILE" in result.stderr, result.stderr
+    assert cli("simulate", str(out), "--timesteps", "4", "--task", str(again)).returncode == 0
+
+
+def test_a_run_on_in_memory_arrays_exports_to_nir_given_them_again(tmp_path):
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    run = evolve.search(relu_bp_config(tmp_path), data=(x, y))
+    arch = run.pareto_front()[0]
+    with pytest.raises(TaskError, match=r"export_architecture\(arch, PATH, data"):
+        evolve.export_architecture(arch, tmp_path / "a.nir")
+    with pytest.raises(TaskError, match="differ"):
+        evolve.export_architecture(arch, tmp_path / "a.nir", data=(x[::-1], y[::-1]))
+    with pytest.raises(ValueError, match="has 64 features and 10 classes, but this member "
+                                         "takes 4 and predicts 3"):
+        evolve.export_architecture(arch, tmp_path / "a.nir", data=load_task("digits"))
+    path = evolve.export_architecture(arch, tmp_path / "a.nir", data=(x, y))
+    assert json.loads(read_graph(path).metadata["neurevo.task"])["seed"] == 0
 
 
 def test_cli_refuses_ff_with_one_line(tmp_path):
