@@ -123,15 +123,35 @@ def staircase(front: Sequence[tuple[float, float]], x_max: bool) -> tuple[list[f
     return xs, ys
 
 
+def evaluations_title(rows: list[dict[str, Any]], ok: list[dict[str, Any]]) -> str:
+    """Every recorded evaluation counted, and how many of them are drawn (scored): the
+    hypervolume and population panels beside it count them all."""
+    if len(ok) == len(rows):
+        return f"{len(rows)} evaluations"
+    others = {status: sum(1 for r in rows if r["status"] == status)
+              for status in sorted({r["status"] for r in rows} - {"ok"})}
+    return (f"{len(rows)} evaluations ({len(ok)} scored, "
+            + ", ".join(f"{n} {status}" for status, n in others.items()) + ")")
+
+
+def _generation_ticks(axis: Any, generations: list[int]) -> None:
+    """A tick per generation while they are few (a one-generation run gets one tick, not
+    fractions of it around its only value), else integer ticks."""
+    if len(generations) <= 12:
+        axis.set_ticks(generations)
+    else:
+        _integer_axis(axis)
+
+
 def _front_panel(ax: Any, fig: Any, run: Run, rows: list[dict[str, Any]],
                  front: list[Architecture], names: list[str]) -> None:
     ok = [r for r in rows if r["status"] == "ok"]
     generations = sorted({r["generation"] for r in rows}) or [0]
+    counted = evaluations_title(rows, ok)
     if len(names) < 2:
         ax.scatter([r["generation"] for r in ok], [r[f"objective.{names[0]}"] for r in ok],
                    s=12, alpha=0.6, color="#4c72b0", label="evaluations")
-        ax.set(xlabel="generation", ylabel=axis_label(names[0]),
-               title=f"{len(ok)} evaluations")
+        ax.set(xlabel="generation", ylabel=axis_label(names[0]), title=counted)
         _integer_axis(ax.xaxis)
         ax.legend(fontsize=8, loc="best")
         return
@@ -147,7 +167,7 @@ def _front_panel(ax: Any, fig: Any, run: Run, rows: list[dict[str, Any]],
                         linewidths=0, label="evaluations", zorder=2)
     bar = fig.colorbar(points, ax=ax, pad=0.02, fraction=0.05)
     bar.set_label("generation")
-    _integer_axis(bar.ax.yaxis)
+    _generation_ticks(bar.ax.yaxis, generations)
     members = [a for a in front if x_name in a.objectives and y_name in a.objectives]
     pts = [(a.objectives[x_name], a.objectives[y_name]) for a in members]
     if pts:
@@ -171,7 +191,7 @@ def _front_panel(ax: Any, fig: Any, run: Run, rows: list[dict[str, Any]],
     elif y_name in COUNT_OBJECTIVES:
         _integer_axis(ax.yaxis)
     ax.set(xlabel=axis_label(x_name), ylabel=axis_label(y_name),
-           title=f"{len(ok)} evaluations, front of {len(pts)}")
+           title=f"{counted}, front of {len(pts)}")
     ax.grid(True, which="major", alpha=0.25)
     ax.legend(fontsize=8, loc="lower right" if directions[y_name] == "max" else "upper right")
 
@@ -185,7 +205,13 @@ def _population_panel(ax: Any, run: Run, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             counts[(r["generation"], r["species"])] += 1
         stacks = [[counts.get((g, s), 0) for g in generations] for s in species]
-        ax.stackplot(generations, stacks, edgecolor="white", linewidth=0.4)
+        if len(generations) > 1:
+            ax.stackplot(generations, stacks, edgecolor="white", linewidth=0.4)
+        else:  # an area over one generation has no width: stacked bars instead
+            bottom = 0
+            for stack in stacks:
+                ax.bar(generations, stack, bottom=bottom, width=0.6, edgecolor="white")
+                bottom += stack[0]
         ax.set(xlabel="generation", ylabel="evaluations per species",
                title=f"{len(species)} species over time")
     else:
@@ -201,7 +227,7 @@ def _population_panel(ax: Any, run: Run, rows: list[dict[str, Any]]) -> None:
                title=f"no species ({run.config.strategy.name}): evaluations by outcome")
         if outcomes:
             ax.legend(fontsize=8, loc="lower right")
-    _integer_axis(ax.xaxis)
+    _generation_ticks(ax.xaxis, generations)
     _integer_axis(ax.yaxis)
 
 
@@ -221,6 +247,7 @@ def figure(run: Run) -> Any:
     curve = run.hypervolume_curve()
     if curve:
         ax.plot(*zip(*curve, strict=True), "o-", ms=3)
+        ax.set_xlim(0, curve[-1][0] * 1.05)  # from no evaluations: one point is not a range
     ax.set(xlabel="evaluations", ylabel="hypervolume (fixed reference point)",
            title="hypervolume of the archive")
     _integer_axis(ax.xaxis)
@@ -329,9 +356,10 @@ def _html(run: Run, png_b64: str) -> str:
 def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, Any]]:
     """One row per run: settings, evaluations, hypervolume (at ``at`` evaluations, default
     the fewest any run spent, so every run is measured at the same budget), front size, the
-    best value of the first objective, and whether its hypervolume is comparable with the
-    first run's (same objectives measured against the same recorded reference point, on the
-    same data — by content hash — and the same chip and chip budget).
+    best value of the first run's first objective (None for a run without it), and whether
+    its hypervolume is comparable with the first run's (same objectives measured against the
+    same recorded reference point, on the same data — by content hash — and the same chip
+    and chip budget).
 
     A run's hypervolume at the budget is None where it is not known: the run's first
     generation alone spent more, or the run stopped before reaching the budget (a final
@@ -342,14 +370,17 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
     budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
     first_references = runs[0].references()
     first_setting = _setting(runs[0])
+    # every row's best is of the first run's first objective: one column, whatever order
+    # another run lists the same objectives in
+    name = runs[0].objective_names()[0]
     rows = []
     for run, curve in zip(runs, curves, strict=True):
         within = [hv for evals, hv in curve if evals <= budget]
         reached = bool(curve) and curve[-1][0] >= budget
         c = run.config
-        name = run.objective_names()[0]
-        best = [a.objectives[name] for a in run.pareto_front() if name in a.objectives]
-        maximise = run.objective_directions()[name] == "max"
+        front = run.pareto_front()
+        best = [a.objectives[name] for a in front if name in a.objectives]
+        maximise = run.objective_directions().get(name) == "max"
         references = run.references()
         rows.append({
             "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
@@ -357,7 +388,7 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
             "evaluations": curve[-1][0] if curve else 0, "budget": budget,
             "hypervolume_at_budget": within[-1] if within and reached else None,
             "hypervolume_final": curve[-1][1] if curve else 0.0,
-            "front_size": len(best),
+            "front_size": len(front),
             f"best_{name}": (max(best) if maximise else min(best)) if best else None,
             "references": references,
             "comparable": (bool(references) and references == first_references

@@ -13,7 +13,13 @@ import pytest
 import evolve
 from evolve.config import SearchConfig, override
 from evolve.objectives import resolve_objectives
-from evolve.report import compare_runs, format_comparison, write_report
+from evolve.report import (
+    compare_runs,
+    evaluations_title,
+    figure,
+    format_comparison,
+    write_report,
+)
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
 
@@ -159,3 +165,31 @@ def test_compare_marks_runs_on_other_data_as_not_comparable(tmp_path):
     rows = compare_runs(runs)
     assert rows[0]["references"] == rows[2]["references"]
     assert [r["comparable"] for r in rows] == [True, True, False]
+
+
+def test_the_front_panel_counts_every_recorded_evaluation():
+    rows = [{"status": s} for s in ("ok", "ok", "failed", "infeasible", "failed")]
+    assert evaluations_title(rows, rows[:2]) == "5 evaluations (2 scored, 2 failed, 1 infeasible)"
+    assert evaluations_title(rows[:2], rows[:2]) == "2 evaluations"
+
+
+def test_a_one_generation_report_draws_its_species_and_whole_generations(tmp_path):
+    run = evolve.search(override(SearchConfig(), {
+        "generations": 1, "population": 6, "seed": 0, "out": str(tmp_path),
+        "rule": {"name": "bp"}, "training": {"epochs": 1}, "executor": {"name": "serial"}}))
+    fig = figure(run)
+    species = fig.axes[2]
+    assert species.patches, "the species panel is empty"
+    assert sum(p.get_height() for p in species.patches) == 6
+    assert list(species.get_xticks()) == [0]
+    colourbar = fig.axes[-1]
+    assert list(colourbar.get_yticks()) == [0]
+
+
+def test_compare_shows_the_same_objectives_best_in_any_order(runs, tmp_path):
+    flipped = small_run(tmp_path, 0, ("params", "accuracy"))
+    rows = compare_runs([runs[0], flipped])
+    assert [r["best_accuracy"] for r in rows] == [
+        max(a.objectives["accuracy"] for a in run.pareto_front()) for run in (runs[0], flipped)]
+    assert " - " not in format_comparison(rows).splitlines()[2]
+
