@@ -116,6 +116,10 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
                               dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
                               do_constant_folding=True)
         model = onnx.load(tmp)
+        # the class count is fixed: the tracer leaves it symbolic where the rule's own
+        # prediction gathers it (ep, chl), which tools reading shapes statically would lose
+        n_out = arch.genome.node(arch.genome.output_ids[0]).size
+        model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = n_out
         model.producer_name = "neurevo"
         model.doc_string = (f"neurevo {arch.rule} member {arch.candidate_id}: "
                             f"{INPUT_NAME}[batch, {n_in}] -> {OUTPUT_NAME}[batch, "

@@ -340,7 +340,9 @@ def _html(run: Run, png_b64: str) -> str:
             k for k, v in limits.items() if v.get("removed")) or "none"
         settings["backprop limits kept"] = ", ".join(
             k for k, v in limits.items() if not v.get("removed")) or "none"
-        settings["failed evaluations"] = sum(h["failed"] for h in run.history())
+    history = run.history()
+    settings["failed evaluations"] = sum(h["failed"] for h in history)
+    settings["infeasible evaluations"] = sum(h.get("infeasible", 0) for h in history)
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in settings.items())
     title = html.escape(run.run_id)
@@ -349,7 +351,27 @@ def _html(run: Run, png_b64: str) -> str:
             f"<body><h1>{title}</h1><table>{rows}</table>"
             f"<p><img alt='report' src='data:image/png;base64,{png_b64}' width='100%'></p>"
             f"<h2>Pareto front</h2><table><tr>{head}</tr>{''.join(body)}</table>"
-            "</body></html>\n")
+            f"{_failures_html(run)}</body></html>\n")
+
+
+FAILURES_LISTED = 50  # a run whose every candidate fails needs its first few, not thousands
+
+
+def _failures_html(run: Run) -> str:
+    """The evaluations that failed or timed out, each with its one-line reason (the
+    traceback stays in the records: a page of them would bury the table)."""
+    table = run.evaluations().select(["generation", "candidate_id", "status", "error"])
+    failed = [r for r in table.to_pylist() if r["status"] in ("failed", "timeout")]
+    if not failed:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("generation", "candidate", "status", "why"))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in
+                                    ("generation", "candidate_id", "status", "error"))
+                   + "</tr>" for r in failed[:FAILURES_LISTED])
+    more = (f"<p>… and {len(failed) - FAILURES_LISTED} more; every one, with its traceback, "
+            "is in the run's evaluation records</p>" if len(failed) > FAILURES_LISTED else "")
+    return (f"<h2>Failed evaluations ({len(failed)})</h2><table><tr>{head}</tr>{body}"
+            f"</table>{more}")
 
 
 # -- comparing runs ------------------------------------------------------------------------

@@ -58,6 +58,8 @@ def test_onnx_export_gives_the_modules_scores_for_every_rule(name, tmp_path):
     assert Genome.from_json(meta["neurevo.genome"]) == arch.genome
     assert json.loads(meta["neurevo.rule_options"]) == arch.rule_options
     assert json.loads(meta["neurevo.architecture"])["candidate_id"] == arch.candidate_id
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3]  # the classes, fixed
 
     raw = raw_features(arch, task.test.x)
     with torch.no_grad():

@@ -221,6 +221,11 @@ def test_a_failing_objective_stops_the_search_with_its_traceback(tmp_path):
     tolerant = override(config, {"tolerate_failures": True, "out": str(tmp_path / "tol")})
     run = evolve.search(tolerant, objectives=["accuracy", bad])
     assert run.completed_generations() == 2 and run.pareto_front() == []
+    from evolve.report import write_report
+
+    page = write_report(run, tmp_path / "r.html").read_text()
+    failed = len(run.evaluations())  # every one failed
+    assert f"Failed evaluations ({failed})" in page and "energy_joules" in page  # with why
 
 
 def test_cli_exits_1_with_the_traceback_when_every_evaluation_fails(tmp_path, capsys):
