@@ -386,8 +386,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     import evolve
     from evolve.reporters import ProgressBar
 
-    if not Path(args.run).is_dir():
-        raise BadInput(f"run directory {args.run!r} does not exist")
+    _check_run_directory(args.run)
     run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()],
                         task_file=args.task, executor=resume_executor(args) or None)
     args.run_written = run.path
@@ -399,8 +398,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_pareto(args: argparse.Namespace) -> int:
     import evolve
 
-    if not Path(args.run).is_dir():
-        raise BadInput(f"run directory {args.run!r} does not exist")
+    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     if args.json:
         keys = ("rank", "candidate_id", "objectives", "costs", "violations", "test_accuracy",
@@ -436,8 +434,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     import evolve
     from evolve.export import export_format, run_split
 
-    if not Path(args.run).is_dir():
-        raise BadInput(f"run directory {args.run!r} does not exist")
+    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     arch = _front_member(run, args.candidate)
     fmt = args.format or (None if args.out else "safetensors")  # None: --out's suffix says
@@ -505,7 +502,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from evolve.show import write_picture
 
     source = Path(args.run)
-    if source.is_file() and source.suffix == ".safetensors":
+    if source.is_file() and source.suffix.lower() == ".safetensors":
         if args.candidate is not None:
             raise BadInput("--candidate picks a member of a run; an export holds one")
         arch = evolve.load_architecture(source)
@@ -535,8 +532,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import evolve
     from evolve.report import write_report
 
-    if not Path(args.run).is_dir():
-        raise BadInput(f"run directory {args.run!r} does not exist")
+    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     out = Path(args.out) if args.out else run.path / "report.html"
     _check_output_file(out)
@@ -555,8 +551,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from evolve.report import check_report_path, compare_runs, format_comparison, write_comparison
 
     for run_dir in args.runs:
-        if not Path(run_dir).is_dir():
-            raise BadInput(f"run directory {run_dir!r} does not exist")
+        _check_run_directory(run_dir)
     if args.at is not None and args.at < 1:
         raise BadInput(f"--at must be >= 1 evaluation, got {args.at}")
     out = Path(args.out) if args.out else None
@@ -629,6 +624,18 @@ def cmd_budgets(args: argparse.Namespace) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print("* estimate (see docs/hardware.md for sources)")
     return EXIT_OK
+
+
+def _check_run_directory(arg: str) -> None:
+    """A RUN argument names a run's directory: say so when it names a file instead (an
+    export, most likely) rather than that nothing exists there."""
+    path = Path(arg)
+    if path.is_file():
+        hint = (" (an export: `neurevo show` draws it, and evolve.load_architecture reads it)"
+                if path.suffix.lower() == ".safetensors" else "")
+        raise BadInput(f"{arg!r} is a file, not a run directory{hint}")
+    if not path.is_dir():
+        raise BadInput(f"run directory {arg!r} does not exist")
 
 
 def _check_output_file(path: Path) -> None:

@@ -60,7 +60,7 @@ FORMATS = ("safetensors", "onnx", "nir")
 def export_format(path: str | Path, format: str | None = None) -> str:
     """The format of an export to ``path``: ``format`` if given (the suffix must agree),
     else the one the suffix names."""
-    suffix = Path(path).suffix.lstrip(".")
+    suffix = Path(path).suffix.lstrip(".").lower()
     if format is None:
         if suffix not in FORMATS:
             raise ValueError(f"export path {str(path)!r}: expected a .safetensors, .onnx or "

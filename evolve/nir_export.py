@@ -259,7 +259,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
     import nir
 
     path = Path(path)
-    if path.suffix != ".nir":
+    if path.suffix.lower() != ".nir":
         raise ValueError(f"export path {str(path)!r}: expected a .nir file name")
     about = dict(about) if about is not None else {
         **arch.to_dict(), "class_names": list(arch.class_names),

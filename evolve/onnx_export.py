@@ -97,7 +97,7 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
     import onnx
 
     path = Path(path)
-    if path.suffix != ".onnx":
+    if path.suffix.lower() != ".onnx":
         raise ValueError(f"export path {str(path)!r}: expected a .onnx file name")
     about = dict(about) if about is not None else {
         **arch.to_dict(), "class_names": list(arch.class_names),

@@ -279,7 +279,7 @@ def _figure_bytes(fig: Any, fmt: str) -> bytes:
 
 def check_report_path(path: Path, what: str) -> None:
     """The one check of a report's or comparison's file name, made before any work."""
-    if path.suffix not in REPORT_SUFFIXES:
+    if path.suffix.lower() not in REPORT_SUFFIXES:
         raise ValueError(f"{what} {str(path)!r}: expected a .png, .svg, .pdf or .html "
                          "file name")
 
@@ -291,8 +291,8 @@ def write_report(run: Run, path: str | Path) -> Path:
     path = Path(path)
     check_report_path(path, "report path")
     fig = figure(run)
-    if path.suffix in FIGURE_SUFFIXES:
-        data = _figure_bytes(fig, path.suffix[1:])
+    if path.suffix.lower() in FIGURE_SUFFIXES:
+        data = _figure_bytes(fig, path.suffix[1:].lower())
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     else:
         png = base64.b64encode(_figure_bytes(fig, "png")).decode()
@@ -512,8 +512,8 @@ def write_comparison(runs: Sequence[Run], path: str | Path, at: int | None = Non
     path = Path(path)
     check_report_path(path, "comparison path")
     fig = comparison_figure(runs, at=at)
-    if path.suffix in FIGURE_SUFFIXES:
-        data = _figure_bytes(fig, path.suffix[1:])
+    if path.suffix.lower() in FIGURE_SUFFIXES:
+        data = _figure_bytes(fig, path.suffix[1:].lower())
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
         return path
     png = base64.b64encode(_figure_bytes(fig, "png")).decode()

@@ -181,6 +181,10 @@ class Run:
         """The non-dominated feasible architectures found so far, best first objective first."""
         table = self.store.read_pareto(self._recorded_objectives())
         if table is None:
+            done = self.completed_generations() if self.store.checkpoint_path.is_file() else 0
+            if done:  # written with every generation: gone, not empty
+                raise RecordError(f"{self.store.pareto_path}: missing, though {done} "
+                                  "generation(s) are recorded; restore it from a copy")
             return []
         front = []
         for row in table.to_pylist():

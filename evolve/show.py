@@ -268,15 +268,15 @@ def _dot_escape(text: str) -> str:
 def write_picture(genome: Genome, path: str | Path, title: str | None = None) -> Path:
     """Write the picture to ``path`` by its suffix: ``.svg``, ``.png``, ``.pdf`` or ``.dot``."""
     path = Path(path)
-    if path.suffix not in PICTURE_SUFFIXES:
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
         raise ValueError(f"picture path {str(path)!r}: expected a "
                          f"{', '.join(PICTURE_SUFFIXES[:-1])} or {PICTURE_SUFFIXES[-1]} file name")
-    if path.suffix == ".dot":
+    if path.suffix.lower() == ".dot":
         text = to_dot(genome, title)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return path
     buffer = io.BytesIO()
-    genome_figure(genome, title).savefig(buffer, format=path.suffix[1:], dpi=150)
+    genome_figure(genome, title).savefig(buffer, format=path.suffix[1:].lower(), dpi=150)
     data = buffer.getvalue()
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return path

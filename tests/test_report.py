@@ -193,3 +193,10 @@ def test_compare_shows_the_same_objectives_best_in_any_order(runs, tmp_path):
         max(a.objectives["accuracy"] for a in run.pareto_front()) for run in (runs[0], flipped)]
     assert " - " not in format_comparison(rows).splitlines()[2]
 
+
+def test_a_suffix_in_capitals_names_the_same_format(runs, tmp_path):
+    from evolve.export import export_format
+
+    assert write_report(runs[0], tmp_path / "R.PNG").read_bytes()[:4] == b"\x89PNG"
+    assert export_format("member.ONNX") == "onnx"
+
