@@ -189,7 +189,16 @@ class RayExecutor(Executor):
     def _ref(self, ray: Any, value: Any) -> Any:
         key = id(value)
         if key not in self._shared:
-            self._shared[key] = (value, ray.put(value))  # keep value alive: id stays unique
+            try:
+                ref = ray.put(value)
+            except TypeError as exc:  # Ray's message repeats the whole value (the data, too)
+                cause = exc.__cause__ or exc
+                raise TypeError(
+                    f"what the workers need (the data, the rule, the metrics) cannot be sent "
+                    f"to them: {type(cause).__name__}: {_first_line(cause)}; a rule or metric "
+                    "of yours must be picklable (no open file, lock or connection in it or in "
+                    "what it refers to), or run with executor 'serial'") from None
+            self._shared[key] = (value, ref)  # keep value alive: id stays unique
         return self._shared[key][1]
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any],
@@ -428,6 +437,11 @@ def _watch(known: list[str]) -> None:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ray colours the task names in its errors
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def _one_line(exc: BaseException) -> str:

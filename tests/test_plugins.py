@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -70,6 +71,27 @@ def test_a_metric_from_a_users_module_runs_on_ray_workers(tmp_path, local_ray): 
     rows = run.evaluations().to_pylist()
     assert {r["status"] for r in rows} == {"ok"}, [r["error"] for r in rows]
     assert all(0.0 <= r["objective.worst_recall"] <= 1.0 for r in rows)
+
+
+LOCK = threading.Lock()
+
+
+def locked_recall(y: np.ndarray, scores: np.ndarray) -> float:
+    with LOCK:  # a lock cannot travel to a worker
+        return recall_mean(y, scores)
+
+
+def test_a_metric_that_cannot_travel_to_ray_workers_is_named_in_one_line(tmp_path,
+                                                                         local_ray):  # noqa: F811
+    locked = Objective.from_metric("locked", locked_recall, "max", reference=0.0)
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 2, "out": str(tmp_path), "task": {"name": "iris"},
+        "rule": {"name": "bp"}, "training": {"epochs": 1}, "executor": {"name": "ray"}})
+    with pytest.raises(TypeError) as info:
+        evolve.search(config, objectives=[locked, "energy"])
+    text = str(info.value)
+    assert "cannot be sent to them" in text and "_thread.lock" in text, text
+    assert len(text) < 800 and "\n" not in text
 
 
 def check_kit_run(run: evolve.Run) -> None:
