@@ -246,8 +246,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except ClusterUnreachable as exc:  # not the machine: resuming the same way would fail
         run = _run_of(exc)
-        hint = (f"; the run is recorded: `neurevo resume {run}` once a cluster answers there, "
-                f"or `neurevo resume {run} --executor serial` to go on in this process"
+        hint = (f"; the run is recorded: once a cluster answers there, run the same command "
+                f"again (`neurevo resume {run}` with the same --address, if you gave one), or "
+                f"`neurevo resume {run} --executor serial` to go on in this process"
                 if run else "")
         print(f"neurevo: error: {exc}{hint}", file=sys.stderr)
         return EXIT_ERROR
@@ -453,10 +454,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             check_convertible(arch)
             options = {"data": locate_task(run.config, run.description, args.task),
                        "split": run_split(run), "percentile": args.percentile}
-        elif args.percentile is not None or args.task is not None:
-            option = "--percentile" if args.percentile is not None else "--task"
-            raise BadInput(f"{option} is for the NIR thresholds' data; it goes with "
-                           "--format nir")
+        elif args.percentile is not None:
+            raise BadInput("--percentile sets NIR thresholds; it goes with --format nir")
+        elif args.task is not None:
+            raise BadInput("--task gives a NIR export its run's data; it goes with --format nir")
         path = evolve.export_architecture(arch, out, format=fmt, **options)
     except ImportError as exc:
         raise _missing_extra(exc, f"{fmt} export") from None
@@ -658,16 +659,16 @@ def _refuse_run_record(path: Path) -> None:
     would break the member it replaced without a word, and ``resume`` would not notice. So
     inside a run directory a command may write anything but a record's own name at the
     top level or a file in a records' folder (evaluations/, weights/, damaged/)."""
-    from evolve import metadata
-    from evolve.lock import LOCK_FILE
     from evolve.records import CHECKPOINT_FILE, CONFIG_FILE, RECORD_DIRS, RECORD_FILES
 
-    records = {*RECORD_FILES, metadata.FILE, metadata.PROFILE_FILE, LOCK_FILE}
+    # compared casefolded: on a case-insensitive file system RUN/Weights is RUN/weights
+    files = {name.casefold() for name in RECORD_FILES}
+    folders = {name.casefold() for name in RECORD_DIRS}
     target = path.resolve()
     for folder in target.parents:
         if (folder / CONFIG_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file():
-            inside = target.relative_to(folder).parts
-            if inside[0] in RECORD_DIRS or (len(inside) == 1 and inside[0] in records):
+            inside = [part.casefold() for part in target.relative_to(folder).parts]
+            if inside[0] in folders or (len(inside) == 1 and inside[0] in files):
                 raise BadInput(f"--out {str(path)!r} is one of run {str(folder)!r}'s own "
                                "records; write it elsewhere (a new name in the run's folder "
                                "is fine)")

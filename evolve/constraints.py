@@ -18,7 +18,7 @@ an infeasible candidate is recorded untrained (ranking uses only its violation a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +49,10 @@ class Constraint:
         real number numpy reads (a numpy or 0-d torch scalar too), or a sequence of them."""
         values = self.fn(m)
         try:
-            if values is None or isinstance(values, (str, bytes)):
+            if values is None or isinstance(values, (str, bytes, Mapping)):
                 raise TypeError
+            if isinstance(values, Iterable) and not hasattr(values, "__array__"):
+                values = list(values)  # a generator, a set, dict.values(): several values
             flat = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
             raise TypeError(f"constraint {self.name} returned {type(values).__name__} "

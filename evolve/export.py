@@ -42,6 +42,7 @@ import torch
 from safetensors.torch import save_file
 
 from evolve.records import (
+    CONFIG_FILE,
     RecordError,
     atomic_write,
     load_tensors,
@@ -153,7 +154,7 @@ def _run_task(arch: Architecture, task_file: str | None = None,
     from evolve.loop import locate_task
 
     root = arch.weights_path.parent.parent if arch.weights_path is not None else None
-    if root is None or not (root / "config.toml").is_file():
+    if root is None or not (root / CONFIG_FILE).is_file():
         raise ValueError("a NIR export needs the run's training split for its thresholds: "
                          "pass data=<the run's Task> (this architecture is not in a run)")
     run = Run(root)

@@ -24,14 +24,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from evolve.records import RecordError
+from evolve.records import LOCK_FILE, RecordError
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: there is no flock to hold
     fcntl = None  # type: ignore[assignment]
 
-LOCK_FILE = ".lock"
 
 
 class RunLocked(RecordError):

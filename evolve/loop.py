@@ -31,7 +31,6 @@ from evolve.evaluate import (
 )
 from evolve.executors import Executor, TaskFailure, make_executor
 from evolve.metadata import (
-    PROFILE_FILE,
     ObjectiveRecord,
     RuleRecord,
     RunDescription,
@@ -47,7 +46,7 @@ from evolve.objectives import (
 )
 from evolve.plugins import plugin_objects
 from evolve.recording import CHECKPOINT_VERSION, Recorder
-from evolve.records import RunStore
+from evolve.records import PROFILE_FILE, RunStore
 from evolve.reporters import Reporter
 from evolve.scoring import CostFn, Evaluation, Scorer
 from evolve.strategies import Candidate, Problem, Strategy, make_strategy

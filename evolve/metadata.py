@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolve.objectives import Objective, is_builtin
-from evolve.records import RecordError, write_text
+from evolve.records import DESCRIPTION_FILE, RecordError, write_text
 from evolve.tasks import Task
 
 if TYPE_CHECKING:
     from evolve.config import SearchConfig
 
 FORMAT = "neurevo.run/1"
-FILE = "run.json"
-PROFILE_FILE = "profile.toml"
+FILE = DESCRIPTION_FILE
 
 
 @dataclass(frozen=True)

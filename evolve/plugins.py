@@ -80,7 +80,14 @@ def modules_to_ship(objects: Iterable[Any]) -> list[ModuleType]:
     those reach through their globals (a module imported, or a function or class imported
     from it), each once."""
     found: dict[str, ModuleType] = {}
+    objects = list(objects)
     todo = [m for m in map(module_to_ship, objects) if m is not None]
+    if any(_defined_in_main(obj) for obj in objects):
+        # a plug-in of a script or notebook travels by value already, but the modules of
+        # the user's that it calls into would be imported by name on the worker
+        main = sys.modules.get("__main__")
+        todo += [m for m in map(module_to_ship, list(vars(main).values()) if main else [])
+                 if m is not None]
     while todo:
         module = todo.pop()
         if module.__name__ in found:
@@ -89,6 +96,11 @@ def modules_to_ship(objects: Iterable[Any]) -> list[ModuleType]:
         todo.extend(m for m in map(module_to_ship, list(vars(module).values()))
                     if m is not None and m.__name__ not in found)
     return list(found.values())
+
+
+def _defined_in_main(obj: Any) -> bool:
+    target = obj if isinstance(obj, type) or callable(obj) else type(obj)
+    return getattr(target, "__module__", None) == "__main__"
 
 
 def ship_by_value(objects: Iterable[Any]) -> list[str]:

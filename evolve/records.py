@@ -413,10 +413,13 @@ PARETO_FILE = "pareto.parquet"
 GENERATIONS_FILE = "generations.parquet"
 EVALUATIONS_DIR = "evaluations"
 WEIGHTS_DIR = "weights"
-# what a RunStore writes at a run's top level, and the folders that hold only its records
-# (evolve.metadata and evolve.lock add run.json, profile.toml and the lock): a command that
-# writes a user's file into a run must never land on one of these
-RECORD_FILES = (CONFIG_FILE, CHECKPOINT_FILE, CHECKPOINT_LOG, PARETO_FILE, GENERATIONS_FILE)
+DESCRIPTION_FILE = "run.json"  # written by evolve.metadata
+PROFILE_FILE = "profile.toml"  # the chip profile's contents, evolve.metadata
+LOCK_FILE = ".lock"  # evolve.lock
+# every file at a run's top level, and the folders that hold only its records: a command
+# that writes a user's file into a run must never land on one of these
+RECORD_FILES = (CONFIG_FILE, CHECKPOINT_FILE, CHECKPOINT_LOG, PARETO_FILE, GENERATIONS_FILE,
+                DESCRIPTION_FILE, PROFILE_FILE, LOCK_FILE)
 RECORD_DIRS = (EVALUATIONS_DIR, WEIGHTS_DIR, DAMAGED_DIR)
 HISTORY = "history"  # the log's name for the checkpoint's history list
 STRATEGY_PREFIX = "strategy."  # ... and for a growing key of the strategy state

@@ -91,8 +91,9 @@ class Architecture:
             if self.features_as_given:
                 return x
             raise RecordError(f"architecture {self.candidate_id} carries no input "
-                              "standardisation (its run predates run.json, or it was built "
-                              "by hand: export it with feature_mean and feature_std)")
+                              "standardisation: export it again from its run (an export of "
+                              "a run that used its features as given says so since this "
+                              "version), or, built by hand, with feature_mean and feature_std")
         return (x - self.input_mean) / self.input_std
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,8 +153,9 @@ class Run:
         return dict(self.store.read_checkpoint().get("references") or {})
 
     def objective_names(self) -> list[str]:
-        """The objectives the evaluations were scored on, in order (custom objectives given
-        to ``evolve.search(objectives=...)`` included, which ``config.objectives`` lacks)."""
+        """The objectives the evaluations were scored on, in order, as run.json records them
+        (custom objectives given to ``evolve.search(objectives=...)`` included, which the
+        ``config.objectives`` of runs recorded before they were written there lacks)."""
         if self.description is not None:
             return self.description.objective_names
         names = [f.name[len(OBJECTIVE_PREFIX):] for f in self.store.read_evaluations().schema

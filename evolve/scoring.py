@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evolve import hardware
-from evolve.constraints import Constraint, violations
+from evolve.constraints import HARDWARE_PREFIX, Constraint, violations
 from evolve.evaluate import Outcome
 from evolve.objectives import Measurements, Metric, Objective
 from evolve.strategies import Candidate, Scored
@@ -98,13 +98,17 @@ class Scorer:
         constraint domination only its violation counts); None if it may be trained. A
         user function that fails here (the cost function, a genome-only constraint) fails
         the candidate at once: training it first would spend the compute on a candidate
-        whose scoring raises again afterwards."""
+        whose scoring raises again afterwards. Unless the costs are priced with measured
+        activity: then the cost function sees other rates after training, and gets its
+        chance there."""
         genome_only = [c for c in self.constraints if c.genome_only]
         try:
             m, cost = self.measure_genome(candidate.genome, dict(candidate.hyperparameters),
                                           math.nan)
             violated = violations(m, genome_only, cost.violations)
         except Exception as exc:  # noqa: BLE001 - a user function failing is data
+            if self.hardware.activity_source == "measured":
+                return None  # priced again after training, with the measured rates
             failed = Outcome(candidate.id, "failed", error=(
                 f"{type(exc).__name__} in costs/genome-only constraints (before training): "
                 f"{exc}")[:500], traceback=traceback.format_exc())
@@ -154,9 +158,9 @@ class Scorer:
         """A hardware violation as a share of its limit (cores over / cores budgeted, axons
         over / axons per core, ...), so limits in different units add up fairly; a custom
         constraint's value counts as it is."""
-        if not name.startswith("hardware."):
+        if not name.startswith(HARDWARE_PREFIX):
             return amount
-        limit = name[len("hardware."):]
+        limit = name[len(HARDWARE_PREFIX):]
         if limit == "chips":
             cap = self.hardware.chips * self.profile.cores_per_chip
         else:

@@ -40,11 +40,10 @@ from evolve.config import (
     override,
     to_checked_toml,
 )
-from evolve.constraints import Constraint
+from evolve.constraints import Constraint, check_constraints
 from evolve.lock import RunLock
 from evolve.loop import CostFn, Session
 from evolve.metadata import (
-    PROFILE_FILE,
     fingerprint,
     fingerprint_mismatch,
     missing_objectives,
@@ -53,7 +52,14 @@ from evolve.metadata import (
     write_description,
 )
 from evolve.objectives import Objective
-from evolve.records import EVALUATIONS_DIR, RecordError, RunStore, atomic_write, write_text
+from evolve.records import (
+    EVALUATIONS_DIR,
+    PROFILE_FILE,
+    RecordError,
+    RunStore,
+    atomic_write,
+    write_text,
+)
 from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
 from evolve.strategies import unread_tables_warning
@@ -158,6 +164,7 @@ def resume(path: str | Path, *, generations: int | None = None,
     (``{"name": "serial"}``, ``{"address": "auto"}``): where evaluations run never changes
     their results. Nothing in the run is written before all of this is checked.
     """
+    constraints = check_constraints(constraints)
     reporters = default_reporters() if reporters is None else reporters
     store = RunStore(path)
     if not store.root.is_dir():

@@ -254,14 +254,18 @@ def _read_npz(path: Path) -> Arrays:
 
 def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     import pyarrow as pa
+    import pyarrow.compute
     import pyarrow.csv
     import pyarrow.parquet
 
     try:
-        # an empty CSV cell is a missing value in a string column too (pyarrow reads it as
-        # "" by default): a blank label must be refused, not become a class named ""
-        table = (pa.csv.read_csv(path, convert_options=pa.csv.ConvertOptions(
-            strings_can_be_null=True)) if suffix == ".csv" else pa.parquet.read_table(path))
+        table = pa.csv.read_csv(path) if suffix == ".csv" else pa.parquet.read_table(path)
+        if suffix == ".csv" and label_column in table.column_names and \
+                pa.types.is_null(table.schema.field(label_column).type):
+            # every label is one of pyarrow's null spellings ("NA", "null", "N/A", ...):
+            # those are class names here, so the column is read again as text
+            table = pa.csv.read_csv(path, convert_options=pa.csv.ConvertOptions(
+                column_types={label_column: pa.string()}))
     except (pa.ArrowException, OSError) as exc:
         raise TaskError(f"{path}: cannot read as {suffix}: {_one_line(exc)}") from exc
     for name, column_type in zip(table.column_names, table.schema.types, strict=True):
@@ -280,11 +284,16 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     def where(first: int) -> str:  # a CSV's line counts its header
         return f"line {first + 2}" if suffix == ".csv" else f"row {first}"
 
-    if label.null_count:
-        first = int(np.flatnonzero(label.is_null().to_numpy(zero_copy_only=False))[0])
-        raise TaskError(f"{path}: label column {label_column!r} has {label.null_count} "
-                        f"missing values (the first at {where(first)}); every sample needs a "
-                        "label")
+    # a blank CSV cell in a string column reads as "" (not null: a class named "NA" or
+    # "null" must stay a class), and must be refused as a missing label, not become a class
+    missing = label.is_null()
+    if pa.types.is_string(label.type) or pa.types.is_large_string(label.type):
+        missing = pa.compute.or_kleene(missing, pa.compute.equal(label, ""))
+    missing = missing.to_numpy(zero_copy_only=False).astype(bool)
+    if missing.any():
+        raise TaskError(f"{path}: label column {label_column!r} has {int(missing.sum())} "
+                        f"missing values (the first at {where(int(np.flatnonzero(missing)[0]))})"
+                        "; every sample needs a label")
     numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
                      pa.types.is_decimal)
     features = []
@@ -299,6 +308,7 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         if bad.size:
             raise TaskError(f"{path}: feature column {name!r} has {bad.size} missing, NaN or "
                             f"infinite values (the first at {where(int(bad[0]))})")
+        _check_standardisable(f"{path}: feature column {name!r}", values)
         features.append(values)
     if not features:
         raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
@@ -405,15 +415,22 @@ def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float,
     return a, b
 
 
+def _check_standardisable(what: str, values: np.ndarray) -> None:
+    """The variance of values near 1e154 overflows a float64: say which, not a traceback."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = values.std(axis=0)
+    if not np.all(np.isfinite(spread)):
+        raise TaskError(f"{what} holds values too large to standardise (up to "
+                        f"{np.abs(values).max():.3g}); rescale it")
+
+
 def _fit_standardiser(name: str, x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore", invalid="ignore"):
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    huge = np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(std))
-    if huge.size:  # the variance of values near 1e154 overflows a float64
-        column = int(huge[0])
-        raise TaskError(f"{name}: feature column {column} (counting from 0) holds values too "
-                        f"large to standardise (up to {np.abs(x_train[:, column]).max():.3g}); "
-                        "rescale it")
+    for column in np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(std))[:1]:
+        # an array's column by its index (a table's columns were checked by name)
+        _check_standardisable(f"{name}: feature column {column} (counting from 0)",
+                              x_train[:, column])
     constant = x_train.min(axis=0) == x_train.max(axis=0)
     mean = np.where(constant, x_train[0], mean)  # constant features map to exactly 0
     std = np.where(constant | (std == 0), 1.0, std)

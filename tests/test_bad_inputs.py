@@ -336,6 +336,9 @@ CASES = [
     Case("export_over_the_run_description", lambda ctx: [
         "export", str(ctx.run), "--format", "safetensors", "--out",
         str(ctx.run / "run.json")], 2, "records"),
+    Case("export_into_the_weights_folder_in_capitals", lambda ctx: [  # one folder on macOS
+        "export", str(ctx.run), "--out", str(ctx.run / "Weights" / "mine.safetensors")], 2,
+         "records"),
     Case("export_new_file_in_the_weights_folder", lambda ctx: [
         "export", str(ctx.run), "--out", str(ctx.run / "weights" / "mine.safetensors")], 2,
          "records"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -59,6 +61,25 @@ def test_the_kit_is_a_module_workers_cannot_import_by_name():
 def test_a_metrics_module_and_the_modules_it_imports_are_shipped():
     shipped = {m.__name__ for m in modules_to_ship(plugin_objects([WORST_RECALL]))}
     assert shipped == {"plugin_metrics", "plugin_helpers"}
+
+
+def test_the_modules_a_scripts_plugins_call_into_are_shipped(tmp_path):
+    """A metric defined in a script (``__main__``) travels by value by itself; a module of
+    the user's that the script imports must be sent along, or workers fail to import it."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "script_helpers.py").write_text(
+        "def worst(y, s):\n    return 0.0\n")
+    (tmp_path / "script.py").write_text(
+        "import sys\nsys.path.insert(0, 'lib')\nimport script_helpers\n"
+        "from evolve import Objective\nfrom evolve.plugins import modules_to_ship, "
+        "plugin_objects\n\n"
+        "def metric(y, s):\n    return script_helpers.worst(y, s)\n\n"
+        "WORST = Objective.from_metric('worst', metric, 'max', reference=0.0)\n"
+        "print(sorted(m.__name__ for m in modules_to_ship(plugin_objects([WORST]))))\n")
+    result = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['script_helpers']"
 
 
 def test_a_metric_from_a_users_module_runs_on_ray_workers(tmp_path, local_ray):  # noqa: F811
@@ -179,7 +200,8 @@ def test_a_balanced_accuracy_objective_is_computed_from_validation_predictions(t
 
 @pytest.mark.parametrize("value, amount", [
     (np.int64(7), 7.0), (np.float32(-1.0), 0.0), (torch.tensor(2.5), 2.5),
-    ([np.int64(1), -3, torch.tensor(0.5)], 1.5), (np.array([[1.0, 2.0]]), 3.0), (True, 1.0)])
+    ([np.int64(1), -3, torch.tensor(0.5)], 1.5), (np.array([[1.0, 2.0]]), 3.0), (True, 1.0),
+    ((v for v in (1.0, 2.0)), 3.0), ({1.0, -2.0}, 1.0), ({"a": 2.0}.values(), 2.0)])
 def test_a_constraint_may_return_any_real_number_or_a_sequence_of_them(value, amount):
     assert evolve.Constraint("c", lambda m: value).violation(None) == amount
 

@@ -289,6 +289,10 @@ def test_table_errors(tmp_path: Path) -> None:
     assert "feature column 'p'" in msg and "line 3" in msg
     msg = _error(tmp_path, _csv(tmp_path, "blank.csv", "p,label\n1,a\n2,\n3,a\n4,\n"))
     assert "label column 'label' has 2 missing values (the first at line 3)" in msg
+    classes = "".join(f"{i},{'NA' if i % 2 else 'null'}\n" for i in range(12))
+    _csv(tmp_path, "na.csv", "p,label\n" + classes)
+    named = load_task(str(tmp_path / "na.csv"), seed=0)
+    assert named.class_names == ("NA", "null")  # classes so named are not missing labels
     msg = _error(tmp_path, _csv(tmp_path, "gap.csv", "p,q,label\n1,,a\n2,3,b\n"))
     assert "feature column 'q'" in msg and "line 2" in msg
 

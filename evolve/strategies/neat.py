@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,9 +36,6 @@ from search_spaces.space import (
     SearchSpace,
     distance_genes,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -59,9 +59,6 @@ from evolve.strategies.particles import Particles
 from evolve.strategies.pso import SwarmParams, pso_step, stalled_restart
 from search_spaces.genome import Genome
 from search_spaces.space import MutationRates, SearchSpace
-
-if TYPE_CHECKING:
-    pass
 
 RESTART_TRIES = 10
 

@@ -26,7 +26,7 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import optuna
@@ -36,9 +36,6 @@ from optuna.trial import TrialState, create_trial
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
 from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
-
-if TYPE_CHECKING:
-    pass
 
 SAMPLERS = ("nsga2", "tpe")
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +37,6 @@ from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
 from evolve.strategies.layered import LayeredParams, LayeredSpace
 from search_spaces.space import SearchSpace
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

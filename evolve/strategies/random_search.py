@@ -15,7 +15,7 @@ inventions within a generation share innovation numbers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +23,6 @@ from evolve.strategies.base import Candidate, Problem, Scored, Strategy
 from evolve.strategies.layered import apply_hyper, hyper_dimensions
 from search_spaces.innovation import InnovationTracker
 from search_spaces.space import MutationRates, SearchSpace
-
-if TYPE_CHECKING:
-    pass
 
 BROAD_RATES = MutationRates(add_node=0.5, add_edge=0.5, toggle_edge=0.05, resize_node=0.5,
                             change_activation=0.3)
