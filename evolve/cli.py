@@ -347,28 +347,37 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return config
 
 
-def resume_executor(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``[executor]`` settings this resume changes; anything else is refused, since it
+def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``[executor]`` settings this resume changes, and the ones that decide when the
+    run stops (``stop_when``, ``tolerate_failures``); anything else is refused, since it
     would make the rest of the run a different search from its recorded part."""
     from evolve.config import parse_assignments
+    from evolve.search import RESUME_SETTINGS
 
-    settings: dict[str, Any] = {}
+    executor: dict[str, Any] = {}
+    stopping: dict[str, Any] = {}
     for pair in args.set:
         nested = parse_assignments([pair])
         for key, value in nested.items():
+            if key in RESUME_SETTINGS:
+                if key == "stop_when" and isinstance(value, dict):
+                    stopping.setdefault(key, {}).update(value)
+                else:
+                    stopping[key] = value
+                continue
             if key != "executor":
                 raise BadInput(f"resume --set {pair.split('=', 1)[0]}: a resume can change "
-                               "only executor.* settings (and --generations); this one would "
-                               "change the run's results")
+                               "only executor.*, stop_when.* and tolerate_failures (and "
+                               "--generations); this one would change the run's results")
             if not isinstance(value, dict):
                 raise BadInput(f"resume --set {pair}: name one setting, e.g. "
                                "executor.num_cpus=4")
-            settings.update(value)
+            executor.update(value)
     if args.executor is not None:
-        settings["name"] = args.executor
+        executor["name"] = args.executor
     if args.address is not None:
-        settings["address"] = args.address
-    return settings
+        executor["address"] = args.address
+    return executor, stopping
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -388,8 +397,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from evolve.reporters import ProgressBar
 
     _check_run_directory(args.run)
+    executor, stopping = resume_settings(args)
     run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()],
-                        task_file=args.task, executor=resume_executor(args) or None)
+                        task_file=args.task, executor=executor or None,
+                        settings=stopping or None)
     args.run_written = run.path
     _print_front(run, sys.stdout)
     print(run.path)

@@ -143,19 +143,19 @@ class SearchConfig:
                 raise ConfigError(f"{key} must be within ±{MAX_INT}, got {value!r}")
             if isinstance(value, str):
                 _check_text(key, value)
-        checks = {
-            "generations": self.generations >= 1,
-            "population": self.population >= 2,
-            "seed": 0 <= self.seed <= MAX_SEED,
-            "hardware.chips": self.hardware.chips >= 0,
-            "hardware.activity": 0.0 <= self.hardware.activity <= 1.0,
-            "hardware.activity_source": self.hardware.activity_source in ("fixed", "measured"),
-            "hardware.timesteps": self.hardware.timesteps >= 1,
+        checks = {  # key -> (holds, what it must be)
+            "generations": (self.generations >= 1, ">= 1"),
+            "population": (self.population >= 2, ">= 2"),
+            "seed": (0 <= self.seed <= MAX_SEED, f"in [0, {MAX_SEED}]"),
+            "hardware.chips": (self.hardware.chips >= 0, ">= 0 (0: as many as needed)"),
+            "hardware.activity": (0.0 <= self.hardware.activity <= 1.0, "in [0, 1]"),
+            "hardware.activity_source": (self.hardware.activity_source in ("fixed", "measured"),
+                                         "'fixed' or 'measured'"),
+            "hardware.timesteps": (self.hardware.timesteps >= 1, ">= 1"),
         }
-        for key, ok in checks.items():
+        for key, (ok, expected) in checks.items():
             if not ok:
-                bounds = f" (must be in [0, {MAX_SEED}])" if key == "seed" else ""
-                raise ConfigError(f"{key} is out of range{bounds}: {_get(self, key)!r}")
+                raise ConfigError(f"{key} must be {expected}, got {_get(self, key)!r}")
         if not self.objectives:
             raise ConfigError("objectives must name at least one objective")
         if len(set(self.objectives)) != len(self.objectives):
@@ -241,6 +241,12 @@ def check(config: SearchConfig) -> None:
         if neat.min_species_size > config.population:
             raise ConfigError(f"strategy.neat.min_species_size ({neat.min_species_size}) must "
                               f"be at most population ({config.population})")
+        if neat.elitism >= neat.min_species_size:
+            # elites count per species: a species given its smallest share would carry
+            # over elites only, and once every species is that small nothing new is bred
+            raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below "
+                              f"strategy.neat.min_species_size ({neat.min_species_size}), or "
+                              "a generation can breed no new candidate")
 
 
 def _check_device(device: str, e: ExecutorConfig) -> None:

@@ -306,6 +306,11 @@ class Session:
                 return False
             if (best < target) if directions[name] == "max" else (best > target):
                 return False
+        reached = ", ".join(f"{name} {summary['best'][name]:.4g} "
+                            f"{'>=' if directions[name] == 'max' else '<='} {target:g}"
+                            for name, target in self.config.stop_when.items())
+        print(f"neurevo: stop_when reached after generation {summary['generation'] + 1} "
+              f"({reached}); the run stops here", file=sys.stderr)
         return True
 
     def _names(self) -> list[str]:

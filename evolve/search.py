@@ -152,7 +152,8 @@ def resume(path: str | Path, *, generations: int | None = None,
            reporters: Sequence[Reporter] | None = None, constraints: Sequence[Constraint] = (),
            cost_fn: CostFn | None = None, task_file: str | None = None,
            data: Sequence[Any] | None = None,
-           executor: Mapping[str, Any] | None = None) -> Run:
+           executor: Mapping[str, Any] | None = None,
+           settings: Mapping[str, Any] | None = None) -> Run:
     """Continue a run from its last checkpoint (optionally to more generations).
 
     The run's own description decides what it is: its objectives (a user's objective must
@@ -162,7 +163,10 @@ def resume(path: str | Path, *, generations: int | None = None,
     started with (its fingerprint in run.json); ``generations`` may not go below what is
     already recorded. ``executor`` overrides ``[executor]`` settings for this resume only
     (``{"name": "serial"}``, ``{"address": "auto"}``): where evaluations run never changes
-    their results. Nothing in the run is written before all of this is checked.
+    their results. ``settings`` changes what decides when the run stops, never what it
+    computes: ``stop_when`` (targets added or changed) and ``tolerate_failures``, kept in
+    config.toml like a new ``generations``. Nothing in the run is written before all of this
+    is checked.
     """
     constraints = check_constraints(constraints)
     reporters = default_reporters() if reporters is None else reporters
@@ -209,6 +213,13 @@ def resume(path: str | Path, *, generations: int | None = None,
                                   "generations this run has already recorded (a resume only "
                                   "goes on)")
             target = override(config, {"generations": generations})
+        if settings:
+            other = sorted(set(settings) - set(RESUME_SETTINGS))
+            if other:
+                raise ConfigError(f"a resume changes only {', '.join(RESUME_SETTINGS)} (and "
+                                  f"generations, executor.*), not {other[0]}: it would change "
+                                  "the run's results")
+            target = override(target, dict(settings))
         if executor and executor.get("name") == "serial" and "address" not in executor:
             executor = {**executor, "address": ""}  # in-process: no cluster to join
         running = override(target, {"executor": dict(executor)}) if executor else target
@@ -222,6 +233,11 @@ def resume(path: str | Path, *, generations: int | None = None,
         _clear_stale_partials(store, done)
         session.run(checkpoint)
     return Run(store.root)
+
+
+# what a resume may change besides generations and the executor: when the run stops, not
+# what it computes (neither is in the run's fingerprint, evolve.metadata)
+RESUME_SETTINGS = ("stop_when", "tolerate_failures")
 
 
 def _check_strategy_state(session: Session, store: RunStore, checkpoint: dict) -> None:

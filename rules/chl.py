@@ -92,7 +92,7 @@ from rules.kernels import energy_relax
 from rules.kernels.dispatch import check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
-from rules.registry import register
+from rules.registry import RuleOptionError, register
 from search_spaces import activations
 from search_spaces.net import Net, Params
 
@@ -257,6 +257,10 @@ class EnergyRule(LocalRule):
     kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
     def __init__(self, free_steps: int, nudge_steps: int, kernel: str = "auto") -> None:
+        for option, steps in (("free_steps", free_steps), ("nudge_steps", nudge_steps)):
+            if steps < 1:  # no sweep: the net reads its initial state, at chance
+                raise RuleOptionError(f"rule {self.name}: option {option} must be >= 1, "
+                                      f"got {steps!r}")
         self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
         self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
         self.kernel = check_kernel(self.name, kernel)  # how relax_phase runs
@@ -331,6 +335,8 @@ class CHL(EnergyRule):
     def __init__(self, gamma: float = 0.1, free_steps: int = 8, nudge_steps: int = 4,
                  kernel: str = "auto") -> None:
         super().__init__(free_steps, nudge_steps, kernel)
+        if not 0.0 < gamma <= 1.0:
+            raise RuleOptionError(f"rule chl: option gamma must be in (0, 1], got {gamma!r}")
         self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
 
     def hyperparameters(self) -> HyperSpace:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 import evolve
 from evolve.cli import main
-from evolve.config import SearchConfig, flat_items, from_toml
+from evolve.config import ConfigError, SearchConfig, flat_items, from_toml
 from evolve.executors import LOOPBACK
 from evolve.lock import RunLock
 from evolve.records import RunStore
@@ -292,6 +292,12 @@ CASES = [
     Case("neat_min_species_size_negative",
          search("--set", "strategy.neat.min_species_size=-3"), 2,
          "strategy.neat.min_species_size"),
+    Case("ep_without_free_sweeps", search("--rule", "ep", "--set",
+                                          "rule.options.free_steps=0"), 2, "free_steps"),
+    Case("chl_feedback_gain_negative", search("--rule", "chl", "--set",
+                                              "rule.options.gamma=-5.0"), 2, "gamma"),
+    Case("neat_elitism_fills_each_species", search("--set", "strategy.neat.elitism=2"), 2,
+         "strategy.neat.min_species_size"),
     Case("neat_elitism_fills_the_population", search("--set", "strategy.neat.elitism=9"), 2,
          "strategy.neat.elitism"),
     Case("seed_negative", search("--seed", "-1"), 2, "seed"),
@@ -465,6 +471,23 @@ def test_resume_takes_executor_settings_for_itself_only(base_run, tmp_path):
     assert config.generations == 2  # what the run now is
     assert config.executor.chunk_size == 16  # where it ran that once is not
     assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2
+
+
+def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
+    """stop_when and tolerate_failures decide when a run stops, not what it computes: a
+    resume may change them (the all-failed error tells the user to), and they are kept."""
+    out = tmp_path / "runs"
+    shutil.copytree(base_run.parent, out)
+    run = out / base_run.name
+    code, _, err = call(["resume", str(run), "--generations", "4", "--set",
+                         "tolerate_failures=true", "--set", "stop_when.accuracy=0.0"])
+    assert code == 0, err
+    assert "stop_when reached after generation 2 (accuracy" in err, err
+    config = from_toml(run / "config.toml")
+    assert config.tolerate_failures and config.stop_when == {"accuracy": 0.0}
+    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2  # stopped at 2
+    with pytest.raises(ConfigError, match="not population"):
+        evolve.resume(run, settings={"population": 8})
 
 
 def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
