@@ -53,6 +53,7 @@ class MaskedActivations:
 
     def __init__(self, codes: torch.Tensor, present: tuple[int, ...]) -> None:
         self.codes, self.present = codes.unsqueeze(2), present
+        self.single = None  # never the one-activation fast path: the masks are what is timed
 
     def value_and_derivative(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return (activations.apply(z, self.codes, self.present),

@@ -546,3 +546,16 @@ def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
     assert summary["gen-0 hidden"]["vs_default"] == pytest.approx(
         runs["gen-0 hidden"]["best_valid"] - runs["default"]["best_valid"])
     assert summary["default"]["vs_default"] == 0.0
+
+
+@pytest.mark.parametrize("script", ["activations", "constrained"])
+def test_quick_benchmarks_run_and_write_their_json(script, tmp_path):
+    """A benchmark no other test runs still runs: a stand-in that falls behind the code it
+    measures (activations.py's did, once pc read an attribute it lacked) fails here."""
+    out = tmp_path / f"{script}.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"),
+                             "--quick", "--json", str(out)], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(out.read_text()), "empty figures"
+    assert result.stdout.strip(), "no table printed"
