@@ -246,10 +246,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except ClusterUnreachable as exc:  # not the machine: resuming the same way would fail
         run = _run_of(exc)
-        hint = (f"; the run is recorded: once a cluster answers there, run the same command "
-                f"again (`neurevo resume {run}` with the same --address, if you gave one), or "
-                f"`neurevo resume {run} --executor serial` to go on in this process"
-                if run else "")
+        hint = (f"; the run is recorded: `neurevo resume {run} --address {exc.address}` once "
+                f"a cluster answers there, or `neurevo resume {run} --executor serial` to go "
+                "on in this process" if run else "")
         print(f"neurevo: error: {exc}{hint}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:

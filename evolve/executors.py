@@ -163,7 +163,12 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             if self.address:
                 _check_reachable(self.address)
-                ray.init(address=self.address, log_to_driver=False)
+                try:
+                    ray.init(address=self.address, log_to_driver=False)
+                except ConnectionError as exc:  # `auto`: no running instance found
+                    raise ClusterUnreachable(
+                        f"executor.address {self.address!r}: {_first_line(exc)}",
+                        self.address) from None
             else:
                 _start_local_ray(ray, self.num_cpus or os.cpu_count(), self.dashboard)
                 self._started_ray = True
@@ -244,6 +249,10 @@ class ClusterUnreachable(ConnectionError):
     """Nothing answers at ``executor.address``: the address or the cluster is at fault, not
     the run, which may go on once a cluster answers there, or in-process."""
 
+    def __init__(self, message: str, address: str) -> None:
+        super().__init__(message)
+        self.address = address
+
 
 def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """Fail at once on a ``HOST:PORT`` where nothing listens: ``ray.init`` would retry the
@@ -264,7 +273,7 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
         return
     raise ClusterUnreachable(f"executor.address {address!r}: no Ray cluster answers there "
                              f"({why}); check the address, or start a cluster there (`ray "
-                             "start --head`)")
+                             "start --head`)", address)
 
 
 SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)
