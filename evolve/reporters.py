@@ -46,9 +46,25 @@ class ProgressBar(Reporter):
         self.generations = config.generations
         self.first = first_generation
         self.started = time.perf_counter()
+        if first_generation > 0:  # a resume: the run's best so far, not this process's
+            self._adopt_history(run_dir)
         print(f"neurevo: searching {config.task.name} with rule {config.rule.name}, "
               f"{config.generations} generations x {config.population} candidates -> {run_dir}",
               file=self.stream)
+
+    def _adopt_history(self, run_dir: str) -> None:
+        from evolve.records import RecordError, RunStore
+
+        try:
+            history = RunStore(run_dir).read_checkpoint()["history"]
+        except (RecordError, KeyError, TypeError):
+            return  # the progress line is no place to report a damaged record
+        accuracies = [h["best"].get("accuracy", float("nan")) for h in history]
+        accuracies = [a for a in accuracies if a == a]  # NaN: a generation without one
+        if accuracies:
+            self.best = max(accuracies)
+        if history:
+            self.hypervolume = float(history[-1]["hypervolume"])
 
     def generation_start(self, generation: int, n_candidates: int) -> None:
         self.gen_started = time.perf_counter()

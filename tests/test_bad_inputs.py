@@ -473,6 +473,18 @@ def test_resume_takes_executor_settings_for_itself_only(base_run, tmp_path):
     assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2
 
 
+def test_a_resumed_progress_line_starts_from_the_runs_best(base_run):
+    """Not from this process's first evaluation: a resume would look like a run getting
+    worse."""
+    from evolve.reporters import ProgressBar
+
+    history = RunStore(base_run).read_checkpoint()["history"]
+    bar = ProgressBar(stream=io.StringIO())
+    bar.search_start(str(base_run), from_toml(base_run / "config.toml"), len(history))
+    assert bar.best == max(h["best"]["accuracy"] for h in history)
+    assert bar.hypervolume == history[-1]["hypervolume"] > 0
+
+
 def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
     """stop_when and tolerate_failures decide when a run stops, not what it computes: a
     resume may change them (the all-failed error tells the user to), and they are kept."""
