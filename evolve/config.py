@@ -212,6 +212,20 @@ def check_run_id(run_id: str) -> None:
         raise ConfigError(f"run_id {problem}: {run_id!r}")
 
 
+RAY_ONLY = ("num_cpus", "cpus_per_eval", "gpus_per_eval", "max_retries", "eval_timeout",
+            "dashboard")  # the [executor] settings the serial executor has no use for
+
+
+def ignored_executor_settings(e: ExecutorConfig) -> list[str]:
+    """The Ray-only settings changed from their defaults while ``e`` runs in-process: not
+    an error (a config may carry a cluster's settings and be run serially to debug), but
+    an ``eval_timeout`` that never fires should not pass unsaid."""
+    if e.name != "serial":
+        return []
+    default = ExecutorConfig()
+    return [f"executor.{k}" for k in RAY_ONLY if getattr(e, k) != getattr(default, k)]
+
+
 def check(config: SearchConfig) -> None:
     """What no single field can decide: settings that contradict each other or that the
     search would silently ignore. Checked on the final config, so the order of ``--set``

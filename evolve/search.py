@@ -37,6 +37,7 @@ from evolve.config import (
     SearchConfig,
     check,
     from_toml,
+    ignored_executor_settings,
     override,
     to_checked_toml,
 )
@@ -115,9 +116,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
         config = override(config, {"objectives": [o if isinstance(o, str) else o.name
                                                   for o in objectives]})
     check(config)
-    ignored = unread_tables_warning(config.strategy)
-    if ignored:
-        print(f"neurevo: warning: {ignored}", file=sys.stderr)
+    _warn_ignored(config)
     reporters = default_reporters() if reporters is None else reporters
     out = Path(config.out)
     _check_out(out)
@@ -224,6 +223,7 @@ def resume(path: str | Path, *, generations: int | None = None,
             executor = {**executor, "address": ""}  # in-process: no cluster to join
         running = override(target, {"executor": dict(executor)}) if executor else target
         check(running)
+        _warn_ignored(running)
         session = Session.build(running, store, checkpoint["run_id"], objectives, reporters,
                                 constraints, cost_fn, recorded=recorded, task_file=task_file,
                                 data=data)
@@ -233,6 +233,18 @@ def resume(path: str | Path, *, generations: int | None = None,
         _clear_stale_partials(store, done)
         session.run(checkpoint)
     return Run(store.root)
+
+
+def _warn_ignored(config: SearchConfig) -> None:
+    """Settings the run will not use, said once on stderr before it starts."""
+    ignored = unread_tables_warning(config.strategy)
+    if ignored:
+        print(f"neurevo: warning: {ignored}", file=sys.stderr)
+    unused = ignored_executor_settings(config.executor)
+    if unused:
+        print(f"neurevo: warning: {', '.join(unused)}: settings of the ray executor; "
+              "executor 'serial' runs in this process without them (no time limit, no "
+              "retries)", file=sys.stderr)
 
 
 # what a resume may change besides generations and the executor: when the run stops, not

@@ -485,6 +485,14 @@ def test_a_resumed_progress_line_starts_from_the_runs_best(base_run):
     assert bar.hypervolume == history[-1]["hypervolume"] > 0
 
 
+def test_ray_settings_of_a_serial_search_are_named_as_unused(tmp_path):
+    code, _, err = call(["search", *SMALL, "--out", str(tmp_path), "--set",
+                         "executor.eval_timeout=5", "--set", "executor.max_retries=9"])
+    assert code == 0, err
+    assert ("warning: executor.max_retries, executor.eval_timeout: settings of the ray "
+            "executor") in err, err
+
+
 def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
     """stop_when and tolerate_failures decide when a run stops, not what it computes: a
     resume may change them (the all-failed error tells the user to), and they are kept."""
