@@ -211,6 +211,10 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
             if _has_key(extra, key):
                 raise ValueError(f"config sets {key!r}, which is the parameter {param!r}: "
                                  f"use NeurevoClassifier({param}=...)")
+        for key in ("task.name", "task.label_column"):
+            if _has_key(extra, key):
+                raise ValueError(f"config sets {key!r}, but the estimator trains on the X "
+                                 "and y given to fit: drop it")
         updates: dict[str, Any] = {
             "generations": self.generations, "population": self.population,
             "seed": _seed(self.random_state),
@@ -225,8 +229,8 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
         config = override(override(SearchConfig(), extra), updates)
         objectives = None
         if self.objectives is not None:
-            objectives = [self.objectives] if isinstance(self.objectives, str) \
-                else list(self.objectives)
+            objectives = ([name.strip() for name in self.objectives.split(",")]
+                          if isinstance(self.objectives, str) else list(self.objectives))
             names = [o if isinstance(o, str) else o.name for o in objectives]
             config = override(config, {"objectives": names})
         out = tempfile.mkdtemp(prefix="neurevo-") if self.out is None else str(self.out)

@@ -82,7 +82,10 @@ class Architecture:
         std`` with the run's train statistics (an export carries them), or ``x`` itself
         (as float32) for a run that used its features as given (xor), as its ONNX export
         does."""
-        x = torch.as_tensor(x, dtype=torch.float32)
+        # a copy: a read-only array (a memmap, a DataFrame's values) would make torch warn,
+        # and the caller's array is never written to
+        x = x.float() if isinstance(x, torch.Tensor) else \
+            torch.from_numpy(np.array(x, dtype=np.float32))
         n_in = self.genome.node(self.genome.input_ids[0]).size
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ValueError(f"standardise: expected raw features of shape [batch, {n_in}], "

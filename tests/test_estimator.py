@@ -6,6 +6,7 @@ import inspect
 import pickle
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -193,9 +194,17 @@ def test_errors_reach_the_user(tmp_path, digits):
         NeurevoClassifier(**TINY, config={"colour": "red"}).fit(X_train, y_train)
     with pytest.raises(NotFittedError):
         NeurevoClassifier().predict(X)
-    est = NeurevoClassifier(**TINY).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="trains on the X and y given to fit"):
+        NeurevoClassifier(**TINY, config={"task": {"name": "iris"}}).fit(X_train, y_train)
+    est = NeurevoClassifier(**TINY, objectives="accuracy, params").fit(X_train, y_train)
+    assert evolve.load_run(est.run_path_).objective_names() == ["accuracy", "params"]
     with pytest.raises(ValueError, match="64 features"):
         est.predict(X)
+    frozen = np.array(X_train[:20], dtype=np.float64)
+    frozen.flags.writeable = False  # a memmap, a DataFrame's values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns of a read-only array it would share
+        est.predict(frozen)
 
 
 def test_verbose_shows_progress_and_quiet_does_not(digits, capsys):
