@@ -378,6 +378,11 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
             )
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
+            if isinstance(value, Assigned):  # --set strategy.neat={target_species = 5}
+                # a TOML inline table, its values typed as in a config file; anything else
+                # is refused just below, as any value that is no table
+                with contextlib.suppress(tomllib.TOMLDecodeError):
+                    value = tomllib.loads(f"v = {value}")["v"]
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted}: expected a table of settings, got {value!r}")
             changes[key] = _apply(getattr(obj, key), value, f"{dotted}.")

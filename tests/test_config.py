@@ -117,6 +117,17 @@ def test_set_reaches_every_nested_strategy_table():
     assert config.space.disjoint_coefficient == 2.0
 
 
+def test_set_takes_a_settings_table_as_an_inline_table():
+    config = override(SearchConfig(), parse_assignments([
+        "strategy.neat={target_species = 5, elitism = 1}", "training={epochs = 3}"]))
+    assert config.strategy.neat.target_species == 5 and config.training.epochs == 3
+    assert config.strategy.neat.stagnation == 10  # the rest of the table stays
+    with pytest.raises(ConfigError, match="strategy.neat.target_species: expected int"):
+        override(SearchConfig(), parse_assignments(['strategy.neat={target_species = "x"}']))
+    with pytest.raises(ConfigError, match="strategy.neat: expected a table of settings"):
+        override(SearchConfig(), parse_assignments(["strategy.neat=5"]))
+
+
 def as_typed(value) -> str:
     """A value as one would type it after ``--set key=``."""
     if isinstance(value, bool):
