@@ -230,8 +230,11 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         run = _run_of(exc)
         if run:
-            print(f"\nneurevo: interrupted; {run} is checkpointed after its last completed "
-                  f"generation (continue with `neurevo resume {run}`)", file=sys.stderr)
+            done = _completed_generations(run)
+            where = (f"is checkpointed after generation {done}" if done else
+                     "is recorded, before its first generation completed")
+            print(f"\nneurevo: interrupted; {run} {where} (continue with `neurevo resume "
+                  f"{run}`)", file=sys.stderr)
         else:
             print("\nneurevo: interrupted before a run was recorded; there is nothing to "
                   "resume", file=sys.stderr)
@@ -263,6 +266,16 @@ def _run(args: argparse.Namespace) -> int:
             _error(f"an input file is not UTF-8 text ({_one_line(exc)})", None)
             return EXIT_BAD_INPUT
         raise
+
+
+def _completed_generations(run: str) -> int:
+    """How far the interrupted run is recorded (0 when its checkpoint cannot say)."""
+    from evolve.records import RecordError, RunStore
+
+    try:
+        return int(RunStore(run).read_checkpoint()["strategy"]["generation"])
+    except (RecordError, KeyError, TypeError, ValueError):
+        return 0
 
 
 def _run_of(exc: BaseException) -> str | None:
@@ -592,10 +605,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for name in rules.available():
         rule = rules.get_rule(name)
         print(f"{name}: {rule.description}")
-        for h in rule.hyperparameters().params:
+        params = rule.hyperparameters().params
+        width = max([14, *(len(h.name) for h in params)])
+        for h in params:
             scale = "log" if h.log else "linear"
-            print(f"    {h.name:<14} default {h.default:<10g} range [{h.low:g}, {h.high:g}] "
-                  f"{scale}  {h.doc}")
+            print(f"    {h.name:<{width}} default {h.default:<10g} range [{h.low:g}, "
+                  f"{h.high:g}] {scale}  {h.doc}")
+        options = rule.options()
+        if options:  # constructor settings, not genes: --set rule.options.NAME=VALUE
+            print("    options (--set rule.options.NAME=VALUE): " + ", ".join(
+                f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}"
+                if isinstance(v, float) else f"{k}={v}" for k, v in options.items()))
         limits = rule.rule_limits()
         if not limits:
             print("    limits of backprop: not declared")

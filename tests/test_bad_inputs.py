@@ -567,6 +567,7 @@ def test_ctrl_c_after_the_first_checkpoint_promises_a_resume_that_works(tmp_path
     assert code == 130
     run = next(out.iterdir())
     assert f"neurevo resume {run}" in err
+    assert "before its first generation completed" in err  # none had: it says so
     code, _, err = call(["resume", str(run)])
     assert code == 0, err
 
