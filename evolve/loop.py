@@ -221,7 +221,11 @@ class Session:
         for r in self.reporters:
             r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
         try:
-            if self.config.strategy.mode == "steady":
+            reached = self._target_reached(archive) if history else None
+            if reached:  # a resume of a run that already stopped there
+                print(f"neurevo: stop_when already reached ({reached}): nothing to train",
+                      file=sys.stderr)
+            elif self.config.strategy.mode == "steady":
                 from evolve.steady import SteadyDriver
 
                 SteadyDriver(self, executor, scorer, recorder, archive).run(checkpoint, history)
@@ -283,7 +287,11 @@ class Session:
                   f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
                   "budget or the constraints may be too tight for this search space",
                   file=sys.stderr)
-        return self._target_reached(summary)
+        reached = self._target_reached(archive)
+        if reached:
+            print(f"neurevo: stop_when reached after generation {generation + 1} ({reached}); "
+                  "the run stops here", file=sys.stderr)
+        return reached is not None
 
     def _check_failures(self, generation: int, evaluations: list[Evaluation]) -> None:
         """Stop when every evaluation of a generation failed (after it was recorded, so
@@ -295,23 +303,24 @@ class Session:
         raise GenerationFailed(generation, len(evaluations), str(self.store.root),
                                failed[0].outcome.error, failed[0].outcome.traceback)
 
-    def _target_reached(self, summary: dict[str, Any]) -> bool:
-        """True once every ``stop_when`` objective's best value reached its target."""
+    def _target_reached(self, archive: Archive) -> str | None:
+        """What shows every ``stop_when`` objective's target reached by the run's best
+        feasible value so far (the archive holds each objective's best), or None."""
         if not self.config.stop_when:
-            return False
+            return None
         directions = {o.name: o.direction for o in self.objectives}
+        reached = []
         for name, target in self.config.stop_when.items():
-            best = summary["best"].get(name, math.nan)
-            if not math.isfinite(best):
-                return False
-            if (best < target) if directions[name] == "max" else (best > target):
-                return False
-        reached = ", ".join(f"{name} {summary['best'][name]:.4g} "
-                            f"{'>=' if directions[name] == 'max' else '<='} {target:g}"
-                            for name, target in self.config.stop_when.items())
-        print(f"neurevo: stop_when reached after generation {summary['generation'] + 1} "
-              f"({reached}); the run stops here", file=sys.stderr)
-        return True
+            values = [e.objectives[name] for e in archive.entries
+                      if math.isfinite(e.objectives.get(name, math.nan))]
+            if not values:
+                return None
+            maximise = directions[name] == "max"
+            best = max(values) if maximise else min(values)
+            if (best < target) if maximise else (best > target):
+                return None
+            reached.append(f"{name} {best:.4g} {'>=' if maximise else '<='} {target:g}")
+        return ", ".join(reached)
 
     def _names(self) -> list[str]:
         return [o.name for o in self.objectives]

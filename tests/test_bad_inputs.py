@@ -502,12 +502,17 @@ def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
     code, _, err = call(["resume", str(run), "--generations", "4", "--set",
                          "tolerate_failures=true", "--set", "stop_when.accuracy=0.0"])
     assert code == 0, err
-    assert "stop_when reached after generation 2 (accuracy" in err, err
+    assert "stop_when already reached (accuracy" in err, err  # by generation 1's best
     config = from_toml(run / "config.toml")
     assert config.tolerate_failures and config.stop_when == {"accuracy": 0.0}
-    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2  # stopped at 2
+    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 1  # nothing trained
     with pytest.raises(ConfigError, match="not population"):
         evolve.resume(run, settings={"population": 8})
+    code, stdout, err = call(["search", *SMALL, "--generations", "3", "--out",
+                              str(tmp_path / "new"), "--set", "stop_when.accuracy=0.0"])
+    assert code == 0 and "stop_when reached after generation 1 (accuracy" in err, err
+    stopped = Path(stdout.strip().splitlines()[-1])
+    assert RunStore(stopped).read_checkpoint()["strategy"]["generation"] == 1
 
 
 def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
