@@ -102,7 +102,7 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
         raise ValueError("feature_mean and feature_std go together: give both or neither")
     stats: dict[str, torch.Tensor] = {}
     if feature_mean is not None:
-        n = arch.genome.node(arch.genome.input_ids[0]).size
+        n = arch.genome.input_size
         for name, values in (("mean", feature_mean), ("std", feature_std)):
             values = torch.as_tensor(np.asarray(values, dtype=np.float32))
             if values.shape != (n,):
@@ -164,8 +164,8 @@ def _run_task(arch: Architecture, task_file: str | None = None,
 def _check_fits(arch: Architecture, data: Task) -> None:
     """``data`` has the member's input and output sizes (a Task of another data set would
     fail deep inside the conversion, or set thresholds from the wrong inputs)."""
-    n_in = arch.genome.node(arch.genome.input_ids[0]).size
-    n_out = arch.genome.node(arch.genome.output_ids[0]).size
+    n_in = arch.genome.input_size
+    n_out = arch.genome.output_size
     if (data.n_features, data.n_classes) != (n_in, n_out):
         raise ValueError(f"data: task {data.name!r} has {data.n_features} features and "
                          f"{data.n_classes} classes, but this member takes {n_in} and "

@@ -103,7 +103,7 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
         **arch.to_dict(), "class_names": list(arch.class_names),
         "task": arch.source.get("task", ""), "run_id": arch.source.get("run_id", "")}
     module = deployable_module(arch)
-    n_in = arch.genome.node(arch.genome.input_ids[0]).size
+    n_in = arch.genome.input_size
     example = torch.zeros(3, n_in)  # batch > 1: nothing gets specialised to a single row
 
     def write(tmp: str) -> None:
@@ -118,7 +118,7 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
         model = onnx.load(tmp)
         # the class count is fixed: the tracer leaves it symbolic where the rule's own
         # prediction gathers it (ep, chl), which tools reading shapes statically would lose
-        n_out = arch.genome.node(arch.genome.output_ids[0]).size
+        n_out = arch.genome.output_size
         model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = n_out
         model.producer_name = "neurevo"
         model.doc_string = (f"neurevo {arch.rule} member {arch.candidate_id}: "

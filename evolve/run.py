@@ -86,7 +86,7 @@ class Architecture:
         # and the caller's array is never written to
         x = x.float() if isinstance(x, torch.Tensor) else \
             torch.from_numpy(np.array(x, dtype=np.float32))
-        n_in = self.genome.node(self.genome.input_ids[0]).size
+        n_in = self.genome.input_size
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ValueError(f"standardise: expected raw features of shape [batch, {n_in}], "
                              f"got {list(x.shape)}")

@@ -124,6 +124,16 @@ class Genome:
         return self.ids("output")
 
     @property
+    def input_size(self) -> int:
+        """Features the network takes: its input level, as compiled (every input node)."""
+        return sum(n.size for n in self.nodes if n.role == "input")
+
+    @property
+    def output_size(self) -> int:
+        """Class scores the network gives (every output node)."""
+        return sum(n.size for n in self.nodes if n.role == "output")
+
+    @property
     def hidden_ids(self) -> tuple[int, ...]:
         # kept on the (immutable) genome: the mutation operators ask for it once each
         ids = self._hidden_ids
