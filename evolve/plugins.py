@@ -47,14 +47,16 @@ def _needs_shipping(module: ModuleType | None) -> bool:
     return not any(root in path.parents for root in _installed_roots())
 
 
+def _home(obj: Any) -> str:
+    """The name of the module defining ``obj`` (a class or function; else its class)."""
+    target = obj if isinstance(obj, type) or callable(obj) else type(obj)
+    return getattr(target, "__module__", None) or ""
+
+
 def module_to_ship(obj: Any) -> ModuleType | None:
     """The module defining ``obj`` (or ``obj`` itself, a module) if workers may be unable
     to import it, else None."""
-    if isinstance(obj, ModuleType):
-        module: ModuleType | None = obj
-    else:
-        target = obj if isinstance(obj, type) or callable(obj) else type(obj)
-        module = sys.modules.get(getattr(target, "__module__", None) or "")
+    module = obj if isinstance(obj, ModuleType) else sys.modules.get(_home(obj))
     return module if _needs_shipping(module) else None
 
 
@@ -82,7 +84,7 @@ def modules_to_ship(objects: Iterable[Any]) -> list[ModuleType]:
     found: dict[str, ModuleType] = {}
     objects = list(objects)
     todo = [m for m in map(module_to_ship, objects) if m is not None]
-    if any(_defined_in_main(obj) for obj in objects):
+    if any(_home(obj) == "__main__" for obj in objects):
         # a plug-in of a script or notebook travels by value already, but the modules of
         # the user's that it calls into would be imported by name on the worker
         main = sys.modules.get("__main__")
@@ -96,11 +98,6 @@ def modules_to_ship(objects: Iterable[Any]) -> list[ModuleType]:
         todo.extend(m for m in map(module_to_ship, list(vars(module).values()))
                     if m is not None and m.__name__ not in found)
     return list(found.values())
-
-
-def _defined_in_main(obj: Any) -> bool:
-    target = obj if isinstance(obj, type) or callable(obj) else type(obj)
-    return getattr(target, "__module__", None) == "__main__"
 
 
 def ship_by_value(objects: Iterable[Any]) -> list[str]:
