@@ -231,12 +231,13 @@ def _population_panel(ax: Any, run: Run, rows: list[dict[str, Any]]) -> None:
     _integer_axis(ax.yaxis)
 
 
-def figure(run: Run) -> Any:
+def figure(run: Run, rows: list[dict[str, Any]] | None = None) -> Any:
     """The report's matplotlib figure (four panels, see the module docstring). Built
-    without pyplot, so a notebook's own plotting backend is left alone."""
+    without pyplot, so a notebook's own plotting backend is left alone. ``rows``: the
+    run's evaluation rows, when the caller has read them already."""
     from matplotlib.figure import Figure
 
-    rows = run.evaluations().to_pylist()
+    rows = run.evaluations().to_pylist() if rows is None else rows
     names = run.objective_names()
     front = run.pareto_front()
     fig = Figure(figsize=(21, 4.8), layout="constrained")
@@ -290,13 +291,14 @@ def write_report(run: Run, path: str | Path) -> Path:
     member, one self-contained file)."""
     path = Path(path)
     check_report_path(path, "report path")
-    fig = figure(run)
+    rows = run.evaluations().to_pylist()  # read once: the figure and the page use them
+    fig = figure(run, rows)
     if path.suffix.lower() in FIGURE_SUFFIXES:
         data = _figure_bytes(fig, path.suffix[1:].lower())
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     else:
         png = base64.b64encode(_figure_bytes(fig, "png")).decode()
-        page = _html(run, png)
+        page = _html(run, png, rows)
         atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     return path
 
@@ -315,7 +317,7 @@ _STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse
           "figure.genome{margin:0}figure.genome svg{max-width:420px;height:auto}")
 
 
-def _html(run: Run, png_b64: str) -> str:
+def _html(run: Run, png_b64: str, evaluations: list[dict[str, Any]]) -> str:
     names = run.objective_names()
     head = "".join(f"<th>{html.escape(h)}</th>" for h in
                    ["candidate", *(n + UNITS.get(n, "") for n in names), "test accuracy",
@@ -351,17 +353,16 @@ def _html(run: Run, png_b64: str) -> str:
             f"<body><h1>{title}</h1><table>{rows}</table>"
             f"<p><img alt='report' src='data:image/png;base64,{png_b64}' width='100%'></p>"
             f"<h2>Pareto front</h2><table><tr>{head}</tr>{''.join(body)}</table>"
-            f"{_failures_html(run)}</body></html>\n")
+            f"{_failures_html(evaluations)}</body></html>\n")
 
 
 FAILURES_LISTED = 50  # a run whose every candidate fails needs its first few, not thousands
 
 
-def _failures_html(run: Run) -> str:
+def _failures_html(rows: list[dict[str, Any]]) -> str:
     """The evaluations that failed or timed out, each with its one-line reason (the
     traceback stays in the records: a page of them would bury the table)."""
-    table = run.evaluations().select(["generation", "candidate_id", "status", "error"])
-    failed = [r for r in table.to_pylist() if r["status"] in ("failed", "timeout")]
+    failed = [r for r in rows if r["status"] in ("failed", "timeout")]
     if not failed:
         return ""
     head = "".join(f"<th>{h}</th>" for h in ("generation", "candidate", "status", "why"))
