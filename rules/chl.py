@@ -253,14 +253,19 @@ class EnergyRule(LocalRule):
     recurrent couplings (LocalRule steps only W and b). Subclasses implement
     :meth:`energy_updates`."""
 
-    gamma: float = 1.0  # feedback gain γ of the relaxation
+    gamma: float  # feedback gain γ of the relaxation (per level of gap), set by __init__
     kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
-    def __init__(self, free_steps: int, nudge_steps: int, kernel: str = "auto") -> None:
+    def __init__(self, free_steps: int, nudge_steps: int, kernel: str = "auto",
+                 gamma: float = 1.0) -> None:
         for option, steps in (("free_steps", free_steps), ("nudge_steps", nudge_steps)):
             if steps < 1:  # no sweep: the net reads its initial state, at chance
                 raise RuleOptionError(f"rule {self.name}: option {option} must be >= 1, "
                                       f"got {steps!r}")
+        if not 0.0 < gamma <= 1.0:
+            raise RuleOptionError(f"rule {self.name}: option gamma must be in (0, 1], "
+                                  f"got {gamma!r}")
+        self.gamma = gamma
         self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
         self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
         self.kernel = check_kernel(self.name, kernel)  # how relax_phase runs
@@ -334,10 +339,7 @@ class CHL(EnergyRule):
 
     def __init__(self, gamma: float = 0.1, free_steps: int = 8, nudge_steps: int = 4,
                  kernel: str = "auto") -> None:
-        super().__init__(free_steps, nudge_steps, kernel)
-        if not 0.0 < gamma <= 1.0:
-            raise RuleOptionError(f"rule chl: option gamma must be in (0, 1], got {gamma!r}")
-        self.gamma = gamma  # γ: feedback gain per level of gap (Xie & Seung 2003)
+        super().__init__(free_steps, nudge_steps, kernel, gamma)  # γ: Xie & Seung 2003
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE))

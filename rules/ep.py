@@ -80,7 +80,7 @@ import torch
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.chl import EnergyRule, contrast, couplings, initial_state, output_cost
 from rules.local import INIT_SCALE, LR, one_hot
-from rules.registry import RuleOptionError, register
+from rules.registry import register
 from search_spaces.net import Net, Params
 
 BETA = Hyperparameter("beta", 0.01, 0.9, 0.1, log=True,
@@ -104,11 +104,8 @@ class EP(EnergyRule):
 
     def __init__(self, free_steps: int = 8, nudge_steps: int = 4,
                  symmetric: bool = True, gamma: float = 0.1, kernel: str = "auto") -> None:
-        super().__init__(free_steps, nudge_steps, kernel)
+        super().__init__(free_steps, nudge_steps, kernel, gamma)  # γ = 1: Scellier & Bengio
         self.symmetric = symmetric  # ±β phases (Laborieux et al. 2021) vs +β only
-        if not 0.0 < gamma <= 1.0:
-            raise RuleOptionError(f"rule ep: option gamma must be in (0, 1], got {gamma!r}")
-        self.gamma = gamma  # γ: feedback gain per level of gap (1 = Scellier & Bengio)
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, BETA))
