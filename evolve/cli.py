@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evolve.messages import one_line
+
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` reports
 
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("budgets", help="list neuromorphic hardware profiles",
                    description="List the hardware profiles (per-core budgets, chip size, "
                    "energy and time constants); * marks estimated numbers.")
+    for command in sub.choices.values():  # a stray argument is told with its command's usage
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -194,7 +198,10 @@ class _GuardedStdout:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, stray = parser.parse_known_args(argv)
+    if stray:
+        getattr(args, "command_parser", parser).error(
+            f"unrecognized arguments: {' '.join(stray)}")
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -260,10 +267,10 @@ def _run(args: argparse.Namespace) -> int:
         return code
     except Exception as exc:  # noqa: BLE001
         if _is_bad_input(exc):
-            print(f"neurevo: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"neurevo: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         if isinstance(exc, UnicodeDecodeError):
-            _error(f"an input file is not UTF-8 text ({_one_line(exc)})", None)
+            _error(f"an input file is not UTF-8 text ({one_line(exc)})", None)
             return EXIT_BAD_INPUT
         raise
 
@@ -273,8 +280,8 @@ def _completed_generations(run: str) -> int:
     from evolve.records import RecordError, RunStore
 
     try:
-        return int(RunStore(run).read_checkpoint()["strategy"]["generation"])
-    except (RecordError, KeyError, TypeError, ValueError):
+        return RunStore(run).completed_generations()
+    except RecordError:
         return 0
 
 
@@ -299,7 +306,7 @@ def _os_error(exc: OSError) -> tuple[int, str]:
     from evolve.search import PATH_ERRNOS
 
     where = " ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
-    reason = exc.strerror or _one_line(exc)
+    reason = exc.strerror or one_line(exc)
     text = f"{where}: {reason}" if where else reason
     if exc.errno in PATH_ERRNOS:
         return EXIT_BAD_INPUT, f"cannot use {text}"
@@ -328,12 +335,9 @@ def _is_bad_input(exc: Exception) -> bool:
 
     known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
              GenomeError, SpaceError, ProfileError, RuleOptionError)
-    return isinstance(exc, known) or (isinstance(exc, KeyError) and _one_line(exc).count(":") > 0)
+    return isinstance(exc, known) or (isinstance(exc, KeyError) and one_line(exc).count(":") > 0)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    return " ".join(str(text).split())
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -487,7 +491,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         if _is_bad_input(exc):
             raise
-        raise BadInput(_one_line(exc)) from None
+        raise BadInput(one_line(exc)) from None
     print(path)
     return EXIT_OK
 

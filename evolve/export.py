@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from evolve.messages import one_line
 from evolve.records import (
     CONFIG_FILE,
     RecordError,
@@ -192,7 +193,7 @@ def load_architecture(path: str | Path) -> Architecture:
         about: Any = json.loads(metadata.get("neurevo.architecture", ""))
     except (ValueError, RecursionError) as exc:
         raise RecordError(f"{path}: damaged architecture export (neurevo.architecture is not "
-                          f"JSON: {_one_line(exc)})") from None
+                          f"JSON: {one_line(exc)})") from None
     if not isinstance(about, dict) or "genome" not in about:
         raise RecordError(f"{path}: damaged architecture export (neurevo.architecture is not "
                           "an object with a genome)")
@@ -200,7 +201,7 @@ def load_architecture(path: str | Path) -> Architecture:
         genome = Genome.from_dict(about["genome"])
     except (TypeError, ValueError, RecursionError) as exc:
         raise RecordError(f"{path}: damaged architecture export (genome: "
-                          f"{_one_line(exc)})") from None
+                          f"{one_line(exc)})") from None
     weights = {k: v for k, v in shapes.items() if not k.startswith("input.")}
     problem = weights_problem(weights, genome) or _standardisation_problem(shapes, genome)
     if problem:
@@ -237,7 +238,7 @@ def load_architecture(path: str | Path) -> Architecture:
         raise RecordError(f"{path}: damaged architecture export (no {exc})") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise RecordError(f"{path}: damaged architecture export ({type(exc).__name__}: "
-                          f"{_one_line(exc)})") from None
+                          f"{one_line(exc)})") from None
 
 
 def _standardisation_problem(shapes: dict[str, tuple[int, ...]], genome: Genome) -> str | None:
@@ -254,5 +255,3 @@ def _standardisation_problem(shapes: dict[str, tuple[int, ...]], genome: Genome)
     return None
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

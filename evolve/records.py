@@ -57,6 +57,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from evolve.collector import collector_paused
+from evolve.messages import one_line
 from search_spaces.compile import node_levels
 from search_spaces.genome import Genome
 from search_spaces.net import Params
@@ -108,10 +109,6 @@ DAMAGED_DIR = "damaged"  # where damaged journal files are set aside, under the 
 
 class RecordError(ValueError):
     """A run directory is missing a file or holds something unreadable."""
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def evaluation_schema(objectives: Sequence[str]) -> pa.Schema:
@@ -184,7 +181,7 @@ def read_table(path: Path, fields: Iterable[tuple[str, pa.DataType]],
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - whatever the decoder trips on, it is damage
-        why = _one_line(exc).replace(f" '{path}'", "")
+        why = one_line(exc).replace(f" '{path}'", "")
         raise RecordError(f"{path}: not a readable Parquet table ({why})") from None
     names = table.column_names
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -366,7 +363,7 @@ def tensor_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]
             dtypes = {k: s.get_dtype() for k, s in slices.items()}
     except Exception as exc:  # noqa: BLE001 - whatever the reader trips on, it is damage
         raise RecordError(f"{path}: not a safetensors file, or a damaged one "
-                          f"({_one_line(exc)})") from None
+                          f"({one_line(exc)})") from None
     odd = [k for k, d in dtypes.items() if not d.startswith(("F", "BF"))]
     if odd:
         raise RecordError(f"{path}: {odd[0]} holds {dtypes[odd[0]]}, not floating-point numbers")
@@ -382,7 +379,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     except Exception as exc:  # noqa: BLE001 - the file changed under us, or is damaged
         raise RecordError(f"{path}: not a safetensors file, or a damaged one "
-                          f"({_one_line(exc)})") from None
+                          f"({one_line(exc)})") from None
     for name, t in tensors.items():
         if not bool(torch.isfinite(t).all()):
             raise RecordError(f"{path}: {name} holds values that are not finite")
@@ -403,7 +400,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes().decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, absurdly nested
-        raise RecordError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+        raise RecordError(f"{path}: not valid JSON ({one_line(exc)})") from None
 
 
 CHECKPOINT_LOG = "checkpoint-log.jsonl"
@@ -643,6 +640,10 @@ class RunStore:
         shutil.rmtree(self.partial_dir(generation), ignore_errors=True)
 
     # reading
+    def completed_generations(self) -> int:
+        """How many generations the checkpoint records (its strategy's generation counter)."""
+        return int(self.read_checkpoint()["strategy"]["generation"])
+
     def read_checkpoint(self) -> dict[str, Any]:
         with collector_paused():  # a population's worth of containers parsed at once
             return self._read_checkpoint()
@@ -707,7 +708,7 @@ class RunStore:
                                          "before")
             except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise RecordError(f"{path}: line {number} is damaged "
-                                  f"({_one_line(exc)})") from None
+                                  f"({one_line(exc)})") from None
         for name, count in log["counts"].items():
             value = values.get(name)
             if value is None or len(value) != count:

@@ -78,8 +78,10 @@ class ProgressBar(Reporter):
 
     def generation_end(self, generation: int, summary: dict[str, Any]) -> None:
         self.hypervolume = summary["hypervolume"]
+        # strategies without speciation (pso, optuna, random) count 0 species: not shown
+        species = f" species {summary['species']} " if summary["species"] else ""
         self._draw(generation, summary["evaluations"], summary["evaluations"], final=True,
-                   extra=f" species {summary['species']}  failed {summary['failed']}"
+                   extra=f"{species} failed {summary['failed']}"
                    f"  infeasible {summary.get('infeasible', 0)}")
 
     def _draw(self, generation: int, done: int, total: int, final: bool = False,

@@ -180,7 +180,8 @@ class Run:
         return out
 
     def completed_generations(self) -> int:
-        return int(self.store.read_checkpoint()["strategy"]["generation"])
+        """How many generations are recorded: where ``evolve.resume`` goes on from."""
+        return self.store.completed_generations()
 
     def pareto_front(self) -> list[Architecture]:
         """The non-dominated feasible architectures found so far, best first objective first."""

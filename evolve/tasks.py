@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from evolve.messages import one_line
+
 __all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "Split", "Task", "TaskError", "load_task",
            "task_from_arrays"]
 
@@ -143,7 +145,7 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0, valid_fraction: floa
         try:
             return np.asarray(value)
         except Exception as exc:  # noqa: BLE001 - anything numpy cannot read
-            raise TaskError(f"data: {name} is not an array ({_one_line(exc)})") from None
+            raise TaskError(f"data: {name} is not an array ({one_line(exc)})") from None
     names = ("X", "y", "X_test", "y_test")
     arrays = [array(v, n) for v, n in zip(data, names, strict=False)]
     if len(arrays) == 2:
@@ -249,7 +251,7 @@ def _read_npz(path: Path) -> Arrays:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # cut, damaged
         if isinstance(exc, TaskError):
             raise
-        raise TaskError(f"{path}: cannot read as .npz: {_one_line(exc)}") from exc
+        raise TaskError(f"{path}: cannot read as .npz: {one_line(exc)}") from exc
 
 
 def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
@@ -267,7 +269,7 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
             table = pa.csv.read_csv(path, convert_options=pa.csv.ConvertOptions(
                 column_types={label_column: pa.string()}))
     except (pa.ArrowException, OSError) as exc:
-        raise TaskError(f"{path}: cannot read as {suffix}: {_one_line(exc)}") from exc
+        raise TaskError(f"{path}: cannot read as {suffix}: {one_line(exc)}") from exc
     for name, column_type in zip(table.column_names, table.schema.types, strict=True):
         if pa.types.is_binary(column_type) or pa.types.is_large_binary(column_type):
             # pyarrow reads a CSV cell that is not valid UTF-8 as bytes; taken as labels they
@@ -410,7 +412,7 @@ def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float,
     try:
         a, b = train_test_split(idx, test_size=fraction, random_state=seed, stratify=codes)
     except ValueError as exc:
-        raise TaskError(f"{name}: too few samples per class to stratify: {_one_line(exc)}") \
+        raise TaskError(f"{name}: too few samples per class to stratify: {one_line(exc)}") \
             from exc
     return a, b
 
@@ -442,5 +444,3 @@ def _check_fraction(field: str, value: float) -> None:
         raise TaskError(f"{field} must be a number in (0, 1), got {value!r}")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

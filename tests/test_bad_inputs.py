@@ -485,6 +485,22 @@ def test_a_resumed_progress_line_starts_from_the_runs_best(base_run):
     assert bar.hypervolume == history[-1]["hypervolume"] > 0
 
 
+@pytest.mark.parametrize("species, shown", [(3, " species 3 "), (0, None)])
+def test_a_generations_progress_line_names_species_only_where_there_are_some(species, shown):
+    """pso, optuna and random search keep no species: "species 0" would read as a NEAT
+    run whose population died out."""
+    from evolve.reporters import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream=stream)
+    bar.generations, bar.first = 2, 0
+    bar.generation_end(0, {"evaluations": 4, "hypervolume": 0.5, "species": species,
+                           "failed": 1, "infeasible": 0})
+    line = stream.getvalue()
+    assert "failed 1" in line and "hv 0.5000" in line, line
+    assert (shown in line) if shown else ("species" not in line), line
+
+
 def test_ray_settings_of_a_serial_search_are_named_as_unused(tmp_path):
     code, _, err = call(["search", *SMALL, "--out", str(tmp_path), "--set",
                          "executor.eval_timeout=5", "--set", "executor.max_retries=9"])

@@ -69,6 +69,18 @@ def test_bad_input_exits_2_with_a_one_line_message(tmp_path, args, needle):
     assert not any(tmp_path.iterdir()), "bad input must not leave a half-made run"
 
 
+@pytest.mark.parametrize("argv", [["search", "foo"], ["pareto", "run", "extra"]])
+def test_a_stray_argument_is_told_with_its_commands_usage(argv, capsys):
+    from evolve.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: neurevo {argv[0]} "), err
+    assert f"unrecognized arguments: {argv[-1]}" in err
+
+
 def test_csv_task_with_label_column(tmp_path):
     import pyarrow as pa
     import pyarrow.csv as pacsv
