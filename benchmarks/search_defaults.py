@@ -1,4 +1,4 @@
-"""Which search defaults let ``neat-pso`` reach the capacity a task needs? (issue #14)
+"""Which search defaults let ``neat-pso`` reach the capacity a task needs?
 
 Each *variant* is a set of config overrides of the structural search's defaults (how many
 generation-0 children get a hidden group, add-node's rate, how large a new group is drawn).

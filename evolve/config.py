@@ -212,8 +212,9 @@ def check_run_id(run_id: str) -> None:
         raise ConfigError(f"run_id {problem}: {run_id!r}")
 
 
-RAY_ONLY = ("num_cpus", "cpus_per_eval", "gpus_per_eval", "max_retries", "eval_timeout",
-            "dashboard")  # the [executor] settings the serial executor has no use for
+# the [executor] settings the serial executor has no use for (num_cpus is not one: serial
+# plans chunks, and steady mode holds them in flight, as for that many workers)
+RAY_ONLY = ("cpus_per_eval", "gpus_per_eval", "max_retries", "eval_timeout", "dashboard")
 
 
 def ignored_executor_settings(e: ExecutorConfig) -> list[str]:

@@ -39,17 +39,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from evolve.messages import one_line
 from evolve.records import (
     CONFIG_FILE,
     RecordError,
-    atomic_write,
     load_tensors,
     params_from_tensors,
     tensor_header,
+    tensors_from_params,
     weights_problem,
+    write_safetensors,
 )
 from evolve.run import Architecture, Run
 from evolve.tasks import Task
@@ -129,14 +129,10 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
         _check_fits(arch, data)
         return export_nir(arch, path, data, about=about, split=split,
                           percentile=PERCENTILE if percentile is None else percentile)
-    params = arch.params()
-    tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
-    tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
-    if params.recurrent is not None:
-        tensors["recurrent"] = params.recurrent[0].contiguous()
+    tensors = tensors_from_params(arch.params())
     tensors.update({f"input.{name}": values for name, values in stats.items()})
     metadata = {"neurevo.format": FORMAT, "neurevo.architecture": json.dumps(about)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    write_safetensors(path, tensors, metadata)
     return path
 
 

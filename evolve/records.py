@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from evolve.collector import collector_paused
 from evolve.messages import one_line
@@ -386,6 +386,29 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def tensors_from_params(params: Params) -> dict[str, torch.Tensor]:
+    """One member's parameters (population index 0) under the names a weights file uses."""
+    tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
+    tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
+    if params.recurrent is not None:
+        tensors["recurrent"] = params.recurrent[0].contiguous()
+    return tensors
+
+
+def write_safetensors(path: Path, tensors: Mapping[str, torch.Tensor],
+                      metadata: dict[str, str] | None = None) -> None:
+    """Serialise in memory, then write the bytes with Python's own file I/O: safetensors'
+    writer reports a full disk as its own ``SafetensorError``, not as the ``OSError`` (with
+    its errno) that the CLI turns into one line and a resume hint."""
+    data = save(dict(tensors), metadata=metadata)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, write)
+
+
 def params_from_tensors(tensors: Mapping[str, torch.Tensor]) -> Params:
     n = sum(1 for k in tensors if k.startswith("weight."))
     rec = tensors.get("recurrent")
@@ -507,12 +530,7 @@ class RunStore:
 
     def write_weights(self, candidate_id: int, params: Params,
                       path: Path | None = None) -> None:
-        path = path or self.weights_path(candidate_id)
-        tensors = {f"weight.{i}": w[0].contiguous() for i, w in enumerate(params.weights)}
-        tensors.update({f"bias.{i}": b[0].contiguous() for i, b in enumerate(params.biases)})
-        if params.recurrent is not None:
-            tensors["recurrent"] = params.recurrent[0].contiguous()
-        atomic_write(path, lambda tmp: save_file(tensors, tmp))
+        write_safetensors(path or self.weights_path(candidate_id), tensors_from_params(params))
 
     def remove_weights(self, candidate_id: int) -> None:
         path = self.weights_path(candidate_id)

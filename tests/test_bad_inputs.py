@@ -503,10 +503,12 @@ def test_a_generations_progress_line_names_species_only_where_there_are_some(spe
 
 def test_ray_settings_of_a_serial_search_are_named_as_unused(tmp_path):
     code, _, err = call(["search", *SMALL, "--out", str(tmp_path), "--set",
-                         "executor.eval_timeout=5", "--set", "executor.max_retries=9"])
+                         "executor.eval_timeout=5", "--set", "executor.max_retries=9",
+                         "--set", "executor.num_cpus=2"])
     assert code == 0, err
     assert ("warning: executor.max_retries, executor.eval_timeout: settings of the ray "
             "executor") in err, err
+    assert "num_cpus" not in err, err  # serial plans its chunks for that many workers
 
 
 def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
