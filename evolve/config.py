@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
 from evolve.strategies import StrategyConfig
 from rules.base import Budget
 from search_spaces.space import SpaceSettings
@@ -73,11 +74,11 @@ class RuleConfig:
 class HardwareConfig:
     profile: str = "loihi"  # a profile name (`neurevo budgets`) or a path to a TOML profile
     chips: int = 0  # chip budget: needing more is a constraint violation (0 = no budget)
-    activity: float = 0.1  # share of synapses that carry a spike per time step ("fixed")
+    activity: float = DEFAULT_ACTIVITY  # synapses spiking per step ("fixed")
     # "fixed": every group fires at `activity`; "measured": each group at the share of its
     # neurons active per validation input in the trained network (recorded either way)
     activity_source: str = "fixed"
-    timesteps: int = 32  # time steps per inference (rate-coded inference needs tens)
+    timesteps: int = DEFAULT_TIMESTEPS  # time steps per inference
 
 
 @dataclass(frozen=True)

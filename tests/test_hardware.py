@@ -343,7 +343,8 @@ def test_a_compiled_net_costs_the_same_as_its_genome():
 def test_cost_rejects_bad_arguments():
     g = dense(2, 2)
     for kwargs in ({"activity": 1.5}, {"timesteps": 0}, {"chips": 0}):
-        with pytest.raises(ValueError):
+        (name,) = kwargs
+        with pytest.raises(ValueError, match=name):
             cost(g, "loihi", **kwargs)
 
 

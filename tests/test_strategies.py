@@ -464,7 +464,7 @@ def test_strategy_contract(name):
             for p in HYPER.params:
                 assert p.low <= c.hyperparameters[p.name] <= p.high
             assert c.hyperparameters["steps"] == int(c.hyperparameters["steps"])
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"ask\(\) handed out"):
             strategy.tell(state, fake_scores(candidates)[1:])
         before = json.dumps(state, sort_keys=True)
         told = strategy.tell(state, fake_scores(candidates, seed=generation))
