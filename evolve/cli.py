@@ -297,7 +297,7 @@ def _error(text: str, exc: BaseException | None) -> None:
     if run:
         text += (f"; the run is recorded up to its last completed generation: continue with "
                  f"`neurevo resume {run}`")
-    print(f"neurevo: error: {' '.join(text.split())}", file=sys.stderr)
+    print(f"neurevo: error: {one_line(text)}", file=sys.stderr)
 
 
 def _os_error(exc: OSError) -> tuple[int, str]:
@@ -336,8 +336,6 @@ def _is_bad_input(exc: Exception) -> bool:
     known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
              GenomeError, SpaceError, ProfileError, RuleOptionError)
     return isinstance(exc, known) or (isinstance(exc, KeyError) and one_line(exc).count(":") > 0)
-
-
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from evolve.messages import one_line
+
 
 @dataclass(frozen=True)
 class TaskFailure:
@@ -459,7 +461,7 @@ def _one_line(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException):
         exc = cause
-    text = " ".join(_ANSI.sub("", str(exc)).split())
+    text = one_line(_ANSI.sub("", str(exc)))
     return f"{type(exc).__name__}: {text}"[:500]
 
 

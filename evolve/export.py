@@ -244,10 +244,8 @@ def _standardisation_problem(shapes: dict[str, tuple[int, ...]], genome: Genome)
         return f"unexpected tensor {unknown[0]!r}"
     if len(stats) == 1:
         return f"{stats[0]} without its partner (input.mean and input.std go together)"
-    n = sum(genome.node(i).size for i in genome.input_ids)
+    n = genome.input_size
     for name in stats:
         if shapes[name] != (n,):
             return f"{name} has shape {list(shapes[name])}, expected [{n}] (one per input)"
     return None
-
-

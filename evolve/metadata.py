@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evolve.messages import one_line
 from evolve.objectives import Objective, is_builtin
 from evolve.records import DESCRIPTION_FILE, RecordError, write_text
 from evolve.tasks import Task
@@ -207,7 +208,7 @@ def read_description(root: Path) -> RunDescription | None:
     except (TypeError, ValueError, AttributeError, RecursionError) as exc:
         # ValueError covers text that is not JSON, or not UTF-8
         raise RecordError(f"{path}: damaged run description ("
-                          f"{' '.join(str(exc).split())})") from None
+                          f"{one_line(exc)})") from None
 
 
 # What may differ between a run's start and its resume: how far it goes (generations,

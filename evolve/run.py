@@ -19,6 +19,7 @@ import pyarrow as pa
 import torch
 
 from evolve.config import SearchConfig, from_toml
+from evolve.messages import one_line
 from evolve.metadata import RunDescription, read_description
 from evolve.records import OBJECTIVE_PREFIX, RecordError, RunStore
 from evolve.selection import rank_and_crowding
@@ -199,7 +200,7 @@ class Run:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise RecordError(f"{self.store.pareto_path}: candidate "
-                                  f"{row['candidate_id']}: {' '.join(what.split())}") from None
+                                  f"{row['candidate_id']}: {one_line(what)}") from None
         directions = self.objective_directions()
         names = list(directions)
         if front:

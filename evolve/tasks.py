@@ -442,5 +442,3 @@ def _fit_standardiser(name: str, x_train: np.ndarray) -> tuple[np.ndarray, np.nd
 def _check_fraction(field: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
         raise TaskError(f"{field} must be a number in (0, 1), got {value!r}")
-
-

@@ -256,8 +256,8 @@ class EnergyRule(LocalRule):
     gamma: float  # feedback gain γ of the relaxation (per level of gap), set by __init__
     kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
 
-    def __init__(self, free_steps: int, nudge_steps: int, kernel: str = "auto",
-                 gamma: float = 1.0) -> None:
+    def __init__(self, free_steps: int, nudge_steps: int, gamma: float,
+                 kernel: str = "auto") -> None:
         for option, steps in (("free_steps", free_steps), ("nudge_steps", nudge_steps)):
             if steps < 1:  # no sweep: the net reads its initial state, at chance
                 raise RuleOptionError(f"rule {self.name}: option {option} must be >= 1, "
@@ -339,7 +339,7 @@ class CHL(EnergyRule):
 
     def __init__(self, gamma: float = 0.1, free_steps: int = 8, nudge_steps: int = 4,
                  kernel: str = "auto") -> None:
-        super().__init__(free_steps, nudge_steps, kernel, gamma)  # γ: Xie & Seung 2003
+        super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ: Xie & Seung 2003
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE))

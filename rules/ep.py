@@ -104,7 +104,7 @@ class EP(EnergyRule):
 
     def __init__(self, free_steps: int = 8, nudge_steps: int = 4,
                  symmetric: bool = True, gamma: float = 0.1, kernel: str = "auto") -> None:
-        super().__init__(free_steps, nudge_steps, kernel, gamma)  # γ = 1: S&B's setting
+        super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ = 1: S&B's setting
         self.symmetric = symmetric  # ±β phases (Laborieux et al. 2021) vs +β only
 
     def hyperparameters(self) -> HyperSpace:
