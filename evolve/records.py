@@ -494,6 +494,13 @@ class RunStore:
         # the checkpoint log as the last checkpoint read or written counts it
         self._log: dict[str, Any] | None = None
 
+    @property
+    def logged(self) -> bool:
+        """Whether the checkpoint last read keeps its history in the checkpoint log: the
+        format of every run recorded since runs record their fingerprint (so such a run
+        without one has lost its run.json, not predated it)."""
+        return self._log is not None
+
     # paths
     @property
     def config_path(self) -> Path:

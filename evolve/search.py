@@ -42,7 +42,7 @@ from evolve.config import (
     to_checked_toml,
 )
 from evolve.constraints import Constraint, check_constraints
-from evolve.lock import RunLock
+from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
 from evolve.metadata import (
     fingerprint,
@@ -54,7 +54,11 @@ from evolve.metadata import (
 )
 from evolve.objectives import Objective
 from evolve.records import (
+    CHECKPOINT_LOG,
+    CONFIG_FILE,
+    DESCRIPTION_FILE,
     EVALUATIONS_DIR,
+    LOCK_FILE,
     PROFILE_FILE,
     RecordError,
     RunStore,
@@ -131,7 +135,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
         config = override(config, {"run_id": root.name})
         session = dataclasses.replace(session, config=config, store=RunStore(root),
                                       run_id=root.name)
-    with RunLock(root, "search"):
+    with _claimed(root, explicit=bool(chosen)):
         try:
             _write_config(session.store, config)
             write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
@@ -172,6 +176,11 @@ def resume(path: str | Path, *, generations: int | None = None,
     store = RunStore(path)
     if not store.root.is_dir():
         raise RecordError(f"run directory {str(path)!r} does not exist")
+    if _unfinished_start(store.root):
+        raise RecordError(f"{path}: its search was stopped before it recorded a first "
+                          "checkpoint, so there is nothing to resume: start the search again "
+                          f"(run_id {store.root.name!r} takes this directory over) or remove "
+                          "it")
     if not store.config_path.is_file():
         raise RecordError(f"{path}: not a neurevo run (no config.toml)")
     if not store.checkpoint_path.is_file():
@@ -183,6 +192,12 @@ def resume(path: str | Path, *, generations: int | None = None,
         done = _completed(store, checkpoint)
         store.check_evaluations(upto=done)
         config = _read_config(store)
+        if store.logged and (recorded is None or not recorded.fingerprint):
+            what = "missing" if recorded is None else "without its fingerprint"
+            raise RecordError(f"{store.root / DESCRIPTION_FILE}: {what}, but this run's "
+                              "checkpoint was written by a version that records it: without "
+                              "it config.toml cannot be checked against the settings the run "
+                              "started with; restore run.json from a copy of the run")
         if recorded is not None and recorded.fingerprint:
             why = fingerprint_mismatch(recorded.fingerprint,
                                        fingerprint(config, recorded.task.content_hash))
@@ -374,9 +389,58 @@ def _create_run_dir(out: Path, run_id: str, explicit: bool) -> Path:
             return root
         except FileExistsError:
             if explicit:
-                raise RecordError(f"run directory {root} already exists: continue it with "
-                                  f"`neurevo resume {root}`, or choose another run_id") \
-                    from None
+                if _unfinished_start(root):
+                    return root
+                raise _exists(root) from None
         except OSError as exc:
             raise _path_error("out", root, exc) from None
     raise RecordError(f"out: no free run directory name for {run_id!r} in {str(out)!r}")
+
+
+def _exists(root: Path) -> RecordError:
+    return RecordError(f"run directory {root} already exists: continue it with "
+                       f"`neurevo resume {root}`, or choose another run_id")
+
+
+# what a search writes into its directory before the first checkpoint exists
+START_FILES = (LOCK_FILE, CONFIG_FILE, PROFILE_FILE, DESCRIPTION_FILE, CHECKPOINT_LOG)
+
+
+def _unfinished_start(root: Path) -> bool:
+    """A directory a search made and was killed in (``kill -9``, power loss) before its
+    first checkpoint: it holds the lock file and at most the files written before the
+    checkpoint (or their temporary files). Nothing in it can be resumed, so a search that
+    names the same run_id takes it over, instead of the user being sent from a search that
+    says "resume it" to a resume that says "nothing to resume"."""
+    try:
+        names = [p.name for p in root.iterdir()]
+    except OSError:
+        return False
+    return LOCK_FILE in names and all(
+        name in START_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp")
+                                   for f in START_FILES)
+        for name in names)
+
+
+@contextlib.contextmanager
+def _claimed(root: Path, explicit: bool) -> Iterator[None]:
+    """Hold the run's lock while it is created. A directory taken over from a killed start
+    is checked again under the lock (its creator may still be alive, or may have finished
+    in between) and emptied of that start's files; a holder met here is another search
+    creating the same run_id, which for this one means the name is taken."""
+    try:
+        lock = RunLock(root, "search").acquire()
+    except RunLocked:
+        if explicit:
+            raise _exists(root) from None
+        raise
+    try:
+        if explicit:
+            if not _unfinished_start(root):
+                raise _exists(root)
+            for path in root.iterdir():
+                if path.name != LOCK_FILE:
+                    path.unlink()
+        yield
+    finally:
+        lock.release()

@@ -234,3 +234,52 @@ def test_resume_compares_every_fingerprinted_setting(long_run):
         "generations": 2, "stop_when": {"accuracy": 0.99}, "tolerate_failures": True,
         "executor": {"chunk_size": 3}})))
     assert main(["resume", str(long_run)]) == 0
+
+
+@pytest.mark.parametrize("killed_at", ["_write_config", "write_description"])
+def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_path, killed_at):
+    """SIGKILL while the run's first files are written leaves a directory with the lock file
+    and at most config.toml, profile.toml, run.json: resume says there is nothing to resume
+    and how to go on, and the same search with the same run_id takes the directory over."""
+    code = ("import os, signal, sys\nfrom evolve.cli import main\ns = sys.modules['evolve.search']\n"
+            f"real = s.{killed_at}\n"
+            "def killed(*a, **k):\n"
+            f"    {'real(*a, **k); ' if killed_at == 'write_description' else ''}"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+            f"s.{killed_at} = killed\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    args = ["search", *TINY, "--out", str(tmp_path), "--set", "run_id=mine"]
+    killed = subprocess.run([sys.executable, "-c", code, *args], env=ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    run = tmp_path / "mine"
+    left = sorted(p.name for p in run.iterdir())
+    assert LOCK_FILE in left and "checkpoint.json" not in left
+    assert ("run.json" in left) == (killed_at == "write_description")
+
+    resumed = subprocess.run([*NEUREVO, "resume", str(run)], env=ENV, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
+    assert "nothing to resume" in resumed.stderr and "start the search again" in resumed.stderr
+
+    again = subprocess.run([*NEUREVO, *args], env=ENV, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 1
+    assert read_description(run).run_id == "mine"
+    assert main(["resume", str(run), "--generations", "2"]) == 0
+
+
+def test_a_run_id_taken_over_only_from_a_killed_start(tmp_path):
+    """A directory holding anything a start does not write, or a checkpoint, is never taken
+    over: the user's files and recorded runs stay as they are."""
+    from evolve.search import _create_run_dir
+
+    for name, files in {"user": ["notes.txt"], "nolock": ["config.toml"],
+                        "recorded": [LOCK_FILE, "config.toml", "checkpoint.json"]}.items():
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f).write_text("x")
+        with pytest.raises(RecordError, match="already exists"):
+            _create_run_dir(tmp_path, name, explicit=True)
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == sorted(files)
