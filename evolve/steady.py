@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 ROUNDS = 4  # a generation is cut into at least this many chunks per slot
 ORDER_FILE = "order.jsonl"
+# where an arrival's results come from (Steady._arrival)
+REPLAYED, JOURNALED, FRESH = "replayed", "journaled", "fresh"
 
 
 @dataclass(frozen=True)
@@ -102,20 +104,33 @@ class SteadyDriver:
 
     def _read_order(self, step: int) -> tuple[dict[str, Any] | None, list[list[int]]]:
         """The step's journal: its header (the run's settings) and the chunks in the order
-        they arrived. A torn last line (a crash while it was written) is left out."""
+        they arrived. A torn last line (a crash while it was written) is cut off here, so
+        the next arrival does not merge with it into a line that hides every later one; a
+        line that cannot be read before the end is said once and cut off with the rest
+        (a replay is always a prefix of the arrivals)."""
         path = self._order_path(step)
         if not path.is_file():
             return None, []
-        header, arrivals = None, []
-        for line in path.read_text().splitlines():
+        data = path.read_bytes()
+        header, arrivals, good = None, [], 0
+        lines = data.split(b"\n")
+        for number, line in enumerate(lines[:-1], start=1):  # the last has no newline yet
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
+                entry = json.loads(line.decode("utf-8"))
+            except ValueError:  # not UTF-8, or not JSON
+                if number < len(lines) - 1:
+                    print(f"neurevo: warning: {path}: line {number} cannot be read; "
+                          "replaying only the arrivals before it", file=sys.stderr)
                 break
             if isinstance(entry, dict) and "slots" in entry:
                 header = entry
             elif isinstance(entry, dict) and isinstance(entry.get("ids"), list):
                 arrivals.append([int(i) for i in entry["ids"]])
+            good += len(line) + 1
+        if good < len(data):
+            with open(path, "r+b") as f:
+                f.truncate(good)
+                os.fsync(f.fileno())
         return header, arrivals
 
     def _append_order(self, step: int, entry: dict[str, Any]) -> None:
@@ -197,13 +212,14 @@ class SteadyDriver:
                 dispatch(chunk)
             fill()
             while not ready():
-                chunk, outcomes, fresh = self._arrival(step, in_flight, sent, cached, replay,
-                                                       stream)
-                if fresh:
+                chunk, outcomes, source = self._arrival(step, in_flight, sent, cached,
+                                                        replay, stream)
+                if source == FRESH:
                     self.store.write_partial(step, [outcome_to_row(o) for o in outcomes],
                                              {o.candidate_id: o.params for o in outcomes
                                               if o.params is not None})
-                self._append_order(step, {"ids": chunk.ids})
+                if source != REPLAYED:  # a replayed arrival is in the journal already
+                    self._append_order(step, {"ids": chunk.ids})
                 in_flight.remove(chunk)
                 by_id = {o.candidate_id: o for o in outcomes}
                 for c in chunk.candidates:
@@ -221,26 +237,26 @@ class SteadyDriver:
 
     def _arrival(self, step: int, in_flight: list[Chunk], sent: set[int],
                  cached: dict[int, Outcome], replay: deque[list[int]], stream: Stream
-                 ) -> tuple[Chunk, Sequence[Outcome], bool]:
-        """The next chunk to arrive, its outcomes, and whether they are new (not from the
-        journal): the journal's arrivals first, in their order; then chunks whose results
-        the journal holds but whose arrival it did not record (a crash in between); then
-        whatever the executor finishes next."""
+                 ) -> tuple[Chunk, Sequence[Outcome], str]:
+        """The next chunk to arrive, its outcomes, and where they come from: the journal's
+        arrivals first, in their order (REPLAYED); then chunks whose results the journal
+        holds but whose arrival it did not record, a crash in between (JOURNALED); then
+        whatever the executor finishes next (FRESH)."""
         while replay:
             ids = replay.popleft()
             chunk = next((ch for ch in in_flight if ch.ids == ids), None)
             if chunk is not None and chunk.key not in sent and all(i in cached for i in ids):
-                return chunk, [cached[i] for i in ids], False
+                return chunk, [cached[i] for i in ids], REPLAYED
             print(f"neurevo: warning: the arrival journal of step {step} does not match its "
                   "chunks; going on without replaying the rest of it", file=sys.stderr)
             replay.clear()
         for chunk in in_flight:
             if chunk.key not in sent:
-                return chunk, [cached[i] for i in chunk.ids], False
+                return chunk, [cached[i] for i in chunk.ids], JOURNALED
         key, result = stream.next()
         sent.discard(key)
         chunk = next(ch for ch in in_flight if ch.key == key)
         if isinstance(result, TaskFailure):
             result = failed_outcomes(chunk.candidates, self.config.seed, result.status,
                                      result.error)
-        return chunk, result, True
+        return chunk, result, FRESH

@@ -122,3 +122,45 @@ def test_steady_driver_sigkill_then_resume_replays_the_arrival_order(small_digit
     assert [h["evaluations"] for h in resumed.history()] == \
         [h["evaluations"] for h in reference.history()]
     assert not journal.exists()
+
+
+class StopInStep:
+    """Ctrl-C once ``count`` candidates of ``step`` were told (replayed ones included)."""
+
+    def __init__(self, step: int, count: int) -> None:
+        self.step, self.count = step, count
+
+    def __getattr__(self, name):  # every other Reporter hook does nothing
+        return lambda *args, **kwargs: None
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome: object) -> None:
+        if generation == self.step and done == self.count:
+            raise KeyboardInterrupt
+
+
+def test_steady_interrupted_twice_keeps_one_arrival_journal(small_digits_config, capsys):
+    """A resume replays the journal's arrivals without writing them again, and cuts off a
+    torn last line before it appends: after a second interruption the journal still holds
+    each arrival once, in order, so the second resume replays all of them."""
+    config = override(small_digits_config, {"generations": 3, **STEADY})
+    full = evolve.search(config)
+    path = full.path.parent / "twice"
+    with pytest.raises(KeyboardInterrupt):
+        evolve.search(override(config, {"run_id": "twice"}), reporters=[StopInStep(1, 1)])
+    order = path / "evaluations" / "gen-00001.partial" / "order.jsonl"
+    first = order.read_text().splitlines()
+    assert len(first) == 2 and "slots" in first[0], first
+    with open(order, "a") as f:  # a crash in the middle of writing the next arrival
+        f.write('{"ids": [4')
+    told_first = len(json.loads(first[1])["ids"])
+    with pytest.raises(KeyboardInterrupt):
+        evolve.resume(path, reporters=[StopInStep(1, told_first + 1)])
+    second = order.read_text().splitlines()
+    assert second[:2] == first and len(second) == 3, second
+    assert all(isinstance(json.loads(line), dict) for line in second)
+    ids = [i for line in second[1:] for i in json.loads(line)["ids"]]
+    assert len(ids) == len(set(ids)), "an arrival journaled twice"
+    capsys.readouterr()
+    resumed = evolve.resume(path, reporters=())
+    assert "does not match" not in capsys.readouterr().err
+    assert records(resumed) == records(full)
