@@ -68,6 +68,7 @@ from evolve.records import (
 from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
 from evolve.strategies import unread_tables_warning
+from evolve.strategies.base import Scored
 from evolve.tasks import ARRAYS_TASK
 
 # Set on an exception that escapes a run once it is recorded (its checkpoint exists): the
@@ -269,10 +270,14 @@ RESUME_SETTINGS = ("stop_when", "tolerate_failures")
 
 def _check_strategy_state(session: Session, store: RunStore, checkpoint: dict) -> None:
     """The strategy's part of the checkpoint is its own JSON state, whose shape only the
-    strategy knows: ask it once on a copy, so a damaged state is one line now rather than
-    a traceback after the run has been touched."""
+    strategy knows: ask it once and tell it the answers on a copy, so a damaged state is
+    one line now rather than a traceback after the next generation was trained (``tell``
+    reads what ``ask`` never does: the generator's state, the id counter, the species)."""
+    state = copy.deepcopy(checkpoint["strategy"])
     try:
-        session.strategy.ask(copy.deepcopy(checkpoint["strategy"]))
+        asked = session.strategy.ask(state)
+        stand_in = tuple(0.0 for _ in session.objectives)
+        session.strategy.tell(state, [Scored(c, stand_in) for c in asked])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise RecordError(f"{store.checkpoint_path}: damaged strategy state "
                           f"({type(exc).__name__}: {exc})") from None

@@ -197,6 +197,17 @@ def strategy_state_damaged(run: Path) -> Path:
     return path
 
 
+def strategy_rng_damaged(run: Path) -> Path:
+    """A state whose pending candidates still decode, so ``ask`` passes: only ``tell``
+    reads the generator and the id counter."""
+    path = run / "checkpoint.json"
+    data = json.loads(path.read_text())
+    data["strategy"]["rng"] = [1, 2, 3]
+    data["strategy"]["next_id"] = "5"
+    path.write_text(json.dumps(data))
+    return path
+
+
 def drop_column(path: Path, column: str) -> Path:
     table = pq.read_table(path)
     pq.write_table(table.drop_columns([column]), path)
@@ -256,6 +267,7 @@ DAMAGES = {
     "checkpoint-truncated": lambda run: truncate(run / "checkpoint.json"),
     "checkpoint-wrong-shape": checkpoint_wrong_shape,
     "strategy-state-damaged": strategy_state_damaged,
+    "strategy-rng-damaged": strategy_rng_damaged,
     "checkpoint-log-truncated": lambda run: truncate(run / "checkpoint-log.jsonl"),
     "checkpoint-log-line-flipped": log_line_flipped,
     "checkpoint-log-wrong-shape": log_summary_damaged,
@@ -296,6 +308,7 @@ EXPECTED = {
     "checkpoint-truncated": (0, 0, 2, 2, 2),
     "checkpoint-wrong-shape": (0, 0, 2, 2, 2),
     "strategy-state-damaged": (0, 0, 0, 0, 2),
+    "strategy-rng-damaged": (0, 0, 0, 0, 2),
     "checkpoint-log-truncated": (0, 0, 2, 2, 2),
     "checkpoint-log-line-flipped": (0, 0, 2, 2, 2),
     "checkpoint-log-wrong-shape": (0, 0, 2, 2, 2),
