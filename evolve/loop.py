@@ -213,11 +213,11 @@ class Session:
                                      [self.cost_fn]))
         scorer = Scorer(self.objectives, self.constraints, self.cost_fn, self.profile,
                         self.config.hardware, self.rule.name)
+        history = list(checkpoint["history"])  # commit() appends each generation's summary
         recorder = Recorder(self.store, self.run_id, self.rule.name, tuple(self._names()),
-                            self.strategy.growing_keys)
+                            self.strategy.growing_keys, recorded=len(history))
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
-        history = list(checkpoint["history"])  # commit() appends each generation's summary
         for r in self.reporters:
             r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
         try:
@@ -232,7 +232,7 @@ class Session:
             else:
                 self._run_generations(checkpoint, history, executor, scorer, recorder, archive)
         finally:
-            recorder.write_summaries(history)
+            recorder.write_summaries(history, archive)
             if own_executor:
                 executor.close()
         for r in self.reporters:

@@ -38,7 +38,8 @@ class Recorder:
     rule_name: str
     objective_names: tuple[str, ...]
     growing_keys: tuple[str, ...] = ()  # the strategy's (Strategy.growing_keys)
-    recorded: int = -1  # summaries covered by the last checkpoint written (-1: none yet)
+    recorded: int = 0  # summaries covered by the last checkpoint (read or written)
+    wrote_generation: bool = False  # whether this loop recorded a generation
 
     def row(self, ev: Evaluation) -> dict[str, Any]:
         """The evaluation as one record row (columns: docs/records.md)."""
@@ -86,19 +87,31 @@ class Recorder:
         for cid in added:
             if params.get(cid) is not None:
                 self.store.write_weights(cid, params[cid])
-        pareto = pa.Table.from_pylist([m.record for m in archive.entries],
-                                      schema=evaluation_schema(names))
-        write_table(self.store.pareto_path, pareto)
+        self._write_front(archive)
         self.store.write_checkpoint(checkpoint, self.growing_keys)
         self.recorded = len(history)
+        self.wrote_generation = True
 
-    def write_summaries(self, history: Sequence[dict[str, Any]]) -> None:
+    def _write_front(self, archive: Archive) -> None:
+        pareto = pa.Table.from_pylist([m.record for m in archive.entries],
+                                      schema=evaluation_schema(list(self.objective_names)))
+        write_table(self.store.pareto_path, pareto)
+
+    def write_summaries(self, history: Sequence[dict[str, Any]], archive: Archive) -> None:
         """``generations.parquet`` from the summaries the checkpoints hold, when the loop
         stops (also on an error, which it must not hide: a failure to write this table is a
         warning, since the checkpoint holds the same history and the next resume writes
         it again). Written once rather than per generation, whose cost would grow with the
-        run."""
-        if self.recorded < 0:
+        run. A loop that recorded no generation (a resume of a finished run, or one
+        stopped before its first) also writes ``pareto.parquet`` again from the
+        checkpoint's archive, so a resume repairs both tables whatever it trains."""
+        try:
+            if not self.wrote_generation and archive.entries:
+                self._write_front(archive)
+        except OSError as exc:
+            print(f"neurevo: warning: {self.store.pareto_path} not written ({exc}); the "
+                  "checkpoint holds the same front", file=sys.stderr)
+        if self.recorded == 0:
             return
         flat = [{"generation": h["generation"], "evaluations": h["evaluations"],
                  "failed": h["failed"], "infeasible": h.get("infeasible", 0),

@@ -610,3 +610,17 @@ except OSError as exc:
                             timeout=120)
     assert result.stdout.strip() == "OSError EFBIG", (result.stdout, result.stderr)
     assert not list(tmp_path.iterdir()), "the partial file must not be left behind"
+
+
+def test_a_resume_with_nothing_to_train_rebuilds_the_tables(runs, tmp_path):
+    """pareto.parquet and generations.parquet are rebuilt from the checkpoint by any resume,
+    also one of a finished run, which trains nothing."""
+    run = tmp_path / "full"
+    shutil.copytree(runs.full.path, run)
+    want_front = pq.read_table(run / "pareto.parquet")
+    want_history = pq.read_table(run / "generations.parquet")
+    (run / "pareto.parquet").unlink()
+    truncate(run / "generations.parquet")
+    assert main(["resume", str(run)]) == 0
+    assert pq.read_table(run / "pareto.parquet").equals(want_front)
+    assert pq.read_table(run / "generations.parquet").equals(want_history)
