@@ -389,7 +389,10 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
                 raise ConfigError(f"{dotted}: expected a table of settings, got {value!r}")
             changes[key] = _apply(getattr(obj, key), value, f"{dotted}.")
         elif typing.get_origin(hint) is dict:  # a table merges into the one it overrides
-            changes[key] = {**getattr(obj, key), **_coerce(dotted, hint, value)}
+            table = _coerce(dotted, hint, value)
+            # ... and an empty one empties it: merging nothing would change nothing, so
+            # `--set stop_when={}` could never drop a target
+            changes[key] = {**getattr(obj, key), **table} if table else {}
         else:
             changes[key] = _coerce(dotted, hint, value)
     try:
@@ -414,7 +417,8 @@ def _locate(prefix: str, known: set[str], message: str) -> str:
 def override(config: SearchConfig, updates: dict[str, Any]) -> SearchConfig:
     """A new config with nested ``updates`` applied (unknown keys raise ConfigError).
 
-    Tables of settings and table-valued fields merge: only the keys given change."""
+    Tables of settings and table-valued fields merge: only the keys given change; an empty
+    table given to a table-valued field empties it."""
     return _apply(config, updates)
 
 

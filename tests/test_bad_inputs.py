@@ -526,6 +526,10 @@ def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
     assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 1  # nothing trained
     with pytest.raises(ConfigError, match="not population"):
         evolve.resume(run, settings={"population": 8})
+    code, _, err = call(["resume", str(run), "--generations", "2", "--set", "stop_when={}"])
+    assert code == 0 and "stop_when" not in err, err  # the target dropped: the run goes on
+    assert from_toml(run / "config.toml").stop_when == {}
+    assert RunStore(run).read_checkpoint()["strategy"]["generation"] == 2
     code, stdout, err = call(["search", *SMALL, "--generations", "3", "--out",
                               str(tmp_path / "new"), "--set", "stop_when.accuracy=0.0"])
     assert code == 0 and "stop_when reached after generation 1 (accuracy" in err, err
