@@ -4,14 +4,38 @@
 >>> run = evolve.search()                     # doctest: +SKIP  (digits, bp, NEAT)
 >>> run = evolve.load_run(run.path)           # doctest: +SKIP
 >>> front = run.pareto_front()                # doctest: +SKIP
+
+The public names are imported on first use (PEP 562): importing any ``evolve`` module runs
+this file first, and torch, pyarrow and Ray take seconds to import. Loaded eagerly here, they
+would make every CLI command's start-up slow and put a Ctrl-C in those seconds outside the
+CLI's handler, as a traceback.
 """
 
-from evolve.config import SearchConfig
-from evolve.constraints import Constraint
-from evolve.export import export_architecture, load_architecture
-from evolve.objectives import Objective, register_objective
-from evolve.run import Architecture, Run, load_run
-from evolve.search import resume, search
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from evolve.config import SearchConfig
+    from evolve.constraints import Constraint
+    from evolve.estimator import NeurevoClassifier
+    from evolve.export import export_architecture, load_architecture
+    from evolve.objectives import Objective, register_objective
+    from evolve.run import Architecture, Run, load_run
+    from evolve.search import resume, search
+
+# each public name and the module it lives in
+_HOMES = {
+    "SearchConfig": "evolve.config", "Constraint": "evolve.constraints",
+    "NeurevoClassifier": "evolve.estimator", "export_architecture": "evolve.export",
+    "load_architecture": "evolve.export", "Objective": "evolve.objectives",
+    "register_objective": "evolve.objectives", "Architecture": "evolve.run",
+    "Run": "evolve.run", "load_run": "evolve.run", "resume": "evolve.search",
+    "search": "evolve.search",
+}
 
 __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Run", "SearchConfig",
            "export_architecture", "load_architecture", "load_run", "register_objective",
@@ -19,9 +43,27 @@ __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Run"
 
 
 def __getattr__(name: str) -> object:
-    # imported on first use: scikit-learn adds about a second to every CLI command's start-up
-    if name == "NeurevoClassifier":
-        from evolve.estimator import NeurevoClassifier
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found directly from now on
+    return value
 
-        return NeurevoClassifier
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """Python binds a submodule to its package's attribute of the same name once it is
+    imported, so the first ``import evolve.search`` would turn ``evolve.search`` from the
+    function into the module. The module stays in ``sys.modules``, where imports find it."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolve.messages import one_line
+from evolve.messages import RUN_ATTRIBUTE, one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` reports
@@ -197,6 +197,14 @@ class _GuardedStdout:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a command started: while Python imported torch
+        print("\nneurevo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, stray = parser.parse_known_args(argv)
     if stray:
@@ -217,9 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from evolve.executors import ClusterUnreachable
-    from evolve.loop import GenerationFailed
-
+    try:
+        from evolve.executors import ClusterUnreachable
+        from evolve.loop import GenerationFailed
+    except KeyboardInterrupt as exc:  # the seconds spent importing torch
+        return _interrupted(args, exc)
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a full disk behind stdout shows here, not as an exit-time error
@@ -235,17 +245,7 @@ def _run(args: argparse.Namespace) -> int:
                + (f" (the run itself is complete: {done})" if done else ""), exc)
         return EXIT_ERROR
     except KeyboardInterrupt as exc:
-        run = _run_of(exc)
-        if run:
-            done = _completed_generations(run)
-            where = (f"is checkpointed after generation {done}" if done else
-                     "is recorded, before its first generation completed")
-            print(f"\nneurevo: interrupted; {run} {where} (continue with `neurevo resume "
-                  f"{run}`)", file=sys.stderr)
-        else:
-            print("\nneurevo: interrupted before a run was recorded; there is nothing to "
-                  "resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(args, exc)
     except BadInput as exc:
         print(f"neurevo: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -275,6 +275,26 @@ def _run(args: argparse.Namespace) -> int:
         raise
 
 
+def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
+    """Ctrl-C: what the command leaves behind, and how to go on where there is a way."""
+    run = _run_of(exc)
+    if run:
+        done = _completed_generations(run)
+        where = (f"is checkpointed after generation {done}" if done else
+                 "is recorded, before its first generation completed")
+        print(f"\nneurevo: interrupted; {run} {where} (continue with `neurevo resume "
+              f"{run}`)", file=sys.stderr)
+    elif args.command == "search":
+        print("\nneurevo: interrupted before a run was recorded; there is nothing to "
+              "resume", file=sys.stderr)
+    elif args.command == "resume":
+        print(f"\nneurevo: interrupted before the resume wrote anything; {args.run} is "
+              "as it was", file=sys.stderr)
+    else:
+        print("\nneurevo: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def _completed_generations(run: str) -> int:
     """How far the interrupted run is recorded (0 when its checkpoint cannot say)."""
     from evolve.records import RecordError, RunStore
@@ -286,8 +306,6 @@ def _completed_generations(run: str) -> int:
 
 
 def _run_of(exc: BaseException) -> str | None:
-    from evolve.search import RUN_ATTRIBUTE
-
     return getattr(exc, RUN_ATTRIBUTE, None)
 
 

@@ -231,8 +231,10 @@ class Session:
                 SteadyDriver(self, executor, scorer, recorder, archive).run(checkpoint, history)
             else:
                 self._run_generations(checkpoint, history, executor, scorer, recorder, archive)
+            if not recorder.wrote_generation:
+                recorder.write_front(archive)
         finally:
-            recorder.write_summaries(history, archive)
+            recorder.write_summaries(history)
             if own_executor:
                 executor.close()
         for r in self.reporters:

@@ -87,30 +87,24 @@ class Recorder:
         for cid in added:
             if params.get(cid) is not None:
                 self.store.write_weights(cid, params[cid])
-        self._write_front(archive)
+        self.write_front(archive)
         self.store.write_checkpoint(checkpoint, self.growing_keys)
         self.recorded = len(history)
         self.wrote_generation = True
 
-    def _write_front(self, archive: Archive) -> None:
+    def write_front(self, archive: Archive) -> None:
+        """``pareto.parquet``: each generation's, and once more by a loop that recorded none
+        (a resume of a finished run), so that any resume repairs it from the checkpoint."""
         pareto = pa.Table.from_pylist([m.record for m in archive.entries],
                                       schema=evaluation_schema(list(self.objective_names)))
         write_table(self.store.pareto_path, pareto)
 
-    def write_summaries(self, history: Sequence[dict[str, Any]], archive: Archive) -> None:
+    def write_summaries(self, history: Sequence[dict[str, Any]]) -> None:
         """``generations.parquet`` from the summaries the checkpoints hold, when the loop
         stops (also on an error, which it must not hide: a failure to write this table is a
         warning, since the checkpoint holds the same history and the next resume writes
         it again). Written once rather than per generation, whose cost would grow with the
-        run. A loop that recorded no generation (a resume of a finished run, or one
-        stopped before its first) also writes ``pareto.parquet`` again from the
-        checkpoint's archive, so a resume repairs both tables whatever it trains."""
-        try:
-            if not self.wrote_generation and archive.entries:
-                self._write_front(archive)
-        except OSError as exc:
-            print(f"neurevo: warning: {self.store.pareto_path} not written ({exc}); the "
-                  "checkpoint holds the same front", file=sys.stderr)
+        run."""
         if self.recorded == 0:
             return
         flat = [{"generation": h["generation"], "evaluations": h["evaluations"],

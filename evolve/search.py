@@ -44,6 +44,7 @@ from evolve.config import (
 from evolve.constraints import Constraint, check_constraints
 from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
+from evolve.messages import RUN_ATTRIBUTE
 from evolve.metadata import (
     fingerprint,
     fingerprint_mismatch,
@@ -70,10 +71,6 @@ from evolve.run import Run
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
 from evolve.tasks import ARRAYS_TASK
-
-# Set on an exception that escapes a run once it is recorded (its checkpoint exists): the
-# run directory, which ``neurevo resume`` continues. An exception without it left no run.
-RUN_ATTRIBUTE = "neurevo_run"
 
 # errors that say a path the user gave cannot be used (exit 2), as opposed to a machine
 # that failed (a full disk, an I/O error: exit 1)

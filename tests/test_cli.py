@@ -157,3 +157,37 @@ def test_front_values_keep_four_significant_digits():
     assert (_fmt(0.0013440047), _fmt(0.0013860055)) == ("0.001344", "0.001386")
     assert (_fmt(0.97777), _fmt(1.88416e-08), _fmt(12.0), _fmt(float("nan"))) == \
         ("0.9778", "1.884e-08", "12", "nan")
+
+
+# A finder that raises KeyboardInterrupt when torch is imported: the Ctrl-C a user presses in
+# the seconds a command spends importing torch, made deterministic.
+_CTRL_C_IN_IMPORT = """
+import sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, CtrlC())
+from evolve.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["search", "--executor", "serial", "--task", "iris"],
+     "interrupted before a run was recorded; there is nothing to resume"),
+    (["budgets"], "interrupted"),
+])
+def test_ctrl_c_while_a_command_imports_is_one_line(argv, said):
+    """The CLI's entry point imports nothing heavy (evolve's names load on first use), so
+    a Ctrl-C during the imports is the CLI's to report: exit 130, no traceback, and no
+    resume promised by a command that writes no run."""
+    check = subprocess.run([sys.executable, "-c", "import sys, evolve.cli; "
+                            "print(sorted({'torch', 'ray', 'pyarrow'} & set(sys.modules)))"],
+                           capture_output=True, text=True, timeout=120)
+    assert check.stdout.strip() == "[]", check
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_IN_IMPORT, *argv],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"neurevo: {said}"
