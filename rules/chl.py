@@ -89,12 +89,17 @@ import torch
 
 from rules.base import HyperSpace, Limit
 from rules.kernels import energy_relax
-from rules.kernels.dispatch import check_kernel, run_fused, use_triton
+from rules.kernels.dispatch import DEFAULT_KERNEL, check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
 from rules.registry import RuleOptionError, register
 from search_spaces import activations
 from search_spaces.net import Net, Params
+
+# Defaults of the energy rules' options (chl and ep; "Defaults" above says why these).
+GAMMA = 0.1  # feedback gain γ per level of gap
+FREE_STEPS = 8  # T1: sweeps of the free phase (and of predict)
+NUDGE_STEPS = 4  # T2: sweeps of each clamped / nudged phase
 
 
 @dataclass
@@ -254,10 +259,10 @@ class EnergyRule(LocalRule):
     :meth:`energy_updates`."""
 
     gamma: float  # feedback gain γ of the relaxation (per level of gap), set by __init__
-    kernel: str = "auto"  # how phases relax: torch | triton | auto (rules/kernels/dispatch.py)
+    kernel: str = DEFAULT_KERNEL  # how phases relax: torch | triton | auto (kernels/dispatch.py)
 
-    def __init__(self, free_steps: int, nudge_steps: int, gamma: float,
-                 kernel: str = "auto") -> None:
+    def __init__(self, free_steps: int = FREE_STEPS, nudge_steps: int = NUDGE_STEPS,
+                 gamma: float = GAMMA, kernel: str = DEFAULT_KERNEL) -> None:
         for option, steps in (("free_steps", free_steps), ("nudge_steps", nudge_steps)):
             if steps < 1:  # no sweep: the net reads its initial state, at chance
                 raise RuleOptionError(f"rule {self.name}: option {option} must be >= 1, "
@@ -337,8 +342,8 @@ class CHL(EnergyRule):
                            "r_l r_<lᵀ; relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, gamma: float = 0.1, free_steps: int = 8, nudge_steps: int = 4,
-                 kernel: str = "auto") -> None:
+    def __init__(self, gamma: float = GAMMA, free_steps: int = FREE_STEPS,
+                 nudge_steps: int = NUDGE_STEPS, kernel: str = DEFAULT_KERNEL) -> None:
         super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ: Xie & Seung 2003
 
     def hyperparameters(self) -> HyperSpace:

@@ -78,7 +78,17 @@ import dataclasses
 import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
-from rules.chl import EnergyRule, contrast, couplings, initial_state, output_cost
+from rules.chl import (
+    FREE_STEPS,
+    GAMMA,
+    NUDGE_STEPS,
+    EnergyRule,
+    contrast,
+    couplings,
+    initial_state,
+    output_cost,
+)
+from rules.kernels.dispatch import DEFAULT_KERNEL
 from rules.local import INIT_SCALE, LR, one_hot
 from rules.registry import register
 from search_spaces.net import Net, Params
@@ -102,8 +112,9 @@ class EP(EnergyRule):
                            "relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, free_steps: int = 8, nudge_steps: int = 4,
-                 symmetric: bool = True, gamma: float = 0.1, kernel: str = "auto") -> None:
+    def __init__(self, free_steps: int = FREE_STEPS, nudge_steps: int = NUDGE_STEPS,
+                 symmetric: bool = True, gamma: float = GAMMA,
+                 kernel: str = DEFAULT_KERNEL) -> None:
         super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ = 1: S&B's setting
         self.symmetric = symmetric  # ±β phases (Laborieux et al. 2021) vs +β only
 

@@ -78,7 +78,7 @@ import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.kernels import pc_relax
-from rules.kernels.dispatch import check_kernel, run_fused, use_triton
+from rules.kernels.dispatch import DEFAULT_KERNEL, check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, one_hot, select_rows
 from rules.registry import register
 from search_spaces import activations
@@ -415,9 +415,9 @@ class PredictiveCoding(LocalRule):
                             "multiply by f′ of the forward drive"),
     }
 
-    kernel: str = "auto"  # also the value for subclasses with constructors of their own
+    kernel: str = DEFAULT_KERNEL  # also the value for subclasses with constructors of their own
 
-    def __init__(self, kernel: str = "auto") -> None:
+    def __init__(self, kernel: str = DEFAULT_KERNEL) -> None:
         # how the relaxation runs (results agree within 1e-4): "torch" (the reference),
         # "triton" (the fused kernel, rules/kernels), "auto" (triton on CUDA tensors)
         self.kernel = check_kernel(self.name, kernel)

@@ -20,6 +20,7 @@ from rules.kernels import interpreting, triton_available
 from rules.registry import RuleOptionError
 
 KERNELS = ("auto", "torch", "triton")
+DEFAULT_KERNEL = "auto"  # the default of every rule's ``kernel`` option
 T = TypeVar("T")
 
 
