@@ -31,6 +31,7 @@ from typing import Any
 
 from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
 from evolve.strategies import StrategyConfig
+from evolve.tasks import LABEL_COLUMN, TEST_FRACTION, VALID_FRACTION
 from rules.base import Budget
 from search_spaces.space import SpaceSettings
 
@@ -47,9 +48,9 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class TaskConfig:
     name: str = "digits"  # builtin task name, or a path to .npz / .csv / .parquet
-    label_column: str = "label"  # label column of a .csv / .parquet file
-    valid_fraction: float = 0.2  # share of the data used for selection (validation)
-    test_fraction: float = 0.2  # share held out for the reported test accuracy
+    label_column: str = LABEL_COLUMN  # label column of a .csv / .parquet file
+    valid_fraction: float = VALID_FRACTION  # share of the data used for selection (validation)
+    test_fraction: float = TEST_FRACTION  # share held out for the reported test accuracy
 
     def __post_init__(self) -> None:
         # messages start with the field's name: the config prefixes its table ("task.")

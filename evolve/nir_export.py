@@ -47,6 +47,7 @@ import torch
 
 from evolve.records import atomic_write
 from evolve.run import Architecture
+from evolve.simulate import RESET
 from search_spaces.compile import compile_genome
 from search_spaces.genome import heard_from_inputs, topological_order
 from search_spaces.net import forward
@@ -278,7 +279,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
         "neurevo.genome": arch.genome.to_json(),
         "neurevo.task": json.dumps(task_record),
         "neurevo.conversion": json.dumps({
-            "percentile": percentile, "reset": "subtract",
+            "percentile": percentile, "reset": RESET,
             "input": "constant current: the standardised features",
             "readout": "output spike count, ties broken by membrane / threshold",
             "groups": groups, **conversion.notes}),

@@ -35,9 +35,11 @@ import numpy as np
 import torch
 
 from evolve.records import RecordError
-from evolve.tasks import Task, TaskError, load_task
+from evolve.tasks import LABEL_COLUMN, Task, TaskError, load_task
 
-RESETS = ("subtract", "zero")
+RESET = "subtract"  # the membrane reset nir_export's conversion assumes: the default here
+RESETS = (RESET, "zero")
+TIMESTEPS = 200  # time steps per example
 
 
 def read_graph(path: str | Path) -> Any:
@@ -140,7 +142,7 @@ def subtractive_iaf_cell(v_threshold: torch.Tensor, v_reset: torch.Tensor) -> to
     return cell
 
 
-def spiking_module(graph: Any, reset: str = "subtract") -> torch.nn.Module:
+def spiking_module(graph: Any, reset: str = RESET) -> torch.nn.Module:
     """The graph as a stateful torch module of Norse neurons: ``out, state = net(x, state)``
     is one time step (``state=None`` at the start); ``out`` is the output group's spikes."""
     import nir
@@ -153,7 +155,7 @@ def spiking_module(graph: Any, reset: str = "subtract") -> torch.nn.Module:
     def neuron(node: Any) -> torch.nn.Module:
         theta = torch.as_tensor(np.asarray(node.v_threshold), dtype=torch.float32)
         v_reset = torch.as_tensor(np.asarray(node.v_reset), dtype=torch.float32)
-        if reset == "subtract":
+        if reset == RESET:
             return subtractive_iaf_cell(theta, v_reset)
         return norse.IAFCell(norse.IAFParameters(v_th=theta, v_reset=v_reset))
 
@@ -194,7 +196,7 @@ def graph_task(graph: Any, task: str | Task | None = None) -> Task:
     loaded = load_task(source, seed=int(record["seed"]),
                        valid_fraction=float(record["valid_fraction"]),
                        test_fraction=float(record["test_fraction"]),
-                       label_column=str(record.get("label_column", "label")))
+                       label_column=str(record.get("label_column", LABEL_COLUMN)))
     if want and loaded.content_hash != want:
         raise TaskError(f"--task {source}: its content ({loaded.content_hash[:19]}...) differs "
                         f"from the data the member was trained on ({want[:19]}...)")
@@ -222,7 +224,7 @@ class SpikingResult:
         return out
 
 
-def simulate(graph: Any, task: str | Task | None = None, timesteps: int = 200,
+def simulate(graph: Any, task: str | Task | None = None, timesteps: int = TIMESTEPS,
              reset: str | None = None, batch_size: int = 1024) -> SpikingResult:
     """Run ``graph`` (a path or a read NIR graph) on its run's test split for ``timesteps``
     steps; ``reset`` defaults to what the conversion assumed (by subtraction)."""
@@ -234,7 +236,7 @@ def simulate(graph: Any, task: str | Task | None = None, timesteps: int = 200,
     if timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
     conversion = metadata(graph, "neurevo.conversion")
-    reset = reset or conversion.get("reset", "subtract")
+    reset = reset or conversion.get("reset", RESET)
     split = graph_task(graph, task).test
     output = next(src for src, dst in graph.edges if dst == "output")
     out_theta = torch.as_tensor(np.asarray(graph.nodes[output].v_threshold),

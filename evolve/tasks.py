@@ -40,11 +40,15 @@ import torch
 
 from evolve.messages import one_line
 
-__all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "Split", "Task", "TaskError", "load_task",
-           "task_from_arrays"]
+__all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "LABEL_COLUMN", "Split", "TEST_FRACTION", "Task",
+           "TaskError", "VALID_FRACTION", "load_task", "task_from_arrays"]
 
 BUILTIN_TASKS: tuple[str, ...] = ("xor", "digits", "iris", "wine", "breast_cancer", "mnist1d")
 _FILE_SUFFIXES = (".npz", ".csv", ".parquet")
+# Split defaults, here and in evolve/config.py's TaskConfig (which reads them from here).
+VALID_FRACTION = 0.2  # share of the data used for selection (validation)
+TEST_FRACTION = 0.2  # share held out for the reported test accuracy
+LABEL_COLUMN = "label"  # label column of a .csv / .parquet file
 
 Arrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None", "np.ndarray | None"]
 
@@ -79,8 +83,9 @@ class Task:
     content_hash: str = field(default="", compare=False)
 
 
-def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_fraction: float = 0.2,
-              test_fraction: float = 0.2, label_column: str = "label") -> Task:
+def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
+              valid_fraction: float = VALID_FRACTION, test_fraction: float = TEST_FRACTION,
+              label_column: str = LABEL_COLUMN) -> Task:
     """Load a built-in task (see ``BUILTIN_TASKS``) or a ``.npz``/``.csv``/``.parquet`` file."""
     _check_fraction("valid_fraction", valid_fraction)
     _check_fraction("test_fraction", test_fraction)
@@ -123,8 +128,9 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0, valid_frac
 ARRAYS_TASK = "arrays"  # the task name of a search given in-memory data
 
 
-def task_from_arrays(data: Sequence[Any], *, seed: int = 0, valid_fraction: float = 0.2,
-                     test_fraction: float = 0.2) -> Task:
+def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
+                     valid_fraction: float = VALID_FRACTION,
+                     test_fraction: float = TEST_FRACTION) -> Task:
     """A task from in-memory arrays ``(X, y)`` or ``(X, y, X_test, y_test)`` (numpy arrays,
     torch tensors or anything ``numpy.asarray`` takes), validated and split exactly like a
     data file; its content hash lets a resumed run check it is given the same data."""

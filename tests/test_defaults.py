@@ -81,3 +81,31 @@ def test_energy_rules_share_one_set_of_option_defaults():
         assert {k: rule.options()[k] for k in shared} == shared, rule.name
     assert PredictiveCoding.option_defaults()["kernel"] == DEFAULT_KERNEL
     assert DEFAULT_KERNEL in KERNELS
+
+
+def test_task_split_defaults_are_the_loaders_defaults():
+    """TaskConfig's split defaults are the ones load_task and task_from_arrays use when
+    called from Python without them."""
+    import inspect
+
+    from evolve.config import TaskConfig
+    from evolve.tasks import load_task, task_from_arrays
+
+    config = TaskConfig()
+    for fn, keys in ((load_task, ("valid_fraction", "test_fraction", "label_column")),
+                     (task_from_arrays, ("valid_fraction", "test_fraction"))):
+        params = inspect.signature(fn).parameters
+        assert {k: params[k].default for k in keys} == {k: getattr(config, k) for k in keys}
+
+
+def test_spiking_defaults_agree_with_the_nir_conversion():
+    """simulate's default reset is the one the NIR conversion records, and the default
+    time steps are one constant."""
+    import inspect
+
+    from evolve import simulate
+
+    assert inspect.signature(simulate.simulate).parameters["timesteps"].default \
+        == simulate.TIMESTEPS
+    assert inspect.signature(simulate.spiking_module).parameters["reset"].default \
+        == simulate.RESET == simulate.RESETS[0]
