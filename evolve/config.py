@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
-from evolve.strategies import StrategyConfig
+from evolve.strategies import STRATEGIES, StrategyConfig
 from evolve.tasks import LABEL_COLUMN, TEST_FRACTION, VALID_FRACTION
 from rules.base import Budget
 from search_spaces.space import SpaceSettings
@@ -251,7 +251,7 @@ def check(config: SearchConfig) -> None:
             Path(t.name).suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
                           f".parquet file, and task.name is {t.name!r}: drop --label-column")
-    if config.strategy.name in ("neat", "neat-pso"):
+    if "neat" in STRATEGIES[config.strategy.name].tables:  # the strategies that read [neat]
         if neat.elitism >= config.population:
             raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below population "
                               f"({config.population}), or a generation breeds no new candidate")

@@ -143,3 +143,21 @@ def test_every_field_can_be_set_from_the_command_line():
     defaults = SearchConfig()
     for key, value in flat_items(defaults):
         assert override(defaults, parse_assignments([f"{key}={as_typed(value)}"])) == defaults, key
+
+
+@pytest.mark.parametrize("name", ["neat", "neat-pso", "pso", "optuna", "random"])
+def test_neat_table_is_checked_for_exactly_the_strategies_that_read_it(name):
+    """An elitism that leaves nothing to breed is refused for a strategy that reads
+    [strategy.neat] and ignored (the table is unread) for one that does not."""
+    from evolve.config import check
+    from evolve.strategies import STRATEGIES
+
+    config = override(SearchConfig(), {"population": 4, "executor": {"name": "serial"},
+                                       "strategy": {"name": name, "neat": {"elitism": 4}}})
+    if "neat" in STRATEGIES[name].tables:
+        with pytest.raises(ConfigError, match=r"strategy\.neat\.elitism \(4\) must be below "
+                                              r"population"):
+            check(config)
+    else:
+        check(config)
+    assert ("neat" in STRATEGIES[name].tables) == (name in ("neat", "neat-pso"))
