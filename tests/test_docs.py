@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from evolve.config import SearchConfig, flat_items
+from evolve.config import SearchConfig, flat_items, tomllib  # tomli before Python 3.11
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,6 +14,26 @@ def test_every_config_field_is_in_docs_config_md():
     text = (ROOT / "docs" / "config.md").read_text()
     missing = [key for key, _ in flat_items(SearchConfig()) if f"| `{key}` |" not in text]
     assert not missing, f"document these config fields in docs/config.md: {missing}"
+
+
+def documented_default(text: str, key: str) -> object:
+    """The default docs/config.md's row for ``key`` gives, read as the TOML value it is."""
+    row = re.search(rf"^\| `{re.escape(key)}` \| `(.*?)` \|", text, re.MULTILINE)
+    assert row, f"docs/config.md: the row of {key} has no `default` cell"
+    return tomllib.loads(f"v = {row.group(1)}")["v"]
+
+
+def test_docs_config_md_gives_each_fields_real_default():
+    """The default column is the dataclass default: same value and same TOML type (1 is not
+    1.0), so a changed default cannot leave its documentation behind."""
+    text = (ROOT / "docs" / "config.md").read_text()
+    wrong = []
+    for key, value in flat_items(SearchConfig()):
+        expected = list(value) if isinstance(value, tuple) else value
+        documented = documented_default(text, key)
+        if documented != expected or type(documented) is not type(expected):
+            wrong.append(f"{key}: documented {documented!r}, default {value!r}")
+    assert not wrong, "fix these defaults in docs/config.md: " + "; ".join(wrong)
 
 
 def test_readme_quickstart_commands_are_the_ones_ci_runs():
