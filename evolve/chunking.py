@@ -1,8 +1,8 @@
 """Cutting a generation into padded population batches whose padding stays bounded.
 
 Training candidates together as one padded population pays off only while the padding is
-small: every member pays for the largest member's level sizes and depth (32 genomes with
-hidden groups up to 256 in one batch trained 2.5× slower than one by one). So a chunk grows
+small: every member pays for the largest member's level sizes and depth (genomes of very
+different sizes in one batch can train slower than one by one). So a chunk grows
 only while its padded work — ``P × Σ_l n_l · N_<l`` over the padded level sizes, the
 multiply-adds of one example through the level blocks — stays within :data:`MAX_PADDING`
 of the work its members would do alone. Candidates are laid out in order of depth and size,

@@ -297,8 +297,8 @@ class LearningRule:
             loss_sum = torch.zeros(len(alive))
             steps = 0
             # each step's indices as one contiguous row [P * batch], cut once per epoch:
-            # index_select on it gathers the minibatches several times faster than x[idx]
-            # with a [P, batch] index (the same rows, so the same numbers)
+            # index_select on it gathers the minibatches faster than x[idx] with a
+            # [P, batch] index (the same rows, so the same numbers)
             n_steps = n // batch
             batches = order[:, :n_steps * batch].reshape(len(alive), n_steps, batch) \
                 .transpose(0, 1).reshape(n_steps, -1)
@@ -367,7 +367,6 @@ def check_scores(rule: str, scores: Any, shape: tuple[int, int, int]) -> None:
 def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-member accuracy of ``scores[P, B, C]`` against shared labels ``y[B]``."""
     # the max's index, not argmax: the same first index of the largest score (NaN counting
-    # as largest, as in argmax), but on a strided class axis (a narrow output level is
-    # computed classes × batch) 2x faster than argmax on a contiguous copy at 16 members
-    # and 12x faster than argmax in place
+    # as largest, as in argmax), but faster on a strided class axis (a narrow output level
+    # is computed classes × batch) than argmax, in place or on a contiguous copy
     return (scores.max(dim=-1).indices == y.unsqueeze(0)).float().mean(dim=1)

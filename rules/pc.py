@@ -44,14 +44,16 @@ Design choices and why:
   the scale), but as training grows J the update drifts from bp's — after 3-4 epochs on
   mnist1d 40-128-128-10 the top block's cosine with bp's gradient is ~0.84 at Π_L = 1 and
   > 0.99 at 0.01 (tests/test_rule_fidelity.py). Chosen on mnist1d's seed-7 *validation*
-  split (40-256-256-10, 30 epochs; a seed benchmarks/rules.py does not report):
+  split (40-256-256-10, 30 epochs; a seed benchmarks/rules.py does not report by default;
+  ``python benchmarks/rules.py --tasks mnist1d --topology 40-256-256-10 --rules pc
+  --no-baselines --seeds 7 --set pc.output_precision=X``, its ``valid`` column):
   Π_L = 1 / 0.1 / 0.03 / 0.01 / 0.003 gave 61.5 / 64.6 / 66.4 / 65.8 / 66.5%; 0.01 sits
   inside the plateau. A soft target ``μ_L + β(y − μ_L)`` at unit precision is *not* the
   limit (the same (I + J Jᵀ)⁻¹ absorption, whatever β), so there is no β gene.
   Π_L only shapes training: prediction is a feedforward pass whatever its value.
 - Plain gradient steps on the states (no momentum) with T=20, γ=0.1: the reference PC
-  measured on this machine uses them (95.7% on digits), and they keep the inference a pure
-  energy descent (monotone at small γ, tested).
+  measured on this machine uses them (its accuracy is not reproduced by a benchmark here),
+  and they keep the inference a pure energy descent (monotone at small γ, tested).
 - The input's contribution ``(W_l ⊙ M_l)[:, x_0] x_0 + b_l`` is constant during inference
   and is computed once per minibatch (so is level 1's prediction); the hidden states live in
   one tensor so each inference step costs one batched matmul forward and one backward per
@@ -122,8 +124,8 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     term of the energy, ``Π_L/2 ||x_L − μ_L||²`` (Π_L → 0 is the bp-equivalence limit).
 
     Internally states are laid out neurons × batch (``[P, n, B]``): the batched matmuls
-    then produce ``[P, n_m, B]`` blocks, which CPU ``bmm`` computes several times faster
-    than ``[P, B, n_m]`` when ``n_m`` is small (an output level of 10 classes).
+    then produce ``[P, n_m, B]`` blocks, which CPU ``bmm`` computes faster than
+    ``[P, B, n_m]`` when ``n_m`` is small (an output level of 10 classes).
     """
     P, depth = net.population, net.depth
     precision = _precision(output_precision, P, x.dtype)

@@ -164,8 +164,8 @@ class Strategy:
         rng.bit_generator.state = state["rng"]
         # a shallow copy: _tell must not change nested parts of the caller's state in place
         # either (copy what it updates), so that telling one state twice gives one answer;
-        # the contract test checks this for every strategy. (A deep copy here cost 250 ms
-        # per generation at population 1000, more than NEAT's reproduction itself.)
+        # the contract test checks this for every strategy. (A deep copy here cost more,
+        # at population 1000, than NEAT's reproduction itself.)
         with collector_paused():
             new_state = self._tell(dict(state), list(scored), rng)
         new_state["rng"] = rng.bit_generator.state
