@@ -87,12 +87,22 @@ def test_csv_task_with_label_column(tmp_path):
     from sklearn.datasets import load_iris
     iris = load_iris()
     columns = {f"f{i}": iris.data[:, i] for i in range(iris.data.shape[1])}
+    # a numeric column named like the default label column: read as a feature here
+    columns["label"] = [i % 2 for i in range(len(iris.target))]
     columns["species"] = [str(iris.target_names[t]) for t in iris.target]
     path = tmp_path / "iris.csv"
     pacsv.write_csv(pa.table(columns), path)
     result = run_cli("search", *SMALL, "--task", str(path), "--label-column", "species",
                      "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    task = json.loads((run_dir / "run.json").read_text())["task"]
+    assert task["class_names"] == ["setosa", "versicolor", "virginica"]  # not label's 0/1
+    assert (task["n_classes"], task["n_features"]) == (3, 5)  # f0-f3 and the decoy `label`
+    wrong = run_cli("search", *SMALL, "--task", str(path), "--label-column", "kind",
+                    "--out", str(tmp_path / "wrong"))
+    assert wrong.returncode == 2, (wrong.stdout, wrong.stderr)
+    assert "'kind'" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
 def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
