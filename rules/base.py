@@ -116,7 +116,8 @@ class Budget:
     """How much training each candidate gets (shared by a whole batch).
 
     A search's ``[training]`` config table is this type, so these defaults are the ones
-    ``neurevo search`` uses; they are sized for a default search of about two minutes.
+    ``neurevo search`` uses; they are sized so that a default search is short (no
+    benchmark times one, so no figure is given here).
     """
 
     epochs: int = 15
