@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evolve import spiking
 from evolve.messages import RUN_ATTRIBUTE, one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -66,8 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="run a new search",
                        description="Run a new search. With no options: digits, rule pc, "
                        "strategy neat-pso, objectives accuracy and energy on Loihi, "
-                       "10 generations x 20 candidates on a local Ray instance "
-                       "(under a minute on 2 cores).")
+                       "10 generations x 20 candidates on a local Ray instance.")
     _search_options(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
                        description="Continue a run from its last checkpoint.")
@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.<format> "
                    "in the current directory)")
     p.add_argument("--percentile", type=float, help="nir: the percentile of each group's "
-                   "training activations its threshold is set to (default: 99.9)")
+                   "training activations its threshold is set to (default: "
+                   f"{spiking.PERCENTILE})")
     p.add_argument("--task", help="nir: the run's data file, when it is not where the run "
                    "found it (its content hash must match; default: as recorded)")
     p = sub.add_parser("simulate", help="run a NIR export as a spiking network (Norse) on "
@@ -113,11 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", metavar="EXPORT.nir", help="a NIR file written by neurevo export")
     p.add_argument("--task", help="the run's data (a built-in name or a file), when it is not "
                    "where the run found it (its content hash must match; default: as recorded)")
-    p.add_argument("--timesteps", type=int, default=200, help="time steps per example "
-                   "(default: 200)")
-    p.add_argument("--reset", choices=("subtract", "zero"), help="membrane reset after a spike: "
-                   "subtract the threshold (default, what the conversion assumes) or back to 0 "
-                   "(NIR's IF node as written)")
+    p.add_argument("--timesteps", type=int, default=spiking.TIMESTEPS,
+                   help=f"time steps per example (default: {spiking.TIMESTEPS})")
+    p.add_argument("--reset", choices=spiking.RESETS, help="membrane reset after a spike: "
+                   f"{spiking.RESETS[0]} the threshold (default, what the conversion assumes) "
+                   "or back to 0 (NIR's IF node as written)")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p = sub.add_parser("show", help="draw a member's genome (SVG, PNG, PDF or DOT)",
                        description="Draw one Pareto member's genome: groups with size and "

@@ -120,7 +120,8 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
             from evolve.onnx_export import export_onnx
 
             return export_onnx(arch, path, about=about)
-        from evolve.nir_export import PERCENTILE, check_convertible, export_nir
+        from evolve.nir_export import check_convertible, export_nir
+        from evolve.spiking import PERCENTILE
 
         check_convertible(arch)  # before the data is loaded for nothing
         if not isinstance(data, Task):

@@ -47,7 +47,7 @@ import torch
 
 from evolve.records import atomic_write
 from evolve.run import Architecture
-from evolve.simulate import RESET
+from evolve.spiking import PERCENTILE, RESET
 from search_spaces.compile import compile_genome
 from search_spaces.genome import heard_from_inputs, topological_order
 from search_spaces.net import forward
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from evolve.tasks import Task
 
 FORMAT = "nir/1"
-PERCENTILE = 99.9
 #: rules whose prediction is not a feedforward pass, and what it is instead
 NOT_FEEDFORWARD = {
     "ff": "predicts by trying every label and comparing goodness",

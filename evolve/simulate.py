@@ -35,11 +35,8 @@ import numpy as np
 import torch
 
 from evolve.records import RecordError
+from evolve.spiking import RESET, RESETS, TIMESTEPS
 from evolve.tasks import LABEL_COLUMN, Task, TaskError, load_task
-
-RESET = "subtract"  # the membrane reset nir_export's conversion assumes: the default here
-RESETS = (RESET, "zero")
-TIMESTEPS = 200  # time steps per example
 
 
 def read_graph(path: str | Path) -> Any:

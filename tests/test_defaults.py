@@ -99,13 +99,18 @@ def test_task_split_defaults_are_the_loaders_defaults():
 
 
 def test_spiking_defaults_agree_with_the_nir_conversion():
-    """simulate's default reset is the one the NIR conversion records, and the default
-    time steps are one constant."""
+    """The simulation, the NIR conversion and the CLI's simulate/export options all take
+    their defaults from evolve.spiking."""
     import inspect
 
-    from evolve import simulate
+    from evolve import nir_export, simulate, spiking
+    from evolve.cli import build_parser
 
     assert inspect.signature(simulate.simulate).parameters["timesteps"].default \
-        == simulate.TIMESTEPS
+        == spiking.TIMESTEPS
     assert inspect.signature(simulate.spiking_module).parameters["reset"].default \
-        == simulate.RESET == simulate.RESETS[0]
+        == spiking.RESET == spiking.RESETS[0]
+    assert inspect.signature(nir_export.export_nir).parameters["percentile"].default \
+        == spiking.PERCENTILE
+    args = build_parser().parse_args(["simulate", "x.nir"])
+    assert args.timesteps == spiking.TIMESTEPS
