@@ -12,11 +12,14 @@ resume when a run exists). Progress goes to stderr; the last stdout line of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from evolve.messages import RUN_ATTRIBUTE, one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` reports
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process `kill` stopped
 
 
 class BadInput(Exception):
@@ -197,12 +201,44 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler, ``ray job stop``), raised in the
+    main thread so that it unwinds as a Ctrl-C does: the journal and the lock released, the
+    executor shut down, and one line saying how to resume. Left to its default action the
+    process would vanish without a word (or, once Ray is started, in Ray's own handler)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only it gets signals
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
-    except KeyboardInterrupt:  # before a command started: while Python imported torch
-        print("\nneurevo: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        with _sigterm_unwinds():
+            return _main(argv)
+    except KeyboardInterrupt as exc:  # before a command started: while Python imported torch
+        print(f"\nneurevo: {_stopped(exc)}", file=sys.stderr)
+        return _interrupted_code(exc)
+
+
+def _stopped(exc: KeyboardInterrupt) -> str:
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupted_code(exc: KeyboardInterrupt) -> int:
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -277,23 +313,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
-    """Ctrl-C: what the command leaves behind, and how to go on where there is a way."""
+    """Ctrl-C or SIGTERM: what the command leaves behind, and how to go on where there is
+    a way."""
+    stopped = _stopped(exc)
     run = _run_of(exc)
     if run:
         done = _completed_generations(run)
         where = (f"is checkpointed after generation {done}" if done else
                  "is recorded, before its first generation completed")
-        print(f"\nneurevo: interrupted; {run} {where} (continue with `neurevo resume "
+        print(f"\nneurevo: {stopped}; {run} {where} (continue with `neurevo resume "
               f"{run}`)", file=sys.stderr)
     elif args.command == "search":
-        print("\nneurevo: interrupted before a run was recorded; there is nothing to "
+        print(f"\nneurevo: {stopped} before a run was recorded; there is nothing to "
               "resume", file=sys.stderr)
     elif args.command == "resume":
-        print(f"\nneurevo: interrupted before the resume wrote anything; {args.run} is "
+        print(f"\nneurevo: {stopped} before the resume wrote anything; {args.run} is "
               "as it was", file=sys.stderr)
     else:
-        print("\nneurevo: interrupted", file=sys.stderr)
-    return EXIT_INTERRUPTED
+        print(f"\nneurevo: {stopped}", file=sys.stderr)
+    return _interrupted_code(exc)
 
 
 def _completed_generations(run: str) -> int:

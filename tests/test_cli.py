@@ -105,7 +105,11 @@ def test_csv_task_with_label_column(tmp_path):
     assert "'kind'" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
-def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("sent, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path, sent, code, said):
+    """Ctrl-C, and SIGTERM (kill, timeout, a batch scheduler) alike: one line naming the
+    run and how to resume it, and the resume finishes the run."""
     proc = subprocess.Popen([*NEUREVO, "search", "--generations", "30", "--population", "6",
                              "--set", "training.epochs=3", "--executor", "serial",
                              "--out", str(tmp_path)],
@@ -131,10 +135,12 @@ def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path):
         time.sleep(0.2)
         checkpoints = checkpointed()
     assert checkpoints, "the search never finished a generation"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sent)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "resume" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"neurevo: {said}; "), err
+    assert "neurevo resume" in err.strip().splitlines()[-1]
     run_dir = checkpoints[0].parent.parent
     done = json.loads((run_dir / "checkpoint.json").read_text())["strategy"]["generation"]
     assert 1 <= done < 30
