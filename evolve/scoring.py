@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evolve import hardware
+from evolve.config import HardwareConfig
 from evolve.constraints import HARDWARE_PREFIX, Constraint, violations
 from evolve.evaluate import Outcome
 from evolve.objectives import Measurements, Metric, Objective
@@ -60,7 +61,7 @@ class Scorer:
     constraints: Sequence[Constraint]
     cost_fn: CostFn
     profile: hardware.CoreBudget
-    hardware: Any  # the config's hardware section: chips, activity, timesteps
+    hardware: HardwareConfig  # chips, activity (fixed or measured), timesteps
     rule_name: str
     # each candidate that passed its pre-training check, with the chip cost priced then at
     # the fixed activity: scoring it after training reuses that cost instead of pricing the

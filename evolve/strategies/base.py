@@ -23,7 +23,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -108,7 +108,6 @@ class Problem:
     # in ``fixed`` were set by the user (rule.hyperparameters) and must not be moved
     hyper_space: HyperSpace | None = None
     fixed: frozenset[str] = frozenset()
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Strategy:
