@@ -51,7 +51,7 @@ from evolve.records import (
     weights_problem,
     write_safetensors,
 )
-from evolve.run import Architecture, Run
+from evolve.run import Architecture, Run, Source
 from evolve.tasks import Task
 from search_spaces.genome import Genome
 
@@ -94,8 +94,8 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
     X_test, y_test)``: the run splits them as it did, after checking their content hash."""
     path = Path(path)
     format = export_format(path, format)
-    run_id = arch.source.get("run_id", "") if run_id is None else run_id
-    task = arch.source.get("task", "") if task is None else task
+    run_id = arch.source.run_id if run_id is None else run_id
+    task = arch.source.task if task is None else task
     class_names = arch.class_names if class_names is None else class_names
     if feature_mean is None and feature_std is None and arch.input_mean is not None:
         feature_mean, feature_std = arch.input_mean.numpy(), arch.input_std.numpy()
@@ -228,7 +228,7 @@ def load_architecture(path: str | Path) -> Architecture:
             rule_limits=dict(about.get("rule_limits", {})), curve=list(about.get("curve", [])),
             class_names=tuple(str(c) for c in about.get("class_names", ())),
             input_mean=tensors.get("input.mean"), input_std=std,
-            source={"run_id": str(about.get("run_id", "")), "task": str(about.get("task", ""))},
+            source=Source(str(about.get("run_id", "")), str(about.get("task", ""))),
             features_as_given=about.get("features_as_given") is True,
         )
     except KeyError as exc:

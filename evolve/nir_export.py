@@ -263,7 +263,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
         raise ValueError(f"export path {str(path)!r}: expected a .nir file name")
     about = dict(about) if about is not None else {
         **arch.to_dict(), "class_names": list(arch.class_names),
-        "task": arch.source.get("task", ""), "run_id": arch.source.get("run_id", "")}
+        "task": arch.source.task, "run_id": arch.source.run_id}
     check_convertible(arch)
     conversion = convert(arch, task.train.x, percentile)
     groups = {group_name(conversion, g): {

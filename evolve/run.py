@@ -27,6 +27,15 @@ from search_spaces.genome import Genome
 from search_spaces.net import Params
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where an architecture comes from: its run and the data it was trained on (written
+    into exports, so a file says which run and task it belongs to)."""
+
+    run_id: str = ""
+    task: str = ""
+
+
 @dataclass
 class Architecture:
     """One member of a Pareto front, with what it scored and the weights it learned."""
@@ -53,7 +62,7 @@ class Architecture:
     class_names: tuple[str, ...] = ()
     input_mean: torch.Tensor | None = field(default=None, repr=False)
     input_std: torch.Tensor | None = field(default=None, repr=False)
-    source: dict[str, str] = field(default_factory=dict)  # run_id, task of an export
+    source: Source = field(default_factory=Source)
     # the run used its features as given (xor): no statistics, and none are missing
     features_as_given: bool = False
 
@@ -263,7 +272,7 @@ def _from_description(d: RunDescription) -> dict[str, Any]:
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
             "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
             "features_as_given": mean is None,
-            "source": {"run_id": d.run_id, "task": d.task.name}}
+            "source": Source(d.run_id, d.task.name)}
 
 
 def load_run(path: str | Path) -> Run:

@@ -13,6 +13,7 @@ import torch
 
 import evolve
 from evolve.records import RecordError
+from evolve.run import Source
 from evolve.tasks import load_task
 
 NEUREVO = [sys.executable, "-m", "evolve.cli"]
@@ -41,8 +42,7 @@ def test_export_round_trip_predicts_like_the_run_on_raw_features(finished_run, t
     back = evolve.load_architecture(path)
     assert back.genome == arch.genome and back.candidate_id == arch.candidate_id
     assert back.objectives == arch.objectives and back.hyperparameters == arch.hyperparameters
-    assert back.class_names == task.class_names and back.source == {"run_id": "r",
-                                                                    "task": "digits"}
+    assert back.class_names == task.class_names and back.source == Source("r", "digits")
     # raw features, as a user would have them, standardised by the export's statistics
     raw = task.test.x.double() * torch.from_numpy(task.feature_std) + \
         torch.from_numpy(task.feature_mean)
@@ -120,7 +120,7 @@ def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run
     assert path.name == f"{finished_run.run_id}-{best.candidate_id}.safetensors"
     back = evolve.load_architecture(path)
     assert back.candidate_id == best.candidate_id and len(back.class_names) == 10
-    assert back.input_mean is not None and back.source["task"] == "digits"
+    assert back.input_mean is not None and back.source.task == "digits"
 
     result = subprocess.run([*NEUREVO, "export", str(finished_run.path), "--candidate",
                              "999999", "--out", str(tmp_path / "x.safetensors")],
