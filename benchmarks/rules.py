@@ -19,13 +19,14 @@ says what a search gets out of the box):
     python benchmarks/rules.py [--quick] [--json PATH] [--data FILE] [--rules pc,bp,...]
                                [--tasks digits,mnist1d] [--seeds 0,1,2]
                                [--topology 40-256-256-10] [--set fa.lr=1e-3 ...]
-                               [--no-baselines] [--epochs N]
+                               [--option ep.gamma=1 ...] [--no-baselines] [--epochs N]
 
 For choosing a default on a held-out seed: ``--seeds 7 --set RULE.GENE=VALUE`` trains with a
-gene other than its default, ``--topology`` keeps one of a task's nets, ``--no-baselines``
-skips the bp and frozen rows, ``--epochs`` changes the budget of every rule alike
-(default 30, --quick 15); each row also carries the best validation accuracy
-(``valid_mean``), the figure a default is chosen on.
+gene other than its default, ``--option RULE.OPTION=VALUE`` builds the rule with an option
+other than its default (ep's ``gamma``, ``free_steps``), ``--topology`` keeps one of a
+task's nets, ``--no-baselines`` skips the bp and frozen rows, ``--epochs`` changes the
+budget of every rule alike (default 30, --quick 15); each row also carries the best
+validation accuracy (``valid_mean``), the figure a default is chosen on.
 
 ``--quick``: digits only, 2 seeds, 15 epochs (a few minutes on 2 cores).
 Goals (not thresholds): digits bp >= 97%, pc >= 96%, fa/dfa >= 95%, ep/chl/lra >= 94%,
@@ -49,7 +50,9 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from typing import Any  # noqa: E402
 
+import tomllib  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
@@ -71,8 +74,10 @@ CONTROL = "frozen"  # the frozen-hidden control's row name
 
 
 def fit_once(rule_name: str, task, genome: Genome, budget: rules.Budget, seed: int,
-             hyper: dict[str, float] | None = None) -> dict:
-    rule = frozen_hidden_control() if rule_name == CONTROL else rules.get_rule(rule_name)
+             hyper: dict[str, float] | None = None,
+             options: dict[str, Any] | None = None) -> dict:
+    rule = (frozen_hidden_control() if rule_name == CONTROL
+            else rules.get_rule(rule_name, options or {}))
     net = compile_genome(genome)
     started = time.perf_counter()
     fit = rule.fit(net, task, hyper or {}, budget, [seed])
@@ -111,6 +116,24 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
+def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["ep.gamma=1", "ep.symmetric=false"]`` -> ``{"ep": {"gamma": 1, "symmetric":
+    False}}``: values read as TOML (numbers, booleans, quoted strings), else as a bare
+    string, as the config's ``rule.options`` takes them."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        rule_name, _, key = name.partition(".")
+        if not rule_name or not key or not sep:
+            raise SystemExit(f"--option {item!r}: expected RULE.OPTION=VALUE, e.g. ep.gamma=1")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        out.setdefault(rule_name, {})[key] = value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -124,6 +147,9 @@ def main() -> None:
     parser.add_argument("--topology", help="keep only this net of each task, e.g. 40-256-256-10")
     parser.add_argument("--set", action="append", default=[], metavar="RULE.GENE=VALUE",
                         help="train RULE with a gene other than its default (repeatable)")
+    parser.add_argument("--option", action="append", default=[], metavar="RULE.OPTION=VALUE",
+                        help="build RULE with an option other than its default, e.g. "
+                        "ep.gamma=1 (repeatable)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the bp and frozen rows (a held-out sweep of other rules)")
     parser.add_argument("--epochs", type=int, help="epochs for every rule (default: 30; "
@@ -133,6 +159,7 @@ def main() -> None:
         raise SystemExit(f"--epochs must be >= 1, got {args.epochs}")
     torch.set_num_threads(1)
     settings = parse_settings(args.set)
+    options = parse_options(args.option)
     names = args.rules.split(",") if args.rules else list(rules.available())
     if not args.no_baselines:  # bp and the control first: every row is compared with them
         names = ["bp", CONTROL, *[n for n in names if n not in ("bp", CONTROL)]]
@@ -140,6 +167,14 @@ def main() -> None:
         if rule_name not in names:
             raise SystemExit(f"--set names rule {rule_name!r}, which this run does not train")
         rules.get_rule(rule_name).hyperparameters().resolve(genes)
+    for rule_name, chosen in options.items():
+        if rule_name not in names or rule_name == CONTROL:
+            raise SystemExit(f"--option names rule {rule_name!r}, which this run does not "
+                             "train")
+        try:
+            rules.get_rule(rule_name, chosen)
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"--option {rule_name}: {exc}") from None
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else (
         [0, 1] if args.quick else [0, 1, 2])
     epochs = args.epochs or (15 if args.quick else 30)
@@ -164,13 +199,14 @@ def main() -> None:
                 task = load_task(data_name, seed=seed, label_column=args.label_column)
                 layout = sizes or [task.n_features, 128, task.n_classes]
                 runs.append(fit_once(rule_name, task, mlp(layout), budget, seed,
-                                     settings.get(rule_name)))
+                                     settings.get(rule_name), options.get(rule_name)))
             mean, sd = summary(runs, "test_accuracy")
             valid_mean, _ = summary(runs, "valid_accuracy")
             train_mean, train_sd = summary(runs, "train_accuracy")
             results[key][rule_name] = {
                 "data": data_name, "topology": "-".join(map(str, layout)), "epochs": epochs,
-                "seeds": seeds, "hyper": settings.get(rule_name, {}), "runs": runs,
+                "seeds": seeds, "hyper": settings.get(rule_name, {}),
+                "options": options.get(rule_name, {}), "runs": runs,
                 "mean": mean, "sd": sd, "valid_mean": valid_mean,
                 "train_mean": train_mean, "train_sd": train_sd,
                 "seconds": statistics.fmean(r["seconds"] for r in runs),
