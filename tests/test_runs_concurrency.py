@@ -241,8 +241,8 @@ def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_pa
     """SIGKILL while the run's first files are written leaves a directory with the lock file
     and at most config.toml, profile.toml, run.json: resume says there is nothing to resume
     and how to go on, and the same search with the same run_id takes the directory over."""
-    code = ("import os, signal, sys\nfrom evolve.cli import main\n"
-            "s = sys.modules['evolve.search']\n"
+    code = ("import importlib, os, signal, sys\nfrom evolve.cli import main\n"
+            "s = importlib.import_module('evolve.search')\n"
             f"real = s.{killed_at}\n"
             "def killed(*a, **k):\n"
             f"    {'real(*a, **k); ' if killed_at == 'write_description' else ''}"
