@@ -70,6 +70,16 @@ def timed(fn, repeats: int, sync) -> float:
     return best
 
 
+def on_cuda(device: str) -> bool:
+    """``cuda`` and ``cuda:N`` alike: the Triton column is timed on any CUDA device."""
+    return torch.device(device).type == "cuda"
+
+
+def synchronizer(device: str):
+    """Wait for ``device``'s queued work (a CUDA call returns before the GPU is done)."""
+    return (lambda: torch.cuda.synchronize(device)) if on_cuda(device) else (lambda: None)
+
+
 def case(population: int, width: int, device: str, repeats: int) -> dict:
     net = stack([compile_genome(two_hidden(width))] * population)
     params = init_params(net, list(range(population)), [1.0] * population)
@@ -87,7 +97,7 @@ def case(population: int, width: int, device: str, repeats: int) -> dict:
         problem = {k: v.to(device) if torch.is_tensor(v) else v for k, v in problem.items()}
         x, target = x.to(device), target.to(device)
         steps, gamma = steps.to(device), gamma.to(device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     row = {"rule": "pc", "population": population, "width": width, "N": 2 * width + 10,
            "device": device}
     row["torch_s"] = timed(lambda: relax(net, params, x, target, steps, gamma), repeats, sync)
@@ -98,7 +108,7 @@ def case(population: int, width: int, device: str, repeats: int) -> dict:
         row["compiled_s"] = timed(lambda: compiled(problem, steps, gamma), repeats, sync)
     except Exception as exc:  # noqa: BLE001 - no compiler toolchain, unsupported backend
         row["compiled_s"], row["compiled_error"] = None, f"{type(exc).__name__}"
-    if device == "cuda" and triton_available() and problem["rows"] <= pc_relax.MAX_ROWS:
+    if on_cuda(device) and triton_available() and problem["rows"] <= pc_relax.MAX_ROWS:
         row["triton_s"] = timed(lambda: pc_relax.relax_triton(problem, steps, gamma), repeats,
                                 sync)
     else:
@@ -135,7 +145,7 @@ def energy_case(rule: str, population: int, width: int, device: str, repeats: in
         params, net = params.to(device), net.to(device)
         x, target = x.to(device), target.to(device)
     c = chl.couplings(net, params, 1.0 if rule == "ep" else CHL_GAMMA)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     row = {"rule": rule, "population": population, "width": width, "N": 2 * width + 10,
            "device": device}
     row["torch_s"] = timed(lambda: energy_phases(rule, net, c, x, target, chl.relax),
@@ -157,7 +167,7 @@ def energy_case(rule: str, population: int, width: int, device: str, repeats: in
                 lambda: energy_phases(rule, net, c, x, target, dense_compiled), repeats, sync)
         except Exception as exc:  # noqa: BLE001 - no compiler toolchain, unsupported backend
             row["compiled_error"] = f"{type(exc).__name__}"
-    if device == "cuda" and triton_available() and energy_relax.fits(net):
+    if on_cuda(device) and triton_available() and energy_relax.fits(net):
         row["triton_s"] = timed(
             lambda: energy_phases(rule, net, c, x, target, energy_relax.relax), repeats, sync)
     else:
@@ -173,7 +183,11 @@ def main() -> None:
     parser.add_argument("--compile-energy", action="store_true",
                         help="also time torch.compile of the ep/chl dense path (slow to compile)")
     args = parser.parse_args()
-    if args.device == "cpu":
+    try:
+        torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    if not on_cuda(args.device):
         print("no CUDA device: timing the torch paths only (the Triton kernel runs compiled "
               "on CUDA; on the CPU only its interpreter, which is for checking, not speed)")
     torch.manual_seed(0)

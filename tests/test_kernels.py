@@ -140,6 +140,26 @@ def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
         assert all(r["triton_s"] is None for r in data["rows"])  # never estimated
 
 
+def test_the_kernel_benchmark_times_triton_on_any_cuda_device():
+    """``--device cuda:0`` is a CUDA device as much as ``cuda`` (the Triton column was
+    skipped for it); an unknown device is refused naming the option."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
+    spec = importlib.util.spec_from_file_location("kernel_benchmark", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.on_cuda("cuda") and bench.on_cuda("cuda:0") and bench.on_cuda("cuda:1")
+    assert not bench.on_cuda("cpu") and not bench.on_cuda("meta")
+    result = subprocess.run([sys.executable, str(script), "--device", "gpu0"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and "--device 'gpu0'" in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
 # -- ep / chl: the relaxation phases ---------------------------------------------------------
 def energy_dag(output: str, output_loop: bool) -> Genome:
     """:func:`mixed_dag`'s levels and skip edges plus recurrent couplings: a hidden self-loop,
