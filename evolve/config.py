@@ -86,7 +86,9 @@ class HardwareConfig:
 class ExecutorConfig:
     name: str = "ray"  # "ray" (local instance or a cluster) or "serial" (in-process)
     chunk_size: int = 16  # most candidates trained together as one padded population batch
-    address: str = ""  # ray: "" starts a local instance; "auto" or "HOST:PORT" joins a cluster
+    # ray: "" starts a local instance; "auto", "HOST:PORT" or "ray://HOST:PORT" (Ray Client)
+    # joins a cluster
+    address: str = ""
     num_cpus: int = 0  # ray, local instance: CPUs to use (0 = all of this machine's)
     cpus_per_eval: float = 1.0  # ray: CPUs reserved by each batch of candidates
     gpus_per_eval: float = 0.0  # ray: GPUs reserved by each batch of candidates
@@ -111,6 +113,35 @@ class ExecutorConfig:
         if self.cpus_per_eval == 0 and self.gpus_per_eval == 0:
             raise ValueError("cpus_per_eval and gpus_per_eval are both 0: a batch must reserve "
                              "something, or Ray would start every batch at once")
+        problem = address_problem(self.address)
+        if problem:
+            raise ValueError(f"address must be '' (a local instance), 'auto', 'HOST:PORT' or "
+                             f"'ray://HOST:PORT', got {self.address!r}: {problem}")
+
+
+RAY_CLIENT = "ray://"  # the scheme of a Ray Client address (the only scheme ray.init joins)
+
+
+def address_problem(address: str) -> str | None:
+    """What is wrong with the form of ``executor.address`` (None: nothing). Ray would
+    otherwise refuse a malformed one only inside ``ray.init``, after the run directory
+    exists, with a traceback. Whether something answers there is the executor's to find out.
+    """
+    if address in ("", "auto"):
+        return None
+    rest = address[len(RAY_CLIENT):] if address.startswith(RAY_CLIENT) else address
+    if "://" in rest:
+        return f"Ray joins a cluster by HOST:PORT or {RAY_CLIENT}HOST:PORT only"
+    host, sep, port = rest.rpartition(":")
+    if not sep:
+        return "no port (e.g. 'localhost:6379')"
+    if not host or host in ("[]",) or any(ch.isspace() or ch in "/?#@" for ch in host):
+        return "no host name before the port"
+    if host.count(":") and not (host.startswith("[") and host.endswith("]")):
+        return "an IPv6 address goes in brackets, e.g. '[::1]:6379'"
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"the port must be a number from 1 to 65535, got {port!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -242,6 +273,8 @@ def check(config: SearchConfig) -> None:
         raise ConfigError(f"executor.address is {e.address!r}, but executor.name is 'serial', "
                           "which runs in this process: drop --address, or use --executor ray")
     _check_device(config.training.device, e)
+    if e.name == "ray":
+        _check_ray(e)
     if t.valid_fraction + t.test_fraction >= 1.0:
         raise ConfigError(f"task.valid_fraction + task.test_fraction must be < 1 (something "
                           f"must be left to train on), got {t.valid_fraction} + "
@@ -264,6 +297,45 @@ def check(config: SearchConfig) -> None:
             raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below "
                               f"strategy.neat.min_species_size ({neat.min_species_size}), or "
                               "a generation can breed no new candidate")
+
+
+def _check_ray(e: ExecutorConfig) -> None:
+    """What this machine must have for the Ray settings to work at all: checked here, where a
+    mistake leaves nothing behind, rather than as a traceback (or a wait without end) once
+    the run directory exists."""
+    from evolve import ray_support
+
+    if e.address.startswith(RAY_CLIENT):
+        missing = ray_support.client_missing()
+        if missing:
+            raise ConfigError(f"executor.address {e.address!r} is a Ray Client address, but "
+                              f"Ray Client is not installed ({missing}): install "
+                              "'ray[client]', or join with 'HOST:PORT' (the GCS port, 6379 "
+                              "by default) from a machine of the cluster")
+    if e.address:
+        return  # a cluster's resources are known only once joined (evolve/executors.py)
+    if e.dashboard:
+        missing = ray_support.dashboard_missing()
+        if missing:
+            raise ConfigError(f"executor.dashboard is true, but the Ray dashboard is not "
+                              f"installed ({missing}): install 'ray[default]', or drop "
+                              "executor.dashboard")
+    cpus = ray_support.local_cpus(e.num_cpus)
+    if e.cpus_per_eval > cpus:
+        where = (f"executor.num_cpus ({e.num_cpus})" if e.num_cpus
+                 else f"this machine's {cpus} CPUs (executor.num_cpus = 0)")
+        raise ConfigError(f"executor.cpus_per_eval is {e.cpus_per_eval:g}, more than the local "
+                          f"Ray instance has: {where}; no batch could ever start. Lower "
+                          "executor.cpus_per_eval, or raise executor.num_cpus")
+    if e.gpus_per_eval > 0:
+        gpus = ray_support.local_gpus()
+        if e.gpus_per_eval > max(gpus, 0):
+            have = f"{gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "no GPU"
+            raise ConfigError(f"executor.gpus_per_eval is {e.gpus_per_eval:g}, but this "
+                              f"machine has {have} that torch can use, and the local Ray "
+                              "instance's batches train here: no batch could ever start. "
+                              "Lower executor.gpus_per_eval, or join a cluster with GPU "
+                              "workers (executor.address)")
 
 
 def _check_device(device: str, e: ExecutorConfig) -> None:

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import evolve
+from evolve import ray_support
 from evolve.cli import main
 from evolve.config import ConfigError, SearchConfig, flat_items, from_toml
 from evolve.executors import LOOPBACK
@@ -287,6 +288,27 @@ CASES = [
          "executor.max_retries"),
     Case("executor_name_unknown", search("--set", "executor.name=threads"), 2,
          "executor.name"),
+    Case("executor_address_without_port", search("--executor", "ray", "--address", "localhost"),
+         2, "executor.address"),
+    Case("executor_address_port_not_a_number",
+         search("--executor", "ray", "--address", "host:notaport"), 2, "'notaport'"),
+    Case("resume_address_port_out_of_range", resume("--address", "host:70000"), 2,
+         "from 1 to 65535"),
+    Case("executor_ray_client_not_installed",
+         search("--executor", "ray", "--address", "ray://head:10001"), 2, "ray[client]",
+         prepare=lambda ctx: ctx.monkeypatch.setattr(ray_support, "client_missing",
+                                                     lambda: "cannot import grpc")),
+    Case("executor_dashboard_not_installed",
+         search("--executor", "ray", "--set", "executor.dashboard=true"), 2, "ray[default]",
+         prepare=lambda ctx: ctx.monkeypatch.setattr(ray_support, "dashboard_missing",
+                                                     lambda: "cannot import aiohttp")),
+    Case("executor_cpus_per_eval_over_num_cpus",
+         search("--executor", "ray", "--set", "executor.num_cpus=1",
+                "--set", "executor.cpus_per_eval=2"), 2, "executor.cpus_per_eval is 2"),
+    Case("executor_gpus_on_a_local_instance_without_gpu",
+         search("--executor", "ray", "--set", "training.device=cuda",
+                "--set", "executor.gpus_per_eval=0.5"), 2, "executor.gpus_per_eval is 0.5",
+         prepare=lambda ctx: ctx.monkeypatch.setattr(ray_support, "local_gpus", lambda: 0)),
     Case("neat_species_elitism_negative", search("--set", "strategy.neat.species_elitism=-1"),
          2, "strategy.neat.species_elitism"),
     Case("neat_min_species_size_negative",

@@ -21,6 +21,7 @@ from netkit import digits_subset, mlp
 from torch.overrides import TorchFunctionMode
 
 import rules
+from evolve import ray_support
 from evolve.config import ConfigError, SearchConfig, check, override
 from rules.device import DeviceUnavailableError, resolve_device, to_device
 from search_spaces.compile import compile_genome, stack
@@ -146,7 +147,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(no_gpu):
                                  rules.Budget(epochs=1, device="cuda"), [1, 2])
 
 
-def test_gpu_settings_must_agree_with_the_ray_reservation():
+def test_gpu_settings_must_agree_with_the_ray_reservation(monkeypatch):
     ray_cuda = override(SearchConfig(), {"training": {"device": "cuda"},
                                          "executor": {"name": "ray"}})
     with pytest.raises(ConfigError, match=r"executor\.gpus_per_eval is 0"):
@@ -154,6 +155,7 @@ def test_gpu_settings_must_agree_with_the_ray_reservation():
     idle = override(SearchConfig(), {"executor": {"name": "ray", "gpus_per_eval": 0.5}})
     with pytest.raises(ConfigError, match=r"training\.device is 'cpu'"):
         check(idle)
+    monkeypatch.setattr(ray_support, "local_gpus", lambda: 1)  # the local instance has one
     check(override(ray_cuda, {"executor": {"gpus_per_eval": 0.5}}))  # consistent: accepted
 
 
