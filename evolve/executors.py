@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import os
 import re
 import signal
@@ -27,9 +28,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from evolve.messages import one_line
+
+if TYPE_CHECKING:  # imported where used: the watchdog runs this file with the stdlib only
+    from evolve.config import ExecutorConfig
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,8 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def __init__(self, num_cpus: int = 0, **_: Any) -> None:
-        self.num_cpus = num_cpus
+    def __init__(self, config: ExecutorConfig | None = None) -> None:
+        self.num_cpus = _checked(config).num_cpus
 
     def parallelism(self) -> int:
         return max(1, self.num_cpus)
@@ -136,9 +140,10 @@ class RayExecutor(Executor):
       ``"auto"`` or ``"HOST:PORT"`` joins a running cluster, whose own configuration
       decides what it exposes.
     - Shared arguments (the data set) go into the object store once per search.
-    - At most as many chunks are in flight as the cluster has slots, so a submitted chunk
-      starts at once and its time limit (``eval_timeout`` seconds per candidate) measures
-      its run, not its wait in a queue. A chunk over its limit is cancelled (``timeout``).
+    - At most as many chunks are in flight as the cluster has slots. A chunk's time limit
+      (``eval_timeout`` seconds per candidate) counts from when its task reports that it
+      began to run (:class:`StartClock`), never its wait for a node; a chunk over its limit
+      is cancelled (``timeout``).
     - A chunk whose worker process or node dies is re-run by Ray up to ``max_retries`` times;
       seeds derive from (run seed, generation, candidate id), so a re-run gives the same
       numbers. Exceptions inside ``fn`` are not retried (they are data, not infrastructure).
@@ -146,51 +151,83 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: str = "", num_cpus: int = 0, cpus_per_eval: float = 1.0,
-                 gpus_per_eval: float = 0.0, max_retries: int = 3, eval_timeout: float = 0.0,
-                 dashboard: bool = False, **_: Any) -> None:
-        self.address = address or None
-        self.num_cpus = num_cpus or None
-        self.cpus_per_eval = cpus_per_eval
-        self.gpus_per_eval = gpus_per_eval
-        self.max_retries = max_retries
-        self.eval_timeout = eval_timeout
-        self.dashboard = dashboard
+    def __init__(self, config: ExecutorConfig | None = None) -> None:
+        config = _checked(config)
+        self.address = config.address or None
+        self.num_cpus = config.num_cpus or None
+        self.cpus_per_eval = config.cpus_per_eval
+        self.gpus_per_eval = config.gpus_per_eval
+        self.max_retries = config.max_retries
+        self.eval_timeout = config.eval_timeout
+        self.dashboard = config.dashboard
         self._started_ray = False
+        self._joined = False  # Ray initialised and the reservation checked
+        self._clock: Any = None  # a StartClock actor, once a stream has a time limit
         self._shared: dict[int, Any] = {}
 
     def _ray(self) -> Any:
         import ray
 
-        if not ray.is_initialized():
-            if self.address:
-                _check_reachable(self.address)
-                try:
-                    ray.init(address=self.address, log_to_driver=False)
-                except ConnectionError as exc:  # `auto`: no running instance found
-                    raise ClusterUnreachable(
-                        f"executor.address {self.address!r}: {_first_line(exc)}",
-                        self.address) from None
-            else:
-                _start_local_ray(ray, self.num_cpus or os.cpu_count(), self.dashboard)
-                self._started_ray = True
+        from evolve.ray_support import local_cpus
+
+        if self._joined and ray.is_initialized():
+            return ray
+        _ray_messages_to_stderr()
+        if ray.is_initialized():  # the user's own ray.init: it decides, ours cannot
+            _warn_conflicts(ray, self.address, self.num_cpus)
+        elif self.address:
+            _check_reachable(self.address)
+            try:
+                ray.init(address=self.address, log_to_driver=False,
+                         runtime_env=_worker_runtime_env())
+            except ConnectionError as exc:  # `auto`: no running instance found
+                raise ClusterUnreachable(
+                    f"executor.address {self.address!r}: {_first_line(exc)}",
+                    self.address) from None
+        else:
+            _warn_ray_address_ignored()
+            _start_local_ray(ray, local_cpus(self.num_cpus or 0), self.dashboard)
+            self._started_ray = True
+        self._joined = True
+        self._check_reservation(ray)
         return ray
 
     def parallelism(self) -> int:
         return self._slots(self._ray())
 
+    def _check_reservation(self, ray: Any) -> None:
+        """A batch that no node can host waits for ever, without a word from Ray. The local
+        instance this executor started is refused outright (the config check has already
+        refused what it could foresee; this catches a GPU torch sees and Ray does not). On a
+        cluster an autoscaler may yet add such a node, so it is said once, and the search
+        waits for it."""
+        need = {"CPU": self.cpus_per_eval, "GPU": self.gpus_per_eval}
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if any(all(r.get(k, 0.0) >= v for k, v in need.items() if v > 0) for r in nodes):
+            return
+        asked = " and ".join(f"executor.{k.lower()}s_per_eval = {v:g}"
+                             for k, v in need.items() if v > 0)
+        largest = ", ".join(f"{max((r.get(k, 0.0) for r in nodes), default=0.0):g} {k}"
+                            for k, v in need.items() if v > 0)
+        if self._started_ray:
+            from evolve.config import ConfigError
+
+            self.close()  # nothing of the instance outlives the refusal
+            raise ConfigError(f"{asked}, but the local Ray instance has {largest}: no batch "
+                              "could ever start; lower the reservation")
+        print(f"neurevo: warning: {asked}, but no node of the Ray cluster has that much "
+              f"(the largest: {largest}): batches wait until such a node joins (an "
+              "autoscaler may add one)", file=sys.stderr)
+
     def _slots(self, ray: Any) -> int:
-        """Batches that can run at once: the scarcer of the CPUs and GPUs they reserve."""
+        """Batches that can run at once: the scarcer of the CPUs and GPUs they reserve. At
+        least 1 even when the cluster has room for none yet (``_check_reservation`` has said
+        so): one batch waits in Ray's queue, which is what an autoscaler scales up for."""
         resources = ray.cluster_resources()
-        slots = [int(resources.get("CPU", 1.0) // self.cpus_per_eval)] \
+        slots = [int(resources.get("CPU", 0.0) // self.cpus_per_eval)] \
             if self.cpus_per_eval > 0 else []
         if self.gpus_per_eval > 0:
-            gpus = resources.get("GPU", 0.0)
-            if gpus == 0 and self._started_ray:
-                raise RuntimeError(f"executor.gpus_per_eval is {self.gpus_per_eval}, but the "
-                                   "local Ray instance has no GPU (Ray found none on this "
-                                   "machine): no batch could ever start")
-            slots.append(int(gpus // self.gpus_per_eval))
+            slots.append(int(resources.get("GPU", 0.0) // self.gpus_per_eval))
         return max(1, min(slots))
 
     def _ref(self, ray: Any, value: Any) -> Any:
@@ -220,10 +257,24 @@ class RayExecutor(Executor):
 
     def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
         ray = self._ray()
-        remote = ray.remote(fn).options(num_cpus=self.cpus_per_eval,
-                                        num_gpus=self.gpus_per_eval,
-                                        max_retries=self.max_retries, retry_exceptions=False)
-        return _RayStream(self, ray, remote, [self._ref(ray, s) for s in shared])
+        clock = self._start_clock(ray) if self.eval_timeout > 0 else None
+        task = fn if clock is None else _reporting_start(fn, clock)
+        remote = ray.remote(task).options(num_cpus=self.cpus_per_eval,
+                                          num_gpus=self.gpus_per_eval,
+                                          max_retries=self.max_retries, retry_exceptions=False)
+        return _RayStream(self, ray, remote, [self._ref(ray, s) for s in shared], clock)
+
+    def _start_clock(self, ray: Any) -> Any:
+        """The actor the batches report their start to (one per executor, on the driver's
+        node, reserving nothing): a batch's time limit counts from there."""
+        if self._clock is None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
+                                                  soft=True)
+            self._clock = ray.remote(StartClock).options(
+                num_cpus=0, scheduling_strategy=here).remote()
+        return self._clock
 
     def ship(self, objects: Sequence[Any]) -> None:
         from evolve.plugins import ship_by_value
@@ -236,12 +287,97 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         self._shared.clear()
+        if self._clock is not None:
+            import ray
+
+            if ray.is_initialized():
+                ray.kill(self._clock)
+            self._clock = None
         if self._started_ray:
             import ray
 
             ray.shutdown()
             _stop_watchdog()
             self._started_ray = False
+        self._joined = False
+
+
+def _warn_conflicts(ray: Any, address: str | None, num_cpus: int | None) -> None:
+    """Ray is already initialised (by the user, in this process): ``ray.init`` cannot be
+    called again, so the executor runs where that instance is. Settings saying otherwise
+    are said once, on one line, rather than ignored unsaid."""
+    conflicts = []
+    joined = ray.get_runtime_context().gcs_address
+    if address and not _same_place(address, joined):
+        conflicts.append(f"executor.address is {address!r}")
+    cpus = ray.cluster_resources().get("CPU", 0.0)
+    if num_cpus and num_cpus != cpus:
+        conflicts.append(f"executor.num_cpus is {num_cpus}")
+    if conflicts:
+        print(f"neurevo: warning: {' and '.join(conflicts)}, but Ray was already initialised "
+              f"in this process (at {joined}, {cpus:g} CPUs): the search runs there; call "
+              "ray.shutdown() first for the config's settings to apply", file=sys.stderr)
+
+
+def _same_place(address: str, gcs_address: str) -> bool:
+    """Whether ``executor.address`` may name the instance whose GCS is at ``gcs_address``:
+    ``auto`` and a Ray Client address (a different port, on the head) may; a HOST:PORT
+    does if the port is the GCS's and the host resolves to the same address."""
+    if address == "auto" or address.startswith("ray://"):
+        return True
+    host, _, port = address.rpartition(":")
+    gcs_host, _, gcs_port = gcs_address.rpartition(":")
+    if port != gcs_port:
+        return False
+
+    def resolved(name: str) -> set[str]:
+        try:
+            return {info[4][0] for info in socket.getaddrinfo(name.strip("[]"), None)}
+        except OSError:
+            return {name}
+    return bool(resolved(host) & resolved(gcs_host))
+
+
+def _warn_ray_address_ignored() -> None:
+    """``RAY_ADDRESS`` would make a bare ``ray.init()`` join a cluster; neurevo goes by
+    ``executor.address`` alone, so that a run's config.toml says where it ran."""
+    env = os.environ.get("RAY_ADDRESS")
+    if env:
+        print(f"neurevo: warning: RAY_ADDRESS is {env!r}, but executor.address is '': "
+              "starting a local Ray instance (neurevo ignores RAY_ADDRESS; join with "
+              f"--address {env})", file=sys.stderr)
+
+
+# the driver's settings that must hold where batches train: TRITON_INTERPRET=1 runs the fused
+# kernels under Triton's CPU interpreter (rules/kernels), and a worker on a cluster node, or
+# one of a local instance started before it was set, would not see the driver's
+WORKER_ENV = ("TRITON_INTERPRET",)
+
+
+def _worker_runtime_env() -> dict[str, Any] | None:
+    """``WORKER_ENV`` as set in the driver, for every worker of the job (None: none set)."""
+    env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    return {"env_vars": env} if env else None
+
+
+def _ray_messages_to_stderr() -> None:
+    """Ray prints the raylet's error reports (a worker or node died, a task is infeasible)
+    on the driver's *stdout*, whatever ``log_to_driver`` says: its driver thread hands them
+    to ``ray._private.worker.print_to_stdstream`` marked as not errors. The search's stdout
+    is its result (the Pareto front, the run directory), so they are marked as errors
+    here, which sends them to stderr. Idempotent; without that function (another Ray
+    version) nothing changes."""
+    from ray._private import worker
+
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "to_stderr", False):
+        return
+
+    def to_stderr(data: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return printer({**data, "is_err": True}, *args, **kwargs)
+
+    to_stderr.to_stderr = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 REACH_TIMEOUT_S = 10.0  # a cluster's head answers a TCP connect well within this
@@ -281,16 +417,54 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
 SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)
 
 
-class _RayStream(Stream):
-    """At most as many items in flight as the cluster has slots (the rest wait here), so an
-    item's time limit measures its run, not its wait in a queue."""
+class StartClock:
+    """When each batch began to run, by token: a Ray actor. A batch in flight may still be
+    waiting for a node (the cluster's free CPUs are fewer than its slots while other work
+    holds some, or a node is being added), so the driver cannot time it from submission.
+    Times are read on this actor's own clock, so no two machines' clocks are compared. A
+    re-run after a worker died reports again: its limit counts from the re-run's start. The
+    actor lives on the driver's node; should its process die, the search stops with Ray's
+    error, as it would for the driver's own."""
 
-    def __init__(self, executor: RayExecutor, ray: Any, remote: Any, refs: list[Any]) -> None:
+    def __init__(self) -> None:
+        self.starts: dict[int, float] = {}
+
+    def started(self, token: int) -> None:
+        self.starts[token] = time.monotonic()
+
+    def elapsed(self, tokens: list[int]) -> dict[int, float]:
+        """Seconds run so far by those of ``tokens`` that have started."""
+        now = time.monotonic()
+        return {t: now - self.starts[t] for t in tokens if t in self.starts}
+
+    def forget(self, tokens: list[int]) -> None:
+        for t in tokens:
+            self.starts.pop(t, None)
+
+
+def _reporting_start(fn: Callable[..., Any], clock: Any) -> Callable[..., Any]:
+    """``fn`` as a task that first tells ``clock`` it started (a message, not awaited).
+    Not functools.wraps: the wrapper would then be pickled by ``fn``'s name, as ``fn``."""
+    def run(token: int, *args: Any) -> Any:
+        clock.started.remote(token)
+        return fn(*args)
+    return run
+
+
+class _RayStream(Stream):
+    """At most as many items in flight as the cluster has slots (the rest wait here). With
+    a time limit, an item's clock starts when its task reports it began to run
+    (:class:`StartClock`), so time spent waiting for a node is never counted."""
+
+    def __init__(self, executor: RayExecutor, ray: Any, remote: Any, refs: list[Any],
+                 clock: Any = None) -> None:
         self.executor, self.ray, self.remote, self.refs = executor, ray, remote, refs
+        self.clock = clock
         self.slots = executor._slots(ray)
         self.slots_read = time.monotonic()
         self.waiting: deque[tuple[int, Any, int]] = deque()
-        self.running: dict[Any, tuple[int, float, int]] = {}  # ref -> (key, started, size)
+        self.running: dict[Any, tuple[int, int, int]] = {}  # ref -> (key, token, size)
+        self.tokens = itertools.count()
 
     def submit(self, key: int, item: Any, size: int = 1) -> None:
         self.waiting.append((key, item, size))
@@ -299,7 +473,28 @@ class _RayStream(Stream):
     def _launch(self) -> None:
         while self.waiting and len(self.running) < self.slots:
             key, item, size = self.waiting.popleft()
-            self.running[self.remote.remote(*self.refs, item)] = (key, time.monotonic(), size)
+            token = next(self.tokens)
+            args = (*self.refs, item) if self.clock is None else (token, *self.refs, item)
+            self.running[self.remote.remote(*args)] = (key, token, size)
+
+    def _done(self, ref: Any) -> tuple[int, int]:
+        """Take ``ref`` out of flight: its key and size."""
+        key, token, size = self.running.pop(ref)
+        if self.clock is not None:
+            self.clock.forget.remote([token])
+        return key, size
+
+    def _overdue(self) -> Any:
+        """A running item past its limit (None: none), timed from its own start."""
+        if not self.running:
+            return None
+        by_token = {token: (ref, size) for ref, (_, token, size) in self.running.items()}
+        elapsed = self.ray.get(self.clock.elapsed.remote(list(by_token)))
+        for token, seconds in elapsed.items():
+            ref, size = by_token[token]
+            if seconds > self.executor.eval_timeout * size:
+                return ref
+        return None
 
     def next(self) -> tuple[int, Any]:
         from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
@@ -312,7 +507,7 @@ class _RayStream(Stream):
                 self._launch()
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
             if ready:
-                key, _started, size = self.running.pop(ready[0])
+                key, size = self._done(ready[0])
                 try:
                     return key, self.ray.get(ready[0])
                 except (TaskCancelledError, GetTimeoutError):
@@ -322,13 +517,12 @@ class _RayStream(Stream):
                 finally:
                     self._launch()
             if timeout > 0:
-                now = time.monotonic()
-                for ref, (key, started, size) in list(self.running.items()):
-                    if now - started > timeout * size:
-                        self.ray.cancel(ref, force=True)
-                        self.running.pop(ref)
-                        self._launch()
-                        return key, TaskFailure("timeout", self.executor._timeout_text(size))
+                ref = self._overdue()
+                if ref is not None:
+                    self.ray.cancel(ref, force=True)
+                    key, size = self._done(ref)
+                    self._launch()
+                    return key, TaskFailure("timeout", self.executor._timeout_text(size))
 
     def __len__(self) -> int:
         return len(self.waiting) + len(self.running)
@@ -362,7 +556,8 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     try:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=dashboard,
                  dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
-                 log_to_driver=False, configure_logging=False)
+                 log_to_driver=False, configure_logging=False,
+                 runtime_env=_worker_runtime_env())
     finally:
         if cluster_mode is not None:
             ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
@@ -465,17 +660,34 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {"serial": SerialExecutor, "ray": RayExecutor}
+def _checked(config: ExecutorConfig | None) -> ExecutorConfig:
+    """Executors take the typed config (None: its defaults), never loose keyword options: a
+    misspelt setting is then the dataclass's TypeError naming it, instead of a setting
+    silently dropped."""
+    from evolve.config import ExecutorConfig
+
+    if config is None:
+        return ExecutorConfig()
+    if not isinstance(config, ExecutorConfig):
+        raise TypeError(f"an executor takes an evolve.config.ExecutorConfig, got "
+                        f"{type(config).__name__}: build one, e.g. ExecutorConfig(name='ray', "
+                        "max_retries=5)")
+    return config
 
 
-def make_executor(name: str, **options: Any) -> Executor:
+EXECUTORS: dict[str, Callable[[ExecutorConfig], Executor]] = {
+    "serial": SerialExecutor, "ray": RayExecutor}
+
+
+def make_executor(config: ExecutorConfig) -> Executor:
+    """The executor ``config.name`` names, with the config's settings."""
+    config = _checked(config)
     try:
-        factory = EXECUTORS[name]
+        factory = EXECUTORS[config.name]
     except KeyError:
-        raise KeyError(
-            f"executor.name: unknown executor {name!r}; expected one of {sorted(EXECUTORS)}"
-        ) from None
-    return factory(**options)
+        raise KeyError(f"executor.name: unknown executor {config.name!r}; expected one of "
+                       f"{sorted(EXECUTORS)}") from None
+    return factory(config)
 
 
 if __name__ == "__main__":

@@ -206,8 +206,7 @@ class Session:
     def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
         own_executor = executor is None
         if executor is None:
-            options = dataclasses.asdict(self.config.executor)
-            executor = make_executor(options.pop("name"), **options)
+            executor = make_executor(self.config.executor)
         self._adopt_references(checkpoint)
         executor.ship(plugin_objects([type(self.rule)], self.objectives, self.constraints,
                                      [self.cost_fn]))

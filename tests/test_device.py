@@ -175,11 +175,13 @@ def ray_with_a_declared_gpu():
 
 
 def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu):
+    from evolve.config import ExecutorConfig
     from evolve.executors import RayExecutor
 
-    halves = RayExecutor(cpus_per_eval=1.0, gpus_per_eval=0.5)
+    halves = RayExecutor(ExecutorConfig(cpus_per_eval=1.0, gpus_per_eval=0.5))
     assert halves.parallelism() == 2  # two halves of the one GPU, two CPUs
-    assert RayExecutor(cpus_per_eval=0.5, gpus_per_eval=1.0).parallelism() == 1  # GPU-bound
+    gpu_bound = RayExecutor(ExecutorConfig(cpus_per_eval=0.5, gpus_per_eval=1.0))
+    assert gpu_bound.parallelism() == 1
     def gpu_ids(item: int) -> list:  # nested: pickled by value, the worker needs no tests/
         import ray
 

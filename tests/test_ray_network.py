@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from evolve import executors
+from evolve.config import ExecutorConfig
 from evolve.executors import RayExecutor
 
 GONE_WITHIN_S = 10.0  # before: the agents outlived a killed driver by ~61 s
@@ -199,7 +200,7 @@ def test_a_local_instance_is_on_loopback_and_joining_a_cluster_is_left_as_it_was
     from ray._private import ray_constants
 
     cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
-    executor = RayExecutor(num_cpus=1)
+    executor = RayExecutor(ExecutorConfig(num_cpus=1))
     try:
         executor.parallelism()  # starts the instance
         assert _loopback(ray.util.get_node_ip_address())
