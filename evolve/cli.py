@@ -46,8 +46,8 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
     p.add_argument("--strategy", help="neat-pso (default), neat, pso, optuna or random")
     p.add_argument("--executor", help="where evaluations run: ray (default) or serial")
-    p.add_argument("--address", help="join a Ray cluster: auto or HOST:PORT "
-                   "(default: start a local Ray instance)")
+    p.add_argument("--address", help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+                   "(default: start a local Ray instance; RAY_ADDRESS is ignored)")
     p.add_argument("--objectives", help="comma-separated, from accuracy, params, energy, cores, "
                    "latency, synapses (default: accuracy,energy)")
     p.add_argument("--hardware", help="chip profile (see `neurevo budgets`) or a TOML profile "
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the path the run recorded (its content hash must match)")
     p.add_argument("--executor", help="where evaluations run for this resume: ray or serial "
                    "(results do not depend on it)")
-    p.add_argument("--address", help="join a Ray cluster for this resume: auto or HOST:PORT")
+    p.add_argument("--address", help="join a Ray cluster for this resume: auto, HOST:PORT "
+                   "or ray://HOST:PORT")
     p.add_argument("--set", action="append", default=[], metavar="executor.KEY=VALUE",
                    help="override an executor setting for this resume, e.g. --set "
                    "executor.num_cpus=4; settings that would change results are refused")
