@@ -314,6 +314,8 @@ def _check_ray(e: ExecutorConfig) -> None:
                               "by default) from a machine of the cluster")
     if e.address:
         return  # a cluster's resources are known only once joined (evolve/executors.py)
+    if ray_support.ray_initialised():
+        return  # the user's own instance, which the search will run on (it warns, if need be)
     if e.dashboard:
         missing = ray_support.dashboard_missing()
         if missing:
@@ -329,7 +331,7 @@ def _check_ray(e: ExecutorConfig) -> None:
                           "executor.cpus_per_eval, or raise executor.num_cpus")
     if e.gpus_per_eval > 0:
         gpus = ray_support.local_gpus()
-        if e.gpus_per_eval > max(gpus, 0):
+        if e.gpus_per_eval > gpus:
             have = f"{gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "no GPU"
             raise ConfigError(f"executor.gpus_per_eval is {e.gpus_per_eval:g}, but this "
                               f"machine has {have} that torch can use, and the local Ray "

@@ -9,6 +9,15 @@ replacing the function, rather than by uninstalling anything.
 from __future__ import annotations
 
 import os
+import sys
+
+
+def ray_initialised() -> bool:
+    """Whether this process already called ``ray.init`` (a Python user's own): the search
+    then runs on that instance, not on a local one sized by ``[executor]``. Asked without
+    importing Ray, which no one has initialised if it is not imported."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
 
 def local_cpus(num_cpus: int) -> int:

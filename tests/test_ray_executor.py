@@ -15,7 +15,7 @@ import pytest
 import ray
 
 from evolve import ray_support
-from evolve.config import ConfigError, ExecutorConfig
+from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, override
 from evolve.executors import RayExecutor, TaskFailure
 
 RUN_S = 3.0  # how long each batch of the time-limit test runs
@@ -115,6 +115,18 @@ def test_a_cluster_reservation_no_node_can_meet_is_said_once(local_ray, closing,
     err = capfd.readouterr().err
     assert err.count("executor.cpus_per_eval = 3, but no node of the Ray cluster") == 1, err
     assert "the largest: 2 CPU" in err
+
+
+def test_the_users_own_instance_is_not_checked_as_a_local_one(local_ray, monkeypatch):
+    """With Ray already initialised the search runs there: the config check does not
+    refuse a reservation by this machine's CPUs (the executor says it, against the
+    instance's nodes, when it joins)."""
+    monkeypatch.setattr(ray_support.os, "cpu_count", lambda: 2)
+    config = override(SearchConfig(), {"executor": {"name": "ray", "cpus_per_eval": 3.0}})
+    check(config)
+    ray.shutdown()
+    with pytest.raises(ConfigError, match=r"executor\.cpus_per_eval is 3"):
+        check(config)
 
 
 def test_a_local_instance_without_the_gpus_reserved_is_refused(closing, monkeypatch):
