@@ -19,7 +19,9 @@ from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, over
 from evolve.executors import RayExecutor, TaskFailure
 
 RUN_S = 3.0  # how long each batch of the time-limit test runs
-LIMIT_S = 1.5 * RUN_S  # longer than one batch's run, shorter than a run plus a wait for one
+# longer than one batch's run (by 2 s, for a busy machine), shorter than a run plus a wait
+# for one (2 * RUN_S at least, however fast the machine)
+LIMIT_S = RUN_S + 2.0
 
 
 @pytest.fixture
@@ -90,7 +92,9 @@ def test_a_batch_waiting_for_a_cpu_is_not_timed(local_ray, closing):
 
     holder = hold.remote()
     try:
+        deadline = time.monotonic() + 120  # a bound on waiting for it, not a measure
         while ray.available_resources().get("CPU", 0.0) > 1.0:  # until it holds its CPU
+            assert time.monotonic() < deadline, "the holding task never started"
             time.sleep(0.05)
         executor = RayExecutor(ExecutorConfig(eval_timeout=LIMIT_S))
         closing.append(executor)
