@@ -135,7 +135,7 @@ def address_problem(address: str) -> str | None:
     host, sep, port = rest.rpartition(":")
     if not sep:
         return "no port (e.g. 'localhost:6379')"
-    if not host or host in ("[]",) or any(ch.isspace() or ch in "/?#@" for ch in host):
+    if not host or host == "[]" or any(ch.isspace() or ch in "/?#@" for ch in host):
         return "no host name before the port"
     if host.count(":") and not (host.startswith("[") and host.endswith("]")):
         return "an IPv6 address goes in brackets, e.g. '[::1]:6379'"
