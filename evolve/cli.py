@@ -209,7 +209,13 @@ class Terminated(KeyboardInterrupt):
     process would vanish without a word (or, once Ray is started, in Ray's own handler)."""
 
 
+# set by the SIGTERM handler: Ray's blocking waits turn any exception a signal handler
+# raises into a plain KeyboardInterrupt, so the exception's type cannot tell alone
+_sigterm_received = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
+    _sigterm_received.set()
     raise Terminated
 
 
@@ -218,6 +224,7 @@ def _sigterm_unwinds() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # only it gets signals
         yield
         return
+    _sigterm_received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
@@ -234,12 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _interrupted_code(exc)
 
 
+def _by_sigterm(exc: KeyboardInterrupt) -> bool:
+    return isinstance(exc, Terminated) or _sigterm_received.is_set()
+
+
 def _stopped(exc: KeyboardInterrupt) -> str:
-    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+    return "terminated" if _by_sigterm(exc) else "interrupted"
 
 
 def _interrupted_code(exc: KeyboardInterrupt) -> int:
-    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    return EXIT_TERMINATED if _by_sigterm(exc) else EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -178,15 +179,17 @@ class RayExecutor(Executor):
         elif self.address:
             _check_reachable(self.address)
             try:
-                ray.init(address=self.address, log_to_driver=False,
-                         runtime_env=_worker_runtime_env())
+                with _sigterm_handler_kept():
+                    ray.init(address=self.address, log_to_driver=False,
+                             runtime_env=_worker_runtime_env())
             except ConnectionError as exc:  # `auto`: no running instance found
                 raise ClusterUnreachable(
                     f"executor.address {self.address!r}: {_first_line(exc)}",
                     self.address) from None
         else:
             _warn_ray_address_ignored()
-            _start_local_ray(ray, local_cpus(self.num_cpus or 0), self.dashboard)
+            with _sigterm_handler_kept():
+                _start_local_ray(ray, local_cpus(self.num_cpus or 0), self.dashboard)
             self._started_ray = True
         self._joined = True
         self._check_reservation(ray)
@@ -358,6 +361,21 @@ def _worker_runtime_env() -> dict[str, Any] | None:
     """``WORKER_ENV`` as set in the driver, for every worker of the job (None: none set)."""
     env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
     return {"env_vars": env} if env else None
+
+
+@contextlib.contextmanager
+def _sigterm_handler_kept() -> Iterator[None]:
+    """``ray.init`` replaces the process's SIGTERM handler (a Python one that exits, and
+    its core worker's native one that prints a stack dump and aborts). A Python handler
+    that was there before — the CLI's, which unwinds the search so it can say how to
+    resume — is put back; otherwise Ray's stays, as Ray's users expect. Ray's own clean-up
+    still happens: unwinding closes the executor, which shuts the instance down."""
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if callable(before) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, before)
 
 
 def _ray_messages_to_stderr() -> None:

@@ -105,13 +105,17 @@ def test_csv_task_with_label_column(tmp_path):
     assert "'kind'" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
-@pytest.mark.parametrize("sent, code, said", [(signal.SIGINT, 130, "interrupted"),
-                                               (signal.SIGTERM, 143, "terminated")])
-def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path, sent, code, said):
-    """Ctrl-C, and SIGTERM (kill, timeout, a batch scheduler) alike: one line naming the
-    run and how to resume it, and the resume finishes the run."""
+@pytest.mark.parametrize("sent, code, said, executor", [
+    (signal.SIGINT, 130, "interrupted", "serial"),
+    (signal.SIGTERM, 143, "terminated", "serial"),
+    (signal.SIGTERM, 143, "terminated", "ray"),  # ray.init installs handlers of its own
+])
+def test_ctrl_c_exits_130_after_checkpoint_and_resume_finishes(tmp_path, sent, code, said,
+                                                              executor):
+    """Ctrl-C, and SIGTERM (kill, timeout, a batch scheduler, `ray job stop`) alike: one
+    line naming the run and how to resume it, and the resume finishes the run."""
     proc = subprocess.Popen([*NEUREVO, "search", "--generations", "30", "--population", "6",
-                             "--set", "training.epochs=3", "--executor", "serial",
+                             "--set", "training.epochs=3", "--executor", executor,
                              "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
