@@ -62,3 +62,15 @@ def xor_config(tmp_path) -> SearchConfig:
         **XOR_SETTINGS, "generations": 50, "population": 16, "out": str(tmp_path / "runs"),
         "stop_when": {"accuracy": 1.0}, "executor": {"name": "serial"},
     })
+
+
+@pytest.fixture
+def local_ray():
+    """A local Ray instance of 2 CPUs for the test, always shut down after it."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

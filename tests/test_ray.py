@@ -52,15 +52,6 @@ def records(run: evolve.Run) -> list[dict]:
 
 
 @pytest.fixture
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-@pytest.fixture
 def cluster():
     from ray.cluster_utils import Cluster
 

@@ -25,15 +25,6 @@ LIMIT_S = RUN_S + 2.0
 
 
 @pytest.fixture
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-@pytest.fixture
 def cluster():
     from ray.cluster_utils import Cluster
 
