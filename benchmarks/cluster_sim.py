@@ -365,7 +365,7 @@ def replay(per_gen: list[list[Evaluated]], workers: int, scale: float, rounds: i
     """Measured wall seconds of replaying ``per_gen`` (costs × ``scale``) as sleeping tasks
     through neurevo's Ray executor, generational and steady, with the per-task overhead
     measured on that instance (:func:`task_overhead`) and each replay's breakdown."""
-    from evolve.executors import RayExecutor
+    from evolve.ray_executor import RayExecutor
 
     executor = RayExecutor()
     try:

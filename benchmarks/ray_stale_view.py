@@ -58,7 +58,7 @@ def main() -> None:
     from ray.cluster_utils import Cluster
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from evolve.executors import RayExecutor
+    from evolve.ray_executor import RayExecutor
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     try:

@@ -36,7 +36,8 @@ import rules  # noqa: E402
 from evolve.chunking import plan_chunks  # noqa: E402
 from evolve.config import SearchConfig  # noqa: E402
 from evolve.evaluate import RuleSpec, evaluate_chunk  # noqa: E402
-from evolve.executors import RayExecutor, SerialExecutor  # noqa: E402
+from evolve.executors import SerialExecutor  # noqa: E402
+from evolve.ray_executor import RayExecutor  # noqa: E402
 from evolve.strategies import Candidate  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
 from search_spaces.innovation import InnovationTracker  # noqa: E402

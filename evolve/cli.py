@@ -275,8 +275,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        from evolve.executors import ClusterUnreachable
         from evolve.loop import GenerationFailed
+        from evolve.ray_executor import ClusterUnreachable
     except KeyboardInterrupt as exc:  # the seconds spent importing torch
         return _interrupted(args, exc)
     try:

@@ -313,7 +313,7 @@ def _check_ray(e: ExecutorConfig) -> None:
                               "'ray[client]', or join with 'HOST:PORT' (the GCS port, 6379 "
                               "by default) from a machine of the cluster")
     if e.address:
-        return  # a cluster's resources are known only once joined (evolve/executors.py)
+        return  # a cluster's resources are known only once joined (evolve/ray_executor.py)
     if ray_support.ray_initialised():
         return  # the user's own instance, which the search will run on (it warns, if need be)
     if e.dashboard:

@@ -34,8 +34,8 @@ import evolve
 from evolve import ray_support
 from evolve.cli import main
 from evolve.config import ConfigError, SearchConfig, flat_items, from_toml
-from evolve.executors import LOOPBACK
 from evolve.lock import RunLock
+from evolve.ray_executor import LOOPBACK
 from evolve.records import RunStore
 
 SMALL = ["--executor", "serial", "--task", "iris", "--generations", "1", "--population", "4",

@@ -176,7 +176,7 @@ def ray_with_a_declared_gpu():
 
 def test_ray_batches_reserve_their_gpu_share(ray_with_a_declared_gpu):
     from evolve.config import ExecutorConfig
-    from evolve.executors import RayExecutor
+    from evolve.ray_executor import RayExecutor
 
     halves = RayExecutor(ExecutorConfig(cpus_per_eval=1.0, gpus_per_eval=0.5))
     assert halves.parallelism() == 2  # two halves of the one GPU, two CPUs

@@ -11,7 +11,8 @@ import pytest
 
 from evolve import ray_support
 from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, override
-from evolve.executors import RayExecutor, SerialExecutor, make_executor
+from evolve.executors import SerialExecutor, make_executor
+from evolve.ray_executor import RayExecutor
 
 
 def ray_search(**executor) -> SearchConfig:

@@ -240,7 +240,7 @@ def test_a_ray_task_error_is_recorded_as_the_workers_own_error_on_one_line():
     error column gets the worker's exception itself."""
     from ray.exceptions import RayTaskError
 
-    from evolve.executors import _one_line
+    from evolve.ray_executor import _one_line
 
     wrapped = RayTaskError("evaluate_chunk", "Traceback (most recent call last):\n  ^^^^\n",
                            ModuleNotFoundError("No module named 'my_helpers'"))

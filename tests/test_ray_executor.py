@@ -16,7 +16,8 @@ import ray
 
 from evolve import ray_support
 from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, override
-from evolve.executors import RayExecutor, TaskFailure
+from evolve.executors import TaskFailure
+from evolve.ray_executor import RayExecutor
 
 RUN_S = 3.0  # how long each batch of the time-limit test runs
 # longer than one batch's run (by 2 s, for a busy machine), shorter than a run plus a wait

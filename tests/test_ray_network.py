@@ -21,9 +21,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from evolve import executors
+from evolve import ray_watchdog
 from evolve.config import ExecutorConfig
-from evolve.executors import RayExecutor
+from evolve.ray_executor import RayExecutor
 
 GONE_WITHIN_S = 10.0  # before: the agents outlived a killed driver by ~61 s
 
@@ -178,9 +178,9 @@ def test_the_watchdog_ends_the_processes_it_knows_only_when_the_driver_is_gone()
     sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(3)]
     try:
         mine, recycled, other = sleepers
-        known = [f"{mine.pid}:{executors._start_time(mine.pid)}",
+        known = [f"{mine.pid}:{ray_watchdog.start_time(mine.pid)}",
                  f"{recycled.pid}:1"]  # same pid, another start time: not the process it knew
-        command = [sys.executable, "-I", executors.__file__, *known]
+        command = [sys.executable, "-I", ray_watchdog.__file__, *known]
         watchdog = subprocess.Popen(command, stdin=subprocess.PIPE)
         watchdog.communicate(b"stop", timeout=30)  # a normal shutdown: nothing to end
         assert all(p.poll() is None for p in sleepers)
@@ -205,7 +205,7 @@ def test_a_local_instance_is_on_loopback_and_joining_a_cluster_is_left_as_it_was
         executor.parallelism()  # starts the instance
         assert _loopback(ray.util.get_node_ip_address())
         assert cluster_mode == ray_constants.ENABLE_RAY_CLUSTER
-        watchdog = executors._watchdog
+        watchdog = ray_watchdog._watchdog
         assert watchdog is not None and watchdog.poll() is None
     finally:
         executor.close()
