@@ -30,6 +30,7 @@ from evolve.evaluate import (
     outcome_to_row,
 )
 from evolve.executors import Executor, TaskFailure, make_executor
+from evolve.messages import one_line
 from evolve.metadata import (
     ObjectiveRecord,
     RuleRecord,
@@ -48,7 +49,7 @@ from evolve.plugins import plugin_objects
 from evolve.recording import CHECKPOINT_VERSION, Recorder
 from evolve.records import PROFILE_FILE, RunStore
 from evolve.reporters import Reporter
-from evolve.scoring import CostFn, Evaluation, Scorer
+from evolve.scoring import CostFn, Evaluation, Scorer, cost_fn_name
 from evolve.strategies import Candidate, Problem, Strategy, make_strategy
 from evolve.tasks import ARRAYS_TASK, Task, TaskError, load_task, task_from_arrays
 from search_spaces.space import SearchSpace
@@ -167,8 +168,9 @@ class Session:
                    else resolve_profile(config.hardware.profile))
         cost_fn = cost_fn or hardware.cost
         if any(o.covers_space for o in resolved):
+            covering = [o.name for o in resolved if o.covers_space]
             resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
-                                                                hyper))
+                                                                hyper, covering))
         return cls(config, store, run_id, task, rule, resolved, strategy, profile,
                    cost_fn, constraints, list(reporters))
 
@@ -374,10 +376,22 @@ class Session:
 
 
 def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn,
-               config: SearchConfig, hyper: dict[str, float]) -> Measurements:
+               config: SearchConfig, hyper: dict[str, float],
+               covering: Sequence[str] = ()) -> Measurements:
     """What the costliest network of the space would measure (objectives.covering_references)."""
     scorer = Scorer((), (), cost_fn, profile, config.hardware, config.rule.name)
     genome = space.costliest_genome()
     # measured activity can reach 1 (every neuron active): the bound must hold for it too
     busiest = {n.id: 1.0 for n in genome.nodes}
-    return scorer.measure_genome(genome, hyper, activity=busiest)[0]
+    try:
+        return scorer.measure_genome(genome, hyper, activity=busiest)[0]
+    except Exception as exc:
+        if cost_fn is hardware.cost:
+            raise
+        # a user's cost function, called before any candidate: one line naming it, not a
+        # traceback from inside the session's wiring
+        name = cost_fn_name(cost_fn)
+        detail = str(exc) if str(exc).startswith(name) else f"{type(exc).__name__}: {exc}"
+        raise ValueError(one_line(
+            f"{name} failed on the search space's costliest network (which sets the "
+            f"hypervolume reference of {', '.join(covering)}): {detail}")) from exc

@@ -26,6 +26,45 @@ from evolve.strategies import Candidate, Scored
 CostFn = Callable[..., Any]  # (genome, profile, *, chips, activity, timesteps) -> HardwareCost
 
 
+def cost_fn_name(cost_fn: CostFn) -> str:
+    """How a message names a cost function: ``cost_fn <its qualified name>``."""
+    return f"cost_fn {getattr(cost_fn, '__qualname__', None) or type(cost_fn).__name__}"
+
+
+def checked_cost(cost_fn: CostFn, cost: Any) -> hardware.HardwareCost:
+    """``cost``, what ``cost_fn`` returned, if it is a :class:`~evolve.hardware.HardwareCost`
+    whose scalar costs are finite numbers >= 0 and whose violations are finite amounts.
+    Anything else would be read as a cost anyway (a negative energy wins every front, a
+    ``None`` fails deep in the records), so it is refused here, naming the function."""
+    name = cost_fn_name(cost_fn)
+    if not isinstance(cost, hardware.HardwareCost):
+        raise TypeError(f"{name} returned {type(cost).__name__} {cost!r:.60}; expected an "
+                        "evolve.hardware.HardwareCost (e.g. dataclasses.replace of "
+                        "evolve.hardware.cost(genome, profile, **kwargs))")
+
+    def number(what: str, value: Any) -> float:
+        try:
+            if value is None or isinstance(value, (str, bytes, bool)):
+                raise TypeError
+            out = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name} returned {what} = {value!r:.60}; expected a number"
+                            ) from None
+        if not math.isfinite(out) or out < 0:
+            raise ValueError(f"{name} returned {what} = {out!r}; expected a finite number "
+                             ">= 0")
+        return out
+
+    for key, value in cost.as_dict().items():
+        number(key, value)
+    if not hasattr(cost.violations, "items"):
+        raise TypeError(f"{name} returned violations of type "
+                        f"{type(cost.violations).__name__}; expected a mapping limit -> amount")
+    for key, value in cost.violations.items():
+        number(f"violations[{key!r}]", value)
+    return cost
+
+
 @dataclass
 class Evaluation:
     """One candidate, its training outcome and what it scored."""
@@ -86,8 +125,9 @@ class Scorer:
         hw = self.hardware
         if cost is None:
             rate = activity if activity and hw.activity_source == "measured" else hw.activity
-            cost = self.cost_fn(genome, self.profile, chips=hw.chips or None,
-                                activity=rate, timesteps=hw.timesteps)
+            cost = checked_cost(self.cost_fn, self.cost_fn(
+                genome, self.profile, chips=hw.chips or None, activity=rate,
+                timesteps=hw.timesteps))
         costs = {k: float(v) for k, v in cost.as_dict().items()}
         m = Measurements(genome, self.rule_name, hyperparameters, valid_accuracy,
                          genome.n_parameters(), costs, metrics or {})
