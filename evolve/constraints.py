@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evolve.messages import blamed_on
 from evolve.objectives import Measurements, Metric
 
 
@@ -47,19 +48,20 @@ class Constraint:
     def violation(self, m: Measurements) -> float:
         """Sum of the positive parts of the values (0 when feasible). A value may be any
         real number numpy reads (a numpy or 0-d torch scalar too), or a sequence of them."""
-        values = self.fn(m)
-        try:
-            if values is None or isinstance(values, (str, bytes, Mapping)):
-                raise TypeError
-            if isinstance(values, Iterable) and not hasattr(values, "__array__"):
-                values = list(values)  # a generator, a set, dict.values(): several values
-            flat = np.asarray(values, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise TypeError(f"constraint {self.name} returned {type(values).__name__} "
-                            f"{values!r:.60}; expected a number or a sequence of numbers"
-                            ) from None
-        if np.isnan(flat).any():
-            raise ValueError(f"constraint {self.name} returned NaN")
+        with blamed_on(f"constraint {self.name}"):
+            values = self.fn(m)
+            try:
+                if values is None or isinstance(values, (str, bytes, Mapping)):
+                    raise TypeError
+                if isinstance(values, Iterable) and not hasattr(values, "__array__"):
+                    values = list(values)  # a generator, a set, dict.values(): several values
+                flat = np.asarray(values, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                raise TypeError(f"constraint {self.name} returned {type(values).__name__} "
+                                f"{values!r:.60}; expected a number or a sequence of numbers"
+                                ) from None
+            if np.isnan(flat).any():
+                raise ValueError(f"constraint {self.name} returned NaN")
         return float(np.clip(flat, 0.0, None).sum())
 
 

@@ -9,6 +9,9 @@ is being imported included) without importing the search to do it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
 # Set on an exception that escapes a run once it is recorded (its checkpoint exists): the
 # run directory, which ``neurevo resume`` continues. An exception without it left no run.
 RUN_ATTRIBUTE = "neurevo_run"
@@ -23,3 +26,32 @@ def one_line(what: object) -> str:
     if isinstance(what, KeyError) and what.args:
         what = what.args[0]
     return " ".join(str(what).split())
+
+# Set on an exception raised inside a user's plug-in (an objective, a constraint, a cost
+# function): which one, as a message names it ("objective depth", "cost_fn my_cost").
+PLUGIN_ATTRIBUTE = "neurevo_plugin"
+
+
+@contextmanager
+def blamed_on(plugin: str) -> Iterator[None]:
+    """Mark an exception escaping the block with the ``plugin`` it came from (the innermost
+    mark wins), so the failed candidate's error names the plug-in, not just the exception."""
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, PLUGIN_ATTRIBUTE, None) is None:
+            with suppress(AttributeError):  # an exception type that takes no attributes
+                setattr(exc, PLUGIN_ATTRIBUTE, plugin)
+        raise
+
+
+def plugin_failure(exc: BaseException, where: str) -> str:
+    """One line for a failure while scoring a candidate: the plug-in that raised (or
+    ``where``, if none is marked), the exception's type and its message. A message that
+    already starts with the plug-in's name (neurevo's own check of what it returned) is
+    kept as it is."""
+    plugin = getattr(exc, PLUGIN_ATTRIBUTE, None)
+    text = one_line(exc)
+    if plugin and text.startswith(plugin):
+        return text
+    return f"{type(exc).__name__} in {plugin or where}: {text}"

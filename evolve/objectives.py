@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evolve.messages import blamed_on
 from search_spaces.genome import Genome
 
 
@@ -92,7 +93,21 @@ class Objective:
             raise ValueError(f"objective {self.name}: direction must be 'max' or 'min'")
 
     def __call__(self, m: Measurements) -> float:
-        return float(self.fn(m))
+        """The objective's value on ``m``: a finite number (a numpy or 0-d torch scalar, a
+        bool too); anything else is refused naming the objective and what it returned."""
+        what = f"objective {self.name}"
+        with blamed_on(what):
+            value = self.fn(m)
+            try:
+                if value is None or isinstance(value, (str, bytes)):
+                    raise TypeError
+                out = float(value)
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"{what} returned {type(value).__name__} {value!r:.60}; "
+                                "expected a number") from None
+            if not math.isfinite(out):
+                raise ValueError(f"{what} returned {out!r}; expected a finite number")
+        return out
 
     def to_minimize(self, value: float) -> float:
         """The value on the hypervolume's minimisation axis (log-scaled if asked)."""

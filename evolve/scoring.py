@@ -20,6 +20,7 @@ from evolve import hardware
 from evolve.config import HardwareConfig
 from evolve.constraints import HARDWARE_PREFIX, Constraint, violations
 from evolve.evaluate import Outcome
+from evolve.messages import blamed_on, plugin_failure
 from evolve.objectives import Measurements, Metric, Objective
 from evolve.strategies import Candidate, Scored
 
@@ -125,9 +126,10 @@ class Scorer:
         hw = self.hardware
         if cost is None:
             rate = activity if activity and hw.activity_source == "measured" else hw.activity
-            cost = checked_cost(self.cost_fn, self.cost_fn(
-                genome, self.profile, chips=hw.chips or None, activity=rate,
-                timesteps=hw.timesteps))
+            with blamed_on(cost_fn_name(self.cost_fn)):
+                cost = checked_cost(self.cost_fn, self.cost_fn(
+                    genome, self.profile, chips=hw.chips or None, activity=rate,
+                    timesteps=hw.timesteps))
         costs = {k: float(v) for k, v in cost.as_dict().items()}
         m = Measurements(genome, self.rule_name, hyperparameters, valid_accuracy,
                          genome.n_parameters(), costs, metrics or {})
@@ -151,8 +153,8 @@ class Scorer:
             if self.hardware.activity_source == "measured":
                 return None  # priced again after training, with the measured rates
             failed = Outcome(candidate.id, "failed", error=(
-                f"{type(exc).__name__} in costs/genome-only constraints (before training): "
-                f"{exc}")[:500], traceback=traceback.format_exc())
+                plugin_failure(exc, "costs/genome-only constraints") + " (before training)"
+            )[:500], traceback=traceback.format_exc())
             return Evaluation(candidate, failed, tuple([math.nan] * len(self.objectives)),
                               {}, {}, 0.0)
         if not violated:
@@ -183,8 +185,7 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001 - a user function failing is data
             if outcome.status == "ok":
                 outcome.status = "failed"
-                outcome.error = (f"{type(exc).__name__} in objectives/costs/constraints: "
-                                 f"{exc}")[:500]
+                outcome.error = plugin_failure(exc, "objectives/costs/constraints")[:500]
                 outcome.traceback = traceback.format_exc()
         if outcome.status == "ok" and not all(math.isfinite(v) for v in values):
             outcome.status = "failed"

@@ -71,3 +71,50 @@ def test_a_cost_fn_failing_on_the_costliest_network_stops_the_search_in_one_line
                               "energy)")
     assert says in message and "\n" not in message
     assert list(tmp_path.iterdir()) == []
+
+
+def divide_by_zero(m):
+    return 1 / 0
+
+
+def missing_key(m):
+    return m.costs["no such cost"]
+
+
+@pytest.mark.parametrize(("plugins", "says"), [
+    ({"objectives": ["accuracy", evolve.Objective("calm", "max", lambda m: float("nan"),
+                                                  reference=0.0)]},
+     "objective calm returned nan; expected a finite number"),
+    ({"objectives": ["accuracy", evolve.Objective("huge", "min", lambda m: float("inf"),
+                                                  reference=1.0)]},
+     "objective huge returned inf; expected a finite number"),
+    ({"objectives": ["accuracy", evolve.Objective("mood", "max", lambda m: "high",
+                                                  reference=0.0)]},
+     "objective mood returned str 'high'; expected a number"),
+    ({"objectives": ["accuracy", evolve.Objective("ratio", "max", divide_by_zero,
+                                                  reference=0.0)]},
+     "ZeroDivisionError in objective ratio: division by zero"),
+    ({"constraints": [evolve.Constraint("budget", missing_key)]},
+     "KeyError in constraint budget: no such cost"),
+    ({"constraints": [evolve.Constraint("small", missing_key, genome_only=True)]},
+     "KeyError in constraint small: no such cost (before training)"),
+])
+def test_a_failing_objective_or_constraint_is_named_in_the_candidates_error(
+        tmp_path, plugins, says):
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path), **plugins)
+    assert failed.value.error == says
+    assert set(failed_errors(failed.value.run_dir)) == {says}
+
+
+def test_an_objective_may_return_a_numpy_or_torch_scalar_or_a_bool(tmp_path):
+    import numpy as np
+    import torch
+
+    objectives = ["accuracy",
+                  evolve.Objective("np", "min", lambda m: np.float32(m.params), reference=1e6),
+                  evolve.Objective("pt", "min", lambda m: torch.tensor(1.5), reference=2.0),
+                  evolve.Objective("any_hidden", "max", lambda m: bool(m.genome.hidden_ids),
+                                   reference=0.0)]
+    run = evolve.search(tiny(tmp_path), objectives=objectives)
+    assert set(run.evaluations().column("status").to_pylist()) == {"ok"}
