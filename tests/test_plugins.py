@@ -15,7 +15,7 @@ import pytest
 import torch
 from plugin_kit import BALANCED, FEW_GROUPS, LEAN, SlowPC, recall_mean
 from plugin_metrics import WORST_RECALL
-from test_ray import cluster, local_ray  # noqa: F401  (fixtures that always shut Ray down)
+from test_ray import cluster  # noqa: F401  (a fixture that always shuts Ray down; local_ray: conftest)
 
 import evolve
 import rules
