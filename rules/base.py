@@ -307,6 +307,7 @@ class LearningRule:
                 xb = x_train.index_select(0, rows).view(len(alive), batch, *x_train.shape[1:])
                 yb = y_train.index_select(0, rows).view(len(alive), batch, *y_train.shape[1:])
                 loss = self.train_step(net, params, state, xb, yb)
+                check_loss(self.name, loss, len(alive))
                 loss_sum += loss.detach().cpu()
                 steps += 1
             train_loss = torch.full((population,), math.nan)
@@ -353,6 +354,16 @@ class LearningRule:
         valid = [float(a) if s == "ok" else float("nan")
                  for a, s in zip(best_acc.tolist(), status, strict=True)]
         return FitResult(best.to("cpu"), valid, status, reasons, epochs, curves)
+
+
+def check_loss(rule: str, loss: Any, members: int) -> None:
+    """``train_step``'s contract: the minibatch loss of each member, a tensor ``[P]``. A
+    scalar would broadcast one number into every member's training curve, a ``[P, B]``
+    fail inside the bookkeeping with a broadcasting error that names no rule."""
+    if not isinstance(loss, torch.Tensor) or tuple(loss.shape) != (members,):
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(f"rule {rule}: train_step returned a loss of shape {got}, expected "
+                         f"one per member, [members] = [{members}]")
 
 
 def check_scores(rule: str, scores: Any, shape: tuple[int, int, int]) -> None:

@@ -94,6 +94,8 @@ class LocalRule(LearningRule):
     def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         dw, db, loss = self.updates(net, params, state, x, y)
+        check_updates(self.name, "weight", dw, params.weights)
+        check_updates(self.name, "bias", db, params.biases)
         # masked entries must stay exactly zero: a rule may not grow edges the genome lacks
         dw = [d * m for d, m in zip(dw, net.masks, strict=True)]
         db = [d * m for d, m in zip(db, net.neuron_masks, strict=True)]
@@ -104,6 +106,22 @@ class LocalRule(LearningRule):
     @torch.no_grad()
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
         return forward(net, params, x)[0]
+
+
+def check_updates(rule: str, kind: str, got: Any, params: Sequence[torch.Tensor]) -> None:
+    """:meth:`LocalRule.updates`' contract: one update per ``kind`` block, each of its
+    block's shape. A smaller one (``[P, 1, n]`` for ``[P, m, n]``) would broadcast into the
+    block and train it with a wrong update, recorded as if it were right."""
+    if not isinstance(got, Sequence) or len(got) != len(params):
+        n = len(got) if isinstance(got, Sequence) else type(got).__name__
+        raise ValueError(f"rule {rule}: updates returned {n} {kind} updates, expected one per "
+                         f"{kind} block: {len(params)}")
+    for level, (update, block) in enumerate(zip(got, params, strict=True)):
+        if not isinstance(update, torch.Tensor) or update.shape != block.shape:
+            shape = (tuple(update.shape) if isinstance(update, torch.Tensor)
+                     else type(update).__name__)
+            raise ValueError(f"rule {rule}: updates returned {kind} update {level} of shape "
+                             f"{shape}, expected its block's {tuple(block.shape)}")
 
 
 def decay_weights(params: Params, state: LocalState) -> None:

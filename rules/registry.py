@@ -32,8 +32,12 @@ def register(cls: type[LearningRule]) -> type[LearningRule]:
     A rule's ``limits`` are checked here, once, so every table built from them (``neurevo
     rules``, the docs) can rely on all four names being there with a reason; a rule that
     declares none is accepted and shown as not declared."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name`")
+    if not (isinstance(cls, type) and issubclass(cls, LearningRule)):
+        what = cls.__qualname__ if isinstance(cls, type) else f"{type(cls).__name__} {cls!r:.40}"
+        raise TypeError(f"rules.register takes a LearningRule subclass (rules.base.LearningRule, "
+                        f"or rules.local.LocalRule for local updates), got {what}")
+    if not isinstance(cls.name, str) or not cls.name:
+        raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name` (a str)")
     if cls.limits:
         if not hasattr(cls.limits, "items"):  # a mapping, whatever its class
             raise TypeError(f"rule {cls.name}: `limits` must map {', '.join(LIMITS)} to "

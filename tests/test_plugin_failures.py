@@ -118,3 +118,75 @@ def test_an_objective_may_return_a_numpy_or_torch_scalar_or_a_bool(tmp_path):
                                    reference=0.0)]
     run = evolve.search(tiny(tmp_path), objectives=objectives)
     assert set(run.evaluations().column("status").to_pylist()) == {"ok"}
+
+
+@pytest.fixture
+def own_registry(monkeypatch):
+    """Rules registered by a test are gone after it."""
+    from rules import registry
+
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
+
+
+def readout_rule(name: str, change):
+    """A rule of the user's (a delta rule on the output level, as docs/architecture.md
+    defines it) whose ``updates`` passes its result through ``change``."""
+    import torch
+
+    import rules
+    from rules.local import INIT_SCALE, LR, LocalRule, one_hot, outer_mean, trace
+
+    class Readout(LocalRule):
+        description = "delta rule on the output level"
+
+        def hyperparameters(self):
+            return rules.HyperSpace((LR, INIT_SCALE))
+
+        def updates(self, net, params, state, x, y):
+            t = trace(net, params, x)
+            error = torch.softmax(t.output, -1) - one_hot(y, net.n_outputs)
+            dw = [torch.zeros_like(w) for w in params.weights]
+            db = [torch.zeros_like(b) for b in params.biases]
+            dw[-1] = outer_mean(error, t.lower[-1])
+            db[-1] = error.mean(dim=1)
+            loss = -(torch.log_softmax(t.output, -1)
+                     * one_hot(y, net.n_outputs)).sum(-1).mean(1)
+            return change(dw, db, loss, x)
+
+    Readout.name = name
+    return rules.register(Readout)
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda dw, db, loss, x: ([w[..., :1] for w in dw], db, loss),
+     "updates returned weight update 0 of shape (1, 3, 1), expected its block's (1, 3, 4)"),
+    (lambda dw, db, loss, x: (dw, db[:-1], loss),
+     "updates returned 0 bias updates, expected one per bias block: 1"),
+    (lambda dw, db, loss, x: (dw, db, loss.mean()),
+     "train_step returned a loss of shape (), expected one per member, [members] = [1]"),
+    (lambda dw, db, loss, x: (dw, db, loss[:, None].expand(-1, x.shape[1])),
+     "train_step returned a loss of shape (1, 64), expected one per member"),
+])
+def test_a_rule_returning_updates_or_losses_of_the_wrong_shape_fails_naming_it(
+        tmp_path, own_registry, change, says):
+    # a smaller update or a scalar loss would broadcast and train (or record) wrongly
+    # without an error; each is refused naming the rule and the shapes
+    readout_rule("mis_shaped", change)
+    config = tiny(tmp_path, rule={"name": "mis_shaped"})
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(config)
+    assert f"ValueError: rule mis_shaped: {says}" in failed.value.error
+
+
+def test_the_readout_rule_of_the_docs_trains(tmp_path, own_registry):
+    readout_rule("readout", lambda dw, db, loss, x: (dw, db, loss))
+    run = evolve.search(tiny(tmp_path, rule={"name": "readout"}))
+    assert "ok" in run.evaluations().column("status").to_pylist()
+
+
+@pytest.mark.parametrize("thing", [42, type("NotARule", (), {"name": "x"})])
+def test_registering_something_that_is_not_a_rule_is_refused_in_one_line(own_registry, thing):
+    import rules
+
+    with pytest.raises(TypeError, match="rules.register takes a LearningRule subclass"):
+        rules.register(thing)
