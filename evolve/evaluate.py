@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import rules
+from evolve.messages import PLUGIN_ATTRIBUTE, plugin_failure
 from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
@@ -200,9 +201,10 @@ def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
         if bad:
             raise ValueError(f"metric {bad[0]!r} is not finite: {values[bad[0]]}")
         outcome.metrics = json.dumps(values)
-    except Exception:  # noqa: BLE001 - a user's metric failing is data
+    except Exception as exc:  # noqa: BLE001 - a user's metric failing is data
         text = traceback.format_exc()
-        outcome.status, outcome.error, outcome.traceback = "failed", _last_line(text), text
+        error = plugin_failure(exc) if getattr(exc, PLUGIN_ATTRIBUTE, None) else _last_line(text)
+        outcome.status, outcome.error, outcome.traceback = "failed", error, text
         outcome.test_accuracy, outcome.params = float("nan"), None
 
 

@@ -45,13 +45,16 @@ def blamed_on(plugin: str) -> Iterator[None]:
         raise
 
 
-def plugin_failure(exc: BaseException, where: str) -> str:
+def plugin_failure(exc: BaseException, where: str | None = None) -> str:
     """One line for a failure while scoring a candidate: the plug-in that raised (or
-    ``where``, if none is marked), the exception's type and its message. A message that
+    ``where``, if none is marked; neither if both are missing), the exception's type and
+    its message. A message that
     already starts with the plug-in's name (neurevo's own check of what it returned) is
     kept as it is."""
     plugin = getattr(exc, PLUGIN_ATTRIBUTE, None)
     text = one_line(exc)
     if plugin and text.startswith(plugin):
         return text
+    if not (plugin or where):
+        return f"{type(exc).__name__}: {text}"
     return f"{type(exc).__name__} in {plugin or where}: {text}"

@@ -16,6 +16,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,21 @@ class Measurements:
     metrics: Mapping[str, float] = field(default_factory=dict)
 
 
+def finite_number(what: str, value: Any) -> float:
+    """``value``, what the plug-in ``what`` returned, as a float: a finite number (a numpy
+    or 0-d torch scalar, a bool too); anything else is refused naming ``what``."""
+    try:
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError
+        out = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{what} returned {type(value).__name__} {value!r:.60}; "
+                        "expected a number") from None
+    if not math.isfinite(out):
+        raise ValueError(f"{what} returned {out!r}; expected a finite number")
+    return out
+
+
 @dataclass(frozen=True)
 class Metric:
     """A number computed where the candidate was trained, from the validation split's labels
@@ -54,7 +70,9 @@ class Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
 
     def __call__(self, y: np.ndarray, scores: np.ndarray) -> float:
-        return float(self.fn(y, scores))
+        what = f"metric {self.name}"
+        with blamed_on(what):
+            return finite_number(what, self.fn(y, scores))
 
 
 @dataclass(frozen=True)
@@ -97,17 +115,7 @@ class Objective:
         bool too); anything else is refused naming the objective and what it returned."""
         what = f"objective {self.name}"
         with blamed_on(what):
-            value = self.fn(m)
-            try:
-                if value is None or isinstance(value, (str, bytes)):
-                    raise TypeError
-                out = float(value)
-            except (TypeError, ValueError, RuntimeError):
-                raise TypeError(f"{what} returned {type(value).__name__} {value!r:.60}; "
-                                "expected a number") from None
-            if not math.isfinite(out):
-                raise ValueError(f"{what} returned {out!r}; expected a finite number")
-        return out
+            return finite_number(what, self.fn(m))
 
     def to_minimize(self, value: float) -> float:
         """The value on the hypervolume's minimisation axis (log-scaled if asked)."""

@@ -107,6 +107,23 @@ def test_a_failing_objective_or_constraint_is_named_in_the_candidates_error(
     assert set(failed_errors(failed.value.run_dir)) == {says}
 
 
+def metric_raises(y, scores):
+    raise RuntimeError("no labels")
+
+
+@pytest.mark.parametrize(("fn", "says"), [
+    (metric_raises, "RuntimeError in metric gap: no labels"),
+    (lambda y, scores: float("nan"), "metric gap returned nan; expected a finite number"),
+    (lambda y, scores: "good", "metric gap returned str 'good'; expected a number"),
+])
+def test_a_failing_metric_is_named_in_the_candidates_error(tmp_path, fn, says):
+    gap = evolve.Objective.from_metric("gap", fn, "max", reference=0.0)
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path), objectives=[gap, "energy"])
+    assert failed.value.error == says
+    assert set(failed_errors(failed.value.run_dir)) == {says}
+
+
 def test_an_objective_may_return_a_numpy_or_torch_scalar_or_a_bool(tmp_path):
     import numpy as np
     import torch
