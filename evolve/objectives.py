@@ -130,7 +130,20 @@ class Objective:
 _OBJECTIVES: dict[str, Objective] = {}
 
 
+_BUILTIN: dict[str, Callable[[Measurements], float]] = {}  # filled below, once
+
+
 def register_objective(objective: Objective) -> Objective:
+    """Make ``objective`` available by its name (``objectives = ["accuracy", NAME]`` in a
+    config). Registering a name again replaces the user's earlier objective (a notebook cell
+    run twice); a built-in's name is refused: every later search of the process, an
+    estimator's included, would otherwise read another function under it."""
+    if not isinstance(objective, Objective):
+        raise TypeError(f"register_objective takes an evolve.Objective, got "
+                        f"{type(objective).__name__} {objective!r:.40}")
+    if objective.name in _BUILTIN and _BUILTIN[objective.name] is not objective.fn:
+        raise ValueError(f"an objective named {objective.name!r} is built in; register yours "
+                         f"under another name (built in: {', '.join(sorted(_BUILTIN))})")
     _OBJECTIVES[objective.name] = objective
     return objective
 
@@ -148,7 +161,7 @@ register_objective(Objective("latency", "min", lambda m: m.costs["latency_s"], r
                              log_scale=True, covers_space=True))
 register_objective(Objective("synapses", "min", lambda m: m.costs["synapses"], reference=1e8,
                              log_scale=True, covers_space=True))
-_BUILTIN = {name: o.fn for name, o in _OBJECTIVES.items()}
+_BUILTIN.update({name: o.fn for name, o in _OBJECTIVES.items()})
 
 
 def is_builtin(objective: Objective) -> bool:

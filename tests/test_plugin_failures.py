@@ -207,3 +207,23 @@ def test_registering_something_that_is_not_a_rule_is_refused_in_one_line(own_reg
 
     with pytest.raises(TypeError, match="rules.register takes a LearningRule subclass"):
         rules.register(thing)
+
+
+def test_registering_an_objective_under_a_built_in_name_is_refused():
+    from evolve.objectives import resolve_objectives
+
+    fake = evolve.Objective("energy", "max", lambda m: 42.0, reference=0.0)
+    with pytest.raises(ValueError, match="an objective named 'energy' is built in"):
+        evolve.register_objective(fake)
+    assert resolve_objectives(["energy"])[0] is not fake  # the built-in is untouched
+    with pytest.raises(TypeError, match="register_objective takes an evolve.Objective"):
+        evolve.register_objective("energy")
+
+
+def test_an_objective_of_the_users_may_be_registered_again(monkeypatch):
+    from evolve import objectives
+
+    monkeypatch.setattr(objectives, "_OBJECTIVES", dict(objectives._OBJECTIVES))
+    first = evolve.register_objective(evolve.Objective("depth", "min", len, reference=9.0))
+    again = evolve.register_objective(evolve.Objective("depth", "min", len, reference=10.0))
+    assert objectives.resolve_objectives(["depth"]) == (again,) != (first,)
