@@ -110,8 +110,9 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
     except KeyError:
         raise UnknownRuleError(
             f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))} (a rule "
-            "of your own: register it through a 'neurevo.rules' entry point for the CLI, or "
-            "search from the Python script that defines it)"
+            "of your own: import the module that registers it before searching, resuming or "
+            "loading its runs and exports in Python; for the CLI, declare it as a "
+            "'neurevo.rules' entry point)"
         ) from None
     resolved = resolve_options(cls, options)
     rule = cls(**resolved)

@@ -227,3 +227,17 @@ def test_an_objective_of_the_users_may_be_registered_again(monkeypatch):
     first = evolve.register_objective(evolve.Objective("depth", "min", len, reference=9.0))
     again = evolve.register_objective(evolve.Objective("depth", "min", len, reference=10.0))
     assert objectives.resolve_objectives(["depth"]) == (again,) != (first,)
+
+
+def test_loading_an_export_of_a_rule_not_registered_says_to_import_its_module(
+        tmp_path, own_registry):
+    from rules.registry import _RULES, UnknownRuleError
+
+    readout_rule("readout", lambda dw, db, loss, x: (dw, db, loss))
+    run = evolve.search(tiny(tmp_path, rule={"name": "readout"}))
+    path = evolve.export_architecture(run.pareto_front()[0], tmp_path / "member.safetensors")
+    del _RULES["readout"]  # a later process that did not import the user's module
+    arch = evolve.load_architecture(path)
+    with pytest.raises(UnknownRuleError, match="import the module that registers it before "
+                                               "searching, resuming or loading"):
+        arch.to_module()
