@@ -30,7 +30,7 @@ from evolve.evaluate import (
     outcome_to_row,
 )
 from evolve.executors import Executor, TaskFailure, make_executor
-from evolve.messages import one_line
+from evolve.messages import failure_detail
 from evolve.metadata import (
     ObjectiveRecord,
     RuleRecord,
@@ -391,7 +391,7 @@ def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn
         # a user's cost function, called before any candidate: one line naming it, not a
         # traceback from inside the session's wiring
         name = cost_fn_name(cost_fn)
-        detail = str(exc) if str(exc).startswith(name) else f"{type(exc).__name__}: {exc}"
-        raise ValueError(one_line(
+        raise ValueError(
             f"{name} failed on the search space's costliest network (which sets the "
-            f"hypervolume reference of {', '.join(covering)}): {detail}")) from exc
+            f"hypervolume reference of {', '.join(covering)}): {failure_detail(exc, name)}"
+        ) from exc

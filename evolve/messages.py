@@ -53,8 +53,16 @@ def plugin_failure(exc: BaseException, where: str | None = None) -> str:
     kept as it is."""
     plugin = getattr(exc, PLUGIN_ATTRIBUTE, None)
     text = one_line(exc)
-    if plugin and text.startswith(plugin):
-        return text
-    if not (plugin or where):
+    if plugin:
+        detail = failure_detail(exc, plugin)
+        return detail if detail == text else f"{type(exc).__name__} in {plugin}: {text}"
+    if not where:
         return f"{type(exc).__name__}: {text}"
-    return f"{type(exc).__name__} in {plugin or where}: {text}"
+    return f"{type(exc).__name__} in {where}: {text}"
+
+
+def failure_detail(exc: BaseException, plugin: str) -> str:
+    """``exc`` in one line for a sentence about ``plugin``: its message alone when it
+    already names the plug-in (neurevo's own check of a result), else type and message."""
+    text = one_line(exc)
+    return text if text.startswith(plugin) else f"{type(exc).__name__}: {text}"

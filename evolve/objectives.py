@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.messages import blamed_on
+from evolve.messages import blamed_on, failure_detail
 from search_spaces.genome import Genome
 
 
@@ -184,7 +184,15 @@ def covering_references(objectives: Sequence[Objective], costliest: Measurements
     out = []
     for o in objectives:
         if o.covers_space and o.direction == "min":
-            o = dataclasses.replace(o, reference=max(o.reference, o(costliest)))
+            try:
+                value = o(costliest)
+            except Exception as exc:
+                what = f"objective {o.name}"
+                raise ValueError(
+                    f"{what} failed on the search space's costliest network (covers_space: "
+                    f"its value there is the hypervolume reference): "
+                    f"{failure_detail(exc, what)}") from exc
+            o = dataclasses.replace(o, reference=max(o.reference, value))
         out.append(o)
     return tuple(out)
 

@@ -241,3 +241,14 @@ def test_loading_an_export_of_a_rule_not_registered_says_to_import_its_module(
     with pytest.raises(UnknownRuleError, match="import the module that registers it before "
                                                "searching, resuming or loading"):
         arch.to_module()
+
+
+def test_a_covering_objective_failing_on_the_costliest_network_stops_the_search_in_one_line(
+        tmp_path):
+    cover = evolve.Objective("ratio", "min", divide_by_zero, reference=1.0, covers_space=True)
+    with pytest.raises(ValueError) as error:
+        evolve.search(tiny(tmp_path), objectives=["accuracy", cover])
+    assert str(error.value) == ("objective ratio failed on the search space's costliest "
+                                "network (covers_space: its value there is the hypervolume "
+                                "reference): ZeroDivisionError: division by zero")
+    assert list(tmp_path.iterdir()) == []
