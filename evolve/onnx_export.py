@@ -41,6 +41,11 @@ from evolve.run import Architecture
 FORMAT = "onnx/1"
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "features", "scores"
+# How far the written graph's scores may be from the module's on a probe input before the
+# export is refused as a wrong trace (every built-in rule is within 1e-5 + 1e-5 × |score|:
+# README): a predict that leaves torch traces into constants, off by whole scores.
+CHECK_TOLERANCE = 1e-4
+PROBE_ROWS = 16
 
 
 class _Deployed(torch.nn.Module):
@@ -147,9 +152,45 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
             entry.key, entry.value = key, value
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, tmp)
+        _check_graph(arch, module, tmp)
 
     atomic_write(path, write)
     return path
+
+
+def _check_graph(arch: Architecture, module: torch.nn.Module, path: str) -> None:
+    """The graph at ``path`` computes ``module`` on a probe input other than the one it was
+    traced on. A tracer records only torch operations on the input: a rule whose ``predict``
+    goes through numpy, ``.item()`` or a Python branch on the input's values traces into a
+    graph that ignores its input (or part of it), and would be written without an error.
+    Checked with onnxruntime (the ``export`` extra installs it with onnx)."""
+    try:
+        import onnxruntime
+    except ImportError:  # pragma: no cover - the export extra installs both
+        return
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(PROBE_ROWS, arch.genome.input_size, generator=generator)
+    probe = (z * arch.input_std.float() + arch.input_mean.float()
+             if arch.input_mean is not None and arch.input_std is not None else z)
+    with torch.no_grad():
+        expected = module(probe).float().numpy()
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    if names != [INPUT_NAME]:
+        raise ValueError(f"rule {arch.rule}: the ONNX graph traced from its predict takes "
+                         f"inputs {names}, not [{INPUT_NAME!r}]: its predict must compute "
+                         "the scores from its input with torch operations (no numpy, "
+                         ".item() or Python branches on the input's values)")
+    got = session.run(None, {INPUT_NAME: probe.numpy().astype(np.float32)})[0]
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=CHECK_TOLERANCE,
+                                                      atol=CHECK_TOLERANCE):
+        worst = (float(np.abs(got - expected).max()) if got.shape == expected.shape
+                 else f"shape {got.shape} against {expected.shape}")
+        raise ValueError(f"rule {arch.rule}: the ONNX graph traced from its predict does not "
+                         f"compute it on a probe input (largest difference {worst}): its "
+                         "predict must compute the scores from its input with torch "
+                         "operations (no numpy, .item() or Python branches on the input's "
+                         "values)")
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -126,3 +126,32 @@ def test_cli_export_formats_by_flag_and_suffix(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     result = cli("export", str(run.path), "--out", "m.pt")
     assert result.returncode == 2 and ".safetensors, .onnx or .nir" in result.stderr
+
+
+@pytest.mark.parametrize(("leak", "says"), [
+    # the whole prediction through numpy: the trace is a constant with no input at all
+    (lambda scores: torch.from_numpy(scores.numpy().copy()), "takes inputs [], not"),
+    # a shift read off the input's values with .item(): baked in as the traced input's
+    (lambda scores: scores + scores.abs().max().item(), "does not compute it on a probe"),
+])
+def test_onnx_export_refuses_a_users_predict_that_the_tracer_cannot_follow(
+        tmp_path, monkeypatch, leak, says):
+    from rules import registry
+    from rules.bp import Backprop
+
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
+
+    @rules.register
+    class Leaky(Backprop):
+        name = "leaky"
+
+        def predict(self, net, params, x):
+            return leak(super().predict(net, params, x))
+
+    arch = tiny_run(tmp_path / "runs", "leaky").pareto_front()[0]
+    path = tmp_path / "leaky.onnx"
+    with pytest.raises(ValueError) as refused:
+        evolve.export_architecture(arch, path)
+    assert str(refused.value).startswith(f"rule leaky: the ONNX graph traced from its "
+                                         f"predict {says}")
+    assert not path.exists() and list(tmp_path.glob(".*.tmp")) == []
