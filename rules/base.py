@@ -50,6 +50,28 @@ class Hyperparameter:
     integer: bool = False
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        # a gene the search cannot draw from, or whose default it would clip away, is a
+        # rule's bug: refused where the rule declares it, naming the gene
+        if not isinstance(self.name, str) or not self.name:
+            raise HyperparameterError(f"a hyperparameter needs a non-empty name, got "
+                                      f"{self.name!r}")
+        for field_name in ("low", "high", "default"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise HyperparameterError(f"hyperparameter {self.name}: {field_name} must be "
+                                          f"a finite number, got {value!r}")
+        if self.low > self.high:
+            raise HyperparameterError(f"hyperparameter {self.name}: low {self.low} > high "
+                                      f"{self.high}")
+        if not self.low <= self.default <= self.high:
+            raise HyperparameterError(f"hyperparameter {self.name}: default {self.default} is "
+                                      f"outside [{self.low}, {self.high}]")
+        if self.log and self.low <= 0:
+            raise HyperparameterError(f"hyperparameter {self.name}: a log-scale range needs "
+                                      f"low > 0, got {self.low}")
+
     def clip(self, value: float) -> float:
         value = min(max(float(value), self.low), self.high)
         return float(round(value)) if self.integer else value
@@ -60,6 +82,16 @@ class HyperSpace:
     """The continuous genes a rule exposes to PSO / Optuna: bounds, scale, defaults."""
 
     params: tuple[Hyperparameter, ...]
+
+    def __post_init__(self) -> None:
+        names = []
+        for p in self.params:
+            if not isinstance(p, Hyperparameter):
+                raise HyperparameterError(f"a HyperSpace holds rules.Hyperparameter entries, "
+                                          f"got {type(p).__name__} {p!r:.40}")
+            if p.name in names:
+                raise HyperparameterError(f"hyperparameter {p.name} is declared twice")
+            names.append(p.name)
 
     def names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)

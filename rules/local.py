@@ -68,6 +68,9 @@ class LocalRule(LearningRule):
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> LocalState:
         tensors = [*params.weights, *params.biases]
+        if any("lr" not in h for h in hyper):
+            raise ValueError(f"rule {self.name}: a LocalRule steps with Adam at the gene 'lr' "
+                             "(rules.local.LR), which its hyperparameters() must declare")
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(tensors, [h["lr"] for h in hyper]), list(hyper), extra)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from rules.base import LIMITS, LearningRule, Limit
+from rules.base import LIMITS, HyperparameterError, HyperSpace, LearningRule, Limit
 
 _RULES: dict[str, type[LearningRule]] = {}
 _entry_points_loaded = False
@@ -116,6 +116,16 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
         ) from None
     resolved = resolve_options(cls, options)
     rule = cls(**resolved)
+    try:
+        space = rule.hyperparameters()
+    except HyperparameterError as exc:  # a gene declared wrongly, named by the message
+        raise HyperparameterError(f"rule {name}: {exc}") from exc
+    except Exception as exc:
+        raise HyperparameterError(f"rule {name}: hyperparameters() failed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(space, HyperSpace):
+        raise HyperparameterError(f"rule {name}: hyperparameters() returned "
+                                  f"{type(space).__name__}, expected a rules.HyperSpace")
     reported = rule.options()
     for key, value in resolved.items():
         if reported.get(key) != value:

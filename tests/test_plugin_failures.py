@@ -252,3 +252,48 @@ def test_a_covering_objective_failing_on_the_costliest_network_stops_the_search_
                                 "network (covers_space: its value there is the hypervolume "
                                 "reference): ZeroDivisionError: division by zero")
     assert list(tmp_path.iterdir()) == []
+
+
+def declaring(name: str, space):
+    """A rule of the user's whose hyperparameters() is ``space()``."""
+    import rules
+    from rules.bp import Backprop
+
+    return rules.register(type(name, (Backprop,), {"name": name,
+                                                    "hyperparameters": lambda self: space()}))
+
+
+def test_a_rule_declaring_its_genes_wrongly_is_refused_naming_rule_and_gene(own_registry):
+    import rules
+    from rules.base import Hyperparameter, HyperparameterError
+    from rules.local import INIT_SCALE, LR
+
+    cases = {
+        "twice": (lambda: rules.HyperSpace((LR, LR)), "hyperparameter lr is declared twice"),
+        "outside": (lambda: rules.HyperSpace((Hyperparameter("lr", 1e-4, 0.1, 1.0, log=True),)),
+                    "hyperparameter lr: default 1.0 is outside [0.0001, 0.1]"),
+        "inverted": (lambda: rules.HyperSpace((Hyperparameter("lr", 0.1, 1e-4, 1e-3),)),
+                     "hyperparameter lr: low 0.1 > high 0.0001"),
+        "log_zero": (lambda: rules.HyperSpace((Hyperparameter("lr", 0.0, 0.1, 1e-3, log=True),)),
+                     "hyperparameter lr: a log-scale range needs low > 0, got 0.0"),
+        "a_list": (lambda: [LR, INIT_SCALE],
+                   "hyperparameters() returned list, expected a rules.HyperSpace"),
+    }
+    for name, (space, says) in cases.items():
+        declaring(name, space)
+        with pytest.raises(HyperparameterError) as refused:
+            rules.get_rule(name)
+        assert str(refused.value) == f"rule {name}: {says}"
+
+
+def test_a_local_rule_without_a_learning_rate_fails_naming_it(tmp_path, own_registry):
+    import rules
+    from rules.local import INIT_SCALE
+
+    rule = readout_rule("no_lr", lambda dw, db, loss, x: (dw, db, loss))
+    rule.hyperparameters = lambda self: rules.HyperSpace((INIT_SCALE,))
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path, rule={"name": "no_lr"}))
+    assert failed.value.error == ("ValueError: rule no_lr: a LocalRule steps with Adam at the "
+                                  "gene 'lr' (rules.local.LR), which its hyperparameters() "
+                                  "must declare")
