@@ -43,6 +43,7 @@ from evolve.objectives import (
     Metric,
     Objective,
     covering_references,
+    declared_metrics,
     resolve_objectives,
 )
 from evolve.plugins import plugin_objects
@@ -156,6 +157,7 @@ class Session:
         rule = rules.get_rule(config.rule.name, config.rule.options)
         hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
         resolved = resolve_objectives(objectives if objectives is not None else config.objectives)
+        declared_metrics((*resolved, *constraints))  # one function per metric name
         unknown = set(config.stop_when) - {o.name for o in resolved}
         if unknown:
             raise ConfigError(f"stop_when names {sorted(unknown)}, which are not objectives "

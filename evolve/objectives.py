@@ -170,6 +170,23 @@ def is_builtin(objective: Objective) -> bool:
     return _BUILTIN.get(objective.name) is objective.fn
 
 
+def declared_metrics(sources: Sequence[Any]) -> tuple[Metric, ...]:
+    """The metrics the objectives and constraints ``sources`` declare, each once. Two
+    different functions under one name are refused: workers compute one value per name, so
+    one source would silently read the other's metric."""
+    seen: dict[str, tuple[Metric, str]] = {}
+    for source in sources:
+        for metric in source.metrics:
+            kind = "objective" if isinstance(source, Objective) else "constraint"
+            owner = f"{kind} {source.name}"
+            if metric.name in seen and seen[metric.name][0] != metric:
+                raise ValueError(f"metric {metric.name!r} is declared by {seen[metric.name][1]} "
+                                 f"and by {owner} with different functions; give each its "
+                                 "own name")
+            seen.setdefault(metric.name, (metric, owner))
+    return tuple(metric for metric, _ in seen.values())
+
+
 def covering_references(objectives: Sequence[Objective], costliest: Measurements
                         ) -> tuple[Objective, ...]:
     """The objectives with each ``covers_space`` reference raised to its value on

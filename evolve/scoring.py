@@ -21,7 +21,7 @@ from evolve.config import HardwareConfig
 from evolve.constraints import HARDWARE_PREFIX, Constraint, violations
 from evolve.evaluate import Outcome
 from evolve.messages import blamed_on, plugin_failure
-from evolve.objectives import Measurements, Metric, Objective
+from evolve.objectives import Measurements, Metric, Objective, declared_metrics
 from evolve.strategies import Candidate, Scored
 
 CostFn = Callable[..., Any]  # (genome, profile, *, chips, activity, timesteps) -> HardwareCost
@@ -110,11 +110,7 @@ class Scorer:
 
     def metrics(self) -> tuple[Metric, ...]:
         """The validation metrics workers must compute for the objectives and constraints."""
-        seen: dict[str, Metric] = {}
-        for source in (*self.objectives, *self.constraints):
-            for metric in source.metrics:
-                seen.setdefault(metric.name, metric)
-        return tuple(seen.values())
+        return declared_metrics((*self.objectives, *self.constraints))
 
     def measure_genome(self, genome: Any, hyperparameters: dict[str, float],
                        valid_accuracy: float = 0.0, metrics: dict[str, float] | None = None,

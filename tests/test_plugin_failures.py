@@ -297,3 +297,24 @@ def test_a_local_rule_without_a_learning_rate_fails_naming_it(tmp_path, own_regi
     assert failed.value.error == ("ValueError: rule no_lr: a LocalRule steps with Adam at the "
                                   "gene 'lr' (rules.local.LR), which its hyperparameters() "
                                   "must declare")
+
+
+def test_two_metrics_of_one_name_with_different_functions_are_refused(tmp_path):
+    from evolve.metrics import balanced_accuracy, expected_calibration_error
+    from evolve.objectives import Metric
+
+    # workers compute one value per metric name: the constraint would read balanced accuracy
+    score = evolve.Objective.from_metric("score", balanced_accuracy, "max", reference=0.0)
+    calibrated = evolve.Constraint("calibrated", lambda m: m.metrics["score"] - 0.1,
+                                   metrics=(Metric("score", expected_calibration_error),))
+    with pytest.raises(ValueError) as refused:
+        evolve.search(tiny(tmp_path), objectives=[score, "energy"], constraints=[calibrated])
+    assert str(refused.value) == ("metric 'score' is declared by objective score and by "
+                                  "constraint calibrated with different functions; give each "
+                                  "its own name")
+    assert list(tmp_path.iterdir()) == []
+    # one function declared twice is one metric
+    same = evolve.Constraint("balanced", lambda m: 0.5 - m.metrics["score"],
+                             metrics=(Metric("score", balanced_accuracy),))
+    run = evolve.search(tiny(tmp_path), objectives=[score, "energy"], constraints=[same])
+    assert "ok" in run.evaluations().column("status").to_pylist()
