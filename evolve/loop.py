@@ -391,7 +391,7 @@ def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn
         if cost_fn is hardware.cost:
             raise
         # a user's cost function, called before any candidate: one line naming it, not a
-        # traceback from inside the session's wiring
+        # traceback from inside the search's set-up
         name = cost_fn_name(cost_fn)
         raise ValueError(
             f"{name} failed on the search space's costliest network (which sets the "

@@ -174,14 +174,14 @@ def _check_graph(arch: Architecture, module: torch.nn.Module, path: str) -> None
              if arch.input_mean is not None and arch.input_std is not None else z)
     with torch.no_grad():
         expected = module(probe).float().numpy()
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
+    runtime = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in runtime.get_inputs()]
     if names != [INPUT_NAME]:
         raise ValueError(f"rule {arch.rule}: the ONNX graph traced from its predict takes "
                          f"inputs {names}, not [{INPUT_NAME!r}]: its predict must compute "
                          "the scores from its input with torch operations (no numpy, "
                          ".item() or Python branches on the input's values)")
-    got = session.run(None, {INPUT_NAME: probe.numpy().astype(np.float32)})[0]
+    got = runtime.run(None, {INPUT_NAME: probe.numpy().astype(np.float32)})[0]
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=CHECK_TOLERANCE,
                                                       atol=CHECK_TOLERANCE):
         worst = (float(np.abs(got - expected).max()) if got.shape == expected.shape
