@@ -313,7 +313,8 @@ class LearningRule:
         batch = min(budget.batch_size, n)
 
         best = params.detach()
-        best_acc = torch.full((population,), -1.0)  # bookkeeping stays on the host
+        # bookkeeping stays on the host; accuracies in float64, as accuracy() gives them
+        best_acc = torch.full((population,), -1.0, dtype=torch.float64)
         since_best = torch.zeros(population, dtype=torch.long)
         active = torch.ones(population, dtype=torch.bool)
         status, reasons = ["ok"] * population, [""] * population
@@ -344,11 +345,11 @@ class LearningRule:
                 steps += 1
             train_loss = torch.full((population,), math.nan)
             train_loss[alive] = loss_sum / max(steps, 1)
-            acc = torch.full((population,), -1.0)
+            acc = torch.full((population,), -1.0, dtype=torch.float64)
             with torch.no_grad():
                 scores = self.predict(net, params, x_valid)
                 check_scores(self.name, scores, (len(alive), len(y_valid), net.n_outputs))
-                acc[alive] = accuracy(scores, y_valid).cpu()
+                acc[alive] = accuracy(scores, y_valid)
             finite = torch.zeros(population, dtype=torch.bool)
             finite[alive] = torch.isfinite(train_loss[alive]) & torch.stack(
                 [torch.isfinite(t.reshape(len(alive), -1)).all(dim=1)
@@ -413,4 +414,7 @@ def accuracy(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # the max's index, not argmax: the same first index of the largest score (NaN counting
     # as largest, as in argmax), but faster on a strided class axis (a narrow output level
     # is computed classes × batch) than argmax, in place or on a contiguous copy
-    return (scores.max(dim=-1).indices == y.unsqueeze(0)).float().mean(dim=1)
+    correct = (scores.max(dim=-1).indices == y.unsqueeze(0)).sum(dim=1).cpu()
+    # correct / examples in float64 on the host, as a user counts it (a float32 mean records
+    # 14/15 as 0.9333333373...); float64 also where the device has none (MPS)
+    return correct.double() / y.shape[0]

@@ -80,6 +80,11 @@ def test_every_rules_export_scores_what_the_run_recorded(rule, tmp_path, capsys)
     torch.testing.assert_close(scores, direct, atol=1e-6, rtol=0)
     accuracy = (scores.argmax(1) == task.test.y).double().mean().item()
     assert accuracy == arch.test_accuracy  # exactly what the run recorded
+    # the validation score too, counted as a user counts it (correct / examples, float64)
+    with torch.no_grad():
+        valid = int((module(task.valid.x).argmax(1) == task.valid.y).sum())
+    assert arch.valid_accuracy == valid / len(task.valid.y)
+    assert arch.objectives["accuracy"] == arch.valid_accuracy
     if rule == RolledBP.name:
         assert arch.rule_options == {"shift": 2}
         assert accuracy > 0.6  # learned and read back through the rule, not chance
