@@ -552,7 +552,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise BadInput("--percentile sets NIR thresholds; it goes with --format nir")
         elif args.task is not None:
             raise BadInput("--task gives a NIR export its run's data; it goes with --format nir")
-        path = evolve.export_architecture(arch, out, format=fmt, **options)
+        try:
+            path = evolve.export_architecture(arch, out, format=fmt, **options)
+        except OSError as exc:  # name --out, not the temporary file it is written under
+            raise _output_error(out, exc) from None
     except ImportError as exc:
         raise _missing_extra(exc, f"{fmt} export") from None
     except ValueError as exc:

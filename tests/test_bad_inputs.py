@@ -354,7 +354,7 @@ CASES = [
                                              str(ctx.file("f", "x") / "m.safetensors")],
          2, "not a directory"),
     Case("export_unwritable", lambda ctx: ["export", str(ctx.run), "--out", str(
-        ctx.deny_writes(ctx.root / "ro") / "m.safetensors")], 2, "m.safetensors"),
+        ctx.deny_writes(ctx.root / "ro") / "m.safetensors")], 2, "m.safetensors': cannot write"),
     Case("export_over_a_members_weights", lambda ctx: [
         "export", str(ctx.run), "--out",
         str(next((ctx.run / "weights").glob("*.safetensors")))], 2, "records"),
