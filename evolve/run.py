@@ -128,18 +128,21 @@ class Run:
     """A run directory: its config, its records and its Pareto front."""
 
     def __init__(self, path: str | Path) -> None:
-        self.store = RunStore(path)
+        # the records are read from the absolute path, so the run and the members it hands
+        # out still read them after the process changes directory; ``path`` stays as given
+        # (what the CLI prints)
+        self.store = RunStore(Path(path).absolute())
         if not self.store.config_path.is_file():
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
-        self.path = self.store.root
+        self.path = Path(path)
         self.config: SearchConfig = read_config(self.store.config_path)
         # what the run is (objectives' directions, task, rule, chip); None for runs written
         # before runs described themselves, whose readers fall back to the config
-        self.description: RunDescription | None = read_description(self.path)
+        self.description: RunDescription | None = read_description(self.store.root)
 
     @property
     def run_id(self) -> str:
-        return self.path.name
+        return self.store.root.name
 
     def evaluations(self) -> pa.Table:
         """Every evaluation recorded so far, one row each (see docs/records.md)."""

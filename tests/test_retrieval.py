@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -202,3 +203,20 @@ def test_pareto_json_keys_and_curves_in_records(tmp_path, capsys):
             assert max(p["valid_accuracy"] for p in curve) == pytest.approx(
                 row["valid_accuracy"])
             assert all(p["train_loss"] >= 0 for p in curve)
+
+
+def test_a_run_loaded_by_a_relative_path_reads_after_a_change_of_directory(
+        tmp_path, monkeypatch):
+    """A notebook loads ``runs/<id>``, then changes directory: the run and the members it
+    handed out still read their records (the path was relative to where it was loaded)."""
+    run = evolve.search(tiny_iris(tmp_path, "bp"))
+    monkeypatch.chdir(run.path.parent)
+    loaded = evolve.load_run(run.path.name)
+    front = loaded.pareto_front()
+    monkeypatch.chdir(tmp_path.parent)
+    task = load_task("iris", seed=1)
+    with torch.no_grad():
+        scores = front[0].to_module()(task.test.x)
+    assert (scores.argmax(1) == task.test.y).double().mean().item() == front[0].test_accuracy
+    assert [a.candidate_id for a in loaded.pareto_front()] == [a.candidate_id for a in front]
+    assert loaded.path == Path(run.path.name)  # as given
