@@ -17,7 +17,8 @@ A safetensors export is a single file (no pickle: loading it never runs code) ho
 - the trained weights, named as in the run's ``weights/`` (``weight.<level>``,
   ``bias.<level>``, optional ``recurrent``), in the member's own compiled layout;
 - ``input.mean`` and ``input.std``: the standardisation fitted on the run's training split,
-  which the network expects its inputs to have had (``(x - mean) / std``), when known;
+  which the network expects its inputs to have had (``(x - mean) / std``), when known, in
+  float64 as the run fitted and applied it (float32 in exports from before);
 - metadata ``neurevo.format`` (``architecture/1``) and ``neurevo.architecture``: JSON with
   the genome, rule, the rule's options (so :meth:`Architecture.to_module` rebuilds the very
   rule that scored it: its prediction is the rule's, e.g. ep's free relaxation), the limits
@@ -105,7 +106,7 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
     if feature_mean is not None:
         n = arch.genome.input_size
         for name, values in (("mean", feature_mean), ("std", feature_std)):
-            values = torch.as_tensor(np.asarray(values, dtype=np.float32))
+            values = torch.as_tensor(np.asarray(values, dtype=np.float64))
             if values.shape != (n,):
                 raise ValueError(f"feature_{name}: expected {n} values (the input size), "
                                  f"got shape {tuple(values.shape)}")

@@ -57,12 +57,12 @@ class _Deployed(torch.nn.Module):
         self.module = module
         self.standardise = mean is not None
         if mean is not None and std is not None:
-            self.register_buffer("mean", mean.detach().clone().float())
-            self.register_buffer("std", std.detach().clone().float())
+            self.register_buffer("mean", mean.detach().clone().double())
+            self.register_buffer("std", std.detach().clone().double())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.standardise:
-            x = (x - self.mean) / self.std
+        if self.standardise:  # in float64, as the run standardised its splits
+            x = ((x.double() - self.mean) / self.std).float()
         return self.module(x)
 
 

@@ -92,22 +92,23 @@ class Architecture:
         std`` with the run's train statistics (an export carries them), or ``x`` itself
         (as float32) for a run that used its features as given (xor), as its ONNX export
         does."""
-        # a copy: a read-only array (a memmap, a DataFrame's values) would make torch warn,
-        # and the caller's array is never written to
-        x = x.float() if isinstance(x, torch.Tensor) else \
-            torch.from_numpy(np.array(x, dtype=np.float32))
+        # float64, as the run standardised its splits (then float32): the same raw features
+        # give the very inputs the run scored. A copy: a read-only array (a memmap, a
+        # DataFrame's values) would make torch warn, and the caller's array is never written
+        x = x.double() if isinstance(x, torch.Tensor) else \
+            torch.from_numpy(np.array(x, dtype=np.float64))
         n_in = self.genome.input_size
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ValueError(f"standardise: expected raw features of shape [batch, {n_in}], "
                              f"got {list(x.shape)}")
         if self.input_mean is None or self.input_std is None:
             if self.features_as_given:
-                return x
+                return x.float()
             raise RecordError(f"architecture {self.candidate_id} carries no input "
                               "standardisation: export it again from its run (an export of "
                               "a run that used its features as given says so since this "
                               "version), or, built by hand, with feature_mean and feature_std")
-        return (x - self.input_mean) / self.input_std
+        return ((x - self.input_mean.double()) / self.input_std.double()).float()
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:
@@ -269,9 +270,10 @@ def read_config(path: Path) -> SearchConfig:
 
 def _from_description(d: RunDescription) -> dict[str, Any]:
     """What every member of a run shares: the rule's settings, class names, standardisation."""
-    mean = torch.tensor(d.task.feature_mean, dtype=torch.float32) if d.task.feature_mean \
+    # float64: the statistics exactly as the run fitted them (run.json keeps them so)
+    mean = torch.tensor(d.task.feature_mean, dtype=torch.float64) if d.task.feature_mean \
         else None
-    std = torch.tensor(d.task.feature_std, dtype=torch.float32) if d.task.feature_std else None
+    std = torch.tensor(d.task.feature_std, dtype=torch.float64) if d.task.feature_std else None
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
             "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
             "features_as_given": mean is None,

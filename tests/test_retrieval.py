@@ -220,3 +220,29 @@ def test_a_run_loaded_by_a_relative_path_reads_after_a_change_of_directory(
     assert (scores.argmax(1) == task.test.y).double().mean().item() == front[0].test_accuracy
     assert [a.candidate_id for a in loaded.pareto_front()] == [a.candidate_id for a in front]
     assert loaded.path == Path(run.path.name)  # as given
+
+
+def test_raw_features_standardise_to_exactly_what_the_run_trained_on(tmp_path):
+    """Digits' raw features are whole numbers: an export's ``standardise`` and its ONNX
+    graph turn them into the very inputs the run scored its member on, bit for bit, so the
+    predictions from raw features are the recorded ones."""
+    import numpy as np
+    import onnxruntime as ort
+
+    run = evolve.search(tiny_iris(tmp_path, "bp", task={"name": "digits"},
+                                  training={"epochs": 2, "patience": 2}))
+    task = load_task("digits", seed=1)
+    raw = torch.round(task.test.x.double() * torch.from_numpy(task.feature_std)
+                      + torch.from_numpy(task.feature_mean))  # the pixel counts, 0 to 16
+    arch = evolve.load_architecture(
+        evolve.export_architecture(run.pareto_front()[0], tmp_path / "d.safetensors"))
+    for given in (raw, raw.numpy(), raw.float(), raw.numpy().astype(np.float32)):
+        assert torch.equal(arch.standardise(given), task.test.x)
+    assert torch.equal(run.pareto_front()[0].standardise(raw), task.test.x)
+    with torch.no_grad():
+        recorded = arch.to_module()(task.test.x)
+    onnx_path = evolve.export_architecture(arch, tmp_path / "d.onnx")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    scores = torch.from_numpy(session.run(None, {"features": raw.numpy().astype(np.float32)})[0])
+    torch.testing.assert_close(scores, recorded, atol=1e-5, rtol=1e-5)
+    assert (scores.argmax(1) == task.test.y).double().mean().item() == arch.test_accuracy
