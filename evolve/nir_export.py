@@ -94,7 +94,8 @@ def check_convertible(arch: Architecture) -> None:
         raise NIRExportError(
             f"rule {arch.rule} {NOT_FEEDFORWARD[arch.rule]}, not by a feedforward pass, so no "
             "network of integrate-and-fire neurons computes its prediction; NIR export takes "
-            "members of feedforward rules (bp, pc, fa, dfa, lra, dtp)")
+            "members of feedforward rules: search with --rule bp (or pc, fa, dfa, lra, dtp) "
+            f"{CHIP_SPACE}")
     genome = arch.genome
     if len(genome.input_ids) != 1 or len(genome.output_ids) != 1:
         raise NIRExportError(f"NIR export needs one input and one output group, the genome has "

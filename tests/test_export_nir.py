@@ -126,6 +126,10 @@ def iris_genome(activation: str = "relu") -> Genome:
 def test_rules_without_a_feedforward_prediction_are_refused(rule):
     with pytest.raises(NIRExportError, match=f"rule {rule} predicts by .*not by a feedforward"):
         check_convertible(hand_made(rule, iris_genome()))
+    # and says which setting gives a member that converts
+    with pytest.raises(NIRExportError, match="search with --rule bp .*"
+                                             "--set space.hidden_activations=relu"):
+        check_convertible(hand_made(rule, iris_genome()))
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "elu"])
