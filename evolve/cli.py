@@ -759,24 +759,13 @@ def _check_output_file(path: Path) -> None:
 
 
 def _refuse_run_record(path: Path) -> None:
-    """A run's own files are its records: an export written over ``weights/<id>.safetensors``
-    would break the member it replaced without a word, and ``resume`` would not notice. So
-    inside a run directory a command may write anything but a record's own name at the
-    top level or a file in a records' folder (evaluations/, weights/, damaged/)."""
-    from evolve.records import CHECKPOINT_FILE, CONFIG_FILE, RECORD_DIRS, RECORD_FILES
+    """A run's own files are its records (:func:`evolve.records.owning_run`)."""
+    from evolve.records import owning_run
 
-    # compared casefolded: on a case-insensitive file system RUN/Weights is RUN/weights
-    files = {name.casefold() for name in RECORD_FILES}
-    folders = {name.casefold() for name in RECORD_DIRS}
-    target = path.resolve()
-    for folder in target.parents:
-        if (folder / CONFIG_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file():
-            inside = [part.casefold() for part in target.relative_to(folder).parts]
-            if inside[0] in folders or (len(inside) == 1 and inside[0] in files):
-                raise BadInput(f"--out {str(path)!r} is one of run {str(folder)!r}'s own "
-                               "records; write it elsewhere (a new name in the run's folder "
-                               "is fine)")
-            return
+    folder = owning_run(path)
+    if folder is not None:
+        raise BadInput(f"--out {str(path)!r} is one of run {str(folder)!r}'s own records; "
+                       "write it elsewhere (a new name in the run's folder is fine)")
 
 
 def _output_error(path: Path, exc: OSError) -> Exception:

@@ -445,6 +445,26 @@ HISTORY = "history"  # the log's name for the checkpoint's history list
 STRATEGY_PREFIX = "strategy."  # ... and for a growing key of the strategy state
 
 
+def owning_run(path: str | Path) -> Path | None:
+    """The run directory one of whose records writing ``path`` would replace or add to, or
+    None. A run's own files are its records: an export written over
+    ``weights/<id>.safetensors`` would break the member it replaced without a word, and
+    ``resume`` would not notice. So inside a run directory anything may be written but a
+    record's own name at the top level or a file in a records' folder (evaluations/,
+    weights/, damaged/); compared casefolded, since on a case-insensitive file system
+    RUN/Weights is RUN/weights."""
+    files = {name.casefold() for name in RECORD_FILES}
+    folders = {name.casefold() for name in RECORD_DIRS}
+    target = Path(path).resolve()
+    for folder in target.parents:
+        if (folder / CONFIG_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file():
+            inside = [part.casefold() for part in target.relative_to(folder).parts]
+            if inside[0] in folders or (len(inside) == 1 and inside[0] in files):
+                return folder
+            return None
+    return None
+
+
 def _log_problem(log: Any) -> str | None:
     """What the checkpoint's ``log`` entry lacks (its lines, bytes, and entry counts)."""
     if not isinstance(log, dict):

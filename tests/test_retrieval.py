@@ -246,3 +246,20 @@ def test_raw_features_standardise_to_exactly_what_the_run_trained_on(tmp_path):
     scores = torch.from_numpy(session.run(None, {"features": raw.numpy().astype(np.float32)})[0])
     torch.testing.assert_close(scores, recorded, atol=1e-5, rtol=1e-5)
     assert (scores.argmax(1) == task.test.y).double().mean().item() == arch.test_accuracy
+
+
+def test_python_export_refuses_to_write_over_a_runs_records(tmp_path):
+    """``evolve.export_architecture`` into a run's own records (its member's weights, its
+    checkpoint) is refused as ``neurevo export --out`` is: the run would no longer read."""
+    run = evolve.search(tiny_iris(tmp_path, "bp"))
+    arch = run.pareto_front()[0]
+    weights = run.path / "weights" / f"{arch.candidate_id}.safetensors"
+    before = weights.read_bytes()
+    for target in (weights, run.path / "Weights" / "new.safetensors",
+                   run.path / "evaluations" / "m.onnx"):
+        with pytest.raises(ValueError, match="own records"):
+            evolve.export_architecture(arch, target)
+    assert weights.read_bytes() == before
+    assert not (run.path / "evaluations" / "m.onnx").exists()
+    evolve.export_architecture(arch, run.path / "best.safetensors")  # a new name is fine
+    assert evolve.load_run(run.path).pareto_front()[0].to_module() is not None
