@@ -760,12 +760,11 @@ def _check_output_file(path: Path) -> None:
 
 def _refuse_run_record(path: Path) -> None:
     """A run's own files are its records (:func:`evolve.records.owning_run`)."""
-    from evolve.records import owning_run
+    from evolve.records import record_refusal
 
-    folder = owning_run(path)
-    if folder is not None:
-        raise BadInput(f"--out {str(path)!r} is one of run {str(folder)!r}'s own records; "
-                       "write it elsewhere (a new name in the run's folder is fine)")
+    refusal = record_refusal(path, "--out")
+    if refusal:
+        raise BadInput(refusal)
 
 
 def _output_error(path: Path, exc: OSError) -> Exception:

@@ -46,8 +46,8 @@ from evolve.records import (
     CONFIG_FILE,
     RecordError,
     load_tensors,
-    owning_run,
     params_from_tensors,
+    record_refusal,
     tensor_header,
     tensors_from_params,
     weights_problem,
@@ -96,10 +96,9 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
     X_test, y_test)``: the run splits them as it did, after checking their content hash."""
     path = Path(path)
     format = export_format(path, format)
-    run = owning_run(path)
-    if run is not None:
-        raise ValueError(f"export path {str(path)!r} is one of run {str(run)!r}'s own records; "
-                         "write it elsewhere (a new name in the run's folder is fine)")
+    refusal = record_refusal(path, "export path")
+    if refusal:
+        raise ValueError(refusal)
     run_id = arch.source.run_id if run_id is None else run_id
     task = arch.source.task if task is None else task
     class_names = arch.class_names if class_names is None else class_names

@@ -136,7 +136,8 @@ class RayExecutor(Executor):
                 cause = exc.__cause__ or exc
                 raise TypeError(
                     f"what the workers need (the data, the rule, the metrics) cannot be sent "
-                    f"to them: {type(cause).__name__}: {_first_line(cause)}; a rule or metric "
+                    f"to them: {_unpicklable_part(value)}{type(cause).__name__}: "
+                    f"{_first_line(cause)}; a rule or metric "
                     "of yours must be picklable (no open file, lock or connection in it or in "
                     "what it refers to), or run with executor 'serial'") from None
             self._shared[key] = (value, ref)  # keep value alive: id stays unique
@@ -197,6 +198,22 @@ class RayExecutor(Executor):
             ray_watchdog.stop()
             self._started_ray = False
         self._joined = False
+
+
+def _unpicklable_part(value: Any) -> str:
+    """Which part of ``value`` (a metric of a tuple of them, the rule's spec) cannot be
+    pickled, as ``"metric 'name': "``; empty when no single part can be named. Ray's own
+    error names only the type of what failed deep inside, not the user's part holding it."""
+    from ray import cloudpickle
+
+    for part in value if isinstance(value, (tuple, list)) else (value,):
+        try:
+            cloudpickle.dumps(part)
+        except Exception:  # noqa: BLE001 - whatever pickling raises, this part is the one
+            name = getattr(part, "name", None)
+            kind = type(part).__name__.lower()
+            return f"{kind} {name!r}: " if isinstance(name, str) else f"a {kind}: "
+    return ""
 
 
 def _warn_conflicts(ray: Any, address: str | None, num_cpus: int | None) -> None:

@@ -465,6 +465,17 @@ def owning_run(path: str | Path) -> Path | None:
     return None
 
 
+def record_refusal(path: str | Path, what: str) -> str | None:
+    """Why ``path`` may not be written (it is one of a run's records, :func:`owning_run`),
+    as a sentence that starts with ``what`` (the option or argument that named it); None
+    when it may."""
+    run = owning_run(path)
+    if run is None:
+        return None
+    return (f"{what} {str(path)!r} is one of the records of run {str(run)!r}; write it "
+            "elsewhere (a new name in the run's folder is fine)")
+
+
 def _log_problem(log: Any) -> str | None:
     """What the checkpoint's ``log`` entry lacks (its lines, bytes, and entry counts)."""
     if not isinstance(log, dict):

@@ -46,6 +46,9 @@ def read_graph(path: str | Path) -> Any:
     from evolve.nir_export import FORMAT
 
     path = Path(path)
+    if path.is_dir():
+        raise RecordError(f"{path}: a folder, not a NIR file (make one with `neurevo export "
+                          "RUN --format nir --out FILE.nir`)")
     if not path.is_file():
         raise RecordError(f"{path}: no such NIR file")
     try:

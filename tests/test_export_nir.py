@@ -243,6 +243,8 @@ def test_export_needs_the_runs_data_and_simulate_checks_it(relu_run, tmp_path):
         evolve.export_architecture(bare, tmp_path / "b.nir")
     result = cli("simulate", str(tmp_path / "missing.nir"))
     assert result.returncode == 2 and "no such NIR file" in result.stderr
+    result = cli("simulate", str(tmp_path))  # a folder (a run's, say) instead of the export
+    assert result.returncode == 2 and "a folder, not a NIR file" in result.stderr
 
 
 def relu_bp_config(tmp_path, **task) -> SearchConfig:

@@ -112,6 +112,7 @@ def test_a_metric_that_cannot_travel_to_ray_workers_is_named_in_one_line(tmp_pat
         evolve.search(config, objectives=[locked, "energy"])
     text = str(info.value)
     assert "cannot be sent to them" in text and "_thread.lock" in text, text
+    assert "metric 'locked'" in text, text  # which of the user's parts it is
     assert len(text) < 800 and "\n" not in text
 
 
