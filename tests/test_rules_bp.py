@@ -34,6 +34,9 @@ def test_registry_register_and_lookup():
     class Custom(rules.LearningRule):
         name = "custom-test-rule"
 
+        def hyperparameters(self) -> rules.HyperSpace:  # what get_rule checks a rule has
+            return rules.HyperSpace(())
+
     assert "custom-test-rule" in rules.available()
     assert isinstance(rules.get_rule("custom-test-rule"), Custom)
     with pytest.raises(rules.UnknownRuleError, match="available"):
