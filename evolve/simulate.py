@@ -217,6 +217,10 @@ class SpikingResult:
     spikes_per_neuron_step: float  # every IF neuron (hidden and output groups)
     neurons: int
     group_rates: dict[str, float] = field(default_factory=dict)  # spikes / neuron / step
+    # which member this is: the run and candidate the export names (empty / -1 if it does
+    # not), so a saved --json result can be traced back to the front it came from
+    run_id: str = ""
+    candidate_id: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -276,4 +280,5 @@ def simulate(graph: Any, task: str | Task | None = None, timesteps: int = TIMEST
         spiking_accuracy=accuracy_at[timesteps], accuracy_at=accuracy_at,
         spikes_per_neuron_step=sum(spikes.values()) / (neurons * timesteps * n),
         neurons=neurons,
-        group_rates={k: v / (sizes[k] * timesteps * n) for k, v in spikes.items()})
+        group_rates={k: v / (sizes[k] * timesteps * n) for k, v in spikes.items()},
+        run_id=str(about.get("run_id", "")), candidate_id=int(about.get("candidate_id", -1)))

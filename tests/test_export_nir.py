@@ -77,6 +77,8 @@ def test_relu_member_spikes_as_accurately_as_its_ann(relu_run, tmp_path):
     print(f"candidate {arch.candidate_id}: {measured}")
     task = load_task("digits", seed=0)
     assert measured["examples"] == len(task.test.y) and measured["timesteps"] == 200
+    assert (measured["run_id"], measured["candidate_id"]) == (relu_run.run_id,
+                                                               arch.candidate_id)
     # the graph holds the ANN: its rate network scores what the run recorded
     assert measured["ann_accuracy"] == pytest.approx(arch.test_accuracy, abs=1e-9)
     assert abs(measured["spiking_accuracy"] - measured["ann_accuracy"]) <= 0.02
