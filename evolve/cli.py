@@ -237,20 +237,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_unwinds():
             return _main(argv)
     except KeyboardInterrupt as exc:  # before a command started: while Python imported torch
-        print(f"\nneurevo: {_stopped(exc)}", file=sys.stderr)
-        return _interrupted_code(exc)
+        stopped, code = _how_stopped(exc)
+        print(f"\nneurevo: {stopped}", file=sys.stderr)
+        return code
 
 
-def _by_sigterm(exc: KeyboardInterrupt) -> bool:
-    return isinstance(exc, Terminated) or _sigterm_received.is_set()
-
-
-def _stopped(exc: KeyboardInterrupt) -> str:
-    return "terminated" if _by_sigterm(exc) else "interrupted"
-
-
-def _interrupted_code(exc: KeyboardInterrupt) -> int:
-    return EXIT_TERMINATED if _by_sigterm(exc) else EXIT_INTERRUPTED
+def _how_stopped(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the command, in a word, and the exit code that says so."""
+    if isinstance(exc, Terminated) or _sigterm_received.is_set():
+        return "terminated", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -327,7 +323,7 @@ def _run(args: argparse.Namespace) -> int:
 def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
     """Ctrl-C or SIGTERM: what the command leaves behind, and how to go on where there is
     a way."""
-    stopped = _stopped(exc)
+    stopped, code = _how_stopped(exc)
     run = _run_of(exc)
     if run:
         done = _completed_generations(run)
@@ -343,7 +339,7 @@ def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
               "as it was", file=sys.stderr)
     else:
         print(f"\nneurevo: {stopped}", file=sys.stderr)
-    return _interrupted_code(exc)
+    return code
 
 
 def _completed_generations(run: str) -> int:

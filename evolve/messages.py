@@ -27,6 +27,7 @@ def one_line(what: object) -> str:
         what = what.args[0]
     return " ".join(str(what).split())
 
+
 # Set on an exception raised inside a user's plug-in (an objective, a constraint, a cost
 # function): which one, as a message names it ("objective depth", "cost_fn my_cost").
 PLUGIN_ATTRIBUTE = "neurevo_plugin"

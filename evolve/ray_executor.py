@@ -326,9 +326,11 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     connection to its control service without end, printing a warning every few seconds.
     ``auto`` and ``ray://`` addresses are left to Ray, which says at once when it finds no
     cluster."""
-    host, sep, port = address.rpartition(":")
-    if address == "auto" or "://" in address or not sep or not port.isdigit():
+    from evolve.config import RAY_CLIENT
+
+    if address == "auto" or address.startswith(RAY_CLIENT):
         return
+    host, _, port = address.rpartition(":")  # HOST:PORT, as config.address_problem checked
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
