@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import rules
-from evolve.messages import PLUGIN_ATTRIBUTE, plugin_failure
+from evolve.messages import PLUGIN_ATTRIBUTE, blamed_on, plugin_failure
 from evolve.objectives import Metric
 from evolve.strategies.base import Candidate
 from evolve.tasks import Task
@@ -93,11 +93,11 @@ def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_se
     try:
         with one_thread():
             return _train_batch(task, rule_spec, budget, metrics, candidates, seeds)
-    except Exception:  # noqa: BLE001 - isolate the culprit below
+    except Exception as exc:  # noqa: BLE001 - isolate the culprit below
         if len(candidates) == 1:
             text = traceback.format_exc()
-            return [Outcome(candidates[0].id, "failed", error=_last_line(text), seed=seeds[0],
-                            worker=worker_name(), traceback=text)]
+            return [Outcome(candidates[0].id, "failed", error=_failure_line(exc, text),
+                            seed=seeds[0], worker=worker_name(), traceback=text)]
         return [out for c in candidates
                 for out in evaluate_chunk(task, rule_spec, budget, run_seed, metrics, [c])]
 
@@ -141,10 +141,12 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
                  metrics: Sequence[Metric], candidates: Sequence[Candidate],
                  seeds: list[int]) -> list[Outcome]:
     started = time.perf_counter()
-    rule = rule_spec.build()
+    with blamed_on(f"rule {rule_spec.name}"):  # a user's rule is named by the failure
+        rule = rule_spec.build()
     own_nets = [compile_genome(c.genome) for c in candidates]  # each member unpadded
     net = stack(own_nets)
-    fit = rule.fit(net, task, [dict(c.hyperparameters) for c in candidates], budget, seeds)
+    with blamed_on(f"rule {rule.name}"):
+        fit = rule.fit(net, task, [dict(c.hyperparameters) for c in candidates], budget, seeds)
     seconds = (time.perf_counter() - started) / len(candidates)
     worker = worker_name()
     outcomes = []
@@ -193,7 +195,7 @@ def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
     """The validation metrics of one trained member, from its own net's prediction; a
     metric that raises or is not finite fails the member with the traceback."""
     try:
-        with torch.no_grad():
+        with torch.no_grad(), blamed_on(f"rule {rule.name}"):
             scores = rule.predict(net, outcome.params, task.valid.x)[0].numpy()
         y = task.valid.y.numpy()
         values = {m.name: m(y, scores) for m in metrics}
@@ -203,8 +205,8 @@ def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
         outcome.metrics = json.dumps(values)
     except Exception as exc:  # noqa: BLE001 - a user's metric failing is data
         text = traceback.format_exc()
-        error = plugin_failure(exc) if getattr(exc, PLUGIN_ATTRIBUTE, None) else _last_line(text)
-        outcome.status, outcome.error, outcome.traceback = "failed", error, text
+        outcome.status, outcome.traceback = "failed", text
+        outcome.error = _failure_line(exc, text)
         outcome.test_accuracy, outcome.params = float("nan"), None
 
 
@@ -213,13 +215,22 @@ def member_test_accuracy(rule: rules.LearningRule, net: Net, params: Params,
     """Test accuracy of one member on its own (unpadded) compiled ``net``, the very
     computation its export's module performs, so the recorded figure is what a user gets
     back."""
-    with torch.no_grad():
+    with torch.no_grad(), blamed_on(f"rule {rule.name}"):
         scores = rule.predict(net, params, task.test.x)
     check_scores(rule.name, scores, (1, len(task.test.y), net.n_outputs))
     if not bool(torch.isfinite(scores).all()):
         return math.nan  # the caller fails the member
     correct = int((scores[0].argmax(dim=-1) == task.test.y).sum())
     return correct / len(task.test.y)  # exact in float64, as a user would count it
+
+
+def _failure_line(exc: BaseException, text: str) -> str:
+    """The failed record's one-line ``error``: the plug-in that raised (a rule, a metric)
+    and the exception, or, for a failure no plug-in is marked with (a genome that does not
+    compile), the traceback's last line."""
+    if getattr(exc, PLUGIN_ATTRIBUTE, None):
+        return plugin_failure(exc)[:500]
+    return _last_line(text)
 
 
 def _last_line(text: str) -> str:

@@ -115,7 +115,15 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
             "'neurevo.rules' entry point)"
         ) from None
     resolved = resolve_options(cls, options)
-    rule = cls(**resolved)
+    try:
+        rule = cls(**resolved)
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        if text.startswith(f"rule {name}"):  # the rule's own check, already naming it
+            raise
+        given = ", ".join(f"{k}={v!r}" for k, v in resolved.items()) or "no options"
+        raise RuleOptionError(f"rule {name}: its constructor failed with {given}: "
+                              f"{type(exc).__name__}: {text}") from exc
     try:
         space = rule.hyperparameters()
     except HyperparameterError as exc:  # a gene declared wrongly, named by the message

@@ -192,7 +192,43 @@ def test_a_rule_returning_updates_or_losses_of_the_wrong_shape_fails_naming_it(
     config = tiny(tmp_path, rule={"name": "mis_shaped"})
     with pytest.raises(GenerationFailed) as failed:
         evolve.search(config)
-    assert f"ValueError: rule mis_shaped: {says}" in failed.value.error
+    assert failed.value.error.startswith(f"rule mis_shaped: {says}")
+
+
+def test_a_rule_that_raises_while_training_fails_its_candidates_naming_it(
+        tmp_path, own_registry):
+    def lose_feedback(dw, db, loss, x):
+        raise RuntimeError("the feedback\nwent missing")
+
+    readout_rule("lossy", lose_feedback)
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path, rule={"name": "lossy"}))
+    says = "RuntimeError in rule lossy: the feedback went missing"
+    assert failed.value.error == says
+    assert failed_errors(failed.value.run_dir) == [says] * 4
+
+
+def test_a_rule_whose_constructor_refuses_an_option_is_named_before_the_run(
+        tmp_path, own_registry):
+    import rules
+    from rules.bp import Backprop
+    from rules.registry import RuleOptionError
+
+    class Picky(Backprop):
+        name = "picky"
+
+        def __init__(self, scale: float = 1.0) -> None:
+            if scale <= 0:
+                raise ValueError(f"scale must be > 0, got {scale}")
+            self.scale = scale
+
+    rules.register(Picky)
+    config = tiny(tmp_path, rule={"name": "picky", "options": {"scale": -1.0}})
+    with pytest.raises(RuleOptionError) as refused:
+        evolve.search(config)
+    assert str(refused.value) == ("rule picky: its constructor failed with scale=-1.0: "
+                                  "ValueError: scale must be > 0, got -1.0")
+    assert not list(tmp_path.iterdir())  # refused before any run was written
 
 
 def test_the_readout_rule_of_the_docs_trains(tmp_path, own_registry):
@@ -294,7 +330,7 @@ def test_a_local_rule_without_a_learning_rate_fails_naming_it(tmp_path, own_regi
     rule.hyperparameters = lambda self: rules.HyperSpace((INIT_SCALE,))
     with pytest.raises(GenerationFailed) as failed:
         evolve.search(tiny(tmp_path, rule={"name": "no_lr"}))
-    assert failed.value.error == ("ValueError: rule no_lr: a LocalRule steps with Adam at the "
+    assert failed.value.error == ("rule no_lr: a LocalRule steps with Adam at the "
                                   "gene 'lr' (rules.local.LR), which its hyperparameters() "
                                   "must declare")
 
