@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolve.messages import one_line
-from evolve.objectives import Objective, is_builtin
+from evolve.objectives import Objective, available_objectives, is_builtin
 from evolve.records import DESCRIPTION_FILE, RecordError, write_text
 from evolve.tasks import Task
 
@@ -245,11 +245,16 @@ def fingerprint_mismatch(recorded: Mapping[str, Any], current: Mapping[str, Any]
 
 def missing_objectives(description: RunDescription, given: Sequence[str | Objective] | None
                        ) -> list[str]:
-    """The user-defined objectives of the run that ``given`` does not supply again."""
-    names = {o if isinstance(o, str) else o.name for o in (given or ())}
+    """The user-defined objectives of the run that ``given`` does not supply again: passed
+    as an :class:`Objective`, or registered in this process (``evolve.register_objective``)
+    and named (``given`` None names the run's own objectives). A function is never stored
+    in a run, so the one supplied is taken to be the one it ran with, either way."""
+    registered = set(available_objectives())
     custom = {o.name for o in (given or ()) if isinstance(o, Objective)}
-    return [o.name for o in description.objectives
-            if not o.builtin and (o.name not in names or o.name not in custom)]
+    named = set(description.objective_names if given is None
+                else (o for o in given if isinstance(o, str)))
+    return [o.name for o in description.objectives if not o.builtin
+            and o.name not in custom and not (o.name in registered and o.name in named)]
 
 
 def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str],

@@ -157,17 +157,17 @@ def resume(path: str | Path, *, generations: int | None = None,
            settings: Mapping[str, Any] | None = None) -> Run:
     """Continue a run from its last checkpoint (optionally to more generations).
 
-    The run's own description decides what it is: its objectives (a user's objective must
-    be passed again, under the same name), its data (found at its recorded path, or given
-    as ``task_file`` — or ``data`` for in-memory arrays — with the same content hash) and its
-    chip profile (read from the run). config.toml must still match the settings the run
-    started with (its fingerprint in run.json); ``generations`` may not go below what is
-    already recorded. ``executor`` overrides ``[executor]`` settings for this resume only
-    (``{"name": "serial"}``, ``{"address": "auto"}``): where evaluations run never changes
-    their results. ``settings`` changes what decides when the run stops, never what it
+    The run's own description decides what it is: its objectives (a user's objective must be
+    passed again, or registered under its name in this process), its data (found at its
+    recorded path, or given as ``task_file`` — or ``data`` for in-memory arrays — with the same
+    content hash) and its chip profile (read from the run). config.toml must still match the
+    settings the run started with (its fingerprint in run.json); ``generations`` may not go
+    below what is already recorded. ``executor`` overrides ``[executor]`` settings for this
+    resume only (``{"name": "serial"}``, ``{"address": "auto"}``): where evaluations run never
+    changes their results. ``settings`` changes what decides when the run stops, never what it
     computes: ``stop_when`` (targets added or changed) and ``tolerate_failures``, kept in
-    config.toml like a new ``generations``. Nothing in the run is written before all of this
-    is checked.
+    config.toml like a new ``generations``. Nothing in the run is written before all of this is
+    checked.
     """
     constraints = check_constraints(constraints)
     reporters = default_reporters() if reporters is None else reporters
@@ -207,7 +207,8 @@ def resume(path: str | Path, *, generations: int | None = None,
             missing = missing_objectives(recorded, objectives)
             if missing:
                 raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
-                                  "function: pass it again (evolve.resume(..., objectives=[...]))")
+                                  "function: pass it again (evolve.resume(..., objectives=[...])) "
+                                  "or register it (evolve.register_objective) before resuming")
             if objectives is None:
                 objectives = recorded.objective_names
             names = [o if isinstance(o, str) else o.name for o in objectives]

@@ -134,6 +134,24 @@ def test_custom_maximised_objective_orders_front_exports_and_resumes(tmp_path, c
     assert resumed.completed_generations() == 3
 
 
+def test_a_registered_objective_resumes_without_being_passed_again(tmp_path, monkeypatch):
+    from evolve import objectives
+    from evolve.config import ConfigError
+
+    monkeypatch.setattr(objectives, "_OBJECTIVES", dict(objectives._OBJECTIVES))
+    run = evolve.search(tiny_iris(tmp_path, "bp", generations=1, population=4),
+                        objectives=[CUSTOM, "energy"])
+    with pytest.raises(ConfigError, match="'lean_accuracy' is a user-defined function: pass "
+                                          "it again .* or register it"):
+        evolve.resume(run.path, generations=2)
+    evolve.register_objective(CUSTOM)
+    resumed = evolve.resume(run.path, generations=2)  # by name, as the run records it
+    assert resumed.completed_generations() == 2
+    assert resumed.objective_names() == ["lean_accuracy", "energy"]
+    front = resumed.pareto_front()
+    assert front and all(-1.0 < a.objectives["lean_accuracy"] <= 1.0 for a in front)
+
+
 def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch):
     data = tmp_path / "work" / "flowers.csv"
     data.parent.mkdir()
