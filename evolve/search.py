@@ -46,6 +46,7 @@ from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
 from evolve.messages import RUN_ATTRIBUTE
 from evolve.metadata import (
+    RunDescription,
     fingerprint,
     fingerprint_mismatch,
     missing_objectives,
@@ -70,7 +71,7 @@ from evolve.reporters import Reporter, default_reporters
 from evolve.run import Run
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
-from evolve.tasks import ARRAYS_TASK
+from evolve.tasks import ARRAYS_TASK, Task
 
 # errors that say a path the user gave cannot be used (exit 2), as opposed to a machine
 # that failed (a full disk, an I/O error: exit 1)
@@ -244,9 +245,22 @@ def resume(path: str | Path, *, generations: int | None = None,
         _check_strategy_state(session, store, checkpoint)
         if target != config:  # every check passed: only now is anything written
             _write_config(store, target)
+        _record_moved_data(store, recorded, session.task)
         _clear_stale_partials(store, done)
         session.run(checkpoint)
     return Run(store.root)
+
+
+def _record_moved_data(store: RunStore, recorded: RunDescription | None, task: Task) -> None:
+    """Point run.json at the data file this resume found (``--task``, same content hash)
+    when it is not where the run recorded it, so that the next resume, a report or a NIR
+    export finds it without being told again."""
+    if recorded is None or not recorded.task.path or task.path in ("", recorded.task.path):
+        return
+    moved = dataclasses.replace(recorded.task, path=task.path)
+    write_description(store.root, dataclasses.replace(recorded, task=moved))
+    print(f"neurevo: {store.root.name} now records its data at {task.path} (was "
+          f"{recorded.task.path})", file=sys.stderr)
 
 
 def _warn_ignored(config: SearchConfig) -> None:

@@ -196,8 +196,13 @@ def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch
     assert main(["resume", str(copy), "--generations", "3", "--task", str(altered)]) == 2
     assert "differs" in capsys.readouterr().err
     assert main(["resume", str(copy), "--generations", "3", "--task", str(moved)]) == 0
+    assert f"now records its data at {moved}" in capsys.readouterr().err
     assert evolve.load_run(copy).completed_generations() == 3
     assert front[0]["rank"] == 1
+    # the run now finds its data where it was last given: no --task for the next resume
+    assert evolve.load_run(copy).description.task.path == str(moved)
+    assert main(["resume", str(copy), "--generations", "4"]) == 0
+    assert evolve.load_run(copy).completed_generations() == 4
 
 
 def test_pareto_json_keys_and_curves_in_records(tmp_path, capsys):
