@@ -90,6 +90,17 @@ class Chunk:
         return [c.id for c in self.candidates]
 
 
+@dataclass
+class Journal:
+    """A step's arrival journal as read back: its header (the run's settings) and each
+    arrival's chunk ids with the byte offset its line starts at (where a replay that stops
+    matching cuts the journal)."""
+
+    step: int
+    header: dict[str, Any] | None
+    arrivals: list[tuple[list[int], int]]
+
+
 class SteadyDriver:
     def __init__(self, session: Session, executor: Executor, scorer: Scorer,
                  recorder: Recorder, archive: Archive) -> None:
@@ -102,7 +113,7 @@ class SteadyDriver:
     def _order_path(self, step: int) -> Path:
         return self.store.partial_dir(step) / ORDER_FILE
 
-    def _read_order(self, step: int) -> tuple[dict[str, Any] | None, list[list[int]]]:
+    def _read_order(self, step: int) -> Journal:
         """The step's journal: its header (the run's settings) and the chunks in the order
         they arrived. A torn last line (a crash while it was written) is cut off here, so
         the next arrival does not merge with it into a line that hides every later one; a
@@ -110,9 +121,9 @@ class SteadyDriver:
         (a replay is always a prefix of the arrivals)."""
         path = self._order_path(step)
         if not path.is_file():
-            return None, []
+            return Journal(step, None, [])
         data = path.read_bytes()
-        header, arrivals, good = None, [], 0
+        journal, good = Journal(step, None, []), 0
         lines = data.split(b"\n")
         for number, line in enumerate(lines[:-1], start=1):  # the last has no newline yet
             try:
@@ -123,15 +134,19 @@ class SteadyDriver:
                           "replaying only the arrivals before it", file=sys.stderr)
                 break
             if isinstance(entry, dict) and "slots" in entry:
-                header = entry
+                journal.header = entry
             elif isinstance(entry, dict) and isinstance(entry.get("ids"), list):
-                arrivals.append([int(i) for i in entry["ids"]])
+                journal.arrivals.append(([int(i) for i in entry["ids"]], good))
             good += len(line) + 1
         if good < len(data):
-            with open(path, "r+b") as f:
-                f.truncate(good)
-                os.fsync(f.fileno())
-        return header, arrivals
+            self._cut_order(step, good)
+        return journal
+
+    def _cut_order(self, step: int, size: int) -> None:
+        """Cut the step's journal to its first ``size`` bytes, durably."""
+        with open(self._order_path(step), "r+b") as f:
+            f.truncate(size)
+            os.fsync(f.fileno())
 
     def _append_order(self, step: int, entry: dict[str, Any]) -> None:
         path = self._order_path(step)
@@ -141,9 +156,10 @@ class SteadyDriver:
             f.flush()
             os.fsync(f.fileno())
 
-    def _settings(self, checkpoint: dict[str, Any]) -> SteadySettings:
-        saved = (checkpoint.get("steady") or {}).get("settings") \
-            or self._read_order(checkpoint["strategy"]["generation"])[0]
+    def _settings(self, checkpoint: dict[str, Any], journal: Journal) -> SteadySettings:
+        """The run's settings: its checkpoint's, else its first step's journal's (a crash
+        before the first checkpoint), else the executor's now (a new run)."""
+        saved = (checkpoint.get("steady") or {}).get("settings") or journal.header
         if saved:
             return SteadySettings(int(saved["slots"]), int(saved["chunk_size"]))
         return SteadySettings(self.executor.parallelism(), self.config.executor.chunk_size)
@@ -154,8 +170,9 @@ class SteadyDriver:
         session, config = self.session, self.config
         strategy = session.strategy
         quorum = float(strategy.steady_quorum or 0.0)
-        settings = self._settings(checkpoint)
         state = checkpoint["strategy"]
+        journal = self._read_order(state["generation"])  # read once: it may be cut below
+        settings = self._settings(checkpoint, journal)
         owed = {int(c["id"]): Candidate.from_dict(c) for c in state.get("owed", [])}
         in_flight = [Chunk(ids[0], [owed[i] for i in ids])
                      for ids in (checkpoint.get("steady") or {}).get("in_flight", [])]
@@ -165,10 +182,11 @@ class SteadyDriver:
         sent: set[int] = set()  # keys of chunks handed to the executor, not yet back
         while state["generation"] < config.generations:
             step = state["generation"]
-            header, replay_order = self._read_order(step)
-            if header is None:
+            if journal.step != step:
+                journal = self._read_order(step)
+            if journal.header is None:
                 self._append_order(step, settings.to_dict())
-            replay = deque(replay_order)
+            replay = deque(journal.arrivals)
             candidates = strategy.ask(state)
             genomes = {c.id: c.genome for chunk in in_flight for c in chunk.candidates}
             genomes.update({c.id: c.genome for c in candidates})
@@ -236,19 +254,24 @@ class SteadyDriver:
                 break
 
     def _arrival(self, step: int, in_flight: list[Chunk], sent: set[int],
-                 cached: dict[int, Outcome], replay: deque[list[int]], stream: Stream
-                 ) -> tuple[Chunk, Sequence[Outcome], str]:
+                 cached: dict[int, Outcome], replay: deque[tuple[list[int], int]],
+                 stream: Stream) -> tuple[Chunk, Sequence[Outcome], str]:
         """The next chunk to arrive, its outcomes, and where they come from: the journal's
         arrivals first, in their order (REPLAYED); then chunks whose results the journal
         holds but whose arrival it did not record, a crash in between (JOURNALED); then
-        whatever the executor finishes next (FRESH)."""
+        whatever the executor finishes next (FRESH). An arrival that does not match the
+        step's chunks ends the replay and is cut from the journal with every one after it,
+        so the arrivals journaled from here on follow the replayed ones, and a later resume
+        replays them all."""
         while replay:
-            ids = replay.popleft()
+            ids, start = replay.popleft()
             chunk = next((ch for ch in in_flight if ch.ids == ids), None)
             if chunk is not None and chunk.key not in sent and all(i in cached for i in ids):
                 return chunk, [cached[i] for i in ids], REPLAYED
             print(f"neurevo: warning: the arrival journal of step {step} does not match its "
-                  "chunks; going on without replaying the rest of it", file=sys.stderr)
+                  "chunks; going on without replaying the rest of it (cut from the journal)",
+                  file=sys.stderr)
+            self._cut_order(step, start)
             replay.clear()
         for chunk in in_flight:
             if chunk.key not in sent:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -164,3 +165,30 @@ def test_steady_interrupted_twice_keeps_one_arrival_journal(small_digits_config,
     resumed = evolve.resume(path, reporters=())
     assert "does not match" not in capsys.readouterr().err
     assert records(resumed) == records(full)
+
+
+def test_a_journal_that_stops_matching_is_cut_where_it_stops(small_digits_config, capsys):
+    """An arrival the step's chunks do not match (a journal edited or mixed up) ends the
+    replay once: it is cut from the journal with what follows, so the arrivals journaled
+    after it are the ones a later resume replays, without the warning again."""
+    config = override(small_digits_config, {"generations": 3, **STEADY})
+    path = Path(config.out) / "stale"
+    with pytest.raises(KeyboardInterrupt):
+        evolve.search(override(config, {"run_id": "stale"}), reporters=[StopInStep(1, 1)])
+    order = path / "evaluations" / "gen-00001.partial" / "order.jsonl"
+    first = order.read_text().splitlines()
+    assert len(first) == 2, first
+    stale = ['{"ids": [99999]}', first[1]]  # no chunk has id 99999; the real one after it
+    order.write_text("\n".join([first[0], *stale]) + "\n")
+    told_first = len(json.loads(first[1])["ids"])
+    capsys.readouterr()
+    with pytest.raises(KeyboardInterrupt):
+        evolve.resume(path, reporters=[StopInStep(1, told_first + 1)])
+    assert "does not match its chunks" in capsys.readouterr().err
+    kept = order.read_text().splitlines()
+    assert kept[0] == first[0] and '{"ids": [99999]}' not in kept, kept
+    ids = [i for line in kept[1:] for i in json.loads(line)["ids"]]
+    assert ids and len(ids) == len(set(ids)), kept
+    resumed = evolve.resume(path, reporters=())
+    assert "does not match" not in capsys.readouterr().err
+    assert resumed.completed_generations() == 3
