@@ -253,7 +253,7 @@ def output_cost(net: Net, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return 0.5 * ((out - target) ** 2).sum(dim=2).mean(dim=1)
 
 
-class EnergyRule(LocalRule):
+class EnergyRule(LocalRule[None]):
     """LocalRule for relaxation rules: free-phase prediction, and Adam also steps the
     recurrent couplings (LocalRule steps only W and b). Subclasses implement
     :meth:`energy_updates`."""
@@ -287,25 +287,25 @@ class EnergyRule(LocalRule):
                 net, c, s, steps, target, beta, down_first), reference)
         return reference()
 
-    def energy_updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def energy_updates(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
                        y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
                                                  torch.Tensor | None, torch.Tensor]:
         """Descent directions for W, b and the recurrent couplings, and the loss ``[P]``."""
         raise NotImplementedError
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         dw, db, _, loss = self.energy_updates(net, params, state, x, y)
         return dw, db, loss
 
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> LocalState:
+                   seeds: Sequence[int]) -> LocalState[None]:
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(params.tensors(), [h["lr"] for h in hyper]),
                           list(hyper), extra)
 
     @torch.no_grad()
-    def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def train_step(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         dw, db, dr, loss = self.energy_updates(net, params, state, x, y)
         grads = [*(d * m for d, m in zip(dw, net.masks, strict=True)),

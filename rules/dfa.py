@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 
@@ -108,8 +107,16 @@ def draw_direct_feedback(net: Net, seeds: Sequence[int], salt: int) -> list[torc
     return blocks
 
 
+@dataclasses.dataclass(frozen=True)
+class DFAState:
+    """dfa's fixed random feedback: ``D_l`` ``[P, n_out, n_l]`` per hidden level, zero on
+    the neurons that cannot reach an output."""
+
+    direct: list[torch.Tensor]
+
+
 @register
-class DirectFeedbackAlignment(LocalRule):
+class DirectFeedbackAlignment(LocalRule[DFAState]):
     name = "dfa"
     description = "direct feedback alignment: output error to every level via fixed random D, Adam"
     limits = {
@@ -130,14 +137,14 @@ class DirectFeedbackAlignment(LocalRule):
                            dataclasses.replace(LR_DECAY, default=1.0)))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> DFAState:
         reach = reachable(net)
         direct = draw_direct_feedback(net, seeds, self.SALT)
-        return {"direct": [d * r.unsqueeze(1) for d, r in zip(direct, reach[:-1], strict=True)]}
+        return DFAState([d * r.unsqueeze(1) for d, r in zip(direct, reach[:-1], strict=True)])
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[DFAState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        return dfa_updates(net, params, state.extra["direct"], x, y)
+        return dfa_updates(net, params, state.extra.direct, x, y)
 
 
 def dfa_updates(net: Net, params: Params, direct: Sequence[torch.Tensor], x: torch.Tensor,

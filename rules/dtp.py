@@ -100,8 +100,23 @@ def inverse_seed(seed: int) -> int:
     return (int(seed) * 1_000_003 + _SEED_OFFSET) % (2**63 - 1)
 
 
+@dataclasses.dataclass(frozen=True)
+class DTPState:
+    """dtp's learned inverses and what trains them: ``V_l`` (stored like ``W_l``) and
+    biases ``c_l``, their own Adam, per-member α and σ, each member's noise stream, and the
+    inverse loss ``[P]`` of every step so far (for monitoring and tests)."""
+
+    V: list[torch.Tensor]  # noqa: N815 - the paper's name
+    c: list[torch.Tensor]
+    inverse_optimizer: Adam
+    alpha: torch.Tensor
+    sigma: torch.Tensor
+    noise: list[torch.Generator]
+    inverse_loss: list[torch.Tensor]
+
+
 @register
-class DTP(LocalRule):
+class DTP(LocalRule[DTPState]):
     name = "dtp"
     description = "difference target propagation: learned inverses send targets down, local fits"
     limits = {
@@ -120,52 +135,53 @@ class DTP(LocalRule):
                            ALPHA, SIGMA))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> DTPState:
         v = init_params(net, [inverse_seed(s) for s in seeds]).weights
         c = [torch.zeros_like(b) for b in params.biases]
-        return {
-            "V": v,
-            "c": c,
-            "inverse_optimizer": Adam.for_params([*v, *c], [h["lr_inverse"] for h in hyper]),
-            "alpha": torch.tensor([h["alpha"] for h in hyper], dtype=torch.float32),
-            "sigma": torch.tensor([h["sigma"] for h in hyper], dtype=torch.float32),
-            "noise": [torch.Generator().manual_seed(inverse_seed(s) + 1) for s in seeds],
-            "inverse_loss": [],  # per step, [P] (for monitoring and tests)
-        }
+        return DTPState(
+            V=v,
+            c=c,
+            inverse_optimizer=Adam.for_params([*v, *c], [h["lr_inverse"] for h in hyper]),
+            alpha=torch.tensor([h["alpha"] for h in hyper], dtype=torch.float32),
+            sigma=torch.tensor([h["sigma"] for h in hyper], dtype=torch.float32),
+            noise=[torch.Generator().manual_seed(inverse_seed(s) + 1) for s in seeds],
+            inverse_loss=[],
+        )
 
     # -- pieces (public so tests can check each against a hand computation) -------------
     @staticmethod
-    def inverse(net: Net, state: LocalState, level: int, above: list[torch.Tensor]
+    def inverse(net: Net, state: LocalState[DTPState], level: int, above: list[torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """``g_level`` of the activities ``above[m]`` of levels ``m > level`` (a list indexed
         by level, entries below ``level+1`` unused): (pre-activation, reconstruction)."""
         cols = level_columns(net, level)
-        pre = state.extra["c"][level - 1].unsqueeze(1)
+        pre = state.extra.c[level - 1].unsqueeze(1)
         for m in range(level + 1, net.depth + 1):
-            v = state.extra["V"][m - 1][:, :, cols] * net.masks[m - 1][:, :, cols]
+            v = state.extra.V[m - 1][:, :, cols] * net.masks[m - 1][:, :, cols]
             pre = pre + torch.bmm(above[m], v)
         return pre, activate(net, level, pre)
 
-    def noise(self, net: Net, state: LocalState, batch: int) -> list[torch.Tensor | None]:
+    def noise(self, net: Net, state: LocalState[DTPState], batch: int
+              ) -> list[torch.Tensor | None]:
         """``ε`` for every hidden level ([P, B, n_k]), drawn per member in its own layout."""
         eps: list[torch.Tensor | None] = [None] + [
             torch.zeros(net.population, batch, n, device=net.masks[0].device)
             for n in net.level_sizes[1:-1]] + [None]
         for p, member in enumerate(net.members):
-            gen, sigma = state.extra["noise"][p], float(state.extra["sigma"][p])
+            gen, sigma = state.extra.noise[p], float(state.extra.sigma[p])
             for own in range(1, len(member.level_sizes) - 1):
                 n = member.level_sizes[own]
                 eps[member.level_map[own]][p, :, :n] = torch.randn(  # drawn on the host
                     batch, n, generator=gen, device=gen.device) * sigma
         return eps
 
-    def inverse_gradients(self, net: Net, params: Params, state: LocalState, t: Any,
+    def inverse_gradients(self, net: Net, params: Params, state: LocalState[DTPState], t: Any,
                           eps: list[torch.Tensor | None]
                           ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Gradients of ``Σ_k ℒ^inv_k`` w.r.t. ``V`` and ``c``, and that loss ``[P]``."""
         depth, batch = net.depth, t.h[0].shape[1]
-        grad_v = [torch.zeros_like(v) for v in state.extra["V"]]
-        grad_c = [torch.zeros_like(c) for c in state.extra["c"]]
+        grad_v = [torch.zeros_like(v) for v in state.extra.V]
+        grad_c = [torch.zeros_like(c) for c in state.extra.c]
         loss = torch.zeros(net.population, device=t.h[0].device)
         for k in range(1, depth):
             cols = level_columns(net, k)
@@ -182,11 +198,11 @@ class DTP(LocalRule):
             grad_c[k - 1] += u.mean(dim=1)
         return grad_v, grad_c, loss
 
-    def targets(self, net: Net, state: LocalState, t: Any, y: torch.Tensor
+    def targets(self, net: Net, state: LocalState[DTPState], t: Any, y: torch.Tensor
                 ) -> list[torch.Tensor | None]:
         """ĥ for every level (index 0 unused): gradient step on top, differences below."""
         depth = net.depth
-        alpha = state.extra["alpha"].view(-1, 1, 1)
+        alpha = state.extra.alpha.view(-1, 1, 1)
         top = t.h[depth] - alpha * output_error(t.h[depth], y)
         target: list[torch.Tensor | None] = [None] * depth + [top]
         for k in range(depth - 1, 0, -1):
@@ -195,7 +211,7 @@ class DTP(LocalRule):
             target[k] = t.h[k] + g_target - g_now
         return target
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[DTPState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         t = trace(net, params, x)
         if net.depth > 1:
@@ -203,9 +219,9 @@ class DTP(LocalRule):
             gv, gc, inv_loss = self.inverse_gradients(net, params, state, t, eps)
             gv = [g * m for g, m in zip(gv, net.masks, strict=True)]
             gc = [g * m for g, m in zip(gc, net.neuron_masks, strict=True)]
-            state.extra["inverse_optimizer"].apply([*state.extra["V"], *state.extra["c"]],
-                                                   [*gv, *gc])
-            state.extra["inverse_loss"].append(inv_loss)
+            state.extra.inverse_optimizer.apply([*state.extra.V, *state.extra.c],
+                                                [*gv, *gc])
+            state.extra.inverse_loss.append(inv_loss)
         target = self.targets(net, state, t, y)
         dw, db = [], []
         for level in range(1, net.depth + 1):

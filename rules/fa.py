@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 
@@ -108,8 +107,16 @@ def draw_feedback_blocks(net: Net, seeds: Sequence[int], scales: Sequence[float]
     return scatter_params(net, singles).weights
 
 
+@dataclasses.dataclass(frozen=True)
+class FAState:
+    """fa's fixed random feedback: ``B_l`` per level, stored like ``W_l`` (zero where the
+    genome has no edge)."""
+
+    feedback: list[torch.Tensor]
+
+
 @register
-class FeedbackAlignment(LocalRule):
+class FeedbackAlignment(LocalRule[FAState]):
     name = "fa"
     description = "feedback alignment: the error goes down the graph through fixed random B, Adam"
     limits = {
@@ -131,13 +138,13 @@ class FeedbackAlignment(LocalRule):
                            dataclasses.replace(LR_DECAY, default=1.0)))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> FAState:
         scales = [h["init_scale"] for h in hyper]
-        return {"feedback": draw_feedback_blocks(net, seeds, scales, self.SALT)}
+        return FAState(draw_feedback_blocks(net, seeds, scales, self.SALT))
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[FAState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        return fa_updates(net, params, state.extra["feedback"], x, y)
+        return fa_updates(net, params, state.extra.feedback, x, y)
 
 
 def fa_updates(net: Net, params: Params, feedback: Sequence[torch.Tensor], x: torch.Tensor,

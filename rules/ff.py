@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -133,8 +132,18 @@ def readout_levels(net: Net) -> torch.Tensor:
     return use
 
 
+@dataclasses.dataclass(frozen=True)
+class FFState:
+    """ff's per-member goodness threshold θ and sharpness κ, and each member's stream of
+    negative labels."""
+
+    theta: torch.Tensor
+    kappa: torch.Tensor
+    negatives: list[torch.Generator]
+
+
 @register
-class ForwardForward(LocalRule):
+class ForwardForward(LocalRule[FFState]):
     name = "ff"
     description = "forward-forward: per-level goodness of true- vs wrong-label inputs, no backward"
     limits = {
@@ -154,26 +163,27 @@ class ForwardForward(LocalRule):
         return HyperSpace((dataclasses.replace(LR, default=1e-2), INIT_SCALE, THETA, SHARPNESS))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> FFState:
         if net.n_inputs < net.n_outputs:
             raise ValueError(f"ff embeds the label in the first {net.n_outputs} input features, "
                              f"but the net has only {net.n_inputs} inputs")
-        return {
-            "theta": torch.tensor([h["theta"] for h in hyper], dtype=torch.float32),
-            "kappa": torch.tensor([h["sharpness"] for h in hyper], dtype=torch.float32),
-            "negatives": [torch.Generator().manual_seed(int(s) * 1_000_003 + _SEED_OFFSET)
-                          for s in seeds],
-        }
+        return FFState(
+            theta=torch.tensor([h["theta"] for h in hyper], dtype=torch.float32),
+            kappa=torch.tensor([h["sharpness"] for h in hyper], dtype=torch.float32),
+            negatives=[torch.Generator().manual_seed(int(s) * 1_000_003 + _SEED_OFFSET)
+                       for s in seeds],
+        )
 
     @staticmethod
-    def negative_labels(state: LocalState, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    def negative_labels(state: LocalState[FFState], y: torch.Tensor, n_classes: int
+                        ) -> torch.Tensor:
         """A wrong label per example, uniform over the other classes, per member stream."""
         shift = torch.stack([torch.randint(1, n_classes, (y.shape[1],), generator=g,
                                            device=g.device)  # drawn on the host
-                             for g in state.extra["negatives"]]).to(y.device)
+                             for g in state.extra.negatives]).to(y.device)
         return (y + shift) % n_classes
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[FFState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         x_pos = embed(x, y, net.n_outputs, self.label_value)
         x_neg = embed(x, self.negative_labels(state, y, net.n_outputs), net.n_outputs,
@@ -181,8 +191,8 @@ class ForwardForward(LocalRule):
         with torch.enable_grad():
             leaves = Params([w.detach().requires_grad_(True) for w in params.weights],
                             [b.detach().requires_grad_(True) for b in params.biases])
-            losses = level_losses(net, leaves, x_pos, x_neg, state.extra["theta"],
-                                  state.extra["kappa"])
+            losses = level_losses(net, leaves, x_pos, x_neg, state.extra.theta,
+                                  state.extra.kappa)
             total = torch.stack(losses[1:]).sum(dim=0)
             grads = torch.autograd.grad(total.sum(), [*leaves.weights, *leaves.biases])
         depth = net.depth

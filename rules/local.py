@@ -12,9 +12,10 @@ pre-activations, the column slice of each level inside a block, one-hot targets.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -24,14 +25,20 @@ from rules.optim import Adam, cosine_factor
 from search_spaces import activations
 from search_spaces.net import Net, Params, forward, level_forward
 
+#: A rule's own training state (:meth:`LocalRule.init_extra`): fixed feedback matrices,
+#: inverse weights, per-member constants. Each built-in rule declares it as a dataclass
+#: (``class DirectFeedbackAlignment(LocalRule[DFAState])``), so what a rule keeps is named
+#: and typed where it is defined; ``None`` for a rule that keeps nothing.
+ExtraT = TypeVar("ExtraT")
+
 
 @dataclass
-class LocalState:
-    """Optimiser plus whatever fixed matrices/extra parameters a rule keeps per member."""
+class LocalState(Generic[ExtraT]):
+    """Optimiser, each member's genes, and the rule's own state (``extra``)."""
 
     optimizer: Adam
     hyper: list[Mapping[str, float]]
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: ExtraT = None  # type: ignore[assignment]  # a rule that keeps nothing
 
 
 LR = Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True, doc="Adam step size η")
@@ -52,21 +59,23 @@ LR_DECAY = Hyperparameter("lr_decay", 0.0, 1.0, 0.0,
                           doc="share of η a cosine schedule anneals away by the fit's end")
 
 
-class LocalRule(LearningRule):
-    """Base for rules whose weight updates are computed level by level, then Adam-stepped."""
+class LocalRule(LearningRule, Generic[ExtraT]):
+    """Base for rules whose weight updates are computed level by level, then Adam-stepped.
+    ``ExtraT`` is the type of the rule's own state (:meth:`init_extra`)."""
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
-        """Fixed random feedback matrices, inverse weights, ... (called once per fit)."""
-        return {}
+                   seeds: Sequence[int]) -> ExtraT:
+        """Fixed random feedback matrices, inverse weights, ... (called once per fit); a
+        rule that keeps nothing returns None."""
+        return None  # type: ignore[return-value]
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[ExtraT], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Descent directions for ``params.weights`` and ``params.biases``, and loss ``[P]``."""
         raise NotImplementedError
 
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> LocalState:
+                   seeds: Sequence[int]) -> LocalState[ExtraT]:
         tensors = [*params.weights, *params.biases]
         if any("lr" not in h for h in hyper):
             raise ValueError(f"rule {self.name}: a LocalRule steps with Adam at the gene 'lr' "
@@ -74,19 +83,21 @@ class LocalRule(LearningRule):
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(tensors, [h["lr"] for h in hyper]), list(hyper), extra)
 
-    def select_state(self, state: LocalState, params: Params,
-                     keep: torch.Tensor) -> LocalState:
+    def select_state(self, state: LocalState[ExtraT], params: Params,
+                     keep: torch.Tensor) -> LocalState[ExtraT]:
         return LocalState(state.optimizer.select(keep), [state.hyper[i] for i in keep.tolist()],
                           self.select_extra(state.extra, keep))
 
-    def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
-        """:meth:`init_extra`'s entries for the members ``keep``; a rule whose extra state is
-        not cut by member declares how (see :func:`select_rows`)."""
-        if extra:
-            raise NotImplementedError
-        return {}
+    def select_extra(self, extra: ExtraT, keep: torch.Tensor) -> ExtraT:
+        """:meth:`init_extra`'s state for the members ``keep``. Nothing to cut for a rule
+        that keeps nothing; a rule whose state can be cut by member declares how (see
+        :func:`select_rows`); otherwise ``NotImplementedError``, and its stopped members
+        train on, unrecorded."""
+        if extra is None or (isinstance(extra, Mapping) and not extra):
+            return extra
+        raise NotImplementedError
 
-    def start_epoch(self, state: LocalState, epoch: int, epochs: int) -> None:
+    def start_epoch(self, state: LocalState[ExtraT], epoch: int, epochs: int) -> None:
         """Set each member's cosine factor on η for this epoch (:data:`LR_DECAY`); nothing
         when no member decays its learning rate."""
         decays = [h.get("lr_decay", 0.0) for h in state.hyper]
@@ -94,7 +105,7 @@ class LocalRule(LearningRule):
             state.optimizer.set_scale(cosine_factor(decays, epoch / epochs))
 
     @torch.no_grad()
-    def train_step(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def train_step(self, net: Net, params: Params, state: LocalState[ExtraT], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
         dw, db, loss = self.updates(net, params, state, x, y)
         check_updates(self.name, "weight", dw, params.weights)
@@ -127,7 +138,7 @@ def check_updates(rule: str, kind: str, got: Any, params: Sequence[torch.Tensor]
                              f"{shape}, expected its block's {tuple(block.shape)}")
 
 
-def decay_weights(params: Params, state: LocalState) -> None:
+def decay_weights(params: Params, state: LocalState[Any]) -> None:
     """Shrink every member's weight blocks by ``1 - η λ`` (decoupled decay, after the Adam
     step, ``η`` as scheduled now), ``λ`` its ``weight_decay`` gene; nothing when no member
     has one. Multiplying keeps masked entries exactly zero."""
@@ -140,12 +151,25 @@ def decay_weights(params: Params, state: LocalState) -> None:
         w.mul_(factor.to(w.device).view(-1, 1, 1))
 
 
-def select_rows(extra: Mapping[str, Any], keep: torch.Tensor) -> dict[str, Any]:
-    """``extra`` whose every entry is a per-member tensor (leading axis = member), cut to the
-    members ``keep``; any other entry raises ``NotImplementedError``."""
-    if not all(isinstance(v, torch.Tensor) and v.dim() >= 1 for v in extra.values()):
+StateT = TypeVar("StateT")
+
+
+def select_rows(extra: StateT, keep: torch.Tensor) -> StateT:
+    """``extra`` (a dataclass, or a mapping) whose every field is a per-member tensor
+    (leading axis = member), cut to the members ``keep``; any other field raises
+    ``NotImplementedError``."""
+    if dataclasses.is_dataclass(extra) and not isinstance(extra, type):
+        fields = {f.name: getattr(extra, f.name) for f in dataclasses.fields(extra)}
+    elif isinstance(extra, Mapping):
+        fields = dict(extra)
+    else:
         raise NotImplementedError
-    return {k: v[keep.to(v.device)] for k, v in extra.items()}
+    if not all(isinstance(v, torch.Tensor) and v.dim() >= 1 for v in fields.values()):
+        raise NotImplementedError
+    cut = {k: v[keep.to(v.device)] for k, v in fields.items()}
+    if isinstance(extra, Mapping):
+        return cut  # type: ignore[return-value]
+    return dataclasses.replace(extra, **cut)  # type: ignore[type-var]
 
 
 @dataclass

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 
@@ -93,8 +92,19 @@ def feedback_seed(seed: int) -> int:
     return (int(seed) * 1_000_003 + _SEED_OFFSET) % (2**63 - 1)
 
 
+@dataclasses.dataclass(frozen=True)
+class LRAState:
+    """lra's feedback at the start (``E_0``, stored like ``W_l``), the forward weights it
+    started from (``W_0``), and per-member γ and β."""
+
+    E0: list[torch.Tensor]  # noqa: N815 - the paper's names
+    W0: list[torch.Tensor]  # noqa: N815
+    gamma: torch.Tensor
+    beta: torch.Tensor
+
+
 @register
-class LRA(LocalRule):
+class LRA(LocalRule[LRAState]):
     name = "lra"
     description = "local representation alignment (LRA-E): error-feedback targets, delta rule"
     limits = {
@@ -112,28 +122,28 @@ class LRA(LocalRule):
                            FEEDBACK_SCALE))
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> LRAState:
         e0 = init_params(net, [feedback_seed(s) for s in seeds],
                          [h["feedback_scale"] for h in hyper]).weights
-        return {
-            "E0": e0,
-            "W0": [w.detach().clone() for w in params.weights],
-            "gamma": torch.tensor([h["gamma"] for h in hyper], dtype=torch.float32),
-            "beta": torch.tensor([h["beta"] for h in hyper], dtype=torch.float32),
-        }
+        return LRAState(
+            E0=e0,
+            W0=[w.detach().clone() for w in params.weights],
+            gamma=torch.tensor([h["gamma"] for h in hyper], dtype=torch.float32),
+            beta=torch.tensor([h["beta"] for h in hyper], dtype=torch.float32),
+        )
 
     @staticmethod
-    def feedback(params: Params, state: LocalState) -> list[torch.Tensor]:
+    def feedback(params: Params, state: LocalState[LRAState]) -> list[torch.Tensor]:
         """Current error-feedback blocks ``E_l = E_0 + γ (W_l - W_0)`` (stored like ``W_l``)."""
-        gamma = state.extra["gamma"].view(-1, 1, 1)
+        gamma = state.extra.gamma.view(-1, 1, 1)
         return [e0 + gamma * (w - w0) for e0, w, w0 in
-                zip(state.extra["E0"], params.weights, state.extra["W0"], strict=True)]
+                zip(state.extra.E0, params.weights, state.extra.W0, strict=True)]
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[LRAState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         t = trace(net, params, x)
         feedback = [e * m for e, m in zip(self.feedback(params, state), net.masks, strict=True)]
-        beta = state.extra["beta"].view(-1, 1, 1)
+        beta = state.extra.beta.view(-1, 1, 1)
         depth = net.depth
         # displacement arriving at every neuron (all levels concatenated), filled top-down
         disp = torch.zeros(x.shape[0], x.shape[1], net.offsets()[depth], device=x.device)

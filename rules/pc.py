@@ -401,8 +401,19 @@ def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
     return dw, db, errors
 
 
+@dataclass(frozen=True)
+class PCState:
+    """pc's per-member relaxation settings, from its genes: steps T, state step γ and
+    output precision Π_L, each ``[P]`` (so a fit can cut them to the members still
+    training)."""
+
+    steps: torch.Tensor
+    gamma: torch.Tensor
+    precision: torch.Tensor
+
+
 @register
-class PredictiveCoding(LocalRule):
+class PredictiveCoding(LocalRule[PCState]):
     name = "pc"
     description = "predictive coding: relax hidden states to the clamped target, local updates"
     limits = {
@@ -434,26 +445,26 @@ class PredictiveCoding(LocalRule):
         return use_triton(self.name, self.kernel, x, fits)
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> dict[str, Any]:
+                   seeds: Sequence[int]) -> PCState:
         device = params.weights[0].device
-        return {"steps": torch.tensor([int(h["steps"]) for h in hyper], device=device),
-                "gamma": torch.tensor([float(h["state_step"]) for h in hyper], device=device),
-                "precision": torch.tensor([float(h["output_precision"]) for h in hyper],
-                                          device=device)}
+        return PCState(
+            steps=torch.tensor([int(h["steps"]) for h in hyper], device=device),
+            gamma=torch.tensor([float(h["state_step"]) for h in hyper], device=device),
+            precision=torch.tensor([float(h["output_precision"]) for h in hyper],
+                                   device=device))
 
     def step_cost(self, hyper: Mapping[str, Any]) -> float:
         # the feedforward start and the update, then T relaxation steps of about one
         # forward drive and one feedback matmul per level each
         return 1.0 + float(hyper.get("steps", STEPS.default))
 
-    def select_extra(self, extra: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+    def select_extra(self, extra: PCState, keep: torch.Tensor) -> PCState:
         return select_rows(extra, keep)  # per-member T, γ and Π_L
 
-    def updates(self, net: Net, params: Params, state: LocalState, x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[PCState], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         target = one_hot(y, net.n_outputs)
-        steps, gamma = state.extra["steps"], state.extra["gamma"]
-        precision = state.extra["precision"]
+        steps, gamma, precision = state.extra.steps, state.extra.gamma, state.extra.precision
 
         def reference() -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
             relaxed = relax(net, params, x, target, steps, gamma, output_precision=precision)

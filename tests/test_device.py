@@ -112,7 +112,7 @@ def test_fit_moves_state_to_the_device_and_returns_host_results():
                 collect(getattr(value, f.name))
     collect(moved)
     assert len(tensors) > 5 and all(t.device.type == "meta" for t in tensors)
-    assert all(isinstance(g, torch.Generator) for g in moved.extra["noise"])
+    assert all(isinstance(g, torch.Generator) for g in moved.extra.noise)
     tensors.clear()
     collect(state)  # the original is left where it was
     assert tensors and all(t.device.type == "cpu" for t in tensors)

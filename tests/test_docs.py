@@ -57,3 +57,24 @@ def test_science_md_tables_are_the_generated_ones():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "science_tables.py"),
                              "--check"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_custom_rules_of_docs_architecture_md_train(tmp_path, monkeypatch):
+    """The readout rule and its typed-state variant, run as a user would paste them."""
+    from evolve import search
+    from evolve.config import override
+    from rules import registry
+
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    readout = next(b for b in blocks if "class OutputOnly" in b)
+    scaled = next(b for b in blocks if "class ScaledReadout" in b)
+    exec(compile(readout + scaled, "docs/architecture.md", "exec"), {"__name__": "docs_rules"})
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 3, "out": str(tmp_path), "task": {"name": "iris"},
+        "rule": {"name": "scaled-readout"}, "training": {"epochs": 3},
+        "executor": {"name": "serial"}})
+    table = search(config, reporters=[]).evaluations()
+    assert table.column("status").to_pylist() == ["ok"] * 3
+    assert max(table.column("valid_accuracy").to_pylist()) > 0.34  # above chance (3 classes)

@@ -42,7 +42,7 @@ def one_hidden_level() -> Genome:
 
 def direct(net: Net, seeds: list[int]) -> list[torch.Tensor]:
     hyper = [RULE.hyperparameters().defaults()] * net.population
-    return RULE.init_state(net, init_params(net, seeds), hyper, seeds).extra["direct"]
+    return RULE.init_state(net, init_params(net, seeds), hyper, seeds).extra.direct
 
 
 def test_dfa_with_one_hidden_level_and_d_from_w_out_is_exactly_bp():
@@ -163,7 +163,7 @@ def test_padding_and_neurons_that_feed_nothing_get_no_feedback():
         torch.testing.assert_close(params.weights[lv - 1][0, a:b],
                                    start.weights[lv - 1][0, a:b] * shrink, rtol=1e-6, atol=0)
         assert torch.equal(params.biases[lv - 1][0, a:b], start.biases[lv - 1][0, a:b])
-    assert all(torch.equal(a, b) for a, b in zip(state.extra["direct"], d, strict=True))  # fixed
+    assert all(torch.equal(a, b) for a, b in zip(state.extra.direct, d, strict=True))  # fixed
     assert not torch.equal(params.weights[0], start.weights[0])
 
 

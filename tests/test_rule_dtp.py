@@ -32,8 +32,8 @@ def test_exact_inverses_on_orthogonal_linear_net_give_minus_alpha_bp_gradient() 
         params.weights[level - 1].zero_()
         params.weights[level - 1][0, :, c] = q
         params.biases[level - 1].zero_()
-        state.extra["V"][level - 1].zero_()
-        state.extra["V"][level - 1][0, :, c] = q  # g_{l-1}(h_l) = h_l W_l = W_lᵀ h_l, exact
+        state.extra.V[level - 1].zero_()
+        state.extra.V[level - 1][0, :, c] = q  # g_{l-1}(h_l) = h_l W_l = W_lᵀ h_l, exact
     x = torch.randn(1, 7, 6, generator=gen)
     y = torch.randint(0, 6, (1, 7), generator=gen)
     t = trace(net, params, x)
@@ -69,12 +69,12 @@ def test_targets_and_forward_updates_equal_hand_computation_on_skip_dag() -> Non
     alpha = 0.5
     net, rule, params, state = setup(skip_dag(), {"alpha": alpha})
     gen = torch.Generator().manual_seed(1)
-    for c in state.extra["c"]:
+    for c in state.extra.c:
         c.copy_(0.3 * torch.randn(c.shape, generator=gen))
     x = torch.randn(1, 6, 5, generator=gen)
     y = torch.randint(0, 3, (1, 6), generator=gen)
     dw, db, loss = rule.updates(net, params, state, x, y)  # steps the inverses, then targets
-    V, c = state.extra["V"], state.extra["c"]
+    V, c = state.extra.V, state.extra.c
     xs = x[0]
     za, a, zb, hb, o = _hand_forward(net, params, xs)
     t_o = o - alpha * (torch.softmax(o, 1) - torch.nn.functional.one_hot(y[0], 3).float())
@@ -108,8 +108,8 @@ def test_inverse_gradients_equal_autograd_of_noisy_reconstruction_loss() -> None
     eps = rule.noise(net, state, 6)
     gv, gc, loss = rule.inverse_gradients(net, params, state, t, eps)
     W = params.weights
-    V = [v.clone().requires_grad_(True) for v in state.extra["V"]]
-    c = [v.clone().requires_grad_(True) for v in state.extra["c"]]
+    V = [v.clone().requires_grad_(True) for v in state.extra.V]
+    c = [v.clone().requires_grad_(True) for v in state.extra.c]
     xs = x[0]
     za, a, zb, hb, o = _hand_forward(net, params, xs)
     ea, eb = eps[1][0], eps[2][0]
@@ -140,7 +140,7 @@ def test_inverse_loss_decreases_while_training_the_inverses() -> None:
         for _ in range(3):
             for s in range(0, 320, 32):
                 rule.updates(net, params, state, x[None, s:s + 32], y[None, s:s + 32])
-        losses = torch.stack(state.extra["inverse_loss"])[:, 0]
+        losses = torch.stack(state.extra.inverse_loss)[:, 0]
         assert losses[-8:].mean() < 0.8 * losses[:8].mean(), losses
 
 

@@ -92,8 +92,8 @@ def test_fa_update_is_the_hand_computation_with_fixed_b_and_not_bp():
     genome = skip_net()
     net = compile_genome(genome)
     params = init_params(net, [7])
-    feedback = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [7]).extra[
-        "feedback"]
+    feedback = RULE.init_state(net, params, [RULE.hyperparameters().defaults()],
+                               [7]).extra.feedback
     x, y = data(net, batch=9, seed=1)
     dw, _, _ = fa_updates(net, params, feedback, x, y)
     hand = _hand_fa(genome, net, params, feedback, x, y)
@@ -113,7 +113,7 @@ def test_changing_b_changes_the_lower_updates_only():
     net = compile_genome(skip_net())
     params = init_params(net, [5])
     x, y = data(net, seed=2)
-    base = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [5]).extra["feedback"]
+    base = RULE.init_state(net, params, [RULE.hyperparameters().defaults()], [5]).extra.feedback
     dw, db, _ = fa_updates(net, params, base, x, y)
     top = net.depth - 1
     for changed in (top, 1):  # the output block's B, and a hidden block's B
@@ -134,21 +134,21 @@ def test_feedback_is_drawn_from_the_member_seed_masked_and_fixed_during_training
     hyper = [RULE.hyperparameters().resolve({"init_scale": 2.0})]
     params = init_params(net, [3], [2.0])
     state = RULE.init_state(net, params, hyper, [3])
-    again = RULE.init_state(net, params, hyper, [3]).extra["feedback"]
-    other = RULE.init_state(net, params, hyper, [4]).extra["feedback"]
-    for b, b2, b3, w, mask in zip(state.extra["feedback"], again, other, params.weights,
+    again = RULE.init_state(net, params, hyper, [3]).extra.feedback
+    other = RULE.init_state(net, params, hyper, [4]).extra.feedback
+    for b, b2, b3, w, mask in zip(state.extra.feedback, again, other, params.weights,
                                   net.masks, strict=True):
         assert torch.equal(b, b2) and not torch.equal(b, b3)
         assert torch.all(b[mask == 0] == 0) and torch.all(b[mask == 1] != 0)
         bound = 2.0 / mask.sum(dim=2, keepdim=True).clamp(min=1).sqrt()
         assert torch.all(b.abs() <= bound)
         assert not torch.allclose(b, w)  # salted: not the forward init of the same seed
-    fixed = [b.clone() for b in state.extra["feedback"]]
+    fixed = [b.clone() for b in state.extra.feedback]
     start = [w.clone() for w in params.weights]
     for step in range(5):
         x, y = data(net, seed=step)
         RULE.train_step(net, params, state, x, y)
-    assert all(torch.equal(a, b) for a, b in zip(state.extra["feedback"], fixed, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(state.extra.feedback, fixed, strict=True))
     assert not any(torch.equal(a, b) for a, b in zip(params.weights, start, strict=True))
 
 

@@ -98,7 +98,7 @@ def test_updates_and_scores_equal_hand_computation_on_skip_dag() -> None:
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(1, 6, 5, generator=gen)
     y = torch.randint(0, 3, (1, 6), generator=gen)
-    neg_gen = state.extra["negatives"][0]
+    neg_gen = state.extra.negatives[0]
     saved = neg_gen.get_state()
     wrong = rule.negative_labels(state, y, 3)
     neg_gen.set_state(saved)

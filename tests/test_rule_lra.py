@@ -5,6 +5,8 @@ and divergence ends as a failed status."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from netkit import bias, block, make_setup, mlp, skip_dag
@@ -34,7 +36,7 @@ def test_updates_equal_hand_computation_on_skip_dag(gamma: float) -> None:
 
     W, b = params.weights, params.biases
     E = [e0 + gamma * (w - w0) for e0, w, w0 in
-         zip(state.extra["E0"], W, state.extra["W0"], strict=True)]
+         zip(state.extra.E0, W, state.extra.W0, strict=True)]
     xs = x[0]
     za = xs @ block(net, W, 0, 2).T + bias(net, b, 2)
     a = torch.tanh(za)
@@ -84,7 +86,7 @@ def test_feedback_fixed_with_gamma_zero_learned_otherwise() -> None:
     # E_0 is drawn from the member's seed, is masked like W, and is not a copy of W_0
     net, rule, params, state = setup(skip_dag(), seed=3)
     _, _, params_b, state_b = setup(skip_dag(), seed=4)
-    for e0, e0_b, w0, mask in zip(state.extra["E0"], state_b.extra["E0"], params.weights,
+    for e0, e0_b, w0, mask in zip(state.extra.E0, state_b.extra.E0, params.weights,
                                   net.masks, strict=True):
         assert not torch.equal(e0, e0_b) and not torch.equal(e0, w0)
         assert torch.all(e0[mask == 0] == 0) and torch.all(e0[mask == 1] != 0)
@@ -95,7 +97,7 @@ def test_changing_feedback_changes_hidden_updates_only() -> None:
     gen = torch.Generator().manual_seed(5)
     x, y = torch.randn(1, 8, 5, generator=gen), torch.randint(0, 3, (1, 8), generator=gen)
     dw, db, _ = rule.updates(net, params, state, x, y)
-    state.extra["E0"] = [-e for e in state.extra["E0"]]
+    state.extra = dataclasses.replace(state.extra, E0=[-e for e in state.extra.E0])
     dw2, db2, _ = rule.updates(net, params, state, x, y)
     torch.testing.assert_close(dw2[-1], dw[-1])  # the output level uses the true error
     for lv in range(len(dw) - 1):
