@@ -222,6 +222,8 @@ class Session:
         archive = Archive(self.objectives)
         archive.load(checkpoint["archive"])
         for r in self.reporters:
+            if history:
+                r.search_resumed(list(history))
             r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
         try:
             reached = self._target_reached(archive) if history else None

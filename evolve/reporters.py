@@ -1,6 +1,9 @@
 """Observers of a search: the loop calls these hooks and knows nothing about
 terminals or files. Hooks, in the order the loop calls them:
 
+- ``search_resumed(history)`` — once, on a resume of a run that has recorded generations,
+  with their summaries (as ``generation_end`` received them), so a reporter starts from the
+  run's state rather than this process's;
 - ``search_start(run_dir, config, first_generation)`` — once;
 - ``generation_start(generation, n_candidates)`` — before evaluations go out;
 - ``evaluation_done(generation, done, total, outcome)`` — as each chunk's results arrive;
@@ -12,10 +15,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 
 class Reporter:
+    def search_resumed(self, history: Sequence[dict[str, Any]]) -> None: ...
+
     def search_start(self, run_dir: str, config: Any, first_generation: int) -> None: ...
 
     def generation_start(self, generation: int, n_candidates: int) -> None: ...
@@ -42,29 +48,23 @@ class ProgressBar(Reporter):
         self.gen_started = 0.0
         self.tty = getattr(self.stream, "isatty", lambda: False)()
 
-    def search_start(self, run_dir: str, config: Any, first_generation: int) -> None:
-        self.generations = config.generations
-        self.first = first_generation
-        self.started = time.perf_counter()
-        if first_generation > 0:  # a resume: the run's best so far, not this process's
-            self._adopt_history(run_dir)
-        print(f"neurevo: searching {config.task.name} with rule {config.rule.name}, "
-              f"{config.generations} generations x {config.population} candidates -> {run_dir}",
-              file=self.stream)
-
-    def _adopt_history(self, run_dir: str) -> None:
-        from evolve.records import RecordError, RunStore
-
-        try:
-            history = RunStore(run_dir).read_checkpoint()["history"]
-        except (RecordError, KeyError, TypeError):
-            return  # the progress line is no place to report a damaged record
+    def search_resumed(self, history: Sequence[dict[str, Any]]) -> None:
+        """Start from the run's best so far, not this process's: a resumed run would
+        otherwise look like one getting worse."""
         accuracies = [h["best"].get("accuracy", float("nan")) for h in history]
         accuracies = [a for a in accuracies if a == a]  # NaN: a generation without one
         if accuracies:
             self.best = max(accuracies)
         if history:
             self.hypervolume = float(history[-1]["hypervolume"])
+
+    def search_start(self, run_dir: str, config: Any, first_generation: int) -> None:
+        self.generations = config.generations
+        self.first = first_generation
+        self.started = time.perf_counter()
+        print(f"neurevo: searching {config.task.name} with rule {config.rule.name}, "
+              f"{config.generations} generations x {config.population} candidates -> {run_dir}",
+              file=self.stream)
 
     def generation_start(self, generation: int, n_candidates: int) -> None:
         self.gen_started = time.perf_counter()

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 import evolve
 from evolve import ray_support
 from evolve.cli import main
-from evolve.config import ConfigError, SearchConfig, flat_items, from_toml
+from evolve.config import ConfigError, SearchConfig, flat_items, from_toml, override
 from evolve.lock import RunLock
 from evolve.ray_executor import LOOPBACK
 from evolve.records import RunStore
@@ -502,9 +502,36 @@ def test_a_resumed_progress_line_starts_from_the_runs_best(base_run):
 
     history = RunStore(base_run).read_checkpoint()["history"]
     bar = ProgressBar(stream=io.StringIO())
+    bar.search_resumed(history)
     bar.search_start(str(base_run), from_toml(base_run / "config.toml"), len(history))
     assert bar.best == max(h["best"]["accuracy"] for h in history)
     assert bar.hypervolume == history[-1]["hypervolume"] > 0
+
+
+def test_a_resume_hands_reporters_the_runs_history_before_it_starts(base_run, tmp_path):
+    from evolve.reporters import Reporter
+
+    out = tmp_path / "runs"
+    shutil.copytree(base_run.parent, out)
+    run = out / base_run.name
+    recorded = RunStore(run).read_checkpoint()["history"]
+    calls = []
+
+    class Recording(Reporter):
+        def search_resumed(self, history):
+            calls.append(("resumed", [h["generation"] for h in history]))
+
+        def search_start(self, run_dir, config, first_generation):
+            calls.append(("start", first_generation))
+
+    evolve.resume(run, generations=len(recorded) + 1, reporters=[Recording()])
+    assert calls == [("resumed", [h["generation"] for h in recorded]),
+                     ("start", len(recorded))]
+    calls.clear()
+    evolve.search(override(from_toml(run / "config.toml"), {"run_id": "fresh",
+                                                             "generations": 1}),
+                  reporters=[Recording()])
+    assert calls == [("start", 0)]  # a new run has no history to hand over
 
 
 @pytest.mark.parametrize("species, shown", [(3, " species 3 "), (0, None)])
