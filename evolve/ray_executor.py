@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from evolve import ray_watchdog
 from evolve.executors import Executor, Stream, TaskFailure, checked_config
 from evolve.messages import one_line
+from evolve.ray_clock import Clock, Timer, reporting_start
 
 if TYPE_CHECKING:
     from evolve.config import ExecutorConfig
@@ -37,8 +38,9 @@ class RayExecutor(Executor):
     - Shared arguments (the data set) go into the object store once per search.
     - At most as many chunks are in flight as the cluster has slots. A chunk's time limit
       (``eval_timeout`` seconds per candidate) counts from when its task reports that it
-      began to run (:class:`StartClock`), never its wait for a node; a chunk over its limit
-      is cancelled (``timeout``).
+      began to run (``evolve/ray_clock.py``), never its wait for a node; a chunk over its
+      limit is cancelled (``timeout``). The clock actor may die and be restarted without
+      stopping the search or its time limits.
     - A chunk whose worker process or node dies is re-run by Ray up to ``max_retries`` times;
       seeds derive from (run seed, generation, candidate id), so a re-run gives the same
       numbers. Exceptions inside ``fn`` are not retried (they are data, not infrastructure).
@@ -57,7 +59,7 @@ class RayExecutor(Executor):
         self.dashboard = config.dashboard
         self._started_ray = False
         self._joined = False  # Ray initialised and the reservation checked
-        self._clock: Any = None  # a StartClock actor, once a stream has a time limit
+        self._clock: Clock | None = None  # once a stream has a time limit
         self._shared: dict[int, Any] = {}
 
     def _ray(self) -> Any:
@@ -156,22 +158,17 @@ class RayExecutor(Executor):
     def stream(self, fn: Callable[..., Any], shared: Sequence[Any] = ()) -> Stream:
         ray = self._ray()
         clock = self._start_clock(ray) if self.eval_timeout > 0 else None
-        task = fn if clock is None else _reporting_start(fn, clock)
+        task = fn if clock is None else reporting_start(fn, clock.actor)
         remote = ray.remote(task).options(num_cpus=self.cpus_per_eval,
                                           num_gpus=self.gpus_per_eval,
                                           max_retries=self.max_retries, retry_exceptions=False)
         return _RayStream(self, ray, remote, [self._ref(ray, s) for s in shared], clock)
 
-    def _start_clock(self, ray: Any) -> Any:
-        """The actor the batches report their start to (one per executor, on the driver's
+    def _start_clock(self, ray: Any) -> Clock:
+        """The clock the batches report their start to (one per executor, on the driver's
         node, reserving nothing): a batch's time limit counts from there."""
         if self._clock is None:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
-                                                  soft=True)
-            self._clock = ray.remote(StartClock).options(
-                num_cpus=0, scheduling_strategy=here).remote()
+            self._clock = Clock(ray)
         return self._clock
 
     def ship(self, objects: Sequence[Any]) -> None:
@@ -189,7 +186,7 @@ class RayExecutor(Executor):
             import ray
 
             if ray.is_initialized():
-                ray.kill(self._clock)
+                ray.kill(self._clock.actor)
             self._clock = None
         if self._started_ray:
             import ray
@@ -348,49 +345,15 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
 SLOTS_REFRESH_S = 1.0  # how often a stream asks the cluster for its slots (a GCS round trip)
 
 
-class StartClock:
-    """When each batch began to run, by token: a Ray actor. A batch in flight may still be
-    waiting for a node (the cluster's free CPUs are fewer than its slots while other work
-    holds some, or a node is being added), so the driver cannot time it from submission.
-    Times are read on this actor's own clock, so no two machines' clocks are compared. A
-    re-run after a worker died reports again: its limit counts from the re-run's start. The
-    actor lives on the driver's node; should its process die, the search stops with Ray's
-    error, as it would for the driver's own."""
-
-    def __init__(self) -> None:
-        self.starts: dict[int, float] = {}
-
-    def started(self, token: int) -> None:
-        self.starts[token] = time.monotonic()
-
-    def elapsed(self, tokens: list[int]) -> dict[int, float]:
-        """Seconds run so far by those of ``tokens`` that have started."""
-        now = time.monotonic()
-        return {t: now - self.starts[t] for t in tokens if t in self.starts}
-
-    def forget(self, tokens: list[int]) -> None:
-        for t in tokens:
-            self.starts.pop(t, None)
-
-
-def _reporting_start(fn: Callable[..., Any], clock: Any) -> Callable[..., Any]:
-    """``fn`` as a task that first tells ``clock`` it started (a message, not awaited).
-    Not functools.wraps: the wrapper would then be pickled by ``fn``'s name, as ``fn``."""
-    def run(token: int, *args: Any) -> Any:
-        clock.started.remote(token)
-        return fn(*args)
-    return run
-
-
 class _RayStream(Stream):
     """At most as many items in flight as the cluster has slots (the rest wait here). With
     a time limit, an item's clock starts when its task reports it began to run
-    (:class:`StartClock`), so time spent waiting for a node is never counted."""
+    (``evolve/ray_clock.py``), so time spent waiting for a node is never counted."""
 
     def __init__(self, executor: RayExecutor, ray: Any, remote: Any, refs: list[Any],
-                 clock: Any = None) -> None:
+                 clock: Clock | None = None) -> None:
         self.executor, self.ray, self.remote, self.refs = executor, ray, remote, refs
-        self.clock = clock
+        self.timer = Timer(ray, clock) if clock is not None else None
         self.slots = executor._slots(ray)
         self.slots_read = time.monotonic()
         self.waiting: deque[tuple[int, Any, int]] = deque()
@@ -405,27 +368,26 @@ class _RayStream(Stream):
         while self.waiting and len(self.running) < self.slots:
             key, item, size = self.waiting.popleft()
             token = next(self.tokens)
-            args = (*self.refs, item) if self.clock is None else (token, *self.refs, item)
+            if self.timer is None:
+                args = (*self.refs, item)
+            else:
+                args = (token, *self.refs, item)
+                self.timer.add(token, self.executor.eval_timeout * size)
             self.running[self.remote.remote(*args)] = (key, token, size)
 
     def _done(self, ref: Any) -> tuple[int, int]:
         """Take ``ref`` out of flight: its key and size."""
         key, token, size = self.running.pop(ref)
-        if self.clock is not None:
-            self.clock.forget.remote([token])
+        if self.timer is not None:
+            self.timer.drop(token)
         return key, size
 
     def _overdue(self) -> Any:
         """A running item past its limit (None: none), timed from its own start."""
-        if not self.running:
+        if not self.running or self.timer is None:
             return None
-        by_token = {token: (ref, size) for ref, (_, token, size) in self.running.items()}
-        elapsed = self.ray.get(self.clock.elapsed.remote(list(by_token)))
-        for token, seconds in elapsed.items():
-            ref, size = by_token[token]
-            if seconds > self.executor.eval_timeout * size:
-                return ref
-        return None
+        token = self.timer.overdue()
+        return next((ref for ref, (_, t, _) in self.running.items() if t == token), None)
 
     def next(self) -> tuple[int, Any]:
         from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError

@@ -1,7 +1,9 @@
 """The Ray executor against real Ray: a time limit counts a batch's run, not its wait for a
 node; reservations no node can meet are said, not waited on in silence; settings that
 conflict with the user's own ``ray.init`` are said; Ray's error reports stay off stdout;
-the driver's TRITON_INTERPRET reaches the workers of a cluster.
+the driver's TRITON_INTERPRET reaches the workers of a cluster; the time-limit clock actor
+may die without stopping the search or its time limits (and the driver's deadline
+bookkeeping, pure, is tested without Ray).
 
 Every test starts Ray through a fixture that always shuts it down (an executor that starts
 its own instance is closed in a ``finally``).
@@ -10,6 +12,7 @@ its own instance is closed in a ``finally``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 import ray
@@ -17,6 +20,7 @@ import ray
 from evolve import ray_support
 from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, override
 from evolve.executors import TaskFailure
+from evolve.ray_clock import LOST_WARNING, Deadlines
 from evolve.ray_executor import RayExecutor
 
 RUN_S = 3.0  # how long each batch of the time-limit test runs
@@ -67,10 +71,27 @@ def tasks():
 
         return os.environ.get("TRITON_INTERPRET")
 
-    return slow, die, interpret
+    def nap(item: tuple[str, float]) -> str:
+        """Say it started (a file named by the item), then sleep."""
+        import pathlib
+        import time
+
+        path, seconds = item
+        pathlib.Path(path).touch()
+        time.sleep(seconds)
+        return path
+
+    return slow, die, interpret, nap
 
 
-slow, die, interpret = tasks()
+slow, die, interpret, nap = tasks()
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 120  # a bound on waiting, not a measure
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.05)
 
 
 def test_a_batch_waiting_for_a_cpu_is_not_timed(local_ray, closing):
@@ -177,3 +198,83 @@ def test_triton_interpret_reaches_the_workers_of_a_cluster(cluster, closing, mon
     executor = RayExecutor(ExecutorConfig(address=cluster.address))
     closing.append(executor)
     assert dict(executor.map(interpret, [0])) == {0: "1"}
+
+
+def test_the_clock_actors_death_stops_neither_the_search_nor_its_time_limits(
+        local_ray, closing, tmp_path, capfd):
+    """The StartClock actor is killed (and restarted by Ray) while two batches run past
+    their limit: one whose start the driver had seen (its deadline is the driver's own),
+    one whose start only the lost actor knew (timed from when the driver sees the
+    restart). Both are timeouts, not Ray's error stopping the stream; a quick batch
+    submitted during the restart returns its value; the loss is said once."""
+    executor = RayExecutor(ExecutorConfig(eval_timeout=2.0))
+    closing.append(executor)
+    stream = executor.stream(nap)
+    seen, unseen, quick = (str(tmp_path / name) for name in ("seen", "unseen", "quick"))
+    stream.submit(0, (seen, 600.0))
+
+    def first_start_seen() -> bool:
+        stream._overdue()  # polls the clock
+        return 0 in stream.timer.deadlines.at
+
+    wait_for(first_start_seen, "the driver sees the first batch start")
+    stream.submit(1, (unseen, 600.0))
+    wait_for(lambda: (tmp_path / "unseen").exists(), "the second batch starts")
+    ray.kill(executor._clock.actor, no_restart=False)
+    stream.submit(2, (quick, 0.0))  # waits for a slot: the instance has 2 CPUs
+    results = dict(stream.next() for _ in range(3))
+    for key in (0, 1):
+        assert isinstance(results[key], TaskFailure) and results[key].status == "timeout"
+    assert results[2] == quick
+    assert capfd.readouterr().err.count(LOST_WARNING) == 1
+
+
+def test_a_clock_actor_gone_for_good_still_leaves_time_limits(local_ray, closing, tmp_path):
+    """Killed with no restart, the clock answers only errors: the batches running then are
+    timed from when the driver got the first one."""
+    executor = RayExecutor(ExecutorConfig(eval_timeout=1.0))
+    closing.append(executor)
+    stream = executor.stream(nap)
+    stream.submit(0, (str(tmp_path / "started"), 600.0))
+    wait_for(lambda: (tmp_path / "started").exists(), "the batch starts")
+    ray.kill(executor._clock.actor, no_restart=True)
+    [(key, result)] = [stream.next()]
+    assert key == 0 and isinstance(result, TaskFailure) and result.status == "timeout"
+
+
+def test_a_deadline_is_set_on_the_drivers_clock_when_a_start_is_first_seen():
+    deadlines = Deadlines(incarnation=7)
+    deadlines.add(0, 10.0)
+    deadlines.add(1, 10.0)
+    assert not deadlines.observe({0: 3.0}, 7, now=100.0)
+    assert deadlines.at == {0: 107.0}  # batch 1 has not started: never timed yet
+    assert deadlines.overdue(106.9) is None and deadlines.overdue(107.1) == 0
+    deadlines.observe({0: 5.5}, 7, now=102.0)  # a later answer's latency: no earlier deadline
+    assert deadlines.at[0] == 107.0
+    deadlines.drop(0)
+    deadlines.observe({0: 1.0}, 7, now=103.0)  # answered after it finished: ignored
+    assert deadlines.at == {} and deadlines.overdue(1e9) is None
+
+
+def test_a_restarted_clock_times_the_starts_it_lost_from_when_the_restart_is_seen():
+    deadlines = Deadlines(incarnation=7)
+    deadlines.add(0, 10.0)
+    deadlines.add(1, 10.0)
+    deadlines.observe({0: 3.0}, 7, now=100.0)
+    assert deadlines.observe({}, 8, now=105.0)  # a new incarnation, knowing no start
+    assert deadlines.at == {0: 107.0, 1: 115.0}  # 0 kept by the driver; 1 from now
+    deadlines.observe({1: 4.0}, 8, now=106.0)  # its start heard late: never less time
+    assert deadlines.at[1] == 115.0
+    assert not deadlines.observe({}, 8, now=107.0)
+    deadlines.add(2, 5.0)
+    deadlines.lost(now=110.0)  # the actor answered an error: the same, from then
+    assert deadlines.at == {0: 107.0, 1: 115.0, 2: 115.0}
+
+
+def test_a_re_run_moves_its_deadline_to_the_re_runs_start():
+    deadlines = Deadlines(incarnation=7)
+    deadlines.add(0, 10.0)
+    deadlines.observe({0: 3.0}, 7, now=100.0)
+    deadlines.observe({0: 1.0}, 7, now=104.0)  # a worker died; Ray re-ran it at 103
+    assert deadlines.at[0] == 113.0
+    assert deadlines.overdue(112.0) is None and deadlines.overdue(113.5) == 0
