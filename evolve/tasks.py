@@ -267,7 +267,10 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     import pyarrow.parquet
 
     try:
+        if suffix == ".parquet":  # its reader refuses a name given twice in pyarrow's words
+            _check_column_names(path, pa.parquet.read_schema(path).names)
         table = pa.csv.read_csv(path) if suffix == ".csv" else pa.parquet.read_table(path)
+        _check_column_names(path, table.column_names)
         if suffix == ".csv" and label_column in table.column_names and \
                 pa.types.is_null(table.schema.field(label_column).type):
             # every label is one of pyarrow's null spellings ("NA", "null", "N/A", ...):
@@ -321,6 +324,18 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     if not features:
         raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
     return np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None
+
+
+def _check_column_names(path: Path, names: list[str]) -> None:
+    """Columns are found by name (the label, a feature in an error message): a name given
+    twice is ambiguous, and pyarrow's lookup of it would fail with a KeyError."""
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    for name, count in seen.items():
+        if count > 1:
+            raise TaskError(f"{path}: column name {name!r} appears {count} times (columns: "
+                            f"{names}); every column needs its own name")
 
 
 # ----------------------------------------------------------------------------- processing

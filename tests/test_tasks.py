@@ -297,6 +297,20 @@ def test_table_errors(tmp_path: Path) -> None:
     assert "feature column 'q'" in msg and "line 2" in msg
 
 
+def test_a_table_with_two_columns_of_one_name_is_refused_naming_it(tmp_path: Path) -> None:
+    # pyarrow reads both columns, but a column looked up by that name is ambiguous: before,
+    # the lookup's KeyError came out as a traceback (a feature name twice, or the label's)
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    msg = _error(tmp_path, _csv(tmp_path, "twice.csv", "p,p,label\n" + rows))
+    assert "twice.csv" in msg and "'p'" in msg and "2 times" in msg
+    msg = _error(tmp_path, _csv(tmp_path, "labels.csv", "p,label,label\n" + rows))
+    assert "'label'" in msg and "2 times" in msg
+    table = pa.Table.from_arrays([pa.array(X[:, 0]), pa.array(X[:, 1]), pa.array(Y)],
+                                 names=["q", "q", "label"])
+    pq.write_table(table, tmp_path / "twice.parquet")
+    assert "'q'" in _error(tmp_path, "/twice.parquet")
+
+
 def test_class_count_errors(tmp_path: Path) -> None:
     msg = _error(tmp_path, _npz(tmp_path, "one.npz", x=X, y=np.zeros(12)))
     assert "2 classes" in msg
