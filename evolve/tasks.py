@@ -286,6 +286,9 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
             why = ("is not UTF-8 text; save the file as UTF-8" if suffix == ".csv" else
                    f"holds raw bytes ({column_type}); expected numbers, or strings for labels")
             raise TaskError(f"{path}: column {name!r} {why}")
+    if table.num_rows == 0:  # a header alone: every column would read as typeless
+        raise TaskError(f"{path}: no data rows (columns: {table.column_names}); expected one "
+                        "row per sample")
     if label_column not in table.column_names:
         raise TaskError(f"{path}: label column {label_column!r} not found "
                         f"(columns: {table.column_names})")
@@ -312,6 +315,9 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         if name == label_column:
             continue
         col = table.column(name)
+        if pa.types.is_null(col.type):  # a CSV column of blank cells has no type to name
+            raise TaskError(f"{path}: feature column {name!r} has no values (every cell is "
+                            "blank); drop the column or fill it")
         if not any(is_kind(col.type) for is_kind in numeric_kinds):
             raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})")
         values = col.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN

@@ -311,6 +311,18 @@ def test_a_table_with_two_columns_of_one_name_is_refused_naming_it(tmp_path: Pat
     assert "'q'" in _error(tmp_path, "/twice.parquet")
 
 
+def test_a_table_without_rows_is_refused_as_empty(tmp_path: Path) -> None:
+    # a header-only CSV was refused as "feature column 'p' is not numeric (type null)", and a
+    # parquet file of no rows came out as numpy's traceback about a zero-size reduction
+    msg = _error(tmp_path, _csv(tmp_path, "header.csv", "p,q,label\n"))
+    assert "header.csv" in msg and "no data rows" in msg
+    empty = pa.table({"p": pa.array([], pa.float64()), "label": pa.array([], pa.int64())})
+    pq.write_table(empty, tmp_path / "empty.parquet")
+    assert "no data rows" in _error(tmp_path, "/empty.parquet")
+    msg = _error(tmp_path, _csv(tmp_path, "blank.csv", "p,q,label\n1,,a\n2,,b\n"))
+    assert "feature column 'q'" in msg and "no values" in msg  # every cell blank
+
+
 def test_class_count_errors(tmp_path: Path) -> None:
     msg = _error(tmp_path, _npz(tmp_path, "one.npz", x=X, y=np.zeros(12)))
     assert "2 classes" in msg
