@@ -114,6 +114,8 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
                                 "expected .npz, .csv or .parquet")
             raise TaskError(f"unknown task {text!r}: expected one of {', '.join(BUILTIN_TASKS)}, "
                             "or a path to a .npz, .csv or .parquet file")
+        if path.is_dir():  # exists, so "not found" would send the user looking for it
+            raise TaskError(f"data file {text!r} is a directory; expected a {suffix} file")
         if not path.is_file():
             raise TaskError(f"data file not found: {text!r}")
         key = path.name

@@ -323,6 +323,12 @@ def test_a_table_without_rows_is_refused_as_empty(tmp_path: Path) -> None:
     assert "feature column 'q'" in msg and "no values" in msg  # every cell blank
 
 
+def test_a_directory_named_like_a_data_file_is_not_called_missing(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").mkdir()
+    msg = _error(tmp_path, "/data.csv")
+    assert "data.csv" in msg and "is a directory" in msg and "not found" not in msg
+
+
 def test_class_count_errors(tmp_path: Path) -> None:
     msg = _error(tmp_path, _npz(tmp_path, "one.npz", x=X, y=np.zeros(12)))
     assert "2 classes" in msg
