@@ -148,6 +148,18 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
                                                     if isinstance(data, (tuple, list)) else ""))
 
     def array(value: Any, name: str) -> np.ndarray:
+        # numpy would take each of these as something else: None and a sparse matrix as a
+        # 0-d object array (then "must be 2-D, got shape ()"), a masked array as the values
+        # under its mask, which are missing data and would be trained on
+        if value is None:
+            raise TaskError(f"data: {name} is None; expected an array (without a test set, "
+                            "give (X, y))")
+        if type(value).__module__.startswith("scipy.sparse"):
+            raise TaskError(f"data: {name} is a scipy sparse matrix; expected a dense array "
+                            f"({name}.toarray())")
+        if isinstance(value, np.ma.MaskedArray) and np.ma.count_masked(value):
+            raise TaskError(f"data: {name} has {np.ma.count_masked(value)} masked values; "
+                            "every sample needs all its values: fill or drop them")
         if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
             value = value.detach().cpu().numpy()
         try:

@@ -56,12 +56,24 @@ def test_given_test_arrays_are_the_test_split(tmp_path):
     assert run.description.task.split_sizes["test"] == 30
 
 
+def _sparse(dense: np.ndarray) -> object:
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(dense)
+
+
 @pytest.mark.parametrize("data, needle", [
     ("iris.csv", "expected a tuple"),
     ((np.zeros((10, 2)),), "expected a tuple"),
     ((np.zeros((10, 2)), np.zeros(9)), "len(x) = 10 but len(y) = 9"),
     ((np.zeros(10), np.zeros(10)), "x must be 2-D"),
     ((np.full((30, 2), np.nan), np.repeat([0, 1, 2], 10)), "NaN or inf"),
+    # these were refused as "x must be 2-D ..., got shape ()" (a sparse matrix, None), or
+    # trained on the values under a mask as if they were data
+    ((_sparse(np.eye(30, 2)), np.repeat([0, 1, 2], 10)), "X is a scipy sparse matrix"),
+    ((np.zeros((30, 2)), np.repeat([0, 1, 2], 10), None, None), "X_test is None"),
+    ((np.ma.masked_array(np.ones((30, 2)), mask=np.eye(30, 2)), np.repeat([0, 1, 2], 10)),
+     "X has 2 masked values"),
 ])
 def test_bad_arrays_are_clear_errors(tmp_path, data, needle):
     with pytest.raises(TaskError, match=needle.replace("(", r"\(").replace(")", r"\)")):
