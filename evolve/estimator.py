@@ -170,13 +170,13 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("NeurevoClassifier needs samples of at least 2 classes, but y "
                              f"contains only one class: {classes.tolist()[0]!r}")
         config, objectives = self._search_config()
-        # a malformed select, or one naming no quantity a front member has, fails before
-        # the search runs, not after it
-        choose = _selector(self.select, known=(*config.objectives, *SCALAR_COSTS,
-                                               *_COST_ALIASES))
         reporters = [ProgressBar()] if self.verbose else ()
-        # the original labels go to the search, so an export names its classes by them
         try:
+            # a malformed select, or one naming no quantity a front member has, fails before
+            # the search runs, not after it
+            choose = _selector(self.select, known=(*config.objectives, *SCALAR_COSTS,
+                                                   *_COST_ALIASES))
+            # the original labels go to the search, so an export names its classes by them
             run = search(config, data=(X, y), objectives=objectives, reporters=reporters)
         except BaseException:
             if self.out is None:  # the fresh temporary directory holds no run: remove it

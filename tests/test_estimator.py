@@ -142,6 +142,8 @@ def test_bad_select_fails_before_the_search(tmp_path, digits):
     assert not out.exists()  # no search ran
     with pytest.raises(ValueError, match="unknown budget 'joules'.*'energy_j'"):
         NeurevoClassifier(**TINY, select={"joules": 1.0}).fit(X_train, y_train)
+    # with out=None, no empty temporary run directory is left behind per refused fit
+    assert not list(tmp_path.glob("neurevo-*"))
     with pytest.raises(TypeError, match="select returned str"):
         NeurevoClassifier(**TINY, select=lambda front: "best").fit(X_train, y_train)
     assert parse_budget("energy<=1e-6, cores <= 4") == {"energy": 1e-6, "cores": 4.0}
