@@ -624,13 +624,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.report import write_report
+    from evolve.report import check_report_path, write_report
 
     _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     out = Path(args.out) if args.out else run.path / "report.html"
     _check_output_file(out)
     try:
+        check_report_path(out, "--out")  # named as the user typed it, as compare does
         path = write_report(run, out)
     except ValueError as exc:
         raise BadInput(str(exc)) from None

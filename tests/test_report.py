@@ -49,6 +49,15 @@ def test_png_and_html_reports(runs, tmp_path):
         write_report(run, tmp_path / "r.txt")
 
 
+def test_the_cli_names_a_reports_wrong_file_name_by_its_option(runs, tmp_path, capsys):
+    from evolve.cli import main
+
+    assert main(["report", str(runs[0].path), "--out", str(tmp_path / "r.txt")]) == 2
+    err = capsys.readouterr().err
+    assert f"--out '{tmp_path / 'r.txt'}': expected a .png, .svg, .pdf or .html" in err, err
+    assert not (tmp_path / "r.txt").exists()
+
+
 def test_compare_measures_every_run_at_the_same_budget(runs):
     rows = compare_runs(runs[:2], at=12)
     for run, row in zip(runs[:2], rows, strict=True):
