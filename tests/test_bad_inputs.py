@@ -528,10 +528,12 @@ def test_a_resume_hands_reporters_the_runs_history_before_it_starts(base_run, tm
     assert calls == [("resumed", [h["generation"] for h in recorded]),
                      ("start", len(recorded))]
     calls.clear()
-    evolve.search(override(from_toml(run / "config.toml"), {"run_id": "fresh",
+    # out: config.toml names the module's shared folder, which every other test copies
+    evolve.search(override(from_toml(run / "config.toml"), {"run_id": "fresh", "out": str(out),
                                                              "generations": 1}),
                   reporters=[Recording()])
     assert calls == [("start", 0)]  # a new run has no history to hand over
+    assert not (base_run.parent / "fresh").exists()  # the module's shared run is left alone
 
 
 @pytest.mark.parametrize("species, shown", [(3, " species 3 "), (0, None)])
