@@ -157,9 +157,11 @@ StateT = TypeVar("StateT")
 def select_rows(extra: StateT, keep: torch.Tensor) -> StateT:
     """``extra`` (a dataclass, or a mapping) whose every field is a per-member tensor
     (leading axis = member), cut to the members ``keep``; any other field raises
-    ``NotImplementedError``."""
+    ``NotImplementedError``. A dataclass is rebuilt from its init fields, as
+    :func:`rules.device.to_device` rebuilds it: ``dataclasses.replace`` refuses the others,
+    which its ``__post_init__`` derives again from the cut ones."""
     if dataclasses.is_dataclass(extra) and not isinstance(extra, type):
-        fields = {f.name: getattr(extra, f.name) for f in dataclasses.fields(extra)}
+        fields = {f.name: getattr(extra, f.name) for f in dataclasses.fields(extra) if f.init}
     elif isinstance(extra, Mapping):
         fields = dict(extra)
     else:

@@ -51,3 +51,27 @@ def test_stopped_members_leave_the_stack_and_the_others_train_as_alone(name, sma
             torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
         assert [c["valid_accuracy"] for c in together.curves[p]] == pytest.approx(
             [c["valid_accuracy"] for c in alone.curves[0]], abs=1e-6)
+
+
+def test_select_rows_cuts_a_state_with_a_field_its_post_init_derives():
+    """A field declared ``init=False`` cannot be passed to ``dataclasses.replace``: the
+    state is rebuilt from its init fields, cut, and ``__post_init__`` derives the rest from
+    them, as ``rules.device.to_device`` rebuilds a state (it raised ValueError, which failed
+    the whole batch at the first member to stop instead of cutting it)."""
+    import dataclasses
+
+    from rules.local import select_rows
+
+    @dataclasses.dataclass(frozen=True)
+    class Gains:
+        gain: torch.Tensor
+        double: torch.Tensor = dataclasses.field(init=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "double", self.gain * 2)
+
+    keep = torch.tensor([0, 2])
+    cut = select_rows(Gains(torch.tensor([1.0, 2.0, 3.0])), keep)
+    assert cut.gain.tolist() == [1.0, 3.0] and cut.double.tolist() == [2.0, 6.0]
+    assert select_rows({"gain": torch.tensor([1.0, 2.0, 3.0])}, keep)["gain"].tolist() == [
+        1.0, 3.0]
