@@ -37,7 +37,7 @@ class ObjectiveRecord:
     direction: str  # "max" | "min"
     reference: float  # hypervolume reference point (the worst value that still counts)
     log_scale: bool
-    builtin: bool  # False: a user's function, which resume must be given again
+    builtin: bool  # False: a user's function, which resume must be given (or find registered)
 
     @classmethod
     def of(cls, objective: Objective) -> ObjectiveRecord:

@@ -166,7 +166,7 @@ _BUILTIN.update({name: o.fn for name, o in _OBJECTIVES.items()})
 
 def is_builtin(objective: Objective) -> bool:
     """Whether ``objective`` is one of neurevo's own (a run can rebuild it from its name);
-    anything else is a user's function that a resume must be given again."""
+    anything else is a user's function that a resume must be given (or find registered)."""
     return _BUILTIN.get(objective.name) is objective.fn
 
 

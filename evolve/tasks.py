@@ -157,8 +157,9 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
         if type(value).__module__.startswith("scipy.sparse"):
             raise TaskError(f"data: {name} is a scipy sparse matrix; expected a dense array "
                             f"({name}.toarray())")
-        if isinstance(value, np.ma.MaskedArray) and np.ma.count_masked(value):
-            raise TaskError(f"data: {name} has {np.ma.count_masked(value)} masked values; "
+        masked = np.ma.count_masked(value) if isinstance(value, np.ma.MaskedArray) else 0
+        if masked:
+            raise TaskError(f"data: {name} has {masked} masked values; "
                             "every sample needs all its values: fill or drop them")
         if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
             value = value.detach().cpu().numpy()
