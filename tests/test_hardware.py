@@ -447,6 +447,19 @@ def test_toml_round_trip(tmp_path, name):
     assert load_profile(path) == get_profile(name)
 
 
+@pytest.mark.parametrize("text", ["fast chip \U0001f680", "\u00b5J per event",
+                                  'a "quoted" \\ path', "tab\tnew\nline\x00\x7f"])
+def test_toml_round_trip_of_any_text(tmp_path, text):
+    # an emoji was written as a JSON surrogate pair, which TOML refuses: a run's
+    # profile.toml then did not read back and the run could not be resumed
+    chip = CoreBudget(name=text, neurons_per_core=1, cores_per_chip=1, weight_bits=1,
+                      energy_per_synop_j=0.0, energy_per_spike_j=0.0, time_step_s=1.0,
+                      sources=(text,), notes=text)
+    path = tmp_path / "chip.toml"
+    path.write_bytes(to_toml(chip).encode("ascii"))  # read back whatever encoding wrote it
+    assert load_profile(path) == chip
+
+
 def _write(tmp_path, text: str) -> Path:
     path = tmp_path / "chip.toml"
     path.write_text(text)

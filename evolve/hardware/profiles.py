@@ -17,7 +17,6 @@ time constants, the sources they come from and which of them are estimates. ``co
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import MISSING, dataclass, fields
@@ -258,8 +257,28 @@ def to_toml(profile: CoreBudget) -> str:
         elif isinstance(value, (int, float)):
             text = repr(value)
         elif isinstance(value, tuple):
-            text = "[" + ", ".join(json.dumps(v) for v in value) + "]"
+            text = "[" + ", ".join(_toml_string(v) for v in value) + "]"
         else:
-            text = json.dumps(value)
+            text = _toml_string(value)
         lines.append(f"{name} = {text}")
     return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as an ASCII TOML basic string. Not ``json.dumps``: JSON writes a character
+    beyond U+FFFF (an emoji in ``notes``) as a surrogate pair of ``\\u`` escapes, which TOML
+    refuses, so a run's profile.toml would not read back and the run could not be resumed.
+    TOML's ``\\U`` escape takes the whole code point; every other non-ASCII or control
+    character is a ``\\u`` escape, so the file reads back whatever encoding wrote it."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif code > 0xFFFF:
+            out.append(f"\\U{code:08x}")
+        elif code < 0x20 or code >= 0x7F:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
