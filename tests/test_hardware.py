@@ -501,6 +501,9 @@ def test_toml_minimal_file_and_broken_files(tmp_path):
         load_profile(_write(tmp_path, "name = \n"))
     with pytest.raises(ProfileError, match="does not exist"):
         load_profile(tmp_path / "absent.toml")
+    (tmp_path / "chips.toml").mkdir()
+    with pytest.raises(ProfileError, match="'.*chips.toml' is a directory, not a TOML file"):
+        load_profile(tmp_path / "chips.toml")
 
 
 # -- the documentation's examples run ----------------------------------------------------

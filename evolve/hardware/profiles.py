@@ -222,6 +222,8 @@ def load_profile(path: str | Path) -> CoreBudget:
     The profile is returned, not registered: pass it to :func:`register_profile`.
     """
     path = Path(path)
+    if path.is_dir():  # "does not exist" would send the user looking for a missing file
+        raise ProfileError(f"profile file {str(path)!r} is a directory, not a TOML file")
     if not path.is_file():
         raise ProfileError(f"profile file {str(path)!r} does not exist")
     try:
