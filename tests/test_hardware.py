@@ -348,6 +348,17 @@ def test_cost_rejects_bad_arguments():
             cost(g, "loihi", **kwargs)
 
 
+
+@pytest.mark.parametrize("field,total", [("energy_per_synop_j", "energy_j"),
+                                         ("time_step_s", "latency_s")])
+def test_a_profile_whose_costs_overflow_is_named_not_priced_infinite(field, total):
+    # each constant is finite, so the profile is valid, but the product is not: the
+    # search then failed with "cost_fn cost returned energy_j = inf" and a traceback
+    chip = dataclasses.replace(get_profile("loihi"), name="huge", **{field: 1e308})
+    with pytest.raises(ProfileError, match=f"profile 'huge': {total} .* overflows to inf; "
+                                           f"expected .*{field}"):
+        cost(dense(4, 3), chip)
+
 # -- monotone: more never costs less ------------------------------------------------------
 MONOTONE = ("cores", "chips", "neurons", "synapses", "synaptic_ops", "spikes", "energy_j",
             "latency_s", "depth")

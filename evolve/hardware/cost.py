@@ -41,10 +41,11 @@ edges or wider groups never cost less (tested with hypothesis).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from evolve.hardware.profiles import CoreBudget, get_profile
+from evolve.hardware.profiles import CoreBudget, ProfileError, get_profile
 from search_spaces.genome import ConnectionGene, Genome, NodeGene, topological_order
 from search_spaces.net import Net
 
@@ -320,6 +321,16 @@ def _totals(genome: Genome, p: CoreBudget, mapped: dict[int, tuple[GroupCost, di
     energy = (synaptic_ops * p.energy_per_synop_j + spikes * p.energy_per_spike_j
               + timesteps * neurons * p.energy_per_neuron_update_j
               + p.chip_power_w * n_chips * latency)
+    for name, value, constants in (
+            ("latency_s", latency, "time_step_s (s)"),
+            ("energy_j", energy, "energy_per_synop_j, energy_per_spike_j, "
+                                 "energy_per_neuron_update_j (J), chip_power_w (W), "
+                                 "time_step_s (s)")):
+        if not math.isfinite(value):  # each constant is finite, but the product is not:
+            # name the profile, not the candidate (every network would fail the same way)
+            raise ProfileError(f"profile {p.name!r}: {name} of a network of {neurons} "
+                               f"neurons and {synapses} synapses overflows to {value}; "
+                               f"expected {constants} in those units")
     return HardwareCost(p.name, cores, n_chips, neurons, synapses, memory, synaptic_ops, spikes,
                         energy, latency, depth, violations, groups)
 
