@@ -11,7 +11,7 @@ The model and its formulas: docs/hardware.md and :mod:`evolve.hardware.cost`.
 >>> g = Genome((NodeGene(0, "input", 784), NodeGene(1, "output", 512)),
 ...            (ConnectionGene(0, 0, 1),))
 >>> c = cost(g, "loihi")
->>> c.cores, c.groups[0].binding          # 784 -> 512 on Loihi: 8 cores plus merging
+>>> c.cores, c.groups[0].binding    # 784 -> 512 on Loihi: memory holds 153 neurons a core
 (4, 'synaptic_memory_bits_per_core')
 >>> cost(g, get_profile("loihi"), chips=1).violations
 {}
