@@ -512,6 +512,13 @@ def test_toml_minimal_file_and_broken_files(tmp_path):
         load_profile(_write(tmp_path, "name = \n"))
     with pytest.raises(ProfileError, match="does not exist"):
         load_profile(tmp_path / "absent.toml")
+    upper = tmp_path / "CHIP.TOML"  # a profile file, but not named *.toml: say why it is
+    upper.write_text(MINIMAL)  # not read, rather than only that no such profile exists
+    with pytest.raises(ProfileError, match="a profile file is read only if its name ends in "
+                                           r"\.toml"):
+        get_profile(str(upper))
+    with pytest.raises(ProfileError, match=r"read a profile file with load_profile\(path\)"):
+        cost(dense(2, 2), str(_write(tmp_path, MINIMAL)))
     (tmp_path / "chips.toml").mkdir()
     with pytest.raises(ProfileError, match="'.*chips.toml' is a directory, not a TOML file"):
         load_profile(tmp_path / "chips.toml")

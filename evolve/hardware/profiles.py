@@ -198,8 +198,15 @@ def get_profile(name: str | CoreBudget) -> CoreBudget:
     try:
         return _PROFILES[name]
     except KeyError:
+        # the name is a file, which would otherwise look ignored: a search reads
+        # hardware.profile as a file only if it ends in .toml (not chip.TOML, chip.txt),
+        # and get_profile/cost never read one
+        hint = ""
+        if isinstance(name, str) and Path(name).is_file():
+            hint = ("; read a profile file with load_profile(path)" if name.endswith(".toml")
+                    else "; a profile file is read only if its name ends in .toml")
         raise ProfileError(
-            f"unknown hardware profile {name!r}; available: {available_profiles()}"
+            f"unknown hardware profile {name!r}; available: {available_profiles()}{hint}"
         ) from None
 
 
