@@ -342,6 +342,10 @@ def test_a_compiled_net_costs_the_same_as_its_genome():
 
 def test_cost_rejects_bad_arguments():
     g = dense(2, 2)
+    for profile in (None, ["loihi"], {"name": "loihi"}):  # the dict was "unhashable type"
+        with pytest.raises(TypeError, match="a hardware profile is a registered name or a "
+                                            f"CoreBudget, got {type(profile).__name__}"):
+            cost(g, profile)
     for kwargs in ({"activity": 1.5}, {"timesteps": 0}, {"chips": 0}):
         (name,) = kwargs
         with pytest.raises(ValueError, match=name):

@@ -195,6 +195,9 @@ def get_profile(name: str | CoreBudget) -> CoreBudget:
     """The registered profile ``name`` (a ``CoreBudget`` is passed through)."""
     if isinstance(name, CoreBudget):
         return name
+    if not isinstance(name, str):  # a dict of fields or a list would fail as "unhashable"
+        raise TypeError(f"a hardware profile is a registered name or a CoreBudget, got "
+                        f"{type(name).__name__} {name!r:.60}")
     try:
         return _PROFILES[name]
     except KeyError:
@@ -202,7 +205,7 @@ def get_profile(name: str | CoreBudget) -> CoreBudget:
         # hardware.profile as a file only if it ends in .toml (not chip.TOML, chip.txt),
         # and get_profile/cost never read one
         hint = ""
-        if isinstance(name, str) and Path(name).is_file():
+        if Path(name).is_file():
             hint = ("; read a profile file with load_profile(path)" if name.endswith(".toml")
                     else "; a profile file is read only if its name ends in .toml")
         raise ProfileError(
