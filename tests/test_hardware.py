@@ -475,6 +475,20 @@ def test_toml_round_trip_of_any_text(tmp_path, text):
     assert load_profile(path) == chip
 
 
+def test_numpy_numbers_in_a_profile_are_written_as_toml_numbers(tmp_path):
+    # np.float64 was kept and written by repr() as "np.float64(1e-11)": a run's
+    # profile.toml did not read back; np.int64 and np.float32 were refused as not numbers
+    chip = CoreBudget(name="np", neurons_per_core=np.int64(512), cores_per_chip=np.int32(4),
+                      weight_bits=8, energy_per_synop_j=np.float64(1e-11),
+                      energy_per_spike_j=np.float32(2e-11), time_step_s=np.float64(1e-3),
+                      axons_per_core=np.uint16(1024))
+    assert type(chip.neurons_per_core) is int and type(chip.energy_per_synop_j) is float
+    assert type(chip.energy_per_spike_j) is float
+    path = tmp_path / "np.toml"
+    path.write_text(to_toml(chip))
+    assert load_profile(path) == chip
+
+
 def _write(tmp_path, text: str) -> Path:
     path = tmp_path / "chip.toml"
     path.write_text(text)

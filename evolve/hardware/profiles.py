@@ -18,6 +18,7 @@ time constants, the sources they come from and which of them are estimates. ``co
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -75,6 +76,17 @@ class CoreBudget:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        # numbers computed with numpy become Python's own: to_toml writes repr(), and
+        # repr(np.float64(1e-11)) is "np.float64(1e-11)", which no TOML reader takes back
+        for name in NUMERIC_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, numbers.Integral):
+                if type(value) is not int:
+                    object.__setattr__(self, name, int(value))
+            elif isinstance(value, numbers.Real) and type(value) is not float:
+                object.__setattr__(self, name, float(value))
         _validate(self)
 
     def axon_bits(self, targets: int) -> int:
