@@ -115,8 +115,9 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
                 raise ValueError(f"feature_{name}: expected {n} values (the input size), "
                                  f"got shape {tuple(values.shape)}")
             stats[name] = values.contiguous()
-    about = {**arch.to_dict(), "class_names": list(class_names), "task": task,
-             "run_id": run_id, "features_as_given": arch.features_as_given and not stats}
+    source = dataclasses.replace(arch.source, run_id=run_id, task=task)
+    about = {**arch.to_dict(), "class_names": list(class_names), **source.to_dict(),
+             "features_as_given": arch.features_as_given and not stats}
     if format != "safetensors":
         # the other writers read names and statistics off the architecture itself
         arch = dataclasses.replace(arch, class_names=tuple(class_names),
@@ -233,7 +234,8 @@ def load_architecture(path: str | Path) -> Architecture:
             rule_limits=dict(about.get("rule_limits", {})), curve=list(about.get("curve", [])),
             class_names=tuple(str(c) for c in about.get("class_names", ())),
             input_mean=tensors.get("input.mean"), input_std=std,
-            source=Source(str(about.get("run_id", "")), str(about.get("task", ""))),
+            source=Source(str(about.get("run_id", "")), str(about.get("task", "")),
+                          str(about.get("profile", ""))),
             features_as_given=about.get("features_as_given") is True,
         )
     except KeyError as exc:

@@ -263,8 +263,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
     if path.suffix.lower() != ".nir":
         raise ValueError(f"export path {str(path)!r}: expected a .nir file name")
     about = dict(about) if about is not None else {
-        **arch.to_dict(), "class_names": list(arch.class_names),
-        "task": arch.source.task, "run_id": arch.source.run_id}
+        **arch.to_dict(), "class_names": list(arch.class_names), **arch.source.to_dict()}
     check_convertible(arch)
     conversion = convert(arch, task.train.x, percentile)
     groups = {group_name(conversion, g): {

@@ -105,8 +105,7 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
     if path.suffix.lower() != ".onnx":
         raise ValueError(f"export path {str(path)!r}: expected a .onnx file name")
     about = dict(about) if about is not None else {
-        **arch.to_dict(), "class_names": list(arch.class_names),
-        "task": arch.source.task, "run_id": arch.source.run_id}
+        **arch.to_dict(), "class_names": list(arch.class_names), **arch.source.to_dict()}
     module = deployable_module(arch)
     n_in = arch.genome.input_size
     example = torch.zeros(3, n_in)  # batch > 1: nothing gets specialised to a single row

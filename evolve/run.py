@@ -29,11 +29,17 @@ from search_spaces.net import Params
 
 @dataclass(frozen=True)
 class Source:
-    """Where an architecture comes from: its run and the data it was trained on (written
-    into exports, so a file says which run and task it belongs to)."""
+    """Where an architecture comes from: its run, the data it was trained on and the chip
+    profile its costs and violations were priced on (written into exports, so a file says
+    which run, task and chip its figures belong to)."""
 
     run_id: str = ""
     task: str = ""
+    profile: str = ""  # the chip profile's name ("" in exports from before it was kept)
+
+    def to_dict(self) -> dict[str, str]:
+        """The keys an export's description carries them under."""
+        return {"task": self.task, "run_id": self.run_id, "profile": self.profile}
 
 
 @dataclass
@@ -277,7 +283,7 @@ def _from_description(d: RunDescription) -> dict[str, Any]:
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
             "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
             "features_as_given": mean is None,
-            "source": Source(d.run_id, d.task.name)}
+            "source": Source(d.run_id, d.task.name, d.profile)}
 
 
 def load_run(path: str | Path) -> Run:

@@ -57,7 +57,9 @@ def test_onnx_export_gives_the_modules_scores_for_every_rule(name, tmp_path):
     assert json.loads(meta["neurevo.class_names"]) == list(task.class_names)
     assert Genome.from_json(meta["neurevo.genome"]) == arch.genome
     assert json.loads(meta["neurevo.rule_options"]) == arch.rule_options
-    assert json.loads(meta["neurevo.architecture"])["candidate_id"] == arch.candidate_id
+    about = json.loads(meta["neurevo.architecture"])
+    assert about["candidate_id"] == arch.candidate_id
+    assert (about["run_id"], about["profile"]) == (run.run_id, run.description.profile)
     dims = model.graph.output[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3]  # the classes, fixed
 
