@@ -78,3 +78,51 @@ def test_the_custom_rules_of_docs_architecture_md_train(tmp_path, monkeypatch):
     table = search(config, reporters=[]).evaluations()
     assert table.column("status").to_pylist() == ["ok"] * 3
     assert max(table.column("valid_accuracy").to_pylist()) > 0.34  # above chance (3 classes)
+
+
+def test_docs_records_md_reads_an_interrupted_run_with_pandas(tmp_path):
+    """The pandas recipe of docs/records.md, pasted as a user would, reads every recorded
+    row of a run stopped by Ctrl-C in the middle of a generation, whose journal (weights
+    files that are not Parquet) lies in evaluations/ beside the generation files, and whose
+    first generation file lacks a column, as in a run recorded before that column existed
+    and resumed by a newer neurevo."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+    import pytest
+
+    import evolve
+    from evolve.config import override
+    from evolve.reporters import Reporter
+
+    class StopAfterOneJournaled(Reporter):
+        def evaluation_done(self, generation: int, done: int, total: int,
+                            outcome: object) -> None:
+            if generation == 2:
+                raise KeyboardInterrupt
+
+    config = override(SearchConfig(), {
+        "generations": 3, "population": 4, "out": str(tmp_path), "run_id": "cut",
+        "task": {"name": "iris"}, "rule": {"name": "bp"}, "training": {"epochs": 2},
+        "executor": {"name": "serial", "chunk_size": 1}})
+    with pytest.raises(KeyboardInterrupt):
+        evolve.search(config, reporters=[StopAfterOneJournaled()])
+    run_dir = tmp_path / "cut"
+    assert list((run_dir / "evaluations" / "gen-00002.partial").glob("*.safetensors"))
+    first = run_dir / "evaluations" / "gen-00000.parquet"
+    pq.write_table(pq.read_table(first).drop_columns(["activity_used"]), first)
+
+    text = (ROOT / "docs" / "records.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+                 if "pd.read_parquet" in b)
+    names: dict[str, object] = {}
+    exec(compile(block.replace('"runs/<run-id>"', repr(str(run_dir))), "docs/records.md",
+                 "exec"), names)
+    frame = names["evaluations"]
+    assert isinstance(frame, pd.DataFrame)
+    recorded = evolve.load_run(run_dir).evaluations()
+    assert frame["candidate_id"].tolist() == recorded.column("candidate_id").to_pylist()
+    assert sorted(set(frame["generation"])) == [0, 1]
+    old = frame["generation"] == 0  # kept as a column, missing where the file has none
+    assert frame.loc[old, "activity_used"].isna().all()
+    assert frame.loc[~old, "activity_used"].eq("fixed").all()
+    assert "objective.energy" in frame.columns and frame["status"].eq("ok").any()
