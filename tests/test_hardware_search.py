@@ -76,7 +76,14 @@ def test_a_custom_toml_profile_changes_the_outcome(small_digits_config, tmp_path
     chips_only = [r for r in infeasible if set(json.loads(r["violations"])) == {"hardware.chips"}]
     assert chips_only
     for row in chips_only:  # the total is relative: cores over / the 2 cores budgeted
-        assert row["violation_total"] == json.loads(row["violations"])["hardware.chips"] / 2
+        over = json.loads(row["violations"])["hardware.chips"]
+        assert over == json.loads(row["costs"])["cores"] - 2  # cores, not chips, over
+        assert row["violation_total"] == over / 2
+    # rejected before training, as docs/records.md describes such a row
+    untrained = [r for r in infeasible if r["status"] == "infeasible"]
+    assert untrained
+    assert {(r["epochs"], r["seed"], r["worker"], r["curve"], r["activity"])
+            for r in untrained} == {(0, 0, "", "[]", "{}")}
     front_ids = {a.candidate_id for a in small.pareto_front()}
     assert not front_ids & {r["candidate_id"] for r in infeasible}
 
