@@ -545,7 +545,14 @@ def parse_toml(data: bytes | str, what: str) -> dict[str, Any]:
 
 
 def from_toml(path: str | Path) -> SearchConfig:
-    return override(SearchConfig(), load_toml(path))
+    """The config a TOML file describes (defaults for what it leaves out). An error names
+    the file as well as the key: the key alone does not say whether the file, a flag or a
+    ``--set`` was wrong."""
+    data = load_toml(path)  # its own errors name the file
+    try:
+        return override(SearchConfig(), data)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc}") from None
 
 
 def to_checked_toml(config: SearchConfig) -> bytes:

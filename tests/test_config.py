@@ -81,6 +81,20 @@ def test_bad_toml_file_is_a_config_error(tmp_path):
         from_toml(path)
 
 
+@pytest.mark.parametrize(("toml", "key"), [
+    ('[strategi]\nname = "neat"\n', "unknown config key 'strategi'"),
+    ('[strategy.neat]\ntarget_species = "five"\n', "strategy.neat.target_species: expected int"),
+    ("[strategy.neat]\nsurvival_threshold = 2.0\n", "strategy.neat.survival_threshold must be"),
+])
+def test_a_config_file_error_names_the_file_and_the_key(tmp_path, toml, key):
+    path = tmp_path / "mine.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        from_toml(path)
+    assert str(err.value).startswith(f"config file {str(path)!r}: ")
+    assert key in str(err.value)
+
+
 def cli(tmp_path, toml: str, *sets: str) -> SearchConfig:
     path = tmp_path / "c.toml"
     path.write_text(toml)
