@@ -284,6 +284,9 @@ def check(config: SearchConfig) -> None:
             Path(t.name).suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
                           f".parquet file, and task.name is {t.name!r}: drop --label-column")
+    contradiction = config.strategy.contradiction()
+    if contradiction:
+        raise ConfigError(f"strategy.{contradiction}")
     if "neat" in STRATEGIES[config.strategy.name].tables:  # the strategies that read [neat]
         if neat.elitism >= config.population:
             raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below population "

@@ -8,6 +8,7 @@ from evolve.cli import build_parser, config_from_args
 from evolve.config import (
     ConfigError,
     SearchConfig,
+    check,
     flat_items,
     from_toml,
     override,
@@ -102,6 +103,34 @@ def cli(tmp_path, toml: str, *sets: str) -> SearchConfig:
     for pair in sets:
         argv += ["--set", pair]
     return config_from_args(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(("toml", "sets", "expected"), [
+    ('[strategy]\nmode = "steady"\n', ["strategy.name=pso", "strategy.mode=generational"],
+     ("pso", "generational", ())),
+    ("", ["strategy.name=pso", "strategy.mode=steady", "strategy.name=neat"],
+     ("neat", "steady", ())),
+    ("", ["strategy.name=pso", "strategy.layered.widths=8,8,8", "strategy.layered.depth=3"],
+     ("pso", "generational", (8, 8, 8))),
+    ('[strategy]\nname = "pso"\n[strategy.layered]\ndepth = 1\nwidths = [8]\n',
+     ["strategy.layered.depth=2", "strategy.layered.widths=8,8"],
+     ("pso", "generational", (8, 8))),
+])
+def test_settings_that_contradict_are_judged_on_the_final_config(tmp_path, toml, sets, expected):
+    """Whatever the order of --set: a step in between may contradict, the result does not."""
+    config = cli(tmp_path, toml, *sets)
+    check(config)
+    s = config.strategy
+    assert (s.name, s.mode, s.layered.widths) == expected
+
+
+@pytest.mark.parametrize(("sets", "needle"), [
+    (["strategy.name=pso", "strategy.mode=steady"], "strategy.mode 'steady' needs"),
+    (["strategy.layered.widths=8,8,8"], r"strategy.layered.widths must have depth \(2\)"),
+])
+def test_settings_that_still_contradict_at_the_end_are_refused(tmp_path, sets, needle):
+    with pytest.raises(ConfigError, match=needle):
+        check(cli(tmp_path, "", *sets))
 
 
 def test_set_on_a_table_merges_into_what_the_file_set(tmp_path):

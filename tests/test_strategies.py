@@ -404,12 +404,14 @@ def test_fixed_widths_freeze_the_structure_and_the_activation_is_a_gene(name):
 
 
 def test_fixed_widths_are_checked():
+    # widths against depth on the final config and where the space is built, not on
+    # construction (a config is built one --set at a time)
     with pytest.raises(ValueError, match=r"widths must have depth \(2\) entries, got 1"):
-        LayeredParams(depth=2, widths=(8,))
+        LayeredSpace.of(SPACE, problem(), LayeredParams(depth=2, widths=(8,)))
     with pytest.raises(ValueError, match="widths must be a list of sizes >= 1"):
         LayeredParams(depth=2, widths=(8, 0))
     with pytest.raises(evolve.config.ConfigError, match="strategy.layered.widths"):
-        override(SearchConfig(), {"strategy": {"layered": {"widths": [8]}}})
+        evolve.config.check(override(SearchConfig(), {"strategy": {"layered": {"widths": [8]}}}))
 
 
 # -- optuna -----------------------------------------------------------------------------------
@@ -600,8 +602,11 @@ def test_strategies_that_need_whole_generations_refuse_steady_mode():
     from evolve.config import ConfigError
 
     for name in sorted(set(STRATEGIES) - set(STEADY)):
+        steady = override(SearchConfig(), {"strategy": {"name": name, "mode": "steady"}})
         with pytest.raises(ConfigError, match="strategy.mode 'steady' needs a strategy"):
-            override(SearchConfig(), {"strategy": {"name": name, "mode": "steady"}})
+            evolve.config.check(steady)
+        with pytest.raises(ValueError, match="mode 'steady' needs a strategy"):
+            make_strategy(SPACE, problem(), steady.strategy)
 
 
 def test_a_candidate_keeps_its_genome_as_json_text_and_reads_the_older_object_form():

@@ -48,10 +48,27 @@ class StrategyConfig:
             raise ValueError(f"name must be one of {sorted(STRATEGIES)}, got {self.name!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+
+    def contradiction(self) -> str | None:
+        """Settings of this table that contradict each other, as one line starting with
+        the first one's key under ``strategy.`` (None: none do). Not checked on
+        construction: a config is built one override at a time (file, flags, each
+        ``--set``), and ``--config steady.toml --strategy pso --set
+        strategy.mode=generational`` must not be refused for the step in between;
+        evolve.config.check reads this on the final config (and :func:`make_strategy` the
+        mode, LayeredSpace.of the layered table)."""
+        steady = self._steady_contradiction()
+        if steady:
+            return steady
+        layered = self.layered.contradiction()
+        return f"layered.{layered}" if layered else None
+
+    def _steady_contradiction(self) -> str | None:
         if self.mode == "steady" and STRATEGIES[self.name].steady_quorum is None:
             steady = sorted(n for n, c in STRATEGIES.items() if c.steady_quorum is not None)
-            raise ValueError(f"mode 'steady' needs a strategy that breeds from part of a "
-                             f"generation ({', '.join(steady)}), got name {self.name!r}")
+            return (f"mode 'steady' needs a strategy that breeds from part of a generation "
+                    f"({', '.join(steady)}), and strategy.name is {self.name!r}")
+        return None
 
     def unread_tables(self) -> list[str]:
         """The settings tables changed from their defaults that strategy ``name`` does not
@@ -77,6 +94,9 @@ def unread_tables_warning(config: StrategyConfig) -> str | None:
 def make_strategy(space: SearchSpace, problem: Problem,
                   config: StrategyConfig = StrategyConfig()) -> Strategy:
     """The strategy ``config.name``, given the tables of ``config`` that it reads."""
+    contradiction = config._steady_contradiction()  # the rest is the tables' own to check
+    if contradiction:
+        raise ValueError(contradiction)
     return STRATEGIES[config.name].from_config(space, problem, config)
 
 

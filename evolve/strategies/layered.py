@@ -51,9 +51,16 @@ class LayeredParams:
             "depth": (self.depth >= 0, ">= 0"),
             "widths": (all(w >= 1 for w in self.widths), "a list of sizes >= 1"),
         })
+
+    def contradiction(self) -> str | None:
+        """``widths`` against ``depth`` (None: they agree). Not checked on construction:
+        a config is built one override at a time, and ``--set strategy.layered.widths=8,8,8
+        --set strategy.layered.depth=3`` must not be refused for the step in between
+        (evolve.config.check reads this on the final config; :meth:`LayeredSpace.of` too)."""
         if self.widths and len(self.widths) != self.depth:
-            raise ValueError(f"widths must have depth ({self.depth}) entries, got "
-                             f"{len(self.widths)}: {list(self.widths)}")
+            return (f"widths must have depth ({self.depth}) entries, got {len(self.widths)}: "
+                    f"{list(self.widths)}")
+        return None
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,9 @@ class LayeredSpace:
 
     @classmethod
     def of(cls, space: SearchSpace, problem: Problem, params: LayeredParams) -> LayeredSpace:
+        contradiction = params.contradiction()
+        if contradiction:
+            raise ValueError(contradiction)
         if params.widths:  # the given structure as is: the space's size limits do not apply
             return cls(space, problem, len(params.widths), tuple(params.widths),
                        params.search_activation)
