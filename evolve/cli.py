@@ -404,7 +404,7 @@ def _is_bad_input(exc: Exception) -> bool:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from evolve.config import SearchConfig, from_toml, override, parse_assignments
+    from evolve.config import SearchConfig, from_toml, override_steps, parse_assignments
 
     config = from_toml(args.config) if args.config else SearchConfig()
     updates: dict[str, Any] = {}
@@ -420,10 +420,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
                                ("chips", "hardware", "chips")):
         if getattr(args, flag) is not None:
             updates.setdefault(section, {})[key] = getattr(args, flag)
-    config = override(config, updates)
-    for pair in args.set:  # one at a time: a later --set overrides or merges into an earlier
-        config = override(config, parse_assignments([pair]))
-    return config
+    # one --set at a time: a later one overrides or merges into an earlier; the settings are
+    # checked on the result, so that their order does not matter
+    return override_steps(config, [updates, *(parse_assignments([p]) for p in args.set)])
 
 
 def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -19,6 +19,7 @@ A table-valued field (``rule.hyperparameters``, ``rule.options``, ``stop_when``)
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import math
 import os
@@ -445,7 +446,11 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
     raise ConfigError(f"{key}: expected {expected}, got {value!r}")
 
 
-def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
+def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = True) -> Any:
+    """``obj`` with ``updates`` applied, each value coerced to its field's type. Unchecked
+    (``checked=False``), the domain types' own checks are left to :func:`_rebuild`: a
+    step of several (:func:`override_steps`) may pass through a contradiction that a later
+    step resolves."""
     hints = typing.get_type_hints(type(obj))
     known = {f.name for f in fields(obj)}
     changes: dict[str, Any] = {}
@@ -465,7 +470,7 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
                     value = tomllib.loads(f"v = {value}")["v"]
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted}: expected a table of settings, got {value!r}")
-            changes[key] = _apply(getattr(obj, key), value, f"{dotted}.")
+            changes[key] = _apply(getattr(obj, key), value, f"{dotted}.", checked)
         elif typing.get_origin(hint) is dict:  # a table merges into the one it overrides
             table = _coerce(dotted, hint, value)
             # ... and an empty one empties it: merging nothing would change nothing, so
@@ -473,6 +478,11 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "") -> Any:
             changes[key] = {**getattr(obj, key), **table} if table else {}
         else:
             changes[key] = _coerce(dotted, hint, value)
+    if not checked:
+        unchecked = copy.copy(obj)
+        for key, value in changes.items():
+            object.__setattr__(unchecked, key, value)  # frozen: no __post_init__ runs
+        return unchecked
     try:
         return dataclasses.replace(obj, **changes)
     except ConfigError:
@@ -498,6 +508,32 @@ def override(config: SearchConfig, updates: dict[str, Any]) -> SearchConfig:
     Tables of settings and table-valued fields merge: only the keys given change; an empty
     table given to a table-valued field empties it."""
     return _apply(config, updates)
+
+
+def override_steps(config: SearchConfig, steps: list[dict[str, Any]]) -> SearchConfig:
+    """``override`` with each of ``steps`` in turn, the settings' own checks made once, on
+    the result: ``--set space.min_hidden_size=200 --set space.max_hidden_size=256`` must
+    not be refused for the step in between (min above the default max). Keys and types are
+    still checked step by step, so an error names the step's key."""
+    for updates in steps:
+        config = _apply(config, updates, checked=False)
+    return _rebuild(config)
+
+
+def _rebuild(obj: Any, prefix: str = "") -> Any:
+    """``obj`` built again from its fields, innermost tables first, so that every domain
+    type's ``__post_init__`` checks its final values; errors name the dotted key."""
+    known = {f.name for f in fields(obj)}
+    values = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    for key, value in values.items():
+        if dataclasses.is_dataclass(value):
+            values[key] = _rebuild(value, f"{prefix}{key}.")
+    try:
+        return type(obj)(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(_locate(prefix, known, str(exc))) from None
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:

@@ -124,6 +124,18 @@ def test_settings_that_contradict_are_judged_on_the_final_config(tmp_path, toml,
     assert (s.name, s.mode, s.layered.widths) == expected
 
 
+def test_the_order_of_set_does_not_decide_what_a_settings_type_refuses(tmp_path):
+    """A type's own check (min_hidden_size <= max_hidden_size) is made on the result."""
+    config = cli(tmp_path, "", "space.min_hidden_size=200", "space.max_hidden_size=256")
+    assert (config.space.min_hidden_size, config.space.max_hidden_size) == (200, 256)
+    with pytest.raises(ConfigError, match=r"space.max_hidden_size must be >= min_hidden_size "
+                                          r"\(200\), got 100"):
+        cli(tmp_path, "", "space.min_hidden_size=200", "space.max_hidden_size=256",
+            "space.max_hidden_size=100")
+    with pytest.raises(ConfigError, match="space.min_hidden_size: expected int, got 'x'"):
+        cli(tmp_path, "", "space.min_hidden_size=x", "space.max_hidden_size=256")
+
+
 @pytest.mark.parametrize(("sets", "needle"), [
     (["strategy.name=pso", "strategy.mode=steady"], "strategy.mode 'steady' needs"),
     (["strategy.layered.widths=8,8,8"], r"strategy.layered.widths must have depth \(2\)"),
