@@ -45,6 +45,7 @@ from evolve.objectives import (
     covering_references,
     declared_metrics,
     resolve_objectives,
+    unreachable_target,
 )
 from evolve.plugins import plugin_objects
 from evolve.recording import CHECKPOINT_VERSION, Recorder
@@ -162,6 +163,11 @@ class Session:
         if unknown:
             raise ConfigError(f"stop_when names {sorted(unknown)}, which are not objectives "
                               f"of this search ({[o.name for o in resolved]})")
+        for o in resolved:
+            why = unreachable_target(o, config.stop_when[o.name]) \
+                if o.name in config.stop_when else None
+            if why:
+                raise ConfigError(f"{why}: the run would never stop early")
         space = SearchSpace(task.n_features, task.n_classes, config.space)
         problem = Problem(tuple(o.direction for o in resolved), hyper, config.population,
                           rule.hyperparameters(), frozenset(config.rule.hyperparameters))

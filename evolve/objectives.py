@@ -170,6 +170,28 @@ def is_builtin(objective: Objective) -> bool:
     return _BUILTIN.get(objective.name) is objective.fn
 
 
+# the values a built-in objective can take (accuracy is a share; every other built-in is
+# a count or a cost, never below 0): a stop_when target outside is never reached
+_BUILTIN_RANGES: dict[str, tuple[float, float]] = {"accuracy": (0.0, 1.0)}
+
+
+def unreachable_target(objective: Objective, target: float) -> str | None:
+    """Why no value of the built-in ``objective`` can reach the ``stop_when`` target
+    ``target`` (None: one can, or the objective is a user's, whose range is unknown): such a
+    target would let the run spend its whole budget without a word (``accuracy = 95``
+    meant as a percentage)."""
+    if not is_builtin(objective):
+        return None
+    low, high = _BUILTIN_RANGES.get(objective.name, (0.0, math.inf))
+    if objective.direction == "max" and target > high:
+        return (f"stop_when.{objective.name} is {target:g}, but {objective.name} is at most "
+                f"{high:g}" + (" (a share: 0.95 for 95%)" if high == 1.0 else ""))
+    if objective.direction == "min" and target < low:
+        return f"stop_when.{objective.name} is {target:g}, but {objective.name} is never " \
+               f"below {low:g}"
+    return None
+
+
 def declared_metrics(sources: Sequence[Any]) -> tuple[Metric, ...]:
     """The metrics the objectives and constraints ``sources`` declare, each once. Two
     different functions under one name are refused: workers compute one value per name, so
