@@ -46,7 +46,9 @@ class NeatParams:
     target_species: int = 3  # the threshold moves to keep about this many species
     threshold_step: float = 0.1  # how far δ_t moves per generation
     stagnation: int = 10  # generations without improvement before a species is dropped
-    species_elitism: int = 2  # this many best species are never dropped for stagnation
+    # this many best species are never dropped for stagnation; 0 acts as 1: the best species
+    # always stays, or a population whose every species stagnated would die out
+    species_elitism: int = 2
     elitism: int = 1  # members per species carried over unchanged (not re-evaluated)
     survival_threshold: float = 0.4  # share of a species allowed to reproduce
     crossover_rate: float = 0.3  # share of children bred by crossover rather than cloned
