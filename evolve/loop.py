@@ -156,7 +156,11 @@ class Session:
         constraints = check_constraints(constraints)
         task = locate_task(config, recorded, task_file, data)
         rule = rules.get_rule(config.rule.name, config.rule.options)
-        hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
+        try:
+            hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
+        except rules.HyperparameterError as exc:  # named by the config key that set it
+            raise rules.HyperparameterError(f"rule.hyperparameters (rule {rule.name}): "
+                                            f"{exc}") from None
         resolved = resolve_objectives(objectives if objectives is not None else config.objectives)
         declared_metrics((*resolved, *constraints))  # one function per metric name
         unknown = set(config.stop_when) - {o.name for o in resolved}

@@ -785,3 +785,13 @@ def test_fuzz_config_file(text):
         path = Path(tmp) / "c.toml"
         path.write_bytes(text)
         fuzz_search(["--config", str(path)])
+
+
+def test_an_unknown_or_out_of_range_rule_hyperparameter_names_the_config_key(tmp_path):
+    for setting, says in (("rule.hyperparameters.bogus=1", "unknown hyperparameter 'bogus'"),
+                          ("rule.hyperparameters.lr=5", "hyperparameter lr=5.0 is outside")):
+        code, _, err = call(["search", *SMALL, "--out", str(tmp_path), "--set", setting])
+        assert code == 2, err
+        assert f"rule.hyperparameters (rule bp): {says}" in err, err
+        assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # refused before a run was written
