@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -483,11 +484,17 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = 
         for key, value in changes.items():
             object.__setattr__(unchecked, key, value)  # frozen: no __post_init__ runs
         return unchecked
+    return _built(prefix, known, lambda: dataclasses.replace(obj, **changes))
+
+
+def _built(prefix: str, known: set[str], build: Callable[[], Any]) -> Any:
+    """``build()``, a domain type's own range check turned into a :class:`ConfigError`
+    naming the dotted key (:func:`_locate`)."""
     try:
-        return dataclasses.replace(obj, **changes)
+        return build()
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:  # a domain type's own range check
+    except (TypeError, ValueError) as exc:
         raise ConfigError(_locate(prefix, known, str(exc))) from None
 
 
@@ -528,12 +535,7 @@ def _rebuild(obj: Any, prefix: str = "") -> Any:
     for key, value in values.items():
         if dataclasses.is_dataclass(value):
             values[key] = _rebuild(value, f"{prefix}{key}.")
-    try:
-        return type(obj)(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(_locate(prefix, known, str(exc))) from None
+    return _built(prefix, known, lambda: type(obj)(**values))
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
