@@ -42,6 +42,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -432,6 +433,9 @@ CHECKPOINT_FILE = "checkpoint.json"
 PARETO_FILE = "pareto.parquet"
 GENERATIONS_FILE = "generations.parquet"
 EVALUATIONS_DIR = "evaluations"
+# a generation's journal, by the name this version gives it or the one versions before
+# the "_" prefix gave it (read by RunStore.tidy_journals)
+_JOURNAL_NAME = re.compile(r"_?gen-(\d+)\.partial")
 WEIGHTS_DIR = "weights"
 DESCRIPTION_FILE = "run.json"  # written by evolve.metadata
 PROFILE_FILE = "profile.toml"  # the chip profile's contents, evolve.metadata
@@ -635,7 +639,32 @@ class RunStore:
     # the journal of a generation in progress: results as they arrive, so a driver crash
     # loses nothing that was evaluated (resume reads it back and evaluates only the rest)
     def partial_dir(self, generation: int) -> Path:
-        return self.root / EVALUATIONS_DIR / f"gen-{generation:05d}.partial"
+        """``evaluations/_gen-NNNNN.partial/``: the leading ``_`` is what Parquet dataset
+        readers (pyarrow, pandas, Spark) skip, so ``pd.read_parquet(evaluations)``
+        reads the recorded generations even while one is in progress or after a crash."""
+        return self.root / EVALUATIONS_DIR / f"_gen-{generation:05d}.partial"
+
+    def tidy_journals(self, recorded: int) -> None:
+        """Before a resume: clear the journals of the ``recorded`` generations (a crash
+        between recording a generation and clearing its journal leaves one behind), and
+        move a journal that runs of older neurevo versions kept under the unprefixed name
+        ``gen-NNNNN.partial`` to :meth:`partial_dir`, so its work is resumed, not redone."""
+        folder = self.root / EVALUATIONS_DIR
+        if not folder.is_dir():
+            return
+        for journal in sorted(folder.iterdir()):
+            match = _JOURNAL_NAME.fullmatch(journal.name)
+            if match is None or not journal.is_dir():
+                continue
+            generation = int(match.group(1))
+            current = self.partial_dir(generation)
+            if generation < recorded:
+                shutil.rmtree(journal, ignore_errors=True)
+            elif journal != current and current.exists():
+                self.set_aside(journal, f"{journal}: a second journal of generation "
+                                        f"{generation + 1} beside {current.name}")
+            elif journal != current:
+                os.replace(journal, current)
 
     def write_partial(self, generation: int, rows: list[dict[str, Any]],
                       params: dict[int, Params]) -> None:

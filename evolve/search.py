@@ -59,7 +59,6 @@ from evolve.records import (
     CHECKPOINT_LOG,
     CONFIG_FILE,
     DESCRIPTION_FILE,
-    EVALUATIONS_DIR,
     LOCK_FILE,
     PROFILE_FILE,
     RecordError,
@@ -246,7 +245,7 @@ def resume(path: str | Path, *, generations: int | None = None,
         if target != config:  # every check passed: only now is anything written
             _write_config(store, target)
         _record_moved_data(store, recorded, session.task)
-        _clear_stale_partials(store, done)
+        store.tidy_journals(done)
         session.run(checkpoint)
     return Run(store.root)
 
@@ -322,15 +321,6 @@ def _completed(store: RunStore, checkpoint: Any) -> int:
         raise RecordError(f"{store.checkpoint_path}: damaged checkpoint (generation "
                           f"{done!r})")
     return done
-
-
-def _clear_stale_partials(store: RunStore, done: int) -> None:
-    """The journal of a generation that is recorded is no longer needed: a crash between
-    recording a generation and clearing its journal left it behind."""
-    for folder in (store.root / EVALUATIONS_DIR).glob("gen-*.partial"):
-        match = re.fullmatch(r"gen-(\d+)\.partial", folder.name)
-        if match and int(match.group(1)) < done:
-            store.clear_partial(int(match.group(1)))
 
 
 @contextlib.contextmanager

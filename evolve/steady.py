@@ -15,7 +15,7 @@ The only thing that varies between runs of one config is the order in which chun
 Every decision — when to submit a chunk, when to tell — is a function of that order, the
 strategy state and two settings fixed when the run starts (``slots``: chunks in flight, the
 executor's parallelism then; ``chunk_size``), which the checkpoint keeps. So each step
-journals the order its chunks arrived in (``evaluations/gen-<step>.partial/order.jsonl``,
+journals the order its chunks arrived in (``evaluations/_gen-<step>.partial/order.jsonl``,
 append-only, one line per chunk, written after the chunk's results), and a resumed driver
 replays it: the same chunks arrive in the same order from the journal's results, the same
 tells happen, and the run continues as the killed one would have with those arrivals. Every

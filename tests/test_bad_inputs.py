@@ -470,20 +470,20 @@ def test_a_run_stopped_by_a_full_disk_resumes(base_run, tmp_path, monkeypatch):
     assert code == 0, err
     assert stdout.strip().splitlines()[-1] == str(run)
     assert (run / "evaluations" / "gen-00000.parquet").is_file()
-    assert not (run / "evaluations" / "gen-00000.partial").exists()
+    assert not (run / "evaluations" / "_gen-00000.partial").exists()
 
 
 def test_resume_clears_journals_of_recorded_generations(base_run, tmp_path):
     out = tmp_path / "runs"
     shutil.copytree(base_run.parent, out)
     run = out / base_run.name
-    stale = run / "evaluations" / "gen-00000.partial"
+    stale = run / "evaluations" / "_gen-00000.partial"
     stale.mkdir()
     (stale / "chunk-0.parquet").write_bytes(b"left by a crash")
     code, _, err = call(["resume", str(run), "--generations", "2"])
     assert code == 0, err
     assert not stale.exists()
-    assert not (run / "evaluations" / "gen-00001.partial").exists()
+    assert not (run / "evaluations" / "_gen-00001.partial").exists()
 
 
 def test_resume_takes_executor_settings_for_itself_only(base_run, tmp_path):

@@ -86,7 +86,7 @@ def runs(tmp_path_factory) -> Runs:
 
 
 def journal(run: Path) -> Path:
-    return run / "evaluations" / "gen-00002.partial"
+    return run / "evaluations" / "_gen-00002.partial"
 
 
 def stable_rows(run: evolve.Run) -> list[dict]:
@@ -329,7 +329,7 @@ EXPECTED = {
 # checkpoint; it clears the journal and sets damaged journal files aside under damaged/.
 RESUME_WRITES = ("checkpoint.json", "checkpoint-log.jsonl", "pareto.parquet",
                  "generations.parquet",
-                 "evaluations/gen-00002.parquet", "evaluations/gen-00002.partial/", "weights/",
+                 "evaluations/gen-00002.parquet", "evaluations/_gen-00002.partial/", "weights/",
                  "damaged/")
 
 
@@ -624,3 +624,49 @@ def test_a_resume_with_nothing_to_train_rebuilds_the_tables(runs, tmp_path):
     assert main(["resume", str(run)]) == 0
     assert pq.read_table(run / "pareto.parquet").equals(want_front)
     assert pq.read_table(run / "generations.parquet").equals(want_history)
+
+
+def test_an_interrupted_run_reads_as_one_parquet_dataset(runs):
+    """The journal's ``_`` prefix is what dataset readers skip: its weights files are not
+    Parquet, and its chunks are not recorded rows."""
+    evaluations = runs.cut / "evaluations"
+    assert journal(runs.cut).is_dir()
+    table = pq.read_table(evaluations)
+    recorded = sum(pq.read_metadata(f).num_rows for f in evaluations.glob("gen-*.parquet"))
+    assert table.num_rows == recorded > 0
+    assert sorted(set(table.column("generation").to_pylist())) == [0, 1]
+
+
+def test_a_journal_under_the_name_older_versions_gave_it_is_resumed(runs, tmp_path):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    old = run / "evaluations" / "gen-00002.partial"
+    journal(run).rename(old)
+    journaled = {row["candidate_id"] for chunk in old.glob("chunk-*.parquet")
+                 for row in pq.read_table(chunk).to_pylist()}
+
+    class Evaluated(Reporter):
+        def __init__(self) -> None:
+            self.ids: list[int] = []
+
+        def evaluation_done(self, generation: int, done: int, total: int,
+                            outcome: object) -> None:
+            self.ids.append(outcome.candidate_id)
+
+    evaluated = Evaluated()
+    resumed = evolve.resume(run, reporters=[evaluated])
+    assert len(journaled) == 2 and not journaled & set(evaluated.ids)
+    assert evaluated.ids  # the rest of the generation
+    assert stable_rows(resumed) == stable_rows(runs.full)
+    assert not old.exists() and not journal(run).exists()
+
+
+def test_a_second_journal_under_the_old_name_is_set_aside(runs, tmp_path, capsys):
+    run = tmp_path / "cut"
+    shutil.copytree(runs.cut, run)
+    old = run / "evaluations" / "gen-00002.partial"
+    shutil.copytree(journal(run), old)
+    resumed = evolve.resume(run, reporters=())
+    assert stable_rows(resumed) == stable_rows(runs.full)
+    assert (run / "damaged" / "evaluations" / "gen-00002.partial").is_dir()
+    assert "a second journal of generation 3" in capsys.readouterr().err

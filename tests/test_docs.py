@@ -107,7 +107,7 @@ def test_docs_records_md_reads_an_interrupted_run_with_pandas(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         evolve.search(config, reporters=[StopAfterOneJournaled()])
     run_dir = tmp_path / "cut"
-    assert list((run_dir / "evaluations" / "gen-00002.partial").glob("*.safetensors"))
+    assert list((run_dir / "evaluations" / "_gen-00002.partial").glob("*.safetensors"))
     first = run_dir / "evaluations" / "gen-00000.parquet"
     pq.write_table(pq.read_table(first).drop_columns(["activity_used"]), first)
 

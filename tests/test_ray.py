@@ -198,9 +198,9 @@ def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_c
     proc = subprocess.Popen(search_command(config, out, 6), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     run_dir = out / "killed"
-    kill_once_recording(proc, run_dir / "evaluations" / "gen-00001.partial")
+    kill_once_recording(proc, run_dir / "evaluations" / "_gen-00001.partial")
     assert not (run_dir / "evaluations" / "gen-00001.parquet").exists()
-    journaled = len(list((run_dir / "evaluations" / "gen-00001.partial").glob("*.parquet")))
+    journaled = len(list((run_dir / "evaluations" / "_gen-00001.partial").glob("*.parquet")))
     resume_with_cli(run_dir)
     resumed = evolve.load_run(run_dir)
     rows = records(resumed)
@@ -209,7 +209,7 @@ def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_c
     assert ids == [r["candidate_id"] for r in records(reference)]
     assert rows == records(reference)
     assert journaled >= 1
-    assert not (run_dir / "evaluations" / "gen-00001.partial").exists()
+    assert not (run_dir / "evaluations" / "_gen-00001.partial").exists()
 
 
 def test_steady_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_config,
@@ -223,7 +223,7 @@ def test_steady_driver_sigkill_then_resume_evaluates_each_candidate_once(small_d
     proc = subprocess.Popen(search_command(config, out, 4, "strategy.mode=steady"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
-    journal = out / "killed" / "evaluations" / "gen-00001.partial"
+    journal = out / "killed" / "evaluations" / "_gen-00001.partial"
     kill_once_recording(proc, journal)
     assert not (out / "killed" / "evaluations" / "gen-00001.parquet").exists()
     assert "ids" in (journal / "order.jsonl").read_text()

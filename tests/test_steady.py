@@ -97,7 +97,7 @@ def test_steady_driver_sigkill_then_resume_replays_the_arrival_order(small_digit
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True, env=env)
-    journal = out / "killed" / "evaluations" / "gen-00001.partial"
+    journal = out / "killed" / "evaluations" / "_gen-00001.partial"
     deadline = time.time() + 300
     while time.time() < deadline and not list(journal.glob("chunk-*.parquet")):
         time.sleep(0.02)
@@ -148,7 +148,7 @@ def test_steady_interrupted_twice_keeps_one_arrival_journal(small_digits_config,
     path = full.path.parent / "twice"
     with pytest.raises(KeyboardInterrupt):
         evolve.search(override(config, {"run_id": "twice"}), reporters=[StopInStep(1, 1)])
-    order = path / "evaluations" / "gen-00001.partial" / "order.jsonl"
+    order = path / "evaluations" / "_gen-00001.partial" / "order.jsonl"
     first = order.read_text().splitlines()
     assert len(first) == 2 and "slots" in first[0], first
     with open(order, "a") as f:  # a crash in the middle of writing the next arrival
@@ -175,7 +175,7 @@ def test_a_journal_that_stops_matching_is_cut_where_it_stops(small_digits_config
     path = Path(config.out) / "stale"
     with pytest.raises(KeyboardInterrupt):
         evolve.search(override(config, {"run_id": "stale"}), reporters=[StopInStep(1, 1)])
-    order = path / "evaluations" / "gen-00001.partial" / "order.jsonl"
+    order = path / "evaluations" / "_gen-00001.partial" / "order.jsonl"
     first = order.read_text().splitlines()
     assert len(first) == 2, first
     stale = ['{"ids": [99999]}', first[1]]  # no chunk has id 99999; the real one after it
