@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from evolve.estimator import NeurevoClassifier
     from evolve.export import export_architecture, load_architecture
     from evolve.objectives import Objective, register_objective
+    from evolve.reporters import Reporter
     from evolve.run import Architecture, Run, load_run
     from evolve.search import resume, search
 
@@ -32,12 +33,14 @@ _HOMES = {
     "SearchConfig": "evolve.config", "Constraint": "evolve.constraints",
     "NeurevoClassifier": "evolve.estimator", "export_architecture": "evolve.export",
     "load_architecture": "evolve.export", "Objective": "evolve.objectives",
-    "register_objective": "evolve.objectives", "Architecture": "evolve.run",
+    "register_objective": "evolve.objectives", "Reporter": "evolve.reporters",
+    "Architecture": "evolve.run",
     "Run": "evolve.run", "load_run": "evolve.run", "resume": "evolve.search",
     "search": "evolve.search",
 }
 
-__all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Run", "SearchConfig",
+__all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Reporter", "Run",
+           "SearchConfig",
            "export_architecture", "load_architecture", "load_run", "register_objective",
            "resume", "search"]
 

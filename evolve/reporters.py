@@ -107,6 +107,24 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def check_reporters(reporters: Sequence[Reporter] | None) -> list[Reporter]:
+    """The reporters of a search (None: :func:`default_reporters`), each a :class:`Reporter`:
+    the loop calls every hook, so an object that defines only some of them would fail mid-run
+    (after its first generation was trained) where a subclass inherits the others as no-ops."""
+    if reporters is None:
+        return default_reporters()
+    if isinstance(reporters, Reporter):
+        raise TypeError(f"reporters is one {type(reporters).__name__}, expected a list of "
+                        f"evolve.Reporter objects: reporters=[{type(reporters).__name__}()]")
+    checked = list(reporters)
+    for i, r in enumerate(checked):
+        if not isinstance(r, Reporter):
+            raise TypeError(f"reporters[{i}] is a {type(r).__name__}, expected an "
+                            "evolve.Reporter (subclass it: the hooks you do not define "
+                            "then do nothing)")
+    return checked
+
+
 def default_reporters() -> list[Reporter]:
     """What a Python search shows when the caller did not choose: a progress bar on stderr
     when a person is watching (a terminal, or a Jupyter/IPython kernel), nothing otherwise

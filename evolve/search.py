@@ -66,7 +66,7 @@ from evolve.records import (
     atomic_write,
     write_text,
 )
-from evolve.reporters import Reporter, default_reporters
+from evolve.reporters import Reporter, check_reporters
 from evolve.run import Run
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
@@ -119,7 +119,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
                                                   for o in objectives]})
     check(config)
     _warn_ignored(config)
-    reporters = default_reporters() if reporters is None else reporters
+    reporters = check_reporters(reporters)
     out = Path(config.out)
     _check_out(out)
     _check_inputs(config)
@@ -170,7 +170,7 @@ def resume(path: str | Path, *, generations: int | None = None,
     checked.
     """
     constraints = check_constraints(constraints)
-    reporters = default_reporters() if reporters is None else reporters
+    reporters = check_reporters(reporters)
     store = RunStore(path)
     if not store.root.is_dir():
         raise RecordError(f"run directory {str(path)!r} does not exist")

@@ -354,3 +354,39 @@ def test_two_metrics_of_one_name_with_different_functions_are_refused(tmp_path):
                              metrics=(Metric("score", balanced_accuracy),))
     run = evolve.search(tiny(tmp_path), objectives=[score, "energy"], constraints=[same])
     assert "ok" in run.evaluations().column("status").to_pylist()
+
+
+class OnlyGenerationEnd:
+    """A duck-typed reporter: it defines one hook and inherits no others."""
+
+    def generation_end(self, generation, summary):
+        pass
+
+
+@pytest.mark.parametrize("reporters, named", [
+    ([OnlyGenerationEnd()], r"reporters\[0\] is a OnlyGenerationEnd, expected an evolve.Reporter"),
+    (evolve.Reporter(), "reporters is one Reporter, expected a list"),
+])
+def test_a_reporter_that_is_not_a_reporter_is_refused_before_anything_is_written(
+        tmp_path, reporters, named):
+    with pytest.raises(TypeError, match=named):
+        evolve.search(tiny(tmp_path / "runs"), reporters=reporters)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_reporter_subclass_defining_one_hook_sees_every_generation_and_the_resume(tmp_path):
+    class Hypervolumes(evolve.Reporter):
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def generation_end(self, generation, summary):
+            self.seen.append(generation)
+
+    first = Hypervolumes()
+    run = evolve.search(tiny(tmp_path, generations=2), reporters=[first])
+    again = Hypervolumes()
+    evolve.resume(run.path, generations=3, reporters=[again])
+    assert first.seen == [0, 1] and again.seen == [2]
+    with pytest.raises(TypeError, match=r"reporters\[1\] is a OnlyGenerationEnd"):
+        evolve.resume(run.path, generations=4, reporters=[again, OnlyGenerationEnd()])
+    assert evolve.load_run(run.path).completed_generations() == 3
