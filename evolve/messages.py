@@ -40,10 +40,17 @@ def blamed_on(plugin: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if getattr(exc, PLUGIN_ATTRIBUTE, None) is None:
+        if getattr(exc, PLUGIN_ATTRIBUTE, None) is None and not _out_of_memory(exc):
             with suppress(AttributeError):  # an exception type that takes no attributes
                 setattr(exc, PLUGIN_ATTRIBUTE, plugin)
         raise
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A machine that ran out of memory (``MemoryError``, torch's ``OutOfMemoryError`` on
+    a GPU) is not the plug-in's fault, whatever was running: its message says what it is,
+    and the plug-in's name in front of it would send a user looking for a bug."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
 
 
 def plugin_failure(exc: BaseException, where: str | None = None) -> str:

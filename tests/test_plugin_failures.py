@@ -208,6 +208,22 @@ def test_a_rule_that_raises_while_training_fails_its_candidates_naming_it(
     assert failed_errors(failed.value.run_dir) == [says] * 4
 
 
+@pytest.mark.parametrize("exhausted", [MemoryError("cannot allocate 8 GiB"),
+                                       type("OutOfMemoryError", (RuntimeError,), {})(
+                                           "CUDA out of memory. Tried to allocate 8 GiB")])
+def test_running_out_of_memory_while_a_rule_trains_is_not_blamed_on_the_rule(
+        tmp_path, own_registry, exhausted):
+    def exhaust(dw, db, loss, x):
+        raise exhausted
+
+    readout_rule("hungry", exhaust)
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path, rule={"name": "hungry"}))
+    says = f"{type(exhausted).__name__}: {exhausted}"
+    assert failed.value.error.endswith(says) and "rule hungry" not in failed.value.error
+    assert failed_errors(failed.value.run_dir) == [failed.value.error] * 4
+
+
 def test_a_rule_whose_constructor_refuses_an_option_is_named_before_the_run(
         tmp_path, own_registry):
     import rules
