@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from evolve.config import SearchConfig
-    from evolve.constraints import Constraint
+    from evolve.constraints import Constraint, register_constraint
     from evolve.estimator import NeurevoClassifier
     from evolve.export import export_architecture, load_architecture
     from evolve.objectives import Objective, register_objective
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
 # each public name and the module it lives in
 _HOMES = {
     "SearchConfig": "evolve.config", "Constraint": "evolve.constraints",
+    "register_constraint": "evolve.constraints",
     "NeurevoClassifier": "evolve.estimator", "export_architecture": "evolve.export",
     "load_architecture": "evolve.export", "Objective": "evolve.objectives",
     "register_objective": "evolve.objectives", "Reporter": "evolve.reporters",
@@ -41,7 +42,8 @@ _HOMES = {
 
 __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Reporter", "Run",
            "SearchConfig",
-           "export_architecture", "load_architecture", "load_run", "register_objective",
+           "export_architecture", "load_architecture", "load_run", "register_constraint",
+           "register_objective",
            "resume", "search"]
 
 

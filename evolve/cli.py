@@ -49,7 +49,9 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
                    "(default: start a local Ray instance; RAY_ADDRESS is ignored)")
     p.add_argument("--objectives", help="comma-separated, from accuracy, params, energy, cores, "
-                   "latency, synapses (default: accuracy,energy)")
+                   "latency, synapses, or one a --plugin registers (default: accuracy,energy)")
+    p.add_argument("--constraints", help="comma-separated names of constraints a --plugin "
+                   "registers, checked next to the chip budget (default: none)")
     p.add_argument("--hardware", help="chip profile (see `neurevo budgets`) or a TOML profile "
                    "file (default: loihi)")
     p.add_argument("--chips", type=int, help="chip budget: architectures needing more are "
@@ -59,6 +61,13 @@ def _search_options(p: argparse.ArgumentParser) -> None:
                    help="override any config field by its dotted key, e.g. --set "
                    "strategy.neat.elitism=2 or --set rule.hyperparameters.lr=0.01 (a table "
                    "merges: other keys stay); repeatable, later ones win; see docs/config.md")
+
+
+def _plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="import your code first (a .py file, or an installed module), so the "
+                   "rules, objectives and constraints it registers are found by name; "
+                   "repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "strategy neat-pso, objectives accuracy and energy on Loihi, "
                        "10 generations x 20 candidates on a local Ray instance.")
     _search_options(p)
+    _plugin_option(p)
     p = sub.add_parser("resume", help="continue an interrupted or finished run",
                        description="Continue a run from its last checkpoint.")
     p.add_argument("run", help="run directory")
@@ -86,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="executor.KEY=VALUE",
                    help="override an executor setting for this resume, e.g. --set "
                    "executor.num_cpus=4; settings that would change results are refused")
+    _plugin_option(p)
     p = sub.add_parser("pareto", help="print a run's Pareto front",
                        description="Print the Pareto front of a run (a table, or JSON).")
     p.add_argument("run", help="run directory")
@@ -110,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{spiking.PERCENTILE})")
     p.add_argument("--task", help="nir: the run's data file, when it is not where the run "
                    "found it (its content hash must match; default: as recorded)")
+    _plugin_option(p)
     p = sub.add_parser("simulate", help="run a NIR export as a spiking network (Norse) on "
                        "its run's test split", description="Run a NIR export (neurevo export "
                        "--format nir) as integrate-and-fire neurons with Norse, a constant "
@@ -152,8 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.add_argument("--out", help="also draw the runs' hypervolume curves and fronts to a .png, "
                    ".svg, .pdf or .html file")
-    sub.add_parser("rules", help="list learning rules and their hyperparameters",
-                   description="List the learning rules with their hyperparameters and defaults.")
+    p = sub.add_parser("rules", help="list learning rules and their hyperparameters",
+                       description="List the learning rules with their hyperparameters and "
+                       "defaults.")
+    _plugin_option(p)
     sub.add_parser("budgets", help="list neuromorphic hardware profiles",
                    description="List the hardware profiles (per-core budgets, chip size, "
                    "energy and time constants); * marks estimated numbers.")
@@ -276,6 +290,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # the seconds spent importing torch
         return _interrupted(args, exc)
     try:
+        _import_plugins(getattr(args, "plugin", []))
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a full disk behind stdout shows here, not as an exit-time error
         return code
@@ -318,6 +333,16 @@ def _run(args: argparse.Namespace) -> int:
             _error(f"an input file is not UTF-8 text ({one_line(exc)})", None)
             return EXIT_BAD_INPUT
         raise
+
+
+def _import_plugins(specs: Sequence[str]) -> None:
+    from evolve.plugin_imports import PluginImportError, import_plugin
+
+    for spec in specs:
+        try:
+            import_plugin(spec)
+        except PluginImportError as exc:
+            raise BadInput(str(exc)) from None
 
 
 def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
@@ -409,7 +434,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     config = from_toml(args.config) if args.config else SearchConfig()
     updates: dict[str, Any] = {}
     for flag, key in (("generations", "generations"), ("population", "population"),
-                      ("seed", "seed"), ("out", "out"), ("objectives", "objectives")):
+                      ("seed", "seed"), ("out", "out"), ("objectives", "objectives"),
+                      ("constraints", "constraints")):
         if getattr(args, flag) is not None:
             updates[key] = getattr(args, flag)
     for flag, section, key in (("task", "task", "name"), ("label_column", "task", "label_column"),

@@ -152,6 +152,9 @@ class SearchConfig:
     population: int = 20
     seed: int = 0
     objectives: tuple[str, ...] = ("accuracy", "energy")
+    # registered constraints (evolve.register_constraint) by name, next to the chip budget;
+    # Python: constraints passed to evolve.search are recorded here too
+    constraints: tuple[str, ...] = ()
     out: str = "runs"
     run_id: str = ""  # empty: made from the time, task, rule and seed
     # stop early once a generation's best value reaches these, e.g. {accuracy = 1.0}
@@ -195,6 +198,9 @@ class SearchConfig:
             raise ConfigError("objectives must name at least one objective")
         if len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(f"objectives must not repeat a name, got {list(self.objectives)}")
+        if len(set(self.constraints)) != len(self.constraints):
+            raise ConfigError(f"constraints must not repeat a name, got "
+                              f"{list(self.constraints)}")
         if self.run_id:
             check_run_id(self.run_id)
 

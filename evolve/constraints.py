@@ -68,6 +68,47 @@ class Constraint:
 HARDWARE_PREFIX = "hardware."  # the chip budget's violations: hardware.<limit>
 
 
+# constraints by name: what a config's ``constraints = [...]`` and a resume find (a CLI
+# search gets them from a --plugin module that registers them)
+_CONSTRAINTS: dict[str, Constraint] = {}
+
+
+def register_constraint(constraint: Constraint) -> Constraint:
+    """Make ``constraint`` available by its name (``constraints = [NAME]`` in a config,
+    ``--set constraints=[NAME]``), and to :func:`evolve.resume` of a run that used it.
+    Registering a name again replaces the earlier one (a notebook cell run twice)."""
+    if not isinstance(constraint, Constraint):
+        raise TypeError(f"register_constraint takes an evolve.Constraint, got "
+                        f"{type(constraint).__name__} {constraint!r:.40}")
+    _CONSTRAINTS[constraint.name] = constraint
+    return constraint
+
+
+def registered_constraints() -> list[str]:
+    return sorted(_CONSTRAINTS)
+
+
+def resolve_constraints(names: Sequence[str], given: Sequence[Constraint]
+                        ) -> tuple[Constraint, ...]:
+    """The constraints ``names`` (a config's, or a run's own on resume) name: each the one
+    passed in ``given`` under that name, else the registered one; then those of ``given``
+    the names lack. A name neither supplies is refused, saying how to supply it."""
+    given = check_constraints(given)
+    by_name = {c.name: c for c in given}
+    out = []
+    for name in names:
+        found = by_name.get(name) or _CONSTRAINTS.get(name)
+        if found is None:
+            raise KeyError(f"constraints: {name!r} is neither given nor registered: pass it "
+                           "(evolve.search/resume(..., constraints=[...])) or register it "
+                           "(evolve.register_constraint; CLI: --plugin FILE that does)"
+                           + (f"; registered: {registered_constraints()}" if _CONSTRAINTS
+                              else ""))
+        out.append(found)
+    out.extend(c for c in given if c.name not in names)
+    return check_constraints(out)
+
+
 def check_constraints(constraints: Sequence[Constraint]) -> tuple[Constraint, ...]:
     """The constraints of a search, each a :class:`Constraint` under its own name: two of
     one name would be recorded as one, their violations silently overwriting each other."""

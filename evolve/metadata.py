@@ -268,7 +268,8 @@ def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str]
         lacking = [n for n in recorded if n not in given]
         if lacking:
             return (f"this run's constraint {lacking[0]!r} is a user-defined function: pass "
-                    "it again (evolve.resume(RUN, constraints=[...]))")
+                    "it again (evolve.resume(RUN, constraints=[...])) or register it "
+                    "(evolve.register_constraint; CLI: --plugin FILE that does)")
         return f"constraints {sorted(given)} differ from the run's {sorted(recorded)}"
     if description.custom_cost_fn and not custom_cost_fn:
         return ("this run priced its candidates with a user-defined cost function: pass it "

@@ -41,7 +41,12 @@ from evolve.config import (
     override,
     to_checked_toml,
 )
-from evolve.constraints import Constraint, check_constraints
+from evolve.constraints import (
+    Constraint,
+    check_constraints,
+    registered_constraints,
+    resolve_constraints,
+)
 from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
 from evolve.messages import RUN_ATTRIBUTE
@@ -117,6 +122,8 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     if objectives is not None:  # config.toml names the objectives the run has
         config = override(config, {"objectives": [o if isinstance(o, str) else o.name
                                                   for o in objectives]})
+    constraints = resolve_constraints(config.constraints, constraints)
+    config = override(config, {"constraints": [c.name for c in constraints]})  # and these
     check(config)
     _warn_ignored(config)
     reporters = check_reporters(reporters)
@@ -208,13 +215,18 @@ def resume(path: str | Path, *, generations: int | None = None,
             if missing:
                 raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
                                   "function: pass it again (evolve.resume(..., objectives=[...])) "
-                                  "or register it (evolve.register_objective) before resuming")
+                                  "or register it (evolve.register_objective; CLI: --plugin "
+                                  "FILE that does) before resuming")
             if objectives is None:
                 objectives = recorded.objective_names
             names = [o if isinstance(o, str) else o.name for o in objectives]
             if names != recorded.objective_names:
                 raise ConfigError(f"objectives {names} differ from the run's "
                                   f"{recorded.objective_names}")
+            constraints = resolve_constraints(  # registered ones supply the run's own too
+                [n for n in recorded.constraints
+                 if n in registered_constraints() or n in {c.name for c in constraints}],
+                constraints)
             why = plugin_mismatch(recorded, [c.name for c in constraints],
                                   cost_fn not in (None, hardware.cost))
             if why:

@@ -111,8 +111,8 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
         raise UnknownRuleError(
             f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))} (a rule "
             "of your own: import the module that registers it before searching, resuming or "
-            "loading its runs and exports in Python; for the CLI, declare it as a "
-            "'neurevo.rules' entry point)"
+            "loading its runs and exports in Python; for the CLI, --plugin FILE.py that "
+            "registers it, or declare it as a 'neurevo.rules' entry point)"
         ) from None
     resolved = resolve_options(cls, options)
     try:

@@ -177,6 +177,38 @@ def test_a_resume_without_the_runs_constraints_or_cost_function_is_refused(tmp_p
     assert min(energies) > 1e-6  # every generation priced by the user's function
 
 
+@pytest.fixture
+def registered_few_groups():
+    from evolve import constraints
+
+    evolve.register_constraint(FEW_GROUPS)
+    try:
+        yield FEW_GROUPS
+    finally:
+        constraints._CONSTRAINTS.pop(FEW_GROUPS.name, None)
+
+
+def test_a_registered_constraint_is_found_by_name_by_search_and_resume(
+        tmp_path, registered_few_groups):
+    config = override(kit_config(tmp_path, "named", generations=1),
+                      {"constraints": ["few_groups"]})
+    run = evolve.search(config)
+    assert run.description.constraints == ("few_groups",)
+    assert run.config.constraints == ("few_groups",)
+    resumed = evolve.resume(run.path, generations=2)  # found again by its name
+    assert resumed.completed_generations() == 2
+    violated = [json.loads(r["violations"]) for r in resumed.evaluations().to_pylist()
+                if r["status"] == "infeasible"]
+    assert all(v.keys() == {"few_groups"} for v in violated)
+
+
+def test_constraints_passed_to_a_search_are_recorded_by_name_in_its_config(tmp_path):
+    run = evolve.search(kit_config(tmp_path, "given", generations=1), constraints=[FEW_GROUPS])
+    assert evolve.load_run(run.path).config.constraints == ("few_groups",)
+    with pytest.raises(KeyError, match="'few_groups' is neither given nor registered"):
+        evolve.search(override(run.config, {"run_id": "again"}))  # nothing supplies it now
+
+
 def test_genome_constraints_are_checked_before_training(tmp_path):
     run = search_with_kit(kit_config(tmp_path, "pre", generations=3))
     rows = run.evaluations().to_pylist()

@@ -1,0 +1,92 @@
+"""The CLI's way to a user's plug-ins: ``--plugin FILE.py`` or ``--plugin MODULE`` imports
+the user's code before the command resolves any name, so the rules it registers
+(``@rules.register``), the objectives (``evolve.register_objective``) and the constraints
+(``evolve.register_constraint``) are found by name, as in the Python process that defines
+them. A Python user imports their module instead.
+
+Nothing is ever imported because a run's files name it: a run directory may come from
+someone else, and reading or resuming it must not run code nobody asked for (the run's
+records name the user functions it needs, and a resume without them says which to supply).
+
+A file is imported under its own name (``my_objectives.py`` as ``my_objectives``), with its
+folder added to the end of ``sys.path`` so that it can import the modules beside it, as a
+script run with ``python`` can. Such a module is not installed, so on Ray its functions
+travel to the workers by value (:mod:`evolve.plugins`), as a script's do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+
+class PluginImportError(ValueError):
+    """A ``--plugin`` that cannot be imported; one line naming it and why."""
+
+
+def import_plugin(spec: str) -> ModuleType:
+    """Import ``spec``: a path to a ``.py`` file, or the dotted name of an importable
+    module (installed, or on ``PYTHONPATH``)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise PluginImportError(f"--plugin {spec!r}: expected a .py file or a module name")
+    if spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).is_file():
+        return _import_file(spec)
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (spec == exc.name or spec.startswith(exc.name + ".")):
+            raise PluginImportError(
+                f"--plugin {spec}: no module named {exc.name!r} (a module must be installed "
+                "or on PYTHONPATH; give a path, e.g. ./my_plugins.py, for a file)") from None
+        raise PluginImportError(_raised(spec, exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - the user's module failing to import
+        raise PluginImportError(_raised(spec, exc)) from exc
+
+
+def _import_file(spec: str) -> ModuleType:
+    path = Path(spec).expanduser()
+    if path.suffix != ".py":
+        raise PluginImportError(f"--plugin {spec}: a file plug-in must be a .py file")
+    if not path.is_file():
+        raise PluginImportError(f"--plugin {spec}: no such file"
+                                + (" (it is a directory)" if path.is_dir() else ""))
+    path = path.resolve()
+    name = path.stem
+    if not name.isidentifier():
+        raise PluginImportError(f"--plugin {spec}: {name!r} is not a valid module name; "
+                                "rename the file (letters, digits, underscores)")
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if Path(getattr(loaded, "__file__", "") or "").resolve() == path:
+            return loaded  # given twice, or already imported by another plug-in
+        origin = getattr(loaded, "__file__", None) or "built in"
+        raise PluginImportError(f"--plugin {spec}: a module named {name!r} is already "
+                                f"imported (from {origin}); rename the file")
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise PluginImportError(f"--plugin {spec}: Python cannot load it as a module")
+    module = importlib.util.module_from_spec(module_spec)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.append(folder)  # its neighbours import as they do when it runs as a script
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException as exc:
+        del sys.modules[name]  # half-imported: a later import must not find it
+        if not isinstance(exc, Exception):
+            raise
+        raise PluginImportError(_raised(spec, exc)) from exc
+    return module
+
+
+def _raised(spec: str, exc: BaseException) -> str:
+    """One line: the plug-in, the exception, and where in the user's code it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"--plugin {spec}: importing it raised {type(exc).__name__}{where}: {text}"

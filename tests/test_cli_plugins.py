@@ -1,0 +1,136 @@
+"""`--plugin`: a CLI user's own rule, objective and constraint, from a .py file beside them,
+through search, resume, export and `neurevo rules` — as a subprocess, the way a user runs
+it, on the serial executor and on a local Ray instance (where the file's functions must
+travel to the workers by value: the file is not installed)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.test_cli import run_cli
+
+PLUGIN = '''
+import evolve
+import rules
+from rules.bp import Backprop
+
+from plugin_helpers_beside import group_limit  # a module beside it, as a script imports
+
+
+@rules.register
+class SlowBackprop(Backprop):
+    """bp under another name: a rule only this file registers."""
+    name = "slow_bp"
+
+
+evolve.register_objective(evolve.Objective(
+    "hidden_groups", "min", lambda m: float(len(m.genome.hidden_ids)), reference=10.0))
+evolve.register_constraint(evolve.Constraint(
+    "few_groups", lambda m: len(m.genome.hidden_ids) - group_limit(), genome_only=True))
+'''
+
+HELPER = "def group_limit():\n    return 1\n"
+
+SMALL = ["--generations", "1", "--population", "6", "--task", "iris",
+         "--set", "training.epochs=2", "--set", "space.max_hidden_size=8"]
+USING = ["--rule", "slow_bp", "--objectives", "accuracy,hidden_groups",
+         "--constraints", "few_groups"]
+
+
+@pytest.fixture
+def plugin(tmp_path) -> Path:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "plugin_helpers_beside.py").write_text(HELPER)
+    path = folder / "my_search_plugins.py"
+    path.write_text(textwrap.dedent(PLUGIN))
+    return path
+
+
+def ran(result) -> Path:
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("executor", ["serial", "ray"])
+def test_a_search_uses_the_rule_objective_and_constraint_a_plugin_file_registers(
+        tmp_path, plugin, executor):
+    run = ran(run_cli("search", *SMALL, *USING, "--executor", executor, "--plugin",
+                      str(plugin), "--out", str(tmp_path / "runs")))
+    described = json.loads((run / "run.json").read_text())
+    assert described["rule"]["name"] == "slow_bp"
+    assert described["constraints"] == ["few_groups"]
+    assert [o["name"] for o in described["objectives"]] == ["accuracy", "hidden_groups"]
+    rows = pq.read_table(run / "evaluations" / "gen-00000.parquet").to_pylist()
+    assert {r["status"] for r in rows} <= {"ok", "infeasible"}
+    assert any(r["status"] == "ok" for r in rows), rows
+    front = json.loads(ran_json(run))
+    assert front and all(a["rule"] == "slow_bp" for a in front)
+    assert all(a["objectives"]["hidden_groups"] <= 1 for a in front)  # the constraint held
+
+
+def ran_json(run: Path) -> str:
+    result = run_cli("pareto", str(run), "--json")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_resume_and_export_need_the_plugin_again_and_say_so(tmp_path, plugin):
+    run = ran(run_cli("search", *SMALL, *USING, "--executor", "serial", "--plugin",
+                      str(plugin), "--out", str(tmp_path / "runs")))
+    before = sorted(p.name for p in run.rglob("*"))
+    refused = run_cli("resume", str(run), "--generations", "2")
+    assert refused.returncode == 2
+    assert "--plugin" in refused.stderr and "Traceback" not in refused.stderr
+    assert sorted(p.name for p in run.rglob("*")) == before, "a refused resume wrote"
+    ran(run_cli("resume", str(run), "--generations", "2", "--plugin", str(plugin)))
+    assert (run / "evaluations" / "gen-00001.parquet").is_file()
+    out = tmp_path / "best.onnx"
+    ran(run_cli("export", str(run), "--format", "onnx", "--out", str(out), "--plugin",
+                str(plugin)))
+    assert out.stat().st_size > 0
+
+
+def test_neurevo_rules_lists_a_plugins_rule(plugin):
+    result = run_cli("rules", "--plugin", str(plugin))
+    assert result.returncode == 0, result.stderr
+    assert "slow_bp" in result.stdout
+    assert "slow_bp" not in run_cli("rules").stdout
+
+
+@pytest.mark.parametrize("write, spec, says", [
+    (None, "no_such_file.py", "--plugin no_such_file.py: no such file"),
+    (None, "no_such_module_xyz", "--plugin no_such_module_xyz: no module named "
+                                 "'no_such_module_xyz'"),
+    ("x = 1 / 0\n", "broken.py", "--plugin broken.py: importing it raised ZeroDivisionError "
+                                 "(broken.py, line 1): division by zero"),
+    ("import not_installed_dep\n", "needs_dep.py", "raised ModuleNotFoundError (needs_dep.py, "
+                                                   "line 1): No module named 'not_installed_dep'"),
+    ("", "my-plugin.py", "'my-plugin' is not a valid module name"),
+    ("", "notes.txt", "a file plug-in must be a .py file"),
+])
+def test_a_plugin_that_cannot_be_imported_is_one_line_exit_2(tmp_path, write, spec, says):
+    if write is not None:
+        (tmp_path / spec).write_text(write)
+    result = run_cli("search", *SMALL, "--executor", "serial", "--plugin", spec,
+                     "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"neurevo: error: {says}"] or \
+        (len(result.stderr.strip().splitlines()) == 1
+         and result.stderr.startswith("neurevo: error: --plugin "))
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_constraint_named_in_the_config_but_never_registered_is_refused(tmp_path):
+    result = run_cli("search", *SMALL, "--executor", "serial", "--set",
+                     'constraints=["few_groups"]', "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert "'few_groups' is neither given nor registered" in result.stderr
+    assert "--plugin" in result.stderr
+    assert not (tmp_path / "runs").exists()
