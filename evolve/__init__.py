@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from evolve.config import SearchConfig
     from evolve.constraints import Constraint, register_constraint
+    from evolve.cost_functions import register_cost_fn
     from evolve.estimator import NeurevoClassifier
     from evolve.export import export_architecture, load_architecture
     from evolve.objectives import Objective, register_objective
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
 # each public name and the module it lives in
 _HOMES = {
     "SearchConfig": "evolve.config", "Constraint": "evolve.constraints",
-    "register_constraint": "evolve.constraints",
+    "register_constraint": "evolve.constraints", "register_cost_fn": "evolve.cost_functions",
     "NeurevoClassifier": "evolve.estimator", "export_architecture": "evolve.export",
     "load_architecture": "evolve.export", "Objective": "evolve.objectives",
     "register_objective": "evolve.objectives", "Reporter": "evolve.reporters",
@@ -43,7 +44,7 @@ _HOMES = {
 __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Reporter", "Run",
            "SearchConfig",
            "export_architecture", "load_architecture", "load_run", "register_constraint",
-           "register_objective",
+           "register_cost_fn", "register_objective",
            "resume", "search"]
 
 

@@ -82,6 +82,9 @@ class HardwareConfig:
     # neurons active per validation input in the trained network (recorded either way)
     activity_source: str = "fixed"
     timesteps: int = DEFAULT_TIMESTEPS  # time steps per inference
+    # "": neurevo's cost model (evolve.hardware.cost); else the name of a cost function
+    # registered with evolve.register_cost_fn (a CLI search: in a --plugin file)
+    cost_fn: str = ""
 
 
 @dataclass(frozen=True)

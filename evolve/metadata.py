@@ -273,7 +273,9 @@ def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str]
         return f"constraints {sorted(given)} differ from the run's {sorted(recorded)}"
     if description.custom_cost_fn and not custom_cost_fn:
         return ("this run priced its candidates with a user-defined cost function: pass it "
-                "again (evolve.resume(RUN, cost_fn=...))")
+                "again (evolve.resume(RUN, cost_fn=...)) or register it and name it "
+                "(evolve.register_cost_fn; CLI: --plugin FILE that does, with --set "
+                "hardware.cost_fn=NAME)")
     if custom_cost_fn and not description.custom_cost_fn:
         return ("cost_fn was given, but this run priced its candidates with neurevo's own "
                 "cost model: resume it without one")

@@ -47,6 +47,7 @@ from evolve.constraints import (
     registered_constraints,
     resolve_constraints,
 )
+from evolve.cost_functions import registered_name, resolve_cost_fn
 from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
 from evolve.messages import RUN_ATTRIBUTE
@@ -124,6 +125,9 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
                                                   for o in objectives]})
     constraints = resolve_constraints(config.constraints, constraints)
     config = override(config, {"constraints": [c.name for c in constraints]})  # and these
+    cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
+    if registered_name(cost_fn) and not config.hardware.cost_fn:  # found again by its name
+        config = override(config, {"hardware": {"cost_fn": registered_name(cost_fn)}})
     check(config)
     _warn_ignored(config)
     reporters = check_reporters(reporters)
@@ -227,6 +231,7 @@ def resume(path: str | Path, *, generations: int | None = None,
                 [n for n in recorded.constraints
                  if n in registered_constraints() or n in {c.name for c in constraints}],
                 constraints)
+            cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
             why = plugin_mismatch(recorded, [c.name for c in constraints],
                                   cost_fn not in (None, hardware.cost))
             if why:

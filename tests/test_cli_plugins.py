@@ -15,6 +15,8 @@ import pytest
 from tests.test_cli import run_cli
 
 PLUGIN = '''
+import dataclasses
+
 import evolve
 import rules
 from rules.bp import Backprop
@@ -32,6 +34,15 @@ evolve.register_objective(evolve.Objective(
     "hidden_groups", "min", lambda m: float(len(m.genome.hidden_ids)), reference=10.0))
 evolve.register_constraint(evolve.Constraint(
     "few_groups", lambda m: len(m.genome.hidden_ids) - group_limit(), genome_only=True))
+
+
+def priced_io(*args, **kwargs):
+    """neurevo's cost model plus a fixed price for the chip's I/O."""
+    costs = evolve.hardware.cost(*args, **kwargs)
+    return dataclasses.replace(costs, energy_j=costs.energy_j + 1e-3)
+
+
+evolve.register_cost_fn("priced_io", priced_io)
 '''
 
 HELPER = "def group_limit():\n    return 1\n"
@@ -39,7 +50,7 @@ HELPER = "def group_limit():\n    return 1\n"
 SMALL = ["--generations", "1", "--population", "6", "--task", "iris",
          "--set", "training.epochs=2", "--set", "space.max_hidden_size=8"]
 USING = ["--rule", "slow_bp", "--objectives", "accuracy,hidden_groups",
-         "--constraints", "few_groups"]
+         "--constraints", "few_groups", "--set", "hardware.cost_fn=priced_io"]
 
 
 @pytest.fixture
@@ -72,6 +83,7 @@ def test_a_search_uses_the_rule_objective_and_constraint_a_plugin_file_registers
     front = json.loads(ran_json(run))
     assert front and all(a["rule"] == "slow_bp" for a in front)
     assert all(a["objectives"]["hidden_groups"] <= 1 for a in front)  # the constraint held
+    assert all(a["costs"]["energy_j"] > 1e-3 for a in front)  # priced by the plug-in
 
 
 def ran_json(run: Path) -> str:

@@ -202,6 +202,27 @@ def test_a_registered_constraint_is_found_by_name_by_search_and_resume(
     assert all(v.keys() == {"few_groups"} for v in violated)
 
 
+def test_a_registered_cost_function_is_recorded_by_name_and_found_again_on_resume(tmp_path):
+    from evolve import cost_functions
+
+    evolve.register_cost_fn("priced_with_io", priced_with_io)
+    try:
+        run = evolve.search(kit_config(tmp_path, "cost", generations=1),
+                            cost_fn=priced_with_io)
+        assert run.config.hardware.cost_fn == "priced_with_io"
+        resumed = evolve.resume(run.path, generations=2)  # not passed again: found by name
+        energies = [json.loads(r["costs"])["energy_j"]
+                    for r in resumed.evaluations().to_pylist()]
+        assert resumed.completed_generations() == 2 and min(energies) > 1e-6
+        with pytest.raises(ValueError, match="hardware.cost_fn names 'priced_with_io'"):
+            evolve.resume(run.path, generations=3, cost_fn=lambda *a, **k: None)
+    finally:
+        cost_functions._COST_FNS.pop("priced_with_io", None)
+    with pytest.raises(KeyError, match="'priced_with_io' is not a registered cost function"):
+        evolve.resume(run.path, generations=3)
+    assert evolve.load_run(run.path).completed_generations() == 2
+
+
 def test_constraints_passed_to_a_search_are_recorded_by_name_in_its_config(tmp_path):
     run = evolve.search(kit_config(tmp_path, "given", generations=1), constraints=[FEW_GROUPS])
     assert evolve.load_run(run.path).config.constraints == ("few_groups",)
