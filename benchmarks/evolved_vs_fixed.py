@@ -352,7 +352,10 @@ def search(args: argparse.Namespace, config: SearchConfig,
     if args.reuse and path.exists():
         run = evolve.load_run(path)
         names = run.description.constraints if run.description else ()
-        recorded = dataclasses.replace(run.config, out=config.out)
+        # the constraints are compared by the names run.json records (config.toml names
+        # them too since neurevo records the constraints a search is given; older runs not)
+        recorded = dataclasses.replace(run.config, out=config.out,
+                                       constraints=config.constraints)
         if tuning:
             recorded = dataclasses.replace(recorded, generations=config.generations)
         if (recorded != config or tuple(names) != tuple(c.name for c in constraints)
