@@ -353,12 +353,16 @@ def test_cost_rejects_bad_arguments():
 
 
 
-@pytest.mark.parametrize("field,total", [("energy_per_synop_j", "energy_j"),
-                                         ("time_step_s", "latency_s")])
-def test_a_profile_whose_costs_overflow_is_named_not_priced_infinite(field, total):
+@pytest.mark.parametrize("changes,field,total", [
+    # per-event energies are capped far below (1 mJ), so the energy that overflows is a
+    # chip power over a latency
+    ({"chip_power_w": 1e308, "time_step_s": 1.0}, "chip_power_w", "energy_j"),
+    ({"time_step_s": 1e308}, "time_step_s", "latency_s"),
+])
+def test_a_profile_whose_costs_overflow_is_named_not_priced_infinite(changes, field, total):
     # each constant is finite, so the profile is valid, but the product is not: the
     # search then failed with "cost_fn cost returned energy_j = inf" and a traceback
-    chip = dataclasses.replace(get_profile("loihi"), name="huge", **{field: 1e308})
+    chip = dataclasses.replace(get_profile("loihi"), name="huge", **changes)
     with pytest.raises(ProfileError, match=f"profile 'huge': {total} .* overflows to inf; "
                                            f"expected .*{field}"):
         cost(dense(4, 3), chip)
@@ -521,6 +525,22 @@ def test_toml_errors_name_the_field_and_the_file(tmp_path, text, field):
         load_profile(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("field", ["energy_per_synop_j", "energy_per_spike_j",
+                                   "energy_per_neuron_update_j"])
+def test_an_energy_given_in_picojoules_is_refused_naming_field_value_and_unit(tmp_path,
+                                                                              field):
+    # 35.5 (meant as pJ) was taken as 35.5 J: every energy 10^12 times too high, silently
+    text = re.sub(rf"^{field} = .*$", "", MINIMAL, flags=re.M) + f"{field} = 35.5\n"
+    with pytest.raises(ProfileError, match=rf"{field}' is in joules per event and must be "
+                                           r"<= 0\.001 .*35\.5 pJ, write 3\.55e-11\), "
+                                           r"got 35\.5$") as info:
+        load_profile(_write(tmp_path, text))
+    assert str(tmp_path) in str(info.value)
+    # the costliest real figure (SpiNNaker's 5.9 uJ per event, system-wide) still loads
+    text = re.sub(rf"^{field} = .*$", f"{field} = 5.9e-6", text, flags=re.M)
+    assert getattr(load_profile(_write(tmp_path, text)), field) == 5.9e-6
 
 
 def test_toml_minimal_file_and_broken_files(tmp_path):

@@ -136,6 +136,12 @@ _OPTIONAL_POSITIVE_INTS = (
 _NON_NEGATIVE_FLOATS = (
     "energy_per_synop_j", "energy_per_spike_j", "energy_per_neuron_update_j", "chip_power_w",
 )
+_PER_EVENT_ENERGIES = ("energy_per_synop_j", "energy_per_spike_j", "energy_per_neuron_update_j")
+MAX_ENERGY_PER_EVENT_J = 1e-3
+"""The most one synaptic event, spike or neuron update may cost, in joules: 1 mJ, about 170
+times the costliest real figure (SpiNNaker's 5.9 uJ whole-system energy per synaptic event)
+and far below any per-event energy written in picojoules (35.5 pJ typed as ``35.5``), which
+would otherwise price every network 10^12 times too high without a word."""
 _BOOLS = ("fan_in_splitting", "fan_out_relays", "shared_cores")
 _CHOICES = {"packing": PACKINGS, "fan_out_unit": FAN_OUT_UNITS, "latency_model": LATENCY_MODELS}
 NUMERIC_FIELDS = (*_POSITIVE_INTS, *_OPTIONAL_POSITIVE_INTS, "synapse_overhead_bits",
@@ -170,6 +176,12 @@ def _validate(p: CoreBudget) -> None:
             raise bad(name, "must be a finite number >= 0")
     if p.time_step_s <= 0:
         raise bad("time_step_s", "must be > 0")
+    for name in _PER_EVENT_ENERGIES:
+        value = getattr(p, name)
+        if value > MAX_ENERGY_PER_EVENT_J:
+            raise bad(name, f"is in joules per event and must be <= {MAX_ENERGY_PER_EVENT_J:g} "
+                      f"(no chip spends 1 mJ per event; if this is {value:g} pJ, write "
+                      f"{value * 1e-12:g})")
     for name in _BOOLS:
         if not isinstance(getattr(p, name), bool):
             raise bad(name, "must be true or false")
