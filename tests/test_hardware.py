@@ -479,6 +479,17 @@ def test_toml_round_trip_of_any_text(tmp_path, text):
     assert load_profile(path) == chip
 
 
+@pytest.mark.parametrize("field,index", [("name", "name"), ("notes", "notes"),
+                                         ("sources", "sources[1]")])
+def test_a_lone_surrogate_is_refused_naming_the_field(field, index):
+    # "\ud800" was accepted and written to a run's profile.toml as a \ud800 escape, which
+    # no TOML reader takes back: the run could not be resumed
+    value = ("fine", "bad \ud800") if field == "sources" else "bad \ud800"
+    with pytest.raises(ProfileError, match=rf"field '{re.escape(index)}' holds the lone "
+                                           r"surrogate '\\ud800' at character 4.*UTF-8"):
+        dataclasses.replace(get_profile("loihi"), **{field: value})
+
+
 def test_numpy_numbers_in_a_profile_are_written_as_toml_numbers(tmp_path):
     # np.float64 was kept and written by repr() as "np.float64(1e-11)": a run's
     # profile.toml did not read back; np.int64 and np.float32 were refused as not numbers

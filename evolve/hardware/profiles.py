@@ -142,6 +142,7 @@ MAX_ENERGY_PER_EVENT_J = 1e-3
 times the costliest real figure (SpiNNaker's 5.9 uJ whole-system energy per synaptic event)
 and far below any per-event energy written in picojoules (35.5 pJ typed as ``35.5``), which
 would otherwise price every network 10^12 times too high without a word."""
+_TEXT_FIELDS = ("name", "sources", "notes")
 _BOOLS = ("fan_in_splitting", "fan_out_relays", "shared_cores")
 _CHOICES = {"packing": PACKINGS, "fan_out_unit": FAN_OUT_UNITS, "latency_model": LATENCY_MODELS}
 NUMERIC_FIELDS = (*_POSITIVE_INTS, *_OPTIONAL_POSITIVE_INTS, "synapse_overhead_bits",
@@ -197,6 +198,27 @@ def _validate(p: CoreBudget) -> None:
         raise bad("estimates", f"names fields that are not numbers of a profile ({unknown})")
     if not isinstance(p.notes, str):
         raise bad("notes", "must be a string")
+    _check_encodable(p)
+
+
+def _check_encodable(p: CoreBudget) -> None:
+    """Refuse text that UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``, left by
+    decoding bytes with ``errors="surrogateescape"``): a run writes the profile to
+    profile.toml, whose ``\\ud800`` escape no TOML reader takes back, so the run could not be
+    resumed. Refused here, the field is named before anything is written."""
+    for name in _TEXT_FIELDS:
+        value = getattr(p, name)
+        texts = value if isinstance(value, tuple) else (value,)
+        for index, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                where = f"{name}[{index}]" if isinstance(value, tuple) else name
+                raise ProfileError(
+                    f"profile {p.name!r}: field {where!r} holds the lone surrogate "
+                    f"{ascii(text[exc.start])} at character {exc.start}, which UTF-8 (and so "
+                    f"a TOML profile file) cannot encode; expected text of whole characters"
+                ) from None
 
 
 # -- registry -----------------------------------------------------------------------------
