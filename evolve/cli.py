@@ -168,9 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the learning rules with their hyperparameters and "
                        "defaults.")
     _plugin_option(p)
-    sub.add_parser("budgets", help="list neuromorphic hardware profiles",
-                   description="List the hardware profiles (per-core budgets, chip size, "
-                   "energy and time constants); * marks estimated numbers.")
+    p = sub.add_parser("budgets", help="list neuromorphic hardware profiles",
+                       description="List the hardware profiles (per-core budgets, chip size, "
+                       "energy and time constants); * marks estimated numbers.")
+    p.add_argument("profiles", nargs="*", metavar="PROFILE",
+                   help="only these: a built-in name or a TOML profile file (*.toml), as "
+                   "--hardware takes (default: every built-in profile)")
     for command in sub.choices.values():  # a stray argument is told with its command's usage
         command.set_defaults(command_parser=command)
     return parser
@@ -726,19 +729,23 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_budgets(args: argparse.Namespace) -> int:
+    """The profiles' numbers as a table; a profile file is read as ``search --hardware``
+    reads it (:func:`evolve.loop.resolve_profile`), so a user checks the numbers a search
+    would price with before running one."""
     from evolve import hardware
+    from evolve.loop import resolve_profile
 
     header = ("profile", "neurons/core", "fan-in/core", "cores/chip", "weight bits",
               "pJ/synop", "time step")
     rows = []
-    for name in hardware.available_profiles():
-        p = hardware.get_profile(name)
+    for p in [resolve_profile(name) for name in
+              args.profiles or hardware.available_profiles()]:
         est = set(p.estimates)
 
         def cell(field: str, text: str) -> str:
             return text + ("*" if field in est else "")
         rows.append((
-            name,
+            p.name,
             cell("neurons_per_core", str(p.neurons_per_core)),
             cell("axons_per_core", str(p.axons_per_core) if p.axons_per_core else "-"),
             cell("cores_per_chip", str(p.cores_per_chip)),

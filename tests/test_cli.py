@@ -59,6 +59,8 @@ def test_default_output_root_is_runs_in_the_working_directory(tmp_path):
     (["search", "--set", "rule.hyperparameters={lr=5.0}"], "lr"),
     (["pareto", "/no/such/run"], "/no/such/run"),
     (["resume", "/no/such/run"], "/no/such/run"),
+    (["budgets", "/no/such/chip.toml"], "profile file '/no/such/chip.toml' does not exist"),
+    (["budgets", "no_such_chip"], "unknown hardware profile 'no_such_chip'"),
 ])
 def test_bad_input_exits_2_with_a_one_line_message(tmp_path, args, needle):
     result = run_cli(*args, "--out", str(tmp_path)) if args[0] == "search" else run_cli(*args)
@@ -159,6 +161,23 @@ def test_rules_lists_bp_with_hyperparameters():
     result = run_cli("rules")
     assert result.returncode == 0
     assert "bp:" in result.stdout and "lr" in result.stdout and "default" in result.stdout
+
+
+def test_budgets_shows_a_profile_file_as_search_reads_it(tmp_path):
+    # `neurevo budgets` listed only the built-in profiles: the numbers a search would
+    # price with on `--hardware mychip.toml` could not be checked before running one
+    chip = tmp_path / "mychip.toml"
+    chip.write_text('name = "mychip"\nneurons_per_core = 512\ncores_per_chip = 64\n'
+                    'weight_bits = 4\naxons_per_core = 1024\nenergy_per_synop_j = 1e-11\n'
+                    'energy_per_spike_j = 5e-11\ntime_step_s = 1e-5\n'
+                    'estimates = ["time_step_s"]\n')
+    result = run_cli("budgets", str(chip), "loihi")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[1] == ["mychip", "512", "1024", "64", "4", "10", "1e-05", "s*"]
+    assert [r[0] for r in rows[1:-1]] == ["mychip", "loihi"]  # only the profiles asked for
+    listing = run_cli("budgets")
+    assert "mychip" not in listing.stdout and "truenorth" in listing.stdout
 
 
 def test_a_reader_that_leaves_early_is_no_error():
