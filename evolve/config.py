@@ -473,13 +473,15 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = 
             )
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
+            given = value
             if isinstance(value, Assigned):  # --set strategy.neat={target_species = 5}
                 # a TOML inline table, its values typed as in a config file; anything else
                 # is refused just below, as any value that is no table
                 with contextlib.suppress(tomllib.TOMLDecodeError):
                     value = tomllib.loads(f"v = {value}")["v"]
             if not isinstance(value, dict):
-                raise ConfigError(f"{dotted}: expected a table of settings, got {value!r}")
+                raise ConfigError(_not_a_table(dotted, getattr(obj, key), value,
+                                               isinstance(given, Assigned)))
             changes[key] = _apply(getattr(obj, key), value, f"{dotted}.", checked)
         elif typing.get_origin(hint) is dict:  # a table merges into the one it overrides
             table = _coerce(dotted, hint, value)
@@ -494,6 +496,24 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = 
             object.__setattr__(unchecked, key, value)  # frozen: no __post_init__ runs
         return unchecked
     return _built(prefix, known, lambda: dataclasses.replace(obj, **changes))
+
+
+_CHOOSERS = ("name", "profile")  # the key that picks what a table is: strategy.name, ...
+
+
+def _not_a_table(dotted: str, table: Any, value: Any, from_set: bool) -> str:
+    """The error for a table of settings given one value (``--set strategy=neat``): it
+    names the table's keys, and the one a text value most likely meant (``strategy.name``),
+    in the form it was given in (``from_set``: ``--set`` text; else a TOML value), since
+    "expected a table" alone does not say which key picks the strategy."""
+    keys = [f.name for f in fields(table)]
+    message = f"{dotted}: expected a table of settings, got {value!r}"
+    chooser = next((k for k in _CHOOSERS if k in keys), None)
+    if chooser is not None and isinstance(value, str):
+        meant = (f"--set {dotted}.{chooser}={value}" if from_set
+                 else f"{dotted}.{chooser} = {_toml_string(value)}")
+        message += f"; did you mean {meant}?"
+    return f"{message} ({dotted} has the keys {', '.join(keys)})"
 
 
 def _built(prefix: str, known: set[str], build: Callable[[], Any]) -> Any:

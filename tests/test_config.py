@@ -183,6 +183,29 @@ def test_set_takes_a_settings_table_as_an_inline_table():
         override(SearchConfig(), parse_assignments(["strategy.neat=5"]))
 
 
+@pytest.mark.parametrize(("sets", "meant"), [
+    (["strategy=neat"], "did you mean --set strategy.name=neat? (strategy has the keys name, "
+                        "mode, neat,"),
+    (['strategy="neat"'], "did you mean --set strategy.name=neat?"),
+    (["hardware=truenorth"], "did you mean --set hardware.profile=truenorth? (hardware has "
+                             "the keys profile, chips,"),
+    (["strategy.neat=5"], "got 5 (strategy.neat has the keys compatibility_threshold,"),
+])
+def test_a_table_set_to_one_value_names_the_key_meant_and_its_keys(tmp_path, sets, meant):
+    # `--set strategy=neat` said only "strategy: expected a table of settings, got 'neat'",
+    # not that the strategy is chosen by strategy.name
+    with pytest.raises(ConfigError) as err:
+        cli(tmp_path, "", *sets)
+    assert meant in str(err.value)
+
+
+def test_a_table_given_one_value_in_a_config_file_is_told_as_toml(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('strategy = "neat"\n')
+    with pytest.raises(ConfigError, match='did you mean strategy.name = "neat"\\?'):
+        from_toml(path)
+
+
 def as_typed(value) -> str:
     """A value as one would type it after ``--set key=``."""
     if isinstance(value, bool):
