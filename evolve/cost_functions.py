@@ -35,10 +35,14 @@ def registered_name(fn: CostFn | None) -> str:
 def resolve_cost_fn(name: str, given: CostFn | None) -> CostFn | None:
     """The cost function a search prices with: the one registered as ``name`` (a config's
     ``hardware.cost_fn``), or ``given``; None for neurevo's own model. A name nobody
-    registered, or a given function other than the one the name registers, is refused."""
+    registered is found in ``given`` (passed again, as a run's other user functions are,
+    in a process that did not register it); a name nobody registered nor given, or a given
+    function other than the one the name registers, is refused."""
     if not name:
         return given
     found = _COST_FNS.get(name)
+    if found is None and given is not None:
+        return given
     if found is None:
         raise KeyError(f"hardware.cost_fn: {name!r} is not a registered cost function: register "
                        "it (evolve.register_cost_fn; CLI: --plugin FILE that does) or pass it "

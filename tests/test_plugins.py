@@ -221,6 +221,13 @@ def test_a_registered_cost_function_is_recorded_by_name_and_found_again_on_resum
     with pytest.raises(KeyError, match="'priced_with_io' is not a registered cost function"):
         evolve.resume(run.path, generations=3)
     assert evolve.load_run(run.path).completed_generations() == 2
+    # a process that did not register it passes it again, as the error says
+    resumed = evolve.resume(run.path, generations=3, cost_fn=priced_with_io)
+    energies = [json.loads(r["costs"])["energy_j"] for r in resumed.evaluations().to_pylist()]
+    assert resumed.completed_generations() == 3 and min(energies) > 1e-6
+    again = evolve.search(override(run.config, {"run_id": "again", "generations": 1}),
+                          cost_fn=priced_with_io)
+    assert again.config.hardware.cost_fn == "priced_with_io"
 
 
 def test_constraints_passed_to_a_search_are_recorded_by_name_in_its_config(tmp_path):
