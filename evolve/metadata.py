@@ -272,10 +272,13 @@ def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str]
                     "(evolve.register_constraint; CLI: --plugin FILE that does)")
         return f"constraints {sorted(given)} differ from the run's {sorted(recorded)}"
     if description.custom_cost_fn and not custom_cost_fn:
-        return ("this run priced its candidates with a user-defined cost function: pass it "
-                "again (evolve.resume(RUN, cost_fn=...)) or register it and name it "
-                "(evolve.register_cost_fn; CLI: --plugin FILE that does, with --set "
-                "hardware.cost_fn=NAME)")
+        # a run that names its function (hardware.cost_fn) is refused before this, with
+        # how to register it; this one does not name it (it was not registered when the
+        # run started), and a resume cannot add the name: it is in the run's fingerprint
+        return ("this run priced its candidates with a user-defined cost function it does "
+                "not name (hardware.cost_fn is empty: the function was not registered when "
+                "the run started): pass it again (evolve.resume(RUN, cost_fn=...)); a CLI "
+                "resume cannot supply it")
     if custom_cost_fn and not description.custom_cost_fn:
         return ("cost_fn was given, but this run priced its candidates with neurevo's own "
                 "cost model: resume it without one")

@@ -163,8 +163,11 @@ def test_a_resume_without_the_runs_constraints_or_cost_function_is_refused(tmp_p
     before = records(run)
     with pytest.raises(ConfigError, match="constraint 'few_groups' is a user-defined"):
         evolve.resume(run.path, generations=2, cost_fn=priced_with_io)
-    with pytest.raises(ConfigError, match="user-defined cost function"):
+    with pytest.raises(ConfigError, match="user-defined cost function") as refused:
         evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS])
+    # the way it names is one a resume takes (resume --set hardware.cost_fn is refused)
+    assert "evolve.resume(RUN, cost_fn=...)" in str(refused.value)
+    assert "--set" not in str(refused.value)
     other = dataclasses.replace(FEW_GROUPS, name="other")
     with pytest.raises(ConfigError, match="differ from the run's"):
         evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS, other],
