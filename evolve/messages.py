@@ -55,12 +55,14 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def plugin_failure(exc: BaseException, where: str | None = None) -> str:
     """One line for a failure while scoring a candidate: the plug-in that raised (or
-    ``where``, if none is marked; neither if both are missing), the exception's type and
-    its message. A message that
+    ``where``, if none is marked; neither if both are missing, or if the machine ran out
+    of memory), the exception's type and its message. A message that
     already starts with the plug-in's name (neurevo's own check of what it returned) is
     kept as it is."""
     plugin = getattr(exc, PLUGIN_ATTRIBUTE, None)
     text = one_line(exc)
+    if _out_of_memory(exc):  # the machine's limit: not blamed on ``where`` either
+        return f"{type(exc).__name__}: {text}"
     if plugin:
         detail = failure_detail(exc, plugin)
         return detail if detail == text else f"{type(exc).__name__} in {plugin}: {text}"

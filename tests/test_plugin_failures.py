@@ -81,6 +81,10 @@ def missing_key(m):
     return m.costs["no such cost"]
 
 
+def exhausts_memory(m):
+    raise MemoryError("cannot allocate 8 GiB")
+
+
 @pytest.mark.parametrize(("plugins", "says"), [
     ({"objectives": ["accuracy", evolve.Objective("calm", "max", lambda m: float("nan"),
                                                   reference=0.0)]},
@@ -98,6 +102,12 @@ def missing_key(m):
      "KeyError in constraint budget: no such cost"),
     ({"constraints": [evolve.Constraint("small", missing_key, genome_only=True)]},
      "KeyError in constraint small: no such cost (before training)"),
+    # running out of memory is not blamed on the plug-in, nor on plug-ins in general
+    ({"objectives": ["accuracy", evolve.Objective("big", "min", exhausts_memory,
+                                                  reference=1.0)]},
+     "MemoryError: cannot allocate 8 GiB"),
+    ({"constraints": [evolve.Constraint("big", exhausts_memory, genome_only=True)]},
+     "MemoryError: cannot allocate 8 GiB (before training)"),
 ])
 def test_a_failing_objective_or_constraint_is_named_in_the_candidates_error(
         tmp_path, plugins, says):
