@@ -118,6 +118,9 @@ def check_reporters(reporters: Sequence[Reporter] | None) -> list[Reporter]:
                         f"evolve.Reporter objects: reporters=[{type(reporters).__name__}()]")
     checked = list(reporters)
     for i, r in enumerate(checked):
+        if isinstance(r, type) and issubclass(r, Reporter):
+            raise TypeError(f"reporters[{i}] is the class {r.__name__}, expected an "
+                            f"instance of it: reporters=[{r.__name__}()]")
         if not isinstance(r, Reporter):
             raise TypeError(f"reporters[{i}] is a {type(r).__name__}, expected an "
                             "evolve.Reporter (subclass it: the hooks you do not define "

@@ -392,6 +392,8 @@ class OnlyGenerationEnd:
 @pytest.mark.parametrize("reporters, named", [
     ([OnlyGenerationEnd()], r"reporters\[0\] is a OnlyGenerationEnd, expected an evolve.Reporter"),
     (evolve.Reporter(), "reporters is one Reporter, expected a list"),
+    ([evolve.Reporter], r"reporters\[0\] is the class Reporter, expected an instance of it: "
+                        r"reporters=\[Reporter\(\)\]"),
 ])
 def test_a_reporter_that_is_not_a_reporter_is_refused_before_anything_is_written(
         tmp_path, reporters, named):
