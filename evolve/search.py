@@ -250,6 +250,11 @@ def resume(path: str | Path, *, generations: int | None = None,
                                   f"generations, executor.*), not {other[0]}: it would change "
                                   "the run's results")
             target = override(target, dict(settings))
+        if target != config and recorded is not None and \
+                "constraints" not in recorded.fingerprint:
+            # a run from before config.toml named its constraints: the rewritten file names
+            # those run.json records, as a new run's does (not compared: not fingerprinted)
+            target = override(target, {"constraints": list(recorded.constraints)})
         if executor and executor.get("name") == "serial" and "address" not in executor:
             executor = {**executor, "address": ""}  # in-process: no cluster to join
         running = override(target, {"executor": dict(executor)}) if executor else target

@@ -388,3 +388,24 @@ def test_a_generation_whose_every_training_fails_stops_with_its_error_recorded(t
     run_dir = next(p for p in (tmp_path / "failing").iterdir() if p.is_dir())
     rows = evolve.load_run(run_dir).evaluations().to_pylist()  # the checkpoint was written
     assert len(rows) == 6 and all(r["status"] == "failed" for r in rows)
+
+
+def test_a_resume_rewriting_the_config_of_a_run_from_before_it_named_constraints_names_them(
+        tmp_path):
+    """Runs recorded before config.toml had ``constraints`` keep them in run.json alone; a
+    resume that rewrites config.toml (a new --generations) writes the run's own there, not
+    ``constraints = []``, so the file, Run.config and a ``--config`` reuse of it name them."""
+    run = evolve.search(kit_config(tmp_path, "older", generations=1), constraints=[FEW_GROUPS])
+    described = json.loads((run.path / "run.json").read_text())
+    for key in ("constraints", "hardware.cost_fn"):  # as such a run's fingerprint reads
+        del described["fingerprint"][key]
+    (run.path / "run.json").write_text(json.dumps(described))
+    config = (run.path / "config.toml").read_text()
+    assert 'constraints = ["few_groups"]\n' in config
+    (run.path / "config.toml").write_text(config.replace('constraints = ["few_groups"]\n', ""))
+    assert evolve.load_run(run.path).config.constraints == ()
+    resumed = evolve.resume(run.path, generations=2, constraints=[FEW_GROUPS])
+    assert resumed.completed_generations() == 2
+    assert evolve.load_run(run.path).config.constraints == ("few_groups",)
+    again = evolve.resume(run.path, generations=3, constraints=[FEW_GROUPS])  # still matches
+    assert again.completed_generations() == 3
