@@ -121,11 +121,16 @@ def check_reporters(reporters: Sequence[Reporter] | None) -> list[Reporter]:
         if isinstance(r, type) and issubclass(r, Reporter):
             raise TypeError(f"reporters[{i}] is the class {r.__name__}, expected an "
                             f"instance of it: reporters=[{r.__name__}()]")
-        if not isinstance(r, Reporter):
-            raise TypeError(f"reporters[{i}] is a {type(r).__name__}, expected an "
-                            "evolve.Reporter (subclass it: the hooks you do not define "
-                            "then do nothing)")
+        missing = [] if isinstance(r, Reporter) else \
+            [hook for hook in HOOKS if not callable(getattr(r, hook, None))]
+        if missing:  # an object with every hook is a reporter too, as before the check
+            raise TypeError(f"reporters[{i}] is a {type(r).__name__} without the hooks "
+                            f"{', '.join(missing)}; subclass evolve.Reporter (the hooks you "
+                            "do not define then do nothing)")
     return checked
+
+
+HOOKS = tuple(name for name in vars(Reporter) if not name.startswith("_"))
 
 
 def default_reporters() -> list[Reporter]:

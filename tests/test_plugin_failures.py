@@ -13,6 +13,7 @@ import evolve
 from evolve.config import SearchConfig, override
 from evolve.hardware import cost as model_cost
 from evolve.loop import GenerationFailed
+from evolve.reporters import HOOKS
 
 
 def tiny(tmp_path, **extra) -> SearchConfig:
@@ -390,7 +391,9 @@ class OnlyGenerationEnd:
 
 
 @pytest.mark.parametrize("reporters, named", [
-    ([OnlyGenerationEnd()], r"reporters\[0\] is a OnlyGenerationEnd, expected an evolve.Reporter"),
+    ([OnlyGenerationEnd()], r"reporters\[0\] is a OnlyGenerationEnd without the hooks "
+                            r"search_resumed, search_start, generation_start, evaluation_done, "
+                            r"search_end; subclass evolve.Reporter"),
     (evolve.Reporter(), "reporters is one Reporter, expected a list"),
     ([evolve.Reporter], r"reporters\[0\] is the class Reporter, expected an instance of it: "
                         r"reporters=\[Reporter\(\)\]"),
@@ -400,6 +403,24 @@ def test_a_reporter_that_is_not_a_reporter_is_refused_before_anything_is_written
     with pytest.raises(TypeError, match=named):
         evolve.search(tiny(tmp_path / "runs"), reporters=reporters)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_object_with_every_hook_is_a_reporter_without_subclassing(tmp_path):
+    class Counting:  # written before evolve.Reporter was checked for: it still works
+        def __init__(self) -> None:
+            self.ends = 0
+
+        def __getattr__(self, hook):
+            if hook in HOOKS:
+                return lambda *args: None
+            raise AttributeError(hook)
+
+        def generation_end(self, generation, summary):
+            self.ends += 1
+
+    counting = Counting()
+    evolve.search(tiny(tmp_path, generations=2), reporters=[counting])
+    assert counting.ends == 2
 
 
 def test_a_reporter_subclass_defining_one_hook_sees_every_generation_and_the_resume(tmp_path):
