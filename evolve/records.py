@@ -662,7 +662,8 @@ class RunStore:
                 shutil.rmtree(journal, ignore_errors=True)
             elif journal != current and current.exists():
                 self.set_aside(journal, f"{journal}: a second journal of generation "
-                                        f"{generation + 1} beside {current.name}")
+                                        f"{generation + 1} beside {current.name}",
+                               then=f"resuming from {current.name}")
             elif journal != current:
                 os.replace(journal, current)
 
@@ -705,8 +706,10 @@ class RunStore:
                 out.append((row, params))
         return out
 
-    def set_aside(self, path: Path, problem: str) -> None:
-        """Move a damaged journal file to ``damaged/`` (its path kept) and say so once."""
+    def set_aside(self, path: Path, problem: str,
+                  then: str = "evaluating its candidates again") -> None:
+        """Move a damaged journal file to ``damaged/`` (its path kept) and say so once,
+        with what happens ``then``."""
         if not path.exists():
             print(f"neurevo: warning: {problem}; evaluating that candidate again",
                   file=sys.stderr)
@@ -718,8 +721,7 @@ class RunStore:
             target = target.with_name(f"{path.name}.{n}")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        print(f"neurevo: warning: {problem}; set aside as {target}, evaluating its "
-              "candidates again", file=sys.stderr)
+        print(f"neurevo: warning: {problem}; set aside as {target}, {then}", file=sys.stderr)
 
     def clear_partial(self, generation: int) -> None:
         shutil.rmtree(self.partial_dir(generation), ignore_errors=True)

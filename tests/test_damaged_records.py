@@ -669,4 +669,5 @@ def test_a_second_journal_under_the_old_name_is_set_aside(runs, tmp_path, capsys
     resumed = evolve.resume(run, reporters=())
     assert stable_rows(resumed) == stable_rows(runs.full)
     assert (run / "damaged" / "evaluations" / "gen-00002.partial").is_dir()
-    assert "a second journal of generation 3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a second journal of generation 3" in err and "resuming from _gen-00002" in err
