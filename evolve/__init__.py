@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from evolve.reporters import Reporter
     from evolve.run import Architecture, Run, load_run
     from evolve.search import resume, search
+    from evolve.tasks import register_task
 
 # each public name and the module it lives in
 _HOMES = {
@@ -38,13 +39,12 @@ _HOMES = {
     "register_objective": "evolve.objectives", "Reporter": "evolve.reporters",
     "Architecture": "evolve.run",
     "Run": "evolve.run", "load_run": "evolve.run", "resume": "evolve.search",
-    "search": "evolve.search",
+    "search": "evolve.search", "register_task": "evolve.tasks",
 }
 
 __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Reporter", "Run",
-           "SearchConfig",
-           "export_architecture", "load_architecture", "load_run", "register_constraint",
-           "register_cost_fn", "register_objective",
+           "SearchConfig", "export_architecture", "load_architecture", "load_run",
+           "register_constraint", "register_cost_fn", "register_objective", "register_task",
            "resume", "search"]
 
 

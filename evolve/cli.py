@@ -38,7 +38,7 @@ class BadInput(Exception):
 def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE.toml", help="TOML file overriding the defaults")
     p.add_argument("--task", help="digits | xor | iris | wine | breast_cancer | mnist1d, "
-                   "or a .npz/.csv/.parquet file (default: digits)")
+                   "a .npz/.csv/.parquet file, or a task a --plugin registers (default: digits)")
     p.add_argument("--label-column", help="label column of a .csv/.parquet task (default: label)")
     p.add_argument("--rule", help="learning rule (see `neurevo rules`; default: pc)")
     p.add_argument("--generations", type=int, help="generations to run (default: 10)")
@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{spiking.RESETS[0]} the threshold (default, what the conversion assumes) "
                    "or back to 0 (NIR's IF node as written)")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    _plugin_option(p)
     p = sub.add_parser("show", help="draw a member's genome (SVG, PNG, PDF or DOT)",
                        description="Draw one Pareto member's genome: groups with size and "
                        "activation, laid out left to right by level; skip, recurrent and "

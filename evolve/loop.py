@@ -53,7 +53,14 @@ from evolve.records import PROFILE_FILE, RunStore
 from evolve.reporters import Reporter
 from evolve.scoring import CostFn, Evaluation, Scorer, cost_fn_name
 from evolve.strategies import Candidate, Problem, Strategy, make_strategy
-from evolve.tasks import ARRAYS_TASK, Task, TaskError, load_task, task_from_arrays
+from evolve.tasks import (
+    ARRAYS_TASK,
+    Task,
+    TaskError,
+    load_task,
+    registered_tasks,
+    task_from_arrays,
+)
 from search_spaces.space import SearchSpace
 
 
@@ -107,6 +114,10 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
             raise TaskError(f"--task {task_file}: its content ({task.content_hash[:19]}...) "
                             f"differs from the data this run started on "
                             f"({want.content_hash[:19]}...)")
+    if not want.path and t.name.strip().lower() in registered_tasks():
+        raise TaskError(f"task {t.name!r}: its registered loader now returns other data than "
+                        f"this run started on (content hash {want.content_hash[:19]}...): "
+                        "register the loader that returns that data")
     where = want.path or t.name
     raise TaskError(f"the data this run started on is not at {where} (or has changed since); "
                     f"give it with --task FILE (its content hash must be "

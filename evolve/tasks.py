@@ -86,7 +86,8 @@ class Task:
 def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
               valid_fraction: float = VALID_FRACTION, test_fraction: float = TEST_FRACTION,
               label_column: str = LABEL_COLUMN) -> Task:
-    """Load a built-in task (see ``BUILTIN_TASKS``) or a ``.npz``/``.csv``/``.parquet`` file."""
+    """Load a built-in task (see ``BUILTIN_TASKS``), a ``.npz``/``.csv``/``.parquet`` file, or
+    a task registered with :func:`register_task`."""
     _check_fraction("valid_fraction", valid_fraction)
     _check_fraction("test_fraction", test_fraction)
     if valid_fraction + test_fraction >= 1:
@@ -105,6 +106,9 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
     elif key == "mnist1d":
         arrays = _mnist1d_arrays()
         digest = _arrays_hash(arrays)
+    elif key in _REGISTERED:
+        arrays = _registered_arrays(key)
+        digest = _arrays_hash(arrays)
     else:
         path = Path(text)
         suffix = path.suffix.lower()
@@ -112,8 +116,10 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
             if suffix or path.exists():
                 raise TaskError(f"unsupported file suffix {suffix or '(none)'!r} for {text!r}: "
                                 "expected .npz, .csv or .parquet")
-            raise TaskError(f"unknown task {text!r}: expected one of {', '.join(BUILTIN_TASKS)}, "
-                            "or a path to a .npz, .csv or .parquet file")
+            raise TaskError(f"unknown task {text!r}: expected one of "
+                            f"{', '.join((*BUILTIN_TASKS, *registered_tasks()))}, a path to a "
+                            ".npz, .csv or .parquet file, or a task registered with "
+                            "evolve.register_task (CLI: --plugin FILE that does)")
         if path.is_dir():  # exists, so "not found" would send the user looking for it
             raise TaskError(f"data file {text!r} is a directory; expected a {suffix} file")
         if not path.is_file():
@@ -129,6 +135,49 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
 
 ARRAYS_TASK = "arrays"  # the task name of a search given in-memory data
 
+# tasks by name whose data a user's function returns (evolve.register_task)
+_REGISTERED: dict[str, Callable[[], Sequence[Any]]] = {}
+
+
+def register_task(name: str, loader: Callable[[], Sequence[Any]]) -> Callable[[], Sequence[Any]]:
+    """Make the data ``loader()`` returns — ``(X, y)`` or ``(X, y, X_test, y_test)``, as
+    ``evolve.search(data=...)`` takes them — the task ``name`` (``task.name``, ``--task``).
+
+    Data that takes code to read (HDF5, a folder of images, a simulator) then becomes a named
+    task: a CLI search uses it through ``--plugin``, and a resume or a NIR export rebuilds it
+    by calling ``loader`` again, checked against the content hash the run recorded — where
+    in-memory arrays must be passed to every resume again. ``loader`` must return the same
+    data each time. Names are case-insensitive; a built-in task's name, ``arrays``, and a
+    name ending like a data file (``.csv``) are refused. Returns ``loader``."""
+    key = name.strip().lower() if isinstance(name, str) else ""
+    if not key:
+        raise TaskError(f"register_task: the name must be a non-empty string, got {name!r}")
+    if key in BUILTIN_TASKS or key == ARRAYS_TASK:
+        raise TaskError(f"register_task: {name!r} is a built-in task; register yours under "
+                        "another name")
+    if Path(key).suffix in _FILE_SUFFIXES:
+        raise TaskError(f"register_task: {name!r} would be read as a data file; register it "
+                        "under a name without that suffix")
+    if not callable(loader):
+        raise TypeError(f"register_task {name!r}: expected a function returning (X, y), got "
+                        f"{type(loader).__name__}")
+    _REGISTERED[key] = loader
+    return loader
+
+
+def registered_tasks() -> list[str]:
+    return sorted(_REGISTERED)
+
+
+def _registered_arrays(key: str) -> Arrays:
+    """What the loader registered as ``key`` returns, checked as in-memory data is."""
+    try:
+        data = _REGISTERED[key]()
+    except Exception as exc:  # noqa: BLE001 - the user's loader failing
+        raise TaskError(f"task {key!r}: its loader raised {type(exc).__name__}: "
+                        f"{one_line(exc)}") from exc
+    return _checked_arrays(data, f"task {key!r}")
+
 
 def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
                      valid_fraction: float = VALID_FRACTION,
@@ -141,9 +190,19 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
     if valid_fraction + test_fraction >= 1:
         raise TaskError(f"valid_fraction + test_fraction must be < 1, "
                         f"got {valid_fraction} + {test_fraction}")
+    arrays = _checked_arrays(data, "data")
+    digest = _arrays_hash(arrays)
+    task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
+                  test_fraction=None if arrays[2] is not None else test_fraction)
+    return dataclasses.replace(task, content_hash=digest)
+
+
+def _checked_arrays(data: Sequence[Any], what: str) -> Arrays:
+    """``(X, y)`` or ``(X, y, X_test, y_test)`` as numpy arrays (the test pair None when
+    not given), or a :class:`TaskError` naming ``what`` gave them."""
     if isinstance(data, (str, bytes, os.PathLike)) or not isinstance(data, (tuple, list)) \
             or len(data) not in (2, 4):
-        raise TaskError("data: expected a tuple (X, y) or (X, y, X_test, y_test), got "
+        raise TaskError(f"{what}: expected a tuple (X, y) or (X, y, X_test, y_test), got "
                         f"{type(data).__name__}" + (f" of {len(data)} items"
                                                     if isinstance(data, (tuple, list)) else ""))
 
@@ -152,29 +211,26 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
         # 0-d object array (then "must be 2-D, got shape ()"), a masked array as the values
         # under its mask, which are missing data and would be trained on
         if value is None:
-            raise TaskError(f"data: {name} is None; expected an array (without a test set, "
+            raise TaskError(f"{what}: {name} is None; expected an array (without a test set, "
                             "give (X, y))")
         if type(value).__module__.startswith("scipy.sparse"):
-            raise TaskError(f"data: {name} is a scipy sparse matrix; expected a dense array "
+            raise TaskError(f"{what}: {name} is a scipy sparse matrix; expected a dense array "
                             f"({name}.toarray())")
         masked = np.ma.count_masked(value) if isinstance(value, np.ma.MaskedArray) else 0
         if masked:
-            raise TaskError(f"data: {name} has {masked} masked values; "
+            raise TaskError(f"{what}: {name} has {masked} masked values; "
                             "every sample needs all its values: fill or drop them")
         if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
             value = value.detach().cpu().numpy()
         try:
             return np.asarray(value)
         except Exception as exc:  # noqa: BLE001 - anything numpy cannot read
-            raise TaskError(f"data: {name} is not an array ({one_line(exc)})") from None
+            raise TaskError(f"{what}: {name} is not an array ({one_line(exc)})") from None
     names = ("X", "y", "X_test", "y_test")
     arrays = [array(v, n) for v, n in zip(data, names, strict=False)]
     if len(arrays) == 2:
         arrays += [None, None]
-    digest = _arrays_hash(tuple(arrays))
-    task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
-                  test_fraction=None if arrays[2] is not None else test_fraction)
-    return dataclasses.replace(task, content_hash=digest)
+    return tuple(arrays)
 
 
 def file_hash(path: str | os.PathLike[str]) -> str:

@@ -108,6 +108,33 @@ def test_resume_and_export_need_the_plugin_again_and_say_so(tmp_path, plugin):
     assert out.stat().st_size > 0
 
 
+TASK_PLUGIN = """
+import evolve
+from sklearn.datasets import load_wine
+
+
+def wine_head():
+    x, y = load_wine(return_X_y=True)
+    return x[:150], y[:150]
+
+
+evolve.register_task("wine_head", wine_head)
+"""
+
+
+def test_a_task_a_plugin_registers_is_searched_resumed_and_asked_for_by_name(tmp_path):
+    plugin = tmp_path / "my_data.py"
+    plugin.write_text(TASK_PLUGIN)
+    small = [a if a != "iris" else "wine_head" for a in SMALL]
+    run = ran(run_cli("search", *small, "--executor", "serial", "--plugin", str(plugin),
+                      "--out", str(tmp_path / "runs")))
+    assert json.loads((run / "run.json").read_text())["task"]["name"] == "wine_head"
+    refused = run_cli("resume", str(run), "--generations", "2")
+    assert refused.returncode == 2 and "unknown task 'wine_head'" in refused.stderr
+    assert "--plugin" in refused.stderr
+    ran(run_cli("resume", str(run), "--generations", "2", "--plugin", str(plugin)))
+
+
 def test_neurevo_rules_lists_a_plugins_rule(plugin):
     result = run_cli("rules", "--plugin", str(plugin))
     assert result.returncode == 0, result.stderr

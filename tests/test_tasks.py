@@ -354,3 +354,79 @@ def test_class_count_errors(tmp_path: Path) -> None:
 )
 def test_fraction_errors(tmp_path: Path, kwargs: dict[str, float], field: str) -> None:
     assert field in _error(tmp_path, "iris", **kwargs)
+
+
+# -- tasks registered by name --------------------------------------------------------------
+@pytest.fixture
+def own_tasks():
+    """Tasks registered in a test are forgotten after it."""
+    from evolve import tasks
+
+    before = dict(tasks._REGISTERED)
+    yield tasks.register_task
+    tasks._REGISTERED.clear()
+    tasks._REGISTERED.update(before)
+
+
+def wine_rows(n: int):
+    from sklearn.datasets import load_wine
+
+    x, y = load_wine(return_X_y=True)
+    return lambda: (x[:n], y[:n])
+
+
+def test_a_registered_task_loads_by_name_like_in_memory_data(own_tasks):
+    own_tasks("Wine_Head", wine_rows(150))
+    task = load_task("wine_head", seed=1)
+    same = task_from_arrays(wine_rows(150)(), seed=1)
+    assert task.name == "wine_head" and task.path == ""
+    assert task.content_hash == same.content_hash
+    assert torch.equal(task.train.x, same.train.x) and torch.equal(task.test.y, same.test.y)
+    assert load_task("WINE_HEAD", seed=1).content_hash == task.content_hash
+
+
+@pytest.mark.parametrize("name, says", [
+    ("", "the name must be a non-empty string"), ("digits", "'digits' is a built-in task"),
+    ("arrays", "'arrays' is a built-in task"), ("mine.csv", "would be read as a data file"),
+])
+def test_a_task_name_that_cannot_be_registered_is_refused(own_tasks, name, says):
+    with pytest.raises(TaskError, match=says):
+        own_tasks(name, wine_rows(150))
+
+
+@pytest.mark.parametrize("loader, says", [
+    (lambda: 1 / 0, "task 'broken': its loader raised ZeroDivisionError: division by zero"),
+    (lambda: np.zeros((5, 3)), "task 'broken': expected a tuple (X, y) or (X, y, X_test, "
+                               "y_test), got ndarray"),
+    (lambda: (np.zeros((5, 3)), None), "task 'broken': y is None"),
+])
+def test_a_registered_loader_that_fails_or_returns_no_data_is_named(own_tasks, loader, says):
+    own_tasks("broken", loader)
+    with pytest.raises(TaskError) as refused:
+        load_task("broken")
+    assert str(refused.value).startswith(says)
+
+
+def test_an_unknown_task_names_the_registered_ones_and_how_to_register(own_tasks):
+    own_tasks("wine_head", wine_rows(150))
+    with pytest.raises(TaskError, match=r"wine_head, a path to a .npz.*evolve.register_task"):
+        load_task("no_such_task")
+
+
+def test_a_run_on_a_registered_task_resumes_by_calling_its_loader_and_checks_the_data(
+        own_tasks, tmp_path):
+    import evolve
+    from evolve.config import SearchConfig, override
+
+    own_tasks("wine_head", wine_rows(150))
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 4, "out": str(tmp_path), "run_id": "named",
+        "task": {"name": "wine_head"}, "rule": {"name": "bp"}, "training": {"epochs": 2},
+        "executor": {"name": "serial"}})
+    run = evolve.search(config, reporters=())
+    assert run.description.task.name == "wine_head"
+    assert evolve.resume(run.path, generations=2, reporters=()).completed_generations() == 2
+    own_tasks("wine_head", wine_rows(140))  # the loader now returns other data
+    with pytest.raises(TaskError, match="its registered loader now returns other data"):
+        evolve.resume(run.path, generations=3, reporters=())
+    assert evolve.load_run(run.path).completed_generations() == 2
