@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from evolve.config import SearchConfig, override
 from evolve.hardware.cost import SCALAR_COSTS
+from evolve.objectives import resolve_objectives
 from evolve.reporters import ProgressBar
 from evolve.run import Architecture
 from evolve.search import search
@@ -175,7 +176,8 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
             # a malformed select, or one naming no quantity a front member has, fails before
             # the search runs, not after it
             choose = _selector(self.select, known=(*config.objectives, *SCALAR_COSTS,
-                                                   *_COST_ALIASES))
+                                                   *_COST_ALIASES),
+                               maximised=_maximised(objectives or config.objectives))
             # the original labels go to the search, so an export names its classes by them
             run = search(config, data=(X, y), objectives=objectives, reporters=reporters)
         except BaseException:
@@ -187,13 +189,16 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
         if not front:
             raise RuntimeError(f"the search found no feasible architecture (run {run.path}); "
                                "relax the chip budget or give it more generations")
+        # a search is worth keeping even when nothing fits a budget or a user's select
+        # fails: every error from here on names the run, which is kept
         try:
             arch = choose(front)
-        except ValueError as exc:  # a search is worth keeping even when nothing fits a budget
-            raise ValueError(f"{exc} (the run is kept: {run.path})") from exc
+        except Exception as exc:
+            raise _naming_run(exc, run.path) from exc
         if not isinstance(arch, Architecture):
             raise TypeError(f"select returned {type(arch).__name__}, expected an "
-                            "evolve.Architecture from the front it was given")
+                            "evolve.Architecture from the front it was given (the run is "
+                            f"kept: {run.path})")
         arch.params()  # weights into memory: the estimator outlives its run directory
         names = tuple(str(c) for c in classes)
         if arch.class_names and tuple(arch.class_names) != names:
@@ -292,16 +297,17 @@ def _number(text: str) -> float | None:
     return value if not math.isnan(value) else None
 
 
-def _selector(select: Any, known: Collection[str]
+def _selector(select: Any, known: Collection[str], maximised: Collection[str] = ()
               ) -> Callable[[list[Architecture]], Architecture]:
     """``select`` as a function of the front, checked before any training is spent: a
-    budget may name the run's objectives and the hardware costs (``known``)."""
+    budget may name the run's objectives and the hardware costs (``known``), but not an
+    objective the search maximises (``maximised``), which an upper bound cannot budget."""
     if select is None:
         return _best_within({})
     if callable(select):
         return select
     if isinstance(select, str):
-        return _best_within(_known_budget(parse_budget(select), known))
+        return _best_within(_known_budget(parse_budget(select), known, maximised))
     if isinstance(select, Mapping):
         budget = {}
         for name, bound in select.items():
@@ -310,7 +316,7 @@ def _selector(select: Any, known: Collection[str]
                 raise ValueError(f"select={dict(select)!r}: expected {{name: upper bound}} "
                                  "with numeric bounds, e.g. {'energy': 1e-6}")
             budget[name] = float(bound)
-        return _best_within(_known_budget(budget, known))
+        return _best_within(_known_budget(budget, known, maximised))
     raise TypeError(f"select must be None, a budget (dict or 'name<=value' string) or a "
                     f"callable front -> Architecture, got {type(select).__name__}")
 
@@ -333,12 +339,44 @@ def _best_within(budget: dict[str, float]) -> Callable[[list[Architecture]], Arc
     return choose
 
 
-def _known_budget(budget: dict[str, float], known: Collection[str]) -> dict[str, float]:
+def _known_budget(budget: dict[str, float], known: Collection[str],
+                  maximised: Collection[str] = ()) -> dict[str, float]:
+    upward = sorted(set(budget) & set(maximised))
+    if upward:
+        raise ValueError(f"select: {upward[0]!r} is an objective the search maximises, and a "
+                         "budget is an upper bound (name<=value) on a cost; the kept member "
+                         "is already the most accurate within the budget. Budget one of "
+                         f"{sorted(set(known) - set(maximised))}, or pass select=callable "
+                         "to choose by other rules")
     unknown = sorted(set(budget) - set(known))
     if unknown:
         raise ValueError(f"select: unknown budget {unknown[0]!r}; expected one of "
-                         f"{sorted(set(known))}")
+                         f"{sorted(set(known) - set(maximised))}")
     return budget
+
+
+def _maximised(objectives: Any) -> set[str]:
+    """The names of the objectives (names or :class:`Objective` s) that are maximised; a
+    name that is not registered is left to the search to refuse, in its own words."""
+    out = set()
+    for item in objectives:
+        try:
+            (objective,) = resolve_objectives([item])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if objective.direction == "max":
+            out.add(objective.name)
+    return out
+
+
+def _naming_run(exc: Exception, path: Any) -> Exception:
+    """``exc`` again, of its own type where that can be built from one message, with the
+    kept run's directory added (the search it holds is not lost with the error)."""
+    message = f"{exc.args[0] if len(exc.args) == 1 else exc} (the run is kept: {path})"
+    try:
+        return type(exc)(message)
+    except Exception:
+        return RuntimeError(f"select raised {type(exc).__name__}: {message}")
 
 
 def _accuracy(arch: Architecture) -> float:

@@ -24,6 +24,7 @@ import evolve
 from evolve import NeurevoClassifier
 from evolve.config import ConfigError
 from evolve.estimator import parse_budget
+from evolve.metrics import balanced_accuracy
 from evolve.tasks import TaskError
 
 # bp trains fastest; batches of 8 let the checks' 100-300-sample problems learn in 5 epochs
@@ -144,9 +145,35 @@ def test_bad_select_fails_before_the_search(tmp_path, digits):
         NeurevoClassifier(**TINY, select={"joules": 1.0}).fit(X_train, y_train)
     # with out=None, no empty temporary run directory is left behind per refused fit
     assert not list(tmp_path.glob("neurevo-*"))
-    with pytest.raises(TypeError, match="select returned str"):
-        NeurevoClassifier(**TINY, select=lambda front: "best").fit(X_train, y_train)
+    # an upper bound on a maximised objective would keep a worse member on purpose
+    for select in ("accuracy<=0.9", {"accuracy": 0.9}):
+        with pytest.raises(ValueError, match="'accuracy' is an objective the search "
+                                             "maximises.*'energy_j'"):
+            NeurevoClassifier(**TINY, select=select, out=out).fit(X_train, y_train)
+    balanced = evolve.Objective.from_metric("balanced_accuracy", balanced_accuracy, "max",
+                                            reference=0.0)
+    with pytest.raises(ValueError, match="'balanced_accuracy' is an objective the search "
+                                         "maximises"):
+        NeurevoClassifier(**TINY, select="balanced_accuracy<=0.5", out=out,
+                          objectives=[balanced, "energy"]).fit(X_train, y_train)
+    assert not out.exists()  # no search ran
+    assert not list(tmp_path.glob("neurevo-*"))
     assert parse_budget("energy<=1e-6, cores <= 4") == {"energy": 1e-6, "cores": 4.0}
+
+
+def test_a_failing_select_names_the_kept_run(tmp_path, digits):
+    """A select callable that raises, or returns no member, fails after the search: the
+    error names the run directory, which is kept, so the search is not lost with it."""
+    X_train, _, y_train, _ = digits
+    for select, error, match in ((lambda front: "best", TypeError, "select returned str"),
+                                 (lambda front: front[99], IndexError, "list index"),
+                                 (lambda front: {}["nope"], KeyError, "nope")):
+        out = tmp_path / f"runs-{error.__name__}"
+        with pytest.raises(error, match=match) as caught:
+            NeurevoClassifier(**TINY, select=select, out=out).fit(X_train, y_train)
+        (run_dir,) = out.iterdir()
+        assert f"(the run is kept: {run_dir})" in str(caught.value)
+        assert len(evolve.load_run(run_dir).pareto_front()) >= 1
 
 
 def test_kept_member_exports_reloads_and_predicts_the_same(tmp_path, digits):
