@@ -59,6 +59,7 @@ from search_spaces.genome import Genome
 
 FORMAT = "architecture/1"
 FORMATS = ("safetensors", "onnx", "nir")
+_OTHER_FORMATS = {".onnx": "ONNX", ".nir": "NIR"}  # written, never read back
 
 
 def export_format(path: str | Path, format: str | None = None) -> str:
@@ -186,9 +187,21 @@ def load_architecture(path: str | Path) -> Architecture:
     that can be applied (finite, positive ``input.std``, one value per input). Any damage is
     a one-line :class:`RecordError` naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise RecordError(f"{path}: a directory, not an architecture file (a run directory is "
+                          "read by evolve.load_run; neurevo export RUN writes one member)")
     if not path.is_file():
         raise RecordError(f"{path}: no such architecture file")
-    metadata, shapes = tensor_header(path)
+    try:
+        metadata, shapes = tensor_header(path)
+    except RecordError as exc:
+        other = _OTHER_FORMATS.get(path.suffix.lower())
+        if other is None:
+            raise
+        # an export's other formats are one-way: say so, not "damaged"
+        raise RecordError(f"{path}: an {other} export cannot be loaded back; load_architecture "
+                          "reads the .safetensors export of the member (neurevo export RUN "
+                          "--candidate ID), which holds everything") from exc
     if metadata.get("neurevo.format") != FORMAT:
         raise RecordError(f"{path}: not a neurevo architecture export (neurevo.format is "
                           f"{metadata.get('neurevo.format')!r}, expected {FORMAT!r})")

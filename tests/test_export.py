@@ -112,6 +112,17 @@ def test_load_architecture_names_what_is_wrong(finished_run, tmp_path):
         evolve.load_architecture(junk)
     with pytest.raises(RecordError, match="no such architecture file"):
         evolve.load_architecture(tmp_path / "missing.safetensors")
+    with pytest.raises(RecordError, match="a directory, not an architecture file.*load_run"):
+        evolve.load_architecture(finished_run.path)
+    # the deployment format is one-way: named as such, not as a damaged safetensors file
+    onnx_file = evolve.export_architecture(finished_run.pareto_front()[0], tmp_path / "m.onnx")
+    with pytest.raises(RecordError, match=r"m\.onnx: an ONNX export cannot be loaded back; "
+                                          r"load_architecture reads the \.safetensors"):
+        evolve.load_architecture(onnx_file)
+    junk_onnx = tmp_path / "junk.onnx"  # named by its suffix whatever its bytes
+    junk_onnx.write_bytes(b"\x00" * 64)
+    with pytest.raises(RecordError, match="an ONNX export cannot be loaded back"):
+        evolve.load_architecture(junk_onnx)
 
 
 def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run, tmp_path):
