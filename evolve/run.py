@@ -101,12 +101,21 @@ class Architecture:
         # float64, as the run standardised its splits (then float32): the same raw features
         # give the very inputs the run scored. A copy: a read-only array (a memmap, a
         # DataFrame's values) would make torch warn, and the caller's array is never written
-        x = x.double() if isinstance(x, torch.Tensor) else \
-            torch.from_numpy(np.array(x, dtype=np.float64))
+        try:
+            x = x.double() if isinstance(x, torch.Tensor) else \
+                torch.from_numpy(np.array(x, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"standardise: expected numeric raw features ({exc})") from None
         n_in = self.genome.input_size
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ValueError(f"standardise: expected raw features of shape [batch, {n_in}], "
                              f"got {list(x.shape)}")
+        bad = (~torch.isfinite(x)).nonzero()
+        if len(bad):  # the run refused such samples; the network would score them anyway
+            row, col = (int(i) for i in bad[0])
+            raise ValueError(f"standardise: raw features must be finite, but row {row}, "
+                             f"feature {col} is {float(x[row, col])} ({len(bad)} such "
+                             "value(s)); impute or drop them first")
         if self.input_mean is None or self.input_std is None:
             if self.features_as_given:
                 return x.float()

@@ -4,10 +4,12 @@ usable on raw features; `neurevo export` from a run; clear errors for wrong file
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,6 +70,17 @@ def test_raw_features_of_the_wrong_shape_or_dtype_are_named(finished_run):
     arch = finished_run.pareto_front()[0]
     with pytest.raises(ValueError, match=r"shape \[batch, 64\], got \[5, 4\]"):
         arch.standardise(torch.zeros(5, 4))
+    # a missing or infinite feature would still be scored (NaN scores argmax to class 0):
+    # it is refused with where it is, as the run refused such samples
+    raw = np.zeros((4, 64))
+    raw[2, 7] = np.nan
+    raw[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"row 2, feature 7 is nan \(2 such value"):
+        arch.standardise(raw)
+    with pytest.raises(ValueError, match="row 0, feature 0 is -inf"):
+        arch.standardise(torch.full((1, 64), -math.inf))
+    with pytest.raises(ValueError, match="standardise: expected numeric raw features"):
+        arch.standardise([["a"] * 64])
     with pytest.raises(TypeError, match="convert them with x.float"):
         arch.to_module()(torch.zeros(5, 64, dtype=torch.float64))
 
