@@ -634,8 +634,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         run = evolve.load_run(source)
         arch = _front_member(run, args.candidate)
         name = f"{run.run_id}-{arch.candidate_id}"
+    elif not source.exists():
+        raise BadInput(f"{args.run!r} does not exist (expected a run directory or a "
+                       ".safetensors export)")
     else:
-        raise BadInput(f"{args.run!r} is neither a run directory nor a .safetensors export")
+        raise BadInput(f"{args.run!r} is neither a run directory nor a .safetensors export"
+                       + (" (ONNX and NIR exports are one-way: draw the member's run or its "
+                          ".safetensors export)" if source.suffix.lower() in (".onnx", ".nir")
+                          else ""))
     accuracy = "" if not math.isfinite(arch.test_accuracy) \
         else f", test accuracy {arch.test_accuracy:.4f}"
     title = f"candidate {arch.candidate_id} ({arch.rule}{accuracy})"
@@ -809,7 +815,8 @@ def _output_error(path: Path, exc: OSError) -> Exception:
 def _print_front(run: Any, stream: Any) -> None:
     front = run.pareto_front()
     names = run.objective_names()
-    print(f"Pareto front of {run.run_id} ({len(front)} architectures):", file=stream)
+    print(f"Pareto front of {run.run_id} ({len(front)} "
+          f"architecture{'' if len(front) == 1 else 's'}):", file=stream)
     header = ["rank", "cand", *names, "test_acc", "hidden", "edges"]
     print("  ".join(f"{h:>10}" for h in header), file=stream)
     for arch in front:

@@ -61,6 +61,7 @@ def test_default_output_root_is_runs_in_the_working_directory(tmp_path):
     (["resume", "/no/such/run"], "/no/such/run"),
     (["budgets", "/no/such/chip.toml"], "profile file '/no/such/chip.toml' does not exist"),
     (["budgets", "no_such_chip"], "unknown hardware profile 'no_such_chip'"),
+    (["show", "/no/such/member.safetensors"], "'/no/such/member.safetensors' does not exist"),
 ])
 def test_bad_input_exits_2_with_a_one_line_message(tmp_path, args, needle):
     result = run_cli(*args, "--out", str(tmp_path)) if args[0] == "search" else run_cli(*args)

@@ -82,6 +82,10 @@ def test_show_writes_svg_png_and_dot_for_a_member_with_skip_edges(tmp_path):
         'label="candidate 7 (bp, test accuracy 0.9000)"; labelloc=t;\n  ', "")
     result = cli("show", str(export), "--out", str(tmp_path / "net.gif"))
     assert result.returncode == 2 and ".svg, .png, .pdf or .dot" in result.stderr
+    onnx = tmp_path / "member.onnx"
+    onnx.write_bytes(b"not drawn")
+    result = cli("show", str(onnx))
+    assert result.returncode == 2 and "ONNX and NIR exports are one-way" in result.stderr
 
 
 def test_show_draws_a_runs_member(runs, tmp_path):
