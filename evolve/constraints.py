@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evolve.messages import blamed_on
+from evolve.messages import UnknownName, blamed_on
 from evolve.objectives import Measurements, Metric
 
 
@@ -99,11 +99,11 @@ def resolve_constraints(names: Sequence[str], given: Sequence[Constraint]
     for name in names:
         found = by_name.get(name) or _CONSTRAINTS.get(name)
         if found is None:
-            raise KeyError(f"constraints: {name!r} is neither given nor registered: pass it "
-                           "(evolve.search/resume(..., constraints=[...])) or register it "
-                           "(evolve.register_constraint; CLI: --plugin FILE that does)"
-                           + (f"; registered: {registered_constraints()}" if _CONSTRAINTS
-                              else ""))
+            raise UnknownName(f"constraints: {name!r} is neither given nor registered: pass "
+                              "it (evolve.search/resume(..., constraints=[...])) or register it "
+                              "(evolve.register_constraint; CLI: --plugin FILE that does)"
+                              + (f"; registered: {registered_constraints()}" if _CONSTRAINTS
+                                 else ""))
         out.append(found)
     out.extend(c for c in given if c.name not in names)
     return check_constraints(out)

@@ -4,6 +4,7 @@ user's own cost model, as ``evolve.search(cost_fn=...)`` does from Python."""
 
 from __future__ import annotations
 
+from evolve.messages import UnknownName
 from evolve.scoring import CostFn
 
 _COST_FNS: dict[str, CostFn] = {}
@@ -44,10 +45,10 @@ def resolve_cost_fn(name: str, given: CostFn | None) -> CostFn | None:
     if found is None and given is not None:
         return given
     if found is None:
-        raise KeyError(f"hardware.cost_fn: {name!r} is not a registered cost function: register "
-                       "it (evolve.register_cost_fn; CLI: --plugin FILE that does) or pass it "
-                       "(evolve.search/resume(..., cost_fn=...))"
-                       + (f"; registered: {registered_cost_fns()}" if _COST_FNS else ""))
+        raise UnknownName(f"hardware.cost_fn: {name!r} is not a registered cost function: "
+                          "register it (evolve.register_cost_fn; CLI: --plugin FILE that does) "
+                          "or pass it (evolve.search/resume(..., cost_fn=...))"
+                          + (f"; registered: {registered_cost_fns()}" if _COST_FNS else ""))
     if given is not None and given is not found:
         raise ValueError(f"cost_fn was given, but hardware.cost_fn names {name!r}, another "
                          "function: give one of them")

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from evolve.messages import UnknownName
+
 if TYPE_CHECKING:
     from evolve.config import ExecutorConfig
 
@@ -152,8 +154,8 @@ def make_executor(config: ExecutorConfig) -> Executor:
     try:
         factory = EXECUTORS[config.name]
     except KeyError:
-        raise KeyError(f"executor.name: unknown executor {config.name!r}; expected one of "
-                       f"{sorted(EXECUTORS)}") from None
+        raise UnknownName(f"executor.name: unknown executor {config.name!r}; expected one "
+                          f"of {sorted(EXECUTORS)}") from None
     return factory(config)
 
 

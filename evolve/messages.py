@@ -28,6 +28,15 @@ def one_line(what: object) -> str:
     return " ".join(str(what).split())
 
 
+class UnknownName(KeyError):
+    """A name nothing is registered under (an objective, a constraint, a cost function, an
+    executor): a ``KeyError``, as any lookup by name, but one whose message prints as written
+    (``KeyError`` prints its argument's repr, in quotes, with its quotes escaped)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 # Set on an exception raised inside a user's plug-in (an objective, a constraint, a cost
 # function): which one, as a message names it ("objective depth", "cost_fn my_cost").
 PLUGIN_ATTRIBUTE = "neurevo_plugin"

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.messages import blamed_on, failure_detail
+from evolve.messages import UnknownName, blamed_on, failure_detail
 from search_spaces.genome import Genome
 
 
@@ -248,10 +248,11 @@ def resolve_objectives(items: Sequence[str | Objective]) -> tuple[Objective, ...
         elif item in _OBJECTIVES:
             out.append(_OBJECTIVES[item])
         else:
-            raise KeyError(
+            raise UnknownName(
                 f"objectives: unknown objective {item!r}; expected one of {available_objectives()}"
+                " (your own: evolve.register_objective; CLI: --plugin FILE that does)"
             )
     names = [o.name for o in out]
     if len(set(names)) != len(names):
-        raise KeyError(f"objectives: {names} names an objective twice")
+        raise UnknownName(f"objectives: {names} names an objective twice")
     return tuple(out)
