@@ -737,10 +737,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_budgets(args: argparse.Namespace) -> int:
     """The profiles' numbers as a table; a profile file is read as ``search --hardware``
-    reads it (:func:`evolve.loop.resolve_profile`), so a user checks the numbers a search
+    reads it (:func:`evolve.hardware.resolve_profile`), so a user checks the numbers a search
     would price with before running one."""
     from evolve import hardware
-    from evolve.loop import resolve_profile
+    from evolve.hardware import resolve_profile
 
     header = ("profile", "neurons/core", "fan-in/core", "cores/chip", "weight bits",
               "pJ/synop", "time step")

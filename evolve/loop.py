@@ -64,13 +64,6 @@ from evolve.tasks import (
 from search_spaces.space import SearchSpace
 
 
-def resolve_profile(name_or_path: str) -> hardware.CoreBudget:
-    """A registered profile by name, or a TOML profile file (``*.toml``)."""
-    if name_or_path.endswith(".toml"):
-        return hardware.load_profile(name_or_path)
-    return hardware.get_profile(name_or_path)
-
-
 def locate_task(config: SearchConfig, recorded: RunDescription | None,
                 task_file: str | None = None, data: Sequence[Any] | None = None) -> Task:
     """The task of a new run from its config (or in-memory ``data``); of a resumed run, the
@@ -188,7 +181,7 @@ class Session:
                           rule.hyperparameters(), frozenset(config.rule.hyperparameters))
         strategy = make_strategy(space, problem, config.strategy)
         profile = (hardware.load_profile(store.root / PROFILE_FILE) if recorded is not None
-                   else resolve_profile(config.hardware.profile))
+                   else hardware.resolve_profile(config.hardware.profile))
         cost_fn = cost_fn or hardware.cost
         if any(o.covers_space for o in resolved):
             covering = [o.name for o in resolved if o.covers_space]

@@ -33,6 +33,7 @@ from evolve.hardware.profiles import (
     get_profile,
     load_profile,
     register_profile,
+    resolve_profile,
     to_toml,
 )
 
@@ -41,4 +42,4 @@ for _profile in BUILTIN:
 
 __all__ = ["DEFAULT_ACTIVITY", "DEFAULT_TIMESTEPS", "CoreBudget", "GroupCost", "HardwareCost",
            "ProfileError", "available_profiles", "cost", "genome_of", "get_profile",
-           "load_profile", "register_profile", "to_toml"]
+           "load_profile", "register_profile", "resolve_profile", "to_toml"]

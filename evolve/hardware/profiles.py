@@ -259,6 +259,15 @@ def get_profile(name: str | CoreBudget) -> CoreBudget:
         ) from None
 
 
+def resolve_profile(name_or_path: str) -> CoreBudget:
+    """What ``hardware.profile`` (``--hardware``) names: a TOML profile file when it ends in
+    ``.toml``, else a registered profile. One home, so ``neurevo budgets PROFILE`` shows
+    exactly the numbers a search would price with."""
+    if name_or_path.endswith(".toml"):
+        return load_profile(name_or_path)
+    return get_profile(name_or_path)
+
+
 def available_profiles() -> list[str]:
     return sorted(_PROFILES)
 
