@@ -27,6 +27,7 @@ that one line changed; ``reset="zero"`` runs Norse's cell as NIR's ``IF`` node s
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,10 +170,11 @@ def spiking_module(graph: Any, reset: str = RESET) -> torch.nn.Module:
     return nirtorch.nir_to_torch(graph, {nir.IF: neuron, nir.Affine: affine})
 
 
-def graph_task(graph: Any, task: str | Task | None = None) -> Task:
+def graph_task(graph: Any, task: str | Task | Sequence[Any] | None = None) -> Task:
     """The run's task with the run's splits, rebuilt from what the export recorded (seed,
     fractions, label column); ``task`` names the data (a built-in or a file) when it is not
-    where the run found it, and must have the recorded content hash."""
+    where the run found it, or gives the in-memory arrays ``(X, y)`` (``(X, y, X_test,
+    y_test)``) a run was trained on, and must have the recorded content hash."""
     record = metadata(graph, "neurevo.task")
     want = record.get("content_hash", "")
     if isinstance(task, Task):
@@ -184,12 +186,21 @@ def graph_task(graph: Any, task: str | Task | None = None) -> Task:
     if "seed" not in record:
         raise TaskError("this NIR export does not record its run's splits (seed, fractions); "
                         "simulate it from Python with task=<the run's Task>")
-    from evolve.tasks import ARRAYS_TASK
+    from evolve.tasks import ARRAYS_TASK, task_from_arrays
 
+    if isinstance(task, (tuple, list)):  # the arrays again, split as the run split them
+        given = task_from_arrays(task, seed=int(record["seed"]),
+                                 valid_fraction=float(record["valid_fraction"]),
+                                 test_fraction=float(record["test_fraction"]))
+        if want and given.content_hash != want:
+            raise TaskError(f"task: these arrays ({given.content_hash[:19]}...) differ from "
+                            f"the data the member was trained on ({want[:19]}...)")
+        return given
     source = task or record.get("path") or record["name"]
     if source == ARRAYS_TASK:
         raise TaskError("this member was trained on in-memory arrays: simulate it from Python "
-                        "with task=evolve.tasks.task_from_arrays(...) and the run's seed")
+                        "with task=(X, y) (or (X, y, X_test, y_test)), the arrays it was "
+                        "trained on")
     if task is None and record.get("path") and not Path(source).is_file():
         raise TaskError(f"the data the member was trained on is not at {source} any more: "
                         "give its new place with --task FILE (its content hash must match)")
@@ -228,10 +239,12 @@ class SpikingResult:
         return out
 
 
-def simulate(graph: Any, task: str | Task | None = None, timesteps: int = TIMESTEPS,
-             reset: str | None = None, batch_size: int = 1024) -> SpikingResult:
+def simulate(graph: Any, task: str | Task | Sequence[Any] | None = None,
+             timesteps: int = TIMESTEPS, reset: str | None = None,
+             batch_size: int = 1024) -> SpikingResult:
     """Run ``graph`` (a path or a read NIR graph) on its run's test split for ``timesteps``
-    steps; ``reset`` defaults to what the conversion assumed (by subtraction)."""
+    steps; ``reset`` defaults to what the conversion assumed (by subtraction). ``task``: see
+    :func:`graph_task` (a run trained on in-memory arrays needs them again, ``(X, y)``)."""
     import nir
     import norse.torch as norse
 

@@ -24,7 +24,7 @@ from evolve.config import SearchConfig, override
 from evolve.nir_export import NIRExportError, check_convertible
 from evolve.run import Architecture
 from evolve.simulate import graph_ann, read_graph, simulate, spiking_module  # noqa: E402
-from evolve.tasks import TaskError, load_task
+from evolve.tasks import TaskError, load_task, task_from_arrays
 from search_spaces.compile import compile_genome, init_params
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 
@@ -296,6 +296,13 @@ def test_a_run_on_in_memory_arrays_exports_to_nir_given_them_again(tmp_path):
         evolve.export_architecture(arch, tmp_path / "a.nir", data=load_task("digits"))
     path = evolve.export_architecture(arch, tmp_path / "a.nir", data=(x, y))
     assert json.loads(read_graph(path).metadata["neurevo.task"])["seed"] == 0
+    with pytest.raises(TaskError, match=r"task=\(X, y\)"):
+        simulate(path, timesteps=2)
+    with pytest.raises(TaskError, match="these arrays .* differ"):
+        simulate(path, task=(x[::-1], y[::-1]), timesteps=2)
+    result = simulate(path, task=(x, y), timesteps=4)
+    assert result.examples == len(task_from_arrays((x, y)).test.y)
+    assert result.ann_accuracy == pytest.approx(arch.test_accuracy, abs=1e-6)
 
 
 def test_cli_refuses_ff_with_one_line(tmp_path):
