@@ -570,6 +570,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             from evolve.loop import locate_task
             from evolve.nir_export import check_convertible
 
+            if args.percentile is not None and not 0 < args.percentile <= 100:
+                raise BadInput(f"--percentile must be in (0, 100], got {args.percentile}")
             check_convertible(arch)
             options = {"data": locate_task(run.config, run.description, args.task),
                        "split": run_split(run), "percentile": args.percentile}

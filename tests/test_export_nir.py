@@ -305,6 +305,15 @@ def test_a_run_on_in_memory_arrays_exports_to_nir_given_them_again(tmp_path):
     assert result.ann_accuracy == pytest.approx(arch.test_accuracy, abs=1e-6)
 
 
+@pytest.mark.parametrize("percentile", ["0", "150", "nan"])
+def test_cli_names_a_percentile_out_of_range_as_the_option(relu_run, tmp_path, percentile):
+    result = cli("export", str(relu_run.path), "--format", "nir", "--percentile", percentile,
+                 "--out", str(tmp_path / "p.nir"))
+    assert result.returncode == 2 and not (tmp_path / "p.nir").exists()
+    assert result.stderr.strip() == f"neurevo: error: --percentile must be in (0, 100], got " \
+                                    f"{float(percentile)}"
+
+
 def test_cli_refuses_ff_with_one_line(tmp_path):
     run = evolve.search(override(SearchConfig(), {
         "generations": 1, "population": 4, "seed": 0, "out": str(tmp_path / "runs"),
