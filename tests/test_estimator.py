@@ -250,3 +250,28 @@ def test_docs_describe_every_parameter_and_expected_failure():
     assert not missing, f"document these parameters in docs/estimator.md: {missing}"
     for check in [*EXPECTED_FAILED_CHECKS, *SKIPPED_CHECKS]:
         assert f"`{check}`" in text
+
+
+def test_registered_constraints_and_cost_functions_reach_the_search_through_config(digits):
+    from evolve import constraints, cost_functions
+
+    def priced_with_io(*args, **kwargs):
+        import dataclasses
+        costs = evolve.hardware.cost(*args, **kwargs)
+        return dataclasses.replace(costs, energy_j=costs.energy_j + 1e-3)
+
+    evolve.register_constraint(evolve.Constraint(
+        "one_group", lambda m: len(m.genome.hidden_ids) - 1, genome_only=True))
+    evolve.register_cost_fn("priced_with_io", priced_with_io)
+    try:
+        X_train, _, y_train, _ = digits
+        model = NeurevoClassifier(**TINY, config={
+            "constraints": ["one_group"], "hardware": {"cost_fn": "priced_with_io"}})
+        model.fit(X_train, y_train)
+    finally:
+        constraints._CONSTRAINTS.pop("one_group", None)
+        cost_functions._COST_FNS.pop("priced_with_io", None)
+    run = evolve.load_run(model.run_path_)
+    assert run.description.constraints == ("one_group",)
+    assert len(model.architecture_.genome.hidden_ids) <= 1
+    assert model.architecture_.costs["energy_j"] > 1e-3
