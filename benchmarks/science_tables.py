@@ -466,7 +466,7 @@ def seeded(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--doc", type=Path, nargs="+", default=DOCS,
                    help="the documents whose table blocks to fill or check")
     p.add_argument("--evolved", type=Path, nargs="+", default=EVOLVED,

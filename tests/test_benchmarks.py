@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -574,3 +575,19 @@ def test_rules_benchmark_builds_a_rule_with_a_set_option_and_refuses_a_wrong_one
     assert rows["gamma"]["train_mean"] != rows["default"]["train_mean"]
     wrong = run_rules_benchmark(tmp_path, "--rules", "ep", "--option", "ep.gama=1")
     assert wrong.returncode != 0 and "unknown option 'gama'" in wrong.stderr
+
+
+# every script with options, but engine.py: it imports neat-python (the bench extra) first
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py")
+                                          if "add_argument" in p.read_text()
+                                          and p.stem != "engine"))
+def test_benchmark_help_opens_with_the_whole_first_sentence(script):
+    """``--help`` opens with the script's first paragraph whole: rules.py once took the
+    docstring's first line only and stopped mid-sentence ("the margin above a net whose")."""
+    path = ROOT / "benchmarks" / f"{script}.py"
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    first = " ".join(doc.split("\n\n")[0].split())
+    result = subprocess.run([sys.executable, str(path), "--help"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert first in " ".join(result.stdout.split())
