@@ -502,11 +502,23 @@ def main() -> None:
     parser.add_argument("--validation-only", action="store_true",
                         help="only the replay against Ray, not the simulated table")
     args = parser.parse_args()
-    replay_seconds = args.replay_seconds or (4.0 if args.quick else 32.0)
-    if replay_seconds <= 0:
-        parser.error(f"--replay-seconds must be positive, got {replay_seconds:g}")
+    replay_seconds = args.replay_seconds  # 0 is a value given, not the default
+    if replay_seconds is None:
+        replay_seconds = 4.0 if args.quick else 32.0
+    if not 0 < replay_seconds < math.inf:
+        parser.error(f"--replay-seconds must be a positive number of seconds, "
+                     f"got {replay_seconds:g}")
+    if args.json and not Path(args.json).absolute().parent.is_dir():  # before the replays
+        parser.error(f"--json {args.json}: its folder does not exist")
     rng = np.random.default_rng(0)
-    per_gen = recorded_costs(args.run, args.quick)
+    from evolve.records import RecordError
+
+    try:  # a path that is no run, or a run with nothing trained yet: one line, no Ray
+        per_gen = recorded_costs(args.run, args.quick)
+    except RecordError as e:
+        parser.error(f"--run: {e}")
+    if not per_gen:
+        parser.error(f"--run: {args.run}: no evaluation with recorded training time to replay")
     recorded = [e for gen in per_gen for e in gen]
     costs = np.array([e.cost for e in recorded])
     scale = replay_seconds / max(costs.sum(), 1e-9)

@@ -157,6 +157,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs is not None and args.epochs < 1:
         raise SystemExit(f"--epochs must be >= 1, got {args.epochs}")
+    if args.json and not Path(args.json).absolute().parent.is_dir():  # before any training
+        raise SystemExit(f"--json {args.json}: its folder does not exist")
     torch.set_num_threads(1)
     settings = parse_settings(args.set)
     options = parse_options(args.option)

@@ -591,3 +591,43 @@ def test_benchmark_help_opens_with_the_whole_first_sentence(script):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert first in " ".join(result.stdout.split())
+
+
+def test_cluster_sim_refuses_a_wrong_argument_in_one_line_before_any_replay(tmp_path):
+    """A --run that is no run or has nothing trained yet, a --replay-seconds of 0 (once
+    taken as 'not given': a 32 s replay ran) and a --json whose folder is missing (once found
+    only when the minute of replays was done, losing them) each end at once: exit 2, one
+    error line naming the option, no traceback."""
+    import evolve
+    from evolve.config import SearchConfig, override
+
+    try:  # a run recorded before its first generation: nothing answers at that address
+        evolve.search(override(SearchConfig(), {
+            "generations": 1, "population": 4, "task": {"name": "iris"},
+            "executor": {"address": "127.0.0.1:1"}, "out": str(tmp_path / "runs")}),
+            reporters=())
+    except Exception as e:  # the run it leaves is what this test needs
+        untrained = e.neurevo_run
+    else:
+        raise AssertionError("a search on an address nothing answers at ran")
+    script = ROOT / "benchmarks" / "cluster_sim.py"
+    cases = {"--run": ["--run", str(tmp_path / "nosuch")],
+             "no evaluations recorded": ["--run", str(untrained)],
+             "--replay-seconds": ["--replay-seconds", "0"],
+             "its folder does not exist": ["--json", str(tmp_path / "nodir" / "sim.json")]}
+    for expected, args in cases.items():
+        result = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                                text=True, timeout=300, cwd=tmp_path)
+        last = result.stderr.strip().splitlines()[-1]
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr and expected in last, (args, result.stderr)
+        assert not result.stdout.strip(), (args, result.stdout)  # nothing replayed
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_rules_benchmark_refuses_a_json_path_whose_folder_is_missing(tmp_path):
+    """Refused before any training (once a FileNotFoundError after the first fit)."""
+    result = run_rules_benchmark(tmp_path, "--json", str(tmp_path / "nodir" / "r.json"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "--json" in result.stderr
+    assert "its folder does not exist" in result.stderr and not result.stdout.strip()
