@@ -322,12 +322,22 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """Fail at once on a ``HOST:PORT`` where nothing listens: ``ray.init`` would retry the
     connection to its control service without end, printing a warning every few seconds.
     ``auto`` and ``ray://`` addresses are left to Ray, which says at once when it finds no
-    cluster."""
-    from evolve.config import RAY_CLIENT
+    cluster. But Ray's ``auto`` joins ``RAY_ADDRESS`` when that is set (as in a ``ray job
+    submit`` entrypoint), and retries it without end too: a ``HOST:PORT`` there is checked."""
+    from evolve.config import RAY_CLIENT, address_problem
 
-    if address == "auto" or address.startswith(RAY_CLIENT):
+    what = f"executor.address {address!r}"
+    if address == "auto":
+        env = os.environ.get("RAY_ADDRESS", "").strip()
+        if not env or env == "auto" or env.startswith(RAY_CLIENT) or address_problem(env):
+            return
+        what += f" (Ray's 'auto' joins RAY_ADDRESS, {env!r})"
+        address_to_reach = env
+    elif address.startswith(RAY_CLIENT):
         return
-    host, _, port = address.rpartition(":")  # HOST:PORT, as config.address_problem checked
+    else:
+        address_to_reach = address
+    host, _, port = address_to_reach.rpartition(":")  # HOST:PORT, as address_problem checked
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
@@ -337,7 +347,7 @@ def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
         why = exc.strerror or type(exc).__name__
     else:
         return
-    raise ClusterUnreachable(f"executor.address {address!r}: no Ray cluster answers there "
+    raise ClusterUnreachable(f"{what}: no Ray cluster answers there "
                              f"({why}); check the address, or start a cluster there (`ray "
                              "start --head`)", address)
 

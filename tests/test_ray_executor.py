@@ -11,6 +11,7 @@ its own instance is closed in a ``finally``).
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from evolve import ray_support
 from evolve.config import ConfigError, ExecutorConfig, SearchConfig, check, override
 from evolve.executors import TaskFailure
 from evolve.ray_clock import LOST_WARNING, Deadlines
-from evolve.ray_executor import RayExecutor
+from evolve.ray_executor import ClusterUnreachable, RayExecutor, _check_reachable
 
 RUN_S = 3.0  # how long each batch of the time-limit test runs
 # longer than one batch's run (by 2 s, for a busy machine), shorter than a run plus a wait
@@ -176,6 +177,24 @@ def test_ray_address_is_ignored_and_said(closing, monkeypatch, capfd):
     closing.append(executor)
     assert executor.parallelism() == 1  # a local instance
     assert "RAY_ADDRESS is '10.9.9.9:6379', but executor.address is ''" in capfd.readouterr().err
+
+
+def test_auto_with_ray_address_where_nothing_answers_is_refused_at_once(monkeypatch):
+    """Ray's ``auto`` joins RAY_ADDRESS when that is set (a ``ray job submit`` entrypoint
+    sets it), and retried a port where nothing listens without end, a warning every few
+    seconds; the check the executor makes before ``ray.init`` refuses it as it refuses such
+    a ``HOST:PORT``, naming both (checked here directly: before, ``ray.init`` hung)."""
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(ClusterUnreachable) as caught:
+        _check_reachable("auto")
+    message = str(caught.value)
+    assert message.startswith("executor.address 'auto'") and "no Ray cluster answers" in message
+    assert f"RAY_ADDRESS, '127.0.0.1:{port}'" in message
+    assert caught.value.address == "auto"  # what the run is resumed with
+    assert not ray.is_initialized()
 
 
 def test_rays_report_of_a_dead_worker_goes_to_stderr(local_ray, closing, capfd):
