@@ -46,8 +46,9 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="run seed (default: 0)")
     p.add_argument("--strategy", help="neat-pso (default), neat, pso, optuna or random")
     p.add_argument("--executor", help="where evaluations run: ray (default) or serial")
-    p.add_argument("--address", help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
-                   "(default: start a local Ray instance; RAY_ADDRESS is ignored)")
+    p.add_argument("--address", help="join a Ray cluster: auto (RAY_ADDRESS when set, as in "
+                   "Ray), HOST:PORT or ray://HOST:PORT (default: start a local Ray instance; "
+                   "RAY_ADDRESS is then ignored)")
     p.add_argument("--objectives", help="comma-separated, from accuracy, params, energy, cores, "
                    "latency, synapses, or one a --plugin registers (default: accuracy,energy)")
     p.add_argument("--constraints", help="comma-separated names of constraints a --plugin "
@@ -708,33 +709,49 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    """Every rule, each as it describes itself; a rule that cannot (a user's, half-written)
+    is named on stderr after the others are listed, and the exit code says so."""
     import rules
 
+    broken = []
     for name in rules.available():
-        rule = rules.get_rule(name)
-        print(f"{name}: {rule.description}")
-        params = rule.hyperparameters().params
-        width = max([14, *(len(h.name) for h in params)])
-        for h in params:
-            scale = "log" if h.log else "linear"
-            print(f"    {h.name:<{width}} default {h.default:<10g} range [{h.low:g}, "
-                  f"{h.high:g}] {scale}  {h.doc}")
-        options = rule.options()
-        if options:  # constructor settings, not genes: --set rule.options.NAME=VALUE
-            print("    options (--set rule.options.NAME=VALUE): " + ", ".join(
-                f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}"
-                if isinstance(v, float) else f"{k}={v}" for k, v in options.items()))
-        limits = rule.rule_limits()
-        if not limits:
-            print("    limits of backprop: not declared")
+        try:
+            lines = _describe_rule(rules.get_rule(name))
+        except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the rest
+            text = one_line(exc)  # the registry's own errors name the rule already
+            broken.append(text if text.startswith(f"rule {name}:") else f"rule {name}: {text}")
             continue
-        removed = [k for k, v in limits.items() if v["removed"]]
-        kept = [k for k, v in limits.items() if not v["removed"]]
-        print(f"    removes: {', '.join(removed) or 'none'}   keeps: {', '.join(kept) or 'none'}")
-        for key, limit in limits.items():
-            state = "removed" if limit["removed"] else "kept"
-            print(f"      {key:<4} {state:<8} {limit['reason']}")
-    return EXIT_OK
+        print("\n".join(lines))
+    for problem in broken:
+        print(f"neurevo: error: {problem}", file=sys.stderr)
+    return EXIT_BAD_INPUT if broken else EXIT_OK
+
+
+def _describe_rule(rule: Any) -> list[str]:
+    """The rule's lines of `neurevo rules`, all computed before any is printed."""
+    params = rule.hyperparameters().params
+    lines = [f"{rule.name}: {rule.description}"]
+    width = max([14, *(len(h.name) for h in params)])
+    for h in params:
+        scale = "log" if h.log else "linear"
+        lines.append(f"    {h.name:<{width}} default {h.default:<10g} range [{h.low:g}, "
+                     f"{h.high:g}] {scale}  {h.doc}")
+    options = rule.options()
+    if options:  # constructor settings, not genes: --set rule.options.NAME=VALUE
+        lines.append("    options (--set rule.options.NAME=VALUE): " + ", ".join(
+            f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}"
+            if isinstance(v, float) else f"{k}={v}" for k, v in options.items()))
+    limits = rule.rule_limits()
+    if not limits:
+        return [*lines, "    limits of backprop: not declared"]
+    removed = [k for k, v in limits.items() if v["removed"]]
+    kept = [k for k, v in limits.items() if not v["removed"]]
+    lines.append(f"    removes: {', '.join(removed) or 'none'}   keeps: "
+                 f"{', '.join(kept) or 'none'}")
+    for key, limit in limits.items():
+        state = "removed" if limit["removed"] else "kept"
+        lines.append(f"      {key:<4} {state:<8} {limit['reason']}")
+    return lines
 
 
 def cmd_budgets(args: argparse.Namespace) -> int:

@@ -135,6 +135,21 @@ def test_a_task_a_plugin_registers_is_searched_resumed_and_asked_for_by_name(tmp
     ran(run_cli("resume", str(run), "--generations", "2", "--plugin", str(plugin)))
 
 
+def test_neurevo_rules_lists_every_rule_and_names_a_broken_one_once(tmp_path):
+    half = tmp_path / "half_rule.py"
+    half.write_text("import rules\nfrom rules.bp import Backprop\n\n\n@rules.register\n"
+                    "class Half(Backprop):\n    name = 'half'\n\n"
+                    "    def hyperparameters(self):\n"
+                    "        raise NotImplementedError('not yet')\n")
+    result = run_cli("rules", "--plugin", str(half))
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("neurevo: error: rule half: hyperparameters() failed: "
+                                     "NotImplementedError: not yet")
+    listed = [line.split(":")[0] for line in result.stdout.splitlines()
+              if not line.startswith(" ")]
+    assert listed == ["bp", "chl", "dfa", "dtp", "ep", "fa", "ff", "lra", "pc"]
+
+
 def test_neurevo_rules_lists_a_plugins_rule(plugin):
     result = run_cli("rules", "--plugin", str(plugin))
     assert result.returncode == 0, result.stderr
