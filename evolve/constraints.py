@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evolve.messages import UnknownName, blamed_on
+from evolve.messages import UnknownName, blamed_on, shown
 from evolve.objectives import Measurements, Metric
 
 
@@ -58,7 +58,7 @@ class Constraint:
                 flat = np.asarray(values, dtype=np.float64).reshape(-1)
             except (TypeError, ValueError):
                 raise TypeError(f"constraint {self.name} returned {type(values).__name__} "
-                                f"{values!r:.60}; expected a number or a sequence of numbers"
+                                f"{shown(values)}; expected a number or a sequence of numbers"
                                 ) from None
             if np.isnan(flat).any():
                 raise ValueError(f"constraint {self.name} returned NaN")
@@ -79,7 +79,7 @@ def register_constraint(constraint: Constraint) -> Constraint:
     Registering a name again replaces the earlier one (a notebook cell run twice)."""
     if not isinstance(constraint, Constraint):
         raise TypeError(f"register_constraint takes an evolve.Constraint, got "
-                        f"{type(constraint).__name__} {constraint!r:.40}")
+                        f"{type(constraint).__name__} {shown(constraint, 40)}")
     _CONSTRAINTS[constraint.name] = constraint
     return constraint
 

@@ -28,6 +28,13 @@ def one_line(what: object) -> str:
     return " ".join(str(what).split())
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``value``'s repr for a one-line message, at most ``limit`` characters: cut with
+    ``...`` so that a cut is seen as one (a dict cut mid-entry read as a malformed value)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class UnknownName(KeyError):
     """A name nothing is registered under (an objective, a constraint, a cost function, an
     executor): a ``KeyError``, as any lookup by name, but one whose message prints as written

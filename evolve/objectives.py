@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.messages import UnknownName, blamed_on, failure_detail
+from evolve.messages import UnknownName, blamed_on, failure_detail, shown
 from search_spaces.genome import Genome
 
 
@@ -50,7 +50,7 @@ def finite_number(what: str, value: Any) -> float:
             raise TypeError
         out = float(value)
     except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"{what} returned {type(value).__name__} {value!r:.60}; "
+        raise TypeError(f"{what} returned {type(value).__name__} {shown(value)}; "
                         "expected a number") from None
     if not math.isfinite(out):
         raise ValueError(f"{what} returned {out!r}; expected a finite number")
@@ -140,7 +140,7 @@ def register_objective(objective: Objective) -> Objective:
     estimator's included, would otherwise read another function under it."""
     if not isinstance(objective, Objective):
         raise TypeError(f"register_objective takes an evolve.Objective, got "
-                        f"{type(objective).__name__} {objective!r:.40}")
+                        f"{type(objective).__name__} {shown(objective, 40)}")
     if objective.name in _BUILTIN and _BUILTIN[objective.name] is not objective.fn:
         raise ValueError(f"an objective named {objective.name!r} is built in; register yours "
                          f"under another name (built in: {', '.join(sorted(_BUILTIN))})")

@@ -20,7 +20,7 @@ from evolve import hardware
 from evolve.config import HardwareConfig
 from evolve.constraints import HARDWARE_PREFIX, Constraint, violations
 from evolve.evaluate import Outcome
-from evolve.messages import blamed_on, plugin_failure
+from evolve.messages import blamed_on, plugin_failure, shown
 from evolve.objectives import Measurements, Metric, Objective, declared_metrics
 from evolve.strategies import Candidate, Scored
 
@@ -36,10 +36,12 @@ def checked_cost(cost_fn: CostFn, cost: Any) -> hardware.HardwareCost:
     """``cost``, what ``cost_fn`` returned, if it is a :class:`~evolve.hardware.HardwareCost`
     whose scalar costs are finite numbers >= 0 and whose violations are finite amounts.
     Anything else would be read as a cost anyway (a negative energy wins every front, a
-    ``None`` fails deep in the records), so it is refused here, naming the function."""
+    ``None`` fails deep in the records), so it is refused here, naming the function.
+    ``spikes`` and ``depth`` are not checked: neither is recorded nor read by the search (a
+    user's objective that reads them checks what it reads)."""
     name = cost_fn_name(cost_fn)
     if not isinstance(cost, hardware.HardwareCost):
-        raise TypeError(f"{name} returned {type(cost).__name__} {cost!r:.60}; expected an "
+        raise TypeError(f"{name} returned {type(cost).__name__} {shown(cost)}; expected an "
                         "evolve.hardware.HardwareCost (e.g. dataclasses.replace of "
                         "evolve.hardware.cost(genome, profile, **kwargs))")
 
@@ -49,7 +51,7 @@ def checked_cost(cost_fn: CostFn, cost: Any) -> hardware.HardwareCost:
                 raise TypeError
             out = float(value)
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name} returned {what} = {value!r:.60}; expected a number"
+            raise TypeError(f"{name} returned {what} = {shown(value)}; expected a number"
                             ) from None
         if not math.isfinite(out) or out < 0:
             raise ValueError(f"{name} returned {what} = {out!r}; expected a finite number "

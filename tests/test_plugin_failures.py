@@ -42,6 +42,22 @@ def failed_errors(run_dir) -> list[str]:
     return table.column("error").to_pylist()
 
 
+def as_dict(genome, profile, **kwargs):
+    return model_cost(genome, profile, **kwargs).as_dict()
+
+
+def test_a_long_value_in_a_message_is_cut_where_it_says_so():
+    from evolve.scoring import checked_cost
+
+    value = {"cores": 1, "chips": 1, "neurons": 13, "synapses": 251148, "energy_j": 1e-6}
+    with pytest.raises(TypeError) as refused:
+        checked_cost(as_dict, value)
+    assert str(refused.value) == ("cost_fn as_dict returned dict {'cores': 1, 'chips': 1, "
+                                  "'neurons': 13, 'synapses': 25114...; expected an "
+                                  "evolve.hardware.HardwareCost (e.g. dataclasses.replace of "
+                                  "evolve.hardware.cost(genome, profile, **kwargs))")
+
+
 @pytest.mark.parametrize(("cost_fn", "says"), [
     (returns_none, "cost_fn returns_none returned NoneType None; expected an "
                    "evolve.hardware.HardwareCost"),

@@ -24,6 +24,8 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from evolve.messages import shown
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -243,7 +245,7 @@ def get_profile(name: str | CoreBudget) -> CoreBudget:
         return name
     if not isinstance(name, str):  # a dict of fields or a list would fail as "unhashable"
         raise TypeError(f"a hardware profile is a registered name or a CoreBudget, got "
-                        f"{type(name).__name__} {name!r:.60}")
+                        f"{type(name).__name__} {shown(name)}")
     try:
         return _PROFILES[name]
     except KeyError:
