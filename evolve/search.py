@@ -62,6 +62,7 @@ from evolve.metadata import (
 )
 from evolve.objectives import Objective
 from evolve.records import (
+    CHECKPOINT_FILE,
     CHECKPOINT_LOG,
     CONFIG_FILE,
     DESCRIPTION_FILE,
@@ -433,12 +434,15 @@ def _exists(root: Path) -> RecordError:
 
 # what a search writes into its directory before the first checkpoint exists
 START_FILES = (LOCK_FILE, CONFIG_FILE, PROFILE_FILE, DESCRIPTION_FILE, CHECKPOINT_LOG)
+# ... and the temporary files of those and of the first checkpoint: a kill after the
+# checkpoint's temporary file is made and before it is renamed leaves no checkpoint
+START_TEMPORARIES = (*START_FILES, CHECKPOINT_FILE)
 
 
 def _unfinished_start(root: Path) -> bool:
     """A directory a search made and was killed in (``kill -9``, power loss) before its
     first checkpoint: it holds the lock file and at most the files written before the
-    checkpoint (or their temporary files). Nothing in it can be resumed, so a search that
+    checkpoint (or their temporary files, or the first checkpoint's). Nothing in it can be resumed, so a search that
     names the same run_id takes it over, instead of the user being sent from a search that
     says "resume it" to a resume that says "nothing to resume"."""
     try:
@@ -447,7 +451,7 @@ def _unfinished_start(root: Path) -> bool:
         return False
     return LOCK_FILE in names and all(
         name in START_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp")
-                                   for f in START_FILES)
+                                   for f in START_TEMPORARIES)
         for name in names)
 
 

@@ -236,11 +236,25 @@ def test_resume_compares_every_fingerprinted_setting(long_run):
     assert main(["resume", str(long_run)]) == 0
 
 
-@pytest.mark.parametrize("killed_at", ["_write_config", "write_description"])
+# SIGKILL just before the first checkpoint's temporary file is renamed into place (its log
+# line already appended): the directory holds that temporary file and no checkpoint
+KILL_AT_FIRST_CHECKPOINT_RENAME = (
+    "import os, signal, sys\nfrom evolve.cli import main\n"
+    "real = os.replace\n"
+    "def replace(src, dst, *a, **k):\n"
+    "    if str(dst).endswith('checkpoint.json'): os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    return real(src, dst, *a, **k)\n"
+    "os.replace = replace\n"
+    "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.mark.parametrize("killed_at", ["_write_config", "write_description",
+                                       "first_checkpoint_rename"])
 def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_path, killed_at):
     """SIGKILL while the run's first files are written leaves a directory with the lock file
-    and at most config.toml, profile.toml, run.json: resume says there is nothing to resume
-    and how to go on, and the same search with the same run_id takes the directory over."""
+    and at most config.toml, profile.toml, run.json, the checkpoint log and the first
+    checkpoint's temporary file: resume says there is nothing to resume and how to go on,
+    and the same search with the same run_id takes the directory over."""
     code = ("import importlib, os, signal, sys\nfrom evolve.cli import main\n"
             "s = importlib.import_module('evolve.search')\n"
             f"real = s.{killed_at}\n"
@@ -249,6 +263,8 @@ def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_pa
             "os.kill(os.getpid(), signal.SIGKILL)\n"
             f"s.{killed_at} = killed\n"
             "sys.exit(main(sys.argv[1:]))\n")
+    if killed_at == "first_checkpoint_rename":
+        code = KILL_AT_FIRST_CHECKPOINT_RENAME
     args = ["search", *TINY, "--out", str(tmp_path), "--set", "run_id=mine"]
     killed = subprocess.run([sys.executable, "-c", code, *args], env=ENV, capture_output=True,
                             text=True, timeout=300)
@@ -256,7 +272,9 @@ def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_pa
     run = tmp_path / "mine"
     left = sorted(p.name for p in run.iterdir())
     assert LOCK_FILE in left and "checkpoint.json" not in left
-    assert ("run.json" in left) == (killed_at == "write_description")
+    assert ("run.json" in left) == (killed_at != "_write_config")
+    if killed_at == "first_checkpoint_rename":
+        assert any(n.startswith(".checkpoint.json.") and n.endswith(".tmp") for n in left), left
 
     resumed = subprocess.run([*NEUREVO, "resume", str(run)], env=ENV, capture_output=True,
                              text=True, timeout=300)
