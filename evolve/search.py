@@ -442,9 +442,9 @@ START_TEMPORARIES = (*START_FILES, CHECKPOINT_FILE)
 def _unfinished_start(root: Path) -> bool:
     """A directory a search made and was killed in (``kill -9``, power loss) before its
     first checkpoint: it holds the lock file and at most the files written before the
-    checkpoint (or their temporary files, or the first checkpoint's). Nothing in it can be resumed, so a search that
-    names the same run_id takes it over, instead of the user being sent from a search that
-    says "resume it" to a resume that says "nothing to resume"."""
+    checkpoint (or their temporary files, or the first checkpoint's). Nothing in it can be
+    resumed, so a search that names the same run_id takes it over, instead of the user being
+    sent from a search that says "resume it" to a resume that says "nothing to resume"."""
     try:
         names = [p.name for p in root.iterdir()]
     except OSError:
