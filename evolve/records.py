@@ -437,6 +437,9 @@ EVALUATIONS_DIR = "evaluations"
 # the "_" prefix gave it (read by RunStore.tidy_journals)
 _JOURNAL_NAME = re.compile(r"_?gen-(\d+)\.partial")
 WEIGHTS_DIR = "weights"
+# a member's weights file, and the temporary file atomic_write renames over its target
+_WEIGHTS_NAME = re.compile(r"\d+\.safetensors")
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 DESCRIPTION_FILE = "run.json"  # written by evolve.metadata
 PROFILE_FILE = "profile.toml"  # the chip profile's contents, evolve.metadata
 LOCK_FILE = ".lock"  # evolve.lock
@@ -666,6 +669,29 @@ class RunStore:
                                then=f"resuming from {current.name}")
             elif journal != current:
                 os.replace(journal, current)
+
+    def tidy_leftovers(self, members: Iterable[int]) -> None:
+        """Before a resume, under the run's lock: remove what a killed writer leaves behind
+        and nothing reads, the temporary files of :func:`atomic_write` that were never
+        renamed (in the run's folder, ``evaluations/``, its journals and ``weights/``), and
+        the weights of candidates that are not archive ``members`` (a kill after a
+        checkpoint and before the weights of the members it dropped were removed)."""
+        keep = {f"{int(cid)}.safetensors" for cid in members}
+        weights = self.root / WEIGHTS_DIR
+        evaluations = self.root / EVALUATIONS_DIR
+        folders = [self.root, evaluations, weights]
+        if evaluations.is_dir():
+            folders += [p for p in evaluations.iterdir()
+                        if p.is_dir() and _JOURNAL_NAME.fullmatch(p.name)]
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                leftover = _TEMPORARY.fullmatch(path.name) is not None or (
+                    folder == weights and _WEIGHTS_NAME.fullmatch(path.name) is not None
+                    and path.name not in keep)
+                if leftover and path.is_file():
+                    path.unlink()
 
     def write_partial(self, generation: int, rows: list[dict[str, Any]],
                       params: dict[int, Params]) -> None:

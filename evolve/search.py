@@ -269,6 +269,7 @@ def resume(path: str | Path, *, generations: int | None = None,
             _write_config(store, target)
         _record_moved_data(store, recorded, session.task)
         store.tidy_journals(done)
+        store.tidy_leftovers(int(m["candidate_id"]) for m in checkpoint["archive"])
         session.run(checkpoint)
     return Run(store.root)
 

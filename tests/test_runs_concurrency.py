@@ -302,3 +302,54 @@ def test_a_run_id_taken_over_only_from_a_killed_start(tmp_path):
         with pytest.raises(RecordError, match="already exists"):
             _create_run_dir(tmp_path, name, explicit=True)
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == sorted(files)
+
+
+# SIGKILL at the first removal of a dropped member's weights (after the checkpoint that
+# dropped it), or just before the second rename of pareto.parquet (its temporary file
+# written)
+KILL_LEAVING = {
+    "dropped_members_weights": (
+        "import os, signal, sys\nfrom evolve.cli import main\n"
+        "from evolve.records import RunStore\n"
+        "def remove_weights(self, cid): os.kill(os.getpid(), signal.SIGKILL)\n"
+        "RunStore.remove_weights = remove_weights\n"
+        "sys.exit(main(sys.argv[1:]))\n"),
+    "a_temporary_file": (
+        "import os, signal, sys\nfrom evolve.cli import main\n"
+        "real, seen = os.replace, []\n"
+        "def replace(src, dst, *a, **k):\n"
+        "    if str(dst).endswith('pareto.parquet'):\n"
+        "        seen.append(dst)\n"
+        "        if len(seen) == 2: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(src, dst, *a, **k)\n"
+        "os.replace = replace\n"
+        "sys.exit(main(sys.argv[1:]))\n"),
+}
+
+
+@pytest.mark.parametrize("left", sorted(KILL_LEAVING))
+def test_a_resume_removes_what_a_killed_writer_left_behind(tmp_path, left):
+    """A search killed between a checkpoint and removing the weights of the members it
+    dropped, or between writing a record's temporary file and renaming it, leaves files no
+    record refers to; the resume removes them: weights/ then holds exactly the front's
+    members, and no temporary file is left anywhere in the run."""
+    args = ["search", "--executor", "serial", "--task", "iris", "--rule", "bp",
+            "--strategy", "neat-pso", "--generations", "4", "--population", "6",
+            "--set", "training.epochs=2", "--set", "space.max_hidden_size=8", "--seed", "1",
+            "--out", str(tmp_path), "--set", "run_id=mine"]
+    killed = subprocess.run([sys.executable, "-c", KILL_LEAVING[left], *args], env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = tmp_path / "mine"
+    temporaries = sorted(run.rglob(".*.tmp"))
+    if left == "a_temporary_file":
+        assert temporaries
+    else:
+        members = {m["candidate_id"] for m in RunStore(run).read_checkpoint()["archive"]}
+        assert {p.name for p in (run / "weights").iterdir()} > \
+            {f"{cid}.safetensors" for cid in members}
+    assert main(["resume", str(run)]) == 0
+    front = {a.candidate_id for a in evolve.load_run(run).pareto_front()}
+    assert sorted(p.name for p in (run / "weights").iterdir()) == \
+        sorted(f"{cid}.safetensors" for cid in front)
+    assert not list(run.rglob(".*.tmp"))
