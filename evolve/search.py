@@ -429,6 +429,13 @@ def _create_run_dir(out: Path, run_id: str, explicit: bool) -> Path:
 
 
 def _exists(root: Path) -> RecordError:
+    try:
+        empty = not any(root.iterdir())
+    except OSError:
+        empty = False
+    if empty:  # made by hand, or by a search killed between its mkdir and its lock
+        return RecordError(f"run directory {root} already exists, empty: remove it, or "
+                           "choose another run_id")
     return RecordError(f"run directory {root} already exists: continue it with "
                        f"`neurevo resume {root}`, or choose another run_id")
 

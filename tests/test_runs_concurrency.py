@@ -100,7 +100,7 @@ def test_exclusive_run_directories_under_threads(tmp_path):
     for t in threads:
         t.join()
     assert len(set(made)) == 20 and all(p.is_dir() for p in made)
-    with pytest.raises(RecordError, match="already exists"):
+    with pytest.raises(RecordError, match="already exists, empty: remove it"):
         _create_run_dir(tmp_path, "same", explicit=True)
 
 
