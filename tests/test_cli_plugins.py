@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from tests.test_cli import run_cli
+from test_cli import run_cli
 
 PLUGIN = '''
 import dataclasses
