@@ -17,6 +17,7 @@ travel to the workers by value (:mod:`evolve.plugins`), as a script's do.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import traceback
@@ -66,6 +67,10 @@ def _import_file(spec: str) -> ModuleType:
         origin = getattr(loaded, "__file__", None) or "built in"
         raise PluginImportError(f"--plugin {spec}: a module named {name!r} is already "
                                 f"imported (from {origin}); rename the file")
+    installed = _module_elsewhere(name, path.parent)
+    if installed:  # registered under that name, it would be what every `import NAME` gets
+        raise PluginImportError(f"--plugin {spec}: its name {name!r} is the installed module "
+                                f"at {installed}, which it would replace; rename the file")
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise PluginImportError(f"--plugin {spec}: Python cannot load it as a module")
@@ -82,6 +87,18 @@ def _import_file(spec: str) -> ModuleType:
             raise
         raise PluginImportError(_raised(spec, exc)) from exc
     return module
+
+
+def _module_elsewhere(name: str, folder: Path) -> str:
+    """Where Python would import ``name`` from outside ``folder`` ("" if nowhere): the
+    plug-in's own folder does not count (``python -m`` puts the working directory first)."""
+    if name in sys.builtin_module_names:
+        return "(built in)"
+    paths = [p for p in sys.path if Path(p or ".").resolve() != folder]
+    found = importlib.machinery.PathFinder.find_spec(name, paths)
+    if found is None:
+        return ""
+    return found.origin or str(list(found.submodule_search_locations or ["a package"])[0])
 
 
 def _raised(spec: str, exc: BaseException) -> str:

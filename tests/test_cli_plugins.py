@@ -166,9 +166,13 @@ def test_neurevo_rules_lists_a_plugins_rule(plugin):
                                                    "line 1): No module named 'not_installed_dep'"),
     ("", "my-plugin.py", "'my-plugin' is not a valid module name"),
     ("", "notes.txt", "a file plug-in must be a .py file"),
+    # in a folder: `python -m` (how these tests run the CLI) puts the working directory
+    # first on sys.path, where such a file would shadow the module before --plugin is read
+    ("", "mine/onnxruntime.py", "its name 'onnxruntime' is the installed module at "),
 ])
 def test_a_plugin_that_cannot_be_imported_is_one_line_exit_2(tmp_path, write, spec, says):
     if write is not None:
+        (tmp_path / spec).parent.mkdir(exist_ok=True)
         (tmp_path / spec).write_text(write)
     result = run_cli("search", *SMALL, "--executor", "serial", "--plugin", spec,
                      "--out", str(tmp_path / "runs"), cwd=tmp_path)
