@@ -127,8 +127,9 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     constraints = resolve_constraints(config.constraints, constraints)
     config = override(config, {"constraints": [c.name for c in constraints]})  # and these
     cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
-    if registered_name(cost_fn) and not config.hardware.cost_fn:  # found again by its name
-        config = override(config, {"hardware": {"cost_fn": registered_name(cost_fn)}})
+    by_name = registered_name(cost_fn)
+    if by_name and not config.hardware.cost_fn:  # so a resume finds it by its name
+        config = override(config, {"hardware": {"cost_fn": by_name}})
     check(config)
     _warn_ignored(config)
     reporters = check_reporters(reporters)
@@ -228,10 +229,11 @@ def resume(path: str | Path, *, generations: int | None = None,
             if names != recorded.objective_names:
                 raise ConfigError(f"objectives {names} differ from the run's "
                                   f"{recorded.objective_names}")
-            constraints = resolve_constraints(  # registered ones supply the run's own too
-                [n for n in recorded.constraints
-                 if n in registered_constraints() or n in {c.name for c in constraints}],
-                constraints)
+            # registered ones supply the run's own too; what neither supplies is told by
+            # plugin_mismatch, in a resume's words
+            supplied = {*registered_constraints(), *(c.name for c in constraints)}
+            constraints = resolve_constraints(
+                [n for n in recorded.constraints if n in supplied], constraints)
             cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
             why = plugin_mismatch(recorded, [c.name for c in constraints],
                                   cost_fn not in (None, hardware.cost))
