@@ -57,8 +57,8 @@ from evolve.tasks import (
     ARRAYS_TASK,
     Task,
     TaskError,
+    is_registered_task,
     load_task,
-    registered_tasks,
     task_from_arrays,
 )
 from search_spaces.space import SearchSpace
@@ -107,7 +107,7 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
             raise TaskError(f"--task {task_file}: its content ({task.content_hash[:19]}...) "
                             f"differs from the data this run started on "
                             f"({want.content_hash[:19]}...)")
-    if not want.path and t.name.strip().lower() in registered_tasks():
+    if not want.path and is_registered_task(t.name):
         raise TaskError(f"task {t.name!r}: its registered loader now returns other data than "
                         f"this run started on (content hash {want.content_hash[:19]}...): "
                         "register the loader that returns that data")

@@ -94,7 +94,7 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         raise TaskError(f"valid_fraction + test_fraction must be < 1, "
                         f"got {valid_fraction} + {test_fraction}")
     text = os.fspath(name_or_path)
-    key = text.strip().lower()
+    key = _task_key(text)
     if key == "xor":
         return _xor_task()
     path_text, label_names = "", None
@@ -149,7 +149,7 @@ def register_task(name: str, loader: Callable[[], Sequence[Any]]) -> Callable[[]
     in-memory arrays must be passed to every resume again. ``loader`` must return the same
     data each time. Names are case-insensitive; a built-in task's name, ``arrays``, and a
     name ending like a data file (``.csv``) are refused. Returns ``loader``."""
-    key = name.strip().lower() if isinstance(name, str) else ""
+    key = _task_key(name) if isinstance(name, str) else ""
     if not key:
         raise TaskError(f"register_task: the name must be a non-empty string, got {name!r}")
     if key in BUILTIN_TASKS or key == ARRAYS_TASK:
@@ -167,6 +167,16 @@ def register_task(name: str, loader: Callable[[], Sequence[Any]]) -> Callable[[]
 
 def registered_tasks() -> list[str]:
     return sorted(_REGISTERED)
+
+
+def is_registered_task(name: str) -> bool:
+    return _task_key(name) in _REGISTERED
+
+
+def _task_key(name: str) -> str:
+    """How a task name is looked up (built-in or registered): case and surrounding spaces
+    do not count."""
+    return name.strip().lower()
 
 
 def _registered_arrays(key: str) -> Arrays:
