@@ -282,7 +282,8 @@ class EnergyRule(LocalRule[None]):
         ``kernel`` picks it (rules/kernels/energy_relax.py; the results agree within 1e-4)."""
         def reference() -> torch.Tensor:
             return relax(net, c, s, steps, target, beta, down_first)
-        if use_triton(self.name, self.kernel, s, energy_relax.fits(net)):
+        if use_triton(self.name, self.kernel, s, energy_relax.fits(net),
+                      net.n_neurons - net.n_inputs):
             return run_fused(self.name, self.kernel, lambda: energy_relax.relax(
                 net, c, s, steps, target, beta, down_first), reference)
         return reference()

@@ -128,7 +128,7 @@ def relax(net: Net, params: Params, x: torch.Tensor, target: torch.Tensor,
     ``[P, B, n_m]`` when ``n_m`` is small (an output level of 10 classes).
     """
     P, depth = net.population, net.depth
-    precision = _precision(output_precision, P, x.dtype)
+    precision = _precision(output_precision, P, x.dtype, x.device)
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(P, -1, -1)
     offsets = net.offsets()
@@ -303,13 +303,15 @@ def _infer(v: _Views, weighted: bool, schedule: Sequence[torch.Tensor] | None,
             hidden.addcmul_(schedule[t], grad, value=-1.0)
 
 
-def _precision(value: float | torch.Tensor, population: int, dtype: torch.dtype
-               ) -> torch.Tensor:
-    """Π_L as a ``[P, 1, 1]`` tensor (from a scalar or one value per member), checked > 0."""
+def _precision(value: float | torch.Tensor, population: int, dtype: torch.dtype,
+               device: torch.device) -> torch.Tensor:
+    """Π_L as a ``[P, 1, 1]`` tensor on ``device`` (from a scalar or one value per member),
+    checked > 0. Made on the states' device: a ``[P]`` tensor on the host cannot multiply
+    CUDA states (the fused path's feedforward start passes the scalar default)."""
     precision = torch.as_tensor(value, dtype=dtype).reshape(-1)
     if not bool((precision > 0).all()):
         raise ValueError(f"output_precision must be > 0, got {value}")
-    return precision.expand(population).reshape(population, 1, 1)
+    return precision.to(device).expand(population).reshape(population, 1, 1)
 
 
 def weigh_output(net: Net, problem: dict[str, torch.Tensor], precision: torch.Tensor
@@ -382,7 +384,7 @@ def local_updates(net: Net, params: Params, states: Sequence[torch.Tensor],
     """
     dw, db, errors = [], [], []
     lower = states[0]
-    precision = _precision(output_precision, net.population, lower.dtype)
+    precision = _precision(output_precision, net.population, lower.dtype, lower.device)
     batch = lower.shape[1]
     for m in range(1, net.depth + 1):
         w = params.weights[m - 1] * net.masks[m - 1]
@@ -441,8 +443,9 @@ class PredictiveCoding(LocalRule[PCState]):
 
     def _fused(self, net: Net, x: torch.Tensor) -> bool:
         """Whether this minibatch's relaxation runs in the Triton kernel."""
-        fits = net.n_neurons - net.n_inputs <= pc_relax.MAX_ROWS and net.depth > 1
-        return use_triton(self.name, self.kernel, x, fits)
+        rows = net.n_neurons - net.n_inputs
+        return use_triton(self.name, self.kernel, x, rows <= pc_relax.MAX_ROWS and net.depth > 1,
+                          rows)
 
     def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
                    seeds: Sequence[int]) -> PCState:

@@ -631,3 +631,41 @@ def test_rules_benchmark_refuses_a_json_path_whose_folder_is_missing(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "--json" in result.stderr
     assert "its folder does not exist" in result.stderr and not result.stdout.strip()
+
+
+def test_devices_benchmark_times_the_host_and_says_what_it_did_not_time(tmp_path):
+    """benchmarks/devices.py trains each rule's population and runs a short search, and on a
+    machine without CUDA times the CPU path alone and says so (GPU figures are measured,
+    never estimated). Its search row counts failed evaluations: on a GPU, a bug that failed
+    every pc candidate with a hidden level showed only there (2.4 s for 128 evaluations)."""
+    import torch
+
+    script = ROOT / "benchmarks" / "devices.py"
+    out = tmp_path / "devices.json"
+    result = subprocess.run([sys.executable, str(script), "--quick", "--rules", "pc,ep",
+                             "--sizes", "3", "--search", "1", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert [(r["rule"], r["population"]) for r in data["rows"]] == [("pc", 3), ("ep", 3)]
+    for row in data["rows"]:
+        assert row["cpu_s_per_epoch"] > 0 and 0 <= row["cpu_valid_mean"] <= 1
+        assert row["padded_neurons"] <= rules.kernels.pc_relax.MAX_ROWS  # triton times kernels
+    (search,) = [s for s in data["searches"] if s["device"] == "cpu"]
+    assert search["evaluations"] > 0 and search["failed"] == 0 and search["first_error"] is None
+    if not torch.cuda.is_available():
+        assert "no CUDA device" in result.stdout
+        assert not any(key.startswith(("cuda", "triton")) for r in data["rows"] for key in r)
+        assert len(data["searches"]) == 1
+
+
+@pytest.mark.parametrize("args, option", [(["--rules", "pc,nope"], "--rules"),
+                                          (["--sizes", "0"], "--sizes"),
+                                          (["--epochs", "0"], "--epochs"),
+                                          (["--json", "missing/out.json"], "--json")])
+def test_devices_benchmark_refuses_a_wrong_argument_before_training(args, option, tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "devices.py"), *args],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 2 and option in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr

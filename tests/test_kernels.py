@@ -129,12 +129,19 @@ def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
     out = tmp_path / "k.json"
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    result = subprocess.run([sys.executable, str(script), "--quick", "--json", str(out)],
+    result = subprocess.run([sys.executable, str(script), "--quick", "--json", str(out),
+                             "--budget-s", "0"],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert data["rows"] and all(r["torch_s"] > 0 and r["dense_s"] > 0 for r in data["rows"])
     assert {r["rule"] for r in data["rows"]} == {"pc", "ep", "chl"}
+    # every row checks the path it times against the reference (a fast kernel that computes
+    # something else is caught in the run that times it)
+    assert all(0 <= r["dense_error"] < 1e-5 for r in data["rows"])
+    # no compile starts past --budget-s, and the row says why its column is empty
+    assert all(r["compiled_s"] is None and r["compiled_failure"].startswith("skipped")
+               for r in data["rows"])
     if data["device"] == "cpu":
         assert "torch paths only" in result.stdout
         assert all(r["triton_s"] is None for r in data["rows"])  # never estimated
@@ -277,6 +284,50 @@ def test_energy_kernel_option_is_checked(rule_name):
     with pytest.raises(RuleOptionError, match=f"rule {rule_name}: option kernel must be one of"):
         rules.get_rule(rule_name, {"kernel": "gpu"})
     assert rules.get_rule(rule_name).options()["kernel"] == "auto"
+
+
+def test_auto_takes_the_kernel_only_for_nets_small_enough_to_gain():
+    """``auto`` relaxes CUDA tensors in Triton up to AUTO_MAX_ROWS non-input neurons, where an
+    H200 measured the kernel faster (25x pc, 2x ep/chl at 64 rows; 0.3-0.5x at 128), and in
+    torch above; an explicit ``triton`` still takes every net the kernel can hold."""
+    from types import SimpleNamespace
+
+    from rules.kernels import dispatch, triton_available
+
+    assert triton_available()  # the kernels extra is installed wherever the suite runs
+    on_gpu = SimpleNamespace(is_cuda=True)  # use_triton reads only where x lives
+    limit = dispatch.AUTO_MAX_ROWS
+    assert dispatch.use_triton("pc", "auto", on_gpu, True, limit)
+    assert not dispatch.use_triton("pc", "auto", on_gpu, True, limit + 1)
+    assert not dispatch.use_triton("pc", "auto", on_gpu, False, 8)  # does not fit at all
+    assert not dispatch.use_triton("pc", "auto", SimpleNamespace(is_cuda=False), True, 8)
+    assert dispatch.use_triton("ep", "triton", on_gpu, True, limit + 1)
+    assert not dispatch.use_triton("ep", "torch", on_gpu, True, 8)
+
+
+def test_the_kernels_hold_no_block_that_a_gpu_cannot():
+    """A 256-row block needs 272 KB of shared memory, over an H100/H200's 227 KB per block
+    (Triton's OutOfResources on an H200, benchmarks/results/kernels_gpu.json): the kernels
+    take at most 128 rows, and a larger net is not offered to them."""
+    from rules.kernels import energy_relax
+
+    assert pc_relax.MAX_ROWS == energy_relax.MAX_ROWS == 128
+    wide = stack([compile_genome(mlp([64, 60, 60, 10], "tanh"))])  # 130 non-input neurons
+    assert not energy_relax.fits(wide)
+    assert energy_relax.fits(stack([compile_genome(mlp([64, 59, 59, 10], "tanh"))]))
+
+
+def test_pc_precision_is_made_on_the_states_device():
+    """The output precision Π_L is made where the states live: the fused path's feedforward
+    start passes the scalar default, and a [P] tensor on the host failed every CUDA
+    minibatch ("Expected all tensors to be on the same device", seen on an H200, where a
+    default pc search lost every candidate with a hidden level)."""
+    from rules.pc import _precision
+
+    made = _precision(0.5, 3, torch.float32, torch.device("meta"))
+    assert made.device.type == "meta" and made.shape == (3, 1, 1)
+    with pytest.raises(ValueError, match="output_precision must be > 0"):
+        _precision(torch.tensor([1.0, 0.0, 1.0]), 3, torch.float32, torch.device("cpu"))
 
 
 def test_auto_falls_back_to_torch_only_when_the_gpu_cannot_hold_the_kernel():

@@ -3,9 +3,11 @@
 pc, ep and chl each take ``kernel = auto | torch | triton``. ``torch`` is the reference
 path; ``triton`` runs the fused kernel (compiled on CUDA tensors, or Triton's CPU
 interpreter when ``TRITON_INTERPRET=1``, which is for checking, not speed); ``auto`` picks
-Triton only where it can pay off — CUDA tensors with triton importable — and torch elsewhere.
-Both paths agree within 1e-4 (tests/test_kernels.py), so the choice changes speed, not
-results, and ``auto`` is the default.
+Triton only where it pays off — CUDA tensors, triton importable, and a net of at most
+:data:`AUTO_MAX_ROWS` non-input neurons — and torch elsewhere. Both paths agree within 1e-4
+(tests/test_kernels.py on the CPU's interpreter; on an H200, ``benchmarks/kernels.py`` measured
+relative errors of at most 2e-5), so the choice changes speed, not results, and ``auto`` is
+the default.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from rules.registry import RuleOptionError
 
 KERNELS = ("auto", "torch", "triton")
 DEFAULT_KERNEL = "auto"  # the default of every rule's ``kernel`` option
+# where ``auto`` takes the kernel: on an H200 (benchmarks/kernels.py, one minibatch of 64
+# on 16 and 64 members) the kernel beat the torch path 25x (pc) and 2x (ep, chl) at 64
+# non-input neurons, and lost at 128 (0.3-0.5x: a 128-row block leaves too few programs
+# and too much of each in flight), so larger nets relax in torch unless asked for triton
+AUTO_MAX_ROWS = 64
 T = TypeVar("T")
 
 
@@ -33,15 +40,16 @@ def check_kernel(rule: str, kernel: str) -> str:
     return kernel
 
 
-def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool) -> bool:
+def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool, rows: int) -> bool:
     """Whether this minibatch's relaxation runs in the Triton kernel. ``fits`` says whether
-    the kernel can take this net at all (size, depth); an explicit ``triton`` that cannot
-    run at all (no triton, or CPU tensors without the interpreter) is an error, not a
-    silent fallback, while a net that does not fit falls back to torch."""
+    the kernel can take this net at all (size, depth), ``rows`` how many non-input neurons
+    it has; an explicit ``triton`` that cannot run at all (no triton, or CPU tensors without
+    the interpreter) is an error, not a silent fallback, while a net that does not fit falls
+    back to torch."""
     if kernel == "torch":
         return False
     if kernel == "auto":
-        return fits and x.is_cuda and triton_available()
+        return fits and rows <= AUTO_MAX_ROWS and x.is_cuda and triton_available()
     if not triton_available():
         raise RuntimeError(f"rule {rule}: option kernel='triton' needs triton installed "
                            "(pip install triton)")

@@ -38,7 +38,10 @@ from search_spaces.net import Net
 if TYPE_CHECKING:
     from rules.chl import Couplings
 
-MAX_ROWS = 256  # the coupling block of a member must fit on chip
+# the coupling block of a member must fit on chip: 256 rows (a 256 x 256 float32 block) need
+# 272 KB of shared memory, over the 227 KB an H100/H200 block can have (Triton's
+# OutOfResources, measured on an H200 by benchmarks/kernels.py); 128 rows fit
+MAX_ROWS = 128
 BATCH_TILE = 16
 _IDENTITY = activations.CODES["identity"]
 

@@ -1,0 +1,268 @@
+"""What a GPU earns in training: the same populations trained by each rule on the CPU and on a
+CUDA device, side by side in one run, and whether the results agree.
+
+For each rule and population size P, P nets of mixed shapes (one or two hidden levels,
+widths 16-48, one padded stack, as a search's chunks are) train for ``--epochs`` epochs on
+a real task (digits by default; batch 64, no early stopping) through ``rule.fit``:
+
+- ``cpu``: on the host, with torch's default number of threads (all cores);
+- ``cuda``: on the GPU, relaxations in torch (``kernel = torch`` for pc, ep and chl);
+- ``triton``: pc, ep and chl on the GPU with their fused Triton relaxations
+  (``kernel = triton``; rules/kernels).
+
+Reported per row: seconds per epoch of each path (median of ``--repeats`` fits after a
+warm-up fit), the GPU's speed-ups over the CPU, and how far the paths' results are apart:
+the largest difference of any member's validation accuracy from the CPU's, and
+``‖θ − θ_ref‖ / ‖θ_ref‖`` of the trained parameters of ``triton`` against ``cuda`` (same
+device, same seeds: the kernels must give the torch path's result up to rounding; CPU and GPU
+may drift further apart over epochs, as float sums in another order do).
+
+``--search G`` also runs a G-generation search of the default config (digits, pc, neat-pso;
+serial executor) with ``training.device`` set to each device, and reports its wall seconds and
+the best validation accuracy on its front.
+
+On a machine without CUDA only the CPU is timed, and the table says so. GPU figures are only
+ever measured, never estimated.
+
+    python benchmarks/devices.py [--quick] [--rules pc,ep] [--sizes 8,64] [--epochs N]
+                                 [--task digits] [--repeats N] [--search G] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/rules.py is named like the `rules` package: drop this folder from the import path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+import rules  # noqa: E402
+from evolve.tasks import load_task  # noqa: E402
+from search_spaces.compile import compile_genome, stack  # noqa: E402
+from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+
+RULES = ("bp", "pc", "ep", "chl", "dfa")
+KERNEL_RULES = ("pc", "ep", "chl")  # the rules with a fused Triton relaxation
+# widths stay small enough that every padded stack fits the fused kernels (at most 256
+# non-input neurons: rules/kernels), so the triton column times the kernels, not a fallback
+WIDTHS = (16, 24, 32, 48)
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+
+
+def mixed_genome(n_in: int, n_out: int, rng: random.Random) -> Genome:
+    """A net with one or two hidden levels of widths from :data:`WIDTHS`."""
+    widths = [rng.choice(WIDTHS) for _ in range(rng.choice((1, 2)))]
+    nodes = [NodeGene(0, "input", n_in), NodeGene(1, "output", n_out)]
+    nodes += [NodeGene(2 + i, "hidden", w, rng.choice(ACTIVATIONS)) for i, w in enumerate(widths)]
+    chain = [0, *range(2, 2 + len(widths)), 1]
+    conns = [ConnectionGene(i, a, b) for i, (a, b) in enumerate(zip(chain, chain[1:]))]
+    return Genome(tuple(nodes), tuple(conns))
+
+
+def paths(rule: str, cuda: str | None) -> list[tuple[str, str, dict]]:
+    """(path name, device, rule options) for each path this rule is trained on here."""
+    kernel = {"kernel": "torch"} if rule in KERNEL_RULES else {}
+    out = [("cpu", "cpu", kernel)]
+    if cuda:
+        out.append(("cuda", cuda, kernel))
+        if rule in KERNEL_RULES:
+            out.append(("triton", cuda, {"kernel": "triton"}))
+    return out
+
+
+def relative_error(out: list[torch.Tensor], ref: list[torch.Tensor]) -> float:
+    """``‖out − ref‖ / ‖ref‖`` over all tensors, in float64 (NaN stays NaN)."""
+    diff = sum(float((o.double().cpu() - r.double().cpu()).pow(2).sum())
+               for o, r in zip(out, ref, strict=True))
+    norm = sum(float(r.double().cpu().pow(2).sum()) for r in ref)
+    return (diff / norm) ** 0.5 if norm > 0 else diff ** 0.5
+
+
+def sync(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize(device)
+
+
+def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | None) -> dict:
+    """One rule and population size trained on every path; times and agreement."""
+    rng = random.Random(size)
+    genomes = [mixed_genome(task.n_features, task.n_classes, rng) for _ in range(size)]
+    net = stack([compile_genome(g) for g in genomes])
+    seeds = list(range(size))
+    row: dict = {"rule": rule, "population": size, "epochs": epochs,
+                 "padded_neurons": net.n_neurons - net.n_inputs,
+                 "hidden_neurons_mean": statistics.mean(
+                     sum(n.size for n in g.nodes if n.role == "hidden") for g in genomes)}
+    fits = {}
+    for name, device, options in paths(rule, cuda):
+        learning_rule = rules.get_rule(rule, options)
+        budget = rules.Budget(epochs=epochs, batch_size=64, patience=epochs, device=device)
+
+        def fit(learning_rule=learning_rule, budget=budget, device=device):
+            result = learning_rule.fit(net, task, None, budget, seeds)
+            sync(device)
+            return result
+        try:
+            fits[name] = fit()  # warm-up: allocations, kernel compilation, cuBLAS handles
+        except Exception as exc:  # noqa: BLE001 - say which path failed, time the others
+            row[f"{name}_failure"] = f"{type(exc).__name__}: {exc}"[:300]
+            continue
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            fit()
+            times.append(time.perf_counter() - started)
+        row[f"{name}_s_per_epoch"] = statistics.median(times) / epochs
+    reference = torch.tensor(fits["cpu"].valid_accuracy) if "cpu" in fits else None
+    for name, result in fits.items():
+        accuracy = torch.tensor(result.valid_accuracy)
+        row[f"{name}_valid_mean"] = float(accuracy.mean())
+        if name != "cpu" and reference is not None:
+            row[f"{name}_valid_max_diff"] = float((accuracy - reference).abs().max())
+            row[f"{name}_speedup"] = row["cpu_s_per_epoch"] / row[f"{name}_s_per_epoch"]
+    if "triton" in fits and "cuda" in fits:
+        row["triton_param_error"] = relative_error(list(fits["triton"].params.tensors()),
+                                                   list(fits["cuda"].params.tensors()))
+    return row
+
+
+def search_row(device: str, generations: int, task: str) -> dict:
+    """A default-config search of ``generations`` generations trained on ``device``."""
+    import evolve
+    from evolve.config import SearchConfig, override
+
+    with tempfile.TemporaryDirectory() as out:
+        config = override(SearchConfig(), {
+            "generations": generations, "seed": 0, "out": out, "executor": {"name": "serial"},
+            "task": {"name": task}, "training": {"device": device}})
+        started = time.perf_counter()
+        run = evolve.search(config, reporters=())
+        seconds = time.perf_counter() - started
+        front = run.pareto_front()
+        records = run.evaluations()
+        statuses = records.column("status").to_pylist()
+        errors = [e for e in records.column("error").to_pylist() if e]
+    return {"device": device, "rule": config.rule.name, "generations": generations,
+            "seconds": seconds,
+            "evaluations": len(statuses), "failed": sum(s != "ok" for s in statuses),
+            "first_error": errors[0][:300] if errors else None, "front_size": len(front),
+            "front_best_valid": max(m.valid_accuracy for m in front)}
+
+
+def cell(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_tables(rows: list[dict], searches: list[dict], cuda: str | None) -> None:
+    if not cuda:
+        print("no CUDA device: the CPU path only (GPU figures are measured on a GPU, never "
+              "estimated)")
+    print(f"{'rule':>4} {'P':>4} | {'cpu ms/ep':>10} {'cuda ms/ep':>10} {'triton ms/ep':>12} | "
+          f"{'cuda x':>7} {'triton x':>8} | {'valid cpu':>9} {'max diff':>8} "
+          f"{'triton err':>10}")
+    for r in rows:
+        diffs = [r.get(f"{k}_valid_max_diff") for k in ("cuda", "triton")]
+        diffs = [d for d in diffs if d is not None]
+        for name in ("cpu", "cuda", "triton"):
+            if f"{name}_failure" in r:
+                print(f"{r['rule']} P={r['population']}: {name} failed: {r[name + '_failure']}")
+        print(f"{r['rule']:>4} {r['population']:>4} | "
+              f"{cell(r.get('cpu_s_per_epoch') and r['cpu_s_per_epoch'] * 1e3, '.1f'):>10} "
+              f"{cell(r.get('cuda_s_per_epoch') and r['cuda_s_per_epoch'] * 1e3, '.1f'):>10} "
+              f"{cell(r.get('triton_s_per_epoch') and r['triton_s_per_epoch'] * 1e3, '.1f'):>12}"
+              f" | {cell(r.get('cuda_speedup'), '.2f'):>7} "
+              f"{cell(r.get('triton_speedup'), '.2f'):>8}"
+              f" | {cell(r.get('cpu_valid_mean'), '.3f'):>9} "
+              f"{cell(max(diffs) if diffs else None, '.3f'):>8} "
+              f"{cell(r.get('triton_param_error'), '.0e'):>10}")
+    if searches:
+        print(f"\n{'search on':>9} | {'generations':>11} {'evaluations':>11} {'failed':>6} "
+              f"{'seconds':>8} {'best valid':>10}")
+        for s in searches:
+            print(f"{s['device']:>9} | {s['generations']:>11} {s['evaluations']:>11} "
+                  f"{s['failed']:>6} {s['seconds']:>8.1f} {s['front_best_valid']:>10.3f}")
+
+
+def parse_list(parser, option: str, text: str, convert, allowed=None) -> list:
+    try:
+        values = [convert(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        parser.error(f"{option} {text!r}: expected a comma-separated list")
+    if not values or (allowed and any(v not in allowed for v in values)):
+        parser.error(f"{option} {text!r}: expected a comma-separated list"
+                     + (f" of {', '.join(allowed)}" if allowed else ""))
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="pc and bp, 4 nets, 1 epoch")
+    parser.add_argument("--rules", help=f"comma-separated (default: {','.join(RULES)})")
+    parser.add_argument("--sizes", help="population sizes, comma-separated (default: 8,64,256)")
+    parser.add_argument("--epochs", type=int, help="epochs per fit (default 2; --quick 1)")
+    parser.add_argument("--task", default="digits", help="built-in task (default: digits)")
+    parser.add_argument("--repeats", type=int, help="timed fits per path (default 3; --quick 1)")
+    parser.add_argument("--search", type=int, default=0, metavar="G",
+                        help="also time a G-generation default search on each device")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else None,
+                        help="the CUDA device (default: cuda where there is one)")
+    parser.add_argument("--json", metavar="PATH", help="write the figures here (after each row)")
+    args = parser.parse_args()
+    chosen = parse_list(parser, "--rules", args.rules, str, rules.available()) \
+        if args.rules else (["bp", "pc"] if args.quick else list(RULES))
+    sizes = parse_list(parser, "--sizes", args.sizes, int) if args.sizes else \
+        ([4] if args.quick else [8, 64, 256])
+    if any(size < 1 for size in sizes):
+        parser.error(f"--sizes {args.sizes!r}: population sizes must be at least 1")
+    epochs = args.epochs if args.epochs is not None else (1 if args.quick else 2)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    for option, value in (("--epochs", epochs), ("--repeats", repeats)):
+        if value < 1:
+            parser.error(f"{option} {value}: expected at least 1")
+    if args.search < 0:
+        parser.error(f"--search {args.search}: expected a number of generations >= 0")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        parser.error(f"--json {args.json}: its folder does not exist")
+    cuda = args.device
+    if cuda is not None:
+        try:
+            if torch.device(cuda).type != "cuda":
+                raise RuntimeError
+        except RuntimeError:
+            parser.error(f"--device {cuda!r}: expected cuda or cuda:N")
+        if not torch.cuda.is_available():
+            parser.error(f"--device {cuda!r}: this machine has no CUDA device")
+    task = load_task(args.task, seed=0)
+    header = {"task": args.task, "batch": 64, "repeats": repeats, "timing": "median",
+              "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "gpu": torch.cuda.get_device_name(cuda) if cuda else None}
+    rows: list[dict] = []
+    searches: list[dict] = []
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps(
+                {**header, "rows": rows, "searches": searches}, indent=2))
+    for rule in chosen:
+        for size in sizes:
+            rows.append(row_for(rule, size, task, epochs, repeats, cuda))
+            save()
+    if args.search:
+        for device in ["cpu", *([cuda] if cuda else [])]:
+            searches.append(search_row(device, args.search, args.task))
+            save()
+    print_tables(rows, searches, cuda)
+
+
+if __name__ == "__main__":
+    main()
