@@ -1,9 +1,10 @@
 """What a GPU earns in training: the same populations trained by each rule on the CPU and on a
 CUDA device, side by side in one run, and whether the results agree.
 
-For each rule and population size P, P nets of mixed shapes (one or two hidden levels,
-widths 16-48, one padded stack, as a search's chunks are) train for ``--epochs`` epochs on
-a real task (digits by default; batch 64, no early stopping) through ``rule.fit``:
+For each rule and population size P, P nets of mixed shapes (one or two hidden levels of
+widths drawn from ``--widths``, 16-48 by default; one padded stack, as a search's chunks
+are) train for ``--epochs`` epochs on a real task (digits by default; batch 64, no early
+stopping) through ``rule.fit``:
 
 - ``cpu``: on the host, with torch's default number of threads (all cores);
 - ``cuda``: on the GPU, relaxations in torch (``kernel = torch`` for pc, ep and chl);
@@ -24,8 +25,9 @@ the best validation accuracy on its front.
 On a machine without CUDA only the CPU is timed, and the table says so. GPU figures are only
 ever measured, never estimated.
 
-    python benchmarks/devices.py [--quick] [--rules pc,ep] [--sizes 8,64] [--epochs N]
-                                 [--task digits] [--repeats N] [--search G] [--json PATH]
+    python benchmarks/devices.py [--quick] [--rules pc,ep] [--sizes 8,64] [--widths 8,16]
+                                 [--epochs N] [--task digits] [--repeats N] [--search G]
+                                 [--json PATH]
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ WIDTHS = (16, 24, 32, 48)
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 
-def mixed_genome(n_in: int, n_out: int, rng: random.Random) -> Genome:
-    """A net with one or two hidden levels of widths from :data:`WIDTHS`."""
-    widths = [rng.choice(WIDTHS) for _ in range(rng.choice((1, 2)))]
+def mixed_genome(n_in: int, n_out: int, rng: random.Random,
+                 widths_from: tuple[int, ...] = WIDTHS) -> Genome:
+    """A net with one or two hidden levels of widths drawn from ``widths_from``."""
+    widths = [rng.choice(widths_from) for _ in range(rng.choice((1, 2)))]
     nodes = [NodeGene(0, "input", n_in), NodeGene(1, "output", n_out)]
     nodes += [NodeGene(2 + i, "hidden", w, rng.choice(ACTIVATIONS)) for i, w in enumerate(widths)]
     chain = [0, *range(2, 2 + len(widths)), 1]
@@ -93,10 +96,11 @@ def sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | None) -> dict:
+def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | None,
+            widths: tuple[int, ...] = WIDTHS) -> dict:
     """One rule and population size trained on every path; times and agreement."""
     rng = random.Random(size)
-    genomes = [mixed_genome(task.n_features, task.n_classes, rng) for _ in range(size)]
+    genomes = [mixed_genome(task.n_features, task.n_classes, rng, widths) for _ in range(size)]
     net = stack([compile_genome(g) for g in genomes])
     seeds = list(range(size))
     row: dict = {"rule": rule, "population": size, "epochs": epochs,
@@ -209,6 +213,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="pc and bp, 4 nets, 1 epoch")
     parser.add_argument("--rules", help=f"comma-separated (default: {','.join(RULES)})")
     parser.add_argument("--sizes", help="population sizes, comma-separated (default: 8,64,256)")
+    parser.add_argument("--widths", help="hidden widths to draw from, comma-separated "
+                        f"(default: {','.join(map(str, WIDTHS))})")
     parser.add_argument("--epochs", type=int, help="epochs per fit (default 2; --quick 1)")
     parser.add_argument("--task", default="digits", help="built-in task (default: digits)")
     parser.add_argument("--repeats", type=int, help="timed fits per path (default 3; --quick 1)")
@@ -222,6 +228,9 @@ def main() -> None:
         if args.rules else (["bp", "pc"] if args.quick else list(RULES))
     sizes = parse_list(parser, "--sizes", args.sizes, int) if args.sizes else \
         ([4] if args.quick else [8, 64, 256])
+    widths = tuple(parse_list(parser, "--widths", args.widths, int)) if args.widths else WIDTHS
+    if any(width < 1 for width in widths):
+        parser.error(f"--widths {args.widths!r}: widths must be at least 1")
     if any(size < 1 for size in sizes):
         parser.error(f"--sizes {args.sizes!r}: population sizes must be at least 1")
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else 2)
@@ -255,7 +264,7 @@ def main() -> None:
                 {**header, "rows": rows, "searches": searches}, indent=2))
     for rule in chosen:
         for size in sizes:
-            rows.append(row_for(rule, size, task, epochs, repeats, cuda))
+            rows.append(row_for(rule, size, task, epochs, repeats, cuda, widths))
             save()
     if args.search:
         for device in ["cpu", *([cuda] if cuda else [])]:
