@@ -392,6 +392,21 @@ def run_rules_benchmark(tmp_path: Path, *args: str) -> subprocess.CompletedProce
         env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+def test_rules_benchmark_writes_strict_json_without_baselines(tmp_path):
+    """Without the bp and frozen rows, the comparisons with them are JSON ``null``, not the
+    ``NaN`` token that strict JSON parsers (JavaScript's, jq) refuse."""
+    out = tmp_path / "rules.json"
+    result = run_rules_benchmark(tmp_path, "--json", str(out))
+    assert result.returncode == 0, result.stderr
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+    data = json.loads(out.read_text(), parse_constant=refuse)
+    (row,) = [r for by_rule in data.values() for r in by_rule.values()]
+    assert row["gap_to_bp"] is None and row["margin_over_frozen"] is None
+    assert row["time_vs_bp"] is None and 0 <= row["mean"] <= 1
+
+
 def test_rules_benchmark_trains_with_a_set_gene_and_refuses_a_wrong_one(tmp_path):
     """``--set`` reaches the fit (a tiny learning rate learns less in one epoch than the
     default) and is recorded; a gene the rule lacks, or a rule the run skips, is refused
