@@ -295,7 +295,8 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # the seconds spent importing torch
         return _interrupted(args, exc)
     try:
-        _import_plugins(getattr(args, "plugin", []))
+        if hasattr(args, "plugin"):  # the commands that resolve names
+            _import_plugins(args.plugin)
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a full disk behind stdout shows here, not as an exit-time error
         return code
@@ -341,8 +342,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _import_plugins(specs: Sequence[str]) -> None:
-    from evolve.plugin_imports import PluginImportError, import_plugin
+    from evolve.plugin_imports import PluginImportError, import_plugin, load_installed_plugins
 
+    load_installed_plugins()  # installed packages' names first; a --plugin file may use them
     for spec in specs:
         try:
             import_plugin(spec)

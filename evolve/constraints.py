@@ -25,6 +25,7 @@ import numpy as np
 
 from evolve.messages import UnknownName, blamed_on, shown
 from evolve.objectives import Measurements, Metric
+from evolve.plugin_imports import load_installed_plugins
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def register_constraint(constraint: Constraint) -> Constraint:
 
 
 def registered_constraints() -> list[str]:
+    load_installed_plugins()
     return sorted(_CONSTRAINTS)
 
 
@@ -97,6 +99,8 @@ def resolve_constraints(names: Sequence[str], given: Sequence[Constraint]
     by_name = {c.name: c for c in given}
     out = []
     for name in names:
+        if name not in by_name and name not in _CONSTRAINTS:
+            load_installed_plugins()  # an installed package may register it
         found = by_name.get(name) or _CONSTRAINTS.get(name)
         if found is None:
             raise UnknownName(f"constraints: {name!r} is neither given nor registered: pass "

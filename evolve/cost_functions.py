@@ -5,6 +5,7 @@ user's own cost model, as ``evolve.search(cost_fn=...)`` does from Python."""
 from __future__ import annotations
 
 from evolve.messages import UnknownName
+from evolve.plugin_imports import load_installed_plugins
 from evolve.scoring import CostFn
 
 _COST_FNS: dict[str, CostFn] = {}
@@ -24,6 +25,7 @@ def register_cost_fn(name: str, fn: CostFn) -> CostFn:
 
 
 def registered_cost_fns() -> list[str]:
+    load_installed_plugins()
     return sorted(_COST_FNS)
 
 
@@ -41,6 +43,8 @@ def resolve_cost_fn(name: str, given: CostFn | None) -> CostFn | None:
     function other than the one the name registers, is refused."""
     if not name:
         return given
+    if name not in _COST_FNS:
+        load_installed_plugins()  # an installed package may register it
     found = _COST_FNS.get(name)
     if found is None and given is not None:
         return given

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from evolve.messages import UnknownName, blamed_on, failure_detail, shown
+from evolve.plugin_imports import load_installed_plugins
 from search_spaces.genome import Genome
 
 
@@ -237,6 +238,7 @@ def covering_references(objectives: Sequence[Objective], costliest: Measurements
 
 
 def available_objectives() -> list[str]:
+    load_installed_plugins()
     return sorted(_OBJECTIVES)
 
 
@@ -245,7 +247,7 @@ def resolve_objectives(items: Sequence[str | Objective]) -> tuple[Objective, ...
     for item in items:
         if isinstance(item, Objective):
             out.append(item)
-        elif item in _OBJECTIVES:
+        elif item in _OBJECTIVES or item in available_objectives():  # installed ones too
             out.append(_OBJECTIVES[item])
         else:
             raise UnknownName(

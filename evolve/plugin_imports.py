@@ -4,9 +4,17 @@ the user's code before the command resolves any name, so the rules it registers
 (``evolve.register_constraint``) are found by name, as in the Python process that defines
 them. A Python user imports their module instead.
 
+Installed packages declare theirs in the ``neurevo.plugins`` entry-point group (a module,
+or ``module:function`` called with no arguments), and :func:`load_installed_plugins` imports
+them all once, before a search, a resume or a CLI command resolves any name — as installed
+rules are found through ``neurevo.rules`` — so a lab's package of objectives, constraints,
+cost functions and data sets works without ``--plugin``, on every worker it is installed on.
+
 Nothing is ever imported because a run's files name it: a run directory may come from
 someone else, and reading or resuming it must not run code nobody asked for (the run's
 records name the user functions it needs, and a resume without them says which to supply).
+The installed plug-ins are the same whatever the run says: what ``pip`` put in the
+environment, trusted as the environment's other packages are.
 
 A file is imported under its own name (``my_objectives.py`` as ``my_objectives``), with its
 folder added to the end of ``sys.path`` so that it can import the modules beside it, as a
@@ -21,8 +29,14 @@ import importlib.machinery
 import importlib.util
 import sys
 import traceback
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+
+PLUGIN_GROUP = "neurevo.plugins"  # installed packages' objectives, constraints, cost fns, tasks
+# installed plug-ins that failed to load: entry-point name -> why (reported once on stderr)
+BROKEN_INSTALLED: dict[str, str] = {}
+_installed_loaded = False
 
 
 class PluginImportError(ValueError):
@@ -46,6 +60,30 @@ def import_plugin(spec: str) -> ModuleType:
         raise PluginImportError(_raised(spec, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - the user's module failing to import
         raise PluginImportError(_raised(spec, exc)) from exc
+
+
+def load_installed_plugins() -> None:
+    """Import every ``neurevo.plugins`` entry point once per process (calling it where it
+    names a function). One that fails (a broken install, an import error, its function
+    raising) is named once on stderr and skipped: one broken package must not stop
+    unrelated searches, and a search that needs its names says which are unknown."""
+    global _installed_loaded
+    if _installed_loaded:
+        return
+    _installed_loaded = True  # first: a plug-in that searches while importing must not loop
+    for point in entry_points(group=PLUGIN_GROUP):
+        try:
+            loaded = point.load()
+            if point.attr is not None:
+                if not callable(loaded):
+                    raise TypeError(f"{point.value} is not a function (name a module, or a "
+                                    "function to call)")
+                loaded()
+        except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
+            BROKEN_INSTALLED[point.name] = f"{type(exc).__name__}: {exc}"
+            print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
+                  f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",
+                  file=sys.stderr)
 
 
 def _import_file(spec: str) -> ModuleType:

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from evolve.messages import one_line
+from evolve.plugin_imports import load_installed_plugins
 
 __all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "LABEL_COLUMN", "Split", "TEST_FRACTION", "Task",
            "TaskError", "VALID_FRACTION", "load_task", "task_from_arrays"]
@@ -106,7 +107,7 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
     elif key == "mnist1d":
         arrays = _mnist1d_arrays()
         digest = _arrays_hash(arrays)
-    elif key in _REGISTERED:
+    elif is_registered_task(key):
         arrays = _registered_arrays(key)
         digest = _arrays_hash(arrays)
     else:
@@ -166,10 +167,13 @@ def register_task(name: str, loader: Callable[[], Sequence[Any]]) -> Callable[[]
 
 
 def registered_tasks() -> list[str]:
+    load_installed_plugins()
     return sorted(_REGISTERED)
 
 
 def is_registered_task(name: str) -> bool:
+    if _task_key(name) not in _REGISTERED:
+        load_installed_plugins()  # an installed package may register it
     return _task_key(name) in _REGISTERED
 
 

@@ -6,6 +6,7 @@ travel to the workers by value: the file is not installed)."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -191,3 +192,118 @@ def test_a_constraint_named_in_the_config_but_never_registered_is_refused(tmp_pa
     assert "'few_groups' is neither given nor registered" in result.stderr
     assert "--plugin" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+INSTALLED = '''
+import dataclasses
+
+import evolve
+from sklearn.datasets import load_wine
+
+evolve.register_objective(evolve.Objective(
+    "lab_groups", "min", lambda m: float(len(m.genome.hidden_ids)), reference=10.0))
+evolve.register_constraint(evolve.Constraint(
+    "lab_few_groups", lambda m: len(m.genome.hidden_ids) - 1, genome_only=True))
+
+
+def lab_priced(*args, **kwargs):
+    costs = evolve.hardware.cost(*args, **kwargs)
+    return dataclasses.replace(costs, energy_j=costs.energy_j + 1e-3)
+
+
+evolve.register_cost_fn("lab_priced", lab_priced)
+
+
+def wine_head():
+    x, y = load_wine(return_X_y=True)
+    return x[:150], y[:150]
+
+
+evolve.register_task("lab_wine", wine_head)
+
+
+def register_more():
+    """An entry point naming a function: called once, after its module is imported."""
+    evolve.register_constraint(evolve.Constraint("lab_any", lambda m: -1.0, genome_only=True))
+'''
+
+
+@pytest.fixture
+def installed(tmp_path) -> dict[str, str]:
+    """A package installed the way pip leaves one (a module and its dist-info, with
+    ``neurevo.plugins`` entry points) in a folder on PYTHONPATH, and the environment that
+    sees it. One of its entry points is broken."""
+    site = tmp_path / "site"
+    (site / "labplugins").mkdir(parents=True)
+    (site / "labplugins" / "__init__.py").write_text(textwrap.dedent(INSTALLED))
+    dist = site / "labplugins-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: labplugins\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[neurevo.plugins]\nlab = labplugins\nmore = labplugins:register_more\n"
+        "broken = no_such_lab_module\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site),
+                                                        os.environ.get("PYTHONPATH")]))}
+
+
+def run_cli_with(env: dict[str, str], *args: str):
+    import subprocess
+
+    from test_cli import NEUREVO
+
+    return subprocess.run([*NEUREVO, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+
+
+@pytest.mark.parametrize("executor", ["serial", "ray"])
+def test_an_installed_packages_plugins_need_no_plugin_flag(tmp_path, installed, executor):
+    """A package's ``neurevo.plugins`` entry points are imported before names resolve: its
+    task, objective, constraints (one from an entry point naming a function) and cost
+    function work in a search and its resume with no ``--plugin``; a broken entry point is
+    named once on stderr and skipped."""
+    small = [a if a != "iris" else "lab_wine" for a in SMALL]
+    result = run_cli_with(installed, "search", *small, "--executor", executor,
+                          "--objectives", "accuracy,lab_groups",
+                          "--constraints", "lab_few_groups,lab_any",
+                          "--set", "hardware.cost_fn=lab_priced", "--out", str(tmp_path / "r"))
+    run = ran(result)
+    assert result.stderr.count("skipping installed plug-in 'broken'") == 1
+    assert "no_such_lab_module" in result.stderr
+    described = json.loads((run / "run.json").read_text())
+    assert described["task"]["name"] == "lab_wine"
+    assert described["constraints"] == ["lab_few_groups", "lab_any"]
+    front = json.loads(ran_json(run))
+    assert all(a["objectives"]["lab_groups"] <= 1 for a in front)  # the constraint held
+    assert all(a["costs"]["energy_j"] > 1e-3 for a in front)  # priced by the package
+    ran(run_cli_with(installed, "resume", str(run), "--generations", "2"))
+    assert (run / "evaluations" / "gen-00001.parquet").is_file()
+    # without the package, the resume says what it lacks, as for any user function
+    refused = run_cli("resume", str(run), "--generations", "3")
+    assert refused.returncode == 2 and "lab_groups" in refused.stderr
+
+
+def test_python_searches_find_an_installed_packages_names_too(tmp_path, installed):
+    """From Python, with nothing imported by hand: the first lookup that misses imports the
+    installed plug-ins (once), so evolve.search and load_task find their names."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(f'''
+        import evolve
+        from evolve.config import SearchConfig, override
+        from evolve.tasks import load_task
+
+        assert load_task("LAB_WINE").n_classes == 3  # names are case-insensitive
+        config = override(SearchConfig(), {{
+            "generations": 1, "population": 4, "out": {str(tmp_path / "py")!r},
+            "executor": {{"name": "serial"}}, "task": {{"name": "lab_wine"}},
+            "training": {{"epochs": 1}}, "constraints": ["lab_any"],
+            "objectives": ["accuracy", "lab_groups"]}})
+        run = evolve.search(config, reporters=())
+        print(list(run.description.constraints), run.objective_names())
+    ''')
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", **installed})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "['lab_any'] ['accuracy', 'lab_groups']" in result.stdout
+    assert result.stderr.count("skipping installed plug-in 'broken'") == 1
