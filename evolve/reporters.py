@@ -35,7 +35,11 @@ class Reporter:
 
 class ProgressBar(Reporter):
     """One line per generation on stderr, redrawn as evaluations arrive:
-    evaluations done, best validation accuracy, hypervolume and estimated time left."""
+    evaluations done, best validation accuracy, hypervolume and estimated time left.
+
+    Each distinct error that fails evaluations is printed once, the first generation it
+    appears in, with how many it failed there: a count alone ("failed 17") hid, on a GPU,
+    a bug that failed every candidate with a hidden level while the linear ones trained."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 24) -> None:
         self.stream = stream or sys.stderr
@@ -47,6 +51,8 @@ class ProgressBar(Reporter):
         self.hypervolume = 0.0
         self.gen_started = 0.0
         self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.errors_shown: set[str] = set()  # each distinct error is printed once a run
+        self.generation_errors: dict[str, int] = {}  # this generation's: error -> how many
 
     def search_resumed(self, history: Sequence[dict[str, Any]]) -> None:
         """Start from the run's best so far, not this process's: a resumed run would
@@ -68,11 +74,15 @@ class ProgressBar(Reporter):
 
     def generation_start(self, generation: int, n_candidates: int) -> None:
         self.gen_started = time.perf_counter()
+        self.generation_errors = {}
         self._draw(generation, 0, n_candidates)
 
     def evaluation_done(self, generation: int, done: int, total: int, outcome: Any) -> None:
         if outcome.status == "ok" and not (outcome.valid_accuracy <= self.best):
             self.best = outcome.valid_accuracy
+        if outcome.status in ("failed", "timeout"):
+            error = outcome.error or outcome.status
+            self.generation_errors[error] = self.generation_errors.get(error, 0) + 1
         if self.tty or done == total:
             self._draw(generation, done, total)
 
@@ -83,6 +93,13 @@ class ProgressBar(Reporter):
         self._draw(generation, summary["evaluations"], summary["evaluations"], final=True,
                    extra=f"{species} failed {summary['failed']}"
                    f"  infeasible {summary.get('infeasible', 0)}")
+        for error, count in self.generation_errors.items():
+            if error not in self.errors_shown:
+                self.errors_shown.add(error)
+                print(f"neurevo: {count} of {summary['evaluations']} evaluations failed in "
+                      f"generation {generation + 1}: {shown_error(error)} (every failure's "
+                      "error and traceback are in the run's records)", file=self.stream)
+        self.stream.flush()
 
     def _draw(self, generation: int, done: int, total: int, final: bool = False,
               extra: str = "") -> None:
@@ -100,6 +117,12 @@ class ProgressBar(Reporter):
         elif final:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def shown_error(error: str, limit: int = 300) -> str:
+    """An evaluation's error on one line, cut at ``limit`` characters."""
+    text = " ".join(error.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _clock(seconds: float) -> str:

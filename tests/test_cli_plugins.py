@@ -307,3 +307,43 @@ def test_python_searches_find_an_installed_packages_names_too(tmp_path, installe
     assert result.returncode == 0, result.stderr[-2000:]
     assert "['lab_any'] ['accuracy', 'lab_groups']" in result.stdout
     assert result.stderr.count("skipping installed plug-in 'broken'") == 1
+
+
+PARTLY_FAILING = '''
+import rules
+from rules.bp import Backprop
+
+
+@rules.register
+class DeepFails(Backprop):
+    """bp that fails every net with a hidden level: the linear ones still train."""
+    name = "deep_fails"
+
+    def train_step(self, net, *args, **kwargs):
+        if net.depth > 1:
+            raise RuntimeError("boom for a net with a hidden level")
+        return super().train_step(net, *args, **kwargs)
+'''
+
+
+def test_the_progress_shows_each_error_that_fails_evaluations_once(tmp_path):
+    """Some evaluations failing is not a failed generation, so the search goes on; the
+    progress names the error the first generation it fails any, with how many, and not
+    again (a failed count alone hid such a bug)."""
+    plugin = tmp_path / "deep_fails.py"
+    plugin.write_text(textwrap.dedent(PARTLY_FAILING))
+    small = [a if a != "1" else "3" for a in SMALL]  # 3 generations
+    result = run_cli("search", *small, "--rule", "deep_fails", "--executor", "serial",
+                     "--plugin", str(plugin), "--out", str(tmp_path / "runs"))
+    run = ran(result)
+    rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and len(failed) < len(rows)
+    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
+    assert len(lines) == 1, result.stderr
+    first = min(r["generation"] for r in failed)
+    in_first = sum(r["generation"] == first for r in failed)
+    assert lines[0].startswith(f"neurevo: {in_first} of ")
+    assert f"failed in generation {first + 1}: RuntimeError in rule deep_fails: boom for a net" \
+        in lines[0]
