@@ -15,7 +15,8 @@ Paths:
 - ``dense``: the kernel's own computation in torch (one square block per member, eager);
 - ``compiled``: ``torch.compile`` of ``dense`` (skipped where it cannot compile; for ep/chl
   only with ``--compile-energy``: compiling their unrolled sweeps takes minutes per shape);
-- ``triton``: the fused kernel — only on a CUDA device.
+- ``triton``: the fused kernel — only on a CUDA device; ``--warps`` times it also at other
+  ``num_warps`` (``triton_wN`` columns), each checked like the default.
 
 Each time is the median of ``--repeats`` runs after a warm-up (device work synchronised
 before the clock is read). Every row also says how far each path's result is from the
@@ -30,7 +31,7 @@ On a machine without CUDA the table has the torch paths only, and says so. Speed
 ratios to ``torch`` in the same run. GPU figures are only ever measured, never estimated.
 
     python benchmarks/kernels.py [--quick] [--json PATH] [--device cuda] [--repeats N]
-                                 [--budget-s SECONDS] [--compile-energy]
+                                 [--budget-s SECONDS] [--warps 4,8,16] [--compile-energy]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -112,8 +114,9 @@ def population(width: int, size: int, device: str, seed: int = 0):
     return net.to(device), params.to(device), x.to(device), target.to(device)
 
 
-def case(size: int, width: int, device: str, repeats: int):
-    """pc's row (eager paths) and a function that adds its compiled column."""
+def case(size: int, width: int, device: str, repeats: int, warps: tuple[int, ...] = ()):
+    """pc's row (eager paths; the kernel also at each of ``warps``) and a function that
+    adds its compiled column."""
     net, params, x, target = population(width, size, "cpu")
     steps = torch.full((size,), STEPS)
     gamma = torch.full((size,), GAMMA)
@@ -138,6 +141,9 @@ def case(size: int, width: int, device: str, repeats: int):
     if on_cuda(device) and triton_available() and problem["rows"] <= pc_relax.MAX_ROWS:
         triton_column(row, lambda: pc_relax.relax_triton(problem, steps, gamma), dense,
                       repeats, sync)
+        for w in warps:
+            triton_column(row, lambda w=w: pc_relax.relax_triton(problem, steps, gamma, w),
+                          dense, repeats, sync, key=f"triton_w{w}")
     else:
         row["triton_s"] = row["triton_error"] = None
 
@@ -151,16 +157,17 @@ def case(size: int, width: int, device: str, repeats: int):
     return with_speedups(row), add_compiled
 
 
-def triton_column(row: dict, run, reference, repeats: int, sync) -> None:
-    """Time the fused kernel and measure its error against ``reference``; a kernel that
-    cannot run on this GPU (Triton's ``OutOfResources`` at compile time, say) leaves the
-    column empty with the reason, and the other rows are still timed."""
+def triton_column(row: dict, run, reference, repeats: int, sync, key: str = "triton") -> None:
+    """Time the fused kernel and measure its error against ``reference`` (``key``_s and
+    ``key``_error); a kernel that cannot run on this GPU (Triton's ``OutOfResources`` at
+    compile time, say) leaves the column empty with the reason (``key``_failure), and the
+    other rows are still timed."""
     try:
-        row["triton_s"] = timed(run, repeats, sync)
-        row["triton_error"] = relative_error(run(), reference)
+        row[f"{key}_s"] = timed(run, repeats, sync)
+        row[f"{key}_error"] = relative_error(run(), reference)
     except Exception as exc:  # noqa: BLE001 - recorded in the row, never hidden
-        row["triton_s"] = row["triton_error"] = None
-        row["triton_failure"] = f"{type(exc).__name__}: {exc}"[:300]
+        row[f"{key}_s"] = row[f"{key}_error"] = None
+        row[f"{key}_failure"] = f"{type(exc).__name__}: {exc}"[:300]
 
 
 def with_speedups(row: dict) -> dict:
@@ -182,7 +189,7 @@ def energy_phases(rule: str, net, c, x, target, relax_phase):
 
 
 def energy_case(rule: str, size: int, width: int, device: str, repeats: int,
-                compile_dense: bool):
+                compile_dense: bool, warps: tuple[int, ...] = ()):
     """ep's or chl's row (eager paths) and a function that adds its compiled column."""
     net, params, x, target = population(width, size, device)
     c = chl.couplings(net, params, 1.0 if rule == "ep" else CHL_GAMMA)
@@ -201,6 +208,12 @@ def energy_case(rule: str, size: int, width: int, device: str, repeats: int,
     if on_cuda(device) and triton_available() and energy_relax.fits(net):
         triton_column(row, lambda: energy_phases(rule, net, c, x, target, energy_relax.relax),
                       reference, repeats, sync)
+        for w in warps:
+            def with_warps(*args, w=w):
+                return energy_relax.relax(
+                    *args, run=functools.partial(energy_relax.relax_triton, num_warps=w))
+            triton_column(row, lambda f=with_warps: energy_phases(rule, net, c, x, target, f),
+                          reference, repeats, sync, key=f"triton_w{w}")
     else:
         row["triton_s"] = row["triton_error"] = None
 
@@ -243,6 +256,15 @@ def print_table(rows: list[dict]) -> None:
               f"{error_cell(r['triton_error']):>10}")
 
 
+def print_warps(rows: list[dict], warps: tuple[int, ...]) -> None:
+    """The kernels' times at each ``num_warps`` (ms), where they ran."""
+    print(f"\n{'rule':>4} {'P':>4} {'N':>5} | " + " ".join(f"{f'w={w} ms':>9}" for w in warps))
+    for r in rows:
+        if r.get("triton_s") is not None:
+            print(f"{r['rule']:>4} {r['population']:>4} {r['N']:>5} | "
+                  + " ".join(f"{cell(r.get(f'triton_w{w}_s')):>9}" for w in warps))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
@@ -254,6 +276,9 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=float("inf"), metavar="SECONDS",
                         help="start no compile after this many seconds of the run "
                              "(default: no limit)")
+    parser.add_argument("--warps", metavar="W,W,...",
+                        help="also time the kernels at each of these num_warps (powers of 2, "
+                             "1-32; Triton's default is 4)")
     parser.add_argument("--compile-energy", action="store_true",
                         help="also time torch.compile of the ep/chl dense path (slow to compile)")
     args = parser.parse_args()
@@ -261,6 +286,15 @@ def main() -> None:
         torch.device(args.device)
     except RuntimeError:
         parser.error(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    warps: tuple[int, ...] = ()
+    if args.warps:
+        try:
+            warps = tuple(int(w) for w in args.warps.split(","))
+        except ValueError:
+            warps = (0,)
+        if not warps or any(w not in (1, 2, 4, 8, 16, 32) for w in warps):
+            parser.error(f"--warps {args.warps!r}: expected powers of 2 from 1 to 32, "
+                         "comma-separated")
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected at least 1")
     if not args.budget_s >= 0:
@@ -286,9 +320,10 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps({**header, "rows": rows}, indent=2))
 
-    plan = [lambda p=p, w=w: case(p, w, args.device, repeats) for p in sizes for w in widths]
+    plan = [lambda p=p, w=w: case(p, w, args.device, repeats, warps)
+            for p in sizes for w in widths]
     plan += [lambda rule=rule, p=p, w=w: energy_case(rule, p, w, args.device, repeats,
-                                                    args.compile_energy)
+                                                    args.compile_energy, warps)
              for rule in ("ep", "chl") for p in sizes for w in widths]
     for make in plan:
         row, add_compiled = make()
@@ -303,6 +338,8 @@ def main() -> None:
         with_speedups(row)
         save()
     print_table(rows)
+    if warps:
+        print_warps(rows, warps)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,28 @@ def test_the_kernel_benchmark_runs_and_says_what_it_timed(tmp_path):
         assert all(r["triton_s"] is None for r in data["rows"])  # never estimated
 
 
+def test_the_kernel_benchmark_checks_each_kernel_variant_it_times(monkeypatch):
+    """The Triton columns (``--warps`` variants too) are checked against the reference in
+    the run that times them. Run here through Triton's interpreter, as if on CUDA: the
+    plumbing of every variant is exercised, and their errors are real (the interpreter
+    ignores num_warps, which only a GPU can time)."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
+    spec = importlib.util.spec_from_file_location("kernel_benchmark_variants", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "on_cuda", lambda device: True)
+    monkeypatch.setattr(bench, "synchronizer", lambda device: (lambda: None))
+    pc_row, _ = bench.case(2, 6, "cpu", 1, warps=(2, 8))
+    ep_row, _ = bench.energy_case("ep", 2, 6, "cpu", 1, False, warps=(2,))
+    for row, keys in ((pc_row, ("triton", "triton_w2", "triton_w8")),
+                      (ep_row, ("triton", "triton_w2"))):
+        for key in keys:
+            assert row[f"{key}_s"] > 0 and 0 <= row[f"{key}_error"] < 1e-5, (key, row)
+
+
 def test_the_kernel_benchmark_times_triton_on_any_cuda_device():
     """``--device cuda:0`` is a CUDA device as much as ``cuda`` (the Triton column was
     skipped for it); an unknown device is refused naming the option."""

@@ -161,9 +161,9 @@ def relax_dense_torch(problem: dict, S: torch.Tensor, Y: torch.Tensor, beta: tor
 
 def relax_triton(problem: dict, S: torch.Tensor, Y: torch.Tensor, beta: torch.Tensor,
                  steps: torch.Tensor, clamped: bool, down_first: bool,
-                 Q: torch.Tensor | None) -> torch.Tensor:
+                 Q: torch.Tensor | None, num_warps: int | None = None) -> torch.Tensor:
     """Run one phase in the fused kernel; same arguments and result as
-    :func:`relax_dense_torch`."""
+    :func:`relax_dense_torch`. ``num_warps``: as in rules/kernels/pc_relax.py."""
     import triton
 
     P, R, B = S.shape
@@ -180,7 +180,8 @@ def relax_triton(problem: dict, S: torch.Tensor, Y: torch.Tensor, beta: torch.Te
                     problem["codes"], problem["levels"], steps, beta, n_steps,
                     depth - 1 if clamped else depth, depth, int(down_first), R, B,
                     LINEAR=bool(problem["linear"]), HAS_SOLVE=Q is not None,
-                    RP=_next_pow2(R), BT=BATCH_TILE)
+                    RP=_next_pow2(R), BT=BATCH_TILE,
+                    **({} if num_warps is None else {"num_warps": num_warps}))
     return S
 
 
@@ -198,7 +199,8 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: torch.Tensor | int,
     """rules/chl.py :func:`~rules.chl.relax` through the dense kernel: same arguments and
     meaning (``steps`` may also be ``[P]``, one sweep count per member), the relaxed state
     written into ``s[P, B, N]`` and returned. ``solver`` = ``"triton"`` or ``"dense-torch"``;
-    ``run`` replaces :func:`relax_dense_torch` (benchmarks/kernels.py passes it compiled).
+    ``run`` replaces the solver's function (benchmarks/kernels.py passes the dense path
+    compiled, or the kernel with another ``num_warps``).
     The dense couplings are rebuilt for every phase — a few block copies, so that this
     call can stand in for the torch path's anywhere, without a cache between phases."""
     P, batch = s.shape[0], s.shape[1]
@@ -209,7 +211,7 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: torch.Tensor | int,
     if clamped:
         S[:, problem["rows"] - target.shape[-1]:] = Y[:, problem["rows"] - target.shape[-1]:]
     steps = torch.as_tensor(steps, device=s.device).reshape(-1).expand(P)
-    run = relax_triton if solver == "triton" else (run or relax_dense_torch)
+    run = run or (relax_triton if solver == "triton" else relax_dense_torch)
     S = run(problem, S, Y, b, steps, clamped, down_first, Q)
     s[:, :, n0:] = S.transpose(1, 2)
     return s

@@ -95,8 +95,11 @@ def relax_dense_torch(problem: dict[str, torch.Tensor], steps: torch.Tensor,
 
 
 def relax_triton(problem: dict[str, torch.Tensor], steps: torch.Tensor,
-                 gamma: torch.Tensor) -> torch.Tensor:
-    """Run the fused relaxation; returns the relaxed state ``[P, R, B]``."""
+                 gamma: torch.Tensor, num_warps: int | None = None) -> torch.Tensor:
+    """Run the fused relaxation; returns the relaxed state ``[P, R, B]``. ``num_warps``
+    (Triton's default, 4, when None) is the threads per program that share a member's
+    block: benchmarks/kernels.py ``--warps`` times the choices, which may matter for the
+    128-row blocks that 4 warps ran 2-3x slower than torch on an H200 (untested)."""
     import triton
 
     A, C = problem["A"], problem["C"]
@@ -108,8 +111,9 @@ def relax_triton(problem: dict[str, torch.Tensor], steps: torch.Tensor,
     gamma = gamma.to(device=S.device, dtype=S.dtype).contiguous()
     n_steps = int(steps.max()) if steps.numel() else 0
     grid = (P, triton.cdiv(B, BATCH_TILE))
+    launch = {} if num_warps is None else {"num_warps": num_warps}
     _kernel()[grid](A, C, S, problem["codes"], problem["move"], steps, gamma, n_steps, R, B,
-                    RP=_next_pow2(R), BT=BATCH_TILE)
+                    RP=_next_pow2(R), BT=BATCH_TILE, **launch)
     return S
 
 
