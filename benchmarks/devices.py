@@ -50,13 +50,16 @@ import torch  # noqa: E402
 
 import rules  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
+from rules.kernels import pc_relax  # noqa: E402
 from search_spaces.compile import compile_genome, stack  # noqa: E402
 from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
 
 RULES = ("bp", "pc", "ep", "chl", "dfa")
 KERNEL_RULES = ("pc", "ep", "chl")  # the rules with a fused Triton relaxation
-# widths stay small enough that every padded stack fits the fused kernels (at most 256
-# non-input neurons: rules/kernels), so the triton column times the kernels, not a fallback
+# widths stay small enough that every padded stack fits the fused kernels (at most
+# KERNEL_ROWS non-input neurons), so the triton column times the kernels, not a fallback; a
+# stack of wider nets (--widths) is not timed there: kernel = triton would relax it in torch
+KERNEL_ROWS = pc_relax.MAX_ROWS
 WIDTHS = (16, 24, 32, 48)
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
@@ -72,13 +75,15 @@ def mixed_genome(n_in: int, n_out: int, rng: random.Random,
     return Genome(tuple(nodes), tuple(conns))
 
 
-def paths(rule: str, cuda: str | None) -> list[tuple[str, str, dict]]:
-    """(path name, device, rule options) for each path this rule is trained on here."""
+def paths(rule: str, cuda: str | None, rows: int = 0) -> list[tuple[str, str, dict]]:
+    """(path name, device, rule options) for each path this rule is trained on here; the
+    ``triton`` path only for a stack of at most KERNEL_ROWS non-input neurons (``rows``): a
+    larger one ``kernel = triton`` relaxes in torch, which that column would time unsaid."""
     kernel = {"kernel": "torch"} if rule in KERNEL_RULES else {}
     out = [("cpu", "cpu", kernel)]
     if cuda:
         out.append(("cuda", cuda, kernel))
-        if rule in KERNEL_RULES:
+        if rule in KERNEL_RULES and rows <= KERNEL_ROWS:
             out.append(("triton", cuda, {"kernel": "triton"}))
     return out
 
@@ -108,7 +113,10 @@ def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | N
                  "hidden_neurons_mean": statistics.mean(
                      sum(n.size for n in g.nodes if n.role == "hidden") for g in genomes)}
     fits = {}
-    for name, device, options in paths(rule, cuda):
+    if cuda and rule in KERNEL_RULES and row["padded_neurons"] > KERNEL_ROWS:
+        row["triton_failure"] = (f"not timed: the padded stack has {row['padded_neurons']} "
+                                 f"non-input neurons, over the kernels' {KERNEL_ROWS}")
+    for name, device, options in paths(rule, cuda, row["padded_neurons"]):
         learning_rule = rules.get_rule(rule, options)
         budget = rules.Budget(epochs=epochs, batch_size=64, patience=epochs, device=device)
 

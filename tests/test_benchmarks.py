@@ -684,3 +684,21 @@ def test_devices_benchmark_refuses_a_wrong_argument_before_training(args, option
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 2 and option in result.stderr.splitlines()[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_devices_benchmark_times_no_triton_column_for_a_stack_the_kernels_cannot_hold():
+    """``kernel = triton`` relaxes a net over the kernels' MAX_ROWS in torch: a ``triton``
+    column for such a stack (``--widths 64`` and up) would time the torch path under the
+    kernels' name, so it is not timed and the row says why."""
+    path = ROOT / "benchmarks" / "devices.py"
+    saved = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location("devices_benchmark", path)
+        devices = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(devices)
+    finally:
+        sys.path[:] = saved
+    limit = rules.kernels.pc_relax.MAX_ROWS
+    assert [p[0] for p in devices.paths("pc", "cuda", limit)] == ["cpu", "cuda", "triton"]
+    assert [p[0] for p in devices.paths("ep", "cuda", limit + 1)] == ["cpu", "cuda"]
+    assert [p[0] for p in devices.paths("bp", "cuda", 8)] == ["cpu", "cuda"]
