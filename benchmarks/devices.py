@@ -49,7 +49,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
-from evolve.tasks import load_task  # noqa: E402
+from evolve.tasks import TaskError, load_task  # noqa: E402
 from rules.kernels import pc_relax  # noqa: E402
 from search_spaces.compile import compile_genome, stack  # noqa: E402
 from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
@@ -233,10 +233,11 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write the figures here (after each row)")
     args = parser.parse_args()
     chosen = parse_list(parser, "--rules", args.rules, str, rules.available()) \
-        if args.rules else (["bp", "pc"] if args.quick else list(RULES))
-    sizes = parse_list(parser, "--sizes", args.sizes, int) if args.sizes else \
+        if args.rules is not None else (["bp", "pc"] if args.quick else list(RULES))
+    sizes = parse_list(parser, "--sizes", args.sizes, int) if args.sizes is not None else \
         ([4] if args.quick else [8, 64, 256])
-    widths = tuple(parse_list(parser, "--widths", args.widths, int)) if args.widths else WIDTHS
+    widths = tuple(parse_list(parser, "--widths", args.widths, int)) \
+        if args.widths is not None else WIDTHS
     if any(width < 1 for width in widths):
         parser.error(f"--widths {args.widths!r}: widths must be at least 1")
     if any(size < 1 for size in sizes):
@@ -259,7 +260,10 @@ def main() -> None:
             parser.error(f"--device {cuda!r}: expected cuda or cuda:N")
         if not torch.cuda.is_available():
             parser.error(f"--device {cuda!r}: this machine has no CUDA device")
-    task = load_task(args.task, seed=0)
+    try:
+        task = load_task(args.task, seed=0)
+    except TaskError as exc:
+        parser.error(f"--task {args.task!r}: {exc}")
     header = {"task": args.task, "batch": 64, "repeats": repeats, "timing": "median",
               "torch": torch.__version__, "threads": torch.get_num_threads(),
               "gpu": torch.cuda.get_device_name(cuda) if cuda else None}

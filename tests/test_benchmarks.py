@@ -678,6 +678,8 @@ def test_devices_benchmark_times_the_host_and_says_what_it_did_not_time(tmp_path
 @pytest.mark.parametrize("args, option", [(["--rules", "pc,nope"], "--rules"),
                                           (["--sizes", "0"], "--sizes"),
                                           (["--epochs", "0"], "--epochs"),
+                                          (["--rules", ""], "--rules"),
+                                          (["--task", "no_such_task"], "--task"),
                                           (["--json", "missing/out.json"], "--json")])
 def test_devices_benchmark_refuses_a_wrong_argument_before_training(args, option, tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "devices.py"), *args],
