@@ -52,7 +52,9 @@ class ProgressBar(Reporter):
         self.gen_started = 0.0
         self.tty = getattr(self.stream, "isatty", lambda: False)()
         self.errors_shown: set[str] = set()  # each distinct error is printed once a run
-        self.generation_errors: dict[str, int] = {}  # this generation's: error -> how many
+        # this generation's outcomes, read at its end: scoring (a user objective, cost
+        # function or constraint raising) fails a trained candidate after it arrived here
+        self.generation_outcomes: list[Any] = []
 
     def search_resumed(self, history: Sequence[dict[str, Any]]) -> None:
         """Start from the run's best so far, not this process's: a resumed run would
@@ -74,15 +76,13 @@ class ProgressBar(Reporter):
 
     def generation_start(self, generation: int, n_candidates: int) -> None:
         self.gen_started = time.perf_counter()
-        self.generation_errors = {}
+        self.generation_outcomes = []
         self._draw(generation, 0, n_candidates)
 
     def evaluation_done(self, generation: int, done: int, total: int, outcome: Any) -> None:
         if outcome.status == "ok" and not (outcome.valid_accuracy <= self.best):
             self.best = outcome.valid_accuracy
-        if outcome.status in ("failed", "timeout"):
-            error = outcome.error or outcome.status
-            self.generation_errors[error] = self.generation_errors.get(error, 0) + 1
+        self.generation_outcomes.append(outcome)
         if self.tty or done == total:
             self._draw(generation, done, total)
 
@@ -93,7 +93,12 @@ class ProgressBar(Reporter):
         self._draw(generation, summary["evaluations"], summary["evaluations"], final=True,
                    extra=f"{species} failed {summary['failed']}"
                    f"  infeasible {summary.get('infeasible', 0)}")
-        for error, count in self.generation_errors.items():
+        errors: dict[str, int] = {}  # error -> how many it failed
+        for outcome in self.generation_outcomes:
+            if outcome.status in ("failed", "timeout"):
+                error = outcome.error or outcome.status
+                errors[error] = errors.get(error, 0) + 1
+        for error, count in errors.items():
             if error not in self.errors_shown:
                 self.errors_shown.add(error)
                 print(f"neurevo: {count} of {summary['evaluations']} evaluations failed in "

@@ -347,3 +347,37 @@ def test_the_progress_shows_each_error_that_fails_evaluations_once(tmp_path):
     assert lines[0].startswith(f"neurevo: {in_first} of ")
     assert f"failed in generation {first + 1}: RuntimeError in rule deep_fails: boom for a net" \
         in lines[0]
+
+
+FAILING_OBJECTIVE = '''
+import evolve
+
+
+def groups_or_fail(m):
+    if m.genome.hidden_ids:
+        raise ValueError("cannot price a net with a hidden level")
+    return 0.0
+
+
+evolve.register_objective(evolve.Objective("deep_fails", "min", groups_or_fail, reference=10.0))
+'''
+
+
+def test_the_progress_names_an_error_that_fails_evaluations_in_scoring(tmp_path):
+    """A user objective that raises fails a trained candidate when it is scored, after its
+    training arrived: the progress names that error too, not only the count."""
+    plugin = tmp_path / "deep_objective.py"
+    plugin.write_text(textwrap.dedent(FAILING_OBJECTIVE))
+    small = [a if a != "1" else "2" for a in SMALL]  # 2 generations
+    result = run_cli("search", *small, "--objectives", "accuracy,deep_fails", "--executor",
+                     "serial", "--plugin", str(plugin), "--out", str(tmp_path / "runs"))
+    run = ran(result)
+    rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and len(failed) < len(rows)
+    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
+    assert len(lines) == 1, result.stderr
+    first = min(r["generation"] for r in failed)
+    assert lines[0].startswith(f"neurevo: {sum(r['generation'] == first for r in failed)} of ")
+    assert "cannot price a net with a hidden level" in lines[0]
