@@ -25,7 +25,7 @@ KERNELS = ("auto", "torch", "triton")
 DEFAULT_KERNEL = "auto"  # the default of every rule's ``kernel`` option
 # where ``auto`` takes the kernel: on an H200 (benchmarks/kernels.py, one minibatch of 64
 # on 16 and 64 members) the kernel beat the torch path 25x (pc) and 2x (ep, chl) at 64
-# non-input neurons, and lost at 128 (0.3-0.5x: a 128-row block leaves too few programs
+# non-input neurons, and lost at 128 (0.3-0.6x: a 128-row block leaves too few programs
 # and too much of each in flight), so larger nets relax in torch unless asked for triton
 AUTO_MAX_ROWS = 64
 T = TypeVar("T")
