@@ -283,9 +283,12 @@ def main() -> None:
                         help="also time torch.compile of the ep/chl dense path (slow to compile)")
     args = parser.parse_args()
     try:
-        torch.device(args.device)
+        if torch.device(args.device).type not in ("cpu", "cuda"):
+            raise RuntimeError
     except RuntimeError:
         parser.error(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    if on_cuda(args.device) and not torch.cuda.is_available():
+        parser.error(f"--device {args.device!r}: this machine has no CUDA device")
     warps: tuple[int, ...] = ()
     if args.warps:
         try:
