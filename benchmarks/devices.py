@@ -2,9 +2,9 @@
 CUDA device, side by side in one run, and whether the results agree.
 
 For each rule and population size P, P nets of mixed shapes (one or two hidden levels of
-widths drawn from ``--widths``, 16-48 by default; one padded stack, as a search's chunks
-are) train for ``--epochs`` epochs on a real task (digits by default; batch 64, no early
-stopping) through ``rule.fit``:
+widths drawn from ``--widths``, 16-48 by default; one padded stack, with more padding
+than a search's chunks allow) train for ``--epochs`` epochs on a real task (digits by
+default; batch 64, no early stopping) through ``rule.fit``:
 
 - ``cpu``: on the host, with torch's default number of threads (all cores);
 - ``cuda``: on the GPU, relaxations in torch (``kernel = torch`` for pc, ep and chl);
