@@ -49,6 +49,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
+from evolve.messages import one_line  # noqa: E402
 from evolve.tasks import TaskError, load_task  # noqa: E402
 from rules.kernels import pc_relax  # noqa: E402
 from search_spaces.compile import compile_genome, stack  # noqa: E402
@@ -149,26 +150,33 @@ def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | N
 
 
 def search_row(device: str, generations: int, task: str) -> dict:
-    """A default-config search of ``generations`` generations trained on ``device``."""
+    """A default-config search of ``generations`` generations trained on ``device``. A search
+    that stops with an error (every evaluation of a generation failed) is a row saying so."""
     import evolve
     from evolve.config import SearchConfig, override
 
+    row: dict = {"device": device, "generations": generations}
     with tempfile.TemporaryDirectory() as out:
         config = override(SearchConfig(), {
             "generations": generations, "seed": 0, "out": out, "executor": {"name": "serial"},
             "task": {"name": task}, "training": {"device": device}})
+        row["rule"] = config.rule.name
         started = time.perf_counter()
-        run = evolve.search(config, reporters=())
-        seconds = time.perf_counter() - started
+        try:
+            run = evolve.search(config, reporters=())
+        except Exception as exc:  # noqa: BLE001 - the row records it; the others still run
+            row.update(seconds=time.perf_counter() - started,
+                       stopped=f"{type(exc).__name__}: {one_line(exc)}"[:300])
+            return row
+        row["seconds"] = time.perf_counter() - started
         front = run.pareto_front()
-        records = run.evaluations()
-        statuses = records.column("status").to_pylist()
-        errors = [e for e in records.column("error").to_pylist() if e]
-    return {"device": device, "rule": config.rule.name, "generations": generations,
-            "seconds": seconds,
-            "evaluations": len(statuses), "failed": sum(s != "ok" for s in statuses),
-            "first_error": errors[0][:300] if errors else None, "front_size": len(front),
-            "front_best_valid": max(m.valid_accuracy for m in front)}
+        records = run.evaluations().to_pylist()
+    failed = [r for r in records if r["status"] in ("failed", "timeout")]
+    row.update(evaluations=len(records), failed=len(failed),
+               first_error=failed[0]["error"][:300] if failed else None,
+               front_size=len(front),
+               front_best_valid=max((m.valid_accuracy for m in front), default=None))
+    return row
 
 
 def cell(value: float | None, fmt: str) -> str:
@@ -201,8 +209,12 @@ def print_tables(rows: list[dict], searches: list[dict], cuda: str | None) -> No
         print(f"\n{'search on':>9} | {'generations':>11} {'evaluations':>11} {'failed':>6} "
               f"{'seconds':>8} {'best valid':>10}")
         for s in searches:
+            if "stopped" in s:
+                print(f"{s['device']:>9} | stopped after {s['seconds']:.1f} s: {s['stopped']}")
+                continue
             print(f"{s['device']:>9} | {s['generations']:>11} {s['evaluations']:>11} "
-                  f"{s['failed']:>6} {s['seconds']:>8.1f} {s['front_best_valid']:>10.3f}")
+                  f"{s['failed']:>6} {s['seconds']:>8.1f} "
+                  f"{cell(s['front_best_valid'], '.3f'):>10}")
 
 
 def parse_list(parser, option: str, text: str, convert, allowed=None) -> list:

@@ -704,3 +704,22 @@ def test_devices_benchmark_times_no_triton_column_for_a_stack_the_kernels_cannot
     assert [p[0] for p in devices.paths("pc", "cuda", limit)] == ["cpu", "cuda", "triton"]
     assert [p[0] for p in devices.paths("ep", "cuda", limit + 1)] == ["cpu", "cuda"]
     assert [p[0] for p in devices.paths("bp", "cuda", 8)] == ["cpu", "cuda"]
+
+
+def test_devices_benchmark_records_a_search_that_stops_instead_of_crashing(monkeypatch):
+    """A search that stops with an error (a generation whose every evaluation failed) is a
+    row saying so, and the table prints it: the rows measured before it are kept."""
+    import evolve
+
+    spec = importlib.util.spec_from_file_location("devices_bench", ROOT / "benchmarks" /
+                                                  "devices.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def stops(config, reporters=None):
+        raise RuntimeError("generation 1: all 20 evaluations failed")
+    monkeypatch.setattr(evolve, "search", stops)
+    row = bench.search_row("cpu", 1, "iris")
+    assert row["stopped"] == "RuntimeError: generation 1: all 20 evaluations failed"
+    assert row["seconds"] >= 0 and "front_best_valid" not in row
+    bench.print_tables([], [row], None)  # prints the row, does not raise
