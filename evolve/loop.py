@@ -272,7 +272,8 @@ class Session:
                           if (ev := scorer.precheck(c)) is not None}
             outcomes = self._evaluate(executor, generation,
                                       [c for c in candidates if c.id not in infeasible],
-                                      scorer.metrics(), len(candidates))
+                                      scorer.metrics(), len(candidates),
+                                      [ev.outcome for ev in infeasible.values()])
             evaluations = [infeasible.get(c.id) or scorer.score(c, outcomes[c.id])
                            for c in candidates]
             rows = recorder.rows(evaluations)
@@ -347,11 +348,16 @@ class Session:
         return [o.name for o in self.objectives]
 
     def _evaluate(self, executor: Executor, generation: int, candidates: list[Candidate],
-                  metrics: tuple[Metric, ...], asked: int) -> dict[int, Outcome]:
+                  metrics: tuple[Metric, ...], asked: int,
+                  decided: Sequence[Outcome] = ()) -> dict[int, Outcome]:
         """Train what the journal of this generation does not already hold (``asked``:
-        the generation's size, infeasible candidates that are not trained included)."""
+        the generation's size, infeasible candidates that are not trained included;
+        ``decided``: the outcomes of those, which the reporters see first)."""
         for r in self.reporters:
             r.generation_start(generation, asked)
+        for done, outcome in enumerate(decided, 1):
+            for r in self.reporters:
+                r.evaluation_done(generation, done, asked, outcome)
         # the journal's weights are checked against these genomes: what does not fit is set
         # aside and evaluated again rather than trusted
         wanted = {c.id: c.genome for c in candidates}

@@ -6,7 +6,9 @@ terminals or files. Hooks, in the order the loop calls them:
   run's state rather than this process's;
 - ``search_start(run_dir, config, first_generation)`` — once;
 - ``generation_start(generation, n_candidates)`` — before evaluations go out;
-- ``evaluation_done(generation, done, total, outcome)`` — as each chunk's results arrive;
+- ``evaluation_done(generation, done, total, outcome)`` — for every candidate: first those
+  decided before training (status ``infeasible`` by a genome-only constraint or the chip
+  budget, or ``failed`` when pricing them raised), then as each chunk's results arrive;
 - ``generation_end(generation, summary)`` — after tell/archive/records of a generation;
 - ``search_end(run_dir)`` — once, after the last generation (not on interruption).
 """

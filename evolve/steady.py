@@ -205,6 +205,8 @@ class SteadyDriver:
                     feasible.append(c)
                 else:
                     told.append(ev)
+                    for r in session.reporters:
+                        r.evaluation_done(step, len(told), total, ev.outcome)
             queue = deque(Chunk(chunk[0].id, chunk) for chunk in
                           plan_chunks(feasible, settings.chunk_cap(len(feasible)),
                                       step_cost=rule_step_cost(session.rule)))

@@ -381,3 +381,40 @@ def test_the_progress_names_an_error_that_fails_evaluations_in_scoring(tmp_path)
     first = min(r["generation"] for r in failed)
     assert lines[0].startswith(f"neurevo: {sum(r['generation'] == first for r in failed)} of ")
     assert "cannot price a net with a hidden level" in lines[0]
+
+
+FAILING_COST = '''
+import evolve
+
+
+def priced_or_fail(genome, *args, **kwargs):
+    if len(genome.hidden_ids) == 1:  # the costliest net, priced for the references, has 6
+        raise ValueError("no price for a net with one hidden group")
+    return evolve.hardware.cost(genome, *args, **kwargs)
+
+
+evolve.register_cost_fn("picky", priced_or_fail)
+'''
+
+
+@pytest.mark.parametrize("mode", ["generational", "steady"])
+def test_the_progress_names_an_error_that_fails_evaluations_before_training(tmp_path, mode):
+    """A cost function that raises fails the candidate before it trains, so no chunk result
+    ever carries it: the reporters see such outcomes too (first, in every mode), and the
+    progress names the error, not only the count."""
+    plugin = tmp_path / "picky_cost.py"
+    plugin.write_text(textwrap.dedent(FAILING_COST))
+    small = [a if a != "1" else "2" for a in SMALL]  # 2 generations
+    result = run_cli("search", *small, "--set", "hardware.cost_fn=picky", "--set",
+                     f"strategy.mode={mode}", "--executor", "serial", "--plugin", str(plugin),
+                     "--out", str(tmp_path / "runs"))
+    run = ran(result)
+    rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and len(failed) < len(rows)
+    assert all("(before training)" in r["error"] and r["epochs"] == 0 for r in failed)
+    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
+    assert len(lines) == 1, result.stderr
+    assert "no price for a net with one hidden group" in lines[0]
+    assert "(before training)" in lines[0]
