@@ -330,11 +330,18 @@ def test_the_progress_shows_each_error_that_fails_evaluations_once(tmp_path):
     """Some evaluations failing is not a failed generation, so the search goes on; the
     progress names the error the first generation it fails any, with how many, and not
     again (a failed count alone hid such a bug)."""
-    plugin = tmp_path / "deep_fails.py"
-    plugin.write_text(textwrap.dedent(PARTLY_FAILING))
-    small = [a if a != "1" else "3" for a in SMALL]  # 3 generations
-    result = run_cli("search", *small, "--rule", "deep_fails", "--executor", "serial",
-                     "--plugin", str(plugin), "--out", str(tmp_path / "runs"))
+    _, line = failing_search(tmp_path, PARTLY_FAILING, 3, "--rule", "deep_fails")
+    assert "RuntimeError in rule deep_fails: boom for a net with a hidden level" in line
+
+def failing_search(tmp_path: Path, code: str, generations: int, *args: str
+                   ) -> tuple[list[dict], str]:
+    """A CLI search with a plug-in ``code`` that fails some evaluations: the failed rows
+    (some, not all) and the one progress line that names their error."""
+    plugin = tmp_path / "failing_plugin.py"
+    plugin.write_text(textwrap.dedent(code))
+    small = [a if a != "1" else str(generations) for a in SMALL]
+    result = run_cli("search", *small, *args, "--executor", "serial", "--plugin", str(plugin),
+                     "--out", str(tmp_path / "runs"))
     run = ran(result)
     rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
             for r in pq.read_table(f).to_pylist()]
@@ -345,8 +352,8 @@ def test_the_progress_shows_each_error_that_fails_evaluations_once(tmp_path):
     first = min(r["generation"] for r in failed)
     in_first = sum(r["generation"] == first for r in failed)
     assert lines[0].startswith(f"neurevo: {in_first} of ")
-    assert f"failed in generation {first + 1}: RuntimeError in rule deep_fails: boom for a net" \
-        in lines[0]
+    assert f"failed in generation {first + 1}: " in lines[0]
+    return failed, lines[0]
 
 
 FAILING_OBJECTIVE = '''
@@ -366,21 +373,9 @@ evolve.register_objective(evolve.Objective("deep_fails", "min", groups_or_fail, 
 def test_the_progress_names_an_error_that_fails_evaluations_in_scoring(tmp_path):
     """A user objective that raises fails a trained candidate when it is scored, after its
     training arrived: the progress names that error too, not only the count."""
-    plugin = tmp_path / "deep_objective.py"
-    plugin.write_text(textwrap.dedent(FAILING_OBJECTIVE))
-    small = [a if a != "1" else "2" for a in SMALL]  # 2 generations
-    result = run_cli("search", *small, "--objectives", "accuracy,deep_fails", "--executor",
-                     "serial", "--plugin", str(plugin), "--out", str(tmp_path / "runs"))
-    run = ran(result)
-    rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
-            for r in pq.read_table(f).to_pylist()]
-    failed = [r for r in rows if r["status"] == "failed"]
-    assert failed and len(failed) < len(rows)
-    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
-    assert len(lines) == 1, result.stderr
-    first = min(r["generation"] for r in failed)
-    assert lines[0].startswith(f"neurevo: {sum(r['generation'] == first for r in failed)} of ")
-    assert "cannot price a net with a hidden level" in lines[0]
+    _, line = failing_search(tmp_path, FAILING_OBJECTIVE, 2, "--objectives",
+                             "accuracy,deep_fails")
+    assert "cannot price a net with a hidden level" in line
 
 
 FAILING_COST = '''
@@ -402,19 +397,7 @@ def test_the_progress_names_an_error_that_fails_evaluations_before_training(tmp_
     """A cost function that raises fails the candidate before it trains, so no chunk result
     ever carries it: the reporters see such outcomes too (first, in every mode), and the
     progress names the error, not only the count."""
-    plugin = tmp_path / "picky_cost.py"
-    plugin.write_text(textwrap.dedent(FAILING_COST))
-    small = [a if a != "1" else "2" for a in SMALL]  # 2 generations
-    result = run_cli("search", *small, "--set", "hardware.cost_fn=picky", "--set",
-                     f"strategy.mode={mode}", "--executor", "serial", "--plugin", str(plugin),
-                     "--out", str(tmp_path / "runs"))
-    run = ran(result)
-    rows = [r for f in sorted((run / "evaluations").glob("gen-*.parquet"))
-            for r in pq.read_table(f).to_pylist()]
-    failed = [r for r in rows if r["status"] == "failed"]
-    assert failed and len(failed) < len(rows)
+    failed, line = failing_search(tmp_path, FAILING_COST, 2, "--set", "hardware.cost_fn=picky",
+                                  "--set", f"strategy.mode={mode}")
     assert all("(before training)" in r["error"] and r["epochs"] == 0 for r in failed)
-    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
-    assert len(lines) == 1, result.stderr
-    assert "no price for a net with one hidden group" in lines[0]
-    assert "(before training)" in lines[0]
+    assert "no price for a net with one hidden group" in line and "(before training)" in line
