@@ -423,6 +423,7 @@ def _silence_stdout() -> None:
 def _is_bad_input(exc: Exception) -> bool:
     from evolve.config import ConfigError
     from evolve.hardware import ProfileError
+    from evolve.loop import SetupPluginFailed
     from evolve.records import RecordError
     from evolve.tasks import TaskError
     from rules.base import HyperparameterError
@@ -431,7 +432,7 @@ def _is_bad_input(exc: Exception) -> bool:
     from search_spaces.space import SpaceError
 
     known = (ConfigError, TaskError, RecordError, HyperparameterError, UnknownRuleError,
-             GenomeError, SpaceError, ProfileError, RuleOptionError)
+             GenomeError, SpaceError, ProfileError, RuleOptionError, SetupPluginFailed)
     return isinstance(exc, known) or (isinstance(exc, KeyError) and one_line(exc).count(":") > 0)
 
 

@@ -117,6 +117,11 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
                     f"{want.content_hash[:19]}...)")
 
 
+class SetupPluginFailed(ValueError):
+    """A user's plug-in failed where the search calls it before any candidate (a cost
+    function pricing the space's costliest network): one line naming it, and no run."""
+
+
 class GenerationFailed(RuntimeError):
     """Every evaluation of a generation failed; carries the first one's error and
     traceback. The generation is recorded; ``resume`` goes on once the cause is fixed."""
@@ -415,7 +420,7 @@ def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn
         # a user's cost function, called before any candidate: one line naming it, not a
         # traceback from inside the search's set-up
         name = cost_fn_name(cost_fn)
-        raise ValueError(
+        raise SetupPluginFailed(
             f"{name} failed on the search space's costliest network (which sets the "
             f"hypervolume reference of {', '.join(covering)}): {failure_detail(exc, name)}"
         ) from exc
