@@ -423,7 +423,7 @@ def _silence_stdout() -> None:
 def _is_bad_input(exc: Exception) -> bool:
     from evolve.config import ConfigError
     from evolve.hardware import ProfileError
-    from evolve.loop import SetupPluginFailed
+    from evolve.messages import SetupPluginFailed
     from evolve.records import RecordError
     from evolve.tasks import TaskError
     from rules.base import HyperparameterError

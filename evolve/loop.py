@@ -30,7 +30,7 @@ from evolve.evaluate import (
     outcome_to_row,
 )
 from evolve.executors import Executor, TaskFailure, make_executor
-from evolve.messages import failure_detail
+from evolve.messages import SetupPluginFailed, failure_detail
 from evolve.metadata import (
     ObjectiveRecord,
     RuleRecord,
@@ -115,11 +115,6 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
     raise TaskError(f"the data this run started on is not at {where} (or has changed since); "
                     f"give it with --task FILE (its content hash must be "
                     f"{want.content_hash[:19]}...)")
-
-
-class SetupPluginFailed(ValueError):
-    """A user's plug-in failed where the search calls it before any candidate (a cost
-    function pricing the space's costliest network): one line naming it, and no run."""
 
 
 class GenerationFailed(RuntimeError):

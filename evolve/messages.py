@@ -44,6 +44,12 @@ class UnknownName(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class SetupPluginFailed(ValueError):
+    """A user's plug-in failed where the search calls it before any candidate (a cost
+    function or a ``covers_space`` objective on the space's costliest network): one line
+    naming it, and no run."""
+
+
 # Set on an exception raised inside a user's plug-in (an objective, a constraint, a cost
 # function): which one, as a message names it ("objective depth", "cost_fn my_cost").
 PLUGIN_ATTRIBUTE = "neurevo_plugin"

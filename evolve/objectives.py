@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.messages import UnknownName, blamed_on, failure_detail, shown
+from evolve.messages import SetupPluginFailed, UnknownName, blamed_on, failure_detail, shown
 from evolve.plugin_imports import load_installed_plugins
 from search_spaces.genome import Genome
 
@@ -228,7 +228,7 @@ def covering_references(objectives: Sequence[Objective], costliest: Measurements
                 value = o(costliest)
             except Exception as exc:
                 what = f"objective {o.name}"
-                raise ValueError(
+                raise SetupPluginFailed(
                     f"{what} failed on the search space's costliest network (covers_space: "
                     f"its value there is the hypervolume reference): "
                     f"{failure_detail(exc, what)}") from exc

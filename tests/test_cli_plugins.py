@@ -185,22 +185,30 @@ def test_a_plugin_that_cannot_be_imported_is_one_line_exit_2(tmp_path, write, sp
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_cost_fn_failing_before_any_candidate_is_one_line_exit_2(tmp_path):
-    # it prices the space's costliest network (energy's hypervolume reference) before any
+@pytest.mark.parametrize("registers, using, says", [
+    ("def flaky(genome, profile, **kwargs):\n"
+     "    raise RuntimeError('the cost table is missing')\n"
+     "evolve.register_cost_fn('flaky', flaky)\n",
+     ["--set", "hardware.cost_fn=flaky"],
+     "cost_fn flaky failed on the search space's costliest network (which sets the "
+     "hypervolume reference of energy): RuntimeError: the cost table is missing"),
+    ("def flaky(m):\n"
+     "    raise RuntimeError('no table')\n"
+     "evolve.register_objective(evolve.Objective('flaky', 'min', flaky, reference=1.0,\n"
+     "                                           covers_space=True))\n",
+     ["--objectives", "accuracy,flaky"],
+     "objective flaky failed on the search space's costliest network (covers_space: its "
+     "value there is the hypervolume reference): RuntimeError: no table"),
+])
+def test_a_plugin_failing_before_any_candidate_is_one_line_exit_2(tmp_path, registers, using,
+                                                                   says):
+    # called on the space's costliest network (a hypervolume reference) before any
     # candidate: the search's error, one line as the README promises, not a traceback
-    (tmp_path / "flaky_cost.py").write_text(
-        "import evolve\n"
-        "def flaky(genome, profile, **kwargs):\n"
-        "    raise RuntimeError('the cost table is missing')\n"
-        "evolve.register_cost_fn('flaky', flaky)\n")
-    result = run_cli("search", *SMALL, "--executor", "serial", "--plugin", "flaky_cost.py",
-                     "--set", "hardware.cost_fn=flaky", "--out", str(tmp_path / "runs"),
-                     cwd=tmp_path)
+    (tmp_path / "flaky_plugin.py").write_text("import evolve\n" + registers)
+    result = run_cli("search", *SMALL, "--executor", "serial", "--plugin", "flaky_plugin.py",
+                     *using, "--out", str(tmp_path / "runs"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "neurevo: error: cost_fn flaky failed on the search space's costliest network "
-        "(which sets the hypervolume reference of energy): RuntimeError: the cost table is "
-        "missing"]
+    assert result.stderr.strip().splitlines() == [f"neurevo: error: {says}"]
     assert not (tmp_path / "runs").exists()
 
 
