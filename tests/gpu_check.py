@@ -128,17 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         parser.error(f"--json {args.json}: its folder does not exist")
-    if not torch.cuda.is_available():
-        print("gpu_check: this machine has no CUDA device: nothing was checked",
-              file=sys.stderr)
-        return 2
+    try:  # the CPU would be checked against itself, then its name asked of CUDA (a crash)
+        if torch.device(args.device).type != "cuda":
+            raise RuntimeError
+    except RuntimeError:
+        parser.error(f"--device {args.device!r}: expected cuda or cuda:N")
     import rules
-    from evolve.tasks import load_task
 
     names = args.rules.split(",") if args.rules else rules.available()
     unknown = sorted(set(names) - set(rules.available()))
     if unknown:
         parser.error(f"--rules: unknown rule(s) {unknown}; expected some of {rules.available()}")
+    if not torch.cuda.is_available():
+        print("gpu_check: this machine has no CUDA device: nothing was checked",
+              file=sys.stderr)
+        return 2
+    index = torch.device(args.device).index
+    if index is not None and index >= torch.cuda.device_count():
+        parser.error(f"--device {args.device!r}: this machine has "
+                     f"{torch.cuda.device_count()} CUDA device(s)")
+    from evolve.tasks import load_task
+
     task = load_task("digits", seed=0)
     checks: list[dict] = []
     for name in names:

@@ -44,6 +44,18 @@ def test_without_cuda_nothing_is_checked_and_it_says_so(tmp_path):
     assert not (tmp_path / "g.json").exists()
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--device", "cpu"], "--device 'cpu': expected cuda or cuda:N"),
+    (["--rules", "nope"], "--rules: unknown rule(s) ['nope']"),
+])
+def test_wrong_arguments_are_refused_whatever_the_machine(args, says):
+    # before asking for CUDA: on a GPU machine `--device cpu` checked the CPU against itself
+    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+    assert "nothing was checked" not in result.stderr
+
+
 @pytest.mark.parametrize("rule", ["pc", "ff"])
 def test_every_check_of_a_rule_runs_and_passes_with_the_cpu_for_the_gpu(rule):
     checks = load_script().check_rule(rule, small_task(), "cpu")
