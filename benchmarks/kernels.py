@@ -277,8 +277,8 @@ def main() -> None:
                         help="start no compile after this many seconds of the run "
                              "(default: no limit)")
     parser.add_argument("--warps", metavar="W,W,...",
-                        help="also time the kernels at each of these num_warps (powers of 2, "
-                             "1-32; Triton's default is 4)")
+                        help="also time the kernels at each of these num_warps (CUDA only; "
+                             "powers of 2, 1-32; Triton's default is 4)")
     parser.add_argument("--compile-energy", action="store_true",
                         help="also time torch.compile of the ep/chl dense path (slow to compile)")
     args = parser.parse_args()
@@ -298,6 +298,9 @@ def main() -> None:
         if not warps or any(w not in (1, 2, 4, 8, 16, 32) for w in warps):
             parser.error(f"--warps {args.warps!r}: expected powers of 2 from 1 to 32, "
                          "comma-separated")
+        if not on_cuda(args.device):  # the kernels are timed on CUDA only: an empty table
+            parser.error(f"--warps: the kernels are timed on CUDA only, and --device is "
+                         f"{args.device!r}")
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected at least 1")
     if not args.budget_s >= 0:

@@ -191,6 +191,12 @@ def test_the_kernel_benchmark_times_triton_on_any_cuda_device():
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == 2 and f"--device '{device}'" in result.stderr.splitlines()[-1]
         assert "Traceback" not in result.stderr
+    # --warps times only the kernels, which run on CUDA alone: refused before any timing
+    # rather than ending minutes of torch timings with an empty table of warps
+    result = subprocess.run([sys.executable, str(script), "--device", "cpu", "--warps", "4,8"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and "--warps: the kernels are timed on CUDA only" in \
+        result.stderr.splitlines()[-1]
 
 
 # -- ep / chl: the relaxation phases ---------------------------------------------------------
