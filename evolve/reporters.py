@@ -103,9 +103,11 @@ class ProgressBar(Reporter):
         for error, count in errors.items():
             if error not in self.errors_shown:
                 self.errors_shown.add(error)
-                print(f"neurevo: {count} of {summary['evaluations']} evaluations failed in "
-                      f"generation {generation + 1}: {shown_error(error)} (every failure's "
-                      "error and traceback are in the run's records)", file=self.stream)
+                # per error, so "with:" (the generation's line above counts every failure)
+                print(f"neurevo: generation {generation + 1}: {count} of "
+                      f"{summary['evaluations']} evaluations failed with: {shown_error(error)} "
+                      "(every failure's error and traceback are in the run's records)",
+                      file=self.stream)
         self.stream.flush()
 
     def _draw(self, generation: int, done: int, total: int, final: bool = False,

@@ -374,12 +374,11 @@ def failing_search(tmp_path: Path, code: str, generations: int, *args: str
             for r in pq.read_table(f).to_pylist()]
     failed = [r for r in rows if r["status"] == "failed"]
     assert failed and len(failed) < len(rows)
-    lines = [line for line in result.stderr.splitlines() if "evaluations failed in" in line]
+    lines = [line for line in result.stderr.splitlines() if "evaluations failed with:" in line]
     assert len(lines) == 1, result.stderr
     first = min(r["generation"] for r in failed)
     in_first = sum(r["generation"] == first for r in failed)
-    assert lines[0].startswith(f"neurevo: {in_first} of ")
-    assert f"failed in generation {first + 1}: " in lines[0]
+    assert lines[0].startswith(f"neurevo: generation {first + 1}: {in_first} of ")
     return failed, lines[0]
 
 
