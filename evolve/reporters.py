@@ -101,13 +101,19 @@ class ProgressBar(Reporter):
                 error = outcome.error or outcome.status
                 errors[error] = errors.get(error, 0) + 1
         for error, count in errors.items():
-            if error not in self.errors_shown:
-                self.errors_shown.add(error)
-                # per error, so "with:" (the generation's line above counts every failure)
-                print(f"neurevo: generation {generation + 1}: {count} of "
-                      f"{summary['evaluations']} evaluations failed with: {shown_error(error)} "
-                      "(every failure's error and traceback are in the run's records)",
-                      file=self.stream)
+            if error in self.errors_shown or len(self.errors_shown) > MAX_ERRORS_SHOWN:
+                continue
+            self.errors_shown.add(error)
+            if len(self.errors_shown) > MAX_ERRORS_SHOWN:  # once: errors that differ per
+                # candidate (a shape, a value in the message) would fill the terminal
+                print("neurevo: further distinct errors are not shown here; the run's "
+                      "records have every failure's error and traceback", file=self.stream)
+                continue
+            # per error, so "with:" (the generation's line above counts every failure)
+            print(f"neurevo: generation {generation + 1}: {count} of "
+                  f"{summary['evaluations']} evaluations failed with: {shown_error(error)} "
+                  "(every failure's error and traceback are in the run's records)",
+                  file=self.stream)
         self.stream.flush()
 
     def _draw(self, generation: int, done: int, total: int, final: bool = False,
@@ -126,6 +132,9 @@ class ProgressBar(Reporter):
         elif final:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+MAX_ERRORS_SHOWN = 5  # distinct evaluation errors the progress names in one run
 
 
 def shown_error(error: str, limit: int = 300) -> str:

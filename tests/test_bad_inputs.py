@@ -795,3 +795,29 @@ def test_an_unknown_or_out_of_range_rule_hyperparameter_names_the_config_key(tmp
         assert f"rule.hyperparameters (rule bp): {says}" in err, err
         assert "Traceback" not in err
     assert not list(tmp_path.iterdir())  # refused before a run was written
+
+
+def test_the_progress_names_at_most_a_few_distinct_errors_then_says_so():
+    """Errors that differ per candidate (a shape in the message) would print a line each:
+    the progress names the first MAX_ERRORS_SHOWN, says once that it stops there, and names
+    an error again in no later generation."""
+    from types import SimpleNamespace
+
+    from evolve.reporters import MAX_ERRORS_SHOWN, ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream=stream)
+    bar.generations, bar.first = 2, 0
+    summary = {"evaluations": 8, "hypervolume": 0.5, "species": 0, "failed": 7,
+               "infeasible": 0}
+    for generation in range(2):
+        bar.generation_start(generation, 8)
+        for i in range(7):
+            bar.evaluation_done(generation, i + 1, 8, SimpleNamespace(
+                status="failed", error=f"ValueError: size {generation * 10 + i} differs",
+                valid_accuracy=float("nan")))
+        bar.generation_end(generation, summary)
+    named = [line for line in stream.getvalue().splitlines() if "failed with:" in line]
+    assert len(named) == MAX_ERRORS_SHOWN
+    assert all(line.startswith("neurevo: generation 1: 1 of 8") for line in named)
+    assert stream.getvalue().count("further distinct errors are not shown") == 1
