@@ -51,9 +51,9 @@ import torch  # noqa: E402
 import rules  # noqa: E402
 from evolve.messages import one_line  # noqa: E402
 from evolve.tasks import TaskError, load_task  # noqa: E402
-from rules.kernels import pc_relax  # noqa: E402
+from rules.kernels import pc_relax, relative_error  # noqa: E402
 from search_spaces.compile import compile_genome, stack  # noqa: E402
-from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+from search_spaces.genome import Genome, layered  # noqa: E402
 
 RULES = ("bp", "pc", "ep", "chl", "dfa")
 KERNEL_RULES = ("pc", "ep", "chl")  # the rules with a fused Triton relaxation
@@ -69,11 +69,7 @@ def mixed_genome(n_in: int, n_out: int, rng: random.Random,
                  widths_from: tuple[int, ...] = WIDTHS) -> Genome:
     """A net with one or two hidden levels of widths drawn from ``widths_from``."""
     widths = [rng.choice(widths_from) for _ in range(rng.choice((1, 2)))]
-    nodes = [NodeGene(0, "input", n_in), NodeGene(1, "output", n_out)]
-    nodes += [NodeGene(2 + i, "hidden", w, rng.choice(ACTIVATIONS)) for i, w in enumerate(widths)]
-    chain = [0, *range(2, 2 + len(widths)), 1]
-    conns = [ConnectionGene(i, a, b) for i, (a, b) in enumerate(zip(chain, chain[1:]))]
-    return Genome(tuple(nodes), tuple(conns))
+    return layered([n_in, *widths, n_out], [rng.choice(ACTIVATIONS) for _ in widths])
 
 
 def paths(rule: str, cuda: str | None, rows: int = 0) -> list[tuple[str, str, dict]]:
@@ -87,14 +83,6 @@ def paths(rule: str, cuda: str | None, rows: int = 0) -> list[tuple[str, str, di
         if rule in KERNEL_RULES and rows <= KERNEL_ROWS:
             out.append(("triton", cuda, {"kernel": "triton"}))
     return out
-
-
-def relative_error(out: list[torch.Tensor], ref: list[torch.Tensor]) -> float:
-    """``‖out − ref‖ / ‖ref‖`` over all tensors, in float64 (NaN stays NaN)."""
-    diff = sum(float((o.double().cpu() - r.double().cpu()).pow(2).sum())
-               for o, r in zip(out, ref, strict=True))
-    norm = sum(float(r.double().cpu().pow(2).sum()) for r in ref)
-    return (diff / norm) ** 0.5 if norm > 0 else diff ** 0.5
 
 
 def sync(device: str) -> None:

@@ -52,21 +52,23 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from rules import chl  # noqa: E402
-from rules.kernels import energy_relax, pc_relax, triton_available  # noqa: E402
+from rules.kernels import (  # noqa: E402
+    energy_relax,
+    pc_relax,
+    relative_error,
+    triton_available,
+)
 from rules.local import one_hot  # noqa: E402
 from rules.pc import relax  # noqa: E402
 from search_spaces.compile import compile_genome, init_params, stack  # noqa: E402
-from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+from search_spaces.genome import Genome, layered  # noqa: E402
 
 STEPS, GAMMA, BATCH = 20, 0.1, 64
 FREE_SWEEPS, NUDGE_SWEEPS, BETA, CHL_GAMMA = 8, 4, 0.1, 0.5
 
 
 def two_hidden(width: int) -> Genome:
-    nodes = (NodeGene(0, "input", 64), NodeGene(1, "output", 10),
-             NodeGene(2, "hidden", width, "tanh"), NodeGene(3, "hidden", width, "relu"))
-    conns = (ConnectionGene(0, 0, 2), ConnectionGene(1, 2, 3), ConnectionGene(2, 3, 1))
-    return Genome(nodes, conns)
+    return layered([64, width, width, 10], ["tanh", "relu"])
 
 
 def timed(fn, repeats: int, sync) -> float:
@@ -80,17 +82,6 @@ def timed(fn, repeats: int, sync) -> float:
         sync()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def relative_error(out, ref) -> float:
-    """``‖out − ref‖ / ‖ref‖`` over all tensors of ``out`` and ``ref`` (matching tuples or
-    single tensors), in float64; NaN anywhere gives NaN, which no tolerance passes."""
-    outs = out if isinstance(out, tuple | list) else (out,)
-    refs = ref if isinstance(ref, tuple | list) else (ref,)
-    diff = sum(float((o.double() - r.double()).pow(2).sum()) for o, r in zip(outs, refs,
-                                                                               strict=True))
-    norm = sum(float(r.double().pow(2).sum()) for r in refs)
-    return (diff / norm) ** 0.5 if norm > 0 else diff ** 0.5
 
 
 def on_cuda(device: str) -> bool:

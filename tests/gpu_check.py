@@ -42,29 +42,20 @@ SCORE_TOLERANCE = 1e-4
 
 def mixed_population(task, size: int, seed: int = 0):
     from search_spaces.compile import compile_genome, stack
-    from search_spaces.genome import ConnectionGene, Genome, NodeGene
+    from search_spaces.genome import layered
 
     rng = random.Random(seed)
     genomes = []
     for _ in range(size):
         widths = [rng.choice((8, 16, 24)) for _ in range(rng.choice((1, 2)))]
-        nodes = [NodeGene(0, "input", task.n_features), NodeGene(1, "output", task.n_classes)]
-        nodes += [NodeGene(2 + i, "hidden", w, rng.choice(("tanh", "relu", "sigmoid")))
-                  for i, w in enumerate(widths)]
-        chain = [0, *range(2, 2 + len(widths)), 1]
-        genomes.append(Genome(tuple(nodes), tuple(
-            ConnectionGene(i, a, b) for i, (a, b) in enumerate(zip(chain, chain[1:])))))
+        genomes.append(layered([task.n_features, *widths, task.n_classes],
+                               [rng.choice(("tanh", "relu", "sigmoid")) for _ in widths]))
     return genomes, stack([compile_genome(g) for g in genomes])
-
-
-def relative_difference(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    diff = sum(float((x.double().cpu() - y.double().cpu()).pow(2).sum()) for x, y in zip(a, b))
-    norm = sum(float(y.double().cpu().pow(2).sum()) for y in b)
-    return (diff / norm) ** 0.5 if norm else diff ** 0.5
 
 
 def check_rule(name: str, task, device: str) -> list[dict]:
     import rules
+    from rules.kernels import relative_error
     from search_spaces.compile import member_params
 
     genomes, net = mixed_population(task, 6)
@@ -87,8 +78,8 @@ def check_rule(name: str, task, device: str) -> list[dict]:
         kernels = {k: rules.get_rule(name, {"kernel": k}).fit(net, task, None, budget[device],
                                                               seeds)
                    for k in ("triton", "torch")}
-        error = relative_difference(list(kernels["triton"].params.tensors()),
-                                    list(kernels["torch"].params.tensors()))
+        error = relative_error(list(kernels["triton"].params.tensors()),
+                               list(kernels["torch"].params.tensors()))
         results.append({"rule": name, "check": "kernel", "value": error,
                         "passed": error <= PARAM_TOLERANCE, "detail": ""})
     rule = rules.get_rule(name)

@@ -381,3 +381,15 @@ def test_auto_falls_back_to_torch_only_when_the_gpu_cannot_hold_the_kernel():
     with pytest.raises(ValueError, match="a bug"):  # anything else is never hidden
         run_fused("ep", "auto", broken, lambda: "torch")
     assert run_fused("pc", "auto", lambda: "fused", lambda: "torch") == "fused"
+
+
+def test_relative_error_is_zero_for_equal_results_and_nan_for_nan():
+    """The benchmarks' and gpu_check's one measure of how far a kernel is from torch."""
+    from rules.kernels import relative_error
+
+    a = torch.tensor([3.0, 4.0])
+    assert relative_error(a, a.clone()) == 0.0
+    assert relative_error([a, a], [a + 1, a]) == pytest.approx((2 / (41 + 25)) ** 0.5)
+    assert relative_error(a, torch.tensor([0.0, 0.0])) == 5.0  # no norm: the absolute error
+    assert relative_error(a, torch.tensor([float("nan"), 1.0])) != \
+        relative_error(a, torch.tensor([float("nan"), 1.0]))  # NaN, which no tolerance passes

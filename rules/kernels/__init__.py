@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def triton_available() -> bool:
@@ -19,3 +24,16 @@ def triton_available() -> bool:
 def interpreting() -> bool:
     """Triton's CPU interpreter is on (it is read when triton is first imported)."""
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def relative_error(out: torch.Tensor | Sequence[torch.Tensor],
+                   ref: torch.Tensor | Sequence[torch.Tensor]) -> float:
+    """``‖out − ref‖ / ‖ref‖`` over all tensors of ``out`` and ``ref`` (matching sequences
+    or single tensors), in float64: how far a kernel's result (relaxed states, trained
+    parameters) is from the torch path's. NaN anywhere gives NaN, which no tolerance passes."""
+    outs = out if isinstance(out, tuple | list) else (out,)
+    refs = ref if isinstance(ref, tuple | list) else (ref,)
+    diff = sum(float((o.double() - r.double()).pow(2).sum())
+               for o, r in zip(outs, refs, strict=True))
+    norm = sum(float(r.double().pow(2).sum()) for r in refs)
+    return (diff / norm) ** 0.5 if norm > 0 else diff ** 0.5
