@@ -60,15 +60,11 @@ import rules  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
 from rules.ablation import frozen_hidden_control  # noqa: E402
 from search_spaces.compile import compile_genome  # noqa: E402
-from search_spaces.genome import ConnectionGene, Genome, NodeGene  # noqa: E402
+from search_spaces.genome import Genome, layered  # noqa: E402
 
 
 def mlp(sizes: list[int], activation: str = "relu") -> Genome:
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    return Genome(tuple(nodes), tuple(ConnectionGene(i, ids[i], ids[i + 1])
-                                      for i in range(len(ids) - 1)))
+    return layered(sizes, activation)
 
 
 CONTROL = "frozen"  # the frozen-hidden control's row name

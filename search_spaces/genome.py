@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
@@ -286,6 +286,23 @@ class Genome:
                 f"the feedforward (non-recurrent) connections form a cycle: connections "
                 f"{[c.innovation for c in cycle]} close the loop {path}"
             )
+
+
+def layered(sizes: Sequence[int], activations: str | Sequence[str] = "relu") -> Genome:
+    """A chain of groups: ``sizes[0]`` inputs, one hidden group per inner size (with its own
+    activation when ``activations`` is a sequence, one per hidden group), ``sizes[-1]``
+    outputs, each group feeding the next. The hand-designed MLPs that tests and benchmarks
+    set beside evolved genomes (input id 0, output id 1, hidden ids from 2 in order)."""
+    hidden = sizes[1:-1]
+    kinds = [activations] * len(hidden) if isinstance(activations, str) else list(activations)
+    if len(kinds) != len(hidden):
+        raise GenomeError(f"layered: {len(kinds)} activations for {len(hidden)} hidden groups")
+    ids = [0, *range(2, 2 + len(hidden)), 1]
+    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
+    nodes += [NodeGene(ids[i], "hidden", size, kind)
+              for i, (size, kind) in enumerate(zip(hidden, kinds), 1)]
+    return Genome(tuple(nodes), tuple(ConnectionGene(i, a, b)
+                                      for i, (a, b) in enumerate(zip(ids, ids[1:]))))
 
 
 def _feedforward_cycle(

@@ -11,17 +11,13 @@ import rules
 from evolve.tasks import load_task
 from rules.local import cross_entropy
 from search_spaces.compile import compile_genome, init_params
-from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.genome import ConnectionGene, Genome, NodeGene, layered
 from search_spaces.net import Net, Params, forward
 
 
 def mlp(sizes: list[int], activation: str = "relu") -> Genome:
     """A layered genome: input group, one hidden group per inner size, output group."""
-    nodes = [NodeGene(0, "input", sizes[0]), NodeGene(1, "output", sizes[-1])]
-    ids = [0] + [2 + i for i in range(len(sizes) - 2)] + [1]
-    nodes += [NodeGene(ids[i], "hidden", s, activation) for i, s in enumerate(sizes[1:-1], 1)]
-    conns = [ConnectionGene(i, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Genome(tuple(nodes), tuple(conns))
+    return layered(sizes, activation)
 
 
 def skip_dag() -> Genome:

@@ -777,3 +777,17 @@ def test_distance_grows_with_added_structure(start: Genome, seed: int) -> None:
         genome, last, grown = bigger, d, grown + 1
     assert grown >= 10  # every add_node step grows the genome
     assert math.isfinite(last)
+
+
+def test_layered_builds_a_chain_with_one_activation_per_hidden_group():
+    from search_spaces.genome import GenomeError, layered
+
+    genome = layered([64, 8, 6, 10], ["tanh", "relu"])
+    assert [(n.id, n.role, n.size, n.activation) for n in genome.nodes] == [
+        (0, "input", 64, "identity"), (1, "output", 10, "identity"), (2, "hidden", 8, "tanh"),
+        (3, "hidden", 6, "relu")]
+    assert [(c.innovation, c.src, c.dst) for c in genome.connections] == [
+        (0, 0, 2), (1, 2, 3), (2, 3, 1)]
+    assert layered([4, 3], "tanh").connections[0].dst == 1  # no hidden group: in -> out
+    with pytest.raises(GenomeError, match="1 activations for 2 hidden groups"):
+        layered([64, 8, 6, 10], ["tanh"])
