@@ -25,7 +25,7 @@ import numpy as np
 
 from evolve.messages import UnknownName, blamed_on, shown
 from evolve.objectives import Measurements, Metric
-from evolve.plugin_imports import load_installed_plugins
+from evolve.plugin_imports import load_installed_plugins, registered
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,7 @@ def resolve_constraints(names: Sequence[str], given: Sequence[Constraint]
     by_name = {c.name: c for c in given}
     out = []
     for name in names:
-        if name not in by_name and name not in _CONSTRAINTS:
-            load_installed_plugins()  # an installed package may register it
-        found = by_name.get(name) or _CONSTRAINTS.get(name)
+        found = by_name.get(name) or registered(_CONSTRAINTS, name)
         if found is None:
             raise UnknownName(f"constraints: {name!r} is neither given nor registered: pass "
                               "it (evolve.search/resume(..., constraints=[...])) or register it "

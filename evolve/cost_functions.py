@@ -5,7 +5,7 @@ user's own cost model, as ``evolve.search(cost_fn=...)`` does from Python."""
 from __future__ import annotations
 
 from evolve.messages import UnknownName
-from evolve.plugin_imports import load_installed_plugins
+from evolve.plugin_imports import load_installed_plugins, registered
 from evolve.scoring import CostFn
 
 _COST_FNS: dict[str, CostFn] = {}
@@ -43,9 +43,7 @@ def resolve_cost_fn(name: str, given: CostFn | None) -> CostFn | None:
     function other than the one the name registers, is refused."""
     if not name:
         return given
-    if name not in _COST_FNS:
-        load_installed_plugins()  # an installed package may register it
-    found = _COST_FNS.get(name)
+    found = registered(_COST_FNS, name)  # an installed package may register it
     if found is None and given is not None:
         return given
     if found is None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from evolve.messages import SetupPluginFailed, UnknownName, blamed_on, failure_detail, shown
-from evolve.plugin_imports import load_installed_plugins
+from evolve.plugin_imports import load_installed_plugins, registered
 from search_spaces.genome import Genome
 
 
@@ -247,8 +247,8 @@ def resolve_objectives(items: Sequence[str | Objective]) -> tuple[Objective, ...
     for item in items:
         if isinstance(item, Objective):
             out.append(item)
-        elif item in _OBJECTIVES or item in available_objectives():  # installed ones too
-            out.append(_OBJECTIVES[item])
+        elif (found := registered(_OBJECTIVES, item)) is not None:  # installed ones too
+            out.append(found)
         else:
             raise UnknownName(
                 f"objectives: unknown objective {item!r}; expected one of {available_objectives()}"

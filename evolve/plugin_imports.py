@@ -29,9 +29,13 @@ import importlib.machinery
 import importlib.util
 import sys
 import traceback
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 PLUGIN_GROUP = "neurevo.plugins"  # installed packages' objectives, constraints, cost fns, tasks
 # installed plug-ins that failed to load: entry-point name -> why (reported once on stderr)
@@ -84,6 +88,15 @@ def load_installed_plugins() -> None:
             print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
                   f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",
                   file=sys.stderr)
+
+
+def registered(registry: Mapping[str, T], key: str) -> T | None:
+    """``registry[key]`` (an objective, constraint, cost function or task registry), the
+    installed plug-ins imported first when it is missing, since one of them may register
+    it; None when none does."""
+    if key not in registry:
+        load_installed_plugins()
+    return registry.get(key)
 
 
 def _import_file(spec: str) -> ModuleType:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from evolve.messages import one_line
-from evolve.plugin_imports import load_installed_plugins
+from evolve.plugin_imports import load_installed_plugins, registered
 
 __all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "LABEL_COLUMN", "Split", "TEST_FRACTION", "Task",
            "TaskError", "VALID_FRACTION", "load_task", "task_from_arrays"]
@@ -172,9 +172,7 @@ def registered_tasks() -> list[str]:
 
 
 def is_registered_task(name: str) -> bool:
-    if _task_key(name) not in _REGISTERED:
-        load_installed_plugins()  # an installed package may register it
-    return _task_key(name) in _REGISTERED
+    return registered(_REGISTERED, _task_key(name)) is not None  # installed ones too
 
 
 def _task_key(name: str) -> str:
