@@ -29,9 +29,13 @@ def one_line(what: object) -> str:
 
 
 def shown(value: object, limit: int = 60) -> str:
-    """``value``'s repr for a one-line message, at most ``limit`` characters: cut with
-    ``...`` so that a cut is seen as one (a dict cut mid-entry read as a malformed value)."""
-    text = repr(value)
+    """``value``'s repr for a one-line message, at most ``limit`` characters (:func:`cut`)."""
+    return cut(repr(value), limit)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut with ``...`` so that a cut is seen as
+    one (a dict cut mid-entry read as a malformed value)."""
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

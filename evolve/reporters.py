@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from evolve.messages import cut, one_line
+
 
 class Reporter:
     def search_resumed(self, history: Sequence[dict[str, Any]]) -> None: ...
@@ -111,7 +113,7 @@ class ProgressBar(Reporter):
                 continue
             # per error, so "with:" (the generation's line above counts every failure)
             print(f"neurevo: generation {generation + 1}: {count} of "
-                  f"{summary['evaluations']} evaluations failed with: {shown_error(error)} "
+                  f"{summary['evaluations']} evaluations failed with: {cut(one_line(error), 300)} "
                   "(every failure's error and traceback are in the run's records)",
                   file=self.stream)
         self.stream.flush()
@@ -135,12 +137,6 @@ class ProgressBar(Reporter):
 
 
 MAX_ERRORS_SHOWN = 5  # distinct evaluation errors the progress names in one run
-
-
-def shown_error(error: str, limit: int = 300) -> str:
-    """An evaluation's error on one line, cut at ``limit`` characters."""
-    text = " ".join(error.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _clock(seconds: float) -> str:
