@@ -118,6 +118,16 @@ def evaluation_schema(objectives: Sequence[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")  # atomic_write's temporary names
+
+
+def temporary_of(name: str) -> str | None:
+    """The name of the file whose :func:`atomic_write` temporary file ``name`` is (one a
+    killed writer left unrenamed), or None for any other name."""
+    found = _TEMPORARY.fullmatch(name)
+    return found.group(1) if found else None
+
+
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
 
@@ -437,9 +447,7 @@ EVALUATIONS_DIR = "evaluations"
 # the "_" prefix gave it (read by RunStore.tidy_journals)
 _JOURNAL_NAME = re.compile(r"_?gen-(\d+)\.partial")
 WEIGHTS_DIR = "weights"
-# a member's weights file, and the temporary file atomic_write renames over its target
-_WEIGHTS_NAME = re.compile(r"\d+\.safetensors")
-_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+_WEIGHTS_NAME = re.compile(r"\d+\.safetensors")  # a member's weights file
 DESCRIPTION_FILE = "run.json"  # written by evolve.metadata
 PROFILE_FILE = "profile.toml"  # the chip profile's contents, evolve.metadata
 LOCK_FILE = ".lock"  # evolve.lock
@@ -687,7 +695,7 @@ class RunStore:
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                leftover = _TEMPORARY.fullmatch(path.name) is not None or (
+                leftover = temporary_of(path.name) is not None or (
                     folder == weights and _WEIGHTS_NAME.fullmatch(path.name) is not None
                     and path.name not in keep)
                 if leftover and path.is_file():

@@ -71,6 +71,7 @@ from evolve.records import (
     RecordError,
     RunStore,
     atomic_write,
+    temporary_of,
     write_text,
 )
 from evolve.reporters import Reporter, check_reporters
@@ -460,9 +461,7 @@ def _unfinished_start(root: Path) -> bool:
     except OSError:
         return False
     return LOCK_FILE in names and all(
-        name in START_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp")
-                                   for f in START_TEMPORARIES)
-        for name in names)
+        name in START_FILES or temporary_of(name) in START_TEMPORARIES for name in names)
 
 
 @contextlib.contextmanager
