@@ -135,10 +135,8 @@ _OPTIONAL_POSITIVE_INTS = (
     "output_axons_per_core", "fan_in_per_neuron", "fan_out_per_neuron", "input_channels",
     "output_channels",
 )
-_NON_NEGATIVE_FLOATS = (
-    "energy_per_synop_j", "energy_per_spike_j", "energy_per_neuron_update_j", "chip_power_w",
-)
 _PER_EVENT_ENERGIES = ("energy_per_synop_j", "energy_per_spike_j", "energy_per_neuron_update_j")
+_NON_NEGATIVE_FLOATS = (*_PER_EVENT_ENERGIES, "chip_power_w")
 MAX_ENERGY_PER_EVENT_J = 1e-3
 """The most one synaptic event, spike or neuron update may cost, in joules: 1 mJ, about 170
 times the costliest real figure (SpiNNaker's 5.9 uJ whole-system energy per synaptic event)
