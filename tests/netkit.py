@@ -3,7 +3,9 @@ pytest puts this folder on the import path)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import importlib.util
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import torch
 
@@ -100,3 +102,12 @@ def bp_gradients(net: Net, params: Params, x: torch.Tensor, y: torch.Tensor) -> 
 
 def masked(net: Net, dw: list[torch.Tensor], db: list[torch.Tensor]) -> list[torch.Tensor]:
     return [d * m for d, m in zip([*dw, *db], [*net.masks, *net.neuron_masks], strict=True)]
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script (a benchmark, tests/gpu_check.py) imported as a module, without running its
+    ``main``, so a test can call its functions."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from netkit import load_script as netkit_load_script
 
 import rules
 
@@ -20,10 +21,7 @@ SCRIPT = ROOT / "benchmarks" / "search_quality.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("search_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return netkit_load_script(SCRIPT)
 
 
 def test_budget_summaries_by_hand():
@@ -695,9 +693,7 @@ def test_devices_benchmark_times_no_triton_column_for_a_stack_the_kernels_cannot
     path = ROOT / "benchmarks" / "devices.py"
     saved = list(sys.path)
     try:
-        spec = importlib.util.spec_from_file_location("devices_benchmark", path)
-        devices = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(devices)
+        devices = netkit_load_script(path)
     finally:
         sys.path[:] = saved
     limit = rules.kernels.pc_relax.MAX_ROWS
@@ -711,10 +707,7 @@ def test_devices_benchmark_records_a_search_that_stops_instead_of_crashing(monke
     row saying so, and the table prints it: the rows measured before it are kept."""
     import evolve
 
-    spec = importlib.util.spec_from_file_location("devices_bench", ROOT / "benchmarks" /
-                                                  "devices.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = netkit_load_script(ROOT / "benchmarks" / "devices.py")
 
     def stops(config, reporters=None):
         raise RuntimeError("generation 1: all 20 evaluations failed")

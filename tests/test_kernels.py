@@ -10,7 +10,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first importe
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from netkit import mlp  # noqa: E402
+from netkit import load_script, mlp  # noqa: E402
 
 from rules.kernels import pc_relax  # noqa: E402
 from rules.local import one_hot  # noqa: E402
@@ -152,13 +152,10 @@ def test_the_kernel_benchmark_checks_each_kernel_variant_it_times(monkeypatch):
     the run that times them. Run here through Triton's interpreter, as if on CUDA: the
     plumbing of every variant is exercised, and their errors are real (the interpreter
     ignores num_warps, which only a GPU can time)."""
-    import importlib.util
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
-    spec = importlib.util.spec_from_file_location("kernel_benchmark_variants", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(script)
     monkeypatch.setattr(bench, "on_cuda", lambda device: True)
     monkeypatch.setattr(bench, "synchronizer", lambda device: (lambda: None))
     pc_row, _ = bench.case(2, 6, "cpu", 1, warps=(8,))
@@ -172,15 +169,12 @@ def test_the_kernel_benchmark_checks_each_kernel_variant_it_times(monkeypatch):
 def test_the_kernel_benchmark_times_triton_on_any_cuda_device():
     """``--device cuda:0`` is a CUDA device as much as ``cuda`` (the Triton column was
     skipped for it); an unknown device is refused naming the option."""
-    import importlib.util
     import subprocess
     import sys
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "kernels.py"
-    spec = importlib.util.spec_from_file_location("kernel_benchmark", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(script)
     assert bench.on_cuda("cuda") and bench.on_cuda("cuda:0") and bench.on_cuda("cuda:1")
     assert not bench.on_cuda("cpu") and not bench.on_cuda("meta")
     refused = ["gpu0", "meta"]  # meta is a torch device, but none the benchmark can time on
