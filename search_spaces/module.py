@@ -40,10 +40,13 @@ class GenomeModule(nn.Module):
             self.register_buffer("recurrent_mask", self.net.recurrent_mask)
 
     def compiled(self) -> Net:
-        """The compiled net over this module's buffers, so it follows ``.to(device)``."""
+        """The compiled net over this module's buffers, so it follows ``.to(device)``; the
+        net's other tensors (``neuron_masks``, which no export needs) are moved to the
+        weights' device here, so a rule's ``predict`` never meets a host tensor beside a
+        module moved to a GPU (ff's did, before: only a CUDA run showed it)."""
         levels = range(self.net.depth)
         return dataclasses.replace(
-            self.net,
+            self.net.to(self.weights[0].device),
             masks=tuple(getattr(self, f"mask_{i}") for i in levels),
             activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
             recurrent_mask=getattr(self, "recurrent_mask", None),

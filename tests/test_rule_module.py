@@ -38,6 +38,23 @@ def test_module_computes_the_rules_prediction(name, genome):
     assert torch.equal(got, expected)
 
 
+
+@pytest.mark.parametrize("name", rules.available())
+def test_a_module_moved_to_another_device_keeps_no_tensor_behind(name):
+    """``module.to(device)`` must take every tensor its ``forward`` reads. Torch's ``meta``
+    device stands in for a GPU on the CPU: an op mixing it with a host tensor raises as a
+    CUDA one would. ff's prediction once read the compiled net's ``neuron_masks``, which no
+    buffer held, and failed on a GPU only (tests/gpu_check.py found it on an H200). (A
+    recurrent genome cannot stand in: ep's and chl's solve of recurrent couplings sizes a
+    tensor from data, which the meta device does not hold.)"""
+    genome = skip_dag()
+    module = rules.get_rule(name).to_module(genome, init_params(compile_genome(genome), [3],
+                                                                [1.0]))
+    x = torch.randn(5, module.net.n_inputs).to("meta")
+    with torch.no_grad():
+        scores = module.to("meta")(x)
+    assert scores.device.type == "meta" and scores.shape == (5, 3)
+
 def test_relaxation_modules_differ_from_a_feedforward_pass():
     """The check above would be vacuous if ep's prediction were the feedforward pass."""
     genome = recurrent_genome()
