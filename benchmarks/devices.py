@@ -20,14 +20,16 @@ may drift further apart over epochs, as float sums in another order do).
 
 ``--search G`` also runs a G-generation search of the default config (digits, pc, neat-pso;
 serial executor) with ``training.device`` set to each device, and reports its wall seconds and
-the best validation accuracy on its front.
+the best validation accuracy on its front. ``--search-population P`` sets its population and
+``--chunk-sizes C,C`` runs it once per ``executor.chunk_size`` (the most candidates trained as
+one padded batch), which is what a GPU default for that setting would be chosen from.
 
 On a machine without CUDA only the CPU is timed, and the table says so. GPU figures are only
 ever measured, never estimated.
 
     python benchmarks/devices.py [--quick] [--rules pc,ep] [--sizes 8,64] [--widths 8,16]
                                  [--epochs N] [--task digits] [--repeats N] [--search G]
-                                 [--json PATH]
+                                 [--search-population P] [--chunk-sizes C,C] [--json PATH]
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -49,6 +50,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
+from evolve import strict_json  # noqa: E402
 from evolve.messages import one_line  # noqa: E402
 from evolve.tasks import TaskError, load_task  # noqa: E402
 from rules.kernels import pc_relax, relative_error  # noqa: E402
@@ -137,18 +139,26 @@ def row_for(rule: str, size: int, task, epochs: int, repeats: int, cuda: str | N
     return row
 
 
-def search_row(device: str, generations: int, task: str) -> dict:
-    """A default-config search of ``generations`` generations trained on ``device``. A search
-    that stops with an error (every evaluation of a generation failed) is a row saying so."""
+def search_row(device: str, generations: int, task: str, population: int | None = None,
+               chunk_size: int | None = None) -> dict:
+    """A default-config search of ``generations`` generations trained on ``device`` (at
+    ``population`` and ``chunk_size`` where given). A search that stops with an error (every
+    evaluation of a generation failed) is a row saying so."""
     import evolve
     from evolve.config import SearchConfig, override
 
     row: dict = {"device": device, "generations": generations}
+    executor: dict = {"name": "serial"}
+    if chunk_size is not None:
+        executor["chunk_size"] = chunk_size
+    changes: dict = {"generations": generations, "seed": 0, "executor": executor,
+                     "task": {"name": task}, "training": {"device": device}}
+    if population is not None:
+        changes["population"] = population
     with tempfile.TemporaryDirectory() as out:
-        config = override(SearchConfig(), {
-            "generations": generations, "seed": 0, "out": out, "executor": {"name": "serial"},
-            "task": {"name": task}, "training": {"device": device}})
-        row["rule"] = config.rule.name
+        config = override(SearchConfig(), {**changes, "out": out})
+        row.update(rule=config.rule.name, population=config.population,
+                   chunk_size=config.executor.chunk_size)
         started = time.perf_counter()
         try:
             run = evolve.search(config, reporters=())
@@ -194,13 +204,14 @@ def print_tables(rows: list[dict], searches: list[dict], cuda: str | None) -> No
               f"{cell(max(diffs) if diffs else None, '.3f'):>8} "
               f"{cell(r.get('triton_param_error'), '.0e'):>10}")
     if searches:
-        print(f"\n{'search on':>9} | {'generations':>11} {'evaluations':>11} {'failed':>6} "
-              f"{'seconds':>8} {'best valid':>10}")
+        print(f"\n{'search on':>9} {'P':>4} {'chunk':>5} | {'generations':>11} "
+              f"{'evaluations':>11} {'failed':>6} {'seconds':>8} {'best valid':>10}")
         for s in searches:
+            where = f"{s['device']:>9} {s['population']:>4} {s['chunk_size']:>5}"
             if "stopped" in s:
-                print(f"{s['device']:>9} | stopped after {s['seconds']:.1f} s: {s['stopped']}")
+                print(f"{where} | stopped after {s['seconds']:.1f} s: {s['stopped']}")
                 continue
-            print(f"{s['device']:>9} | {s['generations']:>11} {s['evaluations']:>11} "
+            print(f"{where} | {s['generations']:>11} {s['evaluations']:>11} "
                   f"{s['failed']:>6} {s['seconds']:>8.1f} "
                   f"{cell(s['front_best_valid'], '.3f'):>10}")
 
@@ -228,6 +239,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="timed fits per path (default 3; --quick 1)")
     parser.add_argument("--search", type=int, default=0, metavar="G",
                         help="also time a G-generation default search on each device")
+    parser.add_argument("--search-population", type=int, metavar="P",
+                        help="the search's population (default: the config's)")
+    parser.add_argument("--chunk-sizes", metavar="C,C",
+                        help="run the search once per executor.chunk_size "
+                        "(default: the config's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else None,
                         help="the CUDA device (default: cuda where there is one)")
     parser.add_argument("--json", metavar="PATH", help="write the figures here (after each row)")
@@ -249,6 +265,14 @@ def main() -> None:
             parser.error(f"{option} {value}: expected at least 1")
     if args.search < 0:
         parser.error(f"--search {args.search}: expected a number of generations >= 0")
+    if args.search_population is not None and args.search_population < 2:
+        parser.error(f"--search-population {args.search_population}: expected at least 2")
+    chunk_sizes = parse_list(parser, "--chunk-sizes", args.chunk_sizes, int) \
+        if args.chunk_sizes is not None else [None]
+    if any(c is not None and c < 1 for c in chunk_sizes):
+        parser.error(f"--chunk-sizes {args.chunk_sizes!r}: chunk sizes must be at least 1")
+    if (args.search_population is not None or args.chunk_sizes is not None) and not args.search:
+        parser.error("--search-population and --chunk-sizes set the search: give --search G")
     if args.json and not Path(args.json).resolve().parent.is_dir():
         parser.error(f"--json {args.json}: its folder does not exist")
     cuda = args.device
@@ -272,16 +296,18 @@ def main() -> None:
 
     def save() -> None:
         if args.json:
-            Path(args.json).write_text(json.dumps(
-                {**header, "rows": rows, "searches": searches}, indent=2))
+            Path(args.json).write_text(strict_json.dumps(
+                {**header, "rows": rows, "searches": searches}))
     for rule in chosen:
         for size in sizes:
             rows.append(row_for(rule, size, task, epochs, repeats, cuda, widths))
             save()
     if args.search:
-        for device in ["cpu", *([cuda] if cuda else [])]:
-            searches.append(search_row(device, args.search, args.task))
-            save()
+        for chunk_size in chunk_sizes:
+            for device in ["cpu", *([cuda] if cuda else [])]:
+                searches.append(search_row(device, args.search, args.task,
+                                           args.search_population, chunk_size))
+                save()
     print_tables(rows, searches, cuda)
 
 

@@ -45,12 +45,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
 
+from evolve import strict_json  # noqa: E402
 from rules import chl  # noqa: E402
 from rules.kernels import (  # noqa: E402
     energy_relax,
@@ -315,7 +315,7 @@ def main() -> None:
 
     def save() -> None:
         if args.json:
-            Path(args.json).write_text(json.dumps({**header, "rows": rows}, indent=2))
+            Path(args.json).write_text(strict_json.dumps({**header, "rows": rows}))
 
     plan = [lambda p=p, w=w: case(p, w, args.device, repeats, warps)
             for p in sizes for w in widths]

@@ -47,8 +47,6 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
@@ -57,6 +55,7 @@ import tomllib  # noqa: E402
 import torch  # noqa: E402
 
 import rules  # noqa: E402
+from evolve import strict_json  # noqa: E402
 from evolve.tasks import load_task  # noqa: E402
 from rules.ablation import frozen_hidden_control  # noqa: E402
 from search_spaces.compile import compile_genome  # noqa: E402
@@ -233,22 +232,9 @@ def main() -> None:
         write_json(args.json, results)
 
 
-def strict(value: Any) -> Any:
-    """``value`` with every NaN or infinity as ``None``: the figures a run lacks (no bp row to
-    compare with under ``--no-baselines``, a diverged fit's accuracy) are JSON ``null``, which
-    every JSON reader takes, where ``NaN`` is Python's extension that strict parsers refuse."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict(v) for v in value]
-    return value
-
-
 def write_json(path: str, results: dict) -> None:
     with open(path, "w") as fh:
-        json.dump(strict(results), fh, indent=2, allow_nan=False)
+        fh.write(strict_json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -656,7 +656,8 @@ def test_devices_benchmark_times_the_host_and_says_what_it_did_not_time(tmp_path
     script = ROOT / "benchmarks" / "devices.py"
     out = tmp_path / "devices.json"
     result = subprocess.run([sys.executable, str(script), "--quick", "--rules", "pc,ep",
-                             "--sizes", "3", "--search", "1", "--json", str(out)],
+                             "--sizes", "3", "--search", "1", "--search-population", "6",
+                             "--chunk-sizes", "2,6", "--json", str(out)],
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -665,12 +666,19 @@ def test_devices_benchmark_times_the_host_and_says_what_it_did_not_time(tmp_path
     for row in data["rows"]:
         assert row["cpu_s_per_epoch"] > 0 and 0 <= row["cpu_valid_mean"] <= 1
         assert row["padded_neurons"] <= rules.kernels.pc_relax.MAX_ROWS  # triton times kernels
-    (search,) = [s for s in data["searches"] if s["device"] == "cpu"]
-    assert search["evaluations"] > 0 and search["failed"] == 0 and search["first_error"] is None
+    searches = [s for s in data["searches"] if s["device"] == "cpu"]
+    assert [(s["population"], s["chunk_size"]) for s in searches] == [(6, 2), (6, 6)]
+    for search in searches:
+        assert search["evaluations"] > 0 and search["failed"] == 0
+        assert search["first_error"] is None
+    # a member's result never depends on its chunk: one chunk per generation or three, the
+    # same search
+    assert len({(s["evaluations"], s["front_size"], s["front_best_valid"])
+                for s in searches}) == 1
     if not torch.cuda.is_available():
         assert "no CUDA device" in result.stdout
         assert not any(key.startswith(("cuda", "triton")) for r in data["rows"] for key in r)
-        assert len(data["searches"]) == 1
+        assert len(data["searches"]) == 2
 
 
 @pytest.mark.parametrize("args, option", [(["--rules", "pc,nope"], "--rules"),
@@ -678,7 +686,12 @@ def test_devices_benchmark_times_the_host_and_says_what_it_did_not_time(tmp_path
                                           (["--epochs", "0"], "--epochs"),
                                           (["--rules", ""], "--rules"),
                                           (["--task", "no_such_task"], "--task"),
-                                          (["--json", "missing/out.json"], "--json")])
+                                          (["--json", "missing/out.json"], "--json"),
+                                          (["--chunk-sizes", "4"], "--chunk-sizes"),
+                                          (["--search", "1", "--chunk-sizes", "0"],
+                                           "--chunk-sizes"),
+                                          (["--search", "1", "--search-population", "1"],
+                                           "--search-population")])
 def test_devices_benchmark_refuses_a_wrong_argument_before_training(args, option, tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "devices.py"), *args],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)

@@ -24,10 +24,11 @@ from rules.registry import RuleOptionError
 KERNELS = ("auto", "torch", "triton")
 DEFAULT_KERNEL = "auto"  # the default of every rule's ``kernel`` option
 # where ``auto`` takes the kernel: on an H200 (benchmarks/kernels.py, one minibatch of 64
-# on 16 and 64 members) the kernel beat the torch path 25x (pc) and 2x (ep, chl) at 64
-# non-input neurons, and lost at 128 (0.3-0.6x: a 128-row block leaves too few programs
-# and too much of each in flight), so larger nets relax in torch unless asked for triton
-AUTO_MAX_ROWS = 64
+# on 16 and 64 members) the kernel beat the torch path 25-38x (pc) and 2x (ep, chl) at 64
+# non-input neurons; at 128 it lost on Triton's default 4 warps (0.4-1.1x) and won on the
+# warps each kernel's WARPS now gives a 128-row block (pc 1.1-3.2x, ep and chl 2.0-2.3x;
+# benchmarks/results/kernels_gpu_warps.json), so ``auto`` takes it wherever it fits
+AUTO_MAX_ROWS = 128
 T = TypeVar("T")
 
 

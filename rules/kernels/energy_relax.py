@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 # 272 KB of shared memory, over the 227 KB an H100/H200 block can have (Triton's
 # OutOfResources, measured on an H200 by benchmarks/kernels.py); 128 rows fit
 MAX_ROWS = 128
+#: warps per program by padded block height, where not Triton's default 4: on an H200 a
+#: 128-row block relaxed in 1.9-3.2 ms on 8 warps against 7.7-16.1 ms on 4 (ep and chl),
+#: while 64-row blocks took about the same on 2-16 (benchmarks/kernels.py --warps 2,8,16;
+#: benchmarks/results/kernels_gpu_warps.json)
+WARPS = {128: 8}
 BATCH_TILE = 16
 _IDENTITY = activations.CODES["identity"]
 
@@ -163,7 +168,8 @@ def relax_triton(problem: dict, S: torch.Tensor, Y: torch.Tensor, beta: torch.Te
                  steps: torch.Tensor, clamped: bool, down_first: bool,
                  Q: torch.Tensor | None, num_warps: int | None = None) -> torch.Tensor:
     """Run one phase in the fused kernel; same arguments and result as
-    :func:`relax_dense_torch`. ``num_warps``: as in rules/kernels/pc_relax.py."""
+    :func:`relax_dense_torch`. ``num_warps``: as in rules/kernels/pc_relax.py, with this
+    kernel's :data:`WARPS`."""
     import triton
 
     P, R, B = S.shape
@@ -175,13 +181,13 @@ def relax_triton(problem: dict, S: torch.Tensor, Y: torch.Tensor, beta: torch.Te
     n_steps = int(steps.max()) if steps.numel() else 0
     depth = problem["depth"]
     grid = (P, triton.cdiv(B, BATCH_TILE))
+    RP = _next_pow2(R)
     _kernel()[grid](problem["K"], problem["C"], S, Y.contiguous(),
                     problem["K"] if Q is None else Q.contiguous(),
                     problem["codes"], problem["levels"], steps, beta, n_steps,
                     depth - 1 if clamped else depth, depth, int(down_first), R, B,
                     LINEAR=bool(problem["linear"]), HAS_SOLVE=Q is not None,
-                    RP=_next_pow2(R), BT=BATCH_TILE,
-                    **({} if num_warps is None else {"num_warps": num_warps}))
+                    RP=RP, BT=BATCH_TILE, num_warps=num_warps or WARPS.get(RP, 4))
     return S
 
 

@@ -32,6 +32,11 @@ from search_spaces.net import Net, Params
 # 272 KB of shared memory, over the 227 KB an H100/H200 block can have (Triton's
 # OutOfResources, measured on an H200 by benchmarks/kernels.py); 128 rows fit
 MAX_ROWS = 128
+#: warps per program by padded block height, where not Triton's default 4: on an H200 a
+#: 128-row block relaxed in 2.0-5.4 ms on 16 warps against 5.9-10.9 ms on 4, while 64-row
+#: blocks took the same time on 2-16 (benchmarks/kernels.py --warps 2,8,16;
+#: benchmarks/results/kernels_gpu_warps.json)
+WARPS = {128: 16}
 BATCH_TILE = 16
 
 _CODE = activations.CODES
@@ -96,10 +101,9 @@ def relax_dense_torch(problem: dict[str, torch.Tensor], steps: torch.Tensor,
 
 def relax_triton(problem: dict[str, torch.Tensor], steps: torch.Tensor,
                  gamma: torch.Tensor, num_warps: int | None = None) -> torch.Tensor:
-    """Run the fused relaxation; returns the relaxed state ``[P, R, B]``. ``num_warps``
-    (Triton's default, 4, when None) is the threads per program that share a member's
-    block: benchmarks/kernels.py ``--warps`` times the choices, which may matter for the
-    128-row blocks that 4 warps ran 2-3x slower than torch on an H200 (untested)."""
+    """Run the fused relaxation; returns the relaxed state ``[P, R, B]``. ``num_warps`` is
+    the threads per program that share a member's block; None takes :data:`WARPS` for the
+    padded block height (benchmarks/kernels.py ``--warps`` times the other choices)."""
     import triton
 
     A, C = problem["A"], problem["C"]
@@ -111,9 +115,9 @@ def relax_triton(problem: dict[str, torch.Tensor], steps: torch.Tensor,
     gamma = gamma.to(device=S.device, dtype=S.dtype).contiguous()
     n_steps = int(steps.max()) if steps.numel() else 0
     grid = (P, triton.cdiv(B, BATCH_TILE))
-    launch = {} if num_warps is None else {"num_warps": num_warps}
+    RP = _next_pow2(R)
     _kernel()[grid](A, C, S, problem["codes"], problem["move"], steps, gamma, n_steps, R, B,
-                    RP=_next_pow2(R), BT=BATCH_TILE, **launch)
+                    RP=RP, BT=BATCH_TILE, num_warps=num_warps or WARPS.get(RP, 4))
     return S
 
 
