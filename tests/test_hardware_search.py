@@ -134,3 +134,43 @@ def test_hypervolume_counts_on_chips_whose_static_power_exceeds_the_default_refe
                 if r["status"] == "ok"]
     assert min(energies) > 1e-3  # the default reference alone would count nothing
     assert run.history()[-1]["hypervolume"] > 0
+
+
+def test_a_search_no_network_can_fit_is_refused_before_it_starts(tmp_path):
+    """digits has 64 features and 10 classes, Xylo 16 input and 8 output channels: every
+    network of the search would be infeasible, so the run would train nothing for all its
+    generations and end with an empty front (it once did, with a warning after generation
+    1). Refused at once instead, naming both limits, and no run folder is left."""
+    result = subprocess.run(
+        [sys.executable, "-m", "evolve.cli", "search", "--hardware", "xylo", "--executor",
+         "serial", "--generations", "2", "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "no network of this search fits hardware.profile = 'xylo'" in message
+    assert "64 input features and xylo takes 16" in message
+    assert "10 classes and xylo has 8 output channels" in message
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_config, tmp_path):
+    """A chip of 4 neurons per core, one core per chip, and a budget of one chip: digits'
+    10 output neurons alone need 3 cores, so no network fits; a budget of 3 chips is
+    searched as usual."""
+    from evolve.config import ConfigError
+    from evolve.hardware import get_profile, to_toml
+
+    lines = []
+    for line in to_toml(get_profile("loihi")).replace('name = "loihi"',
+                                                        'name = "crumb"').splitlines():
+        key = line.split("=")[0].strip()
+        line = {"neurons_per_core": "neurons_per_core = 4",
+                "cores_per_chip": "cores_per_chip = 1"}.get(key, line)
+        lines.append(line)
+    path = tmp_path / "crumb.toml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"needs 3 cores and hardware.chips = 1 gives 1"):
+        evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
+    run = evolve.search(override(hw_config(small_digits_config, profile=str(path), chips=3),
+                                 {"generations": 1}))
+    assert run.evaluations().num_rows > 0
