@@ -298,6 +298,11 @@ def check(config: SearchConfig) -> None:
     contradiction = config.strategy.contradiction()
     if contradiction:
         raise ConfigError(f"strategy.{contradiction}")
+    if config.space.start_widths and not STRATEGIES[config.strategy.name].grows_from_start:
+        raise ConfigError(f"space.start_widths is where neat, neat-pso and random start; "
+                          f"strategy {config.strategy.name} searches a fixed-depth layered "
+                          "space and would never read it (strategy.layered.widths fixes its "
+                          "widths instead)")
     if "neat" in STRATEGIES[config.strategy.name].tables:  # the strategies that read [neat]
         if neat.elitism >= config.population:
             raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below population "

@@ -83,6 +83,11 @@ class SpaceSettings:
     new_group_min_size: int = 0
     new_group_size: str = "draw"
     allow_recurrent: bool = False  # may add-edge close a cycle
+    # the network the searches that grow genomes (neat, neat-pso, random) start from: the
+    # widths of a chain of hidden groups input -> h1 -> ... -> output; (): inputs wired
+    # straight to outputs, NEAT's minimal start
+    start_widths: tuple[int, ...] = ()
+    start_activation: str = ""  # the start chain's hidden activation ("": hidden_activations[0])
     # compatibility distance coefficients (NEAT's c1=c2 and c3)
     disjoint_coefficient: float = 1.0
     attribute_coefficient: float = 0.5
@@ -113,6 +118,7 @@ class SpaceSettings:
                                  f"got {getattr(self, name)}")
         if not self.hidden_activations:
             raise SpaceError("hidden_activations must name at least one activation")
+        self._check_start()
         from search_spaces.activations import NAMES
 
         for name, acts in (("hidden_activations", self.hidden_activations),
@@ -120,6 +126,30 @@ class SpaceSettings:
             for act in acts:
                 if act not in NAMES:
                     raise SpaceError(f"{name}: {act!r} is not one of {list(NAMES)}")
+
+
+    def _check_start(self) -> None:
+        """The start chain must be a member of the space: every width a group size the
+        space allows, no more groups or edges than a genome may have, and an activation
+        mutation could draw."""
+        widths = self.start_widths
+        if any(isinstance(w, bool) or not isinstance(w, int) for w in widths) or any(
+                not self.min_hidden_size <= w <= self.max_hidden_size for w in widths):
+            raise SpaceError(f"start_widths must be hidden group sizes in [min_hidden_size, "
+                             f"max_hidden_size] = [{self.min_hidden_size}, "
+                             f"{self.max_hidden_size}], got {list(widths)}")
+        if len(widths) > self.max_hidden_nodes:
+            raise SpaceError(f"start_widths has {len(widths)} hidden groups, more than "
+                             f"max_hidden_nodes ({self.max_hidden_nodes})")
+        if len(widths) + 1 > self.max_connections:
+            raise SpaceError(f"start_widths needs {len(widths) + 1} connections, more than "
+                             f"max_connections ({self.max_connections})")
+        if self.start_activation and not widths:
+            raise SpaceError(f"start_activation ({self.start_activation!r}) applies to the "
+                             "start chain's hidden groups: give start_widths too")
+        if self.start_activation and self.start_activation not in self.hidden_activations:
+            raise SpaceError(f"start_activation must be one of hidden_activations "
+                             f"{list(self.hidden_activations)}, got {self.start_activation!r}")
 
 
 @dataclass(frozen=True)
@@ -149,15 +179,34 @@ class SearchSpace:
         )
         return Genome(nodes, (ConnectionGene(tracker.edge(0, 1), 0, 1),))
 
+    def start_genome(self, tracker: InnovationTracker) -> Genome:
+        """The genome a growing search starts from: the minimal genome, or with
+        ``start_widths`` the chain input -> h1 -> ... -> output of those widths (a
+        hand-designed MLP the search then varies). The chain's hidden groups have node ids 2,
+        3, ... in every genome of a run, as the input and output groups have 0 and 1, so its
+        descendants line up in crossover."""
+        s = self.settings
+        if not s.start_widths:
+            return self.minimal_genome(tracker)
+        hidden = list(range(2, 2 + len(s.start_widths)))
+        tracker.next_node_id = max(tracker.next_node_id, hidden[-1] + 1)
+        activation = s.start_activation or s.hidden_activations[0]
+        nodes = (NodeGene(0, "input", self.n_inputs, "identity"),
+                 NodeGene(1, "output", self.n_outputs, s.output_activation),
+                 *(NodeGene(i, "hidden", w, activation)
+                   for i, w in zip(hidden, s.start_widths, strict=True)))
+        chain = [0, *hidden, 1]
+        return Genome(nodes, tuple(ConnectionGene(tracker.edge(a, b), a, b)
+                                   for a, b in zip(chain, chain[1:])))
+
     def initial_genomes(self, count: int, rng: np.random.Generator,
                         tracker: InnovationTracker, rates: MutationRates) -> list[Genome]:
-        """Generation 0: the minimal genome, then ``count - 1`` children of one mutation pass
-        from it with add-node at ``rates.initial_add_node`` (the other operators have
-        nothing to act on in a genome without a hidden group)."""
-        minimal = self.minimal_genome(tracker)
+        """Generation 0: the start genome (:meth:`start_genome`), then ``count - 1``
+        children of one mutation pass from it with add-node at ``rates.initial_add_node``
+        (from the minimal genome the other operators have nothing to act on)."""
+        start = self.start_genome(tracker)
         first = replace(rates, add_node=rates.initial_add_node)
-        return [minimal] + [self.mutate(minimal, rng, tracker, first)
-                            for _ in range(count - 1)]
+        return [start] + [self.mutate(start, rng, tracker, first) for _ in range(count - 1)]
 
     def costliest_genome(self) -> Genome:
         """A bound on every genome of this space, for costs that grow with neurons, edges and

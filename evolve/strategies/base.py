@@ -125,6 +125,9 @@ class Strategy:
     # constructor takes them after (space, problem): a table it does not name cannot change
     # it, and a search warns when such a table was set (StrategyConfig.unread_tables).
     tables: ClassVar[tuple[str, ...]] = ()
+    # whether its genomes grow from the space's start genome (SearchSpace.start_genome,
+    # ``space.start_widths``); a strategy of a fixed-depth layered space does not read it
+    grows_from_start: ClassVar[bool] = False
 
     @classmethod
     def from_config(cls, space: SearchSpace, problem: Problem,

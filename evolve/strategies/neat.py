@@ -75,6 +75,7 @@ class NeatStrategy(Strategy):
     tables = ("neat", "mutation")
     # steady mode: breed once half a generation is in; the rest joins the next ranking
     steady_quorum = 0.5
+    grows_from_start = True
 
     def __init__(self, space: SearchSpace, problem: Problem, neat: NeatParams = NeatParams(),
                  mutation: MutationRates = MutationRates()) -> None:

@@ -2,7 +2,8 @@
 
 Each generation is ``population`` independent draws, with no selection and no memory:
 
-- a genome: the minimal genome (inputs wired to outputs) after k ~ U{0, …, 2·max_hidden_nodes}
+- a genome: the start genome (inputs wired to outputs, or ``space.start_widths``' chain)
+  after k ~ U{0, …, 2·max_hidden_nodes}
   NEAT mutation steps with broad rates (add node 0.5, add edge 0.5, toggle edge 0.05,
   resize 0.5, change activation 0.3; new hidden groups get log-uniform sizes), so it reaches
   the same genomes ``neat`` can, with the same size and connection limits;
@@ -32,6 +33,7 @@ class RandomStrategy(Strategy):
     name = "random"
     tables = ()  # no settings: its broad rates are what make it a baseline
     steady_quorum = 0.0  # its draws use no result: a generation never waits for one
+    grows_from_start = True
 
     def __init__(self, space: SearchSpace, problem: Problem) -> None:
         self.space = space
@@ -44,7 +46,7 @@ class RandomStrategy(Strategy):
         tracker.new_generation()
         pending = []
         for _ in range(self.problem.population):
-            genome = self.space.minimal_genome(tracker)
+            genome = self.space.start_genome(tracker)
             for _ in range(int(rng.integers(self.max_steps + 1))):
                 genome = self.space.mutate(genome, rng, tracker, BROAD_RATES)
             hyper = apply_hyper(self.problem, self.dims, [d.sample(rng) for d in self.dims])
