@@ -729,3 +729,50 @@ def test_devices_benchmark_records_a_search_that_stops_instead_of_crashing(monke
     assert row["stopped"] == "RuntimeError: generation 1: all 20 evaluations failed"
     assert row["seconds"] >= 0 and "front_best_valid" not in row
     bench.print_tables([], [row], None)  # prints the row, does not raise
+
+
+def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(tmp_path):
+    """benchmarks/seeded_vs_fixed.py reads an evolved_vs_fixed JSON, starts a neat-pso
+    search of the same settings from each task and rule's best tuned MLP (its widths and
+    activation), and judges the front's pick at the MLP's energy on test accuracy."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    evf_json, out = tmp_path / "evf.json", tmp_path / "seeded.json"
+    first = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"),
+                            "--quick", "--rules", "bp", "--json", str(evf_json)],
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    runs = tmp_path / "runs"
+    script = [sys.executable, str(ROOT / "benchmarks" / "seeded_vs_fixed.py"), "--from",
+              str(evf_json), "--runs", str(runs), "--json", str(out)]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    (earlier,) = json.loads(evf_json.read_text())["results"]
+    (r,) = json.loads(out.read_text())["results"]
+    best = earlier["best_fixed"]
+    assert r["best_fixed"]["widths"] == best["widths"] and r["best_fixed"]["test"] == best["test"]
+    assert r["evaluations"] >= 6  # the earlier search's population and generations
+    import evolve
+    from search_spaces.genome import Genome
+    (path,) = runs.iterdir()
+    run = evolve.load_run(path)
+    assert run.config.space.start_widths == tuple(best["widths"])
+    assert run.config.space.start_activation == best["activation"]
+    first_genome = Genome.from_json(run.evaluations().to_pylist()[0]["genome"])
+    assert [n.size for n in first_genome.nodes if n.role == "hidden"] == best["widths"]
+    # the pick: the front's best-validation member within the MLP's energy, judged on test
+    affordable = [m for m in r["front"] if m["energy"] <= best["energy"]]
+    if affordable:
+        assert r["pick"] == min(affordable, key=lambda m: (-m["valid"], m["energy"]))
+        assert r["verdict"] == ("win" if r["pick"]["test"] > best["test"] else
+                                "tie" if r["pick"]["test"] == best["test"] else "loss")
+    else:
+        assert r["pick"] is None and r["verdict"] == "loss"
+    assert "rules whose seeded search beats the best MLP" in result.stdout
+    again = subprocess.run([*script, "--reuse"], capture_output=True, text=True, timeout=600,
+                           cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(out.read_text())["results"][0]["pick"] == r["pick"]
+    wrong = subprocess.run([*script[:-2], "--rules", "pc"], capture_output=True, text=True,
+                           timeout=300, cwd=tmp_path)
+    assert wrong.returncode == 2 and "has only ['bp']" in wrong.stderr
