@@ -76,6 +76,7 @@ def load_installed_plugins() -> None:
         return
     _installed_loaded = True  # first: a plug-in that searches while importing must not loop
     for point in entry_points(group=PLUGIN_GROUP):
+        before = _snapshot()
         try:
             loaded = point.load()
             if point.attr is not None:
@@ -84,10 +85,34 @@ def load_installed_plugins() -> None:
                                     "function to call)")
                 loaded()
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
+            # skipped means skipped: what it registered before it failed is taken back, so
+            # a search never runs on half of a plug-in
+            _restore(before)
             BROKEN_INSTALLED[point.name] = f"{type(exc).__name__}: {exc}"
             print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
                   f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",
                   file=sys.stderr)
+
+
+def _registries() -> list[dict]:
+    """Every registry a plug-in registers into (imported here, not at the top: this module
+    is imported by the modules that hold them)."""
+    from evolve import constraints, cost_functions, objectives, tasks
+    from evolve.hardware import profiles
+    from rules import registry
+
+    return [registry._RULES, objectives._OBJECTIVES, constraints._CONSTRAINTS,
+            cost_functions._COST_FNS, profiles._PROFILES, tasks._REGISTERED]
+
+
+def _snapshot() -> list[tuple[dict, dict]]:
+    return [(reg, dict(reg)) for reg in _registries()]
+
+
+def _restore(snapshot: list[tuple[dict, dict]]) -> None:
+    for reg, saved in snapshot:
+        reg.clear()
+        reg.update(saved)
 
 
 def registered(registry: Mapping[str, T], key: str) -> T | None:

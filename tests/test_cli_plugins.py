@@ -252,6 +252,14 @@ evolve.register_task("lab_wine", wine_head)
 def register_more():
     """An entry point naming a function: called once, after its module is imported."""
     evolve.register_constraint(evolve.Constraint("lab_any", lambda m: -1.0, genome_only=True))
+
+
+def register_then_fail():
+    """An entry point that registers, then fails: skipped whole."""
+    evolve.register_objective(evolve.Objective("lab_half", "max", lambda m: 0.0,
+                                               reference=0.0))
+    evolve.register_task("lab_half_task", wine_head)
+    raise RuntimeError("the lab's licence server is down")
 '''
 
 
@@ -268,7 +276,7 @@ def installed(tmp_path) -> dict[str, str]:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: labplugins\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(
         "[neurevo.plugins]\nlab = labplugins\nmore = labplugins:register_more\n"
-        "broken = no_such_lab_module\n")
+        "broken = no_such_lab_module\nhalf = labplugins:register_then_fail\n")
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site),
                                                         os.environ.get("PYTHONPATH")]))}
 
@@ -334,6 +342,30 @@ def test_python_searches_find_an_installed_packages_names_too(tmp_path, installe
     assert result.returncode == 0, result.stderr[-2000:]
     assert "['lab_any'] ['accuracy', 'lab_groups']" in result.stdout
     assert result.stderr.count("skipping installed plug-in 'broken'") == 1
+
+
+def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed):
+    """Skipped means skipped: an entry point that registered an objective and a task, then
+    raised, leaves neither behind (a search on half a plug-in would run on whatever state it
+    failed in), while the package's other entry points keep theirs."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent('''
+        from evolve import objectives, tasks
+        from evolve.plugin_imports import BROKEN_INSTALLED, load_installed_plugins
+
+        load_installed_plugins()
+        print(sorted(BROKEN_INSTALLED), "lab_half" in objectives._OBJECTIVES,
+              "lab_half_task" in tasks._REGISTERED, "lab_groups" in objectives._OBJECTIVES,
+              "lab_wine" in tasks._REGISTERED)
+    ''')
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, **installed})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[0] == "['broken', 'half'] False False True True"
+    assert "skipping installed plug-in 'half'" in result.stderr
+    assert "licence server is down" in result.stderr
 
 
 PARTLY_FAILING = '''
