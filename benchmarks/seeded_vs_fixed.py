@@ -18,7 +18,9 @@ tuning evaluations as the unseeded search spent (the seeded one spends about as 
 a win says evolution can improve a good hand-designed net at its energy, not that it finds
 one from scratch. The JSON also gives the start MLP's own first evaluation (the rule's
 default hyperparameters), the seeded front, its hypervolume next to the unseeded front's and
-the tuned grid's (test accuracy; each run's own reference point), and the seconds.
+the tuned grid's (test accuracy; all three with the seeded run's reference point, which
+depends only on the search space, the task and the chip, as the unseeded run's does), and
+the seconds.
 
     python benchmarks/seeded_vs_fixed.py --from RESULTS.json [--rules bp dfa] [--json PATH]
                                          [--runs DIR [--reuse]]
@@ -45,6 +47,7 @@ import evolve  # noqa: E402
 from evolve import strict_json  # noqa: E402
 from evolve.config import override  # noqa: E402
 from search_spaces.genome import Genome  # noqa: E402
+from search_spaces.space import SpaceError, SpaceSettings  # noqa: E402
 
 
 def load_comparison():
@@ -147,6 +150,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     known = sorted({r["rule"] for r in args.earlier})
     if args.rules and set(args.rules) - set(known):
         p.error(f"--rules {args.rules}: {args.source} has only {known}")
+    for r in args.earlier:  # a start outside the space would stop the run midway
+        if (not args.rules or r["rule"] in args.rules) and r["best_fixed"]:
+            try:
+                SpaceSettings(start_widths=tuple(r["best_fixed"]["widths"]),
+                              start_activation=r["best_fixed"]["activation"])
+            except SpaceError as exc:
+                p.error(f"--from {args.source}: {r['task']} {r['rule']}'s best MLP cannot "
+                        f"start a search of the default space: {exc}")
     if args.json and not args.json.resolve().parent.is_dir():
         p.error(f"--json {args.json}: its folder does not exist")
     # the searches' settings are the earlier run's, so only the start differs

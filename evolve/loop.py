@@ -61,7 +61,6 @@ from evolve.tasks import (
     load_task,
     task_from_arrays,
 )
-from search_spaces.innovation import InnovationTracker
 from search_spaces.space import SearchSpace
 
 
@@ -185,7 +184,7 @@ class Session:
                    else hardware.resolve_profile(config.hardware.profile))
         cost_fn = cost_fn or hardware.cost
         if cost_fn is hardware.cost:
-            _check_something_fits(space, profile, config, hyper)
+            _check_something_fits(space, profile, config)
         if any(o.covers_space for o in resolved):
             covering = [o.name for o in resolved if o.covers_space]
             resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
@@ -402,36 +401,37 @@ class Session:
                 "best": best}
 
 
-# limits that every network of a search breaks once its smallest one does: the input and
-# output groups are the task's in every genome, and cores only grow with hidden groups
-_EVERY_NETWORK_LIMITS = ("input_channels", "output_channels", "chips")
-
-
 def _check_something_fits(space: SearchSpace, profile: hardware.CoreBudget,
-                          config: SearchConfig, hyper: dict[str, float]) -> None:
+                          config: SearchConfig) -> None:
     """Refuse a search in which no network can fit the chip (``ConfigError``, before anything
-    is trained): its smallest network, inputs wired straight to outputs, already breaks a
-    limit that every larger one breaks too. Such a run would record every candidate
-    ``infeasible``, untrained, for all its generations, and end with an empty front. Only
-    for the built-in cost model, whose limits are known to grow that way."""
-    smallest = space.minimal_genome(InnovationTracker())
-    cost = hardware.cost(smallest, profile, chips=config.hardware.chips or None,
-                         activity=config.hardware.activity, timesteps=config.hardware.timesteps)
-    broken = [k for k in _EVERY_NETWORK_LIMITS if k in cost.violations]
-    if not broken:
-        return
-    why = {"input_channels": f"the task has {space.n_inputs} input features and "
-                             f"{profile.name} takes {profile.input_channels}",
-           "output_channels": f"the task has {space.n_outputs} classes and {profile.name} has "
-                              f"{profile.output_channels} output channels",
-           "chips": f"the smallest network (inputs wired to outputs, no hidden group) needs "
-                    f"{cost.cores} cores and hardware.chips = {config.hardware.chips} gives "
-                    f"{config.hardware.chips * profile.cores_per_chip}"}
-    raise ConfigError(
-        f"no network of this search fits hardware.profile = {profile.name!r}: "
-        + "; ".join(why[k] for k in broken) + ". Every candidate would be infeasible, so the "
-        "run would train nothing: choose another profile, raise hardware.chips, or reduce "
-        "the task's features or classes")
+    is trained), where that is certain whatever the hidden groups: more input features than
+    the chip's input channels or more classes than its output channels (every genome has the
+    task's input and output groups), or a chip budget the output group alone exceeds (it
+    needs at least ⌈outputs / neurons_per_core⌉ cores on a chip whose groups have cores of
+    their own). Such a run would record every candidate ``infeasible``, untrained, for all
+    its generations and end with an empty front. Cores in general do not grow with the net
+    (a narrow hidden group can need fewer synapses per core than inputs wired straight to
+    outputs), so nothing weaker than that bound is refused. Only for the built-in cost
+    model, whose limits these are."""
+    why = []
+    if profile.input_channels is not None and space.n_inputs > profile.input_channels:
+        why.append(f"the task has {space.n_inputs} input features and {profile.name} takes "
+                   f"{profile.input_channels}")
+    if profile.output_channels is not None and space.n_outputs > profile.output_channels:
+        why.append(f"the task has {space.n_outputs} classes and {profile.name} has "
+                   f"{profile.output_channels} output channels")
+    chips = config.hardware.chips
+    least = -(-space.n_outputs // profile.neurons_per_core)
+    if chips and not profile.shared_cores and least > chips * profile.cores_per_chip:
+        why.append(f"its {space.n_outputs} output neurons alone need {least} cores of "
+                   f"{profile.neurons_per_core} neurons and hardware.chips = {chips} gives "
+                   f"{chips * profile.cores_per_chip}")
+    if why:
+        raise ConfigError(
+            f"no network of this search fits hardware.profile = {profile.name!r}: "
+            + "; ".join(why) + ". Every candidate would be infeasible, so the run would train "
+            "nothing: choose another profile, raise hardware.chips, or reduce the task's "
+            "features or classes")
 
 
 def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn,

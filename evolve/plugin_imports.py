@@ -75,8 +75,13 @@ def load_installed_plugins() -> None:
     if _installed_loaded:
         return
     _installed_loaded = True  # first: a plug-in that searches while importing must not loop
+    from rules import registry
+
+    # the installed rules first: a plug-in that looks a rule up would load them inside its
+    # attempt, and a failure would then take them back for good
+    registry._load_entry_points()
     for point in entry_points(group=PLUGIN_GROUP):
-        before = _snapshot()
+        before, modules = _snapshot(), set(sys.modules)
         try:
             loaded = point.load()
             if point.attr is not None:
@@ -86,8 +91,12 @@ def load_installed_plugins() -> None:
                 loaded()
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
             # skipped means skipped: what it registered before it failed is taken back, so
-            # a search never runs on half of a plug-in
+            # a search never runs on half of a plug-in; the modules it imported are
+            # forgotten too, so a later entry point naming one imports (and registers) it
+            # again instead of finding it imported and its names gone
             _restore(before)
+            for name in set(sys.modules) - modules:
+                del sys.modules[name]
             BROKEN_INSTALLED[point.name] = f"{type(exc).__name__}: {exc}"
             print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
                   f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",

@@ -36,18 +36,22 @@ class GenomeModule(nn.Module):
         for i, (m, c) in enumerate(zip(self.net.masks, self.net.activation_codes, strict=True)):
             self.register_buffer(f"mask_{i}", m)
             self.register_buffer(f"codes_{i}", c)
+        # read by some rules' predict (ff's); derived from the genome, so not in state_dict
+        for i, m in enumerate(self.net.neuron_masks):
+            self.register_buffer(f"neurons_{i}", m, persistent=False)
         if self.net.recurrent_mask is not None:
             self.register_buffer("recurrent_mask", self.net.recurrent_mask)
 
     def compiled(self) -> Net:
-        """The compiled net over this module's buffers, so it follows ``.to(device)``; the
-        net's other tensors (``neuron_masks``, which no export needs) are moved to the
-        weights' device here, so a rule's ``predict`` never meets a host tensor beside a
-        module moved to a GPU (ff's did, before: only a CUDA run showed it)."""
+        """The compiled net over this module's buffers, so it follows ``.to(device)``: every
+        tensor of the net, so a rule's ``predict`` never meets a host tensor beside a module
+        moved to a GPU (ff's read ``neuron_masks`` from the host once: only a CUDA run
+        showed it)."""
         levels = range(self.net.depth)
         return dataclasses.replace(
-            self.net.to(self.weights[0].device),
+            self.net,
             masks=tuple(getattr(self, f"mask_{i}") for i in levels),
+            neuron_masks=tuple(getattr(self, f"neurons_{i}") for i in levels),
             activation_codes=tuple(getattr(self, f"codes_{i}") for i in levels),
             recurrent_mask=getattr(self, "recurrent_mask", None),
         )

@@ -42,8 +42,9 @@ class MutationRates:
     resize_node: float = 0.3  # multiply a hidden group's size by 2^N(0, resize_sigma)
     change_activation: float = 0.1  # draw a new activation for a hidden group
     resize_sigma: float = 0.5
-    # add-node's rate in generation 0's one mutation pass from the minimal genome (where it
-    # is the only operator that can change anything); see SearchSpace.initial_genomes. 0.2
+    # add-node's rate in generation 0's one mutation pass from the start genome (from the
+    # minimal genome, the default start, it is the only operator that can change anything;
+    # from a start_widths chain every operator acts); see SearchSpace.initial_genomes. 0.2
     # (add_node's): 1.0, a hidden group in every first child, lowered the front's best
     # validation accuracy (mnist1d bp -3.4 points, digits pc -0.7; benchmarks/search_defaults.py)
     initial_add_node: float = 0.2
@@ -133,6 +134,9 @@ class SpaceSettings:
         space allows, no more groups or edges than a genome may have, and an activation
         mutation could draw."""
         widths = self.start_widths
+        if not isinstance(widths, tuple):
+            raise SpaceError(f"start_widths must be a tuple of hidden group sizes, got "
+                             f"{widths!r}")
         if any(isinstance(w, bool) or not isinstance(w, int) for w in widths) or any(
                 not self.min_hidden_size <= w <= self.max_hidden_size for w in widths):
             raise SpaceError(f"start_widths must be hidden group sizes in [min_hidden_size, "

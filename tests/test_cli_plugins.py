@@ -344,26 +344,46 @@ def test_python_searches_find_an_installed_packages_names_too(tmp_path, installe
     assert result.stderr.count("skipping installed plug-in 'broken'") == 1
 
 
-def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed):
+def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed, tmp_path):
     """Skipped means skipped: an entry point that registered an objective and a task, then
     raised, leaves neither behind (a search on half a plug-in would run on whatever state it
-    failed in), while the package's other entry points keep theirs."""
+    failed in), while the package's other entry points keep theirs — also one listed after
+    the failing one that names the same module, whose import registered names the rollback
+    took back (the module is imported again for it)."""
     import subprocess
     import sys
 
+    site = Path(installed["PYTHONPATH"].split(os.pathsep)[0])
+    (site / "labtwo.py").write_text(textwrap.dedent('''
+        import evolve
+
+        evolve.register_constraint(evolve.Constraint("labtwo_ok", lambda m: -1.0,
+                                                     genome_only=True))
+
+
+        def fail():
+            raise RuntimeError("labtwo is not configured")
+    '''))
+    dist = site / "labtwo-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: labtwo\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[neurevo.plugins]\ntwo_half = labtwo:fail\ntwo = labtwo\n")
+
     code = textwrap.dedent('''
-        from evolve import objectives, tasks
+        from evolve import constraints, objectives, tasks
         from evolve.plugin_imports import BROKEN_INSTALLED, load_installed_plugins
 
         load_installed_plugins()
         print(sorted(BROKEN_INSTALLED), "lab_half" in objectives._OBJECTIVES,
               "lab_half_task" in tasks._REGISTERED, "lab_groups" in objectives._OBJECTIVES,
-              "lab_wine" in tasks._REGISTERED)
+              "lab_wine" in tasks._REGISTERED, "labtwo_ok" in constraints._CONSTRAINTS)
     ''')
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300, env={**os.environ, **installed})
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split("\n")[0] == "['broken', 'half'] False False True True"
+    assert result.stdout.split("\n")[0] == \
+        "['broken', 'half', 'two_half'] False False True True True"
     assert "skipping installed plug-in 'half'" in result.stderr
     assert "licence server is down" in result.stderr
 

@@ -156,7 +156,9 @@ def test_a_search_no_network_can_fit_is_refused_before_it_starts(tmp_path):
 def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_config, tmp_path):
     """A chip of 4 neurons per core, one core per chip, and a budget of one chip: digits'
     10 output neurons alone need 3 cores, so no network fits; a budget of 3 chips is
-    searched as usual."""
+    searched as usual. A budget the inputs-to-outputs net exceeds but a narrow hidden group
+    can meet (cores set by synapses per core) is searched too: cores do not grow with the
+    net."""
     from evolve.config import ConfigError
     from evolve.hardware import get_profile, to_toml
 
@@ -169,8 +171,29 @@ def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_conf
         lines.append(line)
     path = tmp_path / "crumb.toml"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ConfigError, match=r"needs 3 cores and hardware.chips = 1 gives 1"):
+    with pytest.raises(ConfigError, match=r"its 10 output neurons alone need 3 cores of 4 "
+                                          r"neurons and hardware.chips = 1 gives 1"):
         evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
     run = evolve.search(override(hw_config(small_digits_config, profile=str(path), chips=3),
                                  {"generations": 1}))
     assert run.evaluations().num_rows > 0
+
+    from evolve.hardware import cost, resolve_profile
+    from search_spaces.genome import layered
+
+    lines = []
+    for line in to_toml(get_profile("loihi2")).replace('name = "loihi2"',
+                                                         'name = "synaptic"').splitlines():
+        key = line.split("=")[0].strip()
+        line = {"synapses_per_core": "synapses_per_core = 200",
+                "cores_per_chip": "cores_per_chip = 3"}.get(key, line)
+        lines.append(line)
+    tight = tmp_path / "synaptic.toml"
+    tight.write_text("\n".join(lines) + "\n")
+    chip = resolve_profile(str(tight))
+    # 640 synapses straight from digits' inputs to its outputs need 4 cores; through a
+    # hidden group of 4, 256 + 40 synapses fit in 3
+    assert cost(layered([64, 10], []), chip, chips=1).violations == {"chips": 1}
+    assert not cost(layered([64, 4, 10], ["relu"]), chip, chips=1).violations
+    evolve.search(override(hw_config(small_digits_config, profile=str(tight), chips=1),
+                           {"generations": 1}))

@@ -31,8 +31,9 @@ inherited best ranks before it in NEAT's order (Pareto rank, then crowding dista
 to the newer position) when both are ranked together with the current population. Failed
 evaluations rank last, so they never displace a lineage best.
 
-Generation 0: the minimal genome sits at the start values (``Problem.hyperparameters``), the
-others at uniform positions (log-uniform values for log-scale genes); velocities start at 0.
+Generation 0: the start genome (the minimal one, or ``space.start_widths``' chain) sits at
+the start values (``Problem.hyperparameters``), the others at uniform positions (log-uniform
+values for log-scale genes); velocities start at 0.
 
 State (JSON): ``asked`` maps the key of every candidate asked for so far
 (:func:`candidate_key`) to its id; ``particles`` holds each live candidate's (pending or
