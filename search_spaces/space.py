@@ -1,7 +1,8 @@
 """The search space: what genomes may look like, and how they vary.
 
 Operators follow NEAT (Stanley & Miikkulainen 2002): start minimal (inputs wired straight to
-outputs) and complexify by splitting edges (add node) and adding edges; crossover aligns
+outputs; or from a hand-designed chain, ``SpaceSettings.start_widths``) and complexify by
+splitting edges (add node) and adding edges; crossover aligns
 connection genes on innovation numbers; the compatibility distance
 ``δ = c_d·D/N + c_a·Ā`` counts disjoint/excess genes D (normalised by the larger genome's
 gene count N) plus mean attribute differences Ā of matching genes. Because weights are not
