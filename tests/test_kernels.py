@@ -314,8 +314,9 @@ def test_energy_kernel_option_is_checked(rule_name):
 
 def test_auto_takes_the_kernel_only_for_nets_small_enough_to_gain():
     """``auto`` relaxes CUDA tensors in Triton up to AUTO_MAX_ROWS non-input neurons, where an
-    H200 measured the kernel faster (25x pc, 2x ep/chl at 64 rows; 0.3-0.6x at 128), and in
-    torch above; an explicit ``triton`` still takes every net the kernel can hold."""
+    H200 measured the kernel faster (25x pc, 2x ep/chl at 64 rows; at 128, on each kernel's
+    WARPS, 1.0-2.6x pc and 1.8-2.8x ep/chl), and in torch above; an explicit ``triton``
+    still takes every net the kernel can hold."""
     from types import SimpleNamespace
 
     from rules.kernels import dispatch, triton_available
