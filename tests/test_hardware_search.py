@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,22 @@ from search_spaces.genome import Genome
 def hw_config(config, **hardware):
     return override(config, {"objectives": ["accuracy", "energy"], "hardware": hardware,
                              "generations": 4, "population": 10})
+
+
+def edited_profile(tmp_path, base: str, name: str, **fields: int) -> Path:
+    """A TOML profile file: built-in profile ``base`` renamed ``name`` with ``fields``
+    replaced (each must be a line of its TOML)."""
+    from evolve.hardware import get_profile, to_toml
+
+    lines = []
+    for line in to_toml(get_profile(base)).replace(f'name = "{base}"',
+                                                    f'name = "{name}"').splitlines():
+        key = line.split("=")[0].strip()
+        lines.append(f"{key} = {fields.pop(key)}" if key in fields else line)
+    assert not fields, f"{base} has no lines for {sorted(fields)}"
+    path = tmp_path / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def test_chip_budget_front_is_feasible_and_shows_the_energy_trade_off(tmp_path):
@@ -52,19 +69,7 @@ def test_costs_and_violations_are_recorded_not_folded_into_fitness(small_digits_
 
 
 def test_a_custom_toml_profile_changes_the_outcome(small_digits_config, tmp_path):
-    from evolve.hardware import get_profile, to_toml
-
-    tiny = to_toml(get_profile("loihi")).replace('name = "loihi"', 'name = "tiny"')
-    lines = []
-    for line in tiny.splitlines():
-        key = line.split("=")[0].strip()
-        if key == "neurons_per_core":
-            line = "neurons_per_core = 16"
-        elif key == "cores_per_chip":
-            line = "cores_per_chip = 2"
-        lines.append(line)
-    path = tmp_path / "tiny.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path = edited_profile(tmp_path, "loihi", "tiny", neurons_per_core=16, cores_per_chip=2)
     base = evolve.search(hw_config(small_digits_config, profile="loihi", chips=1))
     small = evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
     # on a 2-core chip of 16 neurons per core only <= 32 on-core neurons are feasible
@@ -160,17 +165,8 @@ def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_conf
     can meet (cores set by synapses per core) is searched too: cores do not grow with the
     net."""
     from evolve.config import ConfigError
-    from evolve.hardware import get_profile, to_toml
 
-    lines = []
-    for line in to_toml(get_profile("loihi")).replace('name = "loihi"',
-                                                        'name = "crumb"').splitlines():
-        key = line.split("=")[0].strip()
-        line = {"neurons_per_core": "neurons_per_core = 4",
-                "cores_per_chip": "cores_per_chip = 1"}.get(key, line)
-        lines.append(line)
-    path = tmp_path / "crumb.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path = edited_profile(tmp_path, "loihi", "crumb", neurons_per_core=4, cores_per_chip=1)
     with pytest.raises(ConfigError, match=r"its 10 output neurons alone need 3 cores of 4 "
                                           r"neurons and hardware.chips = 1 gives 1"):
         evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
@@ -181,15 +177,8 @@ def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_conf
     from evolve.hardware import cost, resolve_profile
     from search_spaces.genome import layered
 
-    lines = []
-    for line in to_toml(get_profile("loihi2")).replace('name = "loihi2"',
-                                                         'name = "synaptic"').splitlines():
-        key = line.split("=")[0].strip()
-        line = {"synapses_per_core": "synapses_per_core = 200",
-                "cores_per_chip": "cores_per_chip = 3"}.get(key, line)
-        lines.append(line)
-    tight = tmp_path / "synaptic.toml"
-    tight.write_text("\n".join(lines) + "\n")
+    tight = edited_profile(tmp_path, "loihi2", "synaptic", synapses_per_core=200,
+                           cores_per_chip=3)
     chip = resolve_profile(str(tight))
     # 640 synapses straight from digits' inputs to its outputs need 4 cores; through a
     # hidden group of 4, 256 + 40 synapses fit in 3
