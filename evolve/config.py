@@ -457,8 +457,21 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         if isinstance(value, dict):
             return {str(k): _coerce(f"{key}.{k}", typing.get_args(hint)[1], v)
                     for k, v in value.items()}
-    expected = getattr(hint, "__name__", str(hint))
-    raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+    raise ConfigError(f"{key}: expected {_toml_kind(hint)}, got {value!r}")
+
+
+def _toml_kind(hint: Any) -> str:
+    """What a config field takes, in the words of TOML and ``--set`` (a list, not a tuple)."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        items = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+        item = typing.get_args(hint)[0]
+        return (f"a list of {items.get(item, getattr(item, '__name__', str(item)))} "
+                "(TOML [a, b] or --set KEY=a,b)")
+    if origin is dict:
+        return "a table"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = True) -> Any:

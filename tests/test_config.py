@@ -84,8 +84,14 @@ def test_bad_toml_file_is_a_config_error(tmp_path):
 
 @pytest.mark.parametrize(("toml", "key"), [
     ('[strategi]\nname = "neat"\n', "unknown config key 'strategi'"),
-    ('[strategy.neat]\ntarget_species = "five"\n', "strategy.neat.target_species: expected int"),
+    ('[strategy.neat]\ntarget_species = "five"\n',
+     "strategy.neat.target_species: expected an integer, got 'five'"),
     ("[strategy.neat]\nsurvival_threshold = 2.0\n", "strategy.neat.survival_threshold must be"),
+    # in TOML's words: a list, not Python's tuple
+    ("[space]\nstart_widths = 64\n",
+     "space.start_widths: expected a list of integers (TOML [a, b] or --set KEY=a,b), got 64"),
+    ('[space]\nallow_recurrent = "sometimes"\n',
+     "space.allow_recurrent: expected true or false, got 'sometimes'"),
 ])
 def test_a_config_file_error_names_the_file_and_the_key(tmp_path, toml, key):
     path = tmp_path / "mine.toml"
@@ -132,7 +138,7 @@ def test_the_order_of_set_does_not_decide_what_a_settings_type_refuses(tmp_path)
                                           r"\(200\), got 100"):
         cli(tmp_path, "", "space.min_hidden_size=200", "space.max_hidden_size=256",
             "space.max_hidden_size=100")
-    with pytest.raises(ConfigError, match="space.min_hidden_size: expected int, got 'x'"):
+    with pytest.raises(ConfigError, match="space.min_hidden_size: expected an integer, got 'x'"):
         cli(tmp_path, "", "space.min_hidden_size=x", "space.max_hidden_size=256")
 
 
@@ -177,7 +183,7 @@ def test_set_takes_a_settings_table_as_an_inline_table():
         "strategy.neat={target_species = 5, elitism = 1}", "training={epochs = 3}"]))
     assert config.strategy.neat.target_species == 5 and config.training.epochs == 3
     assert config.strategy.neat.stagnation == 10  # the rest of the table stays
-    with pytest.raises(ConfigError, match="strategy.neat.target_species: expected int"):
+    with pytest.raises(ConfigError, match="strategy.neat.target_species: expected an integer"):
         override(SearchConfig(), parse_assignments(['strategy.neat={target_species = "x"}']))
     with pytest.raises(ConfigError, match="strategy.neat: expected a table of settings"):
         override(SearchConfig(), parse_assignments(["strategy.neat=5"]))
