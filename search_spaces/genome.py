@@ -292,7 +292,9 @@ def layered(sizes: Sequence[int], activations: str | Sequence[str] = "relu") -> 
     """A chain of groups: ``sizes[0]`` inputs, one hidden group per inner size (with its own
     activation when ``activations`` is a sequence, one per hidden group), ``sizes[-1]``
     outputs, each group feeding the next. The hand-designed MLPs that tests and benchmarks
-    set beside evolved genomes (input id 0, output id 1, hidden ids from 2 in order)."""
+    set beside evolved genomes, and the chain a search may start from
+    (:meth:`search_spaces.space.SearchSpace.start_genome`): input id 0, output id 1, hidden
+    ids from 2 in order."""
     hidden = sizes[1:-1]
     kinds = [activations] * len(hidden) if isinstance(activations, str) else list(activations)
     if len(kinds) != len(hidden):

@@ -21,7 +21,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from search_spaces.genome import ConnectionGene, CycleCheck, Genome, NodeGene, outputs_reachable
+from search_spaces.genome import (
+    ConnectionGene,
+    CycleCheck,
+    Genome,
+    NodeGene,
+    layered,
+    outputs_reachable,
+)
 from search_spaces.innovation import InnovationTracker
 
 
@@ -129,7 +136,6 @@ class SpaceSettings:
                 if act not in NAMES:
                     raise SpaceError(f"{name}: {act!r} is not one of {list(NAMES)}")
 
-
     def _check_start(self) -> None:
         """The start chain must be a member of the space: every width a group size the
         space allows, no more groups or edges than a genome may have, and an activation
@@ -193,16 +199,13 @@ class SearchSpace:
         s = self.settings
         if not s.start_widths:
             return self.minimal_genome(tracker)
-        hidden = list(range(2, 2 + len(s.start_widths)))
-        tracker.next_node_id = max(tracker.next_node_id, hidden[-1] + 1)
-        activation = s.start_activation or s.hidden_activations[0]
-        nodes = (NodeGene(0, "input", self.n_inputs, "identity"),
-                 NodeGene(1, "output", self.n_outputs, s.output_activation),
-                 *(NodeGene(i, "hidden", w, activation)
-                   for i, w in zip(hidden, s.start_widths, strict=True)))
-        chain = [0, *hidden, 1]
-        return Genome(nodes, tuple(ConnectionGene(tracker.edge(a, b), a, b)
-                                   for a, b in zip(chain, chain[1:])))
+        chain = layered([self.n_inputs, *s.start_widths, self.n_outputs],
+                        s.start_activation or s.hidden_activations[0])
+        tracker.next_node_id = max(tracker.next_node_id, 2 + len(s.start_widths))
+        nodes = tuple(replace(n, activation=s.output_activation) if n.role == "output" else n
+                      for n in chain.nodes)
+        return Genome(nodes, tuple(replace(c, innovation=tracker.edge(c.src, c.dst))
+                                   for c in chain.connections))
 
     def initial_genomes(self, count: int, rng: np.random.Generator,
                         tracker: InnovationTracker, rates: MutationRates) -> list[Genome]:
