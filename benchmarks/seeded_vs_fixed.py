@@ -29,7 +29,6 @@ the seconds.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -43,7 +42,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import evolve  # noqa: E402
 from evolve import strict_json  # noqa: E402
 from evolve.config import override  # noqa: E402
 from search_spaces.genome import Genome  # noqa: E402
@@ -71,25 +69,13 @@ def seeded_config(args: argparse.Namespace, task: str, rule: str, best: dict[str
                   "start_activation": best["activation"]}})
 
 
-def seeded_search(args: argparse.Namespace, config) -> evolve.Run:
-    """The run ``config`` describes; with ``--reuse``, the finished one under ``--runs``."""
-    path = Path(config.out) / config.run_id
-    if args.reuse and path.exists():
-        run = evolve.load_run(path)
-        if (dataclasses.replace(run.config, out=config.out) != config
-                or run.completed_generations() < config.generations):
-            raise SystemExit(f"--reuse: {path} is not a finished run of these settings "
-                             "(move it away to run it again)")
-        return run
-    return evolve.search(config, reporters=())
-
-
 def compare(args: argparse.Namespace, earlier: dict[str, Any]) -> dict[str, Any] | None:
     task, rule, best = earlier["task"], earlier["rule"], earlier["best_fixed"]
     if best is None:
         return None
     started = time.perf_counter()
-    run = seeded_search(args, seeded_config(args, task, rule, best))
+    # evolved_vs_fixed's runner: with --reuse, the finished run under --runs
+    run = evf.search(args, seeded_config(args, task, rule, best))
     rows = evf.evaluation_rows(run)
     front = evf.front_members(run)
     pick = evf.matched(front, best["energy"])
