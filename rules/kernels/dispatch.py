@@ -25,9 +25,10 @@ KERNELS = ("auto", "torch", "triton")
 DEFAULT_KERNEL = "auto"  # the default of every rule's ``kernel`` option
 # where ``auto`` takes the kernel: on an H200 (benchmarks/kernels.py, one minibatch of 64
 # on 16 and 64 members) the kernel beat the torch path 25-38x (pc) and 2x (ep, chl) at 64
-# non-input neurons; at 128 it lost on Triton's default 4 warps (0.4-1.1x) and won on the
-# warps each kernel's WARPS now gives a 128-row block (pc 1.1-3.2x, ep and chl 2.0-2.3x;
-# benchmarks/results/kernels_gpu_warps.json), so ``auto`` takes it wherever it fits
+# non-input neurons; at 128 it lost on Triton's default 4 warps (0.4-1.1x) and, on the warps
+# each kernel's WARPS now gives a 128-row block, was 1.0-2.6x (pc) and 1.8-2.8x (ep, chl)
+# (benchmarks/results/kernels_gpu_tuned.json), so ``auto`` takes it wherever it fits: this
+# equals the kernels' MAX_ROWS, and stays a gate of its own for GPUs where that differs
 AUTO_MAX_ROWS = 128
 T = TypeVar("T")
 
