@@ -23,7 +23,11 @@ depends only on the search space, the task and the chip, as the unseeded run's d
 the seconds.
 
     python benchmarks/seeded_vs_fixed.py --from RESULTS.json [--rules bp dfa] [--json PATH]
-                                         [--runs DIR [--reuse]]
+                                         [--runs DIR [--reuse]] [--start-share S]
+
+With ``--start-share S`` below 1 (``space.start_share``) only that share of generation 0
+grows from the MLP and the rest from NEAT's minimal genome, so the search keeps the cheap
+end of the front that a search started wholly from the MLP never explores.
 """
 
 from __future__ import annotations
@@ -63,10 +67,13 @@ evf = load_comparison()
 
 def seeded_config(args: argparse.Namespace, task: str, rule: str, best: dict[str, Any]):
     name = "x".join(map(str, best["widths"]))
+    # a share below 1 is another run (the default's run ids are those of the first runs)
+    share = "" if args.start_share == 1.0 else f"-share{args.start_share:g}"
     return override(evf.evolved_config(args, task, rule), {
-        "run_id": f"{task}-{rule}-seeded-{name}-{best['activation']}",
+        "run_id": f"{task}-{rule}-seeded-{name}-{best['activation']}{share}",
         "space": {"start_widths": list(best["widths"]),
-                  "start_activation": best["activation"]}})
+                  "start_activation": best["activation"],
+                  "start_share": args.start_share}})
 
 
 def compare(args: argparse.Namespace, earlier: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,6 +132,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true",
                    help="read finished runs under --runs instead of running them again")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--start-share", type=float, default=SpaceSettings.start_share,
+                   help="the share of generation 0 grown from the MLP, the rest from NEAT's "
+                        "minimal genome (space.start_share; default %(default)s: all)")
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
@@ -140,7 +150,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if (not args.rules or r["rule"] in args.rules) and r["best_fixed"]:
             try:
                 SpaceSettings(start_widths=tuple(r["best_fixed"]["widths"]),
-                              start_activation=r["best_fixed"]["activation"])
+                              start_activation=r["best_fixed"]["activation"],
+                              start_share=args.start_share)
             except SpaceError as exc:
                 p.error(f"--from {args.source}: {r['task']} {r['rule']}'s best MLP cannot "
                         f"start a search of the default space: {exc}")
@@ -169,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         settings = {"from": str(args.source), "population": args.population,
                     "generations": args.generations, "seed": args.seed,
-                    "hardware": args.hardware, "quick": args.quick}
+                    "hardware": args.hardware, "quick": args.quick,
+                    "start_share": args.start_share}
         args.json.write_text(strict_json.dumps({"settings": settings, "results": results}))
     print_table(results)
     return 0

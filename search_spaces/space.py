@@ -97,6 +97,10 @@ class SpaceSettings:
     # straight to outputs, NEAT's minimal start
     start_widths: tuple[int, ...] = ()
     start_activation: str = ""  # the start chain's hidden activation ("": hidden_activations[0])
+    # the share of generation 0 grown from the start chain; the rest grows from the minimal
+    # genome, so a search seeded with a large hand-designed net still explores the cheap
+    # nets of the front (1: all of it, the chain and its one-mutation children)
+    start_share: float = 1.0
     # compatibility distance coefficients (NEAT's c1=c2 and c3)
     disjoint_coefficient: float = 1.0
     attribute_coefficient: float = 0.5
@@ -155,6 +159,15 @@ class SpaceSettings:
         if len(widths) + 1 > self.max_connections:
             raise SpaceError(f"start_widths needs {len(widths) + 1} connections, more than "
                              f"max_connections ({self.max_connections})")
+        share = self.start_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or \
+                not 0.0 < share <= 1.0:
+            raise SpaceError(f"start_share must be a number in (0, 1] (the share of "
+                             f"generation 0 grown from start_widths' chain), got {share!r}")
+        if share < 1.0 and not widths:
+            raise SpaceError(f"start_share ({share}) is the share of generation 0 grown from "
+                             "the start chain, the rest from the minimal genome: give "
+                             "start_widths too")
         if self.start_activation and not widths:
             raise SpaceError(f"start_activation ({self.start_activation!r}) applies to the "
                              "start chain's hidden groups: give start_widths too")
@@ -211,10 +224,26 @@ class SearchSpace:
                         tracker: InnovationTracker, rates: MutationRates) -> list[Genome]:
         """Generation 0: the start genome (:meth:`start_genome`), then ``count - 1``
         children of one mutation pass from it with add-node at ``rates.initial_add_node``
-        (from the minimal genome the other operators have nothing to act on)."""
+        (from the minimal genome the other operators have nothing to act on).
+
+        With ``start_share`` below 1, that holds for the chain's share of ``count`` (at least
+        the chain itself), and the rest is the minimal genome and its children the same way,
+        so generation 0 holds both ends of the front's energy range."""
         start = self.start_genome(tracker)
         first = replace(rates, add_node=rates.initial_add_node)
-        return [start] + [self.mutate(start, rng, tracker, first) for _ in range(count - 1)]
+        from_start = self.start_count(count)
+        genomes = [start] + [self.mutate(start, rng, tracker, first)
+                             for _ in range(from_start - 1)]
+        if from_start < count:
+            minimal = self.minimal_genome(tracker)
+            genomes += [minimal] + [self.mutate(minimal, rng, tracker, first)
+                                    for _ in range(count - from_start - 1)]
+        return genomes
+
+    def start_count(self, count: int) -> int:
+        """How many of ``count`` genomes of generation 0 grow from the start genome:
+        ``start_share`` of them, rounded, at least one."""
+        return max(1, min(count, round(self.settings.start_share * count)))
 
     def costliest_genome(self) -> Genome:
         """A bound on every genome of this space, for costs that grow with neurons, edges and

@@ -70,11 +70,64 @@ def test_generation_zero_is_the_start_and_its_mutants():
                                                      "max_connections (2)"),
     ({"start_activation": "tanh"}, "give start_widths too"),
     ({"start_widths": (8,), "start_activation": "swish"}, "start_activation must be one of"),
+    ({"start_widths": (8,), "start_share": 0.0}, "start_share must be a number in (0, 1]"),
+    ({"start_widths": (8,), "start_share": 1.5}, "got 1.5"),
+    ({"start_widths": (8,), "start_share": True}, "got True"),
+    ({"start_share": 0.5}, "start_share (0.5) is the share of generation 0 grown from the "
+                           "start chain, the rest from the minimal genome: give start_widths"),
 ])
 def test_a_start_outside_the_space_is_refused_naming_the_field(settings, needle):
     with pytest.raises(SpaceError) as info:
         SpaceSettings(**settings)
     assert needle in str(info.value)
+
+
+def test_start_share_grows_the_rest_of_generation_zero_from_the_minimal_genome():
+    space = SearchSpace(64, 10, SpaceSettings(start_widths=(48, 24), start_share=0.25))
+    genomes = space.initial_genomes(20, np.random.default_rng(1), InnovationTracker(),
+                                    MutationRates())
+    from_chain = [g for g in genomes if {2, 3} <= set(g.hidden_ids)]
+    assert len(from_chain) == space.start_count(20) == 5
+    assert genomes[:5] == from_chain and chain_of(genomes[0]) == ([48, 24], ["relu", "relu"])
+    # the rest: the minimal genome, then its children with at most the one new group
+    minimal = space.minimal_genome(InnovationTracker())
+    assert genomes[5].nodes == minimal.nodes
+    assert [(c.src, c.dst) for c in genomes[5].connections] == [(0, 1)]
+    assert all(len(g.hidden_ids) <= 1 and not {2, 3} & set(g.hidden_ids)
+               for g in genomes[5:])
+    # a new group of a minimal child never takes the chain's node ids
+    assert any(g.hidden_ids for g in genomes[5:])
+    assert [SearchSpace(4, 2, SpaceSettings(start_widths=(8,), start_share=share))
+            .start_count(10) for share in (1.0, 0.5, 0.01)] == [10, 5, 1]
+
+
+def test_the_default_share_leaves_generation_zero_as_it_was():
+    """start_share = 1 draws exactly what a search drew before the setting existed."""
+    genomes = [SearchSpace(64, 10, SpaceSettings(start_widths=(48,), start_share=share))
+               .initial_genomes(12, np.random.default_rng(3), InnovationTracker(),
+                                MutationRates()) for share in (1.0, 1)]
+    assert genomes[0] == genomes[1] and all(2 in g.hidden_ids for g in genomes[0])
+
+
+@pytest.mark.parametrize("strategy", ["neat-pso", "random"])
+def test_a_search_with_a_start_share_holds_both_starts(small_digits_config, strategy):
+    config = override(small_digits_config, {
+        "generations": 1, "strategy": {"name": strategy},
+        "space": {"start_widths": [24, 12], "start_share": 0.5}})
+    run = evolve.search(config, reporters=())
+    rows = [r for r in run.evaluations().to_pylist() if r["generation"] == 0]
+    genomes = [Genome.from_json(r["genome"]) for r in rows]
+    half = len(genomes) // 2
+    assert all({2, 3} <= set(g.hidden_ids) for g in genomes[:half])
+    assert not any({2, 3} & set(g.hidden_ids) for g in genomes[half:])
+    if strategy == "neat-pso":  # both starts at the start values, the others drawn
+        assert chain_of(genomes[0]) == ([24, 12], ["relu", "relu"])
+        assert not genomes[half].hidden_ids  # the minimal genome itself
+        starts = {rows[0]["hyperparameters"], rows[half]["hyperparameters"]}
+        assert len(starts) == 1
+        assert all(r["hyperparameters"] not in starts for i, r in enumerate(rows)
+                   if i not in (0, half))
+    assert run.config.space.start_share == 0.5  # recorded, so resume builds the same
 
 
 @pytest.mark.parametrize("strategy", ["neat-pso", "random"])

@@ -31,7 +31,8 @@ inherited best ranks before it in NEAT's order (Pareto rank, then crowding dista
 to the newer position) when both are ranked together with the current population. Failed
 evaluations rank last, so they never displace a lineage best.
 
-Generation 0: the start genome (the minimal one, or ``space.start_widths``' chain) sits at
+Generation 0: the start genome (the minimal one, or ``space.start_widths``' chain, and the
+minimal one too where ``space.start_share`` grows part of generation 0 from it) sits at
 the start values (``Problem.hyperparameters``), the others at uniform positions (log-uniform
 values for log-scale genes); velocities start at 0.
 
@@ -213,9 +214,12 @@ class NeatPsoStrategy(NeatStrategy):
                rng: np.random.Generator) -> list[Candidate]:
         start = [d.to_internal(min(max(self.problem.hyperparameters[d.name], d.low), d.high))
                  for d in self.dims]
+        # each start genome (the chain, and the minimal genome where space.start_share < 1
+        # grows the rest of generation 0 from it) at the start values
+        minimal = self.space.start_count(len(children))
         out, positions = [], []
         for i, child in enumerate(children):
-            x = start if i == 0 else [d.sample(rng) for d in self.dims]
+            x = start if i in (0, minimal) else [d.sample(rng) for d in self.dims]
             positions.append(x)
             out.append(self._asked(state, child, x))
         state["genes"] = [d.name for d in self.dims]

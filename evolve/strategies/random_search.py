@@ -2,8 +2,9 @@
 
 Each generation is ``population`` independent draws, with no selection and no memory:
 
-- a genome: the start genome (inputs wired to outputs, or ``space.start_widths``' chain)
-  after k ~ U{0, …, 2·max_hidden_nodes}
+- a genome: the start genome (inputs wired to outputs, or ``space.start_widths``' chain,
+  which with ``space.start_share`` below 1 starts only that share of each generation, the
+  rest starting from inputs wired to outputs) after k ~ U{0, …, 2·max_hidden_nodes}
   NEAT mutation steps with broad rates (add node 0.5, add edge 0.5, toggle edge 0.05,
   resize 0.5, change activation 0.3; new hidden groups get log-uniform sizes), so it reaches
   the same genomes ``neat`` can, with the same size and connection limits;
@@ -45,8 +46,10 @@ class RandomStrategy(Strategy):
         tracker = InnovationTracker.from_dict(state["tracker"])
         tracker.new_generation()
         pending = []
-        for _ in range(self.problem.population):
-            genome = self.space.start_genome(tracker)
+        from_start = self.space.start_count(self.problem.population)
+        for i in range(self.problem.population):
+            genome = self.space.start_genome(tracker) if i < from_start \
+                else self.space.minimal_genome(tracker)
             for _ in range(int(rng.integers(self.max_steps + 1))):
                 genome = self.space.mutate(genome, rng, tracker, BROAD_RATES)
             hyper = apply_hyper(self.problem, self.dims, [d.sample(rng) for d in self.dims])
