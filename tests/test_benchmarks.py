@@ -776,3 +776,16 @@ def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(
     wrong = subprocess.run([*script[:-2], "--rules", "pc"], capture_output=True, text=True,
                            timeout=300, cwd=tmp_path)
     assert wrong.returncode == 2 and "has only ['bp']" in wrong.stderr
+    # --start-share: another run, half of generation 0 from the MLP, half minimal
+    shared = subprocess.run([*script, "--start-share", "0.5"], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path, env=env)
+    assert shared.returncode == 0, shared.stderr
+    assert json.loads(out.read_text())["settings"]["start_share"] == 0.5
+    (mixed,) = [evolve.load_run(p) for p in runs.iterdir() if p.name.endswith("-share0.5")]
+    assert mixed.config.space.start_share == 0.5
+    zero = [Genome.from_json(e["genome"]) for e in mixed.evaluations().to_pylist()
+            if e["generation"] == 0]
+    half = mixed.config.population // 2
+    chain = set(range(2, 2 + len(best["widths"])))  # the MLP's groups' node ids
+    assert all(chain <= set(g.hidden_ids) for g in zero[:half])
+    assert all(len(g.hidden_ids) <= 1 and not chain & set(g.hidden_ids) for g in zero[half:])
