@@ -48,6 +48,7 @@ from evolve.constraints import (
     resolve_constraints,
 )
 from evolve.cost_functions import registered_name, resolve_cost_fn
+from evolve.executors import Executor, make_executor
 from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
 from evolve.messages import RUN_ATTRIBUTE
@@ -142,6 +143,31 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     session = Session.build(config, RunStore(out / config.run_id), config.run_id, objectives,
                             reporters, constraints, cost_fn, data=data)
     to_checked_toml(config)
+    executor = _joined_executor(config)
+    try:
+        return _record_and_run(session, config, out, chosen, executor)
+    finally:
+        executor.close()
+
+
+def _joined_executor(config: SearchConfig) -> Executor:
+    """The run's executor, joined to its cluster when ``executor.address`` names one: a
+    mistyped address, or a cluster that is down, is refused before anything is recorded, so
+    it leaves no run directory behind (a local instance starts when the first generation
+    needs it, as before)."""
+    executor = make_executor(config.executor)
+    if config.executor.name == "ray" and config.executor.address:
+        try:
+            executor.parallelism()
+        except BaseException:
+            executor.close()
+            raise
+    return executor
+
+
+def _record_and_run(session: Session, config: SearchConfig, out: Path, chosen: str,
+                    executor: Executor) -> Run:
+    """Create the run's directory, record its start in it, and run it."""
     root = _create_run_dir(out, config.run_id, explicit=bool(chosen))
     if root.name != config.run_id:
         config = override(config, {"run_id": root.name})
@@ -158,7 +184,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
             shutil.rmtree(root, ignore_errors=True)  # ours alone: made by the mkdir above
             raise
         with _marked(root):
-            session.run(checkpoint)
+            session.run(checkpoint, executor)
     return Run(root)
 
 

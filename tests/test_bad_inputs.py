@@ -380,10 +380,10 @@ CASES = [
     Case("report_unwritable", lambda ctx: ["report", str(ctx.run), "--out", str(
         ctx.deny_writes(ctx.root / "ro") / "r.html")], 2, "r.html"),
     # -- the machine fails: exit 1, one line, and how to go on ---------------------------
-    Case("no_cluster_at_the_address",  # the port is picked when the case runs
-         lambda ctx: search("--executor", "ray",
+    Case("no_cluster_at_the_address",  # the port is picked when the case runs; refused
+         lambda ctx: search("--executor", "ray",  # before the run is recorded: no new files
                             "--address", f"{LOOPBACK}:{_closed_port()}")(ctx), 1,
-         "no Ray cluster answers", new_files=True),
+         "no Ray cluster answers"),
     Case("disk_full_during_search", search(), 1, "neurevo resume", new_files=True,
          prepare=lambda ctx: ctx.disk_full(RunStore, "write_generation")),
     Case("disk_full_during_resume", resume(), 1, "neurevo resume", new_files=True,
@@ -592,17 +592,29 @@ def test_resume_may_change_when_the_run_stops(base_run, tmp_path):
     assert RunStore(stopped).read_checkpoint()["strategy"]["generation"] == 1
 
 
-def test_a_run_whose_cluster_never_answered_resumes_in_process(tmp_path):
+def test_a_search_whose_cluster_does_not_answer_records_nothing(tmp_path):
+    """The cluster is joined before the run is recorded: a mistyped address, or a cluster
+    that is down, leaves no run directory to clear away, and the message says what to do."""
     out = tmp_path / "runs"
     code, _, err = call(["search", *SMALL, "--out", str(out), "--executor", "ray",
                          "--address", f"{LOOPBACK}:{_closed_port()}"])
-    run = next(out.iterdir())
+    assert code == 1 and "no Ray cluster answers there" in err, err
+    assert "nothing was recorded" in err and "without an address" in err, err
+    assert "neurevo resume" not in err and ".;" not in err, err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_run_whose_cluster_went_away_resumes_in_process(base_run, tmp_path):
+    run = tmp_path / base_run.name
+    shutil.copytree(base_run, run)
+    code, _, err = call(["resume", str(run), "--generations", "2", "--executor", "ray",
+                         "--address", f"{LOOPBACK}:{_closed_port()}"])
     assert code == 1 and f"neurevo resume {run} --executor serial" in err, err
     assert "machine failed" not in err, err
-    code, stdout, err = call(["resume", str(run), "--executor", "serial"])  # no --address
+    code, stdout, err = call(["resume", str(run), "--generations", "2",
+                              "--executor", "serial"])
     assert code == 0, err
-    assert evolve.load_run(run).completed_generations() == 1
-    assert from_toml(run / "config.toml").executor.address  # the run's own setting stays
+    assert evolve.load_run(run).completed_generations() == 2
 
 
 def test_a_users_own_files_in_a_run_may_be_written_again(base_run, tmp_path):
