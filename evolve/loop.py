@@ -19,7 +19,7 @@ import rules
 from evolve import hardware
 from evolve.archive import Archive, ArchiveEntry
 from evolve.chunking import plan_chunks, rule_step_cost
-from evolve.config import ConfigError, SearchConfig
+from evolve.config import ConfigError, SearchConfig, override
 from evolve.constraints import Constraint, check_constraints
 from evolve.evaluate import (
     Outcome,
@@ -223,6 +223,14 @@ class Session:
                                 if o.name in recorded else o for o in self.objectives)
 
     # -- the loop ----------------------------------------------------------------------------
+    def _as_trained(self) -> SearchConfig:
+        """The config with the data file this process trains on as its task: a resume given
+        the run's data at a new path (``--task``) shows that path, not the recorded one."""
+        path = self.task.path
+        if not path or Path(path).resolve() == Path(self.config.task.name).resolve():
+            return self.config
+        return override(self.config, {"task": {"name": path}})
+
     def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
         own_executor = executor is None
         if executor is None:
@@ -240,7 +248,8 @@ class Session:
         for r in self.reporters:
             if history:
                 r.search_resumed(list(history))
-            r.search_start(str(self.store.root), self.config, checkpoint["strategy"]["generation"])
+            r.search_start(str(self.store.root), self._as_trained(),
+                           checkpoint["strategy"]["generation"])
         try:
             reached = self._target_reached(archive) if history else None
             if reached:  # a resume of a run that already stopped there

@@ -37,6 +37,11 @@ class Reporter:
     def search_end(self, run_dir: str) -> None: ...
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 generation``, ``2 generations``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class ProgressBar(Reporter):
     """One line per generation on stderr, redrawn as evaluations arrive:
     evaluations done, best validation accuracy, hypervolume and estimated time left.
@@ -74,9 +79,19 @@ class ProgressBar(Reporter):
         self.generations = config.generations
         self.first = first_generation
         self.started = time.perf_counter()
-        print(f"neurevo: searching {config.task.name} with rule {config.rule.name}, "
-              f"{config.generations} generations x {config.population} candidates -> {run_dir}",
-              file=self.stream)
+        what = (f"{config.task.name} with rule {config.rule.name}, "
+                f"{plural(config.generations, 'generation')} x "
+                f"{plural(config.population, 'candidate')}")
+        if first_generation >= config.generations:
+            line = (f"{run_dir} already has all its {plural(config.generations, 'generation')} "
+                    "(searching " + what + "): nothing to train; pass --generations N to go "
+                    "further")
+        elif first_generation:
+            line = (f"resuming {run_dir} at generation {first_generation + 1} of "
+                    f"{config.generations}: searching {what}")
+        else:
+            line = f"searching {what} -> {run_dir}"
+        print(f"neurevo: {line}", file=self.stream)
 
     def generation_start(self, generation: int, n_candidates: int) -> None:
         self.gen_started = time.perf_counter()

@@ -148,6 +148,8 @@ class Run:
         # out still read them after the process changes directory; ``path`` stays as given
         # (what the CLI prints)
         self.store = RunStore(Path(path).absolute())
+        if not self.store.root.is_dir():  # the words the command line uses
+            raise RecordError(f"run directory {str(path)!r} does not exist")
         if not self.store.config_path.is_file():
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
         self.path = Path(path)

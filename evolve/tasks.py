@@ -343,6 +343,18 @@ def _read_npz(path: Path) -> Arrays:
         raise TaskError(f"{path}: cannot read as .npz: {one_line(exc)}") from exc
 
 
+def _separator_hint(columns: list[str]) -> str:
+    """Why a CSV seems to have one column: it is separated by something else than commas
+    (a spreadsheet's ';' export), which the reader does not guess."""
+    if len(columns) != 1:
+        return ""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+        if sep in columns[0]:
+            return (f"; the header looks separated by {name}: neurevo reads comma-separated "
+                    "CSV, so save the file with commas (or as .parquet or .npz)")
+    return ""
+
+
 def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     import pyarrow as pa
     import pyarrow.compute
@@ -374,7 +386,7 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
                         "row per sample")
     if label_column not in table.column_names:
         raise TaskError(f"{path}: label column {label_column!r} not found "
-                        f"(columns: {table.column_names})")
+                        f"(columns: {table.column_names}){_separator_hint(table.column_names)}")
     label = table.column(label_column)
     if pa.types.is_dictionary(label.type):
         label = label.cast(label.type.value_type)
@@ -388,9 +400,10 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         missing = pa.compute.or_kleene(missing, pa.compute.equal(label, ""))
     missing = missing.to_numpy(zero_copy_only=False).astype(bool)
     if missing.any():
-        raise TaskError(f"{path}: label column {label_column!r} has {int(missing.sum())} "
-                        f"missing values (the first at {where(int(np.flatnonzero(missing)[0]))})"
-                        "; every sample needs a label")
+        count, first = int(missing.sum()), int(np.flatnonzero(missing)[0])
+        raise TaskError(f"{path}: label column {label_column!r} has {count} missing "
+                        f"value{'' if count == 1 else 's'} (the first at {where(first)}); "
+                        "every sample needs a label")
     numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
                      pa.types.is_decimal)
     features = []

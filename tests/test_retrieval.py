@@ -196,12 +196,19 @@ def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch
     assert main(["resume", str(copy), "--generations", "3", "--task", str(altered)]) == 2
     assert "differs" in capsys.readouterr().err
     assert main(["resume", str(copy), "--generations", "3", "--task", str(moved)]) == 0
-    assert f"now records its data at {moved}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"now records its data at {moved}" in err
+    # the progress line names the data this resume trains on, not the recorded path
+    assert f"resuming {copy} at generation 3 of 3: searching {moved} with rule" in err, err
     assert evolve.load_run(copy).completed_generations() == 3
     assert front[0]["rank"] == 1
     # the run now finds its data where it was last given: no --task for the next resume
     assert evolve.load_run(copy).description.task.path == str(moved)
     assert main(["resume", str(copy), "--generations", "4"]) == 0
+    assert evolve.load_run(copy).completed_generations() == 4
+    capsys.readouterr()
+    assert main(["resume", str(copy)]) == 0  # complete: says so, trains nothing
+    assert f"{copy} already has all its 4 generations" in capsys.readouterr().err
     assert evolve.load_run(copy).completed_generations() == 4
 
 
@@ -286,3 +293,13 @@ def test_python_export_refuses_to_write_over_a_runs_records(tmp_path):
     assert not (run.path / "evaluations" / "m.onnx").exists()
     evolve.export_architecture(arch, run.path / "best.safetensors")  # a new name is fine
     assert evolve.load_run(run.path).pareto_front()[0].to_module() is not None
+
+
+def test_load_run_says_whether_the_path_is_missing_or_not_a_run(tmp_path):
+    """Python's ``load_run`` words a missing path as the command line does."""
+    from evolve.records import RecordError
+
+    with pytest.raises(RecordError, match=r"run directory '.*nope' does not exist"):
+        evolve.load_run(tmp_path / "nope")
+    with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)"):
+        evolve.load_run(tmp_path)

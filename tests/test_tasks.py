@@ -186,8 +186,22 @@ def test_table_files_with_string_labels_and_custom_column(tmp_path: Path, suffix
     assert (task.n_features, task.n_classes) == (3, 3)
     assert sum(len(s.y) for s in _splits(task)) == 36
     _assert_rank_feature_matches_labels(task)
-    with pytest.raises(TaskError, match="'label' not found"):
+    with pytest.raises(TaskError, match="'label' not found") as info:
         load_task(path)  # default label column is "label"
+    assert "separated by" not in str(info.value)
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_csv_separated_by_something_else_says_so(tmp_path: Path, sep: str, name: str) -> None:
+    """A spreadsheet's ';' export reads as one column; the error says why, not only that
+    the label column is missing."""
+    path = tmp_path / "export.csv"
+    path.write_text(sep.join(["a", "b", "label"]) + "\n" + "\n".join(
+        sep.join([str(i), str(i * 2), "xy"[i % 2]]) for i in range(10)) + "\n")
+    with pytest.raises(TaskError) as info:
+        load_task(path)
+    assert f"the header looks separated by {name}: neurevo reads comma-separated CSV" \
+        in str(info.value)
 
 
 # --------------------------------------------------------------------------- errors
