@@ -60,7 +60,9 @@ def test_science_md_tables_are_the_generated_ones():
 
 
 def test_the_custom_rules_of_docs_architecture_md_train(tmp_path, monkeypatch):
-    """The readout rule and its typed-state variant, run as a user would paste them."""
+    """The readout rule and its typed-state variant, run as a user would paste them; the
+    state changes what the members learn (a state that only rescaled their updates would
+    not, under Adam), and the weights it masks keep their initial values."""
     from evolve import search
     from evolve.config import override
     from rules import registry
@@ -69,15 +71,34 @@ def test_the_custom_rules_of_docs_architecture_md_train(tmp_path, monkeypatch):
     text = (ROOT / "docs" / "architecture.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     readout = next(b for b in blocks if "class OutputOnly" in b)
-    scaled = next(b for b in blocks if "class ScaledReadout" in b)
-    exec(compile(readout + scaled, "docs/architecture.md", "exec"), {"__name__": "docs_rules"})
-    config = override(SearchConfig(), {
-        "generations": 1, "population": 3, "out": str(tmp_path), "task": {"name": "iris"},
-        "rule": {"name": "scaled-readout"}, "training": {"epochs": 3},
-        "executor": {"name": "serial"}})
-    table = search(config, reporters=[]).evaluations()
-    assert table.column("status").to_pylist() == ["ok"] * 3
-    assert max(table.column("valid_accuracy").to_pylist()) > 0.34  # above chance (3 classes)
+    sparse = next(b for b in blocks if "class SparseReadout" in b)
+    exec(compile(readout + sparse, "docs/architecture.md", "exec"), {"__name__": "docs_rules"})
+    accuracies = {}
+    for name in ("readout", "sparse-readout"):
+        config = override(SearchConfig(), {
+            "generations": 1, "population": 3, "out": str(tmp_path / name),
+            "task": {"name": "digits"}, "rule": {"name": name}, "training": {"epochs": 2},
+            "executor": {"name": "serial"}})
+        table = search(config, reporters=[]).evaluations()
+        assert table.column("status").to_pylist() == ["ok"] * 3
+        accuracies[name] = table.column("valid_accuracy").to_pylist()
+    assert max(accuracies["sparse-readout"]) > 0.5  # far above chance (10 classes)
+    assert accuracies["sparse-readout"] != accuracies["readout"]
+    # the rule's own state, on a net of its own: masked weights are never moved
+    from evolve.tasks import load_task
+    from rules.base import Budget
+    from search_spaces.compile import compile_genome, init_params
+    from search_spaces.genome import layered
+
+    rule = registry.get_rule("sparse-readout")
+    task = load_task("iris")
+    net = compile_genome(layered([task.n_features, 6, task.n_classes], "relu"))
+    hyper = [rule.hyperparameters().defaults()]
+    start = init_params(net, [7], [1.0])
+    mask = rule.init_extra(net, start, hyper, [7]).mask.bool()
+    trained = rule.fit(net, task, hyper, Budget(epochs=2), [7]).params
+    moved = trained.weights[-1] != start.weights[-1]
+    assert moved[mask].any() and not moved[~mask].any()
 
 
 def test_docs_records_md_reads_an_interrupted_run_with_pandas(tmp_path):
