@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
+import logging
 import os
 import re
 import signal
@@ -434,6 +435,19 @@ class _RayStream(Stream):
 LOOPBACK = "127.0.0.1"
 
 
+# Ray (2.5x) turns token authentication on for a new local instance and says so in a
+# warning on every search, which reads as something to act on; there is nothing to do
+# (the instance is bound to loopback, below), so that one notice is not passed on while
+# neurevo starts its instance. Setting RAY_AUTH_MODE instead would not do: Ray reads it into
+# its cached config when imported, and a later change left the driver without its token.
+AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+AUTH_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+def _drop_default_auth_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(AUTH_NOTICE)
+
+
 def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     """A search on one machine needs no network: every Ray service of the instance it starts
     must be unreachable from other machines.
@@ -456,12 +470,15 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     cluster_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
     if cluster_mode is not None:
         ray_constants.ENABLE_RAY_CLUSTER = False
+    notices = logging.getLogger(AUTH_NOTICE_LOGGER)
+    notices.addFilter(_drop_default_auth_notice)
     try:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=dashboard,
                  dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
                  log_to_driver=False, configure_logging=False,
                  runtime_env=_worker_runtime_env())
     finally:
+        notices.removeFilter(_drop_default_auth_notice)
         if cluster_mode is not None:
             ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
     node_ip = ray.util.get_node_ip_address()

@@ -188,6 +188,8 @@ def resume_with_cli(run_dir: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(run_dir)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    # the local instance's default token authentication is nothing for the user to act on
+    assert "Token authentication is enabled" not in result.stderr, result.stderr
 
 
 def test_driver_sigkill_then_resume_evaluates_each_candidate_once(small_digits_config,
