@@ -58,6 +58,8 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chips", type=int, help="chip budget: architectures needing more are "
                    "infeasible (default: no budget)")
     p.add_argument("--out", help="output root; the run goes to OUT/<run-id>/ (default: runs)")
+    p.add_argument("--run-id", help="the run's directory name under --out; refused if a run "
+                   "has it (default: made from the start time, task, rule, strategy and seed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field by its dotted key, e.g. --set "
                    "strategy.neat.elitism=2 or --set rule.hyperparameters.lr=0.01 (a table "
@@ -166,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.add_argument("--out", help="also draw the runs' hypervolume curves and fronts to a .png, "
                    ".svg, .pdf or .html file")
+    p = sub.add_parser("runs", help="list the runs under an output folder",
+                       description="One line per run under DIR: its state (complete, "
+                       "stopped: resume goes on, running, not started, unreadable), task, "
+                       "rule, strategy, generations done of its target, evaluations and best "
+                       "validation accuracy, oldest first. Reads only: never takes a run's "
+                       "lock.")
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="output folders, as search's --out "
+                   "(default: runs)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p = sub.add_parser("rules", help="list learning rules and their hyperparameters",
                        description="List the learning rules with their hyperparameters and "
                        "defaults.")
@@ -445,7 +456,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     config = from_toml(args.config) if args.config else SearchConfig()
     updates: dict[str, Any] = {}
     for flag, key in (("generations", "generations"), ("population", "population"),
-                      ("seed", "seed"), ("out", "out"), ("objectives", "objectives"),
+                      ("seed", "seed"), ("out", "out"), ("run_id", "run_id"),
+                      ("objectives", "objectives"),
                       ("constraints", "constraints")):
         if getattr(args, flag) is not None:
             updates[key] = getattr(args, flag)
@@ -714,6 +726,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from evolve.listing import format_runs, list_runs
+
+    found = []
+    for folder in args.dirs or ["runs"]:
+        path = Path(folder)
+        if not path.exists():
+            raise BadInput(f"{folder!r} does not exist (expected a folder of runs, as "
+                           "search's --out)")
+        if not path.is_dir():
+            raise BadInput(f"{folder!r} is not a folder (expected a folder of runs, as "
+                           "search's --out)")
+        if (path / "config.toml").is_file():
+            raise BadInput(f"{folder!r} is a run, not a folder of runs: list its parent, or "
+                           f"see `neurevo pareto {folder}`")
+        try:
+            found += list_runs(path)
+        except OSError as exc:
+            raise BadInput(f"{folder!r}: cannot read it: {exc.strerror}") from None
+    if args.json:
+        print(json.dumps([r.to_dict() for r in found], indent=2))
+    elif found:
+        print(format_runs(found))
+    else:
+        print(f"neurevo: no runs under {', '.join(args.dirs or ['runs'])}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     """Every rule, each as it describes itself; a rule that cannot (a user's, half-written)
     is named on stderr after the others are listed, and the exit code says so."""
@@ -864,7 +904,7 @@ def _fmt(value: float) -> str:
 
 COMMANDS = {"search": cmd_search, "resume": cmd_resume, "pareto": cmd_pareto,
             "export": cmd_export, "simulate": cmd_simulate, "show": cmd_show,
-            "report": cmd_report, "compare": cmd_compare,
+            "report": cmd_report, "compare": cmd_compare, "runs": cmd_runs,
             "rules": cmd_rules, "budgets": cmd_budgets}
 
 if __name__ == "__main__":  # pragma: no cover

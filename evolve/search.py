@@ -214,7 +214,7 @@ def resume(path: str | Path, *, generations: int | None = None,
     store = RunStore(path)
     if not store.root.is_dir():
         raise RecordError(f"run directory {str(path)!r} does not exist")
-    if _unfinished_start(store.root):
+    if unfinished_start(store.root):
         raise RecordError(f"{path}: its search was stopped before it recorded a first "
                           "checkpoint, so there is nothing to resume: start the search again "
                           f"(run_id {store.root.name!r} takes this directory over) or remove "
@@ -449,7 +449,7 @@ def _create_run_dir(out: Path, run_id: str, explicit: bool) -> Path:
             return root
         except FileExistsError:
             if explicit:
-                if _unfinished_start(root):
+                if unfinished_start(root):
                     return root
                 raise _exists(root) from None
         except OSError as exc:
@@ -476,7 +476,7 @@ START_FILES = (LOCK_FILE, CONFIG_FILE, PROFILE_FILE, DESCRIPTION_FILE, CHECKPOIN
 START_TEMPORARIES = (*START_FILES, CHECKPOINT_FILE)
 
 
-def _unfinished_start(root: Path) -> bool:
+def unfinished_start(root: Path) -> bool:
     """A directory a search made and was killed in (``kill -9``, power loss) before its
     first checkpoint: it holds the lock file and at most the files written before the
     checkpoint (or their temporary files, or the first checkpoint's). Nothing in it can be
@@ -504,7 +504,7 @@ def _claimed(root: Path, explicit: bool) -> Iterator[None]:
         raise
     try:
         if explicit:
-            if not _unfinished_start(root):
+            if not unfinished_start(root):
                 raise _exists(root)
             for path in root.iterdir():
                 if path.name != LOCK_FILE:

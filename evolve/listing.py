@@ -1,0 +1,151 @@
+"""The runs under an output folder, one line each: what ``neurevo runs`` prints.
+
+A user who started searches over days needs to know which run is which, which finished and
+which can be resumed, without opening each folder. The listing only reads: it never takes a
+run's lock (a listing that held it for a moment could refuse a search starting just then),
+so a run is said to be running when its lock file names a live process on this host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evolve.messages import one_line
+from evolve.records import LOCK_FILE, RecordError
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """One run as ``neurevo runs`` lists it. ``state``: ``complete`` (all its generations, or
+    its ``stop_when`` targets reached), ``stopped`` (``neurevo resume`` goes on), ``running``
+    (a live process holds it), ``not started`` (stopped before its first checkpoint: start
+    the search again) or ``unreadable`` (``note`` says why)."""
+
+    run_id: str
+    path: str
+    state: str
+    task: str = ""
+    rule: str = ""
+    strategy: str = ""
+    generations: int = 0  # completed
+    target: int = 0  # config.toml's generations
+    evaluations: int = 0
+    best_accuracy: float = math.nan  # the best validation accuracy recorded (nan: none)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if not math.isfinite(self.best_accuracy):
+            data["best_accuracy"] = None  # JSON has no NaN
+        return data
+
+
+def list_runs(root: str | Path) -> list[RunSummary]:
+    """Every run directly under ``root`` (a folder holding ``config.toml``, or a search's
+    folder stopped before it wrote one), oldest first: run ids start with their start time,
+    so their names sort by it; other names (a chosen run_id) sort among them by name."""
+    from evolve.search import unfinished_start
+
+    root = Path(root)
+    found = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (path / "config.toml").is_file():
+            found.append(_summary(path))
+        elif unfinished_start(path):
+            found.append(RunSummary(path.name, str(path), "not started",
+                                    note="stopped before its first checkpoint"))
+    return found
+
+
+def _summary(path: Path) -> RunSummary:
+    import evolve
+
+    try:
+        run = evolve.load_run(path)
+        config = run.config
+        done = run.completed_generations() if run.store.checkpoint_path.is_file() else 0
+        history = run.history() if done else []
+        evaluations = sum(int(h["evaluations"]) for h in history)
+        accuracies = [h["best"].get("accuracy", math.nan) for h in history]
+        best = max((a for a in accuracies if math.isfinite(a)), default=math.nan)
+        base = RunSummary(path.name, str(path), "", config.task.name, config.rule.name,
+                          config.strategy.name, done, config.generations, evaluations, best)
+        holder = _live_holder(path)
+        if holder:
+            return dataclasses.replace(base, state="running", note=holder)
+        if not run.store.checkpoint_path.is_file():
+            return dataclasses.replace(base, state="not started",
+                                       note="stopped before its first checkpoint")
+        if done >= config.generations or _targets_reached(run, history):
+            return dataclasses.replace(base, state="complete")
+        return dataclasses.replace(base, state="stopped",
+                                   note=f"neurevo resume {path} goes on")
+    except (RecordError, OSError, ValueError, KeyError, TypeError) as exc:
+        return RunSummary(path.name, str(path), "unreadable", note=one_line(exc))
+
+
+def _live_holder(path: Path) -> str:
+    """Who holds the run, from what its lock file names, when that process is alive on this
+    host: a holder that was killed leaves its name behind, but not a live pid."""
+    try:
+        holder = json.loads((path / LOCK_FILE).read_text() or "{}")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return ""
+    if holder.get("host") != socket.gethostname():
+        return f"held by pid {holder['pid']} on {holder.get('host', '?')}"
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:  # alive, another user's
+        pass
+    return f"`neurevo {holder.get('command', '?')}`, pid {holder['pid']}"
+
+
+def _targets_reached(run: Any, history: Sequence[dict[str, Any]]) -> bool:
+    """Whether the run's best values reached every ``stop_when`` target (it stopped there)."""
+    targets = run.config.stop_when
+    if not targets or not history:
+        return False
+    directions = run.objective_directions()
+    for name, target in targets.items():
+        values = [h["best"].get(name, math.nan) for h in history]
+        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        if not values:
+            return False
+        maximise = directions.get(name, "max") == "max"
+        best = max(values) if maximise else min(values)
+        if (best < target) if maximise else (best > target):
+            return False
+    return True
+
+
+def format_runs(runs: Sequence[RunSummary]) -> str:
+    """A table, one run per line, with what to do next for the ones not complete."""
+    header = ("run", "state", "task", "rule", "strategy", "generations", "evaluations",
+              "best acc")
+    rows = [(r.run_id, r.state, _short(r.task), r.rule, r.strategy,
+             f"{r.generations}/{r.target}" if r.target else "-",
+             str(r.evaluations) if r.target else "-",
+             f"{r.best_accuracy:.4f}" if math.isfinite(r.best_accuracy) else "-")
+            for r in runs]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for run, row in zip(runs, rows, strict=True):
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        lines.append(line + (f"  ({run.note})" if run.note else ""))
+    return "\n".join(lines)
+
+
+def _short(task: str) -> str:
+    """A data file's name, not its whole path (the run's config.toml has the path)."""
+    return Path(task).name if ("/" in task or os.sep in task) else task

@@ -1,0 +1,88 @@
+"""``neurevo runs``: the runs under an output folder, one line each, with the state that
+says what to do next; and ``search --run-id``, which names a run's folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from test_cli import run_cli
+
+TINY = ["--executor", "serial", "--task", "iris", "--generations", "1", "--population", "4",
+        "--set", "training.epochs=1"]
+
+
+def test_runs_lists_each_run_with_its_state(tmp_path):
+    out = tmp_path / "runs"
+    for run_id, extra in (("done", []), ("cut", []),
+                          ("early", ["--generations", "3", "--set", "stop_when.accuracy=0.0"])):
+        result = run_cli("search", *TINY, "--out", str(out), "--run-id", run_id, *extra)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["cut", "done", "early"]
+    # a run stopped after 1 of 3 generations (as Ctrl-C leaves one), one a live process
+    # holds, one killed before its first checkpoint, one damaged, and a folder of the user's
+    config = out / "cut" / "config.toml"
+    config.write_text(config.read_text().replace("generations = 1", "generations = 3"))
+    result = run_cli("search", *TINY, "--out", str(out), "--run-id", "held")
+    assert result.returncode == 0, result.stderr
+    (out / "held" / ".lock").write_text(json.dumps(
+        {"pid": os.getpid(), "host": socket.gethostname(), "command": "resume",
+         "since": "now"}))
+    (out / "killed").mkdir()
+    (out / "killed" / ".lock").write_text("")
+    (out / "broken").mkdir()
+    (out / "broken" / "config.toml").write_text("generations = [\n")
+    (out / "notes").mkdir()
+
+    listed = run_cli("runs", str(out), "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["run_id"]: r for r in json.loads(listed.stdout)}
+    assert {k: r["state"] for k, r in rows.items()} == {
+        "broken": "unreadable", "cut": "stopped", "done": "complete", "early": "complete",
+        "held": "running", "killed": "not started"}
+    assert (rows["cut"]["generations"], rows["cut"]["target"]) == (1, 3)
+    assert rows["cut"]["note"] == f"neurevo resume {out / 'cut'} goes on"
+    assert (rows["early"]["generations"], rows["early"]["target"]) == (1, 3)  # its target
+    assert rows["done"]["evaluations"] == 4 and 0.0 <= rows["done"]["best_accuracy"] <= 1.0
+    assert (rows["done"]["task"], rows["done"]["rule"]) == ("iris", "pc")
+    assert f"pid {os.getpid()}" in rows["held"]["note"]
+    assert rows["broken"]["best_accuracy"] is None and "config.toml" in rows["broken"]["note"]
+
+    table = run_cli("runs", str(out))
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["run", "state", "task"] and len(lines) == 7
+    cut = next(line for line in lines if line.startswith("cut "))
+    assert cut.split()[1:6] == ["stopped", "iris", "pc", "neat-pso", "1/3"]
+    # a killed holder leaves its name in the lock file, but no live process
+    (out / "held" / ".lock").write_text(json.dumps(
+        {"pid": 2 ** 22 + 7, "host": socket.gethostname(), "command": "resume"}))
+    rows = {r["run_id"]: r for r in json.loads(run_cli("runs", str(out), "--json").stdout)}
+    assert rows["held"]["state"] == "complete"
+
+
+def test_runs_refuses_what_is_not_a_folder_of_runs(tmp_path):
+    result = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
+    assert result.returncode == 0, result.stderr
+    for target, needle in ((tmp_path / "mine", "is a run, not a folder of runs"),
+                           (tmp_path / "nope", "does not exist"),
+                           (tmp_path / "mine" / "config.toml", "is not a folder")):
+        result = run_cli("runs", str(target))
+        assert result.returncode == 2 and needle in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    empty = run_cli("runs", cwd=tmp_path / "mine")  # no runs/ under it
+    assert empty.returncode == 2 and "'runs' does not exist" in empty.stderr
+    (tmp_path / "empty").mkdir()
+    result = run_cli("runs", str(tmp_path / "empty"))
+    assert result.returncode == 0 and "no runs under" in result.stderr
+
+
+def test_run_id_names_the_folder_and_a_taken_name_is_refused(tmp_path):
+    again = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == str(tmp_path / "mine")
+    taken = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
+    assert taken.returncode == 2 and "already exists" in taken.stderr
+    bad = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "a/b")
+    assert bad.returncode == 2 and "run_id" in bad.stderr
