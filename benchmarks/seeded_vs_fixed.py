@@ -138,6 +138,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
+    if not 0.0 < args.start_share <= 1.0:  # at once, whichever rules run
+        p.error(f"--start-share must be in (0, 1], got {args.start_share:g}")
     try:
         data = json.loads(args.source.read_text())
         settings, args.earlier = data["settings"], data["results"]

@@ -3,7 +3,8 @@ hypervolume against a fixed reference point (computed by ``moocore``, which DEAP
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,12 @@ class Archive:
             return 0.0
         return float(moocore.hypervolume(points, ref=ref))
 
+    def targets_reached(self, stop_when: Mapping[str, float]) -> str | None:
+        """What shows every ``stop_when`` target reached by the best feasible value so far
+        (the archive holds each objective's best), or None."""
+        return targets_reached([m.objectives for m in self.entries], stop_when,
+                               {o.name: o.direction for o in self.objectives})
+
     def to_dict(self) -> list[dict[str, Any]]:
         return [{"candidate_id": m.candidate_id, "generation": m.generation,
                  "objectives": m.objectives, "record": m.record} for m in self.entries]
@@ -75,3 +82,24 @@ class Archive:
                                      {k: float(v) for k, v in d["objectives"].items()},
                                      d.get("record", {}))
                         for d in data]
+
+
+def targets_reached(points: Sequence[Mapping[str, float]], stop_when: Mapping[str, float],
+                    directions: Mapping[str, str]) -> str | None:
+    """Whether the best of ``points`` (objective values of feasible evaluations: an archive's
+    entries, or a checkpoint's ``archive``) reaches every ``stop_when`` target; what shows it
+    (``"accuracy 0.97 >= 0.95"``), or None. One home for the rule a search stops by and a
+    listing reports it by."""
+    if not stop_when:
+        return None
+    reached = []
+    for name, target in stop_when.items():
+        values = [float(p[name]) for p in points if math.isfinite(float(p.get(name, math.nan)))]
+        if not values:
+            return None
+        maximise = directions.get(name, "max") == "max"
+        best = max(values) if maximise else min(values)
+        if (best < target) if maximise else (best > target):
+            return None
+        reached.append(f"{name} {best:.4g} {'>=' if maximise else '<='} {target:g}")
+    return ", ".join(reached)

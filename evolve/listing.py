@@ -3,7 +3,8 @@
 A user who started searches over days needs to know which run is which, which finished and
 which can be resumed, without opening each folder. The listing only reads: it never takes a
 run's lock (a listing that held it for a moment could refuse a search starting just then),
-so a run is said to be running when its lock file names a live process on this host.
+so a run is said to be running when its lock file names a live process on this host (or a
+process on another host, which cannot be checked from here: the note says so).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evolve.archive import targets_reached
 from evolve.messages import one_line
 from evolve.records import LOCK_FILE, RecordError
 
@@ -25,8 +27,9 @@ from evolve.records import LOCK_FILE, RecordError
 class RunSummary:
     """One run as ``neurevo runs`` lists it. ``state``: ``complete`` (all its generations, or
     its ``stop_when`` targets reached), ``stopped`` (``neurevo resume`` goes on), ``running``
-    (a live process holds it), ``not started`` (stopped before its first checkpoint: start
-    the search again) or ``unreadable`` (``note`` says why)."""
+    (a live process on this host holds it, or its lock file names one on another host),
+    ``not started`` (stopped before its first checkpoint: start the search again) or
+    ``unreadable`` (``note`` says why)."""
 
     run_id: str
     path: str
@@ -49,18 +52,23 @@ class RunSummary:
 
 def list_runs(root: str | Path) -> list[RunSummary]:
     """Every run directly under ``root`` (a folder holding ``config.toml``, or a search's
-    folder stopped before it wrote one), oldest first: run ids start with their start time,
-    so their names sort by it; other names (a chosen run_id) sort among them by name."""
+    folder stopped before it wrote one), sorted by name: generated run ids start with their
+    start time, so those are oldest first; a chosen run id sorts among them by its name."""
     from evolve.search import unfinished_start
 
-    root = Path(root)
     found = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        if (path / "config.toml").is_file():
-            found.append(_summary(path))
-        elif unfinished_start(path):
-            found.append(RunSummary(path.name, str(path), "not started",
-                                    note="stopped before its first checkpoint"))
+    for path in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        try:
+            if (path / "config.toml").is_file():
+                found.append(_summary(path))
+            elif unfinished_start(path):
+                holder = _live_holder(path)  # a search that is creating it right now
+                found.append(RunSummary(path.name, str(path), "running" if holder else
+                                        "not started", note=holder or
+                                        "stopped before its first checkpoint"))
+        except OSError as exc:  # one folder it may not read does not end the listing
+            found.append(RunSummary(path.name, str(path), "unreadable",
+                                    note=exc.strerror or one_line(exc)))
     return found
 
 
@@ -70,20 +78,27 @@ def _summary(path: Path) -> RunSummary:
     try:
         run = evolve.load_run(path)
         config = run.config
-        done = run.completed_generations() if run.store.checkpoint_path.is_file() else 0
-        history = run.history() if done else []
-        evaluations = sum(int(h["evaluations"]) for h in history)
-        accuracies = [h["best"].get("accuracy", math.nan) for h in history]
-        best = max((a for a in accuracies if math.isfinite(a)), default=math.nan)
-        base = RunSummary(path.name, str(path), "", config.task.name, config.rule.name,
-                          config.strategy.name, done, config.generations, evaluations, best)
+        checkpoint = run.store.read_checkpoint() if run.store.checkpoint_path.is_file() \
+            else None
         holder = _live_holder(path)
+        if checkpoint is None:
+            return RunSummary(path.name, str(path), "running" if holder else "not started",
+                              config.task.name, config.rule.name, config.strategy.name,
+                              target=config.generations,
+                              note=holder or "stopped before its first checkpoint")
+        history = checkpoint["history"]
+        front = [entry["objectives"] for entry in checkpoint["archive"]]
+        # the front's best (feasible) accuracy, as the search reports its best
+        accuracies = [float(p.get("accuracy", math.nan)) for p in front] or \
+            [float(h["best"].get("accuracy", math.nan)) for h in history]
+        base = RunSummary(path.name, str(path), "", config.task.name, config.rule.name,
+                          config.strategy.name, int(checkpoint["strategy"]["generation"]),
+                          config.generations, sum(int(h["evaluations"]) for h in history),
+                          max((a for a in accuracies if math.isfinite(a)), default=math.nan))
         if holder:
             return dataclasses.replace(base, state="running", note=holder)
-        if not run.store.checkpoint_path.is_file():
-            return dataclasses.replace(base, state="not started",
-                                       note="stopped before its first checkpoint")
-        if done >= config.generations or _targets_reached(run, history):
+        if base.generations >= config.generations or targets_reached(
+                front, config.stop_when, run.objective_directions()):
             return dataclasses.replace(base, state="complete")
         return dataclasses.replace(base, state="stopped",
                                    note=f"neurevo resume {path} goes on")
@@ -92,41 +107,25 @@ def _summary(path: Path) -> RunSummary:
 
 
 def _live_holder(path: Path) -> str:
-    """Who holds the run, from what its lock file names, when that process is alive on this
-    host: a holder that was killed leaves its name behind, but not a live pid."""
+    """Who holds the run, from what its lock file names: a process alive on this host (one
+    that was killed leaves its name behind, but not a live pid), or one on another host,
+    which cannot be checked from here and is said as such."""
     try:
         holder = json.loads((path / LOCK_FILE).read_text() or "{}")
     except (OSError, ValueError):
         return ""
     if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
         return ""
+    command = f"`neurevo {holder.get('command', '?')}`, pid {holder['pid']}"
     if holder.get("host") != socket.gethostname():
-        return f"held by pid {holder['pid']} on {holder.get('host', '?')}"
+        return f"{command} on {holder.get('host', '?')}, per its lock file: not checked here"
     try:
         os.kill(holder["pid"], 0)
     except ProcessLookupError:
         return ""
     except PermissionError:  # alive, another user's
         pass
-    return f"`neurevo {holder.get('command', '?')}`, pid {holder['pid']}"
-
-
-def _targets_reached(run: Any, history: Sequence[dict[str, Any]]) -> bool:
-    """Whether the run's best values reached every ``stop_when`` target (it stopped there)."""
-    targets = run.config.stop_when
-    if not targets or not history:
-        return False
-    directions = run.objective_directions()
-    for name, target in targets.items():
-        values = [h["best"].get(name, math.nan) for h in history]
-        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        if not values:
-            return False
-        maximise = directions.get(name, "max") == "max"
-        best = max(values) if maximise else min(values)
-        if (best < target) if maximise else (best > target):
-            return False
-    return True
+    return command
 
 
 def format_runs(runs: Sequence[RunSummary]) -> str:

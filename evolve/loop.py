@@ -231,10 +231,22 @@ class Session:
             return self.config
         return override(self.config, {"task": {"name": path}})
 
-    def run(self, checkpoint: dict[str, Any], executor: Executor | None = None) -> None:
-        own_executor = executor is None
+    def run(self, checkpoint: dict[str, Any], executor: Executor | None = None, *,
+            close_executor: bool = False) -> None:
+        """Run the generations from ``checkpoint``; the executor is made here, or given
+        (and then closed at the end only when ``close_executor`` hands it over)."""
+        own_executor = executor is None or close_executor
         if executor is None:
             executor = make_executor(self.config.executor)
+        try:
+            self._run_on(checkpoint, executor)
+        finally:  # also when a plug-in fails to ship or a reporter raises at the start
+            if own_executor:
+                executor.close()
+        for r in self.reporters:
+            r.search_end(str(self.store.root))
+
+    def _run_on(self, checkpoint: dict[str, Any], executor: Executor) -> None:
         self._adopt_references(checkpoint)
         executor.ship(plugin_objects([type(self.rule)], self.objectives, self.constraints,
                                      [self.cost_fn]))
@@ -265,10 +277,6 @@ class Session:
                 recorder.write_front(archive)
         finally:
             recorder.write_summaries(history)
-            if own_executor:
-                executor.close()
-        for r in self.reporters:
-            r.search_end(str(self.store.root))
 
     def _run_generations(self, checkpoint: dict[str, Any], history: list[dict[str, Any]],
                          executor: Executor, scorer: Scorer, recorder: Recorder,
@@ -337,23 +345,7 @@ class Session:
                                failed[0].outcome.error, failed[0].outcome.traceback)
 
     def _target_reached(self, archive: Archive) -> str | None:
-        """What shows every ``stop_when`` objective's target reached by the run's best
-        feasible value so far (the archive holds each objective's best), or None."""
-        if not self.config.stop_when:
-            return None
-        directions = {o.name: o.direction for o in self.objectives}
-        reached = []
-        for name, target in self.config.stop_when.items():
-            values = [e.objectives[name] for e in archive.entries
-                      if math.isfinite(e.objectives.get(name, math.nan))]
-            if not values:
-                return None
-            maximise = directions[name] == "max"
-            best = max(values) if maximise else min(values)
-            if (best < target) if maximise else (best > target):
-                return None
-            reached.append(f"{name} {best:.4g} {'>=' if maximise else '<='} {target:g}")
-        return ", ".join(reached)
+        return archive.targets_reached(self.config.stop_when)
 
     def _names(self) -> list[str]:
         return [o.name for o in self.objectives]

@@ -102,3 +102,8 @@ def failure_detail(exc: BaseException, plugin: str) -> str:
     already names the plug-in (neurevo's own check of a result), else type and message."""
     text = one_line(exc)
     return text if text.startswith(plugin) else f"{type(exc).__name__}: {text}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 generation``, ``2 generations``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

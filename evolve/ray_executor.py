@@ -435,7 +435,7 @@ class _RayStream(Stream):
 LOOPBACK = "127.0.0.1"
 
 
-# Ray (2.5x) turns token authentication on for a new local instance and says so in a
+# Ray (2.60) turns token authentication on for a new local instance and says so in a
 # warning on every search, which reads as something to act on; there is nothing to do
 # (the instance is bound to loopback, below), so that one notice is not passed on while
 # neurevo starts its instance. Setting RAY_AUTH_MODE instead would not do: Ray reads it into

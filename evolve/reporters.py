@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from evolve.messages import cut, one_line
+from evolve.messages import cut, one_line, plural
 
 
 class Reporter:
@@ -35,11 +35,6 @@ class Reporter:
     def generation_end(self, generation: int, summary: dict[str, Any]) -> None: ...
 
     def search_end(self, run_dir: str) -> None: ...
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 generation``, ``2 generations``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 class ProgressBar(Reporter):
@@ -84,8 +79,8 @@ class ProgressBar(Reporter):
                 f"{plural(config.population, 'candidate')}")
         if first_generation >= config.generations:
             line = (f"{run_dir} already has all its {plural(config.generations, 'generation')} "
-                    "(searching " + what + "): nothing to train; pass --generations N to go "
-                    "further")
+                    "(searching " + what + "): nothing to train; resume it with more "
+                    "generations (--generations N) to go further")
         elif first_generation:
             line = (f"resuming {run_dir} at generation {first_generation + 1} of "
                     f"{config.generations}: searching {what}")

@@ -149,7 +149,9 @@ class Run:
         # (what the CLI prints)
         self.store = RunStore(Path(path).absolute())
         if not self.store.root.is_dir():  # the words the command line uses
-            raise RecordError(f"run directory {str(path)!r} does not exist")
+            raise RecordError(f"run directory {str(path)!r} "
+                              + ("is a file, not a run directory" if self.store.root.exists()
+                                 else "does not exist"))
         if not self.store.config_path.is_file():
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
         self.path = Path(path)

@@ -143,11 +143,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     session = Session.build(config, RunStore(out / config.run_id), config.run_id, objectives,
                             reporters, constraints, cost_fn, data=data)
     to_checked_toml(config)
-    executor = _joined_executor(config)
-    try:
-        return _record_and_run(session, config, out, chosen, executor)
-    finally:
-        executor.close()
+    return _record_and_run(session, config, out, chosen, _joined_executor(config))
 
 
 def _joined_executor(config: SearchConfig) -> Executor:
@@ -167,24 +163,34 @@ def _joined_executor(config: SearchConfig) -> Executor:
 
 def _record_and_run(session: Session, config: SearchConfig, out: Path, chosen: str,
                     executor: Executor) -> Run:
-    """Create the run's directory, record its start in it, and run it."""
-    root = _create_run_dir(out, config.run_id, explicit=bool(chosen))
-    if root.name != config.run_id:
-        config = override(config, {"run_id": root.name})
-        session = dataclasses.replace(session, config=config, store=RunStore(root),
-                                      run_id=root.name)
-    with _claimed(root, explicit=bool(chosen)):
-        try:
-            _write_config(session.store, config)
-            write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
-            write_description(root, session.describe())
-            checkpoint = session.initial_checkpoint()
-            session.store.write_checkpoint(checkpoint, session.strategy.growing_keys)
-        except BaseException:
-            shutil.rmtree(root, ignore_errors=True)  # ours alone: made by the mkdir above
-            raise
-        with _marked(root):
-            session.run(checkpoint, executor)
+    """Create the run's directory, record its start in it, and run it.
+
+    ``executor`` is this function's to close: once the run is recorded the run closes it,
+    inside the run's lock and mark as a resume's run does (so an interrupt while Ray shuts
+    down still names the run to resume); on any way out before that, here."""
+    handed = False
+    try:
+        root = _create_run_dir(out, config.run_id, explicit=bool(chosen))
+        if root.name != config.run_id:
+            config = override(config, {"run_id": root.name})
+            session = dataclasses.replace(session, config=config, store=RunStore(root),
+                                          run_id=root.name)
+        with _claimed(root, explicit=bool(chosen)):
+            try:
+                _write_config(session.store, config)
+                write_text(root / PROFILE_FILE, hardware.to_toml(session.profile))
+                write_description(root, session.describe())
+                checkpoint = session.initial_checkpoint()
+                session.store.write_checkpoint(checkpoint, session.strategy.growing_keys)
+            except BaseException:
+                shutil.rmtree(root, ignore_errors=True)  # ours alone: made by the mkdir above
+                raise
+            with _marked(root):
+                handed = True
+                session.run(checkpoint, executor, close_executor=True)
+    finally:
+        if not handed:
+            executor.close()
     return Run(root)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from evolve.messages import one_line
+from evolve.messages import one_line, plural
 from evolve.plugin_imports import load_installed_plugins, registered
 
 __all__ = ["ARRAYS_TASK", "BUILTIN_TASKS", "LABEL_COLUMN", "Split", "TEST_FRACTION", "Task",
@@ -386,7 +386,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
                         "row per sample")
     if label_column not in table.column_names:
         raise TaskError(f"{path}: label column {label_column!r} not found "
-                        f"(columns: {table.column_names}){_separator_hint(table.column_names)}")
+                        f"(columns: {table.column_names})"
+                        + (_separator_hint(table.column_names) if suffix == ".csv" else ""))
     label = table.column(label_column)
     if pa.types.is_dictionary(label.type):
         label = label.cast(label.type.value_type)
@@ -401,8 +402,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     missing = missing.to_numpy(zero_copy_only=False).astype(bool)
     if missing.any():
         count, first = int(missing.sum()), int(np.flatnonzero(missing)[0])
-        raise TaskError(f"{path}: label column {label_column!r} has {count} missing "
-                        f"value{'' if count == 1 else 's'} (the first at {where(first)}); "
+        raise TaskError(f"{path}: label column {label_column!r} has "
+                        f"{plural(count, 'missing value')} (the first at {where(first)}); "
                         "every sample needs a label")
     numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
                      pa.types.is_decimal)

@@ -242,8 +242,8 @@ class SearchSpace:
 
     def start_count(self, count: int) -> int:
         """How many of ``count`` genomes of generation 0 grow from the start genome:
-        ``start_share`` of them, rounded, at least one."""
-        return max(1, min(count, round(self.settings.start_share * count)))
+        ``start_share`` of them, rounded half up (0.25 of 10 is 3), at least one."""
+        return max(1, min(count, math.floor(self.settings.start_share * count + 0.5)))
 
     def costliest_genome(self) -> Genome:
         """A bound on every genome of this space, for costs that grow with neurons, edges and

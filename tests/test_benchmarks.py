@@ -613,13 +613,18 @@ def test_cluster_sim_refuses_a_wrong_argument_in_one_line_before_any_replay(tmp_
     error line naming the option, no traceback."""
     import evolve
     from evolve.config import SearchConfig, override
+    from evolve.reporters import Reporter
 
-    try:  # a run recorded before its first generation: nothing answers at that address
+    class StopAtStart(Reporter):
+        def search_start(self, run_dir: str, config: object, first_generation: int) -> None:
+            raise RuntimeError("stopped before the first generation")
+
+    try:  # a run recorded, then stopped before its first generation
         evolve.search(override(SearchConfig(), {
             "generations": 1, "population": 4, "task": {"name": "iris"},
-            "executor": {"address": "127.0.0.1:1"}, "out": str(tmp_path / "runs")}),
-            reporters=())
-    except Exception as e:  # the run it leaves is what this test needs
+            "executor": {"name": "serial"}, "out": str(tmp_path / "runs")}),
+            reporters=[StopAtStart()])
+    except RuntimeError as e:  # the run it leaves is what this test needs
         untrained = e.neurevo_run
     else:
         raise AssertionError("a search on an address nothing answers at ran")

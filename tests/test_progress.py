@@ -17,8 +17,8 @@ from evolve.reporters import ProgressBar
     (1, 3, 8, "neurevo: resuming RUN at generation 2 of 3: searching digits with rule bp, "
               "3 generations x 8 candidates"),
     (3, 3, 8, "neurevo: RUN already has all its 3 generations (searching digits with rule "
-              "bp, 3 generations x 8 candidates): nothing to train; pass --generations N to "
-              "go further"),
+              "bp, 3 generations x 8 candidates): nothing to train; resume it with more "
+              "generations (--generations N) to go further"),
 ])
 def test_the_first_line_says_what_the_search_does(first, generations, population, line):
     stream = io.StringIO()

@@ -303,3 +303,6 @@ def test_load_run_says_whether_the_path_is_missing_or_not_a_run(tmp_path):
         evolve.load_run(tmp_path / "nope")
     with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)"):
         evolve.load_run(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RecordError, match="is a file, not a run directory"):
+        evolve.load_run(tmp_path / "file")

@@ -60,6 +60,13 @@ def test_runs_lists_each_run_with_its_state(tmp_path):
         {"pid": 2 ** 22 + 7, "host": socket.gethostname(), "command": "resume"}))
     rows = {r["run_id"]: r for r in json.loads(run_cli("runs", str(out), "--json").stdout)}
     assert rows["held"]["state"] == "complete"
+    # a holder on another machine cannot be checked from here: the note says so
+    (out / "held" / ".lock").write_text(json.dumps(
+        {"pid": 123, "host": "elsewhere.example", "command": "search"}))
+    rows = {r["run_id"]: r for r in json.loads(run_cli("runs", str(out), "--json").stdout)}
+    assert rows["held"]["state"] == "running"
+    assert rows["held"]["note"] == ("`neurevo search`, pid 123 on elsewhere.example, per its "
+                                    "lock file: not checked here")
 
 
 def test_runs_refuses_what_is_not_a_folder_of_runs(tmp_path):

@@ -3,6 +3,7 @@ hand-designed chain of hidden groups instead of NEAT's minimal genome."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -102,11 +103,18 @@ def test_start_share_grows_the_rest_of_generation_zero_from_the_minimal_genome()
 
 
 def test_the_default_share_leaves_generation_zero_as_it_was():
-    """start_share = 1 draws exactly what a search drew before the setting existed."""
-    genomes = [SearchSpace(64, 10, SpaceSettings(start_widths=(48,), start_share=share))
-               .initial_genomes(12, np.random.default_rng(3), InnovationTracker(),
-                                MutationRates()) for share in (1.0, 1)]
-    assert genomes[0] == genomes[1] and all(2 in g.hidden_ids for g in genomes[0])
+    """start_share = 1 draws exactly what generation 0 was before the setting existed: the
+    start and ``count - 1`` children of one mutation pass from it, on the same stream."""
+    space = SearchSpace(64, 10, SpaceSettings(start_widths=(48,)))
+    rates = MutationRates()
+    genomes = space.initial_genomes(12, np.random.default_rng(3), InnovationTracker(), rates)
+    rng, tracker = np.random.default_rng(3), InnovationTracker()
+    start = space.start_genome(tracker)
+    first = dataclasses.replace(rates, add_node=rates.initial_add_node)
+    assert genomes == [start] + [space.mutate(start, rng, tracker, first) for _ in range(11)]
+    assert space.start_count(12) == 12
+    assert [SearchSpace(4, 2, SpaceSettings(start_widths=(8,), start_share=share))
+            .start_count(10) for share in (0.25, 0.15, 0.35)] == [3, 2, 4]  # half up
 
 
 @pytest.mark.parametrize("strategy", ["neat-pso", "random"])
