@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from evolve.cost_functions import register_cost_fn
     from evolve.estimator import NeurevoClassifier
     from evolve.export import export_architecture, load_architecture
+    from evolve.listing import RunSummary, list_runs
     from evolve.objectives import Objective, register_objective
     from evolve.reporters import Reporter
     from evolve.run import Architecture, Run, load_run
@@ -35,7 +36,8 @@ _HOMES = {
     "SearchConfig": "evolve.config", "Constraint": "evolve.constraints",
     "register_constraint": "evolve.constraints", "register_cost_fn": "evolve.cost_functions",
     "NeurevoClassifier": "evolve.estimator", "export_architecture": "evolve.export",
-    "load_architecture": "evolve.export", "Objective": "evolve.objectives",
+    "load_architecture": "evolve.export", "RunSummary": "evolve.listing",
+    "list_runs": "evolve.listing", "Objective": "evolve.objectives",
     "register_objective": "evolve.objectives", "Reporter": "evolve.reporters",
     "Architecture": "evolve.run",
     "Run": "evolve.run", "load_run": "evolve.run", "resume": "evolve.search",
@@ -43,7 +45,8 @@ _HOMES = {
 }
 
 __all__ = ["Architecture", "Constraint", "NeurevoClassifier", "Objective", "Reporter", "Run",
-           "SearchConfig", "export_architecture", "load_architecture", "load_run",
+           "RunSummary", "SearchConfig", "export_architecture", "list_runs",
+           "load_architecture", "load_run",
            "register_constraint", "register_cost_fn", "register_objective", "register_task",
            "resume", "search"]
 

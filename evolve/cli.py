@@ -731,20 +731,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     found = []
     for folder in args.dirs or ["runs"]:
-        path = Path(folder)
-        if not path.exists():
-            raise BadInput(f"{folder!r} does not exist (expected a folder of runs, as "
-                           "search's --out)")
-        if not path.is_dir():
-            raise BadInput(f"{folder!r} is not a folder (expected a folder of runs, as "
-                           "search's --out)")
-        if (path / "config.toml").is_file():
-            raise BadInput(f"{folder!r} is a run, not a folder of runs: list its parent, or "
-                           f"see `neurevo pareto {folder}`")
-        try:
-            found += list_runs(path)
-        except OSError as exc:
-            raise BadInput(f"{folder!r}: cannot read it: {exc.strerror}") from None
+        found += list_runs(folder)  # a folder that is none of runs: one line, exit 2
     if args.json:
         print(json.dumps([r.to_dict() for r in found], indent=2))
     elif found:

@@ -56,8 +56,20 @@ def list_runs(root: str | Path) -> list[RunSummary]:
     start time, so those are oldest first; a chosen run id sorts among them by its name."""
     from evolve.search import unfinished_start
 
+    root = Path(root)
+    if not root.is_dir():
+        raise RecordError(f"{str(root)!r} " + ("is not a folder" if root.exists() else
+                                               "does not exist")
+                          + " (expected a folder of runs, as search's --out)")
+    if (root / "config.toml").is_file():
+        raise RecordError(f"{str(root)!r} is a run, not a folder of runs: list its parent, "
+                          f"or see `neurevo pareto {root}`")
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError as exc:
+        raise RecordError(f"{str(root)!r}: cannot read it: {exc.strerror}") from None
     found = []
-    for path in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+    for path in folders:
         try:
             if (path / "config.toml").is_file():
                 found.append(_summary(path))

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 
+import pytest
 from test_cli import run_cli
 
 TINY = ["--executor", "serial", "--task", "iris", "--generations", "1", "--population", "4",
@@ -49,6 +50,10 @@ def test_runs_lists_each_run_with_its_state(tmp_path):
     assert f"pid {os.getpid()}" in rows["held"]["note"]
     assert rows["broken"]["best_accuracy"] is None and "config.toml" in rows["broken"]["note"]
 
+    import evolve  # the same listing from Python
+    assert {r.run_id: r.state for r in evolve.list_runs(out)} == {
+        k: r["state"] for k, r in rows.items()}
+
     table = run_cli("runs", str(out))
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
@@ -78,6 +83,11 @@ def test_runs_refuses_what_is_not_a_folder_of_runs(tmp_path):
         result = run_cli("runs", str(target))
         assert result.returncode == 2 and needle in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+    import evolve
+    from evolve.records import RecordError
+
+    with pytest.raises(RecordError, match="does not exist"):
+        evolve.list_runs(tmp_path / "nope")
     empty = run_cli("runs", cwd=tmp_path / "mine")  # no runs/ under it
     assert empty.returncode == 2 and "'runs' does not exist" in empty.stderr
     (tmp_path / "empty").mkdir()
