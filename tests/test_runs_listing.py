@@ -10,23 +10,23 @@ import socket
 import pytest
 from test_cli import run_cli
 
+from evolve.cli import main
+
 TINY = ["--executor", "serial", "--task", "iris", "--generations", "1", "--population", "4",
         "--set", "training.epochs=1"]
 
 
-def test_runs_lists_each_run_with_its_state(tmp_path):
-    out = tmp_path / "runs"
-    for run_id, extra in (("done", []), ("cut", []),
+def test_runs_lists_each_run_with_its_state(tmp_path, capsys):
+    out = tmp_path / "runs"  # the runs are made in this process; the listing runs as a user's
+    for run_id, extra in (("done", []), ("cut", []), ("held", []),
                           ("early", ["--generations", "3", "--set", "stop_when.accuracy=0.0"])):
-        result = run_cli("search", *TINY, "--out", str(out), "--run-id", run_id, *extra)
-        assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["cut", "done", "early"]
+        assert main(["search", *TINY, "--out", str(out), "--run-id", run_id, *extra]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["cut", "done", "early", "held"]
     # a run stopped after 1 of 3 generations (as Ctrl-C leaves one), one a live process
     # holds, one killed before its first checkpoint, one damaged, and a folder of the user's
     config = out / "cut" / "config.toml"
     config.write_text(config.read_text().replace("generations = 1", "generations = 3"))
-    result = run_cli("search", *TINY, "--out", str(out), "--run-id", "held")
-    assert result.returncode == 0, result.stderr
     (out / "held" / ".lock").write_text(json.dumps(
         {"pid": os.getpid(), "host": socket.gethostname(), "command": "resume",
          "since": "now"}))
@@ -74,9 +74,14 @@ def test_runs_lists_each_run_with_its_state(tmp_path):
                                     "lock file: not checked here")
 
 
-def test_runs_refuses_what_is_not_a_folder_of_runs(tmp_path):
+def test_runs_refuses_what_is_not_a_folder_of_runs_and_run_id_names_a_run(tmp_path):
     result = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "mine")
+    taken = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
+    assert taken.returncode == 2 and "already exists" in taken.stderr
+    bad = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "a/b")
+    assert bad.returncode == 2 and "run_id" in bad.stderr
     for target, needle in ((tmp_path / "mine", "is a run, not a folder of runs"),
                            (tmp_path / "nope", "does not exist"),
                            (tmp_path / "mine" / "config.toml", "is not a folder")):
@@ -93,13 +98,3 @@ def test_runs_refuses_what_is_not_a_folder_of_runs(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli("runs", str(tmp_path / "empty"))
     assert result.returncode == 0 and "no runs under" in result.stderr
-
-
-def test_run_id_names_the_folder_and_a_taken_name_is_refused(tmp_path):
-    again = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.strip().splitlines()[-1] == str(tmp_path / "mine")
-    taken = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "mine")
-    assert taken.returncode == 2 and "already exists" in taken.stderr
-    bad = run_cli("search", *TINY, "--out", str(tmp_path), "--run-id", "a/b")
-    assert bad.returncode == 2 and "run_id" in bad.stderr
