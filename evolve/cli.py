@@ -171,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list the runs under an output folder",
                        description="One line per run under DIR: its state (complete, "
                        "stopped: resume goes on, running, not started, unreadable), task, "
-                       "rule, strategy, generations done of its target, evaluations and best "
-                       "validation accuracy, oldest first. Reads only: never takes a run's "
+                       "rule, strategy, generations done of its target, evaluations and the "
+                       "front's best validation accuracy, by name (generated run ids start "
+                       "with their start time: oldest first). Reads only: never takes a run's "
                        "lock.")
     p.add_argument("dirs", nargs="*", metavar="DIR", help="output folders, as search's --out "
                    "(default: runs)")
