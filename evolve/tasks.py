@@ -129,9 +129,12 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         arrays = _read_npz(path) if suffix == ".npz" else _read_table(path, suffix, label_column)
         path_text, digest = str(path.resolve()), file_hash(path)
     given_test = arrays[2] is not None  # then test_fraction is unused
-    task = _build(key, *arrays, seed=seed, valid_fraction=valid_fraction,
+    # a file's checks after reading name it as the user gave it, as the reader's do (the
+    # task itself is named by the file's name)
+    task = _build(text if path_text else key, *arrays, seed=seed,
+                  valid_fraction=valid_fraction,
                   test_fraction=None if given_test else test_fraction, label_names=label_names)
-    return dataclasses.replace(task, path=path_text, content_hash=digest)
+    return dataclasses.replace(task, name=key, path=path_text, content_hash=digest)
 
 
 ARRAYS_TASK = "arrays"  # the task name of a search given in-memory data

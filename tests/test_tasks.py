@@ -344,8 +344,11 @@ def test_a_directory_named_like_a_data_file_is_not_called_missing(tmp_path: Path
 
 
 def test_class_count_errors(tmp_path: Path) -> None:
-    msg = _error(tmp_path, _npz(tmp_path, "one.npz", x=X, y=np.zeros(12)))
+    one = _npz(tmp_path, "one.npz", x=X, y=np.zeros(12))
+    msg = _error(tmp_path, one)
     assert "2 classes" in msg
+    # checked after reading, the file is named as it was given, as the reader names it
+    assert msg.startswith(f"{tmp_path / one.lstrip('/')}: "), msg
     y = np.array(["a"] * 10 + ["b"] * 2)
     msg = _error(tmp_path, _npz(tmp_path, "few.npz", x=X, y=y))
     assert "too few samples per class" in msg and "'b'" in msg
