@@ -10,7 +10,6 @@ process on another host, which cannot be checked from here: the note says so).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import socket
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from evolve.archive import targets_reached
+from evolve.lock import read_holder
 from evolve.messages import one_line
-from evolve.records import LOCK_FILE, RecordError
+from evolve.records import CONFIG_FILE, RecordError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,7 @@ def list_runs(root: str | Path) -> list[RunSummary]:
         raise RecordError(f"{str(root)!r} " + ("is not a folder" if root.exists() else
                                                "does not exist")
                           + " (expected a folder of runs, as search's --out)")
-    if (root / "config.toml").is_file():
+    if (root / CONFIG_FILE).is_file():
         raise RecordError(f"{str(root)!r} is a run, not a folder of runs: list its parent, "
                           f"or see `neurevo pareto {root}`")
     try:
@@ -71,13 +71,10 @@ def list_runs(root: str | Path) -> list[RunSummary]:
     found = []
     for path in folders:
         try:
-            if (path / "config.toml").is_file():
+            if (path / CONFIG_FILE).is_file():
                 found.append(_summary(path))
             elif unfinished_start(path):
-                holder = _live_holder(path)  # a search that is creating it right now
-                found.append(RunSummary(path.name, str(path), "running" if holder else
-                                        "not started", note=holder or
-                                        "stopped before its first checkpoint"))
+                found.append(_unstarted(path))
         except OSError as exc:  # one folder it may not read does not end the listing
             found.append(RunSummary(path.name, str(path), "unreadable",
                                     note=exc.strerror or one_line(exc)))
@@ -92,12 +89,10 @@ def _summary(path: Path) -> RunSummary:
         config = run.config
         checkpoint = run.store.read_checkpoint() if run.store.checkpoint_path.is_file() \
             else None
-        holder = _live_holder(path)
         if checkpoint is None:
-            return RunSummary(path.name, str(path), "running" if holder else "not started",
-                              config.task.name, config.rule.name, config.strategy.name,
-                              target=config.generations,
-                              note=holder or "stopped before its first checkpoint")
+            return _unstarted(path, config.task.name, config.rule.name, config.strategy.name,
+                              target=config.generations)
+        holder = _live_holder(path)
         history = checkpoint["history"]
         front = [entry["objectives"] for entry in checkpoint["archive"]]
         # the front's best (feasible) accuracy, as the search reports its best
@@ -118,15 +113,20 @@ def _summary(path: Path) -> RunSummary:
         return RunSummary(path.name, str(path), "unreadable", note=one_line(exc))
 
 
+def _unstarted(path: Path, *known: str, target: int = 0) -> RunSummary:
+    """A run without a first checkpoint: a search creating it right now (it holds the
+    lock), or one killed before it got that far."""
+    holder = _live_holder(path)
+    return RunSummary(path.name, str(path), "running" if holder else "not started", *known,
+                      target=target, note=holder or "stopped before its first checkpoint")
+
+
 def _live_holder(path: Path) -> str:
     """Who holds the run, from what its lock file names: a process alive on this host (one
     that was killed leaves its name behind, but not a live pid), or one on another host,
     which cannot be checked from here and is said as such."""
-    try:
-        holder = json.loads((path / LOCK_FILE).read_text() or "{}")
-    except (OSError, ValueError):
-        return ""
-    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+    holder = read_holder(path)
+    if not isinstance(holder.get("pid"), int):
         return ""
     command = f"`neurevo {holder.get('command', '?')}`, pid {holder['pid']}"
     if holder.get("host") != socket.gethostname():

@@ -120,7 +120,25 @@ def _wait_for_holder(fd: int) -> dict[str, Any]:
 
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
-        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-    except (OSError, ValueError):
+        return _holder_of(os.pread(fd, 4096, 0))
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+
+
+def read_holder(root: str | Path) -> dict[str, Any]:
+    """What the run's lock file names (``{}`` when nobody holds it), read without taking
+    the lock: a process that only looks must not refuse a search starting just then. A
+    holder that was killed leaves its name behind: whether it is alive is the reader's to
+    judge."""
+    try:
+        return _holder_of((Path(root) / LOCK_FILE).read_bytes()[:4096])
+    except OSError:
+        return {}
+
+
+def _holder_of(data: bytes) -> dict[str, Any]:
+    try:
+        holder = json.loads(data.decode() or "{}")
+    except ValueError:  # UnicodeDecodeError too
+        return {}
+    return holder if isinstance(holder, dict) else {}
