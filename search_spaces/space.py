@@ -229,15 +229,15 @@ class SearchSpace:
         With ``start_share`` below 1, that holds for the chain's share of ``count`` (at least
         the chain itself), and the rest is the minimal genome and its children the same way,
         so generation 0 holds both ends of the front's energy range."""
-        start = self.start_genome(tracker)
         first = replace(rates, add_node=rates.initial_add_node)
+
+        def grown(root: Genome, n: int) -> list[Genome]:  # the root and n - 1 children
+            return [root] + [self.mutate(root, rng, tracker, first) for _ in range(n - 1)]
+
         from_start = self.start_count(count)
-        genomes = [start] + [self.mutate(start, rng, tracker, first)
-                             for _ in range(from_start - 1)]
+        genomes = grown(self.start_genome(tracker), from_start)
         if from_start < count:
-            minimal = self.minimal_genome(tracker)
-            genomes += [minimal] + [self.mutate(minimal, rng, tracker, first)
-                                    for _ in range(count - from_start - 1)]
+            genomes += grown(self.minimal_genome(tracker), count - from_start)
         return genomes
 
     def start_count(self, count: int) -> int:
