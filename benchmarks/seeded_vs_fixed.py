@@ -138,8 +138,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
-    if not 0.0 < args.start_share <= 1.0:  # at once, whichever rules run
-        p.error(f"--start-share must be in (0, 1], got {args.start_share:g}")
+    try:  # at once, whichever rules run; the space's own check, on a one-group start
+        SpaceSettings(start_widths=(SpaceSettings.min_hidden_size,),
+                      start_share=args.start_share)
+    except SpaceError as exc:
+        p.error(f"--start-share: {exc}")
     try:
         data = json.loads(args.source.read_text())
         settings, args.earlier = data["settings"], data["results"]
