@@ -19,11 +19,12 @@ says what a search gets out of the box):
     python benchmarks/rules.py [--quick] [--json PATH] [--data FILE] [--rules pc,bp,...]
                                [--tasks digits,mnist1d] [--seeds 0,1,2]
                                [--topology 40-256-256-10] [--set fa.lr=1e-3 ...]
-                               [--option ep.gamma=1 ...] [--no-baselines] [--epochs N]
+                               [--option ep.symmetric=false ...] [--no-baselines] [--epochs N]
 
 For choosing a default on a held-out seed: ``--seeds 7 --set RULE.GENE=VALUE`` trains with a
 gene other than its default, ``--option RULE.OPTION=VALUE`` builds the rule with an option
-other than its default (ep's ``gamma``, ``free_steps``), ``--topology`` keeps one of a
+other than its default (ep's ``symmetric``, ff's ``label_value``; ep's and chl's ``gamma``
+and sweep counts are genes, given with ``--set``), ``--topology`` keeps one of a
 task's nets, ``--no-baselines`` skips the bp and frozen rows, ``--epochs`` changes the
 budget of every rule alike (default 30, --quick 15); each row also carries the best
 validation accuracy (``valid_mean``), the figure a default is chosen on.
@@ -113,15 +114,16 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, float]]:
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["ep.gamma=1", "ep.symmetric=false"]`` -> ``{"ep": {"gamma": 1, "symmetric":
-    False}}``: values read as TOML (numbers, booleans, quoted strings), else as a bare
-    string, as the config's ``rule.options`` takes them."""
+    """``["ff.label_value=2", "ep.symmetric=false"]`` -> ``{"ff": {"label_value": 2}, "ep":
+    {"symmetric": False}}``: values read as TOML (numbers, booleans, quoted strings), else
+    as a bare string, as the config's ``rule.options`` takes them."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         name, sep, text = item.partition("=")
         rule_name, _, key = name.partition(".")
         if not rule_name or not key or not sep:
-            raise SystemExit(f"--option {item!r}: expected RULE.OPTION=VALUE, e.g. ep.gamma=1")
+            raise SystemExit(f"--option {item!r}: expected RULE.OPTION=VALUE, e.g. "
+                             "ep.symmetric=false")
         try:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
@@ -145,7 +147,7 @@ def main() -> None:
                         help="train RULE with a gene other than its default (repeatable)")
     parser.add_argument("--option", action="append", default=[], metavar="RULE.OPTION=VALUE",
                         help="build RULE with an option other than its default, e.g. "
-                        "ep.gamma=1 (repeatable)")
+                        "ep.symmetric=false (repeatable)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the bp and frozen rows (a held-out sweep of other rules)")
     parser.add_argument("--epochs", type=int, help="epochs for every rule (default: 30; "
@@ -169,6 +171,11 @@ def main() -> None:
         if rule_name not in names or rule_name == CONTROL:
             raise SystemExit(f"--option names rule {rule_name!r}, which this run does not "
                              "train")
+        _, genes = rules.split_options(rule_name, chosen)
+        if genes:  # a gene given as an option: name the flag that sets it
+            key, value = next(iter(genes.items()))
+            raise SystemExit(f"--option {rule_name}.{key}: {key} is a gene of {rule_name}, "
+                             f"not an option: give it as --set {rule_name}.{key}={value}")
         try:
             rules.get_rule(rule_name, chosen)
         except (TypeError, ValueError) as exc:

@@ -86,6 +86,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                       "space": {"new_group_min_size": 16}},
     "resize 0.5": {"strategy": {"mutation": {"resize_node": 0.5}}},
     "groups up to 128": {"space": {"max_hidden_size": 128}},
+    # ep and chl: γ and the sweep counts held at their defaults, as they were while they
+    # were options ("default" searches them per member)
+    "relaxation fixed": {"rule": {"hyperparameters": {"gamma": 0.1, "free_steps": 8,
+                                                      "nudge_steps": 4}}},
 }
 CELLS = ["mnist1d:bp", "mnist1d:lra", "digits:pc"]
 
@@ -119,9 +123,13 @@ def measure(run: evolve.Run, budget: int) -> dict[str, Any]:
     front = [(a, e, g) for a, e, g in points
              if not any(a2 >= a and e2 <= e and (a2, e2) != (a, e) for a2, e2, _ in points)]
     generation0 = [g for r, (_, _, g) in zip(rows, points, strict=True) if r["generation"] == 0]
+    best = max(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
     return {"generations": last + 1, "evaluations": curve[last][0],
             "hypervolume": curve[last][1],
-            "best_valid": max(a for a, _, _ in front),
+            "best_valid": points[best][0],
+            # the genes and hidden groups of the member that accuracy belongs to
+            "best_genes": json.loads(rows[best]["hyperparameters"]),
+            "best_hidden_groups": len(points[best][2].hidden_ids),
             "front_max_units": max(units(g) for _, _, g in front),
             "generation0_linear": sum(not g.hidden_ids for g in generation0)}
 

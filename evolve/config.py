@@ -69,7 +69,7 @@ class RuleConfig:
     name: str = "pc"  # predictive coding: the default local rule (`neurevo rules` lists all)
     # fixed overrides of the rule's hyperparameter defaults, e.g. {lr = 0.01}
     hyperparameters: dict[str, float] = field(default_factory=dict)
-    # the rule's constructor settings (not genes), e.g. {free_steps = 20} for ep; TOML scalars
+    # the rule's constructor settings (not genes), e.g. {symmetric = false} for ep; TOML scalars
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -93,7 +93,8 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
     epochs, patience, batch_size : training budget of each candidate.
     objectives : the search's objectives (names or :class:`evolve.Objective` objects);
         ``None``: the search's default, accuracy and energy.
-    rule_options : the rule's constructor settings, e.g. ``{"free_steps": 20}`` for ep.
+    rule_options : the rule's constructor settings (not genes), e.g. ``{"symmetric": False}``
+        for ep.
     valid_fraction, test_fraction : shares of ``X`` the search holds out.
     executor : ``"serial"`` (default here, unlike the CLI: ``cross_val_score(n_jobs=...)``
         already runs fits in parallel, and Ray inside joblib workers would nest) or

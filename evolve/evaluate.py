@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,8 +157,8 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             candidate_id=cand.id,
             status=fit.status[p],
             valid_accuracy=fit.valid_accuracy[p],
-            test_accuracy=member_test_accuracy(rule, own_nets[p], own, task) if ok
-            else float("nan"),
+            test_accuracy=member_test_accuracy(rule, own_nets[p], own, task,
+                                               cand.hyperparameters) if ok else float("nan"),
             epochs=fit.epochs[p],
             train_seconds=seconds,
             error=fit.reasons[p],
@@ -167,14 +167,14 @@ def _train_batch(task: Task, rule_spec: RuleSpec, budget: rules.Budget,
             curve=json.dumps(fit.curves[p] if p < len(fit.curves) else []),
             params=own,
         ))
-    for own_net, out in zip(own_nets, outcomes, strict=True):
+    for own_net, out, cand in zip(own_nets, outcomes, candidates, strict=True):
         if out.status == "ok" and math.isnan(out.test_accuracy):
             out.status, out.params = "failed", None
             out.error = "non-finite predictions on the test split"
         if out.status == "ok":
             out.activity = json.dumps(group_activity(own_net, out.params, task.valid.x))
             if metrics:
-                _measure(rule, own_net, out, task, metrics)
+                _measure(rule, own_net, out, task, metrics, cand.hyperparameters)
     return outcomes
 
 
@@ -191,12 +191,13 @@ def group_activity(net: Net, params: Params, x: torch.Tensor) -> dict[int, float
 
 
 def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
-             metrics: Sequence[Metric]) -> None:
+             metrics: Sequence[Metric], hyper: Mapping[str, Any]) -> None:
     """The validation metrics of one trained member, from its own net's prediction; a
     metric that raises or is not finite fails the member with the traceback."""
     try:
         with torch.no_grad(), blamed_on(f"rule {rule.name}"):
-            scores = rule.predict(net, outcome.params, task.valid.x)[0].numpy()
+            scores = rule.predict_members(net, outcome.params, task.valid.x,
+                                          [hyper])[0].numpy()
         y = task.valid.y.numpy()
         values = {m.name: m(y, scores) for m in metrics}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
@@ -211,12 +212,12 @@ def _measure(rule: rules.LearningRule, net: Net, outcome: Outcome, task: Task,
 
 
 def member_test_accuracy(rule: rules.LearningRule, net: Net, params: Params,
-                         task: Task) -> float:
+                         task: Task, hyper: Mapping[str, Any]) -> float:
     """Test accuracy of one member on its own (unpadded) compiled ``net``, the very
     computation its export's module performs, so the recorded figure is what a user gets
     back."""
     with torch.no_grad(), blamed_on(f"rule {rule.name}"):
-        scores = rule.predict(net, params, task.test.x)
+        scores = rule.predict_members(net, params, task.test.x, [hyper])
     check_scores(rule.name, scores, (1, len(task.test.y), net.n_outputs))
     if not bool(torch.isfinite(scores).all()):
         return math.nan  # the caller fails the member

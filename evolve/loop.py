@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,19 @@ class GenerationFailed(RuntimeError):
                 "set tolerate_failures = true to go on regardless)")
 
 
+def rule_settings(config: SearchConfig, recorded: RunDescription | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config's rule options, and the genes it fixes: ``rule.hyperparameters``, and a
+    gene that was an option when the run was recorded (ep's and chl's ``gamma``,
+    ``free_steps``, ``nudge_steps``), set so in its config or, at its value then, in its
+    run.json (``recorded``). Such a run resumes as it ran: those genes held where they were,
+    its search state over the genes it had."""
+    options, genes = rules.split_options(config.rule.name, config.rule.options)
+    if recorded is not None:
+        genes = {**rules.split_options(recorded.rule.name, recorded.rule.options)[1], **genes}
+    return options, {**genes, **config.rule.hyperparameters}
+
+
 @dataclass
 class Session:
     config: SearchConfig
@@ -148,6 +161,8 @@ class Session:
     cost_fn: CostFn
     constraints: Sequence[Constraint] = ()
     reporters: Sequence[Reporter] = field(default_factory=list)
+    # every gene of the rule at its start value (fixed genes at theirs): see :meth:`ask`
+    start_genes: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: SearchConfig, store: RunStore, run_id: str,
@@ -159,9 +174,10 @@ class Session:
         is then found by path or content hash, and its chip profile read from the run)."""
         constraints = check_constraints(constraints)
         task = locate_task(config, recorded, task_file, data)
-        rule = rules.get_rule(config.rule.name, config.rule.options)
+        options, fixed = rule_settings(config, recorded)
+        rule = rules.get_rule(config.rule.name, options)
         try:
-            hyper = rule.hyperparameters().resolve(config.rule.hyperparameters)
+            hyper = rule.hyperparameters().resolve(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
             raise rules.HyperparameterError(f"rule.hyperparameters (rule {rule.name}): "
                                             f"{exc}") from None
@@ -178,7 +194,7 @@ class Session:
                 raise ConfigError(f"{why}: the run would never stop early")
         space = SearchSpace(task.n_features, task.n_classes, config.space)
         problem = Problem(tuple(o.direction for o in resolved), hyper, config.population,
-                          rule.hyperparameters(), frozenset(config.rule.hyperparameters))
+                          rule.hyperparameters(), frozenset(fixed))
         strategy = make_strategy(space, problem, config.strategy)
         profile = (hardware.load_profile(store.root / PROFILE_FILE) if recorded is not None
                    else hardware.resolve_profile(config.hardware.profile))
@@ -190,7 +206,7 @@ class Session:
             resolved = covering_references(resolved, _costliest(space, profile, cost_fn, config,
                                                                 hyper, covering))
         return cls(config, store, run_id, task, rule, resolved, strategy, profile,
-                   cost_fn, constraints, list(reporters))
+                   cost_fn, constraints, list(reporters), hyper)
 
     def initial_checkpoint(self) -> dict[str, Any]:
         return {"version": CHECKPOINT_VERSION, "run_id": self.run_id,
@@ -204,8 +220,8 @@ class Session:
             objectives=tuple(ObjectiveRecord.of(o) for o in self.objectives),
             constraints=tuple(constraint_names) or tuple(c.name for c in self.constraints),
             task=TaskRecord.of(self.config.task.name, self.task),
-            rule=RuleRecord(self.rule.name, self.rule.options(),
-                            dict(self.config.rule.hyperparameters), self.rule.rule_limits()),
+            rule=RuleRecord(self.rule.name, self.rule.options(), rule_settings(self.config)[1],
+                            self.rule.rule_limits()),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
             custom_cost_fn=self.cost_fn is not hardware.cost,
             fingerprint=fingerprint(self.config, self.task.content_hash))
@@ -286,7 +302,7 @@ class Session:
         state = checkpoint["strategy"]
         while state["generation"] < self.config.generations:
             generation = state["generation"]
-            candidates = self.strategy.ask(state)
+            candidates = self.ask(state)
             infeasible = {c.id: ev for c in candidates
                           if (ev := scorer.precheck(c)) is not None}
             outcomes = self._evaluate(executor, generation,
@@ -299,6 +315,17 @@ class Session:
             state = self.strategy.tell(state, [ev.scored() for ev in evaluations])
             if self.commit(generation, evaluations, rows, state, recorder, archive, history):
                 break
+
+    def ask(self, state: dict[str, Any]) -> list[Candidate]:
+        """The strategy's next candidates, each holding every gene of the rule. A strategy's
+        state may hold candidates drawn before a gene existed (a run recorded by an older
+        version, resumed): such a candidate gets the run's start value for it, which for a
+        gene that was an option then is the value the run used, so it trains as its run
+        did and its record says with what."""
+        start = self.start_genes
+        return [c if start.keys() <= c.hyperparameters.keys()
+                else dataclasses.replace(c, hyperparameters={**start, **c.hyperparameters})
+                for c in self.strategy.ask(state)]
 
     def commit(self, generation: int, evaluations: list[Evaluation], rows: list[dict[str, Any]],
                state: dict[str, Any], recorder: Recorder, archive: Archive,

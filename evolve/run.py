@@ -86,12 +86,16 @@ class Architecture:
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.
 
-        Its forward pass is the rule's own prediction (built with the options the run used),
-        so it scores exactly what the run recorded: label goodness for ff, the free
-        relaxation for ep/chl, a feedforward pass for the others."""
+        Its forward pass is the rule's own prediction (built with the options the run used,
+        read with the member's genes), so it scores exactly what the run recorded: label
+        goodness for ff, the free relaxation under the member's γ and sweeps for ep/chl, a
+        feedforward pass for the others."""
         import rules
 
-        return rules.get_rule(self.rule, self.rule_options).to_module(self.genome, self.params())
+        # a run recorded while ep's/chl's relaxation settings were options holds them there
+        options, genes = rules.split_options(self.rule, self.rule_options)
+        return rules.get_rule(self.rule, options).to_module(
+            self.genome, self.params(), {**genes, **self.hyperparameters})
 
     def standardise(self, x: torch.Tensor | Any) -> torch.Tensor:
         """Raw features ``x[B, n_in]`` as the network saw them in training: ``(x - mean) /

@@ -187,7 +187,7 @@ class SteadyDriver:
             if journal.header is None:
                 self._append_order(step, settings.to_dict())
             replay = deque(journal.arrivals)
-            candidates = strategy.ask(state)
+            candidates = session.ask(state)
             genomes = {c.id: c.genome for chunk in in_flight for c in chunk.candidates}
             genomes.update({c.id: c.genome for c in candidates})
             cached = {row["candidate_id"]: outcome_from_row(row, params)

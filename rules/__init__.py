@@ -28,6 +28,7 @@ from rules.registry import (
     get_rule,
     register,
     registered_names,
+    split_options,
 )
 
 #: the rules neurevo itself ships (``available()`` adds users' and plug-ins' rules)
@@ -36,5 +37,5 @@ BUILTIN_RULES: tuple[str, ...] = registered_names()
 __all__ = [
     "BUILTIN_RULES", "Budget", "FitResult", "Hyperparameter", "HyperparameterError",
     "HyperSpace", "LIMIT_NAMES", "LIMITS", "LearningRule", "Limit", "RuleOptionError",
-    "UnknownRuleError", "accuracy", "available", "get_rule", "register",
+    "UnknownRuleError", "accuracy", "available", "get_rule", "register", "split_options",
 ]

@@ -10,7 +10,9 @@ plateau, divergence detection, the training curve. A rule supplies only its math
   fixed feedback matrices, ...);
 - :meth:`LearningRule.train_step` — called for every minibatch, updates ``params`` in place
   and returns each member's loss;
-- :meth:`LearningRule.predict` — called on validation/test data, returns class scores.
+- :meth:`LearningRule.predict` — called on validation/test data, returns class scores. A
+  rule whose prediction depends on a member's genes (ep's and chl's relaxation) overrides
+  :meth:`LearningRule.predict_members` instead, which every caller goes through.
 
 Members never influence each other, and a member that stops early keeps the parameters of
 its best validation epoch, so a member's result does not depend on what it was batched with.
@@ -227,6 +229,15 @@ class LearningRule:
         raise NotImplementedError(f"rule {self.name or type(self).__name__} must define "
                                   "predict(net, params, x) -> class scores [P, B, C]")
 
+    def predict_members(self, net: Net, params: Params, x: torch.Tensor,
+                        hyper: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        """:meth:`predict` for members whose genes are ``hyper`` (one mapping per member;
+        genes left out take their defaults). Search, scoring and exports all predict
+        through here, so a rule whose prediction reads a gene (ep's and chl's relaxation)
+        reads each member with its own by overriding this; most rules' predictions read no
+        gene, and this calls :meth:`predict`."""
+        return self.predict(net, params, x)
+
     def start_epoch(self, state: Any, epoch: int, epochs: int) -> None:
         """Called before every epoch ``epoch`` (0-based) of a fit of ``epochs``: the one place
         a rule learns how far through its budget it is (a learning-rate schedule reads it).
@@ -272,14 +283,16 @@ class LearningRule:
         """This instance's options (defaults included), as recorded in runs and exports."""
         return {k: getattr(self, k, v) for k, v in self.option_defaults().items()}
 
-    def to_module(self, genome: Genome, params: Params) -> torch.nn.Module:
-        """A ``torch.nn.Module`` that computes exactly :meth:`predict` for one trained member
-        (``params`` in the genome's own layout, population axis 1): the rule owns its
-        prediction, so an ff net is read by label goodness and an ep/chl net by its free
-        relaxation, never by a feedforward pass it was not trained for."""
+    def to_module(self, genome: Genome, params: Params,
+                  hyper: Mapping[str, Any] | None = None) -> torch.nn.Module:
+        """A ``torch.nn.Module`` that computes exactly :meth:`predict_members` for one
+        trained member with the genes ``hyper`` (``params`` in the genome's own layout,
+        population axis 1): the rule owns its prediction, so an ff net is read by label
+        goodness and an ep/chl net by its free relaxation under its own γ and sweeps, never
+        by a feedforward pass it was not trained for."""
         from rules.module import RuleModule
 
-        return RuleModule(self, genome, params)
+        return RuleModule(self, genome, params, hyper)
 
     # -- the shared loop -----------------------------------------------------------------
     def fit(
@@ -347,7 +360,8 @@ class LearningRule:
             train_loss[alive] = loss_sum / max(steps, 1)
             acc = torch.full((population,), -1.0, dtype=torch.float64)
             with torch.no_grad():
-                scores = self.predict(net, params, x_valid)
+                scores = self.predict_members(net, params, x_valid,
+                                              [resolved[p] for p in alive.tolist()])
                 check_scores(self.name, scores, (len(alive), len(y_valid), net.n_outputs))
                 acc[alive] = accuracy(scores, y_valid)
             finite = torch.zeros(population, dtype=torch.bool)

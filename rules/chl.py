@@ -50,10 +50,10 @@ Why these choices:
   output level are solved exactly (a small linear system per phase), so they cannot make
   the output oscillate between sweeps.
 * Prediction is the output of the free phase: the network CHL trains is the recurrent one.
-  γ and the step counts are rule options (``rule.options`` in a config: ``gamma``,
-  ``free_steps``, ``nudge_steps``), recorded in the run and in every export, rather than
-  per-member genes, so that a trained net is always read with the relaxation it trained
-  under.
+  γ and the step counts are genes (``gamma``, ``free_steps``, ``nudge_steps``;
+  :data:`RELAXATION_GENES`), so a search fits them to each topology, and a member is read
+  with its own wherever it is scored (:meth:`EnergyRule.predict_members`), so a trained net
+  is always read with the relaxation it trained under.
 * After T1 free sweeps, the clamped phase *and* the free phase run T2 more sweeps of one
   schedule, and those two states are contrasted, so an unconverged free relaxation is not
   mistaken for a learning signal (Adam would scale that error up to full steps).
@@ -72,10 +72,8 @@ Why these choices:
   rather than 0.05 because the signal at level k shrinks as γ^(L-k) in float32 on deeper
   nets. T1 = 8, T2 = 4 already reach the equilibrium update there (cosine 1.00 per block
   with 400/400 sweeps after 4 epochs, 40-128-128-10; tests/test_rule_fidelity.py).
-  γ and the sweep counts stay rule options, not genes: :meth:`EnergyRule.predict` relaxes
-  with them and the rule contract gives ``predict`` no per-member hyperparameters, so a
-  net trained under one γ could not be read under its own γ in a population or an export.
-  Cost per minibatch: T1 + 2·T2 sweeps.
+  These are the genes' defaults; a search moves each member's within γ 0.02-1, T1 1-40,
+  T2 1-20. Cost per minibatch: T1 + 2·T2 sweeps (:meth:`EnergyRule.step_cost`).
 * Loss reported: ½‖r_L,free - y‖², the cost whose gradient CHL approximates.
 """
 
@@ -84,22 +82,58 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from rules.base import HyperSpace, Limit
+from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.kernels import energy_relax
 from rules.kernels.dispatch import DEFAULT_KERNEL, check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
 from rules.optim import Adam
-from rules.registry import RuleOptionError, register
+from rules.registry import register
 from search_spaces import activations
 from search_spaces.net import Net, Params
 
-# Defaults of the energy rules' options (chl and ep; "Defaults" above says why these).
-GAMMA = 0.1  # feedback gain γ per level of gap
-FREE_STEPS = 8  # T1: sweeps of the free phase (and of predict)
-NUDGE_STEPS = 4  # T2: sweeps of each clamped / nudged phase
+# The energy rules' relaxation genes (chl and ep; "Defaults" above says why these defaults).
+GAMMA = Hyperparameter("gamma", 0.02, 1.0, 0.1, log=True,
+                       doc="feedback gain γ of the relaxation, per level of gap")
+FREE_STEPS = Hyperparameter("free_steps", 1, 40, 8, log=True, integer=True,
+                            doc="T1: sweeps of the free phase, in training and in prediction")
+NUDGE_STEPS = Hyperparameter("nudge_steps", 1, 20, 4, log=True, integer=True,
+                             doc="T2: sweeps of each clamped / nudged phase")
+# log-scaled counts: half of a search's uniform draws fall below √40 ≈ 6 and √20 ≈ 4.5
+# sweeps, so a drawn member's step costs about 1.5x the defaults' 16 sweeps on average
+# (drawn on a linear scale: 2.5x)
+RELAXATION_GENES = (GAMMA, FREE_STEPS, NUDGE_STEPS)
+
+
+@dataclass
+class Relaxation:
+    """Each member's relaxation, from its genes: γ ``[P]`` and the sweep counts, one per
+    member. Prediction reads it too (a member is read by the free relaxation it trained
+    under), so it is built from a member's genes wherever the member is scored. The counts
+    are host integers: a loop bound read from a device tensor would wait on the device at
+    every phase."""
+
+    gamma: torch.Tensor
+    free_steps: tuple[int, ...]
+    nudge_steps: tuple[int, ...]
+
+    @classmethod
+    def of(cls, hyper: Sequence[Mapping[str, float]], device: torch.device | str = "cpu"
+           ) -> Relaxation:
+        """From resolved genes (every relaxation gene present), one entry per member."""
+        return cls(torch.tensor([float(h["gamma"]) for h in hyper], device=device),
+                   tuple(int(h["free_steps"]) for h in hyper),
+                   tuple(int(h["nudge_steps"]) for h in hyper))
+
+    def select(self, keep: torch.Tensor) -> Relaxation:
+        """The members ``keep`` (indices along the population axis)."""
+        rows = keep.tolist()
+        return Relaxation(self.gamma[keep.to(self.gamma.device)],
+                          tuple(self.free_steps[i] for i in rows),
+                          tuple(self.nudge_steps[i] for i in rows))
 
 
 @dataclass
@@ -181,13 +215,16 @@ def initial_state(net: Net, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return s
 
 
-def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
+def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int | Sequence[int],
           target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
           down_first: bool = False) -> torch.Tensor:
     """``steps`` sweeps of block-coordinate descent on the energy, in place on the state
     ``s[P, B, N]``; returns it. Sweeps alternate direction, so a change at either end crosses
     every level in one sweep: from the zero state start upward (the first sweep is then the
     feedforward pass); a clamped/nudged phase starts downward, from the output it moves.
+    ``steps`` may be a count per member: a member past its own count keeps its
+    state while the others sweep on (as the fused kernel does), so its result is the one it
+    would reach alone.
 
     Output level: free when ``target`` is None; clamped to ``target`` when ``beta`` is None;
     otherwise nudged, minimising ``E + β·½‖r_L - target‖²`` (``beta[P, 1, 1]``, either sign).
@@ -203,7 +240,13 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
         eye = torch.eye(c.out_self.shape[1], dtype=s.dtype, device=s.device)
         solve, _ = torch.linalg.inv_ex((1.0 + nudge) * eye - c.out_self)  # singular -> inf
     upward = list(range(1, depth if clamped else depth + 1))
-    for step in range(steps):
+    counts = [steps] if isinstance(steps, int) else [int(t) for t in steps]
+    n_steps = max(counts, default=0)
+    # [P, 1, 1] counts where members differ; None where every member sweeps n_steps times
+    per_member = None if all(t == n_steps for t in counts) else torch.tensor(
+        counts, device=s.device).view(-1, 1, 1).expand(s.shape[0], 1, 1)
+    for step in range(n_steps):
+        going = None if per_member is None else step < per_member
         for lv in upward[::-1] if (step % 2 == 0) == down_first else upward:
             a, b = off[lv], off[lv + 1]
             h = torch.baddbmm(c.bias[lv - 1], s[:, :, :a], c.up[lv - 1])
@@ -213,12 +256,13 @@ def relax(net: Net, c: Couplings, s: torch.Tensor, steps: int,
                 h = h + torch.bmm(s, c.rec[lv - 1])
             if lv == depth and linear:  # stationary in r of ½r² - r·h - ½rᵀJr + β·½‖r - y‖²
                 rhs = h if target is None else h + beta * target
-                s[:, :, a:b] = rhs / (1.0 + nudge) if solve is None \
+                new = rhs / (1.0 + nudge) if solve is None \
                     else torch.bmm(rhs, solve.transpose(1, 2))
             elif lv < depth or target is None:
-                s[:, :, a:b] = rates(net, lv, h)
+                new = rates(net, lv, h)
             else:  # r = ρ(h - β ∂C/∂r), iterated to its fixed point across sweeps
-                s[:, :, a:b] = rates(net, lv, h + beta * (target - s[:, :, a:b]))
+                new = rates(net, lv, h + beta * (target - s[:, :, a:b]))
+            s[:, :, a:b] = new if going is None else torch.where(going, new, s[:, :, a:b])
     return s
 
 
@@ -253,29 +297,18 @@ def output_cost(net: Net, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return 0.5 * ((out - target) ** 2).sum(dim=2).mean(dim=1)
 
 
-class EnergyRule(LocalRule[None]):
+class EnergyRule(LocalRule[Relaxation]):
     """LocalRule for relaxation rules: free-phase prediction, and Adam also steps the
     recurrent couplings (LocalRule steps only W and b). Subclasses implement
-    :meth:`energy_updates`."""
+    :meth:`energy_updates`. γ and the sweep counts are genes (:data:`RELAXATION_GENES`),
+    so each member relaxes with its own, in training and whenever it is scored."""
 
-    gamma: float  # feedback gain γ of the relaxation (per level of gap), set by __init__
     kernel: str = DEFAULT_KERNEL  # how phases relax: torch | triton | auto (kernels/dispatch.py)
 
-    def __init__(self, free_steps: int = FREE_STEPS, nudge_steps: int = NUDGE_STEPS,
-                 gamma: float = GAMMA, kernel: str = DEFAULT_KERNEL) -> None:
-        for option, steps in (("free_steps", free_steps), ("nudge_steps", nudge_steps)):
-            if steps < 1:  # no sweep: the net reads its initial state, at chance
-                raise RuleOptionError(f"rule {self.name}: option {option} must be >= 1, "
-                                      f"got {steps!r}")
-        if not 0.0 < gamma <= 1.0:
-            raise RuleOptionError(f"rule {self.name}: option gamma must be in (0, 1], "
-                                  f"got {gamma!r}")
-        self.gamma = gamma
-        self.free_steps = free_steps  # T1: sweeps of the free phase (and of predict)
-        self.nudge_steps = nudge_steps  # T2: sweeps of each clamped / nudged phase
+    def __init__(self, kernel: str = DEFAULT_KERNEL) -> None:
         self.kernel = check_kernel(self.name, kernel)  # how relax_phase runs
 
-    def relax_phase(self, net: Net, c: Couplings, s: torch.Tensor, steps: int | torch.Tensor,
+    def relax_phase(self, net: Net, c: Couplings, s: torch.Tensor, steps: int | Sequence[int],
                     target: torch.Tensor | None = None, beta: torch.Tensor | None = None,
                     down_first: bool = False) -> torch.Tensor:
         """:func:`relax`, or the same phase in the fused Triton kernel when the option
@@ -288,26 +321,40 @@ class EnergyRule(LocalRule[None]):
                 net, c, s, steps, target, beta, down_first), reference)
         return reference()
 
-    def energy_updates(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
-                       y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
-                                                 torch.Tensor | None, torch.Tensor]:
+    def energy_updates(self, net: Net, params: Params, state: LocalState[Relaxation],
+                       x: torch.Tensor, y: torch.Tensor
+                       ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None,
+                                  torch.Tensor]:
         """Descent directions for W, b and the recurrent couplings, and the loss ``[P]``."""
         raise NotImplementedError
 
-    def updates(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
+    def updates(self, net: Net, params: Params, state: LocalState[Relaxation], x: torch.Tensor,
                 y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         dw, db, _, loss = self.energy_updates(net, params, state, x, y)
         return dw, db, loss
 
+    def init_extra(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
+                   seeds: Sequence[int]) -> Relaxation:
+        return Relaxation.of(hyper)
+
+    def select_extra(self, extra: Relaxation, keep: torch.Tensor) -> Relaxation:
+        return extra.select(keep)
+
     def init_state(self, net: Net, params: Params, hyper: Sequence[Mapping[str, float]],
-                   seeds: Sequence[int]) -> LocalState[None]:
+                   seeds: Sequence[int]) -> LocalState[Relaxation]:
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(params.tensors(), [h["lr"] for h in hyper]),
                           list(hyper), extra)
 
+    def step_cost(self, hyper: Mapping[str, Any]) -> float:
+        # T1 free sweeps and two phases of T2, each sweep about one forward drive and one
+        # feedback matmul per level: about a forward and backward pass
+        free = float(hyper.get("free_steps", FREE_STEPS.default))
+        return free + 2.0 * float(hyper.get("nudge_steps", NUDGE_STEPS.default))
+
     @torch.no_grad()
-    def train_step(self, net: Net, params: Params, state: LocalState[None], x: torch.Tensor,
-                   y: torch.Tensor) -> torch.Tensor:
+    def train_step(self, net: Net, params: Params, state: LocalState[Relaxation],
+                   x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         dw, db, dr, loss = self.energy_updates(net, params, state, x, y)
         grads = [*(d * m for d, m in zip(dw, net.masks, strict=True)),
                  *(d * m for d, m in zip(db, net.neuron_masks, strict=True))]
@@ -316,15 +363,24 @@ class EnergyRule(LocalRule[None]):
         state.optimizer.apply(params.tensors(), grads)
         return loss
 
-    def free_phase(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
-        """The free fixed point ``[P, B, N]`` (T1 sweeps from the zero state)."""
-        c = couplings(net, params, self.gamma)
+    def free_phase(self, net: Net, params: Params, x: torch.Tensor, relaxation: Relaxation
+                   ) -> torch.Tensor:
+        """The free fixed point ``[P, B, N]`` (each member's T1 sweeps from the zero state)."""
+        c = couplings(net, params, relaxation.gamma)
         return self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                self.free_steps)
+                                relaxation.free_steps)
 
     @torch.no_grad()
+    def predict_members(self, net: Net, params: Params, x: torch.Tensor,
+                        hyper: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        space = self.hyperparameters()
+        relaxation = Relaxation.of([space.resolve(h) for h in hyper], x.device)
+        return self.free_phase(net, params, x, relaxation)[:, :, net.offsets()[net.depth]:]
+
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
-        return self.free_phase(net, params, x)[:, :, net.offsets()[net.depth]:]
+        """Every member read with the default relaxation genes: a trained member is read
+        with its own by :meth:`predict_members`, as a search and an export read it."""
+        return self.predict_members(net, params, x, [{}] * net.population)
 
 
 @register
@@ -343,29 +399,27 @@ class CHL(EnergyRule):
                            "r_l r_<lᵀ; relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, gamma: float = GAMMA, free_steps: int = FREE_STEPS,
-                 nudge_steps: int = NUDGE_STEPS, kernel: str = DEFAULT_KERNEL) -> None:
-        super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ: Xie & Seung 2003
-
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE))
+        return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE,
+                           *RELAXATION_GENES))  # γ: Xie & Seung 2003
 
-    def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor,
+               relaxation: Relaxation) -> tuple[torch.Tensor, torch.Tensor]:
         """Free and clamped fixed points ``[P, B, N]``. After T1 free sweeps, both go on for
         T2 sweeps of the same schedule, one with the output clamped: whatever the free
         relaxation had left to converge then cancels in the contrast instead of posing as
         a learning signal (with T1 = 8, a 4-hidden-level net collapses to chance without it)."""
-        c = couplings(net, params, self.gamma)
+        c = couplings(net, params, relaxation.gamma)
         start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                 self.free_steps)
+                                 relaxation.free_steps)
         target = one_hot(y, net.n_outputs).to(start.dtype)
-        free = self.relax_phase(net, c, start.clone(), self.nudge_steps, down_first=True)
-        clamped = self.relax_phase(net, c, start, self.nudge_steps, target, down_first=True)
+        steps = relaxation.nudge_steps
+        free = self.relax_phase(net, c, start.clone(), steps, down_first=True)
+        clamped = self.relax_phase(net, c, start, steps, target, down_first=True)
         return free, clamped
 
     def energy_updates(self, net, params, state, x, y):
-        free, clamped = self.phases(net, params, x, y)
+        free, clamped = self.phases(net, params, x, y, state.extra)
         dw, db, dr = contrast(net, clamped, free, 1.0)
         target = one_hot(y, net.n_outputs).to(free.dtype)
         return dw, db, dr, output_cost(net, free, target)

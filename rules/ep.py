@@ -55,21 +55,21 @@ Why these choices:
   feedback net trains far below bp at any sweep count. Measured on mnist1d's seed-7
   *validation* split (40-256-256-10 relu, 30 epochs, a seed benchmarks/rules.py does not
   report; bp 68.4%; ``python benchmarks/rules.py --tasks mnist1d --topology 40-256-256-10
-  --rules ep --seeds 7 --option ep.gamma=G --option ep.free_steps=T1 --option
+  --rules ep --seeds 7 --set ep.gamma=G --set ep.free_steps=T1 --set
   ep.nudge_steps=T2 --set ep.lr=LR``, its ``valid`` column): γ = 1: 51.7% (T1/T2 = 8/4),
   53.5% (20/8), 52.0% (30/10), 59.5% (20/8, lr 1e-3); γ = 0.5: 59.4% (lr 3e-3), 60.4%
   (lr 1e-3); γ = 0.1: 62.1% (lr 3e-3), 65.5% (lr 1e-3). Defaults γ = 0.1, lr 1e-3.
 * Sweeps T1 = 8, T2 = 4: more did not help (above), and after training the update at 8/4
   has per-block cosine > 0.95 with the estimator at equilibrium (200/200 sweeps, β = 0.01;
   tests/test_rule_fidelity.py, 40-128-128-10). Nets with 4+ hidden levels converge more
-  slowly: raise the rule options ``free_steps`` / ``nudge_steps``. β = 0.1 (0.3 and 0.5
+  slowly: a search can raise their genes ``free_steps`` / ``nudge_steps``. β = 0.1 (0.3 and 0.5
   were 1-3 points worse above; the -β phase also needs (1 - β)I - J ≻ 0 for couplings
   inside the output level, which a larger β breaks).
 * The rates stay clipped to [-1, 1] (relu becomes [0, 1]): widening the clip to [0, 4]
   made ep *worse* (49.3% vs 51.7% at γ = 1, 8/4, same split), so the bound is kept.
-* γ and the step counts are rule options, not genes, because predict relaxes too: the rule
-  contract gives ``predict`` no per-member hyperparameters, and an export must relax
-  exactly as the run did.
+* γ and the step counts are genes (rules/chl.py's :data:`~rules.chl.RELAXATION_GENES`):
+  predict relaxes too, so each member is read with its own (``predict_members``), in a
+  search and in every export, exactly as it trained.
 * Cost per minibatch: T1 + 2·T2 sweeps, each about two matmuls per level.
 """
 
@@ -81,10 +81,9 @@ import torch
 
 from rules.base import Hyperparameter, HyperSpace, Limit
 from rules.chl import (
-    FREE_STEPS,
-    GAMMA,
-    NUDGE_STEPS,
+    RELAXATION_GENES,
     EnergyRule,
+    Relaxation,
     contrast,
     couplings,
     initial_state,
@@ -114,38 +113,39 @@ class EP(EnergyRule):
                            "relaxation applies ρ itself, never ρ′"),
     }
 
-    def __init__(self, free_steps: int = FREE_STEPS, nudge_steps: int = NUDGE_STEPS,
-                 symmetric: bool = True, gamma: float = GAMMA,
-                 kernel: str = DEFAULT_KERNEL) -> None:
-        super().__init__(free_steps, nudge_steps, gamma, kernel)  # γ = 1: S&B's setting
+    def __init__(self, symmetric: bool = True, kernel: str = DEFAULT_KERNEL) -> None:
+        super().__init__(kernel)
         self.symmetric = symmetric  # ±β phases (Laborieux et al. 2021) vs +β only
 
     def hyperparameters(self) -> HyperSpace:
-        return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, BETA))
+        return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, BETA,
+                           *RELAXATION_GENES))  # γ = 1: S&B's setting
 
     def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor,
-               beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               beta: torch.Tensor, relaxation: Relaxation
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Free, +β and -β states ``[P, B, N]`` (``beta[P]``); one-sided, the third is the
         free one. After the T1 free sweeps every phase runs T2 sweeps of the same schedule
         from the same state, so what the free relaxation had left to converge cancels in
         the contrast (the ±β pair cancels it; one-sided, the free phase is continued too)."""
-        c = couplings(net, params, self.gamma)
+        c = couplings(net, params, relaxation.gamma)
         start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                 self.free_steps)
+                                 relaxation.free_steps)
+        steps = relaxation.nudge_steps
         target = one_hot(y, net.n_outputs).to(start.dtype)
         b = beta.to(start.dtype).view(-1, 1, 1)
-        plus = self.relax_phase(net, c, start.clone(), self.nudge_steps, target, b,
+        plus = self.relax_phase(net, c, start.clone(), steps, target, b,
                                 down_first=True)
         if self.symmetric:
-            minus = self.relax_phase(net, c, start.clone(), self.nudge_steps, target, -b,
+            minus = self.relax_phase(net, c, start.clone(), steps, target, -b,
                                      down_first=True)
             return start, plus, minus
-        free = self.relax_phase(net, c, start, self.nudge_steps, down_first=True)
+        free = self.relax_phase(net, c, start, steps, down_first=True)
         return free, plus, free
 
     def energy_updates(self, net, params, state, x, y):
         beta = torch.tensor([h["beta"] for h in state.hyper], device=x.device)
-        free, plus, minus = self.phases(net, params, x, y, beta)
+        free, plus, minus = self.phases(net, params, x, y, beta, state.extra)
         dw, db, dr = contrast(net, plus, minus, 2 * beta if self.symmetric else beta)
         target = one_hot(y, net.n_outputs).to(free.dtype)
         return dw, db, dr, output_cost(net, free, target)

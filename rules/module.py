@@ -5,12 +5,14 @@ trying every label and comparing goodness, an ep/chl net by relaxing its symmetr
 recurrent) couplings to the free fixed point, every other built-in rule by a feedforward
 pass. So the module does not reimplement any of them: it holds the trained tensors as
 parameters and buffers (``.to(device)``, ``state_dict()`` and fine-tuning work as for any
-module) and calls the rule's own :meth:`~rules.base.LearningRule.predict` on them.
+module) and calls the rule's own :meth:`~rules.base.LearningRule.predict_members` on them,
+with the member's own genes (ep's and chl's relaxation reads them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -29,9 +31,12 @@ class RuleModule(GenomeModule):
     Recurrent couplings (ep/chl genomes with recurrent edges) are a parameter too, masked
     by the genome's recurrent edges as in training."""
 
-    def __init__(self, rule: LearningRule, genome: Genome, params: Params) -> None:
+    def __init__(self, rule: LearningRule, genome: Genome, params: Params,
+                 hyper: Mapping[str, Any] | None = None) -> None:
         super().__init__(genome, params)
         self.rule = rule
+        # the member's genes, all of them (defaults filled in): what its prediction may read
+        self.hyper = rule.hyperparameters().resolve(hyper)
         self.recurrent: nn.Parameter | None = None
         if params.recurrent is not None:
             expected = (1, self.net.n_neurons, self.net.n_neurons)
@@ -42,7 +47,9 @@ class RuleModule(GenomeModule):
 
     def extra_repr(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.rule.options().items())
-        return f"rule={self.rule.name}" + (f", {options}" if options else "")
+        genes = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
+        return f"rule={self.rule.name}" + "".join(f", {part}" for part in (options, genes)
+                                                  if part)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.net.n_inputs:
@@ -52,4 +59,4 @@ class RuleModule(GenomeModule):
             raise TypeError(f"expected inputs of dtype {self.weights[0].dtype} (the weights'), "
                             f"got {x.dtype}: convert them with x.float()")
         params = Params(list(self.weights), list(self.biases), self.recurrent)
-        return self.rule.predict(self.compiled(), params, x)[0]
+        return self.rule.predict_members(self.compiled(), params, x, [self.hyper])[0]

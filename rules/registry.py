@@ -154,10 +154,41 @@ def resolve_options(cls: type[LearningRule], options: Mapping[str, Any] | None
     for key, value in (options or {}).items():
         if key not in defaults:
             known = ", ".join(sorted(defaults)) or "none"
+            if key in _gene_names(cls):
+                raise RuleOptionError(
+                    f"rule {cls.name}: {key!r} is a gene of the rule, not an option: give it "
+                    f"as a hyperparameter (rule.hyperparameters.{key} in a config, which the "
+                    f"search then holds fixed); its options are: {known}")
             raise RuleOptionError(f"rule {cls.name}: unknown option {key!r}; "
                                   f"its options are: {known}")
         out[key] = _typed(cls.name, key, defaults[key], value)
     return out
+
+
+def split_options(name: str, options: Mapping[str, Any] | None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``options`` of the rule ``name`` as (its options, the genes among them).
+
+    A setting that was an option and became a gene (ep's and chl's ``gamma``, ``free_steps``
+    and ``nudge_steps``) stays in the configs, runs and exports recorded before: read back
+    through here, it fixes that gene to the value the run used instead of failing as an
+    unknown option. Anything else stays an option, checked as ever by :func:`get_rule`."""
+    _load_entry_points()
+    cls = _RULES.get(name)
+    if cls is None or not options:
+        return dict(options or {}), {}
+    known, genes = cls.option_defaults(), _gene_names(cls)
+    moved = {k: v for k, v in options.items() if k not in known and k in genes}
+    return {k: v for k, v in options.items() if k not in moved}, moved
+
+
+def _gene_names(cls: type[LearningRule]) -> tuple[str, ...]:
+    """The genes of ``cls`` built with its default options (empty if that fails: this only
+    words a message or reads an old record, and :func:`get_rule` reports a failing rule)."""
+    try:
+        return cls().hyperparameters().names()
+    except Exception:  # noqa: BLE001 - a broken rule is reported where it is built
+        return ()
 
 
 def _typed(rule: str, key: str, default: Any, value: Any) -> Any:

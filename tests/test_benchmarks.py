@@ -576,18 +576,22 @@ def test_quick_benchmarks_run_and_write_their_json(script, tmp_path):
 
 
 def test_rules_benchmark_builds_a_rule_with_a_set_option_and_refuses_a_wrong_one(tmp_path):
-    """``--option`` reaches the rule (ep with another feedback gain trains to other
-    weights) and is recorded; an option the rule lacks is refused before any training."""
+    """``--option`` reaches the rule (ff with another label height trains to other weights)
+    and is recorded; an option the rule lacks is refused before any training, and so is a
+    gene given as an option, with the flag that sets it."""
     rows = {}
-    for tag, extra in (("default", []), ("gamma", ["--option", "ep.gamma=1"])):
+    for tag, extra in (("default", []), ("height", ["--option", "ff.label_value=3.0"])):
         out = tmp_path / f"{tag}.json"
-        result = run_rules_benchmark(tmp_path, "--rules", "ep", *extra, "--json", str(out))
+        result = run_rules_benchmark(tmp_path, "--rules", "ff", *extra, "--json", str(out))
         assert result.returncode == 0, result.stderr
-        rows[tag] = json.loads(out.read_text())["digits 64-128-10"]["ep"]
-    assert rows["default"]["options"] == {} and rows["gamma"]["options"] == {"gamma": 1}
-    assert rows["gamma"]["train_mean"] != rows["default"]["train_mean"]
+        rows[tag] = json.loads(out.read_text())["digits 64-128-10"]["ff"]
+    assert rows["default"]["options"] == {}
+    assert rows["height"]["options"] == {"label_value": 3.0}
+    assert rows["height"]["train_mean"] != rows["default"]["train_mean"]
     wrong = run_rules_benchmark(tmp_path, "--rules", "ep", "--option", "ep.gama=1")
     assert wrong.returncode != 0 and "unknown option 'gama'" in wrong.stderr
+    gene = run_rules_benchmark(tmp_path, "--rules", "ep", "--option", "ep.gamma=1")
+    assert gene.returncode != 0 and "--set ep.gamma=1" in gene.stderr
 
 
 # every script with options, but engine.py: it imports neat-python (the bench extra) first

@@ -65,20 +65,19 @@ def test_a_search_wired_from_cli_defaults_runs_as_one_built_from_domain_types(tm
         run_two_generations(wired)
 
 
-def test_energy_rules_share_one_set_of_option_defaults():
-    """chl and ep read gamma and the sweep counts from rules/chl.py's constants, and every
+def test_energy_rules_share_one_set_of_relaxation_genes():
+    """chl and ep declare gamma and the sweep counts as rules/chl.py's genes, and every
     rule with a ``kernel`` option defaults to the dispatcher's DEFAULT_KERNEL."""
-    from rules.chl import CHL, FREE_STEPS, GAMMA, NUDGE_STEPS, EnergyRule
+    from rules.chl import CHL, RELAXATION_GENES, EnergyRule
     from rules.ep import EP
     from rules.kernels.dispatch import DEFAULT_KERNEL, KERNELS
     from rules.pc import PredictiveCoding
 
-    shared = {"gamma": GAMMA, "free_steps": FREE_STEPS, "nudge_steps": NUDGE_STEPS,
-              "kernel": DEFAULT_KERNEL}
-    for cls in (EnergyRule, CHL, EP):
-        assert {k: cls.option_defaults()[k] for k in shared} == shared, cls
     for rule in (CHL(), EP()):
-        assert {k: rule.options()[k] for k in shared} == shared, rule.name
+        declared = {p.name: p for p in rule.hyperparameters().params}
+        assert all(declared[g.name] is g for g in RELAXATION_GENES), rule.name
+        assert rule.options()["kernel"] == DEFAULT_KERNEL
+    assert EnergyRule.option_defaults() == {"kernel": DEFAULT_KERNEL}
     assert PredictiveCoding.option_defaults()["kernel"] == DEFAULT_KERNEL
     assert DEFAULT_KERNEL in KERNELS
 

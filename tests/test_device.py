@@ -66,7 +66,8 @@ def population():
 def test_training_steps_create_tensors_on_their_inputs_device(name):
     rule = rules.get_rule(name)
     mode = DevicelessFactories()
-    for hook in ("train_step", "predict"):  # what runs on the device, every minibatch
+    # what runs on the device, every minibatch and every validation pass
+    for hook in ("train_step", "predict", "predict_members"):
         inner = getattr(rule, hook)
 
         def watched(*args, _inner=inner, **kwargs):

@@ -7,6 +7,7 @@ resume; a run copied elsewhere and read from another directory still works."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -76,8 +77,8 @@ def test_every_rules_export_scores_what_the_run_recorded(rule, tmp_path, capsys)
     module = arch.to_module()
     with torch.no_grad():
         scores = module(task.test.x)
-        direct = rules.get_rule(rule, arch.rule_options).predict(
-            compile_genome(arch.genome), arch.params(), task.test.x)[0]
+        direct = rules.get_rule(rule, arch.rule_options).predict_members(
+            compile_genome(arch.genome), arch.params(), task.test.x, [arch.hyperparameters])[0]
     torch.testing.assert_close(scores, direct, atol=1e-6, rtol=0)
     accuracy = (scores.argmax(1) == task.test.y).double().mean().item()
     assert accuracy == arch.test_accuracy  # exactly what the run recorded
@@ -94,14 +95,39 @@ def test_every_rules_export_scores_what_the_run_recorded(rule, tmp_path, capsys)
         assert (plain.argmax(1) == task.test.y).double().mean().item() < 0.4
 
 
-def test_exports_rebuild_the_rule_with_the_runs_options(tmp_path, capsys):
-    run = evolve.search(tiny_iris(tmp_path, "ep", rule={"name": "ep",
-                                                        "options": {"free_steps": 3}}))
+def test_exports_read_ep_with_the_relaxation_genes_its_run_fixed(tmp_path, capsys):
+    run = evolve.search(tiny_iris(tmp_path, "ep", rule={
+        "name": "ep", "options": {"symmetric": False}, "hyperparameters": {"free_steps": 3}}))
     arch = export_with_cli(run, tmp_path / "ep.safetensors", capsys)
-    assert arch.rule_options == {"free_steps": 3, "nudge_steps": 4, "symmetric": True,
-                                 "gamma": 0.1, "kernel": "auto"}
+    assert arch.rule_options == {"symmetric": False, "kernel": "auto"}
     assert run.description.rule.options == arch.rule_options
-    assert arch.to_module().rule.free_steps == 3
+    assert run.description.rule.hyperparameters == {"free_steps": 3}
+    assert arch.hyperparameters["free_steps"] == 3
+    module = arch.to_module()
+    assert module.hyper["free_steps"] == 3 and not module.rule.symmetric
+
+
+def test_a_config_or_record_from_when_relaxation_settings_were_options_still_reads(
+        tmp_path, capsys):
+    """γ and the sweep counts were ep's/chl's options before they were genes: a config that
+    sets them so fixes the gene (recorded as a fixed gene), and an export that holds them
+    among its options is read with them."""
+    run = evolve.search(tiny_iris(tmp_path, "chl", rule={
+        "name": "chl", "options": {"free_steps": 3, "gamma": 0.5}}))
+    assert run.description.rule.options == {"kernel": "auto"}
+    assert run.description.rule.hyperparameters == {"free_steps": 3, "gamma": 0.5}
+    evaluated = run.evaluations().to_pylist()
+    genes = [json.loads(e["hyperparameters"]) for e in evaluated]
+    assert {(g["free_steps"], g["gamma"]) for g in genes} == {(3, 0.5)}
+    arch = export_with_cli(run, tmp_path / "chl.safetensors", capsys)
+    genes = {k: v for k, v in arch.hyperparameters.items()
+             if k not in ("free_steps", "gamma", "nudge_steps")}
+    old = dataclasses.replace(arch, hyperparameters=genes, rule_options={
+        "kernel": "auto", "free_steps": 3, "nudge_steps": 4, "gamma": 0.5})
+    x = arch.standardise(load_task("iris", seed=1).test.x)
+    with torch.no_grad():
+        assert torch.equal(old.to_module()(x), arch.to_module()(x))
+    assert old.to_module().hyper["gamma"] == 0.5
 
 
 def balanced(m) -> float:
@@ -306,3 +332,30 @@ def test_load_run_says_whether_the_path_is_missing_or_not_a_run(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(RecordError, match="is a file, not a run directory"):
         evolve.load_run(tmp_path / "file")
+
+
+def test_a_run_recorded_while_gamma_was_an_option_resumes_and_exports_as_it_ran(tmp_path):
+    """tests/fixtures/chl-options-era was recorded when chl's relaxation settings were
+    options (γ = 0.3 for the run; its members' genes hold only lr and init_scale). Resumed,
+    its next generation trains with γ = 0.3 and the default sweeps, recorded among the
+    genes; every member, old or new, is read with them and scores what the run recorded."""
+    path = tmp_path / "chl-options-era"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "chl-options-era", path)
+    before = evolve.load_run(path)
+    assert before.description.rule.options["gamma"] == 0.3
+    assert {k for e in before.evaluations().to_pylist()
+            for k in json.loads(e["hyperparameters"])} == {"lr", "init_scale"}
+    run = evolve.resume(path, generations=2)
+    new = [json.loads(e["hyperparameters"]) for e in run.evaluations().to_pylist()
+           if e["generation"] == 1]
+    assert new and all((g["gamma"], g["free_steps"], g["nudge_steps"]) == (0.3, 8, 4)
+                       for g in new)
+    task = load_task("iris", seed=3)
+    members = [*before.pareto_front(), *run.pareto_front()]  # recorded then, and now
+    assert {a.generation for a in members} == {0, 1}
+    for arch in members:
+        module = arch.to_module()
+        assert module.hyper["gamma"] == 0.3
+        with torch.no_grad():
+            correct = (module(task.test.x).argmax(1) == task.test.y).double().mean().item()
+        assert correct == arch.test_accuracy, arch.candidate_id

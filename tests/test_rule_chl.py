@@ -11,7 +11,7 @@ from netkit import digits_subset, three_genomes
 import rules
 import rules.chl  # noqa: F401  (registers "chl")
 from evolve.tasks import load_task
-from rules.chl import CHL
+from rules.chl import CHL, Relaxation
 from search_spaces.compile import compile_genome, init_params, member_params, stack
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
 from search_spaces.net import Params, forward
@@ -37,6 +37,12 @@ def double(net, scale=1.0, seed=0) -> Params:
     return Params([w.double() for w in p.weights], [b.double() for b in p.biases], rec)
 
 
+def genes(rule, gamma: float, free_steps: int, nudge_steps: int) -> dict[str, float]:
+    """One member's genes: the rule's defaults with this relaxation."""
+    return {**rule.hyperparameters().defaults(), "gamma": gamma, "free_steps": free_steps,
+            "nudge_steps": nudge_steps}
+
+
 def batch(n_in=5, n_out=3, n=6, seed=1):
     gen = torch.Generator().manual_seed(seed)
     return (torch.randn(1, n, n_in, generator=gen, dtype=torch.float64),
@@ -49,7 +55,9 @@ def test_phases_are_the_fixed_points_of_the_gamma_feedback_dynamics():
     net = compile_genome(skip_dag(5, 3, 4, 3, recurrent=True))
     params, (x, y) = double(net), batch()
     gamma = 0.5
-    free, clamped = CHL(gamma, free_steps=300, nudge_steps=300).phases(net, params, x, y)
+    rule = CHL()
+    free, clamped = rule.phases(net, params, x, y,
+                                Relaxation.of([genes(rule, gamma, 300, 300)]))
     off = net.offsets()
     level_of = torch.cat([torch.full((s,), lv, dtype=torch.float64)
                           for lv, s in enumerate(net.level_sizes)])
@@ -79,9 +87,10 @@ def test_phases_are_the_fixed_points_of_the_gamma_feedback_dynamics():
 def test_update_is_the_difference_of_the_phase_correlations():
     net = compile_genome(skip_dag(5, 3, 4, 3, recurrent=True))
     params, (x, y) = double(net), batch()
-    rule = CHL(0.5, free_steps=20, nudge_steps=10)
-    free, clamped = rule.phases(net, params, x, y)
-    state = rule.init_state(net, params, [rule.hyperparameters().defaults()], [0])
+    rule = CHL()
+    mine = genes(rule, 0.5, 20, 10)
+    free, clamped = rule.phases(net, params, x, y, Relaxation.of([mine]))
+    state = rule.init_state(net, params, [mine], [0])
     dw, db, dr, loss = rule.energy_updates(net, params, state, x, y)
     off = net.offsets()
     for lv in range(1, net.depth + 1):
@@ -109,8 +118,8 @@ def test_chl_becomes_backprop_as_gamma_shrinks():
     grads = torch.autograd.grad(cost, weights)
     worst = []
     for gamma in (0.3, 0.03, 0.003):
-        rule = CHL(gamma, free_steps=100, nudge_steps=100)
-        state = rule.init_state(net, params, [rule.hyperparameters().defaults()], [0])
+        rule = CHL()
+        state = rule.init_state(net, params, [genes(rule, gamma, 100, 100)], [0])
         dw, *_ = rule.energy_updates(net, params, state, x, y)
         worst.append(min(F.cosine_similarity(d.flatten(), g.flatten(), dim=0).item()
                          for d, g in zip(dw, grads)))
@@ -121,7 +130,9 @@ def test_a_padded_population_trains_like_each_member_alone():
     data, rule = digits_subset(), rules.get_rule("chl")
     budget = rules.Budget(epochs=2, batch_size=32, patience=5)
     genomes, seeds = three_genomes(), [3, 4, 5]
-    hyper = [{}, {"lr": 1e-2}, {"init_scale": 2.0}]
+    # relaxation genes by member too: each relaxes with its own γ and sweeps in the batch
+    hyper = [{"gamma": 0.3, "free_steps": 5}, {"lr": 1e-2, "nudge_steps": 7},
+             {"init_scale": 2.0}]
     net = stack([compile_genome(g) for g in genomes])
     together = rule.fit(net, data, hyper, budget, seeds)
     for p, (g, seed, h) in enumerate(zip(genomes, seeds, hyper)):
@@ -151,5 +162,6 @@ def test_recurrent_edges_are_trained_and_the_net_still_learns():
 
 def test_hyperparameters_and_registration():
     rule = rules.get_rule("chl")
-    assert isinstance(rule, CHL) and 0 < rule.gamma <= 1
-    assert set(rule.hyperparameters().names()) == {"lr", "init_scale"}
+    assert isinstance(rule, CHL) and rule.options() == {"kernel": "auto"}
+    assert set(rule.hyperparameters().names()) == {"lr", "init_scale", "gamma", "free_steps",
+                                                   "nudge_steps"}

@@ -10,6 +10,7 @@ from netkit import digits_subset, three_genomes
 import rules
 import rules.ep  # noqa: F401  (registers "ep")
 from evolve.tasks import load_task
+from rules.chl import Relaxation
 from rules.ep import EP
 from search_spaces.compile import compile_genome, init_params, member_params, stack
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
@@ -81,11 +82,13 @@ def test_ep_update_approaches_the_implicit_gradient_as_beta_shrinks(output_loop,
     r_star, true = implicit_gradient(net, params, x, F.one_hot(y, 3).double(), act)
 
     def estimate(beta: float, symmetric: bool) -> torch.Tensor:
-        rule = EP(free_steps=300, nudge_steps=300, symmetric=symmetric, gamma=1.0)
+        rule = EP(symmetric=symmetric)
+        genes = {"lr": 1e-3, "init_scale": 1.0, "beta": beta, "gamma": 1.0,
+                 "free_steps": 300, "nudge_steps": 300}
         # the rule relaxes to the oracle's fixed point
-        assert torch.allclose(rule.free_phase(net, params, x)[0, :, 5:], r_star, atol=1e-10)
-        state = rule.init_state(net, params, [{"lr": 1e-3, "init_scale": 1.0, "beta": beta}],
-                                [0])
+        free = rule.free_phase(net, params, x, Relaxation.of([genes]))
+        assert torch.allclose(free[0, :, 5:], r_star, atol=1e-10)
+        state = rule.init_state(net, params, [genes], [0])
         dw, db, dr, _ = rule.energy_updates(net, params, state, x[None], y[None])
         masked = [d * m for d, m in zip(dw, net.masks)] + db + [dr * net.recurrent_mask]
         return torch.cat([t.flatten() for t in masked])
@@ -106,7 +109,7 @@ def test_a_padded_population_trains_like_each_member_alone():
     data, rule = digits_subset(), rules.get_rule("ep")
     budget = rules.Budget(epochs=2, batch_size=32, patience=5)
     genomes, seeds = three_genomes(), [3, 4, 5]
-    hyper = [{"beta": 0.1}, {"beta": 0.3, "lr": 1e-2}, {}]
+    hyper = [{"beta": 0.1, "free_steps": 12, "gamma": 0.5}, {"beta": 0.3, "lr": 1e-2}, {}]
     net = stack([compile_genome(g) for g in genomes])
     together = rule.fit(net, data, hyper, budget, seeds)
     for p, (g, seed, h) in enumerate(zip(genomes, seeds, hyper)):
@@ -139,6 +142,7 @@ def test_recurrent_edges_are_trained_and_the_net_still_learns():
 def test_hyperparameters_and_registration():
     rule = rules.get_rule("ep")
     assert isinstance(rule, EP) and rule.symmetric
-    assert set(rule.hyperparameters().names()) == {"lr", "init_scale", "beta"}
+    assert set(rule.hyperparameters().names()) == {"lr", "init_scale", "beta", "gamma",
+                                                   "free_steps", "nudge_steps"}
     with pytest.raises(rules.HyperparameterError, match="beta"):
         rule.hyperparameters().resolve({"beta": 1.5})

@@ -128,8 +128,8 @@ def test_pc_at_its_defaults_follows_bp_after_training():
 
 # -- chl ------------------------------------------------------------------------------------
 def chl_cosines(gamma: float) -> list[float]:
-    rule = CHL(gamma=gamma)
-    n, params, state = trained(rule, {}, epochs=3)
+    rule = CHL()
+    n, params, state = trained(rule, {"gamma": gamma}, epochs=3)
     dw, db, _, _ = rule.energy_updates(n, params, state, *held_out())
     return block_cosines(masked(n, dw, db), squared_error_gradient(n, params, clip=True))
 
@@ -137,7 +137,7 @@ def chl_cosines(gamma: float) -> list[float]:
 def test_chl_at_its_default_gamma_follows_bp_after_training():
     """Default γ = 0.1: min per-block cosine ~0.97 after training; γ = 0.5 (the old
     default) ~0.86: the free state of a strongly fed-back net is not the feedforward one."""
-    assert rules.get_rule("chl").gamma == 0.1
+    assert rules.get_rule("chl").hyperparameters().defaults()["gamma"] == 0.1
     assert min(chl_cosines(0.1)) > 0.95
     assert min(chl_cosines(0.5)) < 0.92
 
@@ -146,16 +146,18 @@ def test_chl_at_its_default_gamma_follows_bp_after_training():
 def ep_cosines(free_steps: int, nudge_steps: int, n: Net, params: Params,
                gamma: float = 0.1) -> list[float]:
     x, y = held_out()
-    defaults = EP().hyperparameters().defaults()
+    rule = EP()
+    defaults = rule.hyperparameters().defaults()
 
-    def update(rule: EP, beta: float) -> list[torch.Tensor]:
-        state = rule.init_state(n, params, [{**defaults, "beta": beta}], [0])
+    def update(beta: float, free: int, nudge: int) -> list[torch.Tensor]:
+        genes = {**defaults, "beta": beta, "gamma": gamma, "free_steps": free,
+                 "nudge_steps": nudge}
+        state = rule.init_state(n, params, [genes], [0])
         dw, db, _, _ = rule.energy_updates(n, params, state, x, y)
         return masked(n, dw, db)
 
-    exact = update(EP(free_steps=200, nudge_steps=200, gamma=gamma), 0.01)
-    return block_cosines(update(EP(free_steps, nudge_steps, gamma=gamma), defaults["beta"]),
-                         exact)
+    exact = update(0.01, 200, 200)
+    return block_cosines(update(defaults["beta"], free_steps, nudge_steps), exact)
 
 
 def test_ep_at_its_default_sweeps_reaches_its_equilibrium_estimate_after_training():
@@ -163,9 +165,10 @@ def test_ep_at_its_default_sweeps_reaches_its_equilibrium_estimate_after_trainin
     (measured min cosine 0.998; with γ = 0.1 even 2/1 sweeps do). With full feedback
     (γ = 1), 2/1 sweeps are far from equilibrium and fail the same check."""
     rule = rules.get_rule("ep")
-    assert rule.gamma == 0.1
+    genes = rule.hyperparameters().defaults()
+    assert (genes["gamma"], genes["free_steps"], genes["nudge_steps"]) == (0.1, 8, 4)
     n, params, _ = trained(rule, {}, epochs=2)
-    assert min(ep_cosines(rule.free_steps, rule.nudge_steps, n, params)) > 0.95
+    assert min(ep_cosines(genes["free_steps"], genes["nudge_steps"], n, params)) > 0.95
     assert min(ep_cosines(2, 1, n, params, gamma=1.0)) < 0.8
 
 
