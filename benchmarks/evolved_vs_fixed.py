@@ -55,7 +55,11 @@ benchmarks/stability.py; ``--reuse`` reads the finished runs there instead of ru
 again (to redraw the figure or recompute the JSON).
 
     python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
-                                          [--runs DIR [--reuse]]
+                                          [--runs DIR [--reuse]] [--hold RULE.GENE=VALUE ...]
+
+``--hold`` fixes a gene for both sides (``rule.hyperparameters`` in every config it writes),
+e.g. ``--hold ep.gamma=0.1 --hold ep.free_steps=8 --hold ep.nudge_steps=4`` for ep as it was
+measured while its relaxation settings were options.
 
 Full run (the defaults): tasks digits and mnist1d, rules bp pc dfa ep lra, population 20,
 generations 6, depths 1 2 3 × widths 16 64 128 (128: the default space's largest group),
@@ -84,8 +88,13 @@ from typing import Any
 # benchmarks/rules.py would shadow the `rules` package that evolve imports: look in the
 # repository root before this script's folder
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# this folder after the root (the same when imported by another script or a test)
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from gene_settings import parse_genes  # this folder's shared argument parser  # noqa: E402
 
 import evolve
+import rules
 from evolve.archive import Archive, ArchiveEntry
 from evolve.config import SearchConfig, override
 from evolve.constraints import Constraint
@@ -100,7 +109,8 @@ TASKS = ["digits", "mnist1d"]
 def base_settings(args: argparse.Namespace, task: str, rule: str, run_id: str) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "seed": args.seed, "out": str(args.runs), "run_id": run_id,
-        "objectives": ["accuracy", "energy"], "task": {"name": task}, "rule": {"name": rule},
+        "objectives": ["accuracy", "energy"], "task": {"name": task},
+        "rule": {"name": rule, "hyperparameters": args.hold.get(rule, {})},
         "hardware": {"profile": args.hardware}, "executor": {"name": "serial"},
     }
     if args.quick:
@@ -552,9 +562,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "instead of running them again (e.g. to combine tasks run separately)")
     p.add_argument("--json", type=Path)
     p.add_argument("--png", type=Path)
+    p.add_argument("--hold", action="append", default=[], metavar="RULE.GENE=VALUE",
+                   help="fix a gene for the search and the grid's tuning alike, e.g. "
+                   "ep.gamma=0.1 (repeatable)")
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
+    args.hold = parse_genes(args.hold, "--hold")
+    for rule_name, genes in args.hold.items():  # a wrong name fails before any training
+        try:
+            rules.get_rule(rule_name).hyperparameters().resolve(genes)
+        except (rules.UnknownRuleError, rules.HyperparameterError) as exc:
+            p.error(f"--hold {rule_name}: {exc}")
     full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
             "depths": [1, 2, 3], "widths": [16, 64, 128], "tuning_population": 10}
     quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,

@@ -62,6 +62,10 @@ from rules.ablation import frozen_hidden_control  # noqa: E402
 from search_spaces.compile import compile_genome  # noqa: E402
 from search_spaces.genome import Genome, layered  # noqa: E402
 
+# appended once the `rules` package is imported, for this folder's shared helpers
+sys.path.append(str(_HERE))
+from gene_settings import parse_genes  # noqa: E402
+
 
 def mlp(sizes: list[int], activation: str = "relu") -> Genome:
     return layered(sizes, activation)
@@ -95,22 +99,6 @@ def fit_once(rule_name: str, task, genome: Genome, budget: rules.Budget, seed: i
 def summary(runs: list[dict], key: str) -> tuple[float, float]:
     values = [r[key] for r in runs]
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def parse_settings(items: list[str]) -> dict[str, dict[str, float]]:
-    """``["fa.lr=1e-3", ...]`` -> ``{"fa": {"lr": 0.001}}``; a malformed item names itself."""
-    out: dict[str, dict[str, float]] = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        rule_name, _, gene = name.partition(".")
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-        if not rule_name or not gene or number is None:
-            raise SystemExit(f"--set {item!r}: expected RULE.GENE=NUMBER, e.g. fa.lr=1e-3")
-        out.setdefault(rule_name, {})[gene] = number
-    return out
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -158,7 +146,7 @@ def main() -> None:
     if args.json and not Path(args.json).absolute().parent.is_dir():  # before any training
         raise SystemExit(f"--json {args.json}: its folder does not exist")
     torch.set_num_threads(1)
-    settings = parse_settings(args.set)
+    settings = parse_genes(args.set, "--set")
     options = parse_options(args.option)
     names = args.rules.split(",") if args.rules else list(rules.available())
     if not args.no_baselines:  # bp and the control first: every row is compared with them

@@ -162,9 +162,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         f"start a search of the default space: {exc}")
     if args.json and not args.json.resolve().parent.is_dir():
         p.error(f"--json {args.json}: its folder does not exist")
-    # the searches' settings are the earlier run's, so only the start differs
+    # the searches' settings are the earlier run's, so only the start differs (genes it
+    # held stay held; a JSON from before --hold existed held none)
     for key in ("quick", "population", "generations", "seed", "hardware"):
         setattr(args, key, settings[key])
+    args.hold = settings.get("hold", {})
     return args
 
 

@@ -192,11 +192,12 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     out, runs = tmp_path / "evf.json", tmp_path / "runs"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--quick",
-         "--json", str(out), "--runs", str(runs)],
+         "--json", str(out), "--runs", str(runs), "--hold", "dfa.lr_decay=0.5"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
+    assert data["settings"]["hold"] == {"dfa": {"lr_decay": 0.5}}
     assert [(r["task"], r["rule"]) for r in data["results"]] == [("digits", "bp"),
                                                                   ("digits", "dfa")]
     for r in data["results"]:
@@ -231,6 +232,12 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     # every fixed MLP run froze its structure: one genome shape per run
     import evolve
     from search_spaces.genome import Genome
+    # --hold fixed dfa's lr_decay for its search, its capped search and its grid alike
+    for path in runs.glob("*-dfa-*"):
+        genes = [json.loads(h) for h in
+                 evolve.load_run(path).evaluations().column("hyperparameters").to_pylist()]
+        assert {g["lr_decay"] for g in genes} == {0.5}, path.name
+        assert len({g["lr"] for g in genes}) > 1, path.name
     for path in runs.glob("*-fixed-*"):
         sizes = {tuple(n.size for n in Genome.from_json(g).nodes if n.role == "hidden")
                  for g in evolve.load_run(path).evaluations().column("genome").to_pylist()}
@@ -261,7 +268,7 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     # --reuse reads the same runs back to the same comparison, and refuses other settings
     again = tmp_path / "again.json"
     script = [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--quick",
-              "--runs", str(runs), "--reuse"]
+              "--runs", str(runs), "--reuse", "--hold", "dfa.lr_decay=0.5"]
     result = subprocess.run([*script, "--json", str(again)], capture_output=True, text=True,
                             timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -21,7 +21,15 @@ def small_digits():
                            valid=SimpleNamespace(x=task.valid.x[:128], y=task.valid.y[:128]))
 
 
-@pytest.mark.parametrize("name", ["bp", "pc"])
+# ep: each member's own γ and sweep counts are cut down with it
+RELAXATION = [{"free_steps": 3}, {"gamma": 0.3}, {"nudge_steps": 2}, {"free_steps": 12}]
+# weights agree to within: ep's relaxation iterates the float32 sums that padding reorders,
+# and over ten epochs at lr 3e-2 Adam carries that rounding to ~1e-3 (so with every gene at
+# its default too); the curves and stopping epochs are still compared exactly
+WEIGHT_ATOL = {"bp": 1e-4, "pc": 1e-4, "ep": 5e-3}
+
+
+@pytest.mark.parametrize("name", ["bp", "pc", "ep"])
 def test_stopped_members_leave_the_stack_and_the_others_train_as_alone(name, small_digits):
     base = type(rules.get_rule(name))
     seen: list[int] = []
@@ -33,6 +41,8 @@ def test_stopped_members_leave_the_stack_and_the_others_train_as_alone(name, sma
 
     genomes = [mlp([64, 16, 10]), mlp([64, 32, 10]), mlp([64, 10]), mlp([64, 24, 16, 10])]
     hyper = [{"lr": 3e-2}, {}, {"lr": 1e-2}, {"lr": 3e-3}]
+    if name == "ep":
+        hyper = [{**h, **r} for h, r in zip(hyper, RELAXATION, strict=True)]
     seeds = [0, 1, 2, 3]
     budget = rules.Budget(epochs=10, batch_size=32, patience=1)
     batch = stack([compile_genome(g) for g in genomes])
@@ -48,7 +58,7 @@ def test_stopped_members_leave_the_stack_and_the_others_train_as_alone(name, sma
         assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
         mine = member_params(batch, together.params, p)
         for a, b in zip(alone.params.tensors(), mine.tensors(), strict=True):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+            torch.testing.assert_close(a, b, atol=WEIGHT_ATOL[name], rtol=0)
         assert [c["valid_accuracy"] for c in together.curves[p]] == pytest.approx(
             [c["valid_accuracy"] for c in alone.curves[0]], abs=1e-6)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -574,7 +575,9 @@ def test_toml_minimal_file_and_broken_files(tmp_path):
 
 
 # -- the documentation's examples run ----------------------------------------------------
-def test_docs_examples_run(tmp_path, scratch_registry):
+def test_docs_examples_run(tmp_path, scratch_registry, monkeypatch):
+    # the examples' tempfile.mkdtemp() runs land in this test's folder, which pytest prunes
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     text = DOCS.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 2

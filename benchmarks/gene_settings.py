@@ -1,0 +1,26 @@
+"""``RULE.GENE=NUMBER`` arguments of the benchmark scripts, read one way.
+
+benchmarks/rules.py's ``--set`` trains a rule with a gene other than its default;
+benchmarks/evolved_vs_fixed.py's and seeded_vs_fixed.py's ``--hold`` fix a gene for both sides
+of the comparison (the config's ``rule.hyperparameters``), as ep's and chl's relaxation was
+held while it was an option.
+"""
+
+from __future__ import annotations
+
+
+def parse_genes(items: list[str], flag: str) -> dict[str, dict[str, float]]:
+    """``["fa.lr=1e-3", ...]`` -> ``{"fa": {"lr": 0.001}}``; a malformed item names itself
+    and the flag it was given to."""
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        rule_name, _, gene = name.partition(".")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not rule_name or not gene or number is None:
+            raise SystemExit(f"{flag} {item!r}: expected RULE.GENE=NUMBER, e.g. fa.lr=1e-3")
+        out.setdefault(rule_name, {})[gene] = number
+    return out
