@@ -51,9 +51,12 @@ Why these choices:
   the output oscillate between sweeps.
 * Prediction is the output of the free phase: the network CHL trains is the recurrent one.
   γ and the step counts are genes (``gamma``, ``free_steps``, ``nudge_steps``;
-  :data:`RELAXATION_GENES`), so a search fits them to each topology, and a member is read
-  with its own wherever it is scored (:meth:`EnergyRule.predict_members`), so a trained net
-  is always read with the relaxation it trained under.
+  :data:`RELAXATION_GENES`), so a search can fit them to each topology, and a member is
+  read with its own wherever it is scored (:meth:`EnergyRule.predict_members`), so a
+  trained net is always read with the relaxation it trained under. (On mnist1d, 150
+  evaluations, seeds 2-6, searching them was level with holding them at the defaults, at
+  1.75x the search's wall time: ``benchmarks/search_defaults.py --cells mnist1d:chl
+  --variants default "relaxation fixed"``, docs/science.md.)
 * After T1 free sweeps, the clamped phase *and* the free phase run T2 more sweeps of one
   schedule, and those two states are contrasted, so an unconverged free relaxation is not
   mistaken for a learning signal (Adam would scale that error up to full steps).
