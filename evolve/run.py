@@ -152,10 +152,7 @@ class Run:
         # out still read them after the process changes directory; ``path`` stays as given
         # (what the CLI prints)
         self.store = RunStore(Path(path).absolute())
-        if not self.store.root.is_dir():  # the words the command line uses
-            raise RecordError(f"run directory {str(path)!r} "
-                              + ("is a file, not a run directory" if self.store.root.exists()
-                                 else "does not exist"))
+        require_run_dir(path)
         if not self.store.config_path.is_file():
             raise RecordError(f"{path}: not a neurevo run (no config.toml)")
         self.path = Path(path)
@@ -280,6 +277,15 @@ def _json_object(row: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{key}: expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def require_run_dir(path: str | Path) -> None:
+    """``path`` must be a directory: one error, in the words the command line uses, for
+    whatever reads or resumes a run."""
+    if not Path(path).is_dir():
+        raise RecordError(f"run directory {str(path)!r} "
+                          + ("is a file, not a run directory" if Path(path).exists()
+                             else "does not exist"))
 
 
 def read_config(path: Path) -> SearchConfig:

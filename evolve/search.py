@@ -76,7 +76,7 @@ from evolve.records import (
     write_text,
 )
 from evolve.reporters import Reporter, check_reporters
-from evolve.run import Run
+from evolve.run import Run, require_run_dir
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
 from evolve.tasks import ARRAYS_TASK, Task
@@ -218,8 +218,7 @@ def resume(path: str | Path, *, generations: int | None = None,
     constraints = check_constraints(constraints)
     reporters = check_reporters(reporters)
     store = RunStore(path)
-    if not store.root.is_dir():
-        raise RecordError(f"run directory {str(path)!r} does not exist")
+    require_run_dir(path)
     if unfinished_start(store.root):
         raise RecordError(f"{path}: its search was stopped before it recorded a first "
                           "checkpoint, so there is nothing to resume: start the search again "

@@ -321,17 +321,18 @@ def test_python_export_refuses_to_write_over_a_runs_records(tmp_path):
     assert evolve.load_run(run.path).pareto_front()[0].to_module() is not None
 
 
-def test_load_run_says_whether_the_path_is_missing_or_not_a_run(tmp_path):
-    """Python's ``load_run`` words a missing path as the command line does."""
+@pytest.mark.parametrize("read", [evolve.load_run, evolve.resume])
+def test_load_run_and_resume_say_whether_the_path_is_missing_or_not_a_run(read, tmp_path):
+    """Python's ``load_run`` and ``resume`` word a missing path as the command line does."""
     from evolve.records import RecordError
 
     with pytest.raises(RecordError, match=r"run directory '.*nope' does not exist"):
-        evolve.load_run(tmp_path / "nope")
+        read(tmp_path / "nope")
     with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)"):
-        evolve.load_run(tmp_path)
+        read(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(RecordError, match="is a file, not a run directory"):
-        evolve.load_run(tmp_path / "file")
+        read(tmp_path / "file")
 
 
 def test_a_run_recorded_while_gamma_was_an_option_resumes_and_exports_as_it_ran(tmp_path):
