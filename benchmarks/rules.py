@@ -83,10 +83,12 @@ def fit_once(rule_name: str, task, genome: Genome, budget: rules.Budget, seed: i
     started = time.perf_counter()
     fit = rule.fit(net, task, hyper or {}, budget, [seed])
     seconds = time.perf_counter() - started
-    with torch.no_grad():
-        test = float(rules.accuracy(rule.predict(net, fit.params, task.test.x), task.test.y)[0])
-        train = float(rules.accuracy(rule.predict(net, fit.params, task.train.x),
-                                     task.train.y)[0])
+    with torch.no_grad():  # read with the genes it trained with (ep's γ and sweeps too)
+        genes = [hyper or {}]
+        test = float(rules.accuracy(rule.predict_members(net, fit.params, task.test.x, genes),
+                                    task.test.y)[0])
+        train = float(rules.accuracy(rule.predict_members(net, fit.params, task.train.x,
+                                                          genes), task.train.y)[0])
     ok = fit.status[0] == "ok"
     samples = task.train.x.shape[0] * fit.epochs[0]
     return {"test_accuracy": test if ok else float("nan"),

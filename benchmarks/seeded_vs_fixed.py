@@ -163,7 +163,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.json and not args.json.resolve().parent.is_dir():
         p.error(f"--json {args.json}: its folder does not exist")
     # the searches' settings are the earlier run's, so only the start differs (genes it
-    # held stay held; a JSON from before --hold existed held none)
+    # held stay held; a JSON from before --hold existed held none beyond what a search holds
+    # by default, which for ep and chl is the relaxation those runs held as options)
     for key in ("quick", "population", "generations", "seed", "hardware"):
         setattr(args, key, settings[key])
     args.hold = settings.get("hold", {})

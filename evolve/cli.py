@@ -770,6 +770,10 @@ def _describe_rule(rule: Any) -> list[str]:
         scale = "log" if h.log else "linear"
         lines.append(f"    {h.name:<{width}} default {h.default:<10g} range [{h.low:g}, "
                      f"{h.high:g}] {scale}  {h.doc}")
+    held = rule.hyperparameters().held()
+    if held:  # genes a search leaves at their defaults unless told
+        lines.append(f"    held at their defaults unless searched: {', '.join(held)} "
+                     f"(--set rule.searched={','.join(held)})")
     options = rule.options()
     if options:  # constructor settings, not genes: --set rule.options.NAME=VALUE
         lines.append("    options (--set rule.options.NAME=VALUE): " + ", ".join(

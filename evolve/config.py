@@ -71,6 +71,9 @@ class RuleConfig:
     hyperparameters: dict[str, float] = field(default_factory=dict)
     # the rule's constructor settings (not genes), e.g. {symmetric = false} for ep; TOML scalars
     options: dict[str, Any] = field(default_factory=dict)
+    # genes the rule holds at their defaults unless named here (ep's and chl's gamma,
+    # free_steps, nudge_steps: `neurevo rules` marks them), which the search then moves
+    searched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

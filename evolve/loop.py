@@ -137,15 +137,27 @@ class GenerationFailed(RuntimeError):
 
 def rule_settings(config: SearchConfig, recorded: RunDescription | None = None
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The config's rule options, and the genes it fixes: ``rule.hyperparameters``, and a
-    gene that was an option when the run was recorded (ep's and chl's ``gamma``,
-    ``free_steps``, ``nudge_steps``), set so in its config or, at its value then, in its
-    run.json (``recorded``). Such a run resumes as it ran: those genes held where they were,
-    its search state over the genes it had."""
+    """The config's rule options, and the genes the search holds:
+    ``rule.hyperparameters``; the genes the rule holds by default at their defaults, unless
+    ``rule.searched`` names them; and a gene that was an option when the run was recorded
+    (ep's and chl's ``gamma``, ``free_steps``, ``nudge_steps``), set so in its config or,
+    at its value then, in its run.json (``recorded``). Such a run resumes as it ran: those
+    genes held where they were, its search state over the genes it had."""
     options, genes = rules.split_options(config.rule.name, config.rule.options)
     if recorded is not None:
         genes = {**rules.split_options(recorded.rule.name, recorded.rule.options)[1], **genes}
-    return options, {**genes, **config.rule.hyperparameters}
+    space = rules.get_rule(config.rule.name, options).hyperparameters()
+    unknown = [g for g in config.rule.searched if g not in space.names()]
+    if unknown:
+        raise ConfigError(f"rule.searched names {unknown}, which are not genes of rule "
+                          f"{config.rule.name} ({list(space.names())})")
+    both = sorted(set(config.rule.searched) & set(config.rule.hyperparameters))
+    if both:
+        raise ConfigError(f"rule.searched and rule.hyperparameters both name {both}: a gene "
+                          "is either searched or held at a value, not both")
+    defaults = space.defaults()
+    held = {g: defaults[g] for g in space.held() if g not in config.rule.searched}
+    return options, {**held, **genes, **config.rule.hyperparameters}
 
 
 @dataclass
@@ -317,15 +329,20 @@ class Session:
                 break
 
     def ask(self, state: dict[str, Any]) -> list[Candidate]:
-        """The strategy's next candidates, each holding every gene of the rule. A strategy's
-        state may hold candidates drawn before a gene existed (a run recorded by an older
-        version, resumed): such a candidate gets the run's start value for it, which for a
-        gene that was an option then is the value the run used, so it trains as its run
-        did and its record says with what."""
+        """The strategy's next candidates, each :meth:`complete`."""
+        return [self.complete(c) for c in self.strategy.ask(state)]
+
+    def complete(self, candidate: Candidate) -> Candidate:
+        """``candidate`` holding every gene of the rule. A checkpoint may hold candidates
+        drawn before a gene existed (a run recorded by an older version, resumed; steady
+        mode's owed ones too): such a candidate gets the run's start value for it, which
+        for a gene that was an option then is the value the run used, so it trains as its
+        run did and its record says with what."""
         start = self.start_genes
-        return [c if start.keys() <= c.hyperparameters.keys()
-                else dataclasses.replace(c, hyperparameters={**start, **c.hyperparameters})
-                for c in self.strategy.ask(state)]
+        if start.keys() <= candidate.hyperparameters.keys():
+            return candidate
+        return dataclasses.replace(candidate,
+                                   hyperparameters={**start, **candidate.hyperparameters})
 
     def commit(self, generation: int, evaluations: list[Evaluation], rows: list[dict[str, Any]],
                state: dict[str, Any], recorder: Recorder, archive: Archive,

@@ -173,7 +173,8 @@ class SteadyDriver:
         state = checkpoint["strategy"]
         journal = self._read_order(state["generation"])  # read once: it may be cut below
         settings = self._settings(checkpoint, journal)
-        owed = {int(c["id"]): Candidate.from_dict(c) for c in state.get("owed", [])}
+        owed = {int(c["id"]): session.complete(Candidate.from_dict(c))
+                for c in state.get("owed", [])}
         in_flight = [Chunk(ids[0], [owed[i] for i in ids])
                      for ids in (checkpoint.get("steady") or {}).get("in_flight", [])]
         shared = (session.task, RuleSpec.of(session.rule), config.training, config.seed,

@@ -51,6 +51,9 @@ class Hyperparameter:
     log: bool = False  # search on a log scale (learning rates, scales)
     integer: bool = False
     doc: str = ""
+    # whether a search moves it unless told otherwise; False: held at its default unless a
+    # config names it in rule.searched (a gene whose search was measured not to pay)
+    searched: bool = True
 
     def __post_init__(self) -> None:
         # a gene the search cannot draw from, or whose default it would clip away, is a
@@ -100,6 +103,10 @@ class HyperSpace:
 
     def defaults(self) -> dict[str, float]:
         return {p.name: p.default for p in self.params}
+
+    def held(self) -> tuple[str, ...]:
+        """The genes a search holds at their defaults unless a config frees them."""
+        return tuple(p.name for p in self.params if not p.searched)
 
     def resolve(self, values: Mapping[str, Any] | None) -> dict[str, float]:
         """Defaults overridden by ``values``; unknown names and out-of-bound values are errors."""
@@ -202,6 +209,9 @@ class LearningRule:
     # Which limits of backprop the rule removes, keyed by every name in LIMITS (checked by
     # rules.register); empty means "not declared", so a user's rule needs no answer to run.
     limits: ClassVar[Mapping[str, Limit]] = {}
+    # Genes that were constructor options in runs, configs and exports recorded before:
+    # read back, such an option fixes the gene at its value (rules.split_options)
+    former_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def rule_limits(cls) -> dict[str, dict[str, object]]:

@@ -53,10 +53,11 @@ Why these choices:
   γ and the step counts are genes (``gamma``, ``free_steps``, ``nudge_steps``;
   :data:`RELAXATION_GENES`), so a search can fit them to each topology, and a member is
   read with its own wherever it is scored (:meth:`EnergyRule.predict_members`), so a
-  trained net is always read with the relaxation it trained under. (On mnist1d, 150
-  evaluations, seeds 2-6, searching them was level with holding them at the defaults, at
-  1.75x the search's wall time: ``benchmarks/search_defaults.py --cells mnist1d:chl
-  --variants default "relaxation fixed"``, docs/science.md.)
+  trained net is always read with the relaxation it trained under. A search holds them
+  at their defaults unless told (``rule.searched``): on mnist1d and digits, 150
+  evaluations, seeds 2-6, searching them was level with holding them or behind, at
+  1.7-2.3x the search's wall time (``benchmarks/search_defaults.py --cells mnist1d:chl
+  --variants "relaxation searched" "relaxation fixed"``, docs/science.md).
 * After T1 free sweeps, the clamped phase *and* the free phase run T2 more sweeps of one
   schedule, and those two states are contrasted, so an unconverged free relaxation is not
   mistaken for a learning signal (Adam would scale that error up to full steps).
@@ -75,8 +76,9 @@ Why these choices:
   rather than 0.05 because the signal at level k shrinks as γ^(L-k) in float32 on deeper
   nets. T1 = 8, T2 = 4 already reach the equilibrium update there (cosine 1.00 per block
   with 400/400 sweeps after 4 epochs, 40-128-128-10; tests/test_rule_fidelity.py).
-  These are the genes' defaults; a search moves each member's within γ 0.02-1, T1 1-40,
-  T2 1-20. Cost per minibatch: T1 + 2·T2 sweeps (:meth:`EnergyRule.step_cost`).
+  These are the genes' defaults, where a search holds them unless the config's
+  ``rule.searched`` frees them (then within γ 0.02-1, T1 1-40, T2 1-20). Cost per
+  minibatch: T1 + 2·T2 sweeps (:meth:`EnergyRule.step_cost`).
 * Loss reported: ½‖r_L,free - y‖², the cost whose gradient CHL approximates.
 """
 
@@ -89,7 +91,7 @@ from typing import Any
 
 import torch
 
-from rules.base import Hyperparameter, HyperSpace, Limit
+from rules.base import Hyperparameter, HyperparameterError, HyperSpace, Limit
 from rules.kernels import energy_relax
 from rules.kernels.dispatch import DEFAULT_KERNEL, check_kernel, run_fused, use_triton
 from rules.local import INIT_SCALE, LR, LocalRule, LocalState, activate, one_hot
@@ -99,11 +101,13 @@ from search_spaces import activations
 from search_spaces.net import Net, Params
 
 # The energy rules' relaxation genes (chl and ep; "Defaults" above says why these defaults).
-GAMMA = Hyperparameter("gamma", 0.02, 1.0, 0.1, log=True,
+# Held by default (searched=False): searching them was measured level with holding them
+# at about twice the search's time (module docstring); rule.searched frees them.
+GAMMA = Hyperparameter("gamma", 0.02, 1.0, 0.1, log=True, searched=False,
                        doc="feedback gain γ of the relaxation, per level of gap")
-FREE_STEPS = Hyperparameter("free_steps", 1, 40, 8, log=True, integer=True,
+FREE_STEPS = Hyperparameter("free_steps", 1, 40, 8, log=True, integer=True, searched=False,
                             doc="T1: sweeps of the free phase, in training and in prediction")
-NUDGE_STEPS = Hyperparameter("nudge_steps", 1, 20, 4, log=True, integer=True,
+NUDGE_STEPS = Hyperparameter("nudge_steps", 1, 20, 4, log=True, integer=True, searched=False,
                              doc="T2: sweeps of each clamped / nudged phase")
 # log-scaled counts: half of a search's uniform draws fall below √40 ≈ 6 and √20 ≈ 4.5
 # sweeps, so a drawn member's step costs about 1.5x the defaults' 16 sweeps on average
@@ -126,7 +130,17 @@ class Relaxation:
     @classmethod
     def of(cls, hyper: Sequence[Mapping[str, float]], device: torch.device | str = "cpu"
            ) -> Relaxation:
-        """From resolved genes (every relaxation gene present), one entry per member."""
+        """From each member's genes (every relaxation gene present). Checked for what a
+        relaxation can run (0 < γ <= 1, at least one sweep), not for the search's ranges:
+        a member recorded under wider settings (an option once allowed any count) must
+        still be read."""
+        for h in hyper:
+            if not 0.0 < float(h["gamma"]) <= 1.0:
+                raise HyperparameterError(f"gamma must be in (0, 1], got {h['gamma']!r}")
+            for count in ("free_steps", "nudge_steps"):
+                if int(h[count]) < 1 or int(h[count]) != float(h[count]):
+                    raise HyperparameterError(f"{count} must be a whole number >= 1, got "
+                                              f"{h[count]!r}")
         return cls(torch.tensor([float(h["gamma"]) for h in hyper], device=device),
                    tuple(int(h["free_steps"]) for h in hyper),
                    tuple(int(h["nudge_steps"]) for h in hyper))
@@ -307,6 +321,7 @@ class EnergyRule(LocalRule[Relaxation]):
     so each member relaxes with its own, in training and whenever it is scored."""
 
     kernel: str = DEFAULT_KERNEL  # how phases relax: torch | triton | auto (kernels/dispatch.py)
+    former_options = tuple(g.name for g in RELAXATION_GENES)  # options until 2026-12-04
 
     def __init__(self, kernel: str = DEFAULT_KERNEL) -> None:
         self.kernel = check_kernel(self.name, kernel)  # how relax_phase runs
@@ -376,8 +391,11 @@ class EnergyRule(LocalRule[Relaxation]):
     @torch.no_grad()
     def predict_members(self, net: Net, params: Params, x: torch.Tensor,
                         hyper: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-        space = self.hyperparameters()
-        relaxation = Relaxation.of([space.resolve(h) for h in hyper], x.device)
+        if len(hyper) != net.population:
+            raise ValueError(f"rule {self.name}: {len(hyper)} members' genes for a population "
+                             f"of {net.population}")
+        defaults = self.hyperparameters().defaults()
+        relaxation = Relaxation.of([{**defaults, **h} for h in hyper], x.device)
         return self.free_phase(net, params, x, relaxation)[:, :, net.offsets()[net.depth]:]
 
     def predict(self, net: Net, params: Params, x: torch.Tensor) -> torch.Tensor:
@@ -404,7 +422,7 @@ class CHL(EnergyRule):
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=2e-3), INIT_SCALE,
-                           *RELAXATION_GENES))  # γ: Xie & Seung 2003
+                           *RELAXATION_GENES))
 
     def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor,
                relaxation: Relaxation) -> tuple[torch.Tensor, torch.Tensor]:

@@ -119,7 +119,7 @@ class EP(EnergyRule):
 
     def hyperparameters(self) -> HyperSpace:
         return HyperSpace((dataclasses.replace(LR, default=1e-3), INIT_SCALE, BETA,
-                           *RELAXATION_GENES))  # γ = 1: S&B's setting
+                           *RELAXATION_GENES))
 
     def phases(self, net: Net, params: Params, x: torch.Tensor, y: torch.Tensor,
                beta: torch.Tensor, relaxation: Relaxation

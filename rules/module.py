@@ -35,8 +35,11 @@ class RuleModule(GenomeModule):
                  hyper: Mapping[str, Any] | None = None) -> None:
         super().__init__(genome, params)
         self.rule = rule
-        # the member's genes, all of them (defaults filled in): what its prediction may read
-        self.hyper = rule.hyperparameters().resolve(hyper)
+        # the member's genes, defaults filled in: what its prediction may read. Not held to
+        # the search's current ranges: a member recorded under an older range still loads,
+        # and a rule whose prediction reads a gene checks what it can run
+        self.hyper = {**rule.hyperparameters().defaults(),
+                      **{k: float(v) for k, v in (hyper or {}).items()}}
         self.recurrent: nn.Parameter | None = None
         if params.recurrent is not None:
             expected = (1, self.net.n_neurons, self.net.n_neurons)

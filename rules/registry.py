@@ -102,7 +102,7 @@ def available() -> list[str]:
 
 def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRule:
     """The rule ``name`` built with ``options`` (its constructor settings, e.g. ep's
-    ``free_steps``): settings that are not genes but change what the rule computes, so a
+    ``symmetric``): settings that are not genes but change what the rule computes, so a
     run records them and every export rebuilds the rule with them."""
     _load_entry_points()
     try:
@@ -169,16 +169,17 @@ def split_options(name: str, options: Mapping[str, Any] | None
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``options`` of the rule ``name`` as (its options, the genes among them).
 
-    A setting that was an option and became a gene (ep's and chl's ``gamma``, ``free_steps``
-    and ``nudge_steps``) stays in the configs, runs and exports recorded before: read back
-    through here, it fixes that gene to the value the run used instead of failing as an
-    unknown option. Anything else stays an option, checked as ever by :func:`get_rule`."""
+    A setting that was an option and became a gene (the rule's ``former_options``: ep's
+    and chl's ``gamma``, ``free_steps`` and ``nudge_steps``) stays in the configs, runs and
+    exports recorded before: read back through here, it fixes that gene to the value the
+    run used instead of failing as an unknown option. Anything else stays an option,
+    checked as ever by :func:`get_rule` (which refuses any other gene given as one)."""
     _load_entry_points()
     cls = _RULES.get(name)
     if cls is None or not options:
         return dict(options or {}), {}
-    known, genes = cls.option_defaults(), _gene_names(cls)
-    moved = {k: v for k, v in options.items() if k not in known and k in genes}
+    known = cls.option_defaults()
+    moved = {k: v for k, v in options.items() if k not in known and k in cls.former_options}
     return {k: v for k, v in options.items() if k not in moved}, moved
 
 

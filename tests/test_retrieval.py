@@ -101,7 +101,9 @@ def test_exports_read_ep_with_the_relaxation_genes_its_run_fixed(tmp_path, capsy
     arch = export_with_cli(run, tmp_path / "ep.safetensors", capsys)
     assert arch.rule_options == {"symmetric": False, "kernel": "auto"}
     assert run.description.rule.options == arch.rule_options
-    assert run.description.rule.hyperparameters == {"free_steps": 3}
+    # free_steps as the config held it, γ and nudge_steps as ep holds them by default
+    assert run.description.rule.hyperparameters == {"free_steps": 3, "gamma": 0.1,
+                                                    "nudge_steps": 4}
     assert arch.hyperparameters["free_steps"] == 3
     module = arch.to_module()
     assert module.hyper["free_steps"] == 3 and not module.rule.symmetric
@@ -115,7 +117,8 @@ def test_a_config_or_record_from_when_relaxation_settings_were_options_still_rea
     run = evolve.search(tiny_iris(tmp_path, "chl", rule={
         "name": "chl", "options": {"free_steps": 3, "gamma": 0.5}}))
     assert run.description.rule.options == {"kernel": "auto"}
-    assert run.description.rule.hyperparameters == {"free_steps": 3, "gamma": 0.5}
+    assert run.description.rule.hyperparameters == {"free_steps": 3, "gamma": 0.5,
+                                                    "nudge_steps": 4}
     evaluated = run.evaluations().to_pylist()
     genes = [json.loads(e["hyperparameters"]) for e in evaluated]
     assert {(g["free_steps"], g["gamma"]) for g in genes} == {(3, 0.5)}

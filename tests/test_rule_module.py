@@ -106,8 +106,22 @@ def test_a_members_relaxation_genes_are_what_its_module_relaxes_with(name):
         one_sweep = rule.to_module(genome, params, {"free_steps": 1})(x)
     assert (one_sweep - default).abs().max() > 1e-4
     assert "gamma=0.5" in repr(strong) and "free_steps=8" in repr(strong)
-    with pytest.raises(rules.HyperparameterError, match="free_steps"):
-        rule.to_module(genome, params, {"free_steps": 0})
+    with pytest.raises(rules.HyperparameterError, match="free_steps must be a whole number"):
+        rule.to_module(genome, params, {"free_steps": 0})(x)
+    # a count beyond the search's range (an option once allowed any) is still read
+    with torch.no_grad():
+        assert rule.to_module(genome, params, {"free_steps": 60})(x).shape == (11, 3)
+
+
+def test_only_settings_that_were_options_move_from_options_to_genes():
+    """ep's and chl's relaxation, recorded as options before it became genes, is read back
+    as fixed genes; any other gene given as an option stays an option, which get_rule
+    refuses."""
+    assert rules.split_options("ep", {"gamma": 0.3, "symmetric": False}) == (
+        {"symmetric": False}, {"gamma": 0.3})
+    assert rules.split_options("pc", {"lr": 0.01}) == ({"lr": 0.01}, {})
+    with pytest.raises(RuleOptionError, match="'lr' is a gene of the rule, not an option"):
+        rules.get_rule("pc", {"lr": 0.01})
 
 
 def test_options_change_the_prediction():
