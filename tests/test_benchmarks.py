@@ -805,3 +805,37 @@ def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(
     chain = set(range(2, 2 + len(best["widths"])))  # the MLP's groups' node ids
     assert all(chain <= set(g.hidden_ids) for g in zero[:half])
     assert all(len(g.hidden_ids) <= 1 and not chain & set(g.hidden_ids) for g in zero[half:])
+
+
+def test_rules_benchmark_reads_a_member_with_the_genes_it_trained_with(tmp_path):
+    """With ep's relaxation set by ``--set``, the test and train columns read the member by
+    the relaxation it trained under, as its export would (read with ep's defaults instead,
+    this net scores otherwise on both splits: 0.277 vs 0.281 test)."""
+    import torch
+
+    import rules
+    from evolve.tasks import load_task
+    from search_spaces.compile import compile_genome
+    from search_spaces.genome import layered
+
+    genes = {"gamma": 1.0, "free_steps": 2, "nudge_steps": 1}
+    out = tmp_path / "ep.json"
+    result = run_rules_benchmark(
+        tmp_path, "--tasks", "mnist1d", "--topology", "40-100-100-10", "--rules", "ep",
+        *(arg for k, v in genes.items() for arg in ("--set", f"ep.{k}={v}")),
+        "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    run = json.loads(out.read_text())["mnist1d 40-100-100-10"]["ep"]["runs"][0]
+    task, rule = load_task("mnist1d", seed=0), rules.get_rule("ep")
+    net = compile_genome(layered([40, 100, 100, 10], "relu"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the benchmark trains, so the fit is the same
+    try:
+        fit = rule.fit(net, task, genes, rules.Budget(epochs=1, batch_size=32, patience=1), [0])
+        module = rule.to_module(layered([40, 100, 100, 10], "relu"), fit.params, genes)
+        with torch.no_grad():
+            for split, column in ((task.test, "test_accuracy"), (task.train, "train_accuracy")):
+                correct = (module(split.x).argmax(1) == split.y).double().mean().item()
+                assert run[column] == pytest.approx(correct, abs=1e-12), column
+    finally:
+        torch.set_num_threads(threads)
