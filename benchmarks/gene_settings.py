@@ -8,10 +8,13 @@ held while it was an option.
 
 from __future__ import annotations
 
+import rules
+
 
 def parse_genes(items: list[str], flag: str) -> dict[str, dict[str, float]]:
-    """``["fa.lr=1e-3", ...]`` -> ``{"fa": {"lr": 0.001}}``; a malformed item names itself
-    and the flag it was given to."""
+    """``["fa.lr=1e-3", ...]`` -> ``{"fa": {"lr": 0.001}}``, each checked against its rule's
+    genes before any training; a malformed item, an unknown rule or gene and a value out of
+    bounds name themselves and the flag they were given to."""
     out: dict[str, dict[str, float]] = {}
     for item in items:
         name, _, value = item.partition("=")
@@ -23,4 +26,9 @@ def parse_genes(items: list[str], flag: str) -> dict[str, dict[str, float]]:
         if not rule_name or not gene or number is None:
             raise SystemExit(f"{flag} {item!r}: expected RULE.GENE=NUMBER, e.g. fa.lr=1e-3")
         out.setdefault(rule_name, {})[gene] = number
+    for rule_name, genes in out.items():
+        try:
+            rules.get_rule(rule_name).hyperparameters().resolve(genes)
+        except (rules.UnknownRuleError, rules.HyperparameterError) as exc:
+            raise SystemExit(f"{flag} {rule_name}: {exc}") from None
     return out

@@ -135,18 +135,17 @@ class GenerationFailed(RuntimeError):
                 "set tolerate_failures = true to go on regardless)")
 
 
-def rule_settings(config: SearchConfig, recorded: RunDescription | None = None
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The config's rule options, and the genes the search holds:
-    ``rule.hyperparameters``; the genes the rule holds by default at their defaults, unless
-    ``rule.searched`` names them; and a gene that was an option when the run was recorded
-    (ep's and chl's ``gamma``, ``free_steps``, ``nudge_steps``), set so in its config or,
-    at its value then, in its run.json (``recorded``). Such a run resumes as it ran: those
-    genes held where they were, its search state over the genes it had."""
-    options, genes = rules.split_options(config.rule.name, config.rule.options)
+def fixed_genes(config: SearchConfig, space: rules.HyperSpace,
+                recorded: RunDescription | None = None) -> dict[str, Any]:
+    """The genes of the rule (its ``space``) that the search holds: ``rule.hyperparameters``;
+    the genes the rule holds by default at their defaults, unless ``rule.searched`` names
+    them; and a gene that was an option when the run was recorded (ep's and chl's ``gamma``,
+    ``free_steps``, ``nudge_steps``), set so in its config or, at its value then, in its
+    run.json (``recorded``). Such a run resumes as it ran: those genes held where they were,
+    its search state over the genes it had."""
+    genes = rules.split_options(config.rule.name, config.rule.options)[1]
     if recorded is not None:
         genes = {**rules.split_options(recorded.rule.name, recorded.rule.options)[1], **genes}
-    space = rules.get_rule(config.rule.name, options).hyperparameters()
     unknown = [g for g in config.rule.searched if g not in space.names()]
     if unknown:
         raise ConfigError(f"rule.searched names {unknown}, which are not genes of rule "
@@ -157,7 +156,7 @@ def rule_settings(config: SearchConfig, recorded: RunDescription | None = None
                           "is either searched or held at a value, not both")
     defaults = space.defaults()
     held = {g: defaults[g] for g in space.held() if g not in config.rule.searched}
-    return options, {**held, **genes, **config.rule.hyperparameters}
+    return {**held, **genes, **config.rule.hyperparameters}
 
 
 @dataclass
@@ -186,8 +185,10 @@ class Session:
         is then found by path or content hash, and its chip profile read from the run)."""
         constraints = check_constraints(constraints)
         task = locate_task(config, recorded, task_file, data)
-        options, fixed = rule_settings(config, recorded)
-        rule = rules.get_rule(config.rule.name, options)
+        # options a config recorded before they became genes are among the fixed genes
+        rule = rules.get_rule(config.rule.name,
+                              rules.split_options(config.rule.name, config.rule.options)[0])
+        fixed = fixed_genes(config, rule.hyperparameters(), recorded)
         try:
             hyper = rule.hyperparameters().resolve(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
@@ -232,7 +233,8 @@ class Session:
             objectives=tuple(ObjectiveRecord.of(o) for o in self.objectives),
             constraints=tuple(constraint_names) or tuple(c.name for c in self.constraints),
             task=TaskRecord.of(self.config.task.name, self.task),
-            rule=RuleRecord(self.rule.name, self.rule.options(), rule_settings(self.config)[1],
+            rule=RuleRecord(self.rule.name, self.rule.options(),
+                            fixed_genes(self.config, self.rule.hyperparameters()),
                             self.rule.rule_limits()),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
             custom_cost_fn=self.cost_fn is not hardware.cost,

@@ -384,9 +384,14 @@ class EnergyRule(LocalRule[Relaxation]):
     def free_phase(self, net: Net, params: Params, x: torch.Tensor, relaxation: Relaxation
                    ) -> torch.Tensor:
         """The free fixed point ``[P, B, N]`` (each member's T1 sweeps from the zero state)."""
+        return self.relaxed_start(net, params, x, relaxation)[1]
+
+    def relaxed_start(self, net: Net, params: Params, x: torch.Tensor, relaxation: Relaxation
+                      ) -> tuple[Couplings, torch.Tensor]:
+        """The members' couplings and their free fixed point, where every phase starts."""
         c = couplings(net, params, relaxation.gamma)
-        return self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                relaxation.free_steps)
+        return c, self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
+                                   relaxation.free_steps)
 
     @torch.no_grad()
     def predict_members(self, net: Net, params: Params, x: torch.Tensor,
@@ -430,9 +435,7 @@ class CHL(EnergyRule):
         T2 sweeps of the same schedule, one with the output clamped: whatever the free
         relaxation had left to converge then cancels in the contrast instead of posing as
         a learning signal (with T1 = 8, a 4-hidden-level net collapses to chance without it)."""
-        c = couplings(net, params, relaxation.gamma)
-        start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                 relaxation.free_steps)
+        c, start = self.relaxed_start(net, params, x, relaxation)
         target = one_hot(y, net.n_outputs).to(start.dtype)
         steps = relaxation.nudge_steps
         free = self.relax_phase(net, c, start.clone(), steps, down_first=True)

@@ -85,8 +85,6 @@ from rules.chl import (
     EnergyRule,
     Relaxation,
     contrast,
-    couplings,
-    initial_state,
     output_cost,
 )
 from rules.kernels.dispatch import DEFAULT_KERNEL
@@ -128,9 +126,7 @@ class EP(EnergyRule):
         free one. After the T1 free sweeps every phase runs T2 sweeps of the same schedule
         from the same state, so what the free relaxation had left to converge cancels in
         the contrast (the ±β pair cancels it; one-sided, the free phase is continued too)."""
-        c = couplings(net, params, relaxation.gamma)
-        start = self.relax_phase(net, c, initial_state(net, x, params.weights[0].dtype),
-                                 relaxation.free_steps)
+        c, start = self.relaxed_start(net, params, x, relaxation)
         steps = relaxation.nudge_steps
         target = one_hot(y, net.n_outputs).to(start.dtype)
         b = beta.to(start.dtype).view(-1, 1, 1)

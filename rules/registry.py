@@ -185,7 +185,7 @@ def split_options(name: str, options: Mapping[str, Any] | None
 
 def _gene_names(cls: type[LearningRule]) -> tuple[str, ...]:
     """The genes of ``cls`` built with its default options (empty if that fails: this only
-    words a message or reads an old record, and :func:`get_rule` reports a failing rule)."""
+    words a message, and :func:`get_rule` reports a failing rule)."""
     try:
         return cls().hyperparameters().names()
     except Exception:  # noqa: BLE001 - a broken rule is reported where it is built
