@@ -524,7 +524,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     import evolve
     from evolve.reporters import ProgressBar
 
-    _check_run_directory(args.run)
     executor, stopping = resume_settings(args)
     run = evolve.resume(args.run, generations=args.generations, reporters=[ProgressBar()],
                         task_file=args.task, executor=executor or None,
@@ -538,7 +537,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_pareto(args: argparse.Namespace) -> int:
     import evolve
 
-    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     if args.json:
         keys = ("rank", "candidate_id", "objectives", "costs", "violations", "test_accuracy",
@@ -574,7 +572,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     import evolve
     from evolve.export import export_format, run_split
 
-    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     arch = _front_member(run, args.candidate)
     fmt = args.format or (None if args.out else "safetensors")  # None: --out's suffix says
@@ -683,7 +680,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     import evolve
     from evolve.report import check_report_path, write_report
 
-    _check_run_directory(args.run)
     run = evolve.load_run(args.run)
     out = Path(args.out) if args.out else run.path / "report.html"
     _check_output_file(out)
@@ -701,9 +697,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import evolve
     from evolve.report import check_report_path, compare_runs, format_comparison, write_comparison
+    from evolve.run import require_run_dir
 
     for run_dir in args.runs:
-        _check_run_directory(run_dir)
+        require_run_dir(run_dir)
     if args.at is not None and args.at < 1:
         raise BadInput(f"--at must be >= 1 evaluation, got {args.at}")
     out = Path(args.out) if args.out else None
@@ -822,18 +819,6 @@ def cmd_budgets(args: argparse.Namespace) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print("* estimate (see docs/hardware.md for sources)")
     return EXIT_OK
-
-
-def _check_run_directory(arg: str) -> None:
-    """A RUN argument names a run's directory: say so when it names a file instead (an
-    export, most likely) rather than that nothing exists there."""
-    path = Path(arg)
-    if path.is_file():
-        hint = (" (an export: `neurevo show` draws it, and evolve.load_architecture reads it)"
-                if path.suffix.lower() == ".safetensors" else "")
-        raise BadInput(f"{arg!r} is a file, not a run directory{hint}")
-    if not path.is_dir():
-        raise BadInput(f"run directory {arg!r} does not exist")
 
 
 def _check_output_file(path: Path) -> None:

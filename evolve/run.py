@@ -280,12 +280,17 @@ def _json_object(row: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def require_run_dir(path: str | Path) -> None:
-    """``path`` must be a directory: one error, in the words the command line uses, for
-    whatever reads or resumes a run."""
-    if not Path(path).is_dir():
-        raise RecordError(f"run directory {str(path)!r} "
-                          + ("is a file, not a run directory" if Path(path).exists()
-                             else "does not exist"))
+    """``path`` must be a directory: one error, the same from the command line and from
+    Python, for whatever reads or resumes a run. A file given instead is most likely an
+    export, so the error says how to read one."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    if path.exists():
+        hint = (" (an export: `neurevo show` draws it, and evolve.load_architecture reads it)"
+                if path.suffix.lower() == ".safetensors" else "")
+        raise RecordError(f"{str(path)!r} is a file, not a run directory{hint}")
+    raise RecordError(f"run directory {str(path)!r} does not exist")
 
 
 def read_config(path: Path) -> SearchConfig:

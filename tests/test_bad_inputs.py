@@ -352,7 +352,8 @@ CASES = [
                                             "--hardware", "{}"), 2, "hardware.profile"),
     # -- output files of export and report -----------------------------------------------
     Case("pareto_of_an_export_file", lambda ctx: [
-        "pareto", str(ctx.file("m.safetensors", "x"))], 2, "is a file, not a run directory"),
+        "pareto", str(ctx.file("m.safetensors", "x"))], 2,
+         "is a file, not a run directory (an export: `neurevo show` draws it"),
     Case("export_to_a_directory", run_cmd("export", "--out", "{root}"), 2, "is a directory"),
     Case("export_under_a_file", lambda ctx: ["export", str(ctx.run), "--out",
                                              str(ctx.file("f", "x") / "m.safetensors")],

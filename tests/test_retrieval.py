@@ -334,8 +334,12 @@ def test_load_run_and_resume_say_whether_the_path_is_missing_or_not_a_run(read, 
     with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)"):
         read(tmp_path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(RecordError, match="is a file, not a run directory"):
+    with pytest.raises(RecordError, match=r"'.*file' is a file, not a run directory$"):
         read(tmp_path / "file")
+    # a file named as an export: the error says how to read one, from Python as from the CLI
+    (tmp_path / "m.safetensors").write_text("x")
+    with pytest.raises(RecordError, match=r"is a file, not a run directory \(an export"):
+        read(tmp_path / "m.safetensors")
 
 
 def test_a_run_recorded_while_gamma_was_an_option_resumes_and_exports_as_it_ran(tmp_path):
