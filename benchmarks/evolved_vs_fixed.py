@@ -56,6 +56,15 @@ again (to redraw the figure or recompute the JSON).
 
     python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
                                           [--runs DIR [--reuse]] [--hold RULE.GENE=VALUE ...]
+                                          [--grid-from RESULTS.json]
+
+``--grid-from RESULTS.json`` judges a search run again against the grids an earlier JSON of
+this script tuned, without tuning them again: the search takes that JSON's settings (budget,
+seed, chip, held genes) and today's defaults, so a change of the search's defaults is
+measured against the same MLPs. The grid's runs do not depend on the search's defaults,
+only on its number of evaluations; each result's ``grid_fewest_evaluations`` says how many
+the least-tuned MLP had, against the search's ``evaluations``. No capped search runs, and
+the shared-budget reading needs the grid's records, so both are ``null`` there.
 
 ``--hold`` fixes a gene for both sides (``rule.hyperparameters`` in every config it writes),
 e.g. ``--hold ep.gamma=0.1 --hold ep.free_steps=8 --hold ep.nudge_steps=4`` for ep as it was
@@ -384,41 +393,55 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     spent = len(evolved_rows)
     front = front_members(evolved_run)
     references = evolved_run.references()
-    grid = {(width,) * depth: search(args, fixed_config(args, task, rule, (width,) * depth,
-                                                        spent), tuning=True)
-            for depth in args.depths for width in args.widths}
-    tuned_generations = tuning_generations(args, spent)
-    fixed = [{"widths": list(widths), **fixed_pick(run, generations=tuned_generations)}
-             for widths, run in grid.items()]
+    earlier = args.grid.get((task, rule)) if args.grid_from else None
+    if earlier is None:
+        grid = {(width,) * depth: search(args, fixed_config(args, task, rule,
+                                                            (width,) * depth, spent),
+                                         tuning=True)
+                for depth in args.depths for width in args.widths}
+        tuned_generations = tuning_generations(args, spent)
+        fixed = [{"widths": list(widths), **fixed_pick(run, generations=tuned_generations)}
+                 for widths, run in grid.items()]
+    else:  # the grid as the earlier JSON tuned it: its picks, without its records
+        fixed = [{k: v for k, v in f.items() if k not in ("evolved", "verdict")}
+                 for f in earlier["fixed"]]
     tuned = [f for f in fixed if f["ok"]]
     for f in tuned:
         against_front(f, front)
     best = best_of(tuned)
-    # the grid read as if it shared the search's budget: the MLPs' shares sum to it
-    shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
-    shared = best_of([{"widths": list(widths),
-                       **fixed_pick(run, share, generations=tuned_generations)}
-                      for (widths, run), share in zip(grid.items(), shares, strict=True)])
-    if shared is not None:
-        against_front(shared, front)
+    shared_budget = None
+    if earlier is None:
+        # the grid read as if it shared the search's budget: the MLPs' shares sum to it
+        shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
+        shared = best_of([{"widths": list(widths),
+                           **fixed_pick(run, share, generations=tuned_generations)}
+                          for (widths, run), share in zip(grid.items(), shares, strict=True)])
+        if shared is not None:
+            against_front(shared, front)
+        shared_budget = {"each": shares, "best_fixed": shared}
     hv = {f"{side}_{acc}": hypervolume([(m[acc], m["energy"]) for m in members], references)
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
     capped = None
-    if best is not None:
+    if best is not None and earlier is None:
         cap = energy_cap(best["energy"])
         config = capped_config(args, task, rule, tuple(best["widths"]))
         capped = capped_pick(search(args, config, (cap,)),
                              best["energy"], best["evaluations"])
         capped["verdict"] = verdict(capped if "test" in capped else None, best)
     test_size = evolved_run.description.task.split_sizes["test"]
-    return {"task": task, "rule": rule, "population": args.population,
-            "generations": args.generations, "evaluations": spent, "test_size": test_size,
-            "seconds_per_evaluation": seconds_per_evaluation(evolved_rows),
-            "front": front, "growth": growth(evolved_rows), "fixed": fixed,
-            "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
-            "capped": capped, "shared_budget": {"each": shares, "best_fixed": shared},
-            "hypervolume": hv, "wall_s": time.perf_counter() - started}
+    out = {"task": task, "rule": rule, "population": args.population,
+           "generations": args.generations, "evaluations": spent, "test_size": test_size,
+           "seconds_per_evaluation": seconds_per_evaluation(evolved_rows),
+           "front": front, "growth": growth(evolved_rows), "fixed": fixed,
+           "best_fixed": best, "verdict_vs_best": best["verdict"] if best else "no fixed",
+           "capped": capped, "shared_budget": shared_budget,
+           "hypervolume": hv, "wall_s": time.perf_counter() - started}
+    if earlier is not None:
+        # an MLP tuned with fewer evaluations than this search spent had less than its share
+        out["grid_fewest_evaluations"] = min(f["evaluations"] for f in fixed)
+        out["earlier_front_pick"] = (earlier.get("best_fixed") or {}).get("evolved")
+    return out
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -476,7 +499,7 @@ def print_table(results: list[dict[str, Any]], totals: dict[str, Any]) -> None:
                   f"{c['infeasible']} over the cap; test {c.get('test', float('nan')):.3f}, "
                   f"energy ratio {c.get('energy', float('nan')) / b['energy']:.2f}, "
                   f"{c['verdict']}  {c.get('topology', '-')}")
-        shared = r["shared_budget"]["best_fixed"]
+        shared = (r["shared_budget"] or {}).get("best_fixed")
         if shared:
             e = shared["evolved"]
             each = r["shared_budget"]["each"]
@@ -564,10 +587,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold", action="append", default=[], metavar="RULE.GENE=VALUE",
                    help="fix a gene for the search and the grid's tuning alike, e.g. "
                    "ep.gamma=0.1 (repeatable)")
+    p.add_argument("--grid-from", type=Path, metavar="RESULTS.json",
+                   help="take each task and rule's tuned grid from a JSON this script wrote "
+                   "instead of tuning it again, and run only the free search, with that "
+                   "JSON's settings and today's defaults (no capped search, no shared budget)")
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
     args.hold = parse_genes(args.hold, "--hold")  # checked against each rule's genes
+    args.grid = {}
+    if args.grid_from:
+        grid_from(p, args)
     full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
             "depths": [1, 2, 3], "widths": [16, 64, 128], "tuning_population": 10}
     quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,
@@ -582,19 +612,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def grid_from(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--grid-from``: the earlier JSON's settings and tuned grids, so that a new default of
+    the search is judged against the same MLPs without tuning them again (the grid's runs do
+    not depend on the search's defaults, only on its number of evaluations)."""
+    try:
+        data = json.loads(args.grid_from.read_text())
+        settings, results = data["settings"], data["results"]
+    except (OSError, ValueError, KeyError) as exc:
+        p.error(f"--grid-from {args.grid_from}: not a JSON written by evolved_vs_fixed.py "
+                f"({exc})")
+    if any(r.get("shared_budget") is None for r in results):
+        p.error(f"--grid-from {args.grid_from}: its grids were read from another JSON; give "
+                "the JSON that tuned them")
+    cells = [(r["task"], r["rule"]) for r in results]
+    for flag, chosen, known in (("--tasks", args.tasks, [t for t, _ in cells]),
+                                ("--rules", args.rules, [r for _, r in cells])):
+        if chosen and set(chosen) - set(known):
+            p.error(f"{flag} {chosen}: {args.grid_from} has only {sorted(set(known))}")
+    if args.hold:
+        p.error("--hold: with --grid-from the genes held are the earlier JSON's")
+    for key in ("quick", "population", "generations", "depths", "widths",
+                "tuning_population", "seed", "hardware"):
+        setattr(args, key, settings[key])
+    args.hold = settings.get("hold", {})
+    args.grid = {(r["task"], r["rule"]): r for r in results
+                 if (not args.tasks or r["task"] in args.tasks)
+                 and (not args.rules or r["rule"] in args.rules)}
+    args.tasks = list(dict.fromkeys(t for t, _ in args.grid))
+    args.rules = list(dict.fromkeys(r for _, r in args.grid))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         if args.runs is None:
             args.runs = Path(scratch)
         results = []
-        for task in args.tasks:
-            for rule in args.rules:
-                results.append(compare(args, task, rule))
-                print(f"done {task} {rule} in {results[-1]['wall_s']:.0f} s", file=sys.stderr,
-                      flush=True)
+        cells = list(args.grid) if args.grid_from else [(task, rule) for task in args.tasks
+                                                         for rule in args.rules]
+        for task, rule in cells:
+            results.append(compare(args, task, rule))
+            print(f"done {task} {rule} in {results[-1]['wall_s']:.0f} s", file=sys.stderr,
+                  flush=True)
     totals = summary(results)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                if k != "grid"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"settings": settings, "summary": totals,
                                      "results": results}, indent=1))

@@ -282,6 +282,33 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
                             capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode != 0 and "is not a finished run of these settings" in result.stderr
 
+    # --grid-from: the same grid judged against a search run again, without tuning the grid
+    # again; with the same defaults the search repeats, and so do the front and the verdicts
+    regrid, fresh = tmp_path / "regrid.json", tmp_path / "fresh"
+    script = [sys.executable, str(ROOT / "benchmarks" / "evolved_vs_fixed.py"), "--grid-from",
+              str(out), "--runs", str(fresh)]
+    result = subprocess.run([*script, "--rules", "dfa", "--json", str(regrid)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    (again_dfa,) = json.loads(regrid.read_text())["results"]
+    (first_dfa,) = [r for r in data["results"] if r["rule"] == "dfa"]
+    assert [p.name for p in fresh.iterdir()] == ["digits-dfa-evolved"]  # nothing tuned again
+    assert again_dfa["front"] == first_dfa["front"]  # lr_decay held as the earlier JSON held it
+    assert again_dfa["fixed"] == first_dfa["fixed"]
+    assert again_dfa["best_fixed"] == first_dfa["best_fixed"]
+    assert again_dfa["capped"] is None and again_dfa["shared_budget"] is None
+    assert again_dfa["grid_fewest_evaluations"] == min(f["evaluations"]
+                                                      for f in first_dfa["fixed"])
+    for flags, message in ((["--rules", "pc"], "has only ['bp', 'dfa']"),
+                           (["--hold", "bp.lr=0.01"], "the genes held are the earlier JSON's")):
+        wrong = subprocess.run([*script, *flags], capture_output=True, text=True, timeout=300,
+                               cwd=tmp_path)
+        assert wrong.returncode == 2 and message in wrong.stderr, wrong.stderr
+    wrong = subprocess.run([*script[:2], "--grid-from", str(regrid), "--runs", str(fresh)],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert wrong.returncode == 2 and "give the JSON that tuned them" in wrong.stderr
+
     stab = tmp_path / "stab.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "stability.py"), "--runs", str(runs),
