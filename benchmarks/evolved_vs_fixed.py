@@ -56,7 +56,7 @@ again (to redraw the figure or recompute the JSON).
 
     python benchmarks/evolved_vs_fixed.py [--quick] [--json PATH] [--png PATH]
                                           [--runs DIR [--reuse]] [--hold RULE.GENE=VALUE ...]
-                                          [--grid-from RESULTS.json]
+                                          [--set KEY=VALUE ...] [--grid-from RESULTS.json]
 
 ``--grid-from RESULTS.json`` judges a search run again against the grids an earlier JSON of
 this script tuned, without tuning them again: the search takes that JSON's settings (budget,
@@ -65,6 +65,10 @@ measured against the same MLPs. The grid's runs do not depend on the search's de
 only on its number of evaluations; each result's ``grid_fewest_evaluations`` says how many
 the least-tuned MLP had, against the search's ``evaluations``. No capped search runs, and
 the shared-budget reading needs the grid's records, so both are ``null`` there.
+
+``--set KEY=VALUE`` changes a setting of the searches' space or strategy (``space.*``,
+``strategy.*``; the free and the capped search alike, not the grid, whose structure is fixed),
+e.g. ``--set space.max_hidden_size=256``.
 
 ``--hold`` fixes a gene for both sides (``rule.hyperparameters`` in every config it writes),
 e.g. ``--hold ep.gamma=0.1 --hold ep.free_steps=8 --hold ep.nudge_steps=4`` for ep as it was
@@ -104,7 +108,7 @@ from gene_settings import parse_genes  # this folder's shared argument parser  #
 
 import evolve
 from evolve.archive import Archive, ArchiveEntry
-from evolve.config import SearchConfig, override
+from evolve.config import ConfigError, SearchConfig, override, override_steps, parse_assignments
 from evolve.constraints import Constraint
 from evolve.objectives import resolve_objectives
 from search_spaces.genome import Genome
@@ -127,10 +131,16 @@ def base_settings(args: argparse.Namespace, task: str, rule: str, run_id: str) -
 
 
 def evolved_config(args: argparse.Namespace, task: str, rule: str) -> SearchConfig:
-    return override(SearchConfig(), {
+    return search_settings(args, override(SearchConfig(), {
         **base_settings(args, task, rule, f"{task}-{rule}-evolved"),
         "generations": args.generations, "population": args.population,
-        "strategy": {"name": "neat-pso"}})
+        "strategy": {"name": "neat-pso"}}))
+
+
+def search_settings(args: argparse.Namespace, config: SearchConfig) -> SearchConfig:
+    """A search's config with ``--set``'s settings of the search space and strategy (the
+    searches' alone: the grid's structure is fixed, and its tuning is optuna's)."""
+    return override_steps(config, [parse_assignments(args.set)]) if args.set else config
 
 
 def tuning_generations(args: argparse.Namespace, evaluations: int) -> int:
@@ -156,10 +166,10 @@ def capped_config(args: argparse.Namespace, task: str, rule: str,
     settings with accuracy as the only objective (the cap itself is a constraint,
     :func:`energy_cap`, not part of the config)."""
     name = "x".join(map(str, widths))
-    return override(SearchConfig(), {
+    return search_settings(args, override(SearchConfig(), {
         **base_settings(args, task, rule, f"{task}-{rule}-capped-{name}"),
         "objectives": ["accuracy"], "generations": args.generations,
-        "population": args.population, "strategy": {"name": "neat-pso"}})
+        "population": args.population, "strategy": {"name": "neat-pso"}}))
 
 
 def energy_cap(energy: float) -> Constraint:
@@ -587,6 +597,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold", action="append", default=[], metavar="RULE.GENE=VALUE",
                    help="fix a gene for the search and the grid's tuning alike, e.g. "
                    "ep.gamma=0.1 (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the searches' space or strategy (space.* or "
+                   "strategy.*, as neurevo search --set takes it), e.g. "
+                   "space.max_hidden_size=256 (repeatable)")
     p.add_argument("--grid-from", type=Path, metavar="RESULTS.json",
                    help="take each task and rule's tuned grid from a JSON this script wrote "
                    "instead of tuning it again, and run only the free search, with that "
@@ -595,6 +609,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
     args.hold = parse_genes(args.hold, "--hold")  # checked against each rule's genes
+    for pair in args.set:
+        if not pair.partition("=")[0].strip().startswith(("space.", "strategy.")):
+            p.error(f"--set {pair}: only the searches' space.* and strategy.* settings "
+                    "(training, task, rule and chip are the grid's too)")
+    try:
+        search_settings(args, SearchConfig())
+    except ConfigError as exc:
+        p.error(f"--set: {exc}")
     args.grid = {}
     if args.grid_from:
         grid_from(p, args)

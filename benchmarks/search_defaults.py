@@ -86,6 +86,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                       "space": {"new_group_min_size": 16}},
     "resize 0.5": {"strategy": {"mutation": {"resize_node": 0.5}}},
     "groups up to 128": {"space": {"max_hidden_size": 128}},
+    "groups up to 256": {"space": {"max_hidden_size": 256}},
     # ep and chl: γ and the sweep counts held at their defaults (what "default" does since
     # this study), or searched per member (what "default" did when it ran)
     "relaxation fixed": {"rule": {"hyperparameters": {"gamma": 0.1, "free_steps": 8,

@@ -300,8 +300,29 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     assert again_dfa["capped"] is None and again_dfa["shared_budget"] is None
     assert again_dfa["grid_fewest_evaluations"] == min(f["evaluations"]
                                                       for f in first_dfa["fixed"])
+    # --set changes the search's space, not the grid: the same MLPs against smaller groups
+    small = tmp_path / "small"
+    result = subprocess.run([*script[:-1], str(small), "--rules", "dfa", "--set",
+                             "space.max_hidden_size=6", "--json", str(regrid)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    (smaller,) = json.loads(regrid.read_text())["results"]
+
+    def picks(fixed):  # the MLPs' own figures, without the front's pick at their energy
+        return [{k: v for k, v in f.items() if k not in ("evolved", "verdict")} for f in fixed]
+
+    assert picks(smaller["fixed"]) == picks(first_dfa["fixed"])
+    small_run = evolve.load_run(small / "digits-dfa-evolved")
+    assert small_run.config.space.max_hidden_size == 6
+    assert max(evf.units(Genome.from_json(g)) for g in
+               small_run.evaluations().column("genome").to_pylist()) > 0
+    assert all(n.size <= 6 for g in small_run.evaluations().column("genome").to_pylist()
+               for n in Genome.from_json(g).nodes if n.role == "hidden")
     for flags, message in ((["--rules", "pc"], "has only ['bp', 'dfa']"),
-                           (["--hold", "bp.lr=0.01"], "the genes held are the earlier JSON's")):
+                           (["--hold", "bp.lr=0.01"], "the genes held are the earlier JSON's"),
+                           (["--set", "training.epochs=1"], "only the searches' space.*"),
+                           (["--set", "space.max_hidden_size=x"], "space.max_hidden_size")):
         wrong = subprocess.run([*script, *flags], capture_output=True, text=True, timeout=300,
                                cwd=tmp_path)
         assert wrong.returncode == 2 and message in wrong.stderr, wrong.stderr
