@@ -140,12 +140,12 @@ MEASURES = ("best_valid", "hypervolume", "front_max_units", "generation0_linear"
             "evaluations", "wall_s")
 
 
-def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarise(runs: list[dict[str, Any]], baseline: str = "default") -> list[dict[str, Any]]:
     """Mean and sample standard deviation over seeds, per variant, task and rule, and the
-    mean paired difference of best validation accuracy to the default run of the same task,
-    rule and seed (the same data split and start)."""
+    mean paired difference of best validation accuracy to the ``baseline`` variant's run of
+    the same task, rule and seed (the same data split and start)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    default = {(r["task"], r["rule"], r["seed"]): r for r in runs if r["variant"] == "default"}
+    default = {(r["task"], r["rule"], r["seed"]): r for r in runs if r["variant"] == baseline}
     for r in runs:
         groups.setdefault((r["variant"], r["task"], r["rule"]), []).append(r)
     out = []
@@ -156,28 +156,29 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     **{k: statistics.fmean(r[k] for r in rs) for k in MEASURES},
                     **{f"{k}_sd": statistics.stdev(r[k] for r in rs) if len(rs) > 1 else 0.0
                        for k in ("best_valid", "hypervolume")},
-                    "vs_default": statistics.fmean(paired) if paired else None,
-                    "vs_default_seeds": len(paired)})
+                    "baseline": baseline,
+                    "vs_baseline": statistics.fmean(paired) if paired else None,
+                    "vs_baseline_seeds": len(paired)})
     return out
 
 
-def markdown(summary: list[dict[str, Any]]) -> str:
-    """The summary as a table, each cell's default first; "vs default" is the mean paired
-    difference over the seeds both ran."""
-    lines = ["| task | rule | variant | seeds | best valid. % (mean ± sd) | vs default (pts) "
-             "| hypervolume (mean ± sd) | front's largest (units) | gen. 0 linear |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+def markdown(summary: list[dict[str, Any]], baseline: str = "default") -> str:
+    """The summary as a table, each cell's ``baseline`` variant first; "vs" it is the mean
+    paired difference over the seeds both ran."""
+    lines = [f"| task | rule | variant | seeds | best valid. % (mean ± sd) | vs {baseline} (pts) "
+             "| hypervolume (mean ± sd) | front's largest (units) | gen. 0 linear | mean wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     order = sorted(summary, key=lambda s: (s["task"] != "mnist1d", s["task"], s["rule"],
-                                           s["variant"] != "default", s["variant"]))
+                                           s["variant"] != baseline, s["variant"]))
     for s in order:
-        diff = ("" if s["variant"] == "default" or s["vs_default"] is None
-                else f"{100 * s['vs_default']:+.1f}")
+        diff = ("" if s["variant"] == baseline or s["vs_baseline"] is None
+                else f"{100 * s['vs_baseline']:+.1f}")
         lines.append(
             f"| {s['task']} | {s['rule']} | {s['variant']} | "
             f"{' '.join(map(str, s['seeds']))} | {100 * s['best_valid']:.1f} ± "
             f"{100 * s['best_valid_sd']:.1f} | {diff} | {s['hypervolume']:.3f} ± "
             f"{s['hypervolume_sd']:.3f} | {s['front_max_units']:.0f} | "
-            f"{s['generation0_linear']:.1f} |")
+            f"{s['generation0_linear']:.1f} | {s['wall_s']:.0f} |")
     return "\n".join(lines)
 
 
@@ -191,16 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=150,
                    help="evaluations: each run is measured at its generations within this")
     p.add_argument("--json", type=Path, default=Path("search_defaults.json"))
+    p.add_argument("--baseline", default="default", choices=list(VARIANTS),
+                   help="the variant each is compared with, seed by seed (default: %(default)s)")
     p.add_argument("--combine", type=Path, nargs="+", help="run nothing: read the runs of "
                    "these JSON files, write them with their summary to --json and print it "
                    "as a markdown table")
     args = p.parse_args(argv)
     if args.combine:
         runs = [r for path in args.combine for r in json.loads(path.read_text())["runs"]]
-        summary = summarise(runs)
+        summary = summarise(runs, args.baseline)
         args.json.write_text(json.dumps({"combined": [str(x) for x in args.combine],
                                          "runs": runs, "summary": summary}, indent=1))
-        print(markdown(summary))
+        print(markdown(summary, args.baseline))
         return 0
     runs = []
     for cell in args.cells:
@@ -223,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                     "settings": {k: str(v) if isinstance(v, Path) else v
                                  for k, v in vars(args).items()},
                     "variants": {v: VARIANTS[v] for v in args.variants},
-                    "runs": runs, "summary": summarise(runs)}, indent=1))
-    for s in summarise(runs):
+                    "runs": runs, "summary": summarise(runs, args.baseline)}, indent=1))
+    for s in summarise(runs, args.baseline):
         print(f"{s['task']:8} {s['rule']:4} {s['variant']:30} valid {s['best_valid']:.4f} "
               f"HV {s['hypervolume']:.4f} front units {s['front_max_units']:.0f} "
               f"gen0 linear {s['generation0_linear']:.1f}")

@@ -612,9 +612,16 @@ def test_search_defaults_measures_each_variant_within_the_budget(tmp_path):
     combined = tmp_path / "combined.json"
     assert sd.main(["--combine", str(out), "--json", str(combined)]) == 0
     summary = {s["variant"]: s for s in json.loads(combined.read_text())["summary"]}
-    assert summary["gen-0 hidden"]["vs_default"] == pytest.approx(
+    assert summary["gen-0 hidden"]["vs_baseline"] == pytest.approx(
         runs["gen-0 hidden"]["best_valid"] - runs["default"]["best_valid"])
-    assert summary["default"]["vs_default"] == 0.0
+    assert summary["default"]["vs_baseline"] == 0.0
+    # --baseline: the paired difference to another variant, which the table lists first
+    assert sd.main(["--combine", str(out), "--baseline", "gen-0 hidden", "--json",
+                    str(combined)]) == 0
+    summary = {s["variant"]: s for s in json.loads(combined.read_text())["summary"]}
+    assert summary["default"]["vs_baseline"] == pytest.approx(
+        runs["default"]["best_valid"] - runs["gen-0 hidden"]["best_valid"])
+    assert summary["default"]["baseline"] == "gen-0 hidden"
 
 
 @pytest.mark.parametrize("script", ["activations", "constrained"])
