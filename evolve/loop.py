@@ -206,8 +206,15 @@ class Session:
             if why:
                 raise ConfigError(f"{why}: the run would never stop early")
         space = SearchSpace(task.n_features, task.n_classes, config.space)
-        problem = Problem(tuple(o.direction for o in resolved), hyper, config.population,
-                          rule.hyperparameters(), frozenset(fixed))
+        # a run recorded while some genes were options keeps its strategy over the genes it
+        # had: the strategy neither sees nor keys its candidates by those (its checkpoint's
+        # repeat keys were made without them), and :meth:`complete` adds them to every
+        # candidate at the run's values
+        former = (rules.split_options(recorded.rule.name, recorded.rule.options)[1]
+                  if recorded is not None else {})
+        problem = Problem(tuple(o.direction for o in resolved),
+                          {k: v for k, v in hyper.items() if k not in former},
+                          config.population, rule.hyperparameters(), frozenset(fixed))
         strategy = make_strategy(space, problem, config.strategy)
         profile = (hardware.load_profile(store.root / PROFILE_FILE) if recorded is not None
                    else hardware.resolve_profile(config.hardware.profile))

@@ -342,6 +342,35 @@ def test_load_run_and_resume_say_whether_the_path_is_missing_or_not_a_run(read, 
         read(tmp_path / "m.safetensors")
 
 
+def test_a_steady_run_recorded_while_gamma_was_an_option_resumes_as_the_old_code_did(
+        tmp_path):
+    """tests/fixtures/chl-options-era-steady was stopped with two candidates owed, drawn
+    before γ and the sweep counts were genes. Resumed, it records what the code that
+    recorded it recorded when it resumed a copy: the owed candidates train with the run's
+    γ = 0.3, and the swarm's repeat check still matches the checkpoint's keys, which were
+    made without those genes (keyed with them, two children of generation 2 were not seen
+    as repeats and kept their parents' genes)."""
+    fixtures = Path(__file__).parent / "fixtures"
+    path = tmp_path / "run"
+    shutil.copytree(fixtures / "chl-options-era-steady", path)
+    owed = json.loads((path / "checkpoint.json").read_text())["strategy"]["owed"]
+    assert owed and all("gamma" not in c["hyperparameters"] for c in owed)
+    expected = json.loads((fixtures / "chl-options-era-steady.resumed-by-old-code.json")
+                          .read_text())["evaluations"]
+    run = evolve.resume(path, reporters=())
+    rows = sorted(run.evaluations().to_pylist(), key=lambda r: r["candidate_id"])
+    genes = [json.loads(r["hyperparameters"]) for r in rows]
+    assert [(r["candidate_id"], r["generation"], r["status"], r["objective.accuracy"],
+             r["test_accuracy"], {k: g[k] for k in e["hyperparameters"]})
+            for r, g, e in zip(rows, genes, expected, strict=True)] == \
+        [(e["candidate_id"], e["generation"], e["status"], e["valid_accuracy"],
+          e["test_accuracy"], e["hyperparameters"]) for e in expected]
+    # what the old code trained them with, now recorded: the run's γ and default sweeps
+    resumed = [g for r, g in zip(rows, genes, strict=True) if r["candidate_id"] >= 6]
+    assert resumed and all((g["gamma"], g["free_steps"], g["nudge_steps"]) == (0.3, 8, 4)
+                           for g in resumed)
+
+
 def test_a_run_recorded_while_gamma_was_an_option_resumes_and_exports_as_it_ran(tmp_path):
     """tests/fixtures/chl-options-era was recorded when chl's relaxation settings were
     options (γ = 0.3 for the run; its members' genes hold only lr and init_scale). Resumed,
