@@ -41,6 +41,16 @@ or inherited new groups and more resizing did not. The runs, one process per com
     python benchmarks/search_defaults.py --combine bench-out/look_*.json \
         --json benchmarks/results/search_defaults.json
 
+Groups of up to 256 units against 128 (docs/science.md "Groups of up to 256 units"), on
+the code of that study, ``--baseline`` giving the paired difference to 128:
+
+    python benchmarks/search_defaults.py --cells mnist1d:bp mnist1d:lra mnist1d:dfa \
+        --seeds 2 3 --variants "groups up to 128" "groups up to 256" --json bench-out/g256_s23.json
+    (the same with --seeds 4, then --seeds 5 6; and --cells digits:pc with --seeds 2 3 4,
+    then --seeds 5 6)
+    python benchmarks/search_defaults.py --combine bench-out/g256_*.json \
+        --baseline "groups up to 128" --json benchmarks/results/search_defaults_256.json
+
 ``--cells task:rule ...`` (default ``mnist1d:bp mnist1d:lra digits:pc``; digits with pc is
 the default ``neurevo search``) picks the task and rule pairs. ``--combine A.json B.json``
 runs nothing: it merges the runs of earlier outputs and prints the summary as the markdown
