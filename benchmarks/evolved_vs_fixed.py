@@ -65,6 +65,9 @@ measured against the same MLPs. The grid's runs do not depend on the search's de
 only on its number of evaluations; each result's ``grid_fewest_evaluations`` says how many
 the least-tuned MLP had, against the search's ``evaluations``. No capped search runs, and
 the shared-budget reading needs the grid's records, so both are ``null`` there.
+``--widths``/``--depths`` given with it span a larger grid: the earlier JSON's MLPs are
+kept, and each MLP of the new grid it lacks is tuned here as in a full run (sized by this
+search's evaluations), e.g. ``--widths 16 64 128 256`` to add a column of 256-wide MLPs.
 
 ``--set KEY=VALUE`` changes a setting of the searches' space or strategy (``space.*``,
 ``strategy.*``; the free and the capped search alike, not the grid, whose structure is fixed),
@@ -404,23 +407,24 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     front = front_members(evolved_run)
     references = evolved_run.references()
     earlier = args.grid.get((task, rule)) if args.grid_from else None
-    if earlier is None:
-        grid = {(width,) * depth: search(args, fixed_config(args, task, rule,
-                                                            (width,) * depth, spent),
-                                         tuning=True)
-                for depth in args.depths for width in args.widths}
-        tuned_generations = tuning_generations(args, spent)
-        fixed = [{"widths": list(widths), **fixed_pick(run, generations=tuned_generations)}
-                 for widths, run in grid.items()]
-    else:  # the grid as the earlier JSON tuned it: its picks, without its records
-        fixed = [{k: v for k, v in f.items() if k not in ("evolved", "verdict")}
-                 for f in earlier["fixed"]]
+    # the grid as the earlier JSON tuned it (its picks, without its records), and every MLP
+    # of --depths x --widths it lacks tuned here
+    taken = {tuple(f["widths"]): {k: v for k, v in f.items() if k not in ("evolved", "verdict")}
+             for f in (earlier or {}).get("fixed", [])}
+    grid = {(width,) * depth: search(args, fixed_config(args, task, rule, (width,) * depth,
+                                                        spent), tuning=True)
+            for depth in args.depths for width in args.widths
+            if (width,) * depth not in taken}
+    tuned_generations = tuning_generations(args, spent)
+    fixed = [*taken.values(), *({"widths": list(widths),
+                                 **fixed_pick(run, generations=tuned_generations)}
+                                for widths, run in grid.items())]
     tuned = [f for f in fixed if f["ok"]]
     for f in tuned:
         against_front(f, front)
     best = best_of(tuned)
     shared_budget = None
-    if earlier is None:
+    if not taken:
         # the grid read as if it shared the search's budget: the MLPs' shares sum to it
         shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
         shared = best_of([{"widths": list(widths),
@@ -433,7 +437,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
     capped = None
-    if best is not None and earlier is None:
+    if best is not None and not taken:
         cap = energy_cap(best["energy"])
         config = capped_config(args, task, rule, tuple(best["widths"]))
         capped = capped_pick(search(args, config, (cap,)),
@@ -604,7 +608,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grid-from", type=Path, metavar="RESULTS.json",
                    help="take each task and rule's tuned grid from a JSON this script wrote "
                    "instead of tuning it again, and run only the free search, with that "
-                   "JSON's settings and today's defaults (no capped search, no shared budget)")
+                   "JSON's settings and today's defaults (no capped search, no shared budget); "
+                   "--widths/--depths given too: the MLPs of that grid it lacks are tuned here")
     args = p.parse_args(argv)
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
@@ -654,9 +659,12 @@ def grid_from(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"{flag} {chosen}: {args.grid_from} has only {sorted(set(known))}")
     if args.hold:
         p.error("--hold: with --grid-from the genes held are the earlier JSON's")
-    for key in ("quick", "population", "generations", "depths", "widths",
-                "tuning_population", "seed", "hardware"):
+    for key in ("quick", "population", "generations", "tuning_population", "seed",
+                "hardware"):
         setattr(args, key, settings[key])
+    for key in ("depths", "widths"):  # given: the grid those span, the earlier MLPs kept
+        if getattr(args, key) is None:
+            setattr(args, key, settings[key])
     args.hold = settings.get("hold", {})
     args.grid = {(r["task"], r["rule"]): r for r in results
                  if (not args.tasks or r["task"] in args.tasks)

@@ -319,6 +319,20 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
                small_run.evaluations().column("genome").to_pylist()) > 0
     assert all(n.size <= 6 for g in small_run.evaluations().column("genome").to_pylist()
                for n in Genome.from_json(g).nodes if n.role == "hidden")
+    # --widths with --grid-from: the earlier MLPs kept, the ones it lacks tuned here
+    wider = tmp_path / "wider"
+    result = subprocess.run([*script[:-1], str(wider), "--rules", "bp", "--widths", "8", "32",
+                             "12", "--json", str(regrid)], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    (extended,) = json.loads(regrid.read_text())["results"]
+    (first_bp,) = [r for r in data["results"] if r["rule"] == "bp"]
+    assert picks(extended["fixed"][:4]) == picks(first_bp["fixed"])
+    assert [f["widths"] for f in extended["fixed"][4:]] == [[12], [12, 12]]
+    assert sorted(p.name for p in wider.iterdir()) == [
+        "digits-bp-evolved", "digits-bp-fixed-12", "digits-bp-fixed-12x12"]
+    assert all(extended["evaluations"] <= f["evaluations"] for f in extended["fixed"][4:])
+    assert extended["capped"] is None and extended["shared_budget"] is None
     for flags, message in ((["--rules", "pc"], "has only ['bp', 'dfa']"),
                            (["--hold", "bp.lr=0.01"], "the genes held are the earlier JSON's"),
                            (["--set", "training.epochs=1"], "only the searches' space.*"),
