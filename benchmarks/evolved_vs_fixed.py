@@ -143,6 +143,10 @@ def evolved_config(args: argparse.Namespace, task: str, rule: str) -> SearchConf
 def search_settings(args: argparse.Namespace, config: SearchConfig) -> SearchConfig:
     """A search's config with ``--set``'s settings of the search space and strategy (the
     searches' alone: the grid's structure is fixed, and its tuning is optuna's)."""
+    for pair in args.set:
+        if not pair.partition("=")[0].strip().startswith(("space.", "strategy.")):
+            raise ConfigError(f"{pair}: only the searches' space.* and strategy.* settings "
+                              "(training, task, rule and chip are the grid's too)")
     return override_steps(config, [parse_assignments(args.set)]) if args.set else config
 
 
@@ -614,10 +618,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reuse and args.runs is None:
         p.error("--reuse needs --runs")
     args.hold = parse_genes(args.hold, "--hold")  # checked against each rule's genes
-    for pair in args.set:
-        if not pair.partition("=")[0].strip().startswith(("space.", "strategy.")):
-            p.error(f"--set {pair}: only the searches' space.* and strategy.* settings "
-                    "(training, task, rule and chip are the grid's too)")
     try:
         search_settings(args, SearchConfig())
     except ConfigError as exc:

@@ -24,6 +24,7 @@ the seconds.
 
     python benchmarks/seeded_vs_fixed.py --from RESULTS.json [--rules bp dfa] [--json PATH]
                                          [--runs DIR [--reuse]] [--start-share S]
+                                         [--set KEY=VALUE ...]
 
 With ``--start-share S`` below 1 (``space.start_share``) only that share of generation 0
 grows from the MLP and the rest from NEAT's minimal genome, so the search keeps the cheap
@@ -132,6 +133,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true",
                    help="read finished runs under --runs instead of running them again")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the search's space or strategy, as evolved_vs_fixed.py "
+                   "takes it, e.g. space.max_hidden_size=128 (repeatable)")
     p.add_argument("--start-share", type=float, default=SpaceSettings.start_share,
                    help="the share of generation 0 grown from the MLP, the rest from NEAT's "
                         "minimal genome (space.start_share; default %(default)s: all)")
@@ -168,6 +172,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key in ("quick", "population", "generations", "seed", "hardware"):
         setattr(args, key, settings[key])
     args.hold = settings.get("hold", {})
+    # the earlier searches' settings of the space and strategy, then this run's own
+    args.set = [*settings.get("set", []), *args.set]
+    try:
+        evf.search_settings(args, evf.SearchConfig())
+    except evf.ConfigError as exc:
+        p.error(f"--set: {exc}")
     return args
 
 
@@ -189,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = {"from": str(args.source), "population": args.population,
                     "generations": args.generations, "seed": args.seed,
                     "hardware": args.hardware, "quick": args.quick,
-                    "start_share": args.start_share}
+                    "start_share": args.start_share, "set": args.set}
         args.json.write_text(strict_json.dumps({"settings": settings, "results": results}))
     print_table(results)
     return 0

@@ -874,6 +874,18 @@ def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(
     chain = set(range(2, 2 + len(best["widths"])))  # the MLP's groups' node ids
     assert all(chain <= set(g.hidden_ids) for g in zero[:half])
     assert all(len(g.hidden_ids) <= 1 and not chain & set(g.hidden_ids) for g in zero[half:])
+    # --set: the search's space, recorded in the run and the JSON's settings
+    other = tmp_path / "other"
+    result = subprocess.run([*script[:4], "--runs", str(other), "--json", str(out), "--set",
+                             "space.max_hidden_size=40"], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["settings"]["set"] == ["space.max_hidden_size=40"]
+    (path,) = other.iterdir()
+    assert evolve.load_run(path).config.space.max_hidden_size == 40
+    wrong = subprocess.run([*script, "--set", "training.epochs=1"], capture_output=True,
+                           text=True, timeout=300, cwd=tmp_path)
+    assert wrong.returncode == 2 and "only the searches' space.*" in wrong.stderr
 
 
 def test_rules_benchmark_reads_a_member_with_the_genes_it_trained_with(tmp_path):
