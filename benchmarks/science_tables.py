@@ -17,6 +17,10 @@ runs the check). Tables:
 - ``cost``: training seconds per evaluation;
 - ``growth``: per generation, how large and deep the search's nets and front are (results
   that recorded it);
+- ``groups256`` and ``groups256_means``: free searches with groups of up to 256 units
+  judged against the grids of earlier runs (``evolved_vs_fixed_g256_*.json``, written by
+  ``evolved_vs_fixed.py --grid-from``), per seed and as means over seeds, beside the
+  earlier fronts (groups of up to 128);
 - ``stability`` and ``sensitivity``: benchmarks/stability.py's JSON;
 - ``limits``: which limits of backprop each compared rule removes (``rule_limits()``);
 - ``fidelity``: benchmarks/rules.py's goals on mnist1d 40-256-256-10 (:data:`GAP_GOALS`),
@@ -50,6 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 EVOLVED = sorted(RESULTS.glob("evolved_vs_fixed_full_*.json"))  # one per process that ran
 REPEATS = sorted(RESULTS.glob("evolved_vs_fixed_repeat_*.json"))  # other seeds, same budgets
+# free searches with groups of up to 256 units judged against earlier JSON's grids
+# (evolved_vs_fixed.py --grid-from): one per budget and seed
+REGRID = sorted(RESULTS.glob("evolved_vs_fixed_g256_*.json"))
 STABILITY = RESULTS / "stability_full.json"
 # benchmarks/rules.py's JSON: every rule on fixed nets, at the default and the reference budget
 RULES_DEFAULT = RESULTS / "rules_mnist1d.json"  # 30 epochs, both mnist1d nets
@@ -244,6 +251,77 @@ def repeats(evf: dict[str, Any], again: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def regridded(paths: list[Path]) -> list[dict[str, Any]]:
+    """The results of these ``--grid-from`` JSON files, each with its file's seed and the
+    result it was judged against (``earlier``: the same task and rule in the JSON named by
+    its ``grid_from``, looked up among the committed results by file name)."""
+    out = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        earlier = json.loads((RESULTS / Path(data["settings"]["grid_from"]).name).read_text())
+        by_cell = {(r["task"], r["rule"]): r for r in earlier["results"]}
+        out += [{**r, "seed": data["settings"]["seed"], "earlier": by_cell[r["task"], r["rule"]]}
+                for r in data["results"]]
+    return sorted(out, key=lambda r: (order(r), r["seed"]))
+
+
+def pick_cells(pick: dict[str, Any] | None, b: dict[str, Any], n: int) -> list[str]:
+    """A front's pick at the best MLP's energy as test % and difference ± 2 SE."""
+    if pick is None:
+        return ["–", "–"]
+    return [pct(pick["test"]), difference(pick["test"], b["test"], n)]
+
+
+def groups256(regrid: list[dict[str, Any]]) -> list[str]:
+    """Per task, rule, budget and seed: the best fixed MLP against the free front's pick at
+    its energy, with groups of up to 128 units (the earlier run) and of up to 256."""
+    out = [row("task", "rule", "search", "seed", "best fixed MLP (by valid.)", "its test %",
+               "pick, groups ≤ 128: test %", "difference (pts) ± 2 SE",
+               "pick, groups ≤ 256: test %", "difference (pts) ± 2 SE", "verdict",
+               "pick's energy / the MLP's", "pick, groups ≤ 256"),
+           row(*["---"] * 13)]
+    for r in regrid:
+        b, n = r["best_fixed"], r["test_size"]
+        e = b["evolved"]
+        out.append(row(r["task"], r["rule"], budget(r), r["seed"], mlp(b), pct(b["test"]),
+                       *pick_cells(r["earlier"]["best_fixed"]["evolved"], r["earlier"]
+                                   ["best_fixed"], n),
+                       *pick_cells(e, b, n), f"**{r['verdict_vs_best']}**",
+                       f"{e['energy'] / b['energy']:.2f}" if e else "–",
+                       e["topology"] if e else "–"))
+    return out
+
+
+def groups256_means(regrid: list[dict[str, Any]]) -> list[str]:
+    """Per task, rule and budget over its seeds: the mean difference of the front's pick to
+    the best MLP (a missing pick counts as 0% test), with groups of up to 128 and 256, the
+    wins, and the mean test hypervolumes of both fronts and the grid."""
+    out = [row("task", "rule", "search", "seeds", "mean difference (pts), groups ≤ 128",
+               "groups ≤ 256", "wins ≤ 128 / ≤ 256", "HV test: front ≤ 128", "front ≤ 256",
+               "grid"), row(*["---"] * 10)]
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in regrid:
+        cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
+
+    def gap(r: dict[str, Any]) -> float:
+        b = r["best_fixed"]
+        return 100 * ((b["evolved"] or {"test": 0.0})["test"] - b["test"])
+
+    def mean(values: list[float]) -> str:
+        return f"{sum(values) / len(values):+.1f}"
+
+    for (task, rule, size), rs in cells.items():
+        before = [r["earlier"] for r in rs]
+        out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs),
+                       mean([gap(r) for r in before]), mean([gap(r) for r in rs]),
+                       f"{sum(r['verdict_vs_best'] == 'win' for r in before)} / "
+                       f"{sum(r['verdict_vs_best'] == 'win' for r in rs)}",
+                       *(f"{sum(x['hypervolume'][k] for x in side) / len(side):.3f}"
+                         for side, k in ((before, "evolved_test"), (rs, "evolved_test"),
+                                         (rs, "fixed_test")))))
+    return out
+
+
 def net(f: dict[str, Any]) -> str:
     return "-".join(map(str, f["widths"]))
 
@@ -431,10 +509,12 @@ def order(result: dict[str, Any]) -> tuple[int, int, str, str, int, int]:
 
 
 def tables(evf: dict[str, Any], stab: dict[str, Any], again: list[dict[str, Any]],
-           bench: dict[str, dict[str, Any]]) -> dict[str, str]:
+           bench: dict[str, dict[str, Any]], regrid: list[dict[str, Any]]) -> dict[str, str]:
     """Every generated table by name; ``bench`` holds benchmarks/rules.py's JSON by budget
-    (``default``, ``reference``, ``digits``)."""
-    made = {"fidelity": fidelity([bench["default"], bench["reference"]]),
+    (``default``, ``reference``, ``digits``), ``regrid`` the ``--grid-from`` results
+    (:func:`regridded`)."""
+    made = {"groups256": groups256(regrid), "groups256_means": groups256_means(regrid),
+            "fidelity": fidelity([bench["default"], bench["reference"]]),
             "rules_mnist1d": bench_rows(bench["default"]),
             "rules_mnist1d_80epochs": bench_rows(bench["reference"]),
             "rules_digits": bench_rows(bench["digits"]),
@@ -473,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="evolved_vs_fixed.py JSON files; their results are concatenated")
     p.add_argument("--repeats", type=Path, nargs="*", default=REPEATS,
                    help="evolved_vs_fixed.py JSON files of the same cells with other seeds")
+    p.add_argument("--regrid", type=Path, nargs="*", default=REGRID,
+                   help="evolved_vs_fixed.py --grid-from JSON files (groups of up to 256)")
     p.add_argument("--stability", type=Path, default=STABILITY)
     p.add_argument("--rules-default", type=Path, default=RULES_DEFAULT,
                    help="benchmarks/rules.py JSON at its default budget (mnist1d)")
@@ -491,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
              "reference": json.loads(args.rules_reference.read_text()),
              "digits": json.loads(args.rules_digits.read_text())}
     made = tables(evf, json.loads(args.stability.read_text()),
-                  sorted(seeded(args.repeats), key=order), bench)
+                  sorted(seeded(args.repeats), key=order), bench, regridded(args.regrid))
     if args.png:
         evf_script.plot(largest(evf["results"]), args.png)  # one panel per task and rule
     if not (args.check or args.write):

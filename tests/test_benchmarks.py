@@ -574,6 +574,37 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
     assert "level on every task for **2** (bp, lra)" in line
 
 
+def test_science_tables_groups256_judge_each_seed_and_average_the_seeds():
+    """The groups-of-256 tables: per seed, the earlier front's pick (groups of up to 128)
+    and the new one against the same best MLP; over seeds, their mean differences (a front
+    with nothing that cheap counts as 0% test), the wins and the mean hypervolumes."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+
+    def result(seed, test, earlier_test):
+        def judged(pick_test):
+            pick = None if pick_test is None else {"test": pick_test, "energy": 5e-7,
+                                                   "topology": "[256 relu] 2 edges"}
+            best = {"widths": [128], "activation": "relu", "test": 0.6, "energy": 1e-6,
+                    "evolved": pick}
+            won = pick_test is not None and pick_test > 0.6
+            return {"task": "mnist1d", "rule": "bp", "population": 20, "generations": 40,
+                    "test_size": 1000, "best_fixed": best,
+                    "verdict_vs_best": "win" if won else "loss",
+                    "hypervolume": {"evolved_test": 2.0 + (pick_test or 0), "fixed_test": 2.3}}
+        return {**judged(test), "seed": seed, "earlier": judged(earlier_test)}
+
+    regrid = [result(0, 0.62, 0.55), result(1, None, 0.58)]
+    rows = tables.groups256(regrid)
+    assert rows[2] == ("| mnist1d | bp | 20 × 40 | 0 | 128 relu | 60.0 | 55.0 | -5.0 ± 4.4 | "
+                       "62.0 | +2.0 ± 4.4 | **win** | 0.50 | [256 relu] 2 edges |")
+    assert rows[3].endswith("| 1 | 128 relu | 60.0 | 58.0 | -2.0 ± 4.4 | – | – | **loss** | "
+                            "– | – |")
+    (mean,) = tables.groups256_means(regrid)[2:]
+    # 128: (-5 - 2) / 2; 256: (+2 - 60) / 2; hypervolumes 2.565, 2.31 and the grid's 2.3
+    assert mean == ("| mnist1d | bp | 20 × 40 | 0 1 | -3.5 | -29.0 | 0 / 1 | 2.565 | 2.310 | "
+                    "2.300 |")
+
+
 def test_science_tables_judge_the_rules_goals_at_each_budget():
     """The fidelity table: a rule meets its goal within its gap to bp (the boundary counts)
     and only 10 points or more above the frozen control; bp by its own accuracy."""
