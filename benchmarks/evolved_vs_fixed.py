@@ -428,7 +428,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
         against_front(f, front)
     best = best_of(tuned)
     shared_budget = None
-    if not taken:
+    if earlier is None:
         # the grid read as if it shared the search's budget: the MLPs' shares sum to it
         shares = [spent // len(grid) + (i < spent % len(grid)) for i in range(len(grid))]
         shared = best_of([{"widths": list(widths),
@@ -441,7 +441,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
           for side, members in (("evolved", front), ("fixed", tuned))
           for acc in ("valid", "test")}
     capped = None
-    if best is not None and not taken:
+    if best is not None and earlier is None:
         cap = energy_cap(best["energy"])
         config = capped_config(args, task, rule, tuple(best["widths"]))
         capped = capped_pick(search(args, config, (cap,)),
@@ -458,7 +458,6 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     if earlier is not None:
         # an MLP tuned with fewer evaluations than this search spent had less than its share
         out["grid_fewest_evaluations"] = min(f["evaluations"] for f in fixed)
-        out["earlier_front_pick"] = (earlier.get("best_fixed") or {}).get("evolved")
     return out
 
 
@@ -594,8 +593,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--depths", type=int, nargs="+")
     p.add_argument("--widths", type=int, nargs="+")
     p.add_argument("--tuning-population", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--hardware", default="loihi")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--hardware", help="default loihi")
     p.add_argument("--runs", type=Path, help="where the run records go (default: a temporary "
                    "folder, removed at the end)")
     p.add_argument("--reuse", action="store_true", help="read runs already under --runs "
@@ -626,9 +625,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.grid_from:
         grid_from(p, args)
     full = {"tasks": TASKS, "rules": RULES, "population": 20, "generations": 6,
-            "depths": [1, 2, 3], "widths": [16, 64, 128], "tuning_population": 10}
+            "depths": [1, 2, 3], "widths": [16, 64, 128], "tuning_population": 10,
+            "seed": 0, "hardware": "loihi"}
     quick = {"tasks": ["digits"], "rules": ["bp", "dfa"], "population": 6, "generations": 2,
-             "depths": [1, 2], "widths": [8, 32], "tuning_population": 4}
+             "depths": [1, 2], "widths": [8, 32], "tuning_population": 4, "seed": 0,
+             "hardware": "loihi"}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -643,32 +644,42 @@ def grid_from(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """``--grid-from``: the earlier JSON's settings and tuned grids, so that a new default of
     the search is judged against the same MLPs without tuning them again (the grid's runs do
     not depend on the search's defaults, only on its number of evaluations)."""
+    taken = ("quick", "population", "generations", "tuning_population", "seed", "hardware")
+    given = [f"--{k.replace('_', '-')}" for k in taken if getattr(args, k) not in (None, False)]
+    if given:
+        p.error(f"{', '.join(given)}: with --grid-from the budget, seed and chip are the "
+                "earlier JSON's")
     try:
         data = json.loads(args.grid_from.read_text())
         settings, results = data["settings"], data["results"]
-    except (OSError, ValueError, KeyError) as exc:
+        adopted = {k: settings[k] for k in (*taken, "depths", "widths")}
+        cells = [(r["task"], r["rule"]) for r in results if r["fixed"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         p.error(f"--grid-from {args.grid_from}: not a JSON written by evolved_vs_fixed.py "
-                f"({exc})")
-    if any(r.get("shared_budget") is None for r in results):
+                f"({exc!r})")
+    if settings.get("grid_from"):
         p.error(f"--grid-from {args.grid_from}: its grids were read from another JSON; give "
                 "the JSON that tuned them")
-    cells = [(r["task"], r["rule"]) for r in results]
+    if len(cells) < len(results):
+        p.error(f"--grid-from {args.grid_from}: a result without a tuned grid")
     for flag, chosen, known in (("--tasks", args.tasks, [t for t, _ in cells]),
                                 ("--rules", args.rules, [r for _, r in cells])):
         if chosen and set(chosen) - set(known):
             p.error(f"{flag} {chosen}: {args.grid_from} has only {sorted(set(known))}")
     if args.hold:
         p.error("--hold: with --grid-from the genes held are the earlier JSON's")
-    for key in ("quick", "population", "generations", "tuning_population", "seed",
-                "hardware"):
-        setattr(args, key, settings[key])
+    for key in taken:
+        setattr(args, key, adopted[key])
     for key in ("depths", "widths"):  # given: the grid those span, the earlier MLPs kept
         if getattr(args, key) is None:
-            setattr(args, key, settings[key])
+            setattr(args, key, adopted[key])
     args.hold = settings.get("hold", {})
     args.grid = {(r["task"], r["rule"]): r for r in results
                  if (not args.tasks or r["task"] in args.tasks)
                  and (not args.rules or r["rule"] in args.rules)}
+    if not args.grid:
+        p.error(f"--tasks {args.tasks} --rules {args.rules}: no such cell in {args.grid_from} "
+                f"({cells})")
     args.tasks = list(dict.fromkeys(t for t, _ in args.grid))
     args.rules = list(dict.fromkeys(r for _, r in args.grid))
 

@@ -180,14 +180,15 @@ def shared_headline(evf: dict[str, Any]) -> list[str]:
 
 def shared(evf: dict[str, Any]) -> list[str]:
     """The front against the best MLP of the grid read at the search's own total budget."""
-    return verdict_table(evf, shared_verdict, lambda r: r["shared_budget"]["best_fixed"],
+    return verdict_table(evf, shared_verdict,
+                         lambda r: (r.get("shared_budget") or {}).get("best_fixed"),
                          "the best MLP's share")
 
 
 def shared_verdict(r: dict[str, Any]) -> str:
     """The front's verdict against the grid read at the search's budget ("no fixed MLP"
     when no MLP trained within its share)."""
-    best = r["shared_budget"]["best_fixed"]
+    best = (r.get("shared_budget") or {}).get("best_fixed")
     return best["verdict"] if best else "no fixed MLP"
 
 
@@ -272,6 +273,12 @@ def pick_cells(pick: dict[str, Any] | None, b: dict[str, Any], n: int) -> list[s
     return [pct(pick["test"]), difference(pick["test"], b["test"], n)]
 
 
+def earlier_pick(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The earlier front's pick (groups of up to 128) at the energy of this result's best
+    MLP, which a grid extended by ``--widths`` may have moved from the earlier one's."""
+    return evf_script.matched(r["earlier"]["front"], r["best_fixed"]["energy"])
+
+
 def groups256(regrid: list[dict[str, Any]]) -> list[str]:
     """Per task, rule, budget and seed: the best fixed MLP against the free front's pick at
     its energy, with groups of up to 128 units (the earlier run) and of up to 256."""
@@ -280,12 +287,11 @@ def groups256(regrid: list[dict[str, Any]]) -> list[str]:
                "pick, groups ≤ 256: test %", "difference (pts) ± 2 SE", "verdict",
                "pick's energy / the MLP's", "pick, groups ≤ 256"),
            row(*["---"] * 13)]
-    for r in regrid:
+    for r in (r for r in regrid if r["best_fixed"]):
         b, n = r["best_fixed"], r["test_size"]
         e = b["evolved"]
         out.append(row(r["task"], r["rule"], budget(r), r["seed"], mlp(b), pct(b["test"]),
-                       *pick_cells(r["earlier"]["best_fixed"]["evolved"], r["earlier"]
-                                   ["best_fixed"], n),
+                       *pick_cells(earlier_pick(r), b, n),
                        *pick_cells(e, b, n), f"**{r['verdict_vs_best']}**",
                        f"{e['energy'] / b['energy']:.2f}" if e else "–",
                        e["topology"] if e else "–"))
@@ -300,21 +306,22 @@ def groups256_means(regrid: list[dict[str, Any]]) -> list[str]:
                "groups ≤ 256", "wins ≤ 128 / ≤ 256", "HV test: front ≤ 128", "front ≤ 256",
                "grid"), row(*["---"] * 10)]
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in regrid:
+    for r in (r for r in regrid if r["best_fixed"]):
         cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
 
-    def gap(r: dict[str, Any]) -> float:
-        b = r["best_fixed"]
-        return 100 * ((b["evolved"] or {"test": 0.0})["test"] - b["test"])
+    def gap(pick: dict[str, Any] | None, b: dict[str, Any]) -> float:
+        return 100 * ((pick or {"test": 0.0})["test"] - b["test"])
 
     def mean(values: list[float]) -> str:
         return f"{sum(values) / len(values):+.1f}"
 
     for (task, rule, size), rs in cells.items():
         before = [r["earlier"] for r in rs]
+        verdicts = [evf_script.verdict(earlier_pick(r), r["best_fixed"]) for r in rs]
         out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs),
-                       mean([gap(r) for r in before]), mean([gap(r) for r in rs]),
-                       f"{sum(r['verdict_vs_best'] == 'win' for r in before)} / "
+                       mean([gap(earlier_pick(r), r["best_fixed"]) for r in rs]),
+                       mean([gap(r["best_fixed"]["evolved"], r["best_fixed"]) for r in rs]),
+                       f"{verdicts.count('win')} / "
                        f"{sum(r['verdict_vs_best'] == 'win' for r in rs)}",
                        *(f"{sum(x['hypervolume'][k] for x in side) / len(side):.3f}"
                          for side, k in ((before, "evolved_test"), (rs, "evolved_test"),

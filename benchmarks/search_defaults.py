@@ -44,12 +44,14 @@ or inherited new groups and more resizing did not. The runs, one process per com
 Groups of up to 256 units against 128 (docs/science.md "Groups of up to 256 units"), on
 the code of that study, ``--baseline`` giving the paired difference to 128:
 
-    python benchmarks/search_defaults.py --cells mnist1d:bp mnist1d:lra mnist1d:dfa \
-        --seeds 2 3 --variants "groups up to 128" "groups up to 256" --json bench-out/g256_s23.json
-    (the same with --seeds 4, then --seeds 5 6; and --cells digits:pc with --seeds 2 3 4,
-    then --seeds 5 6)
-    python benchmarks/search_defaults.py --combine bench-out/g256_*.json \
-        --baseline "groups up to 128" --json benchmarks/results/search_defaults_256.json
+    cd bench-out/g256
+    python ../../benchmarks/search_defaults.py --cells mnist1d:bp mnist1d:lra mnist1d:dfa \
+        --seeds 2 3 --variants "groups up to 128" "groups up to 256" --json look_s23.json
+    (the same with --seeds 4 into look_s4.json, --seeds 5 6 into look_s56.json, and with
+    --cells digits:pc, --seeds 2 3 4 into look_pc.json and --seeds 5 6 into look_pc56.json)
+    python ../../benchmarks/search_defaults.py --combine look_s23.json look_s4.json \
+        look_s56.json look_pc.json look_pc56.json \
+        --json ../../benchmarks/results/search_defaults_256.json
 
 ``--cells task:rule ...`` (default ``mnist1d:bp mnist1d:lra digits:pc``; digits with pc is
 the default ``neurevo search``) picks the task and rule pairs. ``--combine A.json B.json``
@@ -192,6 +194,16 @@ def markdown(summary: list[dict[str, Any]], baseline: str = "default") -> str:
     return "\n".join(lines)
 
 
+def baseline(p: argparse.ArgumentParser, chosen: str | None, variants: list[str]) -> str:
+    """The variant the others are compared with: ``chosen``, which must be among
+    ``variants``, else "default" where it is, else the first."""
+    if chosen is None:
+        return "default" if "default" in variants else variants[0]
+    if chosen not in variants:
+        p.error(f"--baseline {chosen!r}: not among the variants {variants}")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -202,19 +214,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=150,
                    help="evaluations: each run is measured at its generations within this")
     p.add_argument("--json", type=Path, default=Path("search_defaults.json"))
-    p.add_argument("--baseline", default="default", choices=list(VARIANTS),
-                   help="the variant each is compared with, seed by seed (default: %(default)s)")
+    p.add_argument("--baseline", choices=list(VARIANTS),
+                   help="the variant each is compared with, seed by seed (default: \"default\" "
+                   "where it ran, else the first variant)")
     p.add_argument("--combine", type=Path, nargs="+", help="run nothing: read the runs of "
                    "these JSON files, write them with their summary to --json and print it "
                    "as a markdown table")
     args = p.parse_args(argv)
     if args.combine:
         runs = [r for path in args.combine for r in json.loads(path.read_text())["runs"]]
+        args.baseline = baseline(p, args.baseline, list(dict.fromkeys(r["variant"]
+                                                                      for r in runs)))
         summary = summarise(runs, args.baseline)
         args.json.write_text(json.dumps({"combined": [str(x) for x in args.combine],
                                          "runs": runs, "summary": summary}, indent=1))
         print(markdown(summary, args.baseline))
         return 0
+    args.baseline = baseline(p, args.baseline, args.variants)
     runs = []
     for cell in args.cells:
         task, rule = cell.split(":")

@@ -34,6 +34,7 @@ end of the front that a search started wholly from the MLP never explores.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -155,15 +156,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     known = sorted({r["rule"] for r in args.earlier})
     if args.rules and set(args.rules) - set(known):
         p.error(f"--rules {args.rules}: {args.source} has only {known}")
-    for r in args.earlier:  # a start outside the space would stop the run midway
-        if (not args.rules or r["rule"] in args.rules) and r["best_fixed"]:
-            try:
-                SpaceSettings(start_widths=tuple(r["best_fixed"]["widths"]),
-                              start_activation=r["best_fixed"]["activation"],
-                              start_share=args.start_share)
-            except SpaceError as exc:
-                p.error(f"--from {args.source}: {r['task']} {r['rule']}'s best MLP cannot "
-                        f"start a search of the default space: {exc}")
     if args.json and not args.json.resolve().parent.is_dir():
         p.error(f"--json {args.json}: its folder does not exist")
     # the searches' settings are the earlier run's, so only the start differs (genes it
@@ -175,9 +167,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # the earlier searches' settings of the space and strategy, then this run's own
     args.set = [*settings.get("set", []), *args.set]
     try:
-        evf.search_settings(args, evf.SearchConfig())
+        space = evf.search_settings(args, evf.SearchConfig()).space
     except evf.ConfigError as exc:
         p.error(f"--set: {exc}")
+    for r in args.earlier:  # a start outside the space would stop the run midway
+        if (not args.rules or r["rule"] in args.rules) and r["best_fixed"]:
+            try:
+                dataclasses.replace(space, start_widths=tuple(r["best_fixed"]["widths"]),
+                                    start_activation=r["best_fixed"]["activation"],
+                                    start_share=args.start_share)
+            except SpaceError as exc:
+                p.error(f"--from {args.source}: {r['task']} {r['rule']}'s best MLP cannot "
+                        f"start a search of this space: {exc}")
     return args
 
 

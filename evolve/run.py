@@ -283,14 +283,14 @@ def require_run_dir(path: str | Path) -> None:
     """``path`` must be a directory: one error, the same from the command line and from
     Python, for whatever reads or resumes a run. A file given instead is most likely an
     export, so the error says how to read one."""
-    path = Path(path)
+    given, path = str(path), Path(path)  # the error names the path as it was given
     if path.is_dir():
         return
     if path.exists():
         hint = (" (an export: `neurevo show` draws it, and evolve.load_architecture reads it)"
                 if path.suffix.lower() == ".safetensors" else "")
-        raise RecordError(f"{str(path)!r} is a file, not a run directory{hint}")
-    raise RecordError(f"run directory {str(path)!r} does not exist")
+        raise RecordError(f"{given!r} is a file, not a run directory{hint}")
+    raise RecordError(f"run directory {given!r} does not exist")
 
 
 def read_config(path: Path) -> SearchConfig:

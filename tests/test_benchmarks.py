@@ -336,6 +336,7 @@ def test_evolved_vs_fixed_runs_end_to_end_and_feeds_the_stability_study(tmp_path
     for flags, message in ((["--rules", "pc"], "has only ['bp', 'dfa']"),
                            (["--hold", "bp.lr=0.01"], "the genes held are the earlier JSON's"),
                            (["--set", "training.epochs=1"], "only the searches' space.*"),
+                           (["--seed", "3"], "the budget, seed and chip are the earlier"),
                            (["--set", "space.max_hidden_size=x"], "space.max_hidden_size")):
         wrong = subprocess.run([*script, *flags], capture_output=True, text=True, timeout=300,
                                cwd=tmp_path)
@@ -576,21 +577,25 @@ def test_science_tables_repeats_show_only_the_cells_run_again():
 
 def test_science_tables_groups256_judge_each_seed_and_average_the_seeds():
     """The groups-of-256 tables: per seed, the earlier front's pick (groups of up to 128)
-    and the new one against the same best MLP; over seeds, their mean differences (a front
-    with nothing that cheap counts as 0% test), the wins and the mean hypervolumes."""
+    and the new one against the same best MLP — the earlier front judged again at this best
+    MLP's energy, which a grid extended by --widths may have moved; over seeds, their mean
+    differences (a front with nothing that cheap counts as 0% test), the wins and the mean
+    hypervolumes."""
     tables = _load(ROOT / "benchmarks" / "science_tables.py")
 
+    def judged(pick_test, energy=1e-6):
+        pick = None if pick_test is None else {"test": pick_test, "valid": pick_test,
+                                               "energy": 5e-7,
+                                               "topology": "[256 relu] 2 edges"}
+        best = {"widths": [128], "activation": "relu", "test": 0.6, "energy": energy,
+                "evolved": pick if energy >= 5e-7 else None}
+        won = best["evolved"] is not None and pick_test > 0.6
+        return {"task": "mnist1d", "rule": "bp", "population": 20, "generations": 40,
+                "test_size": 1000, "best_fixed": best, "front": [pick] if pick else [],
+                "verdict_vs_best": "win" if won else "loss",
+                "hypervolume": {"evolved_test": 2.0 + (pick_test or 0), "fixed_test": 2.3}}
+
     def result(seed, test, earlier_test):
-        def judged(pick_test):
-            pick = None if pick_test is None else {"test": pick_test, "energy": 5e-7,
-                                                   "topology": "[256 relu] 2 edges"}
-            best = {"widths": [128], "activation": "relu", "test": 0.6, "energy": 1e-6,
-                    "evolved": pick}
-            won = pick_test is not None and pick_test > 0.6
-            return {"task": "mnist1d", "rule": "bp", "population": 20, "generations": 40,
-                    "test_size": 1000, "best_fixed": best,
-                    "verdict_vs_best": "win" if won else "loss",
-                    "hypervolume": {"evolved_test": 2.0 + (pick_test or 0), "fixed_test": 2.3}}
         return {**judged(test), "seed": seed, "earlier": judged(earlier_test)}
 
     regrid = [result(0, 0.62, 0.55), result(1, None, 0.58)]
@@ -603,6 +608,12 @@ def test_science_tables_groups256_judge_each_seed_and_average_the_seeds():
     # 128: (-5 - 2) / 2; 256: (+2 - 60) / 2; hypervolumes 2.565, 2.31 and the grid's 2.3
     assert mean == ("| mnist1d | bp | 20 × 40 | 0 1 | -3.5 | -29.0 | 0 / 1 | 2.565 | 2.310 | "
                     "2.300 |")
+    # an extended grid whose best MLP is cheaper than the earlier pick: nothing that cheap
+    cheaper = {**judged(0.62, energy=4e-7), "seed": 2, "earlier": judged(0.65)}
+    assert tables.groups256([cheaper])[2].endswith(
+        "| 60.0 | – | – | – | – | **loss** | – | – |")
+    assert tables.groups256_means([cheaper])[2].startswith(
+        "| mnist1d | bp | 20 × 40 | 2 | -60.0 | -60.0 | 0 / 0 |")
 
 
 def test_science_tables_judge_the_rules_goals_at_each_budget():
@@ -917,6 +928,11 @@ def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(
     wrong = subprocess.run([*script, "--set", "training.epochs=1"], capture_output=True,
                            text=True, timeout=300, cwd=tmp_path)
     assert wrong.returncode == 2 and "only the searches' space.*" in wrong.stderr
+    # the start is checked against the space --set makes, before anything runs
+    narrow = f"space.max_hidden_size={max(best['widths']) - 1}"
+    wrong = subprocess.run([*script, "--set", narrow], capture_output=True, text=True,
+                           timeout=300, cwd=tmp_path)
+    assert wrong.returncode == 2 and "cannot start a search of this space" in wrong.stderr
 
 
 def test_rules_benchmark_reads_a_member_with_the_genes_it_trained_with(tmp_path):

@@ -102,7 +102,9 @@ class Problem:
     """What a strategy needs to know about the search (no data, no rule internals)."""
 
     directions: tuple[str, ...]
-    hyperparameters: Mapping[str, float]  # the rule's resolved hyperparameters (start values)
+    # the rule's resolved hyperparameters (start values); for a run recorded while some genes
+    # were rule options, without those (evolve.loop.Session.build adds them to each candidate)
+    hyperparameters: Mapping[str, float]
     population: int
     # the continuous genes: the rule's hyperparameter space (bounds, log scale); the names
     # in ``fixed`` were set by the user (rule.hyperparameters) and must not be moved
