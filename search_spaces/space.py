@@ -79,11 +79,12 @@ class SpaceSettings:
     hidden_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "elu")
     output_activation: str = "identity"
     min_hidden_size: int = 4  # 1 = neuron-level NEAT
-    # 128, not 64: at 20 x 10 the front's best validation accuracy rose on mnist1d for bp,
-    # lra and dfa (+0.4, +1.4, +3.2 points, mean paired over seeds 2-6) and on digits with
-    # pc (+0.2), the only variant of those tried to raise it everywhere; within the seed
-    # spread for bp and digits (docs/science.md, benchmarks/search_defaults.py)
-    max_hidden_size: int = 128
+    # 256, not 128 (nor 64): the fronts' largest members sat at the cap, and at 20 x 10 with
+    # groups of up to 256 the best validation accuracy rose on mnist1d for bp, lra and dfa
+    # (+2.3, +2.0, +1.3 points, mean paired over seeds 2-6) and was level on digits with pc
+    # (+0.1; its hypervolume -0.07) (benchmarks/search_defaults.py, search_defaults_256.json;
+    # docs/science.md "Groups of up to 256 units", which also has the reported seeds)
+    max_hidden_size: int = 256
     max_hidden_nodes: int = 6  # most hidden groups in a genome
     max_connections: int = 24  # most connection genes (enabled or not) in a genome
     # a new hidden group's (add-node's) size: log-uniform from this floor (0: min_hidden_size)

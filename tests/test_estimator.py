@@ -96,9 +96,10 @@ def test_params_round_trip_through_clone_and_set_params():
 
 def test_select_by_energy_budget_keeps_a_member_within_it(digits):
     X_train, _, y_train, _ = digits
-    # a search whose front trades accuracy for energy (3 members at this seed)
+    # a search whose front trades accuracy for energy (3 members at this seed, with groups of
+    # up to 128 units)
     budget = {**TINY, "generations": 2, "population": 6, "epochs": 3, "batch_size": 32,
-              "random_state": 2}
+              "random_state": 2, "config": {"space": {"max_hidden_size": 128}}}
     best = NeurevoClassifier(**budget).fit(X_train, y_train)
     front = evolve.load_run(best.run_path_).pareto_front()
     assert best.architecture_.valid_accuracy == max(a.valid_accuracy for a in front)

@@ -132,9 +132,11 @@ def test_a_resumed_run_keeps_the_reference_point_it_started_with(tmp_path):
 
     from evolve.archive import Archive
 
+    # groups of up to 128: the space's costliest net stays under params' fixed reference
     config = override(SearchConfig(), {
         "generations": 1, "population": 5, "seed": 0, "out": str(tmp_path),
         "objectives": ["accuracy", "params"], "rule": {"name": "bp"},
+        "space": {"max_hidden_size": 128},
         "training": {"epochs": 2, "patience": 2}, "executor": {"name": "serial"}})
     run = evolve.search(config)
     assert run.references() == {"accuracy": 0.0, "params": 1e6}

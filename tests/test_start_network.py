@@ -62,8 +62,8 @@ def test_generation_zero_is_the_start_and_its_mutants():
 
 
 @pytest.mark.parametrize("settings, needle", [
-    ({"start_widths": (200,)}, "start_widths must be hidden group sizes in [min_hidden_size, "
-                               "max_hidden_size] = [4, 128], got [200]"),
+    ({"start_widths": (300,)}, "start_widths must be hidden group sizes in [min_hidden_size, "
+                               "max_hidden_size] = [4, 256], got [300]"),
     ({"start_widths": (2,)}, "got [2]"),
     ({"start_widths": (8,) * 7}, "start_widths has 7 hidden groups, more than "
                                  "max_hidden_nodes (6)"),
