@@ -410,7 +410,7 @@ def compare(args: argparse.Namespace, task: str, rule: str) -> dict[str, Any]:
     spent = len(evolved_rows)
     front = front_members(evolved_run)
     references = evolved_run.references()
-    earlier = args.grid.get((task, rule)) if args.grid_from else None
+    earlier = args.grid.get((task, rule))  # empty without --grid-from
     # the grid as the earlier JSON tuned it (its picks, without its records), and every MLP
     # of --depths x --widths it lacks tuned here
     taken = {tuple(f["widths"]): {k: v for k, v in f.items() if k not in ("evolved", "verdict")}

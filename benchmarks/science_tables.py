@@ -257,12 +257,15 @@ def regridded(paths: list[Path]) -> list[dict[str, Any]]:
     result it was judged against (``earlier``: the same task and rule in the JSON named by
     its ``grid_from``, looked up among the committed results by file name)."""
     out = []
+    earlier: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # by file: read once
     for path in paths:
         data = json.loads(path.read_text())
-        earlier = json.loads((RESULTS / Path(data["settings"]["grid_from"]).name).read_text())
-        by_cell = {(r["task"], r["rule"]): r for r in earlier["results"]}
-        out += [{**r, "seed": data["settings"]["seed"], "earlier": by_cell[r["task"], r["rule"]]}
-                for r in data["results"]]
+        name = Path(data["settings"]["grid_from"]).name
+        if name not in earlier:
+            earlier[name] = {(r["task"], r["rule"]): r
+                             for r in json.loads((RESULTS / name).read_text())["results"]}
+        out += [{**r, "seed": data["settings"]["seed"],
+                 "earlier": earlier[name][r["task"], r["rule"]]} for r in data["results"]]
     return sorted(out, key=lambda r: (order(r), r["seed"]))
 
 
@@ -317,9 +320,10 @@ def groups256_means(regrid: list[dict[str, Any]]) -> list[str]:
 
     for (task, rule, size), rs in cells.items():
         before = [r["earlier"] for r in rs]
-        verdicts = [evf_script.verdict(earlier_pick(r), r["best_fixed"]) for r in rs]
+        picks = [earlier_pick(r) for r in rs]
+        verdicts = [evf_script.verdict(e, r["best_fixed"]) for e, r in zip(picks, rs)]
         out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs),
-                       mean([gap(earlier_pick(r), r["best_fixed"]) for r in rs]),
+                       mean([gap(e, r["best_fixed"]) for e, r in zip(picks, rs)]),
                        mean([gap(r["best_fixed"]["evolved"], r["best_fixed"]) for r in rs]),
                        f"{verdicts.count('win')} / "
                        f"{sum(r['verdict_vs_best'] == 'win' for r in rs)}",

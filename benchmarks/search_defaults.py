@@ -42,7 +42,8 @@ or inherited new groups and more resizing did not. The runs, one process per com
         --json benchmarks/results/search_defaults.json
 
 Groups of up to 256 units against 128 (docs/science.md "Groups of up to 256 units"), on
-the code of that study, ``--baseline`` giving the paired difference to 128:
+the code of that study; the paired difference is to 128, the first variant, so no
+``--baseline`` is needed:
 
     cd bench-out/g256
     python ../../benchmarks/search_defaults.py --cells mnist1d:bp mnist1d:lra mnist1d:dfa \

@@ -136,16 +136,15 @@ class GenerationFailed(RuntimeError):
 
 
 def fixed_genes(config: SearchConfig, space: rules.HyperSpace,
-                recorded: RunDescription | None = None) -> dict[str, Any]:
+                former: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The genes of the rule (its ``space``) that the search holds: ``rule.hyperparameters``;
     the genes the rule holds by default at their defaults, unless ``rule.searched`` names
     them; and a gene that was an option when the run was recorded (ep's and chl's ``gamma``,
     ``free_steps``, ``nudge_steps``), set so in its config or, at its value then, in its
-    run.json (``recorded``). Such a run resumes as it ran: those genes held where they were,
-    its search state over the genes it had."""
-    genes = rules.split_options(config.rule.name, config.rule.options)[1]
-    if recorded is not None:
-        genes = {**rules.split_options(recorded.rule.name, recorded.rule.options)[1], **genes}
+    run.json (``former``: :func:`recorded_options_genes`). Such a run resumes as it ran:
+    those genes held where they were, its search state over the genes it had."""
+    genes = {**(former or {}),
+             **rules.split_options(config.rule.name, config.rule.options)[1]}
     unknown = [g for g in config.rule.searched if g not in space.names()]
     if unknown:
         raise ConfigError(f"rule.searched names {unknown}, which are not genes of rule "
@@ -157,6 +156,14 @@ def fixed_genes(config: SearchConfig, space: rules.HyperSpace,
     defaults = space.defaults()
     held = {g: defaults[g] for g in space.held() if g not in config.rule.searched}
     return {**held, **genes, **config.rule.hyperparameters}
+
+
+def recorded_options_genes(recorded: RunDescription | None) -> dict[str, Any]:
+    """The genes a recorded run held as rule options (its run.json's ``rule.options`` from
+    before they were genes), at the values it used; empty for a new run or a later one."""
+    if recorded is None:
+        return {}
+    return rules.split_options(recorded.rule.name, recorded.rule.options)[1]
 
 
 @dataclass
@@ -188,7 +195,8 @@ class Session:
         # options a config recorded before they became genes are among the fixed genes
         rule = rules.get_rule(config.rule.name,
                               rules.split_options(config.rule.name, config.rule.options)[0])
-        fixed = fixed_genes(config, rule.hyperparameters(), recorded)
+        former = recorded_options_genes(recorded)
+        fixed = fixed_genes(config, rule.hyperparameters(), former)
         try:
             hyper = rule.hyperparameters().resolve(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
@@ -210,8 +218,6 @@ class Session:
         # had: the strategy neither sees nor keys its candidates by those (its checkpoint's
         # repeat keys were made without them), and :meth:`complete` adds them to every
         # candidate at the run's values
-        former = (rules.split_options(recorded.rule.name, recorded.rule.options)[1]
-                  if recorded is not None else {})
         problem = Problem(tuple(o.direction for o in resolved),
                           {k: v for k, v in hyper.items() if k not in former},
                           config.population, rule.hyperparameters(), frozenset(fixed))
