@@ -640,23 +640,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+EARLIER_SETTINGS = ("quick", "population", "generations", "seed", "hardware")
+
+
+def read_earlier(p: argparse.ArgumentParser, flag: str, path: Path,
+                 needed: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The settings and results of a JSON this script wrote, for a script that judges or
+    starts a search against its figures; anything else ends the command with ``flag``'s
+    one-line error (exit 2) before a run starts."""
+    try:
+        data = json.loads(path.read_text())
+        settings, results = data["settings"], data["results"]
+        missing = [k for k in (*EARLIER_SETTINGS, *needed) if k not in settings] + [
+            f"results[{i}].{k}" for i, r in enumerate(results)
+            for k in ("task", "rule", "fixed", "best_fixed") if k not in r]
+        if missing:
+            raise KeyError(", ".join(missing))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        p.error(f"{flag} {path}: not a JSON written by evolved_vs_fixed.py ({exc!r})")
+    return settings, results
+
+
+def adopt_earlier(args: argparse.Namespace, settings: dict[str, Any],
+                  keys: tuple[str, ...] = EARLIER_SETTINGS) -> None:
+    """Run with the earlier JSON's budget, seed and chip, and the genes it held (a JSON from
+    before ``--hold`` existed held none beyond what a search holds by default)."""
+    for key in keys:
+        setattr(args, key, settings[key])
+    args.hold = settings.get("hold", {})
+
+
 def grid_from(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """``--grid-from``: the earlier JSON's settings and tuned grids, so that a new default of
     the search is judged against the same MLPs without tuning them again (the grid's runs do
     not depend on the search's defaults, only on its number of evaluations)."""
-    taken = ("quick", "population", "generations", "tuning_population", "seed", "hardware")
+    taken = (*EARLIER_SETTINGS, "tuning_population")
     given = [f"--{k.replace('_', '-')}" for k in taken if getattr(args, k) not in (None, False)]
     if given:
         p.error(f"{', '.join(given)}: with --grid-from the budget, seed and chip are the "
                 "earlier JSON's")
-    try:
-        data = json.loads(args.grid_from.read_text())
-        settings, results = data["settings"], data["results"]
-        adopted = {k: settings[k] for k in (*taken, "depths", "widths")}
-        cells = [(r["task"], r["rule"]) for r in results if r["fixed"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        p.error(f"--grid-from {args.grid_from}: not a JSON written by evolved_vs_fixed.py "
-                f"({exc!r})")
+    settings, results = read_earlier(p, "--grid-from", args.grid_from,
+                                     ("tuning_population", "depths", "widths"))
+    cells = [(r["task"], r["rule"]) for r in results if r["fixed"]]
     if settings.get("grid_from"):
         p.error(f"--grid-from {args.grid_from}: its grids were read from another JSON; give "
                 "the JSON that tuned them")
@@ -668,12 +693,10 @@ def grid_from(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"{flag} {chosen}: {args.grid_from} has only {sorted(set(known))}")
     if args.hold:
         p.error("--hold: with --grid-from the genes held are the earlier JSON's")
-    for key in taken:
-        setattr(args, key, adopted[key])
+    adopt_earlier(args, settings, taken)
     for key in ("depths", "widths"):  # given: the grid those span, the earlier MLPs kept
         if getattr(args, key) is None:
-            setattr(args, key, adopted[key])
-    args.hold = settings.get("hold", {})
+            setattr(args, key, settings[key])
     args.grid = {(r["task"], r["rule"]): r for r in results
                  if (not args.tasks or r["task"] in args.tasks)
                  and (not args.rules or r["rule"] in args.rules)}

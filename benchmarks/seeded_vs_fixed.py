@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
-import json
 import sys
 import tempfile
 import time
@@ -148,22 +147,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       start_share=args.start_share)
     except SpaceError as exc:
         p.error(f"--start-share: {exc}")
-    try:
-        data = json.loads(args.source.read_text())
-        settings, args.earlier = data["settings"], data["results"]
-    except (OSError, ValueError, KeyError) as exc:
-        p.error(f"--from {args.source}: not a JSON written by evolved_vs_fixed.py ({exc})")
+    settings, args.earlier = evf.read_earlier(p, "--from", args.source)
     known = sorted({r["rule"] for r in args.earlier})
     if args.rules and set(args.rules) - set(known):
         p.error(f"--rules {args.rules}: {args.source} has only {known}")
     if args.json and not args.json.resolve().parent.is_dir():
         p.error(f"--json {args.json}: its folder does not exist")
     # the searches' settings are the earlier run's, so only the start differs (genes it
-    # held stay held; a JSON from before --hold existed held none beyond what a search holds
-    # by default, which for ep and chl is the relaxation those runs held as options)
-    for key in ("quick", "population", "generations", "seed", "hardware"):
-        setattr(args, key, settings[key])
-    args.hold = settings.get("hold", {})
+    # held stay held; for ep and chl a JSON from before --hold held the relaxation as options)
+    evf.adopt_earlier(args, settings)
     # the earlier searches' settings of the space and strategy, then this run's own
     args.set = [*settings.get("set", []), *args.set]
     try:
