@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", help="where evaluations run for this resume: ray or serial "
                    "(results do not depend on it)")
     p.add_argument("--address", help="join a Ray cluster for this resume: auto, HOST:PORT "
-                   "or ray://HOST:PORT")
+                   "or ray://HOST:PORT (runs on Ray even if the run ran --executor serial, "
+                   "unless --executor says otherwise)")
     p.add_argument("--set", action="append", default=[], metavar="executor.KEY=VALUE",
                    help="override an executor setting for this resume, e.g. --set "
                    "executor.num_cpus=4; settings that would change results are refused")
@@ -505,6 +506,8 @@ def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         executor["name"] = args.executor
     if args.address is not None:
         executor["address"] = args.address
+        # a cluster is joined through Ray: a run that ran serially moves onto it, as asked
+        executor.setdefault("name", "ray")
     return executor, stopping
 
 

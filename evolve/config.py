@@ -294,8 +294,9 @@ def check(config: SearchConfig) -> None:
                           f"must be left to train on), got {t.valid_fraction} + "
                           f"{t.test_fraction}")
     label_default = TaskConfig.label_column
-    if t.label_column != label_default and \
-            Path(t.name).suffix.lower() not in (".csv", ".parquet"):
+    # a file of another suffix is refused when the task loads, with the suffixes it takes;
+    # dropping --label-column would not help there
+    if t.label_column != label_default and Path(t.name).suffix.lower() in ("", ".npz"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
                           f".parquet file, and task.name is {t.name!r}: drop --label-column")
     contradiction = config.strategy.contradiction()

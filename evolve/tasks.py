@@ -419,7 +419,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
             raise TaskError(f"{path}: feature column {name!r} has no values (every cell is "
                             "blank); drop the column or fill it")
         if not any(is_kind(col.type) for is_kind in numeric_kinds):
-            raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})")
+            raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})"
+                            + _first_non_number(col, where))
         values = col.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
@@ -430,6 +431,24 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     if not features:
         raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
     return np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None
+
+
+def _first_non_number(column: Any, where: Callable[[int], str]) -> str:
+    """Where a text column (a pyarrow ChunkedArray) first holds a cell that does not read as
+    a number, so that one stray cell in a large file can be found (empty for a column of
+    another type)."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return ""
+    for row, cell in enumerate(column.to_pylist()):
+        if cell is None or not cell.strip():  # a blank cell alone would read as missing
+            continue
+        try:
+            float(cell)
+        except (TypeError, ValueError):
+            return f": the first cell that is not a number is {cell!r}, at {where(row)}"
+    return ""
 
 
 def _check_column_names(path: Path, names: list[str]) -> None:

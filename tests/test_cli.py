@@ -231,3 +231,18 @@ def test_ctrl_c_while_a_command_imports_is_one_line(argv, said):
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"neurevo: {said}"
+
+
+def test_resume_at_an_address_runs_on_ray_unless_told_otherwise():
+    """A cluster is joined through Ray, so ``resume RUN --address auto`` moves a run that ran
+    serially onto it; an executor named on the command line (refused with the address when
+    it is serial) is kept."""
+    from evolve.cli import build_parser, resume_settings
+
+    def executor(*argv: str) -> dict:
+        return resume_settings(build_parser().parse_args(["resume", "r", *argv]))[0]
+
+    assert executor("--address", "auto") == {"address": "auto", "name": "ray"}
+    assert executor("--executor", "serial", "--address", "auto")["name"] == "serial"
+    assert executor("--set", "executor.name=serial", "--address", "auto")["name"] == "serial"
+    assert "name" not in executor("--set", "executor.num_cpus=2")  # no address, no move

@@ -245,3 +245,19 @@ def test_neat_table_is_checked_for_exactly_the_strategies_that_read_it(name):
     else:
         check(config)
     assert ("neat" in STRATEGIES[name].tables) == (name in ("neat", "neat-pso"))
+
+
+@pytest.mark.parametrize(("task", "refused"), [
+    ("digits", True), ("data.npz", True), ("data.NPZ", True),
+    ("data.csv", False), ("data.parquet", False),
+    # another suffix is refused when the task loads, naming the suffixes it takes; dropping
+    # --label-column, which this check would have advised first, would not help there
+    ("data.tsv", False), ("data.txt", False),
+])
+def test_a_label_column_is_refused_only_for_a_task_known_to_have_none(task, refused):
+    config = override(SearchConfig(), {"task": {"name": task, "label_column": "target"}})
+    if refused:
+        with pytest.raises(ConfigError, match="task.label_column .* drop --label-column"):
+            check(config)
+    else:
+        check(config)

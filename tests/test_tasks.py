@@ -309,6 +309,16 @@ def test_table_errors(tmp_path: Path) -> None:
     assert named.class_names == ("NA", "null")  # classes so named are not missing labels
     msg = _error(tmp_path, _csv(tmp_path, "gap.csv", "p,q,label\n1,,a\n2,3,b\n"))
     assert "feature column 'q'" in msg and "line 2" in msg
+    # one stray word makes the whole column text: the cell is named with its line (a
+    # missing cell before it is not the culprit), in a Parquet file with its row
+    cells = ["1.5", "", "2", "abc", "4"]
+    msg = _error(tmp_path, _csv(tmp_path, "word.csv", "p,q,label\n" + "".join(
+        f"{i},{c},{'ab'[i % 2]}\n" for i, c in enumerate(cells))))
+    assert "feature column 'q' is not numeric" in msg
+    assert "'abc', at line 5" in msg, msg
+    table = pa.table({"q": ["1", None, "x2", "3"], "label": [0, 1, 0, 1]})
+    pq.write_table(table, tmp_path / "word.parquet")
+    assert "'x2', at row 2" in _error(tmp_path, "/word.parquet")
 
 
 def test_a_table_with_two_columns_of_one_name_is_refused_naming_it(tmp_path: Path) -> None:
