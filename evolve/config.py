@@ -33,7 +33,7 @@ from typing import Any
 
 from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
 from evolve.strategies import STRATEGIES, StrategyConfig
-from evolve.tasks import LABEL_COLUMN, TEST_FRACTION, VALID_FRACTION
+from evolve.tasks import LABEL_COLUMN, TEST_FRACTION, VALID_FRACTION, is_named_task
 from rules.base import Budget
 from search_spaces.space import SpaceSettings
 
@@ -294,9 +294,11 @@ def check(config: SearchConfig) -> None:
                           f"must be left to train on), got {t.valid_fraction} + "
                           f"{t.test_fraction}")
     label_default = TaskConfig.label_column
-    # a file of another suffix is refused when the task loads, with the suffixes it takes;
-    # dropping --label-column would not help there
-    if t.label_column != label_default and Path(t.name).suffix.lower() in ("", ".npz"):
+    # refused only where it is known to be ignored: an unknown name or a file of another
+    # suffix is refused when the task loads, saying what it takes, which is the error to see
+    # first (dropping --label-column would not help there)
+    if t.label_column != label_default and (is_named_task(t.name) or
+                                            Path(t.name).suffix.lower() == ".npz"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
                           f".parquet file, and task.name is {t.name!r}: drop --label-column")
     contradiction = config.strategy.contradiction()

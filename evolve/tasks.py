@@ -178,6 +178,12 @@ def is_registered_task(name: str) -> bool:
     return registered(_REGISTERED, _task_key(name)) is not None  # installed ones too
 
 
+def is_named_task(name: str) -> bool:
+    """Whether :func:`load_task` reads ``name`` as a task's name (built-in or registered)
+    rather than as a data file's path."""
+    return _task_key(name) in BUILTIN_TASKS or is_registered_task(name)
+
+
 def _task_key(name: str) -> str:
     """How a task name is looked up (built-in or registered): case and surrounding spaces
     do not count."""

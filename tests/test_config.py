@@ -248,8 +248,9 @@ def test_neat_table_is_checked_for_exactly_the_strategies_that_read_it(name):
 
 
 @pytest.mark.parametrize(("task", "refused"), [
-    ("digits", True), ("data.npz", True), ("data.NPZ", True),
-    ("data.csv", False), ("data.parquet", False),
+    ("digits", True), ("Digits", True), ("mnist1d", True), ("data.npz", True),
+    ("data.NPZ", True), ("data.csv", False), ("data.parquet", False),
+    ("digitz", False),  # the loader's "unknown task", with the names it knows, comes first
     # another suffix is refused when the task loads, naming the suffixes it takes; dropping
     # --label-column, which this check would have advised first, would not help there
     ("data.tsv", False), ("data.txt", False),
@@ -260,4 +261,13 @@ def test_a_label_column_is_refused_only_for_a_task_known_to_have_none(task, refu
         with pytest.raises(ConfigError, match="task.label_column .* drop --label-column"):
             check(config)
     else:
+        check(config)
+
+
+def test_a_label_column_is_refused_for_a_registered_task_whatever_its_name(monkeypatch):
+    import evolve.tasks
+
+    monkeypatch.setitem(evolve.tasks._REGISTERED, "lab.v2", lambda: ([[0.0]], [0]))
+    config = override(SearchConfig(), {"task": {"name": "Lab.v2", "label_column": "target"}})
+    with pytest.raises(ConfigError, match="task.label_column .* drop --label-column"):
         check(config)
