@@ -644,7 +644,8 @@ EARLIER_SETTINGS = ("quick", "population", "generations", "seed", "hardware")
 
 
 def read_earlier(p: argparse.ArgumentParser, flag: str, path: Path,
-                 needed: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 needed: tuple[str, ...] = (), needed_in_results: tuple[str, ...] = ()
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The settings and results of a JSON this script wrote, for a script that judges or
     starts a search against its figures; anything else ends the command with ``flag``'s
     one-line error (exit 2) before a run starts."""
@@ -653,7 +654,7 @@ def read_earlier(p: argparse.ArgumentParser, flag: str, path: Path,
         settings, results = data["settings"], data["results"]
         missing = [k for k in (*EARLIER_SETTINGS, *needed) if k not in settings] + [
             f"results[{i}].{k}" for i, r in enumerate(results)
-            for k in ("task", "rule", "fixed", "best_fixed") if k not in r]
+            for k in ("task", "rule", "fixed", "best_fixed", *needed_in_results) if k not in r]
         if missing:
             raise KeyError(", ".join(missing))
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -147,7 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       start_share=args.start_share)
     except SpaceError as exc:
         p.error(f"--start-share: {exc}")
-    settings, args.earlier = evf.read_earlier(p, "--from", args.source)
+    settings, args.earlier = evf.read_earlier(p, "--from", args.source,
+                                              needed_in_results=("front",))
     known = sorted({r["rule"] for r in args.earlier})
     if args.rules and set(args.rules) - set(known):
         p.error(f"--rules {args.rules}: {args.source} has only {known}")

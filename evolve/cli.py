@@ -506,8 +506,8 @@ def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         executor["name"] = args.executor
     if args.address is not None:
         executor["address"] = args.address
-        # a cluster is joined through Ray: a run that ran serially moves onto it, as asked
-        executor.setdefault("name", "ray")
+        if args.address:  # a cluster is joined through Ray: a serial run moves onto it
+            executor.setdefault("name", "ray")
     return executor, stopping
 
 

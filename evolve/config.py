@@ -33,7 +33,13 @@ from typing import Any
 
 from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
 from evolve.strategies import STRATEGIES, StrategyConfig
-from evolve.tasks import LABEL_COLUMN, TEST_FRACTION, VALID_FRACTION, is_named_task
+from evolve.tasks import (
+    ARRAYS_TASK,
+    LABEL_COLUMN,
+    TEST_FRACTION,
+    VALID_FRACTION,
+    is_named_task,
+)
 from rules.base import Budget
 from search_spaces.space import SpaceSettings
 
@@ -297,7 +303,7 @@ def check(config: SearchConfig) -> None:
     # refused only where it is known to be ignored: an unknown name or a file of another
     # suffix is refused when the task loads, saying what it takes, which is the error to see
     # first (dropping --label-column would not help there)
-    if t.label_column != label_default and (is_named_task(t.name) or
+    if t.label_column != label_default and (is_named_task(t.name) or t.name == ARRAYS_TASK or
                                             Path(t.name).suffix.lower() == ".npz"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
                           f".parquet file, and task.name is {t.name!r}: drop --label-column")

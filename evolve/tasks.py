@@ -400,8 +400,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
     label = table.column(label_column)
     if pa.types.is_dictionary(label.type):
         label = label.cast(label.type.value_type)
-    def where(first: int) -> str:  # a CSV's line counts its header
-        return f"line {first + 2}" if suffix == ".csv" else f"row {first}"
+    def where(first: int) -> str:  # a CSV's data row by the line it starts on in the file
+        return f"line {_csv_line(path, first)}" if suffix == ".csv" else f"row {first}"
 
     # a blank CSV cell in a string column reads as "" (not null: a class named "NA" or
     # "null" must stay a class), and must be refused as a missing label, not become a class
@@ -445,16 +445,50 @@ def _first_non_number(column: Any, where: Callable[[int], str]) -> str:
     another type)."""
     import pyarrow as pa
 
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    if pa.types.is_dictionary(column.type):  # a categorical column, as pandas saves one
+        column = column.cast(column.type.value_type)
+    if not any(is_text(column.type) for is_text in (
+            pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)):
         return ""
-    for row, cell in enumerate(column.to_pylist()):
-        if cell is None or not cell.strip():  # a blank cell alone would read as missing
-            continue
-        try:
-            float(cell)
-        except (TypeError, ValueError):
-            return f": the first cell that is not a number is {cell!r}, at {where(row)}"
+    row = 0
+    for chunk in column.iterchunks():
+        for cell in chunk.to_pylist():
+            if cell is not None and cell != "" and not _reads_as_number(cell):
+                return f": the first cell that is not a number is {cell!r}, at {where(row)}"
+            row += 1
     return ""
+
+
+def _reads_as_number(cell: str) -> bool:
+    """As a CSV reader takes a number: Python's ``float`` also takes ``1_000`` and non-ASCII
+    digits, which leave a column text."""
+    if not cell.isascii() or "_" in cell:
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_line(path: Path, row: int) -> int:
+    """The line of ``path`` on which data row ``row`` (0 = the first after the header)
+    starts: blank lines and quoted cells that span lines make it differ from ``row + 2``.
+    Read again on an error's path only."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        ended, seen = 0, -1  # the line the previous row ended on; data rows seen
+        for cells in reader:
+            start = ended + 1
+            ended = reader.line_num
+            if not cells or cells == [""]:  # a blank line, which the reader skips too
+                continue
+            if seen == row:
+                return start
+            seen += 1
+    return row + 2
 
 
 def _check_column_names(path: Path, names: list[str]) -> None:

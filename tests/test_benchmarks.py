@@ -906,10 +906,12 @@ def test_seeded_search_starts_from_the_best_mlp_and_is_judged_like_the_free_one(
     # a JSON that lacks what the search needs ends before anything runs, naming what is missing
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"settings": {"quick": True}, "results": [{"task": "x"}]}))
+    # (the front too, which the seeded search is judged against after it has run)
     wrong = subprocess.run([*script[:2], "--from", str(partial)], capture_output=True,
                            text=True, timeout=300, cwd=tmp_path)
     assert wrong.returncode == 2 and "not a JSON written by evolved_vs_fixed.py" in wrong.stderr
     assert "population" in wrong.stderr and "results[0].rule" in wrong.stderr
+    assert "results[0].front" in wrong.stderr
     # --start-share: another run, half of generation 0 from the MLP, half minimal
     shared = subprocess.run([*script, "--start-share", "0.5"], capture_output=True, text=True,
                             timeout=600, cwd=tmp_path, env=env)

@@ -246,3 +246,4 @@ def test_resume_at_an_address_runs_on_ray_unless_told_otherwise():
     assert executor("--executor", "serial", "--address", "auto")["name"] == "serial"
     assert executor("--set", "executor.name=serial", "--address", "auto")["name"] == "serial"
     assert "name" not in executor("--set", "executor.num_cpus=2")  # no address, no move
+    assert "name" not in executor("--address", "")  # no cluster named: where it ran

@@ -251,6 +251,7 @@ def test_neat_table_is_checked_for_exactly_the_strategies_that_read_it(name):
     ("digits", True), ("Digits", True), ("mnist1d", True), ("data.npz", True),
     ("data.NPZ", True), ("data.csv", False), ("data.parquet", False),
     ("digitz", False),  # the loader's "unknown task", with the names it knows, comes first
+    ("arrays", True),  # in-memory data: evolve.search(config, data=(X, y))
     # another suffix is refused when the task loads, naming the suffixes it takes; dropping
     # --label-column, which this check would have advised first, would not help there
     ("data.tsv", False), ("data.txt", False),

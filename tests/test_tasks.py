@@ -319,6 +319,19 @@ def test_table_errors(tmp_path: Path) -> None:
     table = pa.table({"q": ["1", None, "x2", "3"], "label": [0, 1, 0, 1]})
     pq.write_table(table, tmp_path / "word.parquet")
     assert "'x2', at row 2" in _error(tmp_path, "/word.parquet")
+    # a categorical column (as pandas saves one) too, and cells Python's float() would take
+    # but a CSV reader does not; a cell of spaces is named, not skipped as blank
+    table = pa.table({"q": pa.array(["1", "2", "n/a", "3"]).dictionary_encode(),
+                      "label": [0, 1, 0, 1]})
+    pq.write_table(table, tmp_path / "category.parquet")
+    assert "'n/a', at row 2" in _error(tmp_path, "/category.parquet")
+    for cell in ("1_000", "\u0661", " "):
+        msg = _error(tmp_path, _csv(tmp_path, "odd.csv", f"p,q,label\n1,2,a\n2,{cell},b\n"))
+        assert f"{cell!r}, at line 3" in msg, msg
+    # the line a row starts on, past a blank line and a quoted label that spans two lines
+    msg = _error(tmp_path, _csv(tmp_path, "lines.csv",
+                                'p,q,label\n1,2,a\n\n2,3,"b\nc"\n3,x,a\n'))
+    assert "'x', at line 6" in msg, msg
 
 
 def test_a_table_with_two_columns_of_one_name_is_refused_naming_it(tmp_path: Path) -> None:
