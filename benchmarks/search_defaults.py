@@ -54,6 +54,20 @@ the code of that study; the paired difference is to 128, the first variant, so n
         look_s56.json look_pc.json look_pc56.json \
         --json ../../benchmarks/results/search_defaults_256.json
 
+Groups of up to 512 units against 256 (the same section, "not adopted"): only the new
+variant runs, paired with the 256 runs above (a search repeats exactly with its seed):
+
+    cd bench-out/g512
+    python ../../benchmarks/search_defaults.py --cells mnist1d:bp mnist1d:dfa \
+        --seeds 2 3 4 5 6 --variants "groups up to 512" --json look_bp_dfa.json
+    python ../../benchmarks/search_defaults.py --cells mnist1d:lra digits:pc \
+        --seeds 2 3 4 5 6 --variants "groups up to 512" --json look_lra_pc.json
+    python ../../benchmarks/search_defaults.py --combine ../g256/look_s23.json \
+        ../g256/look_s4.json ../g256/look_s56.json ../g256/look_pc.json \
+        ../g256/look_pc56.json look_bp_dfa.json look_lra_pc.json \
+        --baseline "groups up to 256" \
+        --json ../../benchmarks/results/search_defaults_512.json
+
 ``--cells task:rule ...`` (default ``mnist1d:bp mnist1d:lra digits:pc``; digits with pc is
 the default ``neurevo search``) picks the task and rule pairs. ``--combine A.json B.json``
 runs nothing: it merges the runs of earlier outputs and prints the summary as the markdown
@@ -100,6 +114,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "resize 0.5": {"strategy": {"mutation": {"resize_node": 0.5}}},
     "groups up to 128": {"space": {"max_hidden_size": 128}},
     "groups up to 256": {"space": {"max_hidden_size": 256}},
+    "groups up to 512": {"space": {"max_hidden_size": 512}},
     # ep and chl: γ and the sweep counts held at their defaults (what "default" does since
     # this study), or searched per member (what "default" did when it ran)
     "relaxation fixed": {"rule": {"hyperparameters": {"gamma": 0.1, "free_steps": 8,
