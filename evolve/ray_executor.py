@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolve import ray_watchdog
@@ -81,8 +82,8 @@ class RayExecutor(Executor):
                              runtime_env=_worker_runtime_env())
             except ConnectionError as exc:  # `auto`: no running instance found
                 raise ClusterUnreachable(
-                    f"executor.address {self.address!r}: {_first_line(exc)}",
-                    self.address) from None
+                    f"executor.address {self.address!r}: {_first_line(exc)}"
+                    f"{_token_auth_hint(self.address)}", self.address) from None
         else:
             _warn_ray_address_ignored()
             with _sigterm_handler_kept():
@@ -250,6 +251,25 @@ def _same_place(address: str, gcs_address: str) -> bool:
     return bool(resolved(host) & resolved(gcs_host))
 
 
+def _token_auth_hint(address: str) -> str:
+    """Why a cluster that is up may still refuse this client: a head started where a token
+    file exists (a laptop search's local Ray instance writes one to ``~/.ray/auth_token``)
+    requires the token, and Ray sends it only with ``RAY_AUTH_MODE=token`` set. Ray's own
+    line blames a crashed instance instead, so the likely cause is named here."""
+    env = os.environ.get("RAY_ADDRESS", "").strip()
+    if address == "auto" and env in ("", "auto"):  # no address: no cluster found, not refused
+        return ""
+    if os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "token":
+        return ""
+    named = os.environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
+    token_file = Path(named).expanduser() if named else Path.home() / ".ray" / "auth_token"
+    if not (os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()):
+        return ""
+    return (f" (if a cluster is up there, it may require token authentication, which a "
+            f"head started where {token_file} exists turns on: set RAY_AUTH_MODE=token for "
+            "this command too)")
+
+
 def _warn_ray_address_ignored() -> None:
     """``RAY_ADDRESS`` would make a bare ``ray.init()`` join a cluster; neurevo goes by
     ``executor.address`` alone, so that a run's config.toml says where it ran."""
@@ -257,7 +277,9 @@ def _warn_ray_address_ignored() -> None:
     if env:
         print(f"neurevo: warning: RAY_ADDRESS is {env!r}, but executor.address is '': "
               "starting a local Ray instance (neurevo ignores RAY_ADDRESS; join with "
-              f"--address {env})", file=sys.stderr)
+              f"--address {env}, or --address auto in a `ray job submit` entrypoint, where "
+              "a job's --working-dir is on the cluster and not in a local instance)",
+              file=sys.stderr)
 
 
 # the driver's settings that must hold where batches train: TRITON_INTERPRET=1 runs the fused

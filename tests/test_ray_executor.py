@@ -179,6 +179,29 @@ def test_ray_address_is_ignored_and_said(closing, monkeypatch, capfd):
     assert "RAY_ADDRESS is '10.9.9.9:6379', but executor.address is ''" in capfd.readouterr().err
 
 
+def test_a_refused_join_names_token_auth_where_a_token_file_would_turn_it_on(tmp_path,
+                                                                           monkeypatch):
+    """A laptop search's local instance writes ``~/.ray/auth_token``; a head started on that
+    machine then requires the token, which a client sends only with RAY_AUTH_MODE=token, and
+    Ray's own refusal blames a crashed instance. The hint names the likely cause, and only
+    where it can be the cause."""
+    from evolve.ray_executor import _token_auth_hint
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    assert _token_auth_hint("127.0.0.1:6379") == ""  # no token anywhere
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("secret")
+    hint = _token_auth_hint("127.0.0.1:6379")
+    assert "RAY_AUTH_MODE=token" in hint and str(tmp_path / ".ray" / "auth_token") in hint
+    assert _token_auth_hint("auto") == ""  # no cluster was named: none found, not refused
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # auto joins it, as in a job
+    assert "RAY_AUTH_MODE=token" in _token_auth_hint("auto")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # already sent: not the cause
+    assert _token_auth_hint("127.0.0.1:6379") == ""
+
+
 def test_auto_with_ray_address_where_nothing_answers_is_refused_at_once(monkeypatch):
     """Ray's ``auto`` joins RAY_ADDRESS when that is set (a ``ray job submit`` entrypoint
     sets it), and retried a port where nothing listens without end, a warning every few
