@@ -80,7 +80,11 @@ def load_installed_plugins() -> None:
     # the installed rules first: a plug-in that looks a rule up would load them inside its
     # attempt, and a failure would then take them back for good
     registry._load_entry_points()
-    for point in entry_points(group=PLUGIN_GROUP):
+    points = entry_points(group=PLUGIN_GROUP)
+    # the packages the plug-ins live in: what a failed one imported from them is forgotten,
+    # what it imported from anywhere else (numpy, scikit-learn, ...) stays imported
+    plugin_packages = {point.module.split(".")[0] for point in points}
+    for point in points:
         before, modules = _snapshot(), set(sys.modules)
         try:
             loaded = point.load()
@@ -91,12 +95,15 @@ def load_installed_plugins() -> None:
                 loaded()
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
             # skipped means skipped: what it registered before it failed is taken back, so
-            # a search never runs on half of a plug-in; the modules it imported are
+            # a search never runs on half of a plug-in; the plug-in modules it imported are
             # forgotten too, so a later entry point naming one imports (and registers) it
-            # again instead of finding it imported and its names gone
+            # again instead of finding it imported and its names gone. Other libraries it
+            # imported stay: they register nothing, and one with a C extension (numpy's
+            # fft, under scikit-learn) cannot be imported twice in a process
             _restore(before)
             for name in set(sys.modules) - modules:
-                del sys.modules[name]
+                if name.split(".")[0] in plugin_packages:
+                    del sys.modules[name]
             BROKEN_INSTALLED[point.name] = f"{type(exc).__name__}: {exc}"
             print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
                   f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",

@@ -388,6 +388,42 @@ def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed, t
     assert "licence server is down" in result.stderr
 
 
+def test_a_failed_plugin_leaves_the_libraries_it_imported_usable(tmp_path):
+    """Forgetting a failed plug-in's modules forgets its own package only: a library it
+    imported on the way (scikit-learn, and through it numpy's fft, whose C extension cannot
+    be imported twice in a process) stays imported, so a later search that loads a built-in
+    scikit-learn task still runs."""
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"  # the only installed plug-in: nothing imports scikit-learn first
+    site.mkdir()
+    (site / "labthree.py").write_text(textwrap.dedent('''
+        from sklearn.datasets import load_iris
+
+        raise RuntimeError("labthree is broken")
+    '''))
+    dist = site / "labthree-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: labthree\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[neurevo.plugins]\nthree = labthree\n")
+    code = textwrap.dedent('''
+        import sys
+
+        from evolve.plugin_imports import BROKEN_INSTALLED, load_installed_plugins
+        from evolve.tasks import load_task
+
+        assert "sklearn" not in sys.modules  # the plug-in is what first imports it
+        load_installed_plugins()
+        print(sorted(BROKEN_INSTALLED), "labthree" in sys.modules, load_task("wine").n_classes)
+    ''')
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                filter(None, [str(site), os.environ.get("PYTHONPATH")]))})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[0] == "['three'] False 3"
+
+
 PARTLY_FAILING = '''
 import rules
 from rules.bp import Backprop
