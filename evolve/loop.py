@@ -37,6 +37,7 @@ from evolve.metadata import (
     RunDescription,
     TaskRecord,
     fingerprint,
+    gene_record,
 )
 from evolve.objectives import (
     Measurements,
@@ -248,7 +249,7 @@ class Session:
             task=TaskRecord.of(self.config.task.name, self.task),
             rule=RuleRecord(self.rule.name, self.rule.options(),
                             fixed_genes(self.config, self.rule.hyperparameters()),
-                            self.rule.rule_limits()),
+                            self.rule.rule_limits(), gene_record(self.rule.hyperparameters())),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
             custom_cost_fn=self.cost_fn is not hardware.cost,
             fingerprint=fingerprint(self.config, self.task.content_hash))

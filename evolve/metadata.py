@@ -74,6 +74,43 @@ class RuleRecord:
     options: dict[str, Any]  # constructor settings the rule was built with
     hyperparameters: dict[str, float]  # fixed overrides of the rule's gene defaults
     limits: dict[str, Any]  # which limits of backprop it removes, and why
+    # the rule's genes when the run started (gene_record): a resume under a rule whose genes
+    # differ would search another space over the same records; {} for runs from before
+    genes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+GENE_FIELDS = ("low", "high", "default", "log", "integer", "searched")
+
+
+def gene_record(space: Any) -> dict[str, dict[str, Any]]:
+    """A rule's gene space (a :class:`rules.HyperSpace`) as run.json keeps it: each gene's
+    range, default, scale and whether a search moves it by default."""
+    return {p.name: {f: getattr(p, f) for f in GENE_FIELDS} for p in space.params}
+
+
+def gene_mismatch(recorded: RuleRecord, space: Any) -> str | None:
+    """How the rule's genes now differ from those the run started with, as one clause (the
+    first difference); None where they are the same or the run did not record them."""
+    if not recorded.genes:
+        return None
+    now = json.loads(json.dumps(gene_record(space)))  # compared as run.json holds them
+
+    def said(gene: dict[str, Any]) -> str:
+        scale = ", log" if gene.get("log") else ""
+        kind = ", integer" if gene.get("integer") else ""
+        held = "" if gene.get("searched", True) else ", held unless rule.searched names it"
+        return f"[{gene.get('low')}, {gene.get('high')}], default {gene.get('default')}" \
+               f"{scale}{kind}{held}"
+
+    for name, was in recorded.genes.items():
+        if name not in now:
+            return f"gene {name!r} ({said(was)}) is not one of its genes now"
+        if now[name] != was:
+            return f"gene {name!r} is {said(now[name])} now, but the run started with {said(was)}"
+    added = [name for name in now if name not in recorded.genes]
+    if added:
+        return f"gene {added[0]!r} ({said(now[added[0]])}) is new: the run started without it"
+    return None
 
 
 @dataclass(frozen=True)
@@ -135,8 +172,14 @@ class RunDescription:
         for key, limit in limits.items():
             if not isinstance(limit, dict) or not isinstance(limit.get("removed"), bool):
                 raise ValueError(f"rule.limits.{key} is not an object with a boolean 'removed'")
+        genes = _object(r.get("genes", {}), "rule.genes")
+        for key, gene in genes.items():
+            if not isinstance(gene, dict) or set(gene) != set(GENE_FIELDS):
+                raise ValueError(f"rule.genes.{key} is not an object with the keys "
+                                 f"{', '.join(GENE_FIELDS)}")
         rule = RuleRecord(str(r["name"]), _object(r["options"], "rule.options"),
-                          _object(r["hyperparameters"], "rule.hyperparameters"), limits)
+                          _object(r["hyperparameters"], "rule.hyperparameters"), limits,
+                          genes)
         objectives = []
         for i, o in enumerate(_list(data["objectives"], "objectives")):
             o = _object(o, f"objectives[{i}]")

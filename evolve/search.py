@@ -56,6 +56,7 @@ from evolve.metadata import (
     RunDescription,
     fingerprint,
     fingerprint_mismatch,
+    gene_mismatch,
     missing_objectives,
     plugin_mismatch,
     read_description,
@@ -298,6 +299,13 @@ def resume(path: str | Path, *, generations: int | None = None,
         session = Session.build(running, store, checkpoint["run_id"], objectives, reporters,
                                 constraints, cost_fn, recorded=recorded, task_file=task_file,
                                 data=data)
+        changed = None if recorded is None else \
+            gene_mismatch(recorded.rule, session.rule.hyperparameters())
+        if changed:
+            raise ConfigError(f"rule {recorded.rule.name}'s genes are not those this run "
+                              f"started with: {changed}; resume under the rule as it was (a "
+                              "plug-in's file or package as the run used it), or start a new "
+                              "search")
         _check_strategy_state(session, store, checkpoint)
         if target != config:  # every check passed: only now is anything written
             _write_config(store, target)

@@ -108,6 +108,64 @@ def test_resume_and_export_need_the_plugin_again_and_say_so(tmp_path, plugin):
     assert out.stat().st_size > 0
 
 
+GENES_RULE = '''
+import rules
+from rules.bp import Backprop
+from rules.base import HyperSpace, Hyperparameter
+
+
+@rules.register
+class Tunable(Backprop):
+    """bp whose genes the researcher edits between a search and its resume."""
+    name = "tunable_bp"
+
+    def hyperparameters(self):
+        return HyperSpace((Hyperparameter("lr", 1e-4, HIGH, 3e-3, log=True),
+                           *EXTRA))
+'''
+
+
+@pytest.mark.parametrize("edit, says", [
+    ({"EXTRA": "()"}, "gene 'init_scale' ([0.1, 10.0], default 1.0, log) is not one of its "
+                      "genes now"),
+    ({"HIGH": "0.01"}, "gene 'lr' is [0.0001, 0.01], default 0.003, log now, but the run "
+                       "started with [0.0001, 0.1], default 0.003, log"),
+    ({"EXTRA": "(Hyperparameter('init_scale', 0.1, 10.0, 1.0, log=True), "
+               "Hyperparameter('momentum', 0.0, 0.9, 0.5))"}, "gene 'momentum' ([0.0, 0.9], "
+                                                              "default 0.5) is new"),
+])
+def test_a_resume_refuses_a_rule_whose_genes_changed(tmp_path, edit, says):
+    """A plug-in rule edited between a search and its resume (a gene dropped, a range
+    narrowed, a gene added) would search another space over the run's records: neat-pso's
+    swarm state no longer fits, a gene's value falls outside its range, a held gene's
+    default differs. The resume is refused naming the gene, before anything is written;
+    with the rule as it was, it goes on."""
+    settings = {"HIGH": "0.1", "EXTRA": "(Hyperparameter('init_scale', 0.1, 10.0, 1.0, "
+                                        "log=True),)"}
+    first, edited = tmp_path / "v1", tmp_path / "v2"
+    first.mkdir()
+    edited.mkdir()
+    for folder, values in ((first, settings), (edited, {**settings, **edit})):
+        text = GENES_RULE
+        for key, value in values.items():
+            text = text.replace(key, value)
+        (folder / "genes_rule.py").write_text(textwrap.dedent(text))
+    run = ran(run_cli("search", *SMALL, "--rule", "tunable_bp", "--executor", "serial",
+                      "--plugin", str(first / "genes_rule.py"), "--out", str(tmp_path / "r")))
+    recorded = json.loads((run / "run.json").read_text())["rule"]["genes"]
+    assert sorted(recorded) == ["init_scale", "lr"] and recorded["lr"]["low"] == 1e-4
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    refused = run_cli("resume", str(run), "--generations", "2", "--plugin",
+                      str(edited / "genes_rule.py"))
+    assert refused.returncode == 2, refused.stderr
+    assert "rule tunable_bp's genes are not those this run started with" in refused.stderr
+    assert says in refused.stderr and "Traceback" not in refused.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    ran(run_cli("resume", str(run), "--generations", "2", "--plugin",
+                str(first / "genes_rule.py")))
+    assert (run / "evaluations" / "gen-00001.parquet").is_file()
+
+
 TASK_PLUGIN = """
 import evolve
 from sklearn.datasets import load_wine

@@ -131,6 +131,23 @@ def run_json_wrong_shape(run: Path) -> Path:
     return path
 
 
+def run_json_genes_wrong_shape(run: Path) -> Path:
+    path = run / "run.json"
+    data = json.loads(path.read_text())
+    data["rule"]["genes"]["lr"] = 0.003  # each gene is an object {low, high, default, ...}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_json_without_genes(run: Path) -> Path:
+    """A run recorded before run.json kept the rule's genes: nothing to compare, all reads."""
+    path = run / "run.json"
+    data = json.loads(path.read_text())
+    del data["rule"]["genes"]
+    path.write_text(json.dumps(data))
+    return path
+
+
 def profile_not_toml(run: Path) -> Path:
     path = run / "profile.toml"
     path.write_text("name = 'loihi'\nneurons_per_core = [\n")
@@ -260,6 +277,8 @@ DAMAGES = {
     "run-json-wrong-shape": run_json_wrong_shape,
     "run-json-missing": lambda run: missing(run / "run.json"),
     "run-json-without-fingerprint": run_json_without_fingerprint,
+    "run-json-genes-wrong-shape": run_json_genes_wrong_shape,
+    "run-json-without-genes": run_json_without_genes,
     "profile-not-toml": profile_not_toml,
     "profile-not-utf8": profile_not_utf8,
     "checkpoint-missing": checkpoint_missing,
@@ -301,6 +320,8 @@ EXPECTED = {
     "run-json-wrong-shape": (2, 2, 2, 2, 2),
     "run-json-missing": (0, 0, 0, 0, 2),
     "run-json-without-fingerprint": (0, 0, 0, 0, 2),
+    "run-json-genes-wrong-shape": (2, 2, 2, 2, 2),
+    "run-json-without-genes": (0, 0, 0, 0, 0),
     "profile-not-toml": (0, 0, 0, 0, 2),
     "profile-not-utf8": (0, 0, 0, 0, 2),
     "checkpoint-missing": (0, 0, 2, 2, 2),
