@@ -161,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare runs side by side (hypervolume at equal "
                        "evaluations)", description="One row per run: settings, evaluations, "
                        "hypervolume at the same evaluation budget and at the end, front size, "
-                       "best first objective. Runs whose objectives, task or hardware differ "
-                       "from the first are marked: their hypervolumes are not comparable.")
+                       "best first objective. Runs whose objectives, task (data or split) or "
+                       "hardware differ from the first are marked: their hypervolumes are not "
+                       "comparable.")
     p.add_argument("runs", nargs="+", help="run directories")
     p.add_argument("--at", type=int, help="evaluation budget to compare hypervolume at "
                    "(default: the fewest evaluations any of the runs spent)")

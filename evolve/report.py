@@ -39,7 +39,7 @@ from typing import Any
 
 from evolve.objectives import Objective, resolve_objectives
 from evolve.records import atomic_write
-from evolve.run import Architecture, Run
+from evolve.run import Architecture, Run, load_run
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 REPORT_SUFFIXES = (*FIGURE_SUFFIXES, ".html")
@@ -247,7 +247,8 @@ def figure(run: Run, rows: list[dict[str, Any]] | None = None) -> Any:
     ax = axes[1]
     curve = run.hypervolume_curve()
     if curve:
-        ax.plot(*zip(*curve, strict=True), "o-", ms=3)
+        # a step: the hypervolume holds between generations (what compare reads at a budget)
+        ax.plot(*zip(*curve, strict=True), "o-", ms=3, drawstyle="steps-post")
         ax.set_xlim(0, curve[-1][0] * 1.05)  # from no evaluations: one point is not a range
     ax.set(xlabel="evaluations", ylabel="hypervolume (fixed reference point)",
            title="hypervolume of the archive")
@@ -376,7 +377,8 @@ def _failures_html(rows: list[dict[str, Any]]) -> str:
 
 
 # -- comparing runs ------------------------------------------------------------------------
-def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, Any]]:
+def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
+                 ) -> list[dict[str, Any]]:
     """One row per run: settings, evaluations, hypervolume (at ``at`` evaluations, default
     the fewest any run spent, so every run is measured at the same budget), front size, the
     best value of the first run's first objective (None for a run without it), and whether
@@ -389,6 +391,7 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
     value shown as if measured at a budget never reached would flatter the shorter run)."""
     if not runs:
         raise ValueError("compare needs at least one run")
+    runs = [run if isinstance(run, Run) else load_run(run) for run in runs]
     curves = [run.hypervolume_curve() for run in runs]
     budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
     first_references = runs[0].references()
@@ -422,11 +425,13 @@ def compare_runs(runs: Sequence[Run], at: int | None = None) -> list[dict[str, A
 
 def _setting(run: Run) -> tuple[Any, ...]:
     """What must be equal for two hypervolumes to be comparable besides the reference
-    point: the same data (content hash) on the same chip under the same budget."""
+    point: the same data (content hash), split the same way (another validation share scores
+    accuracy on another set), on the same chip under the same budget."""
     d = run.description
     task = d.task.content_hash if d is not None else run.config.task.name
     profile = d.profile if d is not None else run.config.hardware.profile
-    return task, profile, run.config.hardware.chips
+    split = run.config.task.valid_fraction, run.config.task.test_fraction
+    return task, split, profile, run.config.hardware.chips
 
 
 def _number(value: float | None) -> str:
@@ -477,7 +482,7 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
                 f"{row['rule']})"
         if curve:
             ax.plot(*zip(*curve, strict=True), "o-" if row["comparable"] else "o--", ms=3,
-                    color=colour, label=label)
+                    color=colour, label=label, drawstyle="steps-post")
     if rows and rows[0]["budget"]:
         ax.axvline(rows[0]["budget"], color="grey", lw=0.8, ls=":",
                    label=f"compared at {rows[0]['budget']} evaluations")

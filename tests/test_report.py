@@ -83,6 +83,30 @@ def test_compare_measures_every_run_at_the_same_budget(runs):
     assert [r["comparable"] for r in mixed] == [True, True, False]
     text = format_comparison(mixed)
     assert f"{runs[2].run_id} *" in text and "not comparable" in text
+    assert compare_runs([str(r.path) for r in runs]) == mixed  # run directories do as well
+
+
+def test_a_run_split_another_way_is_not_comparable(runs, tmp_path):
+    """Another validation share scores accuracy on another set, so its hypervolume is not
+    the first run's, though data, chip and references are the same."""
+    import shutil
+
+    other = tmp_path / "resplit"
+    shutil.copytree(runs[1].path, other)
+    config = other / "config.toml"
+    config.write_text(config.read_text().replace("valid_fraction = 0.2", "valid_fraction = 0.3"))
+    assert evolve.load_run(other).config.task.valid_fraction == 0.3
+    assert [r["comparable"] for r in compare_runs([runs[0], runs[1], other])] == \
+        [True, True, False]
+
+
+def test_hypervolume_curves_are_drawn_as_the_steps_compare_reads(runs):
+    """The hypervolume holds between generations: the report's and the comparison's curves
+    are steps, so the value a plot shows at a budget is the one compare prints."""
+    from evolve.report import comparison_figure
+
+    curves = [figure(runs[0]).axes[1].lines[0], comparison_figure(runs[:2]).axes[0].lines[0]]
+    assert [line.get_drawstyle() for line in curves] == ["steps-post", "steps-post"]
 
 
 def test_cli_report_and_compare(runs, tmp_path):
