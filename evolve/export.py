@@ -24,7 +24,7 @@ A safetensors export is a single file (no pickle: loading it never runs code) ho
   rule that scored it: its prediction is the rule's, e.g. ep's free relaxation), the limits
   of backprop the rule removes, hyperparameters, objectives, costs, violations, accuracies,
   the training curve, the class names (output ``i`` is class ``class_names[i]``), the task
-  and the run it came from.
+  and the run it came from; ``neurevo.sha256``, the tensors' checksum, which loading checks.
 
 >>> arch = evolve.load_architecture("digits-best.safetensors")     # doctest: +SKIP
 >>> scores = arch.to_module()(arch.standardise(x_raw))             # doctest: +SKIP

@@ -381,16 +381,37 @@ def tensor_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]
     return metadata, shapes
 
 
+# the checksum of a weights file's tensors, kept in its own metadata: a flipped bit that
+# leaves the values finite and the shapes right would otherwise load, and score less than
+# the accuracy recorded beside it
+CHECKSUM_KEY = "neurevo.sha256"
+
+
+def tensors_checksum(tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Every tensor of a safetensors file whose header passed the caller's checks; a tensor
-    that is not finite everywhere is refused (trained weights never are: divergence fails an
-    evaluation)."""
+    """Every tensor of a safetensors file whose header passed the caller's checks, checked
+    against the checksum written with them (files from before it was kept have none); a
+    tensor that is not finite everywhere is refused (trained weights never are: divergence
+    fails an evaluation)."""
     try:
         with safe_open(str(path), framework="pt") as f:
+            written = (f.metadata() or {}).get(CHECKSUM_KEY)
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     except Exception as exc:  # noqa: BLE001 - the file changed under us, or is damaged
         raise RecordError(f"{path}: not a safetensors file, or a damaged one "
                           f"({one_line(exc)})") from None
+    if written is not None and tensors_checksum(tensors) != written:
+        raise RecordError(f"{path}: damaged: its tensors do not match the checksum written "
+                          "with them")
     for name, t in tensors.items():
         if not bool(torch.isfinite(t).all()):
             raise RecordError(f"{path}: {name} holds values that are not finite")
@@ -410,7 +431,9 @@ def write_safetensors(path: Path, tensors: Mapping[str, torch.Tensor],
                       metadata: dict[str, str] | None = None) -> None:
     """Serialise in memory, then write the bytes with Python's own file I/O: safetensors'
     writer reports a full disk as its own ``SafetensorError``, not as the ``OSError`` (with
-    its errno) that the CLI turns into one line and a resume hint."""
+    its errno) that the CLI turns into one line and a resume hint. The tensors' checksum
+    goes into the metadata, for :func:`load_tensors` to check."""
+    metadata = {**(metadata or {}), CHECKSUM_KEY: tensors_checksum(tensors)}
     data = save(dict(tensors), metadata=metadata)
 
     def write(tmp: str) -> None:

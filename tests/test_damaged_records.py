@@ -248,6 +248,16 @@ def weights_wrong_shape(run: Path) -> Path:
     return path
 
 
+def flip_a_value(path: Path) -> Path:
+    """Rewrite the top byte of the first float32 in a safetensors file's data: the value stays
+    finite (about 2^5) and every shape stays right, so only the checksum can tell."""
+    data = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")
+    data[start + 3] = 0x42 if data[start + 3] != 0x42 else 0x41
+    path.write_bytes(bytes(data))
+    return path
+
+
 def journal_chunk(run: Path) -> Path:
     return sorted(journal(run).glob("chunk-*.parquet"))[0]
 
@@ -300,6 +310,7 @@ DAMAGES = {
     "weights-truncated": lambda run: truncate(best_weights(run)),
     "weights-missing": lambda run: missing(best_weights(run)),
     "weights-wrong-shape": weights_wrong_shape,
+    "weights-value-flipped": lambda run: flip_a_value(best_weights(run)),
     "journal-chunk-truncated": lambda run: truncate(journal_chunk(run)),
     "journal-weights-truncated": lambda run: truncate(journal_weights(run)),
 }
@@ -342,6 +353,7 @@ EXPECTED = {
     "weights-truncated": (0, 2, 0, 0, 0),
     "weights-missing": (0, 2, 0, 0, 0),
     "weights-wrong-shape": (0, 2, 0, 0, 0),
+    "weights-value-flipped": (0, 2, 0, 0, 0),
     "journal-chunk-truncated": (0, 0, 0, 0, 0),
     "journal-weights-truncated": (0, 0, 0, 0, 0),
 }
@@ -450,6 +462,9 @@ def rewrite(source: Path, target: Path, change) -> Path:
         metadata = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     about = json.loads(metadata["neurevo.architecture"])
+    # written as another tool would write it, without neurevo's checksum (which would catch
+    # the change first): what is checked here is what a consistent file may still hold
+    del metadata["neurevo.sha256"]
     change(tensors, about)
     metadata["neurevo.architecture"] = json.dumps(about)
     save_file(tensors, str(target), metadata=metadata)
@@ -551,6 +566,17 @@ def test_load_architecture_refuses_an_inconsistent_export(exported, tmp_path, ca
     message = str(info.value)
     assert "\n" not in message and message.startswith(str(path)), message
     assert needle in message, message
+
+
+def test_an_export_with_a_flipped_value_is_refused_by_its_checksum(exported, tmp_path):
+    """A changed byte that keeps every value finite and every shape right would load and
+    score less than the accuracy the file carries: the checksum written with the tensors
+    refuses it."""
+    import shutil
+
+    path = flip_a_value(Path(shutil.copy(exported, tmp_path / "flipped.safetensors")))
+    with pytest.raises(RecordError, match="damaged: its tensors do not match the checksum"):
+        evolve.load_architecture(path)
 
 
 def test_a_good_export_still_loads_and_predicts(exported):
