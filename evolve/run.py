@@ -75,13 +75,30 @@ class Architecture:
     def params(self) -> Params:
         if self._params is None:
             if self.weights_path is None or not self.weights_path.is_file():
-                raise RecordError(f"{self.weights_path}: weights of candidate "
-                                  f"{self.candidate_id} are missing")
+                raise RecordError(self._missing_weights())
             # checked against the genome before loading: the module built from them must be
             # the network the genome describes, and no larger than the file
             self._params = RunStore(self.weights_path.parent.parent).read_weights(
                 self.candidate_id, self.weights_path, self.genome)
         return self._params
+
+    def _missing_weights(self) -> str:
+        """Why the weights file is gone: a member read from a run that went on may have left
+        its front since, and a run keeps the weights of its front's members only (read
+        lazily, so reading a front stays cheap) — not damage, but a stale member."""
+        missing = f"{self.weights_path}: weights of candidate {self.candidate_id} are missing"
+        if self.weights_path is None:
+            return missing
+        try:
+            front = Run(self.weights_path.parent.parent).pareto_front()
+        except Exception:  # noqa: BLE001 - not a run any more, or damaged: say what is known
+            return missing
+        if any(a.candidate_id == self.candidate_id for a in front):
+            return missing
+        return (f"{missing}: the run went on after this member was read, and it has left the "
+                "run's Pareto front, whose members alone keep their weights; read the front "
+                "again (evolve.load_run(...).pareto_front()), or export a member while it is "
+                "on the front")
 
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.

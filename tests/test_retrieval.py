@@ -20,6 +20,7 @@ import rules
 from evolve.cli import main
 from evolve.config import SearchConfig, override
 from evolve.objectives import Objective
+from evolve.records import RecordError
 from evolve.tasks import load_task
 from rules.bp import Backprop
 from search_spaces.compile import compile_genome
@@ -396,3 +397,25 @@ def test_a_run_recorded_while_gamma_was_an_option_resumes_and_exports_as_it_ran(
         with torch.no_grad():
             correct = (module(task.test.x).argmax(1) == task.test.y).double().mean().item()
         assert correct == arch.test_accuracy, arch.candidate_id
+
+
+def test_a_member_read_before_the_run_went_on_says_it_left_the_front(tmp_path):
+    """A run keeps weights for its front's members only, and a member reads them lazily: one
+    read from the front before a resume, which then pushed it off, cannot load them, and the
+    error says so (and how to read the front again) instead of calling them missing."""
+    config = override(SearchConfig(), {
+        "generations": 1, "population": 6, "seed": 3, "out": str(tmp_path),
+        "task": {"name": "iris"}, "rule": {"name": "bp"}, "training": {"epochs": 2},
+        "executor": {"name": "serial"}})
+    run = evolve.search(config, reporters=())
+    early = run.pareto_front()
+    run = evolve.resume(run.path, generations=6, reporters=())
+    kept = {a.candidate_id for a in run.pareto_front()}
+    left = [a for a in early if a.candidate_id not in kept]
+    stayed = [a for a in early if a.candidate_id in kept]
+    assert left, "every early member is still on the front: choose another seed"
+    with pytest.raises(RecordError, match="it has left the run's Pareto front") as info:
+        left[0].to_module()
+    assert f"weights of candidate {left[0].candidate_id} are missing" in str(info.value)
+    for arch in stayed:  # still on the front: still loads
+        arch.to_module()
