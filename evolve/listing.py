@@ -25,11 +25,12 @@ from evolve.records import CONFIG_FILE, RecordError
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
-    """One run as ``neurevo runs`` lists it. ``state``: ``complete`` (all its generations, or
-    its ``stop_when`` targets reached), ``stopped`` (``neurevo resume`` goes on), ``running``
-    (a live process on this host holds it, or its lock file names one on another host),
-    ``not started`` (stopped before its first checkpoint: start the search again) or
-    ``unreadable`` (``note`` says why)."""
+    """One run as ``neurevo runs`` lists it: ``run_id`` as its records carry it (a copy
+    keeps the original's), ``path`` the folder it is in. ``state``: ``complete`` (all its
+    generations, or its ``stop_when`` targets reached), ``stopped`` (``neurevo resume`` goes
+    on), ``running`` (a live process on this host holds it, or its lock file names one on
+    another host), ``not started`` (stopped before its first checkpoint: start the search
+    again) or ``unreadable`` (``note`` says why)."""
 
     run_id: str
     path: str
@@ -98,7 +99,7 @@ def _summary(path: Path) -> RunSummary:
         # the front's best (feasible) accuracy, as the search reports its best
         accuracies = [float(p.get("accuracy", math.nan)) for p in front] or \
             [float(h["best"].get("accuracy", math.nan)) for h in history]
-        base = RunSummary(path.name, str(path), "", config.task.name, config.rule.name,
+        base = RunSummary(run.run_id, str(path), "", config.task.name, config.rule.name,
                           config.strategy.name, int(checkpoint["strategy"]["generation"]),
                           config.generations, sum(int(h["evaluations"]) for h in history),
                           max((a for a in accuracies if math.isfinite(a)), default=math.nan))
@@ -144,7 +145,8 @@ def format_runs(runs: Sequence[RunSummary]) -> str:
     """A table, one run per line, with what to do next for the ones not complete."""
     header = ("run", "state", "task", "rule", "strategy", "generations", "evaluations",
               "best acc")
-    rows = [(r.run_id, r.state, _short(r.task), r.rule, r.strategy,
+    # named by folder (what to open; copies of one run share its run_id)
+    rows = [(Path(r.path).name, r.state, _short(r.task), r.rule, r.strategy,
              f"{r.generations}/{r.target}" if r.target else "-",
              str(r.evaluations) if r.target else "-",
              f"{r.best_accuracy:.4f}" if math.isfinite(r.best_accuracy) else "-")

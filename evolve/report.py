@@ -409,7 +409,8 @@ def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
         maximise = run.objective_directions().get(name) == "max"
         references = run.references()
         rows.append({
-            "run_id": run.run_id, "task": c.task.name, "rule": c.rule.name,
+            "run_id": run.run_id, "path": str(run.path), "task": c.task.name,
+            "rule": c.rule.name,
             "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
             "evaluations": curve[-1][0] if curve else 0, "budget": budget,
             "hypervolume_at_budget": within[-1] if within and reached else None,
@@ -446,7 +447,9 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
     lines = [head]
     for r in rows:
         best = r.get(best_key)
-        lines.append([r["run_id"] + ("" if r["comparable"] else " *"), r["strategy"], r["rule"],
+        # named by folder: copies of one run share its run_id, and the folder is what to open
+        lines.append([Path(r["path"]).name + ("" if r["comparable"] else " *"), r["strategy"],
+                      r["rule"],
                       r["task"], r["hardware"], str(r["evaluations"]),
                       _number(r["hypervolume_at_budget"]), f"{r['hypervolume_final']:.4f}",
                       str(r["front_size"]), "-" if best is None else f"{best:.4g}"])
@@ -458,8 +461,8 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
         text.append(f"n/a: the run's first generation spent more than {rows[0]['budget']} "
                     "evaluations, or the run ended before that many")
     if not all(r["comparable"] for r in rows):
-        text.append("* its objectives, reference point, data, chip or chip budget differ from "
-                    "the first run's: its hypervolume is not comparable")
+        text.append("* its objectives, reference point, data (or its split), chip or chip "
+                    "budget differ from the first run's: its hypervolume is not comparable")
     return "\n".join(text)
 
 
@@ -478,7 +481,7 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
     ax = axes[0]
     for run, row, colour in zip(runs, rows, colours, strict=True):
         curve = run.hypervolume_curve()
-        label = f"{run.run_id}{'' if row['comparable'] else ' *'} ({row['strategy']}, " \
+        label = f"{run.path.name}{'' if row['comparable'] else ' *'} ({row['strategy']}, " \
                 f"{row['rule']})"
         if curve:
             ax.plot(*zip(*curve, strict=True), "o-" if row["comparable"] else "o--", ms=3,
@@ -499,7 +502,7 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
                    if x_name in a.objectives and y_name in a.objectives]
             if pts:
                 x_max = run.objective_directions()[x_name] == "max"
-                ax.plot(*staircase(pts, x_max), "-", color=colour, lw=1.3, label=run.run_id)
+                ax.plot(*staircase(pts, x_max), "-", color=colour, lw=1.3, label=run.path.name)
                 ax.plot(*zip(*pts, strict=True), "o", color=colour, ms=4)
         if _log_scale(runs[0], x_name):
             ax.set_xscale("log")

@@ -180,7 +180,11 @@ class Run:
 
     @property
     def run_id(self) -> str:
-        return self.store.root.name
+        """The run's id as its records carry it (run.json, the evaluations' ``run_id``
+        column, every export's source): the name its directory was created with, kept when
+        the directory is copied or moved under another name (``path`` is where it is now).
+        A run from before run.json was written answers with its directory's name."""
+        return self.description.run_id if self.description is not None else self.store.root.name
 
     def evaluations(self) -> pa.Table:
         """Every evaluation recorded so far, one row each (see docs/records.md)."""

@@ -182,6 +182,36 @@ def test_a_registered_objective_resumes_without_being_passed_again(tmp_path, mon
     assert front and all(-1.0 < a.objectives["lean_accuracy"] <= 1.0 for a in front)
 
 
+def test_a_run_copied_under_another_name_keeps_its_run_id_everywhere(tmp_path, capsys,
+                                                                     monkeypatch):
+    """run_id means one thing: the id the records carry. A copy under another folder name
+    answers with it in Python, in `runs --json` and `compare --json` (beside the folder's
+    path), in the evaluations and in an export's source and default file name, so every
+    output joins the others by it; the tables name the folder, which is what to open."""
+    run = evolve.search(tiny_iris(tmp_path, "bp"), reporters=())
+    copy = tmp_path / "runs" / "my-copy"
+    shutil.copytree(run.path, copy)
+    again = evolve.load_run(copy)
+    assert again.run_id == run.run_id != "my-copy"
+    assert set(again.evaluations().column("run_id").to_pylist()) == {run.run_id}
+    summaries = {s.path: s for s in evolve.list_runs(tmp_path / "runs")}
+    assert summaries[str(copy)].run_id == run.run_id
+    capsys.readouterr()
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    table = capsys.readouterr().out
+    assert "my-copy" in table and run.path.name in table
+    assert main(["compare", str(run.path), str(copy), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["run_id"], r["path"]) for r in rows] == [(run.run_id, str(run.path)),
+                                                        (run.run_id, str(copy))]
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(copy)]) == 0
+    written = Path(capsys.readouterr().out.strip())
+    best = again.pareto_front()[0]
+    assert written.name == f"{run.run_id}-{best.candidate_id}.safetensors"
+    assert evolve.load_architecture(written).source.run_id == run.run_id
+
+
 def test_a_copied_run_reads_from_another_directory(tmp_path, capsys, monkeypatch):
     data = tmp_path / "work" / "flowers.csv"
     data.parent.mkdir()
