@@ -54,7 +54,7 @@ from evolve.records import (
     write_safetensors,
 )
 from evolve.run import Architecture, Run, Source
-from evolve.tasks import Task
+from evolve.tasks import DATA_RECORD_KEYS, Task, rebuild_task
 from search_spaces.genome import Genome
 
 FORMAT = "architecture/1"
@@ -160,8 +160,16 @@ def _run_task(arch: Architecture, task_file: str | None = None,
 
     root = arch.weights_path.parent.parent if arch.weights_path is not None else None
     if root is None or not (root / CONFIG_FILE).is_file():
+        record = arch.source.data
+        if record:  # an export: it records its data and how its run split it
+            split = {k: record[k] for k in ("seed", "valid_fraction", "test_fraction",
+                                            "label_column")}
+            settings = ", ".join(f"{k}={v!r}" for k, v in split.items())
+            return rebuild_task(record, arrays, arrays_keyword="data", file_option=(
+                f"data=evolve.tasks.load_task(FILE, {settings})")), split
         raise ValueError("a NIR export needs the run's training split for its thresholds: "
-                         "pass data=<the run's Task> (this architecture is not in a run)")
+                         "pass data=<the run's Task> (this architecture is not in a run, "
+                         "and its export is from before exports recorded their data)")
     run = Run(root)
     return locate_task(run.config, run.description, task_file, arrays), run_split(run)
 
@@ -248,7 +256,7 @@ def load_architecture(path: str | Path) -> Architecture:
             class_names=tuple(str(c) for c in about.get("class_names", ())),
             input_mean=tensors.get("input.mean"), input_std=std,
             source=Source(str(about.get("run_id", "")), str(about.get("task", "")),
-                          str(about.get("profile", ""))),
+                          str(about.get("profile", "")), _data_record(about.get("data", {}))),
             features_as_given=about.get("features_as_given") is True,
         )
     except KeyError as exc:
@@ -256,6 +264,16 @@ def load_architecture(path: str | Path) -> Architecture:
     except (TypeError, ValueError, AttributeError) as exc:
         raise RecordError(f"{path}: damaged architecture export ({type(exc).__name__}: "
                           f"{one_line(exc)})") from None
+
+
+def _data_record(value: Any) -> dict[str, Any]:
+    """The export's record of its training data: none, or every key a rebuild reads."""
+    if not isinstance(value, dict):
+        raise ValueError(f"data is {type(value).__name__}, expected an object")
+    if value and not set(DATA_RECORD_KEYS) <= set(value):
+        missing = [k for k in DATA_RECORD_KEYS if k not in value]
+        raise ValueError(f"data lacks {', '.join(missing)}")
+    return dict(value)
 
 
 def _standardisation_problem(shapes: dict[str, tuple[int, ...]], genome: Genome) -> str | None:

@@ -36,10 +36,15 @@ class Source:
     run_id: str = ""
     task: str = ""
     profile: str = ""  # the chip profile's name ("" in exports from before it was kept)
+    # what rebuilds the data the member was trained on, split as the run split it
+    # (evolve.tasks.DATA_RECORD_KEYS): a NIR export made from an export alone needs the
+    # training split; {} where unknown (exports from before it was kept)
+    data: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The keys an export's description carries them under."""
-        return {"task": self.task, "run_id": self.run_id, "profile": self.profile}
+        return {"task": self.task, "run_id": self.run_id, "profile": self.profile,
+                **({"data": dict(self.data)} if self.data else {})}
 
 
 @dataclass
@@ -250,7 +255,8 @@ class Run:
         front = []
         for row in table.to_pylist():
             try:
-                front.append(architecture_from_row(row, self.store, self.description))
+                front.append(architecture_from_row(row, self.store, self.description,
+                                                   self.config))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise RecordError(f"{self.store.pareto_path}: candidate "
@@ -269,7 +275,8 @@ class Run:
 
 
 def architecture_from_row(row: dict[str, Any], store: RunStore,
-                          description: RunDescription | None = None) -> Architecture:
+                          description: RunDescription | None = None,
+                          config: SearchConfig | None = None) -> Architecture:
     """An archive row as an Architecture; a row whose JSON fields do not parse to what
     readers use raises ValueError, KeyError or TypeError naming the field."""
     objectives = {k[len(OBJECTIVE_PREFIX):]: float(v) for k, v in row.items()
@@ -289,7 +296,7 @@ def architecture_from_row(row: dict[str, Any], store: RunStore,
         weights_path=store.weights_path(int(row["candidate_id"])),
         species=int(row.get("species") if row.get("species") is not None else -1),
         curve=curve,
-        **(_from_description(description) if description is not None else {}),
+        **(_from_description(description, config) if description is not None else {}),
     )
 
 
@@ -323,7 +330,17 @@ def read_config(path: Path) -> SearchConfig:
         raise RecordError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
-def _from_description(d: RunDescription) -> dict[str, Any]:
+def data_record(config: SearchConfig, d: RunDescription) -> dict[str, Any]:
+    """The run's data as an export carries it (evolve.tasks.DATA_RECORD_KEYS): the task's
+    name, file and content hash, and the seed, fractions and label column that split it."""
+    t = config.task
+    return {"name": d.task.name, "path": d.task.path, "content_hash": d.task.content_hash,
+            "seed": config.seed, "valid_fraction": t.valid_fraction,
+            "test_fraction": t.test_fraction, "label_column": t.label_column}
+
+
+def _from_description(d: RunDescription, config: SearchConfig | None = None
+                      ) -> dict[str, Any]:
     """What every member of a run shares: the rule's settings, class names, standardisation."""
     # float64: the statistics exactly as the run fitted them (run.json keeps them so)
     mean = torch.tensor(d.task.feature_mean, dtype=torch.float64) if d.task.feature_mean \
@@ -332,7 +349,8 @@ def _from_description(d: RunDescription) -> dict[str, Any]:
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
             "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
             "features_as_given": mean is None,
-            "source": Source(d.run_id, d.task.name, d.profile)}
+            "source": Source(d.run_id, d.task.name, d.profile,
+                             data_record(config, d) if config is not None else {})}
 
 
 def load_run(path: str | Path) -> Run:

@@ -37,7 +37,7 @@ import torch
 
 from evolve.records import RecordError
 from evolve.spiking import RESET, RESETS, TIMESTEPS
-from evolve.tasks import LABEL_COLUMN, Task, TaskError, load_task
+from evolve.tasks import Task, TaskError, rebuild_task
 
 
 def read_graph(path: str | Path) -> Any:
@@ -186,30 +186,7 @@ def graph_task(graph: Any, task: str | Task | Sequence[Any] | None = None) -> Ta
     if "seed" not in record:
         raise TaskError("this NIR export does not record its run's splits (seed, fractions); "
                         "simulate it from Python with task=<the run's Task>")
-    from evolve.tasks import ARRAYS_TASK, task_from_arrays
-
-    split = {"seed": int(record["seed"]), "valid_fraction": float(record["valid_fraction"]),
-             "test_fraction": float(record["test_fraction"])}
-    if isinstance(task, (tuple, list)):  # the arrays again, split as the run split them
-        loaded = task_from_arrays(task, **split)
-        given, differs = "task: these arrays", "differ"
-    else:
-        source = task or record.get("path") or record["name"]
-        if source == ARRAYS_TASK:
-            raise TaskError("this member was trained on in-memory arrays: simulate it from "
-                            "Python with task=(X, y) (or (X, y, X_test, y_test)), the arrays "
-                            "it was trained on")
-        if task is None and record.get("path") and not Path(source).is_file():
-            raise TaskError(f"the data the member was trained on is not at {source} any "
-                            "more: give its new place with --task FILE (its content hash "
-                            "must match)")
-        loaded = load_task(source, **split,
-                           label_column=str(record.get("label_column", LABEL_COLUMN)))
-        given, differs = f"--task {source}: its content", "differs"
-    if want and loaded.content_hash != want:
-        raise TaskError(f"{given} ({loaded.content_hash[:19]}...) {differs} from the data the "
-                        f"member was trained on ({want[:19]}...)")
-    return loaded
+    return rebuild_task(record, task)
 
 
 @dataclass

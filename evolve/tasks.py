@@ -200,6 +200,45 @@ def _registered_arrays(key: str) -> Arrays:
     return _checked_arrays(data, f"task {key!r}")
 
 
+# what rebuilds the data a member was trained on, split as its run split it: exports (and
+# NIR files) carry these keys, so a member read from a file finds its splits without its run
+DATA_RECORD_KEYS = ("name", "path", "content_hash", "seed", "valid_fraction", "test_fraction",
+                    "label_column")
+
+
+def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = None,
+                 file_option: str = "--task FILE", arrays_keyword: str = "task") -> Task:
+    """The task a member was trained on, rebuilt from its ``record`` (``DATA_RECORD_KEYS``):
+    from the data where the run found it (a built-in name, or the recorded file), from
+    ``given`` (a file or name where it is not there any more, or the in-memory arrays ``(X,
+    y)`` / ``(X, y, X_test, y_test)`` a run was trained on), split with the recorded seed and
+    fractions; refused unless its content hash is the recorded one. ``file_option`` and
+    ``arrays_keyword`` are what the caller calls ``given`` in its messages."""
+    split = {"seed": int(record["seed"]), "valid_fraction": float(record["valid_fraction"]),
+             "test_fraction": float(record["test_fraction"])}
+    want = str(record.get("content_hash", ""))
+    if isinstance(given, (tuple, list)):  # the arrays again, split as the run split them
+        loaded = task_from_arrays(given, **split)
+        what, differs = f"{arrays_keyword}: these arrays", "differ"
+    else:
+        source = given or record.get("path") or record["name"]
+        if source == ARRAYS_TASK:
+            raise TaskError(f"this member was trained on in-memory arrays: give them again "
+                            f"from Python, {arrays_keyword}=(X, y) (or (X, y, X_test, "
+                            "y_test))")
+        if given is None and record.get("path") and not Path(source).is_file():
+            raise TaskError(f"the data the member was trained on is not at {source} any "
+                            f"more: give its new place with {file_option} (its content "
+                            "hash must match)")
+        loaded = load_task(source, **split,
+                           label_column=str(record.get("label_column", LABEL_COLUMN)))
+        what, differs = f"{file_option.split()[0]} {source}: its content", "differs"
+    if want and loaded.content_hash != want:
+        raise TaskError(f"{what} ({loaded.content_hash[:19]}...) {differs} from the data the "
+                        f"member was trained on ({want[:19]}...)")
+    return loaded
+
+
 def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
                      valid_fraction: float = VALID_FRACTION,
                      test_fraction: float = TEST_FRACTION) -> Task:

@@ -45,9 +45,11 @@ def test_export_round_trip_predicts_like_the_run_on_raw_features(finished_run, t
     assert back.genome == arch.genome and back.candidate_id == arch.candidate_id
     assert back.objectives == arch.objectives and back.hyperparameters == arch.hyperparameters
     assert back.class_names == task.class_names
-    # the chip its costs were priced on travels with it: the run's profile
-    assert back.source == Source("r", "digits", finished_run.description.profile) != \
-        Source("r", "digits")
+    # the chip its costs were priced on travels with it: the run's profile; and its data,
+    # with how the run split it
+    assert back.source == Source("r", "digits", finished_run.description.profile,
+                                 arch.source.data) != Source("r", "digits")
+    assert back.source.data["seed"] == finished_run.config.seed
     assert back.costs == arch.costs and back.violations == arch.violations
     # raw features, as a user would have them, standardised by the export's statistics
     raw = task.test.x.double() * torch.from_numpy(task.feature_std) + \

@@ -305,6 +305,44 @@ def test_a_run_on_in_memory_arrays_exports_to_nir_given_them_again(tmp_path):
     assert result.ann_accuracy == pytest.approx(arch.test_accuracy, abs=1e-6)
 
 
+def test_a_reloaded_export_becomes_the_same_nir_file_its_run_would_give(relu_run, tmp_path):
+    """A .safetensors export records its data and how its run split it, so the export alone
+    (its run deleted, say) becomes a NIR file with the thresholds the run's own export gets,
+    and `neurevo simulate` finds the split without being told."""
+    from evolve.tasks import DATA_RECORD_KEYS
+
+    arch = deepest_accurate(relu_run)
+    direct = evolve.export_architecture(arch, tmp_path / "direct.nir")
+    kept = evolve.load_architecture(evolve.export_architecture(arch, tmp_path / "k.safetensors"))
+    assert tuple(kept.source.data) == DATA_RECORD_KEYS and kept.source.data["seed"] == 0
+    again = evolve.export_architecture(kept, tmp_path / "again.nir")
+    meta = [read_graph(p).metadata for p in (direct, again)]
+    for key in ("neurevo.task", "neurevo.conversion"):  # same data record, same thresholds
+        assert json.loads(meta[0][key]) == json.loads(meta[1][key])
+    result = cli("simulate", str(again), "--timesteps", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ann_accuracy"] == pytest.approx(arch.test_accuracy,
+                                                                      abs=1e-9)
+
+
+def test_a_reloaded_export_of_in_memory_arrays_needs_them_again_for_nir(tmp_path):
+    """The estimator's way: a member trained on arrays, kept as a .safetensors file, becomes
+    a NIR file given the arrays again (checked by content hash), as its run's member does."""
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    run = evolve.search(relu_bp_config(tmp_path), data=(x, y))
+    arch = run.pareto_front()[0]
+    kept = evolve.load_architecture(evolve.export_architecture(arch, tmp_path / "k.safetensors"))
+    with pytest.raises(TaskError, match=r"data=\(X, y\)"):
+        evolve.export_architecture(kept, tmp_path / "k.nir")
+    with pytest.raises(TaskError, match="data: these arrays .* differ"):
+        evolve.export_architecture(kept, tmp_path / "k.nir", data=(x[::-1], y[::-1]))
+    path = evolve.export_architecture(kept, tmp_path / "k.nir", data=(x, y))
+    result = simulate(path, task=(x, y), timesteps=4)
+    assert result.ann_accuracy == pytest.approx(arch.test_accuracy, abs=1e-6)
+
+
 @pytest.mark.parametrize("percentile", ["0", "150", "nan"])
 def test_cli_names_a_percentile_out_of_range_as_the_option(relu_run, tmp_path, percentile):
     result = cli("export", str(relu_run.path), "--format", "nir", "--percentile", percentile,
