@@ -45,6 +45,13 @@ class Constraint:
         if not callable(self.fn):
             raise TypeError(f"Constraint {self.name!r}: fn must be callable, got "
                             f"{type(self.fn).__name__}")
+        if not isinstance(self.genome_only, bool):
+            raise TypeError(f"Constraint {self.name!r}: genome_only must be True or False, got "
+                            f"{self.genome_only!r}")
+        if self.genome_only and self.metrics:
+            raise ValueError(f"Constraint {self.name!r}: a genome_only constraint is checked "
+                             "before training, where no metric is computed: drop its metrics, "
+                             "or make it genome_only=False")
 
     def violation(self, m: Measurements) -> float:
         """Sum of the positive parts of the values (0 when feasible). A value may be any
@@ -62,7 +69,10 @@ class Constraint:
                                 f"{shown(values)}; expected a number or a sequence of numbers"
                                 ) from None
             if np.isnan(flat).any():
-                raise ValueError(f"constraint {self.name} returned NaN")
+                before = " (a genome_only constraint is checked before training, where " \
+                    "accuracies are NaN: it must read the genome and costs only)" \
+                    if self.genome_only else ""
+                raise ValueError(f"constraint {self.name} returned NaN{before}")
         return float(np.clip(flat, 0.0, None).sum())
 
 

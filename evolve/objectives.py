@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,8 +109,26 @@ class Objective:
                    metrics=(Metric(name, fn),))
 
     def __post_init__(self) -> None:
+        # refused where it is declared, not after the first generation has trained
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Objective name must be a non-empty string, got {self.name!r}")
         if self.direction not in ("max", "min"):
-            raise ValueError(f"objective {self.name}: direction must be 'max' or 'min'")
+            raise ValueError(f"objective {self.name}: direction must be 'max' or 'min', got "
+                             f"{self.direction!r}")
+        if not callable(self.fn):
+            raise TypeError(f"objective {self.name}: fn must be callable, got "
+                            f"{type(self.fn).__name__} {shown(self.fn)}")
+        if isinstance(self.reference, bool) or not isinstance(self.reference, numbers.Real) \
+                or not math.isfinite(self.reference):
+            raise ValueError(f"objective {self.name}: reference must be a finite number, got "
+                             f"{self.reference!r}")
+        if not isinstance(self.log_scale, bool):
+            raise TypeError(f"objective {self.name}: log_scale must be True or False, got "
+                            f"{self.log_scale!r}")
+        if self.log_scale and self.reference <= 0:
+            raise ValueError(f"objective {self.name}: a log_scale objective needs a reference "
+                             f"> 0 (its hypervolume is on log10 of the value), got "
+                             f"{self.reference!r}")
 
     def __call__(self, m: Measurements) -> float:
         """The objective's value on ``m``: a finite number (a numpy or 0-d torch scalar, a

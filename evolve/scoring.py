@@ -28,8 +28,12 @@ CostFn = Callable[..., Any]  # (genome, profile, *, chips, activity, timesteps) 
 
 
 def cost_fn_name(cost_fn: CostFn) -> str:
-    """How a message names a cost function: ``cost_fn <its qualified name>``."""
-    return f"cost_fn {getattr(cost_fn, '__qualname__', None) or type(cost_fn).__name__}"
+    """How a message names a cost function: ``cost_fn <the name it is registered under>``
+    (what the user's config says), else ``cost_fn <its qualified name>``."""
+    from evolve.cost_functions import registered_name
+
+    name = registered_name(cost_fn)
+    return f"cost_fn {name or getattr(cost_fn, '__qualname__', None) or type(cost_fn).__name__}"
 
 
 def checked_cost(cost_fn: CostFn, cost: Any) -> hardware.HardwareCost:

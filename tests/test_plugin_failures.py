@@ -13,6 +13,7 @@ import evolve
 from evolve.config import SearchConfig, override
 from evolve.hardware import cost as model_cost
 from evolve.loop import GenerationFailed
+from evolve.objectives import Metric
 from evolve.reporters import HOOKS
 
 
@@ -69,6 +70,19 @@ def test_a_cost_fn_returning_garbage_fails_its_candidates_naming_it(tmp_path, co
         evolve.search(tiny(tmp_path, objectives=["accuracy"]), cost_fn=cost_fn)
     assert says in str(failed.value)
     assert all(says in error for error in failed_errors(failed.value.run_dir))
+
+
+def test_a_registered_cost_fn_is_named_as_the_config_names_it(tmp_path, monkeypatch):
+    """A lambda registered as "priced" is "cost_fn priced" in its errors (the name the
+    config gives), not "cost_fn <lambda>"."""
+    from evolve import cost_functions
+
+    monkeypatch.setattr(cost_functions, "_COST_FNS", dict(cost_functions._COST_FNS))
+    evolve.register_cost_fn("priced", lambda genome, profile, **kwargs: {"energy_j": 1.0})
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path, objectives=["accuracy"],
+                           hardware={"cost_fn": "priced"}), reporters=())
+    assert "cost_fn priced returned dict" in str(failed.value), str(failed.value)
 
 
 @pytest.mark.parametrize(("cost_fn", "says"), [
@@ -288,6 +302,41 @@ def test_registering_something_that_is_not_a_rule_is_refused_in_one_line(own_reg
         rules.register(thing)
 
 
+@pytest.mark.parametrize("declare, error, says", [
+    (lambda: evolve.Objective("a", "max", 3, reference=0.0), TypeError,
+     "objective a: fn must be callable, got int 3"),
+    (lambda: evolve.Objective("a", "maximize", len, reference=0.0), ValueError,
+     "objective a: direction must be 'max' or 'min', got 'maximize'"),
+    (lambda: evolve.Objective("a", "max", len, reference=float("nan")), ValueError,
+     "objective a: reference must be a finite number, got nan"),
+    (lambda: evolve.Objective("a", "min", len, reference="1"), ValueError,
+     "objective a: reference must be a finite number, got '1'"),
+    (lambda: evolve.Objective("a", "min", len, reference=0.0, log_scale=True), ValueError,
+     "objective a: a log_scale objective needs a reference > 0"),
+    (lambda: evolve.Objective("", "min", len, reference=1.0), ValueError,
+     "Objective name must be a non-empty string, got ''"),
+    (lambda: evolve.Constraint("c", len, genome_only="yes"), TypeError,
+     "Constraint 'c': genome_only must be True or False, got 'yes'"),
+    (lambda: evolve.Constraint("c", len, genome_only=True,
+                               metrics=(Metric("m", lambda y, s: 0.0),)), ValueError,
+     "Constraint 'c': a genome_only constraint is checked before training, where no metric"),
+])
+def test_an_objective_or_constraint_declared_wrongly_is_refused_where_it_is_made(
+        declare, error, says):
+    """Where it is declared, not after a generation has trained and failed on it."""
+    with pytest.raises(error) as refused:
+        declare()
+    assert str(refused.value).startswith(says), str(refused.value)
+
+
+def test_a_genome_only_constraint_reading_an_accuracy_is_told_why_it_is_nan(tmp_path):
+    reads_accuracy = evolve.Constraint("acc", lambda m: 0.9 - m.valid_accuracy, genome_only=True)
+    with pytest.raises(GenerationFailed) as failed:
+        evolve.search(tiny(tmp_path), constraints=[reads_accuracy], reporters=())
+    assert "constraint acc returned NaN (a genome_only constraint is checked before " \
+           "training, where accuracies are NaN" in failed.value.error, failed.value.error
+
+
 def test_registering_an_objective_under_a_built_in_name_is_refused():
     from evolve.objectives import resolve_objectives
 
@@ -365,17 +414,20 @@ def test_a_rule_declaring_its_genes_wrongly_is_refused_naming_rule_and_gene(own_
         assert str(refused.value) == f"rule {name}: {says}"
 
 
-def test_a_local_rule_without_a_learning_rate_fails_naming_it(tmp_path, own_registry):
+def test_a_local_rule_without_a_learning_rate_is_refused_before_a_run(tmp_path, own_registry):
+    """Found when the rule is built, like any other gene declared wrongly: no run directory
+    is made, no generation fails."""
     import rules
+    from rules.base import HyperparameterError
     from rules.local import INIT_SCALE
 
     rule = readout_rule("no_lr", lambda dw, db, loss, x: (dw, db, loss))
     rule.hyperparameters = lambda self: rules.HyperSpace((INIT_SCALE,))
-    with pytest.raises(GenerationFailed) as failed:
+    with pytest.raises(HyperparameterError) as refused:
         evolve.search(tiny(tmp_path, rule={"name": "no_lr"}))
-    assert failed.value.error == ("rule no_lr: a LocalRule steps with Adam at the "
-                                  "gene 'lr' (rules.local.LR), which its hyperparameters() "
-                                  "must declare")
+    assert str(refused.value) == ("rule no_lr: a LocalRule steps with Adam at the gene 'lr' "
+                                  "(rules.local.LR), which its hyperparameters() must declare")
+    assert not list(tmp_path.rglob("config.toml"))
 
 
 def test_two_metrics_of_one_name_with_different_functions_are_refused(tmp_path):
