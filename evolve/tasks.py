@@ -280,6 +280,9 @@ def _checked_arrays(data: Sequence[Any], what: str) -> Arrays:
         if masked:
             raise TaskError(f"{what}: {name} has {masked} masked values; "
                             "every sample needs all its values: fill or drop them")
+        if isinstance(value, torch.Tensor) and value.layout != torch.strided:
+            raise TaskError(f"{what}: {name} is a torch tensor of layout {value.layout}; "
+                            f"expected a dense one ({name}.to_dense())")
         if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
             value = value.detach().cpu().numpy()
         try:

@@ -71,6 +71,8 @@ def _sparse(dense: np.ndarray) -> object:
     # these were refused as "x must be 2-D ..., got shape ()" (a sparse matrix, None), or
     # trained on the values under a mask as if they were data
     ((_sparse(np.eye(30, 2)), np.repeat([0, 1, 2], 10)), "X is a scipy sparse matrix"),
+    ((torch.eye(30, 2).to_sparse(), torch.arange(30) % 3),
+     "X is a torch tensor of layout torch.sparse_coo; expected a dense one (X.to_dense())"),
     ((np.zeros((30, 2)), np.repeat([0, 1, 2], 10), None, None), "X_test is None"),
     ((np.ma.masked_array(np.ones((30, 2)), mask=np.eye(30, 2)), np.repeat([0, 1, 2], 10)),
      "X has 2 masked values"),

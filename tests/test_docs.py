@@ -147,3 +147,22 @@ def test_docs_records_md_reads_an_interrupted_run_with_pandas(tmp_path):
     assert frame.loc[old, "activity_used"].isna().all()
     assert frame.loc[~old, "activity_used"].eq("fixed").all()
     assert "objective.energy" in frame.columns and frame["status"].eq("ok").any()
+
+
+def test_the_readmes_plugin_file_runs_as_written(tmp_path):
+    """README's my_plugins.py, pasted into a file, and its search command (made small)."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    plugin = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+                  if b.startswith("# my_plugins.py"))
+    (tmp_path / "my_plugins.py").write_text(plugin)
+    command = next(line for line in text.splitlines()
+                   if line.startswith("neurevo search --plugin my_plugins.py"))
+    args = command.split()[1:] + ["--generations", "1", "--population", "4", "--executor",
+                                  "serial", "--set", "training.epochs=1", "--out",
+                                  str(tmp_path / "runs")]
+    result = subprocess.run([sys.executable, "-m", "evolve.cli", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
