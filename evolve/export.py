@@ -230,6 +230,11 @@ def load_architecture(path: str | Path) -> Architecture:
     problem = weights_problem(weights, genome) or _standardisation_problem(shapes, genome)
     if problem:
         raise RecordError(f"{path}: {problem}")
+    names = about.get("class_names", [])
+    if isinstance(names, list) and names and len(names) != genome.output_size:
+        # output i is class_names[i]: a label read off the scores would fall off the list
+        raise RecordError(f"{path}: damaged architecture export (class_names has "
+                          f"{len(names)} names for the genome's {genome.output_size} outputs)")
     tensors = load_tensors(path)
     std = tensors.get("input.std")
     if std is not None and not bool((std > 0).all()):

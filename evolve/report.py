@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.objectives import Objective, resolve_objectives
-from evolve.records import atomic_write
+from evolve.records import RecordError, atomic_write
 from evolve.run import Architecture, Run, load_run
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -293,6 +293,8 @@ def write_report(run: Run, path: str | Path) -> Path:
     path = Path(path)
     check_report_path(path, "report path")
     rows = run.evaluations().to_pylist()  # read once: the figure and the page use them
+    if not rows:
+        raise RecordError(f"{run.path}: no evaluations recorded yet: nothing to report")
     fig = figure(run, rows)
     if path.suffix.lower() in FIGURE_SUFFIXES:
         data = _figure_bytes(fig, path.suffix[1:].lower())

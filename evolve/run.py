@@ -21,7 +21,7 @@ import torch
 from evolve.config import SearchConfig, from_toml
 from evolve.messages import one_line
 from evolve.metadata import RunDescription, read_description
-from evolve.records import OBJECTIVE_PREFIX, RecordError, RunStore
+from evolve.records import OBJECTIVE_PREFIX, RecordError, RunStore, evaluation_schema
 from evolve.selection import rank_and_crowding
 from search_spaces.genome import Genome
 from search_spaces.net import Params
@@ -192,7 +192,12 @@ class Run:
         return self.description.run_id if self.description is not None else self.store.root.name
 
     def evaluations(self) -> pa.Table:
-        """Every evaluation recorded so far, one row each (see docs/records.md)."""
+        """Every evaluation recorded so far, one row each (see docs/records.md); no rows,
+        with the columns, for a run stopped before it recorded one (as its front is empty)."""
+        if not self.store.generation_files():
+            names = self.description.objective_names if self.description is not None \
+                else list(self.config.objectives)
+            return evaluation_schema(names).empty_table()
         return self.store.read_evaluations(objectives=self._recorded_objectives())
 
     def _recorded_objectives(self) -> list[str]:

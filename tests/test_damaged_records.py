@@ -537,7 +537,12 @@ def genome_not_object(tensors: dict, about: dict) -> None:
     about["genome"] = "a genome"
 
 
+def one_class_name(tensors: dict, about: dict) -> None:
+    about["class_names"] = ["x"]  # the member predicts 3 classes
+
+
 EXPORT_DAMAGES = {
+    "class-names-miscounted": (one_class_name, "class_names has 1 names for the genome's 3"),
     "genome-disagrees-with-weights": (add_hidden_group, "weight.0"),
     "a-level-missing": (drop_level, "weight."),
     "oversized-genome": (huge_genome, "limit"),

@@ -275,6 +275,12 @@ def test_a_search_killed_before_its_first_checkpoint_can_be_started_again(tmp_pa
     assert ("run.json" in left) == (killed_at != "_write_config")
     if killed_at == "first_checkpoint_rename":
         assert any(n.startswith(".checkpoint.json.") and n.endswith(".tmp") for n in left), left
+    if killed_at != "_write_config":  # a run that reads: no rows yet, and no report of them
+        table = evolve.load_run(run).evaluations()
+        assert table.num_rows == 0 and "objective.accuracy" in table.column_names
+        report = subprocess.run([*NEUREVO, "report", str(run)], env=ENV, capture_output=True,
+                                text=True, timeout=300)
+        assert report.returncode == 2 and "no evaluations recorded yet" in report.stderr
 
     resumed = subprocess.run([*NEUREVO, "resume", str(run)], env=ENV, capture_output=True,
                              text=True, timeout=300)
