@@ -74,8 +74,12 @@ class RunLock:
             raise
         self._fd = fd
         try:
+            held = os.fstat(fd)
+            # the file's identity: a copy of a live run's directory copies this text too,
+            # and must not read as held by the process that holds the original
             holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                      "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                      "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      "file": [held.st_dev, held.st_ino]}
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         except BaseException:
@@ -129,11 +133,18 @@ def read_holder(root: str | Path) -> dict[str, Any]:
     """What the run's lock file names (``{}`` when nobody holds it), read without taking
     the lock: a process that only looks must not refuse a search starting just then. A
     holder that was killed leaves its name behind: whether it is alive is the reader's to
-    judge."""
+    judge. A file that is not the one its holder wrote (a copy of a live run's directory
+    carries the text along) names nobody."""
+    path = Path(root) / LOCK_FILE
     try:
-        return _holder_of((Path(root) / LOCK_FILE).read_bytes()[:4096])
+        holder = _holder_of(path.read_bytes()[:4096])
+        found = os.stat(path)
     except OSError:
         return {}
+    written = holder.get("file")
+    if isinstance(written, list) and written != [found.st_dev, found.st_ino]:
+        return {}
+    return holder
 
 
 def _holder_of(data: bytes) -> dict[str, Any]:

@@ -98,3 +98,25 @@ def test_runs_refuses_what_is_not_a_folder_of_runs_and_run_id_names_a_run(tmp_pa
     (tmp_path / "empty").mkdir()
     result = run_cli("runs", str(tmp_path / "empty"))
     assert result.returncode == 0 and "no runs under" in result.stderr
+
+
+def test_a_copy_of_a_held_run_is_not_listed_as_running(tmp_path, capsys):
+    """The lock file names its holder; a directory copied while its run goes on carries that
+    text along, but not the lock itself: the copy is stopped (resume takes it at once), the
+    original still running."""
+    import shutil
+
+    import evolve
+    from evolve.lock import RunLock
+
+    out = tmp_path / "runs"
+    assert main(["search", *TINY, "--generations", "1", "--out", str(out), "--run-id",
+                 "live"]) == 0
+    config = out / "live" / "config.toml"
+    config.write_text(config.read_text().replace("generations = 1", "generations = 2"))
+    with RunLock(out / "live", "resume"):
+        shutil.copytree(out / "live", out / "copy")
+        states = {os.path.basename(r.path): r.state for r in evolve.list_runs(out)}
+        assert states == {"live": "running", "copy": "stopped"}
+        capsys.readouterr()
+        assert main(["resume", str(out / "copy")]) == 0
