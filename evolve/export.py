@@ -43,7 +43,6 @@ import torch
 
 from evolve.messages import one_line
 from evolve.records import (
-    CONFIG_FILE,
     RecordError,
     load_tensors,
     params_from_tensors,
@@ -54,7 +53,7 @@ from evolve.records import (
     write_safetensors,
 )
 from evolve.run import Architecture, Run, Source
-from evolve.tasks import DATA_RECORD_KEYS, Task, rebuild_task
+from evolve.tasks import DATA_RECORD_KEYS, SPLIT_KEYS, Task
 from search_spaces.genome import Genome
 
 FORMAT = "architecture/1"
@@ -153,25 +152,13 @@ def run_split(run: Run) -> dict[str, Any]:
 
 def _run_task(arch: Architecture, task_file: str | None = None,
               arrays: Sequence[Any] | None = None) -> tuple[Task, dict[str, Any]]:
-    """The task and splits of the run ``arch``'s weights live in (``RUN/weights/``): its
-    data where it was recorded, or ``task_file`` / ``arrays`` if their content hash is the
-    run's."""
-    from evolve.loop import locate_task
-
-    root = arch.weights_path.parent.parent if arch.weights_path is not None else None
-    if root is None or not (root / CONFIG_FILE).is_file():
-        record = arch.source.data
-        if record:  # an export: it records its data and how its run split it
-            split = {k: record[k] for k in ("seed", "valid_fraction", "test_fraction",
-                                            "label_column")}
-            settings = ", ".join(f"{k}={v!r}" for k, v in split.items())
-            return rebuild_task(record, arrays, arrays_keyword="data", file_option=(
-                f"data=evolve.tasks.load_task(FILE, {settings})")), split
-        raise ValueError("a NIR export needs the run's training split for its thresholds: "
-                         "pass data=<the run's Task> (this architecture is not in a run, "
-                         "and its export is from before exports recorded their data)")
-    run = Run(root)
-    return locate_task(run.config, run.description, task_file, arrays), run_split(run)
+    """The member's task (:meth:`Architecture.task`) and the split that rebuilds it, which a
+    NIR file records for ``neurevo simulate``."""
+    task = arch.task(data=arrays, task_file=task_file)
+    run = arch.run()
+    if run is not None:
+        return task, run_split(run)
+    return task, {k: arch.source.data[k] for k in SPLIT_KEYS}
 
 
 def _check_fits(arch: Architecture, data: Task) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,16 @@ import torch
 from evolve.config import SearchConfig, from_toml
 from evolve.messages import one_line
 from evolve.metadata import RunDescription, read_description
-from evolve.records import OBJECTIVE_PREFIX, RecordError, RunStore, evaluation_schema
+from evolve.records import (
+    CONFIG_FILE,
+    OBJECTIVE_PREFIX,
+    WEIGHTS_DIR,
+    RecordError,
+    RunStore,
+    evaluation_schema,
+)
 from evolve.selection import rank_and_crowding
+from evolve.tasks import SPLIT_KEYS, Task, rebuild_task
 from search_spaces.genome import Genome
 from search_spaces.net import Params
 
@@ -104,6 +113,36 @@ class Architecture:
                 "run's Pareto front, whose members alone keep their weights; read the front "
                 "again (evolve.load_run(...).pareto_front()), or export a member while it is "
                 "on the front")
+
+    def run(self) -> Run | None:
+        """The run whose records hold this member's weights; None for an export."""
+        path = self.weights_path
+        if path is None or path.parent.name != WEIGHTS_DIR or \
+                not (path.parent.parent / CONFIG_FILE).is_file():
+            return None
+        return Run(path.parent.parent)
+
+    def task(self, data: Sequence[Any] | None = None, task_file: str | None = None) -> Task:
+        """The data this member was trained on, split as its run split it (``train``,
+        ``valid``, ``test``, standardised with the train split's statistics): its recorded
+        accuracies are its rule's prediction on ``task().valid`` and ``task().test``. Read
+        from its run (:meth:`Run.task`), or for an export from the data it records; ``data``
+        gives in-memory arrays again and ``task_file`` a data file that has moved, each
+        checked against the recorded content hash."""
+        run = self.run()
+        if run is not None:
+            return run.task(data=data, task_file=task_file)
+        record = self.source.data
+        if not record:
+            raise ValueError(f"architecture {self.candidate_id} is not in a run, and its "
+                             "export is from before exports recorded their data: load the "
+                             "task as its run did (evolve.tasks.load_task(name, seed=...)), "
+                             "or pass data=<that Task> where one is asked for")
+        settings = ", ".join(f"{k}={record[k]!r}" for k in SPLIT_KEYS)
+        return rebuild_task(record, data if data is not None else task_file,
+                            arrays_keyword="data",
+                            file_option=f"task_file=FILE (or evolve.tasks.load_task(FILE, "
+                                        f"{settings}))")
 
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.
@@ -190,6 +229,17 @@ class Run:
         the directory is copied or moved under another name (``path`` is where it is now).
         A run from before run.json was written answers with its directory's name."""
         return self.description.run_id if self.description is not None else self.store.root.name
+
+    def task(self, data: Sequence[Any] | None = None, task_file: str | None = None) -> Task:
+        """The data the run trained on, split as it split them (``train``, ``valid``,
+        ``test``; features standardised with the train split's statistics, as its members
+        saw them): found where the run recorded it (a built-in task is rebuilt), or given
+        again, ``task_file`` for a data file that has moved, ``data`` for the in-memory
+        arrays of a run trained on them; either is refused unless its content hash is the
+        run's."""
+        from evolve.loop import locate_task
+
+        return locate_task(self.config, self.description, task_file, data)
 
     def evaluations(self) -> pa.Table:
         """Every evaluation recorded so far, one row each (see docs/records.md); no rows,

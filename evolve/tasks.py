@@ -202,8 +202,8 @@ def _registered_arrays(key: str) -> Arrays:
 
 # what rebuilds the data a member was trained on, split as its run split it: exports (and
 # NIR files) carry these keys, so a member read from a file finds its splits without its run
-DATA_RECORD_KEYS = ("name", "path", "content_hash", "seed", "valid_fraction", "test_fraction",
-                    "label_column")
+SPLIT_KEYS = ("seed", "valid_fraction", "test_fraction", "label_column")
+DATA_RECORD_KEYS = ("name", "path", "content_hash", *SPLIT_KEYS)
 
 
 def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = None,

@@ -449,3 +449,20 @@ def test_a_member_read_before_the_run_went_on_says_it_left_the_front(tmp_path):
     assert f"weights of candidate {left[0].candidate_id} are missing" in str(info.value)
     for arch in stayed:  # still on the front: still loads
         arch.to_module()
+
+
+def test_a_runs_task_is_the_split_its_members_were_scored_on(tmp_path):
+    """Run.task() and Architecture.task() (also of an export, its run gone) give the splits
+    the run scored on: each member's module reproduces its recorded accuracies there."""
+    run = evolve.search(tiny_iris(tmp_path, "bp", generations=2, seed=4), reporters=())
+    task = run.task()
+    kept = evolve.load_architecture(evolve.export_architecture(run.pareto_front()[0],
+                                                               tmp_path / "k.safetensors"))
+    shutil.rmtree(run.path)
+    again = kept.task()
+    for split in ("train", "valid", "test"):
+        assert torch.equal(getattr(again, split).x, getattr(task, split).x)
+    with torch.no_grad():
+        scores = kept.to_module()(again.test.x)
+    right = int((scores.argmax(1) == again.test.y).sum())
+    assert right / len(again.test.y) == kept.test_accuracy  # as the run counts it
