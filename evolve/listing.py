@@ -105,11 +105,16 @@ def _summary(path: Path) -> RunSummary:
                           max((a for a in accuracies if math.isfinite(a)), default=math.nan))
         if holder:
             return dataclasses.replace(base, state="running", note=holder)
+        last = history[-1] if history else {}
+        # a search stops when a whole generation fails: complete or not, that is the news
+        failed = f"every evaluation of generation {len(history)} failed: its records' " \
+            "error column says why" if last.get("evaluations") and \
+            last.get("failed") == last["evaluations"] else ""
         if base.generations >= config.generations or targets_reached(
                 front, config.stop_when, run.objective_directions()):
-            return dataclasses.replace(base, state="complete")
-        return dataclasses.replace(base, state="stopped",
-                                   note=f"neurevo resume {path} goes on")
+            return dataclasses.replace(base, state="complete", note=failed)
+        return dataclasses.replace(base, state="stopped", note="; ".join(
+            filter(None, [failed, f"neurevo resume {path} goes on"])))
     except (RecordError, OSError, ValueError, KeyError, TypeError) as exc:
         return RunSummary(path.name, str(path), "unreadable", note=one_line(exc))
 

@@ -120,3 +120,28 @@ def test_a_copy_of_a_held_run_is_not_listed_as_running(tmp_path, capsys):
         assert states == {"live": "running", "copy": "stopped"}
         capsys.readouterr()
         assert main(["resume", str(out / "copy")]) == 0
+
+
+def test_a_run_whose_last_generation_failed_whole_says_so(tmp_path):
+    """A search stops when every evaluation of a generation fails; listed as complete (its
+    last generation is recorded) or stopped, it says that generation failed."""
+    import evolve
+    from evolve.config import SearchConfig, override
+    from evolve.loop import GenerationFailed
+
+    def broken(m):
+        raise RuntimeError("the objective is broken")
+
+    objectives = [evolve.Objective("broken", "max", broken, reference=0.0)]
+    for run_id, generations in (("whole", 1), ("part", 2)):
+        config = override(SearchConfig(), {
+            "generations": generations, "population": 4, "out": str(tmp_path),
+            "run_id": run_id, "task": {"name": "iris"}, "training": {"epochs": 1},
+            "executor": {"name": "serial"}})
+        with pytest.raises(GenerationFailed):
+            evolve.search(config, objectives=objectives, reporters=())
+    rows = {r.run_id: r for r in evolve.list_runs(tmp_path)}
+    assert (rows["whole"].state, rows["part"].state) == ("complete", "stopped")
+    said = "every evaluation of generation 1 failed: its records' error column says why"
+    assert rows["whole"].note == said
+    assert rows["part"].note == f"{said}; neurevo resume {tmp_path / 'part'} goes on"
