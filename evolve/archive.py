@@ -67,6 +67,18 @@ class Archive:
             return 0.0
         return float(moocore.hypervolume(points, ref=ref))
 
+    def beyond_reference(self) -> list[tuple[Objective, float]]:
+        """The objectives no member is better than the reference of, each with its best
+        value: while there is one, no member counts towards the hypervolume (it stays 0)."""
+        beyond = []
+        for i, o in enumerate(self.objectives):
+            if not self.entries:
+                break
+            best = min(self.entries, key=lambda m: self._minimized(m.objectives)[i])
+            if self._minimized(best.objectives)[i] >= o.reference_minimized():
+                beyond.append((o, best.objectives[o.name]))
+        return beyond
+
     def targets_reached(self, stop_when: Mapping[str, float]) -> str | None:
         """What shows every ``stop_when`` target reached by the best feasible value so far
         (the archive holds each objective's best), or None."""

@@ -388,6 +388,14 @@ class Session:
                   f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
                   "budget or the constraints may be too tight for this search space",
                   file=sys.stderr)
+        if generation == 0:
+            for objective, best in archive.beyond_reference():
+                side = "below" if objective.direction == "max" else "above"
+                print(f"neurevo: warning: objective {objective.name}: no candidate of "
+                      f"generation 1 is better than its hypervolume reference "
+                      f"{objective.reference:g} (best {best:g}), so the hypervolume stays 0 "
+                      f"until one is: give it a reference {side} the values it takes",
+                      file=sys.stderr)
         reached = self._target_reached(archive)
         if reached:
             print(f"neurevo: stop_when reached after generation {generation + 1} ({reached}); "

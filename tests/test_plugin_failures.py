@@ -507,3 +507,17 @@ def test_a_reporter_subclass_defining_one_hook_sees_every_generation_and_the_res
     with pytest.raises(TypeError, match=r"reporters\[1\] is a OnlyGenerationEnd"):
         evolve.resume(run.path, generations=4, reporters=[again, OnlyGenerationEnd()])
     assert evolve.load_run(run.path).completed_generations() == 3
+
+
+def test_an_objective_whose_reference_no_candidate_beats_is_warned_about(tmp_path, capsys):
+    """A 'min' objective whose reference is below every value it takes leaves the
+    hypervolume at 0 for the whole search; generation 1 says so, naming it."""
+    groups = evolve.Objective("groups", "min", lambda m: 1.0 + len(m.genome.hidden_ids),
+                              reference=0.5)
+    run = evolve.search(tiny(tmp_path), objectives=["accuracy", groups], reporters=())
+    err = capsys.readouterr().err
+    assert "objective groups: no candidate of generation 1 is better than its hypervolume " \
+           "reference 0.5 (best 1), so the hypervolume stays 0" in err, err
+    assert "give it a reference above the values it takes" in err
+    assert "objective accuracy" not in err
+    assert run.hypervolume_curve()[-1][1] == 0.0
