@@ -45,7 +45,7 @@ class Constraint:
         if not callable(self.fn):
             raise TypeError(f"Constraint {self.name!r}: fn must be callable, got "
                             f"{type(self.fn).__name__}")
-        if not isinstance(self.genome_only, bool):
+        if not isinstance(self.genome_only, (bool, np.bool_)):
             raise TypeError(f"Constraint {self.name!r}: genome_only must be True or False, got "
                             f"{self.genome_only!r}")
         if self.genome_only and self.metrics:

@@ -102,6 +102,9 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
     run_id = arch.source.run_id if run_id is None else run_id
     task = arch.source.task if task is None else task
     class_names = arch.class_names if class_names is None else class_names
+    if class_names and len(class_names) != arch.genome.output_size:
+        raise ValueError(f"class_names: expected {arch.genome.output_size} names, one per "
+                         f"output of the member, got {len(class_names)}")
     if feature_mean is None and feature_std is None and arch.input_mean is not None:
         feature_mean, feature_std = arch.input_mean.numpy(), arch.input_std.numpy()
     if (feature_mean is None) != (feature_std is None):
@@ -133,6 +136,8 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
         if not isinstance(data, Task):
             data, found = _run_task(arch, arrays=data)
             split = found if split is None else split
+        elif split is None:  # the member's own task given whole: its split is still known
+            split = _split_of(arch)
         _check_fits(arch, data)
         return export_nir(arch, path, data, about=about, split=split,
                           percentile=PERCENTILE if percentile is None else percentile)
@@ -154,11 +159,15 @@ def _run_task(arch: Architecture, task_file: str | None = None,
               arrays: Sequence[Any] | None = None) -> tuple[Task, dict[str, Any]]:
     """The member's task (:meth:`Architecture.task`) and the split that rebuilds it, which a
     NIR file records for ``neurevo simulate``."""
-    task = arch.task(data=arrays, task_file=task_file)
+    return arch.task(data=arrays, task_file=task_file), _split_of(arch)
+
+
+def _split_of(arch: Architecture) -> dict[str, Any] | None:
+    """How the member's run split its data: from the run, or as its export records it."""
     run = arch.run()
     if run is not None:
-        return task, run_split(run)
-    return task, {k: arch.source.data[k] for k in SPLIT_KEYS}
+        return run_split(run)
+    return {k: arch.source.data[k] for k in SPLIT_KEYS} if arch.source.data else None
 
 
 def _check_fits(arch: Architecture, data: Task) -> None:

@@ -133,8 +133,8 @@ def read_holder(root: str | Path) -> dict[str, Any]:
     """What the run's lock file names (``{}`` when nobody holds it), read without taking
     the lock: a process that only looks must not refuse a search starting just then. A
     holder that was killed leaves its name behind: whether it is alive is the reader's to
-    judge. A file that is not the one its holder wrote (a copy of a live run's directory
-    carries the text along) names nobody."""
+    judge. A file on the holder's host that is not the one it wrote (a copy of a live run's
+    directory carries the text along) names nobody."""
     path = Path(root) / LOCK_FILE
     try:
         holder = _holder_of(path.read_bytes()[:4096])
@@ -142,7 +142,10 @@ def read_holder(root: str | Path) -> dict[str, Any]:
     except OSError:
         return {}
     written = holder.get("file")
-    if isinstance(written, list) and written != [found.st_dev, found.st_ino]:
+    # compared on the holder's own host only: another host sees a shared filesystem under
+    # device numbers of its own
+    if isinstance(written, list) and holder.get("host") == socket.gethostname() and \
+            written != [found.st_dev, found.st_ino]:
         return {}
     return holder
 

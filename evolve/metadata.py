@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from evolve.messages import one_line
 from evolve.objectives import Objective, available_objectives, is_builtin
 from evolve.records import DESCRIPTION_FILE, RecordError, write_text
@@ -85,7 +87,10 @@ GENE_FIELDS = ("low", "high", "default", "log", "integer", "searched")
 def gene_record(space: Any) -> dict[str, dict[str, Any]]:
     """A rule's gene space (a :class:`rules.HyperSpace`) as run.json keeps it: each gene's
     range, default, scale and whether a search moves it by default."""
-    return {p.name: {f: getattr(p, f) for f in GENE_FIELDS} for p in space.params}
+    def plain(value: Any) -> Any:  # numpy scalars (np.True_, np.float32) as JSON holds them
+        return bool(value) if isinstance(value, (bool, np.bool_)) else float(value)
+
+    return {p.name: {f: plain(getattr(p, f)) for f in GENE_FIELDS} for p in space.params}
 
 
 def gene_mismatch(recorded: RuleRecord, space: Any) -> str | None:

@@ -125,10 +125,6 @@ class Objective:
         if not isinstance(self.log_scale, bool):
             raise TypeError(f"objective {self.name}: log_scale must be True or False, got "
                             f"{self.log_scale!r}")
-        if self.log_scale and self.reference <= 0:
-            raise ValueError(f"objective {self.name}: a log_scale objective needs a reference "
-                             f"> 0 (its hypervolume is on log10 of the value), got "
-                             f"{self.reference!r}")
 
     def __call__(self, m: Measurements) -> float:
         """The objective's value on ``m``: a finite number (a numpy or 0-d torch scalar, a

@@ -30,7 +30,7 @@ import importlib.util
 import sys
 import traceback
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
@@ -83,7 +83,7 @@ def load_installed_plugins() -> None:
     points = entry_points(group=PLUGIN_GROUP)
     # the packages the plug-ins live in: what a failed one imported from them is forgotten,
     # what it imported from anywhere else (numpy, scikit-learn, ...) stays imported
-    plugin_packages = {point.module.split(".")[0] for point in points}
+    plugin_packages = {_package_of(point) for point in points} - {""}
     for point in points:
         before, modules = _snapshot(), set(sys.modules)
         try:
@@ -108,6 +108,15 @@ def load_installed_plugins() -> None:
             print(f"neurevo: warning: skipping installed plug-in {point.name!r} "
                   f"({point.value}): {type(exc).__name__}: {' '.join(str(exc).split())}",
                   file=sys.stderr)
+
+
+def _package_of(point: EntryPoint) -> str:
+    """The top-level package an entry point names ("" for a value the entry-point syntax
+    does not match, whose load fails, and is reported, in its own turn)."""
+    try:
+        return point.module.split(".")[0]
+    except Exception:  # noqa: BLE001 - importlib.metadata's parse of a malformed value
+        return ""
 
 
 def _registries() -> list[dict]:

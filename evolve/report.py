@@ -393,7 +393,7 @@ def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
     value shown as if measured at a budget never reached would flatter the shorter run)."""
     if not runs:
         raise ValueError("compare needs at least one run")
-    runs = [run if isinstance(run, Run) else load_run(run) for run in runs]
+    runs = _loaded(runs)
     curves = [run.hypervolume_curve() for run in runs]
     budget = at if at is not None else min((c[-1][0] for c in curves if c), default=0)
     first_references = runs[0].references()
@@ -411,7 +411,7 @@ def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
         maximise = run.objective_directions().get(name) == "max"
         references = run.references()
         rows.append({
-            "run_id": run.run_id, "path": str(run.path), "task": c.task.name,
+            "run_id": run.run_id, "path": str(run.store.root), "task": c.task.name,
             "rule": c.rule.name,
             "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
             "evaluations": curve[-1][0] if curve else 0, "budget": budget,
@@ -426,6 +426,11 @@ def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
     return rows
 
 
+def _loaded(runs: Sequence[Run | str | Path]) -> list[Run]:
+    """Runs as given, or loaded from their directories."""
+    return [run if isinstance(run, Run) else load_run(run) for run in runs]
+
+
 def _setting(run: Run) -> tuple[Any, ...]:
     """What must be equal for two hypervolumes to be comparable besides the reference
     point: the same data (content hash), split the same way (another validation share scores
@@ -433,7 +438,8 @@ def _setting(run: Run) -> tuple[Any, ...]:
     d = run.description
     task = d.task.content_hash if d is not None else run.config.task.name
     profile = d.profile if d is not None else run.config.hardware.profile
-    split = run.config.task.valid_fraction, run.config.task.test_fraction
+    t = run.config.task
+    split = t.valid_fraction, t.test_fraction, t.label_column
     return task, split, profile, run.config.hardware.chips
 
 
@@ -468,12 +474,13 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(text)
 
 
-def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
+def comparison_figure(runs: Sequence[Run | str | Path], at: int | None = None) -> Any:
     """Hypervolume against evaluations for every run (the comparison's budget marked), and
     their fronts as staircases when the runs share their first two objectives. A run whose
     hypervolume is not comparable with the first run's is dashed and starred."""
     from matplotlib.figure import Figure
 
+    runs = _loaded(runs)
     rows = compare_runs(runs, at=at)
     names = [run.objective_names()[:2] for run in runs]
     shared = len(names[0]) == 2 and all(n == names[0] for n in names)
@@ -483,8 +490,8 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
     ax = axes[0]
     for run, row, colour in zip(runs, rows, colours, strict=True):
         curve = run.hypervolume_curve()
-        label = f"{run.path.name}{'' if row['comparable'] else ' *'} ({row['strategy']}, " \
-                f"{row['rule']})"
+        label = f"{run.store.root.name}{'' if row['comparable'] else ' *'} " \
+                f"({row['strategy']}, {row['rule']})"
         if curve:
             ax.plot(*zip(*curve, strict=True), "o-" if row["comparable"] else "o--", ms=3,
                     color=colour, label=label, drawstyle="steps-post")
@@ -504,7 +511,8 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
                    if x_name in a.objectives and y_name in a.objectives]
             if pts:
                 x_max = run.objective_directions()[x_name] == "max"
-                ax.plot(*staircase(pts, x_max), "-", color=colour, lw=1.3, label=run.path.name)
+                ax.plot(*staircase(pts, x_max), "-", color=colour, lw=1.3,
+                        label=run.store.root.name)
                 ax.plot(*zip(*pts, strict=True), "o", color=colour, ms=4)
         if _log_scale(runs[0], x_name):
             ax.set_xscale("log")
@@ -517,11 +525,13 @@ def comparison_figure(runs: Sequence[Run], at: int | None = None) -> Any:
     return fig
 
 
-def write_comparison(runs: Sequence[Run], path: str | Path, at: int | None = None) -> Path:
+def write_comparison(runs: Sequence[Run | str | Path], path: str | Path,
+                     at: int | None = None) -> Path:
     """Write :func:`comparison_figure` to ``path`` by its suffix (``.png``, ``.svg``,
     ``.pdf``), or ``.html``: the figure and the comparison table in one file."""
     path = Path(path)
     check_report_path(path, "comparison path")
+    runs = _loaded(runs)
     fig = comparison_figure(runs, at=at)
     if path.suffix.lower() in FIGURE_SUFFIXES:
         data = _figure_bytes(fig, path.suffix[1:].lower())

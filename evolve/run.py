@@ -31,7 +31,7 @@ from evolve.records import (
     evaluation_schema,
 )
 from evolve.selection import rank_and_crowding
-from evolve.tasks import SPLIT_KEYS, Task, rebuild_task
+from evolve.tasks import Task, rebuild_task
 from search_spaces.genome import Genome
 from search_spaces.net import Params
 
@@ -48,7 +48,7 @@ class Source:
     # what rebuilds the data the member was trained on, split as the run split it
     # (evolve.tasks.DATA_RECORD_KEYS): a NIR export made from an export alone needs the
     # training split; {} where unknown (exports from before it was kept)
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict, hash=False)  # Source stays hashable
 
     def to_dict(self) -> dict[str, Any]:
         """The keys an export's description carries them under."""
@@ -115,12 +115,17 @@ class Architecture:
                 "on the front")
 
     def run(self) -> Run | None:
-        """The run whose records hold this member's weights; None for an export."""
+        """The run whose records hold this member's weights (``RUN/weights/<id>.safetensors``
+        of a run whose id is the member's); None for an export, wherever it is kept."""
         path = self.weights_path
         if path is None or path.parent.name != WEIGHTS_DIR or \
+                path.name != f"{self.candidate_id}.safetensors" or \
                 not (path.parent.parent / CONFIG_FILE).is_file():
             return None
-        return Run(path.parent.parent)
+        run = Run(path.parent.parent)
+        if self.source.run_id and run.run_id != self.source.run_id:
+            return None
+        return run
 
     def task(self, data: Sequence[Any] | None = None, task_file: str | None = None) -> Task:
         """The data this member was trained on, split as its run split it (``train``,
@@ -138,11 +143,11 @@ class Architecture:
                              "export is from before exports recorded their data: load the "
                              "task as its run did (evolve.tasks.load_task(name, seed=...)), "
                              "or pass data=<that Task> where one is asked for")
-        settings = ", ".join(f"{k}={record[k]!r}" for k in SPLIT_KEYS)
         return rebuild_task(record, data if data is not None else task_file,
-                            arrays_keyword="data",
-                            file_option=f"task_file=FILE (or evolve.tasks.load_task(FILE, "
-                                        f"{settings}))")
+                            file_option="task_file", arrays_keyword="data",
+                            moved_hint="arch.task(task_file=FILE) (for a NIR export, "
+                                       "export_architecture(arch, PATH, "
+                                       "data=arch.task(task_file=FILE)))")
 
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.

@@ -207,13 +207,15 @@ DATA_RECORD_KEYS = ("name", "path", "content_hash", *SPLIT_KEYS)
 
 
 def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = None,
-                 file_option: str = "--task FILE", arrays_keyword: str = "task") -> Task:
+                 file_option: str = "--task", arrays_keyword: str = "task",
+                 moved_hint: str = "--task FILE") -> Task:
     """The task a member was trained on, rebuilt from its ``record`` (``DATA_RECORD_KEYS``):
     from the data where the run found it (a built-in name, or the recorded file), from
     ``given`` (a file or name where it is not there any more, or the in-memory arrays ``(X,
     y)`` / ``(X, y, X_test, y_test)`` a run was trained on), split with the recorded seed and
     fractions; refused unless its content hash is the recorded one. ``file_option`` and
-    ``arrays_keyword`` are what the caller calls ``given`` in its messages."""
+    ``arrays_keyword`` are what the caller calls ``given`` in its messages, ``moved_hint``
+    how its user gives a file that has moved."""
     split = {"seed": int(record["seed"]), "valid_fraction": float(record["valid_fraction"]),
              "test_fraction": float(record["test_fraction"])}
     want = str(record.get("content_hash", ""))
@@ -228,11 +230,13 @@ def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = Non
                             "y_test))")
         if given is None and record.get("path") and not Path(source).is_file():
             raise TaskError(f"the data the member was trained on is not at {source} any "
-                            f"more: give its new place with {file_option} (its content "
+                            f"more: give its new place with {moved_hint} (its content "
                             "hash must match)")
         loaded = load_task(source, **split,
                            label_column=str(record.get("label_column", LABEL_COLUMN)))
-        what, differs = f"{file_option.split()[0]} {source}: its content", "differs"
+        what = f"{file_option} {source}: its content" if given is not None else \
+            f"the data at {source}: its content"
+        differs = "differs"
     if want and loaded.content_hash != want:
         raise TaskError(f"{what} ({loaded.content_hash[:19]}...) {differs} from the data the "
                         f"member was trained on ({want[:19]}...)")

@@ -136,7 +136,8 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
                                   f"{type(space).__name__}, expected a rules.HyperSpace")
     from rules.local import LocalRule
 
-    if isinstance(rule, LocalRule) and "lr" not in space.names():
+    if isinstance(rule, LocalRule) and type(rule).init_state is LocalRule.init_state and \
+            "lr" not in space.names():
         # refused here, before a run is made, not when the first member trains
         raise HyperparameterError(f"rule {name}: a LocalRule steps with Adam at the gene 'lr' "
                                   "(rules.local.LR), which its hyperparameters() must declare")

@@ -446,6 +446,21 @@ def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed, t
     assert "licence server is down" in result.stderr
 
 
+def test_a_malformed_entry_point_is_skipped_like_a_failing_one(tmp_path):
+    """An entry point whose value the entry-point syntax does not match (a hyphen) fails to
+    load in its turn, named on stderr; it does not stop a search on a built-in task."""
+    site = tmp_path / "site"
+    dist = site / "badlab-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: badlab\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[neurevo.plugins]\nbad = my-plugin:register\n")
+    result = run_cli_with({"PYTHONPATH": os.pathsep.join(
+        filter(None, [str(site), os.environ.get("PYTHONPATH")]))}, "search", *SMALL,
+        "--executor", "serial", "--out", str(tmp_path / "r"))
+    ran(result)
+    assert result.stderr.count("skipping installed plug-in 'bad'") == 1, result.stderr
+
+
 def test_a_failed_plugin_leaves_the_libraries_it_imported_usable(tmp_path):
     """Forgetting a failed plug-in's modules forgets its own package only: a library it
     imported on the way (scikit-learn, and through it numpy's fft, whose C extension cannot

@@ -86,6 +86,13 @@ def test_compare_measures_every_run_at_the_same_budget(runs):
     assert compare_runs([str(r.path) for r in runs]) == mixed  # run directories do as well
 
 
+def test_compare_names_a_run_given_as_dot_by_its_folder(runs, monkeypatch):
+    monkeypatch.chdir(runs[0].path)
+    rows = compare_runs([".", str(runs[1].path)])
+    assert rows[0]["path"] == str(runs[0].path)
+    assert format_comparison(rows).splitlines()[1].split()[0] == runs[0].path.name
+
+
 def test_a_run_split_another_way_is_not_comparable(runs, tmp_path):
     """Another validation share scores accuracy on another set, so its hypervolume is not
     the first run's, though data, chip and references are the same."""

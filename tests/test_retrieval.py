@@ -466,3 +466,21 @@ def test_a_runs_task_is_the_split_its_members_were_scored_on(tmp_path):
         scores = kept.to_module()(again.test.x)
     right = int((scores.argmax(1) == again.test.y).sum())
     assert right / len(again.test.y) == kept.test_accuracy  # as the run counts it
+
+
+def test_an_export_kept_in_a_weights_folder_beside_a_config_is_still_an_export(tmp_path):
+    """An export is read by its own data record, wherever it is kept; it is taken for a run's
+    member only as that run's own weights file."""
+    run = evolve.search(tiny_iris(tmp_path, "bp", seed=4), reporters=())
+    project = tmp_path / "project"
+    (project / "weights").mkdir(parents=True)
+    shutil.copy(run.path / "config.toml", project / "config.toml")
+    config = project / "config.toml"
+    config.write_text(config.read_text().replace('name = "iris"', 'name = "wine"'))
+    arch = run.pareto_front()[0]
+    kept = evolve.load_architecture(evolve.export_architecture(
+        arch, project / "weights" / "best.safetensors"))
+    assert kept.run() is None and kept.task().name == "iris"
+    assert arch.run() is not None and arch.run().run_id == run.run_id
+    with pytest.raises(ValueError, match="class_names: expected 3 names, one per output"):
+        evolve.export_architecture(arch, tmp_path / "bad.safetensors", class_names=("a", "b"))

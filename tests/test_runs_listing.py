@@ -145,3 +145,19 @@ def test_a_run_whose_last_generation_failed_whole_says_so(tmp_path):
     said = "every evaluation of generation 1 failed: its records' error column says why"
     assert rows["whole"].note == said
     assert rows["part"].note == f"{said}; neurevo resume {tmp_path / 'part'} goes on"
+
+
+def test_a_lock_held_on_another_host_is_named_whatever_its_file(tmp_path):
+    """On a shared filesystem another host sees the lock file under device numbers of its
+    own: the file check is made on the holder's host only, so the run still lists as held
+    there."""
+    from evolve.lock import read_holder
+
+    (tmp_path / ".lock").write_text(json.dumps(
+        {"pid": 1, "host": "elsewhere", "command": "search", "since": "now",
+         "file": [-1, -1]}))
+    assert read_holder(tmp_path)["host"] == "elsewhere"
+    (tmp_path / ".lock").write_text(json.dumps(
+        {"pid": 1, "host": socket.gethostname(), "command": "search", "since": "now",
+         "file": [-1, -1]}))
+    assert read_holder(tmp_path) == {}
