@@ -752,7 +752,7 @@ def test_cluster_sim_refuses_a_wrong_argument_in_one_line_before_any_replay(tmp_
         raise AssertionError("a search on an address nothing answers at ran")
     script = ROOT / "benchmarks" / "cluster_sim.py"
     cases = {"--run": ["--run", str(tmp_path / "nosuch")],
-             "no evaluations recorded": ["--run", str(untrained)],
+             "no evaluation with recorded training time": ["--run", str(untrained)],
              "--replay-seconds": ["--replay-seconds", "0"],
              "its folder does not exist": ["--json", str(tmp_path / "nodir" / "sim.json")]}
     for expected, args in cases.items():
