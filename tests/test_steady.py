@@ -98,8 +98,17 @@ def test_steady_driver_sigkill_then_resume_replays_the_arrival_order(small_digit
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True, env=env)
     journal = out / "killed" / "evaluations" / "_gen-00001.partial"
+
+    def arrival_journaled() -> bool:
+        # a chunk's rows are written before its arrival is appended to order.jsonl: waiting
+        # for the rows alone could kill between the two (a state a resume handles, but not
+        # the one this test replays)
+        try:
+            return b'"ids"' in (journal / "order.jsonl").read_bytes()
+        except OSError:
+            return False
     deadline = time.time() + 300
-    while time.time() < deadline and not list(journal.glob("chunk-*.parquet")):
+    while time.time() < deadline and not arrival_journaled():
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
