@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evolve.messages import UnknownName, blamed_on, shown
-from evolve.objectives import Measurements, Metric
+from evolve.objectives import Measurements, Metric, check_metrics
 from evolve.plugin_imports import load_installed_plugins, registered
 
 
@@ -48,6 +48,7 @@ class Constraint:
         if not isinstance(self.genome_only, (bool, np.bool_)):
             raise TypeError(f"Constraint {self.name!r}: genome_only must be True or False, got "
                             f"{self.genome_only!r}")
+        check_metrics(f"Constraint {self.name!r}", self.metrics)
         if self.genome_only and self.metrics:
             raise ValueError(f"Constraint {self.name!r}: a genome_only constraint is checked "
                              "before training, where no metric is computed: drop its metrics, "

@@ -114,8 +114,10 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
                         "register the loader that returns that data")
     where = want.path or t.name
     raise TaskError(f"the data this run started on is not at {where} (or has changed since); "
-                    f"give it with --task FILE (its content hash must be "
-                    f"{want.content_hash[:19]}...)")
+                    f"give it with --task FILE (from Python: task_file=FILE to evolve.resume, "
+                    f"Run.task and Architecture.task; a NIR export takes "
+                    f"data=arch.task(task_file=FILE)); its content hash must be "
+                    f"{want.content_hash[:19]}...")
 
 
 class GenerationFailed(RuntimeError):

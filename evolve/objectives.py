@@ -71,10 +71,26 @@ class Metric:
     name: str
     fn: Callable[[np.ndarray, np.ndarray], float]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Metric name must be a non-empty string, got {self.name!r}")
+        if not callable(self.fn):
+            raise TypeError(f"metric {self.name}: fn must be callable (y, scores) -> number, "
+                            f"got {type(self.fn).__name__} {shown(self.fn)}")
+
     def __call__(self, y: np.ndarray, scores: np.ndarray) -> float:
         what = f"metric {self.name}"
         with blamed_on(what):
             return finite_number(what, self.fn(y, scores))
+
+
+def check_metrics(owner: str, metrics: Any) -> None:
+    """``metrics`` of an objective or constraint: a tuple of :class:`Metric` (a name alone is
+    not one: the worker needs the function)."""
+    if not isinstance(metrics, (tuple, list)) or \
+            not all(isinstance(m, Metric) for m in metrics):
+        raise TypeError(f"{owner}: metrics must be a tuple of evolve.objectives.Metric "
+                        f"(name, fn), got {shown(metrics)}")
 
 
 @dataclass(frozen=True)
@@ -122,9 +138,11 @@ class Objective:
                 or not math.isfinite(self.reference):
             raise ValueError(f"objective {self.name}: reference must be a finite number, got "
                              f"{self.reference!r}")
-        if not isinstance(self.log_scale, bool):
-            raise TypeError(f"objective {self.name}: log_scale must be True or False, got "
-                            f"{self.log_scale!r}")
+        check_metrics(f"objective {self.name}", self.metrics)
+        for flag in ("log_scale", "covers_space"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise TypeError(f"objective {self.name}: {flag} must be True or False, got "
+                                f"{getattr(self, flag)!r}")
 
     def __call__(self, m: Measurements) -> float:
         """The objective's value on ``m``: a finite number (a numpy or 0-d torch scalar, a

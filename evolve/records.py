@@ -825,7 +825,9 @@ class RunStore:
         if size < log["bytes"]:
             held = "is missing" if size < 0 else f"holds {size} bytes"
             raise RecordError(f"{path}: {held}, but the checkpoint counts {log['bytes']} "
-                              "(truncated or lost)")
+                              "(truncated or lost; a copy of a run taken while it was "
+                              "writing, the log copied before a newer checkpoint.json, "
+                              "reads so too: copy it again, or once the run has stopped)")
         with open(path, "rb") as fh:
             raw = fh.read(log["bytes"])
         lines = raw.split(b"\n")

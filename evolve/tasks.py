@@ -208,7 +208,7 @@ DATA_RECORD_KEYS = ("name", "path", "content_hash", *SPLIT_KEYS)
 
 def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = None,
                  file_option: str = "--task", arrays_keyword: str = "task",
-                 moved_hint: str = "--task FILE") -> Task:
+                 moved_hint: str = "--task FILE (from Python: task=FILE)") -> Task:
     """The task a member was trained on, rebuilt from its ``record`` (``DATA_RECORD_KEYS``):
     from the data where the run found it (a built-in name, or the recorded file), from
     ``given`` (a file or name where it is not there any more, or the in-memory arrays ``(X,

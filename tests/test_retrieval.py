@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -484,3 +485,21 @@ def test_an_export_kept_in_a_weights_folder_beside_a_config_is_still_an_export(t
     assert arch.run() is not None and arch.run().run_id == run.run_id
     with pytest.raises(ValueError, match="class_names: expected 3 names, one per output"):
         evolve.export_architecture(arch, tmp_path / "bad.safetensors", class_names=("a", "b"))
+
+
+def test_a_moved_data_file_is_given_again_from_python_as_the_message_says(tmp_path):
+    from sklearn.datasets import load_iris
+
+    from evolve.tasks import TaskError
+
+    x, y = load_iris(return_X_y=True)
+    data = tmp_path / "iris.npz"
+    np.savez(data, x=x, y=y)
+    run = evolve.search(tiny_iris(tmp_path, "bp", task={"name": str(data)}), reporters=())
+    moved = data.rename(tmp_path / "moved.npz")
+    with pytest.raises(TaskError, match=r"from Python: task_file=FILE") as info:
+        run.task()
+    assert "data=arch.task(task_file=FILE)" in str(info.value)
+    arch = run.pareto_front()[0]
+    task = arch.task(task_file=str(moved))  # as the message says
+    assert task.content_hash == run.description.task.content_hash
