@@ -79,6 +79,12 @@ class Archive:
                 beyond.append((o, best.objectives[o.name]))
         return beyond
 
+    def inside_reference(self) -> bool:
+        """Whether some member is better than the reference point on every objective at
+        once, the only members the hypervolume counts."""
+        ref = np.array([o.reference_minimized() for o in self.objectives])
+        return any(bool(np.all(self._minimized(m.objectives) < ref)) for m in self.entries)
+
     def targets_reached(self, stop_when: Mapping[str, float]) -> str | None:
         """What shows every ``stop_when`` target reached by the best feasible value so far
         (the archive holds each objective's best), or None."""

@@ -391,7 +391,14 @@ class Session:
                   "budget or the constraints may be too tight for this search space",
                   file=sys.stderr)
         if generation == 0:
-            for objective, best in archive.beyond_reference():
+            beyond = archive.beyond_reference()
+            if archive.entries and not beyond and not archive.inside_reference():
+                print("neurevo: warning: no candidate of generation 1 is better than the "
+                      "hypervolume reference point on every objective at once, so the "
+                      "hypervolume stays 0 until one is: give the objectives references "
+                      f"that the values they take can beat together ({self._references()})",
+                      file=sys.stderr)
+            for objective, best in beyond:
                 side = "below" if objective.direction == "max" else "above"
                 print(f"neurevo: warning: objective {objective.name}: no candidate of "
                       f"generation 1 is better than its hypervolume reference "

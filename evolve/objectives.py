@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,10 +133,16 @@ class Objective:
         if not callable(self.fn):
             raise TypeError(f"objective {self.name}: fn must be callable, got "
                             f"{type(self.fn).__name__} {shown(self.fn)}")
-        if isinstance(self.reference, bool) or not isinstance(self.reference, numbers.Real) \
-                or not math.isfinite(self.reference):
+        try:  # a numpy or 0-d torch scalar is a number too: kept as a float
+            if isinstance(self.reference, (bool, str, bytes)):
+                raise TypeError
+            reference = float(self.reference)
+        except (TypeError, ValueError, RuntimeError):
+            reference = math.nan
+        if not math.isfinite(reference):
             raise ValueError(f"objective {self.name}: reference must be a finite number, got "
                              f"{self.reference!r}")
+        object.__setattr__(self, "reference", reference)  # frozen: set once, here
         check_metrics(f"objective {self.name}", self.metrics)
         for flag in ("log_scale", "covers_space"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):

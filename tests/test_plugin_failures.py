@@ -526,3 +526,30 @@ def test_an_objective_whose_reference_no_candidate_beats_is_warned_about(tmp_pat
     assert "give it a reference above the values it takes" in err
     assert "objective accuracy" not in err
     assert run.hypervolume_curve()[-1][1] == 0.0
+
+
+def test_references_no_candidate_beats_together_are_warned_about(tmp_path, capsys):
+    """Each reference beaten by some candidate, none beaten by one candidate on both: the
+    hypervolume stays 0, and generation 1 says so."""
+    def groups(m):
+        return float(len(m.genome.hidden_ids))
+
+    few = evolve.Objective("few", "min", groups, reference=0.5)   # only 0 groups beat it
+    many = evolve.Objective("many", "max", groups, reference=0.5)  # only >= 1 group beats it
+    config = tiny(tmp_path, population=8, strategy={"mutation": {"add_node": 0.9}})
+    run = evolve.search(config, objectives=[few, many], reporters=())
+    counts = {groups(a) for a in run.pareto_front()}
+    assert 0.0 in counts and max(counts) >= 1.0, counts  # each reference beaten, apart
+    err = capsys.readouterr().err
+    assert "no candidate of generation 1 is better than the hypervolume reference point " \
+           "on every objective at once" in err, err
+    assert run.hypervolume_curve()[-1][1] == 0.0
+
+
+def test_a_scalar_reference_of_numpy_or_torch_is_kept_as_a_float():
+    import numpy as np
+    import torch
+
+    for given in (np.float32(0.5), torch.tensor(0.5), 1):
+        reference = evolve.Objective("a", "max", len, reference=given).reference
+        assert type(reference) is float and reference == float(given)
