@@ -92,6 +92,7 @@ def _summary(path: Path) -> RunSummary:
             else None
         if checkpoint is None:
             return _unstarted(path, config.task.name, config.rule.name, config.strategy.name,
+                              run_id=run.run_id,
                               target=config.generations)
         holder = _live_holder(path)
         history = checkpoint["history"]
@@ -119,11 +120,12 @@ def _summary(path: Path) -> RunSummary:
         return RunSummary(path.name, str(path), "unreadable", note=one_line(exc))
 
 
-def _unstarted(path: Path, *known: str, target: int = 0) -> RunSummary:
+def _unstarted(path: Path, *known: str, target: int = 0, run_id: str = "") -> RunSummary:
     """A run without a first checkpoint: a search creating it right now (it holds the
     lock), or one killed before it got that far."""
     holder = _live_holder(path)
-    return RunSummary(path.name, str(path), "running" if holder else "not started", *known,
+    return RunSummary(run_id or path.name, str(path), "running" if holder else "not started",
+                      *known,
                       target=target, note=holder or "stopped before its first checkpoint")
 
 
