@@ -45,6 +45,7 @@ from evolve.objectives import (
     Objective,
     covering_references,
     declared_metrics,
+    is_builtin,
     resolve_objectives,
     unreachable_target,
 )
@@ -184,6 +185,8 @@ class Session:
     reporters: Sequence[Reporter] = field(default_factory=list)
     # every gene of the rule at its start value (fixed genes at theirs): see :meth:`ask`
     start_genes: Mapping[str, float] = field(default_factory=dict)
+    # whether the references were judged against a generation's worth of evaluations yet
+    references_checked: bool = field(default=False, init=False)
 
     @classmethod
     def build(cls, config: SearchConfig, store: RunStore, run_id: str,
@@ -390,26 +393,37 @@ class Session:
                   f"({evaluations[0].outcome.error or 'over a limit'}); the chip "
                   "budget or the constraints may be too tight for this search space",
                   file=sys.stderr)
-        if generation == 0:
-            beyond = archive.beyond_reference()
-            if archive.entries and not beyond and not archive.inside_reference():
-                print("neurevo: warning: no candidate of generation 1 is better than the "
-                      "hypervolume reference point on every objective at once, so the "
-                      "hypervolume stays 0 until one is: give the objectives references "
-                      f"that the values they take can beat together ({self._references()})",
-                      file=sys.stderr)
-            for objective, best in beyond:
-                side = "below" if objective.direction == "max" else "above"
-                print(f"neurevo: warning: objective {objective.name}: no candidate of "
-                      f"generation 1 is better than its hypervolume reference "
-                      f"{objective.reference:g} (best {best:g}), so the hypervolume stays 0 "
-                      f"until one is: give it a reference {side} the values it takes",
-                      file=sys.stderr)
+        if not self.references_checked and \
+                sum(h["evaluations"] for h in history) >= self.config.population:
+            self.references_checked = True  # a generation's worth seen (steady: several steps)
+            self._warn_unbeaten_references(archive)
         reached = self._target_reached(archive)
         if reached:
             print(f"neurevo: stop_when reached after generation {generation + 1} ({reached}); "
                   "the run stops here", file=sys.stderr)
         return reached is not None
+
+    def _warn_unbeaten_references(self, archive: Archive) -> None:
+        """A user's objective whose hypervolume reference no candidate beats (alone, or with
+        the others at once) keeps the hypervolume at 0: said once, after the first
+        generation's worth of evaluations. neurevo's own references are not the user's to
+        move (a space whose every network is the costliest meets them exactly)."""
+        if not archive.entries or all(is_builtin(o) for o in self.objectives):
+            return
+        beyond = [(o, best) for o, best in archive.beyond_reference() if not is_builtin(o)]
+        if not beyond and not archive.beyond_reference() and not archive.inside_reference():
+            print("neurevo: warning: no candidate of the first generation is better than the "
+                  "hypervolume reference point on every objective at once, so the "
+                  "hypervolume stays 0 until one is: give your objectives references that "
+                  f"the values they take can beat together ({self._references()})",
+                  file=sys.stderr)
+        for objective, best in beyond:
+            side = "below" if objective.direction == "max" else "above"
+            print(f"neurevo: warning: objective {objective.name}: no candidate of the first "
+                  f"generation is better than its hypervolume reference "
+                  f"{objective.reference:g} (best {best:g}), so the hypervolume stays 0 "
+                  f"until one is: give it a reference {side} the values it takes",
+                  file=sys.stderr)
 
     def _check_failures(self, generation: int, evaluations: list[Evaluation]) -> None:
         """Stop when every evaluation of a generation failed (after it was recorded, so

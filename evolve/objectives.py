@@ -148,6 +148,7 @@ class Objective:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(f"objective {self.name}: {flag} must be True or False, got "
                                 f"{getattr(self, flag)!r}")
+            object.__setattr__(self, flag, bool(getattr(self, flag)))  # np.True_ as JSON takes
 
     def __call__(self, m: Measurements) -> float:
         """The objective's value on ``m``: a finite number (a numpy or 0-d torch scalar, a

@@ -411,7 +411,7 @@ def compare_runs(runs: Sequence[Run | str | Path], at: int | None = None
         maximise = run.objective_directions().get(name) == "max"
         references = run.references()
         rows.append({
-            "run_id": run.run_id, "path": str(run.store.root), "task": c.task.name,
+            "run_id": run.run_id, "path": str(run.store.root.resolve()), "task": c.task.name,
             "rule": c.rule.name,
             "strategy": c.strategy.name, "hardware": c.hardware.profile, "seed": c.seed,
             "evaluations": curve[-1][0] if curve else 0, "budget": budget,
@@ -490,7 +490,7 @@ def comparison_figure(runs: Sequence[Run | str | Path], at: int | None = None) -
     ax = axes[0]
     for run, row, colour in zip(runs, rows, colours, strict=True):
         curve = run.hypervolume_curve()
-        label = f"{run.store.root.name}{'' if row['comparable'] else ' *'} " \
+        label = f"{run.store.root.resolve().name}{'' if row['comparable'] else ' *'} " \
                 f"({row['strategy']}, {row['rule']})"
         if curve:
             ax.plot(*zip(*curve, strict=True), "o-" if row["comparable"] else "o--", ms=3,
@@ -512,7 +512,7 @@ def comparison_figure(runs: Sequence[Run | str | Path], at: int | None = None) -
             if pts:
                 x_max = run.objective_directions()[x_name] == "max"
                 ax.plot(*staircase(pts, x_max), "-", color=colour, lw=1.3,
-                        label=run.store.root.name)
+                        label=run.store.root.resolve().name)
                 ax.plot(*zip(*pts, strict=True), "o", color=colour, ms=4)
         if _log_scale(runs[0], x_name):
             ax.set_xscale("log")
