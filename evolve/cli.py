@@ -574,7 +574,8 @@ def _missing_extra(exc: ImportError, what: str) -> BadInput:
 
 def cmd_export(args: argparse.Namespace) -> int:
     import evolve
-    from evolve.export import export_format, run_split
+    from evolve.export import export_format
+    from evolve.run import run_split
 
     run = evolve.load_run(args.run)
     arch = _front_member(run, args.candidate)
@@ -595,7 +596,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 raise BadInput(f"--percentile must be in (0, 100], got {args.percentile}")
             check_convertible(arch)
             options = {"data": locate_task(run.config, run.description, args.task),
-                       "split": run_split(run), "percentile": args.percentile}
+                       "split": run_split(run.config), "percentile": args.percentile}
         elif args.percentile is not None:
             raise BadInput("--percentile sets NIR thresholds; it goes with --format nir")
         elif args.task is not None:

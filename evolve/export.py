@@ -52,7 +52,7 @@ from evolve.records import (
     weights_problem,
     write_safetensors,
 )
-from evolve.run import Architecture, Run, Source
+from evolve.run import Architecture, Source, run_split
 from evolve.tasks import DATA_RECORD_KEYS, SPLIT_KEYS, Task
 from search_spaces.genome import Genome
 
@@ -148,13 +148,6 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
     return path
 
 
-def run_split(run: Run) -> dict[str, Any]:
-    """What rebuilds a run's splits from its data: seed, fractions, label column."""
-    t = run.config.task
-    return {"seed": run.config.seed, "valid_fraction": t.valid_fraction,
-            "test_fraction": t.test_fraction, "label_column": t.label_column}
-
-
 def _run_task(arch: Architecture, task_file: str | None = None,
               arrays: Sequence[Any] | None = None) -> tuple[Task, dict[str, Any]]:
     """The member's task (:meth:`Architecture.task`) and the split that rebuilds it, which a
@@ -166,7 +159,7 @@ def _split_of(arch: Architecture) -> dict[str, Any] | None:
     """How the member's run split its data: from the run, or as its export records it."""
     run = arch.run()
     if run is not None:
-        return run_split(run)
+        return run_split(run.config)
     return {k: arch.source.data[k] for k in SPLIT_KEYS} if arch.source.data else None
 
 

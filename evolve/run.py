@@ -390,13 +390,19 @@ def read_config(path: Path) -> SearchConfig:
         raise RecordError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
+def run_split(config: SearchConfig) -> dict[str, Any]:
+    """What rebuilds a run's splits from its data (evolve.tasks.SPLIT_KEYS): seed, fractions,
+    label column."""
+    t = config.task
+    return {"seed": config.seed, "valid_fraction": t.valid_fraction,
+            "test_fraction": t.test_fraction, "label_column": t.label_column}
+
+
 def data_record(config: SearchConfig, d: RunDescription) -> dict[str, Any]:
     """The run's data as an export carries it (evolve.tasks.DATA_RECORD_KEYS): the task's
-    name, file and content hash, and the seed, fractions and label column that split it."""
-    t = config.task
+    name, file and content hash, and the split of :func:`run_split`."""
     return {"name": d.task.name, "path": d.task.path, "content_hash": d.task.content_hash,
-            "seed": config.seed, "valid_fraction": t.valid_fraction,
-            "test_fraction": t.test_fraction, "label_column": t.label_column}
+            **run_split(config)}
 
 
 def _from_description(d: RunDescription, config: SearchConfig | None = None
