@@ -151,7 +151,10 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
 def _run_task(arch: Architecture, task_file: str | None = None,
               arrays: Sequence[Any] | None = None) -> tuple[Task, dict[str, Any]]:
     """The member's task (:meth:`Architecture.task`) and the split that rebuilds it, which a
-    NIR file records for ``neurevo simulate``."""
+    NIR file records for ``neurevo simulate`` (its run read once for both)."""
+    run = arch.run()
+    if run is not None:
+        return run.task(data=arrays, task_file=task_file), run_split(run.config)
     return arch.task(data=arrays, task_file=task_file), _split_of(arch)
 
 

@@ -101,13 +101,12 @@ class Architecture:
         its front since, and a run keeps the weights of its front's members only (read
         lazily, so reading a front stays cheap) — not damage, but a stale member."""
         missing = f"{self.weights_path}: weights of candidate {self.candidate_id} are missing"
-        if self.weights_path is None:
-            return missing
         try:
-            front = Run(self.weights_path.parent.parent).pareto_front()
+            run = self.run()
+            front = run.pareto_front() if run is not None else None
         except Exception:  # noqa: BLE001 - not a run any more, or damaged: say what is known
             return missing
-        if any(a.candidate_id == self.candidate_id for a in front):
+        if front is None or any(a.candidate_id == self.candidate_id for a in front):
             return missing
         return (f"{missing}: the run went on after this member was read, and it has left the "
                 "run's Pareto front, whose members alone keep their weights; read the front "
