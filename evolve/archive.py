@@ -71,9 +71,7 @@ class Archive:
         """The objectives no member is better than the reference of, each with its best
         value: while there is one, no member counts towards the hypervolume (it stays 0)."""
         beyond = []
-        for i, o in enumerate(self.objectives):
-            if not self.entries:
-                break
+        for i, o in enumerate(self.objectives if self.entries else ()):
             best = min(self.entries, key=lambda m: self._minimized(m.objectives)[i])
             if self._minimized(best.objectives)[i] >= o.reference_minimized():
                 beyond.append((o, best.objectives[o.name]))

@@ -247,14 +247,15 @@ class Session:
 
     def describe(self, constraint_names: Sequence[str] = ()) -> RunDescription:
         """What this run is, as ``run.json`` records it when the run starts."""
+        genes = self.rule.hyperparameters()
         return RunDescription(
             run_id=self.run_id,
             objectives=tuple(ObjectiveRecord.of(o) for o in self.objectives),
             constraints=tuple(constraint_names) or tuple(c.name for c in self.constraints),
             task=TaskRecord.of(self.config.task.name, self.task),
             rule=RuleRecord(self.rule.name, self.rule.options(),
-                            fixed_genes(self.config, self.rule.hyperparameters()),
-                            self.rule.rule_limits(), gene_record(self.rule.hyperparameters())),
+                            fixed_genes(self.config, genes), self.rule.rule_limits(),
+                            gene_record(genes)),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
             custom_cost_fn=self.cost_fn is not hardware.cost,
             fingerprint=fingerprint(self.config, self.task.content_hash))
@@ -410,8 +411,9 @@ class Session:
         move (a space whose every network is the costliest meets them exactly)."""
         if not archive.entries or all(is_builtin(o) for o in self.objectives):
             return
-        beyond = [(o, best) for o, best in archive.beyond_reference() if not is_builtin(o)]
-        if not beyond and not archive.beyond_reference() and not archive.inside_reference():
+        every = archive.beyond_reference()
+        beyond = [(o, best) for o, best in every if not is_builtin(o)]
+        if not every and not archive.inside_reference():
             print("neurevo: warning: no candidate of the first generation is better than the "
                   "hypervolume reference point on every objective at once, so the "
                   "hypervolume stays 0 until one is: give your objectives references that "
