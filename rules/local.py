@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import torch
 import torch.nn.functional as F
 
-from rules.base import Hyperparameter, LearningRule
+from rules.base import Hyperparameter, HyperparameterError, LearningRule
 from rules.optim import Adam, cosine_factor
 from search_spaces import activations
 from search_spaces.net import Net, Params, forward, level_forward
@@ -42,6 +42,14 @@ class LocalState(Generic[ExtraT]):
 
 
 LR = Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True, doc="Adam step size η")
+
+
+def lr_undeclared(rule_name: str) -> HyperparameterError:
+    """The error for a LocalRule whose genes lack ``lr``: raised where the rule is built
+    (rules.registry.get_rule) and, for a rule that builds its state otherwise, here."""
+    return HyperparameterError(f"rule {rule_name}: a LocalRule steps with Adam at the gene "
+                               "'lr' (rules.local.LR), which its hyperparameters() must "
+                               "declare")
 INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
                             doc="weight init bound multiplier (× 1/√fan_in)")
 #: Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each Adam step every
@@ -78,8 +86,7 @@ class LocalRule(LearningRule, Generic[ExtraT]):
                    seeds: Sequence[int]) -> LocalState[ExtraT]:
         tensors = [*params.weights, *params.biases]
         if any("lr" not in h for h in hyper):
-            raise ValueError(f"rule {self.name}: a LocalRule steps with Adam at the gene 'lr' "
-                             "(rules.local.LR), which its hyperparameters() must declare")
+            raise lr_undeclared(self.name)
         extra = self.init_extra(net, params, hyper, seeds)
         return LocalState(Adam.for_params(tensors, [h["lr"] for h in hyper]), list(hyper), extra)
 

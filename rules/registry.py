@@ -134,13 +134,11 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
     if not isinstance(space, HyperSpace):
         raise HyperparameterError(f"rule {name}: hyperparameters() returned "
                                   f"{type(space).__name__}, expected a rules.HyperSpace")
-    from rules.local import LocalRule
+    from rules.local import LocalRule, lr_undeclared
 
     if isinstance(rule, LocalRule) and type(rule).init_state is LocalRule.init_state and \
             "lr" not in space.names():
-        # refused here, before a run is made, not when the first member trains
-        raise HyperparameterError(f"rule {name}: a LocalRule steps with Adam at the gene 'lr' "
-                                  "(rules.local.LR), which its hyperparameters() must declare")
+        raise lr_undeclared(name)  # here, before a run is made, not when a member trains
     reported = rule.options()
     for key, value in resolved.items():
         if reported.get(key) != value:
