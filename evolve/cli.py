@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("safetensors", "onnx", "nir"), help="file format "
                    "(default: the --out suffix's, else safetensors)")
     p.add_argument("--out", help="file to write (default: <run-id>-<candidate>.<format> "
-                   "in the current directory)")
+                   "in the current directory, never replacing a different export there)")
     p.add_argument("--percentile", type=float, help="nir: the percentile of each group's "
                    "training activations its threshold is set to (default: "
                    f"{spiking.PERCENTILE})")
@@ -602,7 +602,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         elif args.task is not None:
             raise BadInput("--task gives a NIR export its run's data; it goes with --format nir")
         try:
-            path = evolve.export_architecture(arch, out, format=fmt, **options)
+            if args.out is None and out.exists():
+                path = _export_beside(arch, out, fmt, options, run.run_id)
+            else:
+                path = evolve.export_architecture(arch, out, format=fmt, **options)
         except OSError as exc:  # name --out, not the temporary file it is written under
             raise _output_error(out, exc) from None
     except ImportError as exc:
@@ -613,6 +616,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise BadInput(one_line(exc)) from None
     print(path)
     return EXIT_OK
+
+
+def _export_beside(arch: Any, out: Path, fmt: str, options: dict[str, Any],
+                   run_id: str) -> Path:
+    """The default file name exists: keep it if it holds this very export (the command run
+    again), else refuse. Runs under different output folders may share a run id, and so a
+    default name; the second export must not replace the first's file unasked."""
+    import evolve
+    from evolve.export import same_export
+
+    fresh = out.with_name(f".{out.stem}.new{out.suffix}")
+    try:
+        evolve.export_architecture(arch, fresh, format=fmt, **options)
+        if not same_export(out, fresh):
+            raise BadInput(f"{str(out)!r} exists and holds another export (a run with the "
+                           f"same run id {run_id!r} elsewhere?); nothing was written: give "
+                           "--out FILE to name this one, or remove that file")
+    finally:
+        fresh.unlink(missing_ok=True)
+    return out
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

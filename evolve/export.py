@@ -77,6 +77,21 @@ def export_format(path: str | Path, format: str | None = None) -> str:
     return format
 
 
+def same_export(a: str | Path, b: str | Path) -> bool:
+    """Whether two export files hold the same export. ONNX and NIR writers are
+    deterministic, so their bytes say it; safetensors stores its metadata in no fixed order,
+    so there the metadata (the architecture's JSON and the tensors' checksum) says it."""
+    a, b = Path(a), Path(b)
+    if a.read_bytes() == b.read_bytes():
+        return True
+    if a.suffix.lower() != ".safetensors" or b.suffix.lower() != ".safetensors":
+        return False
+    try:
+        return tensor_header(a) == tensor_header(b)
+    except RecordError:  # a damaged file is not the export about to be written
+        return False
+
+
 def export_architecture(arch: Architecture, path: str | Path, *, format: str | None = None,
                         run_id: str | None = None, task: str | None = None,
                         class_names: tuple[str, ...] | None = None,

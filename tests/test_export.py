@@ -152,6 +152,19 @@ def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run
     assert back.candidate_id == best.candidate_id and len(back.class_names) == 10
     assert back.input_mean is not None and back.source.task == "digits"
 
+    # the command run again keeps its file; a different export under the default name (a
+    # run elsewhere with the same run id) is refused, and the file is left as it was
+    again = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and again.stdout.strip() == path.name, again.stderr
+    evolve.export_architecture(best, path, class_names=tuple("abcdefghij"))
+    other = path.read_bytes()
+    clash = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert clash.returncode == 2 and "exists and holds another export" in clash.stderr
+    assert "--out" in clash.stderr and path.read_bytes() == other
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left
+
     result = subprocess.run([*NEUREVO, "export", str(finished_run.path), "--candidate",
                              "999999", "--out", str(tmp_path / "x.safetensors")],
                             capture_output=True, text=True, timeout=300, env=env)

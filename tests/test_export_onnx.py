@@ -121,6 +121,8 @@ def test_cli_export_formats_by_flag_and_suffix(tmp_path):
     best = run.pareto_front()[0]
     assert result.stdout.strip() == f"{run.run_id}-{best.candidate_id}.onnx"
     onnx.checker.check_model(onnx.load(str(tmp_path / result.stdout.strip())))
+    again = cli("export", str(run.path), "--format", "onnx")  # the writer is deterministic
+    assert again.returncode == 0 and again.stdout == result.stdout, again.stderr
     result = cli("export", str(run.path), "--out", "m.onnx")  # the suffix says it
     assert result.returncode == 0 and (tmp_path / "m.onnx").is_file(), result.stderr
     result = cli("export", str(run.path), "--format", "onnx", "--out", "m.safetensors")
