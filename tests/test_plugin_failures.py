@@ -6,6 +6,7 @@ the records) or, where it is called before any candidate, as the error of the se
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -576,3 +577,20 @@ def test_a_builtin_reference_met_exactly_is_not_the_users_to_move(tmp_path, caps
     run = evolve.search(config, reporters=())
     assert "hypervolume reference" not in capsys.readouterr().err
     assert run.hypervolume_curve()[-1][1] == 0.0
+
+
+def test_a_log_scaled_value_of_zero_is_named_once_and_the_reference_is_not(capsys):
+    """log10 has no value at 0: a log-scaled objective's 0 counts as LOG_FLOOR, the best any
+    minimised value can be, which would skew the hypervolume unseen; the first such value is
+    named, later ones and a reference of 0 (the user's own floor) are not."""
+    from evolve.objectives import LOG_FLOOR
+
+    spikes = evolve.Objective("spikes_zero_test", "min", len, reference=0.0, log_scale=True)
+    assert spikes.reference_minimized() == math.log10(LOG_FLOOR)
+    assert capsys.readouterr().err == ""
+    assert spikes.to_minimize(0.0) == math.log10(LOG_FLOOR)
+    assert spikes.to_minimize(-3.0) == math.log10(LOG_FLOOR)
+    assert spikes.to_minimize(100.0) == 2.0
+    err = capsys.readouterr().err
+    assert err.count("objective spikes_zero_test is log-scaled but gave 0.0") == 1, err
+    assert "-3.0" not in err
