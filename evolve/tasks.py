@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import math
 import numbers
 import os
 import random
@@ -578,12 +579,15 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
     idx = np.arange(n)
     _check_class_counts(name, codes[:n], classes, need=2 if test_fraction is None else 3)
     if test_fraction is None:  # given test set: split the rest into train/valid
-        tr, va = _stratified(name, idx, codes[:n], valid_fraction, seed)
+        tr, va = _stratified(name, idx, codes[:n], valid_fraction, seed,
+                             ("valid_fraction", valid_fraction))
         x_tr, y_tr, x_va, y_va = x[tr], codes[tr], x[va], codes[va]
         x_te, y_te = x_test, codes[n:]
     else:
-        rest, te = _stratified(name, idx, codes, test_fraction, seed)
-        tr, va = _stratified(name, rest, codes[rest], valid_fraction / (1 - test_fraction), seed)
+        rest, te = _stratified(name, idx, codes, test_fraction, seed,
+                               ("test_fraction", test_fraction))
+        tr, va = _stratified(name, rest, codes[rest], valid_fraction / (1 - test_fraction), seed,
+                             ("valid_fraction", valid_fraction))
         x_tr, y_tr, x_va, y_va, x_te, y_te = x[tr], codes[tr], x[va], codes[va], x[te], codes[te]
     mean, std = _fit_standardiser(name, x_tr)
     splits = [Split(torch.from_numpy(((xs - mean) / std).astype(np.float32)),
@@ -637,10 +641,26 @@ def _check_class_counts(name: str, codes: np.ndarray, classes: np.ndarray, need:
                         f"has {counts.min()} sample(s) to split, need at least {need}")
 
 
-def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float,
-                seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _stratified(name: str, idx: np.ndarray, codes: np.ndarray, fraction: float, seed: int,
+                setting: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` in the classes' proportions. Each side needs one sample of every class
+    (a split of 2 samples cannot hold 3 classes, however many each class has): checked here,
+    to name the setting that sizes the side (``setting``: its key and the value given)
+    rather than leave scikit-learn's message."""
     from sklearn.model_selection import train_test_split
 
+    n, k = len(idx), len(np.unique(codes))
+    n_split = math.ceil(fraction * n)  # as train_test_split sizes a fractional test_size
+    key, given = setting
+    side, rest = (("validation", "training") if key == "valid_fraction"
+                  else ("test", "training and validation"))
+    for size, what, fix in ((n_split, f"the {side} split", "raise"),
+                            (n - n_split, f"the {rest} split", "lower")):
+        if size < k:
+            raise TaskError(f"{name}: too few samples to stratify: {what} would hold {size} "
+                            f"of {n} samples (task.{key} = {given:g}) but needs one of each "
+                            f"of the {k} classes; give more samples per class, or {fix} "
+                            f"task.{key}")
     try:
         a, b = train_test_split(idx, test_size=fraction, random_state=seed, stratify=codes)
     except ValueError as exc:

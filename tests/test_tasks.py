@@ -375,10 +375,19 @@ def test_class_count_errors(tmp_path: Path) -> None:
     y = np.array(["a"] * 10 + ["b"] * 2)
     msg = _error(tmp_path, _npz(tmp_path, "few.npz", x=X, y=y))
     assert "too few samples per class" in msg and "'b'" in msg
-    y = np.array([0, 1, 2, 3, 4, 5] * 2)  # 2 per class; test part 3 < 6 classes
+    y = np.array([0, 1, 2, 3, 4, 5] * 2)  # 2 per class; validation part 3 < 6 classes
     msg = _error(tmp_path, _npz(tmp_path, "tiny.npz", x=X, y=y, x_test=X, y_test=y),
                  valid_fraction=0.25)
-    assert "too few samples per class" in msg
+    assert ("the validation split would hold 3 of 12 samples (task.valid_fraction = 0.25) but "
+            "needs one of each of the 6 classes" in msg and "raise task.valid_fraction" in msg)
+    # 3 of each class pass the per-class count, but 9 samples' test part is 2 < 3 classes
+    y = np.array([0, 1, 2] * 3)
+    msg = _error(tmp_path, _npz(tmp_path, "nine.npz", x=X[:9], y=y))
+    assert "the test split would hold 2 of 9 samples (task.test_fraction = 0.2)" in msg, msg
+    msg = _error(tmp_path, _npz(tmp_path, "nine.npz", x=X[:9], y=y), test_fraction=0.8,
+                 valid_fraction=0.1)
+    assert "the training and validation split would hold 1 of 9" in msg, msg
+    assert "lower task.test_fraction" in msg
 
 
 @pytest.mark.parametrize(
