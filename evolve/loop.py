@@ -204,7 +204,7 @@ class Session:
         former = recorded_options_genes(recorded)
         fixed = fixed_genes(config, rule.hyperparameters(), former)
         try:
-            hyper = rule.hyperparameters().resolve(fixed)
+            hyper = rule.hyperparameters().resolve_fixed(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
             raise rules.HyperparameterError(f"rule.hyperparameters (rule {rule.name}): "
                                             f"{exc}") from None

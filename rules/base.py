@@ -130,6 +130,19 @@ class HyperSpace:
             out[key] = spec.clip(number)
         return out
 
+    def resolve_fixed(self, values: Mapping[str, Any] | None) -> dict[str, float]:
+        """:meth:`resolve` for values a user fixes: an integer gene (a sweep count) must
+        also be given a whole number, which a search's own draws are rounded to; a user's
+        10.5 would otherwise train as 10 while the config recorded beside it says 10.5."""
+        by_name = {p.name: p for p in self.params}
+        for key, value in (values or {}).items():
+            spec = by_name.get(key)
+            if spec is not None and spec.integer and isinstance(value, numbers.Real) \
+                    and math.isfinite(value) and not float(value).is_integer():
+                raise HyperparameterError(f"hyperparameter {key} is a whole number (a count), "
+                                          f"got {value!r}")
+        return self.resolve(values)
+
 
 #: The limits of backpropagation a rule can remove, in the order they are reported.
 LIMITS: tuple[str, ...] = ("WT", "FL", "BL", "FBD")

@@ -807,6 +807,11 @@ def test_an_unknown_or_out_of_range_rule_hyperparameter_names_the_config_key(tmp
         assert code == 2, err
         assert f"rule.hyperparameters (rule bp): {says}" in err, err
         assert "Traceback" not in err
+    # a sweep count is a whole number: 10.5 would train as 10 under a config saying 10.5
+    code, _, err = call(["search", *SMALL, "--rule", "ep", "--out", str(tmp_path), "--set",
+                         "rule.hyperparameters.free_steps=10.5"])
+    assert code == 2 and ("rule.hyperparameters (rule ep): hyperparameter free_steps is a "
+                          "whole number (a count), got 10.5") in err, err
     assert not list(tmp_path.iterdir())  # refused before a run was written
 
 
