@@ -219,6 +219,11 @@ class Session:
                 if o.name in config.stop_when else None
             if why:
                 raise ConfigError(f"{why}: the run would never stop early")
+        if config.space.allow_recurrent and rule.trains_recurrent is False and recorded is None:
+            raise ConfigError(f"space.allow_recurrent = true, but rule {rule.name} does not "
+                              "train recurrent edges (ep and chl relax through them): theirs "
+                              "would keep their initial weights yet count in params and on the "
+                              "chip; set it false, or search with ep or chl")
         space = SearchSpace(task.n_features, task.n_classes, config.space)
         # a run recorded while some genes were options keeps its strategy over the genes it
         # had: the strategy neither sees nor keys its candidates by those (its checkpoint's

@@ -225,6 +225,11 @@ class LearningRule:
     # Genes that were constructor options in runs, configs and exports recorded before:
     # read back, such an option fixes the gene at its value (rules.split_options)
     former_options: ClassVar[tuple[str, ...]] = ()
+    # Whether the rule trains recurrent (cycle-closing) edges: True for the energy rules,
+    # which relax through them; False for a feedforward rule, whose recurrent weights would
+    # keep their initial values yet count in params and on a chip (a search refuses
+    # space.allow_recurrent with it); None, a user's rule that does not say: allowed.
+    trains_recurrent: ClassVar[bool | None] = None
 
     @classmethod
     def rule_limits(cls) -> dict[str, dict[str, object]]:

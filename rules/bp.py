@@ -22,6 +22,7 @@ from search_spaces.net import Net, Params, forward
 @register
 class Backprop(LearningRule):
     name = "bp"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "backpropagation of the cross-entropy gradient, Adam"
     limits = {
         "WT": Limit(False, "autograd sends the error down through the forward blocks themselves, "

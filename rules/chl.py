@@ -320,6 +320,8 @@ class EnergyRule(LocalRule[Relaxation]):
     :meth:`energy_updates`. γ and the sweep counts are genes (:data:`RELAXATION_GENES`),
     so each member relaxes with its own, in training and whenever it is scored."""
 
+    trains_recurrent = True  # the free and clamped relaxations run through them
+
     kernel: str = DEFAULT_KERNEL  # how phases relax: torch | triton | auto (kernels/dispatch.py)
     former_options = tuple(g.name for g in RELAXATION_GENES)  # options until 2026-12-04
 

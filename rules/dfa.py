@@ -118,6 +118,7 @@ class DFAState:
 @register
 class DirectFeedbackAlignment(LocalRule[DFAState]):
     name = "dfa"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "direct feedback alignment: output error to every level via fixed random D, Adam"
     limits = {
         "WT": Limit(True, "hidden levels get the output error through fixed random matrices D_l, "

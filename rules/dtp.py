@@ -118,6 +118,7 @@ class DTPState:
 @register
 class DTP(LocalRule[DTPState]):
     name = "dtp"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "difference target propagation: learned inverses send targets down, local fits"
     limits = {
         "WT": Limit(True, "targets go down through learned inverses V, separate weights trained "

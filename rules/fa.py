@@ -118,6 +118,7 @@ class FAState:
 @register
 class FeedbackAlignment(LocalRule[FAState]):
     name = "fa"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "feedback alignment: the error goes down the graph through fixed random B, Adam"
     limits = {
         "WT": Limit(True, "the error goes down through fixed random blocks B_m drawn from the "

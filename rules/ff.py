@@ -145,6 +145,7 @@ class FFState:
 @register
 class ForwardForward(LocalRule[FFState]):
     name = "ff"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "forward-forward: per-level goodness of true- vs wrong-label inputs, no backward"
     limits = {
         "WT": Limit(True, "no error is sent anywhere, so there is no feedback path to need W"),

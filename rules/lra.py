@@ -106,6 +106,7 @@ class LRAState:
 @register
 class LRA(LocalRule[LRAState]):
     name = "lra"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "local representation alignment (LRA-E): error-feedback targets, delta rule"
     limits = {
         "WT": Limit(False, "at the default γ = 1 the feedback E = E_0 + γ(W − W_0) is read from "

@@ -417,6 +417,7 @@ class PCState:
 @register
 class PredictiveCoding(LocalRule[PCState]):
     name = "pc"
+    trains_recurrent = False  # a feedforward pass: recurrent edges stay inert
     description = "predictive coding: relax hidden states to the clamped target, local updates"
     limits = {
         "WT": Limit(False, "inference sends ε_m ⊙ f′(z_m) back through the forward blocks W_m "

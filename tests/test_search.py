@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import evolve
-from evolve.config import override
+from evolve.config import ConfigError, override
 from evolve.reporters import Reporter
 from evolve.tasks import load_task
 
@@ -159,6 +159,7 @@ def test_stop_when_ends_the_search_early(tmp_path, xor_config):
 def test_recurrent_genomes_train_without_failures(tmp_path):
     config = override(evolve.SearchConfig(), {
         "generations": 3, "population": 8, "out": str(tmp_path), "task": {"name": "iris"},
+        "rule": {"name": "chl"},
         "training": {"epochs": 3}, "space": {"allow_recurrent": True, "max_hidden_size": 8},
         "strategy": {"mutation": {"add_edge": 0.9, "add_node": 0.5}},
         "executor": {"name": "serial"},
@@ -168,3 +169,28 @@ def test_recurrent_genomes_train_without_failures(tmp_path):
     genomes = [evolve.load_run(run.path).evaluations().column("genome").to_pylist()]
     assert any('true]' in g for g in genomes[0]), "some genome has a recurrent edge"
     assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+
+
+def test_recurrent_edges_are_refused_for_a_rule_that_does_not_train_them(tmp_path,
+                                                                          monkeypatch):
+    """A feedforward rule's recurrent weights keep their initial values yet count in params
+    and on the chip: refused before a run is written, naming the setting and the rules that
+    use them; a user's rule that does not say (trains_recurrent None) is let through."""
+    config = override(evolve.SearchConfig(), {
+        "generations": 1, "population": 4, "out": str(tmp_path), "task": {"name": "iris"},
+        "rule": {"name": "bp"}, "space": {"allow_recurrent": True},
+        "executor": {"name": "serial"}})
+    with pytest.raises(ConfigError, match=r"space.allow_recurrent = true, but rule bp does "
+                                          r"not train recurrent edges \(ep and chl"):
+        evolve.search(config, reporters=())
+    assert not list(tmp_path.iterdir())
+
+    import rules
+    from rules import registry
+    from rules.bp import Backprop
+
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))  # gone after the test
+    rules.register(type("Unsaid", (Backprop,), {"name": "unsaid_recurrence",
+                                                "trains_recurrent": None}))
+    run = evolve.search(override(config, {"rule": {"name": "unsaid_recurrence"}}), reporters=())
+    assert run.evaluations().num_rows == 4
