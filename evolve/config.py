@@ -325,9 +325,11 @@ def check(config: SearchConfig) -> None:
         if neat.elitism >= neat.min_species_size:
             # elites count per species: a species given its smallest share would carry
             # over elites only, and once every species is that small nothing new is bred
-            raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) must be below "
-                              f"strategy.neat.min_species_size ({neat.min_species_size}), or "
-                              "a generation can breed no new candidate")
+            raise ConfigError(f"strategy.neat.elitism ({neat.elitism}) and "
+                              f"strategy.neat.min_species_size ({neat.min_species_size}): the "
+                              "elites a species carries over must be fewer than its smallest "
+                              "share, or a generation can breed no new candidate; lower "
+                              "elitism or raise min_species_size")
 
 
 def _check_ray(e: ExecutorConfig) -> None:
