@@ -306,7 +306,7 @@ def check(config: SearchConfig) -> None:
     if t.label_column != label_default and (is_named_task(t.name) or t.name == ARRAYS_TASK or
                                             Path(t.name).suffix.lower() == ".npz"):
         raise ConfigError(f"task.label_column ({t.label_column!r}) applies only to a .csv or "
-                          f".parquet file, and task.name is {t.name!r}: drop --label-column")
+                          f".parquet file, and task.name is {t.name!r}: drop it (--label-column)")
     contradiction = config.strategy.contradiction()
     if contradiction:
         raise ConfigError(f"strategy.{contradiction}")

@@ -31,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from evolve.config import SearchConfig, override
+from evolve.config import ConfigError, SearchConfig, override
 from evolve.hardware.cost import SCALAR_COSTS
 from evolve.objectives import resolve_objectives
 from evolve.reporters import ProgressBar
@@ -171,7 +171,10 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError("NeurevoClassifier needs samples of at least 2 classes, but y "
                              f"contains only one class: {classes.tolist()[0]!r}")
-        config, objectives = self._search_config()
+        try:
+            config, objectives = self._search_config()
+        except ConfigError as exc:
+            raise ConfigError(_in_parameter_terms(str(exc))) from None
         reporters = [ProgressBar()] if self.verbose else ()
         try:
             # a malformed select, or one naming no quantity a front member has, fails before
@@ -181,10 +184,11 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
                                maximised=_maximised(objectives or config.objectives))
             # the original labels go to the search, so an export names its classes by them
             run = search(config, data=(X, y), objectives=objectives, reporters=reporters)
+        except ConfigError as exc:  # refused before the run: say it as this estimator's
+            self._remove_fresh_out(config)
+            raise ConfigError(_in_parameter_terms(str(exc))) from None
         except BaseException:
-            if self.out is None:  # the fresh temporary directory holds no run: remove it
-                with contextlib.suppress(OSError):
-                    Path(config.out).rmdir()
+            self._remove_fresh_out(config)
             raise
         front = run.pareto_front()
         if not front:
@@ -208,6 +212,11 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
         self.architecture_ = arch
         self.run_path_ = Path(run.path)
         return self
+
+    def _remove_fresh_out(self, config: SearchConfig) -> None:
+        if self.out is None:  # the fresh temporary directory holds no run: remove it
+            with contextlib.suppress(OSError):
+                Path(config.out).rmdir()
 
     def _search_config(self) -> tuple[SearchConfig, Any]:
         """The search this estimator's parameters describe, and its objectives (passed to
@@ -353,7 +362,20 @@ def _known_budget(budget: dict[str, float], known: Collection[str],
     if unknown:
         raise ValueError(f"select: unknown budget {unknown[0]!r}; expected one of "
                          f"{sorted(set(known) - set(maximised))}")
+    for name, bound in budget.items():  # a cost is never negative: no member could be kept
+        if bound < 0 and name in (*SCALAR_COSTS, *_COST_ALIASES, "params"):
+            raise ValueError(f"select: {name} <= {bound:g} can never hold, {name} is never "
+                             "negative; give a budget >= 0")
     return budget
+
+
+def _in_parameter_terms(message: str) -> str:
+    """A config error as the estimator's user set it: ``training.epochs`` is the parameter
+    ``epochs`` here (keys the ``config`` parameter set itself are named as they are)."""
+    for key, param in _NAMED_KEYS.items():
+        if "." in key:
+            message = re.sub(rf"(?<![\w.]){re.escape(key)}\b", param, message)
+    return message
 
 
 def _maximised(objectives: Any) -> set[str]:

@@ -275,7 +275,7 @@ def resume(path: str | Path, *, generations: int | None = None,
         target = config
         if generations is not None:
             if generations < done:
-                raise ConfigError(f"--generations {generations} is below the {done} "
+                raise ConfigError(f"generations {generations} is below the {done} "
                                   "generations this run has already recorded (a resume only "
                                   "goes on)")
             target = override(config, {"generations": generations})

@@ -259,7 +259,7 @@ def test_neat_table_is_checked_for_exactly_the_strategies_that_read_it(name):
 def test_a_label_column_is_refused_only_for_a_task_known_to_have_none(task, refused):
     config = override(SearchConfig(), {"task": {"name": task, "label_column": "target"}})
     if refused:
-        with pytest.raises(ConfigError, match="task.label_column .* drop --label-column"):
+        with pytest.raises(ConfigError, match=r"task.label_column .* drop it \(--label-column\)"):
             check(config)
     else:
         check(config)
@@ -270,5 +270,5 @@ def test_a_label_column_is_refused_for_a_registered_task_whatever_its_name(monke
 
     monkeypatch.setitem(evolve.tasks._REGISTERED, "lab.v2", lambda: ([[0.0]], [0]))
     config = override(SearchConfig(), {"task": {"name": "Lab.v2", "label_column": "target"}})
-    with pytest.raises(ConfigError, match="task.label_column .* drop --label-column"):
+    with pytest.raises(ConfigError, match=r"task.label_column .* drop it \(--label-column\)"):
         check(config)

@@ -157,6 +157,9 @@ def test_bad_select_fails_before_the_search(tmp_path, digits):
                                          "maximises"):
         NeurevoClassifier(**TINY, select="balanced_accuracy<=0.5", out=out,
                           objectives=[balanced, "energy"]).fit(X_train, y_train)
+    # a cost is never negative: no member could ever be kept
+    with pytest.raises(ValueError, match="select: energy <= -1 can never hold"):
+        NeurevoClassifier(**TINY, select={"energy": -1}, out=out).fit(X_train, y_train)
     assert not out.exists()  # no search ran
     assert not list(tmp_path.glob("neurevo-*"))
     assert parse_budget("energy<=1e-6, cores <= 4") == {"energy": 1e-6, "cores": 4.0}
@@ -222,6 +225,12 @@ def test_errors_reach_the_user(tmp_path, digits):
         NeurevoClassifier(config={"training": {"epochs": 3}}).fit(X_train, y_train)
     with pytest.raises(ConfigError, match="unknown config key 'colour'"):
         NeurevoClassifier(**TINY, config={"colour": "red"}).fit(X_train, y_train)
+    # refused settings are named as the estimator's parameters, not as config keys
+    with pytest.raises(ConfigError, match=r"^epochs must be >= 1, got 0$"):
+        NeurevoClassifier(**{**TINY, "epochs": 0}).fit(X_train, y_train)
+    with pytest.raises(ConfigError, match=r"^valid_fraction \+ test_fraction must be < 1"):
+        NeurevoClassifier(**TINY, valid_fraction=0.9).fit(X_train, y_train)
+    assert not list(tmp_path.glob("neurevo-*"))
     with pytest.raises(NotFittedError):
         NeurevoClassifier().predict(X)
     with pytest.raises(ValueError, match="trains on the X and y given to fit"):
