@@ -319,9 +319,11 @@ class Session:
                            checkpoint["strategy"]["generation"])
         try:
             reached = self._target_reached(archive) if history else None
-            if reached:  # a resume of a run that already stopped there
-                print(f"neurevo: stop_when already reached ({reached}): nothing to train",
-                      file=sys.stderr)
+            if reached:  # a resume of a run that already stopped there; progress, not a
+                # warning: a search told to report nothing (reporters=()) says nothing
+                if self.reporters:
+                    print(f"neurevo: stop_when already reached ({reached}): nothing to train",
+                          file=sys.stderr)
             elif self.config.strategy.mode == "steady":
                 from evolve.steady import SteadyDriver
 
@@ -404,7 +406,7 @@ class Session:
             self.references_checked = True  # a generation's worth seen (steady: several steps)
             self._warn_unbeaten_references(archive)
         reached = self._target_reached(archive)
-        if reached:
+        if reached and self.reporters:  # progress: silent with reporters=(), as it is
             print(f"neurevo: stop_when reached after generation {generation + 1} ({reached}); "
                   "the run stops here", file=sys.stderr)
         return reached is not None

@@ -250,6 +250,9 @@ def test_verbose_shows_progress_and_quiet_does_not(digits, capsys):
     X_train, _, y_train, _ = digits
     NeurevoClassifier(**TINY).fit(X_train, y_train)
     assert capsys.readouterr().err == ""
+    # reaching stop_when is progress too: a quiet fit does not say it
+    NeurevoClassifier(**TINY, config={"stop_when": {"accuracy": 0.1}}).fit(X_train, y_train)
+    assert capsys.readouterr().err == ""
     NeurevoClassifier(**TINY, verbose=True).fit(X_train, y_train)
     assert "neurevo: searching arrays with rule bp" in capsys.readouterr().err
 
