@@ -84,7 +84,8 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
     if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
         raise TaskError("this run was trained on in-memory arrays, which a run does not "
                         "store: pass the same arrays again from Python, data=(X, y) (or "
-                        "(X, y, X_test, y_test)): evolve.resume(RUN, data=...) to go on, "
+                        "(X, y, X_test, y_test)): run.task(data=...) for its splits, "
+                        "evolve.resume(RUN, data=...) to go on, "
                         "evolve.export_architecture(arch, PATH, data=...) for a NIR export")
 
     def load(name: str) -> Task:

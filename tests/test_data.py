@@ -41,6 +41,9 @@ def test_search_on_arrays_records_them_and_resume_checks_them(tmp_path, capsys):
     assert run.description.task.split_sizes == {"train": 90, "valid": 30, "test": 30}
     with pytest.raises(TaskError, match="in-memory arrays"):
         evolve.resume(run.path, generations=2)
+    with pytest.raises(TaskError, match=r"run\.task\(data=\.\.\.\) for its splits"):
+        run.task()  # the call that works is named in the error
+    assert run.task(data=(x, y)).test.y.shape == (30,)
     code = main(["resume", str(run.path)])  # the CLI cannot pass arrays: it says how to
     assert code == 2 and "evolve.resume(RUN, data=...)" in capsys.readouterr().err
     with pytest.raises(TaskError, match="differ"):
