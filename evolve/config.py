@@ -18,7 +18,6 @@ A table-valued field (``rule.hyperparameters``, ``rule.options``, ``stop_when``)
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
@@ -458,20 +457,37 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             return str(value)
     elif origin is tuple:
         if isinstance(value, str) and value.lstrip().startswith("["):  # a TOML array
-            with contextlib.suppress(tomllib.TOMLDecodeError):
-                value = tomllib.loads(f"v = {value}")["v"]
+            value = _inline_toml(key, value)
         items = value.split(",") if isinstance(value, str) else value
         if isinstance(items, (list, tuple)):
             return tuple(_coerce(key, typing.get_args(hint)[0], v.strip() if isinstance(v, str)
                                  else v) for v in items if v != "")
     elif origin is dict:
         if isinstance(value, str):
-            with contextlib.suppress(tomllib.TOMLDecodeError):
-                value = tomllib.loads(f"v = {value}")["v"]
+            value = _inline_toml(key, value)
         if isinstance(value, dict):
             return {str(k): _coerce(f"{key}.{k}", typing.get_args(hint)[1], v)
                     for k, v in value.items()}
     raise ConfigError(f"{key}: expected {_toml_kind(hint)}, got {value!r}")
+
+
+def _inline_toml(key: str, text: str) -> Any:
+    """``--set`` text read as a TOML value. Text that opens a table or an array but does
+    not parse is refused with TOML's reason (``{lr = 0.01`` lacks its brace), rather than
+    called "not a table"; other text that is no TOML is returned for the field to judge."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        opened = text.lstrip()[:1]
+        if opened in ("{", "["):
+            kind = "inline table" if opened == "{" else "array"
+            # the column counts from the text as typed, not from the "v = " read before it
+            reason = re.sub(r" \(at line 1, column (\d+)\)",
+                            lambda m: f" (at character {int(m.group(1)) - 4} of it)", str(exc))
+            raise ConfigError(f"{key}: {text!r} is not a valid TOML {kind}: {reason}; "
+                              "text values need quotes ({name = \"x\"}, [\"a\", \"b\"])"
+                              ) from None
+        return text
 
 
 def _toml_kind(hint: Any) -> str:
@@ -509,8 +525,7 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = 
             if isinstance(value, Assigned):  # --set strategy.neat={target_species = 5}
                 # a TOML inline table, its values typed as in a config file; anything else
                 # is refused just below, as any value that is no table
-                with contextlib.suppress(tomllib.TOMLDecodeError):
-                    value = tomllib.loads(f"v = {value}")["v"]
+                value = _inline_toml(dotted, value)
             if not isinstance(value, dict):
                 raise ConfigError(_not_a_table(dotted, getattr(obj, key), value,
                                                isinstance(given, Assigned)))

@@ -187,6 +187,18 @@ def test_set_takes_a_settings_table_as_an_inline_table():
         override(SearchConfig(), parse_assignments(['strategy.neat={target_species = "x"}']))
     with pytest.raises(ConfigError, match="strategy.neat: expected a table of settings"):
         override(SearchConfig(), parse_assignments(["strategy.neat=5"]))
+    # text that opens a table or an array but is no TOML gets TOML's reason, not "expected
+    # a table", and where in the text as typed
+    for setting, says in (
+            ("strategy.neat={target_species = five}", r"strategy.neat: '\{target_species = "
+             r"five\}' is not a valid TOML inline table: Invalid value \(at character 19 "
+             r"of it\); text values need quotes"),
+            ("rule.hyperparameters={lr = 0.01", r"rule.hyperparameters: '\{lr = 0.01' is not a "
+             r"valid TOML inline table: Unclosed inline table"),
+            ("space.hidden_activations=[relu, tanh]", r"space.hidden_activations: '\[relu, "
+             r"tanh\]' is not a valid TOML array")):
+        with pytest.raises(ConfigError, match=says):
+            override(SearchConfig(), parse_assignments([setting]))
 
 
 @pytest.mark.parametrize(("sets", "meant"), [
