@@ -1,7 +1,7 @@
 """neurevo's search: strategies, selection, executors, run records and the CLI.
 
 >>> import evolve
->>> run = evolve.search()                     # doctest: +SKIP  (digits, bp, NEAT)
+>>> run = evolve.search()                     # doctest: +SKIP  (digits, pc, neat-pso)
 >>> run = evolve.load_run(run.path)           # doctest: +SKIP
 >>> front = run.pareto_front()                # doctest: +SKIP
 

@@ -336,12 +336,17 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except ClusterUnreachable as exc:  # not the machine: resuming the same way would fail
         run = _run_of(exc)
-        hint = (f"the run is recorded: `neurevo resume {run} --address {exc.address}` once "
-                f"a cluster answers there, or `neurevo resume {run} --executor serial` to go "
-                "on in this process" if run else
-                "nothing was recorded: search again once a cluster answers there, or "
-                "without an address (no --address, executor.address empty) to run on this "
-                "machine")
+        if not exc.address:  # the local instance, or the process's own ray.init
+            hint = (f"the run is recorded: `neurevo resume {run}` goes on" if run else
+                    "nothing was recorded: search again")
+        elif run:
+            hint = (f"the run is recorded: `neurevo resume {run} --address {exc.address}` "
+                    f"once a cluster answers there, or `neurevo resume {run} --executor "
+                    "serial` to go on in this process")
+        else:
+            hint = ("nothing was recorded: search again once a cluster answers there, or "
+                    "without an address (no --address, executor.address empty) to run on "
+                    "this machine")
         print(f"neurevo: error: {str(exc).rstrip('.')}; {hint}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:

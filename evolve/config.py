@@ -40,6 +40,7 @@ from evolve.tasks import (
     is_named_task,
 )
 from rules.base import Budget
+from search_spaces.settings import check_field_types
 from search_spaces.space import SpaceSettings
 
 if sys.version_info >= (3, 11):
@@ -60,6 +61,7 @@ class TaskConfig:
     test_fraction: float = TEST_FRACTION  # share held out for the reported test accuracy
 
     def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)  # a wrong type named before any range check
         # messages start with the field's name: the config prefixes its table ("task.")
         for name in ("valid_fraction", "test_fraction"):
             value = getattr(self, name)
@@ -80,6 +82,9 @@ class RuleConfig:
     # free_steps, nudge_steps: `neurevo rules` marks them), which the search then moves
     searched: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)  # a wrong type named where it is given
+
 
 @dataclass(frozen=True)
 class HardwareConfig:
@@ -93,6 +98,9 @@ class HardwareConfig:
     # "": neurevo's cost model (evolve.hardware.cost); else the name of a cost function
     # registered with evolve.register_cost_fn (a CLI search: in a --plugin file)
     cost_fn: str = ""
+
+    def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)  # a wrong type named where it is given
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ class ExecutorConfig:
     dashboard: bool = False  # ray, local instance: start the dashboard (on 127.0.0.1)
 
     def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)  # a wrong type named before any range check
         # messages start with the field's name: the config prefixes its table ("executor.")
         checks = {
             "chunk_size": (self.chunk_size >= 1, ">= 1"),
@@ -182,6 +191,7 @@ class SearchConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)  # a wrong type named before any range check
         # every number first: a NaN or an infinity passes most range checks below, and an
         # integer past 32 bits overflows the records' columns after the run has started
         for key, value in _values(self):

@@ -70,9 +70,11 @@ def outcome_from_row(row: dict, params: Params | None) -> Outcome:
 
 
 def failed_outcomes(candidates: Sequence[Candidate], run_seed: int, status: str,
-                    error: str) -> list[Outcome]:
-    """Outcomes for a batch the executor could not evaluate (worker lost, time limit)."""
-    return [Outcome(c.id, status, error=error, seed=derive_seed(run_seed, c.generation, c.id))
+                    error: str, detail: str = "") -> list[Outcome]:
+    """Outcomes for a batch the executor could not evaluate (worker lost, time limit);
+    ``detail``, the executor's whole report, goes where a traceback would."""
+    return [Outcome(c.id, status, error=error, seed=derive_seed(run_seed, c.generation, c.id),
+                    traceback=detail)
             for c in candidates]
 
 

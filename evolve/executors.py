@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 class TaskFailure:
     status: str  # "failed" | "timeout"
     error: str
+    detail: str = ""  # the executor's whole report of it, for the records' traceback column
 
 
 class Stream:

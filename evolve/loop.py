@@ -477,7 +477,8 @@ class Session:
         results = executor.map(evaluate_chunk, chunks, shared, sizes=[len(c) for c in chunks])
         for i, result in results:
             if isinstance(result, TaskFailure):
-                result = failed_outcomes(chunks[i], self.config.seed, result.status, result.error)
+                result = failed_outcomes(chunks[i], self.config.seed, result.status,
+                                         result.error, result.detail)
             self.store.write_partial(generation, [outcome_to_row(o) for o in result],
                                      {o.candidate_id: o.params for o in result
                                       if o.params is not None})
@@ -515,25 +516,27 @@ def _check_something_fits(space: SearchSpace, profile: hardware.CoreBudget,
     (a narrow hidden group can need fewer synapses per core than inputs wired straight to
     outputs), so nothing weaker than that bound is refused. Only for the built-in cost
     model, whose limits these are."""
-    why = []
+    why, fixes = [], []
     if profile.input_channels is not None and space.n_inputs > profile.input_channels:
         why.append(f"the task has {space.n_inputs} input features and {profile.name} takes "
                    f"{profile.input_channels}")
     if profile.output_channels is not None and space.n_outputs > profile.output_channels:
         why.append(f"the task has {space.n_outputs} classes and {profile.name} has "
                    f"{profile.output_channels} output channels")
+    if why:  # channels are per chip: more chips do not add any
+        fixes.append("reduce the task's features or classes")
     chips = config.hardware.chips
     least = -(-space.n_outputs // profile.neurons_per_core)
     if chips and not profile.shared_cores and least > chips * profile.cores_per_chip:
         why.append(f"its {space.n_outputs} output neurons alone need {least} cores of "
                    f"{profile.neurons_per_core} neurons and hardware.chips = {chips} gives "
                    f"{chips * profile.cores_per_chip}")
+        fixes.insert(0, "raise hardware.chips")
     if why:
         raise ConfigError(
             f"no network of this search fits hardware.profile = {profile.name!r}: "
             + "; ".join(why) + ". Every candidate would be infeasible, so the run would train "
-            "nothing: choose another profile, raise hardware.chips, or reduce the task's "
-            "features or classes")
+            f"nothing: choose another profile, or {' or '.join(fixes)}")
 
 
 def _costliest(space: SearchSpace, profile: hardware.CoreBudget, cost_fn: CostFn,

@@ -90,6 +90,8 @@ class RayExecutor(Executor):
                 _start_local_ray(ray, local_cpus(self.num_cpus or 0), self.dashboard)
             self._started_ray = True
         self._joined = True
+        if not self._started_ray:  # a cluster this process joined, not one it started
+            _check_objects_reach_workers(ray, self.address or "")
         self._check_reservation(ray)
         return ray
 
@@ -116,9 +118,13 @@ class RayExecutor(Executor):
             self.close()  # nothing of the instance outlives the refusal
             raise ConfigError(f"{asked}, but the local Ray instance has {largest}: no batch "
                               "could ever start; lower the reservation")
+        fit = " ".join(f"--set executor.{k.lower()}s_per_eval=N" for k, v in need.items()
+                       if v > 0)
         print(f"neurevo: warning: {asked}, but no node of the Ray cluster has that much "
               f"(the largest: {largest}): batches wait until such a node joins (an "
-              "autoscaler may add one)", file=sys.stderr)
+              "autoscaler may add one); if none will, stop it (Ctrl-C) and go on with "
+              f"`neurevo resume RUN {fit}` with N at most the largest, since the run "
+              "keeps the reservation it started with", file=sys.stderr)
 
     def _slots(self, ray: Any) -> int:
         """Batches that can run at once: the scarcer of the CPUs and GPUs they reserve. At
@@ -439,7 +445,10 @@ class _RayStream(Stream):
                 except (TaskCancelledError, GetTimeoutError):
                     return key, TaskFailure("timeout", self.executor._timeout_text(size))
                 except RayError as exc:
-                    return key, TaskFailure("failed", _one_line(exc))
+                    if _lost_objects(exc):  # the cluster's fault, not the batch's
+                        raise ClusterUnreachable(_lost_objects_text(exc),
+                                                 self.executor.address or "") from None
+                    return key, TaskFailure("failed", _one_line(exc), _full_text(exc))
                 finally:
                     self._launch()
             if timeout > 0:
@@ -486,6 +495,9 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     from ray._private import ray_constants
 
     driver = psutil.Process()
+    # watched from before ray.init: its processes are up seconds before it returns (the
+    # watchdog, a child of the driver, is among what was there before)
+    ray_watchdog.track()
     before = {p.pid for p in driver.children(recursive=True)}
     # ray.init disables usage stats for release wheels; say it for every wheel
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -499,6 +511,9 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
                  dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
                  log_to_driver=False, configure_logging=False,
                  runtime_env=_worker_runtime_env())
+    except BaseException:
+        ray_watchdog.stop()  # what Ray leaves of a failed start is Ray's to end, as before
+        raise
     finally:
         notices.removeFilter(_drop_default_auth_notice)
         if cluster_mode is not None:
@@ -506,16 +521,76 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     node_ip = ray.util.get_node_ip_address()
     if not ipaddress.ip_address(node_ip).is_loopback:
         ray.shutdown()
+        ray_watchdog.stop()
         raise RuntimeError(
             f"ray {ray.__version__} started its local instance on {node_ip}, not on loopback: "
             "its services would be reachable from other machines; stopped it. Use "
             "--executor serial, or join a Ray instance configured for your network "
             "(--address)")
     started = [p.pid for p in driver.children(recursive=True) if p.pid not in before]
-    ray_watchdog.start(started)
+    ray_watchdog.known(started)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ray colours the task names in its errors
+
+
+# above Ray's inline limit (100 KiB): the probe's argument is fetched from the driver's
+# object store, as a search's data is, rather than carried inside the task itself
+PROBE_BYTES = 256 * 1024
+PROBE_TIMEOUT_S = 60.0
+
+
+def _echo_length(payload: bytes) -> int:
+    return len(payload)
+
+
+def _check_objects_reach_workers(ray: Any, address: str, payload: Any = None) -> None:
+    """A cluster can accept this driver and still not serve its objects to the workers
+    (a driver with token authentication on and a cluster with it off read as the object's
+    owner having died): every batch of the search would then fail, and a resume would
+    record those failures for good. One small task that reads an object this driver put
+    (``payload``: what it sends, by default :data:`PROBE_BYTES` of zeros) finds that out
+    before anything is recorded. A probe slower than :data:`PROBE_TIMEOUT_S` (workers still
+    starting, or installing a runtime environment) is said and not waited for."""
+    from ray.exceptions import GetTimeoutError, RayError
+
+    what = f"executor.address {address!r}" if address else "the Ray instance of this process"
+    ref = ray.put(bytes(PROBE_BYTES)) if payload is None else payload
+    probe = ray.remote(_echo_length).options(num_cpus=0, max_retries=0)
+    try:
+        ray.get(probe.remote(ref), timeout=PROBE_TIMEOUT_S)
+    except GetTimeoutError:
+        print(f"neurevo: warning: {what}: a probe task did not finish within "
+              f"{PROBE_TIMEOUT_S:g} s (workers may still be starting); going on",
+              file=sys.stderr)
+    except RayError as exc:
+        auth = ("; a driver with token authentication on (RAY_AUTH_MODE, or a token file such "
+                "as ~/.ray/auth_token) and a cluster with it off, or the other way round, "
+                "read this way: set RAY_AUTH_MODE as the cluster has it"
+                if _lost_objects(exc) else "")
+        raise ClusterUnreachable(f"{what}: joined, but its workers cannot run a task that "
+                                 f"reads what this driver sends ({_one_line(exc)}){auth}",
+                                 address) from None
+
+
+def _lost_objects(exc: BaseException) -> bool:
+    """Whether a task failed because an object it needed was lost (its owner, this driver,
+    unreachable from the worker): a fault of the cluster or of the connection to it."""
+    from ray.exceptions import ObjectLostError
+
+    return isinstance(exc, ObjectLostError) or isinstance(getattr(exc, "cause", None),
+                                                          ObjectLostError)
+
+
+def _lost_objects_text(exc: BaseException) -> str:
+    return (f"the Ray cluster lost what this driver sent its workers ({_one_line(exc)}): a "
+            "fault of the cluster or of the connection to it, not of a candidate, so "
+            "nothing was recorded for that batch")
+
+
+def _full_text(exc: BaseException) -> str:
+    """A Ray-level failure's whole report, for the records' ``traceback`` column."""
+    return _ANSI.sub("", f"{type(exc).__name__}: {exc}").strip()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -284,5 +284,5 @@ class SteadyDriver:
         chunk = next(ch for ch in in_flight if ch.key == key)
         if isinstance(result, TaskFailure):
             result = failed_outcomes(chunk.candidates, self.config.seed, result.status,
-                                     result.error)
+                                     result.error, result.detail)
         return chunk, result, FRESH

@@ -36,6 +36,7 @@ from rules.device import check_device_setting, resolve_device, to_device
 from search_spaces.compile import init_params
 from search_spaces.genome import Genome
 from search_spaces.net import Net, Params
+from search_spaces.settings import check_field_types
 
 
 class HyperparameterError(ValueError):
@@ -181,6 +182,7 @@ class Budget:
     device: str = "cpu"  # cpu | cuda | cuda:N | auto: where a batch trains (rules/device.py)
 
     def __post_init__(self) -> None:
+        check_field_types(self, HyperparameterError)  # a wrong type named first
         # the message starts with the field's name: the config prefixes its table
         for name in ("epochs", "batch_size", "patience"):
             value = getattr(self, name)

@@ -30,6 +30,7 @@ from search_spaces.genome import (
     outputs_reachable,
 )
 from search_spaces.innovation import InnovationTracker
+from search_spaces.settings import check_field_types
 
 
 class SpaceError(ValueError):
@@ -58,6 +59,7 @@ class MutationRates:
     initial_add_node: float = 0.2
 
     def __post_init__(self) -> None:
+        check_field_types(self, SpaceError)  # a wrong type named before any range check
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "resize_sigma":
@@ -107,6 +109,7 @@ class SpaceSettings:
     attribute_coefficient: float = 0.5
 
     def __post_init__(self) -> None:
+        check_field_types(self, SpaceError)  # a wrong type named before any range check
         # messages start with the field's name: the config prefixes its table ("space.")
         if self.min_hidden_size < 1:
             raise SpaceError(f"min_hidden_size must be >= 1, got {self.min_hidden_size}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from evolve.cli import build_parser, config_from_args
@@ -284,3 +287,30 @@ def test_a_label_column_is_refused_for_a_registered_task_whatever_its_name(monke
     config = override(SearchConfig(), {"task": {"name": "Lab.v2", "label_column": "target"}})
     with pytest.raises(ConfigError, match=r"task.label_column .* drop it \(--label-column\)"):
         check(config)
+
+
+def test_settings_built_in_python_name_a_field_of_the_wrong_type():
+    """A config built through override coerces each value; one built in Python does not, and
+    a wrong type used to surface as a comparison error inside the range checks, or as an
+    AttributeError once a search read the table: each names its field instead."""
+    import dataclasses
+
+    from evolve.strategies import StrategyConfig
+    from evolve.strategies.neat import NeatParams
+    from rules.base import Budget
+
+    for build, says in (
+            (lambda: NeatParams(target_species="5"), "target_species must be an integer, got '5'"),
+            (lambda: StrategyConfig("neat", neat={"target_species": 5}),
+             "neat must be a NeatParams (from evolve.strategies.neat), got {'target_species'"),
+            (lambda: dataclasses.replace(SearchConfig(), training={"epochs": 2}),
+             "training must be a Budget (from rules.base)"),
+            (lambda: SearchConfig(population=10.0), "population must be an integer, got 10.0"),
+            (lambda: Budget(epochs=True), "epochs must be an integer, got True")):
+        # a TypeError, or the type's own error where it has one (ConfigError, SpaceError, ...)
+        with pytest.raises((TypeError, ValueError), match=re.escape(says)):
+            build()
+    # what the config itself takes stays taken: a list for a list setting, an int for a float
+    config = SearchConfig(objectives=["accuracy", "energy"], seed=np.int64(3))
+    assert NeatParams(compatibility_threshold=2).compatibility_threshold == 2
+    assert config.seed == 3

@@ -155,6 +155,9 @@ def test_a_search_no_network_can_fit_is_refused_before_it_starts(tmp_path):
     assert "no network of this search fits hardware.profile = 'xylo'" in message
     assert "64 input features and xylo takes 16" in message
     assert "10 classes and xylo has 8 output channels" in message
+    # channels are per chip: more chips cannot help, so they are not suggested
+    assert message.endswith("choose another profile, or reduce the task's features or "
+                            "classes") and "hardware.chips" not in message
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -168,7 +171,8 @@ def test_a_chip_budget_the_smallest_network_exceeds_is_refused(small_digits_conf
 
     path = edited_profile(tmp_path, "loihi", "crumb", neurons_per_core=4, cores_per_chip=1)
     with pytest.raises(ConfigError, match=r"its 10 output neurons alone need 3 cores of 4 "
-                                          r"neurons and hardware.chips = 1 gives 1"):
+                                          r"neurons and hardware.chips = 1 gives 1.*"
+                                          r"choose another profile, or raise hardware.chips$"):
         evolve.search(hw_config(small_digits_config, profile=str(path), chips=1))
     run = evolve.search(override(hw_config(small_digits_config, profile=str(path), chips=3),
                                  {"generations": 1}))

@@ -133,6 +133,9 @@ def test_a_cluster_reservation_no_node_can_meet_is_said_once(local_ray, closing,
     err = capfd.readouterr().err
     assert err.count("executor.cpus_per_eval = 3, but no node of the Ray cluster") == 1, err
     assert "the largest: 2 CPU" in err
+    # the run keeps its reservation: the way on without that node is a resume that lowers it
+    assert "`neurevo resume RUN --set executor.cpus_per_eval=N` with N at most the largest" \
+        in err, err
 
 
 def test_the_users_own_instance_is_not_checked_as_a_local_one(local_ray, monkeypatch):
@@ -225,6 +228,9 @@ def test_rays_report_of_a_dead_worker_goes_to_stderr(local_ray, closing, capfd):
     closing.append(executor)
     [(_, failure)] = list(executor.map(die, [0]))
     assert isinstance(failure, TaskFailure) and failure.status == "failed"
+    # the records' traceback column gets Ray's whole report, not nothing
+    assert failure.detail.startswith(failure.error.split(":")[0]), (failure.error, failure.detail)
+    assert "worker died" in failure.detail and "\x1b[" not in failure.detail
     out, err = "", ""
     deadline = time.monotonic() + 120  # a bound on waiting for Ray's report, not a measure
     while "worker died" not in err and time.monotonic() < deadline:
@@ -320,3 +326,52 @@ def test_a_re_run_moves_its_deadline_to_the_re_runs_start():
     deadlines.observe({0: 1.0}, 7, now=104.0)  # a worker died; Ray re-ran it at 103
     assert deadlines.at[0] == 113.0
     assert deadlines.overdue(112.0) is None and deadlines.overdue(113.5) == 0
+
+
+def orphaned_ref():
+    """An object whose owner has died (an actor that put it, then was killed): what a task
+    sees when it cannot reach the driver that sent it its data (reported as the owner's
+    death), made with real Ray. Large enough to live in the object store, as a search's
+    data does, rather than inline in the task."""
+    @ray.remote(num_cpus=0)
+    class Owner:
+        def make(self) -> list:
+            return [ray.put(bytes(256 * 1024))]
+
+    owner = Owner.remote()
+    [ref] = ray.get(owner.make.remote())
+    ray.kill(owner)
+
+    def lost() -> bool:  # the death takes a moment to reach the driver's borrowed ref
+        try:
+            ray.get(ref, timeout=5)
+        except ray.exceptions.OwnerDiedError:
+            return True
+        return False
+    wait_for(lost, "the object is lost with its owner")
+    return ref
+
+
+def test_a_cluster_whose_workers_cannot_read_the_drivers_objects_is_refused(local_ray, closing):
+    """A cluster can accept a driver and not serve its objects to the workers: every batch
+    would fail, and a resume would record the failures for good. A probe finds it before
+    anything is recorded; met mid-search, it stops the search instead of failing the batch
+    (nothing is recorded for it, so a resume trains it again)."""
+    from evolve.ray_executor import _check_objects_reach_workers, _RayStream
+
+    lost = orphaned_ref()
+    with pytest.raises(ClusterUnreachable, match=r"executor.address 'x:1': joined, but its "
+                                                 r"workers cannot run a task that reads what "
+                                                 r"this driver sends \(OwnerDiedError") as info:
+        _check_objects_reach_workers(ray, "x:1", payload=lost)
+    assert "RAY_AUTH_MODE" in str(info.value) and info.value.address == "x:1"
+    _check_objects_reach_workers(ray, "x:1")  # the driver's own objects: it passes
+
+    executor = RayExecutor(ExecutorConfig(max_retries=0))
+    closing.append(executor)
+    executor._ray()
+    stream = _RayStream(executor, ray, ray.remote(lambda data, item: item), [lost])
+    stream.submit(0, 0)
+    with pytest.raises(ClusterUnreachable, match="the Ray cluster lost what this driver sent "
+                                                 "its workers .*not of a candidate"):
+        stream.next()

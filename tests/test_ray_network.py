@@ -195,6 +195,50 @@ def test_the_watchdog_ends_the_processes_it_knows_only_when_the_driver_is_gone()
             p.wait()
 
 
+DRIVER = """
+import subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from evolve import ray_watchdog
+earlier = subprocess.Popen(["sleep", "120"])    # the driver's own, from before: not Ray's
+ray_watchdog.track()                            # what the executor does before ray.init
+time.sleep(0.5)
+# what ray.init does: processes below processes, then it is killed before it returns
+later = subprocess.Popen(["sh", "-c", "sleep 120 & exec sleep 120"])
+time.sleep(1.0)
+print(earlier.pid, later.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_watchdog_ends_what_a_driver_started_before_it_named_its_instance(tmp_path):
+    """Ray's processes are up seconds before ray.init returns: a driver killed then must not
+    leave them. The watchdog, started first, keeps every process the driver's tree gains
+    (grandchildren too) and ends them when the driver is gone, but not what the driver had
+    before it started."""
+    root = str(Path(ray_watchdog.__file__).resolve().parents[1])
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, root], stdout=subprocess.PIPE,
+                              text=True)
+    earlier = later = -1
+    try:
+        earlier, later = map(int, driver.stdout.readline().split())
+        grandchild = [c.pid for c in psutil.Process(later).children()]
+        assert len(grandchild) == 1
+        driver.kill()
+        driver.wait(timeout=30)
+        for pid in (later, *grandchild):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).wait(timeout=30)  # a bound on waiting, not a measure
+        assert not psutil.pid_exists(later) or psutil.Process(later).status() == "zombie"
+        assert not psutil.pid_exists(grandchild[0]) or \
+            psutil.Process(grandchild[0]).status() == "zombie"
+        assert psutil.Process(earlier).is_running()
+    finally:
+        driver.kill()
+        for pid in (earlier, later):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).kill()
+
+
 def test_a_local_instance_is_on_loopback_and_joining_a_cluster_is_left_as_it_was():
     import ray
     from ray._private import ray_constants

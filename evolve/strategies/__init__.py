@@ -11,6 +11,7 @@ from evolve.strategies.neat_pso import NeatPsoStrategy
 from evolve.strategies.optuna_strategy import OptunaParams, OptunaStrategy
 from evolve.strategies.pso import PsoParams, PsoStrategy, SwarmParams
 from evolve.strategies.random_search import RandomStrategy
+from search_spaces.settings import check_field_types
 from search_spaces.space import MutationRates, SearchSpace
 
 # name -> class; drives ``strategy.name`` / ``--strategy`` and tests/test_strategies.py
@@ -44,6 +45,7 @@ class StrategyConfig:
     optuna: OptunaParams = field(default_factory=OptunaParams)  # optuna
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         if self.name not in STRATEGIES:
             raise ValueError(f"name must be one of {sorted(STRATEGIES)}, got {self.name!r}")
         if self.mode not in MODES:

@@ -33,6 +33,7 @@ import numpy as np
 
 from evolve.strategies.base import Problem, check_ranges
 from search_spaces.genome import ConnectionGene, Genome, NodeGene
+from search_spaces.settings import check_field_types
 from search_spaces.space import SearchSpace
 
 
@@ -47,6 +48,7 @@ class LayeredParams:
     search_activation: bool = False  # the hidden activation is a gene (else the first one)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         check_ranges(self, {
             "depth": (self.depth >= 0, ">= 0"),
             "widths": (all(w >= 1 for w in self.widths), "a list of sizes >= 1"),

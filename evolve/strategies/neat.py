@@ -30,6 +30,7 @@ from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_r
 from evolve.strategies.draws import fast_draws
 from search_spaces.genome import Genome
 from search_spaces.innovation import InnovationTracker
+from search_spaces.settings import check_field_types
 from search_spaces.space import (
     MUTATION_OPERATORS,
     MutationRates,
@@ -56,6 +57,7 @@ class NeatParams:
     min_species_size: int = 2  # smallest offspring share of a surviving species
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         check_ranges(self, {
             "compatibility_threshold": (self.compatibility_threshold >= 0, ">= 0"),
             "target_species": (self.target_species >= 1, ">= 1"),

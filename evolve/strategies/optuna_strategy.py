@@ -35,6 +35,7 @@ from optuna.trial import TrialState, create_trial
 
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
 from evolve.strategies.layered import LayeredParams, LayeredSpace
+from search_spaces.settings import check_field_types
 from search_spaces.space import SearchSpace
 
 SAMPLERS = ("nsga2", "tpe")
@@ -47,6 +48,7 @@ class OptunaParams:
     sampler: str = "nsga2"  # "nsga2" (NSGAIISampler) or "tpe" (TPESampler)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         check_ranges(self, {"sampler": (self.sampler in SAMPLERS, f"one of {list(SAMPLERS)}")})
 
 

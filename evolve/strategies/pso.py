@@ -36,6 +36,7 @@ import numpy as np
 from evolve.selection import rank_and_crowding
 from evolve.strategies.base import Candidate, Problem, Scored, Strategy, check_ranges
 from evolve.strategies.layered import LayeredParams, LayeredSpace
+from search_spaces.settings import check_field_types
 from search_spaces.space import SearchSpace
 
 
@@ -50,6 +51,7 @@ class SwarmParams:
     velocity_clamp: float = 0.25  # κ: v_max = κ·(hi − lo) per dimension (internal coordinates)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         check_ranges(self, {
             "inertia": (self.inertia >= 0, ">= 0"),
             "cognitive": (self.cognitive >= 0, ">= 0"),
@@ -65,6 +67,7 @@ class PsoParams:
     archive_size: int = 0  # most non-dominated leaders kept (0 = 2 × population)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a wrong type named before any range check
         check_ranges(self, {"archive_size": (self.archive_size >= 0, ">= 0")})
 
 
