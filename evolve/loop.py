@@ -205,7 +205,9 @@ class Session:
         former = recorded_options_genes(recorded)
         fixed = fixed_genes(config, rule.hyperparameters(), former)
         try:
-            hyper = rule.hyperparameters().resolve_fixed(fixed)
+            # a run recorded before whole counts were checked resumes as it trained
+            genes = rule.hyperparameters()
+            hyper = genes.resolve_fixed(fixed) if recorded is None else genes.resolve(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
             raise rules.HyperparameterError(f"rule.hyperparameters (rule {rule.name}): "
                                             f"{exc}") from None
