@@ -473,7 +473,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
                             "blank); drop the column or fill it")
         if not any(is_kind(col.type) for is_kind in numeric_kinds):
             raise TaskError(f"{path}: feature column {name!r} is not numeric (type {col.type})"
-                            + _first_non_number(col, where))
+                            + _first_non_number(col, where)
+                            + f"; the label column is {label_column!r} (task.label_column)")
         values = col.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:

@@ -316,6 +316,7 @@ def test_table_errors(tmp_path: Path) -> None:
         f"{i},{c},{'ab'[i % 2]}\n" for i, c in enumerate(cells))))
     assert "feature column 'q' is not numeric" in msg
     assert "'abc', at line 5" in msg, msg
+    assert msg.endswith("; the label column is 'label' (task.label_column)"), msg  # a mix-up?
     table = pa.table({"q": ["1", None, "x2", "3"], "label": [0, 1, 0, 1]})
     pq.write_table(table, tmp_path / "word.parquet")
     assert "'x2', at row 2" in _error(tmp_path, "/word.parquet")
