@@ -4,6 +4,7 @@ hypervolume against a fixed reference point (computed by ``moocore``, which DEAP
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import moocore
 import numpy as np
 
-from evolve.objectives import Objective
+from evolve.objectives import LOG_FLOOR, Objective, is_builtin
 
 
 @dataclass
@@ -26,6 +27,22 @@ class ArchiveEntry:
 class Archive:
     objectives: tuple[Objective, ...]
     entries: list[ArchiveEntry] = field(default_factory=list)
+    # log-scaled objectives already named for a value <= 0 (once per search)
+    floored: set[str] = field(default_factory=set)
+
+    def _name_floored(self, values: dict[str, float]) -> None:
+        """A log-scaled value <= 0 counts as LOG_FLOOR, for a minimised objective as good as
+        any value can be: the first one each objective gives is named on stderr rather than
+        left to skew the hypervolume unseen."""
+        for o in self.objectives:
+            value = values.get(o.name)
+            if o.log_scale and value is not None and value <= 0 and o.name not in self.floored:
+                self.floored.add(o.name)
+                advice = ("" if is_builtin(o) else
+                          " (an objective that can be 0 should keep log_scale=False)")
+                print(f"neurevo: warning: objective {o.name} is log-scaled but gave "
+                      f"{value!r}; the hypervolume counts values <= 0 as {LOG_FLOOR:g}"
+                      f"{advice}", file=sys.stderr)
 
     def _minimized(self, values: dict[str, float]) -> np.ndarray:
         return np.array([o.to_minimize(values[o.name]) for o in self.objectives])
@@ -39,6 +56,7 @@ class Archive:
         members = list(self.entries)
         added: list[int] = []
         for entry in candidates:
+            self._name_floored(entry.objectives)
             point = self._minimized(entry.objectives)
             if not np.all(np.isfinite(point)):
                 continue

@@ -341,12 +341,12 @@ def _run(args: argparse.Namespace) -> int:
                     "nothing was recorded: search again")
         elif run:
             hint = (f"the run is recorded: `neurevo resume {run} --address {exc.address}` "
-                    f"once a cluster answers there, or `neurevo resume {run} --executor "
-                    "serial` to go on in this process")
+                    f"once a cluster there answers this driver and runs its tasks, or "
+                    f"`neurevo resume {run} --executor serial` to go on in this process")
         else:
-            hint = ("nothing was recorded: search again once a cluster answers there, or "
-                    "without an address (no --address, executor.address empty) to run on "
-                    "this machine")
+            hint = ("nothing was recorded: search again once a cluster there answers this "
+                    "driver and runs its tasks, or without an address (no --address, "
+                    "executor.address empty) to run on this machine")
         print(f"neurevo: error: {str(exc).rstrip('.')}; {hint}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:
@@ -628,16 +628,21 @@ def _export_beside(arch: Any, out: Path, fmt: str, options: dict[str, Any],
     """The default file name exists: keep it if it holds this very export (the command run
     again), else refuse. Runs under different output folders may share a run id, and so a
     default name; the second export must not replace the first's file unasked."""
+    import tempfile
+
     import evolve
     from evolve.export import same_export
 
-    fresh = out.with_name(f".{out.stem}.new{out.suffix}")
+    handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix)
+    os.close(handle)
+    fresh = Path(name)
     try:
         evolve.export_architecture(arch, fresh, format=fmt, **options)
         if not same_export(out, fresh):
-            raise BadInput(f"{str(out)!r} exists and holds another export (a run with the "
-                           f"same run id {run_id!r} elsewhere?); nothing was written: give "
-                           "--out FILE to name this one, or remove that file")
+            raise BadInput(f"{str(out)!r} exists and differs from this export (another "
+                           f"run's with the same run id {run_id!r}, other export options, "
+                           "or a damaged file); nothing was written: give --out FILE to name "
+                           "this one, or remove that file")
     finally:
         fresh.unlink(missing_ok=True)
     return out

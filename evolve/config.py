@@ -494,8 +494,9 @@ def _inline_toml(key: str, text: str) -> Any:
             # the column counts from the text as typed, not from the "v = " read before it
             reason = re.sub(r" \(at line 1, column (\d+)\)",
                             lambda m: f" (at character {int(m.group(1)) - 4} of it)", str(exc))
-            raise ConfigError(f"{key}: {text!r} is not a valid TOML {kind}: {reason}; "
-                              "text values need quotes ({name = \"x\"}, [\"a\", \"b\"])"
+            quotes = ("; text values need quotes ({name = \"x\"}, [\"a\", \"b\"])"
+                      if "Invalid value" in reason else "")
+            raise ConfigError(f"{key}: {text!r} is not a valid TOML {kind}: {reason}{quotes}"
                               ) from None
         return text
 

@@ -37,6 +37,7 @@ from evolve.objectives import resolve_objectives
 from evolve.reporters import ProgressBar
 from evolve.run import Architecture
 from evolve.search import search
+from evolve.tasks import TaskError
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -184,9 +185,9 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
                                maximised=_maximised(objectives or config.objectives))
             # the original labels go to the search, so an export names its classes by them
             run = search(config, data=(X, y), objectives=objectives, reporters=reporters)
-        except ConfigError as exc:  # refused before the run: say it as this estimator's
-            self._remove_fresh_out(config)
-            raise ConfigError(_in_parameter_terms(str(exc))) from None
+        except (ConfigError, TaskError) as exc:  # refused before the run: in this
+            self._remove_fresh_out(config)       # estimator's terms (valid_fraction, ...)
+            raise type(exc)(_in_parameter_terms(str(exc))) from None
         except BaseException:
             self._remove_fresh_out(config)
             raise

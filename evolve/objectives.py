@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,28 +158,17 @@ class Objective:
             return finite_number(what, self.fn(m))
 
     def to_minimize(self, value: float) -> float:
-        """The value on the hypervolume's minimisation axis (log-scaled if asked). A
-        log-scaled value <= 0 has no logarithm: it counts as :data:`LOG_FLOOR`, which for a
-        minimised objective is as good as any value can be, so the first one an objective
-        gives is named on stderr rather than left to skew the hypervolume unseen."""
-        if self.log_scale and value <= 0 and self.name not in _FLOORED:
-            _FLOORED.add(self.name)
-            print(f"neurevo: warning: objective {self.name} is log-scaled but gave {value!r}; "
-                  f"the hypervolume counts values <= 0 as {LOG_FLOOR:g} (give it "
-                  "log_scale=False if it can be 0)", file=sys.stderr)
-        return self._axis(value)
-
-    def reference_minimized(self) -> float:
-        return self._axis(self.reference)  # a reference of 0 is the user's own floor: no note
-
-    def _axis(self, value: float) -> float:
+        """The value on the hypervolume's minimisation axis (log-scaled if asked; a value
+        <= 0 has no logarithm and counts as :data:`LOG_FLOOR`, which the archive names)."""
         if self.log_scale:
             value = math.log10(max(value, LOG_FLOOR))
         return -value if self.direction == "max" else value
 
+    def reference_minimized(self) -> float:
+        return self.to_minimize(self.reference)
+
 
 LOG_FLOOR = 1e-12  # what a log-scaled objective's value <= 0 counts as
-_FLOORED: set[str] = set()  # log-scaled objectives already named for a value <= 0
 
 
 _OBJECTIVES: dict[str, Objective] = {}

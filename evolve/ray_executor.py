@@ -118,13 +118,15 @@ class RayExecutor(Executor):
             self.close()  # nothing of the instance outlives the refusal
             raise ConfigError(f"{asked}, but the local Ray instance has {largest}: no batch "
                               "could ever start; lower the reservation")
-        fit = " ".join(f"--set executor.{k.lower()}s_per_eval=N" for k, v in need.items()
-                       if v > 0)
+        keys = [f"{k.lower()}s_per_eval" for k, v in need.items() if v > 0]
+        fit = " ".join(f"--set executor.{key}=N" for key in keys)
+        python = ", ".join(f"{key!r}: N" for key in keys)
         print(f"neurevo: warning: {asked}, but no node of the Ray cluster has that much "
               f"(the largest: {largest}): batches wait until such a node joins (an "
               "autoscaler may add one); if none will, stop it (Ctrl-C) and go on with "
-              f"`neurevo resume RUN {fit}` with N at most the largest, since the run "
-              "keeps the reservation it started with", file=sys.stderr)
+              f"`neurevo resume RUN {fit}` with N at most the largest (from Python: "
+              f"evolve.resume(RUN, executor={{{python}}})), "
+              "since the run keeps the reservation it started with", file=sys.stderr)
 
     def _slots(self, ray: Any) -> int:
         """Batches that can run at once: the scarcer of the CPUs and GPUs they reserve. At
@@ -339,8 +341,10 @@ REACH_TIMEOUT_S = 10.0  # a cluster's head answers a TCP connect well within thi
 
 
 class ClusterUnreachable(ConnectionError):
-    """Nothing answers at ``executor.address``: the address or the cluster is at fault, not
-    the run, which may go on once a cluster answers there, or in-process."""
+    """The Ray cluster at ``executor.address`` (``""``: the process's own instance) cannot
+    run the search: nothing answers there, or its workers cannot reach this driver. The
+    address or the cluster is at fault, not the run, which may go on once the cluster
+    works for this driver, or in-process."""
 
     def __init__(self, message: str, address: str) -> None:
         super().__init__(message)
@@ -445,7 +449,8 @@ class _RayStream(Stream):
                 except (TaskCancelledError, GetTimeoutError):
                     return key, TaskFailure("timeout", self.executor._timeout_text(size))
                 except RayError as exc:
-                    if _lost_objects(exc):  # the cluster's fault, not the batch's
+                    if _lost_objects(exc):  # the cluster's fault, not the batch's: stop
+                        self._abandon()
                         raise ClusterUnreachable(_lost_objects_text(exc),
                                                  self.executor.address or "") from None
                     return key, TaskFailure("failed", _one_line(exc), _full_text(exc))
@@ -458,6 +463,15 @@ class _RayStream(Stream):
                     key, size = self._done(ref)
                     self._launch()
                     return key, TaskFailure("timeout", self.executor._timeout_text(size))
+
+    def _abandon(self) -> None:
+        """Nothing more to start, and what runs is cancelled: a search that stops here must
+        not leave batches running on a cluster it does not shut down."""
+        self.waiting.clear()
+        for ref in list(self.running):
+            with contextlib.suppress(Exception):  # already finished, or gone with its node
+                self.ray.cancel(ref, force=True)
+            self._done(ref)
 
     def __len__(self) -> int:
         return len(self.waiting) + len(self.running)
@@ -498,6 +512,17 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     # watched from before ray.init: its processes are up seconds before it returns (the
     # watchdog, a child of the driver, is among what was there before)
     ray_watchdog.track()
+    try:
+        _init_local_ray(ray, ray_constants, driver, num_cpus, dashboard)
+    except BaseException:  # an interrupt too: nothing may be left tracking this process
+        if ray.is_initialized():  # what did start is stopped, as the loopback check does
+            ray.shutdown()
+        ray_watchdog.stop()
+        raise
+
+
+def _init_local_ray(ray: Any, ray_constants: Any, driver: Any, num_cpus: int | None,
+                    dashboard: bool) -> None:
     before = {p.pid for p in driver.children(recursive=True)}
     # ray.init disables usage stats for release wheels; say it for every wheel
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -511,9 +536,6 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
                  dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
                  log_to_driver=False, configure_logging=False,
                  runtime_env=_worker_runtime_env())
-    except BaseException:
-        ray_watchdog.stop()  # what Ray leaves of a failed start is Ray's to end, as before
-        raise
     finally:
         notices.removeFilter(_drop_default_auth_notice)
         if cluster_mode is not None:
@@ -521,7 +543,6 @@ def _start_local_ray(ray: Any, num_cpus: int | None, dashboard: bool) -> None:
     node_ip = ray.util.get_node_ip_address()
     if not ipaddress.ip_address(node_ip).is_loopback:
         ray.shutdown()
-        ray_watchdog.stop()
         raise RuntimeError(
             f"ray {ray.__version__} started its local instance on {node_ip}, not on loopback: "
             "its services would be reachable from other machines; stopped it. Use "
@@ -550,16 +571,22 @@ def _check_objects_reach_workers(ray: Any, address: str, payload: Any = None) ->
     owner having died): every batch of the search would then fail, and a resume would
     record those failures for good. One small task that reads an object this driver put
     (``payload``: what it sends, by default :data:`PROBE_BYTES` of zeros) finds that out
-    before anything is recorded. A probe slower than :data:`PROBE_TIMEOUT_S` (workers still
-    starting, or installing a runtime environment) is said and not waited for."""
+    before anything is recorded. It runs on one node, where Ray places it (usually the
+    driver's): a mismatch of the whole cluster with this driver shows there; a single node
+    that cannot reach the driver shows only mid-search, which then stops (:class:`_RayStream`).
+    A probe slower than :data:`PROBE_TIMEOUT_S` (workers still starting, or installing a
+    runtime environment) is said, cancelled and not waited for."""
     from ray.exceptions import GetTimeoutError, RayError
 
     what = f"executor.address {address!r}" if address else "the Ray instance of this process"
     ref = ray.put(bytes(PROBE_BYTES)) if payload is None else payload
     probe = ray.remote(_echo_length).options(num_cpus=0, max_retries=0)
+    task = probe.remote(ref)
     try:
-        ray.get(probe.remote(ref), timeout=PROBE_TIMEOUT_S)
+        ray.get(task, timeout=PROBE_TIMEOUT_S)
     except GetTimeoutError:
+        with contextlib.suppress(Exception):
+            ray.cancel(task, force=True)
         print(f"neurevo: warning: {what}: a probe task did not finish within "
               f"{PROBE_TIMEOUT_S:g} s (workers may still be starting); going on",
               file=sys.stderr)
@@ -574,12 +601,14 @@ def _check_objects_reach_workers(ray: Any, address: str, payload: Any = None) ->
 
 
 def _lost_objects(exc: BaseException) -> bool:
-    """Whether a task failed because an object it needed was lost (its owner, this driver,
-    unreachable from the worker): a fault of the cluster or of the connection to it."""
-    from ray.exceptions import ObjectLostError
+    """Whether a task failed because the owner of an object it needed was unreachable from
+    its worker. The owner of what a batch reads is this driver, which is alive: the cluster
+    or the connection to it is at fault. (Other lost objects, a result on a node that died
+    and could not be rebuilt, are the batch's failure, recorded as such.)"""
+    from ray.exceptions import OwnerDiedError
 
-    return isinstance(exc, ObjectLostError) or isinstance(getattr(exc, "cause", None),
-                                                          ObjectLostError)
+    return isinstance(exc, OwnerDiedError) or isinstance(getattr(exc, "cause", None),
+                                                         OwnerDiedError)
 
 
 def _lost_objects_text(exc: BaseException) -> str:

@@ -54,9 +54,12 @@ def track() -> None:
     if not sys.platform.startswith("linux"):
         return
     stop()
+    # what the driver has now is not the instance's; read here, not by the watchdog once it
+    # has started, by when a loaded machine may have let ray.init start its first processes
+    before = ",".join(f"{pid}:{st}" for pid, st in descendants(os.getpid()).items())
     # -I: the watchdog imports nothing from this checkout's environment, only the stdlib
     _watchdog = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__),
-                                  f"--track={os.getpid()}"],
+                                  f"--track={os.getpid()}", f"--before={before}"],
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
 
@@ -77,6 +80,7 @@ def stop() -> None:
         return
     with contextlib.suppress(OSError):
         _watchdog.stdin.write(b"stop\n")
+    with contextlib.suppress(OSError):  # closed even when the write failed
         _watchdog.stdin.close()
     try:
         _watchdog.wait(timeout=10)
@@ -111,15 +115,16 @@ def descendants(root: int) -> dict[str, str]:
 
 
 def watch(argv: list[str]) -> None:
-    """``--track=PID``: keep the new descendants of PID; ``pid:start`` arguments: known
-    targets. Stdin: ``known pid:start ...`` ends the tracking; ``stop`` ends the watchdog
-    quietly; its end without ``stop`` (the driver is gone) ends every target."""
+    """``--track=PID``: keep the new descendants of PID, all but ``--before=pid:start,...``
+    (what it had before); ``pid:start`` arguments: known targets. Stdin: ``known pid:start
+    ...`` ends the tracking; ``stop`` ends the watchdog quietly; its end without ``stop``
+    (the driver is gone) ends every target."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     tracked = [int(a.split("=", 1)[1]) for a in argv if a.startswith("--track=")]
     targets = dict(tuple(a.split(":", 1)) for a in argv if not a.startswith("--"))
-    # what the driver had before: the watchdog itself among it
-    before = {pid: st for root in tracked for pid, st in descendants(root).items()}
-    before[str(os.getpid())] = start_time(os.getpid()) or ""
+    before = dict(tuple(item.split(":", 1)) for a in argv if a.startswith("--before=")
+                  for item in a.split("=", 1)[1].split(",") if item)
+    before[str(os.getpid())] = start_time(os.getpid()) or ""  # the watchdog itself
     fd, pending = sys.stdin.buffer.fileno(), b""
     while True:
         ready, _, _ = select.select([fd], [], [], POLL_S if tracked else None)

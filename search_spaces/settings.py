@@ -5,6 +5,9 @@ type; one built in Python (``NeatParams(target_species="5")``, ``StrategyConfig(
 neat={...})``) does not, and a wrong type otherwise surfaces far from where it was given: as
 ``'>=' not supported between 'str' and 'int'`` inside the range checks, or as an
 ``AttributeError`` once a search reads the table. This names the field and what it takes.
+What is plainly meant is taken as the plain value a config file holds: a numpy scalar as a
+Python number, a path as its string, a list where a tuple is declared as a tuple (each would
+otherwise fail only when the run's config.toml is written).
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ import numpy as np
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 _PLURALS = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+_UNFIT = object()  # what _plain returns for a value that is not of the type
 
 
 def check_field_types(settings: Any, error: type[Exception] = TypeError) -> None:
     """Raise ``error("<field> must be <kind>, got <value>")`` for the first field whose
     value is not of its annotated type (the message starts with the field's name, as the
-    range checks' do, so a config puts its table in front). ``error``: the settings type's
-    own error where it has one (``SpaceError``), so one ``except`` catches all its refusals."""
+    range checks' do, so a config puts its table in front), and set each field to its plain
+    value. ``error``: the settings type's own error where it has one (``SpaceError``), so
+    one ``except`` catches all its refusals."""
     hints = _hints(type(settings))
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
         hint = hints.get(f.name, Any)
-        if not _fits(hint, value):
+        plain = _plain(hint, value)
+        if plain is _UNFIT:
             raise error(f"{f.name} must be {_kind(hint)}, got {value!r:.80}")
+        if plain is not value:
+            object.__setattr__(settings, f.name, plain)  # frozen: set once, here
 
 
 @functools.cache
@@ -41,34 +49,55 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _fits(hint: Any, value: Any) -> bool:
+def _plain(hint: Any, value: Any) -> Any:
+    """``value`` as the plain value of ``hint`` (itself when it already is), or _UNFIT."""
     origin = typing.get_origin(hint)
     if hint is Any or isinstance(hint, typing.TypeVar):
-        return True
+        return value
     if origin in (typing.Union, types.UnionType):
-        return any(_fits(h, value) for h in typing.get_args(hint))
+        for option in typing.get_args(hint):
+            plain = _plain(option, value)
+            if plain is not _UNFIT:
+                return plain
+        return _UNFIT
     if hint is type(None):
-        return value is None
+        return value if value is None else _UNFIT
     if hint is bool:
-        return isinstance(value, (bool, np.bool_))
+        if isinstance(value, bool):
+            return value
+        return bool(value) if isinstance(value, np.bool_) else _UNFIT
+    if isinstance(value, (bool, np.bool_)):  # a bool is no count and no measure
+        return _UNFIT
     if hint is int:
-        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+        if isinstance(value, int):
+            return value
+        return int(value) if isinstance(value, numbers.Integral) else _UNFIT
     if hint is float:
-        return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    if hint is str:  # a path is a name too (``out``, a data file's ``task.name``)
-        return isinstance(value, (str, os.PathLike))
-    if origin is tuple:  # a list is taken where a tuple is declared, as the config takes one
-        args = typing.get_args(hint)
+        if isinstance(value, (int, float)):
+            return value
+        return float(value) if isinstance(value, numbers.Real) else _UNFIT
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        return os.fspath(value) if isinstance(value, os.PathLike) else _UNFIT
+    if origin is tuple:
         if not isinstance(value, (tuple, list)):
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_fits(args[0], v) for v in value)
-        return len(args) == len(value) and all(_fits(a, v) for a, v in zip(args, value))
-    if origin in (dict, typing.Mapping) or hint is dict:
-        return isinstance(value, typing.Mapping)
+            return _UNFIT
+        args = typing.get_args(hint)
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if len(kinds) != len(value):
+            return _UNFIT
+        items = tuple(_plain(k, v) for k, v in zip(kinds, value))
+        if any(item is _UNFIT for item in items):
+            return _UNFIT
+        unchanged = isinstance(value, tuple) and all(a is b for a, b in zip(items, value))
+        return value if unchanged else items
+    if origin in (dict, typing.Mapping, typing.get_origin(typing.Mapping[str, Any])) \
+            or hint is dict:
+        return value if isinstance(value, typing.Mapping) else _UNFIT
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return isinstance(value, hint)
-    return True  # a type this check does not judge (a callable, a protocol): the field's own
+        return value if isinstance(value, hint) else _UNFIT
+    return value  # a type this check does not judge (a callable, a protocol): the field's own
 
 
 def _kind(hint: Any) -> str:
@@ -79,7 +108,7 @@ def _kind(hint: Any) -> str:
         return "None"
     if origin is tuple:
         return f"a list of {_PLURALS.get(typing.get_args(hint)[0], 'values')}"
-    if origin in (dict, typing.Mapping):
+    if origin in (dict, typing.Mapping, typing.get_origin(typing.Mapping[str, Any])):
         return "a mapping"
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return f"a {hint.__qualname__} (from {hint.__module__})"

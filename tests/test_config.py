@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -310,7 +311,11 @@ def test_settings_built_in_python_name_a_field_of_the_wrong_type():
         # a TypeError, or the type's own error where it has one (ConfigError, SpaceError, ...)
         with pytest.raises((TypeError, ValueError), match=re.escape(says)):
             build()
-    # what the config itself takes stays taken: a list for a list setting, an int for a float
-    config = SearchConfig(objectives=["accuracy", "energy"], seed=np.int64(3))
+    # what is plainly meant is taken as the plain value a config file holds, so the run's
+    # config.toml can be written: a list as a tuple, numpy scalars and paths as Python's
+    config = SearchConfig(objectives=["accuracy", "energy"], seed=np.int64(3),
+                          out=Path("runs_here"), training=Budget(epochs=np.int64(2)))
+    assert config.objectives == ("accuracy", "energy") and type(config.seed) is int
+    assert config.out == "runs_here" and type(config.training.epochs) is int
     assert NeatParams(compatibility_threshold=2).compatibility_threshold == 2
-    assert config.seed == 3
+    assert to_toml(config)  # each of these once failed only here, at the run's start

@@ -157,11 +157,16 @@ def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run
     again = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
                            capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0 and again.stdout.strip() == path.name, again.stderr
+    good = path.read_bytes()  # a bit flipped in its tensors, header intact: not kept as same
+    path.write_bytes(good[:-3] + bytes([good[-3] ^ 0x01]) + good[-2:])
+    damaged = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert damaged.returncode == 2 and "or a damaged file" in damaged.stderr, damaged.stderr
     evolve.export_architecture(best, path, class_names=tuple("abcdefghij"))
     other = path.read_bytes()
     clash = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
                            capture_output=True, text=True, timeout=300, env=env)
-    assert clash.returncode == 2 and "exists and holds another export" in clash.stderr
+    assert clash.returncode == 2 and "exists and differs from this export" in clash.stderr
     assert "--out" in clash.stderr and path.read_bytes() == other
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left
 

@@ -579,18 +579,30 @@ def test_a_builtin_reference_met_exactly_is_not_the_users_to_move(tmp_path, caps
     assert run.hypervolume_curve()[-1][1] == 0.0
 
 
-def test_a_log_scaled_value_of_zero_is_named_once_and_the_reference_is_not(capsys):
+def test_a_log_scaled_value_of_zero_is_named_once_per_search(capsys):
     """log10 has no value at 0: a log-scaled objective's 0 counts as LOG_FLOOR, the best any
-    minimised value can be, which would skew the hypervolume unseen; the first such value is
-    named, later ones and a reference of 0 (the user's own floor) are not."""
-    from evolve.objectives import LOG_FLOOR
+    minimised value can be, which would skew the hypervolume unseen. The archive (one per
+    search) names the first such value of each objective; a reference of 0 (the user's own
+    floor) is not named, and the advice to drop log_scale is for the user's objectives."""
+    from evolve.archive import Archive, ArchiveEntry
+    from evolve.objectives import LOG_FLOOR, resolve_objectives
 
     spikes = evolve.Objective("spikes_zero_test", "min", len, reference=0.0, log_scale=True)
     assert spikes.reference_minimized() == math.log10(LOG_FLOOR)
-    assert capsys.readouterr().err == ""
-    assert spikes.to_minimize(0.0) == math.log10(LOG_FLOOR)
-    assert spikes.to_minimize(-3.0) == math.log10(LOG_FLOOR)
-    assert spikes.to_minimize(100.0) == 2.0
-    err = capsys.readouterr().err
-    assert err.count("objective spikes_zero_test is log-scaled but gave 0.0") == 1, err
-    assert "-3.0" not in err
+    assert spikes.to_minimize(0.0) == math.log10(LOG_FLOOR) and spikes.to_minimize(100) == 2
+    (energy,) = resolve_objectives(["energy"])
+
+    def entries(*values):
+        return [ArchiveEntry(i, 0, {"spikes_zero_test": v, "energy": v})
+                for i, v in enumerate(values)]
+    for _ in range(2):  # a second search in the same process is told again
+        archive = Archive((spikes, energy))
+        archive.update(entries(5.0))
+        assert capsys.readouterr().err == ""
+        archive.update(entries(0.0, -3.0))
+        err = capsys.readouterr().err
+        assert err.count("objective spikes_zero_test is log-scaled but gave 0.0; the "
+                         "hypervolume counts values <= 0 as 1e-12 (an objective that can be "
+                         "0 should keep log_scale=False)") == 1, err
+        assert "objective energy is log-scaled but gave 0.0; the hypervolume counts values "\
+               "<= 0 as 1e-12\n" in err and "-3.0" not in err, err
