@@ -72,8 +72,10 @@ class RayExecutor(Executor):
         if self._joined and ray.is_initialized():
             return ray
         _ray_messages_to_stderr()
+        joined = self.address or ""  # where the search runs, as the probe names it
         if ray.is_initialized():  # the user's own ray.init: it decides, ours cannot
             _warn_conflicts(ray, self.address, self.num_cpus)
+            joined = ""
         elif self.address:
             _check_reachable(self.address)
             try:
@@ -91,7 +93,7 @@ class RayExecutor(Executor):
             self._started_ray = True
         self._joined = True
         if not self._started_ray:  # a cluster this process joined, not one it started
-            _check_objects_reach_workers(ray, self.address or "")
+            _check_objects_reach_workers(ray, joined)
         self._check_reservation(ray)
         return ray
 
