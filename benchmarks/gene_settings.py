@@ -8,7 +8,11 @@ held while it was an option.
 
 from __future__ import annotations
 
-import rules
+if __name__ == "__main__":  # run as a script, `rules` would be benchmarks/rules.py
+    raise SystemExit("benchmarks/gene_settings.py is imported by the benchmark scripts "
+                     "(rules.py, evolved_vs_fixed.py, seeded_vs_fixed.py); it runs nothing")
+
+import rules  # noqa: E402
 
 
 def parse_genes(items: list[str], flag: str) -> dict[str, dict[str, float]]:

@@ -151,6 +151,10 @@ def main() -> None:
     settings = parse_genes(args.set, "--set")
     options = parse_options(args.option)
     names = args.rules.split(",") if args.rules else list(rules.available())
+    unknown = [n for n in names if n not in rules.available()]
+    if unknown:  # refused before any training, in one line
+        parser.error(f"--rules: unknown rule {unknown[0]!r}; expected some of "
+                     f"{', '.join(rules.available())}")
     if not args.no_baselines:  # bp and the control first: every row is compared with them
         names = ["bp", CONTROL, *[n for n in names if n not in ("bp", CONTROL)]]
     for rule_name in settings:  # a rule not trained fails before any training

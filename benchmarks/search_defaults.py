@@ -17,14 +17,17 @@ It writes JSON (settings, every run, the mean per variant, task and rule) and pr
 Seeds default to 2 and 3: seeds 0 and 1 are the ones docs/science.md reports, so the defaults
 are chosen on other seeds.
 
-    python benchmarks/search_defaults.py [--variants NAME ...] [--tasks ...] [--rules ...]
+    python benchmarks/search_defaults.py [--variants NAME ...] [--cells TASK:RULE ...]
         [--seeds 2 3] [--population 20] [--generations 10] [--budget 150] [--json PATH]
+
+(``--json`` defaults to bench-out/search_defaults.json, scratch that git ignores.)
 
 What it found (benchmarks/results/search_defaults.json, docs/science.md "Search defaults
 tried on other seeds"): of the variants below, only groups of up to 128 units raised the
 front's mean best validation accuracy in every cell (seeds 2-6), so ``space.max_hidden_size``
-now defaults to 128; starting generation 0 with hidden groups, a higher add-node rate, larger
-or inherited new groups and more resizing did not. The runs, one process per command:
+was raised to 128 (and later, by the study of 256 below, to 256); starting generation 0
+with hidden groups, a higher add-node rate, larger or inherited new groups and more resizing
+did not. The runs, one process per command:
 
     python benchmarks/search_defaults.py --seeds 2 --json bench-out/look_s2.json
     python benchmarks/search_defaults.py --seeds 3 4 --variants default "add-node 0.4" \
@@ -229,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generations", type=int, default=10)
     p.add_argument("--budget", type=int, default=150,
                    help="evaluations: each run is measured at its generations within this")
-    p.add_argument("--json", type=Path, default=Path("search_defaults.json"))
+    p.add_argument("--json", type=Path, default=Path("bench-out") / "search_defaults.json",
+                   help="where the runs and summary go (default: %(default)s)")
     p.add_argument("--baseline", choices=list(VARIANTS),
                    help="the variant each is compared with, seed by seed (default: \"default\" "
                    "where it ran, else the first variant)")
@@ -237,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                    "these JSON files, write them with their summary to --json and print it "
                    "as a markdown table")
     args = p.parse_args(argv)
+    args.json.parent.mkdir(parents=True, exist_ok=True)  # before a run, not after it
     if args.combine:
         runs = [r for path in args.combine for r in json.loads(path.read_text())["runs"]]
         args.baseline = baseline(p, args.baseline, list(dict.fromkeys(r["variant"]

@@ -207,7 +207,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="digits, budget 200, seeds 0 1, 3 epochs, rule bp (< 10 min)")
-    parser.add_argument("--json", type=Path, default=Path("search_quality.json"))
+    parser.add_argument("--json", type=Path, default=Path("bench-out") / "search_quality.json",
+                        help="where the figures go (default: %(default)s)")
     parser.add_argument("--png", type=Path, default=None,
                         help="plot path (default: the JSON path with .png)")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
@@ -228,6 +229,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="keep the runs here (default: a temporary directory)")
     args = parser.parse_args()
+    args.json.parent.mkdir(parents=True, exist_ok=True)  # before the runs, not after
+    unknown = [s for s in args.strategies if s.removesuffix(STEADY) not in STRATEGIES]
+    if unknown:  # refused before any run, in one line
+        parser.error(f"--strategies: unknown strategy {unknown[0]!r}; expected some of "
+                     f"{', '.join(STRATEGIES)} (each also with {STEADY})")
     args.tasks = args.tasks or (["digits"] if args.quick else ["digits", "mnist1d"])
     args.budgets = args.budgets or ([200] if args.quick else [200, 600])
     args.seeds = args.seeds or ([0, 1] if args.quick else [0, 1, 2])

@@ -196,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=Path, nargs="+", required=True,
                    help="folders holding run directories")
-    p.add_argument("--json", type=Path,
-                   default=Path(__file__).resolve().parent / "results" / "stability.json")
-    p.add_argument("--png", type=Path)
+    p.add_argument("--json", type=Path, default=Path("bench-out") / "stability.json",
+                   help="where the figures go (default: %(default)s)")
+    p.add_argument("--png", type=Path, help="the plot (default: the JSON path with .png)")
     args = p.parse_args(argv)
     data = load(args.runs)
     if not data:
