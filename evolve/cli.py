@@ -589,7 +589,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if run.description is None:
         print("neurevo: warning: this run predates run.json; exporting without class names "
               "and input standardisation", file=sys.stderr)
-    _check_output_file(out)
+    _check_output_file(out, given=bool(args.out))
     try:
         fmt = export_format(out, fmt)
         options: dict[str, Any] = {}
@@ -703,7 +703,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         else f", test accuracy {arch.test_accuracy:.4f}"
     title = f"candidate {arch.candidate_id} ({arch.rule}{accuracy})"
     out = Path(args.out) if args.out else Path(f"{name}.svg")
-    _check_output_file(out)
+    _check_output_file(out, given=bool(args.out))
     try:
         path = write_picture(arch.genome, out, title)
     except ValueError as exc:
@@ -720,7 +720,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = evolve.load_run(args.run)
     out = Path(args.out) if args.out else run.path / "report.html"
-    _check_output_file(out)
+    _check_output_file(out, given=bool(args.out))
     try:
         check_report_path(out, "--out")  # named as the user typed it, as compare does
         path = write_report(run, out)
@@ -859,18 +859,21 @@ def cmd_budgets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_output_file(path: Path) -> None:
+def _check_output_file(path: Path, given: bool = True) -> None:
     """A file the command is asked to write: not a directory, and in one that exists (or
-    can be made), so the answer is one line before any work rather than a traceback after."""
+    can be made), so the answer is one line before any work rather than a traceback after.
+    ``given``: named by ``--out``; else the command's default name, called that."""
+    what = f"--out {str(path)!r}" if given else f"the default file name {str(path)!r}"
     if path.is_dir():
-        raise BadInput(f"--out {str(path)!r} is a directory; give a file name")
+        raise BadInput(f"{what} is a directory; give a file name"
+                       + ("" if given else " with --out"))
     probe = path.parent
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not a directory")
+        raise BadInput(f"{what}: {str(probe)!r} is not a directory")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise BadInput(f"--out {str(path)!r}: {str(probe)!r} is not writable")
+        raise BadInput(f"{what}: {str(probe)!r} is not writable")
     _refuse_run_record(path)
 
 

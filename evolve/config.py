@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import os
 import re
 import sys
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from evolve.hardware.cost import DEFAULT_ACTIVITY, DEFAULT_TIMESTEPS
 from evolve.strategies import STRATEGIES, StrategyConfig
@@ -445,17 +448,17 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         if isinstance(value, bool):
             return value
     elif hint is int:
-        if isinstance(value, bool):
+        if isinstance(value, (bool, np.bool_)):
             pass
-        elif isinstance(value, int):
-            return value
+        elif isinstance(value, numbers.Integral):  # a numpy integer too (np.arange grids)
+            return int(value)
         elif isinstance(value, str):
             try:
                 return int(value)
             except ValueError:
                 pass
     elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
             return float(value)
         if isinstance(value, str):
             try:

@@ -372,7 +372,10 @@ def _known_budget(budget: dict[str, float], known: Collection[str],
 
 def _in_parameter_terms(message: str) -> str:
     """A config error as the estimator's user set it: ``training.epochs`` is the parameter
-    ``epochs`` here (keys the ``config`` parameter set itself are named as they are)."""
+    ``epochs`` here (keys the ``config`` parameter set itself are named as they are, and
+    an unknown key's list of the keys there are is left whole)."""
+    if message.startswith("unknown config key"):
+        return message
     for key, param in _NAMED_KEYS.items():
         if "." in key:
             message = re.sub(rf"(?<![\w.]){re.escape(key)}\b", param, message)

@@ -52,8 +52,8 @@ def _hints(cls: type) -> dict[str, Any]:
 def _plain(hint: Any, value: Any) -> Any:
     """``value`` as the plain value of ``hint`` (itself when it already is), or _UNFIT."""
     origin = typing.get_origin(hint)
-    if hint is Any or isinstance(hint, typing.TypeVar):
-        return value
+    if hint is Any or isinstance(hint, typing.TypeVar):  # a TOML scalar: numpy's as Python's
+        return value.item() if isinstance(value, np.generic) else value
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(hint):
             plain = _plain(option, value)
@@ -68,17 +68,20 @@ def _plain(hint: Any, value: Any) -> Any:
         return bool(value) if isinstance(value, np.bool_) else _UNFIT
     if isinstance(value, (bool, np.bool_)):  # a bool is no count and no measure
         return _UNFIT
+    # exact types: numpy's float64 is a float and writes to TOML as np.float64(...)
     if hint is int:
-        if isinstance(value, int):
+        if type(value) is int:
             return value
         return int(value) if isinstance(value, numbers.Integral) else _UNFIT
     if hint is float:
-        if isinstance(value, (int, float)):
+        if type(value) in (int, float):
             return value
         return float(value) if isinstance(value, numbers.Real) else _UNFIT
     if hint is str:
-        if isinstance(value, str):
+        if type(value) is str:
             return value
+        if isinstance(value, str):
+            return str(value)
         return os.fspath(value) if isinstance(value, os.PathLike) else _UNFIT
     if origin is tuple:
         if not isinstance(value, (tuple, list)):
@@ -94,7 +97,15 @@ def _plain(hint: Any, value: Any) -> Any:
         return value if unchanged else items
     if origin in (dict, typing.Mapping, typing.get_origin(typing.Mapping[str, Any])) \
             or hint is dict:
-        return value if isinstance(value, typing.Mapping) else _UNFIT
+        if not isinstance(value, typing.Mapping):
+            return _UNFIT
+        kinds = typing.get_args(hint) or (Any, Any)
+        entries = {_plain(kinds[0], k): _plain(kinds[1], v) for k, v in value.items()}
+        if any(k is _UNFIT or v is _UNFIT for k, v in entries.items()):
+            return _UNFIT
+        unchanged = type(value) is dict and all(
+            a is b and entries[a] is value[b] for a, b in zip(entries, value))
+        return value if unchanged else entries
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return value if isinstance(value, hint) else _UNFIT
     return value  # a type this check does not judge (a callable, a protocol): the field's own
@@ -109,7 +120,8 @@ def _kind(hint: Any) -> str:
     if origin is tuple:
         return f"a list of {_PLURALS.get(typing.get_args(hint)[0], 'values')}"
     if origin in (dict, typing.Mapping, typing.get_origin(typing.Mapping[str, Any])):
-        return "a mapping"
+        values = typing.get_args(hint)[1] if typing.get_args(hint) else Any
+        return "a table" + (f" of {_PLURALS[values]}" if values in _PLURALS else "")
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return f"a {hint.__qualname__} (from {hint.__module__})"
     return _KINDS.get(hint, str(hint))

@@ -319,3 +319,23 @@ def test_settings_built_in_python_name_a_field_of_the_wrong_type():
     assert config.out == "runs_here" and type(config.training.epochs) is int
     assert NeatParams(compatibility_threshold=2).compatibility_threshold == 2
     assert to_toml(config)  # each of these once failed only here, at the run's start
+    # numpy's float64 is a float, written to TOML as np.float64(...): made plain too, and so
+    # are the values of tables (their numbers checked as such)
+    from evolve.config import RuleConfig, TaskConfig
+
+    config = SearchConfig(task=TaskConfig(name="iris", valid_fraction=np.float64(0.2)),
+                          stop_when={"accuracy": np.float64(0.99)},
+                          rule=RuleConfig(name="bp", hyperparameters={"lr": np.float32(0.5)},
+                                          options={"kernel": np.str_("torch")}))
+    assert type(config.task.valid_fraction) is float and type(config.stop_when["accuracy"]) \
+        is float and config.rule.hyperparameters == {"lr": 0.5}
+    assert from_toml_text(to_toml(config)) == config
+    with pytest.raises(ConfigError, match=r"stop_when must be a table of numbers, got "
+                                          r"\{'accuracy': 'x'\}"):
+        SearchConfig(stop_when={"accuracy": "x"})
+
+
+def from_toml_text(text: str) -> SearchConfig:
+    from evolve.config import parse_toml
+
+    return override(SearchConfig(), parse_toml(text, "test"))

@@ -39,8 +39,8 @@ def test_docs_config_md_gives_each_fields_real_default():
 def test_readme_quickstart_commands_are_the_ones_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    for command in ('pip install -e ".[test,kernels,export,bench]" torch==2.13.0', "neurevo search",
-                    "pytest"):
+    for command in ('pip install -e ".[test,kernels,export,bench]" torch==2.13.0',
+                    "neurevo search", "pytest"):
         assert command in readme and command in ci
 
 

@@ -225,6 +225,10 @@ def test_errors_reach_the_user(tmp_path, digits):
         NeurevoClassifier(config={"training": {"epochs": 3}}).fit(X_train, y_train)
     with pytest.raises(ConfigError, match="unknown config key 'colour'"):
         NeurevoClassifier(**TINY, config={"colour": "red"}).fit(X_train, y_train)
+    # a grid built with numpy (np.arange) gives numpy integers: taken as integers
+    est = NeurevoClassifier(**{**TINY, "epochs": np.int64(2), "population": np.int32(4)},
+                            out=tmp_path / "numpy_grid")
+    assert est.fit(X_train, y_train).architecture_ is not None
     # refused settings are named as the estimator's parameters, not as config keys
     with pytest.raises(ConfigError, match=r"^epochs must be >= 1, got 0$"):
         NeurevoClassifier(**{**TINY, "epochs": 0}).fit(X_train, y_train)

@@ -176,3 +176,15 @@ def test_cli_export_writes_the_best_member_and_checks_the_candidate(finished_run
     assert result.returncode == 2 and "not on the Pareto front" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_cli_export_names_its_default_file_name_when_that_is_a_directory(finished_run,
+                                                                          tmp_path):
+    """No --out was given: the refusal names the default file name, not an --out."""
+    best = finished_run.pareto_front()[0]
+    (tmp_path / f"{finished_run.run_id}-{best.candidate_id}.safetensors").mkdir()
+    result = subprocess.run([*NEUREVO, "export", str(finished_run.path)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert f"the default file name '{finished_run.run_id}-{best.candidate_id}.safetensors' " \
+           "is a directory; give a file name with --out" in result.stderr, result.stderr

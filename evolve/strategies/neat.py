@@ -68,7 +68,9 @@ class NeatParams:
             "survival_threshold": (0 < self.survival_threshold <= 1, "in (0, 1]"),
             "crossover_rate": (0 <= self.crossover_rate <= 1, "in [0, 1]"),
             "interspecies_rate": (0 <= self.interspecies_rate <= 1, "in [0, 1]"),
-            "min_species_size": (self.min_species_size >= 0, ">= 0"),
+            # >= 1: a species' share must be able to hold more than its elites (elitism
+            # >= 0 must be below it), or no generation could breed a new candidate
+            "min_species_size": (self.min_species_size >= 1, ">= 1"),
         })
 
 
