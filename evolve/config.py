@@ -43,7 +43,7 @@ from evolve.tasks import (
     is_named_task,
 )
 from rules.base import Budget
-from search_spaces.settings import check_field_types
+from search_spaces.settings import KINDS, PLURALS, check_field_types
 from search_spaces.space import SpaceSettings
 
 if sys.version_info >= (3, 11):
@@ -506,16 +506,13 @@ def _inline_toml(key: str, text: str) -> Any:
 
 def _toml_kind(hint: Any) -> str:
     """What a config field takes, in the words of TOML and ``--set`` (a list, not a tuple)."""
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        items = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+    if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]
-        return (f"a list of {items.get(item, getattr(item, '__name__', str(item)))} "
+        return (f"a list of {PLURALS.get(item, getattr(item, '__name__', str(item)))} "
                 "(TOML [a, b] or --set KEY=a,b)")
-    if origin is dict:
+    if typing.get_origin(hint) is dict:
         return "a table"
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
+    return KINDS.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = True) -> Any:

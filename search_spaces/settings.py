@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-_PLURALS = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+# what a field takes, in a config file's words (the config's own messages use them too)
+KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+PLURALS = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
 _UNFIT = object()  # what _plain returns for a value that is not of the type
 
 
@@ -118,10 +119,10 @@ def _kind(hint: Any) -> str:
     if hint is type(None):
         return "None"
     if origin is tuple:
-        return f"a list of {_PLURALS.get(typing.get_args(hint)[0], 'values')}"
+        return f"a list of {PLURALS.get(typing.get_args(hint)[0], 'values')}"
     if origin in (dict, typing.Mapping, typing.get_origin(typing.Mapping[str, Any])):
         values = typing.get_args(hint)[1] if typing.get_args(hint) else Any
-        return "a table" + (f" of {_PLURALS[values]}" if values in _PLURALS else "")
+        return "a table" + (f" of {PLURALS[values]}" if values in PLURALS else "")
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return f"a {hint.__qualname__} (from {hint.__module__})"
-    return _KINDS.get(hint, str(hint))
+    return KINDS.get(hint, str(hint))
