@@ -45,7 +45,10 @@ class RunSummary:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """For ``--json``: the folder as an absolute path, as ``compare --json`` gives it (a
+        reader of the JSON may not share the lister's working directory)."""
         data = dataclasses.asdict(self)
+        data["path"] = str(Path(self.path).resolve())
         if not math.isfinite(self.best_accuracy):
             data["best_accuracy"] = None  # JSON has no NaN
         return data

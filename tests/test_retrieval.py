@@ -206,6 +206,10 @@ def test_a_run_copied_under_another_name_keeps_its_run_id_everywhere(tmp_path, c
     assert [(r["run_id"], r["path"]) for r in rows] == [(run.run_id, str(run.path)),
                                                         (run.run_id, str(copy))]
     monkeypatch.chdir(tmp_path)
+    # runs --json gives the folder as compare --json does: absolute, typed relative or not
+    assert main(["runs", "runs", "--json"]) == 0
+    listed = {r["path"]: r["run_id"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == {str(copy.resolve()): run.run_id, str(run.path.resolve()): run.run_id}
     assert main(["export", str(copy)]) == 0
     written = Path(capsys.readouterr().out.strip())
     best = again.pareto_front()[0]
