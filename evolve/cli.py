@@ -855,7 +855,8 @@ def cmd_budgets(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    print("* estimate (see docs/hardware.md for sources)")
+    if any(c.endswith("*") for row in rows for c in row):  # a note only for what is starred
+        print("* estimate (see docs/hardware.md for sources)")
     return EXIT_OK
 
 

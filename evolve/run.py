@@ -219,7 +219,7 @@ class Run:
         self.store = RunStore(Path(path).absolute())
         require_run_dir(path)
         if not self.store.config_path.is_file():
-            raise RecordError(f"{path}: not a neurevo run (no config.toml)")
+            raise not_a_run(path)
         self.path = Path(path)
         self.config: SearchConfig = read_config(self.store.config_path)
         # what the run is (objectives' directions, task, rule, chip); None for runs written
@@ -378,6 +378,16 @@ def require_run_dir(path: str | Path) -> None:
                 if path.suffix.lower() == ".safetensors" else "")
         raise RecordError(f"{given!r} is a file, not a run directory{hint}")
     raise RecordError(f"run directory {given!r} does not exist")
+
+
+def not_a_run(path: str | Path) -> RecordError:
+    """A directory without config.toml; if runs lie inside it (an output root, as ``--out``
+    names one), the error says how to list them."""
+    inside = sorted(p.name for p in Path(path).iterdir()
+                    if p.is_dir() and (p / CONFIG_FILE).is_file())
+    hint = (f"; it holds runs ({inside[0]}{', ...' if len(inside) > 1 else ''}): `neurevo runs "
+            f"{path}` lists them, evolve.list_runs from Python" if inside else "")
+    return RecordError(f"{path}: not a neurevo run (no config.toml){hint}")
 
 
 def read_config(path: Path) -> SearchConfig:

@@ -77,7 +77,7 @@ from evolve.records import (
     write_text,
 )
 from evolve.reporters import Reporter, check_reporters
-from evolve.run import Run, require_run_dir
+from evolve.run import Run, not_a_run, require_run_dir
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
 from evolve.tasks import ARRAYS_TASK, Task
@@ -226,7 +226,7 @@ def resume(path: str | Path, *, generations: int | None = None,
                           f"(run_id {store.root.name!r} takes this directory over) or remove "
                           "it")
     if not store.config_path.is_file():
-        raise RecordError(f"{path}: not a neurevo run (no config.toml)")
+        raise not_a_run(path)
     if not store.checkpoint_path.is_file():
         raise RecordError(f"{path}: no checkpoint.json: this run was never started, so there "
                           "is nothing to resume")

@@ -179,6 +179,11 @@ def test_budgets_shows_a_profile_file_as_search_reads_it(tmp_path):
     assert [r[0] for r in rows[1:-1]] == ["mychip", "loihi"]  # only the profiles asked for
     listing = run_cli("budgets")
     assert "mychip" not in listing.stdout and "truenorth" in listing.stdout
+    # the footnote explains a star: a table without one has none
+    chip.write_text(chip.read_text().replace('estimates = ["time_step_s"]\n', ""))
+    plain = run_cli("budgets", str(chip))
+    assert plain.returncode == 0 and "*" not in plain.stdout, plain.stdout
+    assert "* estimate" in listing.stdout
 
 
 def test_a_reader_that_leaves_early_is_no_error():

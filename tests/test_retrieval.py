@@ -367,8 +367,14 @@ def test_load_run_and_resume_say_whether_the_path_is_missing_or_not_a_run(read, 
 
     with pytest.raises(RecordError, match=r"run directory '.*nope' does not exist"):
         read(tmp_path / "nope")
-    with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)"):
+    with pytest.raises(RecordError, match=r"not a neurevo run \(no config.toml\)$"):
         read(tmp_path)
+    # an output root given where a run is meant: the error says how to list its runs
+    (tmp_path / "outs" / "r7").mkdir(parents=True)
+    (tmp_path / "outs" / "r7" / "config.toml").write_text("")
+    with pytest.raises(RecordError, match=r"outs: not a neurevo run \(no config.toml\); it "
+                                          r"holds runs \(r7\): `neurevo runs .*outs` lists"):
+        read(tmp_path / "outs")
     (tmp_path / "file").write_text("x")
     with pytest.raises(RecordError, match=r"'.*file' is a file, not a run directory$"):
         read(tmp_path / "file")
