@@ -203,10 +203,10 @@ class Session:
         rule = rules.get_rule(config.rule.name,
                               rules.split_options(config.rule.name, config.rule.options)[0])
         former = recorded_options_genes(recorded)
-        fixed = fixed_genes(config, rule.hyperparameters(), former)
+        genes = rule.hyperparameters()  # the rule's gene space, built once here
+        fixed = fixed_genes(config, genes, former)
         try:
             # a run recorded before whole counts were checked resumes as it trained
-            genes = rule.hyperparameters()
             hyper = genes.resolve_fixed(fixed) if recorded is None else genes.resolve(fixed)
         except rules.HyperparameterError as exc:  # named by the config key that set it
             raise rules.HyperparameterError(f"rule.hyperparameters (rule {rule.name}): "
@@ -234,7 +234,7 @@ class Session:
         # candidate at the run's values
         problem = Problem(tuple(o.direction for o in resolved),
                           {k: v for k, v in hyper.items() if k not in former},
-                          config.population, rule.hyperparameters(), frozenset(fixed))
+                          config.population, genes, frozenset(fixed))
         strategy = make_strategy(space, problem, config.strategy)
         profile = (hardware.load_profile(store.root / PROFILE_FILE) if recorded is not None
                    else hardware.resolve_profile(config.hardware.profile))

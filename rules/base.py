@@ -182,14 +182,12 @@ class Budget:
     device: str = "cpu"  # cpu | cuda | cuda:N | auto: where a batch trains (rules/device.py)
 
     def __post_init__(self) -> None:
-        check_field_types(self, HyperparameterError)  # a wrong type named first
+        # counts: a float (1.5) or a bool would fail deep inside training, not here; the
+        # type check names it first ("epochs must be an integer, got 1.5")
+        check_field_types(self, HyperparameterError)
         # the message starts with the field's name: the config prefixes its table
         for name in ("epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            # counts: a float (1.5) or a bool would fail deep inside training, not here
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise HyperparameterError(f"{name} must be an integer, got {value!r}")
-            if value < 1:
+            if getattr(self, name) < 1:
                 raise HyperparameterError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_device_setting(self.device)
 

@@ -42,14 +42,6 @@ class LocalState(Generic[ExtraT]):
 
 
 LR = Hyperparameter("lr", 1e-4, 1e-1, 1e-3, log=True, doc="Adam step size η")
-
-
-def lr_undeclared(rule_name: str) -> HyperparameterError:
-    """The error for a LocalRule whose genes lack ``lr``: raised where the rule is built
-    (rules.registry.get_rule) and, for a rule that builds its state otherwise, here."""
-    return HyperparameterError(f"rule {rule_name}: a LocalRule steps with Adam at the gene "
-                               "'lr' (rules.local.LR), which its hyperparameters() must "
-                               "declare")
 INIT_SCALE = Hyperparameter("init_scale", 0.25, 4.0, 1.0, log=True,
                             doc="weight init bound multiplier (× 1/√fan_in)")
 #: Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each Adam step every
@@ -65,6 +57,14 @@ WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.5, 0.0,
 #: 30 epochs steps at 0.3% of η).
 LR_DECAY = Hyperparameter("lr_decay", 0.0, 1.0, 0.0,
                           doc="share of η a cosine schedule anneals away by the fit's end")
+
+
+def lr_undeclared(rule_name: str) -> HyperparameterError:
+    """The error for a LocalRule whose genes lack ``lr``: raised where the rule is built
+    (rules.registry.get_rule) and, for a rule that builds its state otherwise, here."""
+    return HyperparameterError(f"rule {rule_name}: a LocalRule steps with Adam at the gene "
+                               "'lr' (rules.local.LR), which its hyperparameters() must "
+                               "declare")
 
 
 class LocalRule(LearningRule, Generic[ExtraT]):
