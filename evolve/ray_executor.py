@@ -91,10 +91,10 @@ class RayExecutor(Executor):
             with _sigterm_handler_kept():
                 _start_local_ray(ray, local_cpus(self.num_cpus or 0), self.dashboard)
             self._started_ray = True
-        self._joined = True
         if not self._started_ray:  # a cluster this process joined, not one it started
             _check_objects_reach_workers(ray, joined)
         self._check_reservation(ray)
+        self._joined = True  # only once both checks passed: a caller trying again repeats them
         return ray
 
     def parallelism(self) -> int:

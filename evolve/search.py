@@ -114,7 +114,8 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     stored in the run: pass them again to :func:`resume`.
 
     ``data``: in-memory arrays ``(X, y)`` or ``(X, y, X_test, y_test)`` (numpy or torch)
-    instead of ``config.task.name``; validated and split like a data file, recorded as task
+    instead of ``config.task.name`` (whatever it names: the arrays are what is searched, so a
+    config made for a named task serves); validated and split like a data file, recorded as task
     ``arrays`` with their content hash. ``reporters``: None shows a progress bar on stderr
     when it is a terminal or a notebook; ``()`` is silent.
 

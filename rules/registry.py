@@ -90,6 +90,16 @@ def _redefined(old: type[LearningRule], new: type[LearningRule]) -> bool:
     return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
+def _did_you_mean(name: object) -> str:
+    """A registered name that differs from ``name`` only in case or surrounding spaces.
+    Rule names are exact (a run records the name and a resume looks it up), so the match
+    is suggested rather than taken."""
+    if not isinstance(name, str):
+        return ""
+    matches = [known for known in _RULES if known.casefold() == name.strip().casefold()]
+    return f" (did you mean {matches[0]!r}?)" if len(matches) == 1 else ""
+
+
 def registered_names() -> tuple[str, ...]:
     """The names registered so far, without loading entry points."""
     return tuple(sorted(_RULES))
@@ -109,7 +119,8 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
         cls = _RULES[name]
     except KeyError:
         raise UnknownRuleError(
-            f"unknown learning rule {name!r}; available: {', '.join(sorted(_RULES))} (a rule "
+            f"unknown learning rule {name!r}{_did_you_mean(name)}; available: "
+            f"{', '.join(sorted(_RULES))} (a rule "
             "of your own: import the module that registers it before searching, resuming or "
             "loading its runs and exports in Python; for the CLI, --plugin FILE.py that "
             "registers it, or declare it as a 'neurevo.rules' entry point)"

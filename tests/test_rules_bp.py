@@ -39,5 +39,9 @@ def test_registry_register_and_lookup():
 
     assert "custom-test-rule" in rules.available()
     assert isinstance(rules.get_rule("custom-test-rule"), Custom)
-    with pytest.raises(rules.UnknownRuleError, match="available"):
+    with pytest.raises(rules.UnknownRuleError, match="available") as unknown:
         rules.get_rule("no-such-rule")
+    assert "did you mean" not in str(unknown.value)
+    # names are exact (runs record them), so a case slip is suggested, not taken
+    with pytest.raises(rules.UnknownRuleError, match=r"'PC' \(did you mean 'pc'\?\)"):
+        rules.get_rule("PC")
