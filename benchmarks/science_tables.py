@@ -26,7 +26,10 @@ runs the check). Tables:
 - ``fidelity``: benchmarks/rules.py's goals on mnist1d 40-256-256-10 (:data:`GAP_GOALS`),
   met or not, at its default 30 epochs and at the MNIST-1D MLP's 8,000 steps (80 epochs);
 - ``rules_mnist1d``, ``rules_mnist1d_80epochs``, ``rules_digits``: every row of
-  benchmarks/rules.py's JSON (docs/benchmarks.md).
+  benchmarks/rules.py's JSON (docs/benchmarks.md);
+- ``search_defaults``, ``relaxation_genes``, ``search_defaults_256``,
+  ``search_defaults_512``: benchmarks/search_defaults.py's studies, as its ``--combine``
+  prints them (:data:`DEFAULTS_STUDIES`).
 
     python benchmarks/science_tables.py [--write | --check] [--doc DOC ...]
 """
@@ -49,6 +52,7 @@ import rules
 # appended, not prepended: benchmarks/rules.py must not shadow the rules package
 sys.path.append(str(Path(__file__).resolve().parent))
 import evolved_vs_fixed as evf_script  # noqa: E402
+import search_defaults as defaults_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -68,6 +72,14 @@ REFERENCE_NET = "mnist1d 40-256-256-10"
 BP_GOAL = 0.66
 GAP_GOALS = {"pc": 3, "chl": 3, "lra": 3, "fa": 8, "dfa": 8, "ep": 10}
 CONTROL_MARGIN = 0.10
+# benchmarks/search_defaults.py's committed studies: table name -> (its JSON, the variant
+# the others are compared with, seed by seed)
+DEFAULTS_STUDIES = {
+    "search_defaults": (RESULTS / "search_defaults.json", "default"),
+    "relaxation_genes": (RESULTS / "relaxation_genes.json", "default"),
+    "search_defaults_256": (RESULTS / "search_defaults_256.json", "groups up to 128"),
+    "search_defaults_512": (RESULTS / "search_defaults_512.json", "groups up to 256"),
+}
 DOCS = [ROOT / "docs" / "science.md", ROOT / "docs" / "benchmarks.md"]
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
@@ -536,7 +548,17 @@ def tables(evf: dict[str, Any], stab: dict[str, Any], again: list[dict[str, Any]
             "hypervolume": hypervolume(evf), "topologies": topologies(evf),
             "growth": growth(evf), "cost": cost(evf),
             "stability": stability(stab), "sensitivity": sensitivity(stab), "limits": limits(evf)}
+    made |= {name: defaults_table(path, baseline).splitlines()
+             for name, (path, baseline) in DEFAULTS_STUDIES.items()}
     return {k: "\n".join(v) + "\n" for k, v in made.items()}
+
+
+def defaults_table(path: Path, baseline: str) -> str:
+    """A search-defaults study's table from its runs, as ``search_defaults.py --combine``
+    prints it (the summary is computed again, so a JSON written before the summary had a
+    field still gives the whole table)."""
+    runs = json.loads(path.read_text())["runs"]
+    return defaults_script.markdown(defaults_script.summarise(runs, baseline), baseline)
 
 
 def render(doc: str, made: dict[str, str]) -> str:
