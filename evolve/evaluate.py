@@ -100,8 +100,10 @@ def evaluate_chunk(task: Task, rule_spec: RuleSpec, budget: rules.Budget, run_se
             text = traceback.format_exc()
             return [Outcome(candidates[0].id, "failed", error=_failure_line(exc, text),
                             seed=seeds[0], worker=worker_name(), traceback=text)]
-        return [out for c in candidates
-                for out in evaluate_chunk(task, rule_spec, budget, run_seed, metrics, [c])]
+    # each alone, outside the handler: a member's own failure must not be chained to the
+    # chunk's, which another member may have raised
+    return [out for c in candidates
+            for out in evaluate_chunk(task, rule_spec, budget, run_seed, metrics, [c])]
 
 
 @contextlib.contextmanager

@@ -100,8 +100,10 @@ def _summary(path: Path) -> RunSummary:
         holder = _live_holder(path)
         history = checkpoint["history"]
         front = [entry["objectives"] for entry in checkpoint["archive"]]
-        # the front's best (feasible) accuracy, as the search reports its best
-        accuracies = [float(p.get("accuracy", math.nan)) for p in front] or \
+        # the front's best (feasible) validation accuracy, whether or not accuracy is one of
+        # the objectives (every evaluation records it)
+        accuracies = [float(entry["record"].get("valid_accuracy", math.nan))
+                      for entry in checkpoint["archive"]] or \
             [float(h["best"].get("accuracy", math.nan)) for h in history]
         base = RunSummary(run.run_id, str(path), "", config.task.name, config.rule.name,
                           config.strategy.name, int(checkpoint["strategy"]["generation"]),

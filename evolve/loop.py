@@ -470,6 +470,9 @@ class Session:
         outcomes = {row["candidate_id"]: outcome_from_row(row, params)
                     for row, params in self.store.read_partial(generation, wanted)
                     if row["candidate_id"] in wanted}
+        for done, outcome in enumerate(outcomes.values(), len(decided) + 1):  # a resume's
+            for r in self.reporters:  # reporters see the journal's results as if they came
+                r.evaluation_done(generation, done, asked, outcome)
         budget = self.config.training
         todo = [c for c in candidates if c.id not in outcomes]
         per_worker = math.ceil(len(todo) / max(executor.parallelism(), 1)) if todo else 1

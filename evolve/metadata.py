@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evolve.messages import one_line
-from evolve.objectives import Objective, available_objectives, is_builtin
+from evolve.objectives import (
+    Objective,
+    available_objectives,
+    builtin_objective_names,
+    is_builtin,
+)
 from evolve.records import DESCRIPTION_FILE, RecordError, write_text
 from evolve.tasks import Task
 
@@ -297,7 +302,9 @@ def missing_objectives(description: RunDescription, given: Sequence[str | Object
     as an :class:`Objective`, or registered in this process (``evolve.register_objective``)
     and named (``given`` None names the run's own objectives). A function is never stored
     in a run, so the one supplied is taken to be the one it ran with, either way."""
-    registered = set(available_objectives())
+    # a name registered now is the run's own function only if it is not a built-in's: a
+    # user's objective recorded under a built-in's name is supplied only by passing it
+    registered = set(available_objectives()) - builtin_objective_names()
     custom = {o.name for o in (given or ()) if isinstance(o, Objective)}
     named = set(description.objective_names if given is None
                 else (o for o in given if isinstance(o, str)))

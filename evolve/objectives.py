@@ -285,7 +285,35 @@ def available_objectives() -> list[str]:
     return sorted(_OBJECTIVES)
 
 
+def builtin_objective_names() -> frozenset[str]:
+    return frozenset(_BUILTIN)
+
+
+def objective_names(items: Any, new_run: bool = False) -> list[str]:
+    """The names of ``items`` as a search or resume is given them (names and
+    :class:`Objective` s). A string alone is refused: iterated, it would name one
+    objective per character. ``new_run``: a user's objective under a built-in's name is
+    refused too (a run recorded before that was refused resumes with its own)."""
+    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
+        raise TypeError(f"objectives must be a list of names or evolve.Objective s, e.g. "
+                        f"['accuracy', 'energy'], got {shown(items, 60)}")
+    names = []
+    for item in items:
+        if not isinstance(item, (str, Objective)):
+            raise TypeError(f"objectives: each must be a name or an evolve.Objective, got "
+                            f"{type(item).__name__} {shown(item, 40)}")
+        if new_run and isinstance(item, Objective) and item.name in _BUILTIN and \
+                not is_builtin(item):
+            # the run would record it as the user's, and a resume given the name alone
+            # would score its next generations with the built-in under the same name
+            raise ValueError(f"objectives: {item.name!r} is a built-in objective's name; give "
+                             f"yours another (built in: {', '.join(sorted(_BUILTIN))})")
+        names.append(item if isinstance(item, str) else item.name)
+    return names
+
+
 def resolve_objectives(items: Sequence[str | Objective]) -> tuple[Objective, ...]:
+    objective_names(items)  # a string or a stray type
     out = []
     for item in items:
         if isinstance(item, Objective):

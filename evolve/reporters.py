@@ -8,7 +8,8 @@ terminals or files. Hooks, in the order the loop calls them:
 - ``generation_start(generation, n_candidates)`` — before evaluations go out;
 - ``evaluation_done(generation, done, total, outcome)`` — for every candidate: first those
   decided before training (status ``infeasible`` by a genome-only constraint or the chip
-  budget, or ``failed`` when pricing them raised), then as each chunk's results arrive;
+  budget, or ``failed`` when pricing them raised), then those a resume found in the
+  generation's journal, then as each chunk's results arrive;
 - ``generation_end(generation, summary)`` — after tell/archive/records of a generation;
 - ``search_end(run_dir)`` — once, after the last generation (not on interruption).
 """

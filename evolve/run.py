@@ -248,11 +248,25 @@ class Run:
     def evaluations(self) -> pa.Table:
         """Every evaluation recorded so far, one row each (see docs/records.md); no rows,
         with the columns, for a run stopped before it recorded one (as its front is empty)."""
-        if not self.store.generation_files():
+        upto = self._committed()
+        if not self.store.generation_files(upto):
             names = self.description.objective_names if self.description is not None \
                 else list(self.config.objectives)
             return evaluation_schema(names).empty_table()
-        return self.store.read_evaluations(objectives=self._recorded_objectives())
+        return self.store.read_evaluations(upto, objectives=self._recorded_objectives())
+
+    def _committed(self) -> int | None:
+        """The generations the checkpoint records. A generation writes its evaluations,
+        weights and front before the checkpoint that commits it, so a run stopped in
+        between has records of a generation it has not done: a resume trains it again (to
+        the same results), and until then every reader shows the run as the checkpoint
+        does. None where the checkpoint is missing or cannot be read (a damaged run, as a
+        run is never without one: what is there is shown, and the commands that need the
+        checkpoint say what is wrong with it)."""
+        try:
+            return self.store.completed_generations()
+        except (RecordError, KeyError, TypeError, ValueError):
+            return None
 
     def _recorded_objectives(self) -> list[str]:
         """The objective columns every table of the run must have (known from run.json)."""
@@ -298,13 +312,29 @@ class Run:
                 out[name] = "max" if name == "accuracy" else "min"
         return out
 
+    def _committed_front(self, table: pa.Table | None) -> pa.Table | None:
+        """``pareto.parquet``, or, where it holds another front than the checkpoint's
+        archive (written for a generation the checkpoint does not commit: see
+        :meth:`_committed`), the archive's own records, whose weights are still kept."""
+        if table is None or not self.store.checkpoint_path.is_file():
+            return table
+        try:
+            archive = self.store.read_checkpoint()["archive"]
+            committed = [m["record"] for m in archive]
+            ids = sorted(int(r["candidate_id"]) for r in committed)
+        except (RecordError, KeyError, TypeError, ValueError):
+            return table  # damaged: what pareto.parquet holds
+        if ids == sorted(table.column("candidate_id").to_pylist()):
+            return table
+        return pa.Table.from_pylist(committed, schema=table.schema)
+
     def completed_generations(self) -> int:
         """How many generations are recorded: where ``evolve.resume`` goes on from."""
         return self.store.completed_generations()
 
     def pareto_front(self) -> list[Architecture]:
         """The non-dominated feasible architectures found so far, best first objective first."""
-        table = self.store.read_pareto(self._recorded_objectives())
+        table = self._committed_front(self.store.read_pareto(self._recorded_objectives()))
         if table is None:
             done = self.completed_generations() if self.store.checkpoint_path.is_file() else 0
             if done:  # written with every generation: gone, not empty

@@ -62,7 +62,7 @@ from evolve.metadata import (
     read_description,
     write_description,
 )
-from evolve.objectives import Objective
+from evolve.objectives import Objective, objective_names
 from evolve.records import (
     CHECKPOINT_FILE,
     CHECKPOINT_LOG,
@@ -126,8 +126,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     if data is not None:
         config = override(config, {"task": {"name": ARRAYS_TASK}})
     if objectives is not None:  # config.toml names the objectives the run has
-        config = override(config, {"objectives": [o if isinstance(o, str) else o.name
-                                                  for o in objectives]})
+        config = override(config, {"objectives": objective_names(objectives, new_run=True)})
     constraints = resolve_constraints(config.constraints, constraints)
     config = override(config, {"constraints": [c.name for c in constraints]})  # and these
     cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
@@ -259,7 +258,7 @@ def resume(path: str | Path, *, generations: int | None = None,
                                   "FILE that does) before resuming")
             if objectives is None:
                 objectives = recorded.objective_names
-            names = [o if isinstance(o, str) else o.name for o in objectives]
+            names = objective_names(objectives)
             if names != recorded.objective_names:
                 raise ConfigError(f"objectives {names} differ from the run's "
                                   f"{recorded.objective_names}")

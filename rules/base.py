@@ -392,14 +392,21 @@ class LearningRule:
                                               [resolved[p] for p in alive.tolist()])
                 check_scores(self.name, scores, (len(alive), len(y_valid), net.n_outputs))
                 acc[alive] = accuracy(scores, y_valid)
+            # which of the three went non-finite, per member: a user's rule returning NaN
+            # updates is told apart from one whose loss overflowed
+            checks = {"training loss": torch.isfinite(train_loss[alive]),
+                      "weights": torch.stack([torch.isfinite(t.reshape(len(alive), -1)).all(1)
+                                              for t in params.tensors()]).all(0).cpu(),
+                      "predictions": torch.isfinite(scores.reshape(len(alive), -1)).all(1).cpu()}
             finite = torch.zeros(population, dtype=torch.bool)
-            finite[alive] = torch.isfinite(train_loss[alive]) & torch.stack(
-                [torch.isfinite(t.reshape(len(alive), -1)).all(dim=1)
-                 for t in (*params.tensors(), scores)]).all(dim=0).cpu()
+            finite[alive] = torch.stack(list(checks.values())).all(dim=0)
             for p in torch.nonzero(active & ~finite).flatten().tolist():
+                row = int(torch.nonzero(alive == p)[0])
+                bad = [what for what, ok in checks.items() if not ok[row]]
                 status[p] = "failed"
-                reasons[p] = (f"diverged: non-finite loss, weights or predictions at epoch "
-                              f"{epoch + 1}")
+                named = " and ".join([", ".join(bad[:-1]), bad[-1]] if len(bad) > 1 else bad)
+                reasons[p] = (f"diverged: non-finite {named} at epoch {epoch + 1} "
+                              f"(rule {self.name})")
             active &= finite
             improved = active & (acc > best_acc)
             if improved.any():

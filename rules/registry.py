@@ -76,8 +76,12 @@ def _load_entry_points() -> None:
             rule = ep.load()
             if not (isinstance(rule, type) and issubclass(rule, LearningRule)):
                 raise TypeError(f"{ep.value} is not a LearningRule subclass")
-            if rule.name not in _RULES:
+            taken = _RULES.get(rule.name)
+            if taken is None:
                 register(rule)
+            elif taken is not rule and not _redefined(taken, rule):  # said, not dropped
+                raise ValueError(f"its rule's name {rule.name!r} is already registered "
+                                 f"({taken.__module__}.{taken.__qualname__})")
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
             BROKEN_PLUGINS[ep.name] = f"{type(exc).__name__}: {exc}"
             print(f"neurevo: warning: skipping learning-rule plug-in {ep.name!r} "
@@ -118,6 +122,9 @@ def get_rule(name: str, options: Mapping[str, Any] | None = None) -> LearningRul
     try:
         cls = _RULES[name]
     except KeyError:
+        if name in BROKEN_PLUGINS:
+            raise UnknownRuleError(f"learning rule {name!r}: its 'neurevo.rules' entry point "
+                                   f"was skipped: {BROKEN_PLUGINS[name]}") from None
         raise UnknownRuleError(
             f"unknown learning rule {name!r}{_did_you_mean(name)}; available: "
             f"{', '.join(sorted(_RULES))} (a rule "

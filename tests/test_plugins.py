@@ -289,6 +289,34 @@ def test_the_constraints_of_a_search_each_have_their_own_name(tmp_path):
     assert not (tmp_path / "names").exists() or not any((tmp_path / "names").iterdir())
 
 
+def test_objectives_a_run_could_mix_up_are_refused_before_it_starts(tmp_path):
+    config = kit_config(tmp_path, "mixed", generations=1)
+    fake = Objective("accuracy", "max", lambda m: 0.1, reference=0.0)
+    with pytest.raises(ValueError, match="'accuracy' is a built-in objective's name"):
+        evolve.search(config, objectives=[fake, "energy"])
+    with pytest.raises(TypeError, match="objectives must be a list .* got 'accuracy,energy'"):
+        evolve.search(config, objectives="accuracy,energy")
+    assert not (tmp_path / "mixed").exists() or not any((tmp_path / "mixed").iterdir())
+
+
+def test_a_user_objective_recorded_under_a_built_in_name_must_be_passed_to_resume(tmp_path):
+    """Runs recorded before the refusal above: the built-in under the same name is not
+    the run's function, so a resume naming it is told to pass the run's own."""
+    from evolve.metadata import ObjectiveRecord, missing_objectives
+
+    run = evolve.search(kit_config(tmp_path, "old", generations=1),
+                        objectives=["accuracy", "energy"])
+    own = dataclasses.replace(run.description.objectives[0], builtin=False)
+    recorded = dataclasses.replace(run.description,
+                                   objectives=(own, *run.description.objectives[1:]))
+    assert isinstance(own, ObjectiveRecord)
+    assert missing_objectives(run.description, None) == []
+    assert missing_objectives(recorded, None) == ["accuracy"]
+    assert missing_objectives(recorded, ["accuracy", "energy"]) == ["accuracy"]
+    passed = Objective("accuracy", "max", lambda m: 0.1, reference=0.0)
+    assert missing_objectives(recorded, [passed, "energy"]) == []
+
+
 def broken_genome_constraint(m) -> float:
     return m.genome.no_such_attribute
 
@@ -369,6 +397,30 @@ def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch
     assert "skipping" not in capsys.readouterr().err  # once
 
 
+def test_a_rule_plugin_under_a_taken_name_is_reported_not_dropped(tmp_path, monkeypatch, capsys):
+    import rules.registry as registry
+
+    (tmp_path / "shadow_rules.py").write_text(
+        "import rules.fa\n"
+        "class ShadowFA(rules.fa.FeedbackAlignment):\n"
+        "    pass  # keeps fa's name\n")
+    dist = tmp_path / "shadowplugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[neurevo.rules]\nshadowfa = shadow_rules:ShadowFA\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "BROKEN_PLUGINS", {})
+    assert "fa" in registry.available()
+    err = capsys.readouterr().err
+    assert "skipping learning-rule plug-in 'shadowfa'" in err
+    assert "'fa' is already registered (rules.fa.FeedbackAlignment)" in err
+    assert registry.get_rule("fa").__class__.__name__ == "FeedbackAlignment"  # kept
+    with pytest.raises(rules.UnknownRuleError, match="'shadowfa': its 'neurevo.rules' entry "
+                       "point was skipped: ValueError: its rule's name 'fa' is already"):
+        registry.get_rule("shadowfa")
+
+
 
 @rules.register
 class FailingPC(SlowPC):
@@ -378,6 +430,30 @@ class FailingPC(SlowPC):
 
     def train_step(self, *args, **kwargs):
         raise RuntimeError("boom in the user's train_step")
+
+
+@rules.register
+class ChunkFailingPC(SlowPC):
+    """Fails one way trained in a chunk and another trained alone, as a rule that one
+    member's genes break would."""
+
+    name = "kit-chunk-failing-pc"
+
+    def train_step(self, net, params, state, x, y):
+        raise RuntimeError("alone" if x.shape[0] == 1 else "raised by the whole chunk")
+
+
+def test_a_member_retried_alone_records_only_its_own_failure(tmp_path):
+    config = override(kit_config(tmp_path, "chunked", generations=1),
+                      {"rule": {"name": ChunkFailingPC.name}})
+    with pytest.raises(GenerationFailed, match="alone"):
+        evolve.search(config)
+    run_dir = next(p for p in (tmp_path / "chunked").iterdir() if p.is_dir())
+    rows = evolve.load_run(run_dir).evaluations().to_pylist()
+    assert len(rows) == 6 and all("RuntimeError: alone" in r["traceback"] for r in rows)
+    # not chained to the chunk's failure: one exception in each traceback
+    assert all(r["traceback"].count("RuntimeError:") == 1 for r in rows)
+    assert not any("During handling" in r["traceback"] for r in rows)
 
 
 def test_a_generation_whose_every_training_fails_stops_with_its_error_recorded(tmp_path):

@@ -93,6 +93,28 @@ def test_a_padded_population_trains_like_each_member_alone(name, small_digits):
         assert together.valid_accuracy[p] == pytest.approx(alone.valid_accuracy[0], abs=1e-6)
 
 
+def test_a_divergence_names_what_went_non_finite(small_digits):
+    bp = type(rules.get_rule("bp"))
+
+    class NaNLoss(bp):
+        def train_step(self, net, params, state, x, y):
+            return super().train_step(net, params, state, x, y) * math.nan  # weights fine
+
+    class NaNWeights(bp):
+        def train_step(self, net, params, state, x, y):
+            loss = super().train_step(net, params, state, x, y)
+            with torch.no_grad():
+                params.weights[0][0, 0, 0] = math.nan  # the loss follows from the next step
+            return loss
+
+    genome, budget = mlp([64, 16, 10], "elu"), rules.Budget(epochs=2, batch_size=32)
+    fit = NaNLoss().fit(compile_genome(genome), small_digits, {}, budget, [0])
+    assert fit.reasons == ["diverged: non-finite training loss at epoch 1 (rule bp)"]
+    fit = NaNWeights().fit(compile_genome(genome), small_digits, {}, budget, [0])
+    assert fit.reasons == ["diverged: non-finite training loss, weights and predictions at "
+                           "epoch 1 (rule bp)"]
+
+
 @pytest.mark.parametrize("name", rules.BUILTIN_RULES)
 def test_divergence_is_a_failed_status_and_spares_the_neighbours(name, small_digits):
     base = type(rules.get_rule(name))
@@ -109,7 +131,8 @@ def test_divergence_is_a_failed_status_and_spares_the_neighbours(name, small_dig
     budget = rules.Budget(epochs=4, batch_size=32)
     fit = Exploding().fit(stack([compile_genome(genome)] * 2), small_digits, {}, budget, [0, 1])
     assert fit.status == ["failed", "ok"]
-    assert "diverged" in fit.reasons[0] and fit.reasons[1] == ""
+    assert fit.reasons[0].startswith("diverged: non-finite ") and fit.reasons[1] == ""
+    assert fit.reasons[0].endswith(f"(rule {name})")
     assert math.isnan(fit.valid_accuracy[0])
     # the healthy neighbour ends exactly where it would have ended alone
     alone = base().fit(compile_genome(genome), small_digits, {}, budget, [1])

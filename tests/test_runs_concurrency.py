@@ -359,3 +359,45 @@ def test_a_resume_removes_what_a_killed_writer_left_behind(tmp_path, left):
     assert sorted(p.name for p in (run / "weights").iterdir()) == \
         sorted(f"{cid}.safetensors" for cid in front)
     assert not list(run.rglob(".*.tmp"))
+
+
+# SIGKILL as generation 3's checkpoint is about to be written (the run's first is written
+# before generation 1): its evaluations, weights and pareto.parquet are on disk, but the
+# checkpoint that commits them is not
+KILL_BEFORE_COMMIT = (
+    "import os, signal, sys\nfrom evolve.cli import main\n"
+    "from evolve.records import RunStore\n"
+    "real, seen = RunStore.write_checkpoint, []\n"
+    "def write_checkpoint(self, *a, **k):\n"
+    "    seen.append(1)\n"
+    "    if len(seen) == 4: os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    return real(self, *a, **k)\n"
+    "RunStore.write_checkpoint = write_checkpoint\n"
+    "sys.exit(main(sys.argv[1:]))\n")
+
+
+def test_readers_show_a_run_killed_before_its_commit_as_its_checkpoint_does(tmp_path, capsys):
+    args = ["search", "--executor", "serial", "--task", "iris", "--rule", "bp",
+            "--strategy", "neat-pso", "--generations", "4", "--population", "6",
+            "--set", "training.epochs=2", "--seed", "0", "--out", str(tmp_path),
+            "--set", "run_id=mine"]
+    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_COMMIT, *args], env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    path = tmp_path / "mine"
+    store = RunStore(path)
+    committed = sorted(m["candidate_id"] for m in store.read_checkpoint()["archive"])
+    written = sorted(store.read_pareto().column("candidate_id").to_pylist())
+    assert len(store.generation_files()) == 3 and committed != written  # the case at hand
+    run = evolve.load_run(path)
+    assert run.completed_generations() == 2
+    assert set(run.evaluations().column("generation").to_pylist()) == {0, 1}
+    assert sorted(a.candidate_id for a in run.pareto_front()) == committed
+    for arch in run.pareto_front():
+        arch.params()  # the committed members' weights are all still there
+    assert main(["pareto", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert sorted(m["candidate_id"] for m in shown) == committed
+    assert main(["resume", str(path)]) == 0  # trains generation 3 again, then goes on
+    done = evolve.load_run(path)
+    assert done.completed_generations() == 4 and len(done.store.generation_files()) == 4

@@ -161,3 +161,14 @@ def test_a_lock_held_on_another_host_is_named_whatever_its_file(tmp_path):
         {"pid": 1, "host": socket.gethostname(), "command": "search", "since": "now",
          "file": [-1, -1]}))
     assert read_holder(tmp_path) == {}
+
+
+def test_runs_gives_the_fronts_best_accuracy_when_it_is_not_an_objective(tmp_path):
+    import evolve
+
+    out = tmp_path / "runs"
+    assert main(["search", *TINY, "--out", str(out), "--run-id", "lean",
+                 "--objectives", "params,energy"]) == 0
+    front = evolve.load_run(out / "lean").pareto_front()
+    [summary] = evolve.list_runs(out)
+    assert summary.best_accuracy == max(a.valid_accuracy for a in front)

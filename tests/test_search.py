@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -78,6 +79,39 @@ def test_interrupted_then_resumed_equals_uninterrupted(small_digits_config):
         [a.candidate_id for a in full.pareto_front()]
     assert [h["hypervolume"] for h in resumed.history()] == \
         [h["hypervolume"] for h in full.history()]
+
+
+class StopInGeneration(Reporter):
+    """Simulates Ctrl-C in generation ``k`` once ``n`` results arrived (journaled)."""
+
+    def __init__(self, k: int, n: int) -> None:
+        self.k, self.n = k, n
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome) -> None:
+        if generation == self.k and done == self.n:
+            raise KeyboardInterrupt
+
+
+class Seen(Reporter):
+    def __init__(self) -> None:
+        self.done: dict[int, list[tuple[int, int, int]]] = {}
+
+    def evaluation_done(self, generation: int, done: int, total: int, outcome) -> None:
+        self.done.setdefault(generation, []).append((done, total, outcome.candidate_id))
+
+
+def test_a_resume_reports_the_journals_results_too(small_digits_config):
+    """Results a resume reads from the interrupted generation's journal reach the reporters
+    (the progress line's best, a user's reporter) as those it trains do."""
+    config = override(small_digits_config, {"generations": 2,
+                                            "executor": {"name": "serial", "chunk_size": 1}})
+    full, seen_full = Seen(), Seen()
+    evolve.search(config, reporters=[seen_full])
+    with pytest.raises(KeyboardInterrupt):
+        evolve.search(override(config, {"run_id": "cut"}), reporters=[StopInGeneration(1, 3)])
+    evolve.resume(Path(config.out) / "cut", reporters=[full])
+    assert sorted(full.done[1]) == sorted(seen_full.done[1])  # every candidate, once
+    assert [d for d, _, _ in full.done[1]] == list(range(1, len(full.done[1]) + 1))
 
 
 def test_records_round_trip(small_digits_config):
