@@ -4,8 +4,8 @@ Reads every run directory under ``--runs`` (the records any ``neurevo search`` w
 full figures in docs/science.md come from benchmarks/evolved_vs_fixed.py's runs) and reports,
 per rule:
 
-- **divergence**: the share of evaluations that failed with ``diverged: non-finite loss or
-  weights`` (the records' ``error`` column), over all evaluations, and over the *box
+- **divergence**: the share of evaluations that failed with ``diverged: non-finite ...``
+  (the records' ``error`` column), over all evaluations, and over the *box
   samples* alone — generation 0 of ``optuna`` runs, whose trials are drawn independently
   and uniformly (log-uniformly on log-scale genes) in the box because no trial has completed
   when they are asked. Searches concentrate on good regions, so the box samples are the

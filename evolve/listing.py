@@ -41,7 +41,7 @@ class RunSummary:
     generations: int = 0  # completed
     target: int = 0  # config.toml's generations
     evaluations: int = 0
-    best_accuracy: float = math.nan  # the best validation accuracy recorded (nan: none)
+    best_accuracy: float = math.nan  # the front's best validation accuracy (nan: none)
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +87,7 @@ def list_runs(root: str | Path) -> list[RunSummary]:
 
 def _summary(path: Path) -> RunSummary:
     import evolve
+    from evolve.search import lost_checkpoint
 
     try:
         run = evolve.load_run(path)
@@ -94,6 +95,10 @@ def _summary(path: Path) -> RunSummary:
         checkpoint = run.store.read_checkpoint() if run.store.checkpoint_path.is_file() \
             else None
         if checkpoint is None:
+            if (lost := lost_checkpoint(run.store)) is not None:
+                return RunSummary(run.run_id, str(path), "unreadable", config.task.name,
+                                  config.rule.name, config.strategy.name,
+                                  target=config.generations, note=one_line(lost))
             return _unstarted(path, config.task.name, config.rule.name, config.strategy.name,
                               run_id=run.run_id,
                               target=config.generations)
@@ -102,8 +107,7 @@ def _summary(path: Path) -> RunSummary:
         front = [entry["objectives"] for entry in checkpoint["archive"]]
         # the front's best (feasible) validation accuracy, whether or not accuracy is one of
         # the objectives (every evaluation records it)
-        accuracies = [float(entry["record"].get("valid_accuracy", math.nan))
-                      for entry in checkpoint["archive"]] or \
+        accuracies = [_valid_accuracy(entry) for entry in checkpoint["archive"]] or \
             [float(h["best"].get("accuracy", math.nan)) for h in history]
         base = RunSummary(run.run_id, str(path), "", config.task.name, config.rule.name,
                           config.strategy.name, int(checkpoint["strategy"]["generation"]),
@@ -123,6 +127,16 @@ def _summary(path: Path) -> RunSummary:
             filter(None, [failed, f"neurevo resume {path} goes on"])))
     except (RecordError, OSError, ValueError, KeyError, TypeError) as exc:
         return RunSummary(path.name, str(path), "unreadable", note=one_line(exc))
+
+
+def _valid_accuracy(entry: dict) -> float:
+    """A front member's validation accuracy from the checkpoint's archive: its record's,
+    else its accuracy objective (archives that kept no records), else NaN."""
+    for value in ((entry.get("record") or {}).get("valid_accuracy"),
+                  (entry.get("objectives") or {}).get("accuracy")):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return math.nan
 
 
 def _unstarted(path: Path, *known: str, target: int = 0, run_id: str = "") -> RunSummary:

@@ -49,6 +49,7 @@ from evolve.objectives import (
     resolve_objectives,
     unreachable_target,
 )
+from evolve.plugin_imports import load_installed_plugins
 from evolve.plugins import plugin_objects
 from evolve.recording import CHECKPOINT_VERSION, Recorder
 from evolve.records import PROFILE_FILE, RunStore
@@ -199,6 +200,7 @@ class Session:
         is then found by path or content hash, and its chip profile read from the run)."""
         constraints = check_constraints(constraints)
         task = locate_task(config, recorded, task_file, data)
+        load_installed_plugins()  # a rule an installed neurevo.plugins module registers
         # options a config recorded before they became genes are among the fixed genes
         rule = rules.get_rule(config.rule.name,
                               rules.split_options(config.rule.name, config.rule.options)[0])

@@ -294,11 +294,11 @@ def objective_names(items: Any, new_run: bool = False) -> list[str]:
     :class:`Objective` s). A string alone is refused: iterated, it would name one
     objective per character. ``new_run``: a user's objective under a built-in's name is
     refused too (a run recorded before that was refused resumes with its own)."""
-    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
         raise TypeError(f"objectives must be a list of names or evolve.Objective s, e.g. "
                         f"['accuracy', 'energy'], got {shown(items, 60)}")
     names = []
-    for item in items:
+    for item in list(items):  # a numpy array or pandas Index of names too
         if not isinstance(item, (str, Objective)):
             raise TypeError(f"objectives: each must be a name or an evolve.Objective, got "
                             f"{type(item).__name__} {shown(item, 40)}")
@@ -308,7 +308,7 @@ def objective_names(items: Any, new_run: bool = False) -> list[str]:
             # would score its next generations with the built-in under the same name
             raise ValueError(f"objectives: {item.name!r} is a built-in objective's name; give "
                              f"yours another (built in: {', '.join(sorted(_BUILTIN))})")
-        names.append(item if isinstance(item, str) else item.name)
+        names.append(str(item) if isinstance(item, str) else item.name)
     return names
 
 

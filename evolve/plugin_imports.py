@@ -61,9 +61,9 @@ def import_plugin(spec: str) -> ModuleType:
             raise PluginImportError(
                 f"--plugin {spec}: no module named {exc.name!r} (a module must be installed "
                 "or on PYTHONPATH; give a path, e.g. ./my_plugins.py, for a file)") from None
-        raise PluginImportError(_raised(spec, exc)) from exc
+        raise PluginImportError(_raised(spec, exc, _module_home(spec))) from exc
     except Exception as exc:  # noqa: BLE001 - the user's module failing to import
-        raise PluginImportError(_raised(spec, exc)) from exc
+        raise PluginImportError(_raised(spec, exc, _module_home(spec))) from exc
 
 
 def load_installed_plugins() -> None:
@@ -186,7 +186,7 @@ def _import_file(spec: str) -> ModuleType:
         del sys.modules[name]  # half-imported: a later import must not find it
         if not isinstance(exc, Exception):
             raise
-        raise PluginImportError(_raised(spec, exc)) from exc
+        raise PluginImportError(_raised(spec, exc, path)) from exc
     return module
 
 
@@ -202,9 +202,45 @@ def _module_elsewhere(name: str, folder: Path) -> str:
     return found.origin or str(list(found.submodule_search_locations or ["a package"])[0])
 
 
-def _raised(spec: str, exc: BaseException) -> str:
-    """One line: the plug-in, the exception, and where in the user's code it was raised."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+# neurevo's own packages, wherever it is installed
+_NEUREVO = tuple(Path(__file__).resolve().parent.parent / name
+                 for name in ("evolve", "rules", "search_spaces"))
+
+
+def _module_home(spec: str) -> Path | None:
+    """Where a module plug-in lives: its top-level package's folder, or its file; None
+    where Python cannot say."""
+    try:
+        found = importlib.util.find_spec(spec.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    if found.submodule_search_locations:
+        return Path(list(found.submodule_search_locations)[0]).resolve()
+    return Path(found.origin).resolve() if found.origin else None
+
+
+def _users(filename: str, path: Path | None) -> bool:
+    """Whether a frame is the user's: in the plug-in's file or package ``path``, or (where
+    that is unknown) anywhere but neurevo's own packages and Python's import machinery."""
+    where = Path(filename).resolve()
+    if path is not None:
+        return where == path or (path.is_dir() and where.is_relative_to(path))
+    return not filename.startswith("<") and not any(where.is_relative_to(p) for p in _NEUREVO)
+
+
+def _raised(spec: str, exc: BaseException, path: Path | None) -> str:
+    """One line: the plug-in, the exception, and where in the user's code it was raised:
+    the user's last line on the way (where a call into neurevo, which raised the error,
+    was made), or a syntax error's own place; the deepest frame otherwise."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        place: tuple[str, int | None] | None = (exc.filename, exc.lineno)
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if _users(f.filename, path)]
+        chosen = own[-1] if own else (frames[-1] if frames else None)
+        place = (chosen.filename, chosen.lineno) if chosen else None
+    where = f" ({Path(place[0]).name}, line {place[1]})" if place else ""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"--plugin {spec}: importing it raised {type(exc).__name__}{where}: {text}"

@@ -510,8 +510,9 @@ def record_refusal(path: str | Path, what: str) -> str | None:
     run = owning_run(path)
     if run is None:
         return None
-    return (f"{what} {str(path)!r} is one of the records of run {str(run)!r}; write it "
-            "elsewhere (a new name in the run's folder is fine)")
+    return (f"{what} {str(path)!r} is one of the records of run {str(run)!r}, or inside "
+            "one of its record folders; write it elsewhere (a new name directly in the run's "
+            "folder is fine)")
 
 
 def _log_problem(log: Any) -> str | None:

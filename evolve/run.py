@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,12 @@ import torch
 
 from evolve.config import SearchConfig, from_toml
 from evolve.messages import one_line
-from evolve.metadata import RunDescription, read_description
+from evolve.metadata import (
+    RunDescription,
+    fingerprint,
+    fingerprint_mismatch,
+    read_description,
+)
 from evolve.records import (
     CONFIG_FILE,
     OBJECTIVE_PREFIX,
@@ -156,7 +162,9 @@ class Architecture:
         goodness for ff, the free relaxation under the member's γ and sweeps for ep/chl, a
         feedforward pass for the others."""
         import rules
+        from evolve.plugin_imports import load_installed_plugins
 
+        load_installed_plugins()  # a rule an installed neurevo.plugins module registers
         # a run recorded while ep's/chl's relaxation settings were options holds them there
         options, genes = rules.split_options(self.rule, self.rule_options)
         return rules.get_rule(self.rule, options).to_module(
@@ -225,6 +233,21 @@ class Run:
         # what the run is (objectives' directions, task, rule, chip); None for runs written
         # before runs described themselves, whose readers fall back to the config
         self.description: RunDescription | None = read_description(self.store.root)
+        self._check_config_is_the_runs()
+
+    def _check_config_is_the_runs(self) -> None:
+        """config.toml edited since the run started (a seed, a split, the whole file
+        emptied) would have every reader rebuild another split and describe another search
+        over this run's records: exports would carry the wrong split, a member would score
+        on data it trained on. run.json's fingerprint of the settings that decide results
+        tells; a resume refuses the same, in its own words."""
+        d = self.description
+        if d is None or not d.fingerprint:
+            return
+        why = fingerprint_mismatch(d.fingerprint, fingerprint(self.config, d.task.content_hash))
+        if why:
+            raise RecordError(f"{self.store.config_path}: does not describe the run it belongs "
+                              f"to: {why}; restore it")
 
     @property
     def run_id(self) -> str:
@@ -249,11 +272,30 @@ class Run:
         """Every evaluation recorded so far, one row each (see docs/records.md); no rows,
         with the columns, for a run stopped before it recorded one (as its front is empty)."""
         upto = self._committed()
+        self._warn_missing_generations(upto)
         if not self.store.generation_files(upto):
             names = self.description.objective_names if self.description is not None \
                 else list(self.config.objectives)
             return evaluation_schema(names).empty_table()
         return self.store.read_evaluations(upto, objectives=self._recorded_objectives())
+
+    def _warn_missing_generations(self, committed: int | None) -> None:
+        """Name, once per run read, committed generations whose evaluation file is gone: a
+        file moved out on purpose (a damaged one, to resume without it) is allowed, but one
+        that vanished would otherwise shorten every table and figure without a word."""
+        if committed is None or getattr(self, "_missing_warned", False):
+            return
+        self._missing_warned = True
+        have = {int(p.stem[4:]) for p in self.store.generation_files(committed)}
+        missing = [g for g in range(committed) if g not in have]
+        if missing:
+            shown = ", ".join(f"gen-{g:05d}.parquet" for g in missing[:3]) + \
+                (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            print(f"neurevo: warning: {self.store.root / 'evaluations'}: {shown} missing, though "
+                  f"the checkpoint records {committed} generation(s): their rows are left out "
+                  "(restore the file; moved out on purpose, as a damaged one may be, this is "
+                  "expected)",
+                  file=sys.stderr)
 
     def _committed(self) -> int | None:
         """The generations the checkpoint records. A generation writes its evaluations,

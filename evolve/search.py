@@ -62,7 +62,7 @@ from evolve.metadata import (
     read_description,
     write_description,
 )
-from evolve.objectives import Objective, objective_names
+from evolve.objectives import Objective, builtin_objective_names, is_builtin, objective_names
 from evolve.records import (
     CHECKPOINT_FILE,
     CHECKPOINT_LOG,
@@ -127,6 +127,7 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
         config = override(config, {"task": {"name": ARRAYS_TASK}})
     if objectives is not None:  # config.toml names the objectives the run has
         config = override(config, {"objectives": objective_names(objectives, new_run=True)})
+        objectives = list(objectives)  # an array of names too
     constraints = resolve_constraints(config.constraints, constraints)
     config = override(config, {"constraints": [c.name for c in constraints]})  # and these
     cost_fn = resolve_cost_fn(config.hardware.cost_fn, cost_fn)
@@ -218,6 +219,9 @@ def resume(path: str | Path, *, generations: int | None = None,
     """
     constraints = check_constraints(constraints)
     reporters = check_reporters(reporters)
+    if objectives is not None:
+        objective_names(objectives)  # a string, or a stray type, named before anything
+        objectives = list(objectives)
     store = RunStore(path)
     require_run_dir(path)
     if unfinished_start(store.root):
@@ -228,8 +232,9 @@ def resume(path: str | Path, *, generations: int | None = None,
     if not store.config_path.is_file():
         raise not_a_run(path)
     if not store.checkpoint_path.is_file():
-        raise RecordError(f"{path}: no checkpoint.json: this run was never started, so there "
-                          "is nothing to resume")
+        raise lost_checkpoint(store) or RecordError(
+            f"{path}: no checkpoint.json: this run was never started, so there is nothing "
+            "to resume")
     with RunLock(store.root, "resume"), _marked(store.root):
         recorded = read_description(store.root)
         checkpoint = store.read_checkpoint()
@@ -251,6 +256,11 @@ def resume(path: str | Path, *, generations: int | None = None,
                                   "started), or start a new search")
         if recorded is not None:
             missing = missing_objectives(recorded, objectives)
+            if missing and missing[0] in builtin_objective_names():
+                raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
+                                  "function under a built-in's name: only passing it again "
+                                  "resumes the run (evolve.resume(..., objectives=[...]) with "
+                                  "your Objective)")
             if missing:
                 raise ConfigError(f"this run's objective {missing[0]!r} is a user-defined "
                                   "function: pass it again (evolve.resume(..., objectives=[...])) "
@@ -262,6 +272,9 @@ def resume(path: str | Path, *, generations: int | None = None,
             if names != recorded.objective_names:
                 raise ConfigError(f"objectives {names} differ from the run's "
                                   f"{recorded.objective_names}")
+            swapped = objective_swapped(recorded, objectives)
+            if swapped:
+                raise ConfigError(swapped)
             # registered ones supply the run's own too; what neither supplies is told by
             # plugin_mismatch, in a resume's words
             supplied = {*registered_constraints(), *(c.name for c in constraints)}
@@ -307,13 +320,39 @@ def resume(path: str | Path, *, generations: int | None = None,
                               "plug-in's file or package as the run used it), or start a new "
                               "search")
         _check_strategy_state(session, store, checkpoint)
-        if target != config:  # every check passed: only now is anything written
-            _write_config(store, target)
-        _record_moved_data(store, recorded, session.task)
-        store.tidy_journals(done)
-        store.tidy_leftovers(int(m["candidate_id"]) for m in checkpoint["archive"])
-        session.run(checkpoint)
+        # a cluster that cannot be joined is one more check: nothing is written before it
+        executor = _joined_executor(running)
+        try:
+            if target != config:  # every check passed: only now is anything written
+                _write_config(store, target)
+            _record_moved_data(store, recorded, session.task)
+            store.tidy_journals(done)
+            store.tidy_leftovers(int(m["candidate_id"]) for m in checkpoint["archive"])
+        except BaseException:
+            executor.close()
+            raise
+        session.run(checkpoint, executor, close_executor=True)
     return Run(store.root)
+
+
+def objective_swapped(recorded: RunDescription, given: Sequence[str | Objective]) -> str | None:
+    """Why an :class:`Objective` passed to a resume is not the function the run recorded
+    under its name, or None: the built-in for a user's function or the other way round, or
+    another direction. The later generations would be scored by another function than the
+    first, in one archive."""
+    for o in given:
+        if not isinstance(o, Objective):
+            continue
+        record = next(r for r in recorded.objectives if r.name == o.name)
+        if is_builtin(o) != record.builtin:
+            ran = "the built-in" if record.builtin else "a user-defined function"
+            return (f"objective {o.name!r}: the run was scored with {ran} of that name; "
+                    + ("pass the name, not another function" if record.builtin else
+                       "pass the run's own function again"))
+        if o.direction != record.direction:
+            return (f"objective {o.name!r}: direction {o.direction!r}, but the run "
+                    f"{'maximised' if record.direction == 'max' else 'minimised'} it")
+    return None
 
 
 def _record_moved_data(store: RunStore, recorded: RunDescription | None, task: Task) -> None:
@@ -487,6 +526,17 @@ START_FILES = (LOCK_FILE, CONFIG_FILE, PROFILE_FILE, DESCRIPTION_FILE, CHECKPOIN
 # ... and the temporary files of those and of the first checkpoint: a kill after the
 # checkpoint's temporary file is made and before it is renamed leaves no checkpoint
 START_TEMPORARIES = (*START_FILES, CHECKPOINT_FILE)
+
+
+def lost_checkpoint(store: RunStore) -> RecordError | None:
+    """A run with recorded generations whose checkpoint is gone is damaged, not unstarted:
+    said so, lest the user remove the records as a run that never began."""
+    recorded = store.generation_files()
+    if not recorded:
+        return None
+    return RecordError(f"{store.checkpoint_path}: missing, though evaluations/ holds "
+                       f"{len(recorded)} generation file(s): restore it from a copy; the run "
+                       "cannot be resumed without it (its records stay as they are)")
 
 
 def unfinished_start(root: Path) -> bool:

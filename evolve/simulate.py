@@ -52,6 +52,10 @@ def read_graph(path: str | Path) -> Any:
                           "RUN --format nir --out FILE.nir`)")
     if not path.is_file():
         raise RecordError(f"{path}: no such NIR file")
+    other = {".safetensors": "a safetensors export", ".onnx": "an ONNX export"}
+    if path.suffix.lower() in other:
+        raise RecordError(f"{path}: {other[path.suffix.lower()]}, not a NIR file; simulate "
+                          "reads NIR (neurevo export RUN --format nir --out FILE.nir)")
     try:
         graph = nir.read(str(path))
     except Exception as exc:  # noqa: BLE001 - h5py and nir raise many kinds

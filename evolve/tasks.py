@@ -441,9 +441,12 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         raise TaskError(f"{path}: no data rows (columns: {table.column_names}); expected one "
                         "row per sample")
     if label_column not in table.column_names:
+        names = table.column_names
+        shown = names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
         raise TaskError(f"{path}: label column {label_column!r} not found "
-                        f"(columns: {table.column_names})"
-                        + (_separator_hint(table.column_names) if suffix == ".csv" else ""))
+                        f"(columns: {shown}); name the one that holds the labels with "
+                        "task.label_column (CLI: --label-column NAME)"
+                        + (_separator_hint(names) if suffix == ".csv" else ""))
     label = table.column(label_column)
     if pa.types.is_dictionary(label.type):
         label = label.cast(label.type.value_type)
@@ -566,7 +569,10 @@ def _build(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
     else:
         all_y = np.asarray(y)
     if all_y.dtype.kind == "f" and np.isnan(all_y).any():
-        raise TaskError(f"{name}: labels contain NaN")
+        missing = np.flatnonzero(np.isnan(all_y))
+        rows = "of y and y_test together" if x_test is not None else "of y"
+        raise TaskError(f"{name}: labels contain NaN ({len(missing)} of {len(all_y)}, the first "
+                        f"at row {missing[0]} {rows})")
     try:
         classes, codes = np.unique(all_y, return_inverse=True)
     except TypeError:  # None among the labels, or labels of types that do not compare

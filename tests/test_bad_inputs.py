@@ -259,7 +259,8 @@ CASES = [
          "executor.num_cpus must be >= 0"),
     Case("resume_address_with_serial_executor",
          resume("--executor", "serial", "--address", "auto"), 2, "executor.address"),
-    Case("resume_without_checkpoint", resume(), 2, "nothing to resume",
+    Case("resume_without_checkpoint", resume(), 2,
+         "checkpoint.json: missing, though evaluations/ holds 1 generation file(s)",
          prepare=lambda ctx: (ctx.run / "checkpoint.json").unlink()),
     Case("resume_damaged_run_json", resume(), 2, "run.json",
          prepare=lambda ctx: (ctx.run / "run.json").write_text("{not json")),
@@ -389,6 +390,10 @@ CASES = [
     # -- the machine fails: exit 1, one line, and how to go on ---------------------------
     Case("no_cluster_at_the_address",  # the port is picked when the case runs; refused
          lambda ctx: search("--executor", "ray",  # before the run is recorded: no new files
+                            "--address", f"{LOOPBACK}:{_closed_port()}")(ctx), 1,
+         "no Ray cluster answers"),
+    Case("resume_no_cluster_at_the_address",  # joined before config.toml takes the new
+         lambda ctx: resume("--generations", "3", "--executor", "ray",  # target: unchanged
                             "--address", f"{LOOPBACK}:{_closed_port()}")(ctx), 1,
          "no Ray cluster answers"),
     Case("disk_full_during_search", search(), 1, "neurevo resume", new_files=True,

@@ -215,12 +215,16 @@ def test_neurevo_rules_lists_a_plugins_rule(plugin):
     assert "slow_bp" not in run_cli("rules").stdout
 
 
-@pytest.mark.parametrize("write, spec, says", [
+PLUGIN_IMPORT_FAILURES = [
     (None, "no_such_file.py", "--plugin no_such_file.py: no such file"),
     (None, "no_such_module_xyz", "--plugin no_such_module_xyz: no module named "
                                  "'no_such_module_xyz'"),
     ("x = 1 / 0\n", "broken.py", "--plugin broken.py: importing it raised ZeroDivisionError "
                                  "(broken.py, line 1): division by zero"),
+    # raised inside neurevo, or by the parser: the place named is the user's line
+    ("import rules\n\nrules.register(len)\n", "wrong.py",
+     "raised TypeError (wrong.py, line 3): rules.register takes a LearningRule subclass"),
+    ("x = 1\ndef f(:\n", "typo.py", "raised SyntaxError (typo.py, line 2): "),
     ("import not_installed_dep\n", "needs_dep.py", "raised ModuleNotFoundError (needs_dep.py, "
                                                    "line 1): No module named 'not_installed_dep'"),
     ("", "my-plugin.py", "'my-plugin' is not a valid module name"),
@@ -228,7 +232,20 @@ def test_neurevo_rules_lists_a_plugins_rule(plugin):
     # in a folder: `python -m` (how these tests run the CLI) puts the working directory
     # first on sys.path, where such a file would shadow the module before --plugin is read
     ("", "mine/onnxruntime.py", "its name 'onnxruntime' is the installed module at "),
-])
+]
+
+
+def test_a_module_plugin_that_fails_is_placed_at_its_own_line(tmp_path):
+    """A module plug-in (a name, not a path) whose import fails in a library it calls is
+    placed at its own line, not at the library's."""
+    (tmp_path / "modplug.py").write_text('import json\n\nx = json.loads("not json")\n')
+    result = run_cli("search", *SMALL, "--executor", "serial", "--plugin", "modplug",
+                     "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "raised JSONDecodeError (modplug.py, line 3)" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("write, spec, says", PLUGIN_IMPORT_FAILURES)
 def test_a_plugin_that_cannot_be_imported_is_one_line_exit_2(tmp_path, write, spec, says):
     if write is not None:
         (tmp_path / spec).parent.mkdir(exist_ok=True)
@@ -283,6 +300,7 @@ INSTALLED = '''
 import dataclasses
 
 import evolve
+import rules
 from sklearn.datasets import load_wine
 
 evolve.register_objective(evolve.Objective(
@@ -297,6 +315,13 @@ def lab_priced(*args, **kwargs):
 
 
 evolve.register_cost_fn("lab_priced", lab_priced)
+
+
+@rules.register
+class LabBP(type(rules.get_rule("bp"))):
+    """A rule a plug-in module registers (not a 'neurevo.rules' entry point of its own)."""
+
+    name = "lab_bp"
 
 
 def wine_head():
@@ -391,15 +416,23 @@ def test_python_searches_find_an_installed_packages_names_too(tmp_path, installe
             "generations": 1, "population": 4, "out": {str(tmp_path / "py")!r},
             "executor": {{"name": "serial"}}, "task": {{"name": "lab_wine"}},
             "training": {{"epochs": 1}}, "constraints": ["lab_any"],
-            "objectives": ["accuracy", "lab_groups"]}})
+            "objectives": ["accuracy", "lab_groups"], "rule": {{"name": "lab_bp"}}}})
         run = evolve.search(config, reporters=())
-        print(list(run.description.constraints), run.objective_names())
+        print(list(run.description.constraints), run.objective_names(), run.description.rule.name)
     ''')
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **installed}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", **installed})
+                            timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "['lab_any'] ['accuracy', 'lab_groups']" in result.stdout
+    assert "['lab_any'] ['accuracy', 'lab_groups'] lab_bp" in result.stdout
     assert result.stderr.count("skipping installed plug-in 'broken'") == 1
+    # a fresh process reads the member back with the plug-in module's rule
+    read = subprocess.run([sys.executable, "-c", textwrap.dedent(f'''
+        import evolve
+        [run] = [r for r in evolve.list_runs({str(tmp_path / "py")!r})]
+        print(type(evolve.load_run(run.path).pareto_front()[0].to_module()).__name__)
+    ''')], capture_output=True, text=True, timeout=600, env=env)
+    assert read.returncode == 0 and read.stdout.strip() == "RuleModule", read.stderr[-2000:]
 
 
 def test_an_installed_plugin_that_fails_keeps_nothing_it_registered(installed, tmp_path):

@@ -123,6 +123,15 @@ def config_not_toml(run: Path) -> Path:
     return path
 
 
+def config_seed_edited(run: Path) -> Path:
+    """A setting that decides results changed by hand: readers would rebuild another split."""
+    path = run / "config.toml"
+    text = path.read_text()
+    assert "\nseed = 1\n" in text
+    path.write_text(text.replace("\nseed = 1\n", "\nseed = 4\n"))
+    return path
+
+
 def run_json_wrong_shape(run: Path) -> Path:
     path = run / "run.json"
     data = json.loads(path.read_text())
@@ -283,6 +292,7 @@ DAMAGES = {
     "intact": lambda run: None,
     "config-not-utf8": config_not_utf8,
     "config-not-toml": config_not_toml,
+    "config-seed-edited": config_seed_edited,
     "run-json-truncated": lambda run: truncate(run / "run.json"),
     "run-json-wrong-shape": run_json_wrong_shape,
     "run-json-missing": lambda run: missing(run / "run.json"),
@@ -327,6 +337,7 @@ EXPECTED = {
     "intact": (0, 0, 0, 0, 0),
     "config-not-utf8": (2, 2, 2, 2, 2),
     "config-not-toml": (2, 2, 2, 2, 2),
+    "config-seed-edited": (2, 2, 2, 2, 2),
     "run-json-truncated": (2, 2, 2, 2, 2),
     "run-json-wrong-shape": (2, 2, 2, 2, 2),
     "run-json-missing": (0, 0, 0, 0, 2),

@@ -71,6 +71,8 @@ def _sparse(dense: np.ndarray) -> object:
     ((np.zeros((10, 2)), np.zeros(9)), "len(x) = 10 but len(y) = 9"),
     ((np.zeros(10), np.zeros(10)), "x must be 2-D"),
     ((np.full((30, 2), np.nan), np.repeat([0, 1, 2], 10)), "NaN or inf"),
+    ((np.zeros((30, 2)), np.r_[np.repeat([0.0, 1.0, 2.0], 9), [np.nan, 1.0, np.nan]]),
+     "labels contain NaN (2 of 30, the first at row 27 of y)"),
     # these were refused as "x must be 2-D ..., got shape ()" (a sparse matrix, None), or
     # trained on the values under a mask as if they were data
     ((_sparse(np.eye(30, 2)), np.repeat([0, 1, 2], 10)), "X is a scipy sparse matrix"),

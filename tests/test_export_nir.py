@@ -22,6 +22,7 @@ import torch
 import evolve
 from evolve.config import SearchConfig, override
 from evolve.nir_export import NIRExportError, check_convertible
+from evolve.records import RecordError
 from evolve.run import Architecture
 from evolve.simulate import graph_ann, read_graph, simulate, spiking_module  # noqa: E402
 from evolve.tasks import TaskError, load_task, task_from_arrays
@@ -247,6 +248,9 @@ def test_export_needs_the_runs_data_and_simulate_checks_it(relu_run, tmp_path):
     assert result.returncode == 2 and "no such NIR file" in result.stderr
     result = cli("simulate", str(tmp_path))  # a folder (a run's, say) instead of the export
     assert result.returncode == 2 and "a folder, not a NIR file" in result.stderr
+    other = evolve.export_architecture(arch, tmp_path / "r.safetensors")
+    with pytest.raises(RecordError, match="a safetensors export, not a NIR file"):
+        read_graph(other)  # named, not h5py's "file signature not found"
 
 
 def relu_bp_config(tmp_path, **task) -> SearchConfig:

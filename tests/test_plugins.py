@@ -299,6 +299,21 @@ def test_objectives_a_run_could_mix_up_are_refused_before_it_starts(tmp_path):
     assert not (tmp_path / "mixed").exists() or not any((tmp_path / "mixed").iterdir())
 
 
+def test_a_resume_refuses_another_function_under_an_objectives_name(tmp_path):
+    run = evolve.search(kit_config(tmp_path, "swap", generations=1),
+                        objectives=[BALANCED, "energy"], reporters=())
+    fake = Objective("energy", "min", lambda m: 123.0, reference=1e3)
+    with pytest.raises(ConfigError, match="'energy': the run was scored with the built-in"):
+        evolve.resume(run.path, generations=2, objectives=[BALANCED, fake], reporters=())
+    flipped = dataclasses.replace(BALANCED, direction="min")
+    with pytest.raises(ConfigError, match="direction 'min', but the run maximised it"):
+        evolve.resume(run.path, generations=2, objectives=[flipped, "energy"], reporters=())
+    assert evolve.load_run(run.path).completed_generations() == 1  # nothing written
+    resumed = evolve.resume(run.path, generations=2, objectives=[BALANCED, "energy"],
+                            reporters=())
+    assert resumed.completed_generations() == 2
+
+
 def test_a_user_objective_recorded_under_a_built_in_name_must_be_passed_to_resume(tmp_path):
     """Runs recorded before the refusal above: the built-in under the same name is not
     the run's function, so a resume naming it is told to pass the run's own."""

@@ -100,8 +100,12 @@ def test_a_run_split_another_way_is_not_comparable(runs, tmp_path):
 
     other = tmp_path / "resplit"
     shutil.copytree(runs[1].path, other)
-    config = other / "config.toml"
+    config, described = other / "config.toml", other / "run.json"
     config.write_text(config.read_text().replace("valid_fraction = 0.2", "valid_fraction = 0.3"))
+    # as a run started with that share records it (config.toml alone edited is refused)
+    text = described.read_text()
+    assert '"task.valid_fraction": 0.2' in text
+    described.write_text(text.replace('"task.valid_fraction": 0.2', '"task.valid_fraction": 0.3'))
     assert evolve.load_run(other).config.task.valid_fraction == 0.3
     assert [r["comparable"] for r in compare_runs([runs[0], runs[1], other])] == \
         [True, True, False]

@@ -172,3 +172,32 @@ def test_runs_gives_the_fronts_best_accuracy_when_it_is_not_an_objective(tmp_pat
     front = evolve.load_run(out / "lean").pareto_front()
     [summary] = evolve.list_runs(out)
     assert summary.best_accuracy == max(a.valid_accuracy for a in front)
+
+
+def test_a_run_that_lost_its_checkpoint_is_damaged_not_unstarted(tmp_path, capsys):
+    import evolve
+
+    out = tmp_path / "runs"
+    assert main(["search", *TINY, "--out", str(out), "--run-id", "lost"]) == 0
+    (out / "lost" / "checkpoint.json").unlink()
+    capsys.readouterr()
+    [summary] = evolve.list_runs(out)
+    assert summary.state == "unreadable"
+    assert "missing, though evaluations/ holds 1 generation file(s): restore it" in summary.note
+    assert main(["resume", str(out / "lost")]) == 2
+    assert "checkpoint.json: missing, though evaluations/" in capsys.readouterr().err
+
+
+def test_reading_a_run_that_lost_a_generations_file_says_so(tmp_path, capsys):
+    import evolve
+
+    out = tmp_path / "runs"
+    assert main(["search", *TINY, "--out", str(out), "--run-id", "gap",
+                 "--generations", "3"]) == 0
+    (out / "gap" / "evaluations" / "gen-00001.parquet").unlink()
+    capsys.readouterr()
+    run = evolve.load_run(out / "gap")
+    assert set(run.evaluations().column("generation").to_pylist()) == {0, 2}
+    run.evaluations()  # said once per run read
+    err = capsys.readouterr().err
+    assert err.count("gen-00001.parquet missing, though the checkpoint records 3") == 1

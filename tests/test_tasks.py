@@ -189,6 +189,7 @@ def test_table_files_with_string_labels_and_custom_column(tmp_path: Path, suffix
     with pytest.raises(TaskError, match="'label' not found") as info:
         load_task(path)  # default label column is "label"
     assert "separated by" not in str(info.value)
+    assert "task.label_column (CLI: --label-column NAME)" in str(info.value)
 
 
 @pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
