@@ -393,16 +393,24 @@ def test_cli_exits_1_with_the_traceback_when_every_evaluation_fails(tmp_path, ca
     assert str(tmp_path / "o") in last
 
 
-def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch, capsys):
+def installed_rule_entry_point(tmp_path, monkeypatch, package: str, line: str):
+    """A package whose only entry point is ``line`` in ``neurevo.rules``, installed on the
+    path, with the registry made to load entry points afresh; the registry."""
     import rules.registry as registry
 
-    dist = tmp_path / "brokenplugin-1.0.dist-info"
+    dist = tmp_path / f"{package}-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[neurevo.rules]\nbroken = no_such_module:Rule\n")
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[neurevo.rules]\n{line}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "_entry_points_loaded", False)
     monkeypatch.setattr(registry, "BROKEN_PLUGINS", {})
+    return registry
+
+
+def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch, capsys):
+    registry = installed_rule_entry_point(tmp_path, monkeypatch, "brokenplugin",
+                                          "broken = no_such_module:Rule")
     assert main(["rules"]) == 0
     out, err = capsys.readouterr()
     assert "pc:" in out
@@ -413,19 +421,12 @@ def test_a_broken_rule_plugin_is_reported_once_and_skipped(tmp_path, monkeypatch
 
 
 def test_a_rule_plugin_under_a_taken_name_is_reported_not_dropped(tmp_path, monkeypatch, capsys):
-    import rules.registry as registry
-
     (tmp_path / "shadow_rules.py").write_text(
         "import rules.fa\n"
         "class ShadowFA(rules.fa.FeedbackAlignment):\n"
         "    pass  # keeps fa's name\n")
-    dist = tmp_path / "shadowplugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowplugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[neurevo.rules]\nshadowfa = shadow_rules:ShadowFA\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "BROKEN_PLUGINS", {})
+    registry = installed_rule_entry_point(tmp_path, monkeypatch, "shadowplugin",
+                                          "shadowfa = shadow_rules:ShadowFA")
     assert "fa" in registry.available()
     err = capsys.readouterr().err
     assert "skipping learning-rule plug-in 'shadowfa'" in err
@@ -458,13 +459,18 @@ class ChunkFailingPC(SlowPC):
         raise RuntimeError("alone" if x.shape[0] == 1 else "raised by the whole chunk")
 
 
-def test_a_member_retried_alone_records_only_its_own_failure(tmp_path):
-    config = override(kit_config(tmp_path, "chunked", generations=1),
-                      {"rule": {"name": ChunkFailingPC.name}})
-    with pytest.raises(GenerationFailed, match="alone"):
+def failed_generation_rows(tmp_path, name: str, rule: str, error: str) -> list[dict]:
+    """A one-generation search whose every training fails with ``error``; its records (the
+    checkpoint is written before the search stops)."""
+    config = override(kit_config(tmp_path, name, generations=1), {"rule": {"name": rule}})
+    with pytest.raises(GenerationFailed, match=error):
         evolve.search(config)
-    run_dir = next(p for p in (tmp_path / "chunked").iterdir() if p.is_dir())
-    rows = evolve.load_run(run_dir).evaluations().to_pylist()
+    run_dir = next(p for p in (tmp_path / name).iterdir() if p.is_dir())
+    return evolve.load_run(run_dir).evaluations().to_pylist()
+
+
+def test_a_member_retried_alone_records_only_its_own_failure(tmp_path):
+    rows = failed_generation_rows(tmp_path, "chunked", ChunkFailingPC.name, "alone")
     assert len(rows) == 6 and all("RuntimeError: alone" in r["traceback"] for r in rows)
     # not chained to the chunk's failure: one exception in each traceback
     assert all(r["traceback"].count("RuntimeError:") == 1 for r in rows)
@@ -472,12 +478,8 @@ def test_a_member_retried_alone_records_only_its_own_failure(tmp_path):
 
 
 def test_a_generation_whose_every_training_fails_stops_with_its_error_recorded(tmp_path):
-    config = override(kit_config(tmp_path, "failing", generations=1),
-                      {"rule": {"name": FailingPC.name}})
-    with pytest.raises(GenerationFailed, match="boom in the user's train_step"):
-        evolve.search(config)
-    run_dir = next(p for p in (tmp_path / "failing").iterdir() if p.is_dir())
-    rows = evolve.load_run(run_dir).evaluations().to_pylist()  # the checkpoint was written
+    rows = failed_generation_rows(tmp_path, "failing", FailingPC.name,
+                                  "boom in the user's train_step")
     assert len(rows) == 6 and all(r["status"] == "failed" for r in rows)
 
 
