@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="join a Ray cluster for this resume: auto, HOST:PORT "
                    "or ray://HOST:PORT (runs on Ray even if the run ran --executor serial, "
                    "unless --executor says otherwise)")
-    p.add_argument("--set", action="append", default=[], metavar="executor.KEY=VALUE",
-                   help="override an executor setting for this resume, e.g. --set "
-                   "executor.num_cpus=4; settings that would change results are refused")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change what a resume may: executor.* for this resume only (e.g. "
+                   "--set executor.num_cpus=4), stop_when.* and tolerate_failures for the "
+                   "run; settings that decide results are refused")
     _plugin_option(p)
     p = sub.add_parser("pareto", help="print a run's Pareto front",
                        description="Print the Pareto front of a run (a table, or JSON).")
@@ -501,9 +502,11 @@ def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
                     stopping[key] = value
                 continue
             if key != "executor":
+                why = ("it names where the run is" if key in ("out", "run_id") else
+                       "it would change the run's results")
                 raise BadInput(f"resume --set {pair.split('=', 1)[0]}: a resume can change "
                                "only executor.*, stop_when.* and tolerate_failures (and "
-                               "--generations); this one would change the run's results")
+                               f"--generations); {why}")
             if not isinstance(value, dict):
                 raise BadInput(f"resume --set {pair}: name one setting, e.g. "
                                "executor.num_cpus=4")

@@ -253,6 +253,8 @@ CASES = [
          "--set population: a resume can change only executor.*"),
     Case("resume_set_changes_the_rule", resume("--set", "rule.name=pc"), 2,
          "--set rule.name: a resume can change only executor.*"),
+    Case("resume_set_moves_the_run", resume("--set", "out=elsewhere"), 2,
+         "and --generations); it names where the run is"),
     Case("resume_set_unknown_executor_key", resume("--set", "executor.nope=1"), 2,
          "unknown config key 'executor.nope'"),
     Case("resume_set_bad_executor_value", resume("--set", "executor.num_cpus=-2"), 2,
