@@ -896,11 +896,13 @@ class RunStore:
         present = [OBJECTIVE_PREFIX + n for n in objectives]
         tables = [read_table(f, fields, EVALUATION_REQUIRED, present) for f in files]
         try:
-            return pa.concat_tables(tables, promote_options="permissive")
+            table = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowException, ValueError, TypeError):
             odd = next((f for f, t in zip(files, tables, strict=True)
                         if t.schema != tables[0].schema), files[-1])
             raise RecordError(f"{odd}: its columns differ from {files[0].name}'s") from None
+        _check_each_candidate_once(files, tables)
+        return table
 
     def check_evaluations(self, upto: int) -> None:
         """Raise a :class:`RecordError` naming the first evaluation file (before generation
@@ -911,12 +913,14 @@ class RunStore:
         and a generation's file holds one row per candidate, so this costs what the
         report's one read of the same files costs."""
         fields = evaluation_fields(())
-        for path in self.generation_files(upto):
+        files, tables = self.generation_files(upto), []
+        for path in files:
             try:
-                read_table(path, fields, EVALUATION_REQUIRED)
+                tables.append(read_table(path, fields, EVALUATION_REQUIRED))
             except RecordError as exc:
                 raise RecordError(f"{exc}; restore it, or move it out of evaluations/ "
                                   "to resume without that generation's records") from None
+        _check_each_candidate_once(files, tables)
 
     def read_pareto(self, objectives: Sequence[str] = ()) -> pa.Table | None:
         """The Pareto archive's rows; None before the first generation was recorded."""
@@ -924,6 +928,21 @@ class RunStore:
             return None
         return read_table(self.pareto_path, evaluation_fields(objectives), EVALUATION_REQUIRED,
                           [OBJECTIVE_PREFIX + n for n in objectives])
+
+
+def _check_each_candidate_once(files: Sequence[Path], tables: Sequence[pa.Table]) -> None:
+    """Every candidate is evaluated once in a run: a candidate id in two rows (a generation
+    file copied over another, a stray file from another run) would count twice in every
+    table and figure."""
+    seen: dict[int, Path] = {}
+    for path, table in zip(files, tables, strict=True):
+        for cid in table.column("candidate_id").to_pylist():
+            if cid in seen:
+                where = "twice in it" if seen[cid] == path else f"and in {seen[cid].name}"
+                raise RecordError(f"{path}: candidate {cid} is recorded {where}; a run records "
+                                  "each candidate once (a file copied or left from another "
+                                  "run?): restore the run's own files")
+            seen[cid] = path
 
 
 def params_to_device(params: Params, device: str | torch.device) -> Params:

@@ -123,6 +123,13 @@ def config_not_toml(run: Path) -> Path:
     return path
 
 
+def gen_copied_over_another(run: Path) -> Path:
+    """A readable file whose candidates are another generation's: each counted twice."""
+    path = run / "evaluations" / "gen-00001.parquet"
+    shutil.copyfile(run / "evaluations" / "gen-00000.parquet", path)
+    return path
+
+
 def config_seed_edited(run: Path) -> Path:
     """A setting that decides results changed by hand: readers would rebuild another split."""
     path = run / "config.toml"
@@ -317,6 +324,7 @@ DAMAGES = {
     "gen-truncated": lambda run: truncate(run / "evaluations" / "gen-00000.parquet"),
     "gen-wrong-schema": lambda run: retype_column(run / "evaluations" / "gen-00001.parquet",
                                                   "species"),
+    "gen-copied-over-another": gen_copied_over_another,
     "weights-truncated": lambda run: truncate(best_weights(run)),
     "weights-missing": lambda run: missing(best_weights(run)),
     "weights-wrong-shape": weights_wrong_shape,
@@ -361,6 +369,7 @@ EXPECTED = {
     "pareto-missing": (2, 2, 2, 2, 0),
     "gen-truncated": (0, 0, 2, 0, 2),
     "gen-wrong-schema": (0, 0, 2, 0, 2),
+    "gen-copied-over-another": (0, 0, 2, 0, 2),
     "weights-truncated": (0, 2, 0, 0, 0),
     "weights-missing": (0, 2, 0, 0, 0),
     "weights-wrong-shape": (0, 2, 0, 0, 0),
