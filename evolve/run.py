@@ -234,6 +234,7 @@ class Run:
         # before runs described themselves, whose readers fall back to the config
         self.description: RunDescription | None = read_description(self.store.root)
         self._check_config_is_the_runs()
+        self._missing_warned = False  # committed generations without a file: said once
 
     def _check_config_is_the_runs(self) -> None:
         """config.toml edited since the run started (a seed, a split, the whole file
@@ -283,7 +284,7 @@ class Run:
         """Name, once per run read, committed generations whose evaluation file is gone: a
         file moved out on purpose (a damaged one, to resume without it) is allowed, but one
         that vanished would otherwise shorten every table and figure without a word."""
-        if committed is None or getattr(self, "_missing_warned", False):
+        if committed is None or self._missing_warned:
             return
         self._missing_warned = True
         have = {int(p.stem[4:]) for p in self.store.generation_files(committed)}
@@ -368,7 +369,10 @@ class Run:
             return table  # damaged: what pareto.parquet holds
         if ids == sorted(table.column("candidate_id").to_pylist()):
             return table
-        return pa.Table.from_pylist(committed, schema=table.schema)
+        try:
+            return pa.Table.from_pylist(committed, schema=table.schema)
+        except (pa.ArrowException, TypeError, ValueError):  # records of another shape
+            return table
 
     def completed_generations(self) -> int:
         """How many generations are recorded: where ``evolve.resume`` goes on from."""
