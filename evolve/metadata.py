@@ -312,6 +312,26 @@ def missing_objectives(description: RunDescription, given: Sequence[str | Object
             and o.name not in custom and not (o.name in registered and o.name in named)]
 
 
+def objective_swapped(recorded: RunDescription, given: Sequence[str | Objective]) -> str | None:
+    """Why an :class:`Objective` passed to a resume is not the function the run recorded
+    under its name, or None: the built-in for a user's function or the other way round, or
+    another direction. The later generations would be scored by another function than the
+    first, in one archive."""
+    for o in given:
+        if not isinstance(o, Objective):
+            continue
+        record = next(r for r in recorded.objectives if r.name == o.name)
+        if is_builtin(o) != record.builtin:
+            ran = "the built-in" if record.builtin else "a user-defined function"
+            return (f"objective {o.name!r}: the run was scored with {ran} of that name; "
+                    + ("pass the name, not another function" if record.builtin else
+                       "pass the run's own function again"))
+        if o.direction != record.direction:
+            return (f"objective {o.name!r}: direction {o.direction!r}, but the run "
+                    f"{'maximised' if record.direction == 'max' else 'minimised'} it")
+    return None
+
+
 def plugin_mismatch(description: RunDescription, constraint_names: Sequence[str],
                     custom_cost_fn: bool) -> str | None:
     """Why the constraints and cost function given to a resume are not the run's own, or

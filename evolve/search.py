@@ -58,11 +58,12 @@ from evolve.metadata import (
     fingerprint_mismatch,
     gene_mismatch,
     missing_objectives,
+    objective_swapped,
     plugin_mismatch,
     read_description,
     write_description,
 )
-from evolve.objectives import Objective, builtin_objective_names, is_builtin, objective_names
+from evolve.objectives import Objective, builtin_objective_names, objective_names
 from evolve.records import (
     CHECKPOINT_FILE,
     CHECKPOINT_LOG,
@@ -333,26 +334,6 @@ def resume(path: str | Path, *, generations: int | None = None,
             raise
         session.run(checkpoint, executor, close_executor=True)
     return Run(store.root)
-
-
-def objective_swapped(recorded: RunDescription, given: Sequence[str | Objective]) -> str | None:
-    """Why an :class:`Objective` passed to a resume is not the function the run recorded
-    under its name, or None: the built-in for a user's function or the other way round, or
-    another direction. The later generations would be scored by another function than the
-    first, in one archive."""
-    for o in given:
-        if not isinstance(o, Objective):
-            continue
-        record = next(r for r in recorded.objectives if r.name == o.name)
-        if is_builtin(o) != record.builtin:
-            ran = "the built-in" if record.builtin else "a user-defined function"
-            return (f"objective {o.name!r}: the run was scored with {ran} of that name; "
-                    + ("pass the name, not another function" if record.builtin else
-                       "pass the run's own function again"))
-        if o.direction != record.direction:
-            return (f"objective {o.name!r}: direction {o.direction!r}, but the run "
-                    f"{'maximised' if record.direction == 'max' else 'minimised'} it")
-    return None
 
 
 def _record_moved_data(store: RunStore, recorded: RunDescription | None, task: Task) -> None:
