@@ -23,8 +23,9 @@ A safetensors export is a single file (no pickle: loading it never runs code) ho
   the genome, rule, the rule's options (so :meth:`Architecture.to_module` rebuilds the very
   rule that scored it: its prediction is the rule's, e.g. ep's free relaxation), the limits
   of backprop the rule removes, hyperparameters, objectives, costs, violations, accuracies,
-  the training curve, the class names (output ``i`` is class ``class_names[i]``), the task
-  and the run it came from; ``neurevo.sha256``, the tensors' checksum, which loading checks.
+  the training curve, the class names (output ``i`` is class ``class_names[i]``), the
+  feature names where the data named its columns (input ``j`` is ``feature_names[j]``), the
+  task and the run it came from; ``neurevo.sha256``, the tensors' checksum, which loading checks.
 
 >>> arch = evolve.load_architecture("digits-best.safetensors")     # doctest: +SKIP
 >>> scores = arch.to_module()(arch.standardise(x_raw))             # doctest: +SKIP
@@ -134,7 +135,8 @@ def export_architecture(arch: Architecture, path: str | Path, *, format: str | N
                                  f"got shape {tuple(values.shape)}")
             stats[name] = values.contiguous()
     source = dataclasses.replace(arch.source, run_id=run_id, task=task)
-    about = {**arch.to_dict(), "class_names": list(class_names), **source.to_dict(),
+    about = {**dataclasses.replace(arch, class_names=tuple(class_names),
+                                   source=source).described(),
              "features_as_given": arch.features_as_given and not stats}
     if format != "safetensors":
         # the other writers read names and statistics off the architecture itself
@@ -242,6 +244,11 @@ def load_architecture(path: str | Path) -> Architecture:
         # output i is class_names[i]: a label read off the scores would fall off the list
         raise RecordError(f"{path}: damaged architecture export (class_names has "
                           f"{len(names)} names for the genome's {genome.output_size} outputs)")
+    features = about.get("feature_names", [])
+    if not isinstance(features, list) or (features and len(features) != genome.input_size):
+        # input j is feature_names[j]: a table's columns would be put in a wrong order
+        raise RecordError(f"{path}: damaged architecture export (feature_names is not a list "
+                          f"of the genome's {genome.input_size} input names)")
     tensors = load_tensors(path)
     std = tensors.get("input.std")
     if std is not None and not bool((std > 0).all()):
@@ -266,6 +273,7 @@ def load_architecture(path: str | Path) -> Architecture:
             rule_options=dict(about.get("rule_options", {})),
             rule_limits=dict(about.get("rule_limits", {})), curve=list(about.get("curve", [])),
             class_names=tuple(str(c) for c in about.get("class_names", ())),
+            feature_names=tuple(str(c) for c in features),
             input_mean=tensors.get("input.mean"), input_std=std,
             source=Source(str(about.get("run_id", "")), str(about.get("task", "")),
                           str(about.get("profile", "")), _data_record(about.get("data", {}))),

@@ -64,6 +64,9 @@ class TaskRecord:
     # train-split standardisation x' = (x - mean) / std; empty where inputs are used as given
     feature_mean: tuple[float, ...] = ()
     feature_std: tuple[float, ...] = ()
+    # input j is feature_names[j] (a data file's columns besides the label); () where the
+    # data names none, and in runs from before they were recorded
+    feature_names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, name: str, task: Task) -> TaskRecord:
@@ -72,7 +75,8 @@ class TaskRecord:
         sizes = {"train": len(task.train.y), "valid": len(task.valid.y),
                  "test": len(task.test.y)}
         return cls(name, task.path, task.content_hash, tuple(task.class_names),
-                   task.n_features, task.n_classes, sizes, mean, std)
+                   task.n_features, task.n_classes, sizes, mean, std,
+                   tuple(task.feature_names))
 
 
 @dataclass(frozen=True)
@@ -166,11 +170,13 @@ class RunDescription:
             split_sizes={str(k): int(v) for k, v in
                          _object(t["split_sizes"], "task.split_sizes").items()},
             feature_mean=_numbers(t.get("feature_mean", []), "task.feature_mean"),
-            feature_std=_numbers(t.get("feature_std", []), "task.feature_std"))
+            feature_std=_numbers(t.get("feature_std", []), "task.feature_std"),
+            feature_names=tuple(str(c) for c in _list(t.get("feature_names", []),
+                                                       "task.feature_names")))
         if len(task.class_names) != task.n_classes:
             raise ValueError(f"task.class_names has {len(task.class_names)} names for "
                              f"{task.n_classes} classes")
-        for name in ("feature_mean", "feature_std"):
+        for name in ("feature_mean", "feature_std", "feature_names"):
             values = getattr(task, name)
             if values and len(values) != task.n_features:
                 raise ValueError(f"task.{name} has {len(values)} values for "

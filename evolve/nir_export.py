@@ -262,8 +262,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
     path = Path(path)
     if path.suffix.lower() != ".nir":
         raise ValueError(f"export path {str(path)!r}: expected a .nir file name")
-    about = dict(about) if about is not None else {
-        **arch.to_dict(), "class_names": list(arch.class_names), **arch.source.to_dict()}
+    about = dict(about) if about is not None else arch.described()
     check_convertible(arch)
     conversion = convert(arch, task.train.x, percentile)
     groups = {group_name(conversion, g): {
@@ -275,6 +274,7 @@ def export_nir(arch: Architecture, path: str | Path, task: Task, *,
         "neurevo.format": FORMAT,
         "neurevo.rule": arch.rule,
         "neurevo.class_names": json.dumps(list(about.get("class_names", []))),
+        "neurevo.feature_names": json.dumps(list(about.get("feature_names", []))),
         "neurevo.genome": arch.genome.to_json(),
         "neurevo.task": json.dumps(task_record),
         "neurevo.conversion": json.dumps({

@@ -18,7 +18,8 @@ Choices and why:
 - **Raw features in**: the graph starts by standardising its input with the run's training
   statistics, so a deployment feeds the features it has; the statistics are in the metadata
   too, and a member without them (xor) takes its input as given (``neurevo.input``).
-- **Metadata** (``metadata_props``): class names (output ``i`` is ``class_names[i]``), rule
+- **Metadata** (``metadata_props``): class names (output ``i`` is ``class_names[i]``),
+  feature names where the data named its columns (input ``j`` is ``feature_names[j]``), rule
   and its options, genome JSON, and the whole export description that safetensors exports
   carry (``neurevo.architecture``), so the file alone says what it is.
 """
@@ -104,8 +105,7 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise ValueError(f"export path {str(path)!r}: expected a .onnx file name")
-    about = dict(about) if about is not None else {
-        **arch.to_dict(), "class_names": list(arch.class_names), **arch.source.to_dict()}
+    about = dict(about) if about is not None else arch.described()
     module = deployable_module(arch)
     n_in = arch.genome.input_size
     example = torch.zeros(3, n_in)  # batch > 1: nothing gets specialised to a single row
@@ -127,13 +127,16 @@ def export_onnx(arch: Architecture, path: str | Path, *, about: dict[str, Any] |
         model.producer_name = "neurevo"
         model.doc_string = (f"neurevo {arch.rule} member {arch.candidate_id}: "
                             f"{INPUT_NAME}[batch, {n_in}] -> {OUTPUT_NAME}[batch, "
-                            f"{len(arch.class_names) or 'n_classes'}], the rule's own prediction")
+                            f"{len(arch.class_names) or 'n_classes'}], the rule's own prediction"
+                            + ("; feature j is neurevo.feature_names[j]"
+                               if arch.feature_names else ""))
         standardised = arch.input_mean is not None
         props = {
             "neurevo.format": FORMAT,
             "neurevo.rule": arch.rule,
             "neurevo.rule_options": json.dumps(arch.rule_options),
             "neurevo.class_names": json.dumps(list(about.get("class_names", []))),
+            "neurevo.feature_names": json.dumps(list(about.get("feature_names", []))),
             "neurevo.genome": arch.genome.to_json(),
             "neurevo.input": ("raw features, standardised inside the graph with "
                               "neurevo.feature_mean and neurevo.feature_std" if standardised

@@ -86,6 +86,9 @@ class Architecture:
     # known for exports (evolve.export): output i is class_names[i]; the network expects
     # inputs standardised with the run's train statistics, see :meth:`standardise`
     class_names: tuple[str, ...] = ()
+    # input j is feature_names[j] where the run's data named its features (a CSV's or
+    # Parquet file's columns): standardise() then takes a table by column name
+    feature_names: tuple[str, ...] = ()
     input_mean: torch.Tensor | None = field(default=None, repr=False)
     input_std: torch.Tensor | None = field(default=None, repr=False)
     source: Source = field(default_factory=Source)
@@ -174,10 +177,13 @@ class Architecture:
         """Raw features ``x[B, n_in]`` as the network saw them in training: ``(x - mean) /
         std`` with the run's train statistics (an export carries them), or ``x`` itself
         (as float32) for a run that used its features as given (xor), as its ONNX export
-        does."""
+        does. A table (pandas DataFrame, pyarrow Table) is read by column name where the
+        run's data named its features (:attr:`feature_names`): extra columns, the label's
+        among them, are left out, and a missing one is refused."""
         # float64, as the run standardised its splits (then float32): the same raw features
         # give the very inputs the run scored. A copy: a read-only array (a memmap, a
         # DataFrame's values) would make torch warn, and the caller's array is never written
+        x = self._by_name(x)
         try:
             x = x.double() if isinstance(x, torch.Tensor) else \
                 torch.from_numpy(np.array(x, dtype=np.float64))
@@ -201,6 +207,36 @@ class Architecture:
                               "a run that used its features as given says so since this "
                               "version), or, built by hand, with feature_mean and feature_std")
         return ((x - self.input_mean.double()) / self.input_std.double()).float()
+
+    def _by_name(self, x: Any) -> Any:
+        """A table (pandas DataFrame, pyarrow Table) as its columns of this member's features,
+        in the order the run read them: a table whose columns are in another order, or that
+        still holds the label, would otherwise be read by position, and scored wrong without
+        a word. Anything else, and any table where the run's data named no features, is
+        taken as given (by position)."""
+        columns = getattr(x, "column_names", None)  # pyarrow
+        if columns is None and not isinstance(x, (np.ndarray, torch.Tensor)):
+            columns = getattr(x, "columns", None)  # pandas
+        if columns is None or not self.feature_names:
+            return x
+        labels = {str(c): c for c in columns}
+        missing = [n for n in self.feature_names if n not in labels]
+        if missing:
+            shown = ", ".join(repr(n) for n in missing[:5]) + \
+                (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise ValueError(f"standardise: the table lacks feature column(s) {shown} of the "
+                             f"{len(self.feature_names)} this member was trained on "
+                             "(arch.feature_names)")
+        if hasattr(x, "column_names"):
+            return np.column_stack([x.column(n).to_numpy(zero_copy_only=False)
+                                    for n in self.feature_names])
+        return x[[labels[n] for n in self.feature_names]].to_numpy()
+
+    def described(self) -> dict[str, Any]:
+        """The description an export carries (``neurevo.architecture``): what it scored, its
+        genome, the names of its outputs and inputs, and where it came from."""
+        return {**self.to_dict(), "class_names": list(self.class_names),
+                "feature_names": list(self.feature_names), **self.source.to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:
@@ -498,7 +534,8 @@ def _from_description(d: RunDescription, config: SearchConfig | None = None
         else None
     std = torch.tensor(d.task.feature_std, dtype=torch.float64) if d.task.feature_std else None
     return {"rule_options": dict(d.rule.options), "rule_limits": dict(d.rule.limits),
-            "class_names": tuple(d.task.class_names), "input_mean": mean, "input_std": std,
+            "class_names": tuple(d.task.class_names),
+            "feature_names": tuple(d.task.feature_names), "input_mean": mean, "input_std": std,
             "features_as_given": mean is None,
             "source": Source(d.run_id, d.task.name, d.profile,
                              data_record(config, d) if config is not None else {})}

@@ -78,6 +78,10 @@ class Task:
     # [n_features] each); None where the features are used as given (xor)
     feature_mean: np.ndarray | None = field(default=None, compare=False)
     feature_std: np.ndarray | None = field(default=None, compare=False)
+    # what feature j is called where the data names its columns (a CSV's or Parquet file's
+    # columns besides the label, scikit-learn's feature_names); () for arrays, .npz, mnist1d.
+    # Exports carry them, so a deployed model's input order is written down, not implied
+    feature_names: tuple[str, ...] = field(default=(), compare=False)
     # where the data came from: the absolute path of a data file ("" for a built-in task),
     # and a SHA-256 of its content (of the file's bytes, or of a built-in's arrays), so a
     # run can find its data again after it moved and refuse data that changed
@@ -99,9 +103,9 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
     key = _task_key(text)
     if key == "xor":
         return _xor_task()
-    path_text, label_names = "", None
+    path_text, label_names, feature_names = "", None, ()
     if key in _SKLEARN_LOADERS:
-        x, y, names = _SKLEARN_LOADERS[key]()
+        x, y, names, feature_names = _SKLEARN_LOADERS[key]()
         arrays: Arrays = (x, y, None, None)
         label_names = names
         digest = _arrays_hash(arrays)
@@ -127,7 +131,10 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         if not path.is_file():
             raise TaskError(f"data file not found: {text!r}")
         key = path.name
-        arrays = _read_npz(path) if suffix == ".npz" else _read_table(path, suffix, label_column)
+        if suffix == ".npz":
+            arrays = _read_npz(path)
+        else:
+            arrays, feature_names = _read_table(path, suffix, label_column)
         path_text, digest = str(path.resolve()), file_hash(path)
     given_test = arrays[2] is not None  # then test_fraction is unused
     # a file's checks after reading name it as the user gave it, as the reader's do (the
@@ -135,7 +142,8 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
     task = _build(text if path_text else key, *arrays, seed=seed,
                   valid_fraction=valid_fraction,
                   test_fraction=None if given_test else test_fraction, label_names=label_names)
-    return dataclasses.replace(task, name=key, path=path_text, content_hash=digest)
+    return dataclasses.replace(task, name=key, path=path_text, content_hash=digest,
+                               feature_names=feature_names)
 
 
 ARRAYS_TASK = "arrays"  # the task name of a search given in-memory data
@@ -323,14 +331,18 @@ def _arrays_hash(arrays: Arrays) -> str:
 # ----------------------------------------------------------------------------- sources
 
 
-def _sklearn_loader(fn_name: str) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]:
-    """Features, integer labels and each label's real name (iris species, wine cultivars,
-    malignant/benign), which exports carry so that a prediction can be read."""
-    def load() -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _sklearn_loader(fn_name: str
+                    ) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]]:
+    """Features, integer labels, each label's real name (iris species, wine cultivars,
+    malignant/benign) and each feature's, which exports carry so that a prediction can be
+    read and its inputs put in order."""
+    def load() -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, fn_name)()
-        return bunch.data, bunch.target, [str(n) for n in bunch.target_names]
+        features = tuple(str(n) for n in getattr(bunch, "feature_names", ()))
+        return (bunch.data, bunch.target, [str(n) for n in bunch.target_names],
+                features if len(features) == bunch.data.shape[1] else ())
 
     return load
 
@@ -411,7 +423,8 @@ def _separator_hint(columns: list[str]) -> str:
     return ""
 
 
-def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
+def _read_table(path: Path, suffix: str, label_column: str) -> tuple[Arrays, tuple[str, ...]]:
+    """The file's arrays and its feature columns' names, in the order of the features."""
     import pyarrow as pa
     import pyarrow.compute
     import pyarrow.csv
@@ -466,10 +479,11 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
                         "every sample needs a label")
     numeric_kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
                      pa.types.is_decimal)
-    features = []
+    features, names = [], []
     for name in table.column_names:
         if name == label_column:
             continue
+        names.append(name)
         col = table.column(name)
         if pa.types.is_null(col.type):  # a CSV column of blank cells has no type to name
             raise TaskError(f"{path}: feature column {name!r} has no values (every cell is "
@@ -487,7 +501,8 @@ def _read_table(path: Path, suffix: str, label_column: str) -> Arrays:
         features.append(values)
     if not features:
         raise TaskError(f"{path}: no feature columns besides label column {label_column!r}")
-    return np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None
+    return ((np.column_stack(features), label.to_numpy(zero_copy_only=False), None, None),
+            tuple(names))
 
 
 def _first_non_number(column: Any, where: Callable[[int], str]) -> str:

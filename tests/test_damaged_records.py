@@ -561,8 +561,14 @@ def one_class_name(tensors: dict, about: dict) -> None:
     about["class_names"] = ["x"]  # the member predicts 3 classes
 
 
+def one_feature_name(tensors: dict, about: dict) -> None:
+    about["feature_names"] = ["x"]  # the member reads 4 features
+
+
 EXPORT_DAMAGES = {
     "class-names-miscounted": (one_class_name, "class_names has 1 names for the genome's 3"),
+    "feature-names-miscounted": (one_feature_name, "feature_names is not a list of the "
+                                                   "genome's 4 input names"),
     "genome-disagrees-with-weights": (add_hidden_group, "weight.0"),
     "a-level-missing": (drop_level, "weight."),
     "oversized-genome": (huge_genome, "limit"),

@@ -513,3 +513,46 @@ def test_a_moved_data_file_is_given_again_from_python_as_the_message_says(tmp_pa
     arch = run.pareto_front()[0]
     task = arch.task(task_file=str(moved))  # as the message says
     assert task.content_hash == run.description.task.content_hash
+
+
+def test_a_tables_export_names_its_features_and_reads_a_table_by_them(tmp_path):
+    """A run on a CSV records its feature columns; its exports carry them (safetensors,
+    ONNX), and ``standardise`` reads a table by those names, so a table whose columns come
+    in another order, or that still holds the label, scores as the run did."""
+    import onnx
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    data = tmp_path / "flowers.csv"
+    header = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
+    data.write_text("\n".join([",".join([*header, "label"])] + [
+        ",".join(f"{v:g}" for v in row) + f",{t}" for row, t in zip(x, y, strict=True)]) + "\n")
+    run = evolve.search(tiny_iris(tmp_path, "bp", task={"name": str(data)}))
+    assert run.description.task.feature_names == tuple(header)
+    assert load_task("iris").feature_names[0] == "sepal length (cm)"  # scikit-learn's own
+    arch = evolve.load_architecture(
+        evolve.export_architecture(run.pareto_front()[0], tmp_path / "m.safetensors"))
+    assert arch.feature_names == tuple(header)
+    props = {p.key: p.value for p in onnx.load(
+        evolve.export_architecture(arch, tmp_path / "m.onnx")).metadata_props}
+    assert json.loads(props["neurevo.feature_names"]) == header
+
+    table = pa.csv.read_csv(data)
+    in_order = np.column_stack([table.column(n).to_numpy() for n in header])
+    expected = arch.standardise(in_order)
+    shuffled = table.select(["petal_wid", "label", "sepal_len", "petal_len", "sepal_wid"])
+    assert torch.equal(arch.standardise(shuffled), expected)
+    assert torch.equal(arch.standardise(shuffled.to_pandas()), expected)
+    # read by position, the shuffled columns would be other inputs
+    positional = shuffled.drop_columns(["label"])
+    assert not torch.equal(arch.standardise(np.column_stack(
+        [c.to_numpy() for c in positional.columns])), expected)
+    with pytest.raises(ValueError, match=r"lacks feature column\(s\) 'petal_len' of the 4"):
+        arch.standardise(table.drop_columns(["petal_len"]))
+    # a member whose data named no features reads a table by position, as before
+    unnamed = dataclasses.replace(arch, feature_names=())
+    frame = pd.DataFrame(in_order, columns=["w", "x", "y", "z"])
+    assert torch.equal(unnamed.standardise(frame), expected)
