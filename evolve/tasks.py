@@ -113,7 +113,7 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         arrays = _mnist1d_arrays()
         digest = _arrays_hash(arrays)
     elif is_registered_task(key):
-        arrays = _registered_arrays(key)
+        arrays, feature_names = _registered_arrays(key)
         digest = _arrays_hash(arrays)
     else:
         path = Path(text)
@@ -199,14 +199,31 @@ def _task_key(name: str) -> str:
     return name.strip().lower()
 
 
-def _registered_arrays(key: str) -> Arrays:
-    """What the loader registered as ``key`` returns, checked as in-memory data is."""
+def _registered_arrays(key: str) -> tuple[Arrays, tuple[str, ...]]:
+    """What the loader registered as ``key`` returns, checked as in-memory data is, and its
+    features' names where ``X`` is a table that names them."""
     try:
         data = _REGISTERED[key]()
     except Exception as exc:  # noqa: BLE001 - the user's loader failing
         raise TaskError(f"task {key!r}: its loader raised {type(exc).__name__}: "
                         f"{one_line(exc)}") from exc
-    return _checked_arrays(data, f"task {key!r}")
+    arrays = _checked_arrays(data, f"task {key!r}")
+    return arrays, _column_names(data[0], arrays[0])
+
+
+def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
+    """The names of ``x``'s columns where ``table``, what ``x`` was read from, is a pandas
+    DataFrame or pyarrow Table whose column names are all text, one per column; () for
+    anything else (an array's columns have positions only)."""
+    names = getattr(table, "column_names", None)
+    if names is None and not isinstance(table, (np.ndarray, torch.Tensor)):
+        names = getattr(table, "columns", None)
+    if names is None or x.ndim != 2:
+        return ()
+    names = list(names)
+    if len(names) != x.shape[1] or not all(isinstance(n, str) for n in names):
+        return ()
+    return tuple(names)
 
 
 # what rebuilds the data a member was trained on, split as its run split it: exports (and
@@ -267,7 +284,8 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
     digest = _arrays_hash(arrays)
     task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
                   test_fraction=None if arrays[2] is not None else test_fraction)
-    return dataclasses.replace(task, content_hash=digest)
+    return dataclasses.replace(task, content_hash=digest,
+                               feature_names=_column_names(data[0], arrays[0]))
 
 
 def _checked_arrays(data: Sequence[Any], what: str) -> Arrays:

@@ -481,3 +481,20 @@ def test_a_run_on_a_registered_task_resumes_by_calling_its_loader_and_checks_the
     with pytest.raises(TaskError, match="its registered loader now returns other data"):
         evolve.resume(run.path, generations=3, reporters=())
     assert evolve.load_run(run.path).completed_generations() == 2
+
+
+def test_tables_given_in_memory_name_their_features_and_arrays_do_not(own_tasks):
+    """A DataFrame's or pyarrow Table's column names become the task's feature names (which
+    run.json and every export then carry); an array, or columns that are not all text, name
+    none. The content hash is the values', so naming does not change which data a run is."""
+    from sklearn.datasets import load_wine
+
+    frame, y = load_wine(return_X_y=True, as_frame=True)
+    named = task_from_arrays((frame, y))
+    assert named.feature_names == tuple(frame.columns) and len(named.feature_names) == 13
+    assert task_from_arrays((pa.Table.from_pandas(frame), y)).feature_names == named.feature_names
+    plain = task_from_arrays((frame.to_numpy(), y.to_numpy()))
+    assert plain.feature_names == () and plain.content_hash == named.content_hash
+    assert task_from_arrays((frame.set_axis(range(13), axis=1), y)).feature_names == ()
+    own_tasks("wine_frame", lambda: (frame, y))
+    assert load_task("wine_frame").feature_names == named.feature_names
