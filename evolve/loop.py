@@ -36,6 +36,7 @@ from evolve.metadata import (
     RuleRecord,
     RunDescription,
     TaskRecord,
+    defined_in,
     fingerprint,
     gene_record,
 )
@@ -265,7 +266,7 @@ class Session:
             task=TaskRecord.of(self.config.task.name, self.task),
             rule=RuleRecord(self.rule.name, self.rule.options(),
                             fixed_genes(self.config, genes), self.rule.rule_limits(),
-                            gene_record(genes)),
+                            gene_record(genes), defined_in(self.rule)),
             profile=self.profile.name, profile_source=self.config.hardware.profile,
             custom_cost_fn=self.cost_fn is not hardware.cost,
             fingerprint=fingerprint(self.config, self.task.content_hash))

@@ -88,6 +88,9 @@ class RuleRecord:
     # the rule's genes when the run started (gene_record): a resume under a rule whose genes
     # differ would search another space over the same records; {} for runs from before
     genes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the class that trained the run, as module.qualname (rules.pc.PredictiveCoding, or a
+    # plug-in's my_rules.MyRule): where a user's rule came from; "" for runs from before
+    defined_in: str = ""
 
 
 GENE_FIELDS = ("low", "high", "default", "log", "integer", "searched")
@@ -100,6 +103,25 @@ def gene_record(space: Any) -> dict[str, dict[str, Any]]:
         return bool(value) if isinstance(value, (bool, np.bool_)) else float(value)
 
     return {p.name: {f: plain(getattr(p, f)) for f in GENE_FIELDS} for p in space.params}
+
+
+def defined_in(rule: Any) -> str:
+    """Where ``rule``'s class is defined, as ``module.qualname``."""
+    cls = type(rule)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def rule_moved(recorded: RuleRecord, rule: Any) -> str | None:
+    """A warning where a resume's rule of the recorded name is another class than the one
+    the run started with, or None. Not refused: the same rule imported another way (a
+    notebook's ``__main__``, then ``--plugin my_rules.py``) has another module name, and its
+    genes, which a changed rule would show, are checked beside this."""
+    now = defined_in(rule)
+    if not recorded.defined_in or recorded.defined_in == now:
+        return None
+    return (f"rule {recorded.name!r} is {now} here, but the run started with "
+            f"{recorded.defined_in}: if that is another rule, its generations will not be "
+            "comparable with the run's first ones")
 
 
 def gene_mismatch(recorded: RuleRecord, space: Any) -> str | None:
@@ -195,7 +217,7 @@ class RunDescription:
                                  f"{', '.join(GENE_FIELDS)}")
         rule = RuleRecord(str(r["name"]), _object(r["options"], "rule.options"),
                           _object(r["hyperparameters"], "rule.hyperparameters"), limits,
-                          genes)
+                          genes, str(r.get("defined_in", "")))
         objectives = []
         for i, o in enumerate(_list(data["objectives"], "objectives")):
             o = _object(o, f"objectives[{i}]")

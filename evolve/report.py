@@ -339,6 +339,8 @@ def _html(run: Run, png_b64: str, evaluations: list[dict[str, Any]]) -> str:
                 "population": c.population, "seed": c.seed}
     if run.description is not None:
         limits = run.description.rule.limits
+        if run.description.rule.defined_in:
+            settings["rule defined in"] = run.description.rule.defined_in
         settings["rule options"] = ", ".join(f"{k}={v}" for k, v in
                                              run.description.rule.options.items()) or "-"
         settings["backprop limits removed"] = ", ".join(

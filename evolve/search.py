@@ -61,6 +61,7 @@ from evolve.metadata import (
     objective_swapped,
     plugin_mismatch,
     read_description,
+    rule_moved,
     write_description,
 )
 from evolve.objectives import Objective, builtin_objective_names, objective_names
@@ -320,6 +321,9 @@ def resume(path: str | Path, *, generations: int | None = None,
                               f"started with: {changed}; resume under the rule as it was (a "
                               "plug-in's file or package as the run used it), or start a new "
                               "search")
+        moved = None if recorded is None else rule_moved(recorded.rule, session.rule)
+        if moved:
+            print(f"neurevo: warning: {moved}", file=sys.stderr)
         _check_strategy_state(session, store, checkpoint)
         # a cluster that cannot be joined is one more check: nothing is written before it
         executor = _joined_executor(running)

@@ -166,6 +166,33 @@ def test_a_resume_refuses_a_rule_whose_genes_changed(tmp_path, edit, says):
     assert (run / "evaluations" / "gen-00001.parquet").is_file()
 
 
+def test_a_resume_under_another_class_of_the_rules_name_warns_naming_both(tmp_path):
+    """run.json records which class trained the run (module.qualname); a resume whose rule
+    of that name is another class with the same genes goes on (the same rule imported under
+    another module name is legitimate), but says so on stderr naming both classes, and a
+    resume under the same class says nothing."""
+    text = textwrap.dedent(GENES_RULE.replace("HIGH", "0.1").replace("EXTRA", "()"))
+    (tmp_path / "genes_rule.py").write_text(text)
+    (tmp_path / "other_rule.py").write_text(text.replace("class Tunable(", "class Renamed("))
+    run = ran(run_cli("search", *SMALL, "--rule", "tunable_bp", "--executor", "serial",
+                      "--plugin", str(tmp_path / "genes_rule.py"), "--out",
+                      str(tmp_path / "r")))
+    rule = json.loads((run / "run.json").read_text())["rule"]
+    assert rule["defined_in"] == "genes_rule.Tunable"
+    same = run_cli("resume", str(run), "--generations", "2", "--plugin",
+                   str(tmp_path / "genes_rule.py"))
+    assert same.returncode == 0 and "warning" not in same.stderr, same.stderr
+    other = run_cli("resume", str(run), "--generations", "3", "--plugin",
+                    str(tmp_path / "other_rule.py"))
+    assert other.returncode == 0, other.stderr
+    assert ("neurevo: warning: rule 'tunable_bp' is other_rule.Renamed here, but the run "
+            "started with genes_rule.Tunable") in other.stderr
+    assert (run / "evaluations" / "gen-00002.parquet").is_file()
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(run), "--out", str(page)).returncode == 0
+    assert "<th>rule defined in</th><td>genes_rule.Tunable</td>" in page.read_text()
+
+
 TASK_PLUGIN = """
 import evolve
 from sklearn.datasets import load_wine
