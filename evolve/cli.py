@@ -551,9 +551,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
     run = evolve.load_run(args.run)
     if args.json:
-        keys = ("rank", "candidate_id", "objectives", "costs", "violations", "test_accuracy",
-                "valid_accuracy", "rule", "rule_limits", "rule_options", "hyperparameters",
-                "generation", "species", "genome")
+        keys = ("rank", "candidate_id", "objectives", "costs", "violations", "metrics",
+                "test_accuracy", "valid_accuracy", "rule", "rule_limits", "rule_options",
+                "hyperparameters", "generation", "species", "genome")
         front = [{k: arch.to_dict()[k] for k in keys} for arch in run.pareto_front()]
         print(json.dumps(front, indent=2))
     else:

@@ -267,6 +267,7 @@ def load_architecture(path: str | Path) -> Architecture:
             valid_accuracy=number(about["valid_accuracy"]),
             hyperparameters=dict(about["hyperparameters"]), costs=dict(about["costs"]),
             violations=dict(about["violations"]), weights_path=path,
+            metrics={k: number(v) for k, v in about.get("metrics", {}).items()},
             _params=params_from_tensors({k: v for k, v in tensors.items()
                                          if not k.startswith("input.")}),
             rank=int(about.get("rank", 1)), species=int(about.get("species", -1)),

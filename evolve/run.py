@@ -77,6 +77,9 @@ class Architecture:
     costs: dict[str, float] = field(default_factory=dict)
     violations: dict[str, float] = field(default_factory=dict)
     weights_path: Path | None = None
+    # the validation metrics its run's objectives and constraints declared (an ECE a
+    # constraint bounds): what decided its feasibility, beside what it scored
+    metrics: dict[str, float] = field(default_factory=dict)
     _params: Params | None = field(default=None, repr=False)
     rank: int = 1  # Pareto rank among the front (1 = non-dominated)
     species: int = -1
@@ -247,6 +250,7 @@ class Architecture:
                 "rule_limits": self.rule_limits,
                 "objectives": {k: clean(v) for k, v in self.objectives.items()},
                 "costs": self.costs, "violations": self.violations,
+                "metrics": {k: clean(v) for k, v in self.metrics.items()},
                 "test_accuracy": clean(self.test_accuracy),
                 "valid_accuracy": clean(self.valid_accuracy),
                 "hyperparameters": self.hyperparameters, "curve": self.curve,
@@ -454,6 +458,8 @@ def architecture_from_row(row: dict[str, Any], store: RunStore,
                   if k.startswith(OBJECTIVE_PREFIX) and v is not None}
     costs = {k: float(v) for k, v in _json_object(row, "costs").items()}
     violations = {k: float(v) for k, v in _json_object(row, "violations").items()}
+    metrics = {k: math.nan if v is None else float(v)
+               for k, v in _json_object(row, "metrics").items()}
     hyperparameters = _json_object(row, "hyperparameters")
     curve = json.loads(row.get("curve") or "[]")
     if not isinstance(curve, list) or not all(
@@ -464,7 +470,7 @@ def architecture_from_row(row: dict[str, Any], store: RunStore,
         rule=str(row["rule"]), genome=Genome.from_json(row["genome"]), objectives=objectives,
         test_accuracy=float(row["test_accuracy"]), valid_accuracy=float(row["valid_accuracy"]),
         hyperparameters=hyperparameters, costs=costs, violations=violations,
-        weights_path=store.weights_path(int(row["candidate_id"])),
+        weights_path=store.weights_path(int(row["candidate_id"])), metrics=metrics,
         species=int(row.get("species") if row.get("species") is not None else -1),
         curve=curve,
         **(_from_description(description, config) if description is not None else {}),

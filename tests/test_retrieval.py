@@ -556,3 +556,27 @@ def test_a_tables_export_names_its_features_and_reads_a_table_by_them(tmp_path):
     unnamed = dataclasses.replace(arch, feature_names=())
     frame = pd.DataFrame(in_order, columns=["w", "x", "y", "z"])
     assert torch.equal(unnamed.standardise(frame), expected)
+
+
+def test_a_members_declared_metrics_are_in_the_front_its_json_and_its_export(tmp_path, capsys):
+    """A constraint on a validation metric (here an ECE bound) is decided by a value each
+    member's record holds; the front, `pareto --json` and an export carry it, so a user can
+    see how close each member came to the bound."""
+    from evolve.constraints import Constraint
+    from evolve.metrics import expected_calibration_error
+    from evolve.objectives import Metric
+
+    calibrated = Constraint("ece_at_most_0.9", lambda m: m.metrics["ece"] - 0.9,
+                            metrics=(Metric("ece", expected_calibration_error),))
+    run = evolve.search(tiny_iris(tmp_path, "bp"), constraints=[calibrated])
+    recorded = {r["candidate_id"]: json.loads(r["metrics"])["ece"]
+                for r in run.evaluations().to_pylist() if r["status"] == "ok"}
+    front = run.pareto_front()
+    assert front and all(a.metrics == {"ece": recorded[a.candidate_id]} for a in front)
+    capsys.readouterr()
+    assert main(["pareto", str(run.path), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [m["metrics"] for m in listed] == [a.metrics for a in front]
+    arch = evolve.load_architecture(
+        evolve.export_architecture(front[0], tmp_path / "m.safetensors"))
+    assert arch.metrics == front[0].metrics and 0 <= arch.metrics["ece"] <= 1
