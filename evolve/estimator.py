@@ -183,8 +183,10 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
             choose = _selector(self.select, known=(*config.objectives, *SCALAR_COSTS,
                                                    *_COST_ALIASES),
                                maximised=_maximised(objectives or config.objectives))
-            # the original labels go to the search, so an export names its classes by them
-            run = search(config, data=(X, y), objectives=objectives, reporters=reporters)
+            # the original labels go to the search, so an export names its classes by them,
+            # and the columns' names where X had them, so an export reads a table by them
+            run = search(config, data=(_named(X, getattr(self, "feature_names_in_", None)), y),
+                         objectives=objectives, reporters=reporters)
         except (ConfigError, TaskError) as exc:  # refused before the run: in this
             self._remove_fresh_out(config)       # estimator's terms (valid_fraction, ...)
             raise type(exc)(_in_parameter_terms(str(exc))) from None
@@ -368,6 +370,19 @@ def _known_budget(budget: dict[str, float], known: Collection[str],
             raise ValueError(f"select: {name} <= {bound:g} can never hold, {name} is never "
                              "negative; give a budget >= 0")
     return budget
+
+
+def _named(X: np.ndarray, names: Any) -> Any:
+    """``X`` as a pyarrow Table of its columns under ``names`` (scikit-learn's
+    ``feature_names_in_``, set when the caller's X named its columns in text), so the run
+    records them as its feature names; ``X`` itself where there are none. The values, and
+    so the run's content hash, are ``X``'s."""
+    if names is None:
+        return X
+    import pyarrow as pa
+
+    return pa.Table.from_arrays([pa.array(X[:, j]) for j in range(X.shape[1])],
+                                names=[str(n) for n in names])
 
 
 def _in_parameter_terms(message: str) -> str:

@@ -199,8 +199,10 @@ class Architecture:
         bad = (~torch.isfinite(x)).nonzero()
         if len(bad):  # the run refused such samples; the network would score them anyway
             row, col = (int(i) for i in bad[0])
+            feature = f"feature {col}" + (f" ({self.feature_names[col]!r})"
+                                          if len(self.feature_names) == n_in else "")
             raise ValueError(f"standardise: raw features must be finite, but row {row}, "
-                             f"feature {col} is {float(x[row, col])} ({len(bad)} such "
+                             f"{feature} is {float(x[row, col])} ({len(bad)} such "
                              "value(s)); impute or drop them first")
         if self.input_mean is None or self.input_std is None:
             if self.features_as_given:
@@ -227,13 +229,30 @@ class Architecture:
         if missing:
             shown = ", ".join(repr(n) for n in missing[:5]) + \
                 (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            near = {n: c for n in missing for c in labels
+                    if c not in self.feature_names and c.strip().lower() == n.strip().lower()}
+            hint = "".join(f"; the table has {c!r}, not {n!r}" for n, c in near.items())
+            positional = all(isinstance(c, (int, np.integer)) for c in columns)
             raise ValueError(f"standardise: the table lacks feature column(s) {shown} of the "
                              f"{len(self.feature_names)} this member was trained on "
-                             "(arch.feature_names)")
-        if hasattr(x, "column_names"):
-            return np.column_stack([x.column(n).to_numpy(zero_copy_only=False)
-                                    for n in self.feature_names])
-        return x[[labels[n] for n in self.feature_names]].to_numpy()
+                             f"(arch.feature_names){hint}"
+                             + ("; its columns are numbered, not named: name them as "
+                                "arch.feature_names does, or pass its values (in that order) "
+                                "as an array" if positional else ""))
+
+        def values(name: str) -> np.ndarray:
+            arrow = hasattr(x, "column_names")
+            column = x.column(name) if arrow else x[labels[name]]
+            try:
+                # pandas' missing values (pd.NA of a nullable column) as NaN, which the
+                # check below names as missing, not as text
+                raw = column.to_numpy(zero_copy_only=False) if arrow else \
+                    column.to_numpy(dtype=np.float64, na_value=np.nan)
+                return np.array(raw, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"standardise: feature column {name!r} is not numeric "
+                                 f"({one_line(exc)})") from None
+        return np.column_stack([values(n) for n in self.feature_names])
 
     def described(self) -> dict[str, Any]:
         """The description an export carries (``neurevo.architecture``): what it scored, its

@@ -29,6 +29,7 @@ import math
 import numbers
 import os
 import random
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -208,13 +209,36 @@ def _registered_arrays(key: str) -> tuple[Arrays, tuple[str, ...]]:
         raise TaskError(f"task {key!r}: its loader raised {type(exc).__name__}: "
                         f"{one_line(exc)}") from exc
     arrays = _checked_arrays(data, f"task {key!r}")
-    return arrays, _column_names(data[0], arrays[0])
+    names = _column_names(data[0], arrays[0], f"task {key!r}")
+    _check_numeric(arrays[0], names, f"task {key!r}: X")
+    return arrays, names
 
 
-def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
+def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str) -> None:
+    """Where a table of features is not all numbers (its label left in it, a stray text
+    cell, numbers held as text), the column and the first cell, as a data file's reader
+    says them; numpy alone could only say "dtype object"."""
+    if x.ndim != 2 or x.dtype.kind in "biuf" or x.size == 0:
+        return
+    for j in range(x.shape[1]):
+        for i, cell in enumerate(x[:, j].tolist()):
+            if isinstance(cell, numbers.Real):
+                continue
+            column = f"column {names[j]!r}" if names else f"column {j}"
+            if cell is None or cell is getattr(sys.modules.get("pandas"), "NA", None):
+                raise TaskError(f"{what}: {column} has a missing value ({cell!r}) at row {i}; "
+                                "every sample needs all its features: fill or drop them")
+            raise TaskError(f"{what}: {column} holds {cell!r} at row {i}, which is not a "
+                            "number; every feature must be one (labels go in y; numbers held "
+                            "as text need converting, e.g. pandas.to_numeric)")
+
+
+def _column_names(table: Any, x: np.ndarray, what: str) -> tuple[str, ...]:
     """The names of ``x``'s columns where ``table``, what ``x`` was read from, is a pandas
     DataFrame or pyarrow Table whose column names are all text, one per column; () for
-    anything else (an array's columns have positions only)."""
+    anything else (an array's columns, and a DataFrame's default 0, 1, ... have positions
+    only). A name given twice is refused, as in a data file: a member reading a table by
+    its names could not tell the two columns apart."""
     names = getattr(table, "column_names", None)
     if names is None and not isinstance(table, (np.ndarray, torch.Tensor)):
         names = getattr(table, "columns", None)
@@ -223,6 +247,7 @@ def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
     names = list(names)
     if len(names) != x.shape[1] or not all(isinstance(n, str) for n in names):
         return ()
+    _check_column_names(f"{what}: X", names)
     return tuple(names)
 
 
@@ -281,11 +306,12 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
         raise TaskError(f"valid_fraction + test_fraction must be < 1, "
                         f"got {valid_fraction} + {test_fraction}")
     arrays = _checked_arrays(data, "data")
+    names = _column_names(data[0], arrays[0], "data")
+    _check_numeric(arrays[0], names, "data: X")
     digest = _arrays_hash(arrays)
     task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
                   test_fraction=None if arrays[2] is not None else test_fraction)
-    return dataclasses.replace(task, content_hash=digest,
-                               feature_names=_column_names(data[0], arrays[0]))
+    return dataclasses.replace(task, content_hash=digest, feature_names=names)
 
 
 def _checked_arrays(data: Sequence[Any], what: str) -> Arrays:
@@ -340,10 +366,17 @@ def _arrays_hash(arrays: Arrays) -> str:
     h = hashlib.sha256()
     for a in arrays:
         if a is not None:
-            a = np.ascontiguousarray(a)
+            a = np.ascontiguousarray(_as_text(a) if a.dtype.kind == "O" else a)
             h.update(f"{a.dtype.str}{a.shape}".encode())
             h.update(a.tobytes())
     return f"sha256:{h.hexdigest()}"
+
+
+def _as_text(a: np.ndarray) -> np.ndarray:
+    """An object array (text labels from pandas, a list of Python strings) as numpy text:
+    its bytes are the objects' addresses, different each time the same labels are read,
+    so its hash must be taken of the values, as a text array's would be."""
+    return np.array([str(v) for v in a.reshape(-1).tolist()], dtype=str).reshape(a.shape)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -575,16 +608,25 @@ def _csv_line(path: Path, row: int) -> int:
     return row + 2
 
 
-def _check_column_names(path: Path, names: list[str]) -> None:
-    """Columns are found by name (the label, a feature in an error message): a name given
-    twice is ambiguous, and pyarrow's lookup of it would fail with a KeyError."""
+def _check_column_names(path: Path | str, names: list[str]) -> None:
+    """Columns are found by name (the label, a feature in an error message, a member reading
+    a table): a name given twice is ambiguous, and pyarrow's lookup of it would fail with a
+    KeyError. A column without a name is refused too: it is nearly always the row index
+    ``DataFrame.to_csv()`` writes, which would be trained on as a feature (and ordered as the
+    file is, it can give the labels away)."""
+    shown = names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
     seen: dict[str, int] = {}
     for name in names:
         seen[name] = seen.get(name, 0) + 1
     for name, count in seen.items():
         if count > 1:
             raise TaskError(f"{path}: column name {name!r} appears {count} times (columns: "
-                            f"{names}); every column needs its own name")
+                            f"{shown}); every column needs its own name")
+    blank = [i for i, name in enumerate(names) if not name.strip()]
+    if blank:
+        raise TaskError(f"{path}: column {blank[0] + 1} has no name (columns: {shown}); an "
+                        "unnamed first column is usually the row index pandas writes "
+                        "(save with DataFrame.to_csv(index=False)): drop the column or name it")
 
 
 # ----------------------------------------------------------------------------- processing

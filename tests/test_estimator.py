@@ -198,6 +198,26 @@ def test_kept_member_exports_reloads_and_predicts_the_same(tmp_path, digits):
     np.testing.assert_allclose(again.predict_proba(X_test).sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_a_member_fitted_on_a_dataframe_reads_a_table_by_its_column_names(tmp_path):
+    """scikit-learn refuses a reordered DataFrame in predict; the kept member's export must
+    too, or read it by name: it carries the DataFrame's column names (feature_names_in_),
+    and the run's content hash is the values', as for the same data as an array."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    frame, y = load_wine(return_X_y=True, as_frame=True)
+    est = NeurevoClassifier(**TINY, out=tmp_path / "runs").fit(frame, y)
+    assert est.architecture_.feature_names == tuple(frame.columns)
+    arch = evolve.load_architecture(
+        evolve.export_architecture(est.architecture_, tmp_path / "kept.safetensors"))
+    assert arch.feature_names == tuple(frame.columns)
+    reordered = frame[frame.columns[::-1]]
+    assert torch.equal(arch.standardise(reordered), arch.standardise(frame.to_numpy()))
+    assert isinstance(reordered, pd.DataFrame)
+    arrays = evolve.load_run(est.run_path_).task(data=(frame.to_numpy(), y.to_numpy()))
+    assert arrays.feature_names == ()  # given back as arrays: the same data, unnamed
+
+
 @pytest.mark.parametrize("names", [np.array(["cat", "dog", "emu"]), np.array([10, 3, 10])])
 def test_predictions_are_the_original_labels(digits, names):
     X_train, X_test, y_train, y_test = digits

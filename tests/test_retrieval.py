@@ -552,10 +552,24 @@ def test_a_tables_export_names_its_features_and_reads_a_table_by_them(tmp_path):
         [c.to_numpy() for c in positional.columns])), expected)
     with pytest.raises(ValueError, match=r"lacks feature column\(s\) 'petal_len' of the 4"):
         arch.standardise(table.drop_columns(["petal_len"]))
+    frame = table.to_pandas()
+    with pytest.raises(ValueError, match="the table has 'Petal_Len', not 'petal_len'"):
+        arch.standardise(frame.rename(columns={"petal_len": "Petal_Len"}))
+    with pytest.raises(ValueError, match="its columns are numbered, not named"):
+        arch.standardise(frame.set_axis(range(5), axis=1))
+    # what is wrong is named by the column, wherever it is in the table
+    text = frame.astype({"sepal_wid": object})
+    text.loc[3, "sepal_wid"] = "n/a"
+    with pytest.raises(ValueError, match="feature column 'sepal_wid' is not numeric"):
+        arch.standardise(text)
+    missing = frame.astype({"petal_wid": "Float64"})
+    missing.loc[7, "petal_wid"] = pd.NA
+    with pytest.raises(ValueError, match=r"row 7, feature 3 \('petal_wid'\) is nan"):
+        arch.standardise(missing)
     # a member whose data named no features reads a table by position, as before
     unnamed = dataclasses.replace(arch, feature_names=())
-    frame = pd.DataFrame(in_order, columns=["w", "x", "y", "z"])
-    assert torch.equal(unnamed.standardise(frame), expected)
+    assert torch.equal(unnamed.standardise(pd.DataFrame(in_order, columns=list("wxyz"))),
+                       expected)
 
 
 def test_a_members_declared_metrics_are_in_the_front_its_json_and_its_export(tmp_path, capsys):
@@ -580,3 +594,22 @@ def test_a_members_declared_metrics_are_in_the_front_its_json_and_its_export(tmp
     arch = evolve.load_architecture(
         evolve.export_architecture(front[0], tmp_path / "m.safetensors"))
     assert arch.metrics == front[0].metrics and 0 <= arch.metrics["ece"] <= 1
+
+
+def test_a_run_on_text_labels_in_memory_takes_them_back_read_anew(tmp_path):
+    """Text labels read again (new string objects, as pandas makes them on every read) are
+    the same data: Run.task(data=...) and a resume take them (their content hash was the
+    objects' addresses, so both refused the very data the run started on)."""
+    from sklearn.datasets import load_iris
+
+    x, codes = load_iris(return_X_y=True)
+
+    def labels():
+        return np.array(["".join(list(n)) for n in np.array(["setosa", "versicolor",
+                                                              "virginica"])[codes]],
+                        dtype=object)
+
+    run = evolve.search(tiny_iris(tmp_path, "bp"), data=(x, labels()))
+    assert run.task(data=(x, labels())).content_hash == run.description.task.content_hash
+    again = evolve.resume(run.path, generations=2, data=(x, labels()))
+    assert again.completed_generations() == 2

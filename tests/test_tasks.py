@@ -350,6 +350,14 @@ def test_a_table_with_two_columns_of_one_name_is_refused_naming_it(tmp_path: Pat
     assert "'q'" in _error(tmp_path, "/twice.parquet")
 
 
+def test_an_unnamed_column_is_refused_as_the_index_pandas_writes(tmp_path: Path) -> None:
+    # DataFrame.to_csv() writes the row index first under an empty header: it was trained on
+    # as a feature named '' (and, in file order, can give the labels away)
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    msg = _error(tmp_path, _csv(tmp_path, "indexed.csv", ",p,label\n" + rows))
+    assert "indexed.csv: column 1 has no name" in msg and "to_csv(index=False)" in msg, msg
+
+
 def test_a_table_without_rows_is_refused_as_empty(tmp_path: Path) -> None:
     # a header-only CSV was refused as "feature column 'p' is not numeric (type null)", and a
     # parquet file of no rows came out as numpy's traceback about a zero-size reduction
@@ -498,3 +506,52 @@ def test_tables_given_in_memory_name_their_features_and_arrays_do_not(own_tasks)
     assert task_from_arrays((frame.set_axis(range(13), axis=1), y)).feature_names == ()
     own_tasks("wine_frame", lambda: (frame, y))
     assert load_task("wine_frame").feature_names == named.feature_names
+    twice = frame.rename(columns={"ash": "hue"})
+    with pytest.raises(TaskError, match=r"data: X: column name 'hue' appears 2 times"):
+        task_from_arrays((twice, y))
+
+
+def test_a_table_in_memory_that_is_not_all_numbers_is_named_by_column_and_row(own_tasks):
+    """The label left in X, a stray text cell, a missing value of a nullable column: numpy
+    saw only "dtype object"; the column and the first cell are named, as a file's are."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    frame, y = load_wine(return_X_y=True, as_frame=True)
+    with_label = frame.assign(cultivar=np.array(["a", "b", "c"])[y])
+    stray = frame.astype({"ash": object})
+    stray.loc[5, "ash"] = "abc"
+    missing = frame.astype({"hue": "Float64"})
+    missing.loc[9, "hue"] = pd.NA
+    cases = [(with_label, "data: X: column 'cultivar' holds 'a' at row 0, which is not a number"),
+             (stray, "data: X: column 'ash' holds 'abc' at row 5"),
+             (missing, "data: X: column 'hue' has a missing value (<NA>) at row 9"),
+             (with_label.to_numpy(), "data: X: column 13 holds 'a' at row 0")]
+    for x, says in cases:
+        with pytest.raises(TaskError) as info:
+            task_from_arrays((x, y))
+        assert str(info.value).startswith(says), str(info.value)
+    own_tasks("wine_stray", lambda: (stray, y))
+    with pytest.raises(TaskError, match="task 'wine_stray': X: column 'ash' holds 'abc'"):
+        load_task("wine_stray")
+
+
+def test_text_labels_held_as_objects_hash_by_their_values(own_tasks):
+    """Labels from pandas (or a list of Python strings) are an object array, whose bytes are
+    the strings' addresses: hashed as such, the same data read again had another content
+    hash, so a resume, Run.task(data=...) and a registered loader's check refused it."""
+    from sklearn.datasets import load_wine
+
+    x, codes = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"])
+
+    def labels():  # new string objects on every call, as a reader of the data makes them
+        return np.array(["".join(list(str(n))) for n in names[codes]], dtype=object)
+
+    first, again = task_from_arrays((x, labels())), task_from_arrays((x, labels()))
+    assert labels()[0] is not labels()[0]
+    assert first.content_hash == again.content_hash
+    assert first.content_hash == task_from_arrays((x, names[codes])).content_hash
+    assert first.content_hash != task_from_arrays((x, names[(codes + 1) % 3])).content_hash
+    own_tasks("wine_text", lambda: (x, labels()))
+    assert load_task("wine_text").content_hash == load_task("wine_text").content_hash
