@@ -21,6 +21,8 @@ runs the check). Tables:
   judged against the grids of earlier runs (``evolved_vs_fixed_g256_*.json``, written by
   ``evolved_vs_fixed.py --grid-from``), per seed and as means over seeds, beside the
   earlier fronts (groups of up to 128);
+- ``full256``: whole cells run with groups of up to 256 units (each with its own tuned grid
+  and capped search; ``evolved_vs_fixed_g256full_*.json``);
 - ``stability`` and ``sensitivity``: benchmarks/stability.py's JSON;
 - ``limits``: which limits of backprop each compared rule removes (``rule_limits()``);
 - ``fidelity``: benchmarks/rules.py's goals on mnist1d 40-256-256-10 (:data:`GAP_GOALS`),
@@ -61,6 +63,9 @@ REPEATS = sorted(RESULTS.glob("evolved_vs_fixed_repeat_*.json"))  # other seeds,
 # free searches with groups of up to 256 units judged against earlier JSON's grids
 # (evolved_vs_fixed.py --grid-from): one per budget and seed
 REGRID = sorted(RESULTS.glob("evolved_vs_fixed_g256_*.json"))
+# whole cells (search, tuned grid, capped search) run with groups of up to 256 units, where no
+# grid of that budget existed to judge a search against
+FULL256 = sorted(RESULTS.glob("evolved_vs_fixed_g256full_*.json"))
 STABILITY = RESULTS / "stability_full.json"
 # benchmarks/rules.py's JSON: every rule on fixed nets, at the default and the reference budget
 RULES_DEFAULT = RESULTS / "rules_mnist1d.json"  # 30 epochs, both mnist1d nets
@@ -366,6 +371,29 @@ def grid(evf: dict[str, Any]) -> list[str]:
     return out
 
 
+def full256(results: list[dict[str, Any]]) -> list[str]:
+    """Whole cells with groups of up to 256 units: the best tuned MLP against the free
+    front's pick and the capped search at its energy, the grid sharing the budget, and the
+    test hypervolumes."""
+    out = [row("task", "rule", "search", "seed", "evaluations (search / each MLP)",
+               "best fixed MLP (by valid.)", "its test %", "its energy (nJ)",
+               "front pick test %", "pick energy (nJ)", "difference (pts) ± 2 SE", "verdict",
+               "capped pick test %", "capped verdict", "verdict vs the grid sharing the budget",
+               "HV test: front / grid", "front's pick"),
+           row(*["---"] * 17)]
+    for r in results:
+        c, b = r.get("capped") or {}, r["best_fixed"]
+        pick = (b or {}).get("evolved")
+        out.append(row(r["task"], r["rule"], budget(r), r["seed"],
+                       *verdict_cells(r, b, r["verdict_vs_best"]),
+                       pct(c.get("test")), f"**{c['verdict']}**" if c else "–",
+                       f"**{shared_verdict(r)}**",
+                       f"{r['hypervolume']['evolved_test']:.3f} / "
+                       f"{r['hypervolume']['fixed_test']:.3f}",
+                       pick["topology"] if pick else "–"))
+    return out
+
+
 def hypervolume(evf: dict[str, Any]) -> list[str]:
     out = [row("task", "rule", "search", "fixed MLPs", "HV valid: evolved",
                "HV valid: fixed grid", "HV test: evolved", "HV test: fixed grid"),
@@ -532,11 +560,13 @@ def order(result: dict[str, Any]) -> tuple[int, int, str, str, int, int]:
 
 
 def tables(evf: dict[str, Any], stab: dict[str, Any], again: list[dict[str, Any]],
-           bench: dict[str, dict[str, Any]], regrid: list[dict[str, Any]]) -> dict[str, str]:
+           bench: dict[str, dict[str, Any]], regrid: list[dict[str, Any]],
+           whole256: list[dict[str, Any]]) -> dict[str, str]:
     """Every generated table by name; ``bench`` holds benchmarks/rules.py's JSON by budget
     (``default``, ``reference``, ``digits``), ``regrid`` the ``--grid-from`` results
-    (:func:`regridded`)."""
+    (:func:`regridded`), ``whole256`` the whole cells with groups of up to 256."""
     made = {"groups256": groups256(regrid), "groups256_means": groups256_means(regrid),
+            "full256": full256(whole256),
             "fidelity": fidelity([bench["default"], bench["reference"]]),
             "rules_mnist1d": bench_rows(bench["default"]),
             "rules_mnist1d_80epochs": bench_rows(bench["reference"]),
@@ -588,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="evolved_vs_fixed.py JSON files of the same cells with other seeds")
     p.add_argument("--regrid", type=Path, nargs="*", default=REGRID,
                    help="evolved_vs_fixed.py --grid-from JSON files (groups of up to 256)")
+    p.add_argument("--full256", type=Path, nargs="*", default=FULL256,
+                   help="evolved_vs_fixed.py JSON files of whole cells with groups of up to 256")
     p.add_argument("--stability", type=Path, default=STABILITY)
     p.add_argument("--rules-default", type=Path, default=RULES_DEFAULT,
                    help="benchmarks/rules.py JSON at its default budget (mnist1d)")
@@ -606,7 +638,8 @@ def main(argv: list[str] | None = None) -> int:
              "reference": json.loads(args.rules_reference.read_text()),
              "digits": json.loads(args.rules_digits.read_text())}
     made = tables(evf, json.loads(args.stability.read_text()),
-                  sorted(seeded(args.repeats), key=order), bench, regridded(args.regrid))
+                  sorted(seeded(args.repeats), key=order), bench, regridded(args.regrid),
+                  sorted(seeded(args.full256), key=lambda r: (order(r), r["seed"])))
     if args.png:
         evf_script.plot(largest(evf["results"]), args.png)  # one panel per task and rule
     if not (args.check or args.write):

@@ -225,6 +225,11 @@ class Architecture:
         if columns is None or not self.feature_names:
             return x
         labels = {str(c): c for c in columns}
+        counts = {n: sum(str(c) == n for c in columns) for n in self.feature_names}
+        twice = next((n for n, count in counts.items() if count > 1), None)
+        if twice is not None:
+            raise ValueError(f"standardise: the table has {counts[twice]} columns named "
+                             f"{twice!r}, a feature of this member: keep one")
         missing = [n for n in self.feature_names if n not in labels]
         if missing:
             shown = ", ".join(repr(n) for n in missing[:5]) + \
@@ -246,8 +251,13 @@ class Architecture:
             try:
                 # pandas' missing values (pd.NA of a nullable column) as NaN, which the
                 # check below names as missing, not as text
-                raw = column.to_numpy(zero_copy_only=False) if arrow else \
-                    column.to_numpy(dtype=np.float64, na_value=np.nan)
+                if arrow:
+                    raw = column.to_numpy(zero_copy_only=False)
+                else:
+                    try:  # pandas
+                        raw = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                    except TypeError:  # another frame library's column (polars)
+                        raw = np.asarray(column)
                 return np.array(raw, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"standardise: feature column {name!r} is not numeric "

@@ -346,7 +346,11 @@ def _record_moved_data(store: RunStore, recorded: RunDescription | None, task: T
     export finds it without being told again."""
     if recorded is None or not recorded.task.path or task.path in ("", recorded.task.path):
         return
-    moved = dataclasses.replace(recorded.task, path=task.path)
+    # the same content (hash-checked), so the same columns: a run recorded before feature
+    # names were kept gets them here rather than an empty list, which would say "unnamed"
+    moved = dataclasses.replace(recorded.task, path=task.path,
+                                feature_names=recorded.task.feature_names
+                                or tuple(task.feature_names))
     write_description(store.root, dataclasses.replace(recorded, task=moved))
     print(f"neurevo: {store.root.name} now records its data at {task.path} (was "
           f"{recorded.task.path})", file=sys.stderr)

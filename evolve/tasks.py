@@ -209,45 +209,77 @@ def _registered_arrays(key: str) -> tuple[Arrays, tuple[str, ...]]:
         raise TaskError(f"task {key!r}: its loader raised {type(exc).__name__}: "
                         f"{one_line(exc)}") from exc
     arrays = _checked_arrays(data, f"task {key!r}")
-    names = _column_names(data[0], arrays[0], f"task {key!r}")
-    _check_numeric(arrays[0], names, f"task {key!r}: X")
-    return arrays, names
+    return arrays, _table_checks(data, arrays, f"task {key!r}")
 
 
-def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str) -> None:
+def _table_checks(data: Sequence[Any], arrays: Arrays, what: str) -> tuple[str, ...]:
+    """The feature names of in-memory data (:func:`_column_names` of ``X``), after the checks
+    a table needs beyond numpy's: every cell a number (:func:`_check_numeric`, for ``X`` and
+    ``X_test``), and ``X_test``'s named columns in ``X``'s order, since they are read by
+    position."""
+    names = _column_names(data[0], arrays[0])
+    _check_numeric(arrays[0], names, f"{what}: X", data[0])
+    if arrays[2] is not None:
+        test_names = _column_names(data[2], arrays[2])
+        _check_numeric(arrays[2], test_names, f"{what}: X_test", data[2])
+        if names and test_names and test_names != names and sorted(test_names) == sorted(names):
+            moved = next(n for n, m in zip(test_names, names, strict=True) if n != m)
+            raise TaskError(f"{what}: X_test has X's columns in another order ({moved!r} is "
+                            f"column {test_names.index(moved)} of X_test, {names.index(moved)} "
+                            "of X), and they are read by position: give them in X's order "
+                            "(X_test[X.columns])")
+    return names
+
+
+def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str, table: Any) -> None:
     """Where a table of features is not all numbers (its label left in it, a stray text
-    cell, numbers held as text), the column and the first cell, as a data file's reader
-    says them; numpy alone could only say "dtype object"."""
+    cell, a missing value), the column and the first such cell, as a data file's reader says
+    them; numpy alone could only say "dtype object". A column whose cells all convert is
+    passed over at numpy's speed; numbers held as objects are still refused, by numpy's
+    check, as they were."""
     if x.ndim != 2 or x.dtype.kind in "biuf" or x.size == 0:
         return
+    index = getattr(table, "index", None)  # a DataFrame's row labels
     for j in range(x.shape[1]):
+        try:
+            x[:, j].astype(np.float64)
+            continue
+        except (TypeError, ValueError):
+            pass
         for i, cell in enumerate(x[:, j].tolist()):
-            if isinstance(cell, numbers.Real):
+            try:
+                float(cell)
                 continue
+            except (TypeError, ValueError):
+                pass
             column = f"column {names[j]!r}" if names else f"column {j}"
+            label = index[i] if index is not None else i  # a DataFrame's own row label
+            row = f"row {i}" + ("" if isinstance(label, (int, np.integer)) and label == i
+                                else f" (index {label!r})")
             if cell is None or cell is getattr(sys.modules.get("pandas"), "NA", None):
-                raise TaskError(f"{what}: {column} has a missing value ({cell!r}) at row {i}; "
+                raise TaskError(f"{what}: {column} has a missing value ({cell!r}) at {row}; "
                                 "every sample needs all its features: fill or drop them")
-            raise TaskError(f"{what}: {column} holds {cell!r} at row {i}, which is not a "
+            raise TaskError(f"{what}: {column} holds {cell!r} at {row}, which is not a "
                             "number; every feature must be one (labels go in y; numbers held "
                             "as text need converting, e.g. pandas.to_numeric)")
 
 
-def _column_names(table: Any, x: np.ndarray, what: str) -> tuple[str, ...]:
+def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
     """The names of ``x``'s columns where ``table``, what ``x`` was read from, is a pandas
-    DataFrame or pyarrow Table whose column names are all text, one per column; () for
-    anything else (an array's columns, and a DataFrame's default 0, 1, ... have positions
-    only). A name given twice is refused, as in a data file: a member reading a table by
-    its names could not tell the two columns apart."""
+    DataFrame or pyarrow Table whose column names are all text, non-blank and each given
+    once; () for anything else: an array's columns, a DataFrame's default 0, 1, ..., and
+    names a member could not read a table by (a name twice, a blank one) are known by
+    position only, as before names were kept (so the data of a run recorded then still
+    gives the same run)."""
     names = getattr(table, "column_names", None)
     if names is None and not isinstance(table, (np.ndarray, torch.Tensor)):
         names = getattr(table, "columns", None)
     if names is None or x.ndim != 2:
         return ()
     names = list(names)
-    if len(names) != x.shape[1] or not all(isinstance(n, str) for n in names):
+    if len(names) != x.shape[1] or not all(isinstance(n, str) and n.strip() for n in names) \
+            or len(set(names)) != len(names):
         return ()
-    _check_column_names(f"{what}: X", names)
     return tuple(names)
 
 
@@ -306,8 +338,7 @@ def task_from_arrays(data: Sequence[Any], *, seed: int = 0,
         raise TaskError(f"valid_fraction + test_fraction must be < 1, "
                         f"got {valid_fraction} + {test_fraction}")
     arrays = _checked_arrays(data, "data")
-    names = _column_names(data[0], arrays[0], "data")
-    _check_numeric(arrays[0], names, "data: X")
+    names = _table_checks(data, arrays, "data")
     digest = _arrays_hash(arrays)
     task = _build(ARRAYS_TASK, *arrays, seed=seed, valid_fraction=valid_fraction,
                   test_fraction=None if arrays[2] is not None else test_fraction)
@@ -366,17 +397,25 @@ def _arrays_hash(arrays: Arrays) -> str:
     h = hashlib.sha256()
     for a in arrays:
         if a is not None:
-            a = np.ascontiguousarray(_as_text(a) if a.dtype.kind == "O" else a)
+            a = np.ascontiguousarray(_by_value(a) if a.dtype.kind == "O" else a)
             h.update(f"{a.dtype.str}{a.shape}".encode())
             h.update(a.tobytes())
     return f"sha256:{h.hexdigest()}"
 
 
-def _as_text(a: np.ndarray) -> np.ndarray:
-    """An object array (text labels from pandas, a list of Python strings) as numpy text:
-    its bytes are the objects' addresses, different each time the same labels are read,
-    so its hash must be taken of the values, as a text array's would be."""
-    return np.array([str(v) for v in a.reshape(-1).tolist()], dtype=str).reshape(a.shape)
+def _by_value(a: np.ndarray) -> np.ndarray:
+    """An object array (text labels from pandas, a list of Python strings) as the array of
+    its values: its bytes are the objects' addresses, different each time the same labels
+    are read, so its hash must be taken of the values. Their own type is kept (Python ints
+    as integers, strings as text), so labels 1, 2, 10 do not hash as the text '1', '2',
+    '10', which order, and so split, otherwise; values numpy keeps as objects (None, mixed
+    types) as their type and repr."""
+    flat = a.reshape(-1).tolist()
+    if len({type(v) for v in flat}) <= 1:  # numpy would make text of 'a' and 1 alike
+        values = np.asarray(flat)
+        if values.dtype.kind != "O":
+            return values.reshape(a.shape)
+    return np.array([f"{type(v).__qualname__}:{v!r}" for v in flat], dtype=str).reshape(a.shape)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -608,12 +647,13 @@ def _csv_line(path: Path, row: int) -> int:
     return row + 2
 
 
-def _check_column_names(path: Path | str, names: list[str]) -> None:
+def _check_column_names(path: Path, names: list[str]) -> None:
     """Columns are found by name (the label, a feature in an error message, a member reading
     a table): a name given twice is ambiguous, and pyarrow's lookup of it would fail with a
-    KeyError. A column without a name is refused too: it is nearly always the row index
-    ``DataFrame.to_csv()`` writes, which would be trained on as a feature (and ordered as the
-    file is, it can give the labels away)."""
+    KeyError. A column without a name is said once per file and process, not refused (runs
+    were recorded on such files before): it is nearly always the row index
+    ``DataFrame.to_csv()`` writes, trained on as a feature, and in the file's order it can
+    give the labels away."""
     shown = names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
     seen: dict[str, int] = {}
     for name in names:
@@ -623,10 +663,16 @@ def _check_column_names(path: Path | str, names: list[str]) -> None:
             raise TaskError(f"{path}: column name {name!r} appears {count} times (columns: "
                             f"{shown}); every column needs its own name")
     blank = [i for i, name in enumerate(names) if not name.strip()]
-    if blank:
-        raise TaskError(f"{path}: column {blank[0] + 1} has no name (columns: {shown}); an "
-                        "unnamed first column is usually the row index pandas writes "
-                        "(save with DataFrame.to_csv(index=False)): drop the column or name it")
+    if blank and str(path) not in _UNNAMED_SAID:
+        _UNNAMED_SAID.add(str(path))
+        print(f"neurevo: warning: {path}: column {blank[0] + 1} has no name and is read as a "
+              "feature; if it is the row index pandas writes (DataFrame.to_csv() without "
+              "index=False), it is not a property of the samples: for a new search, save the file "
+              "without it",
+              file=sys.stderr)
+
+
+_UNNAMED_SAID: set[str] = set()  # the files whose unnamed column was warned of
 
 
 # ----------------------------------------------------------------------------- processing

@@ -77,9 +77,9 @@ def test_raw_features_of_the_wrong_shape_or_dtype_are_named(finished_run):
     raw = np.zeros((4, 64))
     raw[2, 7] = np.nan
     raw[3, 1] = np.inf
-    with pytest.raises(ValueError, match=r"row 2, feature 7 is nan \(2 such value"):
+    with pytest.raises(ValueError, match=r"row 2, feature 7 \('pixel_0_7'\) is nan \(2 such"):
         arch.standardise(raw)
-    with pytest.raises(ValueError, match="row 0, feature 0 is -inf"):
+    with pytest.raises(ValueError, match=r"row 0, feature 0 \('pixel_0_0'\) is -inf"):
         arch.standardise(torch.full((1, 64), -math.inf))
     with pytest.raises(ValueError, match="standardise: expected numeric raw features"):
         arch.standardise([["a"] * 64])

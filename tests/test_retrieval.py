@@ -557,6 +557,13 @@ def test_a_tables_export_names_its_features_and_reads_a_table_by_them(tmp_path):
         arch.standardise(frame.rename(columns={"petal_len": "Petal_Len"}))
     with pytest.raises(ValueError, match="its columns are numbered, not named"):
         arch.standardise(frame.set_axis(range(5), axis=1))
+    doubled = frame.set_axis(["sepal_len", "sepal_wid", "petal_len", "petal_wid", "petal_len"],
+                             axis=1)
+    as_arrow = pa.Table.from_arrays([pa.array(doubled.iloc[:, j]) for j in range(5)],
+                                    names=list(doubled.columns))
+    for table_kind in (doubled, as_arrow):
+        with pytest.raises(ValueError, match="the table has 2 columns named 'petal_len'"):
+            arch.standardise(table_kind)
     # what is wrong is named by the column, wherever it is in the table
     text = frame.astype({"sepal_wid": object})
     text.loc[3, "sepal_wid"] = "n/a"
