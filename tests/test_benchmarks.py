@@ -616,6 +616,27 @@ def test_science_tables_groups256_judge_each_seed_and_average_the_seeds():
         "| mnist1d | bp | 20 × 40 | 2 | -60.0 | -60.0 | 0 / 0 |")
 
 
+def test_science_tables_full256_show_the_whole_cell():
+    """A whole cell run with groups of up to 256: the best MLP against the front's pick and
+    the capped search, the verdict against the grid sharing the budget, and the test
+    hypervolumes; a cell where no MLP trained has dashes, not a crash."""
+    tables = _load(ROOT / "benchmarks" / "science_tables.py")
+    pick = {"test": 0.62, "valid": 0.63, "energy": 4.8e-6, "topology": "[184 relu] 2 edges"}
+    best = {"widths": [128, 128, 128], "activation": "relu", "test": 0.638, "energy": 5.2e-6,
+            "evaluations": 660, "evolved": pick}
+    cell = {"task": "mnist1d", "rule": "ep", "population": 20, "generations": 40, "seed": 0,
+            "evaluations": 652, "test_size": 1000, "best_fixed": best,
+            "verdict_vs_best": "loss", "capped": {"test": 0.633, "verdict": "loss"},
+            "shared_budget": {"best_fixed": {"verdict": "win"}},
+            "hypervolume": {"evolved_test": 2.4245, "fixed_test": 2.36}}
+    assert tables.full256([cell])[2] == (
+        "| mnist1d | ep | 20 × 40 | 0 | 652 / 660 | 128-128-128 relu | 63.8 | 5200 | 62.0 | "
+        "4800 | -1.8 ± 4.3 | **loss** | 63.3 | **loss** | **win** | 2.425 / 2.360 | "
+        "[184 relu] 2 edges |")
+    empty = {**cell, "best_fixed": None, "capped": None, "shared_budget": None}
+    assert tables.full256([empty])[2].startswith("| mnist1d | ep | 20 × 40 | 0 | 652 / – | – |")
+
+
 def test_science_tables_judge_the_rules_goals_at_each_budget():
     """The fidelity table: a rule meets its goal within its gap to bp (the boundary counts)
     and only 10 points or more above the frozen control; bp by its own accuracy."""
