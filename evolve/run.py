@@ -37,7 +37,7 @@ from evolve.records import (
     evaluation_schema,
 )
 from evolve.selection import rank_and_crowding
-from evolve.tasks import Task, rebuild_task
+from evolve.tasks import Task, rebuild_task, table_columns
 from search_spaces.genome import Genome
 from search_spaces.net import Params
 
@@ -219,9 +219,7 @@ class Architecture:
         still holds the label, would otherwise be read by position, and scored wrong without
         a word. Anything else, and any table where the run's data named no features, is
         taken as given (by position)."""
-        columns = getattr(x, "column_names", None)  # pyarrow
-        if columns is None and not isinstance(x, (np.ndarray, torch.Tensor)):
-            columns = getattr(x, "columns", None)  # pandas
+        columns = table_columns(x)
         if columns is None or not self.feature_names:
             return x
         labels = {str(c): c for c in columns}
@@ -245,8 +243,9 @@ class Architecture:
                                 "arch.feature_names does, or pass its values (in that order) "
                                 "as an array" if positional else ""))
 
+        arrow = hasattr(x, "column_names")
+
         def values(name: str) -> np.ndarray:
-            arrow = hasattr(x, "column_names")
             column = x.column(name) if arrow else x[labels[name]]
             try:
                 # pandas' missing values (pd.NA of a nullable column) as NaN, which the

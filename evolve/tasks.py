@@ -264,6 +264,15 @@ def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str, table: Any)
                             "as text need converting, e.g. pandas.to_numeric)")
 
 
+def table_columns(table: Any) -> list[Any] | None:
+    """The column labels of a pyarrow Table or RecordBatch (``column_names``) or of a
+    pandas-like frame (``columns``); None for anything else, arrays and tensors included."""
+    names = getattr(table, "column_names", None)
+    if names is None and not isinstance(table, (np.ndarray, torch.Tensor)):
+        names = getattr(table, "columns", None)
+    return None if names is None else list(names)
+
+
 def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
     """The names of ``x``'s columns where ``table``, what ``x`` was read from, is a pandas
     DataFrame or pyarrow Table whose column names are all text, non-blank and each given
@@ -271,12 +280,9 @@ def _column_names(table: Any, x: np.ndarray) -> tuple[str, ...]:
     names a member could not read a table by (a name twice, a blank one) are known by
     position only, as before names were kept (so the data of a run recorded then still
     gives the same run)."""
-    names = getattr(table, "column_names", None)
-    if names is None and not isinstance(table, (np.ndarray, torch.Tensor)):
-        names = getattr(table, "columns", None)
+    names = table_columns(table)
     if names is None or x.ndim != 2:
         return ()
-    names = list(names)
     if len(names) != x.shape[1] or not all(isinstance(n, str) and n.strip() for n in names) \
             or len(set(names)) != len(names):
         return ()
@@ -545,7 +551,7 @@ def _read_table(path: Path, suffix: str, label_column: str) -> tuple[Arrays, tup
                         "row per sample")
     if label_column not in table.column_names:
         names = table.column_names
-        shown = names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
+        shown = _shown_columns(names)
         raise TaskError(f"{path}: label column {label_column!r} not found "
                         f"(columns: {shown}); name the one that holds the labels with "
                         "task.label_column (CLI: --label-column NAME)"
@@ -654,7 +660,7 @@ def _check_column_names(path: Path, names: list[str]) -> None:
     were recorded on such files before): it is nearly always the row index
     ``DataFrame.to_csv()`` writes, trained on as a feature, and in the file's order it can
     give the labels away."""
-    shown = names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
+    shown = _shown_columns(names)
     seen: dict[str, int] = {}
     for name in names:
         seen[name] = seen.get(name, 0) + 1
@@ -673,6 +679,11 @@ def _check_column_names(path: Path, names: list[str]) -> None:
 
 
 _UNNAMED_SAID: set[str] = set()  # the files whose unnamed column was warned of
+
+
+def _shown_columns(names: list[str]) -> list[str]:
+    """A file's columns as a message lists them: the first 12, and how many more."""
+    return names if len(names) <= 12 else [*names[:12], f"... {len(names) - 12} more"]
 
 
 # ----------------------------------------------------------------------------- processing
