@@ -394,6 +394,35 @@ def full256(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def full256_means(results: list[dict[str, Any]]) -> list[str]:
+    """Per task, rule and budget of the whole cells over their seeds: the mean difference of
+    the free front's pick and of the capped search's to the best MLP (a missing pick counts
+    as 0% test; a cell with no capped search is left out of its mean), the wins, and the
+    mean test hypervolumes of the front and the grid."""
+    out = [row("task", "rule", "search", "seeds", "mean difference (pts): front",
+               "capped", "wins: front / capped", "HV test: front", "grid"),
+           row(*["---"] * 9)]
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in (r for r in results if r["best_fixed"]):
+        cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
+
+    def mean(values: list[float]) -> str:
+        return f"{sum(values) / len(values):+.1f}" if values else "–"
+
+    for (task, rule, size), rs in cells.items():
+        front = [100 * ((r["best_fixed"]["evolved"] or {"test": 0.0})["test"]
+                        - r["best_fixed"]["test"]) for r in rs]
+        capped = [r["capped"] for r in rs if r.get("capped")]
+        out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs), mean(front),
+                       mean([100 * (c.get("test", 0.0) - r["best_fixed"]["test"])
+                             for r, c in ((r, r["capped"]) for r in rs if r.get("capped"))]),
+                       f"{sum(r['verdict_vs_best'] == 'win' for r in rs)} / "
+                       f"{sum(c['verdict'] == 'win' for c in capped)}",
+                       *(f"{sum(r['hypervolume'][k] for r in rs) / len(rs):.3f}"
+                         for k in ("evolved_test", "fixed_test"))))
+    return out
+
+
 def hypervolume(evf: dict[str, Any]) -> list[str]:
     out = [row("task", "rule", "search", "fixed MLPs", "HV valid: evolved",
                "HV valid: fixed grid", "HV test: evolved", "HV test: fixed grid"),
@@ -566,7 +595,7 @@ def tables(evf: dict[str, Any], stab: dict[str, Any], again: list[dict[str, Any]
     (``default``, ``reference``, ``digits``), ``regrid`` the ``--grid-from`` results
     (:func:`regridded`), ``whole256`` the whole cells with groups of up to 256."""
     made = {"groups256": groups256(regrid), "groups256_means": groups256_means(regrid),
-            "full256": full256(whole256),
+            "full256": full256(whole256), "full256_means": full256_means(whole256),
             "fidelity": fidelity([bench["default"], bench["reference"]]),
             "rules_mnist1d": bench_rows(bench["default"]),
             "rules_mnist1d_80epochs": bench_rows(bench["reference"]),

@@ -29,6 +29,7 @@ import math
 import numbers
 import os
 import random
+import re
 import sys
 import zipfile
 import zlib
@@ -219,6 +220,7 @@ def _table_checks(data: Sequence[Any], arrays: Arrays, what: str) -> tuple[str, 
     position."""
     names = _column_names(data[0], arrays[0])
     _check_numeric(arrays[0], names, f"{what}: X", data[0])
+    _say_index_columns(table_columns(data[0]) or [], what)
     if arrays[2] is not None:
         test_names = _column_names(data[2], arrays[2])
         _check_numeric(arrays[2], test_names, f"{what}: X_test", data[2])
@@ -262,6 +264,27 @@ def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str, table: Any)
             raise TaskError(f"{what}: {column} holds {cell!r} at {row}, which is not a "
                             "number; every feature must be one (labels go in y; numbers held "
                             "as text need converting, e.g. pandas.to_numeric)")
+
+
+_PANDAS_UNNAMED = re.compile(r"Unnamed: \d+")  # how pandas.read_csv names a blank header
+_INDEX_COLUMNS_SAID: set[tuple[str, ...]] = set()  # the tables warned of, by their columns
+
+
+def _say_index_columns(columns: list[Any], what: str) -> None:
+    """A table read with ``pandas.read_csv`` from a file that ``DataFrame.to_csv()`` wrote
+    with its index has the row index as a column named ``Unnamed: 0``; trained on, it is a
+    feature that says where a sample sat in the file, and gives the labels away where the
+    file is sorted by them. Said once per process and set of columns, not refused (it may be
+    meant); the data file reader says the same of a column without a name."""
+    unnamed = [c for c in columns if isinstance(c, str) and _PANDAS_UNNAMED.fullmatch(c)]
+    key = tuple(map(str, columns))
+    if unnamed and key not in _INDEX_COLUMNS_SAID:
+        _INDEX_COLUMNS_SAID.add(key)
+        print(f"neurevo: warning: {what}: X's column {unnamed[0]!r} is read as a feature; if it "
+              "is the row index pandas wrote (DataFrame.to_csv() without index=False, read "
+              "back with read_csv), it is not a property of the samples: drop it "
+              f"(X.drop(columns={unnamed!r})) or read the file with index_col=0",
+              file=sys.stderr)
 
 
 def table_columns(table: Any) -> list[Any] | None:

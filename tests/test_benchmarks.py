@@ -635,6 +635,18 @@ def test_science_tables_full256_show_the_whole_cell():
         "[184 relu] 2 edges |")
     empty = {**cell, "best_fixed": None, "capped": None, "shared_budget": None}
     assert tables.full256([empty])[2].startswith("| mnist1d | ep | 20 × 40 | 0 | 652 / – | – |")
+    # over seeds: a pick missing counts as 0% test, a cell without a capped search is left
+    # out of the capped mean, and a cell where no MLP trained is left out altogether
+    missing = {**cell, "seed": 1, "capped": None, "verdict_vs_best": "loss",
+               "best_fixed": {**best, "evolved": None},
+               "hypervolume": {"evolved_test": 2.2, "fixed_test": 2.4}}
+    won = {**cell, "seed": 2, "verdict_vs_best": "win",
+           "best_fixed": {**best, "evolved": {**pick, "test": 0.648}},
+           "capped": {"test": 0.645, "verdict": "win"}}
+    (mean,) = tables.full256_means([cell, missing, won, {**empty, "seed": 3}])[2:]
+    # front: (-1.8 - 63.8 + 1.0) / 3; capped: (-0.5 + 0.7) / 2; hypervolumes averaged
+    assert mean == ("| mnist1d | ep | 20 × 40 | 0 1 2 | -21.5 | +0.1 | 1 / 1 | 2.350 | "
+                    "2.373 |")
 
 
 def test_science_tables_judge_the_rules_goals_at_each_budget():

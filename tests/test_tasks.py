@@ -366,6 +366,22 @@ def test_an_unnamed_column_is_said_once_as_likely_the_index_pandas_writes(
     assert capsys.readouterr().err == ""  # once per file and process
 
 
+def test_pandas_unnamed_index_column_in_memory_is_said_once(capsys) -> None:
+    # the same index, read back with pandas.read_csv, arrives in memory as 'Unnamed: 0':
+    # trained on without a word before
+    import pandas as pd
+    frame = pd.DataFrame({"Unnamed: 0": np.arange(12.0), "p": X[:12, 0]})
+    task = task_from_arrays((frame, Y[:12]))
+    assert task.feature_names == ("Unnamed: 0", "p")
+    said = capsys.readouterr().err
+    assert "data: X's column 'Unnamed: 0' is read as a feature" in said, said
+    assert "index_col=0" in said
+    task_from_arrays((frame, Y[:12]))
+    assert capsys.readouterr().err == ""  # once per process and set of columns
+    task_from_arrays((frame.rename(columns={"Unnamed: 0": "row"}), Y[:12]))
+    assert capsys.readouterr().err == ""  # a column of another name is not pandas' index
+
+
 def test_a_table_without_rows_is_refused_as_empty(tmp_path: Path) -> None:
     # a header-only CSV was refused as "feature column 'p' is not numeric (type null)", and a
     # parquet file of no rows came out as numpy's traceback about a zero-size reduction
