@@ -318,6 +318,24 @@ def groups256(regrid: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def by_cell(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """The results where an MLP trained, grouped by task, rule and budget (one per seed)."""
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in (r for r in results if r["best_fixed"]):
+        cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
+    return cells
+
+
+def gap(pick: dict[str, Any] | None, best: dict[str, Any]) -> float:
+    """A pick's test accuracy minus the best MLP's, in points; no pick counts as 0% test."""
+    return 100 * ((pick or {"test": 0.0})["test"] - best["test"])
+
+
+def mean_points(values: list[float]) -> str:
+    """A mean difference in points as a table cell ("–" for none)."""
+    return f"{sum(values) / len(values):+.1f}" if values else "–"
+
+
 def groups256_means(regrid: list[dict[str, Any]]) -> list[str]:
     """Per task, rule and budget over its seeds: the mean difference of the front's pick to
     the best MLP (a missing pick counts as 0% test), with groups of up to 128 and 256, the
@@ -325,23 +343,14 @@ def groups256_means(regrid: list[dict[str, Any]]) -> list[str]:
     out = [row("task", "rule", "search", "seeds", "mean difference (pts), groups ≤ 128",
                "groups ≤ 256", "wins ≤ 128 / ≤ 256", "HV test: front ≤ 128", "front ≤ 256",
                "grid"), row(*["---"] * 10)]
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in (r for r in regrid if r["best_fixed"]):
-        cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
-
-    def gap(pick: dict[str, Any] | None, b: dict[str, Any]) -> float:
-        return 100 * ((pick or {"test": 0.0})["test"] - b["test"])
-
-    def mean(values: list[float]) -> str:
-        return f"{sum(values) / len(values):+.1f}"
-
-    for (task, rule, size), rs in cells.items():
+    for (task, rule, size), rs in by_cell(regrid).items():
         before = [r["earlier"] for r in rs]
         picks = [earlier_pick(r) for r in rs]
         verdicts = [evf_script.verdict(e, r["best_fixed"]) for e, r in zip(picks, rs)]
         out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs),
-                       mean([gap(e, r["best_fixed"]) for e, r in zip(picks, rs)]),
-                       mean([gap(r["best_fixed"]["evolved"], r["best_fixed"]) for r in rs]),
+                       mean_points([gap(e, r["best_fixed"]) for e, r in zip(picks, rs)]),
+                       mean_points([gap(r["best_fixed"]["evolved"], r["best_fixed"])
+                                    for r in rs]),
                        f"{verdicts.count('win')} / "
                        f"{sum(r['verdict_vs_best'] == 'win' for r in rs)}",
                        *(f"{sum(x['hypervolume'][k] for x in side) / len(side):.3f}"
@@ -402,22 +411,16 @@ def full256_means(results: list[dict[str, Any]]) -> list[str]:
     out = [row("task", "rule", "search", "seeds", "mean difference (pts): front",
                "capped", "wins: front / capped", "HV test: front", "grid"),
            row(*["---"] * 9)]
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in (r for r in results if r["best_fixed"]):
-        cells.setdefault((r["task"], r["rule"], budget(r)), []).append(r)
-
-    def mean(values: list[float]) -> str:
-        return f"{sum(values) / len(values):+.1f}" if values else "–"
-
-    for (task, rule, size), rs in cells.items():
-        front = [100 * ((r["best_fixed"]["evolved"] or {"test": 0.0})["test"]
-                        - r["best_fixed"]["test"]) for r in rs]
-        capped = [r["capped"] for r in rs if r.get("capped")]
-        out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs), mean(front),
-                       mean([100 * (c.get("test", 0.0) - r["best_fixed"]["test"])
-                             for r, c in ((r, r["capped"]) for r in rs if r.get("capped"))]),
+    for (task, rule, size), rs in by_cell(results).items():
+        capped = [r for r in rs if r.get("capped")]
+        out.append(row(task, rule, size, " ".join(str(r["seed"]) for r in rs),
+                       mean_points([gap(r["best_fixed"]["evolved"], r["best_fixed"])
+                                    for r in rs]),
+                       # a capped search that trained nothing has no "test": 0% test
+                       mean_points([gap(r["capped"] if "test" in r["capped"] else None,
+                                        r["best_fixed"]) for r in capped]),
                        f"{sum(r['verdict_vs_best'] == 'win' for r in rs)} / "
-                       f"{sum(c['verdict'] == 'win' for c in capped)}",
+                       f"{sum(r['capped']['verdict'] == 'win' for r in capped)}",
                        *(f"{sum(r['hypervolume'][k] for r in rs) / len(rs):.3f}"
                          for k in ("evolved_test", "fixed_test"))))
     return out

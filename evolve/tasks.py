@@ -267,7 +267,15 @@ def _check_numeric(x: np.ndarray, names: tuple[str, ...], what: str, table: Any)
 
 
 _PANDAS_UNNAMED = re.compile(r"Unnamed: \d+")  # how pandas.read_csv names a blank header
-_INDEX_COLUMNS_SAID: set[tuple[str, ...]] = set()  # the tables warned of, by their columns
+# what a likely row-index column was warned of in, once per process: a data file by its path,
+# a table in memory by its columns
+_INDEX_COLUMN_SAID: set[str | tuple[str, ...]] = set()
+
+
+def _say_index_column_once(source: str | tuple[str, ...], message: str) -> None:
+    if source not in _INDEX_COLUMN_SAID:
+        _INDEX_COLUMN_SAID.add(source)
+        print(f"neurevo: warning: {message}", file=sys.stderr)
 
 
 def _say_index_columns(columns: list[Any], what: str) -> None:
@@ -277,14 +285,13 @@ def _say_index_columns(columns: list[Any], what: str) -> None:
     file is sorted by them. Said once per process and set of columns, not refused (it may be
     meant); the data file reader says the same of a column without a name."""
     unnamed = [c for c in columns if isinstance(c, str) and _PANDAS_UNNAMED.fullmatch(c)]
-    key = tuple(map(str, columns))
-    if unnamed and key not in _INDEX_COLUMNS_SAID:
-        _INDEX_COLUMNS_SAID.add(key)
-        print(f"neurevo: warning: {what}: X's column {unnamed[0]!r} is read as a feature; if it "
-              "is the row index pandas wrote (DataFrame.to_csv() without index=False, read "
-              "back with read_csv), it is not a property of the samples: drop it "
-              f"(X.drop(columns={unnamed!r})) or read the file with index_col=0",
-              file=sys.stderr)
+    if unnamed:
+        _say_index_column_once(
+            tuple(map(str, columns)),
+            f"{what}: X's column {unnamed[0]!r} is read as a feature; if it is the row index "
+            "pandas wrote (DataFrame.to_csv() without index=False, read back with read_csv), "
+            f"it is not a property of the samples: drop it (X.drop(columns={unnamed!r})) or "
+            "read the file with index_col=0")
 
 
 def table_columns(table: Any) -> list[Any] | None:
@@ -692,16 +699,11 @@ def _check_column_names(path: Path, names: list[str]) -> None:
             raise TaskError(f"{path}: column name {name!r} appears {count} times (columns: "
                             f"{shown}); every column needs its own name")
     blank = [i for i, name in enumerate(names) if not name.strip()]
-    if blank and str(path) not in _UNNAMED_SAID:
-        _UNNAMED_SAID.add(str(path))
-        print(f"neurevo: warning: {path}: column {blank[0] + 1} has no name and is read as a "
-              "feature; if it is the row index pandas writes (DataFrame.to_csv() without "
-              "index=False), it is not a property of the samples: for a new search, save the file "
-              "without it",
-              file=sys.stderr)
-
-
-_UNNAMED_SAID: set[str] = set()  # the files whose unnamed column was warned of
+    if blank:
+        _say_index_column_once(
+            str(path), f"{path}: column {blank[0] + 1} has no name and is read as a feature; "
+            "if it is the row index pandas writes (DataFrame.to_csv() without index=False), it "
+            "is not a property of the samples: for a new search, save the file without it")
 
 
 def _shown_columns(names: list[str]) -> list[str]:
