@@ -76,12 +76,7 @@ def _load_entry_points() -> None:
             rule = ep.load()
             if not (isinstance(rule, type) and issubclass(rule, LearningRule)):
                 raise TypeError(f"{ep.value} is not a LearningRule subclass")
-            taken = _RULES.get(rule.name)
-            if taken is None:
-                register(rule)
-            elif taken is not rule and not _redefined(taken, rule):  # said, not dropped
-                raise ValueError(f"its rule's name {rule.name!r} is already registered "
-                                 f"({taken.__module__}.{taken.__qualname__})")
+            register(rule)  # a name another class holds is refused there: said, not dropped
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party plug-in
             BROKEN_PLUGINS[ep.name] = f"{type(exc).__name__}: {exc}"
             print(f"neurevo: warning: skipping learning-rule plug-in {ep.name!r} "

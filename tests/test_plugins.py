@@ -433,7 +433,7 @@ def test_a_rule_plugin_under_a_taken_name_is_reported_not_dropped(tmp_path, monk
     assert "'fa' is already registered (rules.fa.FeedbackAlignment)" in err
     assert registry.get_rule("fa").__class__.__name__ == "FeedbackAlignment"  # kept
     with pytest.raises(rules.UnknownRuleError, match="'shadowfa': its 'neurevo.rules' entry "
-                       "point was skipped: ValueError: its rule's name 'fa' is already"):
+                       "point was skipped: ValueError: a learning rule named 'fa' is already"):
         registry.get_rule("shadowfa")
 
 
