@@ -82,7 +82,7 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
             raise TaskError(f"data: these arrays ({task.content_hash[:19]}...) differ from "
                             f"the data this run started on "
                             f"({recorded.task.content_hash[:19]}...)")
-        return task
+        return _with_recorded_names(task, recorded)
     if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
         raise TaskError("this run was trained on in-memory arrays, which a run does not "
                         "store: pass the same arrays again from Python, data=(X, y) (or "
@@ -122,6 +122,24 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
                     f"Run.task and Architecture.task; a NIR export takes "
                     f"data=arch.task(task_file=FILE)); its content hash must be "
                     f"{want.content_hash[:19]}...")
+
+
+def _with_recorded_names(task: Task, recorded: RunDescription | None) -> Task:
+    """Arrays given again are checked by content, not by their column names, and are read by
+    position: a table whose columns were renamed since is the same data, and feature ``j`` is
+    still what the run recorded. So the run's names are kept (and the difference said), as
+    every export of its members carries them."""
+    kept = recorded.task.feature_names if recorded is not None else ()
+    if not kept or tuple(task.feature_names) == tuple(kept):
+        return task
+    if task.feature_names:
+        renamed = [f"{new!r} (recorded {old!r})" for new, old in zip(task.feature_names, kept)
+                   if new != old]
+        print(f"neurevo: warning: data: the arrays are the run's (same content), but their "
+              f"columns are named otherwise: {', '.join(renamed[:3])}"
+              f"{f' and {len(renamed) - 3} more' if len(renamed) > 3 else ''}; the run's "
+              "names are kept, as columns are read by position", file=sys.stderr)
+    return dataclasses.replace(task, feature_names=tuple(kept))
 
 
 class GenerationFailed(RuntimeError):

@@ -214,8 +214,28 @@ def test_a_member_fitted_on_a_dataframe_reads_a_table_by_its_column_names(tmp_pa
     assert torch.equal(arch.standardise(reordered), arch.standardise(frame.to_numpy()))
     assert not torch.equal(arch.standardise(reordered.to_numpy()),
                            arch.standardise(frame.to_numpy()))  # by position: other inputs
-    arrays = evolve.load_run(est.run_path_).task(data=(frame.to_numpy(), y.to_numpy()))
-    assert arrays.feature_names == ()  # given back as arrays: the same data, unnamed
+    run = evolve.load_run(est.run_path_)
+    arrays = run.task(data=(frame.to_numpy(), y.to_numpy()))
+    assert arrays.feature_names == tuple(frame.columns)  # the same data: the run's names
+
+
+def test_data_given_back_under_other_column_names_keeps_the_runs_names(tmp_path, capsys):
+    """Data given again is checked by content and read by position, so renamed columns are
+    the same data: the task keeps the names the run recorded (which its exports carry) and
+    says that the given ones differ, rather than taking them silently."""
+    from sklearn.datasets import load_wine
+
+    frame, y = load_wine(return_X_y=True, as_frame=True)
+    est = NeurevoClassifier(**TINY, out=tmp_path / "runs").fit(frame, y)
+    capsys.readouterr()
+    renamed = frame.rename(columns={"alcohol": "ALCOHOL", "hue": "colour hue"})
+    task = evolve.load_run(est.run_path_).task(data=(renamed, y))
+    assert task.feature_names == tuple(frame.columns)
+    err = capsys.readouterr().err
+    assert "'ALCOHOL' (recorded 'alcohol'), 'colour hue' (recorded 'hue')" in err
+    assert "the run's names are kept" in err
+    evolve.load_run(est.run_path_).task(data=(frame, y))
+    assert "named otherwise" not in capsys.readouterr().err  # the same names: nothing said
 
 
 @pytest.mark.parametrize("names", [np.array(["cat", "dog", "emu"]), np.array([10, 3, 10])])
