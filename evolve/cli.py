@@ -460,9 +460,16 @@ def _is_bad_input(exc: Exception) -> bool:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from evolve.config import SearchConfig, from_toml, override_steps, parse_assignments
+    from evolve.config import SearchConfig, from_toml, override_steps
 
     config = from_toml(args.config) if args.config else SearchConfig()
+    return override_steps(config, _flag_steps(args))
+
+
+def _flag_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The settings the command line gives over the config file's, as override steps."""
+    from evolve.config import parse_assignments
+
     updates: dict[str, Any] = {}
     for flag, key in (("generations", "generations"), ("population", "population"),
                       ("seed", "seed"), ("out", "out"), ("run_id", "run_id"),
@@ -480,7 +487,41 @@ def config_from_args(args: argparse.Namespace) -> Any:
             updates.setdefault(section, {})[key] = getattr(args, flag)
     # one --set at a time: a later one overrides or merges into an earlier; the settings are
     # checked on the result, so that their order does not matter
-    return override_steps(config, [updates, *(parse_assignments([p]) for p in args.set)])
+    return [updates, *(parse_assignments([p]) for p in args.set)]
+
+
+def _dotted_keys(table: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        keys.add(dotted)
+        if isinstance(value, dict):
+            keys |= _dotted_keys(value, f"{dotted}.")
+    return keys
+
+
+def _from_config_file(args: argparse.Namespace, exc: Exception) -> str | None:
+    """``exc``'s message with the config file named, where it leads with a setting (``rule.name:
+    ...``) that the file gave and no flag or ``--set`` replaced; else None. Names a search
+    checks only when it starts (the rule, its options, the data, constraints) would
+    otherwise be reported without saying which of the three sources to fix."""
+    import re
+
+    from evolve.config import SearchConfig, load_toml
+
+    message = one_line(exc)
+    head = re.match(r"([a-z_]+(?:\.[a-z_]+)*)[ :]", message)
+    if not args.config or not _is_bad_input(exc) or head is None or \
+            head.group(1).split(".")[0] not in SearchConfig.__dataclass_fields__:
+        return None
+    key = head.group(1)
+
+    def sets(keys: set[str]) -> bool:
+        return any(k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.") for k in keys)
+    flags = set().union(*(_dotted_keys(step) for step in _flag_steps(args)))
+    if not sets(_dotted_keys(load_toml(args.config))) or sets(flags):
+        return None
+    return f"config file {str(args.config)!r}: {message}"
 
 
 def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -525,7 +566,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from evolve.reporters import ProgressBar
 
     config = config_from_args(args)
-    run = evolve.search(config, reporters=[ProgressBar()])
+    try:
+        run = evolve.search(config, reporters=[ProgressBar()])
+    except Exception as exc:
+        named = _from_config_file(args, exc)
+        if named is None:
+            raise
+        raise BadInput(named) from exc
     args.run_written = run.path
     _print_front(run, sys.stdout)
     print(run.path)

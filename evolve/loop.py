@@ -218,11 +218,22 @@ class Session:
         """Wire a search; ``recorded`` is the run's own description when it resumes (its data
         is then found by path or content hash, and its chip profile read from the run)."""
         constraints = check_constraints(constraints)
-        task = locate_task(config, recorded, task_file, data)
+        new_from_config = recorded is None and data is None
+        try:
+            task = locate_task(config, recorded, task_file, data)
+        except TaskError as exc:  # a new run's data is the config's task.name: say so
+            raise (TaskError(f"task.name: {exc}") if new_from_config else exc) from None
         load_installed_plugins()  # a rule an installed neurevo.plugins module registers
-        # options a config recorded before they became genes are among the fixed genes
-        rule = rules.get_rule(config.rule.name,
-                              rules.split_options(config.rule.name, config.rule.options)[0])
+        try:
+            # options a config recorded before they became genes are among the fixed genes
+            rule = rules.get_rule(config.rule.name,
+                                  rules.split_options(config.rule.name, config.rule.options)[0])
+        except rules.UnknownRuleError as exc:  # a new run's: named by the key that set it
+            raise (rules.UnknownRuleError(f"rule.name: {exc}") if recorded is None
+                   else exc) from None
+        except rules.RuleOptionError as exc:
+            raise (rules.RuleOptionError(f"rule.options: {exc}") if recorded is None
+                   else exc) from None
         former = recorded_options_genes(recorded)
         genes = rule.hyperparameters()  # the rule's gene space, built once here
         fixed = fixed_genes(config, genes, former)

@@ -121,6 +121,9 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         path = Path(text)
         suffix = path.suffix.lower()
         if suffix not in _FILE_SUFFIXES:
+            if path.is_dir():
+                raise TaskError(f"{text!r} is a directory; expected a data file (.npz, .csv "
+                                "or .parquet) or a task's name")
             if suffix or path.exists():
                 raise TaskError(f"unsupported file suffix {suffix or '(none)'!r} for {text!r}: "
                                 "expected .npz, .csv or .parquet")

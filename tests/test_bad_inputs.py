@@ -174,6 +174,16 @@ def with_file(name: str, content: bytes | str, *args: str) -> Callable[[Ctx], li
     return argv
 
 
+def from_config(toml: str, *extra: str) -> Callable[[Ctx], list[str]]:
+    """``search --config c.toml ARGS``, the file naming what SMALL's flags would set."""
+    def argv(ctx: Ctx) -> list[str]:
+        path = ctx.file("c.toml", toml)
+        return ["search", "--executor", "serial", "--generations", "1", "--population", "4",
+                "--set", "training.epochs=1", "--out", str(ctx.out), "--config", str(path),
+                *extra]
+    return argv
+
+
 def resume(*extra: str) -> Callable[[Ctx], list[str]]:
     return lambda ctx: ["resume", str(ctx.run), *extra]
 
@@ -354,6 +364,25 @@ CASES = [
     Case("label_column_with_builtin_task", search("--label-column", "species"), 2,
          "task.label_column"),
     Case("config_file_not_utf8", with_file("c.toml", NOT_UTF8, "--config", "{}"), 2, "UTF-8"),
+    # a name checked only as the search starts is said with the file that gave it
+    Case("config_file_unknown_rule", from_config('[rule]\nname = "pcc"\n'), 2,
+         "c.toml': rule.name: unknown learning rule 'pcc'"),
+    Case("config_file_unknown_rule_option",
+         from_config('[rule]\nname = "ep"\noptions = {symetric = false}\n'), 2,
+         "c.toml': rule.options: rule ep: unknown option 'symetric'"),
+    Case("config_file_unknown_hyperparameter",
+         from_config('[rule]\nname = "bp"\nhyperparameters = {stepz = 3}\n'), 2,
+         "c.toml': rule.hyperparameters (rule bp): unknown hyperparameter 'stepz'"),
+    Case("config_file_missing_data", from_config('[task]\nname = "nosuch.csv"\n'), 2,
+         "c.toml': task.name: data file not found: 'nosuch.csv'"),
+    Case("config_file_unknown_constraint", from_config('constraints = ["nope"]\n'), 2,
+         "c.toml': constraints: 'nope' is neither given nor registered"),
+    Case("flag_over_the_config_files_rule_is_not_blamed_on_it",
+         from_config('[rule]\nname = "pcc"\n', "--rule", "pcd"), 2,
+         "neurevo: error: rule.name: unknown learning rule 'pcd'"),
+    Case("task_is_a_directory_without_a_suffix",  # the last --task is taken
+         lambda ctx: search("--task", str(_mkdir(ctx.root / "moved")))(ctx), 2,
+         "moved' is a directory; expected a data file"),
     Case("config_file_is_a_directory", lambda ctx: ["search", *SMALL, "--out", str(ctx.out),
                                                     "--config", str(ctx.root)], 2,
          "not a file"),

@@ -284,7 +284,8 @@ def test_a_rule_whose_constructor_refuses_an_option_is_named_before_the_run(
     config = tiny(tmp_path, rule={"name": "picky", "options": {"scale": -1.0}})
     with pytest.raises(RuleOptionError) as refused:
         evolve.search(config)
-    assert str(refused.value) == ("rule picky: its constructor failed with scale=-1.0: "
+    assert str(refused.value) == ("rule.options: rule picky: its constructor failed with "
+                                  "scale=-1.0: "
                                   "ValueError: scale must be > 0, got -1.0")
     assert not list(tmp_path.iterdir())  # refused before any run was written
 
