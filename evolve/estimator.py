@@ -344,7 +344,8 @@ def _best_within(budget: dict[str, float]) -> Callable[[list[Architecture]], Arc
             spent = "; ".join(
                 f"{name}: least on the front {min(_quantity(a, name) for a in front):.4g}"
                 for name in budget)
-            raise ValueError(f"no member of the Pareto front ({len(front)} architectures) is "
+            members = f"{len(front)} architecture{'s' * (len(front) != 1)}"
+            raise ValueError(f"no member of the Pareto front ({members}) is "
                              f"within the budget {budget} ({spent}); raise the budget, make "
                              "the search longer, or add the quantity as an objective")
         return min(within, key=lambda a: (-_accuracy(a), a.costs.get("energy_j", math.inf),

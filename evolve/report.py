@@ -212,8 +212,11 @@ def _population_panel(ax: Any, run: Run, rows: list[dict[str, Any]]) -> None:
             for stack in stacks:
                 ax.bar(generations, stack, bottom=bottom, width=0.6, edgecolor="white")
                 bottom += stack[0]
+        # the species evaluations were made in: a species left holding only elites (carried,
+        # not trained again) counts in the progress line's and generations.parquet's tally
+        # of the population, not here
         ax.set(xlabel="generation", ylabel="evaluations per species",
-               title=f"{len(species)} species over time")
+               title=f"evaluations in {len(species)} species over time")
     else:
         outcomes = [o for o in OUTCOME_COLOURS if any(r["status"] == o for r in rows)]
         bottom = [0] * len(generations)

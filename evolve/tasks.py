@@ -350,6 +350,11 @@ def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = Non
             raise TaskError(f"this member was trained on in-memory arrays: give them again "
                             f"from Python, {arrays_keyword}=(X, y) (or (X, y, X_test, "
                             "y_test))")
+        if given is None and not record.get("path") and not is_named_task(source):
+            raise TaskError(f"this member was trained on the registered task {source!r}, "
+                            "which is not registered here: register its loader first "
+                            "(evolve.register_task; CLI: --plugin FILE that does), or give "
+                            f"its data with {moved_hint} (its content hash must match)")
         if given is None and record.get("path") and not Path(source).is_file():
             raise TaskError(f"the data the member was trained on is not at {source} any "
                             f"more: give its new place with {moved_hint} (its content "

@@ -218,6 +218,14 @@ def test_a_task_a_plugin_registers_is_searched_resumed_and_asked_for_by_name(tmp
     assert refused.returncode == 2 and "unknown task 'wine_head'" in refused.stderr
     assert "--plugin" in refused.stderr
     ran(run_cli("resume", str(run), "--generations", "2", "--plugin", str(plugin)))
+    nir = tmp_path / "m.nir"
+    ran(run_cli("export", str(run), "--format", "nir", "--out", str(nir), "--plugin",
+                str(plugin)))
+    refused = run_cli("simulate", str(nir))  # the export names its task; the loader is gone
+    assert refused.returncode == 2, refused.stderr
+    assert "trained on the registered task 'wine_head', which is not registered here" in \
+        refused.stderr and "--plugin" in refused.stderr
+    ran(run_cli("simulate", str(nir), "--plugin", str(plugin)))
 
 
 def test_neurevo_rules_lists_every_rule_and_names_a_broken_one_once(tmp_path):
