@@ -490,36 +490,38 @@ def _flag_steps(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [updates, *(parse_assignments([p]) for p in args.set)]
 
 
-def _dotted_keys(table: dict[str, Any], prefix: str = "") -> set[str]:
+def _leaf_keys(table: dict[str, Any], prefix: str = "") -> set[str]:
+    """The dotted keys of the values ``table`` sets (``rule.options.symmetric``), not of the
+    tables that hold them: a file's ``[rule]`` table sets ``rule.name`` and not, by itself,
+    ``rule.options``."""
     keys: set[str] = set()
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        keys.add(dotted)
-        if isinstance(value, dict):
-            keys |= _dotted_keys(value, f"{dotted}.")
+        keys |= _leaf_keys(value, f"{dotted}.") if isinstance(value, dict) else {dotted}
     return keys
 
 
-def _from_config_file(args: argparse.Namespace, exc: Exception) -> str | None:
-    """``exc``'s message with the config file named, where it leads with a setting (``rule.name:
-    ...``) that the file gave and no flag or ``--set`` replaced; else None. Names a search
-    checks only when it starts (the rule, its options, the data, constraints) would
-    otherwise be reported without saying which of the three sources to fix."""
-    import re
+# the settings a new search looks up only as it starts; each is the one key its error names
+LOOKED_UP = ("rule.name", "rule.options", "rule.hyperparameters", "task.name", "constraints")
 
-    from evolve.config import SearchConfig, load_toml
+
+def _from_config_file(args: argparse.Namespace, exc: Exception) -> str | None:
+    """``exc``'s message with the config file named, where it leads with a setting looked up
+    as the search starts (``rule.name: ...``) that the file gave and no flag or ``--set``
+    replaced or added to; else None. Those are otherwise said without which of the three
+    sources to fix. Refusals of settings that contradict each other are left alone: their
+    two keys may come from different places."""
+    from evolve.config import load_toml
 
     message = one_line(exc)
-    head = re.match(r"([a-z_]+(?:\.[a-z_]+)*)[ :]", message)
-    if not args.config or not _is_bad_input(exc) or head is None or \
-            head.group(1).split(".")[0] not in SearchConfig.__dataclass_fields__:
+    key = next((k for k in LOOKED_UP if message.startswith((f"{k}:", f"{k} ("))), None)
+    if not args.config or key is None or not _is_bad_input(exc):
         return None
-    key = head.group(1)
 
     def sets(keys: set[str]) -> bool:
-        return any(k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.") for k in keys)
-    flags = set().union(*(_dotted_keys(step) for step in _flag_steps(args)))
-    if not sets(_dotted_keys(load_toml(args.config))) or sets(flags):
+        return any(k == key or k.startswith(f"{key}.") for k in keys)
+    flags = set().union(*(_leaf_keys(step) for step in _flag_steps(args)))
+    if not sets(_leaf_keys(load_toml(args.config))) or sets(flags):
         return None
     return f"config file {str(args.config)!r}: {message}"
 

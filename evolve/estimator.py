@@ -33,11 +33,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from evolve.config import ConfigError, SearchConfig, override
 from evolve.hardware.cost import SCALAR_COSTS
+from evolve.messages import plural
 from evolve.objectives import resolve_objectives
 from evolve.reporters import ProgressBar
 from evolve.run import Architecture
 from evolve.search import search
 from evolve.tasks import TaskError
+from rules.registry import RuleOptionError, UnknownRuleError
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -187,8 +189,9 @@ class NeurevoClassifier(ClassifierMixin, BaseEstimator):
             # and the columns' names where X had them, so an export reads a table by them
             run = search(config, data=(_named(X, getattr(self, "feature_names_in_", None)), y),
                          objectives=objectives, reporters=reporters)
-        except (ConfigError, TaskError) as exc:  # refused before the run: in this
-            self._remove_fresh_out(config)       # estimator's terms (valid_fraction, ...)
+        except (ConfigError, TaskError, UnknownRuleError, RuleOptionError) as exc:
+            self._remove_fresh_out(config)  # refused before the run: in this estimator's
+            # terms (valid_fraction, rule_options, ...)
             raise type(exc)(_in_parameter_terms(str(exc))) from None
         except BaseException:
             self._remove_fresh_out(config)
@@ -344,7 +347,7 @@ def _best_within(budget: dict[str, float]) -> Callable[[list[Architecture]], Arc
             spent = "; ".join(
                 f"{name}: least on the front {min(_quantity(a, name) for a in front):.4g}"
                 for name in budget)
-            members = f"{len(front)} architecture{'s' * (len(front) != 1)}"
+            members = plural(len(front), "architecture")
             raise ValueError(f"no member of the Pareto front ({members}) is "
                              f"within the budget {budget} ({spent}); raise the budget, make "
                              "the search longer, or add the quantity as an objective")

@@ -62,6 +62,7 @@ from evolve.tasks import (
     Task,
     TaskError,
     is_registered_task,
+    keep_feature_names,
     load_task,
     task_from_arrays,
 )
@@ -82,7 +83,7 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
             raise TaskError(f"data: these arrays ({task.content_hash[:19]}...) differ from "
                             f"the data this run started on "
                             f"({recorded.task.content_hash[:19]}...)")
-        return _with_recorded_names(task, recorded)
+        return keep_feature_names(task, recorded.task.feature_names if recorded else ())
     if (recorded.task.name if recorded is not None else t.name) == ARRAYS_TASK:
         raise TaskError("this run was trained on in-memory arrays, which a run does not "
                         "store: pass the same arrays again from Python, data=(X, y) (or "
@@ -122,24 +123,6 @@ def locate_task(config: SearchConfig, recorded: RunDescription | None,
                     f"Run.task and Architecture.task; a NIR export takes "
                     f"data=arch.task(task_file=FILE)); its content hash must be "
                     f"{want.content_hash[:19]}...")
-
-
-def _with_recorded_names(task: Task, recorded: RunDescription | None) -> Task:
-    """Arrays given again are checked by content, not by their column names, and are read by
-    position: a table whose columns were renamed since is the same data, and feature ``j`` is
-    still what the run recorded. So the run's names are kept (and the difference said), as
-    every export of its members carries them."""
-    kept = recorded.task.feature_names if recorded is not None else ()
-    if not kept or tuple(task.feature_names) == tuple(kept):
-        return task
-    if task.feature_names:
-        renamed = [f"{new!r} (recorded {old!r})" for new, old in zip(task.feature_names, kept)
-                   if new != old]
-        print(f"neurevo: warning: data: the arrays are the run's (same content), but their "
-              f"columns are named otherwise: {', '.join(renamed[:3])}"
-              f"{f' and {len(renamed) - 3} more' if len(renamed) > 3 else ''}; the run's "
-              "names are kept, as columns are read by position", file=sys.stderr)
-    return dataclasses.replace(task, feature_names=tuple(kept))
 
 
 class GenerationFailed(RuntimeError):
@@ -218,22 +201,11 @@ class Session:
         """Wire a search; ``recorded`` is the run's own description when it resumes (its data
         is then found by path or content hash, and its chip profile read from the run)."""
         constraints = check_constraints(constraints)
-        new_from_config = recorded is None and data is None
-        try:
-            task = locate_task(config, recorded, task_file, data)
-        except TaskError as exc:  # a new run's data is the config's task.name: say so
-            raise (TaskError(f"task.name: {exc}") if new_from_config else exc) from None
+        task = locate_task(config, recorded, task_file, data)
         load_installed_plugins()  # a rule an installed neurevo.plugins module registers
-        try:
-            # options a config recorded before they became genes are among the fixed genes
-            rule = rules.get_rule(config.rule.name,
-                                  rules.split_options(config.rule.name, config.rule.options)[0])
-        except rules.UnknownRuleError as exc:  # a new run's: named by the key that set it
-            raise (rules.UnknownRuleError(f"rule.name: {exc}") if recorded is None
-                   else exc) from None
-        except rules.RuleOptionError as exc:
-            raise (rules.RuleOptionError(f"rule.options: {exc}") if recorded is None
-                   else exc) from None
+        # options a config recorded before they became genes are among the fixed genes
+        rule = rules.get_rule(config.rule.name,
+                              rules.split_options(config.rule.name, config.rule.options)[0])
         former = recorded_options_genes(recorded)
         genes = rule.hyperparameters()  # the rule's gene space, built once here
         fixed = fixed_genes(config, genes, former)

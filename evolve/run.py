@@ -37,7 +37,7 @@ from evolve.records import (
     evaluation_schema,
 )
 from evolve.selection import rank_and_crowding
-from evolve.tasks import Task, rebuild_task, table_columns
+from evolve.tasks import Task, keep_feature_names, rebuild_task, table_columns
 from search_spaces.genome import Genome
 from search_spaces.net import Params
 
@@ -154,11 +154,12 @@ class Architecture:
                              "export is from before exports recorded their data: load the "
                              "task as its run did (evolve.tasks.load_task(name, seed=...)), "
                              "or pass data=<that Task> where one is asked for")
-        return rebuild_task(record, data if data is not None else task_file,
+        task = rebuild_task(record, data if data is not None else task_file,
                             file_option="task_file", arrays_keyword="data",
                             moved_hint="arch.task(task_file=FILE) (for a NIR export, "
                                        "export_architecture(arch, PATH, "
                                        "data=arch.task(task_file=FILE)))")
+        return keep_feature_names(task, self.feature_names) if data is not None else task
 
     def to_module(self) -> torch.nn.Module:
         """A ``torch.nn.Module`` with the trained weights: ``module(x[B, n_in]) -> scores``.

@@ -51,7 +51,7 @@ from evolve.cost_functions import registered_name, resolve_cost_fn
 from evolve.executors import Executor, make_executor
 from evolve.lock import RunLock, RunLocked
 from evolve.loop import CostFn, Session
-from evolve.messages import RUN_ATTRIBUTE
+from evolve.messages import RUN_ATTRIBUTE, one_line
 from evolve.metadata import (
     RunDescription,
     fingerprint,
@@ -82,7 +82,8 @@ from evolve.reporters import Reporter, check_reporters
 from evolve.run import Run, not_a_run, require_run_dir
 from evolve.strategies import unread_tables_warning
 from evolve.strategies.base import Scored
-from evolve.tasks import ARRAYS_TASK, Task
+from evolve.tasks import ARRAYS_TASK, Task, TaskError
+from rules.registry import RuleOptionError, UnknownRuleError
 
 # errors that say a path the user gave cannot be used (exit 2), as opposed to a machine
 # that failed (a full disk, an I/O error: exit 1)
@@ -144,10 +145,28 @@ def search(config: SearchConfig | None = None, *, data: Sequence[Any] | None = N
     _check_inputs(config)
     chosen = config.run_id
     config = override(config, {"run_id": chosen or make_run_id(config)})
-    session = Session.build(config, RunStore(out / config.run_id), config.run_id, objectives,
-                            reporters, constraints, cost_fn, data=data)
+    try:
+        session = Session.build(config, RunStore(out / config.run_id), config.run_id,
+                                objectives, reporters, constraints, cost_fn, data=data)
+    except (TaskError, UnknownRuleError, RuleOptionError) as exc:
+        raise _by_config_key(exc, in_memory=data is not None) from exc.__cause__
     to_checked_toml(config)
     return _record_and_run(session, config, out, chosen, _joined_executor(config))
+
+
+def _by_config_key(exc: Exception, in_memory: bool) -> Exception:
+    """A new search's lookup error led by the config key that named what was not found (the
+    rule, its options, the data), as every other refused setting is: the CLI then names the
+    config file where that key came from it. A data error that names its key already (say
+    ``task.valid_fraction``), or arrays given in memory, are left as they are."""
+    text = one_line(exc)
+    if isinstance(exc, UnknownRuleError):
+        return type(exc)(f"rule.name: {text}")
+    if isinstance(exc, RuleOptionError):
+        return type(exc)(f"rule.options: {text}")
+    if in_memory or "task." in text:
+        return exc
+    return type(exc)(f"task.name: {text}")
 
 
 def _joined_executor(config: SearchConfig) -> Executor:

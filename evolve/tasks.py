@@ -121,10 +121,10 @@ def load_task(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         path = Path(text)
         suffix = path.suffix.lower()
         if suffix not in _FILE_SUFFIXES:
-            if path.is_dir():
+            if text.strip() and path.is_dir():  # '' reads as '.', which is one
                 raise TaskError(f"{text!r} is a directory; expected a data file (.npz, .csv "
                                 "or .parquet) or a task's name")
-            if suffix or path.exists():
+            if suffix or (text.strip() and path.exists()):
                 raise TaskError(f"unsupported file suffix {suffix or '(none)'!r} for {text!r}: "
                                 "expected .npz, .csv or .parquet")
             raise TaskError(f"unknown task {text!r}: expected one of "
@@ -351,10 +351,11 @@ def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = Non
                             f"from Python, {arrays_keyword}=(X, y) (or (X, y, X_test, "
                             "y_test))")
         if given is None and not record.get("path") and not is_named_task(source):
+            # no file can stand in: a registered task's hash is of its arrays, not of bytes
             raise TaskError(f"this member was trained on the registered task {source!r}, "
                             "which is not registered here: register its loader first "
-                            "(evolve.register_task; CLI: --plugin FILE that does), or give "
-                            f"its data with {moved_hint} (its content hash must match)")
+                            "(evolve.register_task; CLI: --plugin FILE that does), or from "
+                            f"Python give its arrays again, {arrays_keyword}=(X, y)")
         if given is None and record.get("path") and not Path(source).is_file():
             raise TaskError(f"the data the member was trained on is not at {source} any "
                             f"more: give its new place with {moved_hint} (its content "
@@ -368,6 +369,23 @@ def rebuild_task(record: dict[str, Any], given: str | Sequence[Any] | None = Non
         raise TaskError(f"{what} ({loaded.content_hash[:19]}...) {differs} from the data the "
                         f"member was trained on ({want[:19]}...)")
     return loaded
+
+
+def keep_feature_names(task: Task, recorded: Sequence[str]) -> Task:
+    """``task``, arrays given again for a run or member, with the feature names it recorded.
+    Such arrays are checked by content, not by their column names, and read by position: a
+    table whose columns were renamed since is the same data, and feature ``j`` is still what
+    the run recorded (and every export of it carries). The difference is said."""
+    if not recorded or tuple(task.feature_names) == tuple(recorded):
+        return task
+    if task.feature_names:
+        renamed = [f"{new!r} (recorded {old!r})"
+                   for new, old in zip(task.feature_names, recorded) if new != old]
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        print(f"neurevo: warning: data: the arrays are the run's (same content), but their "
+              f"columns are named otherwise: {', '.join(renamed[:3])}{more}; the run's "
+              "names are kept, as columns are read by position", file=sys.stderr)
+    return dataclasses.replace(task, feature_names=tuple(recorded))
 
 
 def task_from_arrays(data: Sequence[Any], *, seed: int = 0,

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import evolve
+import rules
 from evolve import NeurevoClassifier
 from evolve.config import ConfigError
 from evolve.estimator import parse_budget
@@ -236,6 +237,12 @@ def test_data_given_back_under_other_column_names_keeps_the_runs_names(tmp_path,
     assert "the run's names are kept" in err
     evolve.load_run(est.run_path_).task(data=(frame, y))
     assert "named otherwise" not in capsys.readouterr().err  # the same names: nothing said
+    exported = evolve.load_architecture(  # a member with no run at hand reads them alike
+        evolve.export_architecture(est.architecture_, tmp_path / "kept.safetensors"))
+    shutil.rmtree(est.run_path_)
+    assert exported.run() is None
+    assert exported.task(data=(renamed, y)).feature_names == tuple(frame.columns)
+    assert "'ALCOHOL' (recorded 'alcohol')" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("names", [np.array(["cat", "dog", "emu"]), np.array([10, 3, 10])])
@@ -274,6 +281,12 @@ def test_errors_reach_the_user(tmp_path, digits):
         NeurevoClassifier(**{**TINY, "epochs": 0}).fit(X_train, y_train)
     with pytest.raises(ConfigError, match=r"^valid_fraction \+ test_fraction must be < 1"):
         NeurevoClassifier(**TINY, valid_fraction=0.9).fit(X_train, y_train)
+    with pytest.raises(rules.UnknownRuleError, match=r"^rule: unknown learning rule 'pcc'"):
+        NeurevoClassifier(**{**TINY, "rule": "pcc"}).fit(X_train, y_train)
+    with pytest.raises(rules.RuleOptionError,
+                       match=r"^rule_options: rule ep: unknown option 'symetric'"):
+        NeurevoClassifier(**{**TINY, "rule": "ep"},
+                          rule_options={"symetric": False}).fit(X_train, y_train)
     assert not list(tmp_path.glob("neurevo-*"))
     with pytest.raises(NotFittedError):
         NeurevoClassifier().predict(X)
