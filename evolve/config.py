@@ -515,6 +515,13 @@ def _toml_kind(hint: Any) -> str:
     return KINDS.get(hint, getattr(hint, "__name__", str(hint)))
 
 
+# settings users look for under another table than the one that holds them
+MISPLACED_KEYS = {
+    "training.kernel": "rule.options.kernel (pc, ep and chl: auto, torch or triton)",
+    "executor.device": "training.device",
+}
+
+
 def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = True) -> Any:
     """``obj`` with ``updates`` applied, each value coerced to its field's type. Unchecked
     (``checked=False``), the domain types' own checks are left to :func:`_rebuild`: a
@@ -526,9 +533,11 @@ def _apply(obj: Any, updates: dict[str, Any], prefix: str = "", checked: bool = 
     for key, value in updates.items():
         dotted = f"{prefix}{key}"
         if key not in known:
+            moved = MISPLACED_KEYS.get(dotted)
             raise ConfigError(
                 f"unknown config key {dotted!r}; expected one of "
                 f"{sorted(prefix + k for k in known)}"
+                + (f"; did you mean {moved}?" if moved else "")
             )
         hint = hints[key]
         if dataclasses.is_dataclass(hint):

@@ -130,17 +130,20 @@ class GenerationFailed(RuntimeError):
     traceback. The generation is recorded; ``resume`` goes on once the cause is fixed."""
 
     def __init__(self, generation: int, count: int, run_dir: str, error: str,
-                 traceback: str) -> None:
+                 traceback: str, advice: str = "") -> None:
         self.generation, self.count, self.run_dir = generation, count, run_dir
         self.error, self.traceback = error, traceback
+        # how to go on: by default where the tracebacks are; a cause with a setting to
+        # change (every evaluation over its time limit) names that setting instead
+        self.advice = advice or (
+            f"tracebacks in the 'traceback' column of its records of generation = "
+            f"{generation}, counted from 0; set tolerate_failures = true to go on regardless")
         super().__init__(self.summary() + (f"\n\nfirst failure:\n{traceback}" if traceback
                                            else ""))
 
     def summary(self) -> str:
         return (f"generation {self.generation + 1}: all {self.count} evaluations failed, "
-                f"first: {self.error} (run {self.run_dir}; tracebacks in the 'traceback' "
-                f"column of its records of generation = {self.generation}, counted from 0; "
-                "set tolerate_failures = true to go on regardless)")
+                f"first: {self.error} (run {self.run_dir}; {self.advice})")
 
 
 def fixed_genes(config: SearchConfig, space: rules.HyperSpace,
@@ -448,8 +451,14 @@ class Session:
         failed = [ev for ev in evaluations if ev.outcome.status in ("failed", "timeout")]
         if not failed or len(failed) < len(evaluations) or self.config.tolerate_failures:
             return
+        advice = ""
+        if all(ev.outcome.status == "timeout" for ev in failed):  # no traceback to read
+            advice = (f"every one ran past its time limit, executor.eval_timeout = "
+                      f"{self.config.executor.eval_timeout:g} s per candidate: raise it (0 for "
+                      f"none) as you resume, `neurevo resume {self.store.root} --set "
+                      "executor.eval_timeout=SECONDS`")
         raise GenerationFailed(generation, len(evaluations), str(self.store.root),
-                               failed[0].outcome.error, failed[0].outcome.traceback)
+                               failed[0].outcome.error, failed[0].outcome.traceback, advice)
 
     def _target_reached(self, archive: Archive) -> str | None:
         return archive.targets_reached(self.config.stop_when)

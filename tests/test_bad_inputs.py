@@ -392,6 +392,10 @@ CASES = [
     Case("task_is_a_directory_without_a_suffix",  # the last --task is taken
          lambda ctx: search("--task", str(_mkdir(ctx.root / "moved")))(ctx), 2,
          "moved' is a directory; expected a data file"),
+    Case("kernel_looked_for_under_training", search("--set", "training.kernel=triton"), 2,
+         "unknown config key 'training.kernel'; expected one of ['training.batch_size', "
+         "'training.device', 'training.epochs', 'training.patience']; did you mean "
+         "rule.options.kernel"),
     Case("config_file_is_a_directory", lambda ctx: ["search", *SMALL, "--out", str(ctx.out),
                                                     "--config", str(ctx.root)], 2,
          "not a file"),

@@ -141,6 +141,34 @@ def test_a_killed_worker_process_is_retried(small_digits_config, local_ray):
     assert rows == records(evolve.search(slower))
 
 
+def test_a_generation_that_all_ran_past_the_time_limit_names_the_setting_to_raise(tmp_path):
+    """A timeout has no traceback to read and tolerate_failures would only time out every
+    generation: the error names executor.eval_timeout and the resume that raises it. Any
+    other failure keeps pointing at the tracebacks."""
+    from types import SimpleNamespace
+
+    from evolve.loop import Session
+
+    def session(timeout: float) -> SimpleNamespace:
+        config = override(evolve.SearchConfig(), {"executor": {"name": "ray",
+                                                               "eval_timeout": timeout}})
+        return SimpleNamespace(config=config, store=SimpleNamespace(root=tmp_path / "r"))
+
+    def evaluation(status: str) -> SimpleNamespace:
+        return SimpleNamespace(outcome=SimpleNamespace(status=status, error="boom",
+                                                       traceback=""))
+
+    with pytest.raises(GenerationFailed) as timed_out:
+        Session._check_failures(session(0.05), 0, [evaluation("timeout")] * 3)
+    said = timed_out.value.summary()
+    assert "executor.eval_timeout = 0.05 s" in said and "tolerate_failures" not in said
+    assert f"neurevo resume {tmp_path / 'r'} --set executor.eval_timeout=SECONDS" in said
+    with pytest.raises(GenerationFailed) as mixed:
+        Session._check_failures(session(0.05), 0, [evaluation("timeout"),
+                                                   evaluation("failed")])
+    assert "tolerate_failures = true" in mixed.value.summary()
+
+
 def test_an_evaluation_over_its_time_limit_is_recorded_as_timeout(small_digits_config,
                                                                  local_ray):
     config = ray_config(override(small_digits_config, {"generations": 2,
