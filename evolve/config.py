@@ -305,6 +305,7 @@ def check(config: SearchConfig) -> None:
         raise ConfigError(f"executor.address is {e.address!r}, but executor.name is 'serial', "
                           "which runs in this process: drop --address, or use --executor ray")
     _check_device(config.training.device, e)
+    _check_kernel(config.rule.options.get("kernel"), config.training.device, e)
     if e.name == "ray":
         _check_ray(e)
     if t.valid_fraction + t.test_fraction >= 1.0:
@@ -405,6 +406,23 @@ def _check_device(device: str, e: ExecutorConfig) -> None:
             resolve_device(device)
         except RuntimeError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def _check_kernel(kernel: Any, device: str, e: ExecutorConfig) -> None:
+    """An explicit ``kernel = 'triton'`` on a run that trains on this machine's CPU would fail
+    every candidate (compiled kernels need CUDA tensors): refused here, before the run. A
+    cluster's workers may have the GPUs this machine lacks, so a joined one is not judged."""
+    from rules.device import resolve_device
+    from rules.kernels import interpreting
+
+    if kernel != "triton" or e.address or interpreting() or device.startswith("cuda"):
+        return  # a cuda device this machine lacks is _check_device's to refuse
+    if resolve_device(device).type == "cpu":
+        raise ConfigError(f"rule.options.kernel is 'triton', but training.device {device!r} "
+                          "trains on this machine's CPU, where compiled Triton kernels cannot "
+                          "run: set rule.options.kernel to 'torch' or 'auto' (auto takes "
+                          "Triton where there is a GPU), or TRITON_INTERPRET=1 to check the "
+                          "kernels on the CPU (slow)")
 
 
 # -- overriding -------------------------------------------------------------------------------

@@ -339,3 +339,26 @@ def from_toml_text(text: str) -> SearchConfig:
     from evolve.config import parse_toml
 
     return override(SearchConfig(), parse_toml(text, "test"))
+
+
+def test_an_explicit_triton_kernel_on_this_cpu_is_refused_before_the_run(monkeypatch):
+    """kernel = 'triton' on a run that trains on this machine's CPU would fail every
+    candidate; it is refused by check(), naming the option, unless the interpreter is on
+    (checking the kernels) or a cluster's workers, which may have GPUs, train it."""
+    import torch
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    triton = {"rule": {"name": "pc", "options": {"kernel": "triton"}}}
+    for executor in ({"name": "serial"}, {"name": "ray"}):
+        for device in ("cpu", "auto"):
+            config = override(SearchConfig(), {**triton, "executor": executor,
+                                               "training": {"device": device}})
+            with pytest.raises(ConfigError, match=r"^rule.options.kernel is 'triton', but "
+                                                  rf"training.device '{device}' trains on"):
+                check(config)
+    check(override(SearchConfig(), {"rule": {"name": "pc", "options": {"kernel": "auto"}}}))
+    check(override(SearchConfig(), {**triton, "executor": {"name": "ray",
+                                                           "address": "10.0.0.1:6379"}}))
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    check(override(SearchConfig(), triton))
