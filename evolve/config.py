@@ -413,11 +413,11 @@ def _check_kernel(kernel: Any, device: str, e: ExecutorConfig) -> None:
     every candidate (compiled kernels need CUDA tensors): refused here, before the run. A
     cluster's workers may have the GPUs this machine lacks, so a joined one is not judged."""
     from rules.device import resolve_device
-    from rules.kernels import interpreting
+    from rules.kernels.dispatch import triton_runs
 
-    if kernel != "triton" or e.address or interpreting() or device.startswith("cuda"):
+    if kernel != "triton" or e.address or device.startswith("cuda"):
         return  # a cuda device this machine lacks is _check_device's to refuse
-    if resolve_device(device).type == "cpu":
+    if not triton_runs(resolve_device(device).type == "cuda"):
         raise ConfigError(f"rule.options.kernel is 'triton', but training.device {device!r} "
                           "trains on this machine's CPU, where compiled Triton kernels cannot "
                           "run: set rule.options.kernel to 'torch' or 'auto' (auto takes "

@@ -42,6 +42,14 @@ def check_kernel(rule: str, kernel: str) -> str:
     return kernel
 
 
+def triton_runs(on_cuda: bool) -> bool:
+    """Whether an explicit ``kernel = 'triton'`` can run for tensors on CUDA (``on_cuda``) or
+    on the CPU: compiled on CUDA, or under Triton's CPU interpreter (``TRITON_INTERPRET=1``).
+    The rule asks it of each minibatch; a search asks it of its training device before the
+    run starts."""
+    return on_cuda or interpreting()
+
+
 def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool, rows: int) -> bool:
     """Whether this minibatch's relaxation runs in the Triton kernel. ``fits`` says whether
     the kernel can take this net at all (size, depth), ``rows`` how many non-input neurons
@@ -55,7 +63,7 @@ def use_triton(rule: str, kernel: str, x: torch.Tensor, fits: bool, rows: int) -
     if not triton_available():
         raise RuntimeError(f"rule {rule}: option kernel='triton' needs triton installed "
                            "(pip install triton)")
-    if not (x.is_cuda or interpreting()):
+    if not triton_runs(x.is_cuda):
         raise RuntimeError(f"rule {rule}: compiled Triton kernels need CUDA tensors; on the "
                            "CPU set TRITON_INTERPRET=1 (slow, for checking) or kernel='torch'")
     return fits
